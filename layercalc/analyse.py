@@ -1,0 +1,60 @@
+"""One spec file in, one result out: the network, or the located diagnostics.
+
+Pure apart from reading the named file; never raises for a bad spec.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from .errors import Diagnostic, SpecError
+from .graph import Network, build
+from .spec import Limits, load_spec
+
+MAX_FILE_BYTES = 16 * 2**20
+
+
+@dataclass
+class Result:
+    file: str
+    net: Network | None = None
+    diagnostics: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.net is not None and not any(d.severity == "error" for d in self.diagnostics)
+
+
+def read_source(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    with open(path, "rb") as fh:
+        return fh.read(MAX_FILE_BYTES + 1)
+
+
+def analyse(path: str, overrides: dict | None = None, input_override=None,
+            limits: Limits | None = None, display: str | None = None) -> Result:
+    file = display or ("<stdin>" if path == "-" else path)
+    try:
+        data = read_source(path)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        return Result(file, None, [Diagnostic("unreadable", f"cannot read the file: {why}",
+                                              file=file, hint="check the path")])
+    if len(data) > MAX_FILE_BYTES:
+        return Result(file, None, [Diagnostic("too-large", "the file is larger than 16 MiB",
+                                              file=file)])
+    return analyse_bytes(data, file, overrides, input_override, limits)
+
+
+def analyse_bytes(data: bytes, file: str, overrides=None, input_override=None,
+                  limits=None) -> Result:
+    try:
+        spec = load_spec(data, file, overrides, input_override, limits)
+        net = build(spec, limits)
+    except SpecError as exc:
+        return Result(file, None, [exc.diagnostic(file)])
+    except RecursionError:
+        return Result(file, None, [Diagnostic("too-deep", "the spec nests too deeply",
+                                              file=file)])
+    return Result(file, net, [])

@@ -1,0 +1,138 @@
+"""PyTorch's layer arithmetic as small pure functions (FORMULAS.md), one per rule.
+
+Shared by the layer registry, the explanations, the solver and the tests, so every
+formula is written exactly once. Integers in, integers out; no validation beyond
+what the formula itself needs (the layer rules turn bad results into errors).
+"""
+from __future__ import annotations
+
+import math
+
+
+def effective_kernel(k: int, d: int = 1) -> int:
+    """Span of a dilated kernel, d(k-1)+1.
+
+    >>> effective_kernel(3, 2)
+    5
+    """
+    return d * (k - 1) + 1
+
+
+def conv_output_size(n: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
+    """floor((n + 2p - d(k-1) - 1)/s) + 1, exactly as PyTorch (floor, never round up).
+
+    >>> conv_output_size(64, 4, 2, 1)      # DCGAN discriminator
+    32
+    >>> conv_output_size(224, 7, 2, 3)     # ResNet stem: 112, not 113
+    112
+    >>> conv_output_size(10, 3, 1, 0, 2)   # dilation 2: effective kernel 5
+    6
+    """
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def same_padding(k: int, d: int = 1) -> tuple[int, int]:
+    """PyTorch's padding='same' split: total d(k-1), the extra on the right.
+
+    >>> same_padding(3)
+    (1, 1)
+    >>> same_padding(4)
+    (1, 2)
+    """
+    total = d * (k - 1)
+    return total // 2, total - total // 2
+
+
+def conv_transpose_output_size(n: int, k: int, s: int = 1, p: int = 0, d: int = 1,
+                               op: int = 0) -> int:
+    """(n-1)s - 2p + d(k-1) + op + 1.
+
+    >>> conv_transpose_output_size(4, 4, 2, 1)   # DCGAN generator 4 -> 8
+    8
+    >>> conv_transpose_output_size(1, 4, 1, 0)   # 1x1 latent -> 4x4
+    4
+    >>> conv_transpose_output_size(7, 3, 2, 1, op=1)
+    14
+    """
+    return (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+def pool_output_size(n: int, k: int, s: int, p: int = 0, d: int = 1,
+                     ceil_mode: bool = False) -> int:
+    """PyTorch's pooling_output_shape, including ceil_mode's last-window rule.
+
+    With ceil_mode a last window that would start inside the right padding is dropped
+    (pytorch/pytorch#116420; the docs omit this).
+
+    >>> pool_output_size(5, 2, 2, 1, ceil_mode=True)
+    3
+    >>> pool_output_size(5, 3, 3, 1, ceil_mode=True)
+    2
+    >>> pool_output_size(9, 4, 4, 2, ceil_mode=True)
+    3
+    >>> pool_output_size(112, 3, 2, 1)
+    56
+    """
+    num = n + 2 * p - d * (k - 1) - 1 + ((s - 1) if ceil_mode else 0)
+    out = num // s + 1
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def adaptive_window(i: int, n: int, out: int) -> tuple[int, int]:
+    """The input range [start, end) adaptive pooling reads for output index i.
+
+    >>> [adaptive_window(i, 10, 3) for i in range(3)]
+    [(0, 4), (3, 7), (6, 10)]
+    """
+    return (i * n) // out, -((-(i + 1) * n) // out)
+
+
+def upsample_size(n: int, scale: float) -> int:
+    """floor(n * scale) in IEEE double, as PyTorch computes it.
+
+    >>> upsample_size(90, 0.7)
+    62
+    >>> upsample_size(16, 2)
+    32
+    """
+    return math.floor(float(n) * float(scale))
+
+
+def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
+    """NumPy/PyTorch broadcasting of shapes, or None when they do not broadcast.
+
+    >>> broadcast_shapes((1, 64, 8, 8), (1, 64, 1, 1))
+    (1, 64, 8, 8)
+    >>> broadcast_shapes((2, 3), (4, 3)) is None
+    True
+    """
+    rank = max(len(s) for s in shapes)
+    out = []
+    for i in range(rank):
+        size = 1
+        for s in shapes:
+            j = i - (rank - len(s))
+            if j < 0:
+                continue
+            v = s[j]
+            if v == 1:
+                continue
+            if size not in (1, v):
+                return None
+            size = v
+        out.append(size)
+    return tuple(out)
+
+
+def prod(values) -> int:
+    """Product of ints (1 for an empty sequence).
+
+    >>> prod((3, 4, 4))
+    48
+    """
+    r = 1
+    for v in values:
+        r *= v
+    return r

@@ -1,0 +1,80 @@
+"""`layercalc shape`, `layercalc params` and `layercalc layers`."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .common import echo_diagnostics, exit_code, load_all, spec_options, table_width
+
+_DEPTH = click.option("--depth", type=click.IntRange(0), default=None,
+                      help="collapse blocks and groups nested deeper than N into one row "
+                      "with their totals (0: one row per top-level entry)")
+
+
+def _report(view, specs, sets, input_shape, fmt, max_layers, depth):
+    from .. import render
+    from ..report import error_json, network_json
+
+    results = load_all(specs, sets, input_shape, max_layers)
+    good = [r.net for r in results if r.net is not None]
+    if fmt == "json":
+        payloads = [network_json(r.net) if r.net is not None else
+                    error_json(r.file, r.diagnostics) for r in results]
+        click.echo(render.render_json(payloads), nl=False)
+    else:
+        echo_diagnostics(results)
+        if good:
+            if fmt == "table":
+                text = render.render_table(good, view, depth, table_width(), sys.stdout.isatty())
+            elif fmt == "markdown":
+                text = render.render_markdown(good, view, depth)
+            else:
+                text = render.render_csv(good, view, depth)
+            click.echo(text, nl=False)
+    sys.exit(exit_code(results))
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@spec_options()
+@_DEPTH
+def shape(specs, sets, input_shape, fmt, max_layers, depth):
+    """Every layer's output shape, PyTorch-exact.
+
+    One row per layer: name (dotted, as named_modules()), type, the arguments that
+    matter, the inputs of merge layers, input and output shapes; the network's output
+    and totals under the table. SPEC may be `-` for standard input.
+    """
+    _report("shape", specs, sets, input_shape, fmt, max_layers, depth)
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@spec_options()
+@_DEPTH
+def params(specs, sets, input_shape, fmt, max_layers, depth):
+    """Parameters (weights and bias), trainable, buffers and share per layer.
+
+    Totals and parameter memory (parameters x dtype size, in binary units: MiB = 2**20
+    bytes) under the table. Buffers (batch-norm running statistics) are not parameters,
+    as in PyTorch.
+    """
+    _report("params", specs, sets, input_shape, fmt, max_layers, depth)
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]),
+              default="table", show_default=True)
+@click.argument("names", nargs=-1, metavar="[TYPE...]")
+def layers(fmt, names):
+    """Every supported layer type with its arguments and PyTorch defaults."""
+    from ..catalog import catalog, render_catalog
+
+    entries = catalog(names)
+    if isinstance(entries, str):
+        raise click.BadParameter(entries, param_hint="TYPE")
+    click.echo(render_catalog(entries, fmt, table_width()), nl=False)
+
+
+COMMANDS = (shape, params, layers)

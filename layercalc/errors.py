@@ -1,0 +1,88 @@
+"""Diagnostics: the one error type that carries a spec location, and its plain twin.
+
+Pure code (formulas, layer rules) raises :class:`LayerError` without positions; the
+code that holds the YAML node turns it into a located :class:`SpecError`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding about a spec file, 1-based line and column."""
+
+    code: str
+    message: str
+    line: int = 1
+    column: int = 1
+    severity: str = "error"  # "error" or "warning"
+    hint: str | None = None
+    file: str | None = None
+
+    def location(self) -> str:
+        return f"{self.file or '<spec>'}:{self.line}:{self.column}"
+
+    def as_json(self) -> dict:
+        out = {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+        }
+        if self.hint:
+            out["hint"] = self.hint
+        return out
+
+
+class SpecError(Exception):
+    """A located problem in a spec; stops the analysis of that file."""
+
+    def __init__(self, code: str, message: str, node=None, hint: str | None = None,
+                 line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+        if node is not None and line is None:
+            line, column = node.line, node.col
+        self.line = line or 1
+        self.column = column or 1
+
+    def diagnostic(self, file: str | None = None) -> Diagnostic:
+        return Diagnostic(self.code, self.message, self.line, self.column, "error",
+                          self.hint, file)
+
+
+class LayerError(ValueError):
+    """A layer rule refused its arguments or input; ``arg`` names the argument to blame."""
+
+    def __init__(self, message: str, arg: str | None = None, code: str = "invalid-layer",
+                 hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.arg = arg
+        self.code = code
+        self.hint = hint
+
+
+def closest(word: str, choices, normalize=None) -> str | None:
+    """The closest of ``choices`` to ``word`` (for "did you mean"), or None."""
+    import difflib
+
+    choices = list(choices)
+    if normalize is not None:
+        table = {}
+        for c in choices:
+            table.setdefault(normalize(c), c)
+        hits = difflib.get_close_matches(normalize(word), list(table), n=1, cutoff=0.6)
+        return table[hits[0]] if hits else None
+    hits = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return hits[0] if hits else None
+
+
+def did_you_mean(word: str, choices, normalize=None) -> str | None:
+    best = closest(word, choices, normalize)
+    return f"did you mean '{best}'?" if best else None

@@ -1,0 +1,186 @@
+"""Safe arithmetic over vars and block arguments (SPEC section 2).
+
+Expressions are parsed with :mod:`ast` and walked against a whitelist: numbers,
+names, ``+ - * / // % **``, unary minus/plus, parentheses, and the calls ``min max
+abs floor ceil round``. Nothing is ever passed to ``eval``. Every intermediate is
+bounded so ``9 ** 9 ** 9`` fails at once instead of hanging.
+
+>>> evaluate("ndf * 8", {"ndf": 64})
+512
+>>> evaluate("(size - 1) // 2", {"size": 7})
+3
+>>> evaluate("max(8, c // 4)", {"c": 16})
+8
+"""
+from __future__ import annotations
+
+import ast
+import math
+from functools import lru_cache
+
+MAX_ABS = 2**63  # results and intermediates beyond this are refused
+MAX_LENGTH = 500  # characters in one expression
+
+FUNCTIONS = {
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "floor": math.floor,
+    "ceil": math.ceil,
+    "round": round,
+}
+
+
+class ExprError(ValueError):
+    def __init__(self, message: str, hint: str | None = None, code: str = "bad-expression"):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.code = code
+
+
+_BINOPS = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.FloorDiv: lambda a, b: a // b,
+    ast.Mod: lambda a, b: a % b,
+}
+_OP_TEXT = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
+            ast.Mod: "%", ast.Pow: "**"}
+
+
+def _describe(node: ast.AST) -> str:
+    kinds = {
+        ast.Attribute: "attribute access", ast.Subscript: "subscripts",
+        ast.Lambda: "lambdas", ast.ListComp: "comprehensions", ast.GeneratorExp: "comprehensions",
+        ast.SetComp: "comprehensions", ast.DictComp: "comprehensions", ast.Compare: "comparisons",
+        ast.BoolOp: "boolean operators", ast.IfExp: "conditional expressions",
+        ast.List: "lists", ast.Tuple: "tuples", ast.Dict: "dicts", ast.Set: "sets",
+        ast.JoinedStr: "strings", ast.NamedExpr: "assignments", ast.Starred: "starred values",
+        ast.Await: "await",
+    }
+    for cls, text in kinds.items():
+        if isinstance(node, cls):
+            return text
+    if isinstance(node, ast.BinOp):
+        return f"the operator {type(node.op).__name__}"
+    if isinstance(node, ast.UnaryOp):
+        return f"the operator {type(node.op).__name__}"
+    return type(node).__name__
+
+
+@lru_cache(maxsize=4096)
+def parse(text: str) -> ast.AST:
+    """Parse and whitelist-check an expression (cached: specs repeat them a lot)."""
+    if len(text) > MAX_LENGTH:
+        raise ExprError(f"expression longer than {MAX_LENGTH} characters")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        msg = getattr(exc, "msg", None) or str(exc)
+        raise ExprError(f"cannot parse expression '{text}': {msg}",
+                        hint="use numbers, var names, + - * / // % **, parentheses and "
+                        "min max abs floor ceil round") from None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Expression, ast.Load, ast.Name, ast.operator, ast.unaryop)):
+            if isinstance(node, ast.operator) and type(node) not in _OP_TEXT:
+                raise ExprError(f"operator not allowed in '{text}'",
+                                hint="allowed: + - * / // % **")
+            if isinstance(node, ast.unaryop) and not isinstance(node, (ast.USub, ast.UAdd)):
+                raise ExprError(f"operator not allowed in '{text}'",
+                                hint="allowed: + - * / // % ** and unary minus")
+            continue
+        if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+            continue
+        if isinstance(node, ast.Constant):
+            if type(node.value) not in (int, float):
+                raise ExprError(f"only numbers are allowed in expressions, not {node.value!r}")
+            continue
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                raise ExprError(f"call not allowed in '{text}'",
+                                hint="allowed functions: " + " ".join(FUNCTIONS))
+            if node.keywords or not node.args or any(
+                    isinstance(a, ast.Starred) for a in node.args):
+                raise ExprError(f"{node.func.id}() takes plain positional arguments in '{text}'")
+            continue
+        raise ExprError(f"{_describe(node)} not allowed in expression '{text}'",
+                        hint="expressions hold numbers, var names, arithmetic and "
+                        "min max abs floor ceil round")
+    return tree.body
+
+
+def _check(value, text):
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ExprError(f"expression '{text}' is not a finite number")
+    if abs(value) > MAX_ABS:
+        raise ExprError(f"expression '{text}' is too large (beyond 2**63)", code="too-large")
+    return value
+
+
+def _eval(node, names, text):
+    t = type(node)
+    if t is ast.Constant:
+        return _check(node.value, text)
+    if t is ast.Name:
+        if node.id in names:
+            return names[node.id]
+        from .errors import did_you_mean
+
+        if node.id in FUNCTIONS:
+            raise ExprError(f"'{node.id}' is a function; call it as {node.id}(...)")
+        raise ExprError(f"unknown name '{node.id}' in '{text}'",
+                        hint=did_you_mean(node.id, names) or "define it under `vars:`",
+                        code="unknown-name")
+    if t is ast.BinOp:
+        a = _eval(node.left, names, text)
+        b = _eval(node.right, names, text)
+        op = type(node.op)
+        if op is ast.Pow:
+            if b != 0 and abs(a) > 1:
+                if b < 0:
+                    pass
+                elif b * math.log2(abs(a)) > 64:
+                    raise ExprError(f"'{text}' is too large ({a} ** {b})", code="too-large")
+            if a == 0 and b < 0:
+                raise ExprError(f"division by zero in '{text}'")
+            try:
+                r = a ** b
+            except (OverflowError, ZeroDivisionError) as exc:
+                raise ExprError(f"'{text}': {exc}") from None
+            if isinstance(r, complex):
+                raise ExprError(f"'{text}' is not a real number")
+            return _check(r, text)
+        if op in (ast.Div, ast.FloorDiv, ast.Mod) and b == 0:
+            raise ExprError(f"division by zero in '{text}'")
+        try:
+            return _check(_BINOPS[op](a, b), text)
+        except OverflowError:
+            raise ExprError(f"'{text}' is too large", code="too-large") from None
+    if t is ast.UnaryOp:
+        v = _eval(node.operand, names, text)
+        return -v if isinstance(node.op, ast.USub) else v
+    if t is ast.Call:
+        args = [_eval(a, names, text) for a in node.args]
+        name = node.func.id
+        try:
+            if name in ("floor", "ceil", "abs") and len(args) != 1:
+                raise TypeError(f"{name}() takes one argument")
+            if name == "round" and len(args) != 1:
+                raise TypeError("round() takes one argument here")
+            return _check(FUNCTIONS[name](*args), text)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ExprError(f"'{text}': {exc}") from None
+    raise ExprError(f"not allowed in expression '{text}'")  # pragma: no cover
+
+
+def evaluate(text: str, names: dict):
+    """Evaluate ``text`` with ``names`` (numbers only); returns int or float."""
+    tree = parse(text)
+    try:
+        return _eval(tree, names, text)
+    except RecursionError:
+        raise ExprError(f"expression '{text}' is nested too deeply") from None

@@ -1,0 +1,199 @@
+"""The layer registry's building blocks: argument schemas and the LayerType base.
+
+A LayerType holds everything about one PyTorch layer: its arguments with PyTorch's
+defaults, its shape rule, the parameter and buffer tensors it creates (state_dict
+names and shapes), its multiply-accumulate count, its sampling window (for receptive
+fields) and its NumPy forward pass. Rules raise :class:`LayerError` naming the
+argument at fault; the graph builder attaches the YAML position.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..arith import prod
+from ..errors import LayerError
+
+REQUIRED = object()  # sentinel: the argument has no default
+
+# Argument kinds (values are evaluated by layercalc.values):
+#   int      an integer (whole floats accepted), bounded below by Arg.min
+#   float    a number
+#   bool     true/false
+#   size     an int, or a list with one int per spatial dim
+#   padding  a size, or one of Arg.words ("same", "valid")
+#   choice   one of Arg.words
+#   ints     a list of ints (or a single int)
+#   opt_ints an int, null, or a list of ints/nulls (adaptive output_size)
+#   scale    a number or a list of numbers (upsample scale_factor)
+#   shape    a list of ints, -1 allowed once (reshape)
+KINDS = ("int", "float", "bool", "size", "padding", "choice", "ints", "opt_ints", "scale",
+         "shape")
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    kind: str
+    default: object = REQUIRED
+    min: int | None = None
+    words: tuple = ()
+    doc: str = ""
+    nullable: bool = False  # None is an accepted value (besides the default)
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A parameter or buffer as PyTorch creates it: state_dict suffix and shape."""
+
+    key: str
+    shape: tuple
+    buffer: bool = False
+    dtype: str = "float"  # "float" follows the spec dtype; "int64" for counters
+
+    @property
+    def numel(self) -> int:
+        return prod(self.shape)
+
+
+class LayerType:
+    """Base of every layer type. Subclasses set ``name`` and ``args`` and override rules."""
+
+    name: str = ""
+    aliases: tuple = ()
+    args: tuple = ()
+    family: str = "other"
+    doc: str = ""
+    merge: bool = False  # takes several inputs through `from`
+    inferred: tuple = ()  # arguments the input fixes (in_channels, ...), checked when given
+
+    def __init__(self):
+        self.arg_map = {a.name: a for a in self.args}
+
+    # -- shape ---------------------------------------------------------------------
+    def pick(self, shapes: list[tuple]) -> "LayerType":
+        """The concrete type for these inputs (rank-picked generic names override)."""
+        return self
+
+    def infer(self, a: dict, shapes: list[tuple]) -> tuple:
+        """Output shape for input ``shapes``; may add normalised values to ``a``."""
+        return shapes[0]
+
+    # -- cost ----------------------------------------------------------------------
+    def tensors(self, a: dict, shapes: list[tuple], out: tuple) -> list[Tensor]:
+        return []
+
+    def macs(self, a: dict, shapes: list[tuple], out: tuple) -> int:
+        return 0
+
+    # -- insight -------------------------------------------------------------------
+    def window(self, a: dict, shapes: list[tuple], out: tuple):
+        """Per spatial dim (kernel, stride, left padding, dilation) for receptive fields,
+        () for layers that keep positions (activations, norms), None when undefined."""
+        return ()
+
+    def summary(self, a: dict) -> str:
+        """The arguments worth a table column, as text."""
+        return ""
+
+    def forward(self, a: dict, xs: list, w: dict):  # pragma: no cover - overridden
+        raise NotImplementedError(f"{self.name} has no NumPy forward yet")
+
+
+class RankPicked(LayerType):
+    """A name without a dimension (``conv``, ``batch_norm``): picks by input rank."""
+
+    def __init__(self, name: str, variants: dict, rank_to_dims, family: str, doc: str):
+        self.name = name
+        self.variants = variants  # dims -> LayerType
+        self.rank_to_dims = rank_to_dims
+        self.family = family
+        self.doc = doc
+        first = next(iter(variants.values()))
+        self.args = first.args
+        self.inferred = first.inferred
+        super().__init__()
+
+    def pick(self, shapes):
+        rank = len(shapes[0])
+        dims = self.rank_to_dims(rank)
+        if dims not in self.variants:
+            ok = ", ".join(f"{d + 2}-d" for d in self.variants)
+            raise LayerError(f"{self.name} picks its variant from the input rank, and a "
+                             f"{rank}-d input {list(shapes[0])} fits none ({ok} inputs)",
+                             code="bad-rank")
+        return self.variants[dims]
+
+
+# -- helpers shared by the layer families ----------------------------------------------
+
+def per_dim(a: dict, key: str, dims: int) -> tuple:
+    """An int-or-list argument as a tuple with one entry per spatial dim."""
+    v = a[key]
+    if isinstance(v, (list, tuple)):
+        if len(v) == 1 and dims != 1:
+            return tuple(v) * dims
+        if len(v) != dims:
+            raise LayerError(f"{key} has {len(v)} entries but this layer has {dims} spatial "
+                             f"dim{'s' if dims != 1 else ''}", arg=key)
+        return tuple(v)
+    return (v,) * dims
+
+
+def spatial_input(layer: LayerType, shape: tuple, dims: int, what="(N, C, *spatial)"):
+    """Split an input of rank dims+2 (batched) or dims+1 (unbatched) into
+    (batch, channels, spatial); PyTorch accepts both for conv and pool layers."""
+    if len(shape) == dims + 2:
+        return shape[0], shape[1], tuple(shape[2:])
+    if len(shape) == dims + 1:
+        return None, shape[0], tuple(shape[1:])
+    raise LayerError(f"{layer.name} needs a {dims + 2}-d input {what} (or {dims + 1}-d "
+                     f"unbatched), got {len(shape)}-d {list(shape)}", code="bad-rank")
+
+
+def rebuild(batch, channels, spatial) -> tuple:
+    lead = () if batch is None else (batch,)
+    return lead + (channels,) + tuple(spatial)
+
+
+def check_inferred(a: dict, key: str, actual: int, what: str):
+    """An argument the input fixes: fill it in, or check the given value agrees."""
+    given = a.get(key)
+    if given is None:
+        a[key] = actual
+    elif given != actual:
+        raise LayerError(f"{key} is {given} but the input has {actual} {what}",
+                         arg=key, code="shape-mismatch",
+                         hint=f"set {key}: {actual}, or remove it (layercalc infers it)")
+
+
+def fmt_dims(values: tuple) -> str:
+    """(3, 3) -> '3', (3, 1) -> '3x1' for compact summaries."""
+    if len(set(values)) == 1:
+        return str(values[0])
+    return "x".join(str(v) for v in values)
+
+
+@dataclass
+class Registry:
+    types: dict = field(default_factory=dict)  # normalised name -> LayerType
+    canonical: dict = field(default_factory=dict)  # canonical name -> LayerType
+
+    @staticmethod
+    def normalize(name: str) -> str:
+        return str(name).lower().replace("_", "")
+
+    def add(self, lt: LayerType, *extra_names: str):
+        self.canonical[lt.name] = lt
+        for n in (lt.name, *lt.aliases, *extra_names):
+            key = self.normalize(n)
+            if key in self.types and self.types[key] is not lt:
+                raise RuntimeError(f"layer name clash: {n}")
+            self.types[key] = lt
+        return lt
+
+    def get(self, name: str):
+        return self.types.get(self.normalize(name))

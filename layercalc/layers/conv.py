@@ -1,0 +1,190 @@
+"""Convolutions and transposed convolutions, 1-d to 3-d."""
+from __future__ import annotations
+
+from ..arith import conv_output_size, conv_transpose_output_size, effective_kernel, prod, same_padding
+from ..errors import LayerError
+from .base import Arg, LayerType, Tensor, check_inferred, fmt_dims, per_dim, rebuild, spatial_input
+
+_COMMON = (
+    Arg("out_channels", "int", min=1, doc="output channels"),
+    Arg("kernel_size", "size", min=1, doc="kernel size, int or one per spatial dim"),
+    Arg("stride", "size", 1, min=1),
+)
+
+
+def _check_groups(c_in: int, c_out: int, g: int):
+    if c_in % g:
+        raise LayerError(f"in_channels {c_in} is not divisible by groups {g}", arg="groups",
+                         hint=f"choose groups dividing {c_in}")
+    if c_out % g:
+        raise LayerError(f"out_channels {c_out} is not divisible by groups {g}", arg="groups",
+                         hint=f"choose groups dividing {c_out}")
+
+
+class Conv(LayerType):
+    family = "convolution"
+    inferred = ("in_channels",)
+    args = _COMMON + (
+        Arg("padding", "padding", 0, min=0, words=("same", "valid"),
+            doc="int, one per spatial dim, 'same' or 'valid'"),
+        Arg("dilation", "size", 1, min=1),
+        Arg("groups", "int", 1, min=1),
+        Arg("bias", "bool", True),
+        Arg("padding_mode", "choice", "zeros", words=("zeros", "reflect", "replicate", "circular")),
+        Arg("in_channels", "int", None, min=1, nullable=True, doc="inferred from the input"),
+    )
+
+    def __init__(self, dims: int):
+        self.dims = dims
+        self.name = f"conv{dims}d"
+        self.doc = f"torch.nn.Conv{dims}d"
+        super().__init__()
+
+    def infer(self, a, shapes):
+        dims = self.dims
+        n, c, sp = spatial_input(self, shapes[0], dims)
+        check_inferred(a, "in_channels", c, "channels")
+        _check_groups(c, a["out_channels"], a["groups"])
+        k = per_dim(a, "kernel_size", dims)
+        s = per_dim(a, "stride", dims)
+        d = per_dim(a, "dilation", dims)
+        pad = a["padding"]
+        if pad == "same":
+            if any(v != 1 for v in s):
+                raise LayerError(f"padding='same' needs stride 1 (PyTorch rejects it), "
+                                 f"stride is {fmt_dims(s)}", arg="padding",
+                                 hint="use an explicit padding, e.g. padding: "
+                                 f"{(k[0] - 1) // 2}")
+            pads = tuple(same_padding(ki, di) for ki, di in zip(k, d))
+        elif pad == "valid":
+            pads = ((0, 0),) * dims
+        else:
+            pads = tuple((p, p) for p in per_dim(a, "padding", dims))
+        out = []
+        for i in range(dims):
+            left, right = pads[i]
+            big_k = effective_kernel(k[i], d[i])
+            if a["padding_mode"] in ("reflect", "circular") and max(left, right) > (
+                    sp[i] - 1 if a["padding_mode"] == "reflect" else sp[i]):
+                raise LayerError(f"padding {max(left, right)} is too large for "
+                                 f"padding_mode='{a['padding_mode']}' on an input of size "
+                                 f"{sp[i]}", arg="padding")
+            if sp[i] + left + right < big_k:
+                what = f"kernel {k[i]}" + (f" dilated by {d[i]} spans {big_k}" if d[i] > 1 else "")
+                raise LayerError(
+                    f"{what} but the padded input is only {sp[i]} + {left + right} = "
+                    f"{sp[i] + left + right} wide (spatial dim {i})", arg="kernel_size",
+                    code="output-too-small",
+                    hint="use a smaller kernel, more padding, or a larger input")
+            o = (sp[i] + left + right - big_k) // s[i] + 1
+            if left == right:
+                assert o == conv_output_size(sp[i], k[i], s[i], left, d[i])
+            out.append(o)
+        a["_k"], a["_s"], a["_d"], a["_pads"] = k, s, d, pads
+        return rebuild(n, a["out_channels"], out)
+
+    def tensors(self, a, shapes, out):
+        g = a["groups"]
+        ts = [Tensor("weight", (a["out_channels"], a["in_channels"] // g) + a["_k"])]
+        if a["bias"]:
+            ts.append(Tensor("bias", (a["out_channels"],)))
+        return ts
+
+    def macs(self, a, shapes, out):
+        n = 1 if len(out) == self.dims + 1 else out[0]
+        return (n * a["out_channels"] * prod(out[-self.dims:]) *
+                (a["in_channels"] // a["groups"]) * prod(a["_k"]))
+
+    def window(self, a, shapes, out):
+        return tuple((k, s, p[0], d) for k, s, p, d in zip(a["_k"], a["_s"], a["_pads"], a["_d"]))
+
+    def summary(self, a):
+        parts = [f"k={fmt_dims(a['_k'])}", f"s={fmt_dims(a['_s'])}"]
+        if a["padding"] in ("same", "valid"):
+            parts.append(f"p={a['padding']}")
+        else:
+            parts.append(f"p={fmt_dims(tuple(p[0] for p in a['_pads']))}")
+        if any(d != 1 for d in a["_d"]):
+            parts.append(f"d={fmt_dims(a['_d'])}")
+        if a["groups"] != 1:
+            parts.append(f"g={a['groups']}")
+        if not a["bias"]:
+            parts.append("bias=False")
+        if a["padding_mode"] != "zeros":
+            parts.append(a["padding_mode"])
+        return " ".join(parts)
+
+
+class ConvTranspose(LayerType):
+    family = "convolution"
+    inferred = ("in_channels",)
+    args = _COMMON + (
+        Arg("padding", "size", 0, min=0),
+        Arg("output_padding", "size", 0, min=0),
+        Arg("groups", "int", 1, min=1),
+        Arg("bias", "bool", True),
+        Arg("dilation", "size", 1, min=1),
+        Arg("padding_mode", "choice", "zeros", words=("zeros",),
+            doc="PyTorch supports only zeros here"),
+        Arg("in_channels", "int", None, min=1, nullable=True, doc="inferred from the input"),
+    )
+
+    def __init__(self, dims: int):
+        self.dims = dims
+        self.name = f"conv_transpose{dims}d"
+        self.doc = f"torch.nn.ConvTranspose{dims}d"
+        super().__init__()
+
+    def infer(self, a, shapes):
+        dims = self.dims
+        n, c, sp = spatial_input(self, shapes[0], dims)
+        check_inferred(a, "in_channels", c, "channels")
+        _check_groups(c, a["out_channels"], a["groups"])
+        k = per_dim(a, "kernel_size", dims)
+        s = per_dim(a, "stride", dims)
+        d = per_dim(a, "dilation", dims)
+        p = per_dim(a, "padding", dims)
+        op = per_dim(a, "output_padding", dims)
+        out = []
+        for i in range(dims):
+            if not (op[i] < s[i] or op[i] < d[i]):
+                raise LayerError(f"output_padding {op[i]} must be smaller than either stride "
+                                 f"{s[i]} or dilation {d[i]} (PyTorch rejects it)",
+                                 arg="output_padding", hint=f"use output_padding < {max(s[i], d[i])}")
+            o = conv_transpose_output_size(sp[i], k[i], s[i], p[i], d[i], op[i])
+            if o < 1:
+                raise LayerError(
+                    f"output size ({sp[i]} - 1)·{s[i]} - 2·{p[i]} + {d[i]}·({k[i]} - 1) + "
+                    f"{op[i]} + 1 = {o} is below 1 (spatial dim {i})", arg="padding",
+                    code="output-too-small", hint="reduce the padding")
+            out.append(o)
+        a["_k"], a["_s"], a["_d"], a["_p"], a["_op"] = k, s, d, p, op
+        return rebuild(n, a["out_channels"], out)
+
+    def tensors(self, a, shapes, out):
+        g = a["groups"]
+        ts = [Tensor("weight", (a["in_channels"], a["out_channels"] // g) + a["_k"])]
+        if a["bias"]:
+            ts.append(Tensor("bias", (a["out_channels"],)))
+        return ts
+
+    def macs(self, a, shapes, out):
+        shape = shapes[0]
+        n = 1 if len(shape) == self.dims + 1 else shape[0]
+        return (n * a["in_channels"] * prod(shape[-self.dims:]) *
+                (a["out_channels"] // a["groups"]) * prod(a["_k"]))
+
+    def window(self, a, shapes, out):
+        return None  # see layercalc.insight for the transposed-conv receptive-field rule
+
+    def summary(self, a):
+        parts = [f"k={fmt_dims(a['_k'])}", f"s={fmt_dims(a['_s'])}", f"p={fmt_dims(a['_p'])}"]
+        if any(a["_op"]):
+            parts.append(f"op={fmt_dims(a['_op'])}")
+        if any(d != 1 for d in a["_d"]):
+            parts.append(f"d={fmt_dims(a['_d'])}")
+        if a["groups"] != 1:
+            parts.append(f"g={a['groups']}")
+        if not a["bias"]:
+            parts.append("bias=False")
+        return " ".join(parts)

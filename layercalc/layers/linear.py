@@ -1,0 +1,71 @@
+"""Fully-connected layers and embeddings."""
+from __future__ import annotations
+
+from ..errors import LayerError
+from .base import Arg, LayerType, Tensor, check_inferred
+
+
+class Linear(LayerType):
+    name = "linear"
+    aliases = ("dense", "fc")
+    family = "linear"
+    doc = "torch.nn.Linear"
+    inferred = ("in_features",)
+    args = (
+        Arg("out_features", "int", min=1),
+        Arg("bias", "bool", True),
+        Arg("in_features", "int", None, min=1, nullable=True, doc="inferred from the input"),
+    )
+
+    def infer(self, a, shapes):
+        shape = shapes[0]
+        if not shape:
+            raise LayerError("linear needs an input with at least one dim", code="bad-rank")
+        check_inferred(a, "in_features", shape[-1], "features in its last dim")
+        return tuple(shape[:-1]) + (a["out_features"],)
+
+    def tensors(self, a, shapes, out):
+        ts = [Tensor("weight", (a["out_features"], a["in_features"]))]
+        if a["bias"]:
+            ts.append(Tensor("bias", (a["out_features"],)))
+        return ts
+
+    def macs(self, a, shapes, out):
+        rows = 1
+        for v in shapes[0][:-1]:
+            rows *= v
+        return rows * a["in_features"] * a["out_features"]
+
+    def window(self, a, shapes, out):
+        return None  # every output sees the whole input
+
+    def summary(self, a):
+        return f"{a['in_features']}->{a['out_features']}" + ("" if a["bias"] else " bias=False")
+
+
+class Embedding(LayerType):
+    name = "embedding"
+    family = "linear"
+    doc = "torch.nn.Embedding (the input holds integer indices)"
+    args = (
+        Arg("num_embeddings", "int", min=1),
+        Arg("embedding_dim", "int", min=1),
+        Arg("padding_idx", "int", None, nullable=True),
+    )
+
+    def infer(self, a, shapes):
+        p = a["padding_idx"]
+        n = a["num_embeddings"]
+        if p is not None and not -n <= p < n:
+            raise LayerError(f"padding_idx {p} must be within num_embeddings {n}",
+                             arg="padding_idx")
+        return tuple(shapes[0]) + (a["embedding_dim"],)
+
+    def tensors(self, a, shapes, out):
+        return [Tensor("weight", (a["num_embeddings"], a["embedding_dim"]))]
+
+    def window(self, a, shapes, out):
+        return None
+
+    def summary(self, a):
+        return f"{a['num_embeddings']}x{a['embedding_dim']}"

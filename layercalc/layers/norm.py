@@ -1,0 +1,150 @@
+"""Normalisation layers: batch, layer, group and instance norm."""
+from __future__ import annotations
+
+from ..errors import LayerError
+from .base import Arg, LayerType, Tensor, check_inferred
+
+
+def _stats_tensors(c, affine, track):
+    ts = []
+    if affine:
+        ts += [Tensor("weight", (c,)), Tensor("bias", (c,))]
+    if track:
+        ts += [Tensor("running_mean", (c,), buffer=True), Tensor("running_var", (c,), buffer=True),
+               Tensor("num_batches_tracked", (), buffer=True, dtype="int64")]
+    return ts
+
+
+class BatchNorm(LayerType):
+    family = "normalization"
+    inferred = ("num_features",)
+    args = (
+        Arg("eps", "float", 1e-5),
+        Arg("momentum", "float", 0.1, nullable=True),
+        Arg("affine", "bool", True),
+        Arg("track_running_stats", "bool", True),
+        Arg("num_features", "int", None, min=1, nullable=True, doc="inferred from the input"),
+    )
+
+    def __init__(self, dims: int):
+        self.dims = dims
+        self.name = f"batch_norm{dims}d"
+        self.doc = f"torch.nn.BatchNorm{dims}d"
+        super().__init__()
+
+    def infer(self, a, shapes):
+        shape = shapes[0]
+        ranks = (2, 3) if self.dims == 1 else (self.dims + 2,)
+        if len(shape) not in ranks:
+            want = " or ".join(f"{r}-d" for r in ranks)
+            raise LayerError(f"{self.name} needs a {want} input, got {len(shape)}-d "
+                             f"{list(shape)}", code="bad-rank",
+                             hint="batch_norm (no dimension) picks the variant from the rank")
+        check_inferred(a, "num_features", shape[1], "channels")
+        return shape
+
+    def tensors(self, a, shapes, out):
+        return _stats_tensors(a["num_features"], a["affine"], a["track_running_stats"])
+
+
+class InstanceNorm(LayerType):
+    family = "normalization"
+    inferred = ("num_features",)
+    args = (
+        Arg("eps", "float", 1e-5),
+        Arg("momentum", "float", 0.1, nullable=True),
+        Arg("affine", "bool", False),
+        Arg("track_running_stats", "bool", False),
+        Arg("num_features", "int", None, min=1, nullable=True, doc="inferred from the input"),
+    )
+
+    def __init__(self, dims: int):
+        self.dims = dims
+        self.name = f"instance_norm{dims}d"
+        self.doc = f"torch.nn.InstanceNorm{dims}d"
+        super().__init__()
+
+    def infer(self, a, shapes):
+        shape = shapes[0]
+        if len(shape) == self.dims + 2:
+            c = shape[1]
+        elif len(shape) == self.dims + 1:
+            c = shape[0]
+        else:
+            raise LayerError(f"{self.name} needs a {self.dims + 2}-d input (or {self.dims + 1}-d "
+                             f"unbatched), got {len(shape)}-d {list(shape)}", code="bad-rank")
+        check_inferred(a, "num_features", c, "channels")
+        return shape
+
+    def tensors(self, a, shapes, out):
+        return _stats_tensors(a["num_features"], a["affine"], a["track_running_stats"])
+
+
+class LayerNorm(LayerType):
+    name = "layer_norm"
+    family = "normalization"
+    doc = "torch.nn.LayerNorm"
+    args = (
+        Arg("normalized_shape", "ints", None, min=1, nullable=True,
+            doc="default: every dim but the batch"),
+        Arg("eps", "float", 1e-5),
+        Arg("elementwise_affine", "bool", True),
+        Arg("bias", "bool", True),
+    )
+
+    def infer(self, a, shapes):
+        shape = shapes[0]
+        ns = a["normalized_shape"]
+        if ns is None:
+            if len(shape) < 2:
+                raise LayerError(f"layer_norm's default normalized_shape is every dim but the "
+                                 f"batch, and the input {list(shape)} has none",
+                                 arg="normalized_shape", code="bad-rank")
+            ns = tuple(shape[1:])
+        ns = tuple(ns) if isinstance(ns, (list, tuple)) else (ns,)
+        if len(ns) > len(shape) or tuple(shape[len(shape) - len(ns):]) != ns:
+            raise LayerError(f"normalized_shape {list(ns)} must match the last dims of the "
+                             f"input {list(shape)}", arg="normalized_shape",
+                             code="shape-mismatch")
+        a["_ns"] = ns
+        return shape
+
+    def tensors(self, a, shapes, out):
+        if not a["elementwise_affine"]:
+            return []
+        ts = [Tensor("weight", a["_ns"])]
+        if a["bias"]:
+            ts.append(Tensor("bias", a["_ns"]))
+        return ts
+
+
+class GroupNorm(LayerType):
+    name = "group_norm"
+    family = "normalization"
+    doc = "torch.nn.GroupNorm"
+    inferred = ("num_channels",)
+    args = (
+        Arg("num_groups", "int", min=1),
+        Arg("eps", "float", 1e-5),
+        Arg("affine", "bool", True),
+        Arg("num_channels", "int", None, min=1, nullable=True, doc="inferred from the input"),
+    )
+
+    def infer(self, a, shapes):
+        shape = shapes[0]
+        if len(shape) < 2:
+            raise LayerError(f"group_norm needs an input (N, C, *), got {list(shape)}",
+                             code="bad-rank")
+        check_inferred(a, "num_channels", shape[1], "channels")
+        if shape[1] % a["num_groups"]:
+            raise LayerError(f"{shape[1]} channels are not divisible by num_groups "
+                             f"{a['num_groups']}", arg="num_groups",
+                             hint=f"choose num_groups dividing {shape[1]}")
+        return shape
+
+    def tensors(self, a, shapes, out):
+        c = a["num_channels"]
+        return [Tensor("weight", (c,)), Tensor("bias", (c,))] if a["affine"] else []
+
+    def summary(self, a):
+        return f"groups={a['num_groups']}"

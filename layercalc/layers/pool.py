@@ -1,0 +1,115 @@
+"""Max and average pooling (with ceil_mode's last-window rule) and adaptive pooling."""
+from __future__ import annotations
+
+from ..arith import effective_kernel, pool_output_size
+from ..errors import LayerError
+from .base import Arg, LayerType, fmt_dims, per_dim, rebuild, spatial_input
+
+
+class Pool(LayerType):
+    family = "pooling"
+
+    def __init__(self, kind: str, dims: int):
+        self.kind = kind  # "max" or "avg"
+        self.dims = dims
+        self.name = f"{kind}_pool{dims}d"
+        self.doc = f"torch.nn.{kind.capitalize()}Pool{dims}d"
+        common = (
+            Arg("kernel_size", "size", min=1),
+            Arg("stride", "size", None, min=1, nullable=True, doc="default: kernel_size"),
+            Arg("padding", "size", 0, min=0),
+        )
+        if kind == "max":
+            self.args = common + (
+                Arg("dilation", "size", 1, min=1),
+                Arg("ceil_mode", "bool", False),
+                Arg("return_indices", "bool", False, doc="must stay false in a sequential net"),
+            )
+        else:
+            self.args = common + (
+                Arg("ceil_mode", "bool", False),
+                Arg("count_include_pad", "bool", True),
+                Arg("divisor_override", "int", None, min=1, nullable=True),
+            )
+        super().__init__()
+
+    def infer(self, a, shapes):
+        dims = self.dims
+        n, c, sp = spatial_input(self, shapes[0], dims)
+        if a.get("return_indices"):
+            raise LayerError("return_indices=True makes the layer return a tuple; layercalc "
+                             "follows tensors only", arg="return_indices")
+        k = per_dim(a, "kernel_size", dims)
+        s = per_dim(a, "stride", dims) if a["stride"] is not None else k
+        p = per_dim(a, "padding", dims)
+        d = per_dim(a, "dilation", dims) if self.kind == "max" else (1,) * dims
+        out = []
+        for i in range(dims):
+            big_k = effective_kernel(k[i], d[i])
+            limit = big_k // 2
+            if dims == 3:
+                limit = min(limit, k[i] // 2)
+            if p[i] > limit:
+                raise LayerError(f"padding {p[i]} is more than half the kernel ({limit} at most "
+                                 f"for kernel {k[i]}{f' dilated by {d[i]}' if d[i] > 1 else ''})",
+                                 arg="padding", hint=f"use padding <= {limit}")
+            o = pool_output_size(sp[i], k[i], s[i], p[i], d[i], a["ceil_mode"])
+            if o < 1:
+                raise LayerError(
+                    f"output size is {o}: the input ({sp[i]}, padded by {p[i]} on each side) is "
+                    f"smaller than the window {big_k} (spatial dim {i})", arg="kernel_size",
+                    code="output-too-small", hint="use a smaller kernel or a larger input")
+            out.append(o)
+        a["_k"], a["_s"], a["_p"], a["_d"] = k, s, p, d
+        return rebuild(n, c, out)
+
+    def window(self, a, shapes, out):
+        return tuple(zip(a["_k"], a["_s"], a["_p"], a["_d"]))
+
+    def summary(self, a):
+        parts = [f"k={fmt_dims(a['_k'])}", f"s={fmt_dims(a['_s'])}"]
+        if any(a["_p"]):
+            parts.append(f"p={fmt_dims(a['_p'])}")
+        if any(d != 1 for d in a["_d"]):
+            parts.append(f"d={fmt_dims(a['_d'])}")
+        if a["ceil_mode"]:
+            parts.append("ceil")
+        return " ".join(parts)
+
+
+class AdaptivePool(LayerType):
+    family = "pooling"
+    args = (Arg("output_size", "opt_ints", min=1,
+                doc="int, or one per spatial dim; null keeps that dim"),)
+
+    def __init__(self, kind: str, dims: int):
+        self.kind = kind
+        self.dims = dims
+        self.name = f"adaptive_{kind}_pool{dims}d"
+        self.doc = f"torch.nn.Adaptive{kind.capitalize()}Pool{dims}d"
+        if kind == "max":
+            self.args = self.args + (Arg("return_indices", "bool", False),)
+        super().__init__()
+
+    def infer(self, a, shapes):
+        dims = self.dims
+        n, c, sp = spatial_input(self, shapes[0], dims)
+        if a.get("return_indices"):
+            raise LayerError("return_indices=True makes the layer return a tuple",
+                             arg="return_indices")
+        size = per_dim(a, "output_size", dims)
+        out = tuple(sp[i] if size[i] is None else size[i] for i in range(dims))
+        a["_out"] = out
+        return rebuild(n, c, out)
+
+    def window(self, a, shapes, out):
+        sp = shapes[0][-self.dims:]
+        res = []
+        for n, o in zip(sp, out[-self.dims:]):
+            if n % o:
+                return None  # uneven windows: no single kernel/stride describes it
+            res.append((n // o, n // o, 0, 1))
+        return tuple(res)
+
+    def summary(self, a):
+        return "out=" + fmt_dims(a["_out"])

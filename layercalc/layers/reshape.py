@@ -1,0 +1,254 @@
+"""Layers that move elements around: flatten, unflatten, reshape, upsample, pixel
+(un)shuffle and padding."""
+from __future__ import annotations
+
+from ..arith import prod, upsample_size
+from ..errors import LayerError
+from .base import Arg, LayerType, fmt_dims
+
+
+def _norm_dim(dim: int, rank: int, arg: str) -> int:
+    r = max(rank, 1)
+    if not -r <= dim < r:
+        raise LayerError(f"{arg} {dim} is out of range for a {rank}-d input "
+                         f"(expected a dim in [{-r}, {r - 1}])", arg=arg)
+    return dim % r
+
+
+def _fill_minus_one(sizes, total: int, arg: str, where: str) -> tuple:
+    sizes = list(sizes)
+    holes = [i for i, v in enumerate(sizes) if v == -1]
+    if len(holes) > 1:
+        raise LayerError(f"{arg} may hold only one -1", arg=arg)
+    if any(v < -1 or v == 0 for v in sizes):
+        raise LayerError(f"{arg} {sizes} holds a size below 1", arg=arg)
+    known = prod(v for v in sizes if v != -1)
+    if holes:
+        if total % known:
+            raise LayerError(f"{arg} {sizes}: {total} elements of {where} do not divide by "
+                             f"{known}", arg=arg, code="shape-mismatch")
+        sizes[holes[0]] = total // known
+    elif known != total:
+        raise LayerError(f"{arg} {sizes} holds {known} elements but {where} has {total}",
+                         arg=arg, code="shape-mismatch")
+    return tuple(sizes)
+
+
+class Flatten(LayerType):
+    name = "flatten"
+    family = "reshape"
+    doc = "torch.nn.Flatten"
+    args = (Arg("start_dim", "int", 1), Arg("end_dim", "int", -1))
+
+    def infer(self, a, shapes):
+        shape = shapes[0]
+        s = _norm_dim(a["start_dim"], len(shape), "start_dim")
+        e = _norm_dim(a["end_dim"], len(shape), "end_dim")
+        if s > e:
+            raise LayerError(f"start_dim {a['start_dim']} comes after end_dim {a['end_dim']} "
+                             f"for the {len(shape)}-d input", arg="start_dim")
+        return tuple(shape[:s]) + (prod(shape[s:e + 1]),) + tuple(shape[e + 1:])
+
+    def window(self, a, shapes, out):
+        return None
+
+    def summary(self, a):
+        return "" if (a["start_dim"], a["end_dim"]) == (1, -1) else \
+            f"dims {a['start_dim']}..{a['end_dim']}"
+
+
+class Unflatten(LayerType):
+    name = "unflatten"
+    family = "reshape"
+    doc = "torch.nn.Unflatten"
+    args = (
+        Arg("dim", "int"),
+        Arg("unflattened_size", "shape", None, nullable=True),
+        Arg("sizes", "shape", None, nullable=True, doc="the same as unflattened_size"),
+    )
+
+    def infer(self, a, shapes):
+        shape = shapes[0]
+        given = [k for k in ("unflattened_size", "sizes") if a[k] is not None]
+        if len(given) != 1:
+            raise LayerError("unflatten needs exactly one of unflattened_size or sizes",
+                             arg=given[-1] if given else None)
+        key = given[0]
+        d = _norm_dim(a["dim"], len(shape), "dim")
+        sizes = _fill_minus_one(a[key], shape[d], key, f"dim {a['dim']}")
+        a["_sizes"] = sizes
+        return tuple(shape[:d]) + sizes + tuple(shape[d + 1:])
+
+    def window(self, a, shapes, out):
+        return None
+
+    def summary(self, a):
+        return f"dim={a['dim']} -> {list(a['_sizes'])}"
+
+
+class Reshape(LayerType):
+    name = "reshape"
+    aliases = ("view",)
+    family = "reshape"
+    doc = "torch.reshape (the full shape, batch included)"
+    args = (Arg("shape", "shape", doc="full target shape, batch first; one -1 allowed"),)
+
+    def infer(self, a, shapes):
+        total = prod(shapes[0])
+        return _fill_minus_one(a["shape"], total, "shape", f"the input {list(shapes[0])}")
+
+    def window(self, a, shapes, out):
+        return None
+
+
+_INTERP = ("linear", "bilinear", "bicubic", "trilinear")
+_MODE_RANK = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+
+
+class Upsample(LayerType):
+    name = "upsample"
+    aliases = ("interpolate",)
+    family = "resampling"
+    doc = "torch.nn.Upsample / torch.nn.functional.interpolate"
+    args = (
+        Arg("size", "ints", None, min=1, nullable=True, doc="output size, int or per dim"),
+        Arg("scale_factor", "scale", None, nullable=True, doc="number or one per dim"),
+        Arg("mode", "choice", "nearest",
+            words=("nearest", "linear", "bilinear", "bicubic", "trilinear", "area",
+                   "nearest-exact")),
+        Arg("align_corners", "bool", None, nullable=True),
+        Arg("recompute_scale_factor", "bool", None, nullable=True),
+    )
+
+    def infer(self, a, shapes):
+        shape = shapes[0]
+        if len(shape) not in (3, 4, 5):
+            raise LayerError(f"upsample needs a 3-d, 4-d or 5-d input (N, C, *spatial), got "
+                             f"{list(shape)}", code="bad-rank")
+        dims = len(shape) - 2
+        mode = a["mode"]
+        if mode in _MODE_RANK and _MODE_RANK[mode] != len(shape):
+            raise LayerError(f"mode '{mode}' needs a {_MODE_RANK[mode]}-d input, got "
+                             f"{len(shape)}-d {list(shape)}", arg="mode", code="bad-rank")
+        if a["align_corners"] is not None and mode not in _INTERP:
+            raise LayerError(f"align_corners can only be set with the interpolating modes "
+                             f"({', '.join(_INTERP)}), not '{mode}'", arg="align_corners")
+        size, scale = a["size"], a["scale_factor"]
+        if (size is None) == (scale is None):
+            raise LayerError("upsample needs exactly one of size or scale_factor",
+                             arg="size" if size is not None else None)
+        if size is not None:
+            out = tuple(size) if isinstance(size, (list, tuple)) else (size,) * dims
+            if len(out) != dims:
+                raise LayerError(f"size has {len(out)} entries but the input has {dims} spatial "
+                                 "dims", arg="size")
+        else:
+            sc = tuple(scale) if isinstance(scale, (list, tuple)) else (scale,) * dims
+            if len(sc) != dims:
+                raise LayerError(f"scale_factor has {len(sc)} entries but the input has {dims} "
+                                 "spatial dims", arg="scale_factor")
+            if any(v <= 0 for v in sc):
+                raise LayerError("scale_factor must be positive", arg="scale_factor")
+            out = tuple(upsample_size(n, f) for n, f in zip(shape[2:], sc))
+            if min(out) < 1:
+                raise LayerError(f"output size {list(out)} has a dim below 1 "
+                                 f"(floor({list(shape[2:])} x {list(sc)}))", arg="scale_factor",
+                                 code="output-too-small")
+            a["_scale"] = sc
+        a["_out"] = out
+        return tuple(shape[:2]) + out
+
+    def window(self, a, shapes, out):
+        return None
+
+    def summary(self, a):
+        what = (f"x{fmt_dims(a['_scale'])}" if a.get("_scale") else f"size={fmt_dims(a['_out'])}")
+        return f"{what} {a['mode']}" + (" align_corners" if a["align_corners"] else "")
+
+
+class PixelShuffle(LayerType):
+    family = "resampling"
+
+    def __init__(self, unshuffle: bool):
+        self.unshuffle = unshuffle
+        self.name = "pixel_unshuffle" if unshuffle else "pixel_shuffle"
+        self.doc = "torch.nn.PixelUnshuffle" if unshuffle else "torch.nn.PixelShuffle"
+        key = "downscale_factor" if unshuffle else "upscale_factor"
+        self.key = key
+        self.args = (Arg(key, "int", min=1),)
+        super().__init__()
+
+    def infer(self, a, shapes):
+        shape = shapes[0]
+        r = a[self.key]
+        if len(shape) < 3:
+            raise LayerError(f"{self.name} needs an input (*, C, H, W), got {list(shape)}",
+                             code="bad-rank")
+        *lead, c, h, w = shape
+        if self.unshuffle:
+            if h % r or w % r:
+                raise LayerError(f"height {h} and width {w} must both be divisible by "
+                                 f"downscale_factor {r}", arg=self.key, code="shape-mismatch")
+            return tuple(lead) + (c * r * r, h // r, w // r)
+        if c % (r * r):
+            raise LayerError(f"{c} channels are not divisible by upscale_factor² = {r * r}",
+                             arg=self.key, code="shape-mismatch")
+        return tuple(lead) + (c // (r * r), h * r, w * r)
+
+    def window(self, a, shapes, out):
+        return None
+
+    def summary(self, a):
+        return f"r={a[self.key]}"
+
+
+class Pad(LayerType):
+    family = "padding"
+
+    def __init__(self, kind: str, dims: int):
+        self.kind = kind
+        self.dims = dims
+        self.name = f"{kind}_pad{dims}d"
+        torch = {"zero": "ZeroPad", "constant": "ConstantPad", "reflection": "ReflectionPad",
+                 "replication": "ReplicationPad", "circular": "CircularPad"}[kind]
+        self.doc = f"torch.nn.{torch}{dims}d"
+        args = [Arg("padding", "ints", doc=f"int, or {2 * dims} values: last dim first, "
+                    "(left, right, top, bottom, front, back)")]
+        if kind == "constant":
+            args.append(Arg("value", "float"))
+        self.args = tuple(args)
+        super().__init__()
+
+    def infer(self, a, shapes):
+        shape = shapes[0]
+        dims = self.dims
+        if len(shape) not in (dims + 1, dims + 2):
+            raise LayerError(f"{self.name} needs a {dims + 2}-d input (or {dims + 1}-d "
+                             f"unbatched), got {len(shape)}-d {list(shape)}", code="bad-rank")
+        p = a["padding"]
+        p = tuple(p) if isinstance(p, (list, tuple)) else (p,) * (2 * dims)
+        if len(p) != 2 * dims:
+            raise LayerError(f"padding needs 1 or {2 * dims} values, got {len(p)}",
+                             arg="padding")
+        out = list(shape)
+        for i in range(dims):
+            left, right = p[2 * i], p[2 * i + 1]
+            j = len(shape) - 1 - i
+            n = shape[j]
+            if self.kind == "reflection" and max(left, right) >= n:
+                raise LayerError(f"reflection padding {max(left, right)} must be below the "
+                                 f"input size {n}", arg="padding")
+            out[j] = n + left + right
+            if out[j] < 1:
+                raise LayerError(f"padding {list(p)} leaves dim {j} with size {out[j]}",
+                                 arg="padding", code="output-too-small")
+        a["_p"] = p
+        return tuple(out)
+
+    def window(self, a, shapes, out):
+        # pads of the last dims first: per spatial dim (first to last) k=1, s=1, left pad
+        p = a["_p"]
+        return tuple((1, 1, p[2 * i], 1) for i in reversed(range(self.dims)))
+
+    def summary(self, a):
+        return f"p={list(a['_p'])}"

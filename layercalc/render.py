@@ -1,0 +1,210 @@
+"""Renderers: table (rich), markdown, csv and json for the `shape` and `params` views.
+
+Each view is a list of columns over report rows; formats are a name -> renderer
+mapping that also feeds click.Choice. rich is imported only by the table renderer.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+
+from .report import Row, human_bytes, network_json, rows
+
+FORMATS = ("table", "json", "markdown", "csv")
+MAX_TABLE_ROWS = 400  # beyond this a table shows the head and tail (csv/json show all)
+
+
+def shape_text(shape) -> str:
+    return "[" + ", ".join(str(v) for v in shape) + "]"
+
+
+def num(n: int) -> str:
+    return f"{n:,}"
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    cell: object  # (Row, context) -> str
+    numeric: bool = False
+
+
+def _inputs(r: Row, ctx) -> str:
+    return "\n".join(shape_text(s) for s in r.inputs) if r.kind != "group" else ""
+
+
+def _sources(r: Row, ctx) -> str:
+    if r.kind != "layer" or r.sources == ctx["previous"].get(r.name):
+        return ""
+    return ", ".join(r.sources)
+
+
+def _share(r: Row, ctx) -> str:
+    total = ctx["totals"]["params"]
+    if not r.params or not total:
+        return ""
+    return f"{100 * r.params / total:.1f}%"
+
+
+SHAPE_COLUMNS = (
+    Column("Layer", lambda r, c: r.name),
+    Column("Type", lambda r, c: r.type),
+    Column("Arguments", lambda r, c: r.args),
+    Column("From", _sources),
+    Column("Input", _inputs),
+    Column("Output", lambda r, c: shape_text(r.output)),
+)
+
+PARAMS_COLUMNS = (
+    Column("Layer", lambda r, c: r.name),
+    Column("Type", lambda r, c: r.type),
+    Column("Weights", lambda r, c: num(r.weights) if r.weights else "", True),
+    Column("Bias", lambda r, c: num(r.bias) if r.bias else "", True),
+    Column("Params", lambda r, c: num(r.params), True),
+    Column("Trainable", lambda r, c: num(r.trainable), True),
+    Column("Buffers", lambda r, c: num(r.buffers) if r.buffers else "", True),
+    Column("Share", _share, True),
+)
+
+VIEWS = {"shape": SHAPE_COLUMNS, "params": PARAMS_COLUMNS}
+
+
+def _context(net) -> dict:
+    previous = {}
+    last = "input"
+    for l in net.layers:
+        previous[l.name] = [last]
+        last = l.name
+    return {"previous": previous, "totals": net.totals(), "net": net}
+
+
+def summary_lines(net, view: str) -> list[str]:
+    """The lines under a table: output, totals, memory."""
+    data = network_json(net)
+    t = data["totals"]
+    out = data["output"]
+    if isinstance(out, dict):
+        out_text = "; ".join(f"{k} {shape_text(v)}" for k, v in out.items())
+    else:
+        out_text = shape_text(out)
+    lines = [f"Input {shape_text(net.input)} -> output {out_text}"]
+    nontrain = t["params"] - t["trainable"]
+    lines.append(f"Parameters: {num(t['params'])} (weights {num(t['weights'])}, bias "
+                 f"{num(t['bias'])}; trainable {num(t['trainable'])}, non-trainable "
+                 f"{num(nontrain)}); buffers: {num(t['buffers'])}")
+    if view == "params":
+        lines.append(f"Parameter memory: {human_bytes(t['param_bytes'])} "
+                     f"({num(t['param_bytes'])} bytes as {net.spec.dtype}); buffers "
+                     f"{human_bytes(t['buffer_bytes'])}")
+    lines.append(f"MACs: {num(t['macs'])} (FLOPs = 2 x MACs = {num(t['flops'])})")
+    return lines
+
+
+def _cells(net, view, depth):
+    cols = VIEWS[view]
+    ctx = _context(net)
+    rws = rows(net, depth)
+    return cols, [(r, [c.cell(r, ctx) for c in cols]) for r in rws]
+
+
+def render_table(nets, view: str, depth=None, width=None, color=False) -> str:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=width or 120, color_system="auto" if color else None,
+                      force_terminal=color, highlight=False, emoji=False)
+    for net in nets:
+        cols, cells = _cells(net, view, depth)
+        table = Table(title=Text(net.name, style="bold"), caption=net.spec.file,
+                      caption_justify="left", show_lines=False, header_style="bold")
+        for c in cols:
+            if c.header == "From" and not any(cl[3] for _, cl in cells):
+                continue
+            table.add_column(c.header, justify="right" if c.numeric else "left",
+                             overflow="fold")
+        keep = [i for i, c in enumerate(cols)
+                if not (c.header == "From" and not any(cl[3] for _, cl in cells))]
+        shown = cells
+        hidden = 0
+        if len(cells) > MAX_TABLE_ROWS:
+            half = MAX_TABLE_ROWS // 2
+            hidden = len(cells) - 2 * half
+            shown = cells[:half] + [None] + cells[-half:]
+        for item in shown:
+            if item is None:
+                table.add_row(Text(f"... {hidden:,} more rows (use --depth, or --format csv "
+                                   "for all) ...", style="dim"), *[""] * (len(keep) - 1))
+                continue
+            r, cl = item
+            indent = "  " * r.level
+            style = {"layer": "", "group": "bold cyan", "collapsed": "cyan"}[r.kind]
+            texts = []
+            for i in keep:
+                t = cl[i]
+                if i == 0:
+                    t = indent + t
+                texts.append(Text(t, style=style if i < 2 or r.kind == "group" else ""))
+            table.add_row(*texts)
+        if view == "params":
+            totals = net.totals()
+            weights = sum(r.weights for r, _ in cells if r.kind != "group")
+            bias = sum(r.bias for r, _ in cells if r.kind != "group")
+            table.add_section()
+            foot = {"Layer": "Total", "Weights": num(weights), "Bias": num(bias),
+                    "Params": num(totals["params"]), "Trainable": num(totals["trainable"]),
+                    "Buffers": num(totals["buffers"]), "Share": "100%"}
+            table.add_row(*[Text(foot.get(cols[i].header, ""), style="bold") for i in keep])
+        console.print(table)
+        for line in summary_lines(net, view):
+            console.print(Text(line))
+        console.print()
+    return buf.getvalue()
+
+
+def render_markdown(nets, view: str, depth=None) -> str:
+    out = []
+    for net in nets:
+        cols, cells = _cells(net, view, depth)
+        out.append(f"### {net.name}\n")
+        out.append("| " + " | ".join(c.header for c in cols) + " |")
+        out.append("|" + "|".join("---:" if c.numeric else "---" for c in cols) + "|")
+        for r, cl in cells:
+            vals = [v.replace("\n", "<br>").replace("|", "\\|") for v in cl]
+            if r.kind == "group":
+                vals[0] = f"**{vals[0]}**"
+            out.append("| " + " | ".join(vals) + " |")
+        out.append("")
+        out.extend(f"- {line}" for line in summary_lines(net, view))
+        out.append("")
+    return "\n".join(out)
+
+
+def render_csv(nets, view: str, depth=None) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    header = None
+    for net in nets:
+        cols, cells = _cells(net, view, depth)
+        if header is None:
+            header = ["file", "kind", "depth"] + [c.header.lower() for c in cols]
+            if view == "params":
+                header.append("macs")
+            w.writerow(header)
+        for r, cl in cells:
+            vals = [v.replace("\n", " ") for v in cl]
+            if view == "params":
+                # machine-readable: plain integers, no separators or percent signs
+                vals = vals[:2] + [str(r.weights), str(r.bias), str(r.params), str(r.trainable),
+                                   str(r.buffers), f"{r.params / max(1, net.totals()['params']):.6f}",
+                                   str(r.macs)]
+            w.writerow([net.spec.file, r.kind, r.level] + vals)
+    return buf.getvalue()
+
+
+def render_json(payloads: list) -> str:
+    data = payloads[0] if len(payloads) == 1 else payloads
+    return json.dumps(data, indent=2) + "\n"

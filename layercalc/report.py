@@ -1,0 +1,153 @@
+"""Networks -> plain data: the JSON object of SPEC.md section 7 and the table views.
+
+Numbers stay numbers here; renderers (layercalc.render) turn them into text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .graph import Network
+
+INT64_BYTES = 8
+
+
+def tensor_bytes(net: Network, tensors, buffers: bool) -> int:
+    size = net.dtype_bytes
+    return sum(t.numel * (INT64_BYTES if t.dtype == "int64" else size)
+               for t in tensors if t.buffer == buffers)
+
+
+def split_params(layer) -> tuple[int, int]:
+    """(weights, bias) parameter counts of a layer; every non-bias parameter is a weight."""
+    bias = sum(t.numel for t in layer.tensors if not t.buffer and t.key == "bias")
+    return layer.params - bias, bias
+
+
+def output_json(net: Network):
+    if len(net.outputs) == 1 and not net.spec.outputs:
+        return list(next(iter(net.outputs.values())))
+    return {k: list(v) for k, v in net.outputs.items()}
+
+
+def network_json(net: Network) -> dict:
+    layers = []
+    for l in net.layers:
+        w, b = split_params(l)
+        layers.append({
+            "name": l.name,
+            "type": l.type.name,
+            "input": [list(s) for s in l.input_shapes],
+            "output": list(l.output),
+            "params": l.params,
+            "trainable": l.trainable_params,
+            "buffers": l.buffers,
+            "macs": l.macs,
+            "from": list(l.inputs),
+            "weights": w,
+            "bias": b,
+            "args": l.type.summary(l.args),
+        })
+    totals = net.totals()
+    all_tensors = [t for l in net.layers for t in l.tensors]
+    totals.update({
+        "weights": sum(x["weights"] for x in layers),
+        "bias": sum(x["bias"] for x in layers),
+        "flops": 2 * totals["macs"],
+        "param_bytes": tensor_bytes(net, all_tensors, False),
+        "buffer_bytes": tensor_bytes(net, all_tensors, True),
+        "layers": len(layers),
+    })
+    return {
+        "file": net.spec.file,
+        "name": net.spec.name,
+        "dtype": net.spec.dtype,
+        "input": list(net.input),
+        "output": output_json(net),
+        "layers": layers,
+        "totals": totals,
+    }
+
+
+def error_json(file: str, diagnostics) -> dict:
+    return {"file": file, "errors": [d.as_json() for d in diagnostics if d.severity == "error"],
+            "warnings": [d.as_json() for d in diagnostics if d.severity == "warning"]}
+
+
+@dataclass
+class Row:
+    """One table row: a leaf layer, a group header, or a collapsed group."""
+
+    kind: str  # "layer", "group" or "collapsed"
+    level: int
+    name: str
+    type: str
+    args: str = ""
+    inputs: list = field(default_factory=list)  # input shapes
+    sources: list = field(default_factory=list)  # producer names
+    output: tuple = ()
+    weights: int = 0
+    bias: int = 0
+    params: int = 0
+    trainable: int = 0
+    buffers: int = 0
+    macs: int = 0
+
+
+def rows(net: Network, depth: int | None = None) -> list[Row]:
+    """Rows in execution order, with group headers; groups at ``depth`` or deeper are
+    collapsed into one row with their totals (as torchinfo's depth does)."""
+    out: list[Row] = []
+    starts: dict[int, list[int]] = {}
+    for gi, g in enumerate(net.groups):
+        starts.setdefault(g.first, []).append(gi)
+    layers = net.layers
+    i = 0
+    n = len(layers)
+    while i < n:
+        collapsed = False
+        for gi in starts.get(i, ()):
+            g = net.groups[gi]
+            members = layers[g.first:g.last]
+            sums = _sums(members)
+            if depth is not None and g.depth >= depth:
+                src = members[0].input_shapes if members else []
+                out.append(Row("collapsed", g.depth, g.name, g.type,
+                               f"{len(members)} layers", list(src),
+                               list(members[0].inputs) if members else [], g.output, **sums))
+                i = g.last
+                collapsed = True
+                break
+            out.append(Row("group", g.depth, g.name, g.type, "", [], [], g.output, **sums))
+        if collapsed:
+            continue
+        l = layers[i]
+        w, b = split_params(l)
+        out.append(Row("layer", l.depth, l.name, l.type.name, l.type.summary(l.args),
+                       list(l.input_shapes), list(l.inputs), l.output, w, b, l.params,
+                       l.trainable_params, l.buffers, l.macs))
+        i += 1
+    return out
+
+
+def _sums(members) -> dict:
+    w = b = 0
+    for l in members:
+        lw, lb = split_params(l)
+        w += lw
+        b += lb
+    return {"weights": w, "bias": b, "params": sum(l.params for l in members),
+            "trainable": sum(l.trainable_params for l in members),
+            "buffers": sum(l.buffers for l in members), "macs": sum(l.macs for l in members)}
+
+
+def default_sources(net: Network, layer_index: int) -> list[str]:
+    """The producer a layer would have without `from` (its predecessor)."""
+    return ["input"] if layer_index == 0 else [net.layers[layer_index - 1].name]
+
+
+def human_bytes(n: int) -> str:
+    """Bytes in binary units, stated as such: 10,543,872 -> '10.06 MiB'."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:,.2f} {unit}"
+    return f"{n:,} B"

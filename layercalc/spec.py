@@ -1,0 +1,223 @@
+"""Spec files -> a located, validated top level (SPEC.md sections 1-2 and 8).
+
+``load_spec`` reads the top-level keys, evaluates ``vars`` eagerly in order (with
+``--set`` overrides) and the input shape; layers and blocks stay as nodes for the
+graph builder, expectations and lint settings for the checker.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import SpecError, did_you_mean
+from .expr import ExprError
+from .values import as_int, resolve_scalar
+from .yamlnodes import Mapping, Node, Scalar, Sequence, compose, decode
+
+TOP_KEYS = ("name", "description", "vars", "input", "dtype", "blocks", "layers", "outputs",
+            "expect", "lint")
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+MAX_DIM = 2**31 - 1
+
+
+@dataclass
+class Limits:
+    max_layers: int = 100_000
+    max_depth: int = 100
+    max_elements: int = 2**48  # elements in one tensor
+
+
+@dataclass
+class Spec:
+    file: str
+    name: str
+    description: str
+    vars: dict
+    input: tuple
+    input_node: Node
+    dtype: str
+    blocks: dict  # name -> (Mapping node of the block, key node)
+    layers: Sequence
+    outputs: list  # [(name, node)]
+    expect: Mapping | None
+    lint: Node | None
+    root: Mapping
+    var_nodes: dict = field(default_factory=dict)
+
+
+def parse_set_value(text: str):
+    """A --set value: YAML scalar syntax (numbers, true/false) or an expression string."""
+    import yaml
+
+    try:
+        v = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(v, (int, float, bool, str)) or v is None:
+        return v
+    if isinstance(v, list) and all(isinstance(x, (int, float)) for x in v):
+        return v
+    return text
+
+
+def _vars(root: Mapping, overrides: dict) -> tuple[dict, dict]:
+    node = root.get("vars")
+    names: dict = {}
+    nodes: dict = {}
+    if node is None or (isinstance(node, Scalar) and node.value is None):
+        items = []
+    elif not isinstance(node, Mapping):
+        raise SpecError("bad-vars", "vars must be a mapping of names to values", node=node)
+    else:
+        items = node.items
+    for knode, vnode in items:
+        key = knode.value
+        if not isinstance(key, str) or not key.isidentifier():
+            raise SpecError("bad-vars", f"var name {key!r} must be an identifier "
+                            "(letters, digits, _)", node=knode)
+        if key in ("input", "output"):
+            raise SpecError("bad-vars", f"'{key}' is reserved and cannot be a var", node=knode)
+        nodes[key] = vnode
+        if key in overrides:
+            names[key] = overrides[key]
+            continue
+        names[key] = var_value(vnode, names, key)
+    for key, value in overrides.items():
+        if key not in names:
+            hint = did_you_mean(key, list(names)) or "add it under `vars:` in the spec"
+            raise SpecError("unknown-var", f"--set {key}: the spec has no var '{key}'",
+                            node=node if node is not None else root, hint=hint)
+        if isinstance(value, str):
+            try:
+                from .expr import evaluate
+
+                names[key] = evaluate(value, names)
+            except ExprError as exc:
+                raise SpecError(exc.code, f"--set {key}={value}: {exc.message}",
+                                node=nodes[key], hint=exc.hint) from None
+    return names, nodes
+
+
+def var_value(vnode: Node, names: dict, what: str, words=()):
+    """A var or block-argument value: a number, bool, expression, mode word or list."""
+    if isinstance(vnode, Mapping):
+        raise SpecError("bad-vars", f"{what} must be a number, an expression or a list, "
+                        "not a mapping", node=vnode)
+    if isinstance(vnode, Sequence):
+        out = []
+        for item in vnode.items:
+            if not isinstance(item, Scalar):
+                raise SpecError("bad-vars", f"{what} may hold a flat list only", node=item)
+            out.append(resolve_scalar(item, names, words))
+        return out
+    v = vnode.value
+    if isinstance(v, str) and v.strip() in words:
+        return v.strip()
+    return resolve_scalar(vnode, names, words)
+
+
+def _shape(node: Node, names: dict, what: str) -> tuple:
+    if not isinstance(node, Sequence) or not node.items:
+        raise SpecError("bad-input", f"{what} must be a non-empty list of sizes, batch first, "
+                        "such as [1, 3, 64, 64]", node=node)
+    dims = []
+    for item in node.items:
+        if not isinstance(item, Scalar):
+            raise SpecError("bad-input", f"{what} entries must be numbers", node=item)
+        v = resolve_scalar(item, names)
+        dims.append(as_int(v, item, f"{what} size", 1))
+        if dims[-1] > MAX_DIM:
+            raise SpecError("too-large", f"{what} size {dims[-1]} is beyond 2**31 - 1",
+                            node=item)
+    return tuple(dims)
+
+
+def load_spec(data: bytes, file: str, overrides: dict | None = None,
+              input_override: tuple | None = None, limits: Limits | None = None) -> Spec:
+    limits = limits or Limits()
+    text = decode(data)
+    root = compose(text, limits.max_depth)
+    if not isinstance(root, Mapping):
+        raise SpecError("not-a-mapping", "the top level of a spec must be a mapping with "
+                        "`input:` and `layers:`", node=root)
+    for knode, _ in root.items:
+        if knode.value not in TOP_KEYS:
+            raise SpecError("unknown-key", f"unknown top-level key '{knode.value}'", node=knode,
+                            hint=did_you_mean(str(knode.value), TOP_KEYS)
+                            or "allowed: " + ", ".join(TOP_KEYS))
+    names, var_nodes = _vars(root, overrides or {})
+    name_node = root.get("name")
+    name = str(name_node.value) if isinstance(name_node, Scalar) and name_node.value is not None \
+        else file.rsplit("/", 1)[-1]
+    desc_node = root.get("description")
+    description = str(desc_node.value) if isinstance(desc_node, Scalar) and \
+        desc_node.value is not None else ""
+    if "input" not in root:
+        raise SpecError("missing-key", "the spec has no `input:` (the input tensor shape, "
+                        "batch first)", node=root, hint="add e.g. `input: [1, 3, 64, 64]`")
+    input_node = root.get("input")
+    shape = _shape(input_node, names, "input")
+    if input_override is not None:
+        shape = tuple(input_override)
+    dtype_node = root.get("dtype")
+    dtype = "float32"
+    if dtype_node is not None:
+        dtype = str(dtype_node.value) if isinstance(dtype_node, Scalar) else None
+        if dtype not in DTYPE_BYTES:
+            raise SpecError("bad-value", f"dtype must be one of {', '.join(DTYPE_BYTES)}",
+                            node=dtype_node, hint=did_you_mean(str(dtype), DTYPE_BYTES))
+    layers = root.get("layers")
+    if layers is None:
+        raise SpecError("missing-key", "the spec has no `layers:`", node=root,
+                        hint="add a list of layers, e.g. `layers: [linear: {out_features: 10}]`")
+    if not isinstance(layers, Sequence) or not layers.items:
+        raise SpecError("bad-layers", "layers must be a non-empty list of layer entries",
+                        node=layers)
+    blocks: dict = {}
+    bnode = root.get("blocks")
+    if bnode is not None and not (isinstance(bnode, Scalar) and bnode.value is None):
+        if not isinstance(bnode, Mapping):
+            raise SpecError("bad-block", "blocks must be a mapping of block names to "
+                            "definitions", node=bnode)
+        for knode, vnode in bnode.items:
+            if not isinstance(knode.value, str) or not knode.value.isidentifier():
+                raise SpecError("bad-block", f"block name {knode.value!r} must be an identifier",
+                                node=knode)
+            if not isinstance(vnode, Mapping):
+                raise SpecError("bad-block", f"block '{knode.value}' must be a mapping with "
+                                "`layers:` (and optional `args:`)", node=vnode)
+            for k, _ in vnode.items:
+                if k.value not in ("args", "layers", "description"):
+                    raise SpecError("unknown-key", f"unknown key '{k.value}' in block "
+                                    f"'{knode.value}'", node=k,
+                                    hint=did_you_mean(str(k.value), ("args", "layers",
+                                                                     "description")))
+            bl = vnode.get("layers")
+            if not isinstance(bl, Sequence) or not bl.items:
+                raise SpecError("bad-block", f"block '{knode.value}' needs a non-empty "
+                                "`layers:` list", node=bl or vnode)
+            args = vnode.get("args")
+            if args is not None and not isinstance(args, Mapping) and not (
+                    isinstance(args, Scalar) and args.value is None):
+                raise SpecError("bad-block", f"args of block '{knode.value}' must be a mapping "
+                                "of names to defaults (null: required)", node=args)
+            blocks[knode.value] = (vnode, knode)
+    outputs = []
+    onode = root.get("outputs")
+    if onode is not None:
+        items = onode.items if isinstance(onode, Sequence) else [onode]
+        for item in items:
+            if not isinstance(item, Scalar) or not isinstance(item.value, (str, int)) or \
+                    isinstance(item.value, bool):
+                raise SpecError("bad-outputs", "outputs must be layer names (dotted paths "
+                                "allowed)", node=item)
+            outputs.append((str(item.value), item))
+        if not outputs:
+            raise SpecError("bad-outputs", "outputs must name at least one layer", node=onode)
+    expect = root.get("expect")
+    if expect is not None and not isinstance(expect, Mapping):
+        raise SpecError("bad-expect", "expect must be a mapping (output, params, max_params, "
+                        "max_macs, max_param_memory)", node=expect)
+    return Spec(file=file, name=name, description=description, vars=names, input=shape,
+                input_node=input_node, dtype=dtype, blocks=blocks, layers=layers,
+                outputs=outputs, expect=expect, lint=root.get("lint"), root=root,
+                var_nodes=var_nodes)

@@ -1,0 +1,130 @@
+"""YAML value nodes -> argument values, by the argument's kind (layers.base.KINDS).
+
+Numbers may be literals or expressions (layercalc.expr) over vars and block
+arguments; words that name a mode (``same``, ``nearest``) are literals.
+"""
+from __future__ import annotations
+
+from .errors import SpecError
+from .expr import ExprError, evaluate
+from .yamlnodes import Mapping, Scalar, Sequence
+
+MAX_LIST = 1000  # entries in one list value (shapes, per-dim sizes)
+
+
+def _name_error(exc: ExprError, node) -> SpecError:
+    return SpecError(exc.code, exc.message, node=node, hint=exc.hint)
+
+
+def resolve_scalar(node: Scalar, names: dict, words=()):
+    """A scalar node's value: numbers and bools as they are, words kept, strings evaluated."""
+    v = node.value
+    if isinstance(v, str):
+        text = v.strip()
+        if text in words:
+            return text
+        if text.isidentifier() and text in names:
+            return names[text]  # a bare name may hold a list, a bool or a mode word
+        try:
+            return evaluate(text, names)
+        except ExprError as exc:
+            raise _name_error(exc, node) from None
+        except TypeError:
+            raise SpecError("bad-expression", f"'{text}' mixes numbers with a list or a word",
+                            node=node) from None
+    return v
+
+
+def _kind_name(v) -> str:
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, (list, tuple)):
+        return "a list"
+    if v is None:
+        return "null"
+    if isinstance(v, str):
+        return f"the word '{v}'"
+    return repr(v)
+
+
+def as_int(v, node, what: str, minimum=None) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise SpecError("bad-value", f"{what} must be an integer, got {_kind_name(v)}", node=node)
+    if isinstance(v, float):
+        if not v.is_integer():
+            raise SpecError("not-integer", f"{what} must be an integer, got {v}", node=node,
+                            hint="use // for integer division, or round()/floor()/ceil()")
+        v = int(v)
+    if minimum is not None and v < minimum:
+        raise SpecError("bad-value", f"{what} must be at least {minimum}, got {v}", node=node)
+    return v
+
+
+def as_float(v, node, what: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise SpecError("bad-value", f"{what} must be a number, got {_kind_name(v)}", node=node)
+    return v
+
+
+def _items(node, names, what):
+    """A list node, or a bare name bound to a list, as (value, node) pairs."""
+    if isinstance(node, Sequence):
+        if len(node.items) > MAX_LIST:
+            raise SpecError("too-large", f"{what} has {len(node.items)} entries "
+                            f"(at most {MAX_LIST})", node=node)
+        return [(resolve_scalar(n, names) if isinstance(n, Scalar) else None, n)
+                for n in node.items]
+    return None
+
+
+def convert(arg, node, names: dict):
+    """Evaluate ``node`` as a value of ``arg`` (an layers.base.Arg)."""
+    what = arg.name
+    kind = arg.kind
+    if isinstance(node, Mapping):
+        raise SpecError("bad-value", f"{what} must be a value, not a mapping", node=node)
+    if isinstance(node, Sequence):
+        if kind not in ("size", "padding", "ints", "opt_ints", "scale", "shape"):
+            raise SpecError("bad-value", f"{what} must be a single value, not a list", node=node)
+        pairs = _items(node, names, what)
+        if not pairs:
+            raise SpecError("bad-value", f"{what} must not be an empty list", node=node)
+        return tuple(_one(arg, v, n, f"{what} entry") for v, n in pairs)
+    v = resolve_scalar(node, names, arg.words)
+    if isinstance(v, (list, tuple)):
+        if kind not in ("size", "padding", "ints", "opt_ints", "scale", "shape"):
+            raise SpecError("bad-value", f"{what} must be a single value, not a list", node=node)
+        return tuple(_one(arg, x, node, f"{what} entry") for x in v)
+    if kind == "shape" and v is not None:
+        raise SpecError("bad-value", f"{what} must be a list", node=node)
+    return _one(arg, v, node, what)
+
+
+def _one(arg, v, node, what):
+    kind = arg.kind
+    if isinstance(node, (Mapping, Sequence)):
+        raise SpecError("bad-value", f"{what} must be a plain value", node=node)
+    if v is None:
+        if arg.nullable or kind == "opt_ints":
+            return None
+        raise SpecError("bad-value", f"{what} needs a value", node=node)
+    if kind == "bool":
+        if not isinstance(v, bool):
+            raise SpecError("bad-value", f"{what} must be true or false, got {_kind_name(v)}",
+                            node=node)
+        return v
+    if kind == "choice" or (kind == "padding" and isinstance(v, str)):
+        if v not in arg.words:
+            from .errors import did_you_mean
+
+            raise SpecError("bad-value", f"{what} must be one of {', '.join(arg.words)}"
+                            + ("" if kind == "choice" else " or a number") + f", got {v!r}",
+                            node=node, hint=did_you_mean(str(v), arg.words))
+        return v
+    if isinstance(v, str):
+        raise SpecError("bad-value", f"{what} must be a number, got the word '{v}'", node=node)
+    if kind in ("float", "scale"):
+        return as_float(v, node, what)
+    if kind == "shape":
+        return as_int(v, node, what, -1)
+    return as_int(v, node, what, arg.min)

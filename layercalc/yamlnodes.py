@@ -1,0 +1,270 @@
+"""YAML text -> located nodes, safely: no code, no alias expansion, bounded depth.
+
+Composes from the libyaml event stream (fast) with our own loop (no recursion, so
+deep nesting cannot crash the process), keeps 1-based line:col on every node,
+rejects duplicate keys, and lets each anchor be used by at most one alias, so a
+"billion laughs" file is refused at its second alias instead of being expanded.
+"""
+from __future__ import annotations
+
+import yaml
+
+from .errors import SpecError
+
+MAX_DEPTH = 100
+
+try:  # libyaml is far faster; the pure-Python parser is a correct fallback
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+_resolver = yaml.resolver.Resolver()
+_constructor = yaml.constructor.SafeConstructor()
+_STD_TAGS = {
+    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq", "!",
+}
+
+
+class Node:
+    __slots__ = ("line", "col")
+
+    def __init__(self, line: int, col: int):
+        self.line = line
+        self.col = col
+
+
+class Scalar(Node):
+    """A scalar; ``value`` is int, float, bool, None or str (YAML 1.1 core resolution)."""
+
+    __slots__ = ("value", "plain")
+
+    def __init__(self, value, line, col, plain=True):
+        super().__init__(line, col)
+        self.value = value
+        self.plain = plain
+
+    def __repr__(self):
+        return f"Scalar({self.value!r} @{self.line}:{self.col})"
+
+
+class Mapping(Node):
+    __slots__ = ("items", "_index")
+
+    def __init__(self, line, col):
+        super().__init__(line, col)
+        self.items: list[tuple[Scalar, Node]] = []
+        self._index: dict = {}
+
+    def get(self, key, default=None):
+        pair = self._index.get(key)
+        return pair[1] if pair else default
+
+    def key_node(self, key):
+        pair = self._index.get(key)
+        return pair[0] if pair else None
+
+    def __contains__(self, key):
+        return key in self._index
+
+    def keys(self):
+        return [k.value for k, _ in self.items]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __repr__(self):
+        return f"Mapping({self.keys()} @{self.line}:{self.col})"
+
+
+class Sequence(Node):
+    __slots__ = ("items",)
+
+    def __init__(self, line, col):
+        super().__init__(line, col)
+        self.items: list[Node] = []
+
+    def __len__(self):
+        return len(self.items)
+
+    def __repr__(self):
+        return f"Sequence({len(self.items)} @{self.line}:{self.col})"
+
+
+def plain_value(node: Node):
+    """The node as plain Python data (for vars mappings, expect values, JSON)."""
+    if isinstance(node, Scalar):
+        return node.value
+    if isinstance(node, Sequence):
+        return [plain_value(n) for n in node.items]
+    return {k.value: plain_value(v) for k, v in node.items}
+
+
+def decode(data: bytes) -> str:
+    """Bytes -> text, refusing binary and non-UTF-8 files with a located error."""
+    if not data.strip():
+        raise SpecError("empty-spec", "the file is empty",
+                        hint="a spec needs at least `input:` and `layers:`")
+    if b"\x00" in data[:8192]:
+        raise SpecError("not-text", "this is a binary file, not a YAML spec",
+                        hint="pass a .yaml file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError("not-utf8", f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x})",
+                        line=line, column=col, hint="save the spec as UTF-8") from None
+
+
+def _scalar(ev) -> Scalar:
+    m = ev.start_mark
+    line, col = m.line + 1, m.column + 1
+    tag = ev.tag
+    if tag is not None and tag not in _STD_TAGS:
+        raise SpecError("yaml-tag", f"YAML tag {tag} is not allowed in a spec",
+                        line=line, column=col, hint="remove the tag; specs hold plain data")
+    if tag in (None, "!"):
+        if tag == "!" or not ev.implicit[0]:
+            return Scalar(ev.value, line, col, plain=False)
+        tag = _resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)
+    value = ev.value
+    if tag == "tag:yaml.org,2002:int":
+        value = _constructor.construct_yaml_int(yaml.ScalarNode(tag, ev.value))
+    elif tag == "tag:yaml.org,2002:float":
+        value = _constructor.construct_yaml_float(yaml.ScalarNode(tag, ev.value))
+    elif tag == "tag:yaml.org,2002:bool":
+        value = _constructor.construct_yaml_bool(yaml.ScalarNode(tag, ev.value))
+    elif tag == "tag:yaml.org,2002:null":
+        value = None
+    return Scalar(value, line, col, plain=ev.style is None)
+
+
+def _yaml_error(exc: Exception, text: str) -> SpecError:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    if mark is not None:
+        line, col = mark.line + 1, mark.column + 1
+    elif getattr(exc, "position", None) is not None:
+        pos = exc.position
+        line = text.count("\n", 0, pos) + 1
+        col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    else:
+        line, col = 1, 1
+    msg = f"YAML syntax error: {problem}"
+    if context:
+        msg += f" ({context})"
+    hint = None
+    if "\t" in problem or "'\\t'" in problem:
+        hint = "YAML indents with spaces; replace the tab characters"
+    elif mark is not None:
+        hint = "check the indentation and the brackets on this line and the one above"
+    return SpecError("yaml-syntax", msg, line=line, column=col, hint=hint)
+
+
+def compose(text: str, max_depth: int = MAX_DEPTH) -> Node:
+    """Compose one YAML document into located nodes."""
+    loader = _Loader(text)
+    E = yaml.events
+    stack: list = []  # open collections; mappings carry a pending key
+    pending_key: list = []
+    anchors: dict[str, Node] = {}
+    used: set[str] = set()
+    root = None
+    docs = 0
+    try:
+        while True:
+            ev = loader.get_event()
+            if ev is None:
+                break
+            cls = type(ev)
+            if cls is E.ScalarEvent or cls is E.AliasEvent:
+                if cls is E.AliasEvent:
+                    m = ev.start_mark
+                    if ev.anchor not in anchors:
+                        raise SpecError("yaml-syntax", f"unknown alias *{ev.anchor}",
+                                        line=m.line + 1, column=m.column + 1)
+                    if ev.anchor in used:
+                        raise SpecError(
+                            "alias-limit",
+                            f"alias *{ev.anchor} is used more than once; layercalc expands "
+                            "each anchor at most once",
+                            line=m.line + 1, column=m.column + 1,
+                            hint="use a var or a block to share values or layers")
+                    used.add(ev.anchor)
+                    node = anchors[ev.anchor]
+                else:
+                    node = _scalar(ev)
+                    if ev.anchor:
+                        anchors[ev.anchor] = node
+            elif cls is E.MappingStartEvent or cls is E.SequenceStartEvent:
+                m = ev.start_mark
+                if len(stack) >= max_depth:
+                    raise SpecError("too-deep", f"YAML nesting deeper than {max_depth} levels",
+                                    line=m.line + 1, column=m.column + 1,
+                                    hint="flatten the structure (use blocks)")
+                if ev.tag is not None and ev.tag not in _STD_TAGS:
+                    raise SpecError("yaml-tag", f"YAML tag {ev.tag} is not allowed in a spec",
+                                    line=m.line + 1, column=m.column + 1)
+                node = (Mapping if cls is E.MappingStartEvent else Sequence)(
+                    m.line + 1, m.column + 1)
+                if ev.anchor:
+                    anchors[ev.anchor] = node
+                stack.append(node)
+                pending_key.append(None)
+                continue
+            elif cls is E.MappingEndEvent or cls is E.SequenceEndEvent:
+                node = stack.pop()
+                pending_key.pop()
+            elif cls is E.DocumentStartEvent:
+                docs += 1
+                if docs > 1:
+                    m = ev.start_mark
+                    raise SpecError("yaml-syntax", "a spec file holds one YAML document",
+                                    line=m.line + 1, column=m.column + 1,
+                                    hint="remove the second document (after ---)")
+                continue
+            else:
+                continue
+            # attach node to its parent
+            if not stack:
+                root = node
+                continue
+            parent = stack[-1]
+            if type(parent) is Sequence:
+                parent.items.append(node)
+            elif pending_key[-1] is None:
+                if type(node) is not Scalar:
+                    raise SpecError("yaml-syntax", "a mapping key must be a plain value",
+                                    node=node)
+                key = node.value
+                try:
+                    hash(key)
+                except TypeError:  # pragma: no cover
+                    key = str(key)
+                if key in parent._index:
+                    first = parent._index[key][0]
+                    raise SpecError("duplicate-key",
+                                    f"duplicate key '{key}' (first at line {first.line})",
+                                    node=node, hint="remove one of them; YAML would silently "
+                                    "keep only the last")
+                pending_key[-1] = node
+            else:
+                k = pending_key[-1]
+                parent.items.append((k, node))
+                parent._index[k.value] = (k, node)
+                pending_key[-1] = None
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, text) from None
+    except RecursionError:  # pragma: no cover - our loop does not recurse
+        raise SpecError("too-deep", "YAML nesting too deep") from None
+    finally:
+        dispose = getattr(loader, "dispose", None)
+        if dispose:
+            dispose()
+    if root is None or (isinstance(root, Scalar) and root.value is None):
+        raise SpecError("empty-spec", "the file holds no YAML document",
+                        hint="a spec needs at least `input:` and `layers:`")
+    return root
