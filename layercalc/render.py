@@ -124,8 +124,9 @@ def render_table(nets, view: str, depth=None, width=None, color=False) -> str:
         for c in cols:
             if c.header == "From" and not any(cl[3] for _, cl in cells):
                 continue
+            wrap = c.header in ("Arguments", "From")
             table.add_column(c.header, justify="right" if c.numeric else "left",
-                             overflow="fold")
+                             overflow="fold", no_wrap=not wrap)
         keep = [i for i, c in enumerate(cols)
                 if not (c.header == "From" and not any(cl[3] for _, cl in cells))]
         shown = cells
