@@ -90,6 +90,10 @@ def convert(arg, node, names: dict):
         if not pairs:
             raise SpecError("bad-value", f"{what} must not be an empty list", node=node)
         return tuple(_one(arg, v, n, f"{what} entry") for v, n in pairs)
+    raw = node.value
+    if arg.words and isinstance(raw, str) and raw.strip().isidentifier() and \
+            raw.strip() not in names and raw.strip() not in arg.words:
+        return _one(arg, raw.strip(), node, what)  # a misspelt mode word, not a var
     v = resolve_scalar(node, names, arg.words)
     if isinstance(v, (list, tuple)):
         if kind not in ("size", "padding", "ints", "opt_ints", "scale", "shape"):

@@ -1,0 +1,36 @@
+import textwrap
+
+import pytest
+
+from layercalc.analyse import analyse_bytes
+
+
+def net_of(text: str, **kw):
+    """Analyse an inline spec; fail the test with the diagnostic if it is invalid."""
+    r = analyse_bytes(textwrap.dedent(text).encode(), "t.yaml", **kw)
+    assert r.net is not None, r.diagnostics
+    return r.net
+
+
+def diag_of(text: str, **kw):
+    """Analyse an inline spec that must be invalid; returns its one diagnostic."""
+    r = analyse_bytes(textwrap.dedent(text).encode(), "t.yaml", **kw)
+    assert r.net is None, "expected an error"
+    assert len(r.diagnostics) == 1
+    return r.diagnostics[0]
+
+
+def one_layer(layer: str, input_shape) -> object:
+    """The single resolved layer of a one-layer spec."""
+    net = net_of(f"input: {list(input_shape)}\nlayers:\n  - {layer}\n")
+    assert len(net.layers) == 1
+    return net.layers[0]
+
+
+@pytest.fixture
+def spec_file(tmp_path):
+    def make(text: str, name="spec.yaml"):
+        p = tmp_path / name
+        p.write_text(textwrap.dedent(text))
+        return str(p)
+    return make
