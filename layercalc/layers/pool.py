@@ -46,13 +46,16 @@ class Pool(LayerType):
         out = []
         for i in range(dims):
             big_k = effective_kernel(k[i], d[i])
-            limit = big_k // 2
-            if dims == 3:
-                limit = min(limit, k[i] // 2)
+            # PyTorch checks both p <= K//2 (effective kernel) and p <= k//2 (Pool.h)
+            limit = min(big_k // 2, k[i] // 2)
             if p[i] > limit:
-                raise LayerError(f"padding {p[i]} is more than half the kernel ({limit} at most "
-                                 f"for kernel {k[i]}{f' dilated by {d[i]}' if d[i] > 1 else ''})",
+                raise LayerError(f"padding {p[i]} is more than half the kernel size {k[i]} "
+                                 f"({limit} at most; PyTorch rejects it)",
                                  arg="padding", hint=f"use padding <= {limit}")
+            if self.kind == "avg" and dims == 3 and sp[i] < k[i]:
+                raise LayerError(f"avg_pool3d needs every input dim at least the kernel size: "
+                                 f"dim {i} is {sp[i]}, the kernel {k[i]} (PyTorch rejects it, "
+                                 "padding or not)", arg="kernel_size", code="output-too-small")
             o = pool_output_size(sp[i], k[i], s[i], p[i], d[i], a["ceil_mode"])
             if o < 1:
                 raise LayerError(
@@ -98,6 +101,9 @@ class AdaptivePool(LayerType):
             raise LayerError("return_indices=True makes the layer return a tuple",
                              arg="return_indices")
         size = per_dim(a, "output_size", dims)
+        if dims == 1 and size[0] is None:
+            raise LayerError("output_size of a 1-d adaptive pool must be an int (PyTorch "
+                             "accepts None only in 2-d and 3-d)", arg="output_size")
         out = tuple(sp[i] if size[i] is None else size[i] for i in range(dims))
         a["_out"] = out
         return rebuild(n, c, out)
