@@ -1,0 +1,373 @@
+"""The spec library (specs/*.yaml): totals, buffers, output and per-layer shapes.
+
+Every expected number here is computed independently -- from the formulas written out
+below (PyTorch's, as in FORMULAS.md) or quoted from a published source (torchvision's
+``num_params``, the PyTorch tutorials' printed counts) -- never copied from layercalc.
+"""
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from layercalc.analyse import analyse
+from layercalc.cli import main
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+
+
+# -- PyTorch's arithmetic, written out ---------------------------------------------------
+def conv_out(n, k, s=1, p=0, d=1):
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def convT_out(n, k, s=1, p=0, op=0, d=1):
+    return (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+def conv_params(cin, cout, k, bias=True, groups=1, dims=2):
+    return cout * (cin // groups) * k ** dims + (cout if bias else 0)
+
+
+def convT_params(cin, cout, k, bias=True, dims=2):
+    return cin * cout * k ** dims + (cout if bias else 0)
+
+
+def linear_params(i, o):
+    return i * o + o
+
+
+def bn_params(c):
+    return 2 * c
+
+
+def bn_buffers(c):
+    return 2 * c + 1  # running_mean, running_var, num_batches_tracked
+
+
+# -- expected totals ----------------------------------------------------------------------
+def dcgan_d():
+    nc, ndf = 3, 64
+    chans = [nc, ndf, ndf * 2, ndf * 4, ndf * 8]
+    convs = sum(conv_params(a, b, 4, bias=False) for a, b in zip(chans, chans[1:]))
+    convs += conv_params(ndf * 8, 1, 4, bias=False)
+    bns = chans[2:]
+    return convs + sum(map(bn_params, bns)), sum(map(bn_buffers, bns))
+
+
+def dcgan_g():
+    nz, ngf, nc = 100, 64, 3
+    chans = [nz, ngf * 8, ngf * 4, ngf * 2, ngf, nc]
+    convs = sum(convT_params(a, b, 4, bias=False) for a, b in zip(chans, chans[1:]))
+    bns = chans[1:-1]
+    return convs + sum(map(bn_params, bns)), sum(map(bn_buffers, bns))
+
+
+def lenet5():
+    return (conv_params(1, 6, 5) + conv_params(6, 16, 5) + linear_params(16 * 5 * 5, 120)
+            + linear_params(120, 84) + linear_params(84, 10)), 0
+
+
+def mnist_mlp():
+    return linear_params(784, 512) + linear_params(512, 512) + linear_params(512, 10), 0
+
+
+def m5():
+    convs = (conv_params(1, 32, 80, dims=1) + conv_params(32, 32, 3, dims=1)
+             + conv_params(32, 64, 3, dims=1) + conv_params(64, 64, 3, dims=1))
+    bns = [32, 32, 64, 64]
+    return (convs + sum(map(bn_params, bns)) + linear_params(64, 35),
+            sum(map(bn_buffers, bns)))
+
+
+def autoencoder():
+    enc = conv_params(1, 16, 3) + conv_params(16, 32, 3) + conv_params(32, 64, 7)
+    dec = convT_params(64, 32, 7) + convT_params(32, 16, 3) + convT_params(16, 1, 3)
+    return enc + dec, 0
+
+
+def unet():
+    def double_conv(i, o):
+        return (conv_params(i, o, 3, bias=False) + bn_params(o)
+                + conv_params(o, o, 3, bias=False) + bn_params(o))
+    c = 16
+    enc = double_conv(3, c) + double_conv(c, 2 * c) + double_conv(2 * c, 4 * c) \
+        + double_conv(4 * c, 8 * c)
+    dec = (convT_params(8 * c, 4 * c, 2) + double_conv(8 * c, 4 * c)
+           + convT_params(4 * c, 2 * c, 2) + double_conv(4 * c, 2 * c)
+           + convT_params(2 * c, c, 2) + double_conv(2 * c, c))
+    head = conv_params(c, 2, 1)
+    bn_channels = [c, c, 2 * c, 2 * c, 4 * c, 4 * c, 8 * c, 8 * c,
+                   4 * c, 4 * c, 2 * c, 2 * c, c, c]
+    return enc + dec + head, sum(map(bn_buffers, bn_channels))
+
+
+def resnet18_buffers():
+    bns = [64]  # stem
+    for i, c in enumerate([64, 128, 256, 512]):
+        bns += [c, c, c, c]  # two blocks, two batch norms each
+        if i:
+            bns.append(c)    # downsample.1
+    return sum(map(bn_buffers, bns))
+
+
+def resnet50_buffers():
+    bns = [64]
+    for width, n in zip([64, 128, 256, 512], [3, 4, 6, 3]):
+        bns += [width, width, width * 4] * n
+        bns.append(width * 4)  # every stage's first block projects
+    return sum(map(bn_buffers, bns))
+
+
+def mobilenet_v2_buffers():
+    bns = [32]
+    cin = 32
+    for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                       (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
+        for _ in range(n):
+            hidden = cin * t
+            bns += ([hidden] if t != 1 else []) + [hidden, c]
+            cin = c
+    bns.append(1280)
+    return sum(map(bn_buffers, bns))
+
+
+# (file, input, output, params, buffers). Params of the torchvision models and of the
+# tutorials are the published numbers; the rest are the arithmetic above.
+CASES = [
+    ("dcgan_discriminator", [1, 3, 64, 64], [1, 1, 1, 1], 2_765_568, 1_795),
+    ("dcgan_generator", [1, 100, 1, 1], [1, 3, 64, 64], 3_576_704, 1_924),
+    ("lenet5", [1, 1, 32, 32], [1, 10], 61_706, 0),
+    ("mnist_mlp", [1, 1, 28, 28], [1, 10], mnist_mlp()[0], 0),
+    ("audio_cnn_1d", [1, 1, 16000], [1, 35], 26_915, m5()[1]),  # tutorial prints 26915
+    ("conv_autoencoder", [1, 1, 28, 28], [1, 1, 28, 28], autoencoder()[0], 0),
+    ("alexnet", [1, 3, 224, 224], [1, 1000], 61_100_840, 0),
+    ("vgg16", [1, 3, 224, 224], [1, 1000], 138_357_544, 0),
+    ("resnet18", [1, 3, 224, 224], [1, 1000], 11_689_512, resnet18_buffers()),
+    ("resnet50", [1, 3, 224, 224], [1, 1000], 25_557_032, resnet50_buffers()),
+    ("mobilenet_v2", [1, 3, 224, 224], [1, 1000], 3_504_872, mobilenet_v2_buffers()),
+    ("unet", [1, 3, 128, 128], [1, 2, 128, 128], unet()[0], unet()[1]),
+]
+IDS = [c[0] for c in CASES]
+
+
+def test_every_spec_file_is_covered():
+    assert sorted(p.stem for p in SPECS.glob("*.yaml")) == sorted(IDS)
+
+
+def test_independent_arithmetic_agrees_with_published_numbers():
+    # the formulas above reproduce the published totals (FORMULAS.md, tutorials)
+    assert dcgan_d() == (2_765_568, 1_795)
+    assert dcgan_g() == (3_576_704, 1_924)
+    assert lenet5() == (61_706, 0)
+    assert m5()[0] == 26_915
+    assert mnist_mlp()[0] == 669_706
+    assert autoencoder()[0] == 210_369
+    assert unet() == (482_754, 1_422)
+
+
+_cache = {}
+
+
+def net(name):
+    if name not in _cache:
+        r = analyse(str(SPECS / f"{name}.yaml"))
+        assert r.ok, r.diagnostics
+        _cache[name] = r.net
+    return _cache[name]
+
+
+def shapes(name):
+    return {l.name: list(l.output) for l in net(name).layers}
+
+
+@pytest.mark.parametrize("name,inp,out,params,buffers", CASES, ids=IDS)
+def test_totals_and_output(name, inp, out, params, buffers):
+    n = net(name)
+    t = n.totals()
+    assert t["params"] == params
+    assert t["trainable"] == params
+    assert t["buffers"] == buffers
+    assert list(n.input) == inp
+    assert [list(s) for s in n.outputs.values()] == [out]
+    assert list(n.layers[-1].output) == out
+
+
+@pytest.mark.parametrize("name,inp,out,params,buffers", CASES, ids=IDS)
+def test_expect_block_matches(name, inp, out, params, buffers):
+    with open(SPECS / f"{name}.yaml") as fh:
+        doc = yaml.safe_load(fh)
+    assert doc["expect"]["params"] == params
+    assert doc["expect"]["output"] == out
+    assert [list(s) for s in net(name).outputs.values()] == [doc["expect"]["output"]]
+    assert net(name).totals()["params"] == doc["expect"]["params"]
+
+
+@pytest.mark.parametrize("name,inp,out,params,buffers", CASES, ids=IDS)
+def test_cli_json(name, inp, out, params, buffers):
+    path = str(SPECS / f"{name}.yaml")
+    for cmd in ("shape", "params"):
+        res = CliRunner().invoke(main, [cmd, path, "--format", "json"])
+        assert res.exit_code == 0, res.output
+        d = json.loads(res.output)
+        assert d["input"] == inp
+        assert d["output"] == out
+        assert d["totals"]["params"] == params
+        assert d["totals"]["buffers"] == buffers
+        assert sum(l["params"] for l in d["layers"]) == params
+        assert d["layers"][-1]["output"] == out
+
+
+# -- per-layer shapes -----------------------------------------------------------------------
+def test_dcgan_discriminator_halves_64_to_4_then_1():
+    s = shapes("dcgan_discriminator")
+    sizes = [64]
+    for _ in range(4):
+        sizes.append(conv_out(sizes[-1], 4, 2, 1))
+    assert sizes == [64, 32, 16, 8, 4]
+    assert conv_out(4, 4, 1, 0) == 1
+    assert s["0"] == [1, 64, 32, 32]
+    assert s["2"] == [1, 128, 16, 16]
+    assert s["5"] == [1, 256, 8, 8]
+    assert s["8"] == [1, 512, 4, 4]
+    assert s["11"] == [1, 1, 1, 1]
+    l0 = net("dcgan_discriminator").layers[0]
+    assert l0.params == 64 * 3 * 4 * 4
+    assert net("dcgan_discriminator").layers[8].params == 512 * 256 * 4 * 4 == 2_097_152
+
+
+def test_dcgan_generator_grows_1_to_64():
+    s = shapes("dcgan_generator")
+    sizes = [convT_out(1, 4, 1, 0)]
+    for _ in range(4):
+        sizes.append(convT_out(sizes[-1], 4, 2, 1))
+    assert sizes == [4, 8, 16, 32, 64]
+    assert [s[k][1:] for k in ("0", "3", "6", "9", "12")] == [
+        [512, 4, 4], [256, 8, 8], [128, 16, 16], [64, 32, 32], [3, 64, 64]]
+    assert net("dcgan_generator").layers[0].params == 100 * 512 * 16 == 819_200
+
+
+def test_lenet5_shapes():
+    s = shapes("lenet5")
+    assert conv_out(32, 5) == 28 and conv_out(14, 5) == 10
+    assert s["c1"] == [1, 6, 28, 28]
+    assert s["s2"] == [1, 6, 14, 14]
+    assert s["c3"] == [1, 16, 10, 10]
+    assert s["s4"] == [1, 16, 5, 5]
+    assert s["c5"] == [1, 120]
+    assert s["f6"] == [1, 84]
+
+
+def test_mnist_mlp_flattens_to_784():
+    s = shapes("mnist_mlp")
+    assert s["0"] == [1, 28 * 28]
+    assert s["fc1"] == [1, 512]
+    assert net("mnist_mlp").layers[1].params == 784 * 512 + 512
+
+
+def test_m5_audio_shapes():
+    s = shapes("audio_cnn_1d")
+    n = conv_out(16000, 80, 16)
+    assert n == 996
+    assert s["conv1"] == [1, 32, 996]
+    assert s["pool1"] == [1, 32, 996 // 4] == [1, 32, 249]
+    assert s["conv2"] == [1, 32, 247]
+    assert s["pool2"] == [1, 32, 61]
+    assert s["conv3"] == [1, 64, 59]
+    assert s["pool3"] == [1, 64, 14]
+    assert s["conv4"] == [1, 64, 12]
+    assert s["pool4"] == [1, 64, 3]
+    assert s["fc1"] == [1, 35]
+
+
+def test_autoencoder_needs_output_padding():
+    s = shapes("conv_autoencoder")
+    assert conv_out(28, 3, 2, 1) == 14 and conv_out(14, 3, 2, 1) == 7
+    assert conv_out(13, 3, 2, 1) == 7  # why the transpose is ambiguous
+    assert convT_out(7, 3, 2, 1) == 13 and convT_out(7, 3, 2, 1, op=1) == 14
+    assert s["encoder.0"] == [1, 16, 14, 14]
+    assert s["encoder.2"] == [1, 32, 7, 7]
+    assert s["encoder.4"] == [1, 64, 1, 1]
+    assert s["decoder.0"] == [1, 32, 7, 7]
+    assert s["decoder.2"] == [1, 16, 14, 14]
+    assert s["decoder.4"] == [1, 1, 28, 28]
+
+
+def test_alexnet_shapes():
+    s = shapes("alexnet")
+    assert conv_out(224, 11, 4, 2) == 55
+    assert s["features.0"] == [1, 64, 55, 55]
+    assert s["features.2"] == [1, 64, 27, 27]
+    assert s["features.5"] == [1, 192, 13, 13]
+    assert s["features.12"] == [1, 256, 6, 6]
+    assert s["flatten"] == [1, 9216]
+    layers = {l.name: l for l in net("alexnet").layers}
+    assert layers["classifier.1"].params == 9216 * 4096 + 4096
+
+
+def test_vgg16_shapes():
+    s = shapes("vgg16")
+    convs = [l for l in net("vgg16").layers if l.type.name == "conv2d"]
+    assert len(convs) == 13
+    assert [s[f"features.{i}"][2] for i in (4, 9, 16, 23, 30)] == [112, 56, 28, 14, 7]
+    assert s["features.28"] == [1, 512, 14, 14]
+    assert s["flatten"] == [1, 25088]
+    layers = {l.name: l for l in net("vgg16").layers}
+    assert layers["classifier.0"].params == 25088 * 4096 + 4096 == 102_764_544
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_resnet_stem_and_stages(name):
+    s = shapes(name)
+    assert conv_out(224, 7, 2, 3) == 112  # floor: not 113
+    assert conv_out(112, 3, 2, 1) == 56
+    assert s["conv1"] == [1, 64, 112, 112]
+    assert s["maxpool"] == [1, 64, 56, 56]
+    e = 1 if name == "resnet18" else 4
+    assert s["layer1.0.bn2" if e == 1 else "layer1.0.bn3"] == [1, 64 * e, 56, 56]
+    assert s["layer2.0.conv1" if e == 1 else "layer2.0.conv2"] == [1, 128, 28, 28]
+    assert s["layer2.0.downsample.0"] == [1, 128 * e, 28, 28]
+    assert s["layer3.0.downsample.1"] == [1, 256 * e, 14, 14]
+    assert s["layer4.0.downsample.0"] == [1, 512 * e, 7, 7]
+    assert s["avgpool"] == [1, 512 * e, 1, 1]
+    assert s["fc"] == [1, 1000]
+    layers = {l.name: l for l in net(name).layers}
+    assert layers["fc"].params == 512 * e * 1000 + 1000
+    assert layers["layer2.0.downsample.0"].params == 64 * e * 128 * e
+
+
+def test_resnet18_has_no_layer1_downsample_resnet50_does():
+    assert not any(n.startswith("layer1.0.downsample") for n in shapes("resnet18"))
+    assert shapes("resnet50")["layer1.0.downsample.0"] == [1, 256, 56, 56]
+    assert "layer3.5.conv3" in shapes("resnet50")
+    assert "layer3.6.conv3" not in shapes("resnet50")
+
+
+def test_mobilenet_v2_shapes():
+    s = shapes("mobilenet_v2")
+    layers = {l.name: l for l in net("mobilenet_v2").layers}
+    assert s["features.0.0"] == [1, 32, 112, 112]
+    assert s["features.1.conv.0.0"] == [1, 32, 112, 112]
+    assert layers["features.1.conv.0.0"].params == 32 * 1 * 3 * 3  # depthwise
+    assert s["features.2.conv.0.0"] == [1, 96, 112, 112]   # expand 16 * 6
+    assert s["features.2.conv.1.0"] == [1, 96, 56, 56]     # depthwise, stride 2
+    assert s["features.2.conv.2"] == [1, 24, 56, 56]       # project
+    assert s["features.6.conv.3"] == [1, 32, 28, 28]
+    assert s["features.13.conv.3"] == [1, 96, 14, 14]
+    assert s["features.17.conv.2"] == [1, 320, 7, 7]
+    assert s["features.18.0"] == [1, 1280, 7, 7]
+    assert layers["classifier.1"].params == 1280 * 1000 + 1000
+
+
+def test_unet_skips_line_up():
+    s = shapes("unet")
+    assert s["enc1.5"] == [1, 16, 128, 128]
+    assert s["pool3"] == [1, 64, 16, 16]
+    assert s["bottleneck.5"] == [1, 128, 16, 16]
+    assert convT_out(16, 2, 2) == 32
+    assert s["up3"] == [1, 64, 32, 32]
+    assert s["cat3"] == [1, 64 + 64, 32, 32]
+    assert s["cat2"] == [1, 32 + 32, 64, 64]
+    assert s["cat1"] == [1, 16 + 16, 128, 128]
+    assert s["head"] == [1, 2, 128, 128]
