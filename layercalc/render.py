@@ -103,10 +103,13 @@ def summary_lines(net, view: str) -> list[str]:
 
 
 def _cells(net, view, depth):
+    """Columns and rows of cells; the From column only when some layer has one."""
     cols = VIEWS[view]
     ctx = _context(net)
-    rws = rows(net, depth)
-    return cols, [(r, [c.cell(r, ctx) for c in cols]) for r in rws]
+    cells = [(r, [c.cell(r, ctx) for c in cols]) for r in rows(net, depth)]
+    keep = [i for i, c in enumerate(cols)
+            if c.header != "From" or any(cl[i] for _, cl in cells)]
+    return [cols[i] for i in keep], [(r, [cl[i] for i in keep]) for r, cl in cells]
 
 
 def render_table(nets, view: str, depth=None, width=None, color=False) -> str:
@@ -122,13 +125,10 @@ def render_table(nets, view: str, depth=None, width=None, color=False) -> str:
         table = Table(title=Text(net.name, style="bold"), caption=net.spec.file,
                       caption_justify="left", show_lines=False, header_style="bold")
         for c in cols:
-            if c.header == "From" and not any(cl[3] for _, cl in cells):
-                continue
             wrap = c.header in ("Arguments", "From")
             table.add_column(c.header, justify="right" if c.numeric else "left",
                              overflow="fold", no_wrap=not wrap)
-        keep = [i for i, c in enumerate(cols)
-                if not (c.header == "From" and not any(cl[3] for _, cl in cells))]
+        keep = range(len(cols))
         shown = cells
         hidden = 0
         if len(cells) > MAX_TABLE_ROWS:

@@ -1,0 +1,142 @@
+"""The CLI end to end: golden renderings, several files, stdin, options, exit codes.
+
+Goldens live in tests/golden/; regenerate with LAYERCALC_UPDATE_GOLDEN=1 after a
+deliberate change, and review the diff.
+"""
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from layercalc.cli import main
+
+GOLDEN = Path(__file__).parent / "golden"
+D = str(GOLDEN / "dcgan_d.yaml")
+R = str(GOLDEN / "mini_resnet.yaml")
+
+
+def run(*args, input=None):
+    env = {"COLUMNS": "120", "NO_COLOR": "1", "TERM": "dumb"}
+    return CliRunner(env=env).invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+GOLDENS = [
+    ("shape.txt", ["shape", D]),
+    ("params.txt", ["params", D]),
+    ("shape.md", ["shape", D, "--format", "markdown"]),
+    ("params.md", ["params", D, "--format", "markdown"]),
+    ("params.csv", ["params", D, "--format", "csv"]),
+    ("shape.csv", ["shape", D, "--format", "csv"]),
+    ("shape.json", ["shape", D, "--format", "json"]),
+    ("resnet_shape.txt", ["shape", R]),
+    ("resnet_params_depth1.txt", ["params", R, "--depth", "1"]),
+]
+
+
+@pytest.mark.parametrize("name,args", GOLDENS, ids=[g[0] for g in GOLDENS])
+def test_golden(name, args):
+    result = run(*[a.replace(str(GOLDEN) + "/", "tests/golden/") for a in args])
+    assert result.exit_code == 0, result.output
+    path = GOLDEN / name
+    if os.environ.get("LAYERCALC_UPDATE_GOLDEN"):
+        path.write_text(result.stdout)
+    assert result.stdout == path.read_text()
+
+
+def test_json_matches_spec_section_7():
+    data = json.loads(run("shape", D, "--format", "json").stdout)
+    assert data["input"] == [1, 3, 64, 64] and data["output"] == [1, 1, 1, 1]
+    assert data["totals"]["params"] == 2_765_568
+    assert data["totals"]["buffers"] == 1_795
+    assert data["totals"]["macs"] == 103_817_216
+    first = data["layers"][0]
+    assert {k: first[k] for k in ("name", "type", "input", "output", "params", "trainable",
+                                  "buffers", "macs")} == {
+        "name": "0", "type": "conv2d", "input": [[1, 3, 64, 64]], "output": [1, 64, 32, 32],
+        "params": 3072, "trainable": 3072, "buffers": 0, "macs": 3145728}
+    assert [l["output"][2] for l in data["layers"] if l["type"] == "conv2d"] == [32, 16, 8, 4, 1]
+    assert sum(l["params"] for l in data["layers"]) == data["totals"]["params"]
+
+
+def test_several_files_give_a_json_list_and_one_bad_file_does_not_stop_the_others(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: [1, 3]\nlayers:\n  - lienar: {out_features: 2}\n")
+    result = run("shape", D, str(bad), R, "--format", "json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert [d.get("name") for d in data] == ["DCGAN discriminator", None, "mini resnet"]
+    err = data[1]["errors"][0]
+    assert (err["line"], err["column"], err["code"]) == (3, 5, "unknown-layer")
+    assert err["file"] == str(bad)
+
+
+def test_table_errors_go_to_stderr_with_location(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: [1, 3]\nlayers:\n  - lienar: {out_features: 2}\n")
+    result = run("shape", str(bad), D)
+    assert result.exit_code == 1
+    assert f"{bad}:3:5: error[unknown-layer]: unknown layer type 'lienar'" in result.stderr
+    assert "hint: did you mean 'linear'?" in result.stderr
+    assert "DCGAN discriminator" in result.stdout
+
+
+def test_stdin():
+    result = run("params", "-", "--format", "json",
+                 input="input: [1, 784]\nlayers: [linear: {out_features: 10}]\n")
+    data = json.loads(result.stdout)
+    assert data["file"] == "<stdin>" and data["totals"]["params"] == 7850
+
+
+def test_set_and_input_overrides():
+    data = json.loads(run("params", D, "--set", "ndf=32", "--input", "1,3,128,128",
+                          "--format", "json").stdout)
+    # ndf=32: 4*4*3*32 + 4*4*32*64 + 4*4*64*128 + 4*4*128*256 + 4*4*256 + BN 2*(64+128+256)
+    assert data["totals"]["params"] == 1536 + 32768 + 131072 + 524288 + 4096 + 896
+    assert data["output"] == [1, 1, 5, 5]  # 128 -> 64 -> 32 -> 16 -> 8 -> 5
+
+
+def test_set_expression_sees_other_vars():
+    data = json.loads(run("shape", D, "--set", "ndf=nc * 10", "--format", "json").stdout)
+    assert data["layers"][0]["output"][1] == 30
+
+
+@pytest.mark.parametrize("args", [["--set", "ndf"], ["--input", "1,x"], ["--format", "xml"]])
+def test_usage_errors_exit_2(args):
+    result = CliRunner().invoke(main, ["shape", D, *args])
+    assert result.exit_code == 2
+
+
+def test_missing_file_is_an_error_of_that_file():
+    result = run("shape", "no/such.yaml", D)
+    assert result.exit_code == 1
+    assert "no/such.yaml:1:1: error[unreadable]" in result.stderr
+
+
+def test_layers_catalogue_lists_every_registered_type():
+    from layercalc.layers import REGISTRY
+
+    data = json.loads(run("layers", "--format", "json").stdout)
+    assert {e["type"] for e in data} == set(REGISTRY.canonical)
+    conv = next(e for e in data if e["type"] == "conv2d")
+    assert {"name": "stride", "kind": "size", "default": "1", "choices": [], "doc": ""} in \
+        conv["args"]
+    assert "out_channels" in run("layers", "conv2d").stdout
+
+
+def test_help_documents_the_language():
+    out = run("--help").stdout
+    for word in ("vars:", "input:", "layers:", "repeat", "from", "expect"):
+        assert word in out
+    for cmd in ("shape", "params"):
+        assert run(cmd, "--help").exit_code == 0
+
+
+def test_python_dash_m_runs():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "layercalc", "shape", D, "--format", "json"],
+                         capture_output=True, text=True, check=True).stdout
+    assert json.loads(out)["output"] == [1, 1, 1, 1]
