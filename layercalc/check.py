@@ -1,0 +1,221 @@
+"""Expectations of a spec (`expect:`, SPEC.md section 6) checked against its network.
+
+Pure: takes a built network, returns located diagnostics; never prints or exits.
+Each failure says both numbers (expected and actual) and points at the expect entry's
+value, so an editor or CI annotation lands on the line to change.
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from .errors import Diagnostic, SpecError, did_you_mean
+from .report import output_json, tensor_bytes
+from .values import resolve_scalar
+from .yamlnodes import Mapping, Node, Scalar, Sequence
+
+# key -> what it asserts (also the schema's descriptions and the README table)
+EXPECT_KEYS = {
+    "output": "exact output shape; a mapping name -> shape with several `outputs`",
+    "params": "exact total parameters",
+    "trainable": "exact trainable parameters",
+    "buffers": "exact total buffer elements (batch-norm running statistics, ...)",
+    "macs": "exact multiply-accumulates",
+    "max_params": "upper bound on the parameters; K, M, G suffixes (powers of 1000)",
+    "max_macs": "upper bound on the multiply-accumulates; K, M, G suffixes",
+    "max_param_memory": "upper bound on parameters x dtype size; B, KB/MB/GB (1000) or "
+                        "KiB/MiB/GiB (1024)",
+}
+
+COUNT_SUFFIXES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+MEMORY_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+                "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+_QUANTITY = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
+
+
+class QuantityError(ValueError):
+    pass
+
+
+def parse_count(text: str) -> int:
+    """A count with an optional K/M/G/T suffix (powers of 1000), rounded down.
+
+    >>> parse_count("3M"), parse_count("2.5k"), parse_count("1,000")
+    (3000000, 2500, 1000)
+    """
+    return _parse(text, COUNT_SUFFIXES, "a count such as 3M, 200K or 1.5G")
+
+
+def parse_memory(text: str) -> int:
+    """Bytes from a size with a unit: KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024.
+
+    >>> parse_memory("12MiB"), parse_memory("1.5 KB"), parse_memory("512")
+    (12582912, 1500, 512)
+    """
+    return _parse(text, MEMORY_UNITS, "a size such as 12MiB, 50MB or 1GiB", bytes_=True)
+
+
+def _parse(text: str, units: dict, what: str, bytes_: bool = False) -> int:
+    m = _QUANTITY.match(text)
+    if not m:
+        raise QuantityError(f"expected {what}, got '{text}'")
+    digits, unit = m.groups()
+    key = unit.upper()
+    if key not in units:
+        if bytes_ and key in COUNT_SUFFIXES:
+            raise QuantityError(f"'{unit}' is not a memory unit; write {unit.upper()}B "
+                                f"(powers of 1000) or {unit.upper()}iB (powers of 1024)")
+        raise QuantityError(f"unknown unit '{unit}' in '{text}': expected {what}")
+    try:
+        value = Decimal(digits.replace("_", "").replace(",", "")) * units[key]
+    except InvalidOperation:  # pragma: no cover - the regex admits only numbers
+        raise QuantityError(f"expected {what}, got '{text}'") from None
+    return int(value)
+
+
+def _error(code: str, message: str, node: Node, file, hint=None) -> Diagnostic:
+    return Diagnostic(code, message, node.line, node.col, "error", hint, file)
+
+
+def _num(n: int) -> str:
+    return f"{n:,}"
+
+
+def _value(node: Node, names: dict, key: str, parse=None) -> int:
+    """An expect number: a literal, an expression over vars, or (bounds) a suffixed size."""
+    if not isinstance(node, Scalar) or isinstance(node.value, bool) or node.value is None:
+        raise SpecError("bad-expect", f"expect.{key} must be a number", node=node)
+    v = node.value
+    if isinstance(v, str):
+        if parse is not None and _QUANTITY.match(v):
+            try:
+                return parse(v)
+            except QuantityError as exc:
+                raise SpecError("bad-expect", f"expect.{key}: {exc}", node=node) from None
+        v = resolve_scalar(node, names)
+        if isinstance(v, (list, tuple, str)) or isinstance(v, bool):
+            raise SpecError("bad-expect", f"expect.{key} must be a number", node=node)
+    if isinstance(v, float):
+        if not v.is_integer():
+            if parse is None:
+                raise SpecError("bad-expect", f"expect.{key} must be an integer, got {v}",
+                                node=node)
+            v = int(v)
+        v = int(v)
+    if v < 0:
+        raise SpecError("bad-expect", f"expect.{key} must not be negative, got {v}", node=node)
+    return v
+
+
+def _shape(node: Node, names: dict, what: str) -> list:
+    if not isinstance(node, Sequence) or not node.items:
+        raise SpecError("bad-expect", f"{what} must be a shape such as [1, 10]", node=node)
+    out = []
+    for item in node.items:
+        if not isinstance(item, Scalar) or isinstance(item.value, bool):
+            raise SpecError("bad-expect", f"{what} entries must be sizes", node=item)
+        v = resolve_scalar(item, names)
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise SpecError("bad-expect", f"{what} entries must be integer sizes", node=item)
+        out.append(v)
+    return out
+
+
+def _check_output(net, node: Node, file) -> list[Diagnostic]:
+    names = net.spec.vars
+    actual = output_json(net)
+    if isinstance(node, Mapping):
+        outs = {k: list(v) for k, v in net.outputs.items()}
+        found = []
+        for knode, vnode in node.items:
+            name = str(knode.value)
+            if name not in outs:
+                found.append(_error("bad-expect", f"expect.output names '{name}', which is not "
+                                    f"an output of the network ({', '.join(outs)})", knode,
+                                    file, did_you_mean(name, list(outs))))
+                continue
+            want = _shape(vnode, names, f"expect.output.{name}")
+            if want != outs[name]:
+                found.append(_error("expect-output", f"output '{name}': expected {want}, got "
+                                    f"{outs[name]}", vnode, file,
+                                    f"the network's output '{name}' is {outs[name]}"))
+        return found
+    if isinstance(actual, dict) and len(actual) != 1:
+        raise SpecError("bad-expect", f"the network has {len(actual)} outputs, so "
+                        "expect.output must map each name to its shape", node=node,
+                        hint="write e.g. `output: {" + ", ".join(f"{k}: [...]" for k in actual)
+                        + "}`")
+    got = actual if isinstance(actual, list) else next(iter(actual.values()))
+    want = _shape(node, names, "expect.output")
+    if want != got:
+        return [_error("expect-output", f"output: expected {want}, got {got}", node, file,
+                       _shape_hint(want, got))]
+    return []
+
+
+def _shape_hint(want: list, got: list) -> str:
+    if len(want) != len(got):
+        return f"the output has {len(got)} dims, the expectation {len(want)}"
+    diffs = [f"dim {i}: {w} vs {g}" for i, (w, g) in enumerate(zip(want, got)) if w != g]
+    return "differs at " + ", ".join(diffs)
+
+
+def _exact(key: str, want: int, got: int, node, file, unit: str = "") -> list[Diagnostic]:
+    if want == got:
+        return []
+    diff = got - want
+    more = f"{_num(abs(diff))} {'more' if diff > 0 else 'fewer'}"
+    return [_error(f"expect-{key.replace('_', '-')}",
+                   f"{key}: expected {_num(want)}{unit}, got {_num(got)}{unit} ({more})",
+                   node, file, f"if the change is intended, set `{key}: {got}`")]
+
+
+def _bound(key: str, limit: int, got: int, node, file, unit: str = "", show=None
+           ) -> list[Diagnostic]:
+    if got <= limit:
+        return []
+    written = f" ({node.value})" if isinstance(node.value, str) else ""
+    extra = f" = {show(got)}" if show else ""
+    return [_error(f"expect-{key.replace('_', '-')}",
+                   f"{key}: at most {_num(limit)}{unit}{written} allowed, got {_num(got)}{unit}"
+                   f"{extra} ({_num(got - limit)}{unit} over)", node, file,
+                   "shrink the network or raise the bound")]
+
+
+def check_expectations(net, file: str | None = None) -> list[Diagnostic]:
+    """Every `expect` entry of ``net``'s spec that does not hold, as error diagnostics."""
+    from .report import human_bytes
+
+    node = net.spec.expect
+    if node is None:
+        return []
+    file = file if file is not None else net.spec.file
+    names = net.spec.vars
+    totals = net.totals()
+    found: list[Diagnostic] = []
+    for knode, vnode in node.items:
+        key = knode.value
+        try:
+            if key == "output":
+                found += _check_output(net, vnode, file)
+            elif key in ("params", "trainable", "buffers", "macs"):
+                found += _exact(key, _value(vnode, names, key), totals[key], vnode, file)
+            elif key == "max_params":
+                found += _bound(key, _value(vnode, names, key, parse_count), totals["params"],
+                                vnode, file)
+            elif key == "max_macs":
+                found += _bound(key, _value(vnode, names, key, parse_count), totals["macs"],
+                                vnode, file)
+            elif key == "max_param_memory":
+                got = tensor_bytes(net, [t for l in net.layers for t in l.tensors], False)
+                found += _bound(key, _value(vnode, names, key, parse_memory), got, vnode, file,
+                                " bytes", human_bytes)
+            else:
+                found.append(_error("unknown-expect", f"unknown expectation '{key}'", knode,
+                                    file, did_you_mean(str(key), EXPECT_KEYS)
+                                    or "expect takes " + ", ".join(EXPECT_KEYS)))
+        except SpecError as exc:
+            found.append(exc.diagnostic(file))
+    return found

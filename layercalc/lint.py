@@ -1,0 +1,383 @@
+"""Lint rules: valid networks that are probably not what their author meant.
+
+Each rule has a stable kebab-case code, a one-line summary, and a bad and a good example
+spec (shown in the README and run by the tests). Rules are warnings unless promoted;
+a spec configures them under a top-level ``lint:`` mapping of code -> off|warning|error,
+and the command line overrides that (``--disable CODE``, ``--error CODE``).
+
+Pure: takes a built network, returns located diagnostics. Rules dispatch on the layer
+classes of the registry, never on type-name substrings.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from .arith import effective_kernel, prod
+from .errors import Diagnostic, did_you_mean
+from .layers.conv import Conv, ConvTranspose
+from .layers.linear import Linear
+from .layers.norm import BatchNorm, InstanceNorm
+from .layers.pool import Pool
+from .yamlnodes import Mapping, Node, Scalar
+
+LEVELS = ("off", "warning", "error")
+DOMINANT_SHARE = 0.5  # a linear layer holding more than this share of all parameters...
+DOMINANT_MIN = 1_000_000  # ...and at least this many is the fully-connected trap
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule's verdict on one layer, before a severity and a file are attached."""
+
+    layer: object  # layercalc.graph.Layer
+    arg: str | None  # the argument at fault (its value node is the location), or None
+    message: str
+    hint: str | None = None
+
+    def node(self) -> Node:
+        at = self.layer.arg_nodes.get(self.arg) if self.arg else None
+        return at if at is not None else self.layer.node
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    summary: str
+    why: str
+    bad: str  # a complete spec on which the rule fires
+    good: str  # the same network fixed: the rule is silent
+    check: Callable[[object], Iterator[Finding]]
+
+
+def _spatial(shape: tuple, dims: int) -> tuple:
+    return tuple(shape[-dims:])
+
+
+_UNITS = {1: ("position",), 2: ("row", "column"), 3: ("slice", "row", "column")}
+
+
+def _unit(dims: int, i: int, n: int) -> str:
+    u = _UNITS.get(dims, ("position",) * dims)[i]
+    return u if n == 1 else u + "s"
+
+
+def _label(layer) -> str:
+    return f"{layer.type.name} '{layer.name}'"
+
+
+def _first_arg(layer, *names) -> str | None:
+    for n in names:
+        if n in layer.arg_nodes:
+            return n
+    return None
+
+
+# -- stride-drops-input ------------------------------------------------------------------
+
+def _window_params(layer):
+    """Per spatial dim (kernel, stride, left padding, dilation) of a conv or pool."""
+    a = layer.args
+    if isinstance(layer.type, Conv):
+        return [(k, s, p[0], d) for k, s, p, d in zip(a["_k"], a["_s"], a["_pads"], a["_d"])]
+    return list(zip(a["_k"], a["_s"], a["_p"], a["_d"]))
+
+
+def check_stride(net) -> Iterator[Finding]:
+    for layer in net.layers:
+        if not isinstance(layer.type, (Conv, Pool)):
+            continue
+        dims = layer.type.dims
+        sizes = _spatial(layer.input_shapes[0], dims)
+        outs = _spatial(layer.output, dims)
+        parts = []
+        for i, ((k, s, pl, d), n, o) in enumerate(zip(_window_params(layer), sizes, outs)):
+            span = effective_kernel(k, d)
+            if span < s:
+                continue  # windows skip inputs between them by design (e.g. 1x1, stride 2)
+            end = (o - 1) * s - pl + span  # one past the last input index a window reaches
+            unused = n - end
+            if unused > 0:
+                parts.append((i, n, k, s, pl, unused, end))
+        if not parts:
+            continue
+        i, n, k, s, pl, unused, end = parts[0]
+        dropped = " and ".join(
+            f"the last {_unit(dims, j, 1)} ({_unit(dims, j, 1)} {nn - 1})" if u == 1 else
+            f"the last {u} {_unit(dims, j, u)} ({_unit(dims, j, u)} {ee}..{nn - 1})"
+            for j, nn, _, _, _, u, ee in parts)
+        pad = f", padding {pl}" if pl else ""
+        size = "x".join(map(str, sizes)) if dims > 1 else f"length-{sizes[0]}"
+        yield Finding(layer, _first_arg(layer, "stride", "kernel_size"),
+                      f"{_label(layer)}: kernel {k}, stride {s}{pad} never reads {dropped} "
+                      f"of its {size} input: (size + padding - kernel) is not a multiple of "
+                      "the stride, and the output size floors",
+                      f"use an input size of {n - unused} or {n - unused + s}, or padding "
+                      "(or ceil_mode for a pool) that lets the last window reach the edge")
+
+
+# -- bias-before-norm --------------------------------------------------------------------
+
+def _consumers(net) -> dict:
+    out: dict = {}
+    for layer in net.layers:
+        for src in layer.inputs:
+            out.setdefault(src, []).append(layer)
+    return out
+
+
+def check_bias_before_norm(net) -> Iterator[Finding]:
+    consumers = _consumers(net)
+    for layer in net.layers:
+        t = layer.type
+        if not isinstance(t, (Conv, ConvTranspose, Linear)) or not layer.args.get("bias"):
+            continue
+        # the bias must lie along the channel axis the norm normalises (dim 1, batched)
+        if isinstance(t, Linear):
+            if len(layer.output) != 2:
+                continue
+        elif len(layer.output) != t.dims + 2:
+            continue
+        users = consumers.get(layer.name, [])
+        if not users or layer.name in net.outputs or \
+                not all(isinstance(u.type, (BatchNorm, InstanceNorm)) for u in users):
+            continue
+        c = layer.output[1]
+        norm = users[0]
+        yield Finding(layer, "bias" if "bias" in layer.arg_nodes else None,
+                      f"{_label(layer)} has a bias ({c:,} parameters) that the "
+                      f"{norm.type.name} '{norm.name}' right after it cancels: normalising "
+                      "subtracts each channel's mean, bias included",
+                      "set `bias: false`; the norm's own shift (beta) does the bias's job")
+
+
+# -- transpose-checkerboard --------------------------------------------------------------
+
+def check_checkerboard(net) -> Iterator[Finding]:
+    for layer in net.layers:
+        if not isinstance(layer.type, ConvTranspose):
+            continue
+        a = layer.args
+        bad = [(k, s, d) for k, s, d in zip(a["_k"], a["_s"], a["_d"]) if s > 1 and k % s]
+        if not bad:
+            continue
+        k, s, d = bad[0]
+        taps = f" ({k // s} or {k // s + 1} kernel taps per output pixel)" if d == 1 else ""
+        better = s * (k // s + 1)
+        yield Finding(layer, _first_arg(layer, "kernel_size", "stride"),
+                      f"{_label(layer)}: kernel {k} is not divisible by stride {s}, so "
+                      f"neighbouring output pixels get unequal contributions{taps}: "
+                      "checkerboard artefacts (Odena et al. 2016)",
+                      f"use kernel {better} (a multiple of {s}) with matching padding, or "
+                      "upsample followed by a stride-1 conv")
+
+
+# -- kernel-exceeds-input ----------------------------------------------------------------
+
+def _used_taps(n: int, k: int, s: int, pl: int, d: int, o: int) -> int:
+    """How many of a kernel's k taps (per dim) ever meet a real input element."""
+    used = 0
+    for q in range(k):
+        c = q * d - pl  # input index of tap q in window j is j*s + c
+        lo = max(0, -(c // s))  # ceil(-c / s)
+        hi = min(o - 1, (n - 1 - c) // s)
+        if lo <= hi:
+            used += 1
+    return used
+
+
+def check_kernel_exceeds_input(net) -> Iterator[Finding]:
+    for layer in net.layers:
+        if not isinstance(layer.type, Conv):
+            continue
+        dims = layer.type.dims
+        sizes = _spatial(layer.input_shapes[0], dims)
+        outs = _spatial(layer.output, dims)
+        params = _window_params(layer)
+        ks = tuple(p[0] for p in params)
+        used = tuple(_used_taps(n, k, s, pl, d, o)
+                     for (k, s, pl, d), n, o in zip(params, sizes, outs))
+        if used == ks:
+            continue
+        weights = sum(t.numel for t in layer.tensors if t.key == "weight")
+        dead = weights - weights // prod(ks) * prod(used)
+        kernel = "x".join(map(str, ks))
+        size = "x".join(map(str, sizes))
+        if all(u == 1 for u in used) and all(n == 1 for n in sizes):
+            what = "only its centre ever touches the input"
+        else:
+            what = f"only {'x'.join(map(str, used))} of its taps ever touch the input"
+        yield Finding(layer, _first_arg(layer, "kernel_size"),
+                      f"{_label(layer)}: kernel {kernel} on a {size} input: {what}; the rest "
+                      f"multiply padding, so {dead:,} of its {weights:,} weights are dead",
+                      f"use kernel_size {'x'.join(map(str, used)) if len(set(used)) > 1 else used[0]}"
+                      " (the same output, fewer parameters)")
+
+
+# -- asymmetric-same-padding -------------------------------------------------------------
+
+def check_asymmetric_same(net) -> Iterator[Finding]:
+    for layer in net.layers:
+        if not isinstance(layer.type, Conv) or layer.args.get("padding") != "same":
+            continue
+        a = layer.args
+        for i, ((left, right), k) in enumerate(zip(a["_pads"], a["_k"])):
+            if left != right:
+                yield Finding(layer, _first_arg(layer, "kernel_size", "padding"),
+                              f"{_label(layer)}: kernel {k} with padding 'same' cannot pad "
+                              f"evenly: PyTorch pads {left} before and {right} after (spatial "
+                              f"dim {i}), shifting the output half a pixel against the input",
+                              f"use an odd kernel size ({k + 1} or {k - 1}) or explicit "
+                              "padding")
+                break
+
+
+# -- dominant-linear ---------------------------------------------------------------------
+
+def check_dominant_linear(net) -> Iterator[Finding]:
+    holders = [l for l in net.layers if l.params]
+    if len(holders) < 2:
+        return
+    total = sum(l.params for l in holders)
+    for layer in holders:
+        if not isinstance(layer.type, Linear):
+            continue
+        p = layer.params
+        if p < DOMINANT_MIN or p <= DOMINANT_SHARE * total:
+            continue
+        a = layer.args
+        yield Finding(layer, None,
+                      f"{_label(layer)} holds {p / total:.0%} of the network's parameters "
+                      f"({p:,} of {total:,}): {a['in_features']:,} inputs x "
+                      f"{a['out_features']:,} outputs",
+                      "shrink its input first (more downsampling, fewer channels, or global "
+                      "average pooling before flatten), or use fewer units")
+
+
+RULES: dict[str, Rule] = {r.code: r for r in (
+    Rule("stride-drops-input",
+         "a conv or pool stride leaves the last input rows or columns unread",
+         "The output size floors (size + 2p - kernel) / stride, so when that is not a "
+         "multiple of the stride the input's last rows or columns never reach a window.",
+         "input: [1, 8, 7, 7]\nlayers:\n  - max_pool2d: {kernel_size: 2}   # 7 -> 3: row "
+         "and column 6 are never read\n",
+         "input: [1, 8, 7, 7]\nlayers:\n  - max_pool2d: {kernel_size: 2, ceil_mode: true}"
+         "   # 7 -> 4\n",
+         check_stride),
+    Rule("bias-before-norm",
+         "a conv or linear bias feeds straight into a batch/instance norm, which cancels it",
+         "Normalising subtracts each channel's mean, so a per-channel bias right before it "
+         "has no effect: wasted parameters.",
+         "input: [1, 3, 32, 32]\nlayers:\n  - conv2d: {out_channels: 16, kernel_size: 3, "
+         "padding: 1}\n  - batch_norm2d\n  - relu\n",
+         "input: [1, 3, 32, 32]\nlayers:\n  - conv2d: {out_channels: 16, kernel_size: 3, "
+         "padding: 1, bias: false}\n  - batch_norm2d\n  - relu\n",
+         check_bias_before_norm),
+    Rule("transpose-checkerboard",
+         "a transposed conv whose kernel size is not divisible by its stride",
+         "Output pixels then receive unequal numbers of kernel taps, which shows as "
+         "checkerboard artefacts (Odena, Dumoulin & Olah, Distill 2016).",
+         "input: [1, 64, 8, 8]\nlayers:\n  - conv_transpose2d: {out_channels: 32, "
+         "kernel_size: 3, stride: 2, padding: 1, output_padding: 1}   # 8 -> 16\n",
+         "input: [1, 64, 8, 8]\nlayers:\n  - conv_transpose2d: {out_channels: 32, "
+         "kernel_size: 4, stride: 2, padding: 1}   # 8 -> 16\n",
+         check_checkerboard),
+    Rule("kernel-exceeds-input",
+         "a conv kernel larger than its input: some taps only ever see padding "
+         "(a 3x3 kernel on a 1x1 input uses only its centre)",
+         "Weights that only ever multiply padding are dead: they cost memory and never "
+         "affect the output.",
+         "input: [1, 512, 1, 1]\nlayers:\n  - conv2d: {out_channels: 256, kernel_size: 3, "
+         "padding: 1}\n",
+         "input: [1, 512, 1, 1]\nlayers:\n  - conv2d: {out_channels: 256, kernel_size: 1}\n",
+         check_kernel_exceeds_input),
+    Rule("asymmetric-same-padding",
+         "an even kernel with padding: same (PyTorch pads one more on the right/bottom)",
+         "padding='same' with an even kernel (more exactly, an odd dilation * (kernel - 1)) "
+         "cannot split the padding evenly, so features shift by half a pixel per layer.",
+         "input: [1, 3, 32, 32]\nlayers:\n  - conv2d: {out_channels: 16, kernel_size: 4, "
+         "padding: same}\n",
+         "input: [1, 3, 32, 32]\nlayers:\n  - conv2d: {out_channels: 16, kernel_size: 3, "
+         "padding: same}\n",
+         check_asymmetric_same),
+    Rule("dominant-linear",
+         "one linear layer holds most (> 50%, and at least 1M) of the parameters",
+         "The fully-connected trap: flattening a large feature map into a dense layer "
+         "(30,000 inputs x 100 units is 3 million weights) dwarfs the rest of the network.",
+         "input: [1, 3, 100, 100]\nlayers:\n  - flatten                       # 30,000 "
+         "features\n  - linear: {out_features: 100}   # 3,000,100 parameters\n  - relu\n"
+         "  - linear: {out_features: 10}\n",
+         "input: [1, 3, 100, 100]\nlayers:\n  - conv2d: {out_channels: 32, kernel_size: 3, "
+         "stride: 2, padding: 1}\n  - relu\n  - adaptive_avg_pool2d: {output_size: 1}\n"
+         "  - flatten                       # 32 features\n  - linear: {out_features: 100}\n"
+         "  - relu\n  - linear: {out_features: 10}\n",
+         check_dominant_linear),
+)}
+
+
+def _level(value) -> str | None:
+    if value is False:  # YAML 1.1 reads a bare `off` as false
+        return "off"
+    if value is True:
+        return "warning"
+    return value if value in LEVELS else None
+
+
+def spec_levels(node: Node | None, file: str | None = None) -> tuple[dict, list]:
+    """The spec's ``lint:`` mapping as {code: level}, and diagnostics for bad entries."""
+    if node is None or (isinstance(node, Scalar) and node.value is None):
+        return {}, []
+    if not isinstance(node, Mapping):
+        return {}, [Diagnostic("bad-lint", "lint must be a mapping of rule codes to off, "
+                               "warning or error", node.line, node.col, "error",
+                               "e.g. `lint: {bias-before-norm: off}`", file)]
+    levels: dict = {}
+    problems = []
+    for knode, vnode in node.items:
+        code = knode.value
+        if code not in RULES:
+            problems.append(Diagnostic("unknown-lint-rule", f"unknown lint rule '{code}'",
+                                       knode.line, knode.col, "error",
+                                       did_you_mean(str(code), RULES)
+                                       or "rules: " + ", ".join(RULES), file))
+            continue
+        level = _level(vnode.value) if isinstance(vnode, Scalar) else None
+        if level is None:
+            problems.append(Diagnostic("bad-lint", f"lint level of '{code}' must be off, "
+                                       "warning or error", vnode.line, vnode.col, "error",
+                                       None, file))
+            continue
+        levels[code] = level
+    return levels, problems
+
+
+def lint(net, file: str | None = None, overrides: dict | None = None) -> list[Diagnostic]:
+    """Run every enabled rule on ``net``.
+
+    Levels: a rule's default is warning; the spec's ``lint:`` mapping changes it, and
+    ``overrides`` (the command line) change that. A finding at an entry used several times
+    (a block, a repeat) is reported once, saying how many layers it affects.
+    """
+    file = file if file is not None else net.spec.file
+    levels, found = spec_levels(net.spec.lint, file)
+    levels.update(overrides or {})
+    for code, rule in RULES.items():
+        level = levels.get(code, "warning")
+        if level == "off":
+            continue
+        seen: dict = {}
+        for f in rule.check(net):
+            node = f.node()
+            key = (node.line, node.col)
+            if key in seen:
+                seen[key][1] += 1
+                continue
+            seen[key] = [f, 1]
+        for (line, col), (f, count) in seen.items():
+            message = f.message
+            if count > 1:
+                message += f" (and {count - 1} more layer{'s' if count > 2 else ''} built " \
+                           "from this entry)"
+            found.append(Diagnostic(code, message, line, col, level, f.hint, file))
+    found.sort(key=lambda d: (d.line, d.column))
+    return found
