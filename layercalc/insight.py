@@ -1,0 +1,438 @@
+"""Compute, memory and receptive fields of a resolved network (pure: data in, data out).
+
+Cost (``cost``): per layer MACs (SPEC.md section 7), FLOPs = 2 x MACs and the size of
+the output activation; totals for parameters, buffers, the input, the activations a
+training step keeps, and the inference peak. Memory accounting, exactly:
+
+- every layer output is a new tensor of ``elements x dtype bytes`` (no views, no
+  in-place operations: flatten, reshape, dropout and in-place ReLU are counted as copies,
+  so the figures are upper bounds of what PyTorch allocates);
+- parameters and buffers at the spec dtype (``num_batches_tracked`` is int64, 8 bytes);
+- inference peak activations: layers run in order; a tensor (the input or a layer
+  output) lives from its creation until its last consumer has run, the network outputs
+  until the end; the peak is the largest sum of live tensors, taken while a layer's
+  output is allocated and its inputs are still alive;
+- a training step keeps, for the backward pass, the input and every layer output;
+  the backward pass adds the activation gradients, whose peak follows the same liveness
+  rule in reverse (the gradient of a layer's output is created by its last consumer's
+  backward and freed after its own; the input needs no gradient), and one gradient per
+  trainable parameter. ``training_bytes`` = parameters + buffers + parameter gradients
+  + kept activations + activation-gradient peak. Optimizer state is not included
+  (SGD with momentum adds 1x, Adam 2x the trainable parameter memory);
+- ``batch``: every tensor is assumed to carry the batch in dim 0, so MACs and every
+  activation figure scale by N / B (B = dim 0 of the spec input); parameters, buffers
+  and parameter gradients do not.
+
+Receptive fields (``receptive_fields``), per layer and per spatial dim, following Araujo,
+Norris & Sim (Distill 2019), in input pixels and ignoring the input's borders (padding
+positions count as positions): ``size`` r, the span of input positions one output
+position depends on (holes of dilated kernels included); ``jump`` j, the distance in
+input pixels between two neighbouring output positions; ``start``, the first input
+position the output at index 0 depends on (negative: it starts in the padding).
+A window (kernel k, stride s, left padding p, dilation d) maps r <- r + d(k-1)·j,
+start <- start - p·j, j <- j·s. Merges (add, mul, concat on channels) take the union of
+their branches, which needs equal jumps (else undefined).
+
+Transposed convolution (not covered by the paper): output o receives input i through
+tap t exactly when i·s - p + t·d = o, so o depends on the inputs
+{(o + p - t·d) / s : 0 <= t < k, s divides o + p - t·d}. The jump becomes j / s (a
+fraction), the per-position span is no longer the same for every output position, and
+r is defined as the largest span over output positions (it repeats with a period of
+the product of the transposed strides). Layers downstream of a transposed conv are
+therefore computed exactly, by mapping each output position of one period back to the
+input interval it depends on; without transposed convs the closed forms above are exact
+and used directly.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from .arith import prod
+from .layers.conv import ConvTranspose
+
+INT64_BYTES = 8
+LEGEND = ("MACs = multiply-accumulates; FLOPs = 2 × MACs; transposed conv counted on input "
+          "positions")
+MAX_RF_WORK = 5_000_000  # bound on layer visits for exact transposed-conv receptive fields
+
+
+# -- cost and memory ----------------------------------------------------------------------
+
+@dataclass
+class LayerCost:
+    name: str
+    type: str
+    output: tuple
+    macs: int
+    flops: int
+    activation_elements: int
+    activation_bytes: int
+    params: int
+
+
+@dataclass
+class Cost:
+    dtype: str
+    dtype_bytes: int
+    batch: int  # the batch the figures are for
+    spec_batch: int  # dim 0 of the spec input
+    layers: list
+    totals: dict = field(default_factory=dict)
+
+
+def _scaler(batch: int | None, spec_batch: int):
+    if not batch or batch == spec_batch:
+        return lambda v: v
+    f = Fraction(batch, spec_batch)
+
+    def scale(v: int) -> int:
+        x = v * f
+        return int(x) if x.denominator == 1 else round(x)
+    return scale
+
+
+def _tensor_bytes(tensors, dtype_bytes: int, buffer: bool) -> int:
+    return sum(t.numel * (INT64_BYTES if t.dtype == "int64" else dtype_bytes)
+               for t in tensors if t.buffer == buffer)
+
+
+def output_producers(net) -> list[str]:
+    """Leaf-layer names (or "input") whose tensors are the network's outputs."""
+    out = []
+    for name in net.outputs:
+        hit = net.by_name.get(name)
+        if hit is None:
+            out.append(name)
+        elif hit[0] == "layer":
+            out.append(net.layers[hit[1]].name)
+        else:
+            g = net.groups[hit[1]]
+            if g.last > g.first:
+                out.append(net.layers[g.last - 1].name)
+    return out
+
+
+def _last_uses(net) -> dict:
+    end = len(net.layers)
+    last = {"input": -1}
+    for i, l in enumerate(net.layers):
+        last.setdefault(l.name, i)
+        for src in l.inputs:
+            last[src] = i
+    for name in output_producers(net):
+        last[name] = end
+    return last
+
+
+def inference_peak(net) -> int:
+    """Peak bytes of live activations (input included) during one forward pass."""
+    size = net.dtype_bytes
+    last = _last_uses(net)
+    by_step: dict[int, list[str]] = {}
+    for name, i in last.items():
+        by_step.setdefault(i, []).append(name)
+    nbytes = {"input": prod(net.input) * size}
+    live = nbytes["input"]
+    peak = live
+    if last["input"] == -1:  # the input feeds nothing
+        live -= nbytes["input"]
+    for i, l in enumerate(net.layers):
+        nbytes[l.name] = prod(l.output) * size
+        live += nbytes[l.name]
+        peak = max(peak, live)
+        for name in by_step.get(i, ()):
+            live -= nbytes[name]
+    return peak
+
+
+def gradient_peak(net) -> int:
+    """Peak bytes of live activation gradients during the backward pass."""
+    size = net.dtype_bytes
+    nbytes = {l.name: prod(l.output) * size for l in net.layers}
+    live_set = set(output_producers(net)) - {"input"}
+    live = sum(nbytes[n] for n in live_set)
+    peak = live
+    for l in reversed(net.layers):
+        for src in l.inputs:
+            if src != "input" and src not in live_set:
+                live_set.add(src)
+                live += nbytes[src]
+        peak = max(peak, live)
+        if l.name in live_set:
+            live_set.discard(l.name)
+            live -= nbytes[l.name]
+    return peak
+
+
+def cost(net, batch: int | None = None) -> Cost:
+    """Compute and memory of ``net``; ``batch`` rescales from the spec's batch (dim 0)."""
+    size = net.dtype_bytes
+    spec_batch = net.input[0] if net.input else 1
+    scale = _scaler(batch, spec_batch)
+    layers = []
+    for l in net.layers:
+        elements = scale(prod(l.output))
+        macs = scale(l.macs)
+        layers.append(LayerCost(l.name, l.type.name, tuple(l.output), macs, 2 * macs,
+                                elements, elements * size, l.params))
+    tensors = [t for l in net.layers for t in l.tensors]
+    params = sum(l.params for l in net.layers)
+    trainable = sum(l.trainable_params for l in net.layers)
+    param_bytes = _tensor_bytes(tensors, size, False)
+    buffer_bytes = _tensor_bytes(tensors, size, True)
+    input_elements = scale(prod(net.input))
+    activation_bytes = sum(x.activation_bytes for x in layers)
+    kept = input_elements * size + activation_bytes
+    grad_peak = scale(gradient_peak(net))
+    peak = scale(inference_peak(net))
+    macs = sum(x.macs for x in layers)
+    totals = {
+        "macs": macs,
+        "flops": 2 * macs,
+        "params": params,
+        "trainable": trainable,
+        "buffers": sum(l.buffers for l in net.layers),
+        "param_bytes": param_bytes,
+        "buffer_bytes": buffer_bytes,
+        "gradient_bytes": trainable * size,
+        "input_elements": input_elements,
+        "input_bytes": input_elements * size,
+        "activation_elements": sum(x.activation_elements for x in layers),
+        "activation_bytes": activation_bytes,
+        "training_activation_bytes": kept,
+        "activation_gradient_peak_bytes": grad_peak,
+        "training_bytes": param_bytes + buffer_bytes + trainable * size + kept + grad_peak,
+        "inference_peak_activation_bytes": peak,
+        "inference_bytes": param_bytes + buffer_bytes + peak,
+    }
+    return Cost(net.spec.dtype, size, batch or spec_batch, spec_batch, layers, totals)
+
+
+# -- receptive fields ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Field:
+    """Receptive field of one layer along one spatial dim, in input pixels."""
+
+    size: int
+    jump: Fraction
+    start: int
+
+    @property
+    def jump_text(self) -> str:
+        return str(self.jump)
+
+
+@dataclass
+class LayerField:
+    name: str
+    type: str
+    output: tuple
+    fields: tuple | None  # one Field per spatial dim, or None
+    note: str = ""
+
+
+class _Undefined:
+    def __init__(self, note: str):
+        self.note = note
+
+
+def _spatial_rank(net) -> int:
+    return max(0, len(net.input) - 2)
+
+
+def _conv_step(f: Field, k: int, s: int, p: int, d: int) -> Field:
+    return Field(f.size + d * (k - 1) * f.jump, f.jump * s, f.start - p * f.jump)
+
+
+def _tconv_params(l):
+    a = l.args
+    return a["_k"], a["_s"], a["_p"], a["_d"]
+
+
+def tconv_input_interval(lo: int, hi: int, k: int, s: int, p: int, d: int):
+    """The input positions a transposed conv's outputs [lo, hi] depend on, as a span
+    (first, last), or None when none (kernel shorter than the stride).
+
+    >>> tconv_input_interval(0, 0, 4, 2, 1, 1)   # DCGAN: output 0 <- inputs -1, 0
+    (-1, 0)
+    >>> tconv_input_interval(1, 1, 1, 2, 0, 1) is None
+    True
+    """
+    first = last = None
+    for o in range(lo, min(hi, lo + s - 1) + 1):
+        for t in range(k):
+            num = o + p - t * d
+            if num % s == 0:
+                i = num // s
+                first = i if first is None else min(first, i)
+    for o in range(max(lo, hi - s + 1), hi + 1):
+        for t in range(k):
+            num = o + p - t * d
+            if num % s == 0:
+                i = num // s
+                last = i if last is None else max(last, i)
+    if first is None:
+        return None
+    return first, last
+
+
+class _Tracer:
+    """Maps output intervals of one layer back to network-input intervals, exactly."""
+
+    def __init__(self, net, windows):
+        self.net = net
+        self.windows = windows  # layer index -> window tuple, () or "tconv"
+        self.index = {l.name: i for i, l in enumerate(net.layers)}
+
+    def interval(self, li: int, axis: int, lo: int, hi: int):
+        need = {li: (lo, hi)}
+        result = None
+        for i in range(li, -1, -1):
+            iv = need.pop(i, None)
+            if iv is None:
+                continue
+            l = self.net.layers[i]
+            w = self.windows[i]
+            lo, hi = iv
+            if w == "tconv":
+                k, s, p, d = (v[axis] for v in _tconv_params(l))
+                src = tconv_input_interval(lo, hi, k, s, p, d)
+            elif w == ():
+                src = (lo, hi)
+            else:
+                k, s, p, d = w[axis]
+                src = (s * lo - p, s * hi - p + d * (k - 1))
+            if src is None:
+                continue
+            for name in l.inputs:
+                if name == "input":
+                    result = src if result is None else (min(result[0], src[0]),
+                                                         max(result[1], src[1]))
+                else:
+                    j = self.index[name]
+                    old = need.get(j)
+                    need[j] = src if old is None else (min(old[0], src[0]),
+                                                       max(old[1], src[1]))
+        return result
+
+
+def receptive_fields(net) -> list[LayerField]:
+    """Receptive field size, jump and start per layer and spatial dim (see module doc)."""
+    rank = _spatial_rank(net)
+    out: list[LayerField] = []
+    if rank == 0:
+        return [LayerField(l.name, l.type.name, tuple(l.output), None,
+                           "no spatial dims") for l in net.layers]
+    state: dict[str, object] = {"input": tuple(Field(1, Fraction(1), 0) for _ in range(rank))}
+    # per axis, a period of the output-position -> input-interval map (the product of
+    # the transposed strides upstream), or None while no transposed conv is upstream
+    # (the closed forms are exact)
+    period: dict[str, tuple | None] = {"input": None}
+    windows: dict[int, object] = {}
+    tracer = _Tracer(net, windows)
+    work = 0
+    for i, l in enumerate(net.layers):
+        srcs = [state[n] for n in l.inputs]
+        bad = next((s for s in srcs if isinstance(s, _Undefined)), None)
+        pers = [period[n] for n in l.inputs if period[n] is not None]
+        per = (tuple(math.lcm(*(p[a] for p in pers)) for a in range(rank)) if pers
+               else None)
+        res: object
+        if bad is not None:
+            res = _Undefined(bad.note)
+        elif isinstance(l.type, ConvTranspose):
+            windows[i] = "tconv"
+            res = _tconv_forward(l, srcs[0], rank)
+            if not isinstance(res, _Undefined):
+                per = tuple(v * s for v, s in zip(per or (1,) * rank, l.args["_s"]))
+        else:
+            w = l.type.window(l.args, l.input_shapes, l.output)
+            windows[i] = w
+            res = _forward(l, w, srcs, rank)
+        if not isinstance(res, _Undefined):
+            if per is None:
+                res = tuple(Field(int(f.size), f.jump, int(f.start)) for f in res)
+            else:
+                work += sum(per) * (i + 1)
+                if work > MAX_RF_WORK:
+                    res = _Undefined("too costly to trace exactly")
+                else:
+                    res = _exact(tracer, i, res, rank, per)
+        state[l.name] = res
+        period[l.name] = per
+        if isinstance(res, _Undefined):
+            out.append(LayerField(l.name, l.type.name, tuple(l.output), None, res.note))
+        else:
+            out.append(LayerField(l.name, l.type.name, tuple(l.output), res))
+    return out
+
+
+def _forward(l, w, srcs, rank):
+    if w is None:
+        return _Undefined(f"undefined after {l.type.name}")
+    shapes = l.input_shapes
+    if any(len(s) != len(l.output) for s in shapes) or len(l.output) < rank:
+        return _Undefined(f"undefined after {l.type.name}")
+    if w == ():
+        out_sp = tuple(l.output[-rank:])
+        for s in shapes:
+            if tuple(s[-rank:]) != out_sp:
+                return _Undefined(f"undefined: {l.type.name} of inputs with different "
+                                  "spatial sizes (broadcast or spatial concat)")
+        if len(srcs) == 1:
+            return srcs[0]
+        fields = []
+        for axis in range(rank):
+            fs = [s[axis] for s in srcs]
+            if len({f.jump for f in fs}) != 1:
+                return _Undefined(f"undefined: {l.type.name} of branches with different jumps")
+            start = min(f.start for f in fs)
+            end = max(f.start + f.size - 1 for f in fs)
+            fields.append(Field(end - start + 1, fs[0].jump, start))
+        return tuple(fields)
+    if len(w) != rank:
+        return _Undefined(f"undefined after {l.type.name}")
+    return tuple(_conv_step(f, *w[axis]) for axis, f in enumerate(srcs[0]))
+
+
+def _tconv_forward(l, src, rank):
+    """Jump and a provisional field; size and start are replaced by the exact trace."""
+    k, s, p, d = _tconv_params(l)
+    if len(k) != rank or len(l.output) != len(l.input_shapes[0]):
+        return _Undefined(f"undefined after {l.type.name}")
+    return tuple(Field(f.size, f.jump / s[a], f.start) for a, f in enumerate(src))
+
+
+def _exact(tracer, li, res, rank, per):
+    fields = []
+    for axis in range(rank):
+        size = 0
+        start = None
+        for x in range(per[axis]):
+            iv = tracer.interval(li, axis, x, x)
+            if iv is None:
+                continue
+            size = max(size, iv[1] - iv[0] + 1)
+            if x == 0:
+                start = iv[0]
+        if start is None:
+            return _Undefined("undefined: output 0 depends on no input position")
+        fields.append(Field(size, res[axis].jump, start))
+    return tuple(fields)
+
+
+def input_interval(net, layer: str, axis: int, lo: int, hi: int | None = None):
+    """The span (first, last) of network-input positions that the outputs ``lo..hi`` of
+    ``layer`` depend on along spatial ``axis`` (borders ignored), or None.
+
+    This is the exact rule the receptive fields follow; tests compare it with autograd.
+    """
+    windows = {}
+    for i, l in enumerate(net.layers):
+        windows[i] = ("tconv" if isinstance(l.type, ConvTranspose)
+                      else l.type.window(l.args, l.input_shapes, l.output))
+    index = {l.name: i for i, l in enumerate(net.layers)}
+    return _Tracer(net, windows).interval(index[layer], axis, lo, lo if hi is None else hi)
