@@ -80,6 +80,8 @@ def parse(text: str) -> ast.AST:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         msg = getattr(exc, "msg", None) or str(exc)
+        if text.strip().lstrip("+-").lower() in (".inf", ".nan"):
+            raise ExprError(f"'{text.strip()}' is not a finite number") from None
         raise ExprError(f"cannot parse expression '{text}': {msg}",
                         hint="use numbers, var names, + - * / // % **, parentheses and "
                         "min max abs floor ceil round") from None
@@ -127,7 +129,15 @@ def _eval(node, names, text):
         return _check(node.value, text)
     if t is ast.Name:
         if node.id in names:
-            return names[node.id]
+            value = names[node.id]
+            if type(value) not in (int, float, bool):
+                # a list or a mode word: refuse before an operator can repeat it
+                # (`sizes * 10**9` would otherwise build a huge list)
+                what = "a list" if isinstance(value, (list, tuple)) else \
+                    f"the word {value!r}" if isinstance(value, str) else type(value).__name__
+                raise ExprError(f"'{node.id}' is {what}, not a number, in '{text}'",
+                                hint="arithmetic works on numbers only")
+            return _check(value, text)
         from .errors import did_you_mean
 
         if node.id in FUNCTIONS:

@@ -4,6 +4,10 @@ Composes from the libyaml event stream (fast) with our own loop (no recursion, s
 deep nesting cannot crash the process), keeps 1-based line:col on every node,
 rejects duplicate keys, and lets each anchor be used by at most one alias, so a
 "billion laughs" file is refused at its second alias instead of being expanded.
+Aliases count toward the depth limit where they are inserted, and an alias to a
+collection that contains it (a cycle) is refused. Integer literals beyond 2**63 and
+non-finite floats (``.inf``, ``.nan``, ``1.0e999``) stay text, so a number context
+reports them as a located error instead of computing with them.
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import yaml
 from .errors import SpecError
 
 MAX_DEPTH = 100
+_MAX_ABS = 2**63  # as layercalc.expr.MAX_ABS: larger integer literals stay text
+_INF = float("inf")
 
 try:  # libyaml is far faster; the pure-Python parser is a correct fallback
     _Loader = yaml.CSafeLoader
@@ -106,8 +112,12 @@ def decode(data: bytes) -> str:
     if not data.strip():
         raise SpecError("empty-spec", "the file is empty",
                         hint="a spec needs at least `input:` and `layers:`")
-    if b"\x00" in data[:8192]:
-        raise SpecError("not-text", "this is a binary file, not a YAML spec",
+    nul = data.find(b"\x00", 0, 8192)
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        col = nul - (data.rfind(b"\n", 0, nul) + 1) + 1
+        raise SpecError("not-text", "this is a binary file, not a YAML spec "
+                        "(it holds a NUL byte)", line=line, column=col,
                         hint="pass a .yaml file")
     try:
         return data.decode("utf-8-sig")
@@ -131,9 +141,16 @@ def _scalar(ev) -> Scalar:
         tag = _resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)
     value = ev.value
     if tag == "tag:yaml.org,2002:int":
-        value = _constructor.construct_yaml_int(yaml.ScalarNode(tag, ev.value))
+        try:
+            value = _constructor.construct_yaml_int(yaml.ScalarNode(tag, ev.value))
+        except ValueError:  # beyond Python's 4300-digit conversion limit
+            value = ev.value
+        if isinstance(value, int) and abs(value) > _MAX_ABS:
+            value = ev.value  # kept as text: a number context then reports it too large
     elif tag == "tag:yaml.org,2002:float":
         value = _constructor.construct_yaml_float(yaml.ScalarNode(tag, ev.value))
+        if value != value or value in (_INF, -_INF):
+            value = ev.value  # .inf, .nan, 1e999: kept as text, never a number
     elif tag == "tag:yaml.org,2002:bool":
         value = _constructor.construct_yaml_bool(yaml.ScalarNode(tag, ev.value))
     elif tag == "tag:yaml.org,2002:null":
@@ -143,12 +160,20 @@ def _scalar(ev) -> Scalar:
 
 def _yaml_error(exc: Exception, text: str) -> SpecError:
     mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, yaml.reader.ReaderError):
+        # str(exc) spans two lines and names "<unicode string>"; keep the reason only
+        problem = f"unacceptable character #x{exc.character:04x}: {exc.reason}" \
+            if isinstance(exc.character, int) else str(exc.reason)
+    else:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     context = getattr(exc, "context", None)
     if mark is not None:
         line, col = mark.line + 1, mark.column + 1
     elif getattr(exc, "position", None) is not None:
         pos = exc.position
+        if _Loader is not yaml.SafeLoader:
+            # libyaml reports a byte offset into the UTF-8 encoding, not a character index
+            pos = len(text.encode("utf-8")[:pos].decode("utf-8", "ignore"))
         line = text.count("\n", 0, pos) + 1
         col = pos - (text.rfind("\n", 0, pos) + 1) + 1
     else:
@@ -157,11 +182,23 @@ def _yaml_error(exc: Exception, text: str) -> SpecError:
     if context:
         msg += f" ({context})"
     hint = None
-    if "\t" in problem or "'\\t'" in problem:
+    at = _char_at(text, line, col)
+    if "\t" in problem or "'\\t'" in problem or (at == "\t" and "token" in problem):
         hint = "YAML indents with spaces; replace the tab characters"
     elif mark is not None:
         hint = "check the indentation and the brackets on this line and the one above"
-    return SpecError("yaml-syntax", msg, line=line, column=col, hint=hint)
+    return SpecError("yaml-syntax", " ".join(msg.split()), line=line, column=col, hint=hint)
+
+
+def _char_at(text: str, line: int, col: int) -> str:
+    """The character at 1-based line:col of ``text`` ('' when out of range)."""
+    start = 0
+    for _ in range(line - 1):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return ""
+    i = start + col - 1
+    return text[i] if i < len(text) else ""
 
 
 def compose(text: str, max_depth: int = MAX_DEPTH) -> Node:
@@ -172,6 +209,12 @@ def compose(text: str, max_depth: int = MAX_DEPTH) -> Node:
     pending_key: list = []
     anchors: dict[str, Node] = {}
     used: set[str] = set()
+    # nesting is bounded through aliases too: every finished collection knows its
+    # height, an alias counts its target's height where it is inserted, and an alias to a
+    # collection still open (a cycle) is refused
+    heights: list = []  # per open collection: the greatest height among its children
+    open_anchor: list = []  # per open collection: its anchor or None
+    anchor_height: dict[str, int] = {}
     root = None
     docs = 0
     try:
@@ -193,12 +236,25 @@ def compose(text: str, max_depth: int = MAX_DEPTH) -> Node:
                             "each anchor at most once",
                             line=m.line + 1, column=m.column + 1,
                             hint="use a var or a block to share values or layers")
+                    h = anchor_height.get(ev.anchor)
+                    if h is None:
+                        raise SpecError("yaml-syntax", f"alias *{ev.anchor} refers to a "
+                                        "collection that contains it (a cycle)",
+                                        line=m.line + 1, column=m.column + 1,
+                                        hint="specs are trees; use a block to reuse layers")
+                    if len(stack) + h > max_depth:
+                        raise SpecError("too-deep", f"alias *{ev.anchor} nests the YAML "
+                                        f"deeper than {max_depth} levels",
+                                        line=m.line + 1, column=m.column + 1,
+                                        hint="flatten the structure (use blocks)")
                     used.add(ev.anchor)
                     node = anchors[ev.anchor]
                 else:
                     node = _scalar(ev)
+                    h = 0
                     if ev.anchor:
                         anchors[ev.anchor] = node
+                        anchor_height[ev.anchor] = 0
             elif cls is E.MappingStartEvent or cls is E.SequenceStartEvent:
                 m = ev.start_mark
                 if len(stack) >= max_depth:
@@ -212,12 +268,19 @@ def compose(text: str, max_depth: int = MAX_DEPTH) -> Node:
                     m.line + 1, m.column + 1)
                 if ev.anchor:
                     anchors[ev.anchor] = node
+                    anchor_height.pop(ev.anchor, None)  # open: an alias now is a cycle
                 stack.append(node)
                 pending_key.append(None)
+                heights.append(0)
+                open_anchor.append(ev.anchor)
                 continue
             elif cls is E.MappingEndEvent or cls is E.SequenceEndEvent:
                 node = stack.pop()
                 pending_key.pop()
+                h = heights.pop() + 1
+                anchor = open_anchor.pop()
+                if anchor and anchors.get(anchor) is node:
+                    anchor_height[anchor] = h
             elif cls is E.DocumentStartEvent:
                 docs += 1
                 if docs > 1:
@@ -233,6 +296,8 @@ def compose(text: str, max_depth: int = MAX_DEPTH) -> Node:
                 root = node
                 continue
             parent = stack[-1]
+            if h > heights[-1]:
+                heights[-1] = h
             if type(parent) is Sequence:
                 parent.items.append(node)
             elif pending_key[-1] is None:
