@@ -371,3 +371,11 @@ def test_unet_skips_line_up():
     assert s["cat2"] == [1, 32 + 32, 64, 64]
     assert s["cat1"] == [1, 16 + 16, 128, 128]
     assert s["head"] == [1, 2, 128, 128]
+
+
+def test_check_passes_every_spec():
+    if "check" not in main.commands:
+        pytest.skip("`layercalc check` is not available")
+    paths = sorted(str(p) for p in SPECS.glob("*.yaml"))
+    res = CliRunner().invoke(main, ["check", *paths, "--format", "json"])
+    assert res.exit_code == 0, res.output
