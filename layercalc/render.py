@@ -5,7 +5,6 @@ mapping that also feeds click.Choice. rich is imported only by the table rendere
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass
@@ -113,22 +112,14 @@ def _cells(net, view, depth):
 
 
 def render_table(nets, view: str, depth=None, width=None, color=False) -> str:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    from .boxtable import BoxTable, render_lines
 
-    buf = io.StringIO()
-    console = Console(file=buf, width=width or 120, color_system="auto" if color else None,
-                      force_terminal=color, highlight=False, emoji=False)
+    lines: list = []
     for net in nets:
         cols, cells = _cells(net, view, depth)
-        table = Table(title=Text(net.name, style="bold"), caption=net.spec.file,
-                      caption_justify="left", show_lines=False, header_style="bold")
+        table = BoxTable(net.name, net.spec.file)
         for c in cols:
-            wrap = c.header in ("Arguments", "From")
-            table.add_column(c.header, justify="right" if c.numeric else "left",
-                             overflow="fold", no_wrap=not wrap)
-        keep = range(len(cols))
+            table.add_column(c.header, c.numeric, wrap=c.header in ("Arguments", "From"))
         shown = cells
         hidden = 0
         if len(cells) > MAX_TABLE_ROWS:
@@ -137,19 +128,14 @@ def render_table(nets, view: str, depth=None, width=None, color=False) -> str:
             shown = cells[:half] + [None] + cells[-half:]
         for item in shown:
             if item is None:
-                table.add_row(Text(f"... {hidden:,} more rows (use --depth, or --format csv "
-                                   "for all) ...", style="dim"), *[""] * (len(keep) - 1))
+                table.add_row([f"... {hidden:,} more rows (--depth, or --format csv for all)"]
+                              + [""] * (len(cols) - 1), style="dim")
                 continue
             r, cl = item
-            indent = "  " * r.level
             style = {"layer": "", "group": "bold cyan", "collapsed": "cyan"}[r.kind]
-            texts = []
-            for i in keep:
-                t = cl[i]
-                if i == 0:
-                    t = indent + t
-                texts.append(Text(t, style=style if i < 2 or r.kind == "group" else ""))
-            table.add_row(*texts)
+            texts = ["  " * r.level + cl[0]] + cl[1:]
+            table.add_row(texts, styles=[style if i < 2 or r.kind == "group" else ""
+                                         for i in range(len(cols))])
         if view == "params":
             totals = net.totals()
             weights = sum(r.weights for r, _ in cells if r.kind != "group")
@@ -158,12 +144,11 @@ def render_table(nets, view: str, depth=None, width=None, color=False) -> str:
             foot = {"Layer": "Total", "Weights": num(weights), "Bias": num(bias),
                     "Params": num(totals["params"]), "Trainable": num(totals["trainable"]),
                     "Buffers": num(totals["buffers"]), "Share": "100%"}
-            table.add_row(*[Text(foot.get(cols[i].header, ""), style="bold") for i in keep])
-        console.print(table)
-        for line in summary_lines(net, view):
-            console.print(Text(line))
-        console.print()
-    return buf.getvalue()
+            table.add_row([foot.get(c.header, "") for c in cols], style="bold")
+        lines.extend(table.segments(width or 120))
+        lines.extend(summary_lines(net, view))
+        lines.append("")
+    return render_lines(lines, color)
 
 
 def render_markdown(nets, view: str, depth=None) -> str:
@@ -185,6 +170,8 @@ def render_markdown(nets, view: str, depth=None) -> str:
 
 
 def render_csv(nets, view: str, depth=None) -> str:
+    import csv
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     header = None

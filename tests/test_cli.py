@@ -140,3 +140,30 @@ def test_python_dash_m_runs():
     out = subprocess.run([sys.executable, "-m", "layercalc", "shape", D, "--format", "json"],
                          capture_output=True, text=True, check=True).stdout
     assert json.loads(out)["output"] == [1, 1, 1, 1]
+
+
+def test_every_command_module_is_reachable():
+    """Each COMMANDS entry of each cli module must be listed in LAZY_COMMANDS."""
+    import importlib
+    import pkgutil
+
+    import layercalc.cli as cli
+
+    for info in pkgutil.iter_modules(cli.__path__):
+        mod = importlib.import_module(f"layercalc.cli.{info.name}")
+        for cmd in getattr(mod, "COMMANDS", ()):
+            assert cli.LAZY_COMMANDS.get(cmd.name) == info.name, cmd.name
+            assert main.get_command(None, cmd.name) is cmd
+
+
+def test_json_path_imports_neither_rich_nor_numpy():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.argv = ['layercalc', 'shape', 'tests/golden/dcgan_d.yaml', "
+            "'--format', 'json']\nfrom layercalc.cli import main\ntry: main()\n"
+            "except SystemExit: pass\nprint(sorted(m for m in sys.modules if m.split('.')[0] "
+            "in ('rich', 'numpy')), file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stderr.strip() == "[]"

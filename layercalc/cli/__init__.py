@@ -6,10 +6,36 @@ import click
 from .. import __version__
 from .common import LANGUAGE_HELP
 
-COMMAND_MODULES = ("shape", "verify", "check", "insight")
+# command name -> module of layercalc.cli holding it (in its COMMANDS tuple). Only the
+# module of the command being run is imported, so `shape --format json` never pays for
+# numpy, rich or the other commands.
+LAZY_COMMANDS = {
+    "shape": "shape", "params": "shape", "layers": "shape",
+    "verify": "verify",
+    "check": "check", "schema": "check",
+    "cost": "insight", "rf": "insight", "explain": "insight", "solve": "insight",
+}
+
+
+def _module_exists(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(f"{__name__}.{module}") is not None
 
 
 class Group(click.Group):
+    def list_commands(self, ctx):
+        return [n for n, m in LAZY_COMMANDS.items() if _module_exists(m)]
+
+    def get_command(self, ctx, name):
+        module = LAZY_COMMANDS.get(name)
+        if module is None or not _module_exists(module):
+            return None
+        import importlib
+
+        mod = importlib.import_module(f"{__name__}.{module}")
+        return next((c for c in mod.COMMANDS if c.name == name), None)
+
     def format_epilog(self, ctx, formatter):
         with formatter.section("The spec language (full reference: README.md)"):
             formatter.write(LANGUAGE_HELP)
@@ -30,20 +56,3 @@ def main():
 
     Exit codes: 0 success, 1 a spec is invalid or fails a check, 2 usage error.
     """
-
-
-def _register():
-    import importlib
-
-    for name in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:  # a command module not written yet
-            if exc.name != f"{__name__}.{name}":
-                raise
-            continue
-        for cmd in getattr(mod, "COMMANDS", ()):
-            main.add_command(cmd)
-
-
-_register()

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..render import FORMATS
+FORMATS = ("table", "json", "markdown", "csv")  # the renderers of layercalc.render
 
 LANGUAGE_HELP = """\
 A spec is a YAML mapping:
