@@ -2,9 +2,65 @@
 from __future__ import annotations
 
 from ..errors import LayerError
+from ..arith import prod
 from .base import Arg, LayerType, Tensor
 
 _INPLACE = Arg("inplace", "bool", False, doc="no effect on shapes")
+
+
+def _gelu(x, a):
+    import numpy as np
+
+    from . import npops
+
+    if a["approximate"] == "tanh":
+        inner = float(np.sqrt(2.0 / np.pi)) * (x + 0.044715 * x * x * x)
+        return 0.5 * x * (1.0 + np.tanh(inner))
+    return 0.5 * x * (1.0 + npops.erf(x * float(1.0 / np.sqrt(2.0))))
+
+
+def _elu(x, a):
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        return np.where(x > 0, x, a["alpha"] * np.expm1(np.minimum(x, 0)))
+
+
+def _np():
+    import numpy as np
+
+    return np
+
+
+def _ops():
+    """name -> f(x, args): the element-wise forwards, built on first use."""
+    from . import npops
+
+    np = _np()
+    return {
+        "relu": lambda x, a: np.maximum(x, 0),
+        "relu6": lambda x, a: np.clip(x, 0, 6),
+        "leaky_relu": lambda x, a: np.where(x >= 0, x, x * a["negative_slope"]),
+        "elu": _elu,
+        "gelu": _gelu,
+        "silu": lambda x, a: x * npops.sigmoid(x),
+        "mish": lambda x, a: x * np.tanh(npops.softplus(x)),
+        "sigmoid": lambda x, a: npops.sigmoid(x),
+        "tanh": lambda x, a: np.tanh(x),
+        "hardswish": lambda x, a: x * (np.clip(x + 3, 0, 6) / 6),
+        "hardsigmoid": lambda x, a: np.clip(x + 3, 0, 6) / 6,
+        "hardtanh": lambda x, a: np.clip(x, a["min_val"], a["max_val"]),
+        "softplus": lambda x, a: npops.softplus(x, a["beta"], a["threshold"]),
+        "identity": lambda x, a: x,
+        # dropout is the identity at inference
+        "dropout": lambda x, a: x,
+        "dropout1d": lambda x, a: x,
+        "dropout2d": lambda x, a: x,
+        "dropout3d": lambda x, a: x,
+    }
+
+
+_OPS = None
 
 
 class Elementwise(LayerType):
@@ -20,6 +76,15 @@ class Elementwise(LayerType):
         self.aliases = aliases
         self.family = family
         super().__init__()
+
+    def forward(self, a, xs, w):
+        global _OPS
+        if _OPS is None:
+            _OPS = _ops()
+        return _OPS[self.name](xs[0], a)
+
+    def workspace(self, a, shapes, out):
+        return 0 if self.family == "dropout" or self.name == "identity" else 3 * prod(out)
 
     def summary(self, a):
         shown = [f"{k}={a[k]}" for k in ("negative_slope", "alpha", "p", "approximate",
@@ -44,6 +109,24 @@ class Softmax(LayerType):
                              arg="dim", hint=f"use a dim in [{-r}, {r - 1}]")
         return shape
 
+    def forward(self, a, xs, w):
+        import numpy as np
+
+        x = xs[0]
+        dim = a["dim"] % max(x.ndim, 1)
+        if x.ndim == 0:
+            return np.zeros_like(x) if self.name == "log_softmax" else np.ones_like(x)
+        shifted = x - x.max(axis=dim, keepdims=True)
+        e = np.exp(shifted)
+        total = e.sum(axis=dim, keepdims=True)
+        if self.name == "log_softmax":
+            return shifted - np.log(total)
+        e /= total
+        return e
+
+    def workspace(self, a, shapes, out):
+        return 2 * prod(out)
+
     def summary(self, a):
         return f"dim={a['dim']}"
 
@@ -67,6 +150,19 @@ class PReLU(LayerType):
 
     def tensors(self, a, shapes, out):
         return [Tensor("weight", (a["num_parameters"],))]
+
+    def forward(self, a, xs, w):
+        import numpy as np
+
+        x = xs[0]
+        weight = w["weight"]
+        if weight.size > 1:
+            shape = [1] * x.ndim
+            shape[1 if x.ndim >= 2 else 0] = -1
+            weight = weight.reshape(shape)
+        else:
+            weight = weight.reshape(())
+        return np.where(x >= 0, x, x * weight)
 
 
 def activations():

@@ -99,7 +99,15 @@ class LayerType:
         """The arguments worth a table column, as text."""
         return ""
 
+    def workspace(self, a: dict, shapes: list[tuple], out: tuple) -> int:
+        """Elements of scratch arrays the NumPy forward allocates beside its output (an
+        upper estimate, used to refuse verify runs that would not fit in memory)."""
+        return prod(out)
+
     def forward(self, a: dict, xs: list, w: dict):  # pragma: no cover - overridden
+        """The layer's inference forward pass in NumPy: ``a`` the evaluated arguments
+        (with the normalised values ``infer`` stored), ``xs`` the input arrays, ``w``
+        the parameter and buffer arrays by state_dict suffix. NumPy is imported inside."""
         raise NotImplementedError(f"{self.name} has no NumPy forward yet")
 
 

@@ -95,6 +95,26 @@ class Conv(LayerType):
         return (n * a["out_channels"] * prod(out[-self.dims:]) *
                 (a["in_channels"] // a["groups"]) * prod(a["_k"]))
 
+    def forward(self, a, xs, w):
+        from . import npops
+
+        x, added = npops.batched(xs[0], self.dims)
+        x = npops.pad_spatial(x, a["_pads"], a["padding_mode"])
+        y = npops.conv(x, w["weight"], a["_s"], a["_d"], a["groups"])
+        if "bias" in w:
+            y += w["bias"].reshape((-1,) + (1,) * self.dims)
+        return npops.unbatch(y, added)
+
+    def workspace(self, a, shapes, out):
+        # a padded copy of the input and the im2col matrix (N, C*K, P)
+        n = prod(shapes[0])
+        padded = n if any(l or r for l, r in a["_pads"]) else 0
+        k = prod(a["_k"])
+        cols = 0 if k == 1 else prod(out) // a["out_channels"] * a["in_channels"] * k
+        if a["in_channels"] == a["groups"] and a["groups"] > 1:
+            cols = 2 * prod(out)
+        return padded + cols
+
     def window(self, a, shapes, out):
         return tuple((k, s, p[0], d) for k, s, p, d in zip(a["_k"], a["_s"], a["_pads"], a["_d"]))
 
@@ -173,6 +193,25 @@ class ConvTranspose(LayerType):
         n = 1 if len(shape) == self.dims + 1 else shape[0]
         return (n * a["in_channels"] * prod(shape[-self.dims:]) *
                 (a["out_channels"] // a["groups"]) * prod(a["_k"]))
+
+    def forward(self, a, xs, w):
+        from . import npops
+
+        x, added = npops.batched(xs[0], self.dims)
+        y = npops.conv_transpose(x, w["weight"], a["_s"], a["_d"], a["_p"], a["_op"],
+                                 a["groups"])
+        if "bias" in w:
+            y += w["bias"].reshape((-1,) + (1,) * self.dims)
+        return npops.unbatch(y, added)
+
+    def workspace(self, a, shapes, out):
+        # the column matrix (N, Cout*K, Pin) and the uncropped output buffer
+        n = 1 if len(shapes[0]) == self.dims + 1 else shapes[0][0]
+        cols = n * a["out_channels"] * prod(a["_k"]) * prod(shapes[0][-self.dims:])
+        full = prod(max((i - 1) * s + d * (k - 1) + 1, p + o) for i, s, d, k, p, o in
+                    zip(shapes[0][-self.dims:], a["_s"], a["_d"], a["_k"], a["_p"],
+                        out[-self.dims:]))
+        return cols + n * a["out_channels"] * full
 
     def window(self, a, shapes, out):
         return None  # see layercalc.insight for the transposed-conv receptive-field rule

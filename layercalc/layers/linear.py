@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..errors import LayerError
+from ..arith import prod
 from .base import Arg, LayerType, Tensor, check_inferred
 
 
@@ -36,6 +37,17 @@ class Linear(LayerType):
             rows *= v
         return rows * a["in_features"] * a["out_features"]
 
+    def forward(self, a, xs, w):
+        import numpy as np
+
+        y = np.matmul(xs[0], w["weight"].T)
+        if "bias" in w:
+            y += w["bias"]
+        return y
+
+    def workspace(self, a, shapes, out):
+        return prod(out)
+
     def window(self, a, shapes, out):
         return None  # every output sees the whole input
 
@@ -63,6 +75,18 @@ class Embedding(LayerType):
 
     def tensors(self, a, shapes, out):
         return [Tensor("weight", (a["num_embeddings"], a["embedding_dim"]))]
+
+    def forward(self, a, xs, w):
+        import numpy as np
+
+        idx = xs[0]
+        if not np.issubdtype(idx.dtype, np.integer):
+            raise TypeError(f"embedding needs integer indices, got {idx.dtype} values "
+                            "(it must read the network input or another integer tensor)")
+        n = a["num_embeddings"]
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise IndexError(f"embedding indices must lie in [0, {n})")
+        return w["weight"][idx]
 
     def window(self, a, shapes, out):
         return None

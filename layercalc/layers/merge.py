@@ -30,6 +30,15 @@ class Elementwise(LayerType):
                              arg="from", code="shape-mismatch")
         return out
 
+    def forward(self, a, xs, w):
+        import numpy as np
+
+        op = np.add if self.name == "add" else np.multiply
+        y = op(xs[0], xs[1])
+        for x in xs[2:]:
+            y = op(y, x, out=y) if np.broadcast_shapes(y.shape, x.shape) == y.shape else op(y, x)
+        return y
+
 
 class Concat(LayerType):
     name = "concat"
@@ -59,6 +68,11 @@ class Concat(LayerType):
         out = list(shapes[0])
         out[d] = sum(s[d] for s in shapes)
         return tuple(out)
+
+    def forward(self, a, xs, w):
+        import numpy as np
+
+        return np.concatenate(xs, axis=a["dim"] % xs[0].ndim)
 
     def window(self, a, shapes, out):
         return ()

@@ -5,6 +5,19 @@ from ..errors import LayerError
 from .base import Arg, LayerType, Tensor, check_inferred
 
 
+def _normalise(x, mean, var, eps, weight, bias, cshape):
+    """(x - mean) / sqrt(var + eps) * weight + bias, folded into one scale and shift."""
+    import numpy as np
+
+    scale = 1.0 / np.sqrt(var + eps)
+    if weight is not None:
+        scale = scale * weight.reshape(cshape)
+    shift = -mean * scale
+    if bias is not None:
+        shift = shift + bias.reshape(cshape)
+    return x * scale + shift
+
+
 def _stats_tensors(c, affine, track):
     ts = []
     if affine:
@@ -43,6 +56,18 @@ class BatchNorm(LayerType):
         check_inferred(a, "num_features", shape[1], "channels")
         return shape
 
+    def forward(self, a, xs, w):
+        x = xs[0]
+        cshape = (1, -1) + (1,) * (x.ndim - 2)
+        if "running_mean" in w:  # inference: the running statistics
+            mean = w["running_mean"].reshape(cshape)
+            var = w["running_var"].reshape(cshape)
+        else:  # without tracked statistics PyTorch normalises with the batch's own
+            axes = tuple(i for i in range(x.ndim) if i != 1)
+            mean = x.mean(axis=axes, keepdims=True)
+            var = x.var(axis=axes, keepdims=True)
+        return _normalise(x, mean, var, a["eps"], w.get("weight"), w.get("bias"), cshape)
+
     def tensors(self, a, shapes, out):
         return _stats_tensors(a["num_features"], a["affine"], a["track_running_stats"])
 
@@ -75,6 +100,19 @@ class InstanceNorm(LayerType):
                              f"unbatched), got {len(shape)}-d {list(shape)}", code="bad-rank")
         check_inferred(a, "num_features", c, "channels")
         return shape
+
+    def forward(self, a, xs, w):
+        x = xs[0]
+        caxis = x.ndim - self.dims - 1
+        cshape = (-1,) + (1,) * self.dims
+        if "running_mean" in w:  # track_running_stats: eval mode uses them
+            mean = w["running_mean"].reshape(cshape)
+            var = w["running_var"].reshape(cshape)
+        else:
+            axes = tuple(range(caxis + 1, x.ndim))
+            mean = x.mean(axis=axes, keepdims=True)
+            var = x.var(axis=axes, keepdims=True)
+        return _normalise(x, mean, var, a["eps"], w.get("weight"), w.get("bias"), cshape)
 
     def tensors(self, a, shapes, out):
         return _stats_tensors(a["num_features"], a["affine"], a["track_running_stats"])
@@ -109,6 +147,13 @@ class LayerNorm(LayerType):
         a["_ns"] = ns
         return shape
 
+    def forward(self, a, xs, w):
+        x = xs[0]
+        axes = tuple(range(x.ndim - len(a["_ns"]), x.ndim))
+        mean = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True)
+        return _normalise(x, mean, var, a["eps"], w.get("weight"), w.get("bias"), a["_ns"])
+
     def tensors(self, a, shapes, out):
         if not a["elementwise_affine"]:
             return []
@@ -141,6 +186,19 @@ class GroupNorm(LayerType):
                              f"{a['num_groups']}", arg="num_groups",
                              hint=f"choose num_groups dividing {shape[1]}")
         return shape
+
+    def forward(self, a, xs, w):
+        x = xs[0]
+        n, c = x.shape[:2]
+        g = a["num_groups"]
+        xg = x.reshape(n, g, -1)
+        mean = xg.mean(axis=2, keepdims=True)
+        var = xg.var(axis=2, keepdims=True)
+        y = _normalise(xg, mean, var, a["eps"], None, None, ()).reshape(x.shape)
+        if "weight" in w:
+            cshape = (1, c) + (1,) * (x.ndim - 2)
+            y = y * w["weight"].reshape(cshape) + w["bias"].reshape(cshape)
+        return y
 
     def tensors(self, a, shapes, out):
         c = a["num_channels"]

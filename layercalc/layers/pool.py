@@ -1,7 +1,7 @@
 """Max and average pooling (with ceil_mode's last-window rule) and adaptive pooling."""
 from __future__ import annotations
 
-from ..arith import effective_kernel, pool_output_size
+from ..arith import effective_kernel, pool_output_size, prod
 from ..errors import LayerError
 from .base import Arg, LayerType, fmt_dims, per_dim, rebuild, spatial_input
 
@@ -66,6 +66,20 @@ class Pool(LayerType):
         a["_k"], a["_s"], a["_p"], a["_d"] = k, s, p, d
         return rebuild(n, c, out)
 
+    def forward(self, a, xs, w):
+        from . import npops
+
+        x, added = npops.batched(xs[0], self.dims)
+        sp = x.shape[2:]
+        out = tuple(pool_output_size(sp[i], a["_k"][i], a["_s"][i], a["_p"][i], a["_d"][i],
+                                     a["ceil_mode"]) for i in range(self.dims))
+        y = npops.pool(x, self.kind, a["_k"], a["_s"], a["_p"], a["_d"], out, a["ceil_mode"],
+                       a.get("count_include_pad", True), a.get("divisor_override"))
+        return npops.unbatch(y, added)
+
+    def workspace(self, a, shapes, out):
+        return prod(shapes[0]) * 2 if any(a["_p"]) or a["ceil_mode"] else prod(out)
+
     def window(self, a, shapes, out):
         return tuple(zip(a["_k"], a["_s"], a["_p"], a["_d"]))
 
@@ -107,6 +121,15 @@ class AdaptivePool(LayerType):
         out = tuple(sp[i] if size[i] is None else size[i] for i in range(dims))
         a["_out"] = out
         return rebuild(n, c, out)
+
+    def forward(self, a, xs, w):
+        from . import npops
+
+        x, added = npops.batched(xs[0], self.dims)
+        return npops.unbatch(npops.adaptive_pool(x, self.kind, a["_out"]), added)
+
+    def workspace(self, a, shapes, out):
+        return 2 * prod(shapes[0])
 
     def window(self, a, shapes, out):
         sp = shapes[0][-self.dims:]

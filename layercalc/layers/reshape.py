@@ -49,6 +49,13 @@ class Flatten(LayerType):
                              f"for the {len(shape)}-d input", arg="start_dim")
         return tuple(shape[:s]) + (prod(shape[s:e + 1]),) + tuple(shape[e + 1:])
 
+    def forward(self, a, xs, w):
+        x = xs[0]
+        return x.reshape(self.infer(dict(a), [x.shape]))
+
+    def workspace(self, a, shapes, out):
+        return prod(out)  # a copy when the input is a non-contiguous view
+
     def window(self, a, shapes, out):
         return None
 
@@ -79,6 +86,14 @@ class Unflatten(LayerType):
         a["_sizes"] = sizes
         return tuple(shape[:d]) + sizes + tuple(shape[d + 1:])
 
+    def forward(self, a, xs, w):
+        x = xs[0]
+        d = a["dim"] % max(x.ndim, 1)
+        return x.reshape(x.shape[:d] + tuple(a["_sizes"]) + x.shape[d + 1:])
+
+    def workspace(self, a, shapes, out):
+        return prod(out)
+
     def window(self, a, shapes, out):
         return None
 
@@ -96,6 +111,12 @@ class Reshape(LayerType):
     def infer(self, a, shapes):
         total = prod(shapes[0])
         return _fill_minus_one(a["shape"], total, "shape", f"the input {list(shapes[0])}")
+
+    def forward(self, a, xs, w):
+        return xs[0].reshape(tuple(a["shape"]))
+
+    def workspace(self, a, shapes, out):
+        return prod(out)
 
     def window(self, a, shapes, out):
         return None
@@ -158,6 +179,34 @@ class Upsample(LayerType):
         a["_out"] = out
         return tuple(shape[:2]) + out
 
+    def forward(self, a, xs, w):
+        import numpy as np
+
+        from . import npops
+
+        x = xs[0]
+        out = a["_out"]
+        dims = len(out)
+        scales = a.get("_scale") if not a["recompute_scale_factor"] else None
+        scales = scales or (None,) * dims
+        mode = a["mode"]
+        if mode == "area":
+            return npops.adaptive_pool(x, "avg", out)
+        for i in range(dims):
+            axis = 2 + i
+            if mode in ("nearest", "nearest-exact"):
+                idx = npops.nearest_index(x.shape[axis], out[i], scales[i],
+                                          exact=mode == "nearest-exact", shortcut=dims == 2)
+                x = np.take(x, idx, axis=axis)
+            elif mode == "bicubic":
+                x = npops.cubic_axis(x, axis, out[i], bool(a["align_corners"]), scales[i])
+            else:
+                x = npops.linear_axis(x, axis, out[i], bool(a["align_corners"]), scales[i])
+        return x
+
+    def workspace(self, a, shapes, out):
+        return 4 * prod(out)
+
     def window(self, a, shapes, out):
         return None
 
@@ -194,6 +243,23 @@ class PixelShuffle(LayerType):
             raise LayerError(f"{c} channels are not divisible by upscale_factor² = {r * r}",
                              arg=self.key, code="shape-mismatch")
         return tuple(lead) + (c // (r * r), h * r, w * r)
+
+    def forward(self, a, xs, w):
+        x = xs[0]
+        r = a[self.key]
+        *lead, c, h, wd = x.shape
+        lead = tuple(lead)
+        k = len(lead)
+        if self.unshuffle:
+            y = x.reshape(lead + (c, h // r, r, wd // r, r))
+            y = y.transpose(tuple(range(k)) + (k, k + 2, k + 4, k + 1, k + 3))
+            return y.reshape(lead + (c * r * r, h // r, wd // r))
+        y = x.reshape(lead + (c // (r * r), r, r, h, wd))
+        y = y.transpose(tuple(range(k)) + (k, k + 3, k + 1, k + 4, k + 2))
+        return y.reshape(lead + (c // (r * r), h * r, wd * r))
+
+    def workspace(self, a, shapes, out):
+        return prod(out)
 
     def window(self, a, shapes, out):
         return None
@@ -244,6 +310,13 @@ class Pad(LayerType):
                                  arg="padding", code="output-too-small")
         a["_p"] = p
         return tuple(out)
+
+    def forward(self, a, xs, w):
+        from . import npops
+
+        p = a["_p"]
+        pads = [(p[2 * i], p[2 * i + 1]) for i in reversed(range(self.dims))]
+        return npops.pad_spatial(xs[0], pads, self.kind, a.get("value", 0.0))
 
     def window(self, a, shapes, out):
         # pads of the last dims first: per spatial dim (first to last) k=1, s=1, left pad

@@ -1,0 +1,311 @@
+"""Vectorised NumPy building blocks for the layers' forward passes.
+
+Imported only from inside ``forward`` methods, so computing shapes never loads NumPy.
+Every function works on batched arrays (N, C, *spatial); no per-element Python loops
+(loops run over kernel offsets or dims at most).
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+_NP_PAD_MODE = {"zeros": "constant", "constant": "constant", "zero": "constant",
+                "reflect": "reflect", "reflection": "reflect",
+                "replicate": "edge", "replication": "edge", "circular": "wrap"}
+
+
+def batched(x, dims: int):
+    """(x with a batch axis, whether one was added): unbatched inputs have rank dims+1."""
+    if x.ndim == dims + 1:
+        return x[None], True
+    return x, False
+
+
+def unbatch(y, added: bool):
+    return y[0] if added else y
+
+
+def pad_spatial(x, pads, mode: str = "zeros", value: float = 0.0):
+    """Pad the trailing len(pads) dims by (left, right) each; negative values crop."""
+    lead = x.ndim - len(pads)
+    if any(l < 0 or r < 0 for l, r in pads):
+        sl = [slice(None)] * lead + [slice(max(-l, 0), x.shape[lead + i] - max(-r, 0))
+                                     for i, (l, r) in enumerate(pads)]
+        x = x[tuple(sl)]
+        pads = [(max(l, 0), max(r, 0)) for l, r in pads]
+    if not any(l or r for l, r in pads):
+        return x
+    width = [(0, 0)] * lead + [tuple(p) for p in pads]
+    np_mode = _NP_PAD_MODE[mode]
+    if np_mode == "constant":
+        return np.pad(x, width, mode="constant", constant_values=value)
+    return np.pad(x, width, mode=np_mode)
+
+
+def windows(x, k, s, d, out):
+    """A strided view (N, C, *k, *out) of the windows of x (N, C, *spatial)."""
+    dims = len(k)
+    st = x.strides
+    shape = x.shape[:2] + tuple(k) + tuple(out)
+    strides = st[:2] + tuple(st[2 + i] * d[i] for i in range(dims)) + \
+        tuple(st[2 + i] * s[i] for i in range(dims))
+    return as_strided(x, shape=shape, strides=strides, writeable=False)
+
+
+def offset_view(x, offset, s, d, out):
+    """x[:, :, off_i*d_i : ... : s_i] for one kernel offset, out_i entries per dim."""
+    sl = [slice(None), slice(None)]
+    for o, si, di, n in zip(offset, s, d, out):
+        start = o * di
+        sl.append(slice(start, start + (n - 1) * si + 1, si))
+    return x[tuple(sl)]
+
+
+def conv(x, weight, s, d, groups: int):
+    """Cross-correlation of an already padded x (N, C, *sp) with weight (O, C/g, *k)."""
+    n, c = x.shape[:2]
+    dims = x.ndim - 2
+    o_ch = weight.shape[0]
+    k = weight.shape[2:]
+    out = tuple((x.shape[2 + i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(dims))
+    p = 1
+    for v in out:
+        p *= v
+    cg, og = c // groups, o_ch // groups
+    kk = 1
+    for v in k:
+        kk *= v
+    if cg == 1 and groups > 1 and kk > 1:
+        # depthwise: per-offset multiply-adds beat hundreds of tiny matrix products
+        w = weight.reshape((groups, og) + tuple(k))
+        y = np.zeros((n, groups, og) + out, dtype=np.result_type(x, weight))
+        for off in itertools.product(*(range(v) for v in k)):
+            xv = offset_view(x, off, s, d, out)  # (N, C, *out)
+            wv = w[(slice(None), slice(None)) + off].reshape((1, groups, og) + (1,) * dims)
+            if og == 1:
+                y[:, :, 0] += xv * wv[:, :, 0]
+            else:
+                y += xv[:, :, None] * wv
+        return y.reshape((n, o_ch) + out)
+    if kk == 1:
+        cols = offset_view(x, (0,) * dims, s, d, out).reshape(n, groups, cg, p)
+    else:
+        view = windows(x, k, s, d, out)  # (N, C, *k, *out)
+        cols = view.reshape(n, groups, cg * kk, p)  # the im2col copy
+    wm = weight.reshape(groups, og, cg * kk)
+    if groups == 1:
+        y = np.matmul(wm[0], cols[:, 0])
+    else:
+        y = np.matmul(wm[None], cols)
+    return y.reshape((n, o_ch) + out)
+
+
+def conv_transpose(x, weight, s, d, p, op, groups: int):
+    """Transposed convolution of x (N, Cin, *n) with weight (Cin, Cout/g, *k)."""
+    n, c = x.shape[:2]
+    dims = x.ndim - 2
+    sp = x.shape[2:]
+    cg = c // groups
+    og = weight.shape[1]
+    k = weight.shape[2:]
+    kk = 1
+    for v in k:
+        kk *= v
+    pin = 1
+    for v in sp:
+        pin *= v
+    xm = x.reshape(n, groups, cg, pin)
+    wm = weight.reshape(groups, cg, og * kk).transpose(0, 2, 1)  # (G, og*K, cg)
+    cols = np.matmul(wm[None], xm)  # (N, G, og*K, Pin)
+    cols = cols.reshape((n, groups * og) + tuple(k) + tuple(sp))
+    full = [(sp[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 for i in range(dims)]
+    out = [(sp[i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1 for i in range(dims)]
+    size = tuple(max(full[i], p[i] + out[i]) for i in range(dims))
+    buf = np.zeros((n, groups * og) + size, dtype=cols.dtype)
+    for off in itertools.product(*(range(v) for v in k)):
+        sl = [slice(None), slice(None)]
+        for i in range(dims):
+            start = off[i] * d[i]
+            sl.append(slice(start, start + (sp[i] - 1) * s[i] + 1, s[i]))
+        buf[tuple(sl)] += cols[(slice(None), slice(None)) + off]
+    if tuple(out) == size:
+        return buf
+    crop = (slice(None), slice(None)) + tuple(slice(p[i], p[i] + out[i]) for i in range(dims))
+    return np.ascontiguousarray(buf[crop])  # do not keep the larger buffer alive
+
+
+def pool(x, kind, k, s, p, d, out, ceil_mode=False, count_include_pad=True,
+         divisor_override=None):
+    """Max or average pooling of x (N, C, *sp) per PyTorch, ceil_mode included."""
+    dims = len(k)
+    sp = x.shape[2:]
+    pads = []
+    for i in range(dims):
+        need = (out[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 - sp[i] - p[i]
+        pads.append((p[i], max(p[i], need, 0)))
+    if kind == "max":
+        fill = -np.inf if np.issubdtype(x.dtype, np.floating) else np.iinfo(x.dtype).min
+        xp = pad_spatial(x, pads, "constant", fill)
+        y = None
+        for off in itertools.product(*(range(v) for v in k)):
+            v = offset_view(xp, off, s, d, out)
+            if y is None:
+                y = v.copy()
+            else:
+                np.maximum(y, v, out=y)
+        return y
+    xp = pad_spatial(x, pads, "constant", 0)
+    y = None
+    for off in itertools.product(*(range(v) for v in k)):
+        v = offset_view(xp, off, s, d, out)
+        if y is None:
+            y = v.astype(x.dtype, copy=True)
+        else:
+            y += v
+    if divisor_override:
+        y /= x.dtype.type(divisor_override)
+        return y
+    div = None
+    for i in range(dims):
+        start = np.arange(out[i]) * s[i] - p[i]
+        end = np.minimum(start + k[i], sp[i] + p[i])
+        if count_include_pad:
+            cnt = end - start
+        else:
+            cnt = np.minimum(end, sp[i]) - np.maximum(start, 0)
+        shape = [1] * dims
+        shape[i] = out[i]
+        cnt = cnt.reshape(shape)
+        div = cnt if div is None else div * cnt
+    y /= div.astype(x.dtype)
+    return y
+
+
+def adaptive_pool(x, kind, out):
+    """Adaptive max/avg pooling of x (N, C, *sp): window i covers
+    [floor(i n / o), ceil((i + 1) n / o)), one dim at a time (both reductions separate)."""
+    dims = len(out)
+    for i in range(dims):
+        axis = 2 + i
+        n, o = x.shape[axis], out[i]
+        if n == o:
+            continue
+        j = np.arange(o)
+        start = (j * n) // o
+        end = -((-(j + 1) * n) // o)
+        if n % o == 0:
+            shape = x.shape[:axis] + (o, n // o) + x.shape[axis + 1:]
+            r = x.reshape(shape)
+            x = r.max(axis=axis + 1) if kind == "max" else r.mean(axis=axis + 1)
+            continue
+        length = int((end - start).max())
+        idx = start[:, None] + np.arange(length)[None, :]
+        valid = idx < end[:, None]
+        idx = np.minimum(idx, end[:, None] - 1)  # repeats the last element: harmless for max
+        g = np.take(x, idx.reshape(-1), axis=axis)
+        g = g.reshape(x.shape[:axis] + (o, length) + x.shape[axis + 1:])
+        if kind == "max":
+            x = g.max(axis=axis + 1)
+        else:
+            mshape = [1] * g.ndim
+            mshape[axis], mshape[axis + 1] = o, length
+            g = g * valid.reshape(mshape).astype(x.dtype)
+            cnt = (end - start).astype(x.dtype).reshape([o if a == axis else 1
+                                                         for a in range(g.ndim - 1)])
+            x = g.sum(axis=axis + 1) / cnt
+    return x
+
+
+# -- activations ----------------------------------------------------------------------
+
+def erf(x):
+    """Error function (W. J. Cody's rational approximations would be exact to double;
+    this Abramowitz & Stegun 7.1.26 form is good to 1.5e-7 absolute, below float32's
+    tolerance on GELU)."""
+    sign = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 +
+                                                                          t * 1.061405429))))
+    return sign * (1.0 - poly * np.exp(-a * a))
+
+
+def sigmoid(x):
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    bx = x * beta
+    with np.errstate(over="ignore"):
+        soft = np.log1p(np.exp(-np.abs(bx))) + np.maximum(bx, 0)
+    return np.where(bx > threshold, x, soft / beta)
+
+
+# -- interpolation ----------------------------------------------------------------------
+
+def _source_scale(n, o, align_corners, scale):
+    if align_corners:
+        return (n - 1) / (o - 1) if o > 1 else 0.0
+    if scale is not None and scale > 0:
+        return 1.0 / scale
+    return n / o
+
+
+def nearest_index(n, o, scale, exact=False, shortcut=False):
+    """PyTorch's nearest source index, computed in float32 as ATen does. ATen's 2-d
+    kernel (``shortcut``) maps o == n and o == 2n exactly, whatever the scale; the 1-d
+    and 3-d kernels always use floor(j * float32(1 / scale)) (checked against torch)."""
+    if shortcut and o == n and not exact:
+        return np.arange(o)
+    if shortcut and o == 2 * n and not exact:
+        return np.arange(o) >> 1
+    sc = np.float32(1.0 / scale) if scale else np.float32(n) / np.float32(o)
+    j = np.arange(o, dtype=np.float32)
+    if exact:
+        j = j + np.float32(0.5)
+    return np.minimum(np.floor(j * sc).astype(np.int64), n - 1)
+
+
+def linear_axis(x, axis, o, align_corners, scale):
+    n = x.shape[axis]
+    sc = _source_scale(n, o, align_corners, scale)
+    j = np.arange(o, dtype=np.float64)
+    src = j * sc if align_corners else np.maximum((j + 0.5) * sc - 0.5, 0.0)
+    i0 = np.floor(src).astype(np.int64)
+    i0 = np.minimum(i0, n - 1)
+    i1 = np.minimum(i0 + 1, n - 1)
+    lam = (src - i0).astype(x.dtype)
+    shape = [1] * x.ndim
+    shape[axis] = o
+    lam = lam.reshape(shape)
+    a = np.take(x, i0, axis=axis)
+    b = np.take(x, i1, axis=axis)
+    return a * (1 - lam) + b * lam
+
+
+def cubic_axis(x, axis, o, align_corners, scale, A=-0.75):
+    n = x.shape[axis]
+    sc = _source_scale(n, o, align_corners, scale)
+    j = np.arange(o, dtype=np.float64)
+    src = j * sc if align_corners else (j + 0.5) * sc - 0.5
+    i = np.floor(src).astype(np.int64)
+    t = src - i
+
+    def near(v):  # |v| <= 1
+        return ((A + 2) * v - (A + 3)) * v * v + 1
+
+    def far(v):  # 1 < |v| < 2
+        return ((A * v - 5 * A) * v + 8 * A) * v - 4 * A
+
+    coeffs = [far(t + 1), near(t), near(1 - t), far(2 - t)]
+    shape = [1] * x.ndim
+    shape[axis] = o
+    y = None
+    for m, c in zip(range(-1, 3), coeffs):
+        idx = np.clip(i + m, 0, n - 1)
+        term = np.take(x, idx, axis=axis) * c.astype(x.dtype).reshape(shape)
+        y = term if y is None else y + term
+    return y

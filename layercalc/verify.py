@@ -1,0 +1,321 @@
+"""`layercalc verify` core: run the network for real in NumPy and check every number.
+
+Pure apart from ``save_npz``: seeded parameters and buffers shaped exactly as PyTorch
+shapes them, a seeded input, an inference forward pass in layer order, and per layer a
+comparison of the array produced with the calculated shape and of the arrays held with
+the calculated parameter and buffer counts. The peak memory is estimated from the
+shapes alone, before NumPy is imported, so an oversized run is refused, not killed.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+
+from .arith import prod
+from .errors import Diagnostic
+
+DTYPES = {"float32": 4, "float64": 8}
+DEFAULT_MAX_MEMORY = 2 * 2**30
+INDEX_BYTES = 8  # int64 indices for embedding inputs
+
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
+          "gb": 10**9, "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30,
+          "tib": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """A memory size: bytes, or with KB/MB/GB (powers of 1000) or KiB/MiB/GiB (1024).
+
+    >>> parse_size("512MiB"), parse_size("2GiB"), parse_size("1.5GB"), parse_size("1000")
+    (536870912, 2147483648, 1500000000, 1000)
+    """
+    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]*)\s*", str(text))
+    unit = m.group(2).lower() if m else None
+    if m is None or unit not in _UNITS:
+        raise ValueError(f"expected a size like 512MiB or 2GiB, got {text!r}")
+    value = float(m.group(1)) * _UNITS[unit]
+    if value < 1:
+        raise ValueError(f"the size must be at least one byte, got {text!r}")
+    return int(value)
+
+
+@dataclass
+class LayerCheck:
+    """The outcome of one layer: calculated numbers beside the ones the arrays hold."""
+
+    name: str
+    type: str
+    expected: tuple
+    actual: tuple | None = None
+    params: int = 0
+    params_actual: int | None = None
+    buffers: int = 0
+    buffers_actual: int | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ran(self) -> bool:
+        return self.actual is not None
+
+    @property
+    def shape_ok(self) -> bool:
+        return self.actual is not None and tuple(self.actual) == tuple(self.expected)
+
+    @property
+    def counts_ok(self) -> bool:
+        return self.params_actual == self.params and self.buffers_actual == self.buffers
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.shape_ok and self.counts_ok
+
+    def as_json(self) -> dict:
+        return {"name": self.name, "type": self.type, "ok": self.ok,
+                "expected": list(self.expected),
+                "actual": None if self.actual is None else list(self.actual),
+                "params": self.params, "params_actual": self.params_actual,
+                "buffers": self.buffers, "buffers_actual": self.buffers_actual,
+                "error": self.error, "seconds": round(self.seconds, 6)}
+
+
+@dataclass
+class Verification:
+    file: str
+    name: str
+    dtype: str
+    seed: int
+    estimate: int  # bytes, the peak-memory estimate
+    checks: list = field(default_factory=list)
+    seconds: float = 0.0
+    arrays: dict | None = None  # state_dict-keyed arrays, input and output(s) when saving
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    @property
+    def failed(self) -> list:
+        return [c for c in self.checks if not c.ok]
+
+    def as_json(self) -> dict:
+        return {"file": self.file, "name": self.name, "ok": self.ok, "dtype": self.dtype,
+                "seed": self.seed, "memory_estimate": self.estimate,
+                "seconds": round(self.seconds, 6),
+                "layers": [c.as_json() for c in self.checks],
+                "failed": len(self.failed)}
+
+
+# -- planning (no NumPy) -----------------------------------------------------------------
+
+def _index_input(net) -> bool:
+    """Whether the network input holds integer indices (it feeds an embedding)."""
+    return any(l.type.name == "embedding" and "input" in l.inputs for l in net.layers)
+
+
+def output_producers(net) -> dict:
+    """Network output name -> the leaf layer whose array it is."""
+    out = {}
+    for name in net.outputs:
+        kind, i = net.by_name.get(name, ("layer", None)) if name != "input" else ("input", 0)
+        if kind == "input":
+            out[name] = "input"
+        elif kind == "layer":
+            out[name] = net.layers[i].name
+        else:
+            out[name] = net.layers[net.groups[i].last - 1].name
+    return out
+
+
+def _last_uses(net) -> dict:
+    """Producer name -> index of the last layer reading it (len(layers) for outputs)."""
+    last = {}
+    for i, layer in enumerate(net.layers):
+        for src in layer.inputs:
+            last[src] = i
+    for producer in output_producers(net).values():
+        last[producer] = len(net.layers)
+    return last
+
+
+def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
+    """Upper estimate of the forward pass's peak bytes from shapes alone: the arrays
+    alive at each step, the layer's output and scratch space, and the parameters
+    (only the current layer's, unless they are all kept for --save)."""
+    b = DTYPES[dtype]
+    last = _last_uses(net)
+    n = len(net.layers)
+    in_bytes = prod(net.input) * (INDEX_BYTES if _index_input(net) else b)
+    sizes = {"input": in_bytes}
+    frees = {}
+    for src, i in last.items():
+        frees.setdefault(i, []).append(src)
+    live = in_bytes if "input" in last else 0
+    if save:
+        live += in_bytes if "input" not in last else 0
+    kept = 0
+    peak = live
+    for i, layer in enumerate(net.layers):
+        out_b = prod(layer.output) * b
+        sizes[layer.name] = out_b
+        weights = sum(t.numel * (8 if t.dtype == "int64" else b) for t in layer.tensors)
+        scratch = layer.type.workspace(layer.args, layer.input_shapes, layer.output) * b
+        peak = max(peak, live + out_b + scratch + weights + kept)
+        if layer.name in last:
+            live += out_b
+        for src in frees.get(i, ()):
+            live -= sizes[src]
+        if save:
+            kept += weights
+    return max(peak, live + kept)
+
+
+def memory_diagnostic(net, estimate: int, limit: int, file: str | None = None) -> Diagnostic:
+    from .report import human_bytes
+
+    node = net.spec.input_node
+    return Diagnostic(
+        "memory-limit",
+        f"the verify forward pass needs an estimated {human_bytes(estimate)} "
+        f"({estimate:,} bytes) at its peak, above the limit of {human_bytes(limit)}",
+        line=getattr(node, "line", 1), column=getattr(node, "col", 1),
+        hint="verify a smaller input (--input, e.g. batch 1), or raise --max-memory",
+        file=file or net.spec.file)
+
+
+# -- values --------------------------------------------------------------------------------
+
+def _fill(rng, np, dtype, tensor, layer):
+    """Seeded values for one parameter or buffer, in ranges that keep activations sane."""
+    shape = tuple(tensor.shape)
+    if tensor.dtype == "int64":
+        return np.asarray(rng.integers(0, 1000), dtype=np.int64).reshape(shape)
+
+    def uniform(lo, hi):
+        v = rng.random(shape, dtype=dtype)
+        v *= dtype(hi - lo)
+        v += dtype(lo)
+        return v
+
+    key = tensor.key
+    if key == "running_var":
+        return uniform(0.5, 1.5)  # positive, as variances are
+    if key == "running_mean":
+        return uniform(-0.2, 0.2)
+    if len(shape) >= 2 and layer.type.name != "embedding":
+        fan_in = prod(shape[1:]) or 1
+        bound = (3.0 / fan_in) ** 0.5  # variance 1/fan_in
+        return uniform(-bound, bound)
+    if key == "weight" and layer.type.family == "normalization":
+        return uniform(0.5, 1.5)
+    if key == "weight" and layer.type.name == "prelu":
+        return uniform(0.0, 0.5)
+    if key == "bias":
+        return uniform(-0.1, 0.1)
+    return uniform(-1.0, 1.0)
+
+
+def _make_input(rng, np, dtype, net):
+    shape = tuple(net.input)
+    if _index_input(net):
+        high = min(l.args["num_embeddings"] for l in net.layers
+                   if l.type.name == "embedding" and "input" in l.inputs)
+        return rng.integers(0, high, size=shape, dtype=np.int64)
+    return rng.standard_normal(shape, dtype=dtype)
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress=None,
+        estimate: int | None = None, file: str | None = None) -> Verification:
+    """Run ``net`` forward in NumPy and check every layer. ``progress(i, n, name)`` is
+    called before layer i. With ``save`` the result keeps every array for save_npz."""
+    import numpy as np
+
+    t0 = time.perf_counter()
+    np_dtype = np.dtype(dtype).type
+    rng = np.random.default_rng(seed)
+    res = Verification(file or net.spec.file, net.name, dtype, seed,
+                       estimate if estimate is not None else estimate_memory(net, dtype, save))
+    x0 = _make_input(rng, np, np_dtype, net)
+    arrays = {"input": x0} if save else None
+    last = _last_uses(net)
+    values = {"input": x0}
+    n = len(net.layers)
+    failed = None
+    for i, layer in enumerate(net.layers):
+        check = LayerCheck(layer.name, layer.type.name, tuple(layer.output),
+                           params=layer.params, buffers=layer.buffers)
+        res.checks.append(check)
+        if failed is not None:
+            check.error = f"not run: {failed} failed"
+            continue
+        if progress is not None:
+            progress(i, n, layer.name)
+        t = time.perf_counter()
+        w, xs = {}, None
+        held_params = held_buffers = 0
+        for tensor in layer.tensors:
+            arr = _fill(rng, np, np_dtype, tensor, layer)
+            w[tensor.key] = arr
+            if tensor.buffer:
+                held_buffers += arr.size
+            else:
+                held_params += arr.size
+            if save:
+                arrays[f"{layer.name}.{tensor.key}"] = arr
+        check.params_actual, check.buffers_actual = held_params, held_buffers
+        try:
+            xs = [values[src] for src in layer.inputs]
+            with np.errstate(over="ignore", under="ignore"):
+                y = layer.type.forward(layer.args, xs, w)
+            y = np.asarray(y)
+            if np.issubdtype(y.dtype, np.floating) and y.dtype != np_dtype:
+                y = y.astype(np_dtype)
+            check.actual = tuple(y.shape)
+        except Exception as exc:  # a forward that fails is a verification failure
+            check.error = f"{type(exc).__name__}: {exc}"
+            failed = layer.name
+            y = None
+        check.seconds = time.perf_counter() - t
+        del xs, w
+        if y is not None and layer.name in last:
+            values[layer.name] = y
+        del y
+        for src in set(layer.inputs):
+            if last.get(src) == i:
+                values.pop(src, None)
+    if save and failed is None:
+        outs = output_producers(net)
+        if len(outs) == 1:
+            arrays["output"] = values[next(iter(outs.values()))]
+        else:
+            for name, producer in outs.items():
+                arrays[f"output.{name}"] = values[producer]
+    res.arrays = arrays
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def save_npz(path: str, arrays: dict) -> None:
+    """Write ``arrays`` to ``path`` (.npz) atomically: a temporary file in the same
+    directory, then a rename, so a failed run never leaves half a file."""
+    import tempfile
+
+    import numpy as np
+
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".layercalc-", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
