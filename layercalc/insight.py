@@ -280,43 +280,43 @@ def tconv_input_interval(lo: int, hi: int, k: int, s: int, p: int, d: int):
 
 
 class _Tracer:
-    """Maps output intervals of one layer back to network-input intervals, exactly."""
+    """Maps output positions of one layer back to the network-input positions they
+    depend on, exactly (as sets: dilated kernels leave holes that a following
+    transposed conv would otherwise fill in)."""
 
     def __init__(self, net, windows):
         self.net = net
         self.windows = windows  # layer index -> window tuple, () or "tconv"
         self.index = {l.name: i for i, l in enumerate(net.layers)}
 
-    def interval(self, li: int, axis: int, lo: int, hi: int):
-        need = {li: (lo, hi)}
-        result = None
+    def positions(self, li: int, axis: int, outputs) -> set:
+        need = {li: set(outputs)}
+        result: set = set()
         for i in range(li, -1, -1):
-            iv = need.pop(i, None)
-            if iv is None:
+            pos = need.pop(i, None)
+            if not pos:
                 continue
             l = self.net.layers[i]
             w = self.windows[i]
-            lo, hi = iv
             if w == "tconv":
                 k, s, p, d = (v[axis] for v in _tconv_params(l))
-                src = tconv_input_interval(lo, hi, k, s, p, d)
+                src = {(o + p - t * d) // s for o in pos for t in range(k)
+                       if (o + p - t * d) % s == 0}
             elif w == ():
-                src = (lo, hi)
+                src = pos
             else:
                 k, s, p, d = w[axis]
-                src = (s * lo - p, s * hi - p + d * (k - 1))
-            if src is None:
-                continue
+                src = {s * o - p + t * d for o in pos for t in range(k)}
             for name in l.inputs:
                 if name == "input":
-                    result = src if result is None else (min(result[0], src[0]),
-                                                         max(result[1], src[1]))
+                    result |= src
                 else:
-                    j = self.index[name]
-                    old = need.get(j)
-                    need[j] = src if old is None else (min(old[0], src[0]),
-                                                       max(old[1], src[1]))
+                    need.setdefault(self.index[name], set()).update(src)
         return result
+
+    def interval(self, li: int, axis: int, lo: int, hi: int):
+        got = self.positions(li, axis, range(lo, hi + 1))
+        return (min(got), max(got)) if got else None
 
 
 def receptive_fields(net) -> list[LayerField]:
