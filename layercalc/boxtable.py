@@ -39,9 +39,11 @@ class BoxTable:
                         widths[i] = len(part)
         total = sum(widths) + 3 * len(widths) + 1
         wrap = [i for i, (_, _, w) in enumerate(self.columns) if w]
+        longest_word = {i: max([len(w) for row in self.rows if row is not None
+                                for w in row[0][i].split()] or [0]) for i in wrap}
         while total > max_width and wrap:
             i = max(wrap, key=lambda j: widths[j])
-            floor = max(10, len(self.columns[i][0]))
+            floor = max(10, len(self.columns[i][0]), longest_word[i])  # never split a name
             if widths[i] <= floor:
                 wrap.remove(i)
                 continue
@@ -77,7 +79,8 @@ class BoxTable:
                 lines = cell.split("\n")
                 if self.columns[i][2]:
                     lines = [p for part in lines for p in
-                             (textwrap.wrap(part, widths[i], break_on_hyphens=False) or [""])]
+                             (textwrap.wrap(part, widths[i], break_on_hyphens=False,
+                                            break_long_words=False) or [""])]
                 parts.append(lines)
             height = max(len(p) for p in parts)
             for k in range(height):

@@ -49,14 +49,12 @@ class Layer:
     arg_nodes: dict
     group: int | None  # index of the innermost enclosing group
     depth: int
+    params: int = 0  # parameter elements (filled from tensors on construction)
+    buffers: int = 0  # buffer elements
 
-    @property
-    def params(self) -> int:
-        return sum(t.numel for t in self.tensors if not t.buffer)
-
-    @property
-    def buffers(self) -> int:
-        return sum(t.numel for t in self.tensors if t.buffer)
+    def __post_init__(self):
+        self.params = sum(t.numel for t in self.tensors if not t.buffer)
+        self.buffers = sum(t.numel for t in self.tensors if t.buffer)
 
     @property
     def trainable_params(self) -> int:
@@ -402,14 +400,13 @@ class Builder:
         shapes = [v.shape for v in src]
         try:
             concrete = lt.pick(shapes)
-            for arg in concrete.args:
+            for arg in concrete.required_args:
                 if arg.name not in a:
-                    if arg.default is REQUIRED:
-                        raise SpecError("missing-argument", f"{concrete.name} needs "
-                                        f"'{arg.name}'", node=e.type_node,
-                                        hint=f"add `{arg.name}: ...`" +
-                                        (f" ({arg.doc})" if arg.doc else ""))
-                    a[arg.name] = arg.default
+                    raise SpecError("missing-argument", f"{concrete.name} needs "
+                                    f"'{arg.name}'", node=e.type_node,
+                                    hint=f"add `{arg.name}: ...`" +
+                                    (f" ({arg.doc})" if arg.doc else ""))
+            a = {**concrete.defaults, **a}
             out = concrete.infer(a, shapes)
             tensors = concrete.tensors(a, shapes, out)
             macs = concrete.macs(a, shapes, out)

@@ -135,10 +135,25 @@ def _scalar(ev) -> Scalar:
     if tag is not None and tag not in _STD_TAGS:
         raise SpecError("yaml-tag", f"YAML tag {tag} is not allowed in a spec",
                         line=line, column=col, hint="remove the tag; specs hold plain data")
-    if tag in (None, "!"):
-        if tag == "!" or not ev.implicit[0]:
-            return Scalar(ev.value, line, col, plain=False)
-        tag = _resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)
+    if tag == "!" or (tag is None and not ev.implicit[0]):
+        return Scalar(ev.value, line, col, plain=False)
+    key = (tag, ev.value)
+    value = _RESOLVED.get(key, _MISSING)
+    if value is _MISSING:  # specs repeat the same few scalars thousands of times
+        value = _resolve_value(tag, ev)
+        if len(_RESOLVED) < 20_000:
+            _RESOLVED[key] = value
+    return Scalar(value, line, col, plain=ev.style is None)
+
+
+_RESOLVED: dict = {}
+_MISSING = object()
+
+
+def _resolve_value(tag, ev):
+    """The Python value of a plain or standard-tagged scalar (YAML 1.1 core schema)."""
+    if tag is None:
+        tag = _resolver.resolve(yaml.ScalarNode, ev.value, (True, False))
     value = ev.value
     if tag == "tag:yaml.org,2002:int":
         try:
@@ -155,7 +170,7 @@ def _scalar(ev) -> Scalar:
         value = _constructor.construct_yaml_bool(yaml.ScalarNode(tag, ev.value))
     elif tag == "tag:yaml.org,2002:null":
         value = None
-    return Scalar(value, line, col, plain=ev.style is None)
+    return value
 
 
 def _yaml_error(exc: Exception, text: str) -> SpecError:

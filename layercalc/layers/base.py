@@ -72,6 +72,8 @@ class LayerType:
 
     def __init__(self):
         self.arg_map = {a.name: a for a in self.args}
+        self.defaults = {a.name: a.default for a in self.args if not a.required}
+        self.required_args = tuple(a for a in self.args if a.required)
 
     # -- shape ---------------------------------------------------------------------
     def pick(self, shapes: list[tuple]) -> "LayerType":
