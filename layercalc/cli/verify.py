@@ -1,0 +1,198 @@
+"""`layercalc verify`: a real NumPy forward pass that checks every calculated number."""
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from .common import (echo_diagnostics, exit_code, format_diagnostic, load_all, spec_options,
+                     table_width)
+
+PROGRESS_AFTER = 0.5  # seconds: quicker runs never show a progress bar
+MAX_ROWS = 400
+
+
+def _max_memory(ctx, param, value):
+    from ..verify import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+class _Progress:
+    """A rich progress bar on stderr, shown only on a terminal and only once the run has
+    taken more than a moment (so quick runs and pipes stay clean)."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.start = time.perf_counter()
+        self.bar = None
+        self.task = None
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, i, n, name):
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.perf_counter() - self.start < PROGRESS_AFTER:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                MofNCompleteColumn(), TextColumn("{task.fields[layer]}"),
+                                console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=n, layer="")
+        self.bar.update(self.task, completed=i, layer=name)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _shape(s):
+    return "—" if s is None else "[" + ", ".join(str(v) for v in s) + "]"
+
+
+def _count(expected, actual):
+    if actual is None or actual == expected:
+        return f"{expected:,}"
+    return f"{actual:,} ≠ {expected:,}"
+
+
+def _summary(v, net) -> str:
+    from ..report import human_bytes
+
+    n = len(v.checks)
+    failed = v.failed
+    outs = ", ".join(_shape(s) for s in net.outputs.values())
+    totals = net.totals()
+    tail = (f"({v.dtype}, seed {v.seed}, {v.seconds:.2f} s, estimated peak "
+            f"{human_bytes(v.estimate)})")
+    if not failed:
+        return (f"✓ all {n} layers agree: output {outs}, {totals['params']:,} params, "
+                f"{totals['buffers']:,} buffers {tail}")
+    return f"✗ {len(failed)} of {n} layers disagree {tail}"
+
+
+def render_verification(v, net, width, color) -> str:
+    from ..boxtable import BoxTable, render_lines
+
+    table = BoxTable(f"{net.name} — verify", net.spec.file)
+    for header, numeric, wrap in (("", False, False), ("Layer", False, False),
+                                  ("Type", False, False), ("Calculated", False, False),
+                                  ("Actual", False, True), ("Params", True, False),
+                                  ("Buffers", True, False), ("ms", True, False)):
+        table.add_column(header, numeric, wrap)
+    checks = v.checks
+    hidden = 0
+    if len(checks) > MAX_ROWS:  # keep every failure, then the head and tail
+        keep = set(range(MAX_ROWS // 2)) | set(range(len(checks) - MAX_ROWS // 2, len(checks)))
+        keep |= {i for i, c in enumerate(checks) if not c.ok}
+        hidden = len(checks) - len(keep)
+        checks = [c for i, c in enumerate(checks) if i in keep]
+    for c in checks:
+        mark, style = ("✓", "green") if c.ok else ("✗", "bold red")
+        actual = _shape(c.actual) if c.error is None else c.error
+        table.add_row([mark, c.name, c.type, _shape(c.expected), actual,
+                       _count(c.params, c.params_actual), _count(c.buffers, c.buffers_actual),
+                       f"{c.seconds * 1000:.1f}" if c.ran else ""],
+                      styles=[style, "", "", "", "" if c.ok else "red", "", "", ""])
+    lines = table.segments(width or 120)
+    if hidden:
+        lines.append(f"({hidden:,} passing rows not shown)")
+    lines.append([(_summary(v, net), "bold green" if v.ok else "bold red")])
+    lines.append("")
+    return render_lines(lines, color)
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+              help="seed of the random parameters, buffers and input")
+@click.option("--save", "save", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE.npz",
+              help="write input, output and every parameter and buffer under its "
+              "PyTorch state_dict key (one SPEC only)")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
+              show_default=True, help="element type of the forward pass")
+@click.option("--max-memory", "max_memory", default="2GiB", show_default=True,
+              callback=_max_memory, metavar="SIZE",
+              help="refuse runs whose estimated peak memory exceeds SIZE (512MiB, 2GiB)")
+@spec_options(formats=("table", "json"))
+def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_layers):
+    """Run the network for real in NumPy and check every calculated number.
+
+    Every parameter and buffer gets a seeded random array of the exact shape PyTorch
+    gives it; a seeded input (integer indices for embedding) goes through the network
+    with inference semantics. Each layer passes when its array has the calculated
+    shape and its tensors hold the calculated parameter and buffer counts. The peak
+    memory is estimated first, and a run above --max-memory is refused. Exit 0 when
+    everything agrees, 1 otherwise.
+    """
+    if save is not None and len(specs) != 1:
+        raise click.UsageError("--save writes one network's arrays: give exactly one SPEC")
+    from .. import verify as core
+    from ..errors import Diagnostic
+
+    results = load_all(specs, sets, input_shape, max_layers)
+    runs = []  # (result, verification or None)
+    for r in results:
+        if r.net is None:
+            runs.append((r, None))
+            continue
+        estimate = core.estimate_memory(r.net, dtype, save is not None)
+        if estimate > max_memory:
+            r.diagnostics.append(core.memory_diagnostic(r.net, estimate, max_memory, r.file))
+            runs.append((r, None))
+            continue
+        progress = _Progress(f"verify {r.file}")
+        try:
+            v = core.run(r.net, seed, dtype, save is not None, progress, estimate, r.file)
+        finally:
+            progress.close()
+        if save is not None:
+            if v.arrays is not None and any(k.startswith("output") for k in v.arrays):
+                try:
+                    core.save_npz(save, v.arrays)
+                except OSError as exc:
+                    r.diagnostics.append(Diagnostic(
+                        "unwritable", f"cannot write {save}: {exc.strerror or exc}",
+                        file=r.file, hint="check the path of --save"))
+            else:
+                r.diagnostics.append(Diagnostic(
+                    "not-saved", f"{save} was not written: the forward pass did not finish",
+                    file=r.file))
+            v.arrays = None
+        runs.append((r, v))
+
+    if fmt == "json":
+        from ..render import render_json
+        from ..report import error_json
+
+        payloads = []
+        for r, v in runs:
+            if v is None:
+                payloads.append(error_json(r.file, r.diagnostics))
+            else:
+                p = v.as_json()
+                if r.diagnostics:
+                    p["errors"] = [d.as_json() for d in r.diagnostics]
+                payloads.append(p)
+        click.echo(render_json(payloads), nl=False)
+    else:
+        echo_diagnostics(results)
+        color = sys.stdout.isatty()
+        for r, v in runs:
+            if v is not None:
+                click.echo(render_verification(v, r.net, table_width(), color), nl=False)
+    ok = exit_code(results) == 0 and all(v is not None and v.ok for _, v in runs)
+    sys.exit(0 if ok else 1)
+
+
+COMMANDS = (verify,)
+__all__ = ["COMMANDS", "format_diagnostic"]
