@@ -136,3 +136,54 @@ def prod(values) -> int:
     for v in values:
         r *= v
     return r
+
+
+# -- coverage: which positions a sliding window really touches (explain, solve) --------
+
+def unread_inputs(n: int, k: int, s: int, p: int = 0, d: int = 1,
+                  out: int | None = None) -> list[int]:
+    """Input positions (0-based) that no window of a conv/pool reads; ``p`` is the left
+    padding, ``out`` the output size (default: conv_output_size with p on both sides).
+
+    >>> unread_inputs(66, 3, 2)           # floor drops the last row
+    [65]
+    >>> unread_inputs(64, 3, 2, 1)        # the dropped position is padding
+    []
+    >>> unread_inputs(6, 1, 2)            # stride > kernel skips rows
+    [1, 3, 5]
+    """
+    if out is None:
+        out = conv_output_size(n, k, s, p, d)
+    read = bytearray(n)
+    for x in range(out):
+        for t in range(k):
+            i = x * s - p + t * d
+            if 0 <= i < n:
+                read[i] = 1
+    return [i for i in range(n) if not read[i]]
+
+
+def taps_on_input(n: int, k: int, s: int, p: int = 0, d: int = 1,
+                  out: int | None = None) -> int:
+    """(output position, kernel tap) pairs of a conv/pool that read a real input
+    position rather than padding.
+
+    >>> taps_on_input(64, 4, 2, 1)        # 32 outputs x 4 taps, 2 of them on padding
+    126
+    """
+    if out is None:
+        out = conv_output_size(n, k, s, p, d)
+    return sum(1 for x in range(out) for t in range(k) if 0 <= x * s - p + t * d < n)
+
+
+def transposed_taps_on_output(n: int, k: int, s: int, p: int = 0, d: int = 1,
+                              out: int | None = None) -> int:
+    """(input position, kernel tap) pairs of a transposed conv that land inside the
+    output (the others fall into the cropped padding).
+
+    >>> transposed_taps_on_output(4, 4, 2, 1)   # 16 pairs, 2 cropped
+    14
+    """
+    if out is None:
+        out = conv_transpose_output_size(n, k, s, p, d)
+    return sum(1 for i in range(n) for t in range(k) if 0 <= i * s - p + t * d < out)
