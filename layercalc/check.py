@@ -93,7 +93,7 @@ def _value(node: Node, names: dict, key: str, parse=None) -> int:
             except QuantityError as exc:
                 raise SpecError("bad-expect", f"expect.{key}: {exc}", node=node) from None
         v = resolve_scalar(node, names)
-        if isinstance(v, (list, tuple, str)) or isinstance(v, bool):
+        if isinstance(v, (list, tuple, str, bool)):
             raise SpecError("bad-expect", f"expect.{key} must be a number", node=node)
     if isinstance(v, float):
         if not v.is_integer():
@@ -218,4 +218,14 @@ def check_expectations(net, file: str | None = None) -> list[Diagnostic]:
                                     or "expect takes " + ", ".join(EXPECT_KEYS)))
         except SpecError as exc:
             found.append(exc.diagnostic(file))
+    return found
+
+
+def check_network(net, file: str | None = None, lint_levels: dict | None = None
+                  ) -> list[Diagnostic]:
+    """Failed expectations and lint findings of one network, in file order."""
+    from .lint import lint
+
+    found = check_expectations(net, file) + lint(net, file, lint_levels)
+    found.sort(key=lambda d: (d.line, d.column))
     return found

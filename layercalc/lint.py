@@ -10,8 +10,8 @@ classes of the registry, never on type-name substrings.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from .arith import effective_kernel, prod
 from .errors import Diagnostic, did_you_mean
