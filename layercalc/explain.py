@@ -1,0 +1,345 @@
+"""Why each layer has its shape and its parameter count: the formulas with the numbers
+plugged in, and the fully-connected comparison (sparse connectivity, weight sharing).
+
+Pure: a resolved network in, structured explanations out; ``lines`` makes the text.
+The shape arithmetic is printed from the same inputs layercalc.arith computes with, and
+every printed result is the layer's real output size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from .arith import (adaptive_window, conv_output_size, conv_transpose_output_size, prod,
+                    taps_on_input, transposed_taps_on_output, unread_inputs)
+from .layers.conv import Conv, ConvTranspose
+from .layers.linear import Linear
+from .layers.pool import AdaptivePool, Pool
+from .layers.reshape import Flatten
+
+DIM_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+UNIT = {"length": "position", "depth": "plane", "height": "row", "width": "column"}
+
+
+@dataclass
+class Explanation:
+    name: str
+    type: str
+    inputs: list
+    output: tuple
+    shape: list = field(default_factory=list)  # text lines
+    params: list = field(default_factory=list)
+    compare: list = field(default_factory=list)
+    figures: dict = field(default_factory=dict)  # the numbers behind compare
+
+
+def num(n) -> str:
+    return f"{n:,}"
+
+
+def _frac(x: Fraction) -> str:
+    return str(int(x)) if x.denominator == 1 else f"{float(x):g}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _ranges(values: list[int]) -> str:
+    parts = []
+    start = prev = None
+    for v in values + [None]:
+        if start is not None and v == prev + 1:
+            prev = v
+            continue
+        if start is not None:
+            parts.append(str(start) if start == prev else f"{start}–{prev}")
+        start = prev = v
+    return ", ".join(parts)
+
+
+def _dims(n_dims: int):
+    return DIM_NAMES.get(n_dims, tuple(f"dim {i}" for i in range(n_dims)))
+
+
+def _unread_note(dim: str, n: int, k: int, s: int, left: int, d: int, out: int) -> str:
+    unread = unread_inputs(n, k, s, left, d, out)
+    if not unread:
+        return ""
+    unit = UNIT.get(dim, "position")
+    if len(unread) <= 4:
+        where = f"input {unit}{'s' if len(unread) > 1 else ''} {_ranges(unread)} (0-based)"
+        return f"      {where} {'are' if len(unread) > 1 else 'is'} never read"
+    return f"      {len(unread)} of {n} input {unit}s are never read"
+
+
+def _window_lines(dims, sp_in, sp_out, k, s, lefts, rights, d, ceil_mode=False):
+    """Shape lines of a conv or pool: floor (or ceil) formula per spatial dim."""
+    lines = []
+    dilated = any(v != 1 for v in d)
+    sym = all(a == b for a, b in zip(lefts, rights))
+    pad = "2·p" if sym else "p_left + p_right"
+    kern = "d·(k − 1) − 1" if dilated else "k"
+    rnd = ("⌈", "⌉") if ceil_mode else ("⌊", "⌋")
+    lines.append(f"out = {rnd[0]}(n + {pad} − {kern}) / s{rnd[1]} + 1")
+    for i, dim in enumerate(dims):
+        n, o = sp_in[i], sp_out[i]
+        padt = f"2·{lefts[i]}" if sym else f"{lefts[i]} + {rights[i]}"
+        kt = f"{d[i]}·({k[i]} − 1) − 1" if dilated else f"{k[i]}"
+        num_ = n + lefts[i] + rights[i] - d[i] * (k[i] - 1) - 1
+        expr = f"({n} + {padt} − {kt}) / {s[i]}"
+        q = Fraction(num_, s[i])
+        if q.denominator == 1:
+            text = f"{expr} + 1 = {int(q) + 1}"
+            raw = int(q) + 1
+        else:
+            raw = (num_ // s[i] if not ceil_mode else -(-num_ // s[i])) + 1
+            text = f"{rnd[0]}{expr}{rnd[1]} + 1 = {rnd[0]}{_frac(q)}{rnd[1]} + 1 = {raw}"
+        if raw != o:  # ceil_mode's last-window rule
+            text += (f"; the last window would start at ({raw} − 1)·{s[i]} = {(raw - 1) * s[i]}"
+                     f" ≥ n + p = {n + lefts[i]}, inside the right padding, so PyTorch "
+                     f"drops it: {o}")
+        lines.append(f"  {dim}: {text}")
+        if not ceil_mode:
+            if q.denominator != 1:
+                dropped = num_ % s[i]
+                note = _unread_note(dim, n, k[i], s[i], lefts[i], d[i], o)
+                lines.append(f"      floor drops a remainder of {dropped}" +
+                             ("" if note else f" (only padding: every input "
+                              f"{UNIT.get(dim, 'position')} is still read)"))
+                if note:
+                    lines.append(note)
+            elif s[i] > d[i] * (k[i] - 1) + 1:
+                note = _unread_note(dim, n, k[i], s[i], lefts[i], d[i], o)
+                if note:
+                    lines.append(note + f" (stride {s[i]} > kernel span "
+                                 f"{d[i] * (k[i] - 1) + 1})")
+    return lines
+
+
+def _shape(l) -> list[str]:
+    lt = l.type
+    a = l.args
+    shape = l.input_shapes[0]
+    if isinstance(lt, Conv):
+        dims = _dims(lt.dims)
+        lefts = [p[0] for p in a["_pads"]]
+        rights = [p[1] for p in a["_pads"]]
+        lines = _window_lines(dims, shape[-lt.dims:], l.output[-lt.dims:], a["_k"], a["_s"],
+                              lefts, rights, a["_d"])
+        if a["padding"] == "same":
+            lines.append("padding='same': total d·(k − 1) split left " +
+                         ", ".join(f"{x}" for x in lefts) + ", right " +
+                         ", ".join(f"{x}" for x in rights))
+        lines.append(f"channels: {a['in_channels']} -> {a['out_channels']} (out_channels)")
+        return lines
+    if isinstance(lt, ConvTranspose):
+        dims = _dims(lt.dims)
+        lines = ["out = (n − 1)·s − 2·p + d·(k − 1) + output_padding + 1"]
+        for i, dim in enumerate(dims):
+            n, k, s, p, d, op = (shape[-lt.dims:][i], a["_k"][i], a["_s"][i], a["_p"][i],
+                                 a["_d"][i], a["_op"][i])
+            o = conv_transpose_output_size(n, k, s, p, d, op)
+            lines.append(f"  {dim}: ({n} − 1)·{s} − 2·{p} + {d}·({k} − 1) + {op} + 1 = {o}")
+        lines.append(f"channels: {a['in_channels']} -> {a['out_channels']} (out_channels)")
+        return lines
+    if isinstance(lt, Pool):
+        dims = _dims(lt.dims)
+        p = list(a["_p"])
+        lines = _window_lines(dims, shape[-lt.dims:], l.output[-lt.dims:], a["_k"], a["_s"],
+                              p, p, a["_d"], a["ceil_mode"])
+        if a["stride"] is None:
+            lines.insert(0, "stride defaults to kernel_size")
+        lines.append("channels unchanged")
+        return lines
+    if isinstance(lt, AdaptivePool):
+        dims = _dims(lt.dims)
+        lines = ["out = output_size; window i covers [⌊i·n/out⌋, ⌈(i + 1)·n/out⌉)"]
+        for i, dim in enumerate(dims):
+            n, o = shape[-lt.dims:][i], l.output[-lt.dims:][i]
+            sizes = {b - a_ for a_, b in (adaptive_window(j, n, o) for j in range(o))}
+            w = "/".join(str(v) for v in sorted(sizes))
+            lines.append(f"  {dim}: {n} -> {o} (windows of {w})")
+        return lines
+    if isinstance(lt, Linear):
+        return [f"last dim: in_features {a['in_features']} -> out_features "
+                f"{a['out_features']}; the other dims {list(shape[:-1])} stay"]
+    ins = l.input_shapes
+    if len(ins) > 1:
+        if len(set(map(tuple, ins))) == 1:
+            return [f"{len(ins)} inputs of shape {list(ins[0])} merged element-wise"]
+        if lt.name in ("concat",):
+            dim = a["dim"] % len(ins[0])
+            parts = " + ".join(str(s[dim]) for s in ins)
+            return [f"concatenated along dim {a['dim']}: {parts} = {l.output[dim]}"]
+        return ["broadcast " + " and ".join(str(list(s)) for s in ins) +
+                f" -> {list(l.output)}"]
+    if isinstance(lt, Flatten):
+        r = len(shape)
+        s0, e0 = a["start_dim"] % r, a["end_dim"] % r
+        part = shape[s0:e0 + 1]
+        return [f"flatten dims {s0}..{e0}: {'·'.join(map(str, part))} = {num(prod(part))}"]
+    if tuple(shape) == tuple(l.output):
+        return ["shape unchanged"]
+    if prod(shape) == prod(l.output):
+        return [f"same {num(prod(shape))} elements rearranged: {list(shape)} -> "
+                f"{list(l.output)}"]
+    return [f"{list(shape)} -> {list(l.output)}"]
+
+
+def _product(shape) -> str:
+    return "·".join(str(v) for v in reversed(shape))
+
+
+def _params(l) -> list[str]:
+    params = [t for t in l.tensors if not t.buffer]
+    buffers = [t for t in l.tensors if t.buffer]
+    lines = []
+    if not params:
+        lines.append("no parameters")
+    else:
+        parts = []
+        for t in params:
+            if len(t.shape) > 1:
+                parts.append(f"{t.key} {_product(t.shape)} = {num(t.numel)}")
+            else:
+                parts.append(f"{t.key} {num(t.numel)}")
+        text = " + ".join(parts)
+        has_bias = any(t.key == "bias" for t in params)
+        if isinstance(l.type, (Conv, ConvTranspose, Linear)) and not has_bias:
+            text += ", no bias"
+        if len(params) > 1:
+            text += f"; total {num(l.params)}"
+        if isinstance(l.type, Conv) and l.args["groups"] != 1:
+            g = l.args["groups"]
+            text += f" (in_channels/groups = {l.args['in_channels']}/{g})"
+        if isinstance(l.type, ConvTranspose):
+            text += " (weight is (in, out/groups, *k))"
+        lines.append(text)
+    if buffers:
+        lines.append("buffers: " + " + ".join(f"{t.key} {num(t.numel)}" for t in buffers) +
+                     (f" = {num(l.buffers)}" if len(buffers) > 1 else "") +
+                     " (not parameters)")
+    return lines
+
+
+def _batch(shape, dims) -> int:
+    return shape[0] if len(shape) == dims + 2 else 1
+
+
+def _compare(l):
+    """Dense-equivalent weights, real connections and weight sharing (per sample)."""
+    lt = l.type
+    a = l.args
+    shape = l.input_shapes[0]
+    weights = sum(t.numel for t in l.tensors if not t.buffer and t.key == "weight")
+    if isinstance(lt, (Conv, ConvTranspose)):
+        n = _batch(shape, lt.dims)
+        sp_in, sp_out = shape[-lt.dims:], l.output[-lt.dims:]
+        c_in, c_out, g = a["in_channels"], a["out_channels"], a["groups"]
+        inputs = c_in * prod(sp_in)
+        outputs = c_out * prod(sp_out)
+        macs = l.macs // n
+        if isinstance(lt, Conv):
+            fan_in = (c_in // g) * prod(a["_k"])
+            real = c_out * (c_in // g) * prod(
+                taps_on_input(sp_in[i], a["_k"][i], a["_s"][i], a["_pads"][i][0], a["_d"][i],
+                              sp_out[i]) for i in range(lt.dims))
+            waste = "zero padding"
+        else:
+            fan_in = None
+            real = c_in * (c_out // g) * prod(
+                transposed_taps_on_output(sp_in[i], a["_k"][i], a["_s"][i], a["_p"][i],
+                                          a["_d"][i], sp_out[i]) for i in range(lt.dims))
+            waste = "the cropped border (padding)"
+    elif isinstance(lt, Linear):
+        n = shape[0] if len(shape) >= 2 else 1
+        inputs = prod(shape) // n
+        outputs = prod(l.output) // n
+        macs = l.macs // n
+        fan_in = a["in_features"]
+        real = macs
+        waste = ""
+    else:
+        return [], {}
+    dense = inputs * outputs
+    fig = {"inputs": inputs, "outputs": outputs, "dense_weights": dense, "weights": weights,
+           "connections": macs, "connections_on_data": real,
+           "sharing": macs / weights if weights else 0.0}
+    lines = []
+    ratio = dense / weights if weights else 0
+    if dense == weights:
+        lines.append(f"fully connected: {num(inputs)} inputs × {num(outputs)} outputs = "
+                     f"{num(dense)} weights; this layer is one")
+    else:
+        lines.append(f"fully connected: {num(inputs)} inputs × {num(outputs)} outputs would "
+                     f"need {num(dense)} weights, {_ratio(ratio)} this layer's {num(weights)}")
+    conn = f"connections: {num(macs)} multiply-adds per sample"
+    if fan_in is not None and fan_in != inputs:
+        conn += (f"; each output reads {num(fan_in)} of the {num(inputs)} inputs "
+                 f"({_pct(fan_in / inputs)}, sparse connectivity)")
+    lines.append(conn)
+    if real != macs:
+        lines.append(f"  {num(real)} of them touch real data, {num(macs - real)} fall on "
+                     f"{waste}")
+    share = macs / weights if weights else 0
+    if weights:
+        if macs == weights:
+            lines.append("weight sharing: none, every weight is used once per sample")
+        else:
+            lines.append(f"weight sharing: {num(macs)} / {num(weights)} = {_ratio(share)[:-1]}: "
+                         f"each weight is used {_ratio(share)[:-1]} times per sample")
+    return lines, fig
+
+
+def _ratio(x: float) -> str:
+    if abs(x - round(x)) < 1e-9:
+        return f"{int(round(x)):,}×"
+    return f"{x:,.1f}×"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.3g}%"
+
+
+def explain(net, layer: str | None = None) -> list[Explanation]:
+    """Explanations for every layer, or for one leaf layer or group (its leaves).
+    Raises KeyError for an unknown name."""
+    layers = net.layers
+    if layer is not None:
+        hit = net.by_name.get(layer)
+        if hit is None:
+            raise KeyError(layer)
+        kind, i = hit
+        if kind == "layer":
+            layers = [net.layers[i]]
+        else:
+            g = net.groups[i]
+            layers = net.layers[g.first:g.last]
+    out = []
+    for l in layers:
+        compare, fig = _compare(l)
+        out.append(Explanation(l.name, l.type.name, [list(s) for s in l.input_shapes],
+                               tuple(l.output), _shape(l), _params(l), compare, fig))
+    return out
+
+
+def lines(e: Explanation) -> list[str]:
+    """An explanation as indented text lines."""
+    ins = " + ".join(str(s) for s in e.inputs)
+    out = [f"{e.name} ({e.type}): {ins} -> {list(e.output)}"]
+    out += ["  shape: " + e.shape[0]] + ["  " + x for x in e.shape[1:]]
+    out += ["  params: " + e.params[0]] + ["  " + x for x in e.params[1:]]
+    out += ["  " + x for x in e.compare]
+    return out
+
+
+def check_consistent(l) -> bool:
+    """The printed result equals arith's (a guard used by the tests)."""
+    lt, a = l.type, l.args
+    sp = l.input_shapes[0]
+    if isinstance(lt, Conv) and all(x == y for x, y in a["_pads"]):
+        return all(conv_output_size(sp[-lt.dims:][i], a["_k"][i], a["_s"][i], a["_pads"][i][0],
+                                    a["_d"][i]) == l.output[-lt.dims:][i]
+                   for i in range(lt.dims))
+    return True
