@@ -541,3 +541,27 @@ def test_repository_specs_pass(monkeypatch):
     monkeypatch.chdir(pathlib.Path(__file__).parent.parent)
     r = run("specs")
     assert r.exit_code == 0, r.output
+
+
+def test_lint_geometry_agrees_with_the_brute_force_helpers():
+    """The closed forms of the stride and kernel rules against arith's position-by-position
+    walk, on random 1-d configurations."""
+    import random
+
+    from layercalc.arith import conv_output_size, effective_kernel, unread_inputs
+    from layercalc.lint import _used_taps
+
+    rng = random.Random(5)
+    for _ in range(400):
+        n, k, s = rng.randint(1, 30), rng.randint(1, 7), rng.randint(1, 4)
+        d, p = rng.randint(1, 3), rng.randint(0, 3)
+        o = conv_output_size(n, k, s, p, d)
+        if o < 1:
+            continue
+        span = effective_kernel(k, d)
+        unread = unread_inputs(n, k, s, p, d, o)
+        end = (o - 1) * s - p + span
+        tail = [i for i in unread if i >= end]
+        assert tail == list(range(max(end, 0), n))
+        taps = {t for x in range(o) for t in range(k) if 0 <= x * s - p + t * d < n}
+        assert _used_taps(n, k, s, p, d, o) == len(taps)
