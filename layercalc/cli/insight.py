@@ -1,0 +1,402 @@
+"""`layercalc cost`, `layercalc rf`, `layercalc explain` and `layercalc solve`."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+
+import click
+
+from ..render import FORMATS, num, shape_text
+from .common import echo_diagnostics, exit_code, load_all, spec_options, table_width
+
+
+# -- generic table output -----------------------------------------------------------------
+
+def _table(title, caption, headers, numeric, rows, footer=(), notes=()) -> str:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=table_width() or 120, color_system=None,
+                      highlight=False, emoji=False)
+    table = Table(title=Text(title, style="bold") if title else None, caption=caption,
+                  caption_justify="left", header_style="bold")
+    for h, isnum in zip(headers, numeric):
+        table.add_column(h, justify="right" if isnum else "left", overflow="fold")
+    for r in rows:
+        table.add_row(*r)
+    if footer:
+        table.add_section()
+        table.add_row(*[Text(c, style="bold") for c in footer])
+    console.print(table)
+    for line in notes:
+        console.print(Text(line))
+    console.print()
+    return buf.getvalue()
+
+
+def _markdown(title, headers, numeric, rows, footer=(), notes=()) -> str:
+    out = [f"### {title}\n"] if title else []
+    out.append("| " + " | ".join(headers) + " |")
+    out.append("|" + "|".join("---:" if n else "---" for n in numeric) + "|")
+    for r in list(rows) + ([footer] if footer else []):
+        out.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", "<br>") for c in r)
+                   + " |")
+    out.append("")
+    out.extend(f"- {line}" for line in notes)
+    out.append("")
+    return "\n".join(out) + "\n"
+
+
+def _csv(header, rows) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _json(payloads) -> str:
+    data = payloads[0] if len(payloads) == 1 else payloads
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _human(n: int) -> str:
+    from ..report import human_bytes
+    return human_bytes(n)
+
+
+def _run(specs, sets, input_shape, fmt, max_layers, build, payload, table, markdown,
+         csv_rows):
+    """Load every spec, print diagnostics (or error objects in json), render the good ones."""
+    from ..report import error_json
+
+    results = load_all(specs, sets, input_shape, max_layers)
+    if fmt == "json":
+        out = []
+        for r in results:
+            out.append(payload(r.net, build(r.net)) if r.net is not None
+                       else error_json(r.file, r.diagnostics))
+        click.echo(_json(out), nl=False)
+    else:
+        echo_diagnostics(results)
+        good = [(r.net, build(r.net)) for r in results if r.net is not None]
+        if fmt == "table":
+            text = "".join(table(net, data) for net, data in good)
+        elif fmt == "markdown":
+            text = "".join(markdown(net, data) for net, data in good)
+        else:
+            header, rows = None, []
+            for net, data in good:
+                h, rs = csv_rows(net, data)
+                header = header or h
+                rows += rs
+            text = _csv(header, rows) if header else ""
+        click.echo(text, nl=False)
+    sys.exit(exit_code(results))
+
+
+# -- cost ---------------------------------------------------------------------------------
+
+COST_HEADERS = ("Layer", "Type", "Output", "MACs", "FLOPs", "Activation")
+COST_NUMERIC = (False, False, False, True, True, True)
+
+
+def _cost_notes(c) -> list[str]:
+    from ..insight import LEGEND
+
+    t = c.totals
+    batch = f"batch {c.batch}" + (f" (spec: {c.spec_batch}, scaled by {c.batch}/{c.spec_batch})"
+                                  if c.batch != c.spec_batch else "")
+    return [
+        f"MACs: {num(t['macs'])}; FLOPs: {num(t['flops'])} ({batch})",
+        f"Memory as {c.dtype} ({c.dtype_bytes} bytes per element; KiB/MiB/GiB = 2**10/20/30 "
+        "bytes):",
+        f"  parameters {_human(t['param_bytes'])} ({num(t['params'])}), buffers "
+        f"{_human(t['buffer_bytes'])}, input {_human(t['input_bytes'])}",
+        f"  all activations {_human(t['activation_bytes'])} "
+        f"({num(t['activation_elements'])} elements)",
+        f"  inference: peak activations {_human(t['inference_peak_activation_bytes'])}; with "
+        f"parameters and buffers {_human(t['inference_bytes'])}",
+        f"  training step: kept activations {_human(t['training_activation_bytes'])} + "
+        f"activation-gradient peak {_human(t['activation_gradient_peak_bytes'])} + parameter "
+        f"gradients {_human(t['gradient_bytes'])} + parameters and buffers = "
+        f"{_human(t['training_bytes'])} (no optimizer state; Adam adds "
+        f"{_human(2 * t['gradient_bytes'])})",
+        LEGEND,
+    ]
+
+
+def _cost_rows(c):
+    return [(x.name, x.type, shape_text(x.output), num(x.macs), num(x.flops),
+             _human(x.activation_bytes)) for x in c.layers]
+
+
+def _cost_footer(c):
+    t = c.totals
+    return ("Total", "", "", num(t["macs"]), num(t["flops"]), _human(t["activation_bytes"]))
+
+
+def _cost_payload(net, c):
+    return {"file": net.spec.file, "name": net.name, "dtype": c.dtype,
+            "dtype_bytes": c.dtype_bytes, "batch": c.batch, "spec_batch": c.spec_batch,
+            "legend": _legend(),
+            "layers": [{"name": x.name, "type": x.type, "output": list(x.output),
+                        "macs": x.macs, "flops": x.flops,
+                        "activation_elements": x.activation_elements,
+                        "activation_bytes": x.activation_bytes, "params": x.params}
+                       for x in c.layers],
+            "totals": dict(c.totals)}
+
+
+def _legend():
+    from ..insight import LEGEND
+    return LEGEND
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@spec_options()
+@click.option("--batch", type=click.IntRange(1), default=None,
+              help="batch size N: scales MACs and activations by N / (the spec's dim 0)")
+def cost(specs, sets, input_shape, fmt, max_layers, batch):
+    """Compute (MACs, FLOPs) and memory per layer, with totals.
+
+    \b
+    Per layer: MACs (multiply-accumulates; transposed conv counted on input
+    positions), FLOPs = 2 x MACs, and the output activation size at the spec dtype.
+    Totals: parameters, buffers, input, all activations, the inference peak (tensors
+    live from creation to their last consumer) and a training step (parameters,
+    buffers, parameter gradients, every activation kept for backward, and the peak of
+    activation gradients; optimizer state excluded). No views or in-place ops are
+    assumed, so these are upper bounds.
+    """
+    from ..insight import cost as compute
+
+    def build(net):
+        return compute(net, batch)
+
+    _run(specs, sets, input_shape, fmt, max_layers, build, _cost_payload,
+         lambda net, c: _table(net.name, net.spec.file, COST_HEADERS, COST_NUMERIC,
+                               _cost_rows(c), _cost_footer(c), _cost_notes(c)),
+         lambda net, c: _markdown(net.name, COST_HEADERS, COST_NUMERIC, _cost_rows(c),
+                                  _cost_footer(c), _cost_notes(c)),
+         lambda net, c: (["file", "layer", "type", "output", "macs", "flops",
+                          "activation_elements", "activation_bytes", "params"],
+                         [[net.spec.file, x.name, x.type, shape_text(x.output), x.macs,
+                           x.flops, x.activation_elements, x.activation_bytes, x.params]
+                          for x in c.layers]))
+
+
+# -- receptive fields -----------------------------------------------------------------------
+
+RF_HEADERS = ("Layer", "Type", "Output", "RF size", "Jump", "Start", "Note")
+RF_NUMERIC = (False, False, False, True, True, True, False)
+
+
+def _per_dim(values) -> str:
+    values = [str(v) for v in values]
+    return values[0] if len(set(values)) == 1 else "×".join(values)
+
+
+def _rf_rows(fields):
+    rows = []
+    for f in fields:
+        if f.fields is None:
+            rows.append((f.name, f.type, shape_text(f.output), "", "", "", f.note))
+        else:
+            rows.append((f.name, f.type, shape_text(f.output),
+                         _per_dim(x.size for x in f.fields), _per_dim(x.jump for x in f.fields),
+                         _per_dim(x.start for x in f.fields), f.note))
+    return rows
+
+
+RF_NOTES = ("RF size: input positions one output position depends on (span, per spatial "
+            "dim); jump: input pixels between neighbouring outputs; start: first input "
+            "position seen by output 0 (negative: in the padding). Araujo et al. 2019; "
+            "transposed convs: the largest span over output positions.",)
+
+
+def _rf_payload(net, fields):
+    return {"file": net.spec.file, "name": net.name, "layers": [
+        {"name": f.name, "type": f.type, "output": list(f.output),
+         "fields": None if f.fields is None else [
+             {"size": x.size, "jump": str(x.jump), "start": x.start} for x in f.fields],
+         "note": f.note} for f in fields]}
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@spec_options()
+def rf(specs, sets, input_shape, fmt, max_layers):
+    """Receptive field per layer and spatial dim: size, jump (effective stride), start.
+
+    Follows Araujo, Norris & Sim (Distill 2019) through dilation, pooling and merges of
+    aligned branches; transposed convolutions divide the jump by their stride, and the
+    size is the largest span over output positions (computed exactly). Undefined after
+    flatten, linear, reshape or upsample.
+    """
+    from ..insight import receptive_fields
+
+    def csv_rows(net, fields):
+        rows = []
+        for f in fields:
+            for axis, x in enumerate(f.fields or [None]):
+                rows.append([net.spec.file, f.name, f.type, shape_text(f.output),
+                             "" if x is None else axis,
+                             "" if x is None else x.size, "" if x is None else str(x.jump),
+                             "" if x is None else x.start, f.note])
+        return ["file", "layer", "type", "output", "dim", "size", "jump", "start", "note"], rows
+
+    _run(specs, sets, input_shape, fmt, max_layers, receptive_fields, _rf_payload,
+         lambda net, fs: _table(net.name, net.spec.file, RF_HEADERS, RF_NUMERIC,
+                                _rf_rows(fs), notes=RF_NOTES),
+         lambda net, fs: _markdown(net.name, RF_HEADERS, RF_NUMERIC, _rf_rows(fs),
+                                   notes=RF_NOTES),
+         csv_rows)
+
+
+# -- explain --------------------------------------------------------------------------------
+
+@click.command()
+@click.argument("spec", metavar="SPEC")
+@click.argument("layer", required=False, metavar="[LAYER]")
+@spec_options()
+def explain(spec, layer, sets, input_shape, fmt, max_layers):
+    """Why each layer (or LAYER, a leaf or group name) has its shape and parameters.
+
+    The output-size formula with the numbers plugged in (floor or ceil shown when it
+    drops a remainder, and the input rows that leaves unread), the parameter
+    arithmetic, and the comparison with a fully-connected layer of the same input and
+    output sizes: its weights, the connections this layer really has, and how many
+    times each weight is shared.
+    """
+    from ..explain import explain as build_all
+    from ..explain import lines
+    from ..errors import did_you_mean
+    from ..report import error_json
+
+    results = load_all([spec], sets, input_shape, max_layers)
+    r = results[0]
+    if r.net is None:
+        if fmt == "json":
+            click.echo(_json([error_json(r.file, r.diagnostics)]), nl=False)
+        else:
+            echo_diagnostics(results)
+        sys.exit(1)
+    try:
+        items = build_all(r.net, layer)
+    except KeyError:
+        hint = did_you_mean(layer, list(r.net.by_name))
+        raise click.BadParameter(f"no layer or group named {layer!r} in {r.file}" +
+                                 (f" ({hint})" if hint else ""), param_hint="LAYER") from None
+    if fmt == "json":
+        payload = {"file": r.file, "name": r.net.name, "layers": [
+            {"name": e.name, "type": e.type, "input": e.inputs, "output": list(e.output),
+             "shape": e.shape, "params": e.params, "compare": e.compare,
+             "figures": e.figures, "text": lines(e)} for e in items]}
+        click.echo(_json([payload]), nl=False)
+    elif fmt == "csv":
+        rows = []
+        for e in items:
+            for section in ("shape", "params", "compare"):
+                for text in getattr(e, section):
+                    rows.append([r.file, e.name, e.type, section, text.strip()])
+        click.echo(_csv(["file", "layer", "type", "section", "text"], rows), nl=False)
+    elif fmt == "markdown":
+        out = [f"### {r.net.name}\n"]
+        for e in items:
+            out.append(f"#### {e.name} ({e.type})\n")
+            out.append("```")
+            out.extend(lines(e)[1:])
+            out.append("```\n")
+        click.echo("\n".join(out), nl=True)
+    else:
+        text = "\n\n".join("\n".join(lines(e)) for e in items)
+        click.echo(f"{r.net.name} ({r.file})\n\n{text}")
+    sys.exit(0)
+
+
+# -- solve ----------------------------------------------------------------------------------
+
+SOLVE_HEADERS = ("#", "k", "s", "p", "d", "op/ceil", "Check", "PyTorch", "Note")
+SOLVE_NUMERIC = (True, True, True, True, True, False, False, False, False)
+
+
+@click.command()
+@click.option("--in", "n_in", type=click.IntRange(1), required=True, help="input size")
+@click.option("--out", "n_out", type=click.IntRange(1), required=True, help="target size")
+@click.option("--kernel", type=click.IntRange(1), default=None, help="fix the kernel size")
+@click.option("--stride", type=click.IntRange(1), default=None, help="fix the stride")
+@click.option("--type", "kind", type=click.Choice(("conv", "conv_transpose", "max_pool",
+                                                   "avg_pool")),
+              default=None, help="layer type (default: conv when shrinking or keeping the "
+              "size, conv_transpose when growing)")
+@click.option("--dims", type=click.IntRange(1, 3), default=2, show_default=True,
+              help="spatial dims of the PyTorch line")
+@click.option("--limit", type=click.IntRange(1), default=10, show_default=True,
+              help="show at most N answers")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+              show_default=True)
+def solve(n_in, n_out, kernel, stride, kind, dims, limit, fmt):
+    """Hyper-parameters mapping an input size to a target size, simplest first.
+
+    \b
+      layercalc solve --in 64 --out 32 --kernel 4        -> stride 2, padding 1
+      layercalc solve --in 32 --out 64 --type conv_transpose
+
+    Searches kernel <= 11, stride <= 4, padding <= kernel (pools: PyTorch's limit of
+    half the kernel), dilation <= 3, output_padding < stride, ceil_mode. Ranked: no
+    input rows left unread (no output left unreached), no dilation, no output_padding
+    or ceil_mode, padding within k//2 and centred, then the smallest stride and kernel.
+    Every answer is recomputed with the shape formulas.
+    """
+    from ..solve import output_size
+    from ..solve import solve as search
+
+    if kind is None:
+        kind = "conv_transpose" if n_out > n_in else "conv"
+    found = search(n_in, n_out, kind, kernel, stride)
+    for s in found:
+        assert output_size(s, n_in) == n_out  # recomputed by layercalc.arith
+    shown = found[:limit]
+    title = f"{kind}: {n_in} -> {n_out}"
+    if fmt == "json":
+        click.echo(_json([{"in": n_in, "out": n_out, "type": kind, "count": len(found),
+                           "solutions": [
+                               {"kernel_size": s.kernel, "stride": s.stride,
+                                "padding": s.padding, "dilation": s.dilation,
+                                "output_padding": s.output_padding, "ceil_mode": s.ceil_mode,
+                                "out": s.out, "check": s.formula(n_in),
+                                "pytorch": s.torch(dims), "notes": list(s.notes)}
+                               for s in shown]}]), nl=False)
+    else:
+        rows = [(str(i + 1), str(s.kernel), str(s.stride), str(s.padding), str(s.dilation),
+                 ("op=" + str(s.output_padding)) if s.output_padding else
+                 ("ceil" if s.ceil_mode else ""), s.formula(n_in), s.torch(dims),
+                 "; ".join(s.notes)) for i, s in enumerate(shown)]
+        more = len(found) - len(shown)
+        notes = [f"{len(found)} solutions" + (f"; {more} more with --limit" if more else "")
+                 if found else f"no {kind} with kernel <= 11, stride <= 4, dilation <= 3 maps "
+                 f"{n_in} to {n_out}"]
+        if fmt == "table":
+            click.echo(_table(title, None, SOLVE_HEADERS, SOLVE_NUMERIC, rows, notes=notes),
+                       nl=False)
+        elif fmt == "markdown":
+            click.echo(_markdown(title, SOLVE_HEADERS, SOLVE_NUMERIC, rows, notes=notes),
+                       nl=False)
+        else:
+            click.echo(_csv(["rank", "kernel_size", "stride", "padding", "dilation",
+                             "output_padding", "ceil_mode", "out", "check", "pytorch",
+                             "notes"],
+                            [[i + 1, s.kernel, s.stride, s.padding, s.dilation,
+                              s.output_padding, s.ceil_mode, s.out, s.formula(n_in),
+                              s.torch(dims), "; ".join(s.notes)]
+                             for i, s in enumerate(shown)]), nl=False)
+    sys.exit(0 if found else 1)
+
+
+COMMANDS = (cost, rf, explain, solve)

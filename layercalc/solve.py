@@ -1,0 +1,148 @@
+"""Find conv / transposed-conv / pool hyper-parameters mapping an input size to a target
+size, ranked by simplicity, each re-checked with layercalc.arith and given as the
+PyTorch line to paste. Pure."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .arith import (conv_output_size, conv_transpose_output_size, effective_kernel,
+                    pool_output_size, unread_inputs)
+
+KINDS = ("conv", "conv_transpose", "max_pool", "avg_pool")
+MAX_KERNEL, MAX_STRIDE, MAX_DILATION = 11, 4, 3
+TORCH = {"conv": "Conv{d}d", "conv_transpose": "ConvTranspose{d}d", "max_pool": "MaxPool{d}d",
+         "avg_pool": "AvgPool{d}d"}
+
+
+@dataclass(frozen=True)
+class Solution:
+    type: str
+    kernel: int
+    stride: int
+    padding: int
+    dilation: int = 1
+    output_padding: int = 0
+    ceil_mode: bool = False
+    out: int = 0
+    unread: int = 0  # input positions no window reads (conv, pool)
+    uncovered: int = 0  # output positions no input reaches (transposed conv)
+    notes: tuple = ()
+
+    def torch(self, dims: int = 2) -> str:
+        name = "nn." + TORCH[self.type].format(d=dims)
+        args = []
+        if self.type in ("conv", "conv_transpose"):
+            args += ["in_channels", "out_channels"]
+        args.append(f"kernel_size={self.kernel}")
+        args.append(f"stride={self.stride}")
+        if self.padding or self.type in ("conv", "conv_transpose"):
+            args.append(f"padding={self.padding}")
+        if self.output_padding:
+            args.append(f"output_padding={self.output_padding}")
+        if self.dilation != 1:
+            args.append(f"dilation={self.dilation}")
+        if self.ceil_mode:
+            args.append("ceil_mode=True")
+        return f"{name}({', '.join(args)})"
+
+    def formula(self, n: int) -> str:
+        k, s, p, d = self.kernel, self.stride, self.padding, self.dilation
+        if self.type == "conv_transpose":
+            return (f"({n} − 1)·{s} − 2·{p} + {d}·({k} − 1) + {self.output_padding} + 1 = "
+                    f"{self.out}")
+        kern = f"{d}·({k} − 1) − 1" if d != 1 else f"{k}"
+        rnd = ("⌈", "⌉") if self.ceil_mode else ("⌊", "⌋")
+        return f"{rnd[0]}({n} + 2·{p} − {kern}) / {s}{rnd[1]} + 1 = {self.out}"
+
+    @property
+    def key(self) -> tuple:
+        """Simplicity: fewer wasted positions, no dilation, no output_padding or ceil_mode,
+        padding within k//2 and centred, then smaller stride, kernel and padding."""
+        big_k = effective_kernel(self.kernel, self.dilation)
+        centred = self.padding == (big_k - 1) // 2
+        uneven = (self.type == "conv_transpose" and self.kernel % self.stride != 0)
+        return (self.unread + self.uncovered, self.dilation != 1, self.output_padding != 0,
+                self.ceil_mode, self.padding > big_k // 2, uneven, not centred, self.stride,
+                self.kernel, self.padding, self.dilation)
+
+
+def output_size(sol: Solution, n: int) -> int:
+    """The output size by layercalc.arith (the check every answer passes)."""
+    if sol.type == "conv":
+        return conv_output_size(n, sol.kernel, sol.stride, sol.padding, sol.dilation)
+    if sol.type == "conv_transpose":
+        return conv_transpose_output_size(n, sol.kernel, sol.stride, sol.padding,
+                                          sol.dilation, sol.output_padding)
+    return pool_output_size(n, sol.kernel, sol.stride, sol.padding, sol.dilation,
+                            sol.ceil_mode)
+
+
+def _uncovered(n, k, s, p, d, out) -> int:
+    hit = bytearray(out)
+    for i in range(n):
+        for t in range(k):
+            o = i * s - p + t * d
+            if 0 <= o < out:
+                hit[o] = 1
+    return out - sum(hit)
+
+
+def _candidates(kind, n, kernel, stride, max_kernel, max_stride, max_dilation):
+    ks = [kernel] if kernel else range(1, max_kernel + 1)
+    ss = [stride] if stride else range(1, max_stride + 1)
+    ds = [1] if kind == "avg_pool" else range(1, max_dilation + 1)
+    for k in ks:
+        for s in ss:
+            for d in ds:
+                if d > 1 and k == 1:
+                    continue
+                big_k = effective_kernel(k, d)
+                if kind == "conv":
+                    for p in range(0, k + 1):
+                        if n + 2 * p >= big_k:
+                            yield Solution(kind, k, s, p, d)
+                elif kind == "conv_transpose":
+                    for p in range(0, k + 1):
+                        for op in range(0, s):
+                            yield Solution(kind, k, s, p, d, op)
+                else:
+                    for p in range(0, big_k // 2 + 1):
+                        for ceil in (False, True):
+                            yield Solution(kind, k, s, p, d, ceil_mode=ceil)
+
+
+def solve(n: int, target: int, kind: str = "conv", kernel: int | None = None,
+          stride: int | None = None, max_kernel: int = MAX_KERNEL,
+          max_stride: int = MAX_STRIDE, max_dilation: int = MAX_DILATION) -> list[Solution]:
+    """Every small (kernel, stride, padding, dilation[, output_padding | ceil_mode])
+    mapping ``n`` to ``target`` for ``kind``, simplest first."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    found = []
+    for c in _candidates(kind, n, kernel, stride, max_kernel, max_stride, max_dilation):
+        if c.ceil_mode and output_size(Solution(c.type, c.kernel, c.stride, c.padding,
+                                                c.dilation), n) == target:
+            continue  # ceil_mode changes nothing here: the floor answer is listed
+        o = output_size(c, n)
+        if o != target or o < 1:
+            continue
+        notes = []
+        unread = uncovered = 0
+        if kind == "conv_transpose":
+            uncovered = _uncovered(n, c.kernel, c.stride, c.padding, c.dilation, o)
+            if uncovered:
+                notes.append(f"{uncovered} output positions receive no input")
+            elif c.kernel % c.stride:
+                notes.append("kernel not a multiple of stride: uneven overlap "
+                             "(checkerboard artifacts)")
+        else:
+            unread = len(unread_inputs(n, c.kernel, c.stride, c.padding, c.dilation, o))
+            if unread:
+                notes.append(f"{unread} input positions never read")
+        if kind == "conv" and c.stride == 1 and o == n and c.dilation * (c.kernel - 1) == 2 * c.padding:
+            notes.append("same as padding='same'")
+        found.append(Solution(c.type, c.kernel, c.stride, c.padding, c.dilation,
+                              c.output_padding, c.ceil_mode, o, unread, uncovered,
+                              tuple(notes)))
+    found.sort(key=lambda x: x.key)
+    return found

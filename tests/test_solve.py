@@ -1,0 +1,76 @@
+"""The solver: answers re-checked by the shape formulas, ranked by simplicity."""
+import pytest
+
+from layercalc.arith import (conv_output_size, conv_transpose_output_size, effective_kernel,
+                             pool_output_size)
+from layercalc.solve import solve
+
+
+def recheck(s, n):
+    if s.type == "conv":
+        assert n + 2 * s.padding >= effective_kernel(s.kernel, s.dilation)
+        return conv_output_size(n, s.kernel, s.stride, s.padding, s.dilation)
+    if s.type == "conv_transpose":
+        assert s.output_padding < s.stride or s.output_padding < s.dilation
+        return conv_transpose_output_size(n, s.kernel, s.stride, s.padding, s.dilation,
+                                          s.output_padding)
+    assert s.padding <= effective_kernel(s.kernel, s.dilation) // 2  # PyTorch's pool rule
+    return pool_output_size(n, s.kernel, s.stride, s.padding, s.dilation, s.ceil_mode)
+
+
+def test_dcgan_halving_with_kernel_4():
+    best = solve(64, 32, "conv", kernel=4)[0]
+    assert (best.kernel, best.stride, best.padding, best.dilation) == (4, 2, 1, 1)
+    assert best.torch() == "nn.Conv2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1)"
+    assert best.formula(64) == "⌊(64 + 2·1 − 4) / 2⌋ + 1 = 32"
+
+
+def test_generator_doubling():
+    sols = solve(32, 64, "conv_transpose")
+    assert [(s.kernel, s.stride, s.padding, s.output_padding) for s in sols[:2]] == \
+        [(2, 2, 0, 0), (4, 2, 1, 0)]
+    assert sols[1].torch(2) == ("nn.ConvTranspose2d(in_channels, out_channels, kernel_size=4, "
+                                "stride=2, padding=1)")
+
+
+def test_same_size_prefers_centred_odd_kernels():
+    sols = solve(64, 64, "conv")
+    assert [(s.kernel, s.padding) for s in sols[:3]] == [(1, 0), (3, 1), (5, 2)]
+    assert "same as padding='same'" in sols[1].notes
+
+
+def test_resnet_stem_pool():
+    sols = solve(112, 56, "max_pool", kernel=3)
+    assert (sols[0].stride, sols[0].padding, sols[0].ceil_mode) == (2, 1, False)
+    assert sols[0].torch() == "nn.MaxPool2d(kernel_size=3, stride=2, padding=1)"
+
+
+def test_unread_rows_rank_last():
+    sols = solve(64, 32, "conv")
+    assert sols[0].unread == 0
+    worst = [s for s in sols if s.unread]
+    assert worst and sols.index(worst[0]) > max(i for i, s in enumerate(sols) if not s.unread)
+
+
+@pytest.mark.parametrize("kind", ["conv", "conv_transpose", "max_pool", "avg_pool"])
+@pytest.mark.parametrize("n,target", [(64, 32), (32, 64), (7, 7), (28, 14), (9, 5), (5, 3),
+                                      (100, 25), (10, 21)])
+def test_every_answer_rechecked(kind, n, target):
+    sols = solve(n, target, kind)
+    for s in sols:
+        assert recheck(s, n) == target == s.out
+    assert len({(s.kernel, s.stride, s.padding, s.dilation, s.output_padding, s.ceil_mode)
+                for s in sols}) == len(sols)
+    keys = [s.key for s in sols]
+    assert keys == sorted(keys)
+
+
+def test_ceil_mode_only_when_it_matters():
+    sols = solve(5, 3, "max_pool", kernel=2, stride=2)
+    plain = [(s.padding, s.ceil_mode) for s in sols if s.dilation == 1]
+    assert plain == [(1, False), (0, True)]  # ceil_mode ranks after a plain padding
+
+
+def test_unknown_kind():
+    with pytest.raises(ValueError):
+        solve(4, 2, "dense")
