@@ -383,3 +383,123 @@ def test_brute_force_random_chains(seed):
     length = 60 + 3 * max(f.size for f in fs) + 45 * max(f.jump for f in fs).__ceil__() + \
         max(abs(f.start) for f in fs)
     check_against_brute_force(r.net, length)
+
+
+# -- CLI ---------------------------------------------------------------------------------
+
+import csv as _csv  # noqa: E402
+import io as _io  # noqa: E402
+import json as _json  # noqa: E402
+
+from click.testing import CliRunner  # noqa: E402
+
+import layercalc.cli  # noqa: E402
+
+FORMATS = ("table", "json", "markdown", "csv")
+DISC = str(SPECS / "dcgan_discriminator.yaml")
+
+
+def run(*args):
+    return CliRunner().invoke(layercalc.cli.main, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_cli_cost_every_format(fmt):
+    r = run("cost", DISC, "--format", fmt)
+    assert r.exit_code == 0, r.output
+    if fmt == "json":
+        data = _json.loads(r.output)
+        assert data["totals"]["macs"] == 103_817_216
+        assert data["totals"]["flops"] == 207_634_432
+        assert data["legend"].startswith("MACs = multiply-accumulates")
+        assert data["layers"][0]["activation_bytes"] == 64 * 32 * 32 * 4
+    elif fmt == "csv":
+        rows = list(_csv.DictReader(_io.StringIO(r.output)))
+        assert sum(int(x["macs"]) for x in rows) == 103_817_216
+    else:
+        assert "103,817,216" in r.output and "207,634,432" in r.output
+        assert "MACs = multiply-accumulates; FLOPs = 2 × MACs; transposed conv counted on " \
+               "input positions" in r.output
+        assert "inference: peak activations 512.00 KiB" in r.output
+
+
+def test_cli_cost_batch():
+    data = _json.loads(run("cost", DISC, "--batch", "16", "--format", "json").output)
+    assert data["batch"] == 16 and data["totals"]["macs"] == 16 * 103_817_216
+    assert data["totals"]["param_bytes"] == 4 * 2_765_568
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_cli_rf_every_format(fmt):
+    r = run("rf", str(SPECS / "resnet50.yaml"), "--format", fmt)
+    assert r.exit_code == 0, r.output
+    if fmt == "json":
+        layers = {x["name"]: x for x in _json.loads(r.output)["layers"]}
+        assert layers["maxpool"]["fields"] == [{"size": 11, "jump": "4", "start": -5}] * 2
+        assert layers["layer4.2.9"]["fields"][0]["size"] == 427
+        assert layers["fc"]["fields"] is None
+    elif fmt == "csv":
+        rows = [x for x in _csv.DictReader(_io.StringIO(r.output)) if x["layer"] == "maxpool"]
+        assert [(x["dim"], x["size"], x["jump"]) for x in rows] == [("0", "11", "4"),
+                                                                   ("1", "11", "4")]
+    else:
+        assert "maxpool" in r.output and "427" in r.output
+
+
+def test_cli_rf_transposed_jump_is_a_fraction():
+    data = _json.loads(run("rf", str(SPECS / "dcgan_generator.yaml"), "--format",
+                           "json").output)
+    assert data["layers"][3]["fields"][0] == {"size": 5, "jump": "1/2", "start": -4}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_cli_explain_every_format(fmt):
+    r = run("explain", DISC, "0", "--format", fmt)
+    assert r.exit_code == 0, r.output
+    if fmt == "json":
+        e = _json.loads(r.output)["layers"][0]
+        assert e["params"] == ["weight 4·4·3·64 = 3,072, no bias"]
+        assert e["figures"]["dense_weights"] == 805_306_368
+    else:
+        assert "(64 + 2·1 − 4) / 2 + 1 = 32" in r.output
+        assert "4·4·3·64 = 3,072" in r.output
+
+
+def test_cli_explain_all_layers_and_unknown_layer():
+    r = run("explain", DISC)
+    assert r.exit_code == 0 and r.output.count("(conv2d)") == 5
+    r = run("explain", DISC, "nope")
+    assert r.exit_code == 2 and "no layer or group named 'nope'" in r.output
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_cli_solve_every_format(fmt):
+    r = run("solve", "--in", "64", "--out", "32", "--kernel", "4", "--format", fmt)
+    assert r.exit_code == 0, r.output
+    line = "nn.Conv2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1)"
+    if fmt == "json":
+        s = _json.loads(r.output)["solutions"][0]
+        assert (s["stride"], s["padding"], s["pytorch"]) == (2, 1, line)
+    elif fmt == "csv":
+        first = next(_csv.DictReader(_io.StringIO(r.output)))
+        assert (first["stride"], first["padding"], first["pytorch"]) == ("2", "1", line)
+    else:
+        assert "kernel_size=4" in r.output and "padding=1" in r.output
+
+
+def test_cli_solve_defaults_and_no_answer():
+    r = run("solve", "--in", "32", "--out", "64", "--format", "json", "--limit", "1")
+    data = _json.loads(r.output)
+    assert data["type"] == "conv_transpose" and len(data["solutions"]) == 1
+    r = run("solve", "--in", "4", "--out", "1000", "--type", "conv")
+    assert r.exit_code == 1 and "no conv" in r.output
+
+
+@pytest.mark.parametrize("cmd", ["cost", "rf", "explain"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_cli_spec_errors_exit_1(cmd, fmt, spec_file):
+    bad = spec_file("input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 9}\n")
+    r = run(cmd, bad, "--format", fmt)
+    assert r.exit_code == 1
+    if fmt == "json":
+        assert _json.loads(r.output)["errors"][0]["line"] == 3
