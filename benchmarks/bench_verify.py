@@ -144,7 +144,8 @@ print(json.dumps({"imports": imports, "job": job, "forward": best, "peak": peak,
 
 
 def side(code: str, *args) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
+    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], check=False,
+                         capture_output=True,
                          text=True, cwd=ROOT)
     if out.returncode:
         raise SystemExit(f"benchmark subprocess failed:\n{out.stderr}")
@@ -160,9 +161,10 @@ def main(argv) -> int:
     if not spec.exists():
         print(f"skipped: {spec} does not exist (pass a ResNet-50 spec as the argument)")
         return 0
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    # never import torch here: a child's ru_maxrss starts from its parent's at fork
+    if importlib.util.find_spec("torch") is None:
         print("skipped: torch is not installed (pip install torch)")
         return 0
     lc = side(LAYERCALC_SIDE, spec)

@@ -146,7 +146,6 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
     (only the current layer's, unless they are all kept for --save)."""
     b = DTYPES[dtype]
     last = _last_uses(net)
-    n = len(net.layers)
     in_bytes = prod(net.input) * (INDEX_BYTES if _index_input(net) else b)
     sizes = {"input": in_bytes}
     frees = {}
@@ -275,7 +274,7 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
             if np.issubdtype(y.dtype, np.floating) and y.dtype != np_dtype:
                 y = y.astype(np_dtype)
             check.actual = tuple(y.shape)
-        except Exception as exc:  # a forward that fails is a verification failure
+        except Exception as exc:  # noqa: BLE001 - a forward that fails is a failed check
             check.error = f"{type(exc).__name__}: {exc}"
             failed = layer.name
             y = None

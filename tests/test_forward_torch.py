@@ -100,8 +100,8 @@ def _conv_cfg(rnd):
         pad = [rnd.randint(0, 2) for _ in range(dims)]
     size = [rnd.randint(4, 11 if dims < 3 else 7) for _ in range(dims)]
     shape = ([rnd.randint(1, 2)] if rnd.random() < 0.8 else []) + [cin] + size
-    args = dict(out_channels=cout, kernel_size=k, stride=s, padding=pad, dilation=d, groups=g,
-                bias=rnd.random() < 0.7, padding_mode=mode)
+    args = {"out_channels": cout, "kernel_size": k, "stride": s, "padding": pad, "dilation": d, "groups": g,
+                "bias": rnd.random() < 0.7, "padding_mode": mode}
     return f"conv{dims}d", args, shape
 
 
@@ -131,8 +131,8 @@ def _conv_t_cfg(rnd):
     op = [rnd.randint(0, max(si, di) - 1) for si, di in zip(s, d)]
     size = [rnd.randint(1, 6) for _ in range(dims)]
     shape = ([rnd.randint(1, 2)] if rnd.random() < 0.8 else []) + [cin] + size
-    args = dict(out_channels=cout, kernel_size=k, stride=s, padding=p, output_padding=op,
-                dilation=d, groups=g, bias=rnd.random() < 0.7)
+    args = {"out_channels": cout, "kernel_size": k, "stride": s, "padding": p, "output_padding": op,
+                "dilation": d, "groups": g, "bias": rnd.random() < 0.7}
     return f"conv_transpose{dims}d", args, shape
 
 
@@ -158,7 +158,7 @@ def _pool_cfg(rnd):
     k = [rnd.randint(1, 4) for _ in range(dims)]
     s = [rnd.randint(1, 3) for _ in range(dims)] if rnd.random() < 0.8 else None
     p = [rnd.randint(0, 2) for _ in range(dims)]
-    args = dict(kernel_size=k, stride=s, padding=p, ceil_mode=rnd.random() < 0.5)
+    args = {"kernel_size": k, "stride": s, "padding": p, "ceil_mode": rnd.random() < 0.5}
     if kind == "max":
         args["dilation"] = [rnd.choice((1, 1, 2)) for _ in range(dims)]
     else:
@@ -193,7 +193,7 @@ def _adaptive_cfg(rnd):
     out = [rnd.choice((rnd.randint(1, 6), None)) if rnd.random() < 0.9 else n
            for n in size]
     shape = ([rnd.randint(1, 2)] if rnd.random() < 0.8 else []) + [2] + size
-    return f"adaptive_{kind}_pool{dims}d", dict(output_size=out), shape
+    return f"adaptive_{kind}_pool{dims}d", {"output_size": out}, shape
 
 
 @pytest.mark.parametrize("layer,cfg", configs(_adaptive_cfg, 24))
@@ -233,7 +233,7 @@ NORM_CASES = [
 
 def _torch_norm(layer, name, args, shape):
     a = layer.args
-    if name.startswith("batch_norm") or name.startswith("instance_norm"):
+    if name.startswith(("batch_norm", "instance_norm")):
         kind = "BatchNorm" if name.startswith("batch") else "InstanceNorm"
         return getattr(torch.nn, f"{kind}{name[-2:].upper().replace('D', 'd')}")(
             a["num_features"], eps=a["eps"], affine=a["affine"],

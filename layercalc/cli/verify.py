@@ -6,8 +6,14 @@ import time
 
 import click
 
-from .common import (echo_diagnostics, exit_code, format_diagnostic, load_all, spec_options,
-                     table_width)
+from .common import (
+    echo_diagnostics,
+    exit_code,
+    format_diagnostic,
+    load_all,
+    spec_options,
+    table_width,
+)
 
 PROGRESS_AFTER = 0.5  # seconds: quicker runs never show a progress bar
 MAX_ROWS = 400

@@ -1,8 +1,8 @@
 """Element-wise layers: activations, softmax, PReLU, dropout, identity."""
 from __future__ import annotations
 
-from ..errors import LayerError
 from ..arith import prod
+from ..errors import LayerError
 from .base import Arg, LayerType, Tensor
 
 _INPLACE = Arg("inplace", "bool", False, doc="no effect on shapes")

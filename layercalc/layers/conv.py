@@ -1,7 +1,13 @@
 """Convolutions and transposed convolutions, 1-d to 3-d."""
 from __future__ import annotations
 
-from ..arith import conv_output_size, conv_transpose_output_size, effective_kernel, prod, same_padding
+from ..arith import (
+    conv_output_size,
+    conv_transpose_output_size,
+    effective_kernel,
+    prod,
+    same_padding,
+)
 from ..errors import LayerError
 from .base import Arg, LayerType, Tensor, check_inferred, fmt_dims, per_dim, rebuild, spatial_input
 

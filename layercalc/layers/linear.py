@@ -1,8 +1,8 @@
 """Fully-connected layers and embeddings."""
 from __future__ import annotations
 
-from ..errors import LayerError
 from ..arith import prod
+from ..errors import LayerError
 from .base import Arg, LayerType, Tensor, check_inferred
 
 
