@@ -10,8 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .arith import (adaptive_window, conv_output_size, conv_transpose_output_size, prod,
-                    taps_on_input, transposed_taps_on_output, unread_inputs)
+from .arith import (
+    adaptive_window,
+    conv_transpose_output_size,
+    prod,
+    taps_on_input,
+    transposed_taps_on_output,
+    unread_inputs,
+)
 from .layers.conv import Conv, ConvTranspose
 from .layers.linear import Linear
 from .layers.pool import AdaptivePool, Pool
@@ -332,14 +338,3 @@ def lines(e: Explanation) -> list[str]:
     out += ["  params: " + e.params[0]] + ["  " + x for x in e.params[1:]]
     out += ["  " + x for x in e.compare]
     return out
-
-
-def check_consistent(l) -> bool:
-    """The printed result equals arith's (a guard used by the tests)."""
-    lt, a = l.type, l.args
-    sp = l.input_shapes[0]
-    if isinstance(lt, Conv) and all(x == y for x, y in a["_pads"]):
-        return all(conv_output_size(sp[-lt.dims:][i], a["_k"][i], a["_s"][i], a["_pads"][i][0],
-                                    a["_d"][i]) == l.output[-lt.dims:][i]
-                   for i in range(lt.dims))
-    return True

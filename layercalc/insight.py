@@ -400,7 +400,7 @@ def _forward(l, w, srcs, rank):
 
 def _tconv_forward(l, src, rank):
     """Jump and a provisional field; size and start are replaced by the exact trace."""
-    k, s, p, d = _tconv_params(l)
+    k, s = l.args["_k"], l.args["_s"]
     if len(k) != rank or len(l.output) != len(l.input_shapes[0]):
         return _Undefined(f"undefined after {l.type.name}")
     return tuple(Field(f.size, f.jump / s[a], f.start) for a, f in enumerate(src))

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .arith import (conv_output_size, conv_transpose_output_size, effective_kernel,
-                    pool_output_size, unread_inputs)
+from .arith import (
+    conv_output_size,
+    conv_transpose_output_size,
+    effective_kernel,
+    pool_output_size,
+    unread_inputs,
+)
 
 KINDS = ("conv", "conv_transpose", "max_pool", "avg_pool")
 MAX_KERNEL, MAX_STRIDE, MAX_DILATION = 11, 4, 3
@@ -98,15 +103,15 @@ def _candidates(kind, n, kernel, stride, max_kernel, max_stride, max_dilation):
                     continue
                 big_k = effective_kernel(k, d)
                 if kind == "conv":
-                    for p in range(0, k + 1):
+                    for p in range(k + 1):
                         if n + 2 * p >= big_k:
                             yield Solution(kind, k, s, p, d)
                 elif kind == "conv_transpose":
-                    for p in range(0, k + 1):
-                        for op in range(0, s):
+                    for p in range(k + 1):
+                        for op in range(s):
                             yield Solution(kind, k, s, p, d, op)
                 else:
-                    for p in range(0, big_k // 2 + 1):
+                    for p in range(big_k // 2 + 1):
                         for ceil in (False, True):
                             yield Solution(kind, k, s, p, d, ceil_mode=ceil)
 

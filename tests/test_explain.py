@@ -2,8 +2,8 @@
 import textwrap
 
 import pytest
-
 from conftest import net_of
+
 from layercalc.analyse import analyse
 from layercalc.arith import conv_output_size, conv_transpose_output_size, pool_output_size
 from layercalc.explain import explain, lines

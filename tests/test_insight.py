@@ -5,8 +5,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-
 from conftest import net_of
+
 from layercalc.analyse import analyse, analyse_bytes
 from layercalc.insight import cost, input_interval, receptive_fields
 from layercalc.layers.conv import ConvTranspose
@@ -304,7 +304,7 @@ def check_against_brute_force(net, length, layers=None, axis=0):
         jump = f.jump
         # output positions whose whole field lies inside the input
         candidates = []
-        for pos in range(0, 4 * max(1, int(1 / jump)) + 400):
+        for pos in range(4 * max(1, int(1 / jump)) + 400):
             iv = input_interval(net, l.name, axis, pos)
             if iv is not None and iv[0] >= 0 and iv[1] < length:
                 candidates.append(pos)
@@ -387,13 +387,13 @@ def test_brute_force_random_chains(seed):
 
 # -- CLI ---------------------------------------------------------------------------------
 
-import csv as _csv  # noqa: E402
-import io as _io  # noqa: E402
-import json as _json  # noqa: E402
+import csv as _csv
+import io as _io
+import json as _json
 
-from click.testing import CliRunner  # noqa: E402
+from click.testing import CliRunner
 
-import layercalc.cli  # noqa: E402
+import layercalc.cli
 
 FORMATS = ("table", "json", "markdown", "csv")
 DISC = str(SPECS / "dcgan_discriminator.yaml")

@@ -1,8 +1,12 @@
 """The solver: answers re-checked by the shape formulas, ranked by simplicity."""
 import pytest
 
-from layercalc.arith import (conv_output_size, conv_transpose_output_size, effective_kernel,
-                             pool_output_size)
+from layercalc.arith import (
+    conv_output_size,
+    conv_transpose_output_size,
+    effective_kernel,
+    pool_output_size,
+)
 from layercalc.solve import solve
 
 

@@ -11,7 +11,6 @@ import click
 from ..render import FORMATS, num, shape_text
 from .common import echo_diagnostics, exit_code, load_all, spec_options, table_width
 
-
 # -- generic table output -----------------------------------------------------------------
 
 def _table(title, caption, headers, numeric, rows, footer=(), notes=()) -> str:
@@ -274,9 +273,9 @@ def explain(spec, layer, sets, input_shape, fmt, max_layers):
     output sizes: its weights, the connections this layer really has, and how many
     times each weight is shared.
     """
+    from ..errors import did_you_mean
     from ..explain import explain as build_all
     from ..explain import lines
-    from ..errors import did_you_mean
     from ..report import error_json
 
     results = load_all([spec], sets, input_shape, max_layers)
