@@ -75,20 +75,20 @@ def refused(tmp_path, content, code, line, col=None, command="shape", extra=()):
     return message
 
 
-def peak_rss_mb(path: Path, timeout=20) -> tuple[int, str, float]:
-    """Run ``python -m layercalc shape PATH`` in a child; (exit code, stderr, peak MB).
+def peak_rss_mb(path: Path, timeout=20, command="shape") -> tuple[int, str, float]:
+    """Run ``python -m layercalc COMMAND PATH`` in a child; (exit code, stderr, peak MB).
 
     An intermediate interpreter spawns the real child, so RUSAGE_CHILDREN measures that
     child alone and not every process this test session ever started."""
     probe = (
         "import resource, subprocess, sys, json\n"
-        "p = subprocess.run([sys.executable, '-m', 'layercalc', 'shape', sys.argv[1]],\n"
+        "p = subprocess.run([sys.executable, '-m', 'layercalc', sys.argv[3], sys.argv[1]],\n"
         "                   capture_output=True, text=True, timeout=float(sys.argv[2]))\n"
         "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
         "print(json.dumps([p.returncode, p.stderr, rss]))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", probe, str(path), str(timeout)],
+    out = subprocess.run([sys.executable, "-c", probe, str(path), str(timeout), command],
                          capture_output=True, text=True, timeout=timeout + 10, env=env,
                          cwd=str(path.parent))
     assert out.returncode == 0, out.stderr
@@ -431,6 +431,32 @@ def test_conv_channels_huge(tmp_path):
 def test_linear_weight_elements_overflow(tmp_path):
     spec = "input: [1, 2**31-1]\nlayers:\n  - linear: {out_features: 2**31-1}\n"
     refused(tmp_path, spec, "too-large", 3)
+
+
+# -- verify refuses work beyond its memory estimate (issue 7, point 2) ------------------
+
+def _has_command(name: str) -> bool:
+    import click
+    return name in main.list_commands(click.Context(main))
+
+
+VERIFY_BOMBS = {
+    "activations": "input: [64, 3, 1024, 1024]\nlayers:\n"
+                   "  - conv2d: {out_channels: 64, kernel_size: 3, padding: 1}\n  - relu\n",
+    "weights": "input: [1, 2**20]\nlayers:\n  - linear: {out_features: 2**20}\n",
+    "embedding": "input: [1, 3]\nlayers:\n"
+                 "  - embedding: {num_embeddings: 2**40, embedding_dim: 1024}\n",
+}
+
+
+@pytest.mark.skipif(not _has_command("verify"), reason="no verify command yet")
+@pytest.mark.parametrize("case", sorted(VERIFY_BOMBS))
+def test_verify_refuses_beyond_memory_limit(tmp_path, case):
+    msg = refused(tmp_path, VERIFY_BOMBS[case], "memory-limit", 1, 8, command="verify")
+    assert "GiB" in msg
+    rc, stderr, mb = peak_rss_mb(tmp_path / "spec.yaml", command="verify")
+    assert rc == 1 and "error[memory-limit]" in stderr, stderr
+    assert mb < MEMORY_BOUND_MB, f"peak RSS {mb:.0f} MB"
 
 
 # -- files that are not YAML specs ----------------------------------------------------
