@@ -636,3 +636,37 @@ def test_commands_write_nothing(tmp_path, monkeypatch):
                 ran += 1
     assert ran >= 8
     assert _snapshot(tmp_path) == before
+
+
+# -- hostile --set values (the command line is as untrusted as the file in CI) --------
+
+def _set_result(tmp_path, spec, value):
+    path = _write(tmp_path, spec)
+    result = CliRunner().invoke(main, ["shape", str(path), "--set", value])
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        repr(result.exception)
+    assert result.exit_code == 1, result.output
+    assert DIAG.search(_stderr(result)), _stderr(result)
+    return result
+
+
+@pytest.mark.parametrize("value", ["c=9**9**9", "c=(lambda:1)()", "c=__import__('os')",
+                                   "c=1e999", "c=[1, 2]"])
+def test_set_hostile_values(tmp_path, value):
+    _set_result(tmp_path, "vars: {c: 4}\ninput: [1, 3]\nlayers:\n"
+                "  - linear: {out_features: c}\n", value)
+
+
+@pytest.mark.xfail(strict=True, reason="spec.parse_set_value: yaml.safe_load raises "
+                   "ValueError (4300-digit int limit) and the traceback escapes")
+def test_set_integer_beyond_digit_limit(tmp_path):
+    _set_result(tmp_path, "vars: {c: 4}\ninput: [1, 3]\nlayers:\n"
+                "  - linear: {out_features: c}\n", "c=" + "1" * 5000)
+
+
+@pytest.mark.xfail(strict=True, reason="spec.parse_set_value keeps .inf/.nan as floats and "
+                   "values.as_float accepts them: upsample crashes in arith.upsample_size")
+@pytest.mark.parametrize("value", ["s=.inf", "s=.nan"])
+def test_set_non_finite_scale(tmp_path, value):
+    _set_result(tmp_path, "vars: {s: 2}\ninput: [1, 3, 8, 8]\nlayers:\n"
+                "  - upsample: {scale_factor: s}\n", value)
