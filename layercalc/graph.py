@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .arith import prod
 from .errors import LayerError, SpecError, did_you_mean
-from .layers import REGISTRY, REQUIRED, LayerType, Tensor
+from .layers import REGISTRY, LayerType
 from .spec import DTYPE_BYTES, Limits, Spec, var_value
 from .values import as_int, convert, resolve_scalar
 from .yamlnodes import Mapping, Node, Scalar, Sequence
