@@ -18,6 +18,7 @@ from .values import as_int, convert, resolve_scalar
 from .yamlnodes import Mapping, Node, Scalar, Sequence
 
 META_KEYS = ("name", "from", "repeat", "trainable")
+MAX_BLOCK_DEPTH = 64  # blocks using blocks; keeps the builder's recursion bounded
 RESERVED_NAMES = ("input", "output")
 
 
@@ -186,6 +187,7 @@ class Builder:
         self.limits = limits
         self.net = Network(spec)
         self.block_stack: list[str] = []
+        self.expanding: list[Node] = []  # entries of blocks/sequentials being expanded
 
     # -- lists ---------------------------------------------------------------------
     def build_list(self, seq: Node, inp: _Value, prefix: str, names: dict, parent, depth,
@@ -315,6 +317,11 @@ class Builder:
     def build_block(self, e, src, full, names, parent, depth, trainable) -> _Value:
         bname = e.type_name
         bnode, _ = self.spec.blocks[bname]
+        if len(self.block_stack) >= MAX_BLOCK_DEPTH:
+            raise SpecError("too-deep", f"blocks nest more than {MAX_BLOCK_DEPTH} deep here "
+                            f"('{bname}' inside {' -> '.join(self.block_stack[:3])} -> ...)",
+                            node=self.expanding[0] if self.expanding else e.type_node,
+                            hint="flatten the block structure")
         if bname in self.block_stack:
             chain = " -> ".join(self.block_stack[self.block_stack.index(bname):] + [bname])
             raise SpecError("block-cycle", f"block '{bname}' uses itself ({chain})",
@@ -346,11 +353,13 @@ class Builder:
                 scope[k.value] = var_value(v, scope, str(k.value), MODE_WORDS)
         gi = self._open_group(full, "block", bname, parent, depth, e.node)
         self.block_stack.append(bname)
+        self.expanding.append(e.node)
         try:
             out = self.build_list(bnode.get("layers"), src[0], full, scope, gi, depth + 1,
                                   trainable)
         finally:
             self.block_stack.pop()
+            self.expanding.pop()
         self._close_group(gi, out)
         return out
 
@@ -369,15 +378,21 @@ class Builder:
             raise SpecError("bad-from", f"sequential takes one input, got {len(src)}",
                             node=e.from_node)
         gi = self._open_group(full, "sequential", "sequential", parent, depth, e.node)
-        out = self.build_list(layers, src[0], full, names, gi, depth + 1, trainable)
+        self.expanding.append(e.node)
+        try:
+            out = self.build_list(layers, src[0], full, names, gi, depth + 1, trainable)
+        finally:
+            self.expanding.pop()
         self._close_group(gi, out)
         return out
 
     def build_leaf(self, lt: LayerType, e: _Entry, src, full, names, parent, depth,
                    trainable) -> _Value:
         if len(self.net.layers) >= self.limits.max_layers:
+            # inside blocks, point at the outermost block use: that is what to change
+            where = self.expanding[0] if self.expanding else e.node
             raise SpecError("too-many-layers", f"the network exceeds {self.limits.max_layers:,} "
-                            "layers", node=e.node,
+                            "layers", node=where,
                             hint="raise the bound with --max-layers if you mean it")
         if len(src) > 1 and not lt.merge:
             raise SpecError("bad-from", f"{lt.name} takes one input, but `from` names "
@@ -416,6 +431,11 @@ class Builder:
                 where = e.type_node  # a default value is at fault: point at the type
             raise SpecError(exc.code, exc.message, node=where or e.node,
                             hint=exc.hint) from None
+        for t in tensors:
+            if t.numel > self.limits.max_elements:
+                raise SpecError("too-large", f"the {t.key} tensor {list(t.shape)} holds "
+                                f"{t.numel:,} elements, beyond the bound of "
+                                f"{self.limits.max_elements:,}", node=e.node)
         if prod(out) > self.limits.max_elements:
             raise SpecError("too-large", f"the output {list(out)} holds {prod(out):,} elements, "
                             f"beyond the bound of {self.limits.max_elements:,}", node=e.node)
@@ -437,6 +457,10 @@ def build(spec: Spec, limits: Limits | None = None) -> Network:
     try:
         top = b.build_list(spec.layers, _Value("input", spec.input), "", spec.vars, None, 0,
                            True)
+    except RecursionError:
+        raise SpecError("too-deep", "blocks and groups nest too deeply",
+                        node=b.expanding[0] if b.expanding else spec.layers,
+                        hint="flatten the structure") from None
     finally:
         if enabled:
             gc.enable()

@@ -6,6 +6,7 @@ graph builder, expectations and lint settings for the checker.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .errors import SpecError, did_you_mean
@@ -50,8 +51,10 @@ def parse_set_value(text: str):
 
     try:
         v = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: ints beyond Python's digit limit
         return text
+    if isinstance(v, float) and not math.isfinite(v):
+        return text  # .inf / .nan: evaluated as an expression, which refuses them
     if isinstance(v, (int, float, bool, str)) or v is None:
         return v
     if isinstance(v, list) and all(isinstance(x, (int, float)) for x in v):
@@ -115,7 +118,7 @@ def var_value(vnode: Node, names: dict, what: str, words=()):
     return resolve_scalar(vnode, names, words)
 
 
-def _shape(node: Node, names: dict, what: str) -> tuple:
+def _shape(node: Node, names: dict, what: str, max_elements: int = 2**48) -> tuple:
     if not isinstance(node, Sequence) or not node.items:
         raise SpecError("bad-input", f"{what} must be a non-empty list of sizes, batch first, "
                         "such as [1, 3, 64, 64]", node=node)
@@ -128,6 +131,10 @@ def _shape(node: Node, names: dict, what: str) -> tuple:
         if dims[-1] > MAX_DIM:
             raise SpecError("too-large", f"{what} size {dims[-1]} is beyond 2**31 - 1",
                             node=item)
+    total = math.prod(dims)
+    if total > max_elements:
+        raise SpecError("too-large", f"{what} {dims} holds {total:,} elements, beyond the bound "
+                        f"of {max_elements:,}", node=node)
     return tuple(dims)
 
 
@@ -155,7 +162,7 @@ def load_spec(data: bytes, file: str, overrides: dict | None = None,
         raise SpecError("missing-key", "the spec has no `input:` (the input tensor shape, "
                         "batch first)", node=root, hint="add e.g. `input: [1, 3, 64, 64]`")
     input_node = root.get("input")
-    shape = _shape(input_node, names, "input")
+    shape = _shape(input_node, names, "input", limits.max_elements)
     if input_override is not None:
         shape = tuple(input_override)
     dtype_node = root.get("dtype")

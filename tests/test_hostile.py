@@ -381,9 +381,6 @@ def test_block_doubling_is_refused_at_the_bound(tmp_path):
             extra=("--max-layers", "1000"))
 
 
-@pytest.mark.xfail(strict=True, reason="graph.py: a block expansion over the bound is "
-                   "reported at the leaf that crosses it (inside b0), not at the block use "
-                   "that overflows (SPEC section 8)")
 def test_block_doubling_points_at_the_block_use(tmp_path):
     lines = ["input: [1, 3]", "blocks:", "  b0: {layers: [relu, relu]}"]
     lines += [f"  b{i}: {{layers: [b{i - 1}, b{i - 1}]}}" for i in range(1, 30)]
@@ -392,9 +389,6 @@ def test_block_doubling_points_at_the_block_use(tmp_path):
             extra=("--max-layers", "1000"))
 
 
-@pytest.mark.xfail(strict=True, reason="graph.py: a chain of 2000 blocks each using the "
-                   "next overflows Python's recursion; analyse.py reports too-deep at 1:1 "
-                   "instead of at the block use")
 def test_long_block_chain_is_located(tmp_path):
     lines = ["input: [1, 3]", "blocks:", "  b0: {layers: [relu]}"]
     lines += [f"  b{i}: {{layers: [b{i - 1}]}}" for i in range(1, 2000)]
@@ -425,9 +419,6 @@ def test_conv_channels_huge(tmp_path):
     refused(tmp_path, spec, "too-large", 3)
 
 
-@pytest.mark.xfail(strict=True, reason="graph.py: parameter tensors are not bounded by "
-                   "Limits.max_elements; a [2**31-1, 2**31-1] linear weight (2**62 "
-                   "elements) is accepted")
 def test_linear_weight_elements_overflow(tmp_path):
     spec = "input: [1, 2**31-1]\nlayers:\n  - linear: {out_features: 2**31-1}\n"
     refused(tmp_path, spec, "too-large", 3)
@@ -445,7 +436,7 @@ VERIFY_BOMBS = {
                    "  - conv2d: {out_channels: 64, kernel_size: 3, padding: 1}\n  - relu\n",
     "weights": "input: [1, 2**20]\nlayers:\n  - linear: {out_features: 2**20}\n",
     "embedding": "input: [1, 3]\nlayers:\n"
-                 "  - embedding: {num_embeddings: 2**40, embedding_dim: 1024}\n",
+                 "  - embedding: {num_embeddings: 2**30, embedding_dim: 64}\n",
 }
 
 
@@ -657,15 +648,11 @@ def test_set_hostile_values(tmp_path, value):
                 "  - linear: {out_features: c}\n", value)
 
 
-@pytest.mark.xfail(strict=True, reason="spec.parse_set_value: yaml.safe_load raises "
-                   "ValueError (4300-digit int limit) and the traceback escapes")
 def test_set_integer_beyond_digit_limit(tmp_path):
     _set_result(tmp_path, "vars: {c: 4}\ninput: [1, 3]\nlayers:\n"
                 "  - linear: {out_features: c}\n", "c=" + "1" * 5000)
 
 
-@pytest.mark.xfail(strict=True, reason="spec.parse_set_value keeps .inf/.nan as floats and "
-                   "values.as_float accepts them: upsample crashes in arith.upsample_size")
 @pytest.mark.parametrize("value", ["s=.inf", "s=.nan"])
 def test_set_non_finite_scale(tmp_path, value):
     _set_result(tmp_path, "vars: {s: 2}\ninput: [1, 3, 8, 8]\nlayers:\n"
