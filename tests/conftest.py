@@ -34,3 +34,13 @@ def spec_file(tmp_path):
         p.write_text(textwrap.dedent(text))
         return str(p)
     return make
+
+
+def assert_located(text: str, code: str, line: int, marker: str, hint=None):
+    """The spec's one diagnostic has ``code`` and points at ``marker`` on ``line``."""
+    col = textwrap.dedent(text).splitlines()[line - 1].index(marker) + 1
+    d = diag_of(text)
+    assert (d.code, d.line, d.column) == (code, line, col), d
+    if hint:
+        assert d.hint == hint
+    return d

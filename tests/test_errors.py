@@ -1,7 +1,7 @@
 """Every error path of spec loading and layer rules: code, line and column (1-based)."""
 import pytest
 
-from conftest import diag_of
+from conftest import assert_located, diag_of
 
 CASES = {
     "unknown-top-level-key": ("""\
@@ -188,13 +188,7 @@ layers:
 @pytest.mark.parametrize("name", list(CASES))
 def test_error_is_located(name):
     """Each case names the text the diagnostic must point at, so columns are checkable."""
-    text, code, line, marker, hint = CASES[name]
-    col = text.splitlines()[line - 1].index(marker) + 1
-    d = diag_of(text)
-    assert (d.code, d.line, d.column) == (code, line, col), d
-    if hint:
-        assert d.hint == hint
-    assert d.message
+    assert assert_located(*CASES[name]).message
 
 
 def test_messages_give_both_numbers():

@@ -1,7 +1,7 @@
 """Graphs: from, merges, blocks, sequentials, repeat, names, outputs, and their errors."""
 import pytest
 
-from conftest import diag_of, net_of
+from conftest import assert_located, diag_of, net_of
 
 BLOCK = """\
 input: [1, 8, 16, 16]
@@ -123,12 +123,7 @@ layers:
 
 @pytest.mark.parametrize("name", list(ERRORS))
 def test_graph_error_is_located(name):
-    text, code, line, marker, hint = ERRORS[name]
-    col = text.splitlines()[line - 1].index(marker) + 1
-    d = diag_of(text)
-    assert (d.code, d.line, d.column) == (code, line, col), d
-    if hint:
-        assert d.hint == hint
+    assert_located(*ERRORS[name])
 
 
 def test_add_mismatch_shows_both_shapes():
