@@ -187,3 +187,21 @@ def transposed_taps_on_output(n: int, k: int, s: int, p: int = 0, d: int = 1,
     if out is None:
         out = conv_transpose_output_size(n, k, s, p, d)
     return sum(1 for i in range(n) for t in range(k) if 0 <= i * s - p + t * d < out)
+
+
+def transposed_unwritten_outputs(n: int, k: int, s: int, p: int, d: int, out: int) -> int:
+    """Output positions of a transposed conv that no (input, tap) pair writes (they hold
+    only the bias, e.g. output_padding positions or gaps when the kernel < stride).
+
+    >>> transposed_unwritten_outputs(4, 1, 2, 0, 1, 7)   # kernel 1, stride 2: every other
+    3
+    >>> transposed_unwritten_outputs(4, 4, 2, 1, 1, 8)
+    0
+    """
+    hit = bytearray(out)
+    for i in range(n):
+        for t in range(k):
+            o = i * s - p + t * d
+            if 0 <= o < out:
+                hit[o] = 1
+    return out - sum(hit)

@@ -10,6 +10,7 @@ from .arith import (
     conv_transpose_output_size,
     effective_kernel,
     pool_output_size,
+    transposed_unwritten_outputs,
     unread_inputs,
 )
 
@@ -82,16 +83,6 @@ def output_size(sol: Solution, n: int) -> int:
                             sol.ceil_mode)
 
 
-def _uncovered(n, k, s, p, d, out) -> int:
-    hit = bytearray(out)
-    for i in range(n):
-        for t in range(k):
-            o = i * s - p + t * d
-            if 0 <= o < out:
-                hit[o] = 1
-    return out - sum(hit)
-
-
 def _candidates(kind, n, kernel, stride, max_kernel, max_stride, max_dilation):
     ks = [kernel] if kernel else range(1, max_kernel + 1)
     ss = [stride] if stride else range(1, max_stride + 1)
@@ -134,7 +125,7 @@ def solve(n: int, target: int, kind: str = "conv", kernel: int | None = None,
         notes = []
         unread = uncovered = 0
         if kind == "conv_transpose":
-            uncovered = _uncovered(n, c.kernel, c.stride, c.padding, c.dilation, o)
+            uncovered = transposed_unwritten_outputs(n, c.kernel, c.stride, c.padding, c.dilation, o)
             if uncovered:
                 notes.append(f"{uncovered} output positions receive no input")
             elif c.kernel % c.stride:

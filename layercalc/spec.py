@@ -222,8 +222,8 @@ def load_spec(data: bytes, file: str, overrides: dict | None = None,
             raise SpecError("bad-outputs", "outputs must name at least one layer", node=onode)
     expect = root.get("expect")
     if expect is not None and not isinstance(expect, Mapping):
-        raise SpecError("bad-expect", "expect must be a mapping (output, params, max_params, "
-                        "max_macs, max_param_memory)", node=expect)
+        raise SpecError("bad-expect", "expect must be a mapping (output, params, trainable, "
+                        "buffers, macs, max_params, max_macs, max_param_memory)", node=expect)
     return Spec(file=file, name=name, description=description, vars=names, input=shape,
                 input_node=input_node, dtype=dtype, blocks=blocks, layers=layers,
                 outputs=outputs, expect=expect, lint=root.get("lint"), root=root,
