@@ -193,6 +193,30 @@ def render_csv(nets, view: str, depth=None) -> str:
     return buf.getvalue()
 
 
-def render_json(payloads: list) -> str:
-    data = payloads[0] if len(payloads) == 1 else payloads
-    return json.dumps(data, indent=2) + "\n"
+_encode = json.JSONEncoder().encode  # compact lines come from the C encoder
+
+
+def render_json(payloads: list, as_list: bool = False) -> str:
+    """One JSON object per spec (a list of them when there are several, or ``as_list``).
+
+    Laid out for people and diff tools as well as parsers: a key per line, and one line
+    per layer (per error, per group) in the lists of objects, as SPEC.md shows it. Each
+    line comes from json's C encoder, so 100,000 layers take a fraction of a second
+    where ``indent=2`` (pure Python) took seconds.
+    """
+    if len(payloads) == 1 and not as_list:
+        return _object(payloads[0], "") + "\n"
+    return "[\n" + ",\n".join("  " + _object(p, "  ") for p in payloads) + "\n]\n"
+
+
+def _object(obj: dict, pad: str) -> str:
+    inner = pad + "  "
+    lines = []
+    for key, value in obj.items():
+        if isinstance(value, list) and value and all(type(v) is dict for v in value):
+            item = pad + "    "
+            text = "[\n" + ",\n".join(item + _encode(v) for v in value) + "\n" + inner + "]"
+        else:
+            text = _encode(value)
+        lines.append(f"{inner}{_encode(key)}: {text}")
+    return "{\n" + ",\n".join(lines) + "\n" + pad + "}"

@@ -60,6 +60,23 @@ def test_json_matches_spec_section_7():
     assert sum(l["params"] for l in data["layers"]) == data["totals"]["params"]
 
 
+def test_json_layout_is_one_line_per_layer_and_parses_to_the_same_data():
+    from layercalc.render import render_json
+
+    payload = {"file": "a.yaml", "name": "Ré", "input": [1, 3], "output": {"x": [1, 2]},
+               "layers": [{"name": "0", "input": [[1, 3]], "args": "k=3"},
+                          {"name": "1", "input": [], "args": ""}],
+               "errors": [], "totals": {"params": 7}, "mixed": [{"a": 1}, 2]}
+    text = render_json([payload])
+    assert json.loads(text) == payload
+    lines = text.splitlines()
+    assert '    {"name": "0", "input": [[1, 3]], "args": "k=3"},' in lines
+    assert '  "errors": [],' in lines and '  "mixed": [{"a": 1}, 2]' in lines
+    assert len(lines) == 2 + len(payload) + 3  # braces, a line a key, 2 layers and their ]
+    assert json.loads(render_json([payload, payload])) == [payload, payload]
+    assert json.loads(render_json([payload], as_list=True)) == [payload]
+
+
 def test_several_files_give_a_json_list_and_one_bad_file_does_not_stop_the_others(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("input: [1, 3]\nlayers:\n  - lienar: {out_features: 2}\n")

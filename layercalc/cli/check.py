@@ -151,9 +151,9 @@ def check_json(c: Checked, strict: bool) -> dict:
 
 
 def render_json(checked, strict, as_list: bool) -> str:
-    payloads = [check_json(c, strict) for c in checked]
-    data = payloads if as_list or len(payloads) != 1 else payloads[0]
-    return json.dumps(data, indent=2) + "\n"
+    from ..render import render_json
+
+    return render_json([check_json(c, strict) for c in checked], as_list)
 
 
 RENDERERS = {"human": render_human, "parsable": render_parsable, "github": render_github,
