@@ -5,7 +5,6 @@ Pure apart from reading the named file; never raises for a bad spec.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 
 from .errors import Diagnostic, SpecError
 from .graph import Network, build
@@ -14,11 +13,15 @@ from .spec import Limits, load_spec
 MAX_FILE_BYTES = 16 * 2**20
 
 
-@dataclass
 class Result:
-    file: str
-    net: Network | None = None
-    diagnostics: list = field(default_factory=list)
+    """One file's outcome: the network (None when it is invalid) and its diagnostics."""
+
+    __slots__ = ("file", "net", "diagnostics")
+
+    def __init__(self, file: str, net: Network | None = None, diagnostics: list | None = None):
+        self.file = file
+        self.net = net
+        self.diagnostics = [] if diagnostics is None else diagnostics
 
     @property
     def ok(self) -> bool:

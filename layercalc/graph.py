@@ -8,7 +8,6 @@ entry's. Names follow ``named_modules()`` (``layer1.0.conv1``).
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
 
 from .arith import prod
 from .errors import LayerError, SpecError, did_you_mean
@@ -33,57 +32,68 @@ def _all_words() -> frozenset:
 MODE_WORDS = _all_words()
 
 
-@dataclass
 class Layer:
-    """One resolved leaf layer."""
+    """One resolved leaf layer. ``inputs`` names its producers (leaf layer names or
+    "input"), ``group`` is the index of its innermost enclosing group, ``params`` and
+    ``buffers`` count the elements of its tensors."""
 
-    name: str
-    type: LayerType
-    args: dict
-    inputs: list  # producer names: leaf layer names or "input"
-    input_shapes: list
-    output: tuple
-    tensors: list
-    macs: int
-    trainable: bool
-    node: Node
-    arg_nodes: dict
-    group: int | None  # index of the innermost enclosing group
-    depth: int
-    params: int = 0  # parameter elements (filled from tensors on construction)
-    buffers: int = 0  # buffer elements
+    __slots__ = ("name", "type", "args", "inputs", "input_shapes", "output", "tensors",
+                 "macs", "trainable", "node", "arg_nodes", "group", "depth", "params",
+                 "buffers")
 
-    def __post_init__(self):
-        self.params = sum(t.numel for t in self.tensors if not t.buffer)
-        self.buffers = sum(t.numel for t in self.tensors if t.buffer)
+    def __init__(self, name: str, type: LayerType, args: dict, inputs: list,
+                 input_shapes: list, output: tuple, tensors: list, macs: int, trainable: bool,
+                 node: Node, arg_nodes: dict, group: int | None, depth: int):
+        self.name = name
+        self.type = type
+        self.args = args
+        self.inputs = inputs
+        self.input_shapes = input_shapes
+        self.output = output
+        self.tensors = tensors
+        self.macs = macs
+        self.trainable = trainable
+        self.node = node
+        self.arg_nodes = arg_nodes
+        self.group = group
+        self.depth = depth
+        self.params = sum(t.numel for t in tensors if not t.buffer)
+        self.buffers = sum(t.numel for t in tensors if t.buffer)
 
     @property
     def trainable_params(self) -> int:
         return self.params if self.trainable else 0
 
 
-@dataclass
 class Group:
-    """A block instance, a sequential, or the container of a repeated entry."""
+    """A block instance, a sequential, or the container of a repeated entry: ``kind`` is
+    "block", "sequential" or "repeat", ``type`` the block name, "sequential" or the
+    repeated entry's type; its leaves are ``net.layers[first:last]``."""
 
-    name: str
-    kind: str  # "block", "sequential" or "repeat"
-    type: str  # block name, "sequential", or the repeated entry's type
-    parent: int | None
-    depth: int
-    first: int = 0  # leaf index range [first, last)
-    last: int = 0
-    node: Node | None = None
-    output: tuple = ()
+    __slots__ = ("name", "kind", "type", "parent", "depth", "first", "last", "node", "output")
+
+    def __init__(self, name: str, kind: str, type: str, parent: int | None, depth: int,
+                 first: int = 0, last: int = 0, node: Node | None = None, output: tuple = ()):
+        self.name = name
+        self.kind = kind
+        self.type = type
+        self.parent = parent
+        self.depth = depth
+        self.first = first
+        self.last = last
+        self.node = node
+        self.output = output
 
 
-@dataclass
 class Network:
-    spec: Spec
-    layers: list = field(default_factory=list)
-    groups: list = field(default_factory=list)
-    outputs: dict = field(default_factory=dict)  # name -> shape
-    by_name: dict = field(default_factory=dict)  # full name -> ("layer"|"group", index)
+    __slots__ = ("spec", "layers", "groups", "outputs", "by_name")
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.layers: list[Layer] = []
+        self.groups: list[Group] = []
+        self.outputs: dict = {}  # name -> shape
+        self.by_name: dict = {}  # full name -> ("layer"|"group", index)
 
     @property
     def name(self):
@@ -106,10 +116,12 @@ class Network:
         }
 
 
-@dataclass
 class _Value:
-    ref: str  # the producing leaf's full name or "input"
-    shape: tuple
+    __slots__ = ("ref", "shape")
+
+    def __init__(self, ref: str, shape: tuple):
+        self.ref = ref  # the producing leaf's full name or "input"
+        self.shape = shape
 
 
 class _Entry:

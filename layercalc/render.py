@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from collections import namedtuple
 
 from .report import Row, human_bytes, network_json, rows
 
@@ -23,11 +23,10 @@ def num(n: int) -> str:
     return f"{n:,}"
 
 
-@dataclass(frozen=True)
-class Column:
-    header: str
-    cell: object  # (Row, context) -> str
-    numeric: bool = False
+class Column(namedtuple("Column", "header cell numeric", defaults=(False,))):
+    """A table column: its header, ``cell(row, context) -> str``, and alignment."""
+
+    __slots__ = ()
 
 
 def _inputs(r: Row, ctx) -> str:

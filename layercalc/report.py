@@ -4,8 +4,6 @@ Numbers stay numbers here; renderers (layercalc.render) turn them into text.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from .graph import Network
 
 INT64_BYTES = 8
@@ -73,24 +71,30 @@ def error_json(file: str, diagnostics) -> dict:
             "warnings": [d.as_json() for d in diagnostics if d.severity == "warning"]}
 
 
-@dataclass
 class Row:
-    """One table row: a leaf layer, a group header, or a collapsed group."""
+    """One table row: a leaf layer, a group header, or a collapsed group (``kind``
+    "layer", "group" or "collapsed"), with its input shapes and producer names."""
 
-    kind: str  # "layer", "group" or "collapsed"
-    level: int
-    name: str
-    type: str
-    args: str = ""
-    inputs: list = field(default_factory=list)  # input shapes
-    sources: list = field(default_factory=list)  # producer names
-    output: tuple = ()
-    weights: int = 0
-    bias: int = 0
-    params: int = 0
-    trainable: int = 0
-    buffers: int = 0
-    macs: int = 0
+    __slots__ = ("kind", "level", "name", "type", "args", "inputs", "sources", "output",
+                 "weights", "bias", "params", "trainable", "buffers", "macs")
+
+    def __init__(self, kind: str, level: int, name: str, type: str, args: str, inputs: list,
+                 sources: list, output: tuple, weights=0, bias=0, params=0, trainable=0,
+                 buffers=0, macs=0):
+        self.kind = kind
+        self.level = level
+        self.name = name
+        self.type = type
+        self.args = args
+        self.inputs = inputs
+        self.sources = sources
+        self.output = output
+        self.weights = weights
+        self.bias = bias
+        self.params = params
+        self.trainable = trainable
+        self.buffers = buffers
+        self.macs = macs
 
 
 def rows(net: Network, depth: int | None = None) -> list[Row]:

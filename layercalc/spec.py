@@ -7,7 +7,6 @@ graph builder, expectations and lint settings for the checker.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from .errors import SpecError, did_you_mean
 from .expr import ExprError
@@ -20,29 +19,42 @@ DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 
 MAX_DIM = 2**31 - 1
 
 
-@dataclass
 class Limits:
-    max_layers: int = 100_000
-    max_depth: int = 100
-    max_elements: int = 2**48  # elements in one tensor
+    """The bounds of SPEC.md section 8: leaf layers, YAML depth, elements in one tensor."""
+
+    __slots__ = ("max_layers", "max_depth", "max_elements")
+
+    def __init__(self, max_layers: int = 100_000, max_depth: int = 100,
+                 max_elements: int = 2**48):
+        self.max_layers = max_layers
+        self.max_depth = max_depth
+        self.max_elements = max_elements
 
 
-@dataclass
 class Spec:
-    file: str
-    name: str
-    description: str
-    vars: dict
-    input: tuple
-    input_node: Node
-    dtype: str
-    blocks: dict  # name -> (Mapping node of the block, key node)
-    layers: Sequence
-    outputs: list  # [(name, node)]
-    expect: Mapping | None
-    lint: Node | None
-    root: Mapping
-    var_nodes: dict = field(default_factory=dict)
+    """A spec's top level, read and checked; the layers stay nodes for the builder."""
+
+    __slots__ = ("file", "name", "description", "vars", "input", "input_node", "dtype",
+                 "blocks", "layers", "outputs", "expect", "lint", "root", "var_nodes")
+
+    def __init__(self, *, file: str, name: str, description: str, vars: dict, input: tuple,
+                 input_node: Node, dtype: str, blocks: dict, layers: Sequence, outputs: list,
+                 expect: Mapping | None, lint: Node | None, root: Mapping,
+                 var_nodes: dict | None = None):
+        self.file = file
+        self.name = name
+        self.description = description
+        self.vars = vars
+        self.input = input
+        self.input_node = input_node
+        self.dtype = dtype
+        self.blocks = blocks  # name -> (Mapping node of the block, key node)
+        self.layers = layers
+        self.outputs = outputs  # [(name, node)]
+        self.expect = expect
+        self.lint = lint
+        self.root = root
+        self.var_nodes = {} if var_nodes is None else var_nodes
 
 
 def parse_set_value(text: str):

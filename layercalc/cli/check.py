@@ -5,7 +5,7 @@ import glob
 import json
 import os
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import click
 
@@ -115,7 +115,7 @@ def render_parsable(checked, strict) -> str:
     lines = []
     for c in checked:
         for d in c.diagnostics:
-            line = format_diagnostic(replace(d, hint=None))
+            line = format_diagnostic(d._replace(hint=None))
             if d.hint:
                 line += f" (hint: {d.hint})"
             lines.append(line.replace("\n", " "))

@@ -8,7 +8,7 @@ argument at fault; the graph builder attaches the YAML position.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 from ..arith import prod
 from ..errors import LayerError
@@ -30,29 +30,23 @@ KINDS = ("int", "float", "bool", "size", "padding", "choice", "ints", "opt_ints"
          "shape")
 
 
-@dataclass(frozen=True)
-class Arg:
-    name: str
-    kind: str
-    default: object = REQUIRED
-    min: int | None = None
-    words: tuple = ()
-    doc: str = ""
-    nullable: bool = False  # None is an accepted value (besides the default)
+class Arg(namedtuple("Arg", "name kind default min words doc nullable",
+                     defaults=(REQUIRED, None, (), "", False))):
+    """One argument: its kind (above), PyTorch's default (REQUIRED: none), lower bound,
+    accepted words, doc, and whether None is accepted besides the default."""
+
+    __slots__ = ()
 
     @property
     def required(self) -> bool:
         return self.default is REQUIRED
 
 
-@dataclass(frozen=True)
-class Tensor:
-    """A parameter or buffer as PyTorch creates it: state_dict suffix and shape."""
+class Tensor(namedtuple("Tensor", "key shape buffer dtype", defaults=(False, "float"))):
+    """A parameter or buffer as PyTorch creates it: state_dict suffix and shape; dtype
+    "float" follows the spec's dtype, "int64" is for counters."""
 
-    key: str
-    shape: tuple
-    buffer: bool = False
-    dtype: str = "float"  # "float" follows the spec dtype; "int64" for counters
+    __slots__ = ()
 
     @property
     def numel(self) -> int:
@@ -187,10 +181,10 @@ def fmt_dims(values: tuple) -> str:
     return "x".join(str(v) for v in values)
 
 
-@dataclass
 class Registry:
-    types: dict = field(default_factory=dict)  # normalised name -> LayerType
-    canonical: dict = field(default_factory=dict)  # canonical name -> LayerType
+    def __init__(self):
+        self.types: dict = {}  # normalised name -> LayerType
+        self.canonical: dict = {}  # canonical name -> LayerType
 
     @staticmethod
     def normalize(name: str) -> str:
