@@ -30,13 +30,34 @@ def run(cmd, **kw) -> subprocess.CompletedProcess:
                           stderr=subprocess.PIPE, **kw)
 
 
-def best_of(cmd, runs: int, warm_up: bool = True) -> float:
+def run_in_terminal(cmd) -> subprocess.CompletedProcess:
+    """Run ``cmd`` with its standard output on a pseudo-terminal (as at a prompt: colour,
+    rich) and read everything it prints; POSIX only."""
+    import pty
+
+    leader, follower = pty.openpty()
+    with subprocess.Popen(cmd, cwd=ROOT, env=bench_env(), stdout=follower,
+                          stderr=subprocess.PIPE) as proc:
+        os.close(follower)
+        while True:
+            try:
+                if not os.read(leader, 65536):
+                    break
+            except OSError:  # EIO: the child closed the terminal
+                break
+        err = proc.stderr.read()
+    os.close(leader)
+    return subprocess.CompletedProcess(cmd, proc.returncode, None, err)
+
+
+def best_of(cmd, runs: int, warm_up: bool = True, terminal: bool = False) -> float:
     """The least wall time of ``runs`` runs of ``cmd``, in seconds, after one untimed
-    warm-up run unless ``warm_up`` is false; any failing run stops the benchmark."""
+    warm-up run unless ``warm_up`` is false; any failing run stops the benchmark.
+    ``terminal``: standard output is a pseudo-terminal instead of /dev/null."""
     best = float("inf")
     for i in range(runs + warm_up):
         t = time.perf_counter()
-        out = run(cmd)
+        out = run_in_terminal(cmd) if terminal else run(cmd)
         dt = time.perf_counter() - t
         if out.returncode:
             raise SystemExit(f"{' '.join(map(str, cmd))} failed:\n{out.stderr.decode()[:800]}")

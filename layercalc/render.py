@@ -1,7 +1,7 @@
 """Renderers: table (rich), markdown, csv and json for the `shape` and `params` views.
 
-Each view is a list of columns over report rows; formats are a name -> renderer
-mapping that also feeds click.Choice. rich is imported only by the table renderer.
+Each view is a list of columns over report rows (the format names are
+layercalc.cli.options.FORMATS). rich is imported only by the table renderer.
 """
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from collections import namedtuple
 
 from .report import Row, human_bytes, network_json, rows
 
-FORMATS = ("table", "json", "markdown", "csv")
 MAX_TABLE_ROWS = 400  # beyond this a table shows the head and tail (csv/json show all)
 
 

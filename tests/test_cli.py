@@ -165,22 +165,27 @@ def test_every_command_module_is_reachable():
     import pkgutil
 
     import layercalc.cli as cli
+    from layercalc.cli.app import LAZY_COMMANDS
 
     for info in pkgutil.iter_modules(cli.__path__):
         mod = importlib.import_module(f"layercalc.cli.{info.name}")
         for cmd in getattr(mod, "COMMANDS", ()):
-            assert cli.LAZY_COMMANDS.get(cmd.name) == info.name, cmd.name
+            assert LAZY_COMMANDS.get(cmd.name) == info.name, cmd.name
             assert main.get_command(None, cmd.name) is cmd
 
 
-def test_json_path_imports_neither_rich_nor_numpy():
+@pytest.mark.parametrize("entry, absent", [
+    ("layercalc.cli.entry", ("rich", "numpy", "click")),  # the executable's fast path
+    ("layercalc.cli", ("rich", "numpy")),  # the click group, for the same command
+])
+def test_json_path_imports_neither_rich_nor_numpy(entry, absent):
     import subprocess
     import sys
 
     code = ("import sys; sys.argv = ['layercalc', 'shape', 'tests/golden/dcgan_d.yaml', "
-            "'--format', 'json']\nfrom layercalc.cli import main\ntry: main()\n"
-            "except SystemExit: pass\nprint(sorted(m for m in sys.modules if m.split('.')[0] "
-            "in ('rich', 'numpy')), file=sys.stderr)")
+            f"'--format', 'json']\nfrom {entry} import main\ntry: main()\n"
+            "except SystemExit: pass\nprint(sorted({m.split('.')[0] for m in sys.modules} & "
+            f"set({absent!r})), file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stderr.strip() == "[]"

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 import click
 
-from .common import format_diagnostic, load_all, parse_input, parse_sets, spec_options
+from .common import spec_options
+from .run import format_diagnostic, load_all
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -218,8 +219,6 @@ def check(files, sets, input_shape, fmt, max_layers, disable, promote, strict, l
         raise click.BadParameter(f"'{both[0]}' is given to both --disable and --error",
                                  param_hint="--error")
     levels = {**{c: "off" for c in off}, **{c: "error" for c in err}}
-    parse_sets(sets)
-    parse_input(input_shape)  # usage errors (exit 2) before any file is read
     if fmt is None:
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "human"
     checked = run_checks(files, sets, input_shape, max_layers, levels)

@@ -1,12 +1,10 @@
 """Options and plumbing shared by the commands: spec loading, diagnostics, output."""
 from __future__ import annotations
 
-import os
-import sys
-
 import click
 
-FORMATS = ("table", "json", "markdown", "csv")  # the renderers of layercalc.render
+from .options import CONVERT, FORMATS, SPEC_OPTIONS, Option
+from .run import format_diagnostic
 
 LANGUAGE_HELP = """\
 A spec is a YAML mapping:
@@ -34,83 +32,43 @@ input), repeat (apply N times; copies named NAME.0 ...), trainable: false.
 Merges: add, mul (broadcast), concat/cat (dim, batch = 0)."""
 
 
-def parse_sets(values) -> dict:
-    from ..spec import parse_set_value
+def _converter(kind: str):
+    """A click callback running one of the conversions of layercalc.cli.options."""
+    convert = CONVERT[kind]
 
-    out = {}
-    for item in values:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or not name.isidentifier():
-            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--set")
-        out[name] = parse_set_value(value.strip())
-    return out
+    def callback(ctx, param, value):
+        try:
+            return convert(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return callback
 
 
-def parse_input(text):
-    if text is None:
-        return None
-    try:
-        dims = tuple(int(v) for v in text.replace("x", ",").replace(" ", "").strip("[]()").split(","))
-    except ValueError:
-        raise click.BadParameter(f"expected sizes like 1,3,128,128, got {text!r}",
-                                 param_hint="--input") from None
-    if not dims or any(d < 1 or d > 2**31 - 1 for d in dims):
-        raise click.BadParameter("sizes must be between 1 and 2**31 - 1", param_hint="--input")
-    return dims
+def click_option(o: Option, formats=FORMATS, default=None):
+    """The click decorator of an option of layercalc.cli.options (``formats`` and
+    ``default`` for --format, whose choices differ per command)."""
+    kw = {"help": o.help, "metavar": o.metavar, "multiple": o.multiple}
+    if o.kind == "format":
+        kw.update(type=click.Choice(formats), default=default, show_default=True)
+    elif o.kind == "int":
+        kw.update(type=click.IntRange(o.minimum), default=o.default,
+                  show_default=o.default is not None)
+    else:
+        kw.update(default=o.default, callback=_converter(o.kind))
+    return click.option(o.flag, o.dest, **kw)
 
 
 def spec_options(formats=FORMATS, default="table"):
-    """--set, --input, --format and --max-layers, shared by the commands."""
+    """--set, --input, --format and --max-layers, shared by the spec commands; --set and
+    --input arrive converted (a dict of overrides, a shape or None)."""
     def decorate(f):
-        f = click.option("--max-layers", type=click.IntRange(1), default=100_000,
-                         show_default=True,
-                         help="refuse specs expanding to more leaf layers")(f)
-        f = click.option("--format", "fmt", type=click.Choice(formats), default=default,
-                         show_default=True, help="output format")(f)
-        f = click.option("--input", "input_shape", metavar="SIZES",
-                         help="override the input shape, e.g. 1,3,128,128")(f)
-        f = click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
-                         help="override a var (repeatable)")(f)
+        for o in reversed(SPEC_OPTIONS):
+            f = click_option(o, formats, default)(f)
         return f
     return decorate
-
-
-def load_all(specs, sets, input_shape, max_layers):
-    from ..analyse import analyse
-    from ..spec import Limits
-
-    overrides = parse_sets(sets)
-    shape = parse_input(input_shape)
-    limits = Limits(max_layers=max_layers)
-    return [analyse(p, overrides, shape, limits) for p in specs]
-
-
-def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
-
-
-def table_width():
-    if sys.stdout.isatty():
-        return None
-    try:
-        return max(60, int(os.environ.get("COLUMNS", "120")))
-    except ValueError:
-        return 120
-
-
-def format_diagnostic(d) -> str:
-    line = f"{d.location()}: {d.severity}[{d.code}]: {d.message}"
-    if d.hint:
-        line += f"\n    hint: {d.hint}"
-    return line
 
 
 def echo_diagnostics(results, err=True):
     for r in results:
         for d in r.diagnostics:
             click.echo(format_diagnostic(d), err=err)
-
-
-def exit_code(results) -> int:
-    return 0 if all(r.ok for r in results) else 1

@@ -8,8 +8,10 @@ import sys
 
 import click
 
-from ..render import FORMATS, num, shape_text
-from .common import echo_diagnostics, exit_code, load_all, spec_options, table_width
+from ..render import num, shape_text
+from .common import echo_diagnostics, spec_options
+from .options import FORMATS
+from .run import exit_code, load_all, table_width
 
 # -- generic table output -----------------------------------------------------------------
 

@@ -5,33 +5,20 @@ import sys
 
 import click
 
-from .common import echo_diagnostics, exit_code, load_all, spec_options, table_width
+from .common import click_option, spec_options
+from .options import DEPTH
+from .run import exit_code, load_all, report, table_width
 
-_DEPTH = click.option("--depth", type=click.IntRange(0), default=None,
-                      help="collapse blocks and groups nested deeper than N into one row "
-                      "with their totals (0: one row per top-level entry)")
+_DEPTH = click_option(DEPTH)
 
 
 def _report(view, specs, sets, input_shape, fmt, max_layers, depth):
-    from .. import render
-    from ..report import error_json, network_json
-
     results = load_all(specs, sets, input_shape, max_layers)
-    good = [r.net for r in results if r.net is not None]
-    if fmt == "json":
-        payloads = [network_json(r.net) if r.net is not None else
-                    error_json(r.file, r.diagnostics) for r in results]
-        click.echo(render.render_json(payloads), nl=False)
-    else:
-        echo_diagnostics(results)
-        if good:
-            if fmt == "table":
-                text = render.render_table(good, view, depth, table_width(), sys.stdout.isatty())
-            elif fmt == "markdown":
-                text = render.render_markdown(good, view, depth)
-            else:
-                text = render.render_csv(good, view, depth)
-            click.echo(text, nl=False)
+    out, errors = report(view, results, fmt, depth)
+    for line in errors:
+        click.echo(line, err=True)
+    if out:
+        click.echo(out, nl=False)
     sys.exit(exit_code(results))
 
 

@@ -6,14 +6,8 @@ import time
 
 import click
 
-from .common import (
-    echo_diagnostics,
-    exit_code,
-    format_diagnostic,
-    load_all,
-    spec_options,
-    table_width,
-)
+from .common import echo_diagnostics, spec_options
+from .run import exit_code, format_diagnostic, load_all, table_width
 
 PROGRESS_AFTER = 0.5  # seconds: quicker runs never show a progress bar
 MAX_ROWS = 400

@@ -1,0 +1,58 @@
+"""The `layercalc` click group; its commands live one module each, imported lazily."""
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from .common import LANGUAGE_HELP
+
+# command name -> module of layercalc.cli holding it (in its COMMANDS tuple). Only the
+# module of the command being run is imported, so a command never pays for numpy, rich
+# or the other commands it does not use.
+LAZY_COMMANDS = {
+    "shape": "shape", "params": "shape", "layers": "shape",
+    "verify": "verify",
+    "check": "check", "schema": "check",
+    "cost": "insight", "rf": "insight", "explain": "insight", "solve": "insight",
+}
+
+
+def _module_exists(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(f"{__package__}.{module}") is not None
+
+
+class Group(click.Group):
+    def list_commands(self, ctx):
+        return [n for n, m in LAZY_COMMANDS.items() if _module_exists(m)]
+
+    def get_command(self, ctx, name):
+        module = LAZY_COMMANDS.get(name)
+        if module is None or not _module_exists(module):
+            return None
+        import importlib
+
+        mod = importlib.import_module(f"{__package__}.{module}")
+        return next((c for c in mod.COMMANDS if c.name == name), None)
+
+    def format_epilog(self, ctx, formatter):
+        with formatter.section("The spec language (full reference: README.md)"):
+            formatter.write(LANGUAGE_HELP)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"],
+                                          "max_content_width": 100})
+@click.version_option(__version__, prog_name="layercalc")
+def main():
+    """PyTorch-exact shapes, parameters, compute and memory of a network described in YAML.
+
+    \b
+      layercalc shape specs/dcgan_discriminator.yaml    every layer's output shape
+      layercalc params specs/dcgan_discriminator.yaml   parameters, buffers, memory
+      layercalc verify specs/dcgan_generator.yaml       a real NumPy forward pass, checked
+      layercalc check specs/*.yaml                      CI gate on architecture files
+      layercalc layers                                  every supported layer type
+
+    Exit codes: 0 success, 1 a spec is invalid or fails a check, 2 usage error.
+    """

@@ -1,0 +1,115 @@
+"""The `layercalc` executable.
+
+`shape` and `params` runs whose arguments are plain (spec files and the options of
+layercalc.cli.options with well-formed values) are answered here without importing
+click, which costs about as much as everything else such a run does (issue 8: `shape
+--format json` within 0.7x of importing yaml, click and rich). Everything else (help,
+other commands, any argument this parser is unsure of) goes to the click group, which
+also produces every usage error. Both paths run the same code once the arguments are
+parsed (layercalc.cli.run), and tests/test_entry.py holds them to the same output.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from .options import CONVERT, DEPTH, FORMATS, SPEC_OPTIONS
+
+FAST_COMMANDS = {"shape": "shape", "params": "params"}  # command -> report view
+_OPTIONS = {o.flag: o for o in (*SPEC_OPTIONS, DEPTH)}
+_GLOB = frozenset("*?[")  # click expands wildcards itself on Windows; leave those to it
+
+
+def fast_args(argv: list[str]):
+    """argv (without the program name) -> (view, specs, values by dest), or None when
+    click should handle it. Declines rather than guesses: a value it would have to
+    interpret differently from click makes it step aside."""
+    if not argv or argv[0] not in FAST_COMMANDS:
+        return None
+    raw = {o.dest: [] for o in _OPTIONS.values()}
+    specs = []
+    rest = iter(argv[1:])
+    for token in rest:
+        if token == "-" or not token.startswith("-"):
+            if _GLOB & set(token):
+                return None
+            specs.append(token)
+            continue
+        flag, eq, value = token.partition("=")
+        option = _OPTIONS.get(flag)
+        if option is None:  # --help, --, unknown options: click's to answer
+            return None
+        if not eq:
+            value = next(rest, None)
+            if value is None or (value.startswith("-") and value != "-"):
+                return None
+        raw[option.dest].append(value)
+    if not specs:
+        return None
+    values = {}
+    for option in _OPTIONS.values():
+        given = raw[option.dest]
+        if option.multiple:
+            values[option.dest] = _convert(option, given)
+        elif given:
+            values[option.dest] = _convert(option, given[-1])  # the last one wins
+        else:
+            values[option.dest] = option.default
+        if values[option.dest] is _DECLINE:
+            return None
+    if values["fmt"] == "table" and os.name != "posix" and sys.stdout.isatty():
+        return None  # colour on a Windows console: click's echo knows how to write it
+    return FAST_COMMANDS[argv[0]], specs, values
+
+
+_DECLINE = object()
+
+
+def _convert(option, value):
+    if option.kind == "format":
+        return value if value in FORMATS else _DECLINE
+    if option.kind == "int":
+        if not (value.isascii() and value.isdigit()) or int(value) < option.minimum:
+            return _DECLINE
+        return int(value)
+    try:
+        return CONVERT[option.kind](value)
+    except ValueError:
+        return _DECLINE
+
+
+def _write(stream, text: str):
+    """Write and flush; a stream that cannot encode the text (PYTHONIOENCODING=ascii, a C
+    locale) gets UTF-8 bytes, as click's echo gives it."""
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:  # raised before anything of ``text`` is written
+        stream.flush()
+        stream.buffer.write(text.encode("utf-8", "replace"))
+    stream.flush()
+
+
+def main(argv=None):
+    args = sys.argv[1:] if argv is None else list(argv)
+    fast = fast_args(args)
+    if fast is None:
+        from .app import main as cli
+
+        return cli.main() if argv is None else cli.main(args=args)
+    view, specs, v = fast
+    from .run import exit_code, load_all, report
+
+    try:
+        results = load_all(specs, v["sets"], v["input_shape"], v["max_layers"])
+        out, errors = report(view, results, v["fmt"], v["depth"])
+        for line in errors:
+            _write(sys.stderr, line + "\n")
+        _write(sys.stdout, out)
+    except BrokenPipeError:  # `layercalc shape big.yaml | head`: as click does, quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.stderr.write("Aborted!\n")
+        sys.exit(1)
+    sys.exit(exit_code(results))

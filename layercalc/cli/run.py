@@ -1,0 +1,59 @@
+"""What the spec commands do once their arguments are parsed. No click here, so that the
+start-up path (layercalc.cli.entry) can answer `shape` and `params` without it."""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def load_all(specs, overrides: dict, input_shape, max_layers: int) -> list:
+    """Analyse every spec in turn (a bad one never stops the others)."""
+    from ..analyse import analyse
+    from ..spec import Limits
+
+    limits = Limits(max_layers=max_layers)
+    return [analyse(p, overrides, input_shape, limits) for p in specs]
+
+
+def exit_code(results) -> int:
+    return 0 if all(r.ok for r in results) else 1
+
+
+def table_width():
+    if sys.stdout.isatty():
+        return None
+    try:
+        return max(60, int(os.environ.get("COLUMNS", "120")))
+    except ValueError:
+        return 120
+
+
+def format_diagnostic(d) -> str:
+    line = f"{d.location()}: {d.severity}[{d.code}]: {d.message}"
+    if d.hint:
+        line += f"\n    hint: {d.hint}"
+    return line
+
+
+def report(view: str, results, fmt: str, depth) -> tuple[str, list[str]]:
+    """`shape`/`params` output: (standard output text, lines for standard error).
+
+    json reports invalid specs as error objects in the output itself; the other formats
+    send their diagnostics to standard error and render the valid networks.
+    """
+    from .. import render
+
+    if fmt == "json":
+        from ..report import error_json, network_json
+
+        return render.render_json([network_json(r.net) if r.net is not None else
+                                   error_json(r.file, r.diagnostics) for r in results]), []
+    errors = [format_diagnostic(d) for r in results for d in r.diagnostics]
+    good = [r.net for r in results if r.net is not None]
+    if not good:
+        return "", errors
+    if fmt == "table":
+        return render.render_table(good, view, depth, table_width(), sys.stdout.isatty()), errors
+    if fmt == "markdown":
+        return render.render_markdown(good, view, depth), errors
+    return render.render_csv(good, view, depth), errors
