@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from .errors import Diagnostic, SpecError
-from .graph import Network, build
+from .graph import Network, build, gc_paused
 from .spec import Limits, load_spec
 
 MAX_FILE_BYTES = 16 * 2**20
@@ -53,8 +53,9 @@ def analyse(path: str, overrides: dict | None = None, input_override=None,
 def analyse_bytes(data: bytes, file: str, overrides=None, input_override=None,
                   limits=None) -> Result:
     try:
-        spec = load_spec(data, file, overrides, input_override, limits)
-        net = build(spec, limits)
+        with gc_paused():
+            spec = load_spec(data, file, overrides, input_override, limits)
+            net = build(spec, limits)
     except SpecError as exc:
         return Result(file, None, [exc.diagnostic(file)])
     except RecursionError:

@@ -8,6 +8,7 @@ entry's. Names follow ``named_modules()`` (``layer1.0.conv1``).
 from __future__ import annotations
 
 import gc
+from contextlib import contextmanager
 
 from .arith import prod
 from .errors import LayerError, SpecError, did_you_mean
@@ -15,6 +16,23 @@ from .layers import REGISTRY, LayerType
 from .spec import DTYPE_BYTES, Limits, Spec, var_value
 from .values import as_int, convert, resolve_scalar
 from .yamlnodes import Mapping, Node, Scalar, Sequence
+
+@contextmanager
+def gc_paused():
+    """Run a block with Python's cyclic garbage collector off (and restore it after).
+
+    Composing, building and reporting a large network allocate millions of long-lived,
+    acyclic objects; the collector's repeated passes over them made 100,000 layers take
+    three times as long as ten times 10,000. Nothing freed here is part of a cycle.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
 
 META_KEYS = ("name", "from", "repeat", "trainable")
 MAX_BLOCK_DEPTH = 64  # blocks using blocks; keeps the builder's recursion bounded
@@ -464,18 +482,14 @@ def build(spec: Spec, limits: Limits | None = None) -> Network:
     """Resolve every layer of ``spec``: names, inputs, shapes, tensors, MACs."""
     limits = limits or Limits()
     b = Builder(spec, limits)
-    enabled = gc.isenabled()
-    gc.disable()  # the cyclic GC makes building large graphs superlinear
     try:
-        top = b.build_list(spec.layers, _Value("input", spec.input), "", spec.vars, None, 0,
-                           True)
+        with gc_paused():
+            top = b.build_list(spec.layers, _Value("input", spec.input), "", spec.vars, None,
+                               0, True)
     except RecursionError:
         raise SpecError("too-deep", "blocks and groups nest too deeply",
                         node=b.expanding[0] if b.expanding else spec.layers,
                         hint="flatten the structure") from None
-    finally:
-        if enabled:
-            gc.enable()
     net = b.net
     if spec.outputs:
         for name, node in spec.outputs:

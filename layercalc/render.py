@@ -9,7 +9,7 @@ import io
 import json
 from collections import namedtuple
 
-from .report import Row, human_bytes, network_json, rows
+from .report import Row, human_bytes, network_totals, output_json, rows
 
 MAX_TABLE_ROWS = 400  # beyond this a table shows the head and tail (csv/json show all)
 
@@ -79,9 +79,8 @@ def _context(net) -> dict:
 
 def summary_lines(net, view: str) -> list[str]:
     """The lines under a table: output, totals, memory."""
-    data = network_json(net)
-    t = data["totals"]
-    out = data["output"]
+    t = network_totals(net)
+    out = output_json(net)
     if isinstance(out, dict):
         out_text = "; ".join(f"{k} {shape_text(v)}" for k, v in out.items())
     else:
@@ -99,14 +98,21 @@ def summary_lines(net, view: str) -> list[str]:
     return lines
 
 
-def _cells(net, view, depth):
-    """Columns and rows of cells; the From column only when some layer has one."""
-    cols = VIEWS[view]
+def _cells(net, view, depth, limit=None):
+    """Columns (From only when some layer has one) and (row, cells) pairs. With ``limit``
+    and more rows than that, only the first and last limit/2 rows get cells, around a
+    None that stands for the rest; returns how many rows that hides too."""
     ctx = _context(net)
-    cells = [(r, [c.cell(r, ctx) for c in cols]) for r in rows(net, depth)]
-    keep = [i for i, c in enumerate(cols)
-            if c.header != "From" or any(cl[i] for _, cl in cells)]
-    return [cols[i] for i in keep], [(r, [cl[i] for i in keep]) for r, cl in cells]
+    every = rows(net, depth)
+    has_from = any(_sources(r, ctx) for r in every)
+    cols = [c for c in VIEWS[view] if c.header != "From" or has_from]
+    hidden = 0
+    if limit is not None and len(every) > limit:
+        half = limit // 2
+        hidden = len(every) - 2 * half
+        every = every[:half] + [None] + every[-half:]
+    return cols, [None if r is None else (r, [c.cell(r, ctx) for c in cols])
+                  for r in every], hidden
 
 
 def render_table(nets, view: str, depth=None, width=None, color=False) -> str:
@@ -114,17 +120,11 @@ def render_table(nets, view: str, depth=None, width=None, color=False) -> str:
 
     lines: list = []
     for net in nets:
-        cols, cells = _cells(net, view, depth)
+        cols, cells, hidden = _cells(net, view, depth, MAX_TABLE_ROWS)
         table = BoxTable(net.name, net.spec.file)
         for c in cols:
             table.add_column(c.header, c.numeric, wrap=c.header in ("Arguments", "From"))
-        shown = cells
-        hidden = 0
-        if len(cells) > MAX_TABLE_ROWS:
-            half = MAX_TABLE_ROWS // 2
-            hidden = len(cells) - 2 * half
-            shown = cells[:half] + [None] + cells[-half:]
-        for item in shown:
+        for item in cells:
             if item is None:
                 table.add_row([f"... {hidden:,} more rows (--depth, or --format csv for all)"]
                               + [""] * (len(cols) - 1), style="dim")
@@ -135,11 +135,10 @@ def render_table(nets, view: str, depth=None, width=None, color=False) -> str:
             table.add_row(texts, styles=[style if i < 2 or r.kind == "group" else ""
                                          for i in range(len(cols))])
         if view == "params":
-            totals = net.totals()
-            weights = sum(r.weights for r, _ in cells if r.kind != "group")
-            bias = sum(r.bias for r, _ in cells if r.kind != "group")
+            totals = network_totals(net)
             table.add_section()
-            foot = {"Layer": "Total", "Weights": num(weights), "Bias": num(bias),
+            foot = {"Layer": "Total", "Weights": num(totals["weights"]),
+                    "Bias": num(totals["bias"]),
                     "Params": num(totals["params"]), "Trainable": num(totals["trainable"]),
                     "Buffers": num(totals["buffers"]), "Share": "100%"}
             table.add_row([foot.get(c.header, "") for c in cols], style="bold")
@@ -152,7 +151,7 @@ def render_table(nets, view: str, depth=None, width=None, color=False) -> str:
 def render_markdown(nets, view: str, depth=None) -> str:
     out = []
     for net in nets:
-        cols, cells = _cells(net, view, depth)
+        cols, cells, _ = _cells(net, view, depth)
         out.append(f"### {net.name}\n")
         out.append("| " + " | ".join(c.header for c in cols) + " |")
         out.append("|" + "|".join("---:" if c.numeric else "---" for c in cols) + "|")
@@ -174,7 +173,8 @@ def render_csv(nets, view: str, depth=None) -> str:
     w = csv.writer(buf, lineterminator="\n")
     header = None
     for net in nets:
-        cols, cells = _cells(net, view, depth)
+        cols, cells, _ = _cells(net, view, depth)
+        total = max(1, net.totals()["params"])
         if header is None:
             header = ["file", "kind", "depth"] + [c.header.lower() for c in cols]
             if view == "params":
@@ -185,7 +185,7 @@ def render_csv(nets, view: str, depth=None) -> str:
             if view == "params":
                 # machine-readable: plain integers, no separators or percent signs
                 vals = vals[:2] + [str(r.weights), str(r.bias), str(r.params), str(r.trainable),
-                                   str(r.buffers), f"{r.params / max(1, net.totals()['params']):.6f}",
+                                   str(r.buffers), f"{r.params / total:.6f}",
                                    str(r.macs)]
             w.writerow([net.spec.file, r.kind, r.level] + vals)
     return buf.getvalue()

@@ -4,7 +4,7 @@ Numbers stay numbers here; renderers (layercalc.render) turn them into text.
 """
 from __future__ import annotations
 
-from .graph import Network
+from .graph import Network, gc_paused
 
 INT64_BYTES = 8
 
@@ -28,6 +28,32 @@ def output_json(net: Network):
 
 
 def network_json(net: Network) -> dict:
+    with gc_paused():
+        return _network_json(net)
+
+
+def network_totals(net: Network) -> dict:
+    """SPEC.md's totals (params, trainable, buffers, macs) plus weights, bias, flops,
+    parameter and buffer bytes, and the number of layers."""
+    totals = net.totals()
+    weights = bias = 0
+    for l in net.layers:
+        w, b = split_params(l)
+        weights += w
+        bias += b
+    all_tensors = [t for l in net.layers for t in l.tensors]
+    totals.update({
+        "weights": weights,
+        "bias": bias,
+        "flops": 2 * totals["macs"],
+        "param_bytes": tensor_bytes(net, all_tensors, False),
+        "buffer_bytes": tensor_bytes(net, all_tensors, True),
+        "layers": len(net.layers),
+    })
+    return totals
+
+
+def _network_json(net: Network) -> dict:
     layers = []
     for l in net.layers:
         w, b = split_params(l)
@@ -45,16 +71,6 @@ def network_json(net: Network) -> dict:
             "bias": b,
             "args": l.type.summary(l.args),
         })
-    totals = net.totals()
-    all_tensors = [t for l in net.layers for t in l.tensors]
-    totals.update({
-        "weights": sum(x["weights"] for x in layers),
-        "bias": sum(x["bias"] for x in layers),
-        "flops": 2 * totals["macs"],
-        "param_bytes": tensor_bytes(net, all_tensors, False),
-        "buffer_bytes": tensor_bytes(net, all_tensors, True),
-        "layers": len(layers),
-    })
     return {
         "file": net.spec.file,
         "name": net.spec.name,
@@ -62,7 +78,7 @@ def network_json(net: Network) -> dict:
         "input": list(net.input),
         "output": output_json(net),
         "layers": layers,
-        "totals": totals,
+        "totals": network_totals(net),
     }
 
 

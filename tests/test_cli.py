@@ -189,3 +189,20 @@ def test_json_path_imports_neither_rich_nor_numpy(entry, absent):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stderr.strip() == "[]"
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "json"])
+def test_rendering_sums_the_network_a_fixed_number_of_times(fmt, monkeypatch):
+    """Totals are computed per network, not per row (the csv params view once summed all
+    layers for every row: quadratic, hours for 100,000 layers)."""
+    from layercalc.analyse import analyse
+    from layercalc.cli.run import report
+    from layercalc.graph import Network
+
+    results = [analyse(str(Path(__file__).parent.parent / "specs" / "resnet18.yaml"))]
+    calls = []
+    real = Network.totals
+    monkeypatch.setattr(Network, "totals", lambda self: calls.append(1) or real(self))
+    for view in ("shape", "params"):
+        report(view, results, fmt, None)
+    assert len(results[0].net.layers) > 50 and len(calls) <= 8

@@ -41,6 +41,13 @@ def report(view: str, results, fmt: str, depth) -> tuple[str, list[str]]:
     json reports invalid specs as error objects in the output itself; the other formats
     send their diagnostics to standard error and render the valid networks.
     """
+    from ..graph import gc_paused
+
+    with gc_paused():  # rows and cells of 100,000 layers: see gc_paused
+        return _report(view, results, fmt, depth)
+
+
+def _report(view, results, fmt, depth):
     from .. import render
 
     if fmt == "json":
