@@ -188,6 +188,76 @@ def test_memory_refusal_is_located_and_fast(tmp_path):
     assert "memory-limit" in out.stdout + out.stderr
 
 
+@pytest.mark.parametrize("shape, w_shape, s, d, groups", [
+    ((2, 4, 9, 11), (6, 4, 3, 3), (1, 1), (1, 1), 1),
+    ((3, 4, 13, 7), (8, 2, 3, 2), (2, 1), (1, 2), 2),
+    ((1, 3, 17), (5, 3, 4), (3,), (2,), 1),
+    ((2, 2, 6, 7, 5), (4, 2, 3, 2, 2), (1, 2, 1), (1, 1, 2), 1),
+])
+@pytest.mark.parametrize("max_cols", [1, 50, 400])
+def test_conv_in_slices_equals_conv_at_once(shape, w_shape, s, d, groups, max_cols):
+    """Large maps are convolved a slice of samples or output rows at a time (bounded
+    im2col); every slicing gives the same numbers as one im2col of the whole input."""
+    from layercalc.layers import npops
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal(w_shape)
+    whole = npops.conv(x, w, s, d, groups, max_cols=10**12)
+    np.testing.assert_allclose(npops.conv(x, w, s, d, groups, max_cols), whole, rtol=1e-12)
+
+
+def test_conv_workspace_is_bounded_by_the_slice_size():
+    """U-Net's last 3x3 conv on a 1024x1024 map would need a 64*9*1024*1024-element im2col
+    (2.25 GiB); sliced, the estimate holds one slice and its product."""
+    from layercalc.layers.conv import IM2COL_ELEMENTS
+
+    net = one_conv(64, 1024)
+    l = net.layers[0]
+    out = 64 * 1024 * 1024
+    assert l.type.workspace(l.args, l.input_shapes, l.output) == \
+        64 * 1026 * 1026 + IM2COL_ELEMENTS + out  # padded input + one slice + its product
+
+
+@pytest.mark.parametrize("spec, shape, slice_elements", [
+    ("unet.yaml", (1, 3, 96, 96), 400_000),  # im2col in slices of 1.6 MB
+    ("unet.yaml", (2, 3, 64, 64), None),
+    ("resnet18.yaml", (1, 3, 96, 96), None),
+    ("dcgan_generator.yaml", None, None),
+    ("mobilenet_v2.yaml", (1, 3, 64, 64), None),
+])
+def test_memory_estimate_bounds_the_arrays_verify_allocates(spec, shape, slice_elements,
+                                                             monkeypatch):
+    """--max-memory refuses runs by the estimate, so it must not undercount: the peak
+    of the allocations traced during the run stays within it, give or take 1 MiB for
+    the interpreter's own objects (per-layer records, the random generator)."""
+    import tracemalloc
+
+    from layercalc import verify
+    from layercalc.analyse import analyse
+    from layercalc.layers import conv
+
+    if slice_elements:
+        monkeypatch.setattr(conv, "IM2COL_ELEMENTS", slice_elements)
+    net = analyse(str(SPECS / spec), input_override=shape).net
+    estimate = verify.estimate_memory(net)
+    tracemalloc.start()
+    try:
+        assert verify.run(net, seed=0).ok
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= estimate + 2**20, (peak, estimate)
+
+
+def one_conv(c, size):
+    from layercalc.analyse import analyse_bytes
+
+    text = f"input: [1, {c}, {size}, {size}]\nlayers:\n" \
+        f"  - conv2d: {{out_channels: {c}, kernel_size: 3, padding: 1}}\n"
+    return analyse_bytes(text.encode(), "c.yaml").net
+
+
 def test_embedding_input_is_indices(tmp_path):
     p = write(tmp_path, """\
         input: [2, 7]

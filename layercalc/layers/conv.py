@@ -27,6 +27,10 @@ def _check_groups(c_in: int, c_out: int, g: int):
                          hint=f"choose groups dividing {c_out}")
 
 
+# the largest im2col copy a conv forward makes at once (64 MiB as float32): larger maps
+# are convolved a slice at a time, which bounds verify's memory on large inputs
+IM2COL_ELEMENTS = 16 * 2**20
+
 class Conv(LayerType):
     family = "convolution"
     inferred = ("in_channels",)
@@ -106,17 +110,23 @@ class Conv(LayerType):
 
         x, added = npops.batched(xs[0], self.dims)
         x = npops.pad_spatial(x, a["_pads"], a["padding_mode"])
-        y = npops.conv(x, w["weight"], a["_s"], a["_d"], a["groups"])
+        y = npops.conv(x, w["weight"], a["_s"], a["_d"], a["groups"], IM2COL_ELEMENTS)
         if "bias" in w:
             y += w["bias"].reshape((-1,) + (1,) * self.dims)
         return npops.unbatch(y, added)
 
     def workspace(self, a, shapes, out):
-        # a padded copy of the input and the im2col matrix (N, C*K, P)
-        n = prod(shapes[0])
-        padded = n if any(l or r for l, r in a["_pads"]) else 0
+        # a padded copy of the input and the im2col matrix (N, C*K, P), which npops.conv
+        # builds in slices of at most IM2COL_ELEMENTS (plus the slice's product)
+        shape, pads = shapes[0], a["_pads"]
+        padded = 0
+        if any(l or r for l, r in pads):
+            padded = prod(shape[:-self.dims]) * prod(
+                v + l + r for v, (l, r) in zip(shape[-self.dims:], pads))
         k = prod(a["_k"])
         cols = 0 if k == 1 else prod(out) // a["out_channels"] * a["in_channels"] * k
+        if cols > IM2COL_ELEMENTS:
+            cols = IM2COL_ELEMENTS + prod(out)
         if a["in_channels"] == a["groups"] and a["groups"] > 1:
             cols = 2 * prod(out)
         return padded + cols

@@ -63,8 +63,9 @@ def offset_view(x, offset, s, d, out):
     return x[tuple(sl)]
 
 
-def conv(x, weight, s, d, groups: int):
-    """Cross-correlation of an already padded x (N, C, *sp) with weight (O, C/g, *k)."""
+def conv(x, weight, s, d, groups: int, max_cols: int):
+    """Cross-correlation of an already padded x (N, C, *sp) with weight (O, C/g, *k);
+    the im2col copy is made in slices of at most ``max_cols`` elements."""
     n, c = x.shape[:2]
     dims = x.ndim - 2
     o_ch = weight.shape[0]
@@ -89,17 +90,36 @@ def conv(x, weight, s, d, groups: int):
             else:
                 y += xv[:, :, None] * wv
         return y.reshape((n, o_ch) + out)
+    wm = weight.reshape(groups, og, cg * kk)
     if kk == 1:
         cols = offset_view(x, (0,) * dims, s, d, out).reshape(n, groups, cg, p)
-    else:
-        view = windows(x, k, s, d, out)  # (N, C, *k, *out)
+        return _matmul(wm, cols).reshape((n, o_ch) + out)
+    view = windows(x, k, s, d, out)  # (N, C, *k, *out)
+    per_row = c * kk * (p // out[0])  # im2col elements of one sample's first-dim output row
+    if n * out[0] * per_row <= max_cols:
         cols = view.reshape(n, groups, cg * kk, p)  # the im2col copy
-    wm = weight.reshape(groups, og, cg * kk)
-    if groups == 1:
-        y = np.matmul(wm[0], cols[:, 0])
-    else:
-        y = np.matmul(wm[None], cols)
-    return y.reshape((n, o_ch) + out)
+        return _matmul(wm, cols).reshape((n, o_ch) + out)
+    # large maps: im2col a slice at a time (samples, then output rows), so the copy stays
+    # within max_cols however large the input (a single row may exceed it)
+    rows = max(1, min(out[0], max_cols // per_row))
+    batch = max(1, max_cols // (per_row * out[0])) if rows == out[0] else 1
+    y = np.empty((n, o_ch) + out, dtype=np.result_type(x, weight))
+    for b0 in range(0, n, batch):
+        b1 = min(n, b0 + batch)
+        for r0 in range(0, out[0], rows):
+            r1 = min(out[0], r0 + rows)
+            part = view[(slice(b0, b1),) + (slice(None),) * (1 + dims) + (slice(r0, r1),)]
+            # one expression: this slice's im2col copy is freed before the next is made
+            y[b0:b1, :, r0:r1] = _matmul(wm, part.reshape(b1 - b0, groups, cg * kk, -1)) \
+                .reshape((b1 - b0, o_ch, r1 - r0) + out[1:])
+    return y
+
+
+def _matmul(wm, cols):
+    """(G, O/G, C/G*K) weights times (N, G, C/G*K, P) columns -> (N, G, O/G, P)."""
+    if wm.shape[0] == 1:
+        return np.matmul(wm[0], cols[:, 0])
+    return np.matmul(wm[None], cols)
 
 
 def conv_transpose(x, weight, s, d, p, op, groups: int):
