@@ -22,8 +22,9 @@ def gc_paused():
     """Run a block with Python's cyclic garbage collector off (and restore it after).
 
     Composing, building and reporting a large network allocate millions of long-lived,
-    acyclic objects; the collector's repeated passes over them made 100,000 layers take
-    three times as long as ten times 10,000. Nothing freed here is part of a cycle.
+    acyclic objects; the collector's repeated passes over them made the work superlinear
+    (composing 100,000 layers took 17 times as long as 10,000). Nothing freed here is
+    part of a cycle.
     """
     enabled = gc.isenabled()
     gc.disable()

@@ -1,4 +1,5 @@
-"""Options and plumbing shared by the commands: spec loading, diagnostics, output."""
+"""What the click commands share: their options (built from layercalc.cli.options), the
+language summary of --help, and diagnostics to stderr."""
 from __future__ import annotations
 
 import click

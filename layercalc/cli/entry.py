@@ -15,9 +15,10 @@ import sys
 
 from .options import CONVERT, DEPTH, FORMATS, SPEC_OPTIONS
 
-FAST_COMMANDS = {"shape": "shape", "params": "params"}  # command -> report view
+FAST_COMMANDS = ("shape", "params")  # each is also the name of its report view
 _OPTIONS = {o.flag: o for o in (*SPEC_OPTIONS, DEPTH)}
 _GLOB = frozenset("*?[")  # click expands wildcards itself on Windows; leave those to it
+_DECLINE = object()
 
 
 def fast_args(argv: list[str]):
@@ -59,10 +60,7 @@ def fast_args(argv: list[str]):
             return None
     if values["fmt"] == "table" and os.name != "posix" and sys.stdout.isatty():
         return None  # colour on a Windows console: click's echo knows how to write it
-    return FAST_COMMANDS[argv[0]], specs, values
-
-
-_DECLINE = object()
+    return argv[0], specs, values
 
 
 def _convert(option, value):
