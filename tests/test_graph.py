@@ -134,3 +134,29 @@ layers:
   - add: {from: [a, input]}
 """)
     assert "[1, 4, 8, 8]" in d.message and "[1, 3, 8, 8]" in d.message
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+@pytest.mark.parametrize("text", [
+    "input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 3}\n",
+    "input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 99}\n",  # error
+    "input: [1, 3\n",  # YAML error while composing
+])
+def test_the_collector_is_left_as_it_was_found(enabled, text):
+    """Analysis pauses Python's cyclic GC (graph.gc_paused) and must hand it back in the
+    state it found it, whether the spec is valid or not."""
+    import gc
+
+    from layercalc.analyse import analyse_bytes
+    from layercalc.report import network_json
+
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        r = analyse_bytes(text.encode(), "t.yaml")
+        assert gc.isenabled() is enabled
+        if r.net is not None:
+            network_json(r.net)
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
