@@ -21,6 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from layercalc.cli import main
+from layercalc.cli.entry import fast_args
+from layercalc.cli.entry import main as entry
 from layercalc.layers import REGISTRY
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,7 +66,21 @@ def run_spec(data: bytes, command: str, fmt: str | None):
     errors = _located_errors(result, fmt)
     if result.exit_code == 1:
         assert errors, (command, fmt, result.output, data)
+    if fast_args(args) is not None:  # the executable answers this one without click
+        assert _via_entry(args, data) == (result.stdout, result.stderr, result.exit_code)
     return result
+
+
+def _via_entry(args, data: bytes):
+    """What the executable's click-free path prints for ``args``, stdin ``data``."""
+    runner = CliRunner()
+    with runner.isolation(input=data) as (out, err, _):
+        try:
+            entry(args)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+        return out.getvalue().decode(), err.getvalue().decode(), code
 
 
 def _located_errors(result, fmt) -> list:
