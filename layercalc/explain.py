@@ -16,6 +16,7 @@ from .arith import (
     prod,
     taps_on_input,
     transposed_taps_on_output,
+    unread_count,
     unread_inputs,
 )
 from .layers.conv import Conv, ConvTranspose
@@ -44,7 +45,10 @@ def num(n) -> str:
 
 
 def _frac(x: Fraction) -> str:
-    return str(int(x)) if x.denominator == 1 else f"{float(x):g}"
+    """31.5, 21.6667, 999999998.5: every integer digit and up to 4 decimals (not 1e+09)."""
+    if x.denominator == 1:
+        return str(int(x))
+    return f"{float(x):.{len(str(abs(int(x)))) + 4}g}"
 
 
 def _plural(n: int, word: str) -> str:
@@ -69,14 +73,15 @@ def _dims(n_dims: int):
 
 
 def _unread_note(dim: str, n: int, k: int, s: int, left: int, d: int, out: int) -> str:
-    unread = unread_inputs(n, k, s, left, d, out)
-    if not unread:
+    count = unread_count(n, k, s, left, d, out)
+    if not count:  # none, or not countable (a padding of ~10^12)
         return ""
     unit = UNIT.get(dim, "position")
-    if len(unread) <= 4:
+    unread = unread_inputs(n, k, s, left, d, out, at_most=4)
+    if unread:
         where = f"input {unit}{'s' if len(unread) > 1 else ''} {_ranges(unread)} (0-based)"
         return f"      {where} {'are' if len(unread) > 1 else 'is'} never read"
-    return f"      {len(unread)} of {n} input {unit}s are never read"
+    return f"      {count:,} of {n:,} input {unit}s are never read"
 
 
 def _window_lines(dims, sp_in, sp_out, k, s, lefts, rights, d, ceil_mode=False):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .arith import effective_kernel, prod
+from .arith import effective_kernel, prod, taps_reaching
 from .errors import Diagnostic, did_you_mean
 from .layers.conv import Conv, ConvTranspose
 from .layers.linear import Linear
@@ -174,18 +174,6 @@ def check_checkerboard(net) -> Iterator[Finding]:
 
 # -- kernel-exceeds-input ----------------------------------------------------------------
 
-def _used_taps(n: int, k: int, s: int, pl: int, d: int, o: int) -> int:
-    """How many of a kernel's k taps (per dim) ever meet a real input element."""
-    used = 0
-    for q in range(k):
-        c = q * d - pl  # input index of tap q in window j is j*s + c
-        lo = max(0, -(c // s))  # ceil(-c / s)
-        hi = min(o - 1, (n - 1 - c) // s)
-        if lo <= hi:
-            used += 1
-    return used
-
-
 def check_kernel_exceeds_input(net) -> Iterator[Finding]:
     for layer in net.layers:
         if not isinstance(layer.type, Conv):
@@ -195,7 +183,7 @@ def check_kernel_exceeds_input(net) -> Iterator[Finding]:
         outs = _spatial(layer.output, dims)
         params = _window_params(layer)
         ks = tuple(p[0] for p in params)
-        used = tuple(_used_taps(n, k, s, pl, d, o)
+        used = tuple(taps_reaching(n, o, k, s, d, pl)
                      for (k, s, pl, d), n, o in zip(params, sizes, outs))
         if used == ks:
             continue

@@ -11,7 +11,7 @@ from .arith import (
     effective_kernel,
     pool_output_size,
     transposed_unwritten_outputs,
-    unread_inputs,
+    unread_count,
 )
 
 KINDS = ("conv", "conv_transpose", "max_pool", "avg_pool")
@@ -125,14 +125,15 @@ def solve(n: int, target: int, kind: str = "conv", kernel: int | None = None,
         notes = []
         unread = uncovered = 0
         if kind == "conv_transpose":
-            uncovered = transposed_unwritten_outputs(n, c.kernel, c.stride, c.padding, c.dilation, o)
+            uncovered = transposed_unwritten_outputs(n, c.kernel, c.stride, c.padding,
+                                                     c.dilation, o) or 0
             if uncovered:
                 notes.append(f"{uncovered} output positions receive no input")
             elif c.kernel % c.stride:
                 notes.append("kernel not a multiple of stride: uneven overlap "
                              "(checkerboard artifacts)")
         else:
-            unread = len(unread_inputs(n, c.kernel, c.stride, c.padding, c.dilation, o))
+            unread = unread_count(n, c.kernel, c.stride, c.padding, c.dilation, o) or 0
             if unread:
                 notes.append(f"{unread} input positions never read")
         if kind == "conv" and c.stride == 1 and o == n and c.dilation * (c.kernel - 1) == 2 * c.padding:

@@ -59,3 +59,72 @@ def test_adaptive_windows_cover_the_input():
 def test_broadcast():
     assert arith.broadcast_shapes((8, 1, 6, 1), (7, 1, 5)) == (8, 7, 6, 5)
     assert arith.broadcast_shapes((3,), (4,)) is None
+
+
+def _brute(size, count, k, s, d, p):
+    """Every (window, tap) position inside [0, size): the definition itself."""
+    return [w * s + t * d - p for w in range(count) for t in range(k)
+            if 0 <= w * s + t * d - p < size]
+
+
+def test_coverage_counts_agree_with_walking_every_window_and_tap():
+    """window_hits, taps_reaching and window_cover (closed forms and residue classes)
+    against the position-by-position walk, on 6,000 random geometries, including
+    windows wholly in the padding, strides beyond the input and dilations."""
+    import random
+
+    from layercalc.arith import floor_sum, taps_reaching, window_cover, window_hits
+
+    rng = random.Random(8)
+    for _ in range(6000):
+        size, count = rng.randint(1, 40), rng.randint(1, 25)
+        k, s, d, p = rng.randint(1, 9), rng.randint(1, 12), rng.randint(1, 6), rng.randint(0, 15)
+        hits = _brute(size, count, k, s, d, p)
+        taps = {t for w in range(count) for t in range(k) if 0 <= w * s + t * d - p < size}
+        case = (size, count, k, s, d, p)
+        assert window_hits(*case) == len(hits), case
+        assert taps_reaching(*case) == len(taps), case
+        assert window_cover(*case) == len(set(hits)), case
+    for _ in range(2000):
+        n, m, a, b = rng.randint(0, 30), rng.randint(1, 20), rng.randint(-50, 50), \
+            rng.randint(-99, 99)
+        assert floor_sum(n, m, a, b) == sum((a * i + b) // m for i in range(n))
+
+
+def test_unread_positions_are_found_when_few_and_counted_when_many():
+    import random
+
+    from layercalc.arith import (
+        conv_output_size,
+        transposed_unwritten_outputs,
+        unread_count,
+        unread_inputs,
+    )
+
+    rng = random.Random(9)
+    for _ in range(2000):
+        n, k, s = rng.randint(1, 40), rng.randint(1, 7), rng.randint(1, 6)
+        d, p = rng.randint(1, 3), rng.randint(0, 4)
+        o = conv_output_size(n, k, s, p, d)
+        if o < 1:
+            continue
+        read = set(_brute(n, o, k, s, d, p))
+        unread = [i for i in range(n) if i not in read]
+        assert unread_count(n, k, s, p, d, o) == len(unread)
+        assert unread_inputs(n, k, s, p, d, o, at_most=5) == (unread if len(unread) <= 5
+                                                                else None)
+        written = set(_brute(o, n, k, s, d, p))  # the transposed direction
+        assert transposed_unwritten_outputs(n, k, s, p, d, o) == o - len(written)
+
+
+def test_coverage_of_absurd_geometries_is_immediate():
+    """A 10^9-tap kernel on 2·10^9 positions: closed forms, no loop over taps (the
+    loops these replaced would run for hours)."""
+    from layercalc.arith import taps_reaching, unread_count, window_cover, window_hits
+
+    n, k = 2 * 10**9, 10**9
+    out = n - k + 1
+    assert window_hits(n, out, k, 1, 1, 0) == out * k
+    assert taps_reaching(n, out, k, 1, 1, 0) == k
+    assert window_cover(n, out, k, 1, 1, 0) == n
+    assert unread_count(n, 1, 10**9, 0, 1, 2) == n - 2  # two windows of one tap

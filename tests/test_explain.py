@@ -164,3 +164,12 @@ def test_figures_and_groups():
     assert f["dense_weights"] == (64 * 56 * 56) ** 2
     with pytest.raises(KeyError):
         explain(net, "nope")
+
+
+def test_a_two_billion_sample_signal_gets_exact_numbers():
+    """No 1e+09 rounding in the fraction, and the unread sample found without walking
+    two billion positions: (2,000,000,000 − 3) / 2 = 999,999,998.5 floors, so the last
+    window starts at 2·999,999,998 and ends at sample 1,999,999,998."""
+    got = text_of("conv1d: {out_channels: 1, kernel_size: 3, stride: 2}", (1, 1, 2_000_000_000))
+    assert "⌊(2000000000 + 2·0 − 3) / 2⌋ + 1 = ⌊999999998.5⌋ + 1 = 999999999" in got
+    assert "input position 1999999999 (0-based) is never read" in got

@@ -650,3 +650,23 @@ def test_set_integer_beyond_digit_limit(tmp_path):
 def test_set_non_finite_scale(tmp_path, value):
     _set_result(tmp_path, "vars: {s: 2}\ninput: [1, 3, 8, 8]\nlayers:\n"
                 "  - upsample: {scale_factor: s}\n", value)
+
+
+# -- geometry that is legal but enormous ------------------------------------------------
+
+HUGE_KERNEL = """\
+    input: [1, 1, 1000000000]
+    layers:
+      - conv1d: {out_channels: 1, kernel_size: 999999000, padding: 1}
+      - conv1d: {out_channels: 1, kernel_size: 3, stride: 2}
+    """
+
+
+@pytest.mark.parametrize("command", ["check", "explain", "rf", "cost"])
+def test_a_billion_tap_kernel_is_answered_not_walked(tmp_path, command):
+    """Lint, explanations and receptive fields count covered positions and taps in closed
+    form: a walk over 10^9 taps or positions would run for hours (the child is killed
+    at the timeout, which fails the test)."""
+    rc, stderr, _ = peak_rss_mb(_write(tmp_path, textwrap.dedent(HUGE_KERNEL)), timeout=30,
+                                command=command)
+    assert rc == 0, stderr
