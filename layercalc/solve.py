@@ -83,7 +83,35 @@ def output_size(sol: Solution, n: int) -> int:
                             sol.ceil_mode)
 
 
-def _candidates(kind, n, kernel, stride, max_kernel, max_stride, max_dilation):
+PADDINGS = 64  # paddings listed per (kernel, stride, dilation) when more of them fit
+
+
+def _fitting(f, top: int, lo: int, hi: int, centre: int) -> list[int]:
+    """Paddings p in [0, top] with lo <= f(p) <= hi, for f non-decreasing in p (found by
+    bisection, so a fixed kernel or stride of 10^9 costs ~60 evaluations). All of them
+    when at most PADDINGS; else the smallest, those around ``centre`` and the largest."""
+    def first(value):  # the first p in [0, top + 1] with f(p) >= value
+        a, b = 0, top + 1
+        while a < b:
+            m = (a + b) // 2
+            if f(m) >= value:
+                b = m
+            else:
+                a = m + 1
+        return a
+
+    start, stop = first(lo), first(hi + 1)
+    if stop - start <= PADDINGS:
+        return list(range(start, stop))
+    part = PADDINGS // 4
+    return sorted({*range(start, start + 2 * part),
+                   *range(max(start, centre - part // 2), min(stop, centre + part // 2 + 1)),
+                   *range(stop - part, stop)})
+
+
+def _candidates(kind, n, target, kernel, stride, max_kernel, max_stride, max_dilation):
+    """Every (kernel, stride, dilation) of the search with the paddings (and the
+    output_padding or ceil_mode) that reach ``target``."""
     ks = [kernel] if kernel else range(1, max_kernel + 1)
     ss = [stride] if stride else range(1, max_stride + 1)
     ds = [1] if kind == "avg_pool" else range(1, max_dilation + 1)
@@ -93,17 +121,23 @@ def _candidates(kind, n, kernel, stride, max_kernel, max_stride, max_dilation):
                 if d > 1 and k == 1:
                     continue
                 big_k = effective_kernel(k, d)
+                centre = (big_k - 1) // 2
                 if kind == "conv":
-                    for p in range(k + 1):
-                        if n + 2 * p >= big_k:
-                            yield Solution(kind, k, s, p, d)
+                    # padding below (big_k - n) / 2 leaves no window: out <= 0 there
+                    for p in _fitting(lambda p: conv_output_size(n, k, s, p, d), k, target,
+                                      target, centre):
+                        yield Solution(kind, k, s, p, d)
                 elif kind == "conv_transpose":
-                    for p in range(k + 1):
-                        for op in range(s):
-                            yield Solution(kind, k, s, p, d, op)
+                    # output_padding = target - the size without it, in [0, stride)
+                    def missing(p):
+                        return target - conv_transpose_output_size(n, k, s, p, d)
+                    for p in _fitting(missing, k, 0, s - 1, centre):
+                        yield Solution(kind, k, s, p, d, missing(p))
                 else:
-                    for p in range(big_k // 2 + 1):
-                        for ceil in (False, True):
+                    for ceil in (False, True):
+                        def out(p, ceil=ceil):
+                            return pool_output_size(n, k, s, p, d, ceil)
+                        for p in _fitting(out, big_k // 2, target, target, centre):
                             yield Solution(kind, k, s, p, d, ceil_mode=ceil)
 
 
@@ -115,7 +149,8 @@ def solve(n: int, target: int, kind: str = "conv", kernel: int | None = None,
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
     found = []
-    for c in _candidates(kind, n, kernel, stride, max_kernel, max_stride, max_dilation):
+    for c in _candidates(kind, n, target, kernel, stride, max_kernel, max_stride,
+                         max_dilation):
         if c.ceil_mode and output_size(Solution(c.type, c.kernel, c.stride, c.padding,
                                                 c.dilation), n) == target:
             continue  # ceil_mode changes nothing here: the floor answer is listed

@@ -78,3 +78,58 @@ def test_ceil_mode_only_when_it_matters():
 def test_unknown_kind():
     with pytest.raises(ValueError):
         solve(4, 2, "dense")
+
+
+def _every_setting(kind, n, target):
+    """The search by exhaustion: every padding (and output_padding, ceil_mode) tried."""
+    out = set()
+    for k in range(1, 12):
+        for s in range(1, 5):
+            for d in ([1] if kind == "avg_pool" else range(1, 4)):
+                if d > 1 and k == 1:
+                    continue
+                big_k = effective_kernel(k, d)
+                if kind == "conv":
+                    out |= {(k, s, p, d, 0, False) for p in range(k + 1)
+                            if n + 2 * p >= big_k and conv_output_size(n, k, s, p, d) == target}
+                elif kind == "conv_transpose":
+                    out |= {(k, s, p, d, op, False) for p in range(k + 1) for op in range(s)
+                            if conv_transpose_output_size(n, k, s, p, d, op) == target}
+                else:
+                    out |= {(k, s, p, d, 0, c) for p in range(big_k // 2 + 1)
+                            for c in (False, True)
+                            if pool_output_size(n, k, s, p, d, c) == target}
+    return out
+
+
+@pytest.mark.parametrize("kind", ["conv", "conv_transpose", "max_pool", "avg_pool"])
+def test_bisected_paddings_find_what_exhaustion_finds(kind):
+    """Paddings come from bisecting the (monotone) output size; on 120 random queries the
+    answers are exactly those of trying every padding (ceil_mode twins of a floor answer
+    left out, as the solver does)."""
+    import random
+
+    rng = random.Random(kind)
+    for _ in range(120):
+        n = rng.randint(1, 60)
+        target = rng.randint(1, 2 * n + 4)
+        got = {(s.kernel, s.stride, s.padding, s.dilation, s.output_padding, s.ceil_mode)
+               for s in solve(n, target, kind)}
+        every = _every_setting(kind, n, target)
+        want = {c for c in every if not (c[5] and (*c[:5], False) in every)}
+        assert got == want, (kind, n, target)
+
+
+def test_a_fixed_kernel_of_a_billion_is_solved_by_bisection():
+    """--kernel 10^9: the paddings that fit form a range of ~5·10^8; the solver lists the
+    smallest, the centred and the largest (PADDINGS per setting), each rechecked."""
+    from layercalc.solve import PADDINGS
+
+    n, k = 2 * 10**9, 10**9
+    sols = solve(n, n - k + 1 + 250_000_000, "conv", kernel=k, stride=1)
+    assert sols and all(recheck(s, n) == s.out for s in sols)
+    per_setting = {}
+    for s in sols:
+        per_setting.setdefault((s.stride, s.dilation), []).append(s.padding)
+    assert all(len(ps) <= PADDINGS for ps in per_setting.values())
+    assert min(per_setting[(1, 1)]) == 125_000_000  # (n + 2p − k) + 1 = target

@@ -353,7 +353,9 @@ def solve(n_in, n_out, kernel, stride, kind, dims, limit, fmt):
     half the kernel), dilation <= 3, output_padding < stride, ceil_mode. Ranked: no
     input rows left unread (no output left unreached), no dilation, no output_padding
     or ceil_mode, padding within k//2 and centred, then the smallest stride and kernel.
-    Every answer is recomputed with the shape formulas.
+    Every answer is recomputed with the shape formulas. When more than 64 paddings fit
+    one kernel, stride and dilation (a large fixed --kernel or --stride), the smallest,
+    the centred and the largest are listed.
     """
     from ..solve import output_size
     from ..solve import solve as search
