@@ -55,7 +55,7 @@ from .layers.conv import ConvTranspose
 INT64_BYTES = 8
 LEGEND = ("MACs = multiply-accumulates; FLOPs = 2 × MACs; transposed conv counted on input "
           "positions")
-MAX_RF_WORK = 5_000_000  # bound on layer visits for exact transposed-conv receptive fields
+MAX_RF_WORK = 5_000_000  # (position, tap) steps the exact transposed-conv traces may take
 
 
 # -- cost and memory ----------------------------------------------------------------------
@@ -252,42 +252,26 @@ def _tconv_params(l):
     return a["_k"], a["_s"], a["_p"], a["_d"]
 
 
-def tconv_input_interval(lo: int, hi: int, k: int, s: int, p: int, d: int):
-    """The input positions a transposed conv's outputs [lo, hi] depend on, as a span
-    (first, last), or None when none (kernel shorter than the stride).
-
-    >>> tconv_input_interval(0, 0, 4, 2, 1, 1)   # DCGAN: output 0 <- inputs -1, 0
-    (-1, 0)
-    >>> tconv_input_interval(1, 1, 1, 2, 0, 1) is None
-    True
-    """
-    first = last = None
-    for o in range(lo, min(hi, lo + s - 1) + 1):
-        for t in range(k):
-            num = o + p - t * d
-            if num % s == 0:
-                i = num // s
-                first = i if first is None else min(first, i)
-    for o in range(max(lo, hi - s + 1), hi + 1):
-        for t in range(k):
-            num = o + p - t * d
-            if num % s == 0:
-                i = num // s
-                last = i if last is None else max(last, i)
-    if first is None:
-        return None
-    return first, last
+class _TooCostly(Exception):
+    pass
 
 
 class _Tracer:
     """Maps output positions of one layer back to the network-input positions they
     depend on, exactly (as sets: dilated kernels leave holes that a following
-    transposed conv would otherwise fill in)."""
+    transposed conv would otherwise fill in). Every (position, tap) step is paid from
+    ``budget``; past it, tracing raises _TooCostly (huge kernels would take hours)."""
 
-    def __init__(self, net, windows):
+    def __init__(self, net, windows, budget: int = MAX_RF_WORK):
         self.net = net
         self.windows = windows  # layer index -> window tuple, () or "tconv"
         self.index = {l.name: i for i, l in enumerate(net.layers)}
+        self.budget = budget
+
+    def _spend(self, steps: int):
+        self.budget -= steps
+        if self.budget < 0:
+            raise _TooCostly
 
     def positions(self, li: int, axis: int, outputs) -> set:
         need = {li: set(outputs)}
@@ -300,12 +284,15 @@ class _Tracer:
             w = self.windows[i]
             if w == "tconv":
                 k, s, p, d = (v[axis] for v in _tconv_params(l))
+                self._spend(len(pos) * k)
                 src = {(o + p - t * d) // s for o in pos for t in range(k)
                        if (o + p - t * d) % s == 0}
             elif w == ():
+                self._spend(len(pos))
                 src = pos
             else:
                 k, s, p, d = w[axis]
+                self._spend(len(pos) * k)
                 src = {s * o - p + t * d for o in pos for t in range(k)}
             for name in l.inputs:
                 if name == "input":
@@ -333,7 +320,6 @@ def receptive_fields(net) -> list[LayerField]:
     period: dict[str, tuple | None] = {"input": None}
     windows: dict[int, object] = {}
     tracer = _Tracer(net, windows)
-    work = 0
     for i, l in enumerate(net.layers):
         srcs = [state[n] for n in l.inputs]
         bad = next((s for s in srcs if isinstance(s, _Undefined)), None)
@@ -356,11 +342,10 @@ def receptive_fields(net) -> list[LayerField]:
             if per is None:
                 res = tuple(Field(int(f.size), f.jump, int(f.start)) for f in res)
             else:
-                work += sum(per) * (i + 1)
-                if work > MAX_RF_WORK:
-                    res = _Undefined("too costly to trace exactly")
-                else:
+                try:
                     res = _exact(tracer, i, res, rank, per)
+                except _TooCostly:
+                    res = _Undefined("too costly to trace exactly")
         state[l.name] = res
         period[l.name] = per
         if isinstance(res, _Undefined):
