@@ -22,6 +22,18 @@ pytestmark = [pytest.mark.torch,
 CASES = 24
 
 
+@pytest.fixture(params=["tap by tap", "one reduction"])
+def kernel_path(request, monkeypatch):
+    """Pools and depthwise convs loop over kernel offsets up to LOOP_TAPS taps and use
+    one strided reduction (im2col for convs) beyond; both paths meet torch here."""
+    from layercalc.layers import conv, npops
+
+    if request.param == "one reduction":
+        monkeypatch.setattr(conv, "LOOP_TAPS", 0)
+        monkeypatch.setattr(npops, "LOOP_TAPS", 0)
+    return request.param
+
+
 def build(type_name, args, input_shape):
     """The one-layer network's layer, or None when layercalc refuses the config."""
     text = json.dumps({"input": list(input_shape), "layers": [dict(type=type_name, **args)]})
@@ -106,7 +118,7 @@ def _conv_cfg(rnd):
 
 
 @pytest.mark.parametrize("layer,cfg", configs(_conv_cfg, 40))
-def test_conv(layer, cfg):
+def test_conv(layer, cfg, kernel_path):
     rng = np.random.default_rng(1)
     a = cfg[1]
     dims = int(cfg[0][4])
@@ -171,7 +183,7 @@ def _pool_cfg(rnd):
 
 
 @pytest.mark.parametrize("layer,cfg", configs(_pool_cfg, 50))
-def test_pool(layer, cfg):
+def test_pool(layer, cfg, kernel_path):
     rng = np.random.default_rng(3)
     a = dict(cfg[1])
     dims = int(cfg[0][-2])

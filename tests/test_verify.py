@@ -203,14 +203,46 @@ def test_conv_in_slices_equals_conv_at_once(shape, w_shape, s, d, groups, max_co
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape)
     w = rng.standard_normal(w_shape)
-    whole = npops.conv(x, w, s, d, groups, max_cols=10**12)
-    np.testing.assert_allclose(npops.conv(x, w, s, d, groups, max_cols), whole, rtol=1e-12)
+    whole = npops.conv(x, w, s, d, groups, max_cols=10**12, loop_taps=0)
+    np.testing.assert_allclose(npops.conv(x, w, s, d, groups, max_cols, 0), whole, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("shape, k, s, p, d, ceil", [
+    ((2, 3, 11, 9), (3, 2), (2, 1), (1, 1), (1, 2), False),
+    ((1, 2, 13), (5,), (3,), (2,), (2,), True),
+    ((1, 2, 7, 6, 8), (2, 3, 2), (2, 2, 3), (1, 1, 0), (1, 1, 1), True),
+])
+def test_pooling_by_reduction_equals_pooling_tap_by_tap(kind, shape, k, s, p, d, ceil):
+    """Large kernels pool in one reduction over a strided view of the windows, small
+    ones offset by offset: the same numbers, padding and ceil_mode included."""
+    from layercalc.arith import pool_output_size
+    from layercalc.layers import npops
+
+    x = np.random.default_rng(1).standard_normal(shape)
+    out = tuple(pool_output_size(n, *a, ceil) for n, *a in zip(shape[2:], k, s, p, d))
+    for include in (True, False):
+        args = (x, kind, k, s, p, d, out, ceil, include, None)
+        np.testing.assert_allclose(npops.pool(*args, loop_taps=0),
+                                   npops.pool(*args, loop_taps=10**6), rtol=1e-12)
+
+
+@pytest.mark.parametrize("k, groups", [((3, 3), 4), ((5,), 6)])
+def test_depthwise_conv_by_im2col_equals_tap_by_tap(k, groups):
+    from layercalc.layers import npops
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, groups) + (9,) * len(k))
+    w = rng.standard_normal((2 * groups, 1) + k)
+    s, d = (1,) * len(k), (2,) * len(k)
+    np.testing.assert_allclose(npops.conv(x, w, s, d, groups, 10**12, 0),
+                               npops.conv(x, w, s, d, groups, 10**12, 10**6), rtol=1e-12)
 
 
 def test_conv_workspace_is_bounded_by_the_slice_size():
     """U-Net's last 3x3 conv on a 1024x1024 map would need a 64*9*1024*1024-element im2col
     (2.25 GiB); sliced, the estimate holds one slice and its product."""
-    from layercalc.layers.conv import IM2COL_ELEMENTS
+    from layercalc.layers.base import IM2COL_ELEMENTS
 
     net = one_conv(64, 1024)
     l = net.layers[0]

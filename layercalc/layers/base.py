@@ -15,6 +15,12 @@ from ..errors import LayerError
 
 REQUIRED = object()  # sentinel: the argument has no default
 
+# How the NumPy forward passes (npops) trade memory for speed; the workspace estimates
+# read the same numbers, so verify's memory estimate stays an upper bound:
+IM2COL_ELEMENTS = 16 * 2**20  # the largest im2col copy a conv makes at once (64 MiB f32)
+LOOP_TAPS = 64  # pools and depthwise convs with at most this many taps loop over the
+#                 kernel offsets; larger kernels take one strided reduction or im2col
+
 # Argument kinds (values are evaluated by layercalc.values):
 #   int      an integer (whole floats accepted), bounded below by Arg.min
 #   float    a number

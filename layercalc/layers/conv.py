@@ -9,7 +9,18 @@ from ..arith import (
     same_padding,
 )
 from ..errors import LayerError
-from .base import Arg, LayerType, Tensor, check_inferred, fmt_dims, per_dim, rebuild, spatial_input
+from .base import (
+    IM2COL_ELEMENTS,
+    LOOP_TAPS,
+    Arg,
+    LayerType,
+    Tensor,
+    check_inferred,
+    fmt_dims,
+    per_dim,
+    rebuild,
+    spatial_input,
+)
 
 _COMMON = (
     Arg("out_channels", "int", min=1, doc="output channels"),
@@ -26,10 +37,6 @@ def _check_groups(c_in: int, c_out: int, g: int):
         raise LayerError(f"out_channels {c_out} is not divisible by groups {g}", arg="groups",
                          hint=f"choose groups dividing {c_out}")
 
-
-# the largest im2col copy a conv forward makes at once (64 MiB as float32): larger maps
-# are convolved a slice at a time, which bounds verify's memory on large inputs
-IM2COL_ELEMENTS = 16 * 2**20
 
 class Conv(LayerType):
     family = "convolution"
@@ -110,7 +117,8 @@ class Conv(LayerType):
 
         x, added = npops.batched(xs[0], self.dims)
         x = npops.pad_spatial(x, a["_pads"], a["padding_mode"])
-        y = npops.conv(x, w["weight"], a["_s"], a["_d"], a["groups"], IM2COL_ELEMENTS)
+        y = npops.conv(x, w["weight"], a["_s"], a["_d"], a["groups"], IM2COL_ELEMENTS,
+                       LOOP_TAPS)
         if "bias" in w:
             y += w["bias"].reshape((-1,) + (1,) * self.dims)
         return npops.unbatch(y, added)
@@ -127,8 +135,8 @@ class Conv(LayerType):
         cols = 0 if k == 1 else prod(out) // a["out_channels"] * a["in_channels"] * k
         if cols > IM2COL_ELEMENTS:
             cols = IM2COL_ELEMENTS + prod(out)
-        if a["in_channels"] == a["groups"] and a["groups"] > 1:
-            cols = 2 * prod(out)
+        if a["in_channels"] == a["groups"] and a["groups"] > 1 and 1 < k <= LOOP_TAPS:
+            cols = 2 * prod(out)  # depthwise, tap by tap
         return padded + cols
 
     def window(self, a, shapes, out):

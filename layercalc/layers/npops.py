@@ -11,6 +11,8 @@ import itertools
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .base import LOOP_TAPS
+
 _NP_PAD_MODE = {"zeros": "constant", "constant": "constant", "zero": "constant",
                 "reflect": "reflect", "reflection": "reflect",
                 "replicate": "edge", "replication": "edge", "circular": "wrap"}
@@ -63,9 +65,10 @@ def offset_view(x, offset, s, d, out):
     return x[tuple(sl)]
 
 
-def conv(x, weight, s, d, groups: int, max_cols: int):
+def conv(x, weight, s, d, groups: int, max_cols: int, loop_taps: int):
     """Cross-correlation of an already padded x (N, C, *sp) with weight (O, C/g, *k);
-    the im2col copy is made in slices of at most ``max_cols`` elements."""
+    the im2col copy is made in slices of at most ``max_cols`` elements. Depthwise convs
+    of at most ``loop_taps`` taps go tap by tap instead."""
     n, c = x.shape[:2]
     dims = x.ndim - 2
     o_ch = weight.shape[0]
@@ -78,7 +81,7 @@ def conv(x, weight, s, d, groups: int, max_cols: int):
     kk = 1
     for v in k:
         kk *= v
-    if cg == 1 and groups > 1 and kk > 1:
+    if cg == 1 and groups > 1 and 1 < kk <= loop_taps:
         # depthwise: per-offset multiply-adds beat hundreds of tiny matrix products
         w = weight.reshape((groups, og) + tuple(k))
         y = np.zeros((n, groups, og) + out, dtype=np.result_type(x, weight))
@@ -157,9 +160,17 @@ def conv_transpose(x, weight, s, d, p, op, groups: int):
 
 
 def pool(x, kind, k, s, p, d, out, ceil_mode=False, count_include_pad=True,
-         divisor_override=None):
-    """Max or average pooling of x (N, C, *sp) per PyTorch, ceil_mode included."""
+         divisor_override=None, loop_taps=None):
+    """Max or average pooling of x (N, C, *sp) per PyTorch, ceil_mode included. Kernels
+    of at most ``loop_taps`` taps go offset by offset (fast for 3x3), larger ones in one
+    reduction over a strided view of the windows (no Python loop over 10^6 taps)."""
     dims = len(k)
+    kk = 1
+    for v in k:
+        kk *= v
+    if loop_taps is None:
+        loop_taps = LOOP_TAPS
+    taps = tuple(range(2, 2 + dims))  # the kernel axes of windows()
     sp = x.shape[2:]
     pads = []
     for i in range(dims):
@@ -168,6 +179,8 @@ def pool(x, kind, k, s, p, d, out, ceil_mode=False, count_include_pad=True,
     if kind == "max":
         fill = -np.inf if np.issubdtype(x.dtype, np.floating) else np.iinfo(x.dtype).min
         xp = pad_spatial(x, pads, "constant", fill)
+        if kk > loop_taps:
+            return windows(xp, k, s, d, out).max(axis=taps)
         y = None
         for off in itertools.product(*(range(v) for v in k)):
             v = offset_view(xp, off, s, d, out)
@@ -177,13 +190,16 @@ def pool(x, kind, k, s, p, d, out, ceil_mode=False, count_include_pad=True,
                 np.maximum(y, v, out=y)
         return y
     xp = pad_spatial(x, pads, "constant", 0)
-    y = None
-    for off in itertools.product(*(range(v) for v in k)):
-        v = offset_view(xp, off, s, d, out)
-        if y is None:
-            y = v.astype(x.dtype, copy=True)
-        else:
-            y += v
+    if kk > loop_taps:
+        y = windows(xp, k, s, d, out).sum(axis=taps, dtype=x.dtype)
+    else:
+        y = None
+        for off in itertools.product(*(range(v) for v in k)):
+            v = offset_view(xp, off, s, d, out)
+            if y is None:
+                y = v.astype(x.dtype, copy=True)
+            else:
+                y += v
     if divisor_override:
         y /= x.dtype.type(divisor_override)
         return y
