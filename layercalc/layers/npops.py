@@ -147,12 +147,17 @@ def conv_transpose(x, weight, s, d, p, op, groups: int):
     out = [(sp[i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1 for i in range(dims)]
     size = tuple(max(full[i], p[i] + out[i]) for i in range(dims))
     buf = np.zeros((n, groups * og) + size, dtype=cols.dtype)
-    for off in itertools.product(*(range(v) for v in k)):
-        sl = [slice(None), slice(None)]
-        for i in range(dims):
-            start = off[i] * d[i]
-            sl.append(slice(start, start + (sp[i] - 1) * s[i] + 1, s[i]))
-        buf[tuple(sl)] += cols[(slice(None), slice(None)) + off]
+    every = (slice(None), slice(None))
+    if kk <= pin:  # scatter one kernel offset (all input positions) at a time
+        for off in itertools.product(*(range(v) for v in k)):
+            sl = [slice(off[i] * d[i], off[i] * d[i] + (sp[i] - 1) * s[i] + 1, s[i])
+                  for i in range(dims)]
+            buf[every + tuple(sl)] += cols[every + off]
+    else:  # a kernel larger than the input: one input position (all offsets) at a time
+        for pos in itertools.product(*(range(v) for v in sp)):
+            sl = [slice(pos[i] * s[i], pos[i] * s[i] + (k[i] - 1) * d[i] + 1, d[i])
+                  for i in range(dims)]
+            buf[every + tuple(sl)] += cols[every + (slice(None),) * dims + pos]
     if tuple(out) == size:
         return buf
     crop = (slice(None), slice(None)) + tuple(slice(p[i], p[i] + out[i]) for i in range(dims))
