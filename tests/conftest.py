@@ -4,6 +4,10 @@ import pytest
 
 from layercalc.analyse import analyse_bytes
 
+# torch_models.py is the reference networks' module (it imports torch), not a test
+# module: --doctest-modules would import it, and fail where torch is absent
+collect_ignore = ["torch_models.py"]
+
 
 def net_of(text: str, **kw):
     """Analyse an inline spec; fail the test with the diagnostic if it is invalid."""
