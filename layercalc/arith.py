@@ -236,6 +236,12 @@ def _blocks_below(x: int, m: int, step: int, width: int) -> int:
     return m * width if q >= m else q * width + min(r, width)
 
 
+def _cover_steps(count: int, k: int, s: int, d: int) -> int:
+    """The residue classes window_cover walks (its cost)."""
+    g = math.gcd(s, d)
+    return min(min(k, s // g), min(count, d // g))
+
+
 def window_cover(size: int, count: int, k: int, s: int, d: int, p: int) -> int | None:
     """Positions in [0, size) that some (window, tap) pair reaches (w·s + t·d - p); None
     when that would take more than COVER_STEPS steps (only with paddings of ~10^12).
@@ -255,7 +261,7 @@ def window_cover(size: int, count: int, k: int, s: int, d: int, p: int) -> int |
     na, sa, nb, sb = count, s, k, d  # walk classes of taps ...
     if min(k, s // g) > min(count, d // g):
         na, sa, nb, sb = k, d, count, s  # ... or of windows
-    classes = min(nb, sa // g)
+    classes = min(nb, sa // g)  # = _cover_steps(count, k, s, d)
     if classes > COVER_STEPS:
         return None
     step = sb // g
@@ -273,8 +279,9 @@ def window_cover(size: int, count: int, k: int, s: int, d: int, p: int) -> int |
 def unread_inputs(n: int, k: int, s: int, p: int = 0, d: int = 1, out: int | None = None,
                   at_most: int = 8) -> list[int] | None:
     """Input positions (0-based) that no window of a conv/pool reads, when there are at
-    most ``at_most`` of them (None when more, or when not countable); ``p`` is the left
-    padding, ``out`` the output size (default: conv_output_size with p on both sides).
+    most ``at_most`` of them (None when more, or when finding them would take more than
+    COVER_STEPS steps); ``p`` is the left padding, ``out`` the output size (default:
+    conv_output_size with p on both sides).
 
     >>> unread_inputs(66, 3, 2)           # floor drops the last row
     [65]
@@ -288,6 +295,8 @@ def unread_inputs(n: int, k: int, s: int, p: int = 0, d: int = 1, out: int | Non
     missing = unread_count(n, k, s, p, d, out)
     if missing is None or missing > at_most:
         return None
+    if missing * n.bit_length() * _cover_steps(out, k, s, d) > COVER_STEPS:
+        return None  # each position costs a bisection of window_cover calls
     found = []
     while len(found) < missing:  # the first x with x - cover([0, x)) > len(found), bisected
         lo, hi = (found[-1] + 1 if found else 0), n

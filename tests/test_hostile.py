@@ -672,7 +672,16 @@ HUGE_TRANSPOSED = """\
     """
 
 
-@pytest.mark.parametrize("spec", [HUGE_KERNEL, HUGE_TRANSPOSED], ids=["conv", "transposed"])
+# 30,000 taps 30,001 apart, 30,000 apart: ~30,000 residue classes to walk per count
+MANY_CLASSES = """\
+    input: [1, 1, 2000000000]
+    layers:
+      - conv1d: {out_channels: 1, kernel_size: 30000, dilation: 30001, stride: 30000}
+    """
+
+
+@pytest.mark.parametrize("spec", [HUGE_KERNEL, HUGE_TRANSPOSED, MANY_CLASSES],
+                         ids=["conv", "transposed", "dilated"])
 @pytest.mark.parametrize("command", ["check", "explain", "rf", "cost"])
 def test_a_million_tap_kernel_is_answered_not_walked(tmp_path, spec, command):
     """Lint and explanations count covered positions and taps in closed form, and the
