@@ -174,8 +174,9 @@ def floor_sum(n: int, m: int, a: int, b: int) -> int:
 def _tap_ranges(size: int, count: int, k: int, s: int, d: int, p: int):
     """For window_hits and taps_reaching: tap t hits windows max(0, B(t))..min(count - 1,
     A(t)) with A(t) = (size - 1 + p - t·d) // s and B(t) = ceil((p - t·d) / s). Returns
-    the taps [lo, hi) that hit at least one window position (unless s > size) and the
-    splits a, b: A is clipped for t < a, B for t >= b."""
+    the taps [lo, hi) whose clipped range is not empty and the splits a <= b: A is
+    clipped for t < a, B for t >= b. Only taps in [a, b) can still hit no window, and
+    only when size < s (a window of size positions may then hold no multiple of s)."""
     def clamp(t, lo, hi):
         return min(max(t, lo), hi)
 
