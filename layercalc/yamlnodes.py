@@ -205,6 +205,36 @@ def _yaml_error(exc: Exception, text: str) -> SpecError:
     return SpecError("yaml-syntax", " ".join(msg.split()), line=line, column=col, hint=hint)
 
 
+def _nesting_limit(exc: Exception) -> bool:
+    """libyaml >= 0.2.6 (PyYAML 6.0.4's wheels) stops at 1,000 nesting levels itself."""
+    return "maximum nesting depth" in str(getattr(exc, "problem", "") or "")
+
+
+def _too_deep(exc: Exception, text: str, max_depth: int) -> SpecError:
+    """libyaml's own nesting limit, reported as layercalc's ``too-deep`` at the level
+    where layercalc's limit is passed.
+
+    libyaml's scanner looks ahead through a whole flow collection (it might be a
+    mapping key) before the parser emits its first event, so its limit of 1,000 levels
+    fires before :func:`compose` sees the 101st. Composing the text up to that point
+    again (the scanner then stops at the end of the text) lets the events reach our own
+    check; if they do not (a limit of 1,000 or more), libyaml's position is reported."""
+    mark = exc.problem_mark
+    line, col = mark.line + 1, mark.column + 1
+    start = 0
+    for _ in range(mark.line):
+        start = text.find("\n", start) + 1
+    cut = start + mark.column
+    if 0 < cut < len(text):
+        try:
+            compose(text[:cut], max_depth)
+        except SpecError as err:
+            if err.code == "too-deep":
+                return err
+    return SpecError("too-deep", f"YAML nesting deeper than {max_depth} levels",
+                     line=line, column=col, hint="flatten the structure (use blocks)")
+
+
 def _char_at(text: str, line: int, col: int) -> str:
     """The character at 1-based line:col of ``text`` ('' when out of range)."""
     start = 0
@@ -337,6 +367,8 @@ def compose(text: str, max_depth: int = MAX_DEPTH) -> Node:
                 parent._index[k.value] = (k, node)
                 pending_key[-1] = None
     except yaml.YAMLError as exc:
+        if _nesting_limit(exc):
+            raise _too_deep(exc, text, max_depth) from None
         raise _yaml_error(exc, text) from None
     except RecursionError:  # pragma: no cover - our loop does not recurse
         raise SpecError("too-deep", "YAML nesting too deep") from None

@@ -289,6 +289,27 @@ def test_deep_nesting_lists(tmp_path, n):
     refused(tmp_path, deep_lists(n), "too-deep", 2, 9 + 99)
 
 
+@pytest.mark.parametrize("loader", ["libyaml", "pure-python"])
+@pytest.mark.parametrize("n", [101, 999, 1000, 1001, 5000])
+def test_deep_nesting_whichever_parser_stops_first(monkeypatch, loader, n):
+    # libyaml >= 0.2.6 stops flow nesting at 1,000 levels with its own scanner error,
+    # before layercalc's events see the 101st level; either way the refusal is
+    # layercalc's too-deep at the 101st level
+    from layercalc import yamlnodes
+    from layercalc.errors import SpecError
+
+    if loader == "pure-python":
+        monkeypatch.setattr(yamlnodes, "_Loader", yaml.SafeLoader)
+    elif not hasattr(yaml, "CSafeLoader"):  # pragma: no cover
+        pytest.skip("PyYAML built without libyaml")
+    for text, col in ((deep_lists(n), 9 + 99),
+                      ("input: [1, 3]\nlayers: " + "{a: " * n + "1" + "}" * n, 9 + 4 * 99),
+                      ("a:\n  b: " + "[" * n, 6 + 98)):
+        with pytest.raises(SpecError) as err:
+            yamlnodes.compose(text)
+        assert (err.value.code, err.value.line, err.value.column) == ("too-deep", 2, col)
+
+
 def test_deep_nesting_mappings(tmp_path):
     spec = "input: [1, 3]\nlayers: " + "{a: " * 100_000 + "1" + "}" * 100_000 + "\n"
     refused(tmp_path, spec, "too-deep", 2, 9 + 4 * 99)
