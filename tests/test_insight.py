@@ -1,11 +1,16 @@
 """Compute, memory and receptive fields against independent arithmetic, published values
 and a brute-force autograd computation of which input pixels reach an output pixel."""
+import csv as _csv
+import io as _io
+import json as _json
 import random
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import net_of
+from conftest import cli_runner, net_of
+
+import layercalc.cli
 
 from layercalc.analyse import analyse, analyse_bytes
 from layercalc.insight import cost, input_interval, receptive_fields
@@ -387,20 +392,13 @@ def test_brute_force_random_chains(seed):
 
 # -- CLI ---------------------------------------------------------------------------------
 
-import csv as _csv
-import io as _io
-import json as _json
-
-from click.testing import CliRunner
-
-import layercalc.cli
 
 FORMATS = ("table", "json", "markdown", "csv")
 DISC = str(SPECS / "dcgan_discriminator.yaml")
 
 
 def run(*args):
-    return CliRunner().invoke(layercalc.cli.main, list(args), catch_exceptions=False)
+    return cli_runner().invoke(layercalc.cli.main, list(args), catch_exceptions=False)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
