@@ -8,7 +8,6 @@ shapes alone, before NumPy is imported, so an oversized run is refused, not kill
 """
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -91,6 +90,7 @@ class Verification:
     checks: list = field(default_factory=list)
     seconds: float = 0.0
     arrays: dict | None = None  # state_dict-keyed arrays, input and output(s) when saving
+    nonfinite: tuple | None = None  # (layer index, what) of the first NaN/inf output
 
     @property
     def ok(self) -> bool:
@@ -184,6 +184,45 @@ def memory_diagnostic(net, estimate: int, limit: int, file: str | None = None) -
         file=file or net.spec.file)
 
 
+
+def numpy_max_rank() -> int:
+    """The most dimensions a NumPy array may have: 64 since NumPy 2.0, 32 before."""
+    import numpy as np
+
+    return 64 if int(np.__version__.split(".")[0]) >= 2 else 32
+
+
+def rank_diagnostic(net, file: str | None = None) -> Diagnostic | None:
+    """A located error when the run would need an array with more dimensions than NumPy
+    allows: the input (at ``input``), else the first layer whose output or parameter
+    would. NumPy is imported only when some array has more than 32 dimensions."""
+    if max([len(net.input)] + [len(l.output) for l in net.layers]
+           + [len(t.shape) for l in net.layers for t in l.tensors]) <= 32:
+        return None
+    limit = numpy_max_rank()
+    hint = (f"shape and params still answer; verify runs arrays of at most {limit} "
+            "dimensions")
+    if len(net.input) > limit:
+        node = net.spec.input_node
+        return Diagnostic(
+            "rank-limit", f"the input has {len(net.input)} dimensions, more than the "
+            f"{limit} a NumPy array can have, so verify cannot run it",
+            line=getattr(node, "line", 1), column=getattr(node, "col", 1), hint=hint,
+            file=file or net.spec.file)
+    for layer in net.layers:
+        what = [(len(layer.output), "output")] + [
+            (len(t.shape), f"{t.key} tensor") for t in layer.tensors]
+        rank, role = max(what, key=lambda x: x[0])
+        if rank > limit:
+            node = layer.node
+            return Diagnostic(
+                "rank-limit", f"layer '{layer.name}' ({layer.type.name}): its {role} has "
+                f"{rank} dimensions, more than the {limit} a NumPy array can have, so "
+                "verify cannot run it",
+                line=getattr(node, "line", 1), column=getattr(node, "col", 1), hint=hint,
+                file=file or net.spec.file)
+    return None
+
 # -- values --------------------------------------------------------------------------------
 
 def _fill(rng, np, dtype, tensor, layer):
@@ -223,6 +262,37 @@ def _make_input(rng, np, dtype, net):
                    if l.type.name == "embedding" and "input" in l.inputs)
         return rng.integers(0, high, size=shape, dtype=np.int64)
     return rng.standard_normal(shape, dtype=dtype)
+
+
+def _nonfinite(np, y) -> str | None:
+    """What is not finite in ``y`` ("is all NaN", "contains NaN", "contains infinite
+    values"), or None. Reductions only, no array allocated: a minimum and a maximum,
+    then, for a non-finite array, the NaN-skipping fmin/fmax."""
+    if y.size == 0 or not np.issubdtype(y.dtype, np.inexact):
+        return None
+    with np.errstate(all="ignore"):
+        lo, hi = np.minimum.reduce(y, axis=None), np.maximum.reduce(y, axis=None)
+        if np.isfinite(lo) and np.isfinite(hi):
+            return None
+        if np.isnan(lo) or np.isnan(hi):
+            return "is all NaN" if np.isnan(np.fmax.reduce(y, axis=None)) else "contains NaN"
+    return "contains infinite values"
+
+
+def nonfinite_diagnostic(net, v, file: str | None = None) -> Diagnostic | None:
+    """A warning at the first layer whose output held NaN or infinity, or None."""
+    if v.nonfinite is None:
+        return None
+    i, what = v.nonfinite
+    layer = net.layers[i]
+    node = layer.node
+    return Diagnostic(
+        "non-finite", f"layer '{layer.name}' ({layer.type.name}) is the first whose output "
+        f"is not finite: it {what}",
+        line=getattr(node, "line", 1), column=getattr(node, "col", 1), severity="warning",
+        hint="the shapes and counts are still checked, but the values from here on mean "
+        "nothing; check the constants and scales reaching this layer, or try --dtype float64",
+        file=file or net.spec.file)
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -268,12 +338,14 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
         check.params_actual, check.buffers_actual = held_params, held_buffers
         try:
             xs = [values[src] for src in layer.inputs]
-            with np.errstate(over="ignore", under="ignore"):
+            with np.errstate(all="ignore"):  # NaN and inf are reported once, below
                 y = layer.type.forward(layer.args, xs, w)
             y = np.asarray(y)
             if np.issubdtype(y.dtype, np.floating) and y.dtype != np_dtype:
                 y = y.astype(np_dtype)
             check.actual = tuple(y.shape)
+            if res.nonfinite is None and (what := _nonfinite(np, y)) is not None:
+                res.nonfinite = (i, what)
         except Exception as exc:  # noqa: BLE001 - a forward that fails is a failed check
             check.error = f"{type(exc).__name__}: {exc}"
             failed = layer.name
@@ -299,22 +371,11 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
 
 
 def save_npz(path: str, arrays: dict) -> None:
-    """Write ``arrays`` to ``path`` (.npz) atomically: a temporary file in the same
-    directory, then a rename, so a failed run never leaves half a file."""
-    import tempfile
-
+    """Write ``arrays`` to ``path`` (.npz) all or nothing, through
+    :func:`layercalc.outfile.write_atomic` (symbolic links followed, only regular files
+    replaced, mode kept, no temporary file left); raises ``OutputError``."""
     import numpy as np
 
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".layercalc-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from .outfile import write_atomic
+
+    write_atomic(path, lambda fh: np.savez(fh, **arrays), suffix=".npz")

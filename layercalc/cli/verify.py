@@ -40,14 +40,17 @@ class _Progress:
             if time.perf_counter() - self.start < PROGRESS_AFTER:
                 return
             from rich.console import Console
+            from rich.markup import escape
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            from ..render import printable
 
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
                                 MofNCompleteColumn(), TextColumn("{task.fields[layer]}"),
                                 console=Console(stderr=True), transient=True)
             self.bar.start()
-            self.task = self.bar.add_task(self.label, total=n, layer="")
-        self.bar.update(self.task, completed=i, layer=name)
+            self.task = self.bar.add_task(escape(printable(self.label)), total=n, layer="")
+        self.bar.update(self.task, completed=i, layer=escape(printable(name)))
 
     def close(self):
         if self.bar is not None:
@@ -81,8 +84,9 @@ def _summary(v, net) -> str:
 
 def render_verification(v, net, width, color) -> str:
     from ..boxtable import BoxTable, render_lines
+    from ..render import printable
 
-    table = BoxTable(f"{net.name} — verify", net.spec.file)
+    table = BoxTable(f"{printable(net.name)} — verify", printable(net.spec.file))
     for header, numeric, wrap in (("", False, False), ("Layer", False, False),
                                   ("Type", False, False), ("Calculated", False, False),
                                   ("Actual", False, True), ("Params", True, False),
@@ -97,8 +101,8 @@ def render_verification(v, net, width, color) -> str:
         checks = [c for i, c in enumerate(checks) if i in keep]
     for c in checks:
         mark, style = ("✓", "green") if c.ok else ("✗", "bold red")
-        actual = _shape(c.actual) if c.error is None else c.error
-        table.add_row([mark, c.name, c.type, _shape(c.expected), actual,
+        actual = _shape(c.actual) if c.error is None else printable(c.error)
+        table.add_row([mark, printable(c.name), printable(c.type), _shape(c.expected), actual,
                        _count(c.params, c.params_actual), _count(c.buffers, c.buffers_actual),
                        f"{c.seconds * 1000:.1f}" if c.ran else ""],
                       styles=[style, "", "", "", "" if c.ok else "red", "", "", ""])
@@ -114,7 +118,7 @@ def render_verification(v, net, width, color) -> str:
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
               help="seed of the random parameters, buffers and input")
-@click.option("--save", "save", type=click.Path(dir_okay=False), default=None,
+@click.option("--save", "save", type=click.Path(readable=False), default=None,
               metavar="FILE.npz",
               help="write input, output and every parameter and buffer under its "
               "PyTorch state_dict key (one SPEC only)")
@@ -138,6 +142,12 @@ def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_lay
         raise click.UsageError("--save writes one network's arrays: give exactly one SPEC")
     from .. import verify as core
     from ..errors import Diagnostic
+    from ..outfile import OutputError, check_target
+
+    def unwritable(r, exc):
+        r.diagnostics.append(Diagnostic(
+            "unwritable", f"cannot write --save {save}: {exc.reason}", file=r.file,
+            hint=exc.hint))
 
     results = load_all(specs, sets, input_shape, max_layers)
     runs = []  # (result, verification or None)
@@ -145,6 +155,18 @@ def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_lay
         if r.net is None:
             runs.append((r, None))
             continue
+        refusal = core.rank_diagnostic(r.net, r.file)
+        if refusal is not None:
+            r.diagnostics.append(refusal)
+            runs.append((r, None))
+            continue
+        if save is not None:
+            try:
+                check_target(save)  # before the run: a bad --save costs no forward pass
+            except OutputError as exc:
+                unwritable(r, exc)
+                runs.append((r, None))
+                continue
         estimate = core.estimate_memory(r.net, dtype, save is not None)
         if estimate > max_memory:
             r.diagnostics.append(core.memory_diagnostic(r.net, estimate, max_memory, r.file))
@@ -155,14 +177,15 @@ def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_lay
             v = core.run(r.net, seed, dtype, save is not None, progress, estimate, r.file)
         finally:
             progress.close()
+        warning = core.nonfinite_diagnostic(r.net, v, r.file)
+        if warning is not None:
+            r.diagnostics.append(warning)
         if save is not None:
             if v.arrays is not None and any(k.startswith("output") for k in v.arrays):
                 try:
                     core.save_npz(save, v.arrays)
-                except OSError as exc:
-                    r.diagnostics.append(Diagnostic(
-                        "unwritable", f"cannot write {save}: {exc.strerror or exc}",
-                        file=r.file, hint="check the path of --save"))
+                except OutputError as exc:
+                    unwritable(r, exc)
             else:
                 r.diagnostics.append(Diagnostic(
                     "not-saved", f"{save} was not written: the forward pass did not finish",
@@ -180,8 +203,10 @@ def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_lay
                 payloads.append(error_json(r.file, r.diagnostics))
             else:
                 p = v.as_json()
-                if r.diagnostics:
-                    p["errors"] = [d.as_json() for d in r.diagnostics]
+                errors = [d.as_json() for d in r.diagnostics if d.severity == "error"]
+                if errors:
+                    p["errors"] = errors
+                p["warnings"] = [d.as_json() for d in r.diagnostics if d.severity == "warning"]
                 payloads.append(p)
         click.echo(render_json(payloads), nl=False)
     else:

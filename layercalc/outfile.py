@@ -1,0 +1,214 @@
+"""Writing an output file (``--save``, and every future ``-o FILE``) safely.
+
+:func:`write_atomic` follows symbolic links, refuses anything that is not a regular
+file (a directory, ``/dev/null``, a named pipe, a socket), writes a temporary file
+beside the real target and renames it over the target only once it is complete and
+synced, keeps an existing file's mode and owner (a new file gets the umask's mode), and
+removes the temporary file on every failure, on Ctrl-C, on SIGTERM and on SIGHUP.
+Every refusal or failure is an :class:`OutputError` carrying a reason and a hint, for
+the command to turn into a diagnostic.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import stat
+import threading
+
+TEMP_PREFIX = ".layercalc-"
+CLEANUP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+class OutputError(Exception):
+    """An output file that could not be written: ``reason`` says why (no file name),
+    ``hint`` what to do. Nothing was written and no temporary file is left."""
+
+    def __init__(self, path: str, reason: str, hint: str):
+        super().__init__(f"cannot write {path}: {reason}")
+        self.path = path
+        self.reason = reason
+        self.hint = hint
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def _os_error(path: str, exc: OSError, directory: str) -> OutputError:
+    code = exc.errno
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return OutputError(path, "no space left on the device (nothing was written)",
+                           "free some space, or write to another file system")
+    if code in (errno.EACCES, errno.EPERM):
+        return OutputError(path, f"permission denied in the directory '{directory}'",
+                           "choose a directory you can write to")
+    if code == errno.EROFS:
+        return OutputError(path, "the file system is read-only",
+                           "choose a path on a writable file system")
+    if code == errno.ENOENT:
+        return OutputError(path, f"the directory '{directory}' does not exist",
+                           "create the directory first, or choose another path")
+    if code == errno.ENOTDIR:
+        return OutputError(path, "a part of the path is not a directory",
+                           "check the directories of the path")
+    if code == errno.ELOOP:
+        return OutputError(path, "the path has a loop of symbolic links",
+                           "point the path, or its symbolic link, at a regular file")
+    return OutputError(path, exc.strerror or str(exc), "check the path, or choose another one")
+
+
+def _shown_directory(shown: str, directory: str) -> str:
+    """The directory as the user wrote it, unless symbolic links lead elsewhere."""
+    given = os.path.dirname(shown) or os.curdir
+    return given if os.path.realpath(given) == directory else directory
+
+
+def check_target(path) -> tuple[str, os.stat_result | None]:
+    """Where ``path`` really leads (symbolic links followed) and its stat (None for a file
+    to create), or :class:`OutputError` when it cannot be a regular file we may write.
+    Cheap: a command calls it before long work, and :func:`write_atomic` again."""
+    shown = os.fspath(path)
+    if not shown:
+        raise OutputError(shown, "the file name is empty", "give a file name")
+    real = os.path.realpath(shown)
+    directory = _shown_directory(shown, os.path.dirname(real))
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise _os_error(shown, exc, directory) from None
+    if st is not None:
+        if not stat.S_ISREG(st.st_mode):
+            via = "" if real == os.path.abspath(shown) else f" (it leads to '{real}')"
+            raise OutputError(shown, f"it is {_kind(st.st_mode)}, not a regular file{via}",
+                              "give the name of a new or existing regular file; "
+                              "nothing is written into devices, pipes or directories")
+        if not os.access(real, os.W_OK):
+            mode = stat.S_IMODE(st.st_mode)
+            raise OutputError(shown, f"the file is read-only (mode {mode:04o})",
+                              "make it writable (chmod u+w), or choose another name")
+        return real, st
+    if not os.path.isdir(os.path.dirname(real)):
+        reason = (f"the directory '{directory}' does not exist" if not
+                  os.path.lexists(directory) else f"'{directory}' is not a directory")
+        raise OutputError(shown, reason, "create the directory first, or choose another path")
+    return real, None
+
+
+def _remove(tmp: str | None) -> None:
+    if tmp is not None:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _create_temp(directory: str, suffix: str) -> tuple[int, str]:
+    """A new file beside the target, created with mode 0666 so that the kernel applies
+    the umask (and any default ACL) exactly as it would to the target itself."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = os.path.join(directory, f"{TEMP_PREFIX}{os.urandom(6).hex()}{suffix}")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", directory)
+
+
+def _keep_mode(fd: int, st: os.stat_result) -> None:
+    """Give the new file the replaced file's owner (when allowed) and mode."""
+    if hasattr(os, "fchown"):
+        for uid in (st.st_uid, -1):
+            try:
+                os.fchown(fd, uid, st.st_gid)
+                break
+            except OSError:
+                continue
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, stat.S_IMODE(st.st_mode))
+
+
+class _SignalCleanup:
+    """For the duration of a write: SIGTERM and SIGHUP remove the temporary file, then
+    exit with status 128 + the signal number. Signals the process ignores stay ignored;
+    the previous handlers come back afterwards. Only the main thread may set handlers."""
+
+    def __init__(self):
+        self.tmp = None
+        self.previous = {}
+
+    def _handler(self, signum, frame):
+        tmp, self.tmp = self.tmp, None
+        _remove(tmp)
+        raise SystemExit(128 + signum)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in CLEANUP_SIGNALS:
+                old = signal.getsignal(sig)
+                if old is signal.SIG_IGN:
+                    continue
+                self.previous[sig] = old
+                signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self.previous.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        return False
+
+
+def write_atomic(path, write, suffix: str = "") -> str:
+    """Write a file with ``write(binary_file)``, all or nothing; returns the path really
+    written (symbolic links followed). A target that exists must be a regular file (after
+    following links): it is replaced by a rename, keeping its mode and, where allowed,
+    its owner; hard links to it keep the old content. Raises :class:`OutputError` for a
+    refused target or any OSError while writing, syncing or renaming; any other exception
+    of ``write`` propagates. The temporary file never outlives the call."""
+    shown = os.fspath(path)
+    real, st = check_target(shown)
+    directory = os.path.dirname(real)
+    with _SignalCleanup() as guard:
+        tmp = None
+        try:
+            fd, tmp = _create_temp(directory, suffix)
+            guard.tmp = tmp
+            with os.fdopen(fd, "wb") as fh:
+                if st is not None:
+                    _keep_mode(fh.fileno(), st)
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, real)
+            guard.tmp = tmp = None
+        except OSError as exc:
+            _remove(tmp)
+            guard.tmp = None
+            raise _os_error(shown, exc, _shown_directory(shown, directory)) from None
+        except BaseException:
+            _remove(tmp)
+            guard.tmp = None
+            raise
+    _sync_directory(directory)
+    return real
+
+
+def _sync_directory(directory: str) -> None:
+    """Make the rename durable where the platform allows (best effort)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
