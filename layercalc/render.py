@@ -13,6 +13,59 @@ from .report import Row, human_bytes, network_totals, output_json, rows
 
 MAX_TABLE_ROWS = 400  # beyond this a table shows the head and tail (csv/json show all)
 
+_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def printable(text) -> str:
+    r"""``text`` (from a spec or a file name) safe to print: every character Python does not
+    call printable (C0/C1 controls and DEL, line and paragraph separators, bidi and other
+    format characters, surrogates, non-ASCII spaces) is written as Python's repr writes it,
+    ``\n``, ``\x1b``, ``\u2028``, so no text can move the cursor, retitle the terminal,
+    forge an extra diagnostic line or reorder what follows it. Backslashes stay as they
+    are. Renderers apply it to every text they did not write themselves; JSON keeps the
+    exact value (its encoder escapes by itself).
+
+    >>> print(printable("conv\x1b[2J\nfake.yaml:1:1: error\r"))
+    conv\x1b[2J\nfake.yaml:1:1: error\r
+    >>> print(printable("a\u2028b\u202ec\x85\x00"), printable("[bold]café[/] ×"))
+    a\u2028b\u202ec\x85\x00 [bold]café[/] ×
+    """
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    n = ord(c)
+    return _ESCAPES.get(c) or (f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000
+                               else f"\\U{n:08x}")
+
+
+def printable_json(text: str) -> str:
+    r"""JSON text written with ``ensure_ascii=False`` (which leaves DEL, C1 controls, U+2028
+    and format characters raw inside strings) with those written as ``\uXXXX`` escapes:
+    the same values, nothing raw on the terminal. The layout's own newlines stay.
+
+    >>> print(printable_json('{"name": "a\x9b\u2028b ×"}'))
+    {"name": "a\u009b\u2028b ×"}
+    >>> import json; json.loads(printable_json(json.dumps("\U000e0041", ensure_ascii=False)))
+    '\U000e0041'
+    """
+    lines = text.split("\n")
+    if all(line.isprintable() for line in lines):
+        return text
+    return "\n".join(line if line.isprintable() else
+                     "".join(c if c.isprintable() else _json_escape(ord(c)) for c in line)
+                     for line in lines)
+
+
+def _json_escape(n: int) -> str:
+    if n > 0xFFFF:  # JSON spells these as a surrogate pair
+        n -= 0x10000
+        return f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}"
+    return f"\\u{n:04x}"
+
 
 def shape_text(shape) -> str:
     return "[" + ", ".join(str(v) for v in shape) + "]"
@@ -35,7 +88,7 @@ def _inputs(r: Row, ctx) -> str:
 def _sources(r: Row, ctx) -> str:
     if r.kind != "layer" or r.sources == ctx["previous"].get(r.name):
         return ""
-    return ", ".join(r.sources)
+    return printable(", ".join(r.sources))
 
 
 def _share(r: Row, ctx) -> str:
@@ -46,17 +99,17 @@ def _share(r: Row, ctx) -> str:
 
 
 SHAPE_COLUMNS = (
-    Column("Layer", lambda r, c: r.name),
-    Column("Type", lambda r, c: r.type),
-    Column("Arguments", lambda r, c: r.args),
+    Column("Layer", lambda r, c: printable(r.name)),
+    Column("Type", lambda r, c: printable(r.type)),
+    Column("Arguments", lambda r, c: printable(r.args)),
     Column("From", _sources),
     Column("Input", _inputs),
     Column("Output", lambda r, c: shape_text(r.output)),
 )
 
 PARAMS_COLUMNS = (
-    Column("Layer", lambda r, c: r.name),
-    Column("Type", lambda r, c: r.type),
+    Column("Layer", lambda r, c: printable(r.name)),
+    Column("Type", lambda r, c: printable(r.type)),
     Column("Weights", lambda r, c: num(r.weights) if r.weights else "", True),
     Column("Bias", lambda r, c: num(r.bias) if r.bias else "", True),
     Column("Params", lambda r, c: num(r.params), True),
@@ -82,7 +135,7 @@ def summary_lines(net, view: str) -> list[str]:
     t = network_totals(net)
     out = output_json(net)
     if isinstance(out, dict):
-        out_text = "; ".join(f"{k} {shape_text(v)}" for k, v in out.items())
+        out_text = "; ".join(f"{printable(k)} {shape_text(v)}" for k, v in out.items())
     else:
         out_text = shape_text(out)
     lines = [f"Input {shape_text(net.input)} -> output {out_text}"]
@@ -121,7 +174,7 @@ def render_table(nets, view: str, depth=None, width=None, color=False) -> str:
     lines: list = []
     for net in nets:
         cols, cells, hidden = _cells(net, view, depth, MAX_TABLE_ROWS)
-        table = BoxTable(net.name, net.spec.file)
+        table = BoxTable(printable(net.name), printable(net.spec.file))
         for c in cols:
             table.add_column(c.header, c.numeric, wrap=c.header in ("Arguments", "From"))
         for item in cells:
@@ -152,7 +205,7 @@ def render_markdown(nets, view: str, depth=None) -> str:
     out = []
     for net in nets:
         cols, cells, _ = _cells(net, view, depth)
-        out.append(f"### {net.name}\n")
+        out.append(f"### {printable(net.name)}\n")
         out.append("| " + " | ".join(c.header for c in cols) + " |")
         out.append("|" + "|".join("---:" if c.numeric else "---" for c in cols) + "|")
         for r, cl in cells:
@@ -187,7 +240,7 @@ def render_csv(nets, view: str, depth=None) -> str:
                 vals = vals[:2] + [str(r.weights), str(r.bias), str(r.params), str(r.trainable),
                                    str(r.buffers), f"{r.params / total:.6f}",
                                    str(r.macs)]
-            w.writerow([net.spec.file, r.kind, r.level] + vals)
+            w.writerow([printable(net.spec.file), r.kind, r.level] + vals)
     return buf.getvalue()
 
 

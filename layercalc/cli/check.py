@@ -94,32 +94,37 @@ def _summary(checked, strict) -> tuple[str, bool]:
 
 
 def render_human(checked, strict) -> str:
+    from ..render import printable
+
     style = click.style
     colour = {"error": "red", "warning": "yellow"}
     lines = []
     for c in checked:
         bad = c.failed(strict)
         mark = style("FAIL", fg="red", bold=True) if bad else style("ok  ", fg="green")
-        lines.append(f"{mark} {style(c.file, bold=True)}")
+        lines.append(f"{mark} {style(printable(c.file), bold=True)}")
         for d in c.diagnostics:
             where = f"{d.line}:{d.column}"
             sev = style(f"{d.severity:<7}", fg=colour.get(d.severity))
-            lines.append(f"  {where:<7} {sev} {d.message}  {style('[' + d.code + ']', dim=True)}")
+            lines.append(f"  {where:<7} {sev} {printable(d.message)}  "
+                         f"{style('[' + d.code + ']', dim=True)}")
             if d.hint:
-                lines.append(" " * 18 + style(f"hint: {d.hint}", dim=True))
+                lines.append(" " * 18 + style(f"hint: {printable(d.hint)}", dim=True))
     text, ok = _summary(checked, strict)
     lines.append(style(text, fg="green" if ok else "red", bold=True))
     return "\n".join(lines) + "\n"
 
 
 def render_parsable(checked, strict) -> str:
+    from ..render import printable
+
     lines = []
     for c in checked:
         for d in c.diagnostics:
             line = format_diagnostic(d._replace(hint=None))
             if d.hint:
-                line += f" (hint: {d.hint})"
-            lines.append(line.replace("\n", " "))
+                line += f" (hint: {printable(d.hint)})"
+            lines.append(line)
     return "".join(line + "\n" for line in lines)
 
 
@@ -132,11 +137,17 @@ def _gh_prop(text: str) -> str:
 
 
 def render_github(checked, strict) -> str:
+    """Workflow commands; spec text is escaped (layercalc.render.printable) before the
+    command's own %-encoding, so only the hint's line break is a real one (%0A)."""
+    from ..render import printable
+
     lines = []
     for c in checked:
         for d in c.diagnostics:
-            msg = f"{d.message} [{d.code}]" + (f"\nhint: {d.hint}" if d.hint else "")
-            lines.append(f"::{d.severity} file={_gh_prop(d.file or c.file)},line={d.line},"
+            msg = f"{printable(d.message)} [{d.code}]" + (f"\nhint: {printable(d.hint)}"
+                                                          if d.hint else "")
+            lines.append(f"::{d.severity} file={_gh_prop(printable(d.file or c.file))},"
+                         f"line={d.line},"
                          f"col={d.column}::{_gh_data(msg)}")
     return "".join(line + "\n" for line in lines)
 

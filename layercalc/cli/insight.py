@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..render import num, shape_text
+from ..render import num, printable, printable_json, shape_text
 from .common import echo_diagnostics, spec_options
 from .options import FORMATS
 from .run import exit_code, load_all, table_width
@@ -16,6 +16,8 @@ from .run import exit_code, load_all, table_width
 # -- generic table output -----------------------------------------------------------------
 
 def _table(title, caption, headers, numeric, rows, footer=(), notes=()) -> str:
+    """A rich table; every text is escaped (printable) and given to rich as a Text, never
+    as markup, so `[bold]` in a layer name prints as written."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -23,31 +25,31 @@ def _table(title, caption, headers, numeric, rows, footer=(), notes=()) -> str:
     buf = io.StringIO()
     console = Console(file=buf, width=table_width() or 120, color_system=None,
                       highlight=False, emoji=False)
-    table = Table(title=Text(title, style="bold") if title else None, caption=caption,
+    table = Table(title=Text(printable(title), style="bold") if title else None,
+                  caption=Text(printable(caption)) if caption else None,
                   caption_justify="left", header_style="bold")
     for h, isnum in zip(headers, numeric):
         table.add_column(h, justify="right" if isnum else "left", overflow="fold")
     for r in rows:
-        table.add_row(*r)
+        table.add_row(*[Text(printable(c)) for c in r])
     if footer:
         table.add_section()
-        table.add_row(*[Text(c, style="bold") for c in footer])
+        table.add_row(*[Text(printable(c), style="bold") for c in footer])
     console.print(table)
     for line in notes:
-        console.print(Text(line))
+        console.print(Text(printable(line)))
     console.print()
     return buf.getvalue()
 
 
 def _markdown(title, headers, numeric, rows, footer=(), notes=()) -> str:
-    out = [f"### {title}\n"] if title else []
+    out = [f"### {printable(title)}\n"] if title else []
     out.append("| " + " | ".join(headers) + " |")
     out.append("|" + "|".join("---:" if n else "---" for n in numeric) + "|")
     for r in list(rows) + ([footer] if footer else []):
-        out.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", "<br>") for c in r)
-                   + " |")
+        out.append("| " + " | ".join(printable(c).replace("|", "\\|") for c in r) + " |")
     out.append("")
-    out.extend(f"- {line}" for line in notes)
+    out.extend(f"- {printable(line)}" for line in notes)
     out.append("")
     return "\n".join(out) + "\n"
 
@@ -56,13 +58,13 @@ def _csv(header, rows) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
-    w.writerows(rows)
+    w.writerows([printable(c) if isinstance(c, str) else c for c in r] for r in rows)
     return buf.getvalue()
 
 
 def _json(payloads) -> str:
     data = payloads[0] if len(payloads) == 1 else payloads
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return printable_json(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
 def _human(n: int) -> str:
@@ -292,8 +294,9 @@ def explain(spec, layer, sets, input_shape, fmt, max_layers):
         items = build_all(r.net, layer)
     except KeyError:
         hint = did_you_mean(layer, list(r.net.by_name))
-        raise click.BadParameter(f"no layer or group named {layer!r} in {r.file}" +
-                                 (f" ({hint})" if hint else ""), param_hint="LAYER") from None
+        raise click.BadParameter(printable(f"no layer or group named {layer!r} in {r.file}" +
+                                           (f" ({hint})" if hint else "")),
+                                 param_hint="LAYER") from None
     if fmt == "json":
         payload = {"file": r.file, "name": r.net.name, "layers": [
             {"name": e.name, "type": e.type, "input": e.inputs, "output": list(e.output),
@@ -305,19 +308,19 @@ def explain(spec, layer, sets, input_shape, fmt, max_layers):
         for e in items:
             for section in ("shape", "params", "compare"):
                 for text in getattr(e, section):
-                    rows.append([r.file, e.name, e.type, section, text.strip()])
+                    rows.append([r.file, e.name, e.type, section, text.strip()])  # _csv escapes
         click.echo(_csv(["file", "layer", "type", "section", "text"], rows), nl=False)
     elif fmt == "markdown":
-        out = [f"### {r.net.name}\n"]
+        out = [f"### {printable(r.net.name)}\n"]
         for e in items:
-            out.append(f"#### {e.name} ({e.type})\n")
+            out.append(f"#### {printable(e.name)} ({printable(e.type)})\n")
             out.append("```")
-            out.extend(lines(e)[1:])
+            out.extend(printable(line) for line in lines(e)[1:])
             out.append("```\n")
         click.echo("\n".join(out), nl=True)
     else:
-        text = "\n\n".join("\n".join(lines(e)) for e in items)
-        click.echo(f"{r.net.name} ({r.file})\n\n{text}")
+        text = "\n\n".join("\n".join(map(printable, lines(e))) for e in items)
+        click.echo(f"{printable(r.net.name)} ({printable(r.file)})\n\n{text}")
     sys.exit(0)
 
 

@@ -29,9 +29,13 @@ def table_width():
 
 
 def format_diagnostic(d) -> str:
-    line = f"{d.location()}: {d.severity}[{d.code}]: {d.message}"
+    """``FILE:LINE:COL: severity[code]: message`` and an indented hint line; the file name,
+    message and hint escaped (layercalc.render.printable), so a diagnostic stays one line."""
+    from ..render import printable
+
+    line = f"{printable(d.location())}: {d.severity}[{d.code}]: {printable(d.message)}"
     if d.hint:
-        line += f"\n    hint: {d.hint}"
+        line += f"\n    hint: {printable(d.hint)}"
     return line
 
 
