@@ -54,8 +54,8 @@ def _os_error(path: str, exc: OSError, directory: str) -> OutputError:
         return OutputError(path, f"the directory '{directory}' does not exist",
                            "create the directory first, or choose another path")
     if code == errno.ENOTDIR:
-        return OutputError(path, "a part of the path is not a directory",
-                           "check the directories of the path")
+        return OutputError(path, f"'{directory}' is not a directory",
+                           "create the directory first, or choose another path")
     if code == errno.ELOOP:
         return OutputError(path, "the path has a loop of symbolic links",
                            "point the path, or its symbolic link, at a regular file")

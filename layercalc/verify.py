@@ -223,6 +223,7 @@ def rank_diagnostic(net, file: str | None = None) -> Diagnostic | None:
                 file=file or net.spec.file)
     return None
 
+
 # -- values --------------------------------------------------------------------------------
 
 def _fill(rng, np, dtype, tensor, layer):
