@@ -1,0 +1,262 @@
+"""Hostile text (issue 12, item 3): terminal escapes, line breaks, bidi controls and rich
+markup in any text a spec or a file name brings reach the output escaped, never raw.
+
+The matrix runs every text field through every command that prints spec text, in every
+format that command offers (read from the click commands, so a new format joins by
+itself), through the real executable's entry (layercalc.cli.entry.main: the click-free
+path for shape/params, the click group for the rest). Every run must print no character
+Python does not call printable (the layout's own newlines apart), give each diagnostic
+exactly one line, and keep JSON values exact.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import click
+import pytest
+
+from layercalc.cli.app import main as group
+from layercalc.cli.entry import main as entry
+from layercalc.render import printable, printable_json
+
+ESC = "\x1b]0;pwned\x07\x1b[2J\x1b[31m"  # retitle the terminal, clear it, go red
+CONTROLS = "\x08\x00\x7f\x85\x9b\u2028\u2029\u202e\u2066\u200f\ufeff\t"
+MARKUP = "[bold red]x[/]"
+FORGED = "\r\nfake.yaml:1:1: error[forged]: x\n::error file=a.yaml,line=1::pwned"
+HOSTILE = f"h{ESC}{CONTROLS}{MARKUP}{FORGED}"
+WORD = f"w{ESC}\x08\x00\x7f\x9b\u202e\u2066\u200f{MARKUP}"  # no spaces: a valid layer name
+FILE = "f" + HOSTILE.replace("\x00", "").replace("/", "") + ".yaml"
+
+
+def q(text: str) -> str:
+    """A YAML double-quoted scalar of ``text`` (JSON's escapes are YAML's)."""
+    return json.dumps(text)
+
+
+BASE = "input: [1, 3, 8, 8]\n"
+LAYERS = "layers:\n  - conv2d: {out_channels: 2, kernel_size: 3}\n  - relu\n"
+
+# field -> (file name, spec text): a valid spec (tables) or an invalid one (diagnostics)
+FIELDS = {
+    "spec-name": ("s.yaml", f"name: {q(HOSTILE)}\n{BASE}{LAYERS}"),
+    "description": ("s.yaml", f"description: {q(HOSTILE)}\n{BASE}{LAYERS}"),
+    "layer-name": ("s.yaml", BASE + f"""\
+layers:
+  - sequential:
+      name: {q(WORD + "g")}
+      layers:
+        - conv2d: {{name: {q(WORD)}, out_channels: 2, kernel_size: 3}}
+        - relu
+  - {{type: relu, name: {q(WORD + "o")}}}
+outputs: [{q(WORD + "o")}]
+expect: {{params: 1}}
+"""),
+    "layer-name-line": ("s.yaml", BASE + f"layers:\n  - relu: {{name: {q(HOSTILE)}}}\n"),
+    "type": ("s.yaml", BASE + f"layers:\n  - {q(HOSTILE)}\n"),
+    "argument-name": ("s.yaml", BASE + "layers:\n  - conv2d: {out_channels: 2, "
+                      f"kernel_size: 3, {q(HOSTILE)}: 1}}\n"),
+    "from": ("s.yaml", BASE + f"layers:\n  - relu\n  - {{type: relu, from: {q(HOSTILE)}}}\n"),
+    "block-name": ("s.yaml", BASE + f"blocks:\n  {q(HOSTILE)}: {{layers: [relu]}}\n{LAYERS}"),
+    "var-name": ("s.yaml", f"vars: {{{q(HOSTILE)}: 1}}\n{BASE}{LAYERS}"),
+    "file-name": (FILE, BASE + LAYERS + "expect: {params: 1}\n"),
+}
+
+SPEC_COMMANDS = ("shape", "params", "cost", "rf", "explain", "verify", "check")
+TYPE_COMMANDS = ("layers",)  # its text comes from the command line: type names
+NO_TEXT = {"schema": "prints the registry's schema", "solve": "takes and prints numbers"}
+
+
+def _commands() -> dict:
+    ctx = click.Context(group)
+    return {name: group.get_command(ctx, name) for name in group.list_commands(ctx)}
+
+
+def _formats(command) -> list[str]:
+    for p in command.params:
+        if p.name == "fmt":
+            return list(p.type.choices)
+    return [None]
+
+
+def test_every_command_is_in_the_matrix():
+    """A new command must say whether it prints spec text (and join the matrix) or not."""
+    assert set(_commands()) == set(SPEC_COMMANDS) | set(TYPE_COMMANDS) | set(NO_TEXT)
+
+
+CASES = [pytest.param(field, name, fmt, id=f"{field}-{name}-{fmt}")
+         for name, command in _commands().items() if name in SPEC_COMMANDS
+         for fmt in _formats(command) for field in FIELDS]
+CASES += [pytest.param("type", name, fmt, id=f"argv-type-{name}-{fmt}")
+          for name, command in _commands().items() if name in TYPE_COMMANDS
+          for fmt in _formats(command)]
+
+DIAG = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (error|warning)\[[a-z0-9-]+\]: .*$")
+AFTER_FILE = re.compile(r"^:\d+:\d+: (error|warning)\[[a-z0-9-]+\]: .*$")  # FILE may hold ":1:1: "
+
+
+def is_diagnostic(line: str, shown: str) -> bool:
+    """``line`` is one diagnostic of the file displayed as ``shown``."""
+    return line.startswith(shown) and bool(AFTER_FILE.match(line[len(shown):]))
+GITHUB = re.compile(r"^::(error|warning) file=[^,:\n]*,line=\d+,col=\d+::[^\n]*$")
+
+
+def run(argv, capsys) -> tuple[int, str, str]:
+    """The executable's entry in this process: (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exc:
+        entry(argv)
+    out, err = capsys.readouterr()
+    code = exc.value.code
+    return (0 if code is None else code), out, err
+
+
+def raw_characters(text: str) -> set[str]:
+    return {c for c in text if not c.isprintable() and c != "\n"}
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+@pytest.mark.parametrize("field, command, fmt", CASES)
+def test_hostile_text_is_printed_escaped(tmp_path, capsys, field, command, fmt):
+    file, text = FIELDS[field]
+    path = tmp_path / file
+    path.write_text(text, encoding="utf-8")
+    if command in TYPE_COMMANDS:
+        argv = [command, HOSTILE]
+    elif command == "explain" and field == "from":
+        argv = [command, str(path), HOSTILE]  # an unknown LAYER argument too
+    else:
+        argv = [command, str(path)]
+    if fmt is not None:
+        argv += ["--format", fmt]
+    code, out, err = run(argv, capsys)
+
+    assert code in (0, 1, 2), (code, err)
+    assert "Traceback" not in err
+    assert not raw_characters(out), sorted(map(repr, raw_characters(out)))
+    assert not raw_characters(err), sorted(map(repr, raw_characters(err)))
+    assert "fake.yaml" not in out.split("\n")[0][:9]
+    shown = printable(str(path))
+
+    if code == 2:  # a usage error (an unknown TYPE or LAYER): click's message
+        assert [line for line in err.splitlines() if line.startswith("Error:")]
+        return
+    if fmt == "json":
+        data = json.loads(out)
+        if field in ("spec-name", "file-name"):  # the exact value, not its escaped form
+            exact = HOSTILE if field == "spec-name" else str(path)
+            assert exact in set(_strings(data))
+    if command == "check":
+        _check_output(fmt, out, shown, tmp_path, capsys, argv)
+        return
+    for line in err.splitlines():  # every other command: diagnostics on stderr
+        if line.startswith("    hint: "):
+            continue
+        assert is_diagnostic(line, shown), line
+
+
+def _check_output(fmt, out, shown, tmp_path, capsys, argv):
+    lines = out.splitlines()
+    if fmt == "parsable":
+        assert all(is_diagnostic(line, shown) for line in lines), lines
+    elif fmt == "github":
+        assert all(GITHUB.match(line) for line in lines), lines
+    elif fmt == "human":
+        _, json_out, _ = run([*argv[:-2], "--format", "json"], capsys)
+        data = json.loads(json_out)
+        diags = data["errors"] + data["warnings"]
+        hints = sum("hint" in d for d in diags)
+        assert len(lines) == 1 + len(diags) + hints + 1, lines  # file, each, hints, summary
+        assert lines[0].endswith(shown)
+
+
+@pytest.mark.parametrize("command", ["shape", "params", "cost", "rf", "verify", "explain"])
+def test_rich_markup_in_a_name_prints_as_written(tmp_path, capsys, command):
+    path = tmp_path / "m[red]a[b].yaml"
+    path.write_text(f"name: '[bold red]N[/] [/]'\n{BASE}{LAYERS}")
+    code, out, err = run([command, str(path)], capsys)
+    assert code == 0, err
+    assert "[bold red]N[/] [/]" in out
+    if command != "explain":
+        assert "m[red]a[b].yaml" in "".join(line.strip() for line in out.splitlines())
+
+
+def test_a_newline_in_a_type_forges_no_diagnostic(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text(FIELDS["type"][1])
+    for argv in (["shape", str(path)], ["check", "--format", "parsable", str(path)]):
+        code, out, err = run(argv, capsys)
+        assert code == 1
+        text = out + err
+        assert sum(is_diagnostic(line, str(path)) for line in text.splitlines()) == 1
+        assert not [line for line in text.splitlines() if line.startswith("fake.yaml")]
+        assert "\\nfake.yaml:1:1: error[forged]: x" in text
+        assert "\\r" in text and "\\x1b]0;pwned\\x07" in text
+
+
+def test_a_file_name_forges_no_workflow_command(tmp_path, capsys):
+    path = tmp_path / FILE
+    path.write_text(FIELDS["file-name"][1])
+    for fmt in ("human", "github", "parsable"):
+        code, out, _ = run(["check", "--format", fmt, str(path)], capsys)
+        assert code == 1
+        assert not [line for line in out.splitlines()
+                    if line.startswith("::") and not GITHUB.match(line)], out
+        assert sum(line.startswith("::error") for line in out.splitlines()) == \
+            (1 if fmt == "github" else 0)
+
+
+@pytest.mark.parametrize("command", ["shape", "cost", "explain", "check", "verify"])
+def test_json_keeps_the_exact_text(tmp_path, capsys, command):
+    path = tmp_path / FILE
+    path.write_text(FIELDS["spec-name"][1])
+    code, out, _ = run([command, str(path), "--format", "json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    data = data[0] if isinstance(data, list) else data
+    assert data["name"] == HOSTILE and data["file"] == str(path)
+    assert not raw_characters(out)
+
+
+def test_both_entry_paths_escape_alike(tmp_path, capsys):
+    from conftest import cli_runner
+
+    path = tmp_path / FILE
+    for field in ("spec-name", "type"):
+        path.write_text(FIELDS[field][1])
+        for fmt in ("table", "csv", "markdown", "json"):
+            argv = ["shape", str(path), "--format", fmt]
+            fast = run(argv, capsys)
+            r = cli_runner().invoke(group, argv)
+            assert (r.exit_code, r.stdout, r.stderr) == fast
+
+
+@pytest.mark.parametrize("text, escaped", [
+    ("plain café × ⌊x⌋ [b]", "plain café × ⌊x⌋ [b]"),
+    ("a\nb\rc\td", "a\\nb\\rc\\td"),
+    ("\x1b[2J\x00\x7f", "\\x1b[2J\\x00\\x7f"),
+    ("\x85\x9b\xa0", "\\x85\\x9b\\xa0"),
+    ("\u2028\u2029\u202e\u2066\u200f\ufeff", "\\u2028\\u2029\\u202e\\u2066\\u200f\\ufeff"),
+    ("\U000e0041\udc80", "\\U000e0041\\udc80"),
+])
+def test_printable(text, escaped):
+    assert printable(text) == escaped
+    assert printable(escaped) == escaped  # escaping twice changes nothing
+
+
+def test_printable_json_keeps_values():
+    value = {"n": "\x7f\x85\u2028\U000e0041 ×", "k\x9b": ["\udc80"]}
+    text = printable_json(json.dumps(value, ensure_ascii=False, indent=2))
+    assert not raw_characters(text)
+    assert json.loads(text) == value
+    assert "×" in text
