@@ -77,6 +77,23 @@ class Elementwise(LayerType):
         self.family = family
         super().__init__()
 
+    def infer(self, a, shapes):
+        # PyTorch's own refusals: _DropoutNd.__init__, F.dropout1d, Hardtanh.__init__
+        if "p" in a and not 0 <= a["p"] <= 1:
+            raise LayerError(f"dropout probability has to be between 0 and 1, but got "
+                             f"{a['p']} (PyTorch rejects it)", arg="p",
+                             hint="use a p in [0, 1]")
+        shape = shapes[0]
+        if self.name == "dropout1d" and len(shape) not in (2, 3):
+            raise LayerError(f"dropout1d needs a 2-d or 3-d input (N, C, L) or (C, L), got "
+                             f"{len(shape)}-d {list(shape)} (PyTorch rejects it)",
+                             code="bad-rank", hint="dropout2d/dropout3d drop whole channels "
+                             "of 2-d/3-d maps; dropout drops single elements")
+        if self.name == "hardtanh" and a["max_val"] <= a["min_val"]:
+            raise LayerError(f"max_val ({a['max_val']}) must be greater than min_val "
+                             f"({a['min_val']}) (PyTorch rejects it)", arg="max_val")
+        return shape
+
     def forward(self, a, xs, w):
         global _OPS
         if _OPS is None:
@@ -141,7 +158,13 @@ class PReLU(LayerType):
         shape = shapes[0]
         n = a["num_parameters"]
         if n != 1:
-            c = shape[1] if len(shape) >= 2 else shape[0] if shape else 1
+            # ATen's prelu: the channels are dim 1; a 1-d input counts as one channel
+            if len(shape) < 2:
+                raise LayerError(f"num_parameters is {n} but PReLU reads channels from dim 1, "
+                                 f"and the {len(shape)}-d input {list(shape)} has 1 channel "
+                                 "(PyTorch rejects it)", arg="num_parameters",
+                                 code="shape-mismatch", hint="use 1")
+            c = shape[1]
             if c != n:
                 raise LayerError(f"num_parameters is {n} but the input has {c} channels",
                                  arg="num_parameters", code="shape-mismatch",

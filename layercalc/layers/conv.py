@@ -38,6 +38,18 @@ def _check_groups(c_in: int, c_out: int, g: int):
                          hint=f"choose groups dividing {c_out}")
 
 
+def _check_kernel_entries(name: str, a: dict, dims: int):
+    """A one-entry kernel_size list: per_dim would repeat it, but PyTorch makes a 1-d
+    weight of it that the 2-d/3-d convolution rejects (stride, padding, dilation and
+    output_padding lists of one entry are repeated by ATen, as per_dim does)."""
+    k = a["kernel_size"]
+    if dims > 1 and isinstance(k, (list, tuple)) and len(k) == 1:
+        raise LayerError(f"kernel_size {list(k)} has 1 entry but {name} has {dims} spatial "
+                         f"dims: PyTorch builds a 1-d kernel of it, which {name} rejects",
+                         arg="kernel_size",
+                         hint=f"use kernel_size: {k[0]} (every dim) or {dims} entries")
+
+
 class Conv(LayerType):
     family = "convolution"
     inferred = ("in_channels",)
@@ -62,10 +74,12 @@ class Conv(LayerType):
         n, c, sp = spatial_input(self, shapes[0], dims)
         check_inferred(a, "in_channels", c, "channels")
         _check_groups(c, a["out_channels"], a["groups"])
+        _check_kernel_entries(self.name, a, dims)
         k = per_dim(a, "kernel_size", dims)
         s = per_dim(a, "stride", dims)
         d = per_dim(a, "dilation", dims)
         pad = a["padding"]
+        mode = a["padding_mode"]
         if pad == "same":
             if any(v != 1 for v in s):
                 raise LayerError(f"padding='same' needs stride 1 (PyTorch rejects it), "
@@ -75,17 +89,35 @@ class Conv(LayerType):
             pads = tuple(same_padding(ki, di) for ki, di in zip(k, d))
         elif pad == "valid":
             pads = ((0, 0),) * dims
+        elif mode != "zeros" and dims > 1 and isinstance(pad, (list, tuple)) and len(pad) == 1:
+            # ConvNd pads by F.pad(x, (p, p), mode) itself: that 2-value pad reaches only
+            # the last dim, and F.pad takes it only on a 2-d or 3-d input
+            rank = len(shapes[0])
+            if rank != 3:
+                raise LayerError(f"padding {list(pad)} has 1 entry, and with padding_mode="
+                                 f"'{mode}' PyTorch pads by F.pad(x, ({pad[0]}, {pad[0]})), "
+                                 f"which the {rank}-d input {list(shapes[0])} does not take "
+                                 f"(PyTorch: Padding size 2 is not supported for {rank}D input "
+                                 "tensor)", arg="padding",
+                                 hint=f"use padding: {pad[0]} to pad every dim")
+            pads = ((0, 0), (pad[0], pad[0]))  # unbatched conv2d: the width only, as torch
         else:
             pads = tuple((p, p) for p in per_dim(a, "padding", dims))
         out = []
         for i in range(dims):
             left, right = pads[i]
             big_k = effective_kernel(k[i], d[i])
-            if a["padding_mode"] in ("reflect", "circular") and max(left, right) > (
-                    sp[i] - 1 if a["padding_mode"] == "reflect" else sp[i]):
+            if mode in ("reflect", "circular") and max(left, right) > (
+                    sp[i] - 1 if mode == "reflect" else sp[i]):
+                why = ("Padding size should be less than the corresponding input dimension"
+                       if mode == "reflect" else
+                       "Padding value causes wrapping around more than once")
+                limit = sp[i] - 1 if mode == "reflect" else sp[i]
                 raise LayerError(f"padding {max(left, right)} is too large for "
-                                 f"padding_mode='{a['padding_mode']}' on an input of size "
-                                 f"{sp[i]}", arg="padding")
+                                 f"padding_mode='{mode}' on an input of size {sp[i]} "
+                                 f"(spatial dim {i}; PyTorch: {why})", arg="padding",
+                                 hint=f"use padding <= {limit} here, or padding_mode: "
+                                 "replicate or zeros")
             if sp[i] + left + right < big_k:
                 what = f"kernel {k[i]}" + (f" dilated by {d[i]} spans {big_k}" if d[i] > 1 else "")
                 raise LayerError(
@@ -184,6 +216,7 @@ class ConvTranspose(LayerType):
         n, c, sp = spatial_input(self, shapes[0], dims)
         check_inferred(a, "in_channels", c, "channels")
         _check_groups(c, a["out_channels"], a["groups"])
+        _check_kernel_entries(self.name, a, dims)
         k = per_dim(a, "kernel_size", dims)
         s = per_dim(a, "stride", dims)
         d = per_dim(a, "dilation", dims)

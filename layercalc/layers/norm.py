@@ -1,6 +1,7 @@
 """Normalisation layers: batch, layer, group and instance norm."""
 from __future__ import annotations
 
+from ..arith import prod
 from ..errors import LayerError
 from .base import Arg, LayerType, Tensor, check_inferred
 
@@ -54,6 +55,25 @@ class BatchNorm(LayerType):
                              f"{list(shape)}", code="bad-rank",
                              hint="batch_norm (no dimension) picks the variant from the rank")
         check_inferred(a, "num_features", shape[1], "channels")
+        # F.batch_norm: without running statistics even inference normalises with the
+        # batch's own (training=True), which needs more than one value per channel and
+        # a positive eps; with them, eps must still be non-negative
+        eps = a["eps"]
+        if not a["track_running_stats"]:
+            values = shape[0] * prod(shape[2:])
+            if values == 1:
+                raise LayerError(f"track_running_stats=False normalises with the batch's own "
+                                 f"statistics, which needs more than 1 value per channel, "
+                                 f"but the input {list(shape)} has 1 (PyTorch rejects it)",
+                                 arg="track_running_stats",
+                                 hint="use a batch of 2 or more, or track_running_stats: true")
+            if eps <= 0:
+                raise LayerError(f"eps must be positive when normalising with the batch's own "
+                                 f"statistics (track_running_stats=False), but got {eps} "
+                                 "(PyTorch rejects it)", arg="eps")
+        elif eps < 0:
+            raise LayerError(f"eps must be non-negative, but got {eps} (PyTorch rejects it)",
+                             arg="eps")
         return shape
 
     def forward(self, a, xs, w):
@@ -99,6 +119,16 @@ class InstanceNorm(LayerType):
             raise LayerError(f"{self.name} needs a {self.dims + 2}-d input (or {self.dims + 1}-d "
                              f"unbatched), got {len(shape)}-d {list(shape)}", code="bad-rank")
         check_inferred(a, "num_features", c, "channels")
+        # F.instance_norm: without running statistics (the default) even inference
+        # normalises each channel over its own positions, and needs more than one
+        spatial = shape[-self.dims:]
+        if not a["track_running_stats"] and prod(spatial) == 1:
+            raise LayerError(f"{self.name} normalises each channel over its {self.dims}-d "
+                             f"positions, which needs more than 1, but the input "
+                             f"{list(shape)} has {'x'.join(map(str, spatial))} = 1 "
+                             "(PyTorch rejects it)",
+                             hint="give it a larger map, or track_running_stats: true "
+                             "(inference then uses the running statistics)")
         return shape
 
     def forward(self, a, xs, w):
@@ -185,6 +215,13 @@ class GroupNorm(LayerType):
             raise LayerError(f"{shape[1]} channels are not divisible by num_groups "
                              f"{a['num_groups']}", arg="num_groups",
                              hint=f"choose num_groups dividing {shape[1]}")
+        # F.group_norm (inference too): every group needs more than one value
+        g = a["num_groups"]
+        if shape[0] * (shape[1] // g) * prod(shape[2:]) == 1:
+            raise LayerError(f"each of the {g} groups of the input {list(shape)} holds a "
+                             "single value, and group_norm needs more than 1 per group "
+                             "(PyTorch rejects it)", arg="num_groups" if g > 1 else None,
+                             hint="use fewer groups" if g > 1 else "use a larger input")
         return shape
 
     def forward(self, a, xs, w):

@@ -29,7 +29,8 @@ class Pool(LayerType):
             self.args = common + (
                 Arg("ceil_mode", "bool", False),
                 Arg("count_include_pad", "bool", True),
-                Arg("divisor_override", "int", None, min=1, nullable=True),
+                Arg("divisor_override", "int", None, nullable=True,
+                    doc="not 0; avg_pool2d/3d only (PyTorch's AvgPool1d has none)"),
             )
         super().__init__()
 
@@ -39,6 +40,15 @@ class Pool(LayerType):
         if a.get("return_indices"):
             raise LayerError("return_indices=True makes the layer return a tuple; layercalc "
                              "follows tensors only", arg="return_indices")
+        divisor = a.get("divisor_override")
+        if divisor is not None and dims == 1:
+            raise LayerError("avg_pool1d has no divisor_override (PyTorch's AvgPool1d and "
+                             "F.avg_pool1d reject the argument)", arg="divisor_override",
+                             hint="remove it, or use avg_pool2d on an (N, C, 1, L) input")
+        if divisor == 0:
+            raise LayerError("divisor_override must not be 0 (PyTorch: divisor must be not "
+                             "zero)", arg="divisor_override",
+                             hint="remove it to divide by the window size")
         k = per_dim(a, "kernel_size", dims)
         s = per_dim(a, "stride", dims) if a["stride"] is not None else k
         p = per_dim(a, "padding", dims)
@@ -114,6 +124,14 @@ class AdaptivePool(LayerType):
         if a.get("return_indices"):
             raise LayerError("return_indices=True makes the layer return a tuple",
                              arg="return_indices")
+        given = a["output_size"]
+        if isinstance(given, (list, tuple)) and len(given) != dims:
+            # per_dim would repeat a single entry; PyTorch's adaptive pools do not
+            entries = f"{len(given)} entr{'y' if len(given) == 1 else 'ies'}"
+            raise LayerError(f"output_size {list(given)} has {entries} but {self.name} has "
+                             f"{dims} spatial dim{'s' if dims != 1 else ''} (PyTorch: "
+                             f"output_size must be {dims})",
+                             arg="output_size", hint="give an int, or one entry per dim")
         size = per_dim(a, "output_size", dims)
         if dims == 1 and size[0] is None:
             raise LayerError("output_size of a 1-d adaptive pool must be an int (PyTorch "

@@ -158,6 +158,10 @@ class Upsample(LayerType):
         if (size is None) == (scale is None):
             raise LayerError("upsample needs exactly one of size or scale_factor",
                              arg="size" if size is not None else None)
+        if size is not None and a["recompute_scale_factor"]:
+            raise LayerError("recompute_scale_factor is not meaningful with an explicit size "
+                             "(PyTorch rejects it)", arg="recompute_scale_factor",
+                             hint="remove it, or give scale_factor instead of size")
         if size is not None:
             out = tuple(size) if isinstance(size, (list, tuple)) else (size,) * dims
             if len(out) != dims:
@@ -268,6 +272,28 @@ class PixelShuffle(LayerType):
         return f"r={a[self.key]}"
 
 
+def _check_circular(left: int, right: int, n: int, j: int):
+    """ATen's _pad_circular: each pad at most the input size; with a crop on one side,
+    the other side wraps around what is left (a larger pad makes its copy overlap
+    itself; cropping the whole input leaves torch reading memory it never wrote)."""
+    if left > n or right > n:
+        raise LayerError(f"circular padding {max(left, right)} is more than the input size "
+                         f"{n} (dim {j}; PyTorch: Padding value causes wrapping around more "
+                         "than once)", arg="padding", hint=f"use padding <= {n}")
+    for pad, crop in ((right, -left), (left, -right)):
+        if crop >= n and pad > 0:
+            raise LayerError(f"circular padding {[left, right]} crops all {n} positions of dim "
+                             f"{j}, which leaves nothing to wrap {pad} around (PyTorch fails, "
+                             "or fills the output from memory it never wrote)", arg="padding",
+                             code="output-too-small")
+        if crop > 0 and pad > n - crop:
+            raise LayerError(f"circular padding {[left, right]} crops {crop} of the {n} "
+                             f"positions of dim {j} and wraps {pad} around the {n - crop} left "
+                             "(PyTorch: some elements of the input tensor and the written-to "
+                             "tensor refer to a single memory location)", arg="padding",
+                             hint=f"wrap at most {n - crop}")
+
+
 class Pad(LayerType):
     family = "padding"
 
@@ -303,7 +329,17 @@ class Pad(LayerType):
             n = shape[j]
             if self.kind == "reflection" and max(left, right) >= n:
                 raise LayerError(f"reflection padding {max(left, right)} must be below the "
-                                 f"input size {n}", arg="padding")
+                                 f"input size {n} (dim {j}; PyTorch: Padding size should be "
+                                 "less than the corresponding input dimension)", arg="padding")
+            crop = max(-left, 0) + max(-right, 0)
+            if self.kind in ("zero", "constant") and crop > n:
+                # constant_pad_nd narrows the input by the negative pads first
+                raise LayerError(f"padding {[left, right]} crops {crop} positions from dim {j} "
+                                 f"of size {n} before padding (PyTorch: narrow(): length must "
+                                 "be non-negative)", arg="padding",
+                                 code="output-too-small")
+            if self.kind == "circular":
+                _check_circular(left, right, n, j)
             out[j] = n + left + right
             if out[j] < 1:
                 raise LayerError(f"padding {list(p)} leaves dim {j} with size {out[j]}",
