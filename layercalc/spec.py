@@ -22,13 +22,19 @@ MAX_DIM = 2**31 - 1
 class Limits:
     """The bounds of SPEC.md section 8: leaf layers, YAML depth, elements in one tensor."""
 
-    __slots__ = ("max_layers", "max_depth", "max_elements")
+    __slots__ = ("max_depth", "max_elements", "max_layers")
 
     def __init__(self, max_layers: int = 100_000, max_depth: int = 100,
                  max_elements: int = 2**48):
         self.max_layers = max_layers
         self.max_depth = max_depth
         self.max_elements = max_elements
+
+    @property
+    def max_nodes(self) -> int:
+        """YAML values one file may hold: ten per allowed layer, at least a million (a
+        flat spec spends about five per layer; blocks and repeats far fewer)."""
+        return max(1_000_000, 10 * self.max_layers)
 
 
 class Spec:
@@ -154,7 +160,7 @@ def load_spec(data: bytes, file: str, overrides: dict | None = None,
               input_override: tuple | None = None, limits: Limits | None = None) -> Spec:
     limits = limits or Limits()
     text = decode(data)
-    root = compose(text, limits.max_depth)
+    root = compose(text, limits.max_depth, limits.max_nodes, ("name", "description"))
     if not isinstance(root, Mapping):
         raise SpecError("not-a-mapping", "the top level of a spec must be a mapping with "
                         "`input:` and `layers:`", node=root)
@@ -163,6 +169,9 @@ def load_spec(data: bytes, file: str, overrides: dict | None = None,
             raise SpecError("unknown-key", f"unknown top-level key '{knode.value}'", node=knode,
                             hint=did_you_mean(str(knode.value), TOP_KEYS)
                             or "allowed: " + ", ".join(TOP_KEYS))
+    for key in ("name", "description"):  # compose refuses collections; aliases land here
+        if key in root and not isinstance(root.get(key), Scalar):
+            raise SpecError("bad-value", f"`{key}` must be text", node=root.get(key))
     names, var_nodes = _vars(root, overrides or {})
     name_node = root.get("name")
     name = str(name_node.value) if isinstance(name_node, Scalar) and name_node.value is not None \
@@ -210,6 +219,9 @@ def load_spec(data: bytes, file: str, overrides: dict | None = None,
                                     f"'{knode.value}'", node=k,
                                     hint=did_you_mean(str(k.value), ("args", "layers",
                                                                      "description")))
+            if "description" in vnode and not isinstance(vnode.get("description"), Scalar):
+                raise SpecError("bad-value", f"the description of block '{knode.value}' must "
+                                "be text", node=vnode.get("description"))
             bl = vnode.get("layers")
             if not isinstance(bl, Sequence) or not bl.items:
                 raise SpecError("bad-block", f"block '{knode.value}' needs a non-empty "

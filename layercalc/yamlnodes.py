@@ -16,6 +16,7 @@ import yaml
 from .errors import SpecError
 
 MAX_DEPTH = 100
+MAX_NODES = 1_000_000  # values in one file (spec.Limits scales it with --max-layers)
 _MAX_ABS = 2**63  # as layercalc.expr.MAX_ABS: larger integer literals stay text
 _INF = float("inf")
 
@@ -25,6 +26,7 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
 _resolver = yaml.resolver.Resolver()
+_RESOLVER_FIRST = frozenset(k for k in _resolver.yaml_implicit_resolvers if k is not None)
 _constructor = yaml.constructor.SafeConstructor()
 _STD_TAGS = {
     "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
@@ -47,7 +49,8 @@ class Scalar(Node):
     __slots__ = ("value", "plain")
 
     def __init__(self, value, line, col, plain=True):
-        super().__init__(line, col)
+        self.line = line  # not super().__init__: a spec may hold a million scalars
+        self.col = col
         self.value = value
         self.plain = plain
 
@@ -152,9 +155,16 @@ _MISSING = object()
 
 def _resolve_value(tag, ev):
     """The Python value of a plain or standard-tagged scalar (YAML 1.1 core schema)."""
-    if tag is None:
-        tag = _resolver.resolve(yaml.ScalarNode, ev.value, (True, False))
     value = ev.value
+    if tag is None:
+        # fast paths, exactly as the resolver decides: no implicit resolver starts with
+        # this character (names, words), or a decimal integer without a leading zero
+        if value and value[0] not in _RESOLVER_FIRST:
+            return value
+        if value.isdigit() and value.isascii() and len(value) < 19 and \
+                (value[0] != "0" or value == "0"):
+            return int(value)
+        tag = _resolver.resolve(yaml.ScalarNode, value, (True, False))
     if tag == "tag:yaml.org,2002:int":
         try:
             value = _constructor.construct_yaml_int(yaml.ScalarNode(tag, ev.value))
@@ -246,10 +256,27 @@ def _char_at(text: str, line: int, col: int) -> str:
     return text[i] if i < len(text) else ""
 
 
-def compose(text: str, max_depth: int = MAX_DEPTH) -> Node:
-    """Compose one YAML document into located nodes."""
+def _over_budget(ev, max_nodes: int) -> SpecError:
+    m = ev.start_mark
+    return SpecError("too-large", f"the file holds more than {max_nodes:,} YAML values, far "
+                     "beyond what a spec within the layer limit needs",
+                     line=m.line + 1, column=m.column + 1,
+                     hint="use blocks and `repeat` instead of long lists, or raise "
+                     "--max-layers for a larger network")
+
+
+def compose(text: str, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES,
+            scalar_keys: tuple = ()) -> Node:
+    """Compose one YAML document into located nodes.
+
+    At most ``max_nodes`` values (scalars, collections, aliases) are composed: a file is
+    refused at the first value past the budget, so its time and memory stay bounded
+    whatever it holds. The top-level ``scalar_keys`` must hold a scalar; a collection
+    there is refused where it starts, before it is read."""
     loader = _Loader(text)
+    nodes = 0
     E = yaml.events
+    scalar_event = E.ScalarEvent
     stack: list = []  # open collections; mappings carry a pending key
     pending_key: list = []
     anchors: dict[str, Node] = {}
@@ -263,44 +290,53 @@ def compose(text: str, max_depth: int = MAX_DEPTH) -> Node:
     root = None
     docs = 0
     try:
+        get_event = loader.get_event
         while True:
-            ev = loader.get_event()
+            ev = get_event()
             if ev is None:
                 break
             cls = type(ev)
-            if cls is E.ScalarEvent or cls is E.AliasEvent:
-                if cls is E.AliasEvent:
-                    m = ev.start_mark
-                    if ev.anchor not in anchors:
-                        raise SpecError("yaml-syntax", f"unknown alias *{ev.anchor}",
-                                        line=m.line + 1, column=m.column + 1)
-                    if ev.anchor in used:
-                        raise SpecError(
-                            "alias-limit",
-                            f"alias *{ev.anchor} is used more than once; layercalc expands "
-                            "each anchor at most once",
-                            line=m.line + 1, column=m.column + 1,
-                            hint="use a var or a block to share values or layers")
-                    h = anchor_height.get(ev.anchor)
-                    if h is None:
-                        raise SpecError("yaml-syntax", f"alias *{ev.anchor} refers to a "
-                                        "collection that contains it (a cycle)",
-                                        line=m.line + 1, column=m.column + 1,
-                                        hint="specs are trees; use a block to reuse layers")
-                    if len(stack) + h > max_depth:
-                        raise SpecError("too-deep", f"alias *{ev.anchor} nests the YAML "
-                                        f"deeper than {max_depth} levels",
-                                        line=m.line + 1, column=m.column + 1,
-                                        hint="flatten the structure (use blocks)")
-                    used.add(ev.anchor)
-                    node = anchors[ev.anchor]
-                else:
-                    node = _scalar(ev)
-                    h = 0
-                    if ev.anchor:
-                        anchors[ev.anchor] = node
-                        anchor_height[ev.anchor] = 0
+            if cls is scalar_event:  # the common case first
+                nodes += 1
+                if nodes > max_nodes:
+                    raise _over_budget(ev, max_nodes)
+                node = _scalar(ev)
+                h = 0
+                if ev.anchor:
+                    anchors[ev.anchor] = node
+                    anchor_height[ev.anchor] = 0
+            elif cls is E.AliasEvent:
+                nodes += 1
+                if nodes > max_nodes:
+                    raise _over_budget(ev, max_nodes)
+                m = ev.start_mark
+                if ev.anchor not in anchors:
+                    raise SpecError("yaml-syntax", f"unknown alias *{ev.anchor}",
+                                    line=m.line + 1, column=m.column + 1)
+                if ev.anchor in used:
+                    raise SpecError(
+                        "alias-limit",
+                        f"alias *{ev.anchor} is used more than once; layercalc expands "
+                        "each anchor at most once",
+                        line=m.line + 1, column=m.column + 1,
+                        hint="use a var or a block to share values or layers")
+                h = anchor_height.get(ev.anchor)
+                if h is None:
+                    raise SpecError("yaml-syntax", f"alias *{ev.anchor} refers to a "
+                                    "collection that contains it (a cycle)",
+                                    line=m.line + 1, column=m.column + 1,
+                                    hint="specs are trees; use a block to reuse layers")
+                if len(stack) + h > max_depth:
+                    raise SpecError("too-deep", f"alias *{ev.anchor} nests the YAML "
+                                    f"deeper than {max_depth} levels",
+                                    line=m.line + 1, column=m.column + 1,
+                                    hint="flatten the structure (use blocks)")
+                used.add(ev.anchor)
+                node = anchors[ev.anchor]
             elif cls is E.MappingStartEvent or cls is E.SequenceStartEvent:
+                nodes += 1
+                if nodes > max_nodes:
+                    raise _over_budget(ev, max_nodes)
                 m = ev.start_mark
                 if len(stack) >= max_depth:
                     raise SpecError("too-deep", f"YAML nesting deeper than {max_depth} levels",
@@ -309,6 +345,14 @@ def compose(text: str, max_depth: int = MAX_DEPTH) -> Node:
                 if ev.tag is not None and ev.tag not in _STD_TAGS:
                     raise SpecError("yaml-tag", f"YAML tag {ev.tag} is not allowed in a spec",
                                     line=m.line + 1, column=m.column + 1)
+                if len(stack) == 1 and pending_key[0] is not None and \
+                        pending_key[0].value in scalar_keys:
+                    key = pending_key[0].value
+                    raise SpecError("bad-value", f"`{key}` must be text, not a "
+                                    f"{'mapping' if cls is E.MappingStartEvent else 'list'}",
+                                    line=m.line + 1, column=m.column + 1,
+                                    hint=f"write {key} as one string (a YAML block scalar "
+                                    "`|` keeps line breaks)")
                 node = (Mapping if cls is E.MappingStartEvent else Sequence)(
                     m.line + 1, m.column + 1)
                 if ev.anchor:
@@ -363,8 +407,9 @@ def compose(text: str, max_depth: int = MAX_DEPTH) -> Node:
                 pending_key[-1] = node
             else:
                 k = pending_key[-1]
-                parent.items.append((k, node))
-                parent._index[k.value] = (k, node)
+                pair = (k, node)  # one tuple for both: a million-value file stays small
+                parent.items.append(pair)
+                parent._index[k.value] = pair
                 pending_key[-1] = None
     except yaml.YAMLError as exc:
         if _nesting_limit(exc):

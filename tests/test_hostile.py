@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from conftest import cli_runner
 
 from layercalc.cli import main
 
@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 DIAG = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>[^\]]+)\]: "
                   r"(?P<message>.*)$", re.M)
 MEMORY_BOUND_MB = 200
+VALUES_BOUND_MB = 300
 
 
 def _write(tmp_path: Path, content, name="spec.yaml") -> Path:
@@ -48,7 +49,7 @@ def refused(tmp_path, content, code, line, col=None, command="shape", extra=()):
     exactly one error ``code`` at ``line`` (and ``col``). ``line`` may be a set of
     acceptable lines. Returns the message."""
     path = _write(tmp_path, content)
-    runner = CliRunner()
+    runner = cli_runner()
     lines = line if isinstance(line, (set, frozenset)) else {line}
     # table format: the diagnostic goes to stderr
     result = runner.invoke(main, [command, str(path), *extra], catch_exceptions=False)
@@ -225,7 +226,7 @@ def test_non_finite_long_and_deep_expressions(tmp_path, expr):
     if expr.startswith("-" * 10):
         # 490 unary minus signs evaluate fine (to 1); they must not overflow the stack
         path = _write(tmp_path, VAR.format(expr=f"'{expr}'"))
-        result = CliRunner().invoke(main, ["shape", str(path)], catch_exceptions=False)
+        result = cli_runner().invoke(main, ["shape", str(path)], catch_exceptions=False)
         assert result.exit_code == 0, result.output
         return
     refused(tmp_path, VAR.format(expr=f"'{expr}'"), code, 2, 6)
@@ -271,7 +272,7 @@ def test_billion_laughs_under_layers(tmp_path):
 
 def test_alias_used_once_is_fine(tmp_path):
     spec = "vars:\n  k: &k 3\n  j: *k\ninput: [1, 3]\nlayers: [linear: {out_features: j}]\n"
-    result = CliRunner().invoke(main, ["shape", str(_write(tmp_path, spec))])
+    result = cli_runner().invoke(main, ["shape", str(_write(tmp_path, spec))])
     assert result.exit_code == 0, result.output
 
 
@@ -323,7 +324,7 @@ def test_deep_nesting_block_style(tmp_path):
 def test_nesting_limit_is_exact(tmp_path):
     # 100 levels are allowed (the root mapping + 99 lists); the 101st is refused
     spec = "input: [1, 3]\nlayers: " + "[" * 99 + "]" * 99 + "\n"
-    result = CliRunner().invoke(main, ["shape", str(_write(tmp_path, spec))])
+    result = cli_runner().invoke(main, ["shape", str(_write(tmp_path, spec))])
     assert "too-deep" not in result.output
 
 
@@ -336,7 +337,18 @@ def test_aliases_count_toward_the_depth_limit(tmp_path):
     assert "*l32" in msg
 
 
+def values_bomb(section: str, n: int = 1_000_001) -> str:
+    """A section holding n small values: a million-value budget is passed at the last."""
+    head = "input: [1, 3]\nlayers: [relu]\n"
+    if section == "vars":
+        return head + "vars:\n" + "".join(f"  v{i}: {i}\n" for i in range(n // 2 + 1))
+    return head + f"{section}:\n" + "  - 1\n" * n
+
+
 @pytest.mark.parametrize("name, build, line, code", [
+    # 10 values before the first item; the 1,000,001st value is refused where it stands
+    ("lint-values", lambda: values_bomb("lint"), 3 + 1_000_001 - 10, "too-large"),
+    ("var-values", lambda: values_bomb("vars"), 4 + (1_000_001 - 11) // 2, "too-large"),
     ("vars", billion_laughs_vars, 3, "alias-limit"),
     ("layers", billion_laughs_layers, 4, "alias-limit"),
     ("lists", lambda: deep_lists(100_000), 2, "too-deep"),
@@ -345,11 +357,13 @@ def test_aliases_count_toward_the_depth_limit(tmp_path):
 ])
 def test_bombs_stay_within_memory(tmp_path, name, build, line, code):
     path = _write(tmp_path, build(), f"bomb_{name}.yaml")
-    rc, stderr, mb = peak_rss_mb(path)
+    rc, stderr, mb = peak_rss_mb(path, timeout=90)  # a bound on memory here, not on time
     assert rc == 1, stderr
     assert f"{path.name}:{line}:" in stderr and f"error[{code}]" in stderr, stderr
     assert "Traceback" not in stderr
-    assert mb < MEMORY_BOUND_MB, f"peak RSS {mb:.0f} MB"
+    # a file refused at the value budget has composed a million values (~200 bytes each)
+    bound = VALUES_BOUND_MB if name.endswith("-values") else MEMORY_BOUND_MB
+    assert mb < bound, f"peak RSS {mb:.0f} MB"
 
 
 # -- repeat counts and block expansions -----------------------------------------------
@@ -383,7 +397,7 @@ def test_repeat_beyond_2_63(tmp_path):
 def test_layer_bound_is_configurable(tmp_path):
     spec = "input: [1, 3]\nlayers:\n  - relu: {repeat: 50}\n"
     refused(tmp_path, spec, "too-many-layers", 3, 20, extra=("--max-layers", "10"))
-    result = CliRunner().invoke(main, ["shape", str(_write(tmp_path, spec)),
+    result = cli_runner().invoke(main, ["shape", str(_write(tmp_path, spec)),
                                        "--max-layers", "50"])
     assert result.exit_code == 0, result.output
 
@@ -497,7 +511,7 @@ def test_file_without_document(tmp_path, data):
 
 def test_utf8_bom_is_fine(tmp_path):
     path = _write(tmp_path, b"\xef\xbb\xbfinput: [1, 3]\nlayers: [relu]\n")
-    assert CliRunner().invoke(main, ["shape", str(path)]).exit_code == 0
+    assert cli_runner().invoke(main, ["shape", str(path)]).exit_code == 0
 
 
 # -- top level not a mapping ----------------------------------------------------------
@@ -549,7 +563,7 @@ def test_yaml_syntax_errors_at_pyyaml_position(tmp_path, case):
 
 def test_tab_gets_the_tab_hint(tmp_path):
     path = _write(tmp_path, SYNTAX_ERRORS["tab-indent"])
-    result = CliRunner().invoke(main, ["shape", str(path)])
+    result = cli_runner().invoke(main, ["shape", str(path)])
     assert "replace the tab" in _stderr(result)
 
 
@@ -580,7 +594,7 @@ def test_complex_key(tmp_path):
 def test_bad_file_among_good_ones(tmp_path):
     good = _write(tmp_path, "input: [1, 3]\nlayers: [relu]\n", "good.yaml")
     bad = _write(tmp_path, billion_laughs_vars(), "bad.yaml")
-    result = CliRunner().invoke(main, ["shape", str(bad), str(good), "--format", "json"],
+    result = cli_runner().invoke(main, ["shape", str(bad), str(good), "--format", "json"],
                                 catch_exceptions=False)
     assert result.exit_code == 1
     first, second = json.loads(result.stdout)
@@ -623,7 +637,7 @@ def test_commands_write_nothing(tmp_path, monkeypatch):
     import tempfile
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     before = _snapshot(tmp_path)
-    runner = CliRunner()
+    runner = cli_runner()
     import click
     available = main.list_commands(click.Context(main))  # commands may load lazily
     commands = [c for c in ("shape", "params", "check", "verify") if c in available]
@@ -647,7 +661,7 @@ def test_commands_write_nothing(tmp_path, monkeypatch):
 
 def _set_result(tmp_path, spec, value):
     path = _write(tmp_path, spec)
-    result = CliRunner().invoke(main, ["shape", str(path), "--set", value])
+    result = cli_runner().invoke(main, ["shape", str(path), "--set", value])
     assert result.exception is None or isinstance(result.exception, SystemExit), \
         repr(result.exception)
     assert result.exit_code == 1, result.output
@@ -712,3 +726,36 @@ def test_a_million_tap_kernel_is_answered_not_walked(tmp_path, spec, command):
     rc, stderr, _ = peak_rss_mb(_write(tmp_path, textwrap.dedent(spec)), timeout=30,
                                 command=command)
     assert rc == 0, stderr
+
+
+# -- node budget and free text ----------------------------------------------------------
+
+@pytest.mark.parametrize("text, line, col", [
+    ("description: [a, b]\ninput: [1, 3]\nlayers: [relu]\n", 1, 14),
+    ("name: {a: 1}\ninput: [1, 3]\nlayers: [relu]\n", 1, 7),
+    ("input: [1, 3]\ndescription:\n" + "  - x\n" * 10 + "layers: [relu]\n", 3, 3),
+    ("vars: {d: &d [1, 2]}\ninput: [1, 3]\ndescription: *d\nlayers: [relu]\n", 1, 11),
+    ("input: [1, 3]\nblocks:\n  b: {description: [x], layers: [relu]}\nlayers: [b]\n",
+     3, 20),
+])
+def test_name_and_description_are_text(tmp_path, text, line, col):
+    assert "must be text" in refused(tmp_path, text, "bad-value", line, col)
+
+
+def test_node_budget_is_exact_and_located():
+    from layercalc.errors import SpecError
+    from layercalc.yamlnodes import compose
+
+    text = "a: [" + ", ".join(["1"] * 10) + "]\nb:\n" + "  - 2\n" * 20
+    # root + a + [ + 10 values + b + [ = 15 values before the list's items
+    compose(text, max_nodes=15 + 20)
+    with pytest.raises(SpecError) as err:
+        compose(text, max_nodes=15 + 19)
+    assert (err.value.code, err.value.line, err.value.column) == ("too-large", 22, 5)
+
+
+def test_node_budget_follows_the_layer_limit(tmp_path):
+    from layercalc.spec import Limits
+
+    assert Limits().max_nodes == 1_000_000
+    assert Limits(max_layers=500_000).max_nodes == 5_000_000
