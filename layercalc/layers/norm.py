@@ -64,7 +64,8 @@ class BatchNorm(LayerType):
             if values == 1:
                 raise LayerError(f"track_running_stats=False normalises with the batch's own "
                                  f"statistics, which needs more than 1 value per channel, "
-                                 f"but the input {list(shape)} has 1 (PyTorch rejects it)",
+                                 f"but the input {list(shape)} has 1 (PyTorch: Expected more "
+                                 "than 1 value per channel when training)",
                                  arg="track_running_stats",
                                  hint="use a batch of 2 or more, or track_running_stats: true")
             if eps <= 0:
@@ -123,10 +124,9 @@ class InstanceNorm(LayerType):
         # normalises each channel over its own positions, and needs more than one
         spatial = shape[-self.dims:]
         if not a["track_running_stats"] and prod(spatial) == 1:
-            raise LayerError(f"{self.name} normalises each channel over its {self.dims}-d "
-                             f"positions, which needs more than 1, but the input "
-                             f"{list(shape)} has {'x'.join(map(str, spatial))} = 1 "
-                             "(PyTorch rejects it)",
+            raise LayerError(f"{self.name} normalises each channel over its own positions, "
+                             f"which needs more than 1, but the input {list(shape)} has 1 "
+                             "(PyTorch: Expected more than 1 spatial element when training)",
                              hint="give it a larger map, or track_running_stats: true "
                              "(inference then uses the running statistics)")
         return shape
@@ -218,9 +218,10 @@ class GroupNorm(LayerType):
         # F.group_norm (inference too): every group needs more than one value
         g = a["num_groups"]
         if shape[0] * (shape[1] // g) * prod(shape[2:]) == 1:
-            raise LayerError(f"each of the {g} groups of the input {list(shape)} holds a "
-                             "single value, and group_norm needs more than 1 per group "
-                             "(PyTorch rejects it)", arg="num_groups" if g > 1 else None,
+            raise LayerError(f"group_norm needs more than 1 value per group, but "
+                             f"num_groups {g} leaves 1 in each group of the input "
+                             f"{list(shape)} (PyTorch: Expected more than 1 value per "
+                             "channel when training)", arg="num_groups" if g > 1 else None,
                              hint="use fewer groups" if g > 1 else "use a larger input")
         return shape
 
