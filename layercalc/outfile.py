@@ -10,6 +10,7 @@ the command to turn into a diagnostic.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -135,6 +136,20 @@ def _keep_mode(fd: int, st: os.stat_result) -> None:
         os.fchmod(fd, stat.S_IMODE(st.st_mode))
 
 
+@contextlib.contextmanager
+def _signals_held():
+    """Hold SIGTERM and SIGHUP back for a few statements (they arrive right after), so
+    that creating, or renaming, a temporary file and recording it happen together."""
+    if not CLEANUP_SIGNALS or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, CLEANUP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 class _SignalCleanup:
     """For the duration of a write: SIGTERM and SIGHUP remove the temporary file, then
     exit with status 128 + the signal number. Signals the process ignores stay ignored;
@@ -178,16 +193,18 @@ def write_atomic(path, write, suffix: str = "") -> str:
     with _SignalCleanup() as guard:
         tmp = None
         try:
-            fd, tmp = _create_temp(directory, suffix)
-            guard.tmp = tmp
+            with _signals_held():
+                fd, tmp = _create_temp(directory, suffix)
+                guard.tmp = tmp
             with os.fdopen(fd, "wb") as fh:
                 if st is not None:
                     _keep_mode(fh.fileno(), st)
                 write(fh)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, real)
-            guard.tmp = tmp = None
+            with _signals_held():
+                os.replace(tmp, real)
+                guard.tmp = tmp = None
         except OSError as exc:
             _remove(tmp)
             guard.tmp = None

@@ -407,7 +407,7 @@ CHILD = textwrap.dedent("""\
             time.sleep(0.01)
 
     np.savez = slow_savez
-    from layercalc.cli import main
+    from layercalc.cli.entry import main  # the executable's own entry point
     main(["verify", sys.argv[1], "--save", sys.argv[2]])
     """)
 
