@@ -18,6 +18,8 @@ from .errors import Diagnostic
 DTYPES = {"float32": 4, "float64": 8}
 DEFAULT_MAX_MEMORY = 2 * 2**30
 INDEX_BYTES = 8  # int64 indices for embedding inputs
+NUMPY_SCRATCH = 256 * 2**10  # NumPy's own buffers during one layer (ufunc and reduction
+#                              buffers of 8192 elements per operand), beside workspace()
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
           "gb": 10**9, "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30,
@@ -142,8 +144,10 @@ def _last_uses(net) -> dict:
 
 def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
     """Upper estimate of the forward pass's peak bytes from shapes alone: the arrays
-    alive at each step, the layer's output and scratch space, and the parameters
-    (only the current layer's, unless they are all kept for --save)."""
+    alive at each step, the layer's output and scratch space (its type's workspace(),
+    an upper bound tested on hostile shapes by tests/test_hostile_memory.py, plus
+    NUMPY_SCRATCH), and the parameters (only the current layer's, unless they are all
+    kept for --save)."""
     b = DTYPES[dtype]
     last = _last_uses(net)
     in_bytes = prod(net.input) * (INDEX_BYTES if _index_input(net) else b)
@@ -161,7 +165,7 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
         sizes[layer.name] = out_b
         weights = sum(t.numel * (8 if t.dtype == "int64" else b) for t in layer.tensors)
         scratch = layer.type.workspace(layer.args, layer.input_shapes, layer.output) * b
-        peak = max(peak, live + out_b + scratch + weights + kept)
+        peak = max(peak, live + out_b + scratch + weights + kept + NUMPY_SCRATCH)
         if layer.name in last:
             live += out_b
         for src in frees.get(i, ()):

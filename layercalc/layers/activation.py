@@ -13,10 +13,21 @@ def _gelu(x, a):
 
     from . import npops
 
+    # in place, in the order of 0.5 * x * (1.0 + tanh(c * (x + 0.044715 * x * x * x)))
+    # and 0.5 * x * (1.0 + erf(x / sqrt(2))): the same arithmetic, fewer temporaries
     if a["approximate"] == "tanh":
-        inner = float(np.sqrt(2.0 / np.pi)) * (x + 0.044715 * x * x * x)
-        return 0.5 * x * (1.0 + np.tanh(inner))
-    return 0.5 * x * (1.0 + npops.erf(x * float(1.0 / np.sqrt(2.0))))
+        t = 0.044715 * x
+        t *= x
+        t *= x
+        t += x
+        t *= float(np.sqrt(2.0 / np.pi))
+        np.tanh(t, out=t)
+    else:
+        t = npops.erf(x * float(1.0 / np.sqrt(2.0)))
+    t += 1.0
+    y = 0.5 * x
+    y *= t
+    return y
 
 
 def _elu(x, a):
@@ -24,6 +35,17 @@ def _elu(x, a):
 
     with np.errstate(over="ignore"):
         return np.where(x > 0, x, a["alpha"] * np.expm1(np.minimum(x, 0)))
+
+
+def _mish(x, a):
+    import numpy as np
+
+    from . import npops
+
+    y = npops.softplus(x)
+    np.tanh(y, out=y)
+    y *= x  # x * tanh(softplus(x))
+    return y
 
 
 def _np():
@@ -44,7 +66,7 @@ def _ops():
         "elu": _elu,
         "gelu": _gelu,
         "silu": lambda x, a: x * npops.sigmoid(x),
-        "mish": lambda x, a: x * np.tanh(npops.softplus(x)),
+        "mish": _mish,
         "sigmoid": lambda x, a: npops.sigmoid(x),
         "tanh": lambda x, a: np.tanh(x),
         "hardswish": lambda x, a: x * (np.clip(x + 3, 0, 6) / 6),
@@ -134,11 +156,13 @@ class Softmax(LayerType):
         if x.ndim == 0:
             return np.zeros_like(x) if self.name == "log_softmax" else np.ones_like(x)
         shifted = x - x.max(axis=dim, keepdims=True)
-        e = np.exp(shifted)
-        total = e.sum(axis=dim, keepdims=True)
         if self.name == "log_softmax":
-            return shifted - np.log(total)
-        e /= total
+            total = np.exp(shifted).sum(axis=dim, keepdims=True)
+            np.log(total, out=total)
+            shifted -= total
+            return shifted
+        e = np.exp(shifted, out=shifted)
+        e /= e.sum(axis=dim, keepdims=True)
         return e
 
     def workspace(self, a, shapes, out):
@@ -185,7 +209,9 @@ class PReLU(LayerType):
             weight = weight.reshape(shape)
         else:
             weight = weight.reshape(())
-        return np.where(x >= 0, x, x * weight)
+        y = x * weight  # np.where(x >= 0, x, x * weight) without a third array
+        np.copyto(y, x, where=x >= 0)
+        return y
 
 
 def activations():

@@ -20,6 +20,9 @@ REQUIRED = object()  # sentinel: the argument has no default
 IM2COL_ELEMENTS = 16 * 2**20  # the largest im2col copy a conv makes at once (64 MiB f32)
 LOOP_TAPS = 64  # pools and depthwise convs with at most this many taps loop over the
 #                 kernel offsets; larger kernels take one strided reduction or im2col
+NORM_BLOCK = 2**18  # layer_norm scales and shifts a block of this many elements at a time
+INDEX_ELEMENTS = 32  # scratch per position of a resized axis (adaptive pools, upsample):
+#                      its int64/float64 index and weight arrays, in float32 elements
 
 # Argument kinds (values are evaluated by layercalc.values):
 #   int      an integer (whole floats accepted), bounded below by Arg.min
@@ -178,6 +181,35 @@ def check_inferred(a: dict, key: str, actual: int, what: str):
         raise LayerError(f"{key} is {given} but the input has {actual} {what}",
                          arg=key, code="shape-mismatch",
                          hint=f"set {key}: {actual}, or remove it (layercalc infers it)")
+
+
+def resize_order(sizes, out) -> list:
+    """The spatial axes that change size, in the order the forwards resize them one at a
+    time (adaptive pools, upsample): shrinking axes first, then growing ones, so no
+    intermediate array is larger than both the input and the output.
+
+    >>> resize_order((1, 3000), (3000, 1)), resize_order((4, 4), (8, 8))
+    ([1, 0], [0, 1])
+    """
+    changed = [i for i, (n, o) in enumerate(zip(sizes, out)) if n != o]
+    return [i for i in changed if out[i] < sizes[i]] + \
+        [i for i in changed if out[i] > sizes[i]]
+
+
+def resize_workspace(shape, out, temps: int) -> int:
+    """Scratch elements, beyond the output, of resizing the trailing len(out) axes of
+    ``shape`` to ``out`` one at a time (:func:`resize_order`): each step holds the
+    previous intermediate, its result and ``temps - 1`` result-sized temporaries, plus
+    the step's index arrays (INDEX_ELEMENTS per output position)."""
+    cur = list(shape)
+    lead = len(shape) - len(out)
+    prev, peak = 0, 0
+    for i in resize_order(shape[lead:], out):
+        cur[lead + i] = out[i]
+        size = prod(cur)
+        peak = max(peak, prev + temps * size + INDEX_ELEMENTS * out[i])
+        prev = size
+    return max(0, peak - prod(cur))
 
 
 def fmt_dims(values: tuple) -> str:

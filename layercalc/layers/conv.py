@@ -164,9 +164,13 @@ class Conv(LayerType):
             padded = prod(shape[:-self.dims]) * prod(
                 v + l + r for v, (l, r) in zip(shape[-self.dims:], pads))
         k = prod(a["_k"])
-        cols = 0 if k == 1 else prod(out) // a["out_channels"] * a["in_channels"] * k
-        if cols > IM2COL_ELEMENTS:
-            cols = IM2COL_ELEMENTS + prod(out)
+        cols = prod(out) // a["out_channels"] * a["in_channels"] * k
+        if k == 1 and all(v == 1 for v in a["_s"]):
+            cols = 0  # the input itself is the column matrix
+        elif k > 1 and cols > IM2COL_ELEMENTS:
+            # slices of whole output rows (one sample's first-dim row at least)
+            per_row = prod(out[len(out) - self.dims + 1:]) * a["in_channels"] * k
+            cols = max(IM2COL_ELEMENTS, per_row) + prod(out)
         if a["in_channels"] == a["groups"] and a["groups"] > 1 and 1 < k <= LOOP_TAPS:
             cols = 2 * prod(out)  # depthwise, tap by tap
         return padded + cols

@@ -3,20 +3,37 @@ from __future__ import annotations
 
 from ..arith import prod
 from ..errors import LayerError
-from .base import Arg, LayerType, Tensor, check_inferred
+from .base import NORM_BLOCK, Arg, LayerType, Tensor, check_inferred
 
 
 def _normalise(x, mean, var, eps, weight, bias, cshape):
-    """(x - mean) / sqrt(var + eps) * weight + bias, folded into one scale and shift."""
+    """(x - mean) / sqrt(var + eps) * weight + bias, folded into one scale and shift.
+    In place where the shapes allow (the same arithmetic): besides the result it holds
+    the scale, the shift and one temporary of the statistics' broadcast shape."""
     import numpy as np
 
-    scale = 1.0 / np.sqrt(var + eps)
+    scale = var + eps
+    np.sqrt(scale, out=scale)
+    np.divide(1.0, scale, out=scale)
     if weight is not None:
         scale = scale * weight.reshape(cshape)
-    shift = -mean * scale
+    shift = np.negative(mean)
+    shift = np.multiply(shift, scale, out=shift if shift.shape == scale.shape else None)
     if bias is not None:
-        shift = shift + bias.reshape(cshape)
-    return x * scale + shift
+        b = bias.reshape(cshape)
+        shift = np.add(shift, b, out=shift if np.broadcast_shapes(shift.shape, b.shape)
+                       == shift.shape else None)
+    y = x * scale
+    y += shift
+    return y
+
+
+def _stats_workspace(stats: int) -> int:
+    """Scratch elements, beyond the output, of a normalisation with ``stats`` elements of
+    mean and variance: while np.var runs, a centred copy of the input (as large as the
+    output, not yet made) and three statistics arrays; afterwards the mean, variance,
+    scale, shift and one temporary of _normalise."""
+    return 5 * stats
 
 
 def _stats_tensors(c, affine, track):
@@ -92,6 +109,9 @@ class BatchNorm(LayerType):
     def tensors(self, a, shapes, out):
         return _stats_tensors(a["num_features"], a["affine"], a["track_running_stats"])
 
+    def workspace(self, a, shapes, out):
+        return _stats_workspace(a["num_features"])
+
 
 class InstanceNorm(LayerType):
     family = "normalization"
@@ -147,6 +167,10 @@ class InstanceNorm(LayerType):
     def tensors(self, a, shapes, out):
         return _stats_tensors(a["num_features"], a["affine"], a["track_running_stats"])
 
+    def workspace(self, a, shapes, out):
+        shape = shapes[0]  # per sample and channel (the running statistics are smaller)
+        return _stats_workspace(prod(shape[:len(shape) - self.dims]))
+
 
 class LayerNorm(LayerType):
     name = "layer_norm"
@@ -178,11 +202,32 @@ class LayerNorm(LayerType):
         return shape
 
     def forward(self, a, xs, w):
+        import numpy as np
+
         x = xs[0]
         axes = tuple(range(x.ndim - len(a["_ns"]), x.ndim))
         mean = x.mean(axis=axes, keepdims=True)
         var = x.var(axis=axes, keepdims=True)
-        return _normalise(x, mean, var, a["eps"], w.get("weight"), w.get("bias"), a["_ns"])
+        # the weight makes the scale as large as x: normalise a block of rows and
+        # columns of the (rows, normalized elements) matrix at a time
+        cols = prod(a["_ns"])
+        x2, mean, var = x.reshape(-1, cols), mean.reshape(-1, 1), var.reshape(-1, 1)
+        weight, bias = (w[k].reshape(1, cols) if k in w else None for k in ("weight", "bias"))
+        y = np.empty_like(x2)
+        width = min(cols, NORM_BLOCK)
+        height = max(1, NORM_BLOCK // width)
+        for r0 in range(0, x2.shape[0], height):
+            rows = slice(r0, r0 + height)
+            for c0 in range(0, cols, width):
+                cs = slice(c0, c0 + width)
+                y[rows, cs] = _normalise(x2[rows, cs], mean[rows], var[rows], a["eps"],
+                                         None if weight is None else weight[:, cs],
+                                         None if bias is None else bias[:, cs], (1, -1))
+        return y.reshape(x.shape)
+
+    def workspace(self, a, shapes, out):
+        stats = prod(shapes[0]) // prod(a["_ns"])
+        return 2 * stats + max(3 * stats, 5 * min(prod(out), NORM_BLOCK))
 
     def tensors(self, a, shapes, out):
         if not a["elementwise_affine"]:
@@ -235,8 +280,12 @@ class GroupNorm(LayerType):
         y = _normalise(xg, mean, var, a["eps"], None, None, ()).reshape(x.shape)
         if "weight" in w:
             cshape = (1, c) + (1,) * (x.ndim - 2)
-            y = y * w["weight"].reshape(cshape) + w["bias"].reshape(cshape)
+            y *= w["weight"].reshape(cshape)
+            y += w["bias"].reshape(cshape)
         return y
+
+    def workspace(self, a, shapes, out):
+        return _stats_workspace(shapes[0][0] * a["num_groups"])
 
     def tensors(self, a, shapes, out):
         c = a["num_channels"]

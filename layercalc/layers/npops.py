@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .base import LOOP_TAPS
+from .base import LOOP_TAPS, resize_order
 
 _NP_PAD_MODE = {"zeros": "constant", "constant": "constant", "zero": "constant",
                 "reflect": "reflect", "reflection": "reflect",
@@ -208,54 +208,58 @@ def pool(x, kind, k, s, p, d, out, ceil_mode=False, count_include_pad=True,
     if divisor_override:
         y /= x.dtype.type(divisor_override)
         return y
-    div = None
+    div = None  # the window sizes, one factor per dim (small ints: exact in floats)
     for i in range(dims):
-        start = np.arange(out[i]) * s[i] - p[i]
-        end = np.minimum(start + k[i], sp[i] + p[i])
-        if count_include_pad:
-            cnt = end - start
-        else:
-            cnt = np.minimum(end, sp[i]) - np.maximum(start, 0)
+        start = np.arange(out[i], dtype=np.int64)
+        start *= s[i]
+        start -= p[i]
+        end = start + k[i]
+        np.minimum(end, sp[i] + p[i], out=end)
+        if not count_include_pad:
+            np.minimum(end, sp[i], out=end)
+            np.maximum(start, 0, out=start)
+        end -= start
         shape = [1] * dims
         shape[i] = out[i]
-        cnt = cnt.reshape(shape)
+        cnt = end.astype(x.dtype).reshape(shape)
         div = cnt if div is None else div * cnt
-    y /= div.astype(x.dtype)
+    y /= div
     return y
 
 
 def adaptive_pool(x, kind, out):
     """Adaptive max/avg pooling of x (N, C, *sp): window i covers
-    [floor(i n / o), ceil((i + 1) n / o)), one dim at a time (both reductions separate)."""
-    dims = len(out)
-    for i in range(dims):
+    [floor(i n / o), ceil((i + 1) n / o)), one dim at a time (both reductions separate),
+    shrinking dims first (base.resize_order). Uneven windows reduce with ``reduceat``
+    over [start[i], start[i + 1]) and add the one element where a window reaches
+    start[i + 1], so no (windows x window length) copy is made."""
+    for i in resize_order(x.shape[2:], out):
         axis = 2 + i
         n, o = x.shape[axis], out[i]
-        if n == o:
-            continue
-        j = np.arange(o)
-        start = (j * n) // o
-        end = -((-(j + 1) * n) // o)
         if n % o == 0:
             shape = x.shape[:axis] + (o, n // o) + x.shape[axis + 1:]
             r = x.reshape(shape)
             x = r.max(axis=axis + 1) if kind == "max" else r.mean(axis=axis + 1)
             continue
-        length = int((end - start).max())
-        idx = start[:, None] + np.arange(length)[None, :]
-        valid = idx < end[:, None]
-        idx = np.minimum(idx, end[:, None] - 1)  # repeats the last element: harmless for max
-        g = np.take(x, idx.reshape(-1), axis=axis)
-        g = g.reshape(x.shape[:axis] + (o, length) + x.shape[axis + 1:])
-        if kind == "max":
-            x = g.max(axis=axis + 1)
-        else:
-            mshape = [1] * g.ndim
-            mshape[axis], mshape[axis + 1] = o, length
-            g = g * valid.reshape(mshape).astype(x.dtype)
-            cnt = (end - start).astype(x.dtype).reshape([o if a == axis else 1
-                                                         for a in range(g.ndim - 1)])
-            x = g.sum(axis=axis + 1) / cnt
+        op = np.maximum if kind == "max" else np.add
+        start = np.arange(o, dtype=np.int64)
+        start *= n
+        start //= o
+        y = op.reduceat(x, start, axis=axis)
+        end = np.arange(1, o + 1, dtype=np.int64)  # ceil((j + 1) n / o)
+        end *= -n
+        end //= o
+        np.negative(end, out=end)
+        # window j also holds start[j + 1] when it ends past it (and is not a repeat)
+        extra = np.flatnonzero((end[:-1] > start[1:]) & (start[1:] > start[:-1]))
+        if extra.size:
+            at = (slice(None),) * axis + (extra,)
+            op.at(y, at, np.take(x, start[extra + 1], axis=axis))
+        if kind != "max":
+            end -= start
+            cnt = end.astype(x.dtype).reshape((o,) + (1,) * (x.ndim - axis - 1))
+            y /= cnt
+        x = y
     return x
 
 
@@ -265,12 +269,24 @@ def erf(x):
     """Error function (W. J. Cody's rational approximations would be exact to double;
     this Abramowitz & Stegun 7.1.26 form is good to 1.5e-7 absolute, below float32's
     tolerance on GELU)."""
-    sign = np.sign(x)
+    # sign(x) * (1 - poly(t) * exp(-a * a)), t = 1 / (1 + p a), a = |x|, evaluated in
+    # place in that order: three arrays of x's size besides x
     a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 +
-                                                                          t * 1.061405429))))
-    return sign * (1.0 - poly * np.exp(-a * a))
+    t = 0.3275911 * a
+    t += 1.0
+    np.divide(1.0, t, out=t)
+    poly = t * 1.061405429
+    for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += c
+        poly *= t
+    del t
+    a *= a
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    poly *= a
+    np.subtract(1.0, poly, out=poly)
+    poly *= np.sign(x, out=a)
+    return poly
 
 
 def sigmoid(x):
@@ -279,10 +295,18 @@ def sigmoid(x):
 
 
 def softplus(x, beta=1.0, threshold=20.0):
+    """where(beta x > threshold, x, (log1p(exp(-|beta x|)) + max(beta x, 0)) / beta),
+    in place: besides the result, beta x and one temporary."""
     bx = x * beta
+    soft = np.abs(bx)
+    np.negative(soft, out=soft)
     with np.errstate(over="ignore"):
-        soft = np.log1p(np.exp(-np.abs(bx))) + np.maximum(bx, 0)
-    return np.where(bx > threshold, x, soft / beta)
+        np.exp(soft, out=soft)
+    np.log1p(soft, out=soft)
+    soft += np.maximum(bx, 0)
+    soft /= beta
+    np.copyto(soft, x, where=bx > threshold)
+    return soft
 
 
 # -- interpolation ----------------------------------------------------------------------
@@ -322,9 +346,12 @@ def linear_axis(x, axis, o, align_corners, scale):
     shape = [1] * x.ndim
     shape[axis] = o
     lam = lam.reshape(shape)
-    a = np.take(x, i0, axis=axis)
+    a = np.take(x, i0, axis=axis)  # a * (1 - lam) + b * lam, in place
+    a *= 1 - lam
     b = np.take(x, i1, axis=axis)
-    return a * (1 - lam) + b * lam
+    b *= lam
+    a += b
+    return a
 
 
 def cubic_axis(x, axis, o, align_corners, scale, A=-0.75):
@@ -347,6 +374,11 @@ def cubic_axis(x, axis, o, align_corners, scale, A=-0.75):
     y = None
     for m, c in zip(range(-1, 3), coeffs):
         idx = np.clip(i + m, 0, n - 1)
-        term = np.take(x, idx, axis=axis) * c.astype(x.dtype).reshape(shape)
-        y = term if y is None else y + term
+        term = np.take(x, idx, axis=axis)
+        term *= c.astype(x.dtype).reshape(shape)
+        if y is None:
+            y = term
+        else:
+            y += term
+        del term
     return y

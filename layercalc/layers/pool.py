@@ -3,7 +3,16 @@ from __future__ import annotations
 
 from ..arith import effective_kernel, pool_output_size, prod
 from ..errors import LayerError
-from .base import Arg, LayerType, fmt_dims, per_dim, rebuild, spatial_input
+from .base import (
+    INDEX_ELEMENTS,
+    Arg,
+    LayerType,
+    fmt_dims,
+    per_dim,
+    rebuild,
+    resize_workspace,
+    spatial_input,
+)
 
 
 class Pool(LayerType):
@@ -88,7 +97,17 @@ class Pool(LayerType):
         return npops.unbatch(y, added)
 
     def workspace(self, a, shapes, out):
-        return prod(shapes[0]) * 2 if any(a["_p"]) or a["ceil_mode"] else prod(out)
+        # npops.pool pads a copy of the input (ceil_mode may pad the right further; on a
+        # tiny map that copy is many times the input); averages divide by the window
+        # sizes, one float per output position, built from 1-d int64 index arrays
+        shape = shapes[0]
+        sp, o = shape[-self.dims:], out[-self.dims:]
+        padded = [n + p + max(p, (m - 1) * s + d * (k - 1) + 1 - n - p, 0) for n, m, k, s, p, d
+                  in zip(sp, o, a["_k"], a["_s"], a["_p"], a["_d"])]
+        scratch = 0 if tuple(padded) == tuple(sp) else prod(shape[:-self.dims]) * prod(padded)
+        if self.kind == "avg" and not a.get("divisor_override"):
+            scratch += prod(o) + INDEX_ELEMENTS * max(o)
+        return scratch
 
     def window(self, a, shapes, out):
         return tuple(zip(a["_k"], a["_s"], a["_p"], a["_d"]))
@@ -147,7 +166,9 @@ class AdaptivePool(LayerType):
         return npops.unbatch(npops.adaptive_pool(x, self.kind, a["_out"]), added)
 
     def workspace(self, a, shapes, out):
-        return 2 * prod(shapes[0])
+        # one axis at a time, shrinking ones first: the previous intermediate, the
+        # reduceat result and the elements added where uneven windows overlap
+        return resize_workspace(shapes[0], a["_out"], 2)
 
     def window(self, a, shapes, out):
         sp = shapes[0][-self.dims:]

@@ -1,0 +1,330 @@
+"""Hostile shapes against the verify memory estimate (issue 12, point 2).
+
+``--max-memory`` refuses a verify run by :func:`layercalc.verify.estimate_memory`, which
+counts per layer its output plus ``LayerType.workspace()`` elements of scratch. That is
+only a guard if every forward pass stays within it, so every registered layer type runs
+here on adversarial shapes (long thin axes, big scale factors, many channels on a tiny
+map, large kernels, many groups) under :mod:`tracemalloc`, and the bytes its forward
+allocates beyond the inputs and parameters it was given must not exceed what it declares.
+A layer type without a case here fails the coverage test, so new types must add one.
+"""
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+from layercalc.analyse import analyse_bytes
+from layercalc.arith import prod
+from layercalc.layers import REGISTRY
+from layercalc.layers.base import RankPicked
+
+# NumPy's own buffers in one call (ufunc and reduction buffers of 8192 elements per
+# operand, ~80 KB at most here) and the interpreter's objects; verify's estimate allows
+# NUMPY_SCRATCH (256 KiB) per layer for them. Index arrays are in the workspaces.
+SLACK = 128 * 2**10
+
+# (input shape, the layer under test as YAML flow mappings, the last one measured;
+# earlier ones build its inputs). Each case is a few MB at most, so the file runs fast.
+C = [
+    # linear: wide in, narrow out; narrow in, wide out; many leading dims
+    ([1, 400_000], "linear: {out_features: 1}"),
+    ([1000, 1], "linear: {out_features: 1000}"),
+    ([10, 100, 3, 7], "linear: {out_features: 300, bias: false}"),
+    ([200, 1000], "embedding: {num_embeddings: 7, embedding_dim: 3}"),
+    ([1, 1], "embedding: {num_embeddings: 3, embedding_dim: 500000}"),
+    # convolutions: huge channels on a 1x1 map, 1x1 strided (a strided copy), big kernels,
+    # depthwise (tap by tap) and grouped, dilation, every padding mode
+    ([1, 2000, 1], "conv1d: {out_channels: 1, kernel_size: 1}"),
+    ([1, 1000, 64], "conv1d: {out_channels: 1, kernel_size: 1, stride: 3}"),
+    ([1, 1, 20000], "conv1d: {out_channels: 1, kernel_size: 500, padding: 250}"),
+    ([2, 64, 3000], "conv1d: {out_channels: 64, kernel_size: 9, groups: 64, padding: 4}"),
+    ([1, 256, 1000], "conv1d: {out_channels: 512, kernel_size: 3, groups: 256, dilation: 7,"
+                     " padding_mode: circular, padding: 7}"),
+    ([1, 1, 1], "conv1d: {out_channels: 300000, kernel_size: 3, padding: 1}"),
+    ([1, 500, 1, 1], "conv2d: {out_channels: 500, kernel_size: 1}"),
+    ([1, 600, 32, 32], "conv2d: {out_channels: 1, kernel_size: 1, stride: 2}"),
+    ([1, 3, 200, 200], "conv2d: {out_channels: 2, kernel_size: 7, padding: same,"
+                       " padding_mode: reflect}"),
+    ([1, 1, 4, 3000], "conv2d: {out_channels: 4, kernel_size: [3, 101], padding: [1, 50],"
+                      " padding_mode: replicate}"),
+    ([1, 32, 100, 100], "conv2d: {out_channels: 32, kernel_size: 9, groups: 32,"
+                        " padding: 4}"),
+    ([1, 32, 100, 100], "conv2d: {out_channels: 32, kernel_size: 3, groups: 32,"
+                        " padding: 1, stride: 2}"),
+    ([2, 4, 1, 1, 1], "conv3d: {out_channels: 8, kernel_size: 5, padding: 2}"),
+    ([1, 2, 20, 20, 20], "conv3d: {out_channels: 4, kernel_size: 3, padding: 1}"),
+    ([1, 16, 12, 12, 12], "conv3d: {out_channels: 16, kernel_size: 3, groups: 16,"
+                          " padding: 1}"),
+    # transposed: a kernel larger than the input, big strides, cropping, groups
+    ([1, 1, 3], "conv_transpose1d: {out_channels: 4, kernel_size: 5000, stride: 7}"),
+    ([1, 8, 3000], "conv_transpose1d: {out_channels: 8, kernel_size: 4, stride: 4,"
+                   " groups: 8, padding: 1, output_padding: 1}"),
+    ([1, 2000, 1, 1], "conv_transpose2d: {out_channels: 2000, kernel_size: 1}"),
+    ([1, 4, 40, 40], "conv_transpose2d: {out_channels: 3, kernel_size: 5, stride: 3,"
+                     " padding: 2, dilation: 2}"),
+    ([1, 2, 4, 4, 4], "conv_transpose3d: {out_channels: 2, kernel_size: 9, stride: 5,"
+                      " padding: 4}"),
+    # pools: tiny maps padded to many times their size, big kernels (one strided
+    # reduction), ceil_mode's extra padding, dilation, every averaging option
+    ([1, 4000, 1], "max_pool1d: {kernel_size: 9, padding: 4, stride: 1}"),
+    ([1, 1, 300000], "max_pool1d: {kernel_size: 100, stride: 3, dilation: 2}"),
+    ([1, 4000, 1, 1], "max_pool2d: {kernel_size: 5, padding: 2, stride: 1}"),
+    ([1, 2, 300, 300], "max_pool2d: {kernel_size: 3, stride: 2, ceil_mode: true}"),
+    ([1, 1, 300, 300], "max_pool2d: {kernel_size: 20, stride: 1}"),
+    ([1, 2000, 1, 1, 1], "max_pool3d: {kernel_size: 5, padding: 2, stride: 1}"),
+    ([1, 1, 30, 30, 30], "max_pool3d: {kernel_size: 5, stride: 1, dilation: 2}"),
+    ([1, 4000, 1], "avg_pool1d: {kernel_size: 9, padding: 4, stride: 1,"
+                   " count_include_pad: false}"),
+    ([1, 1, 300000], "avg_pool1d: {kernel_size: 100, stride: 2, ceil_mode: true}"),
+    ([1, 4000, 1, 1], "avg_pool2d: {kernel_size: 5, padding: 2, stride: 1}"),
+    ([1, 1, 300, 300], "avg_pool2d: {kernel_size: 20, stride: 1, divisor_override: 3}"),
+    ([1, 200, 6, 6, 6], "avg_pool3d: {kernel_size: 5, padding: 2, stride: 1}"),
+    ([1, 1, 30, 30, 30], "avg_pool3d: {kernel_size: 9, stride: 1}"),
+    # adaptive pools: uneven windows, growing axes beside shrinking ones (one axis at a
+    # time must not build the large intermediate), huge outputs from tiny inputs
+    ([1, 1, 300000], "adaptive_avg_pool1d: {output_size: 299999}"),
+    ([1, 1, 300000], "adaptive_avg_pool1d: {output_size: 7}"),
+    ([1, 1, 3], "adaptive_avg_pool1d: {output_size: 500000}"),
+    ([1, 1, 2, 1000], "adaptive_avg_pool2d: {output_size: [1000, 1]}"),
+    ([1, 1, 1000, 1000], "adaptive_avg_pool2d: {output_size: [999, 3]}"),
+    ([1, 1, 3, 3], "adaptive_avg_pool2d: {output_size: [700, 700]}"),
+    ([1, 1, 2, 2, 2000], "adaptive_avg_pool3d: {output_size: [200, 200, 1]}"),
+    ([1, 1, 60, 60, 60], "adaptive_avg_pool3d: {output_size: [59, 7, 61]}"),
+    ([1, 1, 300000], "adaptive_max_pool1d: {output_size: 299999}"),
+    ([1, 1, 3], "adaptive_max_pool1d: {output_size: 500000}"),
+    ([1, 1, 2, 1000], "adaptive_max_pool2d: {output_size: [1000, 1]}"),
+    ([1, 1, 1000, 1000], "adaptive_max_pool2d: {output_size: [999, null]}"),
+    ([1, 1, 2, 2, 2000], "adaptive_max_pool3d: {output_size: [200, 200, 1]}"),
+    ([1, 1, 60, 60, 60], "adaptive_max_pool3d: {output_size: [59, 7, 61]}"),
+    # normalisation: statistics as large as the input (one element per group or row)
+    ([400_000, 1], "batch_norm1d: {}"),
+    ([2, 200_000], "batch_norm1d: {track_running_stats: false}"),
+    ([2, 100_000, 1, 1], "batch_norm2d: {track_running_stats: false, affine: false}"),
+    ([2, 3, 300, 300], "batch_norm2d: {}"),
+    ([1, 200_000, 1, 2, 1], "batch_norm3d: {track_running_stats: false}"),
+    ([1, 200_000, 2], "instance_norm1d: {affine: true}"),
+    ([200_000, 2], "instance_norm1d: {affine: true}"),
+    ([1, 200_000, 1, 2], "instance_norm2d: {track_running_stats: true, affine: true}"),
+    ([1, 1, 300, 300], "instance_norm2d: {}"),
+    ([1, 200_000, 2, 1, 1], "instance_norm3d: {affine: true}"),
+    ([400_000, 1], "layer_norm: {normalized_shape: [1]}"),
+    ([1, 400_000], "layer_norm: {}"),
+    ([1, 1000, 400], "layer_norm: {normalized_shape: [400], bias: false}"),
+    ([2, 1000, 200], "layer_norm: {elementwise_affine: false}"),
+    ([2, 400_000], "group_norm: {num_groups: 200000}"),
+    ([1, 400_000, 1], "group_norm: {num_groups: 1}"),
+    ([2, 64, 100, 30], "group_norm: {num_groups: 8, affine: false}"),
+    # element-wise: the shape does not matter, the temporaries do
+    *[([1, 1, 400, 1000], f"{name}: {{}}") for name in (
+        "relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "mish", "sigmoid", "tanh",
+        "hardswish", "hardsigmoid", "hardtanh", "softplus", "identity", "dropout",
+        "dropout2d")],
+    ([1, 400, 1000], "dropout1d: {}"),
+    ([1, 1, 1, 400, 1000], "dropout3d: {}"),
+    ([1, 1, 400, 1000], "gelu: {approximate: tanh}"),
+    ([1, 1, 400, 1000], "softplus: {beta: 3, threshold: 0.5}"),
+    ([400_000, 1], "softmax: {dim: 1}"),
+    ([1, 400_000], "softmax: {dim: -1}"),
+    ([400, 1000], "softmax: {dim: 0}"),
+    ([400_000, 1], "log_softmax: {dim: 1}"),
+    ([400, 1000], "log_softmax: {dim: 0}"),
+    ([1, 400_000], "prelu: {}"),
+    ([1, 100_000, 4], "prelu: {num_parameters: 100000}"),
+    # moving elements: non-contiguous inputs (after a transposing layer) force copies
+    ([1, 4, 300, 300], "pixel_shuffle: {upscale_factor: 2}", "flatten: {}"),
+    ([1, 1, 1000, 400], "flatten: {start_dim: 0, end_dim: 2}"),
+    ([1, 4, 300, 300], "pixel_shuffle: {upscale_factor: 2}",
+     "unflatten: {dim: 2, sizes: [2, 300]}"),
+    ([1, 4, 300, 300], "pixel_shuffle: {upscale_factor: 2}", "reshape: {shape: [-1]}"),
+    ([1, 400, 50, 50], "pixel_shuffle: {upscale_factor: 20}"),
+    ([1, 1, 1000, 1000], "pixel_unshuffle: {downscale_factor: 50}"),
+    # upsample: one tiny axis grown beside a long one shrunk (issue 12's 3.35 GiB case,
+    # scaled down), big scale factors, every mode
+    ([1, 1, 1, 3000], "upsample: {size: [3000, 1], mode: nearest}"),
+    ([1, 1, 1, 3000], "upsample: {size: [3000, 1], mode: nearest-exact}"),
+    ([1, 1, 1, 3000], "upsample: {size: [3000, 1], mode: bilinear}"),
+    ([1, 1, 1, 3000], "upsample: {size: [3000, 1], mode: bicubic, align_corners: true}"),
+    ([1, 1, 1, 3000], "upsample: {size: [3000, 1], mode: area}"),
+    ([1, 1, 1, 1, 3000], "upsample: {size: [30, 30, 1], mode: trilinear}"),
+    ([1, 1, 1, 1, 3000], "upsample: {size: [30, 30, 1], mode: nearest}"),
+    ([1, 1, 3], "upsample: {scale_factor: 200000, mode: linear}"),
+    ([1, 1, 3], "upsample: {scale_factor: 200000, mode: nearest}"),
+    ([1, 1, 2, 2], "upsample: {scale_factor: 400, mode: bilinear}"),
+    ([1, 1, 2, 2], "upsample: {scale_factor: [400, 0.5], mode: bicubic}"),
+    # padding: a tiny input padded to a large one, and cropping (negative padding)
+    *[([1, 1, 3], f"{kind}_pad1d: {{padding: [2, 400000]{value}}}")
+      for kind, value in (("zero", ""), ("constant", ", value: 1.5"),
+                          ("replication", ""))],
+    ([1, 1, 600], "reflection_pad1d: {padding: [599, 599]}"),
+    ([1, 1, 600], "circular_pad1d: {padding: [600, 600]}"),
+    ([1, 1, 1000, 1000], "zero_pad2d: {padding: [-990, 0, -500, 0]}"),
+    *[([1, 1, 3, 3], f"{kind}_pad2d: {{padding: [2, 2, 2, 700]{value}}}")
+      for kind, value in (("zero", ""), ("constant", ", value: -1"),
+                          ("replication", ""))],
+    ([1, 1, 10, 10], "reflection_pad2d: {padding: [9, 9, 9, 9]}"),
+    ([1, 3, 10, 10], "circular_pad2d: {padding: [10, 10, 5, -5]}"),
+    *[([1, 1, 2, 2, 2], f"{kind}_pad3d: {{padding: [1, 1, 1, 1, 1, 900]{value}}}")
+      for kind, value in (("zero", ""), ("constant", ", value: 2"),
+                          ("replication", ""))],
+    ([1, 1, 5, 5, 5], "reflection_pad3d: {padding: 4}"),
+    ([1, 1, 5, 5, 5], "circular_pad3d: {padding: [5, 5, 5, 5, 5, 5]}"),
+    # merges: broadcasting a thin input over a wide one, three inputs, concatenation
+    ([1, 1000, 400], "adaptive_max_pool1d: {name: p, output_size: 1}",
+     "add: {from: [p, input]}"),
+    ([1, 1000, 400], "adaptive_max_pool1d: {name: p, output_size: 1}",
+     "mul: {from: [input, p, input]}"),
+    ([1, 1000, 400], "concat: {from: [input, input, input], dim: 2}"),
+]
+
+
+def _cases():
+    out = []
+    for case in C:
+        shape, *layers = case
+        out.append(pytest.param(shape, layers, id=layers[-1].split(":")[0] + str(shape)))
+    return out
+
+
+def build(shape, layers, dtype="float32"):
+    text = f"input: {list(shape)}\nlayers:\n" + "".join(f"  - {l}\n" for l in layers)
+    res = analyse_bytes(text.encode(), "hostile.yaml")
+    assert res.net is not None, [str(d) for d in res.diagnostics]
+    return res.net
+
+
+def measure(net, dtype="float32", seed=0):
+    """Run the net's layers as verify does; the last one under tracemalloc. Returns
+    (layer, output, bytes its forward allocated at its peak, bytes it declares)."""
+    import numpy as np
+
+    from layercalc import verify
+    from layercalc.layers import npops  # noqa: F401 - loaded before tracing, not counted
+
+    np_dtype = np.dtype(dtype).type
+    rng = np.random.default_rng(seed)
+    values = {"input": verify._make_input(rng, np, np_dtype, net)}
+    for i, layer in enumerate(net.layers):
+        w = {t.key: verify._fill(rng, np, np_dtype, t, layer) for t in layer.tensors}
+        xs = [values[src] for src in layer.inputs]
+        last = i == len(net.layers) - 1
+        if last:
+            tracemalloc.start()
+        try:
+            with np.errstate(over="ignore", under="ignore"):
+                y = np.asarray(layer.type.forward(layer.args, xs, w))
+            if np.issubdtype(y.dtype, np.floating) and y.dtype != np_dtype:
+                y = y.astype(np_dtype)
+            if last:
+                peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            if last:
+                tracemalloc.stop()
+        values[layer.name] = y
+    b = np.dtype(dtype).itemsize
+    declared = (prod(layer.output) + layer.type.workspace(layer.args, layer.input_shapes,
+                                                          layer.output)) * b
+    return layer, xs, y, peak, declared
+
+
+def _base(a):
+    while a.base is not None and hasattr(a.base, "nbytes"):
+        a = a.base
+    return a
+
+
+@pytest.mark.parametrize("shape, layers", _cases())
+def test_forward_stays_within_its_declared_workspace(shape, layers):
+    within_workspace(build(shape, layers))
+
+
+# float64 halves the room the int64 index arrays take in workspace elements
+F64 = ["adaptive_avg_pool1d: {output_size: 299999}", "upsample: {scale_factor: 200000, "
+       "mode: linear}", "layer_norm: {normalized_shape: [1]}", "gelu: {}",
+       "avg_pool1d: {kernel_size: 100, stride: 2, ceil_mode: true}"]
+
+
+@pytest.mark.parametrize("shape, layers", [p for p in _cases() if p.values[1][-1] in F64])
+def test_float64_forward_stays_within_its_declared_workspace(shape, layers):
+    within_workspace(build(shape, layers), "float64")
+
+
+@pytest.mark.parametrize("shape, layers", [
+    ([1, 64, 40, 40], ["conv2d: {out_channels: 8, kernel_size: 3, padding: 1}"]),  # a row
+    ([2, 16, 5000], ["conv1d: {out_channels: 16, kernel_size: 5}"]),  # rows per slice
+    ([3, 4, 30, 30, 30], ["conv3d: {out_channels: 2, kernel_size: 3, stride: 2}"]),
+])
+def test_sliced_im2col_stays_within_its_declared_workspace(shape, layers, monkeypatch):
+    """With slices of 10,000 im2col elements, even one output row of the first case
+    (64 channels x 9 taps x 40 positions) is larger than a slice."""
+    from layercalc.layers import conv
+
+    monkeypatch.setattr(conv, "IM2COL_ELEMENTS", 10_000)
+    within_workspace(build(shape, layers))
+
+
+def within_workspace(net, dtype="float32"):
+    layer, xs, y, peak, declared = measure(net, dtype)
+    assert tuple(y.shape) == tuple(layer.output)
+    assert y.dtype == dtype
+    # contiguous outputs: the next layer's reshapes are views, not copies it must declare
+    assert y.flags.c_contiguous, f"{layer.type.name} returns a non-contiguous array"
+    assert peak <= declared + SLACK, \
+        f"{layer.type.name}: allocated {peak:,} bytes, declared {declared:,} " \
+        f"({peak / max(declared, 1):.2f}x)"
+    # the output must not keep a larger buffer alive than itself (a cropping view of
+    # the input): verify's estimate frees inputs after their last use
+    owner = _base(y)
+    assert owner.nbytes <= y.nbytes, \
+        f"{layer.type.name}'s output {y.shape} keeps a {owner.shape} buffer alive"
+
+
+def test_layer_norm_blocks_do_not_change_a_bit(monkeypatch):
+    """layer_norm scales a block at a time; blocks of 7 elements give the same bits."""
+    import numpy as np
+
+    from layercalc import verify
+    from layercalc.layers import norm
+
+    for shape, ns in (([5, 3, 20], [20]), ([4, 30], [30]), ([50, 1], [1]), ([2, 9, 4], None)):
+        net = build(shape, [f"layer_norm: {{normalized_shape: {ns or 'null'}}}"])
+        runs = []
+        for block in (2**20, 7):
+            monkeypatch.setattr(norm, "NORM_BLOCK", block)
+            res = verify.run(net, seed=3, save=True)
+            assert res.ok
+            runs.append(res.arrays["output"])
+        assert np.array_equal(runs[0], runs[1])
+
+
+def test_the_issue_upsample_is_estimated_and_stays_within_the_estimate():
+    """Issue 12: [1, 1, 1, 30000] upsampled to [30000, 1] was estimated at 720 KB and
+    built a 30000 x 30000 intermediate (3.35 GiB); now a single gather, within its
+    estimate, and the whole run stays within verify's estimate."""
+    from layercalc import verify
+
+    for mode in ("nearest", "bilinear", "area", "bicubic"):
+        net = build([1, 1, 1, 30000], [f"upsample: {{size: [30000, 1], mode: {mode}}}"])
+        estimate = verify.estimate_memory(net)
+        assert estimate < 8 * 2**20
+        tracemalloc.start()
+        try:
+            assert verify.run(net).ok
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak <= estimate, (mode, peak, estimate)
+
+
+def test_every_registered_layer_type_has_a_hostile_case():
+    """Adding a layer type without an adversarial memory case here fails."""
+    covered = set()
+    for shape, *layers in C:
+        covered.add(build(shape, layers).layers[-1].type.name)
+    concrete = {name for name, lt in REGISTRY.canonical.items()
+                if not isinstance(lt, RankPicked)}
+    for name, lt in REGISTRY.canonical.items():
+        if isinstance(lt, RankPicked):
+            concrete |= {v.name for v in lt.variants.values()}
+    missing = sorted(concrete - covered)
+    assert not missing, f"layer types without a hostile memory case: {missing}"
