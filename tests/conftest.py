@@ -1,12 +1,79 @@
+import contextlib
+import inspect
+import io
+import sys
 import textwrap
 
 import pytest
+from click.testing import CliRunner, Result
 
 from layercalc.analyse import analyse_bytes
 
 # torch_models.py is the reference networks' module (it imports torch), not a test
 # module: --doctest-modules would import it, and fail where torch is absent
 collect_ignore = ["torch_models.py"]
+
+
+class _Tee(io.BufferedIOBase):
+    """A binary stream that writes to its stream and to the shared mixed stream."""
+
+    def __init__(self, own, mixed):
+        super().__init__()
+        self._own, self._mixed = own, mixed
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        self._own.write(b)
+        self._mixed.write(b)
+        return len(b)
+
+    def close(self):  # the BytesIOs outlive the wrappers; click reads them afterwards
+        pass
+
+
+class _Click81Runner(CliRunner):
+    """click 8.1's CliRunner giving click 8.2's result: ``stdout`` and ``stderr`` apart,
+    ``output`` both, in the order they were written."""
+
+    def __init__(self, **kw):
+        super().__init__(mix_stderr=False, **kw)
+
+    @contextlib.contextmanager
+    def isolation(self, *args, **kw):
+        with super().isolation(*args, **kw) as (out, err):
+            self._mixed = io.BytesIO()
+            # keep click's wrappers alive: collecting one closes its BytesIO
+            kept = sys.stdout, sys.stderr
+            sys.stdout = type(kept[0])(_Tee(out, self._mixed), encoding=self.charset,
+                                       name="<stdout>", mode="w", write_through=True)
+            sys.stderr = type(kept[1])(_Tee(err, self._mixed), encoding=self.charset,
+                                       name="<stderr>", mode="w", errors="backslashreplace",
+                                       write_through=True)
+            yield out, err, self._mixed  # as click 8.2's isolation()
+
+    def invoke(self, *args, **kw):
+        result = super().invoke(*args, **kw)
+        result.output_bytes = self._mixed.getvalue()
+        result.__class__ = _Click81Result
+        return result
+
+
+class _Click81Result(Result):
+    @property
+    def output(self) -> str:
+        return self.output_bytes.decode(self.runner.charset, "replace").replace("\r\n", "\n")
+
+
+_CLICK_81 = "mix_stderr" in inspect.signature(CliRunner.__init__).parameters  # click < 8.2
+
+
+def cli_runner(**kw) -> CliRunner:
+    """The CliRunner every test uses (``from conftest import cli_runner``): ``stdout`` and
+    ``stderr`` apart and ``output`` both, as click >= 8.2 gives them, on click 8.1 (the
+    floor in pyproject.toml, tested by .ci/run) too."""
+    return _Click81Runner(**kw) if _CLICK_81 else CliRunner(**kw)
 
 
 def net_of(text: str, **kw):

@@ -3,8 +3,7 @@ import json
 import textwrap
 
 import pytest
-from click.testing import CliRunner
-from conftest import net_of
+from conftest import cli_runner, net_of
 
 from layercalc.check import QuantityError, check_expectations, parse_count, parse_memory
 from layercalc.cli import main
@@ -37,7 +36,7 @@ layers:
 
 def run(*args, input=None, **env):
     env = {"NO_COLOR": "1", "GITHUB_ACTIONS": None, "COLUMNS": "120", **env}
-    return CliRunner(env=env).invoke(main, ["check", *args], input=input,
+    return cli_runner(env=env).invoke(main, ["check", *args], input=input,
                                      catch_exceptions=False)
 
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import cli_runner
 
 from layercalc.cli import main
 
@@ -19,7 +19,7 @@ R = str(GOLDEN / "mini_resnet.yaml")
 
 def run(*args, input=None):
     env = {"COLUMNS": "120", "NO_COLOR": "1", "TERM": "dumb"}
-    return CliRunner(env=env).invoke(main, list(args), input=input, catch_exceptions=False)
+    return cli_runner(env=env).invoke(main, list(args), input=input, catch_exceptions=False)
 
 
 GOLDENS = [
@@ -121,7 +121,7 @@ def test_set_expression_sees_other_vars():
 
 @pytest.mark.parametrize("args", [["--set", "ndf"], ["--input", "1,x"], ["--format", "xml"]])
 def test_usage_errors_exit_2(args):
-    result = CliRunner().invoke(main, ["shape", D, *args])
+    result = cli_runner().invoke(main, ["shape", D, *args])
     assert result.exit_code == 2
 
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import cli_runner
 
 from layercalc.cli.app import main as group
 from layercalc.cli.entry import fast_args
@@ -25,7 +25,7 @@ BAD = "input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 
 
 
 def via_click(argv, stdin=None):
-    r = CliRunner().invoke(group, argv, input=stdin)
+    r = cli_runner().invoke(group, argv, input=stdin)
     return r.stdout, r.stderr, r.exit_code
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 import yaml
-from click.testing import CliRunner
+from conftest import cli_runner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -54,7 +54,7 @@ def run_spec(data: bytes, command: str, fmt: str | None):
     """Run ``layercalc COMMAND - --format FMT`` on ``data`` (on stdin) and assert the
     property. Returns the click Result."""
     args = [command, "-"] + (["--format", fmt] if fmt else [])
-    result = CliRunner().invoke(main, args, input=data, catch_exceptions=True)
+    result = cli_runner().invoke(main, args, input=data, catch_exceptions=True)
     exc = result.exception
     if exc is not None and not isinstance(exc, SystemExit):
         import traceback
@@ -73,7 +73,7 @@ def run_spec(data: bytes, command: str, fmt: str | None):
 
 def _via_entry(args, data: bytes):
     """What the executable's click-free path prints for ``args``, stdin ``data``."""
-    runner = CliRunner()
+    runner = cli_runner()
     with runner.isolation(input=data) as (out, err, _):
         try:
             entry(args)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from conftest import cli_runner
 
 from layercalc.cli import main
 from layercalc.layers import REGISTRY
@@ -119,7 +119,7 @@ def test_type_pattern_matches_exactly_the_registry_spellings():
 
 
 def test_schema_command_prints_the_schema():
-    r = CliRunner().invoke(main, ["schema"], catch_exceptions=False)
+    r = cli_runner().invoke(main, ["schema"], catch_exceptions=False)
     assert r.exit_code == 0
     assert json.loads(r.output) == spec_schema()
     assert json.loads(r.output)["$schema"] == "http://json-schema.org/draft-07/schema#"

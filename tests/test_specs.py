@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from conftest import cli_runner
 
 from layercalc.analyse import analyse
 from layercalc.cli import main
@@ -208,7 +208,7 @@ def test_expect_block_matches(name, inp, out, params, buffers):
 def test_cli_json(name, inp, out, params, buffers):
     path = str(SPECS / f"{name}.yaml")
     for cmd in ("shape", "params"):
-        res = CliRunner().invoke(main, [cmd, path, "--format", "json"])
+        res = cli_runner().invoke(main, [cmd, path, "--format", "json"])
         assert res.exit_code == 0, res.output
         d = json.loads(res.output)
         assert d["input"] == inp
@@ -377,5 +377,5 @@ def test_check_passes_every_spec():
     if "check" not in main.list_commands(None):  # the command modules load lazily
         pytest.skip("`layercalc check` is not available")
     paths = sorted(str(p) for p in SPECS.glob("*.yaml"))
-    res = CliRunner().invoke(main, ["check", *paths, "--format", "json"])
+    res = cli_runner().invoke(main, ["check", *paths, "--format", "json"])
     assert res.exit_code == 0, res.output

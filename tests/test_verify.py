@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from conftest import cli_runner
 
 from layercalc.cli import main
 from layercalc.verify import parse_size
@@ -78,7 +78,7 @@ def load(path) -> dict:
 
 
 def invoke(*args, **kw):
-    return CliRunner().invoke(main, ["verify", *map(str, args)], catch_exceptions=False, **kw)
+    return cli_runner().invoke(main, ["verify", *map(str, args)], catch_exceptions=False, **kw)
 
 
 def write(tmp_path, text, name="t.yaml"):
