@@ -30,7 +30,10 @@ EXPECT_KEYS = {
 COUNT_SUFFIXES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 MEMORY_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
                 "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
-_QUANTITY = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
+# digits in groups of three after a comma (1,000,000) or split by single underscores
+_QUANTITY = re.compile(r"^\s*((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+(?:_[0-9]+)*)(?:\.[0-9]+)?)"
+                       r"\s*([A-Za-z]*)\s*$")
+MAX_QUANTITY = 2**63 - 1  # as every count layercalc computes (expr.MAX_ABS)
 
 
 class QuantityError(ValueError):
@@ -70,6 +73,8 @@ def _parse(text: str, units: dict, what: str, bytes_: bool = False) -> int:
         value = Decimal(digits.replace("_", "").replace(",", "")) * units[key]
     except InvalidOperation:  # pragma: no cover - the regex admits only numbers
         raise QuantityError(f"expected {what}, got '{text}'") from None
+    if value > MAX_QUANTITY:
+        raise QuantityError(f"'{text}' is beyond 2**63 - 1")
     return int(value)
 
 
@@ -104,6 +109,8 @@ def _value(node: Node, names: dict, key: str, parse=None) -> int:
         v = int(v)
     if v < 0:
         raise SpecError("bad-expect", f"expect.{key} must not be negative, got {v}", node=node)
+    if v > MAX_QUANTITY:
+        raise SpecError("bad-expect", f"expect.{key} is beyond 2**63 - 1", node=node)
     return v
 
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from .arith import prod
 from .errors import LayerError, SpecError, did_you_mean
 from .layers import REGISTRY, LayerType
-from .spec import DTYPE_BYTES, Limits, Spec, var_value
+from .spec import DTYPE_BYTES, META_KEYS, Limits, Spec, var_value
 from .values import as_int, convert, resolve_scalar
 from .yamlnodes import Mapping, Node, Scalar, Sequence
 
@@ -35,7 +35,6 @@ def gc_paused():
             gc.enable()
 
 
-META_KEYS = ("name", "from", "repeat", "trainable")
 MAX_BLOCK_DEPTH = 64  # blocks using blocks; keeps the builder's recursion bounded
 RESERVED_NAMES = ("input", "output")
 

@@ -17,6 +17,8 @@ TOP_KEYS = ("name", "description", "vars", "input", "dtype", "blocks", "layers",
             "expect", "lint")
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 MAX_DIM = 2**31 - 1
+# keys every layer entry may carry beside its arguments (SPEC.md section 3)
+META_KEYS = ("name", "from", "repeat", "trainable")
 
 
 class Limits:
@@ -136,6 +138,22 @@ def var_value(vnode: Node, names: dict, what: str, words=()):
     return resolve_scalar(vnode, names, words)
 
 
+def _block_arg_name(anode: Scalar, block: str) -> None:
+    """A block argument is visible to expressions and given beside the meta keys of a
+    use, so it must be an identifier that is neither a meta key nor reserved."""
+    a = anode.value
+    if not isinstance(a, str) or not a.isidentifier():
+        raise SpecError("bad-block", f"argument {a!r} of block '{block}' must be an "
+                        "identifier (letters, digits, _)", node=anode)
+    if a in META_KEYS or a == "type":
+        raise SpecError("bad-block", f"block '{block}' cannot take an argument named '{a}': "
+                        f"on a use, `{a}` is a meta key, so the argument could never be given",
+                        node=anode, hint=f"rename the argument (e.g. '{a}_')")
+    if a in ("input", "output"):
+        raise SpecError("bad-block", f"'{a}' is reserved and cannot be a block argument",
+                        node=anode, hint=f"rename the argument (e.g. '{a}_')")
+
+
 def _shape(node: Node, names: dict, what: str, max_elements: int = 2**48) -> tuple:
     if not isinstance(node, Sequence) or not node.items:
         raise SpecError("bad-input", f"{what} must be a non-empty list of sizes, batch first, "
@@ -231,6 +249,8 @@ def load_spec(data: bytes, file: str, overrides: dict | None = None,
                     isinstance(args, Scalar) and args.value is None):
                 raise SpecError("bad-block", f"args of block '{knode.value}' must be a mapping "
                                 "of names to defaults (null: required)", node=args)
+            for anode, _ in args.items if isinstance(args, Mapping) else ():
+                _block_arg_name(anode, knode.value)
             blocks[knode.value] = (vnode, knode)
     outputs = []
     onode = root.get("outputs")
@@ -241,6 +261,9 @@ def load_spec(data: bytes, file: str, overrides: dict | None = None,
                     isinstance(item.value, bool):
                 raise SpecError("bad-outputs", "outputs must be layer names (dotted paths "
                                 "allowed)", node=item)
+            if any(str(item.value) == seen for seen, _ in outputs):
+                raise SpecError("bad-outputs", f"output '{item.value}' is listed twice",
+                                node=item, hint="list each output once")
             outputs.append((str(item.value), item))
         if not outputs:
             raise SpecError("bad-outputs", "outputs must name at least one layer", node=onode)

@@ -47,7 +47,14 @@ def _kind_name(v) -> str:
     return repr(v)
 
 
+def _computed(node) -> bool:
+    """Whether the node's value came from a var or an expression (text), not a literal."""
+    return isinstance(getattr(node, "value", None), str)
+
+
 def as_int(v, node, what: str, minimum=None) -> int:
+    if isinstance(v, bool) and _computed(node):
+        v = int(v)  # a boolean var is 1 or 0 as a value, as it is in arithmetic
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise SpecError("bad-value", f"{what} must be an integer, got {_kind_name(v)}", node=node)
     if isinstance(v, float):
@@ -61,6 +68,8 @@ def as_int(v, node, what: str, minimum=None) -> int:
 
 
 def as_float(v, node, what: str) -> float:
+    if isinstance(v, bool) and _computed(node):
+        v = int(v)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise SpecError("bad-value", f"{what} must be a number, got {_kind_name(v)}", node=node)
     return v
@@ -113,6 +122,9 @@ def _one(arg, v, node, what):
             return None
         raise SpecError("bad-value", f"{what} needs a value", node=node)
     if kind == "bool":
+        if not isinstance(v, bool) and isinstance(v, (int, float)) and v in (0, 1) and \
+                _computed(node):
+            v = bool(v)  # an expression that is exactly 0 or 1 (SPEC.md section 11)
         if not isinstance(v, bool):
             raise SpecError("bad-value", f"{what} must be true or false, got {_kind_name(v)}",
                             node=node)

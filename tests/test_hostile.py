@@ -759,3 +759,53 @@ def test_node_budget_follows_the_layer_limit(tmp_path):
 
     assert Limits().max_nodes == 1_000_000
     assert Limits(max_layers=500_000).max_nodes == 5_000_000
+
+
+# -- smaller gaps (issue 12, point 8) ---------------------------------------------------
+
+@pytest.mark.parametrize("bound", ["'1,,,,K'", "'1,0000'", "'1__0'", "'10000000000T'",
+                                   "9223372036854775808", "'2**63'"])
+def test_expect_bounds_are_numbers_below_2_63(tmp_path, bound):
+    spec = f"input: [1, 3]\nlayers: [relu]\nexpect:\n  max_params: {bound}\n"
+    path = _write(tmp_path, spec)
+    result = cli_runner().invoke(main, ["check", "--format", "parsable", str(path)])
+    assert result.exit_code == 1, result.output
+    assert f"{path}:4:15: error" in result.output, result.output
+
+
+@pytest.mark.parametrize("bound, value", [("'1,000,000'", 10**6), ("'1_000K'", 10**6),
+                                          ("9223372036854775807", 2**63 - 1)])
+def test_expect_bounds_that_are_well_formed(bound, value):
+    from layercalc.check import parse_count
+
+    assert parse_count(bound.strip("'")) == value
+
+
+@pytest.mark.parametrize("arg", ["name", "from", "repeat", "trainable", "type", "input",
+                                 "output", "'2x'"])
+def test_block_argument_names_must_be_reachable(tmp_path, arg):
+    spec = f"input: [1, 3]\nblocks:\n  b:\n    args: {{{arg}: 1}}\n    layers: [relu]\n" \
+           "layers: [relu]\n"  # refused even where the block is never used
+    refused(tmp_path, spec, "bad-block", 4, 12)
+
+
+def test_duplicate_outputs(tmp_path):
+    spec = "input: [1, 3]\nlayers: [{name: a, type: relu}, relu]\noutputs: [a, '1', a]\n"
+    assert "twice" in refused(tmp_path, spec, "bad-outputs", 3, 19)
+
+
+def test_boolean_var_is_a_value_as_in_arithmetic(tmp_path):
+    spec = ("vars: {t: true, f: false}\ninput: [1, t + 2]\nlayers:\n"
+            "  - linear: {out_features: t, bias: 1 - f}\n"
+            "  - linear: {out_features: 2 * t, bias: f}\n")
+    result = cli_runner().invoke(main, ["params", "--format", "json",
+                                       str(_write(tmp_path, spec))])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["input"] == [1, 3]
+    assert [(x["weights"], x["bias"]) for x in data["layers"]] == [(3, 1), (2, 0)]
+    # a literal true where a number belongs stays a mistake; 2 is no boolean
+    refused(tmp_path, "input: [1, 3]\nlayers: [linear: {out_features: true}]\n",
+            "bad-value", 2, 33)
+    refused(tmp_path, "vars: {f: false}\ninput: [1, 3]\n"
+            "layers: [linear: {out_features: 2, bias: 2 - f}]\n", "bad-value", 3, 42)
