@@ -65,6 +65,8 @@ C = [
                      " padding: 2, dilation: 2}"),
     ([1, 2, 4, 4, 4], "conv_transpose3d: {out_channels: 2, kernel_size: 9, stride: 5,"
                       " padding: 4}"),
+    ([1, 1, 300, 1], "conv_transpose2d: {out_channels: 1, kernel_size: [9, 1],"
+                     " padding: [4, 0]}"),  # a contiguous crop: a copy all the same
     # pools: tiny maps padded to many times their size, big kernels (one strided
     # reduction), ceil_mode's extra padding, dilation, every averaging option
     ([1, 4000, 1], "max_pool1d: {kernel_size: 9, padding: 4, stride: 1}"),
@@ -299,8 +301,9 @@ def test_layer_norm_blocks_do_not_change_a_bit(monkeypatch):
 
 def test_the_issue_upsample_is_estimated_and_stays_within_the_estimate():
     """Issue 12: [1, 1, 1, 30000] upsampled to [30000, 1] was estimated at 720 KB and
-    built a 30000 x 30000 intermediate (3.35 GiB); now a single gather, within its
-    estimate, and the whole run stays within verify's estimate."""
+    built a 30000 x 30000 intermediate (3.35 GiB) by growing the first axis before
+    shrinking the second; the shrinking axis now goes first, and the whole run stays
+    within verify's estimate."""
     from layercalc import verify
 
     for mode in ("nearest", "bilinear", "area", "bicubic"):

@@ -161,7 +161,7 @@ def conv_transpose(x, weight, s, d, p, op, groups: int):
     if tuple(out) == size:
         return buf
     crop = (slice(None), slice(None)) + tuple(slice(p[i], p[i] + out[i]) for i in range(dims))
-    return np.ascontiguousarray(buf[crop])  # do not keep the larger buffer alive
+    return buf[crop].copy()  # do not keep the larger buffer alive (even where contiguous)
 
 
 def pool(x, kind, k, s, p, d, out, ceil_mode=False, count_include_pad=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..arith import prod, upsample_size
 from ..errors import LayerError
-from .base import INDEX_ELEMENTS, Arg, LayerType, fmt_dims, resize_order, resize_workspace
+from .base import Arg, LayerType, fmt_dims, resize_order, resize_workspace
 
 
 def _norm_dim(dim: int, rank: int, arg: str) -> int:
@@ -196,25 +196,23 @@ class Upsample(LayerType):
         mode = a["mode"]
         if mode == "area":
             return npops.adaptive_pool(x, "avg", out)
-        if mode in ("nearest", "nearest-exact"):  # one gather: no intermediate arrays
-            idx = [npops.nearest_index(n, o, sc, exact=mode == "nearest-exact",
-                                       shortcut=dims == 2)
-                   for n, o, sc in zip(x.shape[2:], out, scales)]
-            return x[(slice(None), slice(None)) + np.ix_(*idx)]
         for i in resize_order(x.shape[2:], out):  # shrinking axes first
             axis = 2 + i
-            if mode == "bicubic":
+            if mode in ("nearest", "nearest-exact"):
+                idx = npops.nearest_index(x.shape[axis], out[i], scales[i],
+                                          exact=mode == "nearest-exact", shortcut=dims == 2)
+                x = np.take(x, idx, axis=axis)
+            elif mode == "bicubic":
                 x = npops.cubic_axis(x, axis, out[i], bool(a["align_corners"]), scales[i])
             else:
                 x = npops.linear_axis(x, axis, out[i], bool(a["align_corners"]), scales[i])
         return x
 
     def workspace(self, a, shapes, out):
-        if a["mode"] in ("nearest", "nearest-exact"):  # one gather into the output
-            return INDEX_ELEMENTS * sum(a["_out"])
-        # an axis at a time: the previous intermediate, the result and one gathered term
-        # (area: AdaptivePool's reduceat and its overlap elements)
-        return resize_workspace(shapes[0], a["_out"], 2)
+        # an axis at a time: the previous intermediate and the result (nearest), one
+        # gathered term more (interpolation; area: AdaptivePool's overlap elements)
+        nearest = a["mode"] in ("nearest", "nearest-exact")
+        return resize_workspace(shapes[0], a["_out"], 1 if nearest else 2)
 
     def window(self, a, shapes, out):
         return None
