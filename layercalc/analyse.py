@@ -4,6 +4,9 @@ Pure apart from reading the named file; never raises for a bad spec.
 """
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import sys
 
 from .errors import Diagnostic, SpecError
@@ -29,10 +32,28 @@ class Result:
 
 
 def read_source(path: str) -> bytes:
+    """The first MAX_FILE_BYTES + 1 bytes of a spec file (``-``: standard input). Anything
+    but a regular file (a named pipe, a device, a socket) is refused before it is opened:
+    reading one could wait forever. OSError says why a file cannot be read."""
     if path == "-":
+        if sys.stdin is None:  # `layercalc shape - <&-`
+            raise OSError(errno.EBADF, "standard input is closed")
         return sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
-    with open(path, "rb") as fh:
+    _refuse_special(os.stat(path).st_mode)
+    # non-blocking: a file swapped for a named pipe after the stat cannot hang the open
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as fh:
+        _refuse_special(os.fstat(fd).st_mode)
         return fh.read(MAX_FILE_BYTES + 1)
+
+
+def _refuse_special(mode: int):
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a directory fails as it did
+        from .outfile import _kind
+
+        exc = OSError(errno.EINVAL, f"it is {_kind(mode)}, not a regular file")
+        exc.hint = "to read a stream, give `-` and pipe it to standard input"
+        raise exc
 
 
 def analyse(path: str, overrides: dict | None = None, input_override=None,
@@ -43,7 +64,9 @@ def analyse(path: str, overrides: dict | None = None, input_override=None,
     except OSError as exc:
         why = exc.strerror or str(exc)
         return Result(file, None, [Diagnostic("unreadable", f"cannot read the file: {why}",
-                                              file=file, hint="check the path")])
+                                              file=file,
+                                              hint=None if path == "-" else
+                                              getattr(exc, "hint", "check the path"))])
     if len(data) > MAX_FILE_BYTES:
         return Result(file, None, [Diagnostic("too-large", "the file is larger than 16 MiB",
                                               file=file)])

@@ -33,10 +33,11 @@ def printable(text) -> str:
     text = str(text)
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else _escape(c) for c in text)
+    return "".join(c if c.isprintable() else char_escape(c) for c in text)
 
 
-def _escape(c: str) -> str:
+def char_escape(c: str) -> str:
+    """One character as Python's repr escapes it: \\n, \\x1b, \\u2028, \\U000e0041."""
     n = ord(c)
     return _ESCAPES.get(c) or (f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000
                                else f"\\U{n:08x}")

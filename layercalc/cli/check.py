@@ -13,6 +13,7 @@ from .common import spec_options
 from .run import format_diagnostic, load_all
 
 YAML_SUFFIXES = (".yaml", ".yml")
+MAX_INDENT = 16  # `schema --indent 100000` wrote a gigabyte of spaces
 
 
 @dataclass
@@ -244,7 +245,8 @@ def check(files, sets, input_shape, fmt, max_layers, disable, promote, strict, l
 
 
 @click.command()
-@click.option("--indent", type=click.IntRange(0), default=2, show_default=True)
+@click.option("--indent", type=click.IntRange(0, MAX_INDENT), default=2, show_default=True,
+              help="spaces per level (0: one line)")
 def schema(indent):
     """Print the JSON Schema of the spec language, generated from the layer registry.
 

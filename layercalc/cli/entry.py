@@ -76,9 +76,70 @@ def _convert(option, value):
         return _DECLINE
 
 
+# characters of the tables and formulas, for a stream whose encoding lacks them
+ASCII_FALLBACK = {"⌊": "floor(", "⌋": ")", "⌈": "ceil(", "⌉": ")", "×": "x", "·": "*",
+                  "−": "-", "–": "-", "—": "--", "≤": "<=", "≥": ">=", "≠": "!=", "→": "->",
+                  "✓": "+", "✗": "X", "…": "...", "²": "^2", "•": "*"}
+
+
+def _ascii_fallback(exc):
+    """The codec error handler "layercalc": ASCII stand-ins (box drawing as + - = |, ⌊x⌋ as
+    floor(x), ...), anything else as a backslash escape (layercalc.render.printable's)."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for c in exc.object[exc.start:exc.end]:
+        if c in ASCII_FALLBACK:
+            out.append(ASCII_FALLBACK[c])
+            continue
+        import unicodedata
+
+        name = unicodedata.name(c, "")
+        if name.startswith("BOX DRAWINGS"):
+            if " AND " in name:
+                out.append("+")
+            elif "VERTICAL" in name:
+                out.append("|")
+            else:
+                out.append("=" if "HEAVY" in name or "DOUBLE" in name else "-")
+        else:
+            from ..render import char_escape
+
+            out.append(char_escape(c))
+    return "".join(out), exc.end
+
+
+def prepare_streams():
+    """Make standard output and error safe to write whatever their encoding: characters a
+    latin-1 or cp1252 stream cannot encode degrade to ASCII stand-ins instead of raising.
+    A stream that claims ASCII is left alone: click's echo and _write give it UTF-8."""
+    import codecs
+
+    try:
+        codecs.lookup_error("layercalc")
+    except LookupError:
+        codecs.register_error("layercalc", _ascii_fallback)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if codecs.lookup(stream.encoding).name != "ascii":
+                stream.reconfigure(errors="layercalc")
+        except (AttributeError, LookupError, TypeError, ValueError):
+            pass  # not a TextIOWrapper (a test's capture, None): nothing to adjust
+
+
+def _closed(what: str):
+    if sys.stderr is not None:
+        sys.stderr.write(f"layercalc: error: {what}\n")
+        sys.stderr.flush()
+    sys.exit(1)
+
+
 def _write(stream, text: str):
     """Write and flush; a stream that cannot encode the text (PYTHONIOENCODING=ascii, a C
-    locale) gets UTF-8 bytes, as click's echo gives it."""
+    locale) gets UTF-8 bytes, as click's echo gives it. A closed standard error (None)
+    takes nothing."""
+    if stream is None:
+        return
     try:
         stream.write(text)
     except UnicodeEncodeError:  # raised before anything of ``text`` is written
@@ -88,6 +149,32 @@ def _write(stream, text: str):
 
 
 def main(argv=None):
+    """The executable: every run, fast or through click, gets the same streams, and a
+    failure to write its output is a one-line error with exit status 1, not a traceback."""
+    if sys.stdout is None:  # `layercalc ... >&-`: nowhere to answer
+        _closed("standard output is closed")
+    prepare_streams()
+    try:
+        _main(argv)
+    except BrokenPipeError:  # `layercalc shape big.yaml | head`: as click does, quietly
+        _silence_stdout()
+        sys.exit(1)
+    except OSError as exc:  # the output could not be written: /dev/full, a lost terminal
+        _silence_stdout()
+        _closed(f"cannot write the output: {exc.strerror or exc}")
+
+
+def _silence_stdout():
+    """Point standard output at the null device, so the interpreter's last flush of what
+    could not be written cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _main(argv):
     args = sys.argv[1:] if argv is None else list(argv)
     fast = fast_args(args)
     if fast is None:
@@ -103,10 +190,6 @@ def main(argv=None):
         for line in errors:
             _write(sys.stderr, line + "\n")
         _write(sys.stdout, out)
-    except BrokenPipeError:  # `layercalc shape big.yaml | head`: as click does, quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(1)
     except KeyboardInterrupt:
         sys.stderr.write("Aborted!\n")
         sys.exit(1)
