@@ -809,3 +809,19 @@ def test_boolean_var_is_a_value_as_in_arithmetic(tmp_path):
             "bad-value", 2, 33)
     refused(tmp_path, "vars: {f: false}\ninput: [1, 3]\n"
             "layers: [linear: {out_features: 2, bias: 2 - f}]\n", "bad-value", 3, 42)
+
+
+@pytest.mark.parametrize("command", ["shape", "cost", "rf"])
+def test_long_tables_are_cut_alike(tmp_path, command):
+    # 1,000 layers: the table shows the first and last 200 around one row that says how
+    # many are hidden (as `shape` does); csv has every layer
+    spec = "input: [1, 3, 8, 8]\nlayers:\n" + "  - conv2d: {out_channels: 3, kernel_size: 1}\n" \
+        * 1000
+    path = _write(tmp_path, spec)
+    table = cli_runner().invoke(main, [command, str(path)])
+    assert table.exit_code == 0, table.output
+    assert "600 more rows" in table.output
+    names = re.findall(r"^│ (\d+) ", table.output, re.M)
+    assert names == [str(i) for i in [*range(200), *range(800, 1000)]]
+    rows = cli_runner().invoke(main, [command, "--format", "csv", str(path)]).output
+    assert "\n999," in rows or ",999," in rows

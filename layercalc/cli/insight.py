@@ -8,16 +8,18 @@ import sys
 
 import click
 
-from ..render import num, printable, printable_json, shape_text
+from ..render import MAX_TABLE_ROWS, num, printable, printable_json, shape_text
 from .common import echo_diagnostics, spec_options
 from .options import FORMATS
 from .run import exit_code, load_all, table_width
 
 # -- generic table output -----------------------------------------------------------------
 
-def _table(title, caption, headers, numeric, rows, footer=(), notes=()) -> str:
-    """A rich table; every text is escaped (printable) and given to rich as a Text, never
-    as markup, so `[bold]` in a layer name prints as written."""
+def _table(title, caption, headers, numeric, items, footer=(), notes=(), cells=tuple) -> str:
+    """A rich table of ``cells(item)`` for each item; every text is escaped (printable)
+    and given to rich as a Text, never as markup, so `[bold]` in a layer name prints as
+    written. Past MAX_TABLE_ROWS items, as `shape`'s table, only the head and the tail
+    are given cells and drawn, around a row that says how many are hidden."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -30,8 +32,17 @@ def _table(title, caption, headers, numeric, rows, footer=(), notes=()) -> str:
                   caption_justify="left", header_style="bold")
     for h, isnum in zip(headers, numeric):
         table.add_column(h, justify="right" if isnum else "left", overflow="fold")
-    for r in rows:
-        table.add_row(*[Text(printable(c)) for c in r])
+    hidden = 0
+    if len(items) > MAX_TABLE_ROWS:
+        half = MAX_TABLE_ROWS // 2
+        hidden = len(items) - 2 * half
+        items = [*items[:half], None, *items[-half:]]
+    for item in items:
+        if item is None:
+            table.add_row(Text(f"... {hidden:,} more rows (--format csv or json for all)",
+                               style="dim"), *[""] * (len(headers) - 1))
+            continue
+        table.add_row(*[Text(printable(c)) for c in cells(item)])
     if footer:
         table.add_section()
         table.add_row(*[Text(printable(c), style="bold") for c in footer])
@@ -42,11 +53,11 @@ def _table(title, caption, headers, numeric, rows, footer=(), notes=()) -> str:
     return buf.getvalue()
 
 
-def _markdown(title, headers, numeric, rows, footer=(), notes=()) -> str:
+def _markdown(title, headers, numeric, items, footer=(), notes=(), cells=tuple) -> str:
     out = [f"### {printable(title)}\n"] if title else []
     out.append("| " + " | ".join(headers) + " |")
     out.append("|" + "|".join("---:" if n else "---" for n in numeric) + "|")
-    for r in list(rows) + ([footer] if footer else []):
+    for r in [*map(cells, items), *([footer] if footer else [])]:
         out.append("| " + " | ".join(printable(c).replace("|", "\\|") for c in r) + " |")
     out.append("")
     out.extend(f"- {printable(line)}" for line in notes)
@@ -133,9 +144,9 @@ def _cost_notes(c) -> list[str]:
     ]
 
 
-def _cost_rows(c):
-    return [(x.name, x.type, shape_text(x.output), num(x.macs), num(x.flops),
-             _human(x.activation_bytes)) for x in c.layers]
+def _cost_cells(x):
+    return (x.name, x.type, shape_text(x.output), num(x.macs), num(x.flops),
+            _human(x.activation_bytes))
 
 
 def _cost_footer(c):
@@ -184,9 +195,9 @@ def cost(specs, sets, input_shape, fmt, max_layers, batch):
 
     _run(specs, sets, input_shape, fmt, max_layers, build, _cost_payload,
          lambda net, c: _table(net.name, net.spec.file, COST_HEADERS, COST_NUMERIC,
-                               _cost_rows(c), _cost_footer(c), _cost_notes(c)),
-         lambda net, c: _markdown(net.name, COST_HEADERS, COST_NUMERIC, _cost_rows(c),
-                                  _cost_footer(c), _cost_notes(c)),
+                               c.layers, _cost_footer(c), _cost_notes(c), _cost_cells),
+         lambda net, c: _markdown(net.name, COST_HEADERS, COST_NUMERIC, c.layers,
+                                  _cost_footer(c), _cost_notes(c), _cost_cells),
          lambda net, c: (["file", "layer", "type", "output", "macs", "flops",
                           "activation_elements", "activation_bytes", "params"],
                          [[net.spec.file, x.name, x.type, shape_text(x.output), x.macs,
@@ -205,16 +216,11 @@ def _per_dim(values) -> str:
     return values[0] if len(set(values)) == 1 else "×".join(values)
 
 
-def _rf_rows(fields):
-    rows = []
-    for f in fields:
-        if f.fields is None:
-            rows.append((f.name, f.type, shape_text(f.output), "", "", "", f.note))
-        else:
-            rows.append((f.name, f.type, shape_text(f.output),
-                         _per_dim(x.size for x in f.fields), _per_dim(x.jump for x in f.fields),
-                         _per_dim(x.start for x in f.fields), f.note))
-    return rows
+def _rf_cells(f):
+    if f.fields is None:
+        return (f.name, f.type, shape_text(f.output), "", "", "", f.note)
+    return (f.name, f.type, shape_text(f.output), _per_dim(x.size for x in f.fields),
+            _per_dim(x.jump for x in f.fields), _per_dim(x.start for x in f.fields), f.note)
 
 
 RF_NOTES = ("RF size: input positions one output position depends on (span, per spatial "
@@ -256,9 +262,9 @@ def rf(specs, sets, input_shape, fmt, max_layers):
 
     _run(specs, sets, input_shape, fmt, max_layers, receptive_fields, _rf_payload,
          lambda net, fs: _table(net.name, net.spec.file, RF_HEADERS, RF_NUMERIC,
-                                _rf_rows(fs), notes=RF_NOTES),
-         lambda net, fs: _markdown(net.name, RF_HEADERS, RF_NUMERIC, _rf_rows(fs),
-                                   notes=RF_NOTES),
+                                fs, notes=RF_NOTES, cells=_rf_cells),
+         lambda net, fs: _markdown(net.name, RF_HEADERS, RF_NUMERIC, fs,
+                                   notes=RF_NOTES, cells=_rf_cells),
          csv_rows)
 
 
