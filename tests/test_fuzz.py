@@ -63,6 +63,9 @@ def run_spec(data: bytes, command: str, fmt: str | None):
         raise AssertionError(f"{command} --format {fmt} raised on:\n{data!r}\n\n{tb}")
     assert result.exit_code in (0, 1), (command, fmt, result.exit_code, result.output, data)
     assert "Traceback (most recent call last)" not in result.output
+    for stream in (result.stdout, result.stderr):  # nothing from the spec reaches raw
+        raw = {c for c in stream if not c.isprintable() and c != "\n"}
+        assert not raw, (command, fmt, raw, stream, data)
     errors = _located_errors(result, fmt)
     if result.exit_code == 1:
         assert errors, (command, fmt, result.output, data)
@@ -132,8 +135,13 @@ SCALARS = st.one_of(INTS, INTS, EXPRS, FLOATS, st.booleans(), st.none(),
 VALUES = st.one_of(SCALARS, SCALARS, SCALARS,
                    st.lists(st.one_of(SMALL, INTS, EXPRS, st.none()), max_size=5),
                    st.dictionaries(st.sampled_from(["a", "b", "type"]), SCALARS, max_size=2))
+# texts that must never reach a terminal raw: escapes, line breaks, C1, separators, bidi
+HOSTILE_TEXT = ["\x1b]0;title\x07", "\x1b[2J", "a\bb", "\x00", "\x7f", "a\nb.yaml:1:1: "
+                "error[x]: forged", "\r::error::x", "\x85", "\x9b31m", "a\u2028b",
+                "\u202eevil", "[bold red]x[/]"]
 NAMES = st.one_of(st.sampled_from(["a", "b", "c1", "x", "input", "output", "a.b", "", "0",
-                                   "1", "blk", "with space"]), st.integers(0, 3))
+                                   "1", "blk", "with space", *HOSTILE_TEXT]),
+                  st.integers(0, 3))
 
 
 def _arg_values(arg, bad: bool):
@@ -165,6 +173,7 @@ def layer_entry(draw, depth=0, bad=True):
     if choice == 0:
         type_name = draw(st.sampled_from(["blk", "sequential", "nosuchlayer", "Conv2D",
                                           "batch_norm", "conv", "max_pool", "dense", "cat"]
+                                         + HOSTILE_TEXT
                                          if bad else ["blk", "sequential", "Conv2D", "conv",
                                                       "batch_norm", "dense"]))
     else:
@@ -187,7 +196,8 @@ def layer_entry(draw, depth=0, bad=True):
                 if not bad or draw(st.integers(0, 15)) > 0:  # sometimes a required one is missing
                     args[arg.name] = draw(_arg_values(arg, bad))
     if bad and draw(st.integers(0, 9)) == 0:
-        args[draw(st.sampled_from(["bogus", "out_chanels", "kernel", "p"]))] = draw(VALUES)
+        args[draw(st.sampled_from(["bogus", "out_chanels", "kernel", "p", *HOSTILE_TEXT]))] = \
+            draw(VALUES)
     meta = draw(st.integers(0, 12))
     if meta == 1:
         args["name"] = draw(NAMES if bad else st.sampled_from(["a", "b", "c1", "x", "y"]))
@@ -229,6 +239,9 @@ def random_spec(draw) -> bytes:
         doc["vars"] = {"c": draw(st.one_of(SMALL, SMALL, VALUES) if bad else SMALL),
                        "flag": draw(st.booleans()),
                        "sizes": draw(st.lists(SMALL, min_size=1, max_size=3))}
+    if draw(st.integers(0, 3)) == 0:  # spec texts shown in titles, captions, check output
+        doc["name"] = draw(st.sampled_from(HOSTILE_TEXT))
+        doc["description"] = draw(st.sampled_from(HOSTILE_TEXT))
     doc["input"] = draw(SHAPES if bad else GOOD_SHAPES)
     if draw(st.integers(0, 3)) == 0:
         doc["blocks"] = {"blk": {"args": {"w": draw(st.one_of(st.none(), SMALL))},
@@ -289,7 +302,9 @@ NUMBERS = [b"0", b"-1", b"1", b"2", b"3", b"7", b"64", b"2147483648", b"99999999
            b"1.5", b"1e400", b"-0", b"x", b"2**64", b"9 ** 9 ** 9", b".nan", b"''"]
 SNIPPETS = [b"\t", b": ", b"- ", b"[", b"]", b"{", b"}", b"&a ", b"*a", b"!!python/none ",
             b"#", b"'", b'"', b"\n", b"  ", b"---\n", b"? ", b"|\n", b",", b"\x00", b"\xff",
-            b"\xe9", b"\x07", b"<<: ", b"%YAML 1.1\n", b"*", b"&"]
+            b"\xe9", b"\x07", b"<<: ", b"%YAML 1.1\n", b"*", b"&",
+            b'"\\e]0;t\\a"', b'"\\r\\n::error::x"', b'"\\x9b\\u2028\\u202e"', b"\x1b[2J",
+            b"\xc2\x85", b"\r"]
 MUTATIONS = ("delete_line", "duplicate_line", "swap_chars", "change_number", "insert_tab",
              "truncate", "insert_snippet", "replace_byte", "indent_line", "dedent_line",
              "swap_lines")
