@@ -459,3 +459,26 @@ def test_merge(kind, shapes, extra):
         for x in txs[1:]:
             ref = ref + x if kind == "add" else ref * x
     check(layer, run(layer, xs, {}), ref)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular", "constant"])
+def test_pads_that_crop_match_torch(mode):
+    """Negative pads: reflection and replication read the uncropped input (ATen pads,
+    then crops), circular wraps what the crop leaves."""
+    from itertools import product
+
+    from layercalc.layers.npops import pad_spatial
+
+    x = torch.randn(2, 3, 5, 6)
+    checked = 0
+    for p in product(range(-3, 4), repeat=4):
+        try:
+            want = F.pad(x, p, mode=mode).numpy()
+        except RuntimeError:
+            continue
+        if mode == "circular" and min(p) < 0 < max(p):
+            continue  # overlapping copies: torch's own result depends on memory layout
+        got = pad_spatial(x.numpy(), [(p[2], p[3]), (p[0], p[1])], mode)
+        assert got.shape == want.shape and np.array_equal(got, want), p
+        checked += 1
+    assert checked > 500

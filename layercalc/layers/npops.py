@@ -30,17 +30,31 @@ def unbatch(y, added: bool):
 
 
 def pad_spatial(x, pads, mode: str = "zeros", value: float = 0.0):
-    """Pad the trailing len(pads) dims by (left, right) each; negative values crop."""
+    """Pad the trailing len(pads) dims by (left, right) each; negative values crop.
+
+    As ATen does: reflection and replication read the uncropped input (they pad, then
+    crop: reflect [-2, 3] of 0 1 2 3 is 2 3 2 1 0), circular wraps what the crop
+    leaves (crop, then pad); for constants the order does not matter."""
+    np_mode = _NP_PAD_MODE[mode]
+    crop = any(l < 0 or r < 0 for l, r in pads)
+    if crop and np_mode in ("reflect", "edge"):
+        return _crop(_pad(x, [(max(l, 0), max(r, 0)) for l, r in pads], np_mode, value),
+                     pads)
+    if crop:
+        x = _crop(x, pads)
+    return _pad(x, [(max(l, 0), max(r, 0)) for l, r in pads], np_mode, value)
+
+
+def _crop(x, pads):
     lead = x.ndim - len(pads)
-    if any(l < 0 or r < 0 for l, r in pads):
-        sl = [slice(None)] * lead + [slice(max(-l, 0), x.shape[lead + i] - max(-r, 0))
-                                     for i, (l, r) in enumerate(pads)]
-        x = x[tuple(sl)]
-        pads = [(max(l, 0), max(r, 0)) for l, r in pads]
+    return x[(slice(None),) * lead + tuple(slice(max(-l, 0), x.shape[lead + i] - max(-r, 0))
+                                           for i, (l, r) in enumerate(pads))]
+
+
+def _pad(x, pads, np_mode: str, value: float):
     if not any(l or r for l, r in pads):
         return x
-    width = [(0, 0)] * lead + [tuple(p) for p in pads]
-    np_mode = _NP_PAD_MODE[mode]
+    width = [(0, 0)] * (x.ndim - len(pads)) + [tuple(p) for p in pads]
     if np_mode == "constant":
         return np.pad(x, width, mode="constant", constant_values=value)
     return np.pad(x, width, mode=np_mode)
