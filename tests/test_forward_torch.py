@@ -481,4 +481,4 @@ def test_pads_that_crop_match_torch(mode):
         got = pad_spatial(x.numpy(), [(p[2], p[3]), (p[0], p[1])], mode)
         assert got.shape == want.shape and np.array_equal(got, want), p
         checked += 1
-    assert checked > 500
+    assert checked > 400
