@@ -30,7 +30,8 @@ def printable(text) -> str:
     >>> print(printable("a\u2028b\u202ec\x85\x00"), printable("[bold]café[/] ×"))
     a\u2028b\u202ec\x85\x00 [bold]café[/] ×
     """
-    text = str(text)
+    if type(text) is not str:
+        text = str(text)
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else char_escape(c) for c in text)
