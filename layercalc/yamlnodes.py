@@ -138,9 +138,14 @@ def _scalar(ev) -> Scalar:
     if tag is not None and tag not in _STD_TAGS:
         raise SpecError("yaml-tag", f"YAML tag {tag} is not allowed in a spec",
                         line=line, column=col, hint="remove the tag; specs hold plain data")
-    if tag == "!" or (tag is None and not ev.implicit[0]):
+    if tag is None:
+        if not ev.implicit[0]:
+            return Scalar(ev.value, line, col, plain=False)
+        key = ev.value  # plain scalars, by far the most, keyed by their text alone
+    elif tag == "!":
         return Scalar(ev.value, line, col, plain=False)
-    key = (tag, ev.value)
+    else:
+        key = (tag, ev.value)
     value = _RESOLVED.get(key, _MISSING)
     if value is _MISSING:  # specs repeat the same few scalars thousands of times
         value = _resolve_value(tag, ev)
