@@ -55,6 +55,7 @@ def render_catalog(entries, fmt: str, width=None) -> str:
 
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text  # cells as Text: a "[N, C]" in a doc is not rich markup
 
     buf = io.StringIO()
     console = Console(file=buf, width=width or 120, color_system=None, highlight=False)
@@ -64,7 +65,7 @@ def render_catalog(entries, fmt: str, width=None) -> str:
     table.add_column("PyTorch")
     for e in entries:
         name = e["type"] + (f" ({', '.join(e['aliases'])})" if e["aliases"] else "")
-        table.add_row(name, _args_text(e), e["pytorch"])
+        table.add_row(Text(name), Text(_args_text(e)), Text(e["pytorch"]))
     console.print(table)
     console.print("Names match case- and underscore-insensitively; a name without a "
                   "dimension (conv, batch_norm, max_pool...) picks the variant from the "
