@@ -99,6 +99,12 @@ def test_unencodable_spec_text_is_escaped(tmp_path):
         no_traceback(p)
         assert p.returncode == 0
         assert "\\u7f51\\u7edc -> \\U0001f600" in p.stdout.decode("latin-1")
+    path.write_text('input: [1, 3]\nlayers: ["\u7f51\u2192"]\n', encoding="utf-8")
+    for command in ("shape", "cost"):  # a diagnostic on stderr, on both entry paths
+        p = layercalc(command, path, env={"PYTHONIOENCODING": "latin-1"})
+        no_traceback(p)
+        assert p.returncode == 1
+        assert "unknown layer type '\\u7f51->'" in p.stderr.decode("latin-1")
 
 
 # -- closed and failing streams -----------------------------------------------------------
