@@ -2,8 +2,10 @@
 
 Expressions are parsed with :mod:`ast` and walked against a whitelist: numbers,
 names, ``+ - * / // % **``, unary minus/plus, parentheses, and the calls ``min max
-abs floor ceil round``. Nothing is ever passed to ``eval``. Every intermediate is
-bounded so ``9 ** 9 ** 9`` fails at once instead of hanging.
+abs floor ceil round``; and (SPEC section 11) the comparisons ``== != < <= > >=``
+(chained as in Python), ``and``, ``or``, ``not`` and ``A if CONDITION else B``.
+Nothing is ever passed to ``eval``. Every intermediate is bounded so ``9 ** 9 ** 9``
+fails at once instead of hanging.
 
 >>> evaluate("ndf * 8", {"ndf": 64})
 512
@@ -11,6 +13,19 @@ bounded so ``9 ** 9 ** 9`` fails at once instead of hanging.
 3
 >>> evaluate("max(8, c // 4)", {"c": 16})
 8
+
+Conditions: a comparison and ``not`` give the int 1 or 0; ``and``/``or`` return the
+operand that decides, as Python does (a boolean var counts as 1 or 0); only the branch
+taken (and the operands reached) are evaluated, so errors elsewhere are not raised.
+
+>>> evaluate("2 if j == 0 else 1", {"j": 0}), evaluate("2 if j == 0 else 1", {"j": 3})
+(2, 1)
+>>> evaluate("0 < j <= 4", {"j": 4}), evaluate("not j", {"j": 4})
+(1, 0)
+>>> evaluate("c and 64 or 32", {"c": 0}), evaluate("flag or 7", {"flag": True})
+(32, 1)
+>>> evaluate("n if n > 0 else 1 / 0", {"n": 5}), evaluate("0 and 1 / 0", {})
+(5, 0)
 """
 from __future__ import annotations
 
@@ -52,14 +67,25 @@ _BINOPS = {
 }
 _OP_TEXT = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
             ast.Mod: "%", ast.Pow: "**"}
+_COMPARE = {
+    ast.Eq: lambda a, b: a == b,
+    ast.NotEq: lambda a, b: a != b,
+    ast.Lt: lambda a, b: a < b,
+    ast.LtE: lambda a, b: a <= b,
+    ast.Gt: lambda a, b: a > b,
+    ast.GtE: lambda a, b: a >= b,
+}
+_REFUSED_COMPARE = {ast.Is: "'is'", ast.IsNot: "'is not'", ast.In: "'in'",
+                    ast.NotIn: "'not in'"}
+ALLOWED = ("numbers, var names, + - * / // % **, parentheses, min max abs floor ceil "
+           "round, comparisons (== != < <= > >=), and or not, and A if CONDITION else B")
 
 
 def _describe(node: ast.AST) -> str:
     kinds = {
         ast.Attribute: "attribute access", ast.Subscript: "subscripts",
         ast.Lambda: "lambdas", ast.ListComp: "comprehensions", ast.GeneratorExp: "comprehensions",
-        ast.SetComp: "comprehensions", ast.DictComp: "comprehensions", ast.Compare: "comparisons",
-        ast.BoolOp: "boolean operators", ast.IfExp: "conditional expressions",
+        ast.SetComp: "comprehensions", ast.DictComp: "comprehensions",
         ast.List: "lists", ast.Tuple: "tuples", ast.Dict: "dicts", ast.Set: "sets",
         ast.JoinedStr: "strings", ast.NamedExpr: "assignments", ast.Starred: "starred values",
         ast.Await: "await",
@@ -86,18 +112,23 @@ def parse(text: str) -> ast.AST:
         if text.strip().lstrip("+-").lower() in (".inf", ".nan"):
             raise ExprError(f"'{text.strip()}' is not a finite number") from None
         raise ExprError(f"cannot parse expression '{text}': {msg}",
-                        hint="use numbers, var names, + - * / // % **, parentheses and "
-                        "min max abs floor ceil round") from None
+                        hint="use " + ALLOWED) from None
     for node in _walk(tree):
-        if isinstance(node, (ast.Expression, ast.Load, ast.Name, ast.operator, ast.unaryop)):
+        if isinstance(node, (ast.Expression, ast.Load, ast.Name, ast.operator, ast.unaryop,
+                             ast.boolop, ast.cmpop)):
             if isinstance(node, ast.operator) and type(node) not in _OP_TEXT:
                 raise ExprError(f"operator not allowed in '{text}'",
                                 hint="allowed: + - * / // % **")
-            if isinstance(node, ast.unaryop) and not isinstance(node, (ast.USub, ast.UAdd)):
+            if isinstance(node, ast.unaryop) and \
+                    not isinstance(node, (ast.USub, ast.UAdd, ast.Not)):
                 raise ExprError(f"operator not allowed in '{text}'",
-                                hint="allowed: + - * / // % ** and unary minus")
+                                hint="allowed: + - * / // % **, unary minus and not")
+            if isinstance(node, ast.cmpop) and type(node) not in _COMPARE:
+                raise ExprError(f"the operator {_REFUSED_COMPARE.get(type(node), '?')} is not "
+                                f"allowed in '{text}'",
+                                hint="allowed comparisons: == != < <= > >=")
             continue
-        if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+        if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp)):
             continue
         if isinstance(node, ast.Constant):
             if type(node.value) not in (int, float):
@@ -112,8 +143,7 @@ def parse(text: str) -> ast.AST:
                 raise ExprError(f"{node.func.id}() takes plain positional arguments in '{text}'")
             continue
         raise ExprError(f"{_describe(node)} not allowed in expression '{text}'",
-                        hint="expressions hold numbers, var names, arithmetic and "
-                        "min max abs floor ceil round")
+                        hint="expressions hold " + ALLOWED)
     return tree.body
 
 
@@ -189,7 +219,32 @@ def _eval(node, names, text):
             raise ExprError(f"'{text}' is too large", code="too-large") from None
     if t is ast.UnaryOp:
         v = _eval(node.operand, names, text)
+        if isinstance(node.op, ast.Not):
+            return 0 if v else 1
         return -v if isinstance(node.op, ast.USub) else v
+    if t is ast.Compare:
+        # chained as Python does: a < b < c is a < b and b < c, b evaluated once, and
+        # the operands after the first false link are not evaluated
+        a = _eval(node.left, names, text)
+        for op, right in zip(node.ops, node.comparators):
+            b = _eval(right, names, text)
+            if not _COMPARE[type(op)](a, b):
+                return 0
+            a = b
+        return 1
+    if t is ast.BoolOp:
+        # Python's semantics: the first operand that decides (falsy for and, truthy
+        # for or, else the last); the ones after it are not evaluated
+        is_and = isinstance(node.op, ast.And)
+        for operand in node.values:
+            v = _eval(operand, names, text)
+            if (not v) if is_and else v:
+                break
+        return int(v) if type(v) is bool else v
+    if t is ast.IfExp:
+        branch = node.body if _eval(node.test, names, text) else node.orelse
+        v = _eval(branch, names, text)
+        return int(v) if type(v) is bool else v
     if t is ast.Call:
         args = [_eval(a, names, text) for a in node.args]
         name = node.func.id

@@ -214,7 +214,7 @@ def test_absurd_arithmetic_is_too_large(tmp_path, expr):
     refused(tmp_path, VAR.format(expr=expr), "too-large", 2, 6)
 
 
-@pytest.mark.parametrize("expr", ["1 << 100000", "2 ^ 3", "~1", "1 < 2", "not 1"])
+@pytest.mark.parametrize("expr", ["1 << 100000", "2 ^ 3", "~1", "1 is 1", "1 in 2"])
 def test_shifts_and_other_operators(tmp_path, expr):
     refused(tmp_path, VAR.format(expr=expr), "bad-expression", 2, 6)
 
