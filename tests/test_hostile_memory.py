@@ -177,6 +177,33 @@ C = [
     ([1, 1000, 400], "adaptive_max_pool1d: {name: p, output_size: 1}",
      "mul: {from: [input, p, input]}"),
     ([1, 1000, 400], "concat: {from: [input, input, input], dim: 2}"),
+    # arithmetic (issue 13): a number instead of a second input, two broadcast inputs
+    # for sub/div, one-input element-wise math, reductions over the long axis, the thin
+    # one, several non-adjacent axes, every axis, with and without keepdim
+    ([1, 1, 400, 1000], "add: {other: 1.5}"),
+    ([1, 1, 400, 1000], "mul: {other: -2}"),
+    ([1, 1, 400, 1000], "sub: {other: 0.25}"),
+    ([1, 1, 400, 1000], "div: {other: 0}"),
+    ([1, 1000, 400], "adaptive_max_pool1d: {name: p, output_size: 1}",
+     "sub: {from: [p, input]}"),
+    ([1, 1000, 400], "adaptive_max_pool1d: {name: p, output_size: 1}",
+     "div: {from: [input, p]}"),
+    *[([1, 1, 400, 1000], f"{name}: {{}}") for name in ("abs", "neg", "sqrt", "exp", "log")],
+    ([1, 1, 400, 1000], "pow: {exponent: 2}"),
+    ([1, 1, 400, 1000], "pow: {exponent: 0.5}"),
+    ([400_000, 1], "mean: {dim: 0}"),
+    ([1, 400_000], "mean: {dim: -1, keepdim: true}"),
+    ([4, 1000, 100], "mean: {dim: [0, 2]}"),
+    ([400, 1000], "mean: {}"),
+    ([400_000, 1], "sum: {dim: 1}"),
+    ([4, 1000, 100], "sum: {dim: [2, 0], keepdim: true}"),
+    ([400, 1000], "sum: {}"),
+    ([400_000, 1], "amax: {dim: 0}"),
+    ([4, 1000, 100], "amax: {dim: [0, 2], keepdim: true}"),
+    ([400, 1000], "amax: {}"),
+    ([400_000, 1], "amin: {dim: 0, keepdim: true}"),
+    ([4, 1000, 100], "amin: {dim: [-1, 0]}"),
+    ([400, 1000], "amin: {}"),
 ]
 
 

@@ -9,6 +9,7 @@ from .activation import activations
 from .base import REQUIRED, Arg, LayerType, RankPicked, Registry, Tensor
 from .conv import Conv, ConvTranspose
 from .linear import Embedding, Linear
+from .mathops import mathops
 from .merge import merges
 from .norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from .pool import AdaptivePool, Pool
@@ -57,6 +58,8 @@ def _build() -> Registry:
         for d in (1, 2, 3):
             reg.add(Pad(kind, d))
     for lt in merges():
+        reg.add(lt)
+    for lt in mathops():
         reg.add(lt)
     return reg
 

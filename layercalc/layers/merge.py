@@ -1,4 +1,5 @@
-"""Merge layers: element-wise add/mul (broadcasting) and concatenation."""
+"""Merge layers: element-wise add/sub/mul/div (broadcasting, or one input and a
+number) and concatenation."""
 from __future__ import annotations
 
 from ..arith import broadcast_shapes
@@ -12,17 +13,44 @@ def _need_two(name, shapes):
                          arg="from", code="bad-merge")
 
 
+_OTHER = Arg("other", "float", None, nullable=True,
+             doc="a number in place of a second input (torch.add(x, 2.0))")
+
+
 class Elementwise(LayerType):
+    """``torch.add``, ``torch.sub``, ``torch.mul``, ``torch.div``: two inputs (add and
+    mul: two or more) broadcast as PyTorch does, or one input and ``other``, a number.
+    No parameters; MACs 0 (element-wise arithmetic is not a multiply-accumulate, as in
+    fvcore and thop); positions are kept (window ``()``)."""
+
     family = "merge"
     merge = True
+    args = (_OTHER,)
 
-    def __init__(self, name: str, doc: str):
+    def __init__(self, name: str, doc: str, most: int | None = None, aliases: tuple = (),
+                 what: str = ""):
         self.name = name
         self.doc = doc
+        self.most = most  # inputs at most (sub and div: 2), None: any number
+        self.aliases = aliases
+        self.what = what  # how the inputs combine, for messages
         super().__init__()
 
     def infer(self, a, shapes):
-        _need_two(self.name, shapes)
+        if a["other"] is not None:
+            if len(shapes) != 1:
+                raise LayerError(f"{self.name} takes one input with `other`, but `from` "
+                                 f"names {len(shapes)}", arg="other", code="bad-merge",
+                                 hint=f"drop `other` to {self.what} the inputs, or give "
+                                 "`from` one name")
+            return shapes[0]
+        if len(shapes) < 2:
+            many = "two or more inputs" if self.most is None else "two inputs"
+            raise LayerError(f"{self.name} needs {many} (`from: [a, b]`) or one input and "
+                             f"`other: NUMBER`, got one input", arg="from", code="bad-merge")
+        if self.most is not None and len(shapes) > self.most:
+            raise LayerError(f"{self.name} takes two inputs ({self.what}), but `from` names "
+                             f"{len(shapes)}", arg="from", code="bad-merge")
         out = broadcast_shapes(*shapes)
         if out is None:
             got = " and ".join(str(list(s)) for s in shapes)
@@ -33,11 +61,29 @@ class Elementwise(LayerType):
     def forward(self, a, xs, w):
         import numpy as np
 
-        op = np.add if self.name == "add" else np.multiply
-        y = op(xs[0], xs[1])
-        for x in xs[2:]:
-            y = op(y, x, out=y) if np.broadcast_shapes(y.shape, x.shape) == y.shape else op(y, x)
-        return y
+        op = {"add": np.add, "sub": np.subtract, "mul": np.multiply,
+              "div": np.true_divide}[self.name]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if a["other"] is not None:
+                x = xs[0]
+                # the number in the input's type, as PyTorch's wrapped scalar (float32 stays
+                # float32); an integer input divided or added a fraction becomes float
+                other = a["other"]
+                if np.issubdtype(x.dtype, np.floating) or (
+                        isinstance(other, int) and self.name != "div"):
+                    other = x.dtype.type(other)
+                return op(x, other)
+            y = op(xs[0], xs[1])
+            for x in xs[2:]:
+                y = op(y, x, out=y) if np.broadcast_shapes(y.shape, x.shape) == y.shape \
+                    else op(y, x)
+            return y
+
+    def workspace(self, a, shapes, out):
+        return 0 if a["other"] is not None else super().workspace(a, shapes, out)
+
+    def summary(self, a):
+        return "" if a["other"] is None else f"other={a['other']}"
 
 
 class Concat(LayerType):
@@ -82,6 +128,11 @@ class Concat(LayerType):
 
 
 def merges():
-    return [Elementwise("add", "torch.add (a + b, broadcasting)"),
-            Elementwise("mul", "torch.mul (a * b, broadcasting)"),
+    return [Elementwise("add", "torch.add (a + b, broadcasting)", what="add"),
+            Elementwise("mul", "torch.mul (a * b, broadcasting)", aliases=("multiply",),
+                        what="multiply"),
+            Elementwise("sub", "torch.sub (a - b, broadcasting)", 2, ("subtract",),
+                        "first minus second"),
+            Elementwise("div", "torch.div (a / b, broadcasting)", 2, ("divide", "true_divide"),
+                        "first over second"),
             Concat()]
