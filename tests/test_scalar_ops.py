@@ -102,7 +102,10 @@ def test_one_network_through_shape_params_cost_and_verify(tmp_path):
     ("negative", [3], [3]),
     ("absolute", [3], [3]),
     ("subtract: {other: 2}", [3], [3]),
-    ("true_divide: {other: 2}", [3], [3]),
+    ("divide: {other: 2}", [3], [3]),
+    ("add: {other: 2, alpha: -1}", [3], [3]),
+    ("sub: {from: [input, input], alpha: 0.5}", [3], [3]),
+    ("div: {other: 2, rounding_mode: floor}", [3], [3]),
     ("multiply: {other: 2}", [3], [3]),
 ])
 def test_shapes(tmp_path, entry, shape, out):
@@ -172,6 +175,10 @@ REFUSED = {
                          3, 21),
     "unknown-argument": ("input: [2, 3]\nlayers:\n  - mean: {dims: 1}\n", "unknown-argument",
                          3, 12),
+    "alpha-three-inputs": ("input: [2, 3]\nlayers:\n  - add: {from: [input, input, input], "
+                           "alpha: 2}\n", "bad-merge", 3, 47),
+    "rounding-mode-word": ("input: [2, 3]\nlayers:\n  - div: {other: 2, rounding_mode: "
+                           "round}\n", "bad-value", 3, 36),
     "0d-dim-1": ("input: [2, 3]\nlayers:\n  - sum\n  - sum: {dim: 1}\n", "invalid-layer",
                  4, 16),
 }
@@ -206,7 +213,9 @@ def test_catalogue_lists_them_with_their_arguments():
     entries = {e["type"]: e for e in json.loads(result.stdout)}
     args = {name: [(a["name"], a["default"]) for a in entries[name]["args"]]
             for name in ("add", "mul", *NEW)}
-    assert args["add"] == args["mul"] == args["sub"] == args["div"] == [("other", "none")]
+    assert args["add"] == args["sub"] == [("other", "none"), ("alpha", "1")]
+    assert args["mul"] == [("other", "none")]
+    assert args["div"] == [("other", "none"), ("rounding_mode", "none")]
     assert args["pow"] == [("exponent", "required")]
     assert args["sqrt"] == []
     for name in ("mean", "sum", "amax", "amin"):
@@ -290,18 +299,24 @@ def test_binary_against_torch(name, seed):
     rank = rnd.randint(1, 4)
     shape = [rnd.randint(1, 5) for _ in range(rank)]
     x = rng.standard_normal(shape).astype(np.float32)
+    kw = {}
+    if name in ("add", "sub") and rnd.random() < 0.5:
+        kw["alpha"] = rnd.choice([2, -1, 0.5, 0])
+    if name == "div" and rnd.random() < 0.6:
+        kw["rounding_mode"] = rnd.choice(["trunc", "floor"])
+        x *= 10  # quotients away from 0 and 1
     op = getattr(torch, name)
     if seed % 2:  # one input and a number
         other = rnd.choice([2, -3, 0.5, 1e-3, 0, 255, 1.7])
-        layer = _layer({"type": name, "other": other}, shape)
+        layer = _layer({"type": name, "other": other, **kw}, shape)
         assert tuple(layer.output) == tuple(shape)
-        _compare(layer.type.forward(layer.args, [x], {}), op(torch.from_numpy(x), other))
+        _compare(layer.type.forward(layer.args, [x], {}), op(torch.from_numpy(x), other, **kw))
         return
     # two inputs, the second broadcast: some dims 1, fewer dims, or not broadcastable
     shape2 = [rnd.choice([n, 1, n, n + 1]) for n in shape][rnd.randint(0, rank - 1):]
     x2 = rng.standard_normal(shape2).astype(np.float32)
     try:
-        expected = op(torch.from_numpy(x), torch.from_numpy(x2))
+        expected = op(torch.from_numpy(x), torch.from_numpy(x2), **kw)
     except RuntimeError:
         expected = None
     out = broadcast_shapes(tuple(shape), tuple(shape2))  # the shape rule infer() uses
@@ -309,7 +324,7 @@ def test_binary_against_torch(name, seed):
     if out is None:
         return
     lt = REGISTRY.get(name)
-    a = {**lt.defaults}
+    a = {**lt.defaults, **kw}
     assert lt.infer(a, [tuple(shape), tuple(shape2)]) == tuple(expected.shape)
     _compare(lt.forward(a, [x, x2], {}), expected)
 

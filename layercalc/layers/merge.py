@@ -15,22 +15,26 @@ def _need_two(name, shapes):
 
 _OTHER = Arg("other", "float", None, nullable=True,
              doc="a number in place of a second input (torch.add(x, 2.0))")
+_ALPHA = Arg("alpha", "float", 1, doc="the second operand's multiplier (two operands)")
+_ROUNDING = Arg("rounding_mode", "choice", None, words=("trunc", "floor"), nullable=True,
+                doc="none: true division; trunc or floor rounds the quotient")
 
 
 class Elementwise(LayerType):
     """``torch.add``, ``torch.sub``, ``torch.mul``, ``torch.div``: two inputs (add and
-    mul: two or more) broadcast as PyTorch does, or one input and ``other``, a number.
+    mul: two or more) broadcast as PyTorch does, or one input and ``other``, a number;
+    add and sub take PyTorch's ``alpha`` (x ± alpha·y), div its ``rounding_mode``.
     No parameters; MACs 0 (element-wise arithmetic is not a multiply-accumulate, as in
     fvcore and thop); positions are kept (window ``()``)."""
 
     family = "merge"
     merge = True
-    args = (_OTHER,)
 
     def __init__(self, name: str, doc: str, most: int | None = None, aliases: tuple = (),
-                 what: str = ""):
+                 what: str = "", args: tuple = (_OTHER,)):
         self.name = name
         self.doc = doc
+        self.args = args
         self.most = most  # inputs at most (sub and div: 2), None: any number
         self.aliases = aliases
         self.what = what  # how the inputs combine, for messages
@@ -51,6 +55,10 @@ class Elementwise(LayerType):
         if self.most is not None and len(shapes) > self.most:
             raise LayerError(f"{self.name} takes two inputs ({self.what}), but `from` names "
                              f"{len(shapes)}", arg="from", code="bad-merge")
+        if a.get("alpha", 1) != 1 and len(shapes) > 2:
+            raise LayerError(f"alpha scales the second of two operands, but `from` names "
+                             f"{len(shapes)} inputs", arg="alpha", code="bad-merge",
+                             hint="add them in two steps, or drop alpha")
         out = broadcast_shapes(*shapes)
         if out is None:
             got = " and ".join(str(list(s)) for s in shapes)
@@ -63,6 +71,10 @@ class Elementwise(LayerType):
 
         op = {"add": np.add, "sub": np.subtract, "mul": np.multiply,
               "div": np.true_divide}[self.name]
+        rounding = a.get("rounding_mode")
+        if rounding == "floor":
+            op = np.floor_divide  # Python's floor division, as PyTorch's div_floor
+        alpha = a.get("alpha", 1)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if a["other"] is not None:
                 x = xs[0]
@@ -72,18 +84,28 @@ class Elementwise(LayerType):
                 if np.issubdtype(x.dtype, np.floating) or (
                         isinstance(other, int) and self.name != "div"):
                     other = x.dtype.type(other)
-                return op(x, other)
-            y = op(xs[0], xs[1])
-            for x in xs[2:]:
-                y = op(y, x, out=y) if np.broadcast_shapes(y.shape, x.shape) == y.shape \
-                    else op(y, x)
+                if alpha != 1:
+                    other = other * x.dtype.type(alpha)
+                y = op(x, other)
+            else:
+                y = op(xs[0], xs[1] if alpha == 1 else xs[1] * xs[1].dtype.type(alpha))
+                for x in xs[2:]:
+                    y = op(y, x, out=y) if np.broadcast_shapes(y.shape, x.shape) == y.shape \
+                        else op(y, x)
+            if rounding == "trunc":
+                y = np.trunc(y, out=y) if isinstance(y, np.ndarray) else np.trunc(y)
             return y
 
     def workspace(self, a, shapes, out):
         return 0 if a["other"] is not None else super().workspace(a, shapes, out)
 
     def summary(self, a):
-        return "" if a["other"] is None else f"other={a['other']}"
+        shown = [] if a["other"] is None else [f"other={a['other']}"]
+        if a.get("alpha", 1) != 1:
+            shown.append(f"alpha={a['alpha']}")
+        if a.get("rounding_mode"):
+            shown.append(f"rounding_mode={a['rounding_mode']}")
+        return " ".join(shown)
 
 
 class Concat(LayerType):
@@ -128,11 +150,12 @@ class Concat(LayerType):
 
 
 def merges():
-    return [Elementwise("add", "torch.add (a + b, broadcasting)", what="add"),
+    return [Elementwise("add", "torch.add (a + b, broadcasting)", what="add",
+                        args=(_OTHER, _ALPHA)),
             Elementwise("mul", "torch.mul (a * b, broadcasting)", aliases=("multiply",),
                         what="multiply"),
             Elementwise("sub", "torch.sub (a - b, broadcasting)", 2, ("subtract",),
-                        "first minus second"),
-            Elementwise("div", "torch.div (a / b, broadcasting)", 2, ("divide", "true_divide"),
-                        "first over second"),
+                        "first minus second", (_OTHER, _ALPHA)),
+            Elementwise("div", "torch.div (a / b, broadcasting)", 2, ("divide",),
+                        "first over second", (_OTHER, _ROUNDING)),
             Concat()]
