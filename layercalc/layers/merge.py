@@ -150,12 +150,12 @@ class Concat(LayerType):
 
 
 def merges():
-    return [Elementwise("add", "torch.add (a + b, broadcasting)", what="add",
+    return [Elementwise("add", "torch.add (a + b + ..., broadcasting; or x + other)", what="add",
                         args=(_OTHER, _ALPHA)),
-            Elementwise("mul", "torch.mul (a * b, broadcasting)", aliases=("multiply",),
+            Elementwise("mul", "torch.mul (a * b * ..., broadcasting; or x * other)", aliases=("multiply",),
                         what="multiply"),
-            Elementwise("sub", "torch.sub (a - b, broadcasting)", 2, ("subtract",),
+            Elementwise("sub", "torch.sub (a - b, broadcasting; or x - other)", 2, ("subtract",),
                         "first minus second", (_OTHER, _ALPHA)),
-            Elementwise("div", "torch.div (a / b, broadcasting)", 2, ("divide",),
+            Elementwise("div", "torch.div (a / b, broadcasting; or x / other)", 2, ("divide",),
                         "first over second", (_OTHER, _ROUNDING)),
             Concat()]
