@@ -28,9 +28,10 @@ A spec is a YAML mapping:
 Type names are PyTorch's (Conv2d, conv2d, ConvTranspose2d, batch_norm2d...), compared
 ignoring case and underscores; `layercalc layers` lists them with their arguments.
 Values may be expressions over vars: + - * / // % **, parentheses, min max abs floor
-ceil round. Meta keys on any entry: name, from (name or list; `input` is the list's
-input), repeat (apply N times; copies named NAME.0 ...), trainable: false.
-Merges: add, mul (broadcast), concat/cat (dim, batch = 0)."""
+ceil round, comparisons, and/or/not, A if C else B. Meta keys on any entry: name, from
+(name or list; `input` is the list's input), repeat (apply N times; copies named
+NAME.0 ...), trainable: false. Merges: add, mul (broadcast, or one input and other:
+NUMBER), sub, div, concat/cat (dim, batch = 0)."""
 
 
 def _converter(kind: str):
