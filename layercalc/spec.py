@@ -18,7 +18,7 @@ TOP_KEYS = ("name", "description", "vars", "input", "dtype", "blocks", "layers",
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 MAX_DIM = 2**31 - 1
 # keys every layer entry may carry beside its arguments (SPEC.md section 3)
-META_KEYS = ("name", "from", "repeat", "trainable")
+META_KEYS = ("name", "from", "repeat", "trainable", "when")
 
 
 class Limits:
@@ -253,6 +253,7 @@ def load_spec(data: bytes, file: str, overrides: dict | None = None,
                 _block_arg_name(anode, knode.value)
             blocks[knode.value] = (vnode, knode)
     outputs = []
+    listed: set = set()
     onode = root.get("outputs")
     if onode is not None:
         items = onode.items if isinstance(onode, Sequence) else [onode]
@@ -261,9 +262,10 @@ def load_spec(data: bytes, file: str, overrides: dict | None = None,
                     isinstance(item.value, bool):
                 raise SpecError("bad-outputs", "outputs must be layer names (dotted paths "
                                 "allowed)", node=item)
-            if any(str(item.value) == seen for seen, _ in outputs):
+            if str(item.value) in listed:
                 raise SpecError("bad-outputs", f"output '{item.value}' is listed twice",
                                 node=item, hint="list each output once")
+            listed.add(str(item.value))
             outputs.append((str(item.value), item))
         if not outputs:
             raise SpecError("bad-outputs", "outputs must name at least one layer", node=onode)

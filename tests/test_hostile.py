@@ -825,3 +825,26 @@ def test_long_tables_are_cut_alike(tmp_path, command):
     assert names == [str(i) for i in [*range(200), *range(800, 1000)]]
     rows = cli_runner().invoke(main, [command, "--format", "csv", str(path)]).output
     assert "\n999," in rows or ",999," in rows
+
+
+@pytest.mark.parametrize("before", ["", "input: [1, 3]\nlayers: [relu]\n...\n"])
+def test_yaml_directives_are_bounded(tmp_path, before):
+    # libyaml compares each %TAG handle with every earlier one: 60,000 took 11 s
+    tags = "".join(f"%TAG !t{i}! tag:x{i}:\n" for i in range(60_000))
+    spec = before + tags + "---\ninput: [1, 3]\nlayers: [relu]\n"
+    refused(tmp_path, spec, "too-large", before.count("\n") + 17, 1)
+    ok = "".join(f"%TAG !t{i}! tag:x{i}:\n" for i in range(16)) + "---\n" \
+        "input: [1, 3]\nlayers: [relu]\n"
+    result = cli_runner().invoke(main, ["shape", str(_write(tmp_path, ok, "ok.yaml"))])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_long_outputs_list_is_linear(tmp_path):
+    # the duplicate check compared each name with every earlier one (30,000: 72 s)
+    names = ", ".join(f"r{i}" for i in range(30_000))
+    spec = f"input: [1, 3]\nlayers: [relu]\noutputs: [{names}, r7]\n"
+    assert "listed twice" in refused(tmp_path, spec, "bad-outputs", 3, 11 + len(names) + 2)
+    # in a child with a timeout, far above the fraction of a second it takes: a hang
+    # detector, not a timing test
+    rc, stderr, _ = peak_rss_mb(_write(tmp_path, spec, "outputs.yaml"), timeout=30)
+    assert rc == 1 and "error[bad-outputs]" in stderr, stderr
