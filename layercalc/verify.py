@@ -26,20 +26,35 @@ _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 
           "tib": 2**40}
 
 
+MAX_SIZE = 2**63 - 1  # bytes: no machine has more, and larger sizes are typos
+
+
 def parse_size(text: str) -> int:
     """A memory size: bytes, or with KB/MB/GB (powers of 1000) or KiB/MiB/GiB (1024).
+    ASCII digits only, no sign, exponent, NaN or infinity; computed exactly (no float),
+    from one byte to MAX_SIZE; anything else is a ValueError.
 
     >>> parse_size("512MiB"), parse_size("2GiB"), parse_size("1.5GB"), parse_size("1000")
     (536870912, 2147483648, 1500000000, 1000)
     """
-    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]*)\s*", str(text))
+    from fractions import Fraction
+
+    shown = repr(str(text)) if len(str(text)) <= 40 else repr(str(text)[:37] + "...")
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([a-zA-Z]*)\s*", str(text),
+                     flags=re.ASCII)
     unit = m.group(2).lower() if m else None
     if m is None or unit not in _UNITS:
-        raise ValueError(f"expected a size like 512MiB or 2GiB, got {text!r}")
-    value = float(m.group(1)) * _UNITS[unit]
+        raise ValueError(f"expected a size like 512MiB or 2GiB, got {shown}")
+    whole, _, frac = m.group(1).partition(".")
+    if len(whole.lstrip("0")) > 20:  # above MAX_SIZE in any unit; keeps the ints small
+        raise ValueError(f"the size must be at most {MAX_SIZE:,} bytes, got {shown}")
+    # 30 decimals are exact to the byte even in TiB; more would only slow int() down
+    value = int(Fraction(f"{whole or 0}.{frac[:30] or 0}") * _UNITS[unit])
     if value < 1:
-        raise ValueError(f"the size must be at least one byte, got {text!r}")
-    return int(value)
+        raise ValueError(f"the size must be at least one byte, got {shown}")
+    if value > MAX_SIZE:
+        raise ValueError(f"the size must be at most {MAX_SIZE:,} bytes, got {shown}")
+    return value
 
 
 @dataclass

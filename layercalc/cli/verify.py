@@ -31,7 +31,10 @@ class _Progress:
         self.start = time.perf_counter()
         self.bar = None
         self.task = None
-        self.enabled = sys.stderr.isatty()
+        try:  # sys.stderr is None when the process started with it closed (2>&-)
+            self.enabled = sys.stderr is not None and sys.stderr.isatty()
+        except (AttributeError, OSError, ValueError):
+            self.enabled = False
 
     def __call__(self, i, n, name):
         if not self.enabled:
