@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from .errors import Diagnostic, SpecError, did_you_mean
+from .errors import Diagnostic, SpecError, cut_short, did_you_mean
 from .report import output_json, tensor_bytes
 from .values import resolve_scalar
 from .yamlnodes import Mapping, Node, Scalar, Sequence
@@ -137,6 +137,8 @@ def _check_output(net, node: Node, file) -> list[Diagnostic]:
         outs = {k: list(v) for k, v in net.outputs.items()}
         found = []
         for knode, vnode in node.items:
+            if cut_short(found, knode, file, "expect.output"):
+                break
             name = str(knode.value)
             if name not in outs:
                 found.append(_error("bad-expect", f"expect.output names '{name}', which is not "
@@ -203,6 +205,8 @@ def check_expectations(net, file: str | None = None) -> list[Diagnostic]:
     totals = net.totals()
     found: list[Diagnostic] = []
     for knode, vnode in node.items:
+        if cut_short(found, knode, file, "expect"):
+            break
         key = knode.value
         try:
             if key == "output":

@@ -36,6 +36,21 @@ class Diagnostic(namedtuple("Diagnostic", "code message line column severity hin
         return out
 
 
+MAX_PROBLEMS = 100  # diagnostics of one section (expect, lint) before the rest are cut
+
+
+def cut_short(found: list, node, file, what: str) -> bool:
+    """Whether ``found`` holds MAX_PROBLEMS diagnostics; if so, adds one that says the
+    rest of ``what`` (at ``node``) was not checked, so a file of 400,000 bad keys is
+    answered at once instead of listing them all."""
+    if len(found) < MAX_PROBLEMS:
+        return False
+    found.append(Diagnostic("too-many-problems", f"more than {MAX_PROBLEMS} problems in "
+                            f"{what}; the rest of it was not checked", node.line, node.col,
+                            "error", "fix these first", file))
+    return True
+
+
 class SpecError(Exception):
     """A located problem in a spec; stops the analysis of that file."""
 

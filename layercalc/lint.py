@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .arith import effective_kernel, prod, taps_reaching
-from .errors import Diagnostic, did_you_mean
+from .errors import Diagnostic, cut_short, did_you_mean
 from .layers.conv import Conv, ConvTranspose
 from .layers.linear import Linear
 from .layers.norm import BatchNorm, InstanceNorm
@@ -322,6 +322,8 @@ def spec_levels(node: Node | None, file: str | None = None) -> tuple[dict, list]
     levels: dict = {}
     problems = []
     for knode, vnode in node.items:
+        if cut_short(problems, knode, file, "lint"):
+            break
         code = knode.value
         if code not in RULES:
             problems.append(Diagnostic("unknown-lint-rule", f"unknown lint rule '{code}'",

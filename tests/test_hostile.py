@@ -848,3 +848,24 @@ def test_a_long_outputs_list_is_linear(tmp_path):
     # detector, not a timing test
     rc, stderr, _ = peak_rss_mb(_write(tmp_path, spec, "outputs.yaml"), timeout=30)
     assert rc == 1 and "error[bad-outputs]" in stderr, stderr
+
+
+@pytest.mark.parametrize("section, value", [("expect", "1"), ("lint", "off")])
+def test_problems_of_one_section_are_cut_at_100(tmp_path, section, value):
+    keys = "".join(f"  k{i}: {value}\n" for i in range(150))
+    path = _write(tmp_path, f"input: [1, 3]\nlayers: [relu]\n{section}:\n{keys}")
+    result = cli_runner().invoke(main, ["check", "--format", "parsable", str(path)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert len(lines) == 101, result.output
+    assert lines[-1].startswith(f"{path}:104:3: error[too-many-problems]: more than 100 "
+                                f"problems in {section}")
+
+
+def test_expect_output_names_are_cut_at_100(tmp_path):
+    names = "".join(f"    o{i}: [1, 3]\n" for i in range(150))
+    spec = f"input: [1, 3]\nlayers: [relu, {{name: a, type: relu}}]\noutputs: ['0', a]\n" \
+        f"expect:\n  output:\n{names}"
+    result = cli_runner().invoke(main, ["check", "--format", "parsable",
+                                        str(_write(tmp_path, spec))])
+    assert result.output.count("\n") == 101 and "too-many-problems" in result.output
