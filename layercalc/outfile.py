@@ -4,7 +4,8 @@
 file (a directory, ``/dev/null``, a named pipe, a socket), writes a temporary file
 beside the real target and renames it over the target only once it is complete and
 synced, keeps an existing file's mode and owner (a new file gets the umask's mode), and
-removes the temporary file on every failure, on Ctrl-C, on SIGTERM and on SIGHUP.
+removes the temporary file on every failure, on Ctrl-C, and on every signal whose
+default action would end the process (SIGTERM, SIGHUP, SIGQUIT, SIGALRM, ...).
 Every refusal or failure is an :class:`OutputError` carrying a reason and a hint, for
 the command to turn into a diagnostic.
 """
@@ -18,7 +19,11 @@ import stat
 import threading
 
 TEMP_PREFIX = ".layercalc-"
-CLEANUP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+# Every catchable signal whose default action ends the process (SIGINT is Python's
+# KeyboardInterrupt, already cleaned up by the ``except BaseException`` of write_atomic).
+CLEANUP_SIGNALS = tuple(getattr(signal, n) for n in (
+    "SIGTERM", "SIGHUP", "SIGQUIT", "SIGALRM", "SIGUSR1", "SIGUSR2", "SIGXCPU", "SIGXFSZ",
+    "SIGVTALRM", "SIGPROF") if hasattr(signal, n))
 
 _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
@@ -138,7 +143,7 @@ def _keep_mode(fd: int, st: os.stat_result) -> None:
 
 @contextlib.contextmanager
 def _signals_held():
-    """Hold SIGTERM and SIGHUP back for a few statements (they arrive right after), so
+    """Hold CLEANUP_SIGNALS back for a few statements (they arrive right after), so
     that creating, or renaming, a temporary file and recording it happen together."""
     if not CLEANUP_SIGNALS or not hasattr(signal, "pthread_sigmask"):
         yield
@@ -151,9 +156,12 @@ def _signals_held():
 
 
 class _SignalCleanup:
-    """For the duration of a write: SIGTERM and SIGHUP remove the temporary file, then
-    exit with status 128 + the signal number. Signals the process ignores stay ignored;
-    the previous handlers come back afterwards. Only the main thread may set handlers."""
+    """For the duration of a write: each of CLEANUP_SIGNALS still at its default action
+    (which would end the process and leave the temporary file behind) removes the
+    temporary file, then exits with status 128 + the signal number. Ignored signals stay
+    ignored, and a program's own handlers stay in place (an exception they raise reaches
+    write_atomic's cleanup); the default actions come back afterwards. Only the main
+    thread may set handlers."""
 
     def __init__(self):
         self.tmp = None
@@ -167,11 +175,12 @@ class _SignalCleanup:
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             for sig in CLEANUP_SIGNALS:
-                old = signal.getsignal(sig)
-                if old is signal.SIG_IGN:
+                try:
+                    if signal.getsignal(sig) is not signal.SIG_DFL:
+                        continue
+                    self.previous[sig] = signal.signal(sig, self._handler)
+                except (OSError, ValueError):  # not catchable on this platform
                     continue
-                self.previous[sig] = old
-                signal.signal(sig, self._handler)
         return self
 
     def __exit__(self, *exc):

@@ -1,6 +1,6 @@
 """Hostile targets of `verify --save` and of layercalc.outfile.write_atomic (issue 12):
-symbolic links, modes, the umask, devices, pipes, directories, a full disk, SIGTERM and
-SIGHUP; then verify's refusal of arrays above NumPy's rank limit, and its warning when
+symbolic links, modes, the umask, devices, pipes, directories, a full disk, and every
+signal that would end the process (SIGTERM, SIGHUP, SIGQUIT, SIGALRM, ...); then verify's refusal of arrays above NumPy's rank limit, and its warning when
 values stop being finite."""
 from __future__ import annotations
 
@@ -348,50 +348,81 @@ def test_write_atomic_rechecks_the_target(tmp_path):
 
 # -- signals ------------------------------------------------------------------------------
 
-def test_handlers_are_restored_and_ignored_signals_stay_ignored(tmp_path):
+CATCHABLE = [getattr(signal, n) for n in (
+    "SIGTERM", "SIGHUP", "SIGQUIT", "SIGALRM", "SIGUSR1", "SIGUSR2", "SIGXCPU",
+    "SIGVTALRM", "SIGPROF") if hasattr(signal, n)]  # SIGXFSZ: Python starts it ignored
+
+
+def test_every_terminating_signal_is_handled():
+    assert set(CATCHABLE) <= set(outfile.CLEANUP_SIGNALS)
+
+
+def test_handlers_are_restored_and_ignored_and_custom_ones_left_alone(tmp_path):
     def mine(signum, frame):
         pass
     old_term = signal.signal(signal.SIGTERM, mine)
     old_hup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    old_quit = signal.signal(signal.SIGQUIT, signal.SIG_DFL)
     seen = {}
     try:
         def write(fh):
             seen["term"] = signal.getsignal(signal.SIGTERM)
             seen["hup"] = signal.getsignal(signal.SIGHUP)
+            seen["quit"] = signal.getsignal(signal.SIGQUIT)
             fh.write(b"x")
         write_atomic(tmp_path / "out.bin", write)
-        assert seen["term"] is not mine  # ours, during the write
+        assert seen["term"] is mine  # a program's own handler stays in place
         assert seen["hup"] is signal.SIG_IGN  # nohup stays nohup
+        assert seen["quit"] not in (signal.SIG_DFL, signal.SIG_IGN)  # ours, during the write
         assert signal.getsignal(signal.SIGTERM) is mine
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGQUIT) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGTERM, old_term)
         signal.signal(signal.SIGHUP, old_hup)
+        signal.signal(signal.SIGQUIT, old_quit)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_signal_in_process_removes_the_temporary_file(tmp_path, sig):
-    hits = []  # a stand-in handler: if write_atomic installs none, this test fails cleanly
-
-    def fallback(signum, frame):
-        hits.append(signum)
+def test_a_custom_handler_that_raises_still_cleans_up(tmp_path):
+    def mine(signum, frame):
+        raise SystemExit(3)
 
     def write(fh):
         fh.write(b"partial")
+        os.kill(os.getpid(), signal.SIGUSR1)
+        for _ in range(10_000):
+            fh.write(b"more")
+
+    old = signal.signal(signal.SIGUSR1, mine)
+    try:
+        with pytest.raises(SystemExit) as info:
+            write_atomic(tmp_path / "out.bin", write)
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+    assert info.value.code == 3
+    assert not temp_files(tmp_path) and not (tmp_path / "out.bin").exists()
+
+
+@pytest.mark.parametrize("sig", CATCHABLE, ids=lambda s: signal.Signals(s).name)
+def test_signal_in_process_removes_the_temporary_file(tmp_path, sig):
+    def write(fh):
+        fh.write(b"partial")
         assert temp_files(tmp_path)
+        # without a handler of write_atomic's the signal would end pytest itself
+        assert signal.getsignal(sig) is not signal.SIG_DFL, "no cleanup handler installed"
         os.kill(os.getpid(), sig)
         for _ in range(10_000):  # the handler runs at the next bytecode boundary
             fh.write(b"more")
 
-    old = signal.signal(sig, fallback)
+    old = signal.signal(sig, signal.SIG_DFL)
     try:
         with pytest.raises(SystemExit) as info:
             write_atomic(tmp_path / "out.bin", write)
         restored = signal.getsignal(sig)
     finally:
         signal.signal(sig, old)
-    assert info.value.code == 128 + sig and not hits
-    assert restored is fallback
+    assert info.value.code == 128 + sig
+    assert restored is signal.SIG_DFL
     assert not temp_files(tmp_path) and not (tmp_path / "out.bin").exists()
 
 
@@ -412,8 +443,8 @@ CHILD = textwrap.dedent("""\
     """)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT],
-                         ids=["SIGTERM", "SIGHUP", "SIGINT"])
+@pytest.mark.parametrize("sig", [*CATCHABLE, signal.SIGINT],
+                         ids=lambda s: signal.Signals(s).name)
 def test_signal_during_a_slow_save_leaves_no_temporary_file(spec, tmp_path, sig):
     out = tmp_path / "out"
     out.mkdir()
