@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections import namedtuple
 
 from .report import Row, human_bytes, network_totals, output_json, rows
@@ -15,26 +16,48 @@ MAX_TABLE_ROWS = 400  # beyond this a table shows the head and tail (csv/json sh
 
 _ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
+# Characters drawn as nothing that Python calls printable, so "c\u034f", "c\u3164" and "c"
+# would look alike: Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt,
+# Unicode 15.1; the Cf and Cn ones are not printable anyway, listed for completeness)
+# and the blank-looking U+2800 BRAILLE PATTERN BLANK, which it does not list.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
+
+
+def _shown(text: str) -> bool:
+    """``text`` prints as written: printable, and nothing in it is invisible."""
+    return text.isprintable() and (text.isascii() or not _INVISIBLE.search(text))
+
+
+def _raw(c: str) -> bool:
+    return c.isprintable() and not _INVISIBLE.match(c)
+
 
 def printable(text) -> str:
     r"""``text`` (from a spec or a file name) safe to print: every character Python does not
     call printable (C0/C1 controls and DEL, line and paragraph separators, bidi and other
     format characters, surrogates, non-ASCII spaces) is written as Python's repr writes it,
     ``\n``, ``\x1b``, ``\u2028``, so no text can move the cursor, retitle the terminal,
-    forge an extra diagnostic line or reorder what follows it. Backslashes stay as they
-    are. Renderers apply it to every text they did not write themselves; JSON keeps the
-    exact value (its encoder escapes by itself).
+    forge an extra diagnostic line or reorder what follows it. Characters drawn as
+    nothing (Unicode's default-ignorables, Hangul fillers, U+2800) are escaped too, so
+    two different names never look alike. Backslashes stay as they are. Renderers apply
+    it to every text they did not write themselves; JSON keeps the exact value (its
+    encoder escapes by itself).
 
     >>> print(printable("conv\x1b[2J\nfake.yaml:1:1: error\r"))
     conv\x1b[2J\nfake.yaml:1:1: error\r
     >>> print(printable("a\u2028b\u202ec\x85\x00"), printable("[bold]café[/] ×"))
     a\u2028b\u202ec\x85\x00 [bold]café[/] ×
+    >>> print(printable("c\u034f c\u3164 c\U000e0100"))
+    c\u034f c\u3164 c\U000e0100
     """
     if type(text) is not str:
         text = str(text)
-    if text.isprintable():
+    if _shown(text):
         return text
-    return "".join(c if c.isprintable() else char_escape(c) for c in text)
+    return "".join(c if _raw(c) else char_escape(c) for c in text)
 
 
 def char_escape(c: str) -> str:
@@ -45,9 +68,9 @@ def char_escape(c: str) -> str:
 
 
 def printable_json(text: str) -> str:
-    r"""JSON text written with ``ensure_ascii=False`` (which leaves DEL, C1 controls, U+2028
-    and format characters raw inside strings) with those written as ``\uXXXX`` escapes:
-    the same values, nothing raw on the terminal. The layout's own newlines stay.
+    r"""JSON text written with ``ensure_ascii=False`` (which leaves DEL, C1 controls, U+2028,
+    format and invisible characters raw inside strings) with those written as ``\uXXXX``
+    escapes: the same values, nothing raw on the terminal. The layout's own newlines stay.
 
     >>> print(printable_json('{"name": "a\x9b\u2028b ×"}'))
     {"name": "a\u009b\u2028b ×"}
@@ -55,10 +78,10 @@ def printable_json(text: str) -> str:
     '\U000e0041'
     """
     lines = text.split("\n")
-    if all(line.isprintable() for line in lines):
+    if all(map(_shown, lines)):
         return text
-    return "\n".join(line if line.isprintable() else
-                     "".join(c if c.isprintable() else _json_escape(ord(c)) for c in line)
+    return "\n".join(line if _shown(line) else
+                     "".join(c if _raw(c) else _json_escape(ord(c)) for c in line)
                      for line in lines)
 
 
