@@ -217,7 +217,7 @@ class Field:
     """Receptive field of one layer along one spatial dim, in input pixels."""
 
     size: int
-    jump: Fraction
+    jump: int | Fraction  # a Fraction only below a transposed conv
     start: int
 
     @property
@@ -313,7 +313,8 @@ def receptive_fields(net) -> list[LayerField]:
     if rank == 0:
         return [LayerField(l.name, l.type.name, tuple(l.output), None,
                            "no spatial dims") for l in net.layers]
-    state: dict[str, object] = {"input": tuple(Field(1, Fraction(1), 0) for _ in range(rank))}
+    # jumps stay ints (fast) until a transposed conv divides one into a Fraction
+    state: dict[str, object] = {"input": tuple(Field(1, 1, 0) for _ in range(rank))}
     # per axis, a period of the output-position -> input-interval map (the product of
     # the transposed strides upstream), or None while no transposed conv is upstream
     # (the closed forms are exact)
@@ -388,7 +389,7 @@ def _tconv_forward(l, src, rank):
     k, s = l.args["_k"], l.args["_s"]
     if len(k) != rank or len(l.output) != len(l.input_shapes[0]):
         return _Undefined(f"undefined after {l.type.name}")
-    return tuple(Field(f.size, f.jump / s[a], f.start) for a, f in enumerate(src))
+    return tuple(Field(f.size, Fraction(f.jump) / s[a], f.start) for a, f in enumerate(src))
 
 
 def _exact(tracer, li, res, rank, per):
