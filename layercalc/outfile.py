@@ -74,6 +74,66 @@ def _shown_directory(shown: str, directory: str) -> str:
     return given if os.path.realpath(given) == directory else directory
 
 
+def _names_a_directory(path: str) -> bool:
+    """Whether the kernel reads ``path`` as a directory: a trailing '/', or a last
+    component '.' or '..'."""
+    return path.endswith(os.sep) or os.path.basename(path) in (os.curdir, os.pardir)
+
+
+def _check_directories(shown: str, parent: str) -> None:
+    """Refuse ``parent`` as the kernel would: each component of it as written (so
+    'missing/..' and 'file/..' fail, as open() fails on them) must be a directory."""
+    root, rest = (os.sep, parent.lstrip(os.sep)) if parent.startswith(os.sep) else ("", parent)
+    prefix = root
+    for part in [p for p in rest.split(os.sep) if p]:
+        prefix = os.path.join(prefix, part) if prefix else part
+        try:
+            st = os.stat(prefix)
+        except FileNotFoundError:
+            raise OutputError(shown, f"the directory '{prefix}' does not exist",
+                              "create the directory first, or choose another path") from None
+        except OSError as exc:
+            raise _os_error(shown, exc, prefix) from None
+        if not stat.S_ISDIR(st.st_mode):
+            raise OutputError(shown, f"'{prefix}' is not a directory",
+                              "check the path: each part before the file name must be a "
+                              "directory (open() fails on 'file/..' and 'missing/..')")
+
+
+def _resolve(shown: str) -> str:
+    """The absolute path that open(shown, O_CREAT) would write, refused as the kernel
+    would refuse it: a name that can only be a directory ('f/', 'f/.'), a directory
+    part that does not resolve (each component must exist as a directory, '..'
+    included), a symbolic link loop. Symbolic links are followed one hop at a time,
+    each hop checked the same way; os.path.realpath only ever sees directories that
+    exist, so it agrees with the kernel."""
+    path = shown
+    for _ in range(40):  # the kernel's limit on symbolic links in one lookup
+        if _names_a_directory(path):
+            if os.path.isdir(path):
+                return os.path.realpath(path)  # refused below as "a directory"
+            base = path
+            while base and _names_a_directory(base):
+                base = base.rstrip(os.sep) if base.endswith(os.sep) else os.path.dirname(base)
+            ending = path[len(base):]
+            via = "" if path == shown else f" (a symbolic link leads to '{path}')"
+            what = ("is not a directory" if os.path.lexists(base) else "does not exist")
+            raise OutputError(
+                shown, f"the name ends with '{ending}', so it can only name a directory, and "
+                f"'{base}' {what}{via}", "give a file name without a trailing '/' or '/.'")
+        parent = os.path.dirname(path) or os.curdir
+        _check_directories(shown, parent)
+        full = os.path.join(os.path.realpath(parent), os.path.basename(path))
+        if not os.path.islink(full):
+            return full
+        try:
+            path = os.path.join(os.path.dirname(full), os.readlink(full))
+        except OSError as exc:
+            raise _os_error(shown, exc, os.path.dirname(full)) from None
+    raise OutputError(shown, "the path has a loop of symbolic links",
+                      "point the path, or its symbolic link, at a regular file")
+
+
 def check_target(path) -> tuple[str, os.stat_result | None]:
     """Where ``path`` really leads (symbolic links followed) and its stat (None for a file
     to create), or :class:`OutputError` when it cannot be a regular file we may write.
@@ -81,7 +141,7 @@ def check_target(path) -> tuple[str, os.stat_result | None]:
     shown = os.fspath(path)
     if not shown:
         raise OutputError(shown, "the file name is empty", "give a file name")
-    real = os.path.realpath(shown)
+    real = _resolve(shown)
     directory = _shown_directory(shown, os.path.dirname(real))
     try:
         st = os.stat(real)

@@ -22,6 +22,27 @@ def _max_memory(ctx, param, value):
         raise click.BadParameter(str(exc)) from None
 
 
+def _not_a_spec(save, st, specs) -> None:
+    """Refuse a --save target that is one of the SPEC files being read (the same file,
+    by device and inode, whatever the path; ``-`` is standard input)."""
+    import os
+
+    from ..outfile import OutputError
+
+    if st is None:
+        return
+    for spec in specs:
+        try:
+            spec_st = os.fstat(0) if spec == "-" else os.stat(spec)
+        except (OSError, ValueError):
+            continue
+        if os.path.samestat(st, spec_st):
+            what = "standard input" if spec == "-" else f"the spec '{spec}'"
+            raise OutputError(save, f"it is {what}, which is being verified",
+                              "give --save a new file name, e.g. weights.npz; "
+                              "the spec is never overwritten")
+
+
 class _Progress:
     """A rich progress bar on stderr, shown only on a terminal and only once the run has
     taken more than a moment (so quick runs and pipes stay clean)."""
@@ -165,7 +186,8 @@ def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_lay
             continue
         if save is not None:
             try:
-                check_target(save)  # before the run: a bad --save costs no forward pass
+                _, st = check_target(save)  # before the run: a bad --save costs no forward pass
+                _not_a_spec(save, st, specs)
             except OutputError as exc:
                 unwritable(r, exc)
                 runs.append((r, None))
