@@ -3,8 +3,10 @@ stderr, --save path syntax, signals mid-save, and the memory estimate against th
 (input lifetimes, integer index inputs, np.savez's write buffer)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,75 @@ def test_closed_stderr_still_verifies(spec):
                         str(spec)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, (r.stdout, r.stderr)
     assert "all 1 layers agree" in r.stdout
+
+
+# -- --save path syntax ----------------------------------------------------------------------
+
+@pytest.fixture
+def place(tmp_path, spec, monkeypatch):
+    """tmp_path as the working directory, with a precious file 'f' and a directory 'd'."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "f").write_text("precious\n")
+    (tmp_path / "d").mkdir()
+    return tmp_path
+
+
+def assert_unwritable(r, reason):
+    assert r.exit_code == 1, r.output
+    assert "error[unwritable]" in r.output and reason in r.output, r.output
+    assert "s.yaml:1:1:" in r.output and "hint:" in r.output
+    assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("target,reason", [
+    ("f/", "the name ends with '/', so it can only name a directory, and 'f' is not a"),
+    ("f/.", "the name ends with '/.', so it can only name a directory, and 'f' is not a"),
+    ("f/..", "'f' is not a directory"),
+    ("new/", "and 'new' does not exist"),
+    ("new/.", "and 'new' does not exist"),
+    ("d/", "it is a directory"),
+    ("d/.", "it is a directory"),
+    ("missing/../y.npz", "the directory 'missing' does not exist"),
+    ("f/../z.npz", "'f' is not a directory"),
+    ("d/missing/../../z.npz", "the directory 'd/missing' does not exist"),
+])
+def test_paths_that_do_not_resolve_are_refused(place, target, reason):
+    r = invoke("s.yaml", "--save", target)
+    assert_unwritable(r, reason)
+    assert (place / "f").read_text() == "precious\n"
+    assert sorted(os.listdir(place)) == ["d", "f", "s.yaml"]
+
+
+def test_a_symbolic_link_to_an_unresolvable_path_is_refused(place):
+    os.symlink("missing/../y.npz", place / "link")
+    assert_unwritable(invoke("s.yaml", "--save", "link"), "/missing' does not exist")
+    assert not (place / "y.npz").exists()
+
+
+@pytest.mark.parametrize("target", ["d/../ok.npz", "./ok.npz", "d/./../ok.npz"])
+def test_paths_that_resolve_still_save(place, target):
+    r = invoke("s.yaml", "--save", target)
+    assert r.exit_code == 0, r.output
+    assert zipfile.is_zipfile(place / "ok.npz")
+
+
+@pytest.mark.parametrize("how", ["same", "dot", "absolute", "symlink", "hardlink"])
+def test_the_spec_being_verified_is_never_the_save_target(place, how):
+    target = {"same": "s.yaml", "dot": "./d/../s.yaml", "absolute": str(place / "s.yaml"),
+              "symlink": "sl", "hardlink": "hl"}[how]
+    if how == "symlink":
+        os.symlink("s.yaml", "sl")
+    if how == "hardlink":
+        os.link("s.yaml", "hl")
+    r = invoke("s.yaml", "--save", target)
+    assert_unwritable(r, "it is the spec 's.yaml', which is being verified")
+    assert (place / "s.yaml").read_text() == SPEC
+
+
+def test_standard_input_is_never_the_save_target(place):
+    with open("s.yaml", "rb") as fh:
+        r = subprocess.run([sys.executable, "-m", "layercalc", "verify", "-", "--save",
+                            "s.yaml"], stdin=fh, capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 1 and "it is standard input" in r.stderr + r.stdout, r
+    assert (place / "s.yaml").read_text() == SPEC
