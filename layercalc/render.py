@@ -60,6 +60,27 @@ def printable(text) -> str:
     return "".join(c if _raw(c) else char_escape(c) for c in text)
 
 
+# What markdown_text escapes: the ASCII punctuation that can start CommonMark or GitHub
+# markup anywhere (\ ` * [ ] < > ( ) { } ! | ~ &, and : @ of GitHub's bare-URL and e-mail
+# autolinks), and _ - . + # unless both neighbours are letters or digits: inside a word
+# they start nothing (conv_1, layer1.0.conv1 stay as they are), but for the dot of www.
+_MARKDOWN = re.compile(r"[\\`*\[\]<>(){}!|~&:@]|(?<![^\W_])[-_.+#]|[-_.+#](?![^\W_])"
+                       r"|(?<=www)\.", re.IGNORECASE)
+
+
+def markdown_text(text) -> str:
+    r"""``text`` (from a spec or a file name) for Markdown output: printable(), then every
+    character that could start markup backslash-escaped, so GitHub shows it as written,
+    no link, image, raw HTML, emphasis or table cell break.
+
+    >>> print(markdown_text("![px](https://evil.example/t.png) <img/src=x> a_b *c* |"))
+    \!\[px\]\(https\://evil.example/t.png\) \<img/src=x\> a_b \*c\* \|
+    >>> print(markdown_text("layer1.0.conv_1 www.x.org a@b -x_ \x1b"))
+    layer1.0.conv_1 www\.x.org a\@b \-x\_ \\x1b
+    """
+    return _MARKDOWN.sub(r"\\\g<0>", printable(text))
+
+
 def char_escape(c: str) -> str:
     """One character as Python's repr escapes it: \\n, \\x1b, \\u2028, \\U000e0041."""
     n = ord(c)
@@ -113,7 +134,7 @@ def _inputs(r: Row, ctx) -> str:
 def _sources(r: Row, ctx) -> str:
     if r.kind != "layer" or r.sources == ctx["previous"].get(r.name):
         return ""
-    return printable(", ".join(r.sources))
+    return ctx["text"](", ".join(r.sources))
 
 
 def _share(r: Row, ctx) -> str:
@@ -124,17 +145,17 @@ def _share(r: Row, ctx) -> str:
 
 
 SHAPE_COLUMNS = (
-    Column("Layer", lambda r, c: printable(r.name)),
-    Column("Type", lambda r, c: printable(r.type)),
-    Column("Arguments", lambda r, c: printable(r.args)),
+    Column("Layer", lambda r, c: c["text"](r.name)),
+    Column("Type", lambda r, c: c["text"](r.type)),
+    Column("Arguments", lambda r, c: c["text"](r.args)),
     Column("From", _sources),
     Column("Input", _inputs),
     Column("Output", lambda r, c: shape_text(r.output)),
 )
 
 PARAMS_COLUMNS = (
-    Column("Layer", lambda r, c: printable(r.name)),
-    Column("Type", lambda r, c: printable(r.type)),
+    Column("Layer", lambda r, c: c["text"](r.name)),
+    Column("Type", lambda r, c: c["text"](r.type)),
     Column("Weights", lambda r, c: num(r.weights) if r.weights else "", True),
     Column("Bias", lambda r, c: num(r.bias) if r.bias else "", True),
     Column("Params", lambda r, c: num(r.params), True),
@@ -146,21 +167,21 @@ PARAMS_COLUMNS = (
 VIEWS = {"shape": SHAPE_COLUMNS, "params": PARAMS_COLUMNS}
 
 
-def _context(net) -> dict:
+def _context(net, text) -> dict:
     previous = {}
     last = "input"
     for l in net.layers:
         previous[l.name] = [last]
         last = l.name
-    return {"previous": previous, "totals": net.totals(), "net": net}
+    return {"previous": previous, "totals": net.totals(), "net": net, "text": text}
 
 
-def summary_lines(net, view: str) -> list[str]:
-    """The lines under a table: output, totals, memory."""
+def summary_lines(net, view: str, text=printable) -> list[str]:
+    """The lines under a table: output, totals, memory; ``text`` escapes spec text."""
     t = network_totals(net)
     out = output_json(net)
     if isinstance(out, dict):
-        out_text = "; ".join(f"{printable(k)} {shape_text(v)}" for k, v in out.items())
+        out_text = "; ".join(f"{text(k)} {shape_text(v)}" for k, v in out.items())
     else:
         out_text = shape_text(out)
     lines = [f"Input {shape_text(net.input)} -> output {out_text}"]
@@ -176,11 +197,12 @@ def summary_lines(net, view: str) -> list[str]:
     return lines
 
 
-def _cells(net, view, depth, limit=None):
-    """Columns (From only when some layer has one) and (row, cells) pairs. With ``limit``
-    and more rows than that, only the first and last limit/2 rows get cells, around a
-    None that stands for the rest; returns how many rows that hides too."""
-    ctx = _context(net)
+def _cells(net, view, depth, limit=None, text=printable):
+    """Columns (From only when some layer has one) and (row, cells) pairs, spec text
+    escaped by ``text``. With ``limit`` and more rows than that, only the first and last
+    limit/2 rows get cells, around a None that stands for the rest; returns how many rows
+    that hides too."""
+    ctx = _context(net, text)
     every = rows(net, depth)
     has_from = any(_sources(r, ctx) for r in every)
     cols = [c for c in VIEWS[view] if c.header != "From" or has_from]
@@ -229,17 +251,17 @@ def render_table(nets, view: str, depth=None, width=None, color=False) -> str:
 def render_markdown(nets, view: str, depth=None) -> str:
     out = []
     for net in nets:
-        cols, cells, _ = _cells(net, view, depth)
-        out.append(f"### {printable(net.name)}\n")
+        cols, cells, _ = _cells(net, view, depth, text=markdown_text)
+        out.append(f"### {markdown_text(net.name)}\n")
         out.append("| " + " | ".join(c.header for c in cols) + " |")
         out.append("|" + "|".join("---:" if c.numeric else "---" for c in cols) + "|")
         for r, cl in cells:
-            vals = [v.replace("\n", "<br>").replace("|", "\\|") for v in cl]
+            vals = [v.replace("\n", "<br>") for v in cl]  # the Input column's own lines
             if r.kind == "group":
                 vals[0] = f"**{vals[0]}**"
             out.append("| " + " | ".join(vals) + " |")
         out.append("")
-        out.extend(f"- {line}" for line in summary_lines(net, view))
+        out.extend(f"- {line}" for line in summary_lines(net, view, markdown_text))
         out.append("")
     return "\n".join(out)
 

@@ -24,9 +24,12 @@ ESC = "\x1b]0;pwned\x07\x1b[2J\x1b[31m"  # retitle the terminal, clear it, go re
 CONTROLS = "\x08\x00\x7f\x85\x9b\u2028\u2029\u202e\u2066\u200f\ufeff\t"
 INVISIBLE = "\u034f\u115f\u3164\uffa0\u17b4\u2800\ufe0f\u180b\u2061\U000e0100"  # drawn as nothing
 MARKUP = "[bold red]x[/]"
+# Markdown that would be a remote image, a live link, raw HTML, emphasis, code, an entity
+MARKDOWN = "![px](https://evil/t)[click](https://evil)<img/src=x>*em*`c`&amp;~~s~~"
 FORGED = "\r\nfake.yaml:1:1: error[forged]: x\n::error file=a.yaml,line=1::pwned"
-HOSTILE = f"h{ESC}{CONTROLS}{INVISIBLE}{MARKUP}{FORGED}"
-WORD = f"w{ESC}\x08\x00\x7f\x9b\u202e\u2066\u200f{INVISIBLE}{MARKUP}"  # no spaces: a layer name
+HOSTILE = f"h{ESC}{CONTROLS}{INVISIBLE}{MARKUP}{MARKDOWN}{FORGED}"
+# no spaces or dots: a valid layer name (MARKUP's space made it a bad-name error)
+WORD = f"w{ESC}\x08\x00\x7f\x9b\u202e\u2066\u200f{INVISIBLE}[bold]x[/]{MARKDOWN}"
 FILE = "f" + HOSTILE.replace("\x00", "").replace("/", "") + ".yaml"
 
 
@@ -56,6 +59,15 @@ layers:
   - {{type: relu, name: {q(WORD + "o")}}}
 outputs: [{q(WORD + "o")}]
 expect: {{params: 1}}
+"""),
+    "layer-name-shown": ("s.yaml", BASE + f"""\
+layers:
+  - sequential:
+      name: {q(WORD + "g")}
+      layers:
+        - conv2d: {{name: {q(WORD)}, out_channels: 2, kernel_size: 3}}
+        - relu
+  - {{type: relu, name: {q(WORD + "o")}}}
 """),
     "layer-name-line": ("s.yaml", BASE + f"layers:\n  - relu: {{name: {q(HOSTILE)}}}\n"),
     "type": ("s.yaml", BASE + f"layers:\n  - {q(HOSTILE)}\n"),
@@ -160,6 +172,12 @@ def test_hostile_text_is_printed_escaped(tmp_path, capsys, field, command, fmt):
     if code == 2:  # a usage error (an unknown TYPE or LAYER): click's message
         assert [line for line in err.splitlines() if line.startswith("Error:")]
         return
+    if fmt == "markdown":
+        texts = markdown_texts(out)
+        if field == "spec-name":
+            assert printable(HOSTILE) in texts
+        elif field == "layer-name-shown":
+            assert [t for t in texts if printable(WORD) in t]
     if fmt == "json":
         data = json.loads(out)
         if field in ("spec-name", "file-name"):  # the exact value, not its escaped form
@@ -172,6 +190,32 @@ def test_hostile_text_is_printed_escaped(tmp_path, capsys, field, command, fmt):
         if line.startswith("    hint: "):
             continue
         assert is_diagnostic(line, shown), line
+
+
+# what layercalc's own Markdown is made of: headings, tables, lists, bold group rows,
+# explain's code blocks, <br> between the shapes of a multi-input layer
+OWN_MARKDOWN = {"heading_open", "heading_close", "paragraph_open", "paragraph_close",
+                "table_open", "table_close", "thead_open", "thead_close", "tbody_open",
+                "tbody_close", "tr_open", "tr_close", "th_open", "th_close", "td_open",
+                "td_close", "bullet_list_open", "bullet_list_close", "list_item_open",
+                "list_item_close", "fence", "inline", "text", "strong_open", "strong_close"}
+
+
+def markdown_texts(out: str) -> list[str]:
+    """The text of each inline run (heading, cell, list item) as GitHub would show it,
+    after asserting that the Markdown holds nothing but layercalc's own constructs: no
+    link, image, raw HTML, emphasis, code span or strikethrough from a spec's text."""
+    markdown_it = pytest.importorskip("markdown_it")
+    md = markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    texts = []
+    for token in md.parse(out):
+        children = token.children or []
+        for t in [token, *children]:
+            assert t.type in OWN_MARKDOWN or (t.type == "html_inline" and t.content == "<br>"), \
+                (t.type, t.content, token.content)
+        if token.type == "inline":
+            texts.append("".join(t.content for t in children if t.type == "text"))
+    return texts
 
 
 def _check_output(fmt, out, shown, tmp_path, capsys, argv):
@@ -286,3 +330,33 @@ def test_names_differing_by_an_invisible_character_print_apart(tmp_path, capsys)
         assert code == 0
         shown = [printable(n) for n in names]
         assert len(set(shown)) == len(names) and all(s in out for s in shown)
+
+
+NASTY_MARKDOWN = ["*a*", "_a_", "__a__", "**a**", "`a`", "``a``", "[a](b)", "![a](b)",
+                  "[a][b]", "[a]", "<b>", "<!-- x -->", "<http://x.org>", "&amp;", "&#65;",
+                  "a|b", "\\*a\\*", "# h", "a #", "- x", "+ x", "1. x", "1) x", "> q",
+                  "~~s~~", "~s~", "a\\", "---", "***", "a_b_", "_a_b", "conv_1 x_y.z-w+v#u",
+                  "\x1b[1m\u034f", "{a}", "a&b", "(x)"]
+
+
+@pytest.mark.parametrize("text", NASTY_MARKDOWN)
+def test_markdown_text_renders_as_written(text):
+    """In a heading, a table cell and a list item, markdown_text shows ``text`` (printable)
+    as plain text: no markup of any kind."""
+    from layercalc.render import markdown_text
+
+    escaped = markdown_text(text)
+    doc = f"### {escaped}\n\n| a |\n|---|\n| {escaped} |\n\n- {escaped}\n"
+    shown = printable(text)
+    assert markdown_texts(doc) == [shown, "a", shown, shown]
+
+
+def test_markdown_text_keeps_names_readable_and_breaks_autolinks():
+    from layercalc.render import markdown_text
+
+    assert markdown_text("layer1.0.conv_1-a+b#2") == "layer1.0.conv_1-a+b#2"
+    assert markdown_text("café × 3") == "café × 3"
+    # GitHub links bare URLs, www. hosts and e-mail addresses in text by itself
+    for text in ("https://evil.example/x", "www.evil.example", "me@evil.example"):
+        shown = markdown_text(text)
+        assert not re.search(r"\w://|www\.|\w@", shown), shown

@@ -4,11 +4,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 
 import click
 
-from ..render import MAX_TABLE_ROWS, num, printable, printable_json, shape_text
+from ..render import (
+    MAX_TABLE_ROWS,
+    markdown_text,
+    num,
+    printable,
+    printable_json,
+    shape_text,
+)
 from .common import echo_diagnostics, spec_options
 from .options import FORMATS
 from .run import exit_code, load_all, table_width
@@ -53,16 +61,29 @@ def _table(title, caption, headers, numeric, items, footer=(), notes=(), cells=t
     return buf.getvalue()
 
 
+SPEC_TEXT = ("Layer", "Type")  # the columns whose cells come from a spec
+
+
 def _markdown(title, headers, numeric, items, footer=(), notes=(), cells=tuple) -> str:
-    out = [f"### {printable(title)}\n"] if title else []
+    """A Markdown table; ``title`` is Markdown already (markdown_text of a spec's name).
+    The SPEC_TEXT columns are escaped with markdown_text, the tool's own cells (shapes,
+    numbers, formulas) stay readable, their pipes escaped."""
+    out = [f"### {title}\n"] if title else []
     out.append("| " + " | ".join(headers) + " |")
     out.append("|" + "|".join("---:" if n else "---" for n in numeric) + "|")
-    for r in [*map(cells, items), *([footer] if footer else [])]:
-        out.append("| " + " | ".join(printable(c).replace("|", "\\|") for c in r) + " |")
+    escapes = [markdown_text if h in SPEC_TEXT else _own_cell for h in headers]
+    for r in map(cells, items):
+        out.append("| " + " | ".join(e(c) for e, c in zip(escapes, r)) + " |")
+    if footer:
+        out.append("| " + " | ".join(map(_own_cell, footer)) + " |")
     out.append("")
     out.extend(f"- {printable(line)}" for line in notes)
     out.append("")
     return "\n".join(out) + "\n"
+
+
+def _own_cell(text: str) -> str:
+    return printable(text).replace("|", "\\|")
 
 
 def _csv(header, rows) -> str:
@@ -196,7 +217,7 @@ def cost(specs, sets, input_shape, fmt, max_layers, batch):
     _run(specs, sets, input_shape, fmt, max_layers, build, _cost_payload,
          lambda net, c: _table(net.name, net.spec.file, COST_HEADERS, COST_NUMERIC,
                                c.layers, _cost_footer(c), _cost_notes(c), _cost_cells),
-         lambda net, c: _markdown(net.name, COST_HEADERS, COST_NUMERIC, c.layers,
+         lambda net, c: _markdown(markdown_text(net.name), COST_HEADERS, COST_NUMERIC, c.layers,
                                   _cost_footer(c), _cost_notes(c), _cost_cells),
          lambda net, c: (["file", "layer", "type", "output", "macs", "flops",
                           "activation_elements", "activation_bytes", "params"],
@@ -263,7 +284,7 @@ def rf(specs, sets, input_shape, fmt, max_layers):
     _run(specs, sets, input_shape, fmt, max_layers, receptive_fields, _rf_payload,
          lambda net, fs: _table(net.name, net.spec.file, RF_HEADERS, RF_NUMERIC,
                                 fs, notes=RF_NOTES, cells=_rf_cells),
-         lambda net, fs: _markdown(net.name, RF_HEADERS, RF_NUMERIC, fs,
+         lambda net, fs: _markdown(markdown_text(net.name), RF_HEADERS, RF_NUMERIC, fs,
                                    notes=RF_NOTES, cells=_rf_cells),
          csv_rows)
 
@@ -317,12 +338,13 @@ def explain(spec, layer, sets, input_shape, fmt, max_layers):
                     rows.append([r.file, e.name, e.type, section, text.strip()])  # _csv escapes
         click.echo(_csv(["file", "layer", "type", "section", "text"], rows), nl=False)
     elif fmt == "markdown":
-        out = [f"### {printable(r.net.name)}\n"]
+        out = [f"### {markdown_text(r.net.name)}\n"]
         for e in items:
-            out.append(f"#### {printable(e.name)} ({printable(e.type)})\n")
-            out.append("```")
-            out.extend(printable(line) for line in lines(e)[1:])
-            out.append("```\n")
+            out.append(f"#### {markdown_text(e.name)} ({markdown_text(e.type)})\n")
+            body = [printable(line) for line in lines(e)[1:]]
+            fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", "\n".join(body))),
+                                         default=0))  # no line in the body can close it
+            out += [fence, *body, fence + "\n"]
         click.echo("\n".join(out), nl=True)
     else:
         text = "\n\n".join("\n".join(map(printable, lines(e))) for e in items)
