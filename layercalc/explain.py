@@ -24,6 +24,11 @@ from .layers.linear import Linear
 from .layers.pool import AdaptivePool, Pool
 from .layers.reshape import Flatten
 
+# what a conv's padding holds, by padding_mode: only "zeros" adds nothing to the sum
+PADDING = {"zeros": "zero padding",
+           "reflect": "the reflect padding (the input mirrored at its border)",
+           "replicate": "the replicate padding (copies of the border values)",
+           "circular": "the circular padding (the input wrapped around)"}
 DIM_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 UNIT = {"length": "position", "depth": "plane", "height": "row", "width": "column"}
 
@@ -244,6 +249,7 @@ def _compare(l):
     a = l.args
     shape = l.input_shapes[0]
     weights = sum(t.numel for t in l.tensors if not t.buffer and t.key == "weight")
+    touch = "touch real data"
     if isinstance(lt, (Conv, ConvTranspose)):
         n = _batch(shape, lt.dims)
         sp_in, sp_out = shape[-lt.dims:], l.output[-lt.dims:]
@@ -256,7 +262,10 @@ def _compare(l):
             real = c_out * (c_in // g) * prod(
                 taps_on_input(sp_in[i], a["_k"][i], a["_s"][i], a["_pads"][i][0], a["_d"][i],
                               sp_out[i]) for i in range(lt.dims))
-            waste = "zero padding"
+            mode = a["padding_mode"]
+            waste = PADDING.get(mode, f"the {mode} padding")
+            if mode != "zeros":  # that padding is data too, read at a second place
+                touch = "read the input itself"
         else:
             fan_in = None
             real = c_in * (c_out // g) * prod(
@@ -291,8 +300,7 @@ def _compare(l):
                  f"({_pct(fan_in / inputs)}, sparse connectivity)")
     lines.append(conn)
     if real != macs:
-        lines.append(f"  {num(real)} of them touch real data, {num(macs - real)} fall on "
-                     f"{waste}")
+        lines.append(f"  {num(real)} of them {touch}, {num(macs - real)} fall on {waste}")
     share = macs / weights if weights else 0
     if weights:
         if macs == weights:
