@@ -1,6 +1,7 @@
 """`layercalc check` (the CI gate: expectations and lint rules) and `layercalc schema`."""
 from __future__ import annotations
 
+import fnmatch
 import glob
 import json
 import os
@@ -34,42 +35,162 @@ class Checked:
         return bool(self.errors() or (strict and self.warnings()))
 
 
-def expand(paths) -> tuple[list[str], dict]:
-    """Arguments -> spec paths: directories recurse into *.yaml / *.yml (hidden ones
-    skipped), quoted globs are expanded; a directory or glob matching nothing is reported."""
-    out: list[str] = []
-    empty: dict = {}
+def expand(paths) -> list:
+    """Arguments -> what to check, in order: spec paths (str), and Diagnostics standing for
+    an argument or a directory that yields none. Directories recurse into *.yaml / *.yml
+    (hidden ones skipped), quoted globs are expanded (`**`: any depth). Walking never enters
+    a symlinked directory (a link back up would loop forever); a symlinked file is checked,
+    and each real file once, under the first name it is found by. An unreadable directory
+    is an error of that directory; a directory or glob matching nothing is reported."""
+    from ..errors import Diagnostic
+
+    out: list = []
     for p in paths:
         if p != "-" and os.path.isdir(p):
-            found = []
-            for root, dirs, files in os.walk(p):
+            found: list = []
+
+            def unreadable(exc, found=found):
+                found.append(_unreadable_dir(exc.filename or p, exc))
+            for root, dirs, files in os.walk(p, onerror=unreadable):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 found += [os.path.join(root, f) for f in sorted(files)
                           if f.lower().endswith(YAML_SUFFIXES) and not f.startswith(".")]
-            if not found:
-                empty[p] = f"no *.yaml or *.yml files under the directory '{p}'"
-            out += found or [p]
-        elif p != "-" and not os.path.exists(p) and glob.has_magic(p):
-            found = sorted(glob.glob(p, recursive=True))
-            if not found:
-                empty[p] = f"no file matches '{p}'"
-            out += found or [p]
+            out += found or [Diagnostic(
+                "no-specs", f"no *.yaml or *.yml files under the directory '{p}'", file=p)]
+        elif p != "-" and not os.path.lexists(p) and glob.has_magic(p):
+            errors: dict = {}
+            found = _glob(p, errors) + [_unreadable_dir(d, exc) for d, exc in errors.items()]
+            found.sort(key=lambda f: f if isinstance(f, str) else f.file)
+            out += found or [Diagnostic("no-specs", f"no file matches '{p}'", file=p)]
+        elif p != "-" and p.endswith(_SEPARATORS):  # meant as a directory: say why it is not
+            try:
+                os.stat(p)
+                out.append(p)  # it is there after all (replaced since): read it as a file
+            except (OSError, ValueError) as exc:
+                out.append(_unreadable_dir(p, exc, hint="check the path"))
         else:
             out.append(p)
-    return out, empty
+    return _once(out)
+
+
+_SEPARATORS = tuple({os.sep, os.altsep or os.sep})
+
+
+def _unreadable_dir(path: str, exc: OSError, hint=None):
+    from ..errors import Diagnostic
+
+    return Diagnostic("unreadable", f"cannot read the directory: {exc.strerror or exc}",
+                      file=os.fspath(path), hint=hint)
+
+
+def _once(items: list) -> list:
+    """Each real file once (symlinks and hard links to it, the same file given twice), under
+    its first name; standard input, paths that cannot be looked up and diagnostics as they are."""
+    seen, out = set(), []
+    for item in items:
+        if isinstance(item, str) and item != "-":
+            try:
+                st = os.stat(item)
+                key = (st.st_dev, st.st_ino)
+            except (OSError, ValueError):
+                key = item
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(item)
+    return out
+
+
+def _glob(pattern: str, errors: dict) -> list[str]:
+    """glob.glob(pattern, recursive=True), except that `**` enters no symlinked directory
+    and that a directory it cannot list is recorded in ``errors`` (path -> OSError) instead
+    of skipped in silence."""
+    dirname, base = os.path.split(pattern)
+    if not glob.has_magic(pattern):
+        return [pattern] if _lexists(pattern, dirname, errors) else []
+    if not dirname:
+        return [name for name in _in_dir("", base, errors) if name]  # not "" for `**`
+    dirs = _glob(dirname, errors) if dirname != pattern and glob.has_magic(dirname) \
+        else [dirname]
+    return [os.path.join(d, name) for d in dirs for name in _in_dir(d, base, errors)]
+
+
+_MISSING = (FileNotFoundError, NotADirectoryError)
+
+
+def _lexists(path: str, parent: str, errors: dict) -> bool:
+    try:
+        os.lstat(path)
+        return True
+    except _MISSING:
+        return False
+    except OSError as exc:  # a parent that cannot be searched
+        errors.setdefault(parent or os.curdir, exc)
+        return False
+    except ValueError:  # an embedded NUL
+        return False
+
+
+def _names(d: str, errors: dict, hidden: bool = False) -> list[tuple[str, bool, bool]]:
+    """(name, is a directory, is a symlink to a directory) of the entries of d; hidden
+    ones left out unless ``hidden``."""
+    try:
+        with os.scandir(d or os.curdir) as it:
+            entries = list(it)
+    except _MISSING:
+        return []
+    except OSError as exc:
+        errors.setdefault(d or os.curdir, exc)
+        return []
+    except ValueError:
+        return []
+    out = []
+    for e in entries:
+        if e.name.startswith(".") and not hidden:
+            continue
+        try:
+            real_dir = e.is_dir(follow_symlinks=False)
+            linked_dir = not real_dir and e.is_symlink() and e.is_dir()
+        except OSError:
+            real_dir = linked_dir = False
+        out.append((e.name, real_dir, linked_dir))
+    return out
+
+
+def _in_dir(d: str, base: str, errors: dict) -> list[str]:
+    if base == "**":  # d itself and everything under it, without entering symlinked dirs
+        out, stack = [""], [""]
+        while stack:
+            rel = stack.pop()
+            for name, real_dir, linked_dir in _names(os.path.join(d, rel), errors):
+                if linked_dir:
+                    continue
+                path = os.path.join(rel, name)
+                out.append(path)
+                if real_dir:
+                    stack.append(path)
+        return out
+    if glob.has_magic(base):
+        names = [n for n, _, _ in _names(d, errors, hidden=base.startswith("."))]
+        return fnmatch.filter(names, base)
+    if not base:
+        return [base] if os.path.isdir(d) else []
+    return [base] if _lexists(os.path.join(d, base), d, errors) else []
+
 
 
 def run_checks(paths, sets, input_shape, max_layers, levels) -> list[Checked]:
     from ..check import check_network
     from ..errors import Diagnostic
 
-    files, empty = expand(paths)
-    results = load_all([f for f in files if f not in empty], sets, input_shape, max_layers)
+    items = expand(paths)
+    results = load_all([f for f in items if isinstance(f, str)], sets, input_shape,
+                       max_layers)
     by_file = iter(results)
     checked = []
-    for f in files:
-        if f in empty:
-            checked.append(Checked(f, None, [Diagnostic("no-specs", empty[f], file=f)]))
+    for f in items:
+        if isinstance(f, Diagnostic):  # a directory or glob that gave no file to check
+            checked.append(Checked(f.file, None, [f]))
             continue
         r = next(by_file)
         diags = list(r.diagnostics)

@@ -1,0 +1,195 @@
+"""Hostile `check` arguments, second round: directory symlink loops under `**` and
+directory arguments, unreadable directories, missing directories, and numeric options
+no conversion may turn into a traceback or accept in other scripts' digits."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import cli_runner
+
+from layercalc.cli import main
+
+GOOD = "input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 3}\n"
+BAD = "input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 9}\n"
+SPEC = str(Path(__file__).resolve().parent / "golden" / "dcgan_d.yaml")
+NOPERM = ["--bounding-set=-dac_override,-dac_read_search,-fowner",
+          "--inh-caps=-dac_override,-dac_read_search,-fowner", "--"]
+
+
+def check(*args):
+    return cli_runner(env={"NO_COLOR": "1", "GITHUB_ACTIONS": None}).invoke(
+        main, ["check", "--format", "parsable", *args], catch_exceptions=False)
+
+
+def layercalc(*args, cwd=None, timeout=60, prefix=()):
+    return subprocess.run([*prefix, sys.executable, "-m", "layercalc", *map(str, args)],
+                          cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def loop(tmp_path, monkeypatch):
+    """lp/a/x.yaml with lp/a/up -> .. (lp): a loop for anything following symlinks."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lp" / "a").mkdir(parents=True)
+    (tmp_path / "lp" / "a" / "x.yaml").write_text(GOOD)
+    try:
+        os.symlink("..", tmp_path / "lp" / "a" / "up", target_is_directory=True)
+    except (OSError, NotImplementedError):
+        pytest.skip("no symlinks here")
+    return tmp_path
+
+
+# -- 1. symlinks while walking --------------------------------------------------------------
+
+@pytest.mark.parametrize("arg", ["lp/**/*.yaml", "lp", "lp/"])
+def test_a_directory_symlink_loop_is_not_followed(loop, arg):
+    r = check(arg)
+    assert r.exit_code == 0, r.output
+    assert r.output == ""
+    r = cli_runner(env={"NO_COLOR": "1"}).invoke(main, ["check", arg])
+    assert r.output.splitlines() == ["ok   lp/a/x.yaml", "1 file checked, all passed"]
+
+
+@pytest.mark.parametrize("arg", ["lp/**/*.yaml", "lp/"])
+def test_two_crossing_loops_end_in_bounded_time(loop, arg):
+    """glob.glob never finished with two links up (../.. and ..): the executable must."""
+    os.symlink("../..", loop / "lp" / "a" / "up2", target_is_directory=True)
+    p = layercalc("check", arg, cwd=loop)
+    assert (p.returncode, p.stdout.splitlines()) == (
+        0, ["ok   lp/a/x.yaml", "1 file checked, all passed"]), p.stderr
+
+
+def test_each_real_file_is_checked_once(loop):
+    """A symlinked file is checked, under the first name found; a link to a file already
+    found, a hard link, or the same file named twice is not checked again."""
+    os.symlink("x.yaml", loop / "lp" / "a" / "y.yaml")
+    (loop / "lp" / "b.yaml").write_text(BAD)
+    os.symlink("../b.yaml", loop / "lp" / "a" / "link.yaml")  # sorts before x.yaml
+    os.link(loop / "lp" / "a" / "x.yaml", loop / "lp" / "hard.yaml")
+    for args in (["lp/**/*.yaml"], ["lp"], ["lp/a", "lp/a/x.yaml", "lp/**/*.yaml"]):
+        r = cli_runner(env={"NO_COLOR": "1"}).invoke(main, ["check", *args])
+        files = [ln.split()[1] for ln in r.output.splitlines()
+                 if ln.startswith(("ok ", "FAIL "))]
+        assert len(files) == len({os.path.realpath(f) for f in files}) == 2, (args, files)
+        assert r.exit_code == 1
+
+
+def test_a_symlinked_directory_named_on_the_command_line_is_entered(loop):
+    os.symlink("lp/a", loop / "named", target_is_directory=True)
+    for arg in ("named", "named/", "named/*.yaml", "named/**/*.yaml"):
+        r = check(arg, "--format", "json")
+        assert r.exit_code == 0 and '"named/x.yaml"' in r.output, (arg, r.output)
+
+
+def test_recursive_glob_still_matches_what_glob_matches(tmp_path, monkeypatch):
+    import glob
+
+    from layercalc.cli.check import _glob
+
+    monkeypatch.chdir(tmp_path)
+    for f in ("t/x.yaml", "t/a/y.yml", "t/a/b/z.yaml", "t/a/b/c/w.yaml", "t/.h/d/h.yaml",
+              "t/a/.e/e.yaml", "t/.dot.yaml", "t/a/b/n.txt"):
+        Path(f).parent.mkdir(parents=True, exist_ok=True)
+        Path(f).write_text("")
+    for pattern in ("t/**/*.yaml", "t/**", "t/**/", "t/*", "t/*/*", "t/.*", "**",
+                    "t/.*/**/*.yaml", "t/**/b/*", "**/*.y*ml", "t/a/*/c/*", "t/[xy].yaml",
+                    "t/?.yaml", "./t/*.yaml", "t//*.yaml", "nothing/*.yaml", "t/x.yaml/*",
+                    "t/**/.*", os.path.abspath("t") + "/**/*.yml"):
+        errors = {}
+        assert sorted(_glob(pattern, errors)) == sorted(glob.glob(pattern, recursive=True))
+        assert errors == {}
+
+
+# -- 2. and 5. directories that cannot be read ----------------------------------------------
+
+@pytest.fixture
+def locked(tmp_path, monkeypatch):
+    """g/sub/a.yaml (good) and g/locked/b.yaml (bad), g/locked refusing to be listed."""
+    monkeypatch.chdir(tmp_path)
+    for d, text in (("sub/a.yaml", GOOD), ("locked/b.yaml", BAD)):
+        (tmp_path / "g" / d).parent.mkdir(parents=True)
+        (tmp_path / "g" / d).write_text(text)
+    scandir, listdir = os.scandir, os.listdir
+
+    def refuse(real):
+        def call(path="."):
+            if os.path.basename(os.path.normpath(os.fspath(path))) == "locked":
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return real(path)
+        return call
+    monkeypatch.setattr(os, "scandir", refuse(scandir))
+    monkeypatch.setattr(os, "listdir", refuse(listdir))
+    return tmp_path
+
+
+DENIED = "g/locked:1:1: error[unreadable]: cannot read the directory: Permission denied\n"
+
+
+@pytest.mark.parametrize("arg", ["g", "g/", "g/**/*.yaml", "g/*/*.yaml", "g/locked/*.yaml"])
+def test_an_unreadable_directory_is_an_error_not_a_pass(locked, arg):
+    r = check(arg)
+    assert r.exit_code == 1
+    assert r.output == DENIED
+
+
+def test_an_unreadable_directory_leaves_the_others_checked(locked):
+    (locked / "g" / "sub" / "c.yaml").write_text(BAD)
+    r = check("g/**/*.yaml")
+    assert r.exit_code == 1
+    assert r.output.startswith(DENIED)
+    assert r.output.count("g/sub/c.yaml:3:") == 1 and "g/sub/a.yaml" not in r.output
+    r = cli_runner(env={"NO_COLOR": "1"}).invoke(main, ["check", "g"])
+    assert r.output.splitlines()[0] == "FAIL g/locked"
+    assert "cannot read the directory: Permission denied  [unreadable]" in r.output
+    assert "ok   g/sub/a.yaml" in r.output and "FAIL g/sub/c.yaml" in r.output
+
+
+@pytest.mark.parametrize("arg", ["g/locked", "g/locked/"])
+def test_an_unreadable_top_directory_says_so(locked, arg):
+    r = check(arg)
+    assert (r.exit_code, r.output) == (1, DENIED.replace("g/locked", arg))
+    assert "no *.yaml" not in r.output
+
+
+@pytest.mark.skipif(not shutil.which("setpriv") or os.name != "posix",
+                    reason="needs setpriv to drop root's permission bypass")
+@pytest.mark.parametrize("arg", ["g/", "g/**/*.yaml", "g/*/b.yaml", "g/locked"])
+def test_real_permissions(tmp_path, arg):
+    for d, text in (("sub/a.yaml", GOOD), ("locked/b.yaml", BAD)):
+        (tmp_path / "g" / d).parent.mkdir(parents=True)
+        (tmp_path / "g" / d).write_text(text)
+    (tmp_path / "g" / "locked").chmod(0)
+    try:
+        p = layercalc("check", "--format", "parsable", arg, cwd=tmp_path,
+                      prefix=["setpriv", *NOPERM] if os.geteuid() == 0 else [])
+        if os.access(tmp_path / "g" / "locked", os.R_OK) and os.geteuid() != 0:
+            pytest.skip("permissions are not enforced here")
+        if "setpriv" in p.stderr:
+            pytest.skip(f"setpriv cannot drop capabilities here: {p.stderr.strip()}")
+        assert (p.returncode, p.stdout, p.stderr) == (1, DENIED, "")
+    finally:
+        (tmp_path / "g" / "locked").chmod(0o755)
+
+
+@pytest.mark.parametrize("arg", ["nodir/", "nodir/sub/"])
+def test_a_missing_directory_is_called_missing(tmp_path, monkeypatch, arg):
+    monkeypatch.chdir(tmp_path)
+    r = check(arg, "--format", "parsable")
+    assert (r.exit_code, r.output) == (
+        1, f"{arg}:1:1: error[unreadable]: cannot read the directory: No such file or "
+           f"directory (hint: check the path)\n")
+
+
+def test_a_file_named_as_a_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("s.yaml").write_text(GOOD)
+    r = check("s.yaml/")
+    assert r.exit_code == 1
+    assert r.output.startswith("s.yaml/:1:1: error[unreadable]: cannot read the directory: "
+                               "Not a directory")
