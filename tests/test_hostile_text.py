@@ -104,11 +104,7 @@ def test_every_command_is_in_the_matrix():
 CASES = [pytest.param(field, name, fmt, id=f"{field}-{name}-{fmt}")
          for name, command in _commands().items() if name in SPEC_COMMANDS
          for fmt in _formats(command) for field in FIELDS]
-# an unknown TYPE is quoted with repr, which leaves the invisible characters Python calls
-# printable raw (not printable()): the message is built outside the renderers
-REPR_QUOTED = pytest.mark.xfail(strict=True, reason="layercalc/catalog.py quotes an unknown "
-                                "TYPE with repr, not printable(): invisible characters pass")
-CASES += [pytest.param("type", name, fmt, id=f"argv-type-{name}-{fmt}", marks=REPR_QUOTED)
+CASES += [pytest.param("type", name, fmt, id=f"argv-type-{name}-{fmt}")
           for name, command in _commands().items() if name in TYPE_COMMANDS
           for fmt in _formats(command)]
 

@@ -60,7 +60,9 @@ def layers(fmt, names):
 
     entries = catalog(names)
     if isinstance(entries, str):
-        raise click.BadParameter(entries, param_hint="TYPE")
+        from ..render import printable
+
+        raise click.BadParameter(printable(entries), param_hint="TYPE")
     click.echo(render_catalog(entries, fmt, table_width()), nl=False)
 
 
