@@ -20,6 +20,18 @@ DEFAULT_MAX_MEMORY = 2 * 2**30
 INDEX_BYTES = 8  # int64 indices for embedding inputs
 NUMPY_SCRATCH = 256 * 2**10  # NumPy's own buffers during one layer (ufunc and reduction
 #                              buffers of 8192 elements per operand), beside workspace()
+# Python objects beside the array data, measured with tracemalloc and rounded up: each
+# layer's check record (LayerCheck, its shape tuples: 16 bytes a dimension), each array
+# kept for --save (ndarray object, state_dict key, dict slot; 4 bytes a key character),
+# and each entry np.savez adds to its zipfile (ZipInfo, kept until the archive closes).
+LAYER_OVERHEAD = 384
+ARRAY_OVERHEAD = 384
+ZIP_ENTRY = 512
+# numpy.lib.format.write_array (NumPy 1.24 to 2.x) writes to a zipfile member, which is
+# not a real file, in chunks of max(16 MiB // itemsize, 1) elements, each copied by
+# chunk.tobytes(); nditer may also buffer a chunk of an array that is neither C- nor
+# F-contiguous. So saving needs up to twice the smaller of 16 MiB and the largest array.
+SAVE_CHUNK = 16 * 2**20
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
           "gb": 10**9, "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30,
@@ -146,48 +158,91 @@ def output_producers(net) -> dict:
     return out
 
 
-def _last_uses(net) -> dict:
-    """Producer name -> index of the last layer reading it (len(layers) for outputs)."""
+def _last_uses(net, save: bool = False) -> dict:
+    """Producer name -> index of the last layer reading it (len(layers) for arrays kept
+    to the end: the network outputs, and the input when ``save`` keeps it for the file).
+    The one plan of lifetimes: :func:`run` drops each array right after this step and
+    :func:`estimate_memory` counts it live until then. A producer missing from the map
+    is never read: run drops it at once."""
     last = {}
     for i, layer in enumerate(net.layers):
         for src in layer.inputs:
             last[src] = i
     for producer in output_producers(net).values():
         last[producer] = len(net.layers)
+    if save:
+        last["input"] = len(net.layers)
     return last
+
+
+def integer_input_diagnostic(net, file: str | None = None) -> Diagnostic | None:
+    """A located error at the first layer other than an embedding that reads the network
+    input when that input holds integer indices (it feeds an embedding): PyTorch's
+    layers (conv, linear, pools, softmax, norms, upsample, ...) refuse a Long tensor, and
+    NumPy would silently promote it to int64 or float64, beyond the memory estimate."""
+    if not _index_input(net):
+        return None
+    feeds = next(l for l in net.layers if l.type.name == "embedding" and "input" in l.inputs)
+    for layer in net.layers:
+        if layer.type.name == "embedding" or "input" not in layer.inputs:
+            continue
+        node = layer.node
+        return Diagnostic(
+            "integer-input", f"layer '{layer.name}' ({layer.type.name}) reads the network "
+            f"input, which holds integer indices (it feeds embedding '{feeds.name}'); "
+            f"PyTorch's {layer.type.name} needs a floating-point tensor",
+            line=getattr(node, "line", 1), column=getattr(node, "col", 1),
+            hint=f"only embeddings take integer indices: feed '{layer.name}' from the "
+            f"embedding's output (from: {feeds.name}) or from another layer; shape and "
+            "params still answer",
+            file=file or net.spec.file)
+    return None
 
 
 def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
     """Upper estimate of the forward pass's peak bytes from shapes alone: the arrays
-    alive at each step, the layer's output and scratch space (its type's workspace(),
-    an upper bound tested on hostile shapes by tests/test_hostile_memory.py, plus
-    NUMPY_SCRATCH), and the parameters (only the current layer's, unless they are all
-    kept for --save)."""
+    alive at each step (their lifetimes from :func:`_last_uses`, as :func:`run` frees
+    them), the layer's output and scratch space (its type's workspace(), an upper bound
+    tested on hostile shapes by tests/test_hostile_memory.py, plus NUMPY_SCRATCH), the
+    parameters (only the current layer's, unless they are all kept for --save), the
+    per-layer records, and with ``save`` np.savez's write buffers and zip entries."""
     b = DTYPES[dtype]
-    last = _last_uses(net)
+    last = _last_uses(net, save)
     in_bytes = prod(net.input) * (INDEX_BYTES if _index_input(net) else b)
     sizes = {"input": in_bytes}
     frees = {}
     for src, i in last.items():
         frees.setdefault(i, []).append(src)
+    peak = in_bytes  # made before the first layer, even when no layer reads it
     live = in_bytes if "input" in last else 0
-    if save:
-        live += in_bytes if "input" not in last else 0
-    kept = 0
-    peak = live
+    kept = records = 0
+    largest = in_bytes  # the largest array saved
+    keys = [5]  # the lengths of the saved keys: "input", then the tensors
     for i, layer in enumerate(net.layers):
         out_b = prod(layer.output) * b
         sizes[layer.name] = out_b
-        weights = sum(t.numel * (8 if t.dtype == "int64" else b) for t in layer.tensors)
+        sizes_w = [t.numel * (8 if t.dtype == "int64" else b) for t in layer.tensors]
+        weights = sum(sizes_w)
         scratch = layer.type.workspace(layer.args, layer.input_shapes, layer.output) * b
-        peak = max(peak, live + out_b + scratch + weights + kept + NUMPY_SCRATCH)
+        records += LAYER_OVERHEAD + 16 * len(layer.output)
+        peak = max(peak, live + out_b + scratch + weights + kept + records + NUMPY_SCRATCH)
         if layer.name in last:
             live += out_b
         for src in frees.get(i, ()):
             live -= sizes[src]
         if save:
-            kept += weights
-    return max(peak, live + kept)
+            layer_keys = [len(layer.name) + 1 + len(t.key) for t in layer.tensors]
+            keys += layer_keys
+            kept += weights + sum(ARRAY_OVERHEAD + 4 * n for n in layer_keys)
+            largest = max([largest, *sizes_w])
+    end = live + kept + records
+    if save:
+        outs = output_producers(net)
+        for name, producer in outs.items():
+            keys.append(len(name) + 7 if len(outs) > 1 else 6)
+            largest = max(largest, sizes[producer])
+        end += 2 * min(SAVE_CHUNK, largest) + sum(ZIP_ENTRY + 4 * n for n in keys)
+    return max(peak, end)
 
 
 def memory_diagnostic(net, estimate: int, limit: int, file: str | None = None) -> Diagnostic:
@@ -328,10 +383,11 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
     rng = np.random.default_rng(seed)
     res = Verification(file or net.spec.file, net.name, dtype, seed,
                        estimate if estimate is not None else estimate_memory(net, dtype, save))
-    x0 = _make_input(rng, np, np_dtype, net)
-    arrays = {"input": x0} if save else None
-    last = _last_uses(net)
-    values = {"input": x0}
+    last = _last_uses(net, save)  # the lifetimes estimate_memory counted
+    values = {"input": _make_input(rng, np, np_dtype, net)}
+    arrays = {"input": values["input"]} if save else None
+    if "input" not in last:  # no layer reads it and it is not saved
+        values.pop("input")
     n = len(net.layers)
     failed = None
     for i, layer in enumerate(net.layers):

@@ -3,6 +3,7 @@ stderr, --save path syntax, signals mid-save, and the memory estimate against th
 (input lifetimes, integer index inputs, np.savez's write buffer)."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -137,3 +138,135 @@ def test_standard_input_is_never_the_save_target(place):
                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 1 and "it is standard input" in r.stderr + r.stdout, r
     assert (place / "s.yaml").read_text() == SPEC
+
+
+# -- the memory estimate against the run ------------------------------------------------------
+
+def measured(net, save=False, path=None):
+    """verify.run (and save_npz into ``path``) under tracemalloc: (estimate, peak)."""
+    import tracemalloc
+
+    import numpy  # noqa: F401 - imported before tracing: its modules are not the run's
+    import numpy.random  # noqa: F401
+
+    from layercalc import verify
+
+    estimate = verify.estimate_memory(net, save=save)
+    tracemalloc.start()
+    try:
+        v = verify.run(net, save=save)
+        assert v.ok
+        if path is not None:
+            verify.save_npz(str(path), v.arrays)
+        del v
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return estimate, peak
+
+
+KEEPIN = """\
+input: [1, 1, 1000, 1000]
+layers:
+  - avg_pool2d: {kernel_size: 2}
+  - conv2d: {out_channels: 1, kernel_size: 2}
+"""
+
+BRANCHES = """\
+input: [1, 1, 600, 600]
+layers:
+  - avg_pool2d: {name: a, kernel_size: 2}
+  - conv2d: {name: b, out_channels: 1, kernel_size: 2}
+  - max_pool2d: {name: c, from: a, kernel_size: 2}
+  - conv2d: {name: d, from: input, out_channels: 1, kernel_size: 4, stride: 4}
+"""
+
+
+@pytest.mark.parametrize("text", [KEEPIN, BRANCHES], ids=["keepin", "branches"])
+@pytest.mark.parametrize("save", [False, True], ids=["run", "save"])
+def test_the_input_lives_as_long_as_the_estimate_says(text, save, tmp_path):
+    """The input was kept alive for the whole run while the estimate freed it after its
+    last use (and, with --save, freed it although the saved arrays keep it)."""
+    from conftest import net_of
+
+    estimate, peak = measured(net_of(text), save, tmp_path / "x.npz" if save else None)
+    assert peak <= estimate, (peak, estimate)
+
+
+def test_the_keepin_repro_is_refused_by_max_memory(tmp_path):
+    p = tmp_path / "keepin.yaml"
+    p.write_text(KEEPIN.replace("1000, 1000", "4000, 4000"))
+    from conftest import net_of
+
+    from layercalc import verify
+
+    net = net_of(p.read_text())
+    assert verify.estimate_memory(net, save=True) > 150 * 2**20  # the input counts
+    r = invoke(p, "--max-memory", "100MiB", "--save", tmp_path / "k.npz")
+    assert r.exit_code == 1 and "error[memory-limit]" in r.output
+    assert not (tmp_path / "k.npz").exists()
+
+
+@pytest.mark.parametrize("spec_text", [
+    "input: [1, 1024]\nlayers:\n  - linear: {out_features: 8192}\n",
+    "input: [1, 2]\nlayers:\n"
+    + "".join(f"  - batch_norm1d: {{name: layer_with_a_long_name_{i:05d}}}\n"
+              for i in range(1500)),
+], ids=["write-buffer", "many-entries"])
+def test_saving_stays_within_the_estimate(spec_text, tmp_path):
+    """np.savez writes through 16 MiB chunk copies and keeps a ZipInfo per entry; the
+    saved arrays carry Python objects besides their data; all are in the estimate."""
+    from conftest import net_of
+
+    estimate, peak = measured(net_of(spec_text), True, tmp_path / "w.npz")
+    assert peak <= estimate, (peak, estimate)
+
+
+def test_many_layers_without_save_stay_within_the_estimate():
+    from conftest import net_of
+
+    text = "input: [1, 2]\nlayers:\n" + "  - relu: {}\n" * 3000
+    estimate, peak = measured(net_of(text))
+    assert peak <= estimate, (peak, estimate)
+
+
+# -- an integer index input feeding other layers ----------------------------------------------
+
+@pytest.mark.parametrize("consumer", [
+    "conv2d: {from: input, out_channels: 1, kernel_size: 3}",
+    "softmax: {from: input, dim: -1}",
+    "avg_pool2d: {from: input, kernel_size: 2}",
+    "layer_norm: {from: input, normalized_shape: 8}",
+    "upsample: {from: input, scale_factor: 2}",
+    "flatten: {from: input}",
+])
+def test_an_index_input_feeds_only_embeddings(consumer, tmp_path):
+    p = tmp_path / "idx.yaml"
+    p.write_text("input: [1, 1, 8, 8]\nlayers:\n"
+                 "  - embedding: {name: emb, num_embeddings: 10, embedding_dim: 1}\n"
+                 f"  - {consumer}\n")
+    r = invoke(p)
+    assert r.exit_code == 1, r.output
+    kind = consumer.split(":")[0]
+    assert f"idx.yaml:4:5: error[integer-input]: layer '1' ({kind}) reads the network input, " \
+           "which holds integer indices (it feeds embedding 'emb'); PyTorch's " \
+           f"{kind} needs a floating-point tensor" in r.output, r.output
+    assert "hint: only embeddings take integer indices" in r.output
+    assert "Traceback" not in r.output and "UFuncTypeError" not in r.output
+    j = json.loads(invoke(p, "--format", "json").stdout)
+    assert j["errors"][0]["code"] == "integer-input"
+
+
+def test_the_first_consumer_is_named_and_embeddings_alone_still_run(tmp_path):
+    p = tmp_path / "idx.yaml"
+    p.write_text("input: [2, 5]\nlayers:\n"
+                 "  - embedding: {name: a, num_embeddings: 10, embedding_dim: 4}\n"
+                 "  - embedding: {name: b, from: input, num_embeddings: 12, embedding_dim: 4}\n"
+                 "  - add: {from: [a, b]}\n")
+    r = invoke(p)
+    assert r.exit_code == 0, r.output
+    p.write_text(p.read_text() + "  - linear: {from: input, out_features: 3}\n"
+                 "  - relu: {from: input}\n")
+    r = invoke(p)
+    assert r.exit_code == 1 and r.output.count("error[integer-input]") == 1
+    assert "idx.yaml:6:5:" in r.output

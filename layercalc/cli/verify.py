@@ -179,7 +179,8 @@ def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_lay
         if r.net is None:
             runs.append((r, None))
             continue
-        refusal = core.rank_diagnostic(r.net, r.file)
+        refusal = (core.integer_input_diagnostic(r.net, r.file)
+                   or core.rank_diagnostic(r.net, r.file))
         if refusal is not None:
             r.diagnostics.append(refusal)
             runs.append((r, None))
