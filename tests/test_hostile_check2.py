@@ -193,3 +193,93 @@ def test_a_file_named_as_a_directory(tmp_path, monkeypatch):
     assert r.exit_code == 1
     assert r.output.startswith("s.yaml/:1:1: error[unreadable]: cannot read the directory: "
                                "Not a directory")
+
+
+# -- 3. and 4. numeric options: ASCII digits, no traceback, both paths alike ----------------
+
+NINES = "9" * 4301  # int() refuses more than 4300 digits with a ValueError
+
+
+def via_entry(argv, capsys):
+    from layercalc.cli.entry import main as entry
+
+    with pytest.raises(SystemExit) as exc:
+        entry(argv)
+    out, err = capsys.readouterr()
+    return out, err, exc.value.code
+
+
+def via_click(argv):
+    from layercalc.cli.app import main as group
+
+    r = cli_runner().invoke(group, argv)
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    return r.stdout, r.stderr, r.exit_code
+
+
+def error_line(err: str) -> str:
+    return [ln for ln in err.splitlines() if ln.startswith("Error:")][-1]
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["shape", SPEC, "--max-layers", NINES], "--max-layers"),
+    (["shape", SPEC, f"--max-layers={NINES}"], "--max-layers"),
+    (["shape", SPEC, "--depth", NINES], "--depth"),
+    (["params", SPEC, f"--depth={NINES}"], "--depth"),
+    (["params", SPEC, "--max-layers", "9" * 20], "--max-layers"),
+    (["shape", SPEC, "--input", f"1,{NINES},8,8"], "--input"),
+    (["shape", SPEC, "--max-layers", "٣"], "--max-layers"),
+    (["shape", SPEC, "--max-layers", "５"], "--max-layers"),
+    (["params", SPEC, "--depth", "٣"], "--depth"),
+    (["shape", SPEC, "--max-layers", "+5"], "--max-layers"),
+    (["shape", SPEC, "--max-layers", "1_000"], "--max-layers"),
+    (["shape", SPEC, "--max-layers", " 5"], "--max-layers"),
+    (["shape", SPEC, "--max-layers", "0"], "--max-layers"),
+    (["shape", SPEC, "--depth", "-1"], "--depth"),
+    (["shape", SPEC, "--input", "1,٣,64,64"], "--input"),
+    (["shape", SPEC, "--input", "１,3,64,64"], "--input"),
+    (["params", SPEC, "--input=1,3,6_4,64"], "--input"),
+    (["params", SPEC, "--input", "1,+3,64,64"], "--input"),
+    (["check", SPEC, "--max-layers", "٣"], "--max-layers"),
+    (["check", SPEC, "--input", "1,3,64,６４"], "--input"),
+    (["verify", SPEC, "--max-layers", NINES], "--max-layers"),
+    (["schema", "--indent", "２"], "--indent"),
+    (["schema", "--indent", NINES], "--indent"),
+    (["schema", "--indent", "17"], "--indent"),
+])
+def test_a_bad_number_is_the_same_usage_error_on_both_paths(argv, option, capsys):
+    out, err, code = via_entry(argv, capsys)
+    assert (code, out) == (2, ""), err
+    assert "Traceback" not in err and option in error_line(err)
+    assert len(error_line(err)) < 200  # 4301 digits are not echoed back
+    c_out, c_err, c_code = via_click(argv)
+    assert (c_code, c_out, error_line(c_err)) == (2, "", error_line(err))
+
+
+@pytest.mark.parametrize("argv, code", [
+    (["shape", SPEC, "--max-layers", "100", "--depth", "0"], 0),
+    (["params", SPEC, "--max-layers=0100", "--depth=1", "--format", "csv"], 0),
+    (["shape", SPEC, "--input", "[2, 3, 64, 64]", "--format", "json"], 0),
+    (["params", SPEC, "--input", "2x3x64x64"], 0),
+    (["shape", SPEC, "--max-layers", "3"], 1),  # refused for the spec's size
+])
+def test_ascii_numbers_still_work_and_agree(argv, code, capsys):
+    from layercalc.cli.entry import fast_args
+
+    assert fast_args(argv) is not None
+    fast = via_entry(argv, capsys)
+    assert fast == via_click(argv)
+    assert fast[2] == code, fast
+
+
+def test_the_executable_gives_no_traceback():
+    for argv in (["shape", SPEC, "--max-layers", NINES], ["params", SPEC, f"--depth={NINES}"]):
+        p = layercalc(*argv)
+        assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+        assert "is beyond the largest value" in p.stderr
+
+
+def test_schema_indent_in_range():
+    out = via_click(["schema", "--indent", "0"])
+    assert out[2] == 0 and "\n" not in out[0].rstrip("\n")
+    assert via_click(["schema", "--indent", "16"])[2] == 0

@@ -365,9 +365,18 @@ def check(files, sets, input_shape, fmt, max_layers, disable, promote, strict, l
     sys.exit(1 if any(c.failed(strict) for c in checked) else 0)
 
 
+def _indent(ctx, param, value):
+    from .options import parse_int
+
+    try:  # the digits 0-9 only: click's IntRange took "２" and "+2"
+        return parse_int(value, 0, MAX_INDENT)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @click.command()
-@click.option("--indent", type=click.IntRange(0, MAX_INDENT), default=2, show_default=True,
-              help="spaces per level (0: one line)")
+@click.option("--indent", default="2", callback=_indent, metavar="INTEGER RANGE",
+              help=f"spaces per level (0: one line)  [default: 2; 0<=x<={MAX_INDENT}]")
 def schema(indent):
     """Print the JSON Schema of the spec language, generated from the layer registry.
 

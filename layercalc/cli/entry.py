@@ -52,10 +52,8 @@ def fast_args(argv: list[str]):
         given = raw[option.dest]
         if option.multiple:
             values[option.dest] = _convert(option, given)
-        elif given:
-            values[option.dest] = _convert(option, given[-1])  # the last one wins
-        else:
-            values[option.dest] = option.default
+        else:  # the last one wins; the default is converted as click converts it
+            values[option.dest] = _convert(option, given[-1] if given else option.default)
         if values[option.dest] is _DECLINE:
             return None
     if values["fmt"] == "table" and os.name != "posix" and sys.stdout.isatty():
@@ -64,12 +62,10 @@ def fast_args(argv: list[str]):
 
 
 def _convert(option, value):
+    """click's conversion (layercalc.cli.options.CONVERT), or _DECLINE for any value it
+    refuses: click then gives the usage error."""
     if option.kind == "format":
         return value if value in FORMATS else _DECLINE
-    if option.kind == "int":
-        if not (value.isascii() and value.isdigit()) or int(value) < option.minimum:
-            return _DECLINE
-        return int(value)
     try:
         return CONVERT[option.kind](value)
     except ValueError:

@@ -14,8 +14,11 @@ FORMATS = ("table", "json", "markdown", "csv")  # the renderers of layercalc.ren
 
 class Option(namedtuple("Option", "flag dest kind default metavar help multiple minimum",
                         defaults=(None, False, None))):
-    """One option: ``kind`` is "sets", "input", "format" (choices per command) or "int"
-    (at least ``minimum``)."""
+    """One option: ``kind`` is "sets", "input", "format" (choices per command) or "int>=N"
+    (an int of at least N, ``minimum``). Every kind but "format" is converted by its
+    CONVERT entry, on both paths alike: an int is written in the ASCII digits 0-9 and
+    nothing else (click's IntRange took "５", "٣", "+5" or "1_000", and Python's int()
+    raises beyond 4300 digits)."""
 
     __slots__ = ()
 
@@ -25,11 +28,14 @@ SETS = Option("--set", "sets", "sets", (), "NAME=VALUE", "override a var (repeat
 INPUT = Option("--input", "input_shape", "input", None, "SIZES",
                "override the input shape, e.g. 1,3,128,128")
 FORMAT = Option("--format", "fmt", "format", "table", None, "output format")
-MAX_LAYERS = Option("--max-layers", "max_layers", "int", 100_000, None,
-                    "refuse specs expanding to more leaf layers", minimum=1)
-DEPTH = Option("--depth", "depth", "int", None, None,
+# the int options' help ends as click's IntRange had it; their default is text, as given
+# on the command line (an int would make click convert with its own INT first)
+MAX_LAYERS = Option("--max-layers", "max_layers", "int>=1", "100000", "INTEGER RANGE",
+                    "refuse specs expanding to more leaf layers  [default: 100000; x>=1]",
+                    minimum=1)
+DEPTH = Option("--depth", "depth", "int>=0", None, "INTEGER RANGE",
                "collapse blocks and groups nested deeper than N into one row with their "
-               "totals (0: one row per top-level entry)", minimum=0)
+               "totals (0: one row per top-level entry)  [x>=0]", minimum=0)
 SPEC_OPTIONS = (SETS, INPUT, FORMAT, MAX_LAYERS)  # every spec command takes these
 
 
@@ -47,18 +53,50 @@ def parse_sets(values) -> dict:
     return out
 
 
+def is_digits(text: str) -> bool:
+    """Only the ASCII digits 0-9, at least one (str.isdigit also takes "５", "٣", "²")."""
+    return text.isascii() and text.isdigit()
+
+
+def parse_int(text, minimum: int = 0, maximum: int = 2**63 - 1):
+    """An int option's text -> int: ASCII digits only, within [minimum, maximum]; None
+    (no default) passes as it is."""
+    if text is None:
+        return None
+    if not is_digits(text):
+        raise ValueError(f"expected a whole number written with the digits 0-9, got {text!r}")
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(maximum)) or int(digits) > maximum:
+        raise ValueError(f"{_shown(text)} is beyond the largest value, {maximum}")
+    if int(digits) < minimum:
+        raise ValueError(f"{int(digits)} is not in the range x>={minimum}")
+    return int(digits)
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else f"{text[:limit // 2]}...({len(text)} digits)"
+
+
 def parse_input(text):
     """--input text ("1,3,128,128", "1x3x128x128", "[1, 3, 128, 128]") -> a shape or None."""
     if text is None:
         return None
+    parts = text.replace("x", ",").replace(" ", "").strip("[]()").split(",")
+    if not all(map(is_digits, parts)):
+        raise ValueError(f"expected sizes like 1,3,128,128 (digits 0-9), got {text!r}")
     try:
-        dims = tuple(int(v) for v in
-                     text.replace("x", ",").replace(" ", "").strip("[]()").split(","))
+        dims = tuple(parse_int(v, 1, 2**31 - 1) for v in parts)
     except ValueError:
-        raise ValueError(f"expected sizes like 1,3,128,128, got {text!r}") from None
-    if not dims or any(d < 1 or d > 2**31 - 1 for d in dims):
-        raise ValueError("sizes must be between 1 and 2**31 - 1")
+        raise ValueError("sizes must be between 1 and 2**31 - 1") from None
     return dims
 
 
-CONVERT = {"sets": parse_sets, "input": parse_input}  # the kinds click calls back for
+def _int_kind(minimum: int):
+    def convert(text):
+        return parse_int(text, minimum)
+    return convert
+
+
+# the conversions by Option.kind: click calls them back, the fast path runs them
+CONVERT = {"sets": parse_sets, "input": parse_input,
+           **{o.kind: _int_kind(o.minimum) for o in (MAX_LAYERS, DEPTH)}}
