@@ -2,7 +2,8 @@
 
 Expressions are parsed with :mod:`ast` and walked against a whitelist: numbers,
 names, ``+ - * / // % **``, unary minus/plus, parentheses, and the calls ``min max
-abs floor ceil round``; and (SPEC section 11) the comparisons ``== != < <= > >=``
+abs floor ceil round`` (and, in a layer entry, ``in_shape input_shape``); and (SPEC
+11) the comparisons ``== != < <= > >=``
 (chained as in Python), ``and``, ``or``, ``not`` and ``A if CONDITION else B``.
 Nothing is ever passed to ``eval``. Every intermediate is bounded so ``9 ** 9 ** 9``
 fails at once instead of hanging.
@@ -47,6 +48,10 @@ FUNCTIONS = {
     "ceil": math.ceil,
     "round": round,
 }
+# SPEC section 11: a layer entry's expressions may read shapes. The builder puts the
+# entry's readers into the names under "in_shape()" and "input_shape()" (keys no
+# identifier can spell); elsewhere (vars, expectations) the calls are refused.
+SHAPE_FUNCTIONS = ("in_shape", "input_shape")
 
 
 class ExprError(ValueError):
@@ -78,7 +83,8 @@ _COMPARE = {
 _REFUSED_COMPARE = {ast.Is: "'is'", ast.IsNot: "'is not'", ast.In: "'in'",
                     ast.NotIn: "'not in'"}
 ALLOWED = ("numbers, var names, + - * / // % **, parentheses, min max abs floor ceil "
-           "round, comparisons (== != < <= > >=), and or not, and A if CONDITION else B")
+           "round, in_shape input_shape (in a layer entry), comparisons (== != < <= > >=), "
+           "and or not, and A if CONDITION else B")
 
 
 def _describe(node: ast.AST) -> str:
@@ -135,9 +141,11 @@ def parse(text: str) -> ast.AST:
                 raise ExprError(f"only numbers are allowed in expressions, not {node.value!r}")
             continue
         if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            if not isinstance(node.func, ast.Name) or (
+                    node.func.id not in FUNCTIONS and node.func.id not in SHAPE_FUNCTIONS):
                 raise ExprError(f"call not allowed in '{text}'",
-                                hint="allowed functions: " + " ".join(FUNCTIONS))
+                                hint="allowed functions: " + " ".join(FUNCTIONS) + " "
+                                + " ".join(SHAPE_FUNCTIONS))
             if node.keywords or not node.args or any(
                     isinstance(a, ast.Starred) for a in node.args):
                 raise ExprError(f"{node.func.id}() takes plain positional arguments in '{text}'")
@@ -187,7 +195,7 @@ def _eval(node, names, text):
             return _check(value, text)
         from .errors import did_you_mean
 
-        if node.id in FUNCTIONS:
+        if node.id in FUNCTIONS or node.id in SHAPE_FUNCTIONS:
             raise ExprError(f"'{node.id}' is a function; call it as {node.id}(...)")
         raise ExprError(f"unknown name '{node.id}' in '{text}'",
                         hint=did_you_mean(node.id, names) or "define it under `vars:`",
@@ -248,6 +256,17 @@ def _eval(node, names, text):
     if t is ast.Call:
         args = [_eval(a, names, text) for a in node.args]
         name = node.func.id
+        if name in SHAPE_FUNCTIONS:
+            reader = names.get(name + "()")
+            if reader is None:
+                raise ExprError(f"{name}() reads a layer entry's input shapes; it is not "
+                                f"available here ('{text}')",
+                                hint="use it in a layer entry's arguments, `when`, `repeat` "
+                                "or name")
+            try:
+                return _check(reader(*args), text)
+            except ExprError as exc:
+                raise ExprError(f"'{text}': {exc.message}", exc.hint, exc.code) from None
         try:
             if name in ("floor", "ceil", "abs") and len(args) != 1:
                 raise TypeError(f"{name}() takes one argument")

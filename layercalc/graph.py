@@ -8,10 +8,12 @@ entry's. Names follow ``named_modules()`` (``layer1.0.conv1``).
 from __future__ import annotations
 
 import gc
+from collections import ChainMap
 from contextlib import contextmanager
 
 from .arith import prod
 from .errors import LayerError, SpecError, did_you_mean
+from .expr import ExprError, evaluate
 from .layers import REGISTRY, LayerType
 from .spec import DTYPE_BYTES, META_KEYS, Limits, Spec, var_value
 from .values import as_int, convert, resolve_scalar
@@ -143,16 +145,54 @@ class _Value:
 
 
 class _Entry:
-    __slots__ = ("node", "type_name", "type_node", "args", "name", "name_node", "from_node",
-                 "repeat_node", "trainable_node")
+    __slots__ = ("node", "type_name", "type_node", "args", "name", "name_node", "template",
+                 "from_node", "repeat_node", "trainable_node", "when_node")
 
 
-def _parse_entry(node: Node, index: int) -> _Entry:
+def _template(text: str, node: Node) -> list:
+    """A name holding ``{expression}`` placeholders, as [(is_expression, text), ...]."""
+    parts = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "{":
+            j = text.find("}", i + 1)
+            if j < 0 or "{" in text[i + 1:j]:
+                raise SpecError("bad-name", f"name template '{text}' has a '{{' without its "
+                                "'}'", node=node, hint="write e.g. \"denselayer{j + 1}\"")
+            expr = text[i + 1:j].strip()
+            if not expr:
+                raise SpecError("bad-name", f"name template '{text}' has an empty "
+                                "placeholder {}", node=node,
+                                hint="put an expression inside, e.g. {j + 1}")
+            parts.append((True, expr))
+            i = j + 1
+        elif c == "}":
+            raise SpecError("bad-name", f"name template '{text}' has a '}}' without its '{{'",
+                            node=node, hint="write e.g. \"denselayer{j + 1}\"")
+        else:
+            j = i
+            while j < len(text) and text[j] not in "{}":
+                j += 1
+            parts.append((False, text[i:j]))
+            i = j
+    return parts
+
+
+def _check_name(name: str, node: Node, template: str | None = None):
+    if "." in name or name in RESERVED_NAMES or name.split(None, 1) != [name]:
+        why = ("is empty" if not name else "is reserved" if name in RESERVED_NAMES else
+               "may not hold dots or spaces (dots separate levels)")
+        made = f" (made by the template '{template}')" if template is not None else ""
+        raise SpecError("bad-name", f"layer name '{name}'{made} {why}", node=node)
+
+
+def _parse_entry(node: Node) -> _Entry:
     e = _Entry()
     e.node = node
     e.args = []
-    e.name = str(index)
-    e.name_node = e.from_node = e.repeat_node = e.trainable_node = None
+    e.name = e.template = None  # no name: the entry's index among the kept entries
+    e.name_node = e.from_node = e.repeat_node = e.trainable_node = e.when_node = None
     if isinstance(node, Scalar):
         if not isinstance(node.value, str) or not node.value:
             raise SpecError("bad-entry", f"a layer entry must be a type name or a mapping, got "
@@ -195,20 +235,77 @@ def _parse_entry(node: Node, index: int) -> _Entry:
                 raise SpecError("bad-name", "a layer name must be a plain name", node=v)
             e.name = str(v.value)
             e.name_node = v
-            if not e.name or "." in e.name or e.name in RESERVED_NAMES or \
-                    any(c.isspace() for c in e.name):
-                why = ("is reserved" if e.name in RESERVED_NAMES else
-                       "may not hold dots or spaces (dots separate levels)")
-                raise SpecError("bad-name", f"layer name '{e.name}' {why}", node=v)
+            if "{" in e.name or "}" in e.name:
+                e.template = _template(e.name, v)
+            else:
+                _check_name(e.name, v)
         elif key == "from":
             e.from_node = v
         elif key == "repeat":
             e.repeat_node = v
         elif key == "trainable":
             e.trainable_node = v
+        elif key == "when":
+            e.when_node = v
         else:
             e.args.append((k, v))
     return e
+
+
+class _List:
+    """One list being built: the values of its kept entries by name, the names its
+    omitted entries would have had, and the index the next unnamed entry takes."""
+
+    __slots__ = ("inp", "entries", "static", "done", "lines", "omitted", "count", "prev")
+
+    def __init__(self, inp: _Value, entries: list):
+        self.inp = inp
+        self.entries = entries
+        self.static = {}  # plain names -> position, for forward-reference errors
+        for i, e in enumerate(entries):
+            if e.name is not None and e.template is None:
+                self.static.setdefault(e.name, i)
+        self.done: dict[str, _Value] = {}
+        self.lines: dict[str, int] = {}
+        self.omitted: dict[str, tuple] = {}
+        self.count = 0
+        self.prev = inp
+
+    def claim(self, name: str, e: _Entry, template: str | None = None):
+        """Refuse ``name`` when a kept entry of this list already has it."""
+        if name in self.done:
+            made = f" (made by the template '{template}')" if template is not None else ""
+            raise SpecError("duplicate-name", f"name '{name}'{made} is used twice in this list "
+                            f"(first at line {self.lines[name]})", node=e.name_node or e.node,
+                            hint="names must be unique among the entries a list keeps")
+
+    def keep(self, name: str, value: _Value, e: _Entry):
+        self.done[name] = value
+        self.lines[name] = e.node.line
+        self.count += 1
+        self.prev = value
+
+    def omit(self, e: _Entry, why: str):
+        if e.name is not None and e.template is None and e.name not in self.done:
+            self.omitted.setdefault(e.name, (e, why))
+
+
+def _whole(v, what: str) -> int:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ExprError(f"{what} must be an integer, got {v!r}")
+    return v
+
+
+def _dim(shape: tuple, i, what: str) -> int:
+    i = _whole(i, f"the dim of {what}()")
+    n = len(shape)
+    if not -n <= i < n:
+        raise ExprError(f"{what}() dim {i} is out of range: the input {list(shape)} has "
+                        f"{n} dims",
+                        hint=f"use 0..{n - 1}, or -{n}..-1 from the end", code="bad-index")
+    return shape[i]
 
 
 class Builder:
@@ -218,32 +315,30 @@ class Builder:
         self.net = Network(spec)
         self.block_stack: list[str] = []
         self.expanding: list[Node] = []  # entries of blocks/sequentials being expanded
+        first = spec.input
+
+        def input_shape(*args):
+            if len(args) != 1:
+                raise ExprError("input_shape() takes one argument, the dim")
+            return _dim(first, args[0], "input_shape")
+
+        self.input_shape = input_shape
 
     # -- lists ---------------------------------------------------------------------
-    def build_list(self, seq: Node, inp: _Value, prefix: str, names: dict, parent, depth,
+    def build_list(self, seq: Node, inp: _Value, prefix: str, names, parent, depth,
                    trainable: bool) -> _Value:
+        """Build a list's entries; its output is its last kept entry's (its input when
+        `when` keeps none: an empty nn.Sequential is the identity)."""
         if not isinstance(seq, Sequence) or not seq.items:
             raise SpecError("bad-layers", "layers must be a non-empty list", node=seq)
-        entries = [_parse_entry(n, i) for i, n in enumerate(seq.items)]
-        position = {}
-        for i, e in enumerate(entries):
-            if e.name in position:
-                first = entries[position[e.name]]
-                raise SpecError("duplicate-name", f"name '{e.name}' is used twice in this list "
-                                f"(first at line {first.node.line})", node=e.name_node or e.node,
-                                hint="names must be unique within one list")
-            position[e.name] = i
-        done: dict[str, _Value] = {}
-        prev = inp
-        for i, e in enumerate(entries):
-            src = self._sources(e, i, done, position, entries, inp, prev)
-            prev = self.build_entry(e, src, prefix, names, parent, depth, trainable)
-            done[e.name] = prev
-        return prev
+        lst = _List(inp, [_parse_entry(n) for n in seq.items])
+        for i, e in enumerate(lst.entries):
+            self.build_entry(lst, i, e, prefix, names, parent, depth, trainable)
+        return lst.prev
 
-    def _sources(self, e, i, done, position, entries, inp, prev) -> list[_Value]:
+    def _sources(self, e: _Entry, i: int, lst: _List) -> list[_Value]:
         if e.from_node is None:
-            return [prev]
+            return [lst.prev]
         node = e.from_node
         if isinstance(node, Sequence):
             items = node.items
@@ -255,19 +350,25 @@ class Builder:
                 raise SpecError("bad-from", "`from` takes a name or a list of names", node=item)
             ref = str(item.value)
             if ref == "input":
-                out.append(inp)
-            elif ref in done:
-                out.append(done[ref])
-            elif ref in position:
-                j = position[ref]
+                out.append(lst.inp)
+            elif ref in lst.done:
+                out.append(lst.done[ref])
+            elif ref in lst.omitted:
+                other, why = lst.omitted[ref]
+                raise SpecError("omitted-entry", f"`from` names '{ref}', which is omitted: "
+                                f"{why} (line {other.node.line})", node=item,
+                                hint="give this entry the same `when`, or name an entry "
+                                "that is kept")
+            elif ref in lst.static and lst.static[ref] >= i:
+                j = lst.static[ref]
                 if j == i:
                     raise SpecError("bad-from", f"'{ref}' cannot take its own output",
                                     node=item)
                 raise SpecError("forward-reference", f"'{ref}' comes later in this list "
-                                f"(line {entries[j].node.line}); `from` can only name earlier "
-                                "entries", node=item, hint="reorder the entries")
+                                f"(line {lst.entries[j].node.line}); `from` can only name "
+                                "earlier entries", node=item, hint="reorder the entries")
             else:
-                hint = did_you_mean(ref, list(position) + ["input"])
+                hint = did_you_mean(ref, list(lst.done) + list(lst.static) + ["input"])
                 if "." in ref:
                     hint = (hint + "; " if hint else "") + "`from` names entries of the same " \
                         "list (use the group's name for its output)"
@@ -278,33 +379,152 @@ class Builder:
             raise SpecError("bad-from", "`from` needs at least one name", node=node)
         return out
 
-    # -- entries -------------------------------------------------------------------
-    def build_entry(self, e: _Entry, src: list, prefix: str, names: dict, parent, depth,
-                    trainable: bool) -> _Value:
-        full = f"{prefix}.{e.name}" if prefix else e.name
-        if e.trainable_node is not None:
-            v = e.trainable_node.value if isinstance(e.trainable_node, Scalar) else None
-            if isinstance(e.trainable_node, Scalar) and isinstance(v, str):
-                v = resolve_scalar(e.trainable_node, names)
-            if not isinstance(v, bool):
-                raise SpecError("bad-value", "trainable must be true or false",
-                                node=e.trainable_node)
-            trainable = trainable and v
-        if e.repeat_node is None:
-            return self.build_one(e, src, full, names, parent, depth, trainable)
+    def _scope(self, names, get_sources, loop=None) -> ChainMap:
+        """``names`` plus an entry's shape readers (and a repeat's loop variable)."""
+        def in_shape(*args):
+            if len(args) not in (1, 2):
+                raise ExprError("in_shape() takes a dim and optionally which input: "
+                                "in_shape(i) or in_shape(i, k)")
+            src = get_sources()
+            if not src:
+                raise ExprError("this entry has no input, so in_shape() has nothing to read")
+            k = 0
+            if len(args) == 2:
+                k = _whole(args[1], "the input number of in_shape()")
+                if not 0 <= k < len(src):
+                    raise ExprError(f"in_shape() input {k} is out of range: the entry "
+                                    f"has {len(src)} input{'s' if len(src) != 1 else ''}",
+                                    hint=f"use 0..{len(src) - 1}", code="bad-index")
+            return _dim(src[k].shape, args[0], "in_shape")
+
+        own = {"in_shape()": in_shape, "input_shape()": self.input_shape}
+        if loop is not None:
+            own[loop[0]] = loop[1]
+        return ChainMap(own, names)
+
+    def _number(self, node: Node, scope, what: str):
+        if not isinstance(node, Scalar) or node.value is None:
+            raise SpecError("bad-value", f"`{what}` must be a number or an expression",
+                            node=node, hint=f"e.g. `{what}: depth > 2`")
+        v = resolve_scalar(node, scope)
+        if isinstance(v, bool):
+            return int(v)
+        if not isinstance(v, (int, float)):
+            got = "a list" if isinstance(v, (list, tuple)) else f"the word '{v}'"
+            raise SpecError("bad-value", f"`{what}` must be a number, got {got}", node=node)
+        return v
+
+    def _repeat(self, e: _Entry, scope) -> tuple:
+        """(count, count's node, loop variable or None) of an entry's `repeat`."""
         rnode = e.repeat_node
+        var = None
+        if isinstance(rnode, Mapping):
+            tnode = None
+            for k, v in rnode.items:
+                if k.value == "times":
+                    tnode = v
+                elif k.value == "as":
+                    if not isinstance(v, Scalar) or not isinstance(v.value, str) or \
+                            not v.value.isidentifier() or v.value in RESERVED_NAMES:
+                        raise SpecError("bad-repeat", "`as` names the loop variable: a plain "
+                                        "identifier such as j", node=v)
+                    var = v.value
+                else:
+                    raise SpecError("bad-repeat", f"repeat has no key '{k.value}'", node=k,
+                                    hint=did_you_mean(str(k.value), ("times", "as")) or
+                                    "repeat takes `times` and `as`")
+            if tnode is None:
+                raise SpecError("bad-repeat", "repeat needs `times:`", node=rnode,
+                                hint="write `repeat: {times: N, as: j}`")
+            rnode = tnode
         if not isinstance(rnode, Scalar):
-            raise SpecError("bad-value", "repeat must be an integer >= 1", node=rnode)
-        n = as_int(resolve_scalar(rnode, names), rnode, "repeat", 1)
+            raise SpecError("bad-value", "repeat must be an integer >= 0, or "
+                            "{times: N, as: j}", node=rnode)
+        n = as_int(resolve_scalar(rnode, scope), rnode, "repeat", 0)
         if n > self.limits.max_layers:
             raise SpecError("too-many-layers", f"repeat {n} would create more than "
                             f"{self.limits.max_layers:,} layers", node=rnode,
                             hint="raise the bound with --max-layers if you mean it")
-        gi = self._open_group(full, "repeat", e.type_name, parent, depth, e.node)
+        return n, rnode, var
+
+    def _name(self, e: _Entry, scope, lst: _List) -> str:
+        if e.name is None:
+            name = str(lst.count)
+        elif e.template is None:
+            name = e.name
+        else:
+            out = []
+            for is_expr, text in e.template:
+                if not is_expr:
+                    out.append(text)
+                    continue
+                try:
+                    v = evaluate(text, scope)
+                except ExprError as exc:
+                    raise SpecError(exc.code, exc.message, node=e.name_node,
+                                    hint=exc.hint) from None
+                if isinstance(v, float) and v.is_integer():
+                    v = int(v)
+                if not isinstance(v, int):
+                    raise SpecError("not-integer", f"'{{{text}}}' in the name template "
+                                    f"'{e.name}' is {v}, not an integer", node=e.name_node,
+                                    hint="use // for integer division, or round()")
+                out.append(str(int(v)))
+            name = "".join(out)
+            _check_name(name, e.name_node, e.name)
+        lst.claim(name, e, e.name if e.template is not None else None)
+        return name
+
+    # -- entries -------------------------------------------------------------------
+    def build_entry(self, lst: _List, i: int, e: _Entry, prefix: str, names, parent, depth,
+                    trainable: bool):
+        box: list = []
+
+        def sources():
+            if not box:
+                box.append(self._sources(e, i, lst))
+            return box[0]
+
+        scope = self._scope(names, sources)
+        if e.trainable_node is not None:
+            v = e.trainable_node.value if isinstance(e.trainable_node, Scalar) else None
+            if isinstance(e.trainable_node, Scalar) and isinstance(v, str):
+                v = resolve_scalar(e.trainable_node, scope)
+            if not isinstance(v, bool):
+                raise SpecError("bad-value", "trainable must be true or false",
+                                node=e.trainable_node)
+            trainable = trainable and v
+        if e.when_node is not None and not self._number(e.when_node, scope, "when"):
+            lst.omit(e, "its `when` is 0")
+            return
+        if e.repeat_node is None:
+            name = self._name(e, scope, lst)
+            full = f"{prefix}.{name}" if prefix else name
+            lst.keep(name, self.build_one(e, sources(), full, scope, parent, depth, trainable),
+                     e)
+            return
+        n, rnode, var = self._repeat(e, scope)
+        if n == 0:
+            lst.omit(e, "its repeat count is 0")
+            return
+        grouped = e.name is not None and e.template is None
+        if grouped:
+            name = self._name(e, scope, lst)
+            full = f"{prefix}.{name}" if prefix else name
+            gi = self._open_group(full, "repeat", e.type_name, parent, depth, e.node)
         before = len(self.net.layers)
-        value = src
+        value = sources()
         for j in range(n):
-            value = [self.build_one(e, value, f"{full}.{j}", names, gi, depth + 1, trainable)]
+            src = value
+            cscope = self._scope(names, lambda src=src: src, (var, j) if var else None)
+            if grouped:
+                out = self.build_one(e, src, f"{full}.{j}", cscope, gi, depth + 1, trainable)
+            else:  # spliced: each copy is an entry of this list
+                cname = self._name(e, cscope, lst)
+                out = self.build_one(e, src, f"{prefix}.{cname}" if prefix else cname, cscope,
+                                     parent, depth, trainable)
+                lst.keep(cname, out, e)
+            value = [out]
             if j == 0:
                 per_copy = len(self.net.layers) - before
                 if len(self.net.layers) + per_copy * (n - 1) > self.limits.max_layers:
@@ -312,9 +532,9 @@ class Builder:
                                     f"({per_copy:,} layers each) would exceed "
                                     f"{self.limits.max_layers:,} layers", node=rnode,
                                     hint="raise the bound with --max-layers if you mean it")
-        self._close_group(gi, value[0])
-        self.net.by_name[full] = ("group", gi)
-        return value[0]
+        if grouped:
+            self._close_group(gi, value[0])
+            lst.keep(name, value[0], e)
 
     def _open_group(self, name, kind, type_, parent, depth, node) -> int:
         g = Group(name=name, kind=kind, type=type_, parent=parent, depth=depth,
@@ -325,10 +545,15 @@ class Builder:
     def _close_group(self, gi, value: _Value):
         g = self.net.groups[gi]
         g.last = len(self.net.layers)
+        if g.last == g.first and gi == len(self.net.groups) - 1:
+            # every entry omitted by `when`: the group is the identity (as an empty
+            # nn.Sequential) and holds no module to report
+            self.net.groups.pop()
+            return
         g.output = value.shape
         self.net.by_name[g.name] = ("group", gi)
 
-    def build_one(self, e: _Entry, src: list, full: str, names: dict, parent, depth,
+    def build_one(self, e: _Entry, src: list, full: str, names, parent, depth,
                   trainable: bool) -> _Value:
         tname = e.type_name
         if tname in self.spec.blocks:
