@@ -39,6 +39,7 @@ def gc_paused():
 
 MAX_BLOCK_DEPTH = 64  # blocks using blocks; keeps the builder's recursion bounded
 RESERVED_NAMES = ("input", "output")
+MAX_PLACEHOLDERS = 16  # {expression}s in one name template, evaluated for every copy
 
 
 def _all_words() -> frozenset:
@@ -166,6 +167,9 @@ def _template(text: str, node: Node) -> list:
                                 "placeholder {}", node=node,
                                 hint="put an expression inside, e.g. {j + 1}")
             parts.append((True, expr))
+            if sum(1 for is_expr, _ in parts if is_expr) > MAX_PLACEHOLDERS:
+                raise SpecError("too-large", f"a name template holds at most "
+                                f"{MAX_PLACEHOLDERS} placeholders", node=node)
             i = j + 1
         elif c == "}":
             raise SpecError("bad-name", f"name template '{text}' has a '}}' without its '{{'",

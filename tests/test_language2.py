@@ -428,6 +428,12 @@ layers:
   - relu: {name: "{x}"}
   - relu: {name: "input{''}"}
 """, "bad-expression", 5, '"input'),
+    "template-too-many-placeholders": ("""\
+input: [1, 4]
+layers:
+  - relu: {name: "a{j}b{j}c{j}d{j}e{j}f{j}g{j}h{j}i{j}j{j}k{j}l{j}m{j}n{j}o{j}p{j}q{j}", \
+repeat: {times: 2, as: j}}
+""", "too-large", 3, '"a{'),
     "in-shape-out-of-range": ("""\
 input: [1, 4]
 layers:
