@@ -33,8 +33,16 @@ META = {
     "from": {"anyOf": [{"type": ["string", "integer"]},
                        {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]}}],
              "description": "the sibling entries (or `input`) feeding this one"},
-    "repeat": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string"}],
-               "description": "apply the entry N times in sequence"},
+    "repeat": {"anyOf": [
+        {"type": "integer", "minimum": 0}, {"type": "string"},
+        {"type": "object", "required": ["times"], "additionalProperties": False,
+         "properties": {"times": {"type": ["integer", "string"]},
+                        "as": {"type": "string", "pattern": IDENTIFIER}}}],
+        "description": "apply the entry N times in sequence (0: none); unnamed copies are "
+                       "spliced into the list's numbering; {times: N, as: j} makes j "
+                       "visible to each copy"},
+    "when": {"type": ["boolean", "integer", "number", "string"],
+             "description": "keep the entry when this expression is non-zero"},
     "trainable": {"type": ["boolean", "string"],
                   "description": "false: its parameters are frozen"},
 }

@@ -123,3 +123,18 @@ def test_schema_command_prints_the_schema():
     assert r.exit_code == 0
     assert json.loads(r.output) == spec_schema()
     assert json.loads(r.output)["$schema"] == "http://json-schema.org/draft-07/schema#"
+
+
+def test_section_11_meta_keys_are_accepted(validator):
+    spec = yaml.safe_load("""
+        vars: {act: 1}
+        input: [1, 3, 8, 8]
+        layers:
+          - relu: {when: act == 1}
+          - conv2d: {name: "conv{j}", out_channels: 3, kernel_size: 1,
+                     repeat: {times: 3, as: j}}
+          - relu: {repeat: 0}
+    """)
+    assert not list(validator.iter_errors(spec))
+    spec["layers"][1]["conv2d"]["repeat"]["bogus"] = 1
+    assert list(validator.iter_errors(spec))

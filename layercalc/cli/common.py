@@ -29,8 +29,10 @@ Type names are PyTorch's (Conv2d, conv2d, ConvTranspose2d, batch_norm2d...), com
 ignoring case and underscores; `layercalc layers` lists them with their arguments.
 Values may be expressions over vars: + - * / // % **, parentheses, min max abs floor
 ceil round, comparisons, and/or/not, A if C else B. Meta keys on any entry: name, from
-(name or list; `input` is the list's input), repeat (apply N times; copies named
-NAME.0 ...), trainable: false. Merges: add, mul (broadcast, or one input and other:
+(name or list; `input` is the list's input), repeat (N times, or {times: N, as: j};
+unnamed copies continue the list's numbering, named ones are NAME.0 ...), when
+(keep the entry when non-zero), trainable: false; names may hold {expressions};
+in_shape(i) and input_shape(i) read shapes. Merges: add, mul (broadcast, or one input and other:
 NUMBER), sub, div, concat/cat (dim, batch = 0)."""
 
 
