@@ -283,3 +283,23 @@ def test_schema_indent_in_range():
     out = via_click(["schema", "--indent", "0"])
     assert out[2] == 0 and "\n" not in out[0].rstrip("\n")
     assert via_click(["schema", "--indent", "16"])[2] == 0
+
+
+@pytest.mark.parametrize("argv", [
+    ["verify", "specs/lenet5.yaml", "--seed", "+3"],
+    ["verify", "specs/lenet5.yaml", "--seed", "٣"],
+    ["cost", "specs/lenet5.yaml", "--batch", "５"],
+    ["solve", "--in", "٣", "--out", "2"],
+    ["solve", "--in", "8", "--out", "4", "--limit", "1_0"],
+    ["solve", "--in", "8", "--out", "4", "--dims", "9" * 5000],
+])
+def test_every_int_option_takes_ascii_digits_only(argv):
+    from pathlib import Path
+
+    from layercalc.cli import main
+
+    argv = [str(Path(__file__).resolve().parents[1] / a) if a.startswith("specs/") else a
+            for a in argv]
+    result = cli_runner().invoke(main, argv)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import CONVERT, FORMATS, SPEC_OPTIONS, Option
+from .options import CONVERT, FORMATS, SPEC_OPTIONS, Option, parse_int
 from .run import format_diagnostic
 
 LANGUAGE_HELP = """\
@@ -34,6 +34,25 @@ unnamed copies continue the list's numbering, named ones are NAME.0 ...), when
 (keep the entry when non-zero), trainable: false; names may hold {expressions};
 in_shape(i) and input_shape(i) read shapes. Merges: add, mul (broadcast, or one input and other:
 NUMBER), sub, div, concat/cat (dim, batch = 0)."""
+
+
+class Digits(click.ParamType):
+    """An int option written with the digits 0-9 only, within [minimum, maximum] (click's
+    IntRange took "٣", "５" and "+5"); shown in help as click shows an IntRange."""
+
+    name = "integer range"
+
+    def __init__(self, minimum: int = 0, maximum: int = 2**63 - 1):
+        self.minimum, self.maximum = minimum, maximum
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_int(str(value), self.minimum, self.maximum)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+    def __repr__(self):
+        return f"Digits({self.minimum}, {self.maximum})"
 
 
 def _converter(kind: str):

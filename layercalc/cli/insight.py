@@ -17,7 +17,7 @@ from ..render import (
     printable_json,
     shape_text,
 )
-from .common import echo_diagnostics, spec_options
+from .common import Digits, echo_diagnostics, spec_options
 from .options import FORMATS
 from .run import exit_code, load_all, table_width
 
@@ -195,7 +195,7 @@ def _legend():
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @spec_options()
-@click.option("--batch", type=click.IntRange(1), default=None,
+@click.option("--batch", type=Digits(1), default=None,
               help="batch size N: scales MACs and activations by N / (the spec's dim 0)")
 def cost(specs, sets, input_shape, fmt, max_layers, batch):
     """Compute (MACs, FLOPs) and memory per layer, with totals.
@@ -359,17 +359,17 @@ SOLVE_NUMERIC = (True, True, True, True, True, False, False, False, False)
 
 
 @click.command()
-@click.option("--in", "n_in", type=click.IntRange(1), required=True, help="input size")
-@click.option("--out", "n_out", type=click.IntRange(1), required=True, help="target size")
-@click.option("--kernel", type=click.IntRange(1), default=None, help="fix the kernel size")
-@click.option("--stride", type=click.IntRange(1), default=None, help="fix the stride")
+@click.option("--in", "n_in", type=Digits(1), required=True, help="input size")
+@click.option("--out", "n_out", type=Digits(1), required=True, help="target size")
+@click.option("--kernel", type=Digits(1), default=None, help="fix the kernel size")
+@click.option("--stride", type=Digits(1), default=None, help="fix the stride")
 @click.option("--type", "kind", type=click.Choice(("conv", "conv_transpose", "max_pool",
                                                    "avg_pool")),
               default=None, help="layer type (default: conv when shrinking or keeping the "
               "size, conv_transpose when growing)")
-@click.option("--dims", type=click.IntRange(1, 3), default=2, show_default=True,
+@click.option("--dims", type=Digits(1, 3), default=2, show_default=True,
               help="spatial dims of the PyTorch line")
-@click.option("--limit", type=click.IntRange(1), default=10, show_default=True,
+@click.option("--limit", type=Digits(1), default=10, show_default=True,
               help="show at most N answers")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True)

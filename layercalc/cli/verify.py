@@ -6,7 +6,7 @@ import time
 
 import click
 
-from .common import echo_diagnostics, spec_options
+from .common import Digits, echo_diagnostics, spec_options
 from .run import exit_code, format_diagnostic, load_all, table_width
 
 PROGRESS_AFTER = 0.5  # seconds: quicker runs never show a progress bar
@@ -140,7 +140,7 @@ def render_verification(v, net, width, color) -> str:
 
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+@click.option("--seed", type=Digits(0, 2**63 - 1), default=0, show_default=True,
               help="seed of the random parameters, buffers and input")
 @click.option("--save", "save", type=click.Path(readable=False), default=None,
               metavar="FILE.npz",
