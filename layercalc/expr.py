@@ -272,6 +272,8 @@ def _eval(node, names, text):
                 raise TypeError(f"{name}() takes one argument")
             if name == "round" and len(args) != 1:
                 raise TypeError("round() takes one argument here")
+            if name in ("min", "max") and len(args) < 2:
+                raise TypeError(f"{name}() takes two or more numbers")
             return _check(FUNCTIONS[name](*args), text)
         except (TypeError, ValueError, OverflowError) as exc:
             raise ExprError(f"'{text}': {exc}") from None

@@ -869,3 +869,12 @@ def test_expect_output_names_are_cut_at_100(tmp_path):
     result = cli_runner().invoke(main, ["check", "--format", "parsable",
                                         str(_write(tmp_path, spec))])
     assert result.output.count("\n") == 101 and "too-many-problems" in result.output
+
+
+@pytest.mark.parametrize("expr, message", [("max(1)", "max() takes two or more numbers"),
+                                           ("min()", "min() takes two or more numbers"),
+                                           ("floor(1, 2)", "floor() takes one argument")])
+def test_function_arity_is_said_plainly(tmp_path, expr, message):
+    # max(1) said "'int' object is not iterable"
+    spec = f"input: [1, 3]\nlayers: [linear: {{out_features: '{expr}'}}]\n"
+    assert message in refused(tmp_path, spec, "bad-expression", 2, 33)
