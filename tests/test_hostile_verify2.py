@@ -11,23 +11,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import cli_runner
 
-from layercalc.cli import main
 from layercalc.verify import MAX_SIZE, parse_size
+from test_hostile_save import SPEC, invoke  # one small spec and runner for the verify files
 
 ROOT = Path(__file__).resolve().parent.parent
-
-SPEC = """\
-input: [1, 4]
-layers:
-  - linear: {name: fc, out_features: 3}
-"""
-
-
-def invoke(*args):
-    return cli_runner().invoke(main, ["verify", *map(str, args)], catch_exceptions=False)
-
 
 @pytest.fixture
 def spec(tmp_path):
