@@ -124,6 +124,7 @@ C = [
         "dropout2d")],
     ([1, 400, 1000], "dropout1d: {}"),
     ([1, 1, 1, 400, 1000], "dropout3d: {}"),
+    ([1, 1, 400, 1000], "stochastic_depth: {p: 0.2, mode: row}"),
     ([1, 1, 400, 1000], "gelu: {approximate: tanh}"),
     ([1, 1, 400, 1000], "softplus: {beta: 3, threshold: 0.5}"),
     ([400_000, 1], "softmax: {dim: 1}"),

@@ -79,6 +79,7 @@ def _ops():
         "dropout1d": lambda x, a: x,
         "dropout2d": lambda x, a: x,
         "dropout3d": lambda x, a: x,
+        "stochastic_depth": lambda x, a: x,
     }
 
 
@@ -126,9 +127,30 @@ class Elementwise(LayerType):
         return 0 if self.family == "dropout" or self.name == "identity" else 3 * prod(out)
 
     def summary(self, a):
-        shown = [f"{k}={a[k]}" for k in ("negative_slope", "alpha", "p", "approximate",
-                                          "min_val", "max_val") if k in a]
+        shown = [f"{k}={a[k]}" for k in ("negative_slope", "alpha", "p", "mode",
+                                          "approximate", "min_val", "max_val") if k in a]
         return " ".join(shown)
+
+
+class StochasticDepth(Elementwise):
+    """torchvision.ops.StochasticDepth(p, mode): in training it zeroes the whole input
+    ("batch") or whole samples ("row") with probability p; the identity at inference."""
+
+    def __init__(self):
+        super().__init__("stochastic_depth", "StochasticDepth", (
+            Arg("p", "float", doc="the drop probability, in [0, 1]; no default, as in torchvision"),
+            Arg("mode", "choice", words=("batch", "row"),
+                doc="batch drops the whole batch, row single samples; no default")),
+            family="dropout")
+        self.doc = "torchvision.ops.StochasticDepth"
+
+    def infer(self, a, shapes):
+        # torchvision.ops.stochastic_depth checks p (and mode, here an argument choice) in
+        # every forward, training or not, so the network could not run
+        if not 0 <= a["p"] <= 1:
+            raise LayerError(f"drop probability has to be between 0 and 1, but got {a['p']} "
+                             "(torchvision rejects it)", arg="p", hint="use a p in [0, 1]")
+        return shapes[0]
 
 
 class Softmax(LayerType):
@@ -237,6 +259,7 @@ def activations():
         Elementwise("dropout1d", "Dropout1d", (A("p", "float", 0.5), _INPLACE), family="dropout"),
         Elementwise("dropout2d", "Dropout2d", (A("p", "float", 0.5), _INPLACE), family="dropout"),
         Elementwise("dropout3d", "Dropout3d", (A("p", "float", 0.5), _INPLACE), family="dropout"),
+        StochasticDepth(),
         Softmax("softmax", "Softmax"),
         Softmax("log_softmax", "LogSoftmax"),
         PReLU(),
