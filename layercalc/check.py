@@ -16,7 +16,8 @@ from .yamlnodes import Mapping, Node, Scalar, Sequence
 
 # key -> what it asserts (also the schema's descriptions and the README table)
 EXPECT_KEYS = {
-    "output": "exact output shape; a mapping name -> shape with several `outputs`",
+    "output": "exact output shape ([] for a 0-d output); a mapping name -> shape with "
+              "several `outputs`",
     "params": "exact total parameters",
     "trainable": "exact trainable parameters",
     "buffers": "exact total buffer elements (batch-norm running statistics, ...)",
@@ -115,8 +116,11 @@ def _value(node: Node, names: dict, key: str, parse=None) -> int:
 
 
 def _shape(node: Node, names: dict, what: str) -> list:
-    if not isinstance(node, Sequence) or not node.items:
-        raise SpecError("bad-expect", f"{what} must be a shape such as [1, 10]", node=node)
+    """An expected output shape; ``[]`` is the shape of a 0-d output (a ``sum`` or
+    ``mean`` over every dim), as ``torch.Size([])``."""
+    if not isinstance(node, Sequence):
+        raise SpecError("bad-expect", f"{what} must be a shape such as [1, 10] ([] for a "
+                        "0-d output)", node=node)
     out = []
     for item in node.items:
         if not isinstance(item, Scalar) or isinstance(item.value, bool):
@@ -164,7 +168,15 @@ def _check_output(net, node: Node, file) -> list[Diagnostic]:
     return []
 
 
+def _dims(n: int) -> str:
+    return f"{n} dim{'s' if n != 1 else ''}"
+
+
 def _shape_hint(want: list, got: list) -> str:
+    if not want:
+        return f"[] is the shape of a 0-d output; this output has {_dims(len(got))}"
+    if not got:
+        return f"this output is 0-d, shape []; the expectation has {_dims(len(want))}"
     if len(want) != len(got):
         return f"the output has {len(got)} dims, the expectation {len(want)}"
     diffs = [f"dim {i}: {w} vs {g}" for i, (w, g) in enumerate(zip(want, got)) if w != g]

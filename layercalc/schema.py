@@ -204,7 +204,11 @@ def spec_schema() -> dict:
              "description": "a full tensor shape, batch first"}
     count = {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]}
     expect = {k: {**count, "description": doc} for k, doc in EXPECT_KEYS.items()}
-    expect["output"] = {"anyOf": [shape, {"type": "object", "additionalProperties": shape}],
+    # an output may be 0-d (a sum over every dim): [] is its shape, unlike an input's
+    out_shape = {**shape, "minItems": 0,
+                 "description": "a full tensor shape, batch first; [] for a 0-d output"}
+    expect["output"] = {"anyOf": [out_shape, {"type": "object",
+                                              "additionalProperties": out_shape}],
                         "description": EXPECT_KEYS["output"]}
     properties = {
         "name": {"type": ["string", "number"], "description": "title shown above tables"},
