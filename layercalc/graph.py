@@ -566,11 +566,10 @@ class Builder:
             return self.build_sequential(e, src, full, names, parent, depth, trainable)
         lt = REGISTRY.get(tname)
         if lt is None:
-            choices = list(REGISTRY.canonical) + list(self.spec.blocks) + ["sequential"]
-            hint = did_you_mean(tname, choices, REGISTRY.normalize) or \
-                "`layercalc layers` lists every type"
-            raise SpecError("unknown-layer", f"unknown layer type '{tname}'", node=e.type_node,
-                            hint=hint)
+            from .hints import unknown_type
+
+            message, hint = unknown_type(tname, self.spec.blocks)
+            raise SpecError("unknown-layer", message, node=e.type_node, hint=hint)
         return self.build_leaf(lt, e, src, full, names, parent, depth, trainable)
 
     def build_block(self, e, src, full, names, parent, depth, trainable) -> _Value:
