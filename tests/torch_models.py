@@ -6,6 +6,7 @@ tutorial's), keeping its module names, so state_dict keys match the specs' names
 Importing this module imports torch.
 """
 from collections import OrderedDict
+from functools import partial
 
 import torch
 from torch import nn
@@ -137,7 +138,8 @@ class VGG16(nn.Module):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
-# -- torchvision.models.resnet ---------------------------------------------------------------
+# -- torchvision.models.resnet (torchvision/models/resnet.py: BasicBlock, Bottleneck, ResNet;
+#    resnet18 [2, 2, 2, 2], resnet50 [3, 4, 6, 3], resnet152 [3, 8, 36, 3] Bottleneck) -----------
 def conv3x3(i, o, stride=1):
     return nn.Conv2d(i, o, kernel_size=3, stride=stride, padding=1, bias=False)
 
@@ -158,10 +160,10 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.downsample = downsample
 
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        return self.relu(self.bn2(self.conv2(out)) + identity)
+    def forward(self, x):  # torchvision's order: the shortcut after bn2, `out += identity`
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        out += x if self.downsample is None else self.downsample(x)
+        return self.relu(out)
 
 
 class Bottleneck(nn.Module):
@@ -179,11 +181,12 @@ class Bottleneck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
 
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
+    def forward(self, x):  # `relu` is one module called three times
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        return self.relu(self.bn3(self.conv3(out)) + identity)
+        out = self.bn3(self.conv3(out))
+        out += x if self.downsample is None else self.downsample(x)
+        return self.relu(out)
 
 
 class ResNet(nn.Module):
@@ -288,6 +291,297 @@ class UNet(nn.Module):
         return self.head(d1)
 
 
+# -- torchvision.models.densenet121 (torchvision/models/densenet.py: _DenseLayer, _DenseBlock,
+#    _Transition, DenseNet; growth 32, block_config (6, 12, 24, 16), 64 initial features,
+#    bn_size 4, drop_rate 0 so no F.dropout, memory_efficient False) ---------------------------
+class _DenseLayer(nn.Module):
+    def __init__(self, num_input_features, growth_rate, bn_size):
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(num_input_features)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv1 = nn.Conv2d(num_input_features, bn_size * growth_rate, 1, 1, bias=False)
+        self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(bn_size * growth_rate, growth_rate, 3, 1, 1, bias=False)
+
+    def forward(self, input):  # the list of every earlier feature map, concatenated here
+        prev = [input] if isinstance(input, torch.Tensor) else input
+        out = self.conv1(self.relu1(self.norm1(torch.cat(prev, 1))))
+        return self.conv2(self.relu2(self.norm2(out)))
+
+
+class _DenseBlock(nn.ModuleDict):
+    def __init__(self, num_layers, num_input_features, bn_size, growth_rate):
+        super().__init__()
+        for i in range(num_layers):
+            self.add_module("denselayer%d" % (i + 1),
+                            _DenseLayer(num_input_features + i * growth_rate, growth_rate, bn_size))
+
+    def forward(self, init_features):
+        features = [init_features]
+        for layer in self.values():
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+def _transition(cin, cout):
+    return nn.Sequential(OrderedDict(
+        norm=nn.BatchNorm2d(cin), relu=nn.ReLU(inplace=True),
+        conv=nn.Conv2d(cin, cout, 1, 1, bias=False), pool=nn.AvgPool2d(kernel_size=2, stride=2)))
+
+
+class DenseNet(nn.Module):
+    def __init__(self, growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64,
+                 bn_size=4, num_classes=1000):
+        super().__init__()
+        self.features = nn.Sequential(OrderedDict(
+            conv0=nn.Conv2d(3, num_init_features, 7, 2, 3, bias=False),
+            norm0=nn.BatchNorm2d(num_init_features), relu0=nn.ReLU(inplace=True),
+            pool0=nn.MaxPool2d(kernel_size=3, stride=2, padding=1)))
+        c = num_init_features
+        for i, n in enumerate(block_config):
+            self.features.add_module("denseblock%d" % (i + 1),
+                                     _DenseBlock(n, c, bn_size, growth_rate))
+            c += n * growth_rate
+            if i != len(block_config) - 1:
+                self.features.add_module("transition%d" % (i + 1), _transition(c, c // 2))
+                c //= 2
+        self.features.add_module("norm5", nn.BatchNorm2d(c))
+        self.classifier = nn.Linear(c, num_classes)
+
+    def forward(self, x):
+        out = F.relu(self.features(x), inplace=True)
+        out = torch.flatten(F.adaptive_avg_pool2d(out, (1, 1)), 1)
+        return self.classifier(out)
+
+
+# -- torchvision/ops/misc.py (Conv2dNormActivation, SqueezeExcitation), ops/stochastic_depth.py
+#    (StochasticDepth) and models/_utils.py (_make_divisible), for MobileNetV3 and EfficientNet -
+def _make_divisible(v, divisor=8, min_value=None):
+    min_value = divisor if min_value is None else min_value
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    return new_v + divisor if new_v < 0.9 * v else new_v
+
+
+def conv2d_norm_activation(i, o, k=3, stride=1, groups=1, norm_layer=nn.BatchNorm2d,
+                           activation_layer=nn.ReLU):
+    """Conv2dNormActivation (an nn.Sequential: 0 conv, 1 norm, 2 activation) at dilation 1:
+    padding (k - 1) // 2, no conv bias under a norm, activation built with inplace=True."""
+    layers = [nn.Conv2d(i, o, k, stride, (k - 1) // 2, groups=groups, bias=False), norm_layer(o)]
+    if activation_layer is not None:
+        layers.append(activation_layer(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class SqueezeExcitation(nn.Module):
+    def __init__(self, input_channels, squeeze_channels, activation=nn.ReLU,
+                 scale_activation=nn.Sigmoid):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(input_channels, squeeze_channels, 1)
+        self.fc2 = nn.Conv2d(squeeze_channels, input_channels, 1)
+        self.activation = activation()
+        self.scale_activation = scale_activation()
+
+    def forward(self, input):
+        scale = self.fc2(self.activation(self.fc1(self.avgpool(input))))
+        return self.scale_activation(scale) * input
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth: the identity in eval mode (and at p = 0)."""
+
+    def __init__(self, p, mode):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, input):
+        if not self.training or self.p == 0.0:
+            return input
+        survival_rate = 1.0 - self.p
+        size = ([input.shape[0]] + [1] * (input.ndim - 1) if self.mode == "row"
+                else [1] * input.ndim)
+        noise = torch.empty(size, dtype=input.dtype, device=input.device)
+        noise = noise.bernoulli_(survival_rate)
+        if survival_rate > 0.0:
+            noise.div_(survival_rate)
+        return input * noise
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(p={self.p}, mode={self.mode})"
+
+
+# -- torchvision.models.mobilenet_v3_large (torchvision/models/mobilenetv3.py: InvertedResidual,
+#    MobileNetV3, _mobilenet_v3_conf; width 1.0, no reduced tail, no dilation) ----------------
+class InvertedResidualV3(nn.Module):
+    def __init__(self, cin, kernel, expanded, cout, use_se, use_hs, stride, norm_layer):
+        super().__init__()
+        self.use_res_connect = stride == 1 and cin == cout
+        act = nn.Hardswish if use_hs else nn.ReLU
+        layers = []
+        if expanded != cin:
+            layers.append(conv2d_norm_activation(cin, expanded, 1, norm_layer=norm_layer,
+                                                 activation_layer=act))
+        layers.append(conv2d_norm_activation(expanded, expanded, kernel, stride, groups=expanded,
+                                             norm_layer=norm_layer, activation_layer=act))
+        if use_se:
+            layers.append(SqueezeExcitation(expanded, _make_divisible(expanded // 4, 8),
+                                            scale_activation=nn.Hardsigmoid))
+        layers.append(conv2d_norm_activation(expanded, cout, 1, norm_layer=norm_layer,
+                                             activation_layer=None))
+        self.block = nn.Sequential(*layers)
+
+    def forward(self, input):
+        result = self.block(input)
+        if self.use_res_connect:
+            result += input
+        return result
+
+
+class MobileNetV3Large(nn.Module):
+    # input, kernel, expanded, out, SE, activation, stride (the paper's table 1)
+    SETTING = [(16, 3, 16, 16, False, "RE", 1), (16, 3, 64, 24, False, "RE", 2),
+               (24, 3, 72, 24, False, "RE", 1), (24, 5, 72, 40, True, "RE", 2),
+               (40, 5, 120, 40, True, "RE", 1), (40, 5, 120, 40, True, "RE", 1),
+               (40, 3, 240, 80, False, "HS", 2), (80, 3, 200, 80, False, "HS", 1),
+               (80, 3, 184, 80, False, "HS", 1), (80, 3, 184, 80, False, "HS", 1),
+               (80, 3, 480, 112, True, "HS", 1), (112, 3, 672, 112, True, "HS", 1),
+               (112, 5, 672, 160, True, "HS", 2), (160, 5, 960, 160, True, "HS", 1),
+               (160, 5, 960, 160, True, "HS", 1)]
+
+    def __init__(self, num_classes=1000, last_channel=1280, dropout=0.2):
+        super().__init__()
+        norm = partial(nn.BatchNorm2d, eps=0.001, momentum=0.01)
+        layers = [conv2d_norm_activation(3, 16, 3, 2, norm_layer=norm,
+                                         activation_layer=nn.Hardswish)]
+        for cin, k, exp, cout, se, act, s in self.SETTING:
+            layers.append(InvertedResidualV3(cin, k, exp, cout, se, act == "HS", s, norm))
+        layers.append(conv2d_norm_activation(160, 6 * 160, 1, norm_layer=norm,
+                                             activation_layer=nn.Hardswish))
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(
+            nn.Linear(6 * 160, last_channel), nn.Hardswish(inplace=True),
+            nn.Dropout(p=dropout, inplace=True), nn.Linear(last_channel, num_classes))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+# -- torchvision.models.efficientnet_b0 (torchvision/models/efficientnet.py: MBConv,
+#    EfficientNet, _efficientnet_conf; width and depth 1.0, dropout 0.2, stochastic depth 0.2;
+#    B0-B4 keep plain nn.BatchNorm2d, eps 1e-5: only B5-B7 pass eps=0.001, momentum=0.01) -----
+class MBConv(nn.Module):
+    def __init__(self, expand_ratio, kernel, stride, cin, cout, sd_prob, norm_layer):
+        super().__init__()
+        self.use_res_connect = stride == 1 and cin == cout
+        expanded = _make_divisible(cin * expand_ratio, 8)
+        layers = []
+        if expanded != cin:
+            layers.append(conv2d_norm_activation(cin, expanded, 1, norm_layer=norm_layer,
+                                                 activation_layer=nn.SiLU))
+        layers.append(conv2d_norm_activation(expanded, expanded, kernel, stride, groups=expanded,
+                                             norm_layer=norm_layer, activation_layer=nn.SiLU))
+        layers.append(SqueezeExcitation(expanded, max(1, cin // 4),
+                                        activation=partial(nn.SiLU, inplace=True)))
+        layers.append(conv2d_norm_activation(expanded, cout, 1, norm_layer=norm_layer,
+                                             activation_layer=None))
+        self.block = nn.Sequential(*layers)
+        self.stochastic_depth = StochasticDepth(sd_prob, "row")
+
+    def forward(self, input):  # stochastic_depth is only called on the residual blocks
+        result = self.block(input)
+        if self.use_res_connect:
+            result = self.stochastic_depth(result)
+            result += input
+        return result
+
+
+class EfficientNetB0(nn.Module):
+    # expand ratio, kernel, stride, input, out, layers (the paper's table 1)
+    SETTING = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2),
+               (6, 3, 2, 40, 80, 3), (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4),
+               (6, 3, 1, 192, 320, 1)]
+
+    def __init__(self, num_classes=1000, dropout=0.2, stochastic_depth_prob=0.2):
+        super().__init__()
+        norm = nn.BatchNorm2d
+        layers = [conv2d_norm_activation(3, 32, 3, 2, norm_layer=norm, activation_layer=nn.SiLU)]
+        total, block_id = sum(c[-1] for c in self.SETTING), 0
+        for e, k, s, cin, cout, n in self.SETTING:
+            stage = []
+            for i in range(n):
+                sd_prob = stochastic_depth_prob * float(block_id) / total
+                stage.append(MBConv(e, k, s if i == 0 else 1, cin if i == 0 else cout, cout,
+                                    sd_prob, norm))
+                block_id += 1
+            layers.append(nn.Sequential(*stage))
+        layers.append(conv2d_norm_activation(320, 4 * 320, 1, norm_layer=norm,
+                                             activation_layer=nn.SiLU))
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(nn.Dropout(p=dropout, inplace=True),
+                                        nn.Linear(4 * 320, num_classes))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+# -- pix2pix's generator (junyanz/pytorch-CycleGAN-and-pix2pix, models/networks.py:
+#    UnetGenerator, UnetSkipConnectionBlock), as pix2pix_model.py builds netG by default:
+#    unet_256 (8 downsamplings), ngf 64, norm 'batch' (BatchNorm2d, affine, running stats, so
+#    use_bias False: only the outermost ConvTranspose2d has a bias), dropout on (--no_dropout
+#    is off). The LeakyReLU(0.2, True) that opens every inner block is in place: it rewrites
+#    the x that the block then concatenates, so the skip carries leaky_relu(x), not x. ----------
+class UnetSkipConnectionBlock(nn.Module):
+    def __init__(self, outer_nc, inner_nc, input_nc=None, submodule=None, outermost=False,
+                 innermost=False, norm_layer=nn.BatchNorm2d, use_dropout=False):
+        super().__init__()
+        self.outermost = outermost
+        use_bias = norm_layer == nn.InstanceNorm2d
+        input_nc = outer_nc if input_nc is None else input_nc
+        downconv = nn.Conv2d(input_nc, inner_nc, 4, 2, 1, bias=use_bias)
+        downrelu = nn.LeakyReLU(0.2, True)
+        downnorm = norm_layer(inner_nc)
+        uprelu = nn.ReLU(True)
+        upnorm = norm_layer(outer_nc)
+        if outermost:
+            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, 2, 1)
+            model = [downconv, submodule, uprelu, upconv, nn.Tanh()]
+        elif innermost:
+            upconv = nn.ConvTranspose2d(inner_nc, outer_nc, 4, 2, 1, bias=use_bias)
+            model = [downrelu, downconv, uprelu, upconv, upnorm]
+        else:
+            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, 2, 1, bias=use_bias)
+            model = [downrelu, downconv, downnorm, submodule, uprelu, upconv, upnorm]
+            if use_dropout:
+                model.append(nn.Dropout(0.5))
+        self.model = nn.Sequential(*model)
+
+    def forward(self, x):
+        if self.outermost:
+            return self.model(x)
+        return torch.cat([x, self.model(x)], 1)
+
+
+class UnetGenerator(nn.Module):
+    def __init__(self, input_nc=3, output_nc=3, num_downs=8, ngf=64, norm_layer=nn.BatchNorm2d,
+                 use_dropout=True):
+        super().__init__()
+        block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, norm_layer=norm_layer, innermost=True)
+        for _ in range(num_downs - 5):
+            block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, submodule=block,
+                                            norm_layer=norm_layer, use_dropout=use_dropout)
+        block = UnetSkipConnectionBlock(ngf * 4, ngf * 8, submodule=block, norm_layer=norm_layer)
+        block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, submodule=block, norm_layer=norm_layer)
+        block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, norm_layer=norm_layer)
+        self.model = UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, submodule=block,
+                                             outermost=True, norm_layer=norm_layer)
+
+    def forward(self, input):
+        return self.model(input)
+
+
 MODELS = {
     "dcgan_discriminator": dcgan_discriminator,
     "dcgan_generator": dcgan_generator,
@@ -301,4 +595,9 @@ MODELS = {
     "resnet50": lambda: ResNet(Bottleneck, [3, 4, 6, 3]),
     "mobilenet_v2": MobileNetV2,
     "unet": UNet,
+    "resnet152": lambda: ResNet(Bottleneck, [3, 8, 36, 3]),
+    "densenet121": DenseNet,
+    "mobilenet_v3_large": MobileNetV3Large,
+    "efficientnet_b0": EfficientNetB0,
+    "pix2pix_unet": UnetGenerator,
 }
