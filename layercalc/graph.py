@@ -60,7 +60,7 @@ class Layer:
 
     __slots__ = ("name", "type", "args", "inputs", "input_shapes", "output", "tensors",
                  "macs", "trainable", "node", "arg_nodes", "group", "depth", "params",
-                 "buffers")
+                 "buffers", "ref", "call", "shares")
 
     def __init__(self, name: str, type: LayerType, args: dict, inputs: list,
                  input_shapes: list, output: tuple, tensors: list, macs: int, trainable: bool,
@@ -80,6 +80,11 @@ class Layer:
         self.depth = depth
         self.params = sum(t.numel for t in tensors if not t.buffer)
         self.buffers = sum(t.numel for t in tensors if t.buffer)
+        # another call of an earlier module (`share:`) keeps its name; ``ref`` (what
+        # ``inputs`` hold) is then NAME@CALL, and ``shares`` the original's index
+        self.ref = name
+        self.call = 1
+        self.shares = None
 
     @property
     def trainable_params(self) -> int:
@@ -91,10 +96,14 @@ class Group:
     "block", "sequential" or "repeat", ``type`` the block name, "sequential" or the
     repeated entry's type; its leaves are ``net.layers[first:last]``."""
 
-    __slots__ = ("name", "kind", "type", "parent", "depth", "first", "last", "node", "output")
+    __slots__ = ("name", "kind", "type", "parent", "depth", "first", "last", "node", "output",
+                 "inputs", "ref", "call")
 
     def __init__(self, name: str, kind: str, type: str, parent: int | None, depth: int,
                  first: int = 0, last: int = 0, node: Node | None = None, output: tuple = ()):
+        self.inputs: list = []  # the refs it was fed
+        self.ref = None  # the ref of its output
+        self.call = 1
         self.name = name
         self.kind = kind
         self.type = type
@@ -128,6 +137,19 @@ class Network:
     def dtype_bytes(self):
         return DTYPE_BYTES[self.spec.dtype]
 
+    def output_refs(self) -> dict:
+        """Network output name -> the ref ("input", or a leaf's ref) whose tensor it is."""
+        out = {}
+        for name in self.outputs:
+            hit = self.by_name.get(name)
+            if hit is None:
+                out[name] = name  # "input"
+            elif hit[0] == "layer":
+                out[name] = self.layers[hit[1]].ref
+            else:
+                out[name] = self.groups[hit[1]].ref
+        return out
+
     def totals(self) -> dict:
         return {
             "params": sum(l.params for l in self.layers),
@@ -147,7 +169,41 @@ class _Value:
 
 class _Entry:
     __slots__ = ("node", "type_name", "type_node", "args", "name", "name_node", "template",
-                 "from_node", "repeat_node", "trainable_node", "when_node")
+                 "from_node", "repeat_node", "trainable_node", "when_node", "outer",
+                 "outer_scope", "via", "share_node")
+
+    def scope_for(self, key: Node, scope):
+        """The names an argument's value is evaluated with: the entry's own, or, for
+        arguments a layer-valued block argument brought, the caller's (with this
+        entry's shape readers)."""
+        if self.outer is not None and id(key) in self.outer:
+            return ChainMap(scope.maps[0], self.outer_scope) if isinstance(scope, ChainMap) \
+                else self.outer_scope
+        return scope
+
+
+class LayerValue:
+    """A layer-valued block argument (SPEC.md section 11): the entry a block places where
+    one of its entries names the argument as its type. ``type_name`` None is `none` (no
+    entry); ``args`` are (key, value) nodes evaluated with ``scope``, the names where the
+    value was written."""
+
+    __slots__ = ("type_name", "type_node", "args", "scope", "node")
+
+    def __init__(self, type_name, type_node, args, scope, node):
+        self.type_name = type_name
+        self.type_node = type_node
+        self.args = args
+        self.scope = scope
+        self.node = node
+
+    def __repr__(self):
+        return f"<layer {self.type_name or 'none'}>"
+
+
+def _frozen(v):
+    """A scope value as a dict key: lists become tuples (a LayerValue hashes by identity)."""
+    return tuple(_frozen(x) for x in v) if isinstance(v, (list, tuple)) else v
 
 
 def _template(text: str, node: Node) -> list:
@@ -197,6 +253,7 @@ def _parse_entry(node: Node) -> _Entry:
     e.args = []
     e.name = e.template = None  # no name: the entry's index among the kept entries
     e.name_node = e.from_node = e.repeat_node = e.trainable_node = e.when_node = None
+    e.outer = e.outer_scope = e.via = e.share_node = None
     if isinstance(node, Scalar):
         if not isinstance(node.value, str) or not node.value:
             raise SpecError("bad-entry", f"a layer entry must be a type name or a mapping, got "
@@ -207,6 +264,8 @@ def _parse_entry(node: Node) -> _Entry:
     if not isinstance(node, Mapping) or not node.items:
         raise SpecError("bad-entry", "a layer entry must be a type name or a mapping", node=node,
                         hint="write e.g. `- relu` or `- conv2d: {out_channels: 8, ...}`")
+    if "share" in node:
+        return _parse_share(e, node)
     if "type" in node:
         tnode = node.get("type")
         if not isinstance(tnode, Scalar) or not isinstance(tnode.value, str):
@@ -234,15 +293,7 @@ def _parse_entry(node: Node) -> _Entry:
     for k, v in items:
         key = k.value
         if key == "name":
-            if not isinstance(v, Scalar) or v.value is None or isinstance(v.value, bool) or \
-                    not isinstance(v.value, (str, int)):
-                raise SpecError("bad-name", "a layer name must be a plain name", node=v)
-            e.name = str(v.value)
-            e.name_node = v
-            if "{" in e.name or "}" in e.name:
-                e.template = _template(e.name, v)
-            else:
-                _check_name(e.name, v)
+            _set_name(e, v)
         elif key == "from":
             e.from_node = v
         elif key == "repeat":
@@ -256,14 +307,58 @@ def _parse_entry(node: Node) -> _Entry:
     return e
 
 
+def _set_name(e: _Entry, v: Node):
+    if not isinstance(v, Scalar) or v.value is None or isinstance(v.value, bool) or \
+            not isinstance(v.value, (str, int)):
+        raise SpecError("bad-name", "a layer name must be a plain name", node=v)
+    e.name = str(v.value)
+    e.name_node = v
+    if "{" in e.name or "}" in e.name:
+        e.template = _template(e.name, v)
+    else:
+        _check_name(e.name, v)
+
+
+SHARE_KEYS = ("share", "from", "name", "when")
+
+
+def _parse_share(e: _Entry, node: Mapping) -> _Entry:
+    """``{share: NAME, from: ..., name: ..., when: ...}``: another call of module NAME."""
+    e.type_name = None
+    for k, v in node.items:
+        key = k.value
+        if key == "share":
+            if not isinstance(v, Scalar) or not isinstance(v.value, (str, int)) or \
+                    isinstance(v.value, bool) or not str(v.value).strip():
+                raise SpecError("bad-share", "`share` names an earlier module or group of "
+                                "this list (dotted paths allowed)", node=v,
+                                hint="write e.g. `- share: relu`")
+            e.share_node = e.type_node = v
+        elif key == "name":
+            _set_name(e, v)
+        elif key == "from":
+            e.from_node = v
+        elif key == "when":
+            e.when_node = v
+        else:
+            raise SpecError("bad-share", f"a `share` entry calls an existing module, so it "
+                            f"takes only {', '.join(SHARE_KEYS[1:])}, not '{key}'", node=k,
+                            hint="the shared module keeps its own arguments and parameters"
+                            if key != "repeat" else "write the share entry several times")
+    return e
+
+
 class _List:
     """One list being built: the values of its kept entries by name, the names its
     omitted entries would have had, and the index the next unnamed entry takes."""
 
-    __slots__ = ("inp", "entries", "static", "done", "lines", "omitted", "count", "prev")
+    __slots__ = ("inp", "entries", "static", "done", "lines", "omitted", "count", "prev",
+                 "named", "prefix")
 
-    def __init__(self, inp: _Value, entries: list):
+    def __init__(self, inp: _Value, entries: list, prefix: str = ""):
         self.inp = inp
+        self.prefix = prefix
+        self.named: dict = {}  # a block's further inputs (`inputs:`) by name
         self.entries = entries
         self.static = {}  # plain names -> position, for forward-reference errors
         for i, e in enumerate(entries):
@@ -318,8 +413,16 @@ class Builder:
         self.limits = limits
         self.net = Network(spec)
         self.block_stack: list[str] = []
+        self.calls: dict = {}  # ("layer"|"group", name) -> calls so far
+        self._parsed: dict = {}  # id(list node) -> its parsed entries
+        self._dry: dict = {}  # (block, arguments) -> at least this many leaves
+        self._dry_checked = False
+        self._mapped: dict = {}
         self.expanding: list[Node] = []  # entries of blocks/sequentials being expanded
         first = spec.input
+        # a mapping `input:` names the network's inputs; `from` may name them anywhere
+        self.net_inputs = {name: _Value(ref, shape) for name, (ref, shape)
+                           in spec.named_inputs().items()}
 
         def input_shape(*args):
             if len(args) != 1:
@@ -329,15 +432,29 @@ class Builder:
         self.input_shape = input_shape
 
     # -- lists ---------------------------------------------------------------------
+    def _entries(self, seq: Node) -> list:
+        """A list node's parsed entries (parsed once: a block used 1,000 times is read
+        once)."""
+        hit = self._parsed.get(id(seq))
+        if hit is None:
+            if not isinstance(seq, Sequence) or not seq.items:
+                raise SpecError("bad-layers", "layers must be a non-empty list", node=seq)
+            hit = self._parsed[id(seq)] = [_parse_entry(n) for n in seq.items]
+        return hit
+
     def build_list(self, seq: Node, inp: _Value, prefix: str, names, parent, depth,
-                   trainable: bool) -> _Value:
+                   trainable: bool, named: dict | None = None,
+                   outputs: list | None = None) -> _Value:
         """Build a list's entries; its output is its last kept entry's (its input when
-        `when` keeps none: an empty nn.Sequential is the identity)."""
-        if not isinstance(seq, Sequence) or not seq.items:
-            raise SpecError("bad-layers", "layers must be a non-empty list", node=seq)
-        lst = _List(inp, [_parse_entry(n) for n in seq.items])
+        `when` keeps none: an empty nn.Sequential is the identity), or with a block's
+        ``outputs`` the first of them. ``named``: a block's further inputs by name."""
+        lst = _List(inp, self._entries(seq), prefix)
+        if named:
+            lst.named = named
         for i, e in enumerate(lst.entries):
             self.build_entry(lst, i, e, prefix, names, parent, depth, trainable)
+        if outputs:
+            return self._member(outputs[0][0], outputs[0][1], lst, "the block's outputs")
         return lst.prev
 
     def _sources(self, e: _Entry, i: int, lst: _List) -> list[_Value]:
@@ -353,17 +470,26 @@ class Builder:
             if not isinstance(item, Scalar) or item.value is None or isinstance(item.value, bool):
                 raise SpecError("bad-from", "`from` takes a name or a list of names", node=item)
             ref = str(item.value)
+            head = ref.split(".", 1)[0]
             if ref == "input":
                 out.append(lst.inp)
             elif ref in lst.done:
                 out.append(lst.done[ref])
-            elif ref in lst.omitted:
+            elif ref in lst.named:
+                out.append(lst.named[ref])
+            elif head in lst.done:
+                out.append(self._member(ref, item, lst, "`from`"))
+            elif ref in self.net_inputs:
+                out.append(self.net_inputs[ref])
+            elif head in lst.omitted:
+                ref = head
                 other, why = lst.omitted[ref]
                 raise SpecError("omitted-entry", f"`from` names '{ref}', which is omitted: "
                                 f"{why} (line {other.node.line})", node=item,
                                 hint="give this entry the same `when`, or name an entry "
                                 "that is kept")
-            elif ref in lst.static and lst.static[ref] >= i:
+            elif head in lst.static and lst.static[head] >= i:
+                ref = head
                 j = lst.static[ref]
                 if j == i:
                     raise SpecError("bad-from", f"'{ref}' cannot take its own output",
@@ -372,16 +498,47 @@ class Builder:
                                 f"(line {lst.entries[j].node.line}); `from` can only name "
                                 "earlier entries", node=item, hint="reorder the entries")
             else:
-                hint = did_you_mean(ref, list(lst.done) + list(lst.static) + ["input"])
-                if "." in ref:
-                    hint = (hint + "; " if hint else "") + "`from` names entries of the same " \
-                        "list (use the group's name for its output)"
+                hint = did_you_mean(ref, list(lst.done) + list(lst.static) + ["input"] +
+                                    list(lst.named) + list(self.net_inputs))
                 raise SpecError("unknown-name", f"`from` names '{ref}', which is not an "
                                 "earlier entry of this list", node=item,
-                                hint=hint or "`from` names entries of the same list, or input")
+                                hint=hint or "`from` names earlier entries of the same list "
+                                "(dotted paths reach inside them), input, or a network input")
         if not out:
             raise SpecError("bad-from", "`from` needs at least one name", node=node)
         return out
+
+    def _member(self, ref: str, node: Node, lst: _List, what: str) -> _Value:
+        """The value of ``ref`` in ``lst``: an entry's name, or a dotted path to a member
+        of an entry that is a group (a block's `outputs` are its members)."""
+        head, _, rest = ref.partition(".")
+        if head not in lst.done:
+            raise SpecError("unknown-name", f"{what} names '{ref}', which is not an entry of "
+                            "this list", node=node,
+                            hint=did_you_mean(head, list(lst.done)) or
+                            f"{what} names entries of the same list")
+        if not rest:
+            return lst.done[head]
+        pre = f"{lst.prefix}." if lst.prefix else ""
+        hit = self.net.by_name.get(pre + ref)
+        if hit is None:
+            top = self.net.by_name.get(pre + head)
+            if top is not None and top[0] == "layer":
+                raise SpecError("unknown-name", f"{what} names '{ref}', but '{head}' is a "
+                                "layer with one output, not a group", node=node,
+                                hint=f"name '{head}' itself")
+            inside = [n[len(pre):] for n in self.net.by_name if n.startswith(f"{pre}{head}.")]
+            raise SpecError("unknown-name", f"{what} names '{ref}', which is no member of "
+                            f"'{head}'", node=node,
+                            hint=did_you_mean(ref, inside) or
+                            (f"its members include {', '.join(inside[:4])}" if inside else
+                             f"'{head}' has no named members"))
+        kind, i = hit
+        if kind == "layer":
+            layer = self.net.layers[i]
+            return _Value(layer.ref, layer.output)
+        g = self.net.groups[i]
+        return _Value(g.ref, g.output)
 
     def _scope(self, names, get_sources, loop=None) -> ChainMap:
         """``names`` plus an entry's shape readers (and a repeat's loop variable)."""
@@ -489,6 +646,12 @@ class Builder:
                 box.append(self._sources(e, i, lst))
             return box[0]
 
+        if e.type_name is not None and e.type_name in names:
+            sub = self._substitute(e, names)
+            if sub is None:
+                lst.omit(e, f"its type is the block argument '{e.type_name}', which is none")
+                return
+            e = sub
         scope = self._scope(names, sources)
         if e.trainable_node is not None:
             v = e.trainable_node.value if isinstance(e.trainable_node, Scalar) else None
@@ -500,6 +663,15 @@ class Builder:
             trainable = trainable and v
         if e.when_node is not None and not self._number(e.when_node, scope, "when"):
             lst.omit(e, "its `when` is 0")
+            return
+        if e.share_node is not None:
+            value = self.build_share(e, lst, sources(), prefix, parent, depth)
+            if e.name is None:
+                lst.prev = value  # another call of a module: no new module, no index
+            else:
+                name = self._name(e, scope, lst)
+                lst.keep(name, value, e)
+                lst.count -= 1
             return
         if e.repeat_node is None:
             name = self._name(e, scope, lst)
@@ -518,6 +690,8 @@ class Builder:
             gi = self._open_group(full, "repeat", e.type_name, parent, depth, e.node)
         before = len(self.net.layers)
         value = sources()
+        if grouped:
+            self.net.groups[gi].inputs = [v.ref for v in value]
         for j in range(n):
             src = value
             cscope = self._scope(names, lambda src=src: src, (var, j) if var else None)
@@ -540,6 +714,210 @@ class Builder:
             self._close_group(gi, value[0])
             lst.keep(name, value[0], e)
 
+    # -- another call of a module (`share:`, SPEC.md section 11) ---------------------------
+    def build_share(self, e: _Entry, lst: _List, src: list, prefix: str, parent, depth) -> _Value:
+        node = e.share_node
+        ref = str(node.value).strip()
+        head = ref.split(".", 1)[0]
+        hit = None
+        if head in lst.done:
+            full = f"{prefix}.{ref}" if prefix else ref
+            hit = self.net.by_name.get(full)
+        if hit is None:
+            if head in lst.omitted:
+                other, why = lst.omitted[head]
+                raise SpecError("omitted-entry", f"`share` names '{ref}', which is omitted: "
+                                f"{why} (line {other.node.line})", node=node)
+            known = [n for n in lst.done if (f"{prefix}.{n}" if prefix else n)
+                     in self.net.by_name]
+            raise SpecError("unknown-name", f"`share` names '{ref}', which is no earlier "
+                            "module or group of this list", node=node,
+                            hint=did_you_mean(ref, known) or "share names an earlier entry "
+                            "of the same list (dotted paths reach inside groups)")
+        kind, i = hit
+        if kind == "layer":
+            return self._call_again([self.net.layers[i]], src, [], node, parent, depth, 0)
+        g = self.net.groups[i]
+        if len(src) != len(g.inputs):
+            raise SpecError("bad-from", f"'{ref}' takes {len(g.inputs)} input"
+                            f"{'s' if len(g.inputs) != 1 else ''}, got {len(src)}",
+                            node=e.from_node or node)
+        # the group again, with its nested groups, under the current parent
+        gmap = {}
+        first = len(self.net.layers)
+        shift = first - g.first
+        gj = i
+        while gj < len(self.net.groups) and (gj == i or self.net.groups[gj].first < g.last):
+            # groups opened while this one was open are inside it (empty ones are dropped)
+            h = self.net.groups[gj]
+            c = Group(name=h.name, kind=h.kind, type=h.type,
+                      parent=parent if gj == i else gmap[h.parent],
+                      depth=depth + h.depth - g.depth, first=h.first + shift,
+                      last=h.last + shift, node=h.node, output=h.output)
+            c.call = self._next_call(("group", h.name))
+            gmap[gj] = len(self.net.groups)
+            self.net.groups.append(c)
+            gj += 1
+        feeds = dict(zip(g.inputs, src))
+        members = self.net.layers[g.first:g.last]
+        out = self._call_again(members, src, feeds, node, gmap, depth - g.depth, shift)
+        mapped = self._mapped
+        if g.ref in mapped:
+            out = mapped[g.ref]
+        elif g.ref in feeds:
+            out = feeds[g.ref]
+        for gj, ci in gmap.items():
+            c = self.net.groups[ci]
+            h = self.net.groups[gj]
+            c.ref = mapped.get(h.ref, _Value(h.ref, h.output)).ref
+            c.output = mapped[h.ref].shape if h.ref in mapped else h.output
+        return out
+
+    def _next_call(self, key) -> int:
+        self.calls[key] = self.calls.get(key, 1) + 1
+        return self.calls[key]
+
+    def _call_again(self, members: list, src: list, feeds, node, groups, depth, shift):
+        """Rows for another call of ``members`` (one leaf, or a group's leaves in order):
+        the same types and arguments on new inputs, checked as PyTorch's modules would
+        be (the parameters' shapes must not change), no parameters of their own."""
+        mapped = {}
+        self._mapped = mapped
+        out = None
+        for layer in members:
+            if len(self.net.layers) >= self.limits.max_layers:
+                raise SpecError("too-many-layers", f"the network exceeds "
+                                f"{self.limits.max_layers:,} layers", node=node,
+                                hint="raise the bound with --max-layers if you mean it")
+            if isinstance(groups, dict):  # a group: rewire through what this call made
+                ins = []
+                for r, shp in zip(layer.inputs, layer.input_shapes):
+                    ins.append(mapped.get(r) or feeds.get(r) or _Value(r, shp))
+                gparent = groups.get(layer.group)
+                ldepth = layer.depth + depth
+            else:
+                ins = src
+                gparent, ldepth = groups, depth
+            shapes = [v.shape for v in ins]
+            lt = layer.type
+            where = f"'{layer.name}' ({lt.name})"
+            try:
+                if len(shapes) != len(layer.input_shapes) and not lt.merge:
+                    raise LayerError(f"it takes {len(layer.input_shapes)} input, got "
+                                     f"{len(shapes)}")
+                y = tuple(lt.infer(layer.args, shapes))
+                tensors = lt.tensors(layer.args, shapes, y)
+                macs = lt.macs(layer.args, shapes, y)
+            except LayerError as exc:
+                raise SpecError("bad-share", f"another call of {where} cannot take "
+                                f"{' and '.join(str(list(x)) for x in shapes)}: "
+                                f"{exc.message}", node=node,
+                                hint="a shared module must accept the new input as it is "
+                                "(a parameter-free module takes any input)") from None
+            old = [tuple(t.shape) for t in layer.tensors]
+            new = [tuple(t.shape) for t in tensors]
+            if old != new:
+                bad = next(k for k, (a, b) in enumerate(zip(old, new)) if a != b) \
+                    if len(old) == len(new) else 0
+                t = layer.tensors[bad]
+                raise SpecError("bad-share", f"another call of {where} cannot take "
+                                f"{' and '.join(str(list(x)) for x in shapes)}: its "
+                                f"{t.key} is {list(t.shape)}, and this input would need "
+                                f"{list(tensors[bad].shape) if bad < len(tensors) else 'none'}",
+                                node=node, hint="a shared module keeps its parameters: give "
+                                "it the input it was built for (the same channels or "
+                                "features)")
+            if prod(y) > self.limits.max_elements:
+                raise SpecError("too-large", f"the output {list(y)} holds {prod(y):,} "
+                                f"elements, beyond the bound of "
+                                f"{self.limits.max_elements:,}", node=node)
+            orig = layer.shares if layer.shares is not None else \
+                self.net.by_name[layer.name][1]
+            row = Layer(name=layer.name, type=lt, args=layer.args,
+                        inputs=[v.ref for v in ins], input_shapes=shapes, output=y,
+                        tensors=[], macs=macs, trainable=layer.trainable, node=node,
+                        arg_nodes=layer.arg_nodes, group=gparent, depth=ldepth)
+            row.call = self._next_call(("layer", layer.name))
+            row.ref = f"{layer.name}@{row.call}"
+            row.shares = orig
+            self.net.layers.append(row)
+            out = _Value(row.ref, y)
+            mapped[layer.ref] = out
+        return out
+
+    # -- layer-valued block arguments (SPEC.md section 11) ---------------------------------
+    def _names_layer(self, text: str) -> bool:
+        return text == "none" or text in self.spec.blocks or REGISTRY.get(text) is not None \
+            or REGISTRY.normalize(text) == "sequential"
+
+    def _substitute(self, e: _Entry, names) -> _Entry | None:
+        """The entry ``e`` becomes when its type names a layer-valued block argument: the
+        argument's type and arguments, then ``e``'s own arguments (which win, as with
+        functools.partial) and meta keys; None for `none`; ``e`` itself otherwise."""
+        v = names[e.type_name]
+        if isinstance(v, str) and self._names_layer(v.strip()):
+            v = LayerValue(None if v.strip() == "none" else v.strip(), e.type_node, [],
+                           names, e.type_node)
+        if not isinstance(v, LayerValue):
+            return e
+        if v.type_name is None:
+            return None
+        n = _Entry()
+        for slot in _Entry.__slots__:
+            setattr(n, slot, getattr(e, slot))
+        n.type_name, n.type_node, n.via = v.type_name, v.type_node, e.type_name
+        own = {k.value for k, _ in e.args}
+        brought = [(k, x) for k, x in v.args if k.value not in own]
+        n.args = brought + list(e.args)
+        if brought:
+            n.outer = {id(k) for k, _ in brought}
+            n.outer_scope = v.scope
+        return n
+
+    def _arg_value(self, vnode: Node, names, what: str):
+        """A block argument's value (given at a use, or its default): a layer entry (a
+        one-key mapping, a type or block name, `none`, or an argument holding one) as a
+        LayerValue, else a number, expression, word or list as for vars."""
+        if isinstance(vnode, Mapping):
+            inner = _parse_entry(vnode)
+            extra = [x for x in (inner.name_node, inner.from_node, inner.repeat_node,
+                                 inner.trainable_node, inner.when_node, inner.share_node)
+                     if x is not None]
+            if extra:
+                raise SpecError("bad-value", f"{what} holds a layer: give its type and "
+                                "arguments only", node=extra[0],
+                                hint="put `name`, `from`, `when`, ... on the entry inside "
+                                "the block that uses the argument")
+            if inner.type_name in names and isinstance(names[inner.type_name], LayerValue):
+                outer = names[inner.type_name]  # {act: {inplace: true}} where act is a layer
+                if outer.type_name is None:
+                    return outer
+                own = {k.value for k, _ in inner.args}
+                if any(k.value not in own for k, _ in outer.args):
+                    raise SpecError("bad-value", f"{what} adds arguments to the layer "
+                                    f"argument '{inner.type_name}', which has its own",
+                                    node=vnode, hint="write the layer out in full")
+                return LayerValue(outer.type_name, outer.type_node, inner.args, names, vnode)
+            if not self._names_layer(inner.type_name) or inner.type_name == "none":
+                choices = list(REGISTRY.canonical) + list(self.spec.blocks) + ["sequential"]
+                raise SpecError("unknown-layer", f"{what} holds a mapping, so it must be a "
+                                f"layer entry, but '{inner.type_name}' is no layer type or "
+                                "block", node=inner.type_node,
+                                hint=did_you_mean(str(inner.type_name), choices,
+                                                  REGISTRY.normalize)
+                                or "a layer-valued argument is e.g. `{group_norm: "
+                                "{num_groups: 32}}`")
+            return LayerValue(inner.type_name, inner.type_node, inner.args, names, vnode)
+        if isinstance(vnode, Scalar) and isinstance(vnode.value, str):
+            text = vnode.value.strip()
+            if text in MODE_WORDS:
+                return text
+            if text.isidentifier() and text in names:
+                return names[text]  # passed on (`act: act`), a layer or a value
+            if self._names_layer(text):
+                return LayerValue(None if text == "none" else text, vnode, [], names, vnode)
+        return var_value(vnode, names, what, MODE_WORDS)
+
     def _open_group(self, name, kind, type_, parent, depth, node) -> int:
         g = Group(name=name, kind=kind, type=type_, parent=parent, depth=depth,
                   first=len(self.net.layers), node=node)
@@ -548,6 +926,7 @@ class Builder:
 
     def _close_group(self, gi, value: _Value):
         g = self.net.groups[gi]
+        g.ref = value.ref
         g.last = len(self.net.layers)
         if g.last == g.first and gi == len(self.net.groups) - 1:
             # every entry omitted by `when`: the group is the identity (as an empty
@@ -576,17 +955,51 @@ class Builder:
         bname = e.type_name
         bnode, _ = self.spec.blocks[bname]
         if len(self.block_stack) >= MAX_BLOCK_DEPTH:
+            if bname in self.block_stack:  # a recursion that does not stop
+                raise SpecError("too-deep", f"block '{bname}' uses itself more than "
+                                f"{MAX_BLOCK_DEPTH} levels deep", node=e.type_node,
+                                hint="a block may use itself only under a `when:` (or a "
+                                "repeat count) that its arguments drive to 0, e.g. `when: "
+                                "depth > 0` with `depth: depth - 1` on the use")
             raise SpecError("too-deep", f"blocks nest more than {MAX_BLOCK_DEPTH} deep here "
                             f"('{bname}' inside {' -> '.join(self.block_stack[:3])} -> ...)",
                             node=self.expanding[0] if self.expanding else e.type_node,
                             hint="flatten the block structure")
-        if bname in self.block_stack:
-            chain = " -> ".join(self.block_stack[self.block_stack.index(bname):] + [bname])
-            raise SpecError("block-cycle", f"block '{bname}' uses itself ({chain})",
-                            node=e.type_node, hint="a block cannot contain itself")
-        if len(src) != 1:
-            raise SpecError("bad-from", f"block '{bname}' takes one input, got {len(src)}",
-                            node=e.from_node)
+        inputs = self.spec.block_inputs.get(bname, ["input"])
+        if len(src) != len(inputs):
+            raise SpecError("bad-from", f"block '{bname}' takes {len(inputs)} input"
+                            f"{'s' if len(inputs) != 1 else ''} ({', '.join(inputs)}), got "
+                            f"{len(src)}", node=e.from_node or e.type_node,
+                            hint=f"name them in order: `from: [{', '.join(inputs)}]`"
+                            if len(inputs) > 1 else "merge them first with add, mul or concat")
+        if bname in self.block_stack and not self._dry_checked:
+            self._dry_checked = True  # the first recursive use: bound the whole recursion
+            scope = self._block_scope(bname, e, names)
+            n = self._dry_count(bname, scope, 0)
+            if len(self.net.layers) + n > self.limits.max_layers:
+                raise SpecError("too-many-layers", f"block '{bname}' uses itself so that it "
+                                f"would expand to at least {n:,} layers, beyond the bound of "
+                                f"{self.limits.max_layers:,}", node=e.type_node,
+                                hint="check the argument that should shrink at each level "
+                                "(or raise the bound with --max-layers if you mean it)")
+        scope = self._block_scope(bname, e, names)
+        gi = self._open_group(full, "block", bname, parent, depth, e.node)
+        self.net.groups[gi].inputs = [v.ref for v in src]
+        self.block_stack.append(bname)
+        self.expanding.append(e.node)
+        try:
+            named = {n: v for n, v in zip(inputs, src) if n != "input"}
+            out = self.build_list(bnode.get("layers"), src[0], full, scope, gi, depth + 1,
+                                  trainable, named, self.spec.block_outputs.get(bname))
+        finally:
+            self.block_stack.pop()
+            self.expanding.pop()
+        self._close_group(gi, out)
+        return out
+
+    def _block_scope(self, bname: str, e: _Entry, names) -> dict:
+        """A block use's names: the spec's vars, then its arguments, given or default."""
+        bnode, _ = self.spec.blocks[bname]
         declared = bnode.get("args")
         declared_items = declared.items if isinstance(declared, Mapping) else []
         declared_names = [k.value for k, _ in declared_items]
@@ -599,7 +1012,9 @@ class Builder:
                                 hint=did_you_mean(str(k.value), declared_names + list(META_KEYS))
                                 or ("it takes " + ", ".join(map(str, declared_names))
                                     if declared_names else "it takes no arguments"))
-            given[k.value] = var_value(v, names, str(k.value), MODE_WORDS)
+            given[k.value] = self._arg_value(v, e.scope_for(k, names), str(k.value))
+        shape_readers = {k: v for k, v in names.maps[0].items() if k.endswith("()")} \
+            if isinstance(names, ChainMap) else {}
         for k, v in declared_items:
             if k.value in given:
                 scope[k.value] = given[k.value]
@@ -607,25 +1022,74 @@ class Builder:
                 raise SpecError("missing-argument", f"block '{bname}' needs argument "
                                 f"'{k.value}'", node=e.type_node,
                                 hint=f"add `{k.value}: ...` to this entry")
-            else:
-                scope[k.value] = var_value(v, scope, str(k.value), MODE_WORDS)
-        gi = self._open_group(full, "block", bname, parent, depth, e.node)
-        self.block_stack.append(bname)
-        self.expanding.append(e.node)
+            else:  # a default may read the use's input, as the use's own arguments do
+                scope[k.value] = self._arg_value(v, ChainMap(shape_readers, scope),
+                                                 str(k.value))
+        return scope
+
+    # -- a lower bound on a recursion's size, before building it --------------------------
+    def _dry_count(self, bname: str, scope: dict, depth: int) -> int:
+        """At least how many leaves block ``bname`` makes with these arguments, counted
+        without building (memoised on the arguments, so a doubling recursion of depth 40
+        costs 40 steps). What cannot be known without shapes counts 0: a lower bound."""
         try:
-            out = self.build_list(bnode.get("layers"), src[0], full, scope, gi, depth + 1,
-                                  trainable)
-        finally:
-            self.block_stack.pop()
-            self.expanding.pop()
-        self._close_group(gi, out)
-        return out
+            key = (bname, tuple(sorted((k, _frozen(v)) for k, v in scope.items())))
+        except TypeError:
+            return 0
+        if key in self._dry:
+            return self._dry[key]
+        if depth > MAX_BLOCK_DEPTH:
+            return 0  # a recursion that does not stop: too-deep when built
+        self._dry[key] = 0
+        bnode, _ = self.spec.blocks[bname]
+        self._dry[key] = n = self._dry_list(bnode.get("layers"), scope, depth)
+        return n
+
+    def _dry_list(self, seq: Node, scope, depth: int) -> int:
+        total = 0
+        for e in self._entries(seq):
+            try:
+                total += self._dry_entry(e, scope, depth)
+            except (SpecError, ExprError, RecursionError):
+                continue  # needs shapes (or is an error the build will report)
+            if total > self.limits.max_layers:
+                break
+        return total
+
+    def _dry_entry(self, e: _Entry, scope, depth: int) -> int:
+        if e.type_name is not None and e.type_name in scope:
+            e = self._substitute(e, scope)
+            if e is None:
+                return 0
+        if e.share_node is not None:
+            return 0
+        if e.when_node is not None and not self._number(e.when_node, scope, "when"):
+            return 0
+        if e.repeat_node is not None:
+            n, _, var = self._repeat(e, scope)
+            if not var:
+                return n * self._dry_one(e, scope, depth)
+            return sum(self._dry_one(e, ChainMap({var: j}, scope), depth)
+                       for j in range(min(n, 1000)))
+        return self._dry_one(e, scope, depth)
+
+    def _dry_one(self, e: _Entry, scope, depth: int) -> int:
+        if e.type_name in self.spec.blocks:
+            inner = self._block_scope(e.type_name, e, ChainMap({}, scope))
+            return self._dry_count(e.type_name, inner, depth + 1)
+        if REGISTRY.normalize(e.type_name) == "sequential":
+            for k, v in e.args:
+                if k.value == "layers" and isinstance(v, Sequence):
+                    return self._dry_list(v, e.scope_for(k, scope), depth)
+            return 0
+        return 1
 
     def build_sequential(self, e, src, full, names, parent, depth, trainable) -> _Value:
         layers = None
         for k, v in e.args:
             if k.value == "layers":
                 layers = v
+                names = e.scope_for(k, names)
             else:
                 raise SpecError("unknown-argument", f"sequential takes `layers` (and the meta "
                                 f"keys), not '{k.value}'", node=k,
@@ -636,6 +1100,7 @@ class Builder:
             raise SpecError("bad-from", f"sequential takes one input, got {len(src)}",
                             node=e.from_node)
         gi = self._open_group(full, "sequential", "sequential", parent, depth, e.node)
+        self.net.groups[gi].inputs = [v.ref for v in src]
         self.expanding.append(e.node)
         try:
             out = self.build_list(layers, src[0], full, names, gi, depth + 1, trainable)
@@ -666,7 +1131,7 @@ class Builder:
                                                           list(lt.arg_map) + list(META_KEYS))
                                 or ("it takes " + ", ".join(lt.arg_map) if lt.arg_map else
                                     f"{lt.name} takes no arguments"))
-            a[k.value] = convert(arg, v, names)
+            a[k.value] = convert(arg, v, e.scope_for(k, names))
             arg_nodes[k.value] = v
         if e.from_node is not None:
             arg_nodes["from"] = e.from_node
@@ -712,8 +1177,9 @@ def build(spec: Spec, limits: Limits | None = None) -> Network:
     b = Builder(spec, limits)
     try:
         with gc_paused():
-            top = b.build_list(spec.layers, _Value("input", spec.input), "", spec.vars, None,
-                               0, True)
+            refs = spec.input_refs()
+            top = b.build_list(spec.layers, _Value(next(iter(refs)), spec.input), "",
+                               spec.vars, None, 0, True)
     except RecursionError:
         raise SpecError("too-deep", "blocks and groups nest too deeply",
                         node=b.expanding[0] if b.expanding else spec.layers,

@@ -100,25 +100,14 @@ def _tensor_bytes(tensors, dtype_bytes: int, buffer: bool) -> int:
 
 def output_producers(net) -> list[str]:
     """Leaf-layer names (or "input") whose tensors are the network's outputs."""
-    out = []
-    for name in net.outputs:
-        hit = net.by_name.get(name)
-        if hit is None:
-            out.append(name)
-        elif hit[0] == "layer":
-            out.append(net.layers[hit[1]].name)
-        else:
-            g = net.groups[hit[1]]
-            if g.last > g.first:
-                out.append(net.layers[g.last - 1].name)
-    return out
+    return list(net.output_refs().values())
 
 
 def _last_uses(net) -> dict:
     end = len(net.layers)
-    last = {"input": -1}
+    last = dict.fromkeys(net.spec.input_refs(), -1)
     for i, l in enumerate(net.layers):
-        last.setdefault(l.name, i)
+        last.setdefault(l.ref, i)
         for src in l.inputs:
             last[src] = i
     for name in output_producers(net):
@@ -133,14 +122,15 @@ def inference_peak(net) -> int:
     by_step: dict[int, list[str]] = {}
     for name, i in last.items():
         by_step.setdefault(i, []).append(name)
-    nbytes = {"input": prod(net.input) * size}
-    live = nbytes["input"]
+    nbytes = {ref: prod(shape) * size for ref, shape in net.spec.input_refs().items()}
+    live = sum(nbytes.values())
     peak = live
-    if last["input"] == -1:  # the input feeds nothing
-        live -= nbytes["input"]
+    for ref in nbytes:
+        if last[ref] == -1:  # an input that feeds nothing
+            live -= nbytes[ref]
     for i, l in enumerate(net.layers):
-        nbytes[l.name] = prod(l.output) * size
-        live += nbytes[l.name]
+        nbytes[l.ref] = prod(l.output) * size
+        live += nbytes[l.ref]
         peak = max(peak, live)
         for name in by_step.get(i, ()):
             live -= nbytes[name]
@@ -150,19 +140,20 @@ def inference_peak(net) -> int:
 def gradient_peak(net) -> int:
     """Peak bytes of live activation gradients during the backward pass."""
     size = net.dtype_bytes
-    nbytes = {l.name: prod(l.output) * size for l in net.layers}
-    live_set = set(output_producers(net)) - {"input"}
+    nbytes = {l.ref: prod(l.output) * size for l in net.layers}
+    inputs = net.spec.input_refs()
+    live_set = set(output_producers(net)) - set(inputs)
     live = sum(nbytes[n] for n in live_set)
     peak = live
     for l in reversed(net.layers):
         for src in l.inputs:
-            if src != "input" and src not in live_set:
+            if src not in inputs and src not in live_set:
                 live_set.add(src)
                 live += nbytes[src]
         peak = max(peak, live)
-        if l.name in live_set:
-            live_set.discard(l.name)
-            live -= nbytes[l.name]
+        if l.ref in live_set:
+            live_set.discard(l.ref)
+            live -= nbytes[l.ref]
     return peak
 
 
@@ -182,7 +173,7 @@ def cost(net, batch: int | None = None) -> Cost:
     trainable = sum(l.trainable_params for l in net.layers)
     param_bytes = _tensor_bytes(tensors, size, False)
     buffer_bytes = _tensor_bytes(tensors, size, True)
-    input_elements = scale(prod(net.input))
+    input_elements = scale(sum(prod(s) for s in net.spec.input_refs().values()))
     activation_bytes = sum(x.activation_bytes for x in layers)
     kept = input_elements * size + activation_bytes
     grad_peak = scale(gradient_peak(net))
@@ -265,7 +256,9 @@ class _Tracer:
     def __init__(self, net, windows, budget: int = MAX_RF_WORK):
         self.net = net
         self.windows = windows  # layer index -> window tuple, () or "tconv"
-        self.index = {l.name: i for i, l in enumerate(net.layers)}
+        self.index = {l.ref: i for i, l in enumerate(net.layers)}
+        self.inputs = net.spec.input_refs()
+        self.first = next(iter(self.inputs))
         self.budget = budget
 
     def _spend(self, steps: int):
@@ -295,8 +288,10 @@ class _Tracer:
                 self._spend(len(pos) * k)
                 src = {s * o - p + t * d for o in pos for t in range(k)}
             for name in l.inputs:
-                if name == "input":
+                if name == self.first:
                     result |= src
+                elif name in self.inputs:
+                    continue  # another network input: fields are the first input's
                 else:
                     need.setdefault(self.index[name], set()).update(src)
         return result
@@ -314,11 +309,15 @@ def receptive_fields(net) -> list[LayerField]:
         return [LayerField(l.name, l.type.name, tuple(l.output), None,
                            "no spatial dims") for l in net.layers]
     # jumps stay ints (fast) until a transposed conv divides one into a Fraction
-    state: dict[str, object] = {"input": tuple(Field(1, 1, 0) for _ in range(rank))}
+    refs = list(net.spec.input_refs())
+    # a network with several inputs: fields are measured on the first
+    state: dict[str, object] = dict.fromkeys(
+        refs[1:], _Undefined("undefined: it reads a network input other than the first"))
+    state[refs[0]] = tuple(Field(1, 1, 0) for _ in range(rank))
     # per axis, a period of the output-position -> input-interval map (the product of
     # the transposed strides upstream), or None while no transposed conv is upstream
     # (the closed forms are exact)
-    period: dict[str, tuple | None] = {"input": None}
+    period: dict[str, tuple | None] = dict.fromkeys(refs)
     windows: dict[int, object] = {}
     tracer = _Tracer(net, windows)
     for i, l in enumerate(net.layers):
@@ -347,8 +346,8 @@ def receptive_fields(net) -> list[LayerField]:
                     res = _exact(tracer, i, res, rank, per)
                 except _TooCostly:
                     res = _Undefined("too costly to trace exactly")
-        state[l.name] = res
-        period[l.name] = per
+        state[l.ref] = res
+        period[l.ref] = per
         if isinstance(res, _Undefined):
             out.append(LayerField(l.name, l.type.name, tuple(l.output), None, res.note))
         else:

@@ -138,7 +138,7 @@ def check_bias_before_norm(net) -> Iterator[Finding]:
                 continue
         elif len(layer.output) != t.dims + 2:
             continue
-        users = consumers.get(layer.name, [])
+        users = consumers.get(layer.ref, [])
         if not users or layer.name in net.outputs or \
                 not all(isinstance(u.type, (BatchNorm, InstanceNorm)) for u in users):
             continue

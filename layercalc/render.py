@@ -132,7 +132,7 @@ def _inputs(r: Row, ctx) -> str:
 
 
 def _sources(r: Row, ctx) -> str:
-    if r.kind != "layer" or r.sources == ctx["previous"].get(r.name):
+    if r.kind != "layer" or r.sources == ctx["previous"].get(r.ref):
         return ""
     return ctx["text"](", ".join(r.sources))
 
@@ -169,10 +169,10 @@ VIEWS = {"shape": SHAPE_COLUMNS, "params": PARAMS_COLUMNS}
 
 def _context(net, text) -> dict:
     previous = {}
-    last = "input"
+    last = next(iter(net.spec.input_refs()))
     for l in net.layers:
-        previous[l.name] = [last]
-        last = l.name
+        previous[l.ref] = [last]
+        last = l.ref
     return {"previous": previous, "totals": net.totals(), "net": net, "text": text}
 
 
@@ -184,7 +184,11 @@ def summary_lines(net, view: str, text=printable) -> list[str]:
         out_text = "; ".join(f"{text(k)} {shape_text(v)}" for k, v in out.items())
     else:
         out_text = shape_text(out)
-    lines = [f"Input {shape_text(net.input)} -> output {out_text}"]
+    if net.spec.inputs is None:
+        lines = [f"Input {shape_text(net.input)} -> output {out_text}"]
+    else:
+        ins = "; ".join(f"{text(k)} {shape_text(v)}" for k, v in net.spec.inputs.items())
+        lines = [f"Inputs {ins} -> output {out_text}"]
     nontrain = t["params"] - t["trainable"]
     lines.append(f"Parameters: {num(t['params'])} (weights {num(t['weights'])}, bias "
                  f"{num(t['bias'])}; trainable {num(t['trainable'])}, non-trainable "

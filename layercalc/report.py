@@ -71,11 +71,13 @@ def _network_json(net: Network) -> dict:
             "bias": b,
             "args": l.type.summary(l.args),
         })
+        if l.call != 1:  # another call of a shared module (SPEC.md section 11)
+            layers[-1]["call"] = l.call
     return {
         "file": net.spec.file,
         "name": net.spec.name,
         "dtype": net.spec.dtype,
-        "input": list(net.input),
+        "input": net.spec.input_json(),
         "output": output_json(net),
         "layers": layers,
         "totals": network_totals(net),
@@ -92,7 +94,7 @@ class Row:
     "layer", "group" or "collapsed"), with its input shapes and producer names."""
 
     __slots__ = ("kind", "level", "name", "type", "args", "inputs", "sources", "output",
-                 "weights", "bias", "params", "trainable", "buffers", "macs")
+                 "weights", "bias", "params", "trainable", "buffers", "macs", "ref")
 
     def __init__(self, kind: str, level: int, name: str, type: str, args: str, inputs: list,
                  sources: list, output: tuple, weights=0, bias=0, params=0, trainable=0,
@@ -100,6 +102,7 @@ class Row:
         self.kind = kind
         self.level = level
         self.name = name
+        self.ref = name  # a layer's ref (NAME@CALL for another call of a module)
         self.type = type
         self.args = args
         self.inputs = inputs
@@ -131,22 +134,30 @@ def rows(net: Network, depth: int | None = None) -> list[Row]:
             sums = _sums(members)
             if depth is not None and g.depth >= depth:
                 src = members[0].input_shapes if members else []
-                out.append(Row("collapsed", g.depth, g.name, g.type,
+                out.append(Row("collapsed", g.depth, g.name, _called(g.type, g.call),
                                f"{len(members)} layers", list(src),
                                list(members[0].inputs) if members else [], g.output, **sums))
                 i = g.last
                 collapsed = True
                 break
-            out.append(Row("group", g.depth, g.name, g.type, "", [], [], g.output, **sums))
+            out.append(Row("group", g.depth, g.name, _called(g.type, g.call), "", [], [],
+                           g.output, **sums))
         if collapsed:
             continue
         l = layers[i]
         w, b = split_params(l)
-        out.append(Row("layer", l.depth, l.name, l.type.name, l.type.summary(l.args),
-                       list(l.input_shapes), list(l.inputs), l.output, w, b, l.params,
-                       l.trainable_params, l.buffers, l.macs))
+        row = Row("layer", l.depth, l.name, _called(l.type.name, l.call),
+                  l.type.summary(l.args), list(l.input_shapes), list(l.inputs), l.output, w, b,
+                  l.params, l.trainable_params, l.buffers, l.macs)
+        row.ref = l.ref
+        out.append(row)
         i += 1
     return out
+
+
+def _called(type_name: str, call: int) -> str:
+    """A type as a table shows it: another call of a shared module says which call."""
+    return type_name if call == 1 else f"{type_name} (call {call})"
 
 
 def _sums(members) -> dict:
@@ -162,7 +173,8 @@ def _sums(members) -> dict:
 
 def default_sources(net: Network, layer_index: int) -> list[str]:
     """The producer a layer would have without `from` (its predecessor)."""
-    return ["input"] if layer_index == 0 else [net.layers[layer_index - 1].name]
+    return [next(iter(net.spec.input_refs()))] if layer_index == 0 \
+        else [net.layers[layer_index - 1].ref]
 
 
 def human_bytes(n: int) -> str:

@@ -17,6 +17,7 @@ TOP_KEYS = ("name", "description", "vars", "input", "dtype", "blocks", "layers",
             "expect", "lint")
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 MAX_DIM = 2**31 - 1
+BLOCK_KEYS = ("args", "layers", "description", "inputs", "outputs")
 # keys every layer entry may carry beside its arguments (SPEC.md section 3)
 META_KEYS = ("name", "from", "repeat", "trainable", "when")
 
@@ -43,7 +44,8 @@ class Spec:
     """A spec's top level, read and checked; the layers stay nodes for the builder."""
 
     __slots__ = ("file", "name", "description", "vars", "input", "input_node", "dtype",
-                 "blocks", "layers", "outputs", "expect", "lint", "root", "var_nodes")
+                 "blocks", "layers", "outputs", "expect", "lint", "root", "var_nodes",
+                 "inputs", "input_nodes", "block_inputs", "block_outputs")
 
     def __init__(self, *, file: str, name: str, description: str, vars: dict, input: tuple,
                  input_node: Node, dtype: str, blocks: dict, layers: Sequence, outputs: list,
@@ -63,6 +65,30 @@ class Spec:
         self.lint = lint
         self.root = root
         self.var_nodes = {} if var_nodes is None else var_nodes
+        # a mapping `input:` (SPEC.md section 11): name -> shape, in order; else None
+        self.inputs: dict | None = None
+        self.input_nodes: dict = {}
+        self.block_inputs: dict = {}  # block -> its `inputs:` names (["input"] when absent)
+        self.block_outputs: dict = {}  # block -> [(name, node)] of its `outputs:`
+
+    def input_refs(self) -> dict:
+        """Every network input as ref -> shape, in order: "input", or "input.NAME" for
+        each of a mapping `input:` (the npz keys of verify --save)."""
+        if self.inputs is None:
+            return {"input": self.input}
+        return {f"input.{k}": v for k, v in self.inputs.items()}
+
+    def named_inputs(self) -> dict:
+        """name -> (ref, shape) for the inputs of a mapping `input:` ({} otherwise)."""
+        if self.inputs is None:
+            return {}
+        return {k: (f"input.{k}", v) for k, v in self.inputs.items()}
+
+    def input_json(self):
+        """SPEC.md section 7's `input`: a shape, or name -> shape for several inputs."""
+        if self.inputs is None:
+            return list(self.input)
+        return {k: list(v) for k, v in self.inputs.items()}
 
 
 def parse_set_value(text: str):
@@ -201,9 +227,8 @@ def load_spec(data: bytes, file: str, overrides: dict | None = None,
         raise SpecError("missing-key", "the spec has no `input:` (the input tensor shape, "
                         "batch first)", node=root, hint="add e.g. `input: [1, 3, 64, 64]`")
     input_node = root.get("input")
-    shape = _shape(input_node, names, "input", limits.max_elements)
-    if input_override is not None:
-        shape = tuple(input_override)
+    inputs, input_nodes = _inputs(input_node, names, limits, input_override)
+    shape = next(iter(inputs.values()))
     dtype_node = root.get("dtype")
     dtype = "float32"
     if dtype_node is not None:
@@ -219,6 +244,7 @@ def load_spec(data: bytes, file: str, overrides: dict | None = None,
         raise SpecError("bad-layers", "layers must be a non-empty list of layer entries",
                         node=layers)
     blocks: dict = {}
+    block_io: tuple = ({}, {})
     bnode = root.get("blocks")
     if bnode is not None and not (isinstance(bnode, Scalar) and bnode.value is None):
         if not isinstance(bnode, Mapping):
@@ -232,11 +258,23 @@ def load_spec(data: bytes, file: str, overrides: dict | None = None,
                 raise SpecError("bad-block", f"block '{knode.value}' must be a mapping with "
                                 "`layers:` (and optional `args:`)", node=vnode)
             for k, _ in vnode.items:
-                if k.value not in ("args", "layers", "description"):
+                if k.value not in BLOCK_KEYS:
                     raise SpecError("unknown-key", f"unknown key '{k.value}' in block "
                                     f"'{knode.value}'", node=k,
-                                    hint=did_you_mean(str(k.value), ("args", "layers",
-                                                                     "description")))
+                                    hint=did_you_mean(str(k.value), BLOCK_KEYS))
+            if "inputs" in vnode:
+                ins = _io_names(vnode.get("inputs"), "inputs", knode.value)
+                for v, item in ins:
+                    if not v.isidentifier() or v == "output":
+                        raise SpecError("bad-block", f"input '{v}' of block '{knode.value}' "
+                                        "must be an identifier other than output", node=item)
+                if ins[0][0] != "input" and "input" in [v for v, _ in ins[1:]]:
+                    raise SpecError("bad-block", "`input` may only be a block's first input",
+                                    node=vnode.get("inputs"))
+                block_io[0][knode.value] = [v for v, _ in ins]
+            if "outputs" in vnode:
+                block_io[1][knode.value] = _io_names(vnode.get("outputs"), "outputs",
+                                                     knode.value)
             if "description" in vnode and not isinstance(vnode.get("description"), Scalar):
                 raise SpecError("bad-value", f"the description of block '{knode.value}' must "
                                 "be text", node=vnode.get("description"))
@@ -273,7 +311,68 @@ def load_spec(data: bytes, file: str, overrides: dict | None = None,
     if expect is not None and not isinstance(expect, Mapping):
         raise SpecError("bad-expect", "expect must be a mapping (output, params, trainable, "
                         "buffers, macs, max_params, max_macs, max_param_memory)", node=expect)
-    return Spec(file=file, name=name, description=description, vars=names, input=shape,
+    spec = Spec(file=file, name=name, description=description, vars=names, input=shape,
                 input_node=input_node, dtype=dtype, blocks=blocks, layers=layers,
                 outputs=outputs, expect=expect, lint=root.get("lint"), root=root,
                 var_nodes=var_nodes)
+    if isinstance(input_node, Mapping):
+        spec.inputs, spec.input_nodes = inputs, input_nodes
+    spec.block_inputs, spec.block_outputs = block_io
+    return spec
+
+
+def _io_names(node: Node, what: str, block: str) -> list:
+    """A block's `inputs:` or `outputs:`: a non-empty list of distinct plain names."""
+    items = node.items if isinstance(node, Sequence) else [node]
+    out, seen = [], set()
+    for item in items:
+        v = item.value if isinstance(item, Scalar) else None
+        if not isinstance(v, (str, int)) or isinstance(v, bool) or not str(v).strip():
+            raise SpecError("bad-block", f"{what} of block '{block}' must be names",
+                            node=item, hint=f"write e.g. `{what}: [a, b]`")
+        v = str(v).strip()
+        if v in seen:
+            raise SpecError("bad-block", f"'{v}' is listed twice in the {what} of block "
+                            f"'{block}'", node=item)
+        seen.add(v)
+        out.append((v, item))
+    if not out:
+        raise SpecError("bad-block", f"{what} of block '{block}' must name at least one",
+                        node=node)
+    return out
+
+
+def _inputs(node: Node, names: dict, limits: Limits, override) -> tuple[dict, dict]:
+    """The network's inputs, name -> shape ("input" for a plain list), with --input's
+    overrides: a shape (the first input) or a mapping name -> shape."""
+    if isinstance(node, Mapping):
+        if not node.items:
+            raise SpecError("bad-input", "input must name at least one input",
+                            node=node, hint="write e.g. `input: {image: [1, 3, 224, 224]}`")
+        inputs, nodes = {}, {}
+        for knode, vnode in node.items:
+            key = knode.value
+            if not isinstance(key, str) or not key.isidentifier() or key in ("input",
+                                                                             "output"):
+                raise SpecError("bad-input", f"input name {key!r} must be an identifier "
+                                "other than input and output", node=knode)
+            inputs[key] = _shape(vnode, names, f"input '{key}'", limits.max_elements)
+            nodes[key] = knode
+    else:
+        inputs = {"input": _shape(node, names, "input", limits.max_elements)}
+        nodes = {"input": node}
+    if override is None:
+        return inputs, nodes
+    if not isinstance(override, dict):
+        override = {None: override}
+    for key, shape in override.items():
+        if key is None:
+            key = next(iter(inputs))
+        elif key not in inputs or not isinstance(node, Mapping):
+            raise SpecError("bad-input", f"--input {key}=...: the spec has no input "
+                            f"named '{key}'", node=node,
+                            hint=("its inputs are " + ", ".join(inputs)) if
+                            isinstance(node, Mapping) else
+                            "this spec has one unnamed input: give --input 1,3,64,64")
+        inputs[key] = tuple(shape)
+    return inputs, nodes

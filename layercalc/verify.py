@@ -139,23 +139,16 @@ class Verification:
 
 # -- planning (no NumPy) -----------------------------------------------------------------
 
-def _index_input(net) -> bool:
-    """Whether the network input holds integer indices (it feeds an embedding)."""
-    return any(l.type.name == "embedding" and "input" in l.inputs for l in net.layers)
+def _index_inputs(net) -> set:
+    """The network inputs (refs) that hold integer indices: those feeding an embedding."""
+    refs = net.spec.input_refs()
+    return {r for l in net.layers if l.type.name == "embedding" for r in l.inputs
+            if r in refs}
 
 
 def output_producers(net) -> dict:
     """Network output name -> the leaf layer whose array it is."""
-    out = {}
-    for name in net.outputs:
-        kind, i = net.by_name.get(name, ("layer", None)) if name != "input" else ("input", 0)
-        if kind == "input":
-            out[name] = "input"
-        elif kind == "layer":
-            out[name] = net.layers[i].name
-        else:
-            out[name] = net.layers[net.groups[i].last - 1].name
-    return out
+    return net.output_refs()
 
 
 def _last_uses(net, save: bool = False) -> dict:
@@ -171,7 +164,8 @@ def _last_uses(net, save: bool = False) -> dict:
     for producer in output_producers(net).values():
         last[producer] = len(net.layers)
     if save:
-        last["input"] = len(net.layers)
+        for ref in net.spec.input_refs():
+            last[ref] = len(net.layers)
     return last
 
 
@@ -180,12 +174,14 @@ def integer_input_diagnostic(net, file: str | None = None) -> Diagnostic | None:
     input when that input holds integer indices (it feeds an embedding): PyTorch's
     layers (conv, linear, pools, softmax, norms, upsample, ...) refuse a Long tensor, and
     NumPy would silently promote it to int64 or float64, beyond the memory estimate."""
-    if not _index_input(net):
+    index = _index_inputs(net)
+    if not index:
         return None
-    feeds = next(l for l in net.layers if l.type.name == "embedding" and "input" in l.inputs)
     for layer in net.layers:
-        if layer.type.name == "embedding" or "input" not in layer.inputs:
+        if layer.type.name == "embedding" or not index.intersection(layer.inputs):
             continue
+        ref = next(r for r in layer.inputs if r in index)
+        feeds = next(l for l in net.layers if l.type.name == "embedding" and ref in l.inputs)
         node = layer.node
         return Diagnostic(
             "integer-input", f"layer '{layer.name}' ({layer.type.name}) reads the network "
@@ -208,25 +204,33 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
     per-layer records, and with ``save`` np.savez's write buffers and zip entries."""
     b = DTYPES[dtype]
     last = _last_uses(net, save)
-    in_bytes = prod(net.input) * (INDEX_BYTES if _index_input(net) else b)
-    sizes = {"input": in_bytes}
+    index = _index_inputs(net)
+    sizes = {ref: prod(shape) * (INDEX_BYTES if ref in index else b)
+             for ref, shape in net.spec.input_refs().items()}
+    in_bytes = sum(sizes.values())
     frees = {}
     for src, i in last.items():
         frees.setdefault(i, []).append(src)
-    peak = in_bytes  # made before the first layer, even when no layer reads it
-    live = in_bytes if "input" in last else 0
+    peak = in_bytes  # made before the first layer, even when no layer reads them
+    live = sum(n for ref, n in sizes.items() if ref in last)
     kept = records = 0
+    shared = {l.shares for l in net.layers if l.shares is not None}
     largest = in_bytes  # the largest array saved
-    keys = [5]  # the lengths of the saved keys: "input", then the tensors
+    keys = [len(ref) for ref in sizes]  # the lengths of the saved keys: inputs, tensors
     for i, layer in enumerate(net.layers):
         out_b = prod(layer.output) * b
-        sizes[layer.name] = out_b
+        sizes[layer.ref] = out_b
         sizes_w = [t.numel * (8 if t.dtype == "int64" else b) for t in layer.tensors]
         weights = sum(sizes_w)
         scratch = layer.type.workspace(layer.args, layer.input_shapes, layer.output) * b
         records += LAYER_OVERHEAD + 16 * len(layer.output)
+        if layer.shares is not None:
+            weights = sum(t.numel * (8 if t.dtype == "int64" else b)
+                          for t in net.layers[layer.shares].tensors)
         peak = max(peak, live + out_b + scratch + weights + kept + records + NUMPY_SCRATCH)
-        if layer.name in last:
+        if i in shared and not save:
+            kept += weights  # held until its last call
+        if layer.ref in last:
             live += out_b
         for src in frees.get(i, ()):
             live -= sizes[src]
@@ -270,16 +274,20 @@ def rank_diagnostic(net, file: str | None = None) -> Diagnostic | None:
     """A located error when the run would need an array with more dimensions than NumPy
     allows: the input (at ``input``), else the first layer whose output or parameter
     would. NumPy is imported only when some array has more than 32 dimensions."""
-    if max([len(net.input)] + [len(l.output) for l in net.layers]
+    inputs = net.spec.input_refs()
+    if max([len(s) for s in inputs.values()] + [len(l.output) for l in net.layers]
            + [len(t.shape) for l in net.layers for t in l.tensors]) <= 32:
         return None
     limit = numpy_max_rank()
     hint = (f"shape and params still answer; verify runs arrays of at most {limit} "
             "dimensions")
-    if len(net.input) > limit:
-        node = net.spec.input_node
+    big = [(r, s) for r, s in inputs.items() if len(s) > limit]
+    if big:
+        ref, shape = big[0]
+        node = net.spec.input_nodes.get(ref[len("input."):], net.spec.input_node)
+        what = "the input" if ref == "input" else f"input '{ref[len('input.'):]}'"
         return Diagnostic(
-            "rank-limit", f"the input has {len(net.input)} dimensions, more than the "
+            "rank-limit", f"{what} has {len(shape)} dimensions, more than the "
             f"{limit} a NumPy array can have, so verify cannot run it",
             line=getattr(node, "line", 1), column=getattr(node, "col", 1), hint=hint,
             file=file or net.spec.file)
@@ -330,13 +338,16 @@ def _fill(rng, np, dtype, tensor, layer):
     return uniform(-1.0, 1.0)
 
 
-def _make_input(rng, np, dtype, net):
-    shape = tuple(net.input)
-    if _index_input(net):
-        high = min(l.args["num_embeddings"] for l in net.layers
-                   if l.type.name == "embedding" and "input" in l.inputs)
-        return rng.integers(0, high, size=shape, dtype=np.int64)
-    return rng.standard_normal(shape, dtype=dtype)
+def _make_inputs(rng, np, dtype, net) -> dict:
+    """Seeded arrays for the network inputs, by ref, in order: integer indices below
+    every reading embedding's num_embeddings, else standard normal values."""
+    out = {}
+    for ref, shape in net.spec.input_refs().items():
+        highs = [l.args["num_embeddings"] for l in net.layers
+                 if l.type.name == "embedding" and ref in l.inputs]
+        out[ref] = rng.integers(0, min(highs), size=tuple(shape), dtype=np.int64) if highs \
+            else rng.standard_normal(tuple(shape), dtype=dtype)
+    return out
 
 
 def _nonfinite(np, y) -> str | None:
@@ -384,12 +395,15 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
     res = Verification(file or net.spec.file, net.name, dtype, seed,
                        estimate if estimate is not None else estimate_memory(net, dtype, save))
     last = _last_uses(net, save)  # the lifetimes estimate_memory counted
-    values = {"input": _make_input(rng, np, np_dtype, net)}
-    arrays = {"input": values["input"]} if save else None
-    if "input" not in last:  # no layer reads it and it is not saved
-        values.pop("input")
+    values = _make_inputs(rng, np, np_dtype, net)
+    arrays = dict(values) if save else None  # "input", or "input.NAME" for each
+    for ref in list(values):
+        if ref not in last:  # no layer reads it and it is not saved
+            values.pop(ref)
     n = len(net.layers)
     failed = None
+    shared = {l.shares for l in net.layers if l.shares is not None}
+    kept_w = {}  # the arrays of modules called again later (`share:`)
     for i, layer in enumerate(net.layers):
         check = LayerCheck(layer.name, layer.type.name, tuple(layer.output),
                            params=layer.params, buffers=layer.buffers)
@@ -412,6 +426,10 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
             if save:
                 arrays[f"{layer.name}.{tensor.key}"] = arr
         check.params_actual, check.buffers_actual = held_params, held_buffers
+        if i in shared:
+            kept_w[i] = w
+        if layer.shares is not None:  # the same module again: its parameters, not new ones
+            w = kept_w[layer.shares]
         try:
             xs = [values[src] for src in layer.inputs]
             with np.errstate(all="ignore"):  # NaN and inf are reported once, below
@@ -428,8 +446,8 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
             y = None
         check.seconds = time.perf_counter() - t
         del xs, w
-        if y is not None and layer.name in last:
-            values[layer.name] = y
+        if y is not None and layer.ref in last:
+            values[layer.ref] = y
         del y
         for src in set(layer.inputs):
             if last.get(src) == i:

@@ -67,13 +67,15 @@ layers:
   - add: {from: [fc1, input]}
   - linear: {name: fc1, out_features: 4}
 """, "forward-reference", 3, "fc1", None),
+    # SPEC.md section 11: a block may use itself, but a recursion with no `when` to stop
+    # it is refused at the recursive use once it passes the nesting limit
     "block-uses-itself": ("""\
 input: [1, 4]
 blocks:
   a: {layers: [relu, b]}
   b: {layers: [a]}
 layers: [a]
-""", "block-cycle", 4, "a]", None),
+""", "too-deep", 4, "a]", None),
     "missing-block-argument": ("""\
 input: [1, 4]
 blocks:

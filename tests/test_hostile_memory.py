@@ -241,7 +241,7 @@ def measure(net, dtype="float32", seed=0):
 
     np_dtype = np.dtype(dtype).type
     rng = np.random.default_rng(seed)
-    values = {"input": verify._make_input(rng, np, np_dtype, net)}
+    values = verify._make_inputs(rng, np, np_dtype, net)
     for i, layer in enumerate(net.layers):
         w = {t.key: verify._fill(rng, np, np_dtype, t, layer) for t in layer.tensors}
         xs = [values[src] for src in layer.inputs]

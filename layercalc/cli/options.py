@@ -25,8 +25,9 @@ class Option(namedtuple("Option", "flag dest kind default metavar help multiple 
 
 SETS = Option("--set", "sets", "sets", (), "NAME=VALUE", "override a var (repeatable)",
               multiple=True)
-INPUT = Option("--input", "input_shape", "input", None, "SIZES",
-               "override the input shape, e.g. 1,3,128,128")
+INPUT = Option("--input", "input_shape", "input", (), "[NAME=]SIZES",
+               "override the input shape, e.g. 1,3,128,128; NAME=1,10 for a named input "
+               "(repeatable)", multiple=True)
 FORMAT = Option("--format", "fmt", "format", "table", None, "output format")
 # the int options' help ends as click's IntRange had it; their default is text, as given
 # on the command line (an int would make click convert with its own INT first)
@@ -77,10 +78,29 @@ def _shown(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:limit // 2]}...({len(text)} digits)"
 
 
-def parse_input(text):
-    """--input text ("1,3,128,128", "1x3x128x128", "[1, 3, 128, 128]") -> a shape or None."""
-    if text is None:
+def parse_input(values):
+    """--input texts ("1,3,128,128", "1x3x128x128", "[1, 3, 128, 128]", "NAME=1,10") -> None
+    (none given), a shape (one unnamed: the first input), or {name or None: shape}."""
+    if values is None or isinstance(values, str):
+        values = () if values is None else (values,)
+    out: dict = {}
+    for text in values:
+        name, sep, sizes = text.rpartition("=")
+        name = name.strip() if sep else None
+        if sep and not name.isidentifier():
+            raise ValueError(f"expected NAME=SIZES with NAME an identifier, got {text!r}")
+        if name in out:
+            raise ValueError("--input " + (f"{name}=" if name else "without a name ") +
+                             "is given twice")
+        out[name] = _shape(sizes)
+    if not out:
         return None
+    if list(out) == [None]:
+        return out[None]
+    return out
+
+
+def _shape(text: str) -> tuple:
     parts = text.replace("x", ",").replace(" ", "").strip("[]()").split(",")
     if not all(map(is_digits, parts)):
         raise ValueError(f"expected sizes like 1,3,128,128 (digits 0-9), got {text!r}")
