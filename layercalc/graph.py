@@ -576,9 +576,10 @@ class Builder:
         return v
 
     def _repeat(self, e: _Entry, scope) -> tuple:
-        """(count, count's node, loop variable or None) of an entry's `repeat`."""
+        """(count, count's node, loop variable or None, chain node or None) of an entry's
+        `repeat`."""
         rnode = e.repeat_node
-        var = None
+        var = chain = None
         if isinstance(rnode, Mapping):
             tnode = None
             for k, v in rnode.items:
@@ -590,10 +591,16 @@ class Builder:
                         raise SpecError("bad-repeat", "`as` names the loop variable: a plain "
                                         "identifier such as j", node=v)
                     var = v.value
+                elif k.value == "chain":
+                    if not isinstance(v, Scalar) or not isinstance(v.value, (str, int)) or \
+                            isinstance(v.value, bool) or not str(v.value).strip():
+                        raise SpecError("bad-repeat", "`chain` names the output (or member) "
+                                        "of each copy that feeds the next", node=v)
+                    chain = v
                 else:
                     raise SpecError("bad-repeat", f"repeat has no key '{k.value}'", node=k,
-                                    hint=did_you_mean(str(k.value), ("times", "as")) or
-                                    "repeat takes `times` and `as`")
+                                    hint=did_you_mean(str(k.value), ("times", "as", "chain"))
+                                    or "repeat takes `times`, `as` and `chain`")
             if tnode is None:
                 raise SpecError("bad-repeat", "repeat needs `times:`", node=rnode,
                                 hint="write `repeat: {times: N, as: j}`")
@@ -606,7 +613,7 @@ class Builder:
             raise SpecError("too-many-layers", f"repeat {n} would create more than "
                             f"{self.limits.max_layers:,} layers", node=rnode,
                             hint="raise the bound with --max-layers if you mean it")
-        return n, rnode, var
+        return n, rnode, var, chain
 
     def _name(self, e: _Entry, scope, lst: _List) -> str:
         if e.name is None:
@@ -679,7 +686,7 @@ class Builder:
             lst.keep(name, self.build_one(e, sources(), full, scope, parent, depth, trainable),
                      e)
             return
-        n, rnode, var = self._repeat(e, scope)
+        n, rnode, var, chain = self._repeat(e, scope)
         if n == 0:
             lst.omit(e, "its repeat count is 0")
             return
@@ -702,6 +709,9 @@ class Builder:
                 out = self.build_one(e, src, f"{prefix}.{cname}" if prefix else cname, cscope,
                                      parent, depth, trainable)
                 lst.keep(cname, out, e)
+            if chain is not None:  # the next copy takes this copy's output `chain`
+                copy = f"{full}.{j}" if grouped else (f"{prefix}.{cname}" if prefix else cname)
+                out = self._chained(copy, chain)
             value = [out]
             if j == 0:
                 per_copy = len(self.net.layers) - before
@@ -713,6 +723,19 @@ class Builder:
         if grouped:
             self._close_group(gi, value[0])
             lst.keep(name, value[0], e)
+        elif chain is not None:
+            lst.prev = value[0]  # the entry after the copies takes the last one's `chain`
+
+    def _chained(self, copy: str, chain: Node) -> _Value:
+        hit = self.net.by_name.get(f"{copy}.{chain.value}")
+        if hit is None:
+            raise SpecError("unknown-name", f"repeat chains through '{chain.value}', but the "
+                            f"copy '{copy}' has no member or output of that name", node=chain,
+                            hint="name an output (or member) of the repeated block")
+        kind, i = hit
+        if kind == "layer":
+            return _Value(self.net.layers[i].ref, self.net.layers[i].output)
+        return _Value(self.net.groups[i].ref, self.net.groups[i].output)
 
     # -- another call of a module (`share:`, SPEC.md section 11) ---------------------------
     def build_share(self, e: _Entry, lst: _List, src: list, prefix: str, parent, depth) -> _Value:
@@ -1066,7 +1089,7 @@ class Builder:
         if e.when_node is not None and not self._number(e.when_node, scope, "when"):
             return 0
         if e.repeat_node is not None:
-            n, _, var = self._repeat(e, scope)
+            n, _, var, _ = self._repeat(e, scope)
             if not var:
                 return n * self._dry_one(e, scope, depth)
             return sum(self._dry_one(e, ChainMap({var: j}, scope), depth)
