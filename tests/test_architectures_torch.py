@@ -187,20 +187,37 @@ def _is_leaf(module):
 
 @pytest.mark.parametrize("name", sorted(STRICT))
 def test_strict_forward_shapes(name):
-    """Every call of every module against the spec's rows of that name, in order."""
+    """Every call of every module against the spec's rows of that name, in order: a module
+    called n times is n rows of one name, a module never called is no row."""
     out, calls = run(name)
-    net = spec(name)
+    m, net = model(name), spec(name)
     assert [tuple(s) for s in net.outputs.values()] == [out]
+    modules = dict(m.named_modules())
     rows = defaultdict(list)
-    for layer in net.layers:  # a module called n times is n rows of one name
-        rows[layer.name].append(tuple(layer.output))
-    for g in net.groups:  # blocks and sequentials are modules too (layer1.0, features.3, ...)
-        rows[g.name].append(tuple(g.output))
-    common = set(rows) & set(calls)
-    with_params = {l.name for l in net.layers if l.tensors}
-    assert with_params <= common
-    mismatched = {n: (rows[n], calls[n]) for n in sorted(common) if rows[n] != calls[n]}
-    assert not mismatched
+    for layer in net.layers:
+        if layer.name in modules:
+            rows[layer.name].append(tuple(layer.output))
+    assert {l.name for l in net.layers if l.tensors} <= set(rows)
+    mismatched = {n: (shapes, calls.get(n, [])) for n, shapes in sorted(rows.items())
+                  if shapes != calls.get(n, [])}
+    assert not mismatched, dict(list(mismatched.items())[:5])
+
+
+@pytest.mark.parametrize("name", sorted(STRICT))
+def test_strict_group_outputs(name):
+    """A block or sequential named as a torch module (layer1.0, features.3.block,
+    features.denseblock1.denselayer1, model.model.1) gives what that module's forward
+    returns, call by call."""
+    _, calls = run(name)
+    m, net = model(name), spec(name)
+    modules = dict(m.named_modules())
+    groups = defaultdict(list)
+    for g in net.groups:
+        if g.name in modules:
+            groups[g.name].append(tuple(g.output))
+    mismatched = {n: (shapes, calls.get(n, [])) for n, shapes in sorted(groups.items())
+                  if shapes != calls.get(n, [])}
+    assert not mismatched, dict(list(mismatched.items())[:5])
 
 
 @pytest.mark.parametrize("name", sorted(STRICT))
@@ -258,3 +275,52 @@ def test_strict_verify_save_round_trip(name, tmp_path):
     ref = data["output"]
     assert y.shape == ref.shape
     np.testing.assert_allclose(y, ref, rtol=1e-3, atol=1e-4)
+
+
+# the hyper-parameters a spec row and its torch module must agree on, where both have them
+# (in_channels, out_features, bias... are covered by the state_dict; `inplace` is left out:
+# it changes neither shapes nor, in these networks, values)
+SETTINGS = ("kernel_size", "stride", "padding", "dilation", "groups", "padding_mode",
+            "output_padding", "eps", "momentum", "affine", "track_running_stats", "ceil_mode",
+            "count_include_pad", "divisor_override", "output_size", "negative_slope", "p",
+            "mode", "start_dim", "end_dim", "min_val", "max_val", "alpha", "beta",
+            "threshold", "approximate", "dim", "scale_factor", "align_corners")
+
+
+def _setting(value, like):
+    """A spec or torch setting in one form: lists as tuples, an int where the other side
+    has a tuple repeated to its length (kernel_size 3 is (3, 3)), floats as floats."""
+    if isinstance(value, list):
+        value = tuple(value)
+    if isinstance(like, list):
+        like = tuple(like)
+    if isinstance(value, int) and not isinstance(value, bool) and isinstance(like, tuple):
+        value = (value,) * len(like)
+    if isinstance(value, float) or (isinstance(value, int) and isinstance(like, float)):
+        value = round(float(value), 12)
+    return value
+
+
+@pytest.mark.parametrize("name", sorted(STRICT))
+def test_strict_module_types_and_settings(name):
+    """Each row named as a torch module is that module: the same type (conv2d is Conv2d,
+    stochastic_depth is StochasticDepth) and the same eps, momentum, stride, padding,
+    negative_slope, dropout p, ... (BatchNorm's eps changes the output only by ~0.1%)."""
+    m, net = model(name), spec(name)
+    modules = dict(m.named_modules())
+    wrong = {}
+    for layer in net.layers:
+        mod = modules.get(layer.name)
+        if mod is None:
+            continue
+        ours, theirs = layer.type.name.replace("_", ""), type(mod).__name__.lower()
+        if ours != theirs:
+            wrong[layer.name] = ("type", layer.type.name, type(mod).__name__)
+            continue
+        for key in SETTINGS:
+            if key not in layer.args or not hasattr(mod, key):
+                continue
+            a, b = layer.args[key], getattr(mod, key)
+            if _setting(a, b) != _setting(b, a):
+                wrong[f"{layer.name} {key}"] = (a, b)
+    assert not wrong, dict(list(wrong.items())[:10])
