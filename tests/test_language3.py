@@ -523,6 +523,29 @@ def test_a_share_of_a_group_called_with_one_value_twice():
     assert net.layers[5].inputs == ["t.l@2", "input"]
 
 
+@pytest.mark.xfail(strict=True, reason="BUG (crash): sharing a group that itself holds a "
+                   "share of a module with parameters raises IndexError in "
+                   "Builder._call_again (the inner share row has no tensors, so the "
+                   "parameter shapes compared are [] against the module's), a traceback "
+                   "from every command instead of rows")
+def test_a_group_holding_a_share_of_a_parametrised_module_can_be_shared(spec_file):
+    path = spec_file("""\
+    input: [1, 4]
+    layers:
+      - sequential:
+          name: g
+          layers:
+            - linear: {name: fc, out_features: 4}
+            - share: fc
+      - share: g
+    """)
+    r = cli_runner().invoke(main, ["shape", path, "--format", "json"])
+    assert r.exit_code == 0, repr(r.exception)
+    rows = json.loads(r.stdout)["layers"]
+    assert [(row["name"], row.get("call"), row["params"]) for row in rows] == [
+        ("g.fc", None, 20), ("g.fc", 2, 0), ("g.fc", 3, 0), ("g.fc", 4, 0)]
+
+
 def test_a_share_under_when_zero_is_omitted():
     net = net_of("""\
     input: [1, 4]
