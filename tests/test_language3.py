@@ -214,6 +214,33 @@ def test_a_default_reads_the_uses_input():
     assert net.totals()["params"] == 42 + 21 + 12 + 20
 
 
+def test_a_default_reads_any_input_and_earlier_defaults():
+    net = net_of("""\
+    input: {a: [1, 4], m: [1, 6]}
+    blocks:
+      b:
+        inputs: [x, y]
+        args: {c: "in_shape(1, 1)", d: c * 2}
+        layers:
+          - linear: {out_features: d}
+    layers:
+      - b: {from: [a, m]}
+    """)
+    assert net.layers[0].output == (1, 12)
+
+
+def test_a_default_reading_out_of_range_is_located_at_the_default():
+    assert_located("""\
+    input: [1, 4]
+    blocks:
+      b:
+        args: {c: in_shape(5)}
+        layers:
+          - linear: {out_features: c}
+    layers: [b]
+    """, "bad-index", 4, "in_shape")
+
+
 # -- bounded recursion ----------------------------------------------------------------------
 
 UNET = """\
