@@ -42,8 +42,21 @@ def block_spec_text(n: int) -> str:
             f"  - basic: {{channels: 16, repeat: {n // 7}}}\n")
 
 
-def timed(path, runs, fmt="json", warm_up=True):
-    return best_of(layercalc("shape", path, "--format", fmt), runs, warm_up)
+RECURSION = """input: [1, 4]
+blocks:
+  tree:
+    args: {d: null}
+    layers:
+      - relu
+      - tree: {d: d - 1, when: d > 0}
+      - tree: {d: d - 1, when: d > 0}
+layers:
+  - tree: {d: 40}
+"""
+
+
+def timed(path, runs, fmt="json", warm_up=True, code=0):
+    return best_of(layercalc("shape", path, "--format", fmt), runs, warm_up, code=code)
 
 
 def main():
@@ -63,12 +76,22 @@ def main():
         tb = timed(blocks, args.runs)
         t10 = timed(paths[10_000], args.runs)
         t100 = timed(paths[100_000], 1, warm_up=False)
+        rec = os.path.join(tmp, "recursion.yaml")
+        with open(rec, "w") as fh:
+            fh.write(RECURSION)
+        small = os.path.join(tmp, "small.yaml")
+        with open(small, "w") as fh:
+            fh.write(spec_text(12))
+        trec = timed(rec, args.runs, code=1)  # the time of the refusal (exit 1)
+        tsmall = timed(small, args.runs)
         table100 = timed(paths[100_000], 1, "table", warm_up=False)
     print(f" 5,000 layers  {t5:6.2f} s")
     print(f"10,000 layers  {t10:6.2f} s   (target < 0.5 s)  {'OK' if t10 < 0.5 else 'MISSED'}")
     print(f"10,000 layers  {tb:6.2f} s   as 1,428 uses of a 7-layer block")
     print(f"ratio 10k/5k   {t10 / t5:6.2f}     (target <= 2.4)  {'OK' if t10 / t5 <= 2.4 else 'MISSED'}")
     print(f"100,000 layers {t100:6.2f} s json, {table100:.2f} s table (must complete: OK)")
+    print(f"2**40-layer recursion refused in {trec:.2f} s, {trec / tsmall:.2f}x a 12-layer "
+          f"spec's whole run (target: well under 1 s)  {'OK' if trec < 1 else 'MISSED'}")
 
 
 if __name__ == "__main__":

@@ -50,16 +50,17 @@ def run_in_terminal(cmd) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(cmd, proc.returncode, None, err)
 
 
-def best_of(cmd, runs: int, warm_up: bool = True, terminal: bool = False) -> float:
+def best_of(cmd, runs: int, warm_up: bool = True, terminal: bool = False,
+            code: int = 0) -> float:
     """The least wall time of ``runs`` runs of ``cmd``, in seconds, after one untimed
-    warm-up run unless ``warm_up`` is false; any failing run stops the benchmark.
-    ``terminal``: standard output is a pseudo-terminal instead of /dev/null."""
+    warm-up run unless ``warm_up`` is false; a run exiting other than ``code`` stops the
+    benchmark. ``terminal``: standard output is a pseudo-terminal instead of /dev/null."""
     best = float("inf")
     for i in range(runs + warm_up):
         t = time.perf_counter()
         out = run_in_terminal(cmd) if terminal else run(cmd)
         dt = time.perf_counter() - t
-        if out.returncode:
+        if out.returncode != code:
             raise SystemExit(f"{' '.join(map(str, cmd))} failed:\n{out.stderr.decode()[:800]}")
         if i >= warm_up:
             best = min(best, dt)

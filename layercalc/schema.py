@@ -37,16 +37,25 @@ META = {
         {"type": "integer", "minimum": 0}, {"type": "string"},
         {"type": "object", "required": ["times"], "additionalProperties": False,
          "properties": {"times": {"type": ["integer", "string"]},
-                        "as": {"type": "string", "pattern": IDENTIFIER}}}],
+                        "as": {"type": "string", "pattern": IDENTIFIER},
+                        "chain": {"type": ["string", "integer"]}}}],
         "description": "apply the entry N times in sequence (0: none); unnamed copies are "
                        "spliced into the list's numbering; {times: N, as: j} makes j "
-                       "visible to each copy"},
+                       "visible to each copy; chain: OUTPUT feeds each copy that output of "
+                       "the one before"},
     "when": {"type": ["boolean", "integer", "number", "string"],
              "description": "keep the entry when this expression is non-zero"},
     "trainable": {"type": ["boolean", "string"],
                   "description": "false: its parameters are frozen"},
 }
 _EXPR = {"type": "string", "description": "an expression over vars and block arguments"}
+NAMES = {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]}}
+SHARE = {"type": "object", "required": ["share"], "additionalProperties": False,
+         "properties": {"share": {"type": ["string", "integer"],
+                                  "description": "an earlier module or group of this list "
+                                  "(dotted paths allowed), called again"},
+                        "from": META["from"], "name": META["name"], "when": META["when"]},
+         "description": "another call of an earlier module: its names, no new parameters"}
 
 
 def name_pattern(keys) -> str:
@@ -192,13 +201,15 @@ def spec_schema() -> dict:
         defs[f"entry.{mode}"] = {
             "if": {"type": "object", "required": ["type"]},
             "then": long,
-            "else": {"anyOf": [string_form, short]},
+            "else": {"anyOf": [string_form, short, SHARE]},
         }
         defs[lst] = {"type": "array", "minItems": 1,
                      "items": {"$ref": f"#/definitions/entry.{mode}"}}
     scalar_or_list = {"type": ["number", "string", "boolean", "array", "null"]}
+    # a block argument may also hold a layer: {group_norm: {num_groups: 32}}
+    arg_value = {"type": ["number", "string", "boolean", "array", "null", "object"]}
     defs["block_args"] = {"anyOf": [{"type": "null"}, {
-        "type": "object", "properties": META, "additionalProperties": scalar_or_list}],
+        "type": "object", "properties": META, "additionalProperties": arg_value}],
         "description": "a block of this spec, with its arguments"}
     shape = {"type": "array", "minItems": 1, "items": _int(1),
              "description": "a full tensor shape, batch first"}
@@ -216,15 +227,23 @@ def spec_schema() -> dict:
         "vars": {"type": "object", "propertyNames": {"pattern": IDENTIFIER},
                  "additionalProperties": scalar_or_list,
                  "description": "names usable in expressions; may refer to earlier vars"},
-        "input": {**shape, "description": "the input tensor shape, batch first"},
+        "input": {"anyOf": [shape, {"type": "object", "minProperties": 1,
+                                    "propertyNames": {"pattern": IDENTIFIER},
+                                    "additionalProperties": shape}],
+                  "description": "the input tensor shape, batch first; or name -> shape "
+                                 "for several inputs"},
         "dtype": {"enum": list(DTYPE_BYTES), "description": "element type for memory figures"},
         "blocks": {"type": "object", "propertyNames": {"pattern": IDENTIFIER},
                    "additionalProperties": {
                        "type": "object", "required": ["layers"], "additionalProperties": False,
                        "properties": {
                            "args": {"type": ["object", "null"],
-                                    "additionalProperties": scalar_or_list,
+                                    "additionalProperties": arg_value,
                                     "description": "argument defaults (null: required)"},
+                           "inputs": {**NAMES, "description": "the block's inputs, in the "
+                                      "order of a use's `from` (default: one, input)"},
+                           "outputs": {**NAMES, "description": "members exposed as "
+                                       "USE.NAME; the first is the use's output"},
                            "layers": {"$ref": "#/definitions/layers.loose"},
                            "description": {"type": "string"}}},
                    "description": "reusable sub-networks, used like layer types"},

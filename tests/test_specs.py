@@ -148,6 +148,15 @@ CASES = [
     ("resnet50", [1, 3, 224, 224], [1, 1000], 25_557_032, resnet50_buffers()),
     ("mobilenet_v2", [1, 3, 224, 224], [1, 1000], 3_504_872, mobilenet_v2_buffers()),
     ("unet", [1, 3, 128, 128], [1, 2, 128, 128], unet()[0], unet()[1]),
+    # SPEC.md section 11's networks: torchvision's published num_params; buffers as
+    # torch's state_dict holds them (tests/test_architectures_torch.py builds each model)
+    ("resnet152", [1, 3, 224, 224], [1, 1000], 60_192_808, 151_579),
+    ("densenet121", [1, 3, 224, 224], [1, 1000], 7_978_856, 83_769),
+    ("mobilenet_v3_large", [1, 3, 224, 224], [1, 1000], 5_483_032, 24_446),
+    ("efficientnet_b0", [1, 3, 224, 224], [1, 1000], 5_288_548, 42_065),
+    # pix2pix prints "54.414 M"; the exact count is the one tests/torch_models.py's copy
+    # of networks.py gives (2 * 4,928 batch-norm channels + 13 counters = 9,869 buffers)
+    ("pix2pix_unet", [1, 3, 256, 256], [1, 3, 256, 256], 54_413_955, 9_869),
 ]
 IDS = [c[0] for c in CASES]
 

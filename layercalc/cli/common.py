@@ -29,11 +29,15 @@ Type names are PyTorch's (Conv2d, conv2d, ConvTranspose2d, batch_norm2d...), com
 ignoring case and underscores; `layercalc layers` lists them with their arguments.
 Values may be expressions over vars: + - * / // % **, parentheses, min max abs floor
 ceil round, comparisons, and/or/not, A if C else B. Meta keys on any entry: name, from
-(name or list; `input` is the list's input), repeat (N times, or {times: N, as: j};
-unnamed copies continue the list's numbering, named ones are NAME.0 ...), when
-(keep the entry when non-zero), trainable: false; names may hold {expressions};
-in_shape(i) and input_shape(i) read shapes. Merges: add, mul (broadcast, or one input and other:
-NUMBER), sub, div, concat/cat (dim, batch = 0)."""
+(name or list; `input` is the list's input; dotted paths reach into groups), repeat (N
+times, or {times: N, as: j, chain: OUTPUT}; unnamed copies continue the list's
+numbering, named ones are NAME.0 ...), when (keep the entry when non-zero), trainable:
+false; names may hold {expressions}; in_shape(i) and input_shape(i) read shapes.
+`- share: NAME` calls an earlier module again. Blocks take args (layer-valued too: act:
+relu, norm: none), inputs: [...], outputs: [...], and may use themselves under `when`.
+input: may map names to shapes. Merges: add, mul (broadcast, or one input and other:
+NUMBER), sub, div, concat/cat (dim, batch = 0). `layercalc layers --keys` explains every
+key with an example."""
 
 
 class Digits(click.ParamType):

@@ -53,17 +53,23 @@ def params(specs, sets, input_shape, fmt, max_layers, depth):
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]),
               default="table", show_default=True)
-@click.argument("names", nargs=-1, metavar="[TYPE...]")
-def layers(fmt, names):
-    """Every supported layer type with its arguments and PyTorch defaults."""
-    from ..catalog import catalog, render_catalog
+@click.option("--keys", "keys_only", is_flag=True,
+              help="only the spec keys (name, from, repeat, when, share, ...) with examples")
+@click.argument("names", nargs=-1, metavar="[TYPE|KEY...]")
+def layers(fmt, keys_only, names):
+    """Every supported layer type with its arguments and PyTorch defaults, and the spec
+    keys (name, from, repeat, when, share, block args/inputs/outputs...) with examples."""
+    from ..catalog import catalog, key_entries, render_catalog
 
-    entries = catalog(names)
+    entries = [] if keys_only and not names else catalog(names)
     if isinstance(entries, str):
         from ..render import printable
 
         raise click.BadParameter(printable(entries), param_hint="TYPE")
-    click.echo(render_catalog(entries, fmt, table_width()), nl=False)
+    keys = key_entries(names)
+    if fmt == "json" and not names and not keys_only:
+        keys = []  # `layers --format json` stays the list of types; --keys gives the keys
+    click.echo(render_catalog(entries, fmt, table_width(), keys), nl=False)
 
 
 COMMANDS = (shape, params, layers)
