@@ -60,7 +60,7 @@ class Layer:
 
     __slots__ = ("name", "type", "args", "inputs", "input_shapes", "output", "tensors",
                  "macs", "trainable", "node", "arg_nodes", "group", "depth", "params",
-                 "buffers", "ref", "call", "shares")
+                 "buffers", "ref", "call", "shares", "srcs")
 
     def __init__(self, name: str, type: LayerType, args: dict, inputs: list,
                  input_shapes: list, output: tuple, tensors: list, macs: int, trainable: bool,
@@ -85,6 +85,7 @@ class Layer:
         self.ref = name
         self.call = 1
         self.shares = None
+        self.srcs = ()  # the value objects it read (what `share` of a group rewires)
 
     @property
     def trainable_params(self) -> int:
@@ -97,12 +98,13 @@ class Group:
     repeated entry's type; its leaves are ``net.layers[first:last]``."""
 
     __slots__ = ("name", "kind", "type", "parent", "depth", "first", "last", "node", "output",
-                 "inputs", "ref", "call")
+                 "inputs", "ref", "call", "value")
 
     def __init__(self, name: str, kind: str, type: str, parent: int | None, depth: int,
                  first: int = 0, last: int = 0, node: Node | None = None, output: tuple = ()):
-        self.inputs: list = []  # the refs it was fed
+        self.inputs: list = []  # the value objects it was fed (its own: see _enter)
         self.ref = None  # the ref of its output
+        self.value = None  # its output's value object
         self.call = 1
         self.name = name
         self.kind = kind
@@ -160,11 +162,18 @@ class Network:
 
 
 class _Value:
-    __slots__ = ("ref", "shape")
+    __slots__ = ("ref", "shape", "origin")
 
-    def __init__(self, ref: str, shape: tuple):
-        self.ref = ref  # the producing leaf's full name or "input"
+    def __init__(self, ref: str, shape: tuple, origin: "_Value | None" = None):
+        self.ref = ref  # the producing leaf's ref, or a network input's
         self.shape = shape
+        # a group's input is a value object of its own, wrapping (origin) the one it was
+        # fed: another call of the group (`share`) tells its inputs apart by identity
+        self.origin = origin
+
+
+def _enter(src: list) -> list:
+    return [_Value(v.ref, v.shape, v) for v in src]
 
 
 class _Entry:
@@ -198,7 +207,30 @@ class LayerValue:
         self.node = node
 
     def __repr__(self):
-        return f"<layer {self.type_name or 'none'}>"
+        return f"the layer {self.type_name or 'none'}"
+
+
+class _Unknown:
+    """A block argument that counting without shapes cannot know (it reads in_shape)."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "<unknown>"
+
+
+UNKNOWN = _Unknown()
+
+
+def _fed_by(v: _Value, feeds: dict):
+    """What another call of a group feeds where its first call read ``v``: the new input
+    when ``v`` is (or wraps, through nested groups) one of the group's inputs, else None."""
+    while v is not None:
+        hit = feeds.get(id(v))
+        if hit is not None:
+            return hit
+        v = v.origin
+    return None
 
 
 def _frozen(v):
@@ -416,7 +448,11 @@ class Builder:
         self.calls: dict = {}  # ("layer"|"group", name) -> calls so far
         self._parsed: dict = {}  # id(list node) -> its parsed entries
         self._dry: dict = {}  # (block, arguments) -> at least this many leaves
-        self._dry_checked = False
+        self.uses = 0  # blocks and sequentials expanded
+        # a bound on them: every use that keeps an entry makes a layer, so only uses
+        # making nothing (a recursion of empty blocks) can reach it
+        self.max_uses = 4 * limits.max_layers + 1000
+        self._dry_work = 0
         self._mapped: dict = {}
         self.expanding: list[Node] = []  # entries of blocks/sequentials being expanded
         first = spec.input
@@ -451,10 +487,18 @@ class Builder:
         lst = _List(inp, self._entries(seq), prefix)
         if named:
             lst.named = named
+            for name, i in lst.static.items():
+                if name in named:
+                    raise SpecError("duplicate-name", f"'{name}' names both an input of "
+                                    "this block and one of its entries",
+                                    node=lst.entries[i].name_node,
+                                    hint="rename the entry or the input")
         for i, e in enumerate(lst.entries):
             self.build_entry(lst, i, e, prefix, names, parent, depth, trainable)
-        if outputs:
-            return self._member(outputs[0][0], outputs[0][1], lst, "the block's outputs")
+        if outputs:  # each must name something; the first is the use's value
+            values = [self._member(name, node, lst, "the block's outputs")
+                      for name, node in outputs]
+            return values[0]
         return lst.prev
 
     def _sources(self, e: _Entry, i: int, lst: _List) -> list[_Value]:
@@ -512,6 +556,11 @@ class Builder:
         """The value of ``ref`` in ``lst``: an entry's name, or a dotted path to a member
         of an entry that is a group (a block's `outputs` are its members)."""
         head, _, rest = ref.partition(".")
+        if head not in lst.done and head in lst.omitted:
+            other, why = lst.omitted[head]
+            raise SpecError("omitted-entry", f"{what} names '{ref}', but '{head}' is omitted: "
+                            f"{why} (line {other.node.line})", node=node,
+                            hint="give it the same `when`, or name an entry that is kept")
         if head not in lst.done:
             raise SpecError("unknown-name", f"{what} names '{ref}', which is not an entry of "
                             "this list", node=node,
@@ -698,7 +747,8 @@ class Builder:
         before = len(self.net.layers)
         value = sources()
         if grouped:
-            self.net.groups[gi].inputs = [v.ref for v in value]
+            value = _enter(value)
+            self.net.groups[gi].inputs = value
         for j in range(n):
             src = value
             cscope = self._scope(names, lambda src=src: src, (var, j) if var else None)
@@ -759,7 +809,10 @@ class Builder:
                             "of the same list (dotted paths reach inside groups)")
         kind, i = hit
         if kind == "layer":
-            return self._call_again([self.net.layers[i]], src, [], node, parent, depth, 0)
+            first = len(self.net.layers)
+            out = self._call_again([self.net.layers[i]], src, None, node, parent, depth)
+            self._alias(e, prefix, None, first)
+            return out
         g = self.net.groups[i]
         if len(src) != len(g.inputs):
             raise SpecError("bad-from", f"'{ref}' takes {len(g.inputs)} input"
@@ -781,41 +834,67 @@ class Builder:
             gmap[gj] = len(self.net.groups)
             self.net.groups.append(c)
             gj += 1
-        feeds = dict(zip(g.inputs, src))
+        # the group's inputs are its own value objects (see _enter): a member reading a
+        # network input or an outer value directly keeps it, whatever its ref
+        fresh = [_Value(v.ref, v.shape) for v in src]
+        feeds = {id(old): new for old, new in zip(g.inputs, fresh)}
         members = self.net.layers[g.first:g.last]
-        out = self._call_again(members, src, feeds, node, gmap, depth - g.depth, shift)
+        out = self._call_again(members, src, feeds, node, gmap, depth - g.depth)
         mapped = self._mapped
-        if g.ref in mapped:
-            out = mapped[g.ref]
-        elif g.ref in feeds:
-            out = feeds[g.ref]
+
+        def again(value, ref, shape):
+            hit = _fed_by(value, feeds) if value is not None else None
+            return hit or mapped.get(ref) or _Value(ref, shape)
+
+        out = again(g.value, g.ref, g.output)
         for gj, ci in gmap.items():
             c = self.net.groups[ci]
             h = self.net.groups[gj]
-            c.ref = mapped.get(h.ref, _Value(h.ref, h.output)).ref
-            c.output = mapped[h.ref].shape if h.ref in mapped else h.output
+            c.value = again(h.value, h.ref, h.output)
+            c.ref, c.output = c.value.ref, c.value.shape
+            c.inputs = [feeds.get(id(v)) or self._fed.get(id(v)) or v for v in h.inputs]
+        self._alias(e, prefix, g, first, gmap)
         return out
+
+    def _alias(self, e: _Entry, prefix: str, g, first: int, gmap=None):
+        """A named share (`{share: a, name: b}`) makes PREFIX.b (and, for a group, its
+        members' paths under b) name this call's rows, for `from`, `outputs` and `share`."""
+        if e.name is None:
+            return
+        label = f"{prefix}.{e.name}" if prefix else e.name
+        if g is None:
+            self.net.by_name[label] = ("layer", first)
+            return
+        cut = len(g.name)
+        for gj, ci in gmap.items():
+            self.net.by_name.setdefault(label + self.net.groups[gj].name[cut:], ("group", ci))
+        for k in range(first, len(self.net.layers)):
+            self.net.by_name.setdefault(label + self.net.layers[k].name[cut:], ("layer", k))
 
     def _next_call(self, key) -> int:
         self.calls[key] = self.calls.get(key, 1) + 1
         return self.calls[key]
 
-    def _call_again(self, members: list, src: list, feeds, node, groups, depth, shift):
-        """Rows for another call of ``members`` (one leaf, or a group's leaves in order):
-        the same types and arguments on new inputs, checked as PyTorch's modules would
-        be (the parameters' shapes must not change), no parameters of their own."""
+    def _call_again(self, members: list, src: list, feeds, node, groups, depth):
+        """Rows for another call of ``members`` (one leaf, or with ``feeds`` a group's
+        leaves in order): the same types and arguments on new inputs, checked as
+        PyTorch's modules would be (the parameters' shapes must not change), with no
+        parameters of their own."""
         mapped = {}
-        self._mapped = mapped
+        fed = {}
+        self._mapped, self._fed = mapped, fed
         out = None
         for layer in members:
             if len(self.net.layers) >= self.limits.max_layers:
                 raise SpecError("too-many-layers", f"the network exceeds "
                                 f"{self.limits.max_layers:,} layers", node=node,
                                 hint="raise the bound with --max-layers if you mean it")
-            if isinstance(groups, dict):  # a group: rewire through what this call made
+            if feeds is not None:  # a group: rewire through what this call made
                 ins = []
-                for r, shp in zip(layer.inputs, layer.input_shapes):
-                    ins.append(mapped.get(r) or feeds.get(r) or _Value(r, shp))
+                for v in layer.srcs:
+                    new = _fed_by(v, feeds) or mapped.get(v.ref) or v
+                    fed[id(v)] = new
+                    ins.append(new)
                 gparent = groups.get(layer.group)
                 ldepth = layer.depth + depth
             else:
@@ -837,12 +916,15 @@ class Builder:
                                 f"{exc.message}", node=node,
                                 hint="a shared module must accept the new input as it is "
                                 "(a parameter-free module takes any input)") from None
-            old = [tuple(t.shape) for t in layer.tensors]
+            orig = layer.shares if layer.shares is not None else \
+                self.net.by_name[layer.name][1]
+            held = self.net.layers[orig].tensors  # a call row holds none: its module's
+            old = [tuple(t.shape) for t in held]
             new = [tuple(t.shape) for t in tensors]
             if old != new:
                 bad = next(k for k, (a, b) in enumerate(zip(old, new)) if a != b) \
                     if len(old) == len(new) else 0
-                t = layer.tensors[bad]
+                t = held[bad]
                 raise SpecError("bad-share", f"another call of {where} cannot take "
                                 f"{' and '.join(str(list(x)) for x in shapes)}: its "
                                 f"{t.key} is {list(t.shape)}, and this input would need "
@@ -854,8 +936,6 @@ class Builder:
                 raise SpecError("too-large", f"the output {list(y)} holds {prod(y):,} "
                                 f"elements, beyond the bound of "
                                 f"{self.limits.max_elements:,}", node=node)
-            orig = layer.shares if layer.shares is not None else \
-                self.net.by_name[layer.name][1]
             row = Layer(name=layer.name, type=lt, args=layer.args,
                         inputs=[v.ref for v in ins], input_shapes=shapes, output=y,
                         tensors=[], macs=macs, trainable=layer.trainable, node=node,
@@ -863,6 +943,7 @@ class Builder:
             row.call = self._next_call(("layer", layer.name))
             row.ref = f"{layer.name}@{row.call}"
             row.shares = orig
+            row.srcs = ins
             self.net.layers.append(row)
             out = _Value(row.ref, y)
             mapped[layer.ref] = out
@@ -882,6 +963,11 @@ class Builder:
             v = LayerValue(None if v.strip() == "none" else v.strip(), e.type_node, [],
                            names, e.type_node)
         if not isinstance(v, LayerValue):
+            if not self._names_layer(e.type_name) and not isinstance(v, _Unknown):
+                raise SpecError("unknown-layer", f"'{e.type_name}' is used as a layer type, "
+                                f"but it holds {v!r}, not a layer", node=e.type_node,
+                                hint=f"pass a layer: `{e.type_name}: relu`, `{e.type_name}: "
+                                "{group_norm: {num_groups: 8}}` or `none`")
             return e
         if v.type_name is None:
             return None
@@ -939,6 +1025,13 @@ class Builder:
                 return names[text]  # passed on (`act: act`), a layer or a value
             if self._names_layer(text):
                 return LayerValue(None if text == "none" else text, vnode, [], names, vnode)
+            if text.isidentifier():  # no var, argument, type or block: a typo of which?
+                choices = list(REGISTRY.canonical) + list(self.spec.blocks) + ["none"]
+                near = did_you_mean(text, choices, REGISTRY.normalize)
+                if near and not did_you_mean(text, [k for k in names if isinstance(k, str)
+                                                    and not k.endswith("()")]):
+                    raise SpecError("unknown-name", f"{what}: '{text}' is no var, argument, "
+                                    "layer type or block", node=vnode, hint=near)
         return var_value(vnode, names, what, MODE_WORDS)
 
     def _open_group(self, name, kind, type_, parent, depth, node) -> int:
@@ -950,6 +1043,7 @@ class Builder:
     def _close_group(self, gi, value: _Value):
         g = self.net.groups[gi]
         g.ref = value.ref
+        g.value = value
         g.last = len(self.net.layers)
         if g.last == g.first and gi == len(self.net.groups) - 1:
             # every entry omitted by `when`: the group is the identity (as an empty
@@ -995,19 +1089,21 @@ class Builder:
                             f"{len(src)}", node=e.from_node or e.type_node,
                             hint=f"name them in order: `from: [{', '.join(inputs)}]`"
                             if len(inputs) > 1 else "merge them first with add, mul or concat")
-        if bname in self.block_stack and not self._dry_checked:
-            self._dry_checked = True  # the first recursive use: bound the whole recursion
-            scope = self._block_scope(bname, e, names)
-            n = self._dry_count(bname, scope, 0)
-            if len(self.net.layers) + n > self.limits.max_layers:
+        scope = self._block_scope(bname, e, names)
+        self._use(e)
+        if bname in self.block_stack:  # a recursive use: bound what it expands to first
+            leaves, uses = self._dry_count(bname, scope, 0)
+            if len(self.net.layers) + leaves > self.limits.max_layers or \
+                    self.uses + uses > self.max_uses:
+                what = (f"at least {leaves:,} layers, beyond the bound of "
+                        f"{self.limits.max_layers:,}") if leaves else \
+                    f"more than {self.max_uses:,} block uses"
                 raise SpecError("too-many-layers", f"block '{bname}' uses itself so that it "
-                                f"would expand to at least {n:,} layers, beyond the bound of "
-                                f"{self.limits.max_layers:,}", node=e.type_node,
+                                f"would expand to {what}", node=e.type_node,
                                 hint="check the argument that should shrink at each level "
                                 "(or raise the bound with --max-layers if you mean it)")
-        scope = self._block_scope(bname, e, names)
         gi = self._open_group(full, "block", bname, parent, depth, e.node)
-        self.net.groups[gi].inputs = [v.ref for v in src]
+        src = self.net.groups[gi].inputs = _enter(src)
         self.block_stack.append(bname)
         self.expanding.append(e.node)
         try:
@@ -1020,8 +1116,9 @@ class Builder:
         self._close_group(gi, out)
         return out
 
-    def _block_scope(self, bname: str, e: _Entry, names) -> dict:
-        """A block use's names: the spec's vars, then its arguments, given or default."""
+    def _block_scope(self, bname: str, e: _Entry, names, tolerant: bool = False) -> dict:
+        """A block use's names: the spec's vars, then its arguments, given or default.
+        ``tolerant`` (counting without shapes): a value that cannot be known is UNKNOWN."""
         bnode, _ = self.spec.blocks[bname]
         declared = bnode.get("args")
         declared_items = declared.items if isinstance(declared, Mapping) else []
@@ -1035,7 +1132,7 @@ class Builder:
                                 hint=did_you_mean(str(k.value), declared_names + list(META_KEYS))
                                 or ("it takes " + ", ".join(map(str, declared_names))
                                     if declared_names else "it takes no arguments"))
-            given[k.value] = self._arg_value(v, e.scope_for(k, names), str(k.value))
+            given[k.value] = self._known(v, e.scope_for(k, names), str(k.value), tolerant)
         shape_readers = {k: v for k, v in names.maps[0].items() if k.endswith("()")} \
             if isinstance(names, ChainMap) else {}
         for k, v in declared_items:
@@ -1046,66 +1143,94 @@ class Builder:
                                 f"'{k.value}'", node=e.type_node,
                                 hint=f"add `{k.value}: ...` to this entry")
             else:  # a default may read the use's input, as the use's own arguments do
-                scope[k.value] = self._arg_value(v, ChainMap(shape_readers, scope),
-                                                 str(k.value))
+                scope[k.value] = self._known(v, ChainMap(shape_readers, scope),
+                                             str(k.value), tolerant)
         return scope
 
+    def _known(self, vnode: Node, names, what: str, tolerant: bool):
+        if not tolerant:
+            return self._arg_value(vnode, names, what)
+        try:
+            return self._arg_value(vnode, names, what)
+        except SpecError:
+            return UNKNOWN
+
     # -- a lower bound on a recursion's size, before building it --------------------------
-    def _dry_count(self, bname: str, scope: dict, depth: int) -> int:
-        """At least how many leaves block ``bname`` makes with these arguments, counted
-        without building (memoised on the arguments, so a doubling recursion of depth 40
-        costs 40 steps). What cannot be known without shapes counts 0: a lower bound."""
+    def _use(self, e: _Entry):
+        self.uses += 1
+        if self.uses > self.max_uses:
+            raise SpecError("too-many-layers", f"the network expands more than "
+                            f"{self.max_uses:,} blocks and sequentials", node=e.type_node,
+                            hint="a recursion or repeat of groups that make no layers?")
+
+    def _dry_count(self, bname: str, scope: dict, depth: int) -> tuple:
+        """(at least how many leaves, at least how many block and sequential uses) block
+        ``bname`` makes with these arguments, counted without building, memoised on the
+        arguments (a doubling recursion 40 deep costs 40 steps). What cannot be known
+        without shapes counts 0, so both are lower bounds."""
         try:
             key = (bname, tuple(sorted((k, _frozen(v)) for k, v in scope.items())))
+            hash(key)
         except TypeError:
-            return 0
+            return 0, 1
         if key in self._dry:
             return self._dry[key]
         if depth > MAX_BLOCK_DEPTH:
-            return 0  # a recursion that does not stop: too-deep when built
-        self._dry[key] = 0
+            return 0, 1  # a recursion that does not stop: too-deep when built
+        self._dry_work += 1
+        if self._dry_work > self.max_uses:
+            return 0, self.max_uses + 1  # more distinct uses than the bound allows
+        self._dry[key] = (0, 1)
         bnode, _ = self.spec.blocks[bname]
-        self._dry[key] = n = self._dry_list(bnode.get("layers"), scope, depth)
-        return n
+        leaves, uses = self._dry_list(bnode.get("layers"), scope, depth)
+        self._dry[key] = out = (leaves, uses + 1)
+        return out
 
-    def _dry_list(self, seq: Node, scope, depth: int) -> int:
-        total = 0
+    def _dry_list(self, seq: Node, scope, depth: int) -> tuple:
+        leaves = uses = 0
         for e in self._entries(seq):
             try:
-                total += self._dry_entry(e, scope, depth)
+                n, u = self._dry_entry(e, scope, depth)
             except (SpecError, ExprError, RecursionError):
                 continue  # needs shapes (or is an error the build will report)
-            if total > self.limits.max_layers:
+            leaves += n
+            uses += u
+            if leaves > self.limits.max_layers or uses > self.max_uses:
                 break
-        return total
+        return leaves, uses
 
-    def _dry_entry(self, e: _Entry, scope, depth: int) -> int:
+    def _dry_entry(self, e: _Entry, scope, depth: int) -> tuple:
         if e.type_name is not None and e.type_name in scope:
             e = self._substitute(e, scope)
             if e is None:
-                return 0
+                return 0, 0
         if e.share_node is not None:
-            return 0
+            return 0, 0
         if e.when_node is not None and not self._number(e.when_node, scope, "when"):
-            return 0
-        if e.repeat_node is not None:
-            n, _, var, _ = self._repeat(e, scope)
-            if not var:
-                return n * self._dry_one(e, scope, depth)
-            return sum(self._dry_one(e, ChainMap({var: j}, scope), depth)
-                       for j in range(min(n, 1000)))
-        return self._dry_one(e, scope, depth)
+            return 0, 0
+        if e.repeat_node is None:
+            return self._dry_one(e, scope, depth)
+        n, _, var, _ = self._repeat(e, scope)
+        if not var:
+            leaves, uses = self._dry_one(e, scope, depth)
+            return n * leaves, n * uses
+        leaves = uses = 0
+        for j in range(min(n, 1000)):
+            a, b = self._dry_one(e, ChainMap({var: j}, scope), depth)
+            leaves, uses = leaves + a, uses + b
+        return leaves, uses
 
-    def _dry_one(self, e: _Entry, scope, depth: int) -> int:
+    def _dry_one(self, e: _Entry, scope, depth: int) -> tuple:
         if e.type_name in self.spec.blocks:
-            inner = self._block_scope(e.type_name, e, ChainMap({}, scope))
+            inner = self._block_scope(e.type_name, e, ChainMap({}, scope), tolerant=True)
             return self._dry_count(e.type_name, inner, depth + 1)
         if REGISTRY.normalize(e.type_name) == "sequential":
             for k, v in e.args:
                 if k.value == "layers" and isinstance(v, Sequence):
-                    return self._dry_list(v, e.scope_for(k, scope), depth)
-            return 0
-        return 1
+                    leaves, uses = self._dry_list(v, e.scope_for(k, scope), depth)
+                    return leaves, uses + 1
+            return 0, 0
+        return 1, 0
 
     def build_sequential(self, e, src, full, names, parent, depth, trainable) -> _Value:
         layers = None
@@ -1122,8 +1247,9 @@ class Builder:
         if len(src) != 1:
             raise SpecError("bad-from", f"sequential takes one input, got {len(src)}",
                             node=e.from_node)
+        self._use(e)
         gi = self._open_group(full, "sequential", "sequential", parent, depth, e.node)
-        self.net.groups[gi].inputs = [v.ref for v in src]
+        src = self.net.groups[gi].inputs = _enter(src)
         self.expanding.append(e.node)
         try:
             out = self.build_list(layers, src[0], full, names, gi, depth + 1, trainable)
@@ -1189,6 +1315,7 @@ class Builder:
                       input_shapes=shapes, output=tuple(out), tensors=tensors, macs=macs,
                       trainable=trainable, node=e.node, arg_nodes=arg_nodes, group=parent,
                       depth=depth)
+        layer.srcs = src
         self.net.by_name[full] = ("layer", len(self.net.layers))
         self.net.layers.append(layer)
         return _Value(full, layer.output)

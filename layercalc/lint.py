@@ -357,6 +357,8 @@ def lint(net, file: str | None = None, overrides: dict | None = None) -> list[Di
             continue
         seen: dict = {}
         for f in rule.check(net):
+            if f.layer.shares is not None:
+                continue  # another call of a module: its own row says it once
             node = f.node()
             key = (node.line, node.col)
             if key in seen:

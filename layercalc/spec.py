@@ -365,9 +365,14 @@ def _inputs(node: Node, names: dict, limits: Limits, override) -> tuple[dict, di
         return inputs, nodes
     if not isinstance(override, dict):
         override = {None: override}
+    first = next(iter(inputs))
+    if None in override and first in override:
+        raise SpecError("bad-input", f"--input gives the first input, '{first}', twice: "
+                        "once without a name and once by name", node=node,
+                        hint=f"give it once, as --input {first}=...")
     for key, shape in override.items():
         if key is None:
-            key = next(iter(inputs))
+            key = first
         elif key not in inputs or not isinstance(node, Mapping):
             raise SpecError("bad-input", f"--input {key}=...: the spec has no input "
                             f"named '{key}'", node=node,

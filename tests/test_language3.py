@@ -315,11 +315,6 @@ def test_an_exploding_recursion_is_refused_up_front_at_the_recursive_use(uses):
     assert "uses itself" in d.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: only the first recursive use of any block is "
-                   "bounded up front (Builder._dry_checked is set once per network), so a "
-                   "second exploding recursion is built until --max-layers is hit: with the "
-                   "default bound `tree: {d: 1}` then `tree: {d: 40}` takes ~14 s and the "
-                   "error lands on the outer use, not the recursive one")
 def test_a_second_recursion_is_also_refused_up_front():
     text = TREE + "  - tree: {d: 1}\n  - tree: {d: 40}\n"
     r = analyse_bytes(text.encode(), "t.yaml", limits=Limits(max_layers=3000))
@@ -328,11 +323,6 @@ def test_a_second_recursion_is_also_refused_up_front():
     assert "uses itself" in d.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a recursive block whose argument default "
-                   "reads in_shape() escapes the up-front bound (the dry count cannot read "
-                   "shapes and counts the recursive uses as 0 layers), so pix2pix-like "
-                   "`args: {c: in_shape(1)}` with depth 40 is built until --max-layers is "
-                   "hit: ~13 s with the default bound, the error at the outer use")
 def test_a_recursion_with_an_in_shape_default_is_refused_up_front():
     text = """\
 input: [1, 4]
@@ -506,11 +496,6 @@ def test_a_shared_residual_block_is_rewired_through_its_new_inputs():
     assert net.layers[8].inputs == ["r.2", "r.2@2"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: another call of a group rewires every "
-                   "reference to the group's first-call input, so a member that names that "
-                   "same network input directly (`from: [l, meta]` inside a block used with "
-                   "`from: meta`) reads the share's new input instead: l(image) + image "
-                   "instead of l(image) + meta; verify passes with wrong numbers")
 def test_a_share_keeps_a_members_direct_network_input():
     net = net_of("""\
     input: {image: [1, 4], meta: [1, 4]}
@@ -527,9 +512,6 @@ def test_a_share_keeps_a_members_direct_network_input():
     assert net.layers[3].inputs == ["u.l@2", "input.meta"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a group first called with the same value on "
-                   "two inputs (`from: [0, 0]`) maps both to the share's last input: "
-                   "`{share: t, from: [2, input]}` feeds `input` to x as well as to skip")
 def test_a_share_of_a_group_called_with_one_value_twice():
     net = net_of("""\
     input: [1, 4]
@@ -550,11 +532,6 @@ def test_a_share_of_a_group_called_with_one_value_twice():
     assert net.layers[5].inputs == ["t.l@2", "input"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (crash): sharing a group that itself holds a "
-                   "share of a module with parameters raises IndexError in "
-                   "Builder._call_again (the inner share row has no tensors, so the "
-                   "parameter shapes compared are [] against the module's), a traceback "
-                   "from every command instead of rows")
 def test_a_group_holding_a_share_of_a_parametrised_module_can_be_shared(spec_file):
     path = spec_file("""\
     input: [1, 4]
@@ -598,10 +575,6 @@ def test_a_share_of_a_dotted_member():
     assert net.layers[-1].inputs == ["g.0"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a named share entry ({share: a, name: b}) "
-                   "can be named in `from` of its own list, but not in the network's "
-                   "`outputs:` ('outputs names 'b', which is no layer'), so a Siamese net "
-                   "cannot return both embeddings")
 def test_a_named_share_can_be_a_network_output():
     net = net_of("""\
     input: [1, 4]
@@ -613,9 +586,6 @@ def test_a_named_share_can_be_a_network_output():
     assert net.outputs == {"a": (1, 4), "b": (1, 4)}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a named share entry inside a group is not a "
-                   "member of it: `from: s.b` says 's.b' is no member of 's' although "
-                   "`from: b` inside s works")
 def test_a_named_share_is_a_member_of_its_group():
     net = net_of("""\
     input: [1, 4]
@@ -631,10 +601,6 @@ def test_a_named_share_is_a_member_of_its_group():
     assert net.layers[-1].inputs == ["s.a@2"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: another call of a block with `outputs:` "
-                   "exposes none of them: after `{share: t, name: t2}`, `from: t2.prod` says "
-                   "'t2' has no named members, so the second call's other outputs cannot be "
-                   "reached at all (`t.prod` is the first call's)")
 def test_a_named_share_of_a_block_exposes_its_outputs():
     net = net_of("""\
     input: {a: [1, 4], b: [1, 4]}
@@ -1273,9 +1239,6 @@ def test_misuse_through_the_cli_exits_1_with_a_located_error(name, tmp_path):
     assert (err["line"], err["column"]) == (line, col)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a block's outputs are resolved only when the "
-                   "first one is: `outputs: [x, nope]` with no entry `nope` is accepted "
-                   "until some use names USE.nope, and the error then lands on that use")
 def test_every_block_output_must_name_an_entry():
     assert_located("""\
     input: [1, 4]
@@ -1300,14 +1263,10 @@ def test_an_omitted_first_output_is_refused_at_the_outputs():
           - relu: {name: x, when: k}
     layers:
       - b: {name: u}
-    """, "unknown-name", 5, "x]")
-    assert "'x'" in d.message
+    """, "omitted-entry", 5, "x]")
+    assert "'x' is omitted" in d.message and "line 7" in d.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: lint repeats a module's warning at every "
-                   "share of it (bias-before-norm three times for one conv called three "
-                   "times, the later ones at the share lines), though the fix is one "
-                   "`bias: false` on the module")
 def test_a_shared_modules_lint_warning_is_given_once(spec_file):
     r = invoke("check", spec_file("""\
     input: [1, 3, 8, 8]

@@ -90,8 +90,8 @@ def parse_input(values):
         if sep and not name.isidentifier():
             raise ValueError(f"expected NAME=SIZES with NAME an identifier, got {text!r}")
         if name in out:
-            raise ValueError("--input " + (f"{name}=" if name else "without a name ") +
-                             "is given twice")
+            raise ValueError(f"--input {name}=... is given twice" if name else
+                             "--input without a name is given twice")
         out[name] = _shape(sizes)
     if not out:
         return None
