@@ -323,20 +323,25 @@ def _parse_entry(node: Node) -> _Entry:
             raise SpecError("bad-entry", f"the arguments of '{knode.value}' must be a mapping",
                             node=vnode, hint=f"write `{knode.value}: {{arg: value, ...}}`")
     for k, v in items:
-        key = k.value
-        if key == "name":
-            _set_name(e, v)
-        elif key == "from":
-            e.from_node = v
-        elif key == "repeat":
-            e.repeat_node = v
-        elif key == "trainable":
-            e.trainable_node = v
-        elif key == "when":
-            e.when_node = v
-        else:
+        if not _set_meta(e, k.value, v):
             e.args.append((k, v))
     return e
+
+
+# meta keys (spec.META_KEYS) -> the _Entry slot holding their value node
+_META_SLOTS = {"from": "from_node", "repeat": "repeat_node", "trainable": "trainable_node",
+               "when": "when_node"}
+
+
+def _set_meta(e: _Entry, key, v: Node, allowed=META_KEYS) -> bool:
+    """Store meta key ``key``'s value on ``e``; False when ``key`` is no meta key."""
+    if key not in allowed:
+        return False
+    if key == "name":
+        _set_name(e, v)
+    else:
+        setattr(e, _META_SLOTS[key], v)
+    return True
 
 
 def _set_name(e: _Entry, v: Node):
@@ -366,13 +371,7 @@ def _parse_share(e: _Entry, node: Mapping) -> _Entry:
                                 "this list (dotted paths allowed)", node=v,
                                 hint="write e.g. `- share: relu`")
             e.share_node = e.type_node = v
-        elif key == "name":
-            _set_name(e, v)
-        elif key == "from":
-            e.from_node = v
-        elif key == "when":
-            e.when_node = v
-        else:
+        elif not _set_meta(e, key, v, SHARE_KEYS[1:]):
             raise SpecError("bad-share", f"a `share` entry calls an existing module, so it "
                             f"takes only {', '.join(SHARE_KEYS[1:])}, not '{key}'", node=k,
                             hint="the shared module keeps its own arguments and parameters"
