@@ -28,7 +28,7 @@ class Unsupported(namedtuple("Unsupported", "spelling what status hint uses")):
 
 # torch.nn module classes (torch/nn/modules/__init__.py's __all__, PyTorch 2.14) that
 # layercalc does not support, with a hint where another type computes the same at
-# inference. The functional spellings (lp_pool2d, embedding_bag, rms_norm, ...) normalise
+# inference. The functional spellings (lp_pool2d, embedding_bag, ...) normalise
 # to the same keys.
 _MODULES = {
     "AdaptiveLogSoftmaxWithLoss": None,
@@ -57,7 +57,6 @@ _MODULES = {
     "MaxUnpool3d": None,
     "MultiheadAttention": None,
     "PairwiseDistance": None,
-    "RMSNorm": None,
     "RNN": None,
     "RNNCell": None,
     "SELU": None,

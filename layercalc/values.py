@@ -133,8 +133,10 @@ def _one(arg, v, node, what):
         if v not in arg.words:
             from .errors import did_you_mean
 
+            why = getattr(arg, "torch_refusal", "")  # PyTorch's own words, where declared
             raise SpecError("bad-value", f"{what} must be one of {', '.join(arg.words)}"
-                            + ("" if kind == "choice" else " or a number") + f", got {v!r}",
+                            + ("" if kind == "choice" else " or a number") + f", got {v!r}"
+                            + (f" (PyTorch: {why})" if why else ""),
                             node=node, hint=did_you_mean(str(v), arg.words))
         return v
     if isinstance(v, str):

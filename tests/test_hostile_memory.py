@@ -114,6 +114,15 @@ C = [
     ([1, 400_000], "layer_norm: {}"),
     ([1, 1000, 400], "layer_norm: {normalized_shape: [400], bias: false}"),
     ([2, 1000, 200], "layer_norm: {elementwise_affine: false}"),
+    ([400_000, 1], "rms_norm: {normalized_shape: [1]}"),
+    ([1, 400_000], "rms_norm: {}"),
+    ([1, 1000, 400], "rms_norm: {normalized_shape: [400], elementwise_affine: false}"),
+    ([2, 100, 40, 50], "rms_norm: {normalized_shape: [40, 50], eps: 1e-6}"),
+    ([1, 1, 400, 1000], "layer_norm2d: {}"),  # one channel: statistics as large as the map
+    ([2, 200_000, 1, 1], "layer_norm2d: {eps: 1e-6}"),
+    ([1, 64, 100, 60], "layer_norm2d: {normalized_shape: [60, 64], bias: false}"),
+    ([2, 8, 100, 100], "layer_norm2d: {normalized_shape: [2, 100, 100, 8],"
+                       " elementwise_affine: false}"),
     ([2, 400_000], "group_norm: {num_groups: 200000}"),
     ([1, 400_000, 1], "group_norm: {num_groups: 1}"),
     ([2, 64, 100, 30], "group_norm: {num_groups: 8, affine: false}"),
@@ -279,6 +288,7 @@ def test_forward_stays_within_its_declared_workspace(shape, layers):
 # float64 halves the room the int64 index arrays take in workspace elements
 F64 = ["adaptive_avg_pool1d: {output_size: 299999}", "upsample: {scale_factor: 200000, "
        "mode: linear}", "layer_norm: {normalized_shape: [1]}", "gelu: {}",
+       "rms_norm: {normalized_shape: [1]}", "layer_norm2d: {}",
        "avg_pool1d: {kernel_size: 100, stride: 2, ceil_mode: true}"]
 
 

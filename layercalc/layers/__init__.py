@@ -11,7 +11,7 @@ from .conv import Conv, ConvTranspose
 from .linear import Embedding, Linear
 from .mathops import mathops
 from .merge import merges
-from .norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm
+from .norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LayerNorm2d, RMSNorm
 from .pool import AdaptivePool, Pool
 from .reshape import Flatten, Pad, PixelShuffle, Reshape, Unflatten, Upsample
 
@@ -46,6 +46,8 @@ def _build() -> Registry:
     family("instance_norm", InstanceNorm)
     reg.add(LayerNorm())
     reg.add(GroupNorm())
+    reg.add(RMSNorm())
+    reg.add(LayerNorm2d())
     for lt in activations():
         reg.add(lt)
     reg.add(Flatten())

@@ -8,6 +8,14 @@ from .base import Arg, LayerType, Tensor
 _INPLACE = Arg("inplace", "bool", False, doc="no effect on shapes")
 
 
+class _Approximate(Arg):
+    """gelu's approximate: nn.GELU takes any string, and its forward (F.gelu) refuses
+    all but these two with the words below, so a spec refuses them at the value."""
+
+    __slots__ = ()
+    torch_refusal = "approximate argument must be either none or tanh."
+
+
 def _gelu(x, a):
     import numpy as np
 
@@ -244,7 +252,10 @@ def activations():
         Elementwise("relu6", "ReLU6", (_INPLACE,)),
         Elementwise("leaky_relu", "LeakyReLU", (A("negative_slope", "float", 0.01), _INPLACE)),
         Elementwise("elu", "ELU", (A("alpha", "float", 1.0), _INPLACE)),
-        Elementwise("gelu", "GELU", (A("approximate", "choice", "none", words=("none", "tanh")),)),
+        Elementwise("gelu", "GELU", (_Approximate(
+            "approximate", "choice", "none", words=("none", "tanh"),
+            doc="none: exact, 0.5·x·(1 + erf(x/√2)); tanh: "
+                "0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))"),)),
         Elementwise("silu", "SiLU", (_INPLACE,), aliases=("swish",)),
         Elementwise("mish", "Mish", (_INPLACE,)),
         Elementwise("sigmoid", "Sigmoid"),

@@ -1,4 +1,5 @@
-"""Normalisation layers: batch, layer, group and instance norm."""
+"""Normalisation layers: batch, layer, group, instance and RMS norm, and the
+channels-first LayerNorm2d of torchvision and timm."""
 from __future__ import annotations
 
 from ..arith import prod
@@ -172,6 +173,19 @@ class InstanceNorm(LayerType):
         return _stats_workspace(prod(shape[:len(shape) - self.dims]))
 
 
+def _normalized_shape(name, a, shape) -> tuple:
+    """The normalized_shape argument as a tuple; not given, every dim but the batch (the
+    SPEC.md section 4 default of layer_norm, which rms_norm shares)."""
+    ns = a["normalized_shape"]
+    if ns is None:
+        if len(shape) < 2:
+            raise LayerError(f"{name}'s default normalized_shape is every dim but the "
+                             f"batch, and the input {list(shape)} has none",
+                             arg="normalized_shape", code="bad-rank")
+        return tuple(shape[1:])
+    return tuple(ns) if isinstance(ns, (list, tuple)) else (ns,)
+
+
 class LayerNorm(LayerType):
     name = "layer_norm"
     family = "normalization"
@@ -186,14 +200,7 @@ class LayerNorm(LayerType):
 
     def infer(self, a, shapes):
         shape = shapes[0]
-        ns = a["normalized_shape"]
-        if ns is None:
-            if len(shape) < 2:
-                raise LayerError(f"layer_norm's default normalized_shape is every dim but the "
-                                 f"batch, and the input {list(shape)} has none",
-                                 arg="normalized_shape", code="bad-rank")
-            ns = tuple(shape[1:])
-        ns = tuple(ns) if isinstance(ns, (list, tuple)) else (ns,)
+        ns = _normalized_shape(self.name, a, shape)
         if len(ns) > len(shape) or tuple(shape[len(shape) - len(ns):]) != ns:
             raise LayerError(f"normalized_shape {list(ns)} must match the last dims of the "
                              f"input {list(shape)}", arg="normalized_shape",
@@ -293,3 +300,162 @@ class GroupNorm(LayerType):
 
     def summary(self, a):
         return f"groups={a['num_groups']}"
+
+
+class RMSNorm(LayerType):
+    """torch.nn.RMSNorm(normalized_shape, eps=None, elementwise_affine=True): y = x /
+    sqrt(mean(x², last dims) + eps) · weight, with eps None meaning the machine epsilon
+    of the computation type (float32 for float32 and narrower inputs, as torch)."""
+
+    name = "rms_norm"
+    family = "normalization"
+    doc = "torch.nn.RMSNorm"
+    args = (
+        Arg("normalized_shape", "ints", None, min=1, nullable=True,
+            doc="default: every dim but the batch, as layer_norm; sequence models "
+                "write [in_shape(-1)]"),
+        Arg("eps", "float", None, nullable=True,
+            doc="none: torch.finfo(dtype).eps of the computation type, as PyTorch"),
+        Arg("elementwise_affine", "bool", True, doc="a weight of normalized_shape (no bias)"),
+    )
+
+    def infer(self, a, shapes):
+        shape = shapes[0]
+        ns = _normalized_shape(self.name, a, shape)
+        # F.rms_norm's own checks, in its order and words
+        if len(ns) > len(shape):
+            raise LayerError(f"normalized_shape {list(ns)} has {len(ns)} dims but the input "
+                             f"{list(shape)} has {len(shape)} (PyTorch: Input tensor must have "
+                             f"at least {len(ns)} dimensions, but got {len(shape)})",
+                             arg="normalized_shape", code="shape-mismatch",
+                             hint=_last_dim_hint(shape))
+        if tuple(shape[len(shape) - len(ns):]) != ns:
+            raise LayerError(f"normalized_shape {list(ns)} must match the last dims of the "
+                             f"input {list(shape)} (PyTorch: Given normalized_shape={list(ns)}, "
+                             f"expected input with shape [*{', '.join(map(str, ns))}], but got "
+                             f"input of size{list(shape)})", arg="normalized_shape",
+                             code="shape-mismatch", hint=_last_dim_hint(shape))
+        a["_ns"] = ns
+        return shape
+
+    def forward(self, a, xs, w):
+        import numpy as np
+
+        x = xs[0]
+        cols = prod(a["_ns"])
+        x2 = x.reshape(-1, cols)
+        eps = a["eps"]
+        if eps is None:  # torch: the epsilon of the opmath type (float32 for half types)
+            eps = float(np.finfo(np.promote_types(x.dtype, np.float32)).eps)
+        r = np.square(x2).mean(axis=1, keepdims=True)  # the square is freed before y exists
+        r += eps
+        np.sqrt(r, out=r)
+        np.divide(1.0, r, out=r)  # torch's rsqrt, then one multiply
+        y = x2 * r
+        if "weight" in w:
+            y *= w["weight"].reshape(1, cols)
+        return y.reshape(x.shape)
+
+    def workspace(self, a, shapes, out):
+        # the mean of squares and its reduction, a row each; the squares themselves are as
+        # large as the output and freed before it is made
+        return 3 * (prod(shapes[0]) // prod(a["_ns"]))
+
+    def tensors(self, a, shapes, out):
+        return [Tensor("weight", a["_ns"])] if a["elementwise_affine"] else []
+
+    def summary(self, a):
+        return "" if a["eps"] is None else f"eps={a['eps']}"
+
+
+def _last_dim_hint(shape) -> str | None:
+    if not shape:
+        return None
+    return f"normalized_shape: [{shape[-1]}] normalises the last dim (write [in_shape(-1)])"
+
+
+_NHWC = (0, 2, 3, 1)  # the NCHW axis of each channels-last axis: permute(0, 2, 3, 1)
+
+
+def _nchw_view(t, ns):
+    """A tensor of channels-last normalized_shape ``ns`` as an NCHW-broadcastable view."""
+    return t.reshape((1,) * (4 - len(ns)) + tuple(ns)).transpose(0, 3, 1, 2)
+
+
+class LayerNorm2d(LayerType):
+    """torchvision.models.convnext.LayerNorm2d (timm's LayerNorm2d likewise): an
+    nn.LayerNorm whose forward permutes an NCHW input to (N, H, W, C), layer-normalises
+    the last dims (normalized_shape, the channels in every real use) and permutes back."""
+
+    name = "layer_norm2d"
+    family = "normalization"
+    doc = "torchvision.models.convnext.LayerNorm2d"
+    args = (
+        Arg("normalized_shape", "ints", None, min=1, nullable=True,
+            doc="inferred: [C]; else the last dims of the (N, H, W, C) permuted input"),
+        Arg("eps", "float", 1e-5, doc="nn.LayerNorm's default; ConvNeXt and timm use 1e-6"),
+        Arg("elementwise_affine", "bool", True),
+        Arg("bias", "bool", True),
+    )
+
+    def infer(self, a, shapes):
+        shape = shapes[0]
+        r = len(shape)
+        if r != 4:
+            hint = (f"an unbatched (C, H, W) map needs a batch dim: reshape: {{shape: "
+                    f"{[1, *shape]}}}" if r == 3 else "layer_norm normalises the last dims "
+                    "of an input of any rank")
+            raise LayerError(f"layer_norm2d needs a 4-d input (N, C, H, W), got {r}-d "
+                             f"{list(shape)}: it permutes the input to (N, H, W, C), which "
+                             f"PyTorch refuses for a {r}-d tensor (permute: input.dim() = {r} "
+                             "is not equal to len(dims) = 4)", code="bad-rank", hint=hint)
+        nhwc = tuple(shape[i] for i in _NHWC)
+        ns = a["normalized_shape"]
+        ns = (shape[1],) if ns is None else tuple(ns) if isinstance(ns, (list, tuple)) \
+            else (ns,)
+        if len(ns) > 4 or nhwc[4 - len(ns):] != ns:
+            raise LayerError(f"normalized_shape {list(ns)} must match the last dims of the "
+                             f"channels-last input {list(nhwc)} (the input {list(shape)} "
+                             f"permuted to (N, H, W, C)) (PyTorch: Given normalized_shape="
+                             f"{list(ns)}, expected input with shape [*, "
+                             f"{', '.join(map(str, ns))}], but got input of size{list(nhwc)})",
+                             arg="normalized_shape", code="shape-mismatch",
+                             hint=f"normalized_shape: [{shape[1]}] (the channels), or remove "
+                             "it (layercalc infers it)")
+        a["_ns"] = ns
+        return shape
+
+    def forward(self, a, xs, w):
+        import numpy as np
+
+        x = xs[0]
+        ns = a["_ns"]
+        # normalise in place of the permutes: the same statistics over the same elements
+        axes = tuple(sorted(_NHWC[4 - len(ns):]))
+        mean = x.mean(axis=axes, keepdims=True)
+        rstd = x.var(axis=axes, keepdims=True)
+        rstd += a["eps"]
+        np.sqrt(rstd, out=rstd)
+        np.divide(1.0, rstd, out=rstd)
+        y = x - mean
+        y *= rstd
+        if "weight" in w:
+            y *= _nchw_view(w["weight"], ns)
+        if "bias" in w:
+            y += _nchw_view(w["bias"], ns)
+        return y
+
+    def workspace(self, a, shapes, out):
+        return _stats_workspace(prod(shapes[0]) // prod(a["_ns"]))
+
+    def tensors(self, a, shapes, out):
+        if not a["elementwise_affine"]:
+            return []
+        ts = [Tensor("weight", a["_ns"])]
+        if a["bias"]:
+            ts.append(Tensor("bias", a["_ns"]))
+        return ts
+
+    def summary(self, a):
+        shown = [f"over {list(a['_ns'])}"] if len(a["_ns"]) > 1 else []  # else [C]
+        return " ".join(shown + ([] if a["eps"] == 1e-5 else [f"eps={a['eps']}"]))
