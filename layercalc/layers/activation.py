@@ -254,8 +254,8 @@ def activations():
         Elementwise("elu", "ELU", (A("alpha", "float", 1.0), _INPLACE)),
         Elementwise("gelu", "GELU", (_Approximate(
             "approximate", "choice", "none", words=("none", "tanh"),
-            doc="none: exact, 0.5·x·(1 + erf(x/√2)); tanh: "
-                "0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))"),)),
+            doc="none: exact, 0.5*x*(1 + erf(x/sqrt(2))); tanh: "
+                "0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x^3)))"),)),
         Elementwise("silu", "SiLU", (_INPLACE,), aliases=("swish",)),
         Elementwise("mish", "Mish", (_INPLACE,)),
         Elementwise("sigmoid", "Sigmoid"),
