@@ -137,6 +137,9 @@ def _shape(l) -> list[str]:
     lt = l.type
     a = l.args
     shape = l.input_shapes[0]
+    own = lt.explain_shape(a, l.input_shapes, l.output)
+    if own:
+        return own
     if isinstance(lt, Conv):
         dims = _dims(lt.dims)
         lefts = [p[0] for p in a["_pads"]]

@@ -121,9 +121,6 @@ _CONTAINERS = {
     "RNNCellBase": None,
 }
 
-_RESHAPE_HINT = ("reshape: {shape: [...]} (the full shape, batch included) gives the "
-                 "same result", ("reshape",))
-
 # torch.nn.functional names with no module of the same (normalised) name
 _FUNCTIONAL = {
     "scaled_dot_product_attention": None,
@@ -143,30 +140,27 @@ _FUNCTIONAL = {
 
 # Tensor operations (torch.X or Tensor.X) that are not layer types (yet)
 _OPS = {
-    "permute": None,
-    "transpose": None,
-    "swapaxes": None,
-    "swapdims": None,
-    "movedim": None,
-    "squeeze": _RESHAPE_HINT,
-    "unsqueeze": _RESHAPE_HINT,
-    "expand": None,
+    "swapaxes": ("write transpose: {dim0: AXIS0, dim1: AXIS1} (swapaxes is transpose "
+                 "with other keyword names)", ("transpose",)),
+    "movedim": ("write permute: {dims: [...]} with every dim in its new place",
+                ("permute",)),
     "tile": None,
     "chunk": None,
     "split": None,
     "tensor_split": None,
     "unbind": None,
-    "stack": ("reshape each input to hold the new dim of size 1, then concat along it",
-              ("reshape", "concat")),
-    "select": None,
-    "narrow": None,
+    "stack": ("unsqueeze each input at the new dim, then concat along it",
+              ("unsqueeze", "concat")),
+    "narrow": ("narrow(dim, start, length) is slice: {dim: DIM, start: START, end: "
+               "START + LENGTH}", ("slice",)),
     "gather": None,
     "index_select": None,
     "masked_fill": None,
     "where": None,
-    "matmul": None,
-    "mm": None,
-    "bmm": None,
+    "mm": ("write matmul (from: [a, b]): it computes the same for 2-d inputs",
+           ("matmul",)),
+    "bmm": ("write matmul (from: [a, b]): it computes the same for 3-d inputs",
+            ("matmul",)),
     "einsum": None,
     "outer": None,
     "arange": None,
@@ -186,8 +180,6 @@ _OPS = {
               ("hardtanh",)),
     "clip": ("hardtanh: {min_val: LO, max_val: HI} computes clip(x, LO, HI)",
              ("hardtanh",)),
-    "roll": None,
-    "flip": None,
     "tril": None,
     "triu": None,
     "prod": None,
@@ -195,7 +187,7 @@ _OPS = {
     "var": None,
     "logsumexp": None,
 }
-_TENSOR_METHODS = {"expand", "masked_fill"}  # Tensor.X only, no torch.X
+_TENSOR_METHODS = {"masked_fill"}  # Tensor.X only, no torch.X
 
 
 def _channel_shuffle_hint():
@@ -236,7 +228,6 @@ def _table() -> dict:
     for op, hu in _OPS.items():
         owner = "Tensor" if op in _TENSOR_METHODS else "torch"
         add(op, f"the tensor operation {owner}.{op}", NOT_YET, hu)
-    add("slice", "tensor slicing (x[..., start:end:step])", NOT_YET, None)
     add("contiguous", "the tensor method Tensor.contiguous", "which changes no shape or "
         "value", ("leave it out (or write identity)", ("identity",)))
     add("DropPath", "timm's DropPath", "the same operation as stochastic_depth with "

@@ -38,27 +38,30 @@ UNSUPPORTED_CASES = [
      "layercalc does not support yet", None),
     ("transformer_encoder_layer", "'transformer_encoder_layer' is PyTorch's "
      "nn.TransformerEncoderLayer, which layercalc does not support yet", None),
-    ("Transpose", "'Transpose' is the tensor operation torch.transpose, which layercalc "
-     "does not support yet", None),
-    ("transpose", "'transpose' is the tensor operation torch.transpose, which layercalc "
-     "does not support yet", None),
-    ("permute", "'permute' is the tensor operation torch.permute, which layercalc does not "
-     "support yet", None),
+    ("SwapAxes", "'SwapAxes' is the tensor operation torch.swapaxes, which layercalc "
+     "does not support yet", "write transpose: {dim0: AXIS0, dim1: AXIS1} (swapaxes is "
+     "transpose with other keyword names)"),
+    ("movedim", "'movedim' is the tensor operation torch.movedim, which layercalc does not "
+     "support yet", "write permute: {dims: [...]} with every dim in its new place"),
+    ("narrow", "'narrow' is the tensor operation torch.narrow, which layercalc does not "
+     "support yet", "narrow(dim, start, length) is slice: {dim: DIM, start: START, end: "
+     "START + LENGTH}"),
     ("ChannelShuffle", "'ChannelShuffle' is PyTorch's nn.ChannelShuffle, which layercalc "
      "does not support yet", "pixel_shuffle is a different operation (it moves channels "
-     "into space, ChannelShuffle reorders them)"),
+     "into space); a channel shuffle of g groups is reshape to [N, g, C / g, H, W], "
+     "transpose: {dim0: 1, dim1: 2}, reshape back to [N, C, H, W]"),
     ("channel_shuffle", "'channel_shuffle' is PyTorch's nn.ChannelShuffle, which layercalc "
      "does not support yet", "pixel_shuffle is a different operation (it moves channels "
-     "into space, ChannelShuffle reorders them)"),
+     "into space); a channel shuffle of g groups is reshape to [N, g, C / g, H, W], "
+     "transpose: {dim0: 1, dim1: 2}, reshape back to [N, C, H, W]"),
     ("lazy_linear", "'lazy_linear' is PyTorch's nn.LazyLinear, and layercalc has no lazy "
      "variants: every layer infers its input size",
      "write linear (its input size is inferred from the input)"),
     ("CrossEntropyLoss", "'CrossEntropyLoss' is PyTorch's nn.CrossEntropyLoss, a loss "
      "function, not a layer of the network",
      "layercalc describes the network's layers: leave the loss out"),
-    ("squeeze", "'squeeze' is the tensor operation torch.squeeze, which layercalc does not "
-     "support yet", "reshape: {shape: [...]} (the full shape, batch included) gives the "
-     "same result"),
+    ("bmm", "'bmm' is the tensor operation torch.bmm, which layercalc does not support "
+     "yet", "write matmul (from: [a, b]): it computes the same for 3-d inputs"),
     ("clamp", "'clamp' is the tensor operation torch.clamp, which layercalc does not "
      "support yet", "hardtanh: {min_val: LO, max_val: HI} computes clamp(x, LO, HI)"),
     ("Softmax2d", "'Softmax2d' is PyTorch's nn.Softmax2d, which layercalc does not support "
@@ -75,7 +78,7 @@ def test_a_pytorch_name_layercalc_lacks_says_so(tmp_path, name, message, hint):
     assert got_hint == (hint or DEFAULT_HINT)
 
 
-@pytest.mark.parametrize("name", ["transpose", "Transpose", "transpos", "permute"])
+@pytest.mark.parametrize("name", ["transpos", "Transpse", "permut", "swapaxes"])
 def test_transpose_and_permute_never_suggest_a_convolution(tmp_path, name):
     _, message, hint = shape_error(tmp_path, name)
     assert "conv" not in message + hint
@@ -88,9 +91,9 @@ def test_channel_shuffle_is_not_matched_to_pixel_shuffle(tmp_path):
 
 
 def test_a_near_miss_of_an_unsupported_name_says_what_it_is(tmp_path):
-    _, message, hint = shape_error(tmp_path, "transpos")
-    assert message == "unknown layer type 'transpos'"
-    assert hint == ("did you mean 'transpose'? It is the tensor operation torch.transpose, "
+    _, message, hint = shape_error(tmp_path, "movedi")
+    assert message == "unknown layer type 'movedi'"
+    assert hint == ("did you mean 'movedim'? It is the tensor operation torch.movedim, "
                     "which layercalc does not support yet")
 
 
@@ -99,6 +102,7 @@ def test_a_near_miss_of_an_unsupported_name_says_what_it_is(tmp_path):
     ("lienar", "did you mean 'linear'?"),
     ("batch_norm2", "did you mean 'batch_norm2d'?"),
     ("sequentail", "did you mean 'sequential'?"),
+    ("transpos", "did you mean 'transpose'?"),  # a type now, no longer an unsupported name
     ("nosuchlayer", DEFAULT_HINT),
 ])
 def test_other_names_keep_the_closest_known_type(tmp_path, name, hint):

@@ -222,6 +222,33 @@ C = [
     ([400_000, 1], "amin: {dim: 0, keepdim: true}"),
     ([4, 1000, 100], "amin: {dim: [-1, 0]}"),
     ([400, 1000], "amin: {}"),
+    # tensor operations (SPEC.md section 12): a copy at most, never a view that keeps a
+    # larger input alive (a thin select or strided slice of a long axis, a flip); expand
+    # materialises a thousandfold growth; matmul over broadcast batch dims and 1-d operands
+    ([1, 1000, 400], "permute: {dims: [2, 0, 1]}"),
+    ([1, 1000, 400], "transpose: {dim0: -1, dim1: 1}"),
+    ([1, 1000, 400], "swapdims: {dim0: 0, dim1: 1}"),  # a view that is already contiguous
+    ([1, 1000, 1, 400], "squeeze: {}"),
+    ([1, 1, 400_000], "squeeze: {dim: [0, -2]}"),
+    ([400, 1000], "unsqueeze: {dim: -1}"),
+    ([1, 1, 1000], "expand: {size: [400, 1, -1]}"),
+    ([1000, 1], "expand: {sizes: [3, -1, 400]}"),
+    ([4, 1000, 100], "roll: {shifts: [3, -7], dims: [1, 2]}"),
+    ([4, 1000, 100], "roll: {shifts: [5, 5], dims: [0, 0]}"),
+    ([400, 1000], "roll: {shifts: 12345}"),
+    ([1000, 400], "select: {dim: 1, index: -1}"),
+    ([1000, 400], "select: {dim: 0, index: 7}"),  # contiguous, but a view of 1/1000
+    ([1, 1000, 400], "slice: {dim: 2, start: 1, end: -1, step: 7}"),
+    ([1000, 400], "slice: {start: 10, end: 20}"),
+    ([1, 1000, 400], "slice: {dim: 1}"),  # everything: a view of the whole input
+    ([4, 1000, 100], "flip: {dims: [0, 2]}"),
+    ([256, 1000], "transpose: {name: t, dim0: 0, dim1: 1}", "matmul: {from: [input, t]}"),
+    ([8, 1, 64, 64], "squeeze: {name: s, dim: 1}", "unsqueeze: {name: u, dim: 0}",
+     "matmul: {from: [input, u]}"),
+    ([200, 1000], "select: {name: v, dim: 0, index: 0}", "matmul: {from: [input, v]}"),
+    ([50, 1000, 8], "select: {name: v, dim: 2, index: 0}", "select: {name: r, dim: 0, "
+     "index: 0}", "matmul: {from: [r, input]}"),
+    ([400_000], "matmul: {from: [input, input]}"),
 ]
 
 

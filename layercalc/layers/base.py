@@ -104,6 +104,11 @@ class LayerType:
         """The arguments worth a table column, as text."""
         return ""
 
+    def explain_shape(self, a: dict, shapes: list[tuple], out: tuple) -> list[str] | None:
+        """Lines saying how the output shape follows from the inputs, for ``layercalc
+        explain``; None: explain's generic wording (merged, rearranged, unchanged)."""
+        return None
+
     def workspace(self, a: dict, shapes: list[tuple], out: tuple) -> int:
         """Elements of scratch arrays the NumPy forward allocates beside its output (an
         upper estimate, used to refuse verify runs that would not fit in memory)."""
