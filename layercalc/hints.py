@@ -151,8 +151,8 @@ _OPS = {
     "unbind": None,
     "stack": ("unsqueeze each input at the new dim, then concat along it",
               ("unsqueeze", "concat")),
-    "narrow": ("narrow(dim, start, length) is slice: {dim: DIM, start: START, end: "
-               "START + LENGTH}", ("slice",)),
+    "narrow": ("narrow(dim, start, length) with start >= 0 is slice: {dim: DIM, start: "
+               "START, end: START + LENGTH}", ("slice",)),
     "gather": None,
     "index_select": None,
     "masked_fill": None,

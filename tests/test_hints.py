@@ -44,8 +44,8 @@ UNSUPPORTED_CASES = [
     ("movedim", "'movedim' is the tensor operation torch.movedim, which layercalc does not "
      "support yet", "write permute: {dims: [...]} with every dim in its new place"),
     ("narrow", "'narrow' is the tensor operation torch.narrow, which layercalc does not "
-     "support yet", "narrow(dim, start, length) is slice: {dim: DIM, start: START, end: "
-     "START + LENGTH}"),
+     "support yet", "narrow(dim, start, length) with start >= 0 is slice: {dim: DIM, start: "
+     "START, end: START + LENGTH}"),
     ("ChannelShuffle", "'ChannelShuffle' is PyTorch's nn.ChannelShuffle, which layercalc "
      "does not support yet", "pixel_shuffle is a different operation (it moves channels "
      "into space); a channel shuffle of g groups is reshape to [N, g, C / g, H, W], "
