@@ -60,7 +60,7 @@ class Layer:
 
     __slots__ = ("name", "type", "args", "inputs", "input_shapes", "output", "tensors",
                  "macs", "trainable", "node", "arg_nodes", "group", "depth", "params",
-                 "buffers", "ref", "call", "shares", "srcs")
+                 "buffers", "ref", "call", "shares", "srcs", "named_outputs")
 
     def __init__(self, name: str, type: LayerType, args: dict, inputs: list,
                  input_shapes: list, output: tuple, tensors: list, macs: int, trainable: bool,
@@ -86,6 +86,15 @@ class Layer:
         self.call = 1
         self.shares = None
         self.srcs = ()  # the value objects it read (what `share` of a group rewires)
+        self.named_outputs = None  # a type with several outputs: ((name, shape), ...)
+
+    def produced(self) -> list:
+        """(ref, shape) of every tensor it outputs: its own (``ref``), then for a type
+        with several outputs the others as REF.NAME (``chunk.1``, ``lstm.h_n``)."""
+        if self.named_outputs is None:
+            return [(self.ref, self.output)]
+        return [(self.ref if i == 0 else f"{self.ref}.{n}", s)
+                for i, (n, s) in enumerate(self.named_outputs)]
 
     @property
     def trainable_params(self) -> int:
@@ -118,7 +127,7 @@ class Group:
 
 
 class Network:
-    __slots__ = ("spec", "layers", "groups", "outputs", "by_name")
+    __slots__ = ("spec", "layers", "groups", "outputs", "by_name", "out_refs")
 
     def __init__(self, spec: Spec):
         self.spec = spec
@@ -126,6 +135,7 @@ class Network:
         self.groups: list[Group] = []
         self.outputs: dict = {}  # name -> shape
         self.by_name: dict = {}  # full name -> ("layer"|"group", index)
+        self.out_refs: dict = {}  # output name -> the ref of its tensor
 
     @property
     def name(self):
@@ -140,17 +150,9 @@ class Network:
         return DTYPE_BYTES[self.spec.dtype]
 
     def output_refs(self) -> dict:
-        """Network output name -> the ref ("input", or a leaf's ref) whose tensor it is."""
-        out = {}
-        for name in self.outputs:
-            hit = self.by_name.get(name)
-            if hit is None:
-                out[name] = name  # "input"
-            elif hit[0] == "layer":
-                out[name] = self.layers[hit[1]].ref
-            else:
-                out[name] = self.groups[hit[1]].ref
-        return out
+        """Network output name -> the ref (a network input's, or a leaf output's) whose
+        tensor it is."""
+        return self.out_refs
 
     def totals(self) -> dict:
         return {
@@ -568,25 +570,27 @@ class Builder:
         if not rest:
             return lst.done[head]
         pre = f"{lst.prefix}." if lst.prefix else ""
-        hit = self.net.by_name.get(pre + ref)
-        if hit is None:
-            top = self.net.by_name.get(pre + head)
+        value = self._path_value(pre + ref)
+        if value is None:
+            base, _, out = ref.rpartition(".")
+            top = self.net.by_name.get(pre + base)
             if top is not None and top[0] == "layer":
-                raise SpecError("unknown-name", f"{what} names '{ref}', but '{head}' is a "
-                                "layer with one output, not a group", node=node,
-                                hint=f"name '{head}' itself")
+                layer = self.net.layers[top[1]]
+                if layer.named_outputs is None:
+                    raise SpecError("unknown-name", f"{what} names '{ref}', but '{base}' is "
+                                    "a layer with one output, not a group", node=node,
+                                    hint=f"name '{base}' itself")
+                names = [n for n, _ in layer.named_outputs]
+                raise SpecError("unknown-name", f"{what} names '{ref}', but {layer.type.name} "
+                                f"'{base}' has the outputs {', '.join(names)}", node=node,
+                                hint=did_you_mean(out, names) or f"use {base}.{names[0]}")
             inside = [n[len(pre):] for n in self.net.by_name if n.startswith(f"{pre}{head}.")]
             raise SpecError("unknown-name", f"{what} names '{ref}', which is no member of "
                             f"'{head}'", node=node,
                             hint=did_you_mean(ref, inside) or
                             (f"its members include {', '.join(inside[:4])}" if inside else
                              f"'{head}' has no named members"))
-        kind, i = hit
-        if kind == "layer":
-            layer = self.net.layers[i]
-            return _Value(layer.ref, layer.output)
-        g = self.net.groups[i]
-        return _Value(g.ref, g.output)
+        return value
 
     def _scope(self, names, get_sources, loop=None) -> ChainMap:
         """``names`` plus an entry's shape readers (and a repeat's loop variable)."""
@@ -776,15 +780,30 @@ class Builder:
             lst.prev = value[0]  # the entry after the copies takes the last one's `chain`
 
     def _chained(self, copy: str, chain: Node) -> _Value:
-        hit = self.net.by_name.get(f"{copy}.{chain.value}")
-        if hit is None:
+        value = self._path_value(f"{copy}.{chain.value}")
+        if value is None:
             raise SpecError("unknown-name", f"repeat chains through '{chain.value}', but the "
                             f"copy '{copy}' has no member or output of that name", node=chain,
                             hint="name an output (or member) of the repeated block")
-        kind, i = hit
-        if kind == "layer":
-            return _Value(self.net.layers[i].ref, self.net.layers[i].output)
-        return _Value(self.net.groups[i].ref, self.net.groups[i].output)
+        return value
+
+    def _path_value(self, full: str) -> _Value | None:
+        """The value a full dotted path names: a layer's or a group's output, or one of
+        the outputs of a type with several (LAYER.NAME); None when it names nothing."""
+        hit = self.net.by_name.get(full)
+        if hit is not None:
+            kind, i = hit
+            if kind == "layer":
+                return _Value(self.net.layers[i].ref, self.net.layers[i].output)
+            return _Value(self.net.groups[i].ref, self.net.groups[i].output)
+        base, _, out = full.rpartition(".")
+        top = self.net.by_name.get(base)
+        if top is not None and top[0] == "layer":
+            layer = self.net.layers[top[1]]
+            for (name, _), (r, shape) in zip(layer.named_outputs or (), layer.produced()):
+                if name == out:
+                    return _Value(r, shape)
+        return None
 
     # -- another call of a module (`share:`, SPEC.md section 11) ---------------------------
     def build_share(self, e: _Entry, lst: _List, src: list, prefix: str, parent, depth) -> _Value:
@@ -906,9 +925,13 @@ class Builder:
                 if len(shapes) != len(layer.input_shapes) and not lt.merge:
                     raise LayerError(f"it takes {len(layer.input_shapes)} input, got "
                                      f"{len(shapes)}")
-                y = tuple(lt.infer(layer.args, shapes))
-                tensors = lt.tensors(layer.args, shapes, y)
-                macs = lt.macs(layer.args, shapes, y)
+                # its own copy: infer stores values worked out from the input (pads,
+                # pieces, windows) in the arguments, and this input may differ
+                a = dict(layer.args)
+                y = tuple(lt.infer(a, shapes))
+                named = lt.outputs(a, shapes, y)
+                tensors = lt.tensors(a, shapes, y)
+                macs = lt.macs(a, shapes, y)
             except LayerError as exc:
                 raise SpecError("bad-share", f"another call of {where} cannot take "
                                 f"{' and '.join(str(list(x)) for x in shapes)}: "
@@ -935,7 +958,7 @@ class Builder:
                 raise SpecError("too-large", f"the output {list(y)} holds {prod(y):,} "
                                 f"elements, beyond the bound of "
                                 f"{self.limits.max_elements:,}", node=node)
-            row = Layer(name=layer.name, type=lt, args=layer.args,
+            row = Layer(name=layer.name, type=lt, args=a,
                         inputs=[v.ref for v in ins], input_shapes=shapes, output=y,
                         tensors=[], macs=macs, trainable=layer.trainable, node=node,
                         arg_nodes=layer.arg_nodes, group=gparent, depth=ldepth)
@@ -943,8 +966,12 @@ class Builder:
             row.ref = f"{layer.name}@{row.call}"
             row.shares = orig
             row.srcs = ins
+            if named is not None:
+                row.named_outputs = tuple((str(n), tuple(s)) for n, s in named)
             self.net.layers.append(row)
             out = _Value(row.ref, y)
+            for (old, _), (new, shape) in zip(layer.produced(), row.produced()):
+                mapped[old] = _Value(new, shape)
             mapped[layer.ref] = out
         return out
 
@@ -1294,6 +1321,7 @@ class Builder:
                                     (f" ({arg.doc})" if arg.doc else ""))
             a = {**concrete.defaults, **a}
             out = concrete.infer(a, shapes)
+            named = concrete.outputs(a, shapes, out)
             tensors = concrete.tensors(a, shapes, out)
             macs = concrete.macs(a, shapes, out)
         except LayerError as exc:
@@ -1307,14 +1335,18 @@ class Builder:
                 raise SpecError("too-large", f"the {t.key} tensor {list(t.shape)} holds "
                                 f"{t.numel:,} elements, beyond the bound of "
                                 f"{self.limits.max_elements:,}", node=e.node)
-        if prod(out) > self.limits.max_elements:
-            raise SpecError("too-large", f"the output {list(out)} holds {prod(out):,} elements, "
-                            f"beyond the bound of {self.limits.max_elements:,}", node=e.node)
+        for o in [out] + [s for _, s in named or ()]:
+            if prod(o) > self.limits.max_elements:
+                raise SpecError("too-large", f"the output {list(o)} holds {prod(o):,} "
+                                f"elements, beyond the bound of "
+                                f"{self.limits.max_elements:,}", node=e.node)
         layer = Layer(name=full, type=concrete, args=a, inputs=[v.ref for v in src],
                       input_shapes=shapes, output=tuple(out), tensors=tensors, macs=macs,
                       trainable=trainable, node=e.node, arg_nodes=arg_nodes, group=parent,
                       depth=depth)
         layer.srcs = src
+        if named is not None:
+            layer.named_outputs = tuple((str(n), tuple(s)) for n, s in named)
         self.net.by_name[full] = ("layer", len(self.net.layers))
         self.net.layers.append(layer)
         return _Value(full, layer.output)
@@ -1336,13 +1368,13 @@ def build(spec: Spec, limits: Limits | None = None) -> Network:
     net = b.net
     if spec.outputs:
         for name, node in spec.outputs:
-            hit = net.by_name.get(name)
-            if hit is None:
+            value = b._path_value(name)
+            if value is None:
                 raise SpecError("unknown-name", f"outputs names '{name}', which is no layer",
                                 node=node, hint=did_you_mean(name, list(net.by_name)))
-            kind, i = hit
-            net.outputs[name] = (net.layers[i].output if kind == "layer"
-                                 else net.groups[i].output)
+            net.outputs[name] = value.shape
+            net.out_refs[name] = value.ref
     else:
-        net.outputs[top.ref if top.ref != "input" else "input"] = top.shape
+        net.outputs[top.ref] = top.shape
+        net.out_refs[top.ref] = top.ref
     return net

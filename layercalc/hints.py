@@ -145,8 +145,6 @@ _OPS = {
     "movedim": ("write permute: {dims: [...]} with every dim in its new place",
                 ("permute",)),
     "tile": None,
-    "chunk": None,
-    "split": None,
     "tensor_split": None,
     "unbind": None,
     "stack": ("unsqueeze each input at the new dim, then concat along it",

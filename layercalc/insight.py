@@ -107,7 +107,8 @@ def _last_uses(net) -> dict:
     end = len(net.layers)
     last = dict.fromkeys(net.spec.input_refs(), -1)
     for i, l in enumerate(net.layers):
-        last.setdefault(l.ref, i)
+        for ref, _ in l.produced():
+            last.setdefault(ref, i)
         for src in l.inputs:
             last[src] = i
     for name in output_producers(net):
@@ -129,8 +130,9 @@ def inference_peak(net) -> int:
         if last[ref] == -1:  # an input that feeds nothing
             live -= nbytes[ref]
     for i, l in enumerate(net.layers):
-        nbytes[l.ref] = prod(l.output) * size
-        live += nbytes[l.ref]
+        for ref, shape in l.produced():
+            nbytes[ref] = prod(shape) * size
+            live += nbytes[ref]
         peak = max(peak, live)
         for name in by_step.get(i, ()):
             live -= nbytes[name]
@@ -140,7 +142,7 @@ def inference_peak(net) -> int:
 def gradient_peak(net) -> int:
     """Peak bytes of live activation gradients during the backward pass."""
     size = net.dtype_bytes
-    nbytes = {l.ref: prod(l.output) * size for l in net.layers}
+    nbytes = {ref: prod(shape) * size for l in net.layers for ref, shape in l.produced()}
     inputs = net.spec.input_refs()
     live_set = set(output_producers(net)) - set(inputs)
     live = sum(nbytes[n] for n in live_set)
@@ -151,9 +153,10 @@ def gradient_peak(net) -> int:
                 live_set.add(src)
                 live += nbytes[src]
         peak = max(peak, live)
-        if l.ref in live_set:
-            live_set.discard(l.ref)
-            live -= nbytes[l.ref]
+        for ref, _ in l.produced():
+            if ref in live_set:
+                live_set.discard(ref)
+                live -= nbytes[ref]
     return peak
 
 
@@ -164,7 +167,7 @@ def cost(net, batch: int | None = None) -> Cost:
     scale = _scaler(batch, spec_batch)
     layers = []
     for l in net.layers:
-        elements = scale(prod(l.output))
+        elements = scale(sum(prod(s) for _, s in l.produced()))
         macs = scale(l.macs)
         layers.append(LayerCost(l.name, l.type.name, tuple(l.output), macs, 2 * macs,
                                 elements, elements * size, l.params))
@@ -256,7 +259,7 @@ class _Tracer:
     def __init__(self, net, windows, budget: int = MAX_RF_WORK):
         self.net = net
         self.windows = windows  # layer index -> window tuple, () or "tconv"
-        self.index = {l.ref: i for i, l in enumerate(net.layers)}
+        self.index = {ref: i for i, l in enumerate(net.layers) for ref, _ in l.produced()}
         self.inputs = net.spec.input_refs()
         self.first = next(iter(self.inputs))
         self.budget = budget
@@ -346,8 +349,9 @@ def receptive_fields(net) -> list[LayerField]:
                     res = _exact(tracer, i, res, rank, per)
                 except _TooCostly:
                     res = _Undefined("too costly to trace exactly")
-        state[l.ref] = res
-        period[l.ref] = per
+        for ref, _ in l.produced():  # a type with several outputs: the same field each
+            state[ref] = res
+            period[ref] = per
         if isinstance(res, _Undefined):
             out.append(LayerField(l.name, l.type.name, tuple(l.output), None, res.note))
         else:

@@ -131,6 +131,12 @@ def _inputs(r: Row, ctx) -> str:
     return "\n".join(shape_text(s) for s in r.inputs) if r.kind != "group" else ""
 
 
+def _output(r: Row, ctx) -> str:
+    if r.outputs is None:
+        return shape_text(r.output)
+    return "\n".join(f"{ctx['text'](n)}: {shape_text(s)}" for n, s in r.outputs)
+
+
 def _sources(r: Row, ctx) -> str:
     if r.kind != "layer" or r.sources == ctx["previous"].get(r.ref):
         return ""
@@ -150,7 +156,7 @@ SHAPE_COLUMNS = (
     Column("Arguments", lambda r, c: c["text"](r.args)),
     Column("From", _sources),
     Column("Input", _inputs),
-    Column("Output", lambda r, c: shape_text(r.output)),
+    Column("Output", _output),
 )
 
 PARAMS_COLUMNS = (

@@ -73,6 +73,8 @@ def _network_json(net: Network) -> dict:
         })
         if l.call != 1:  # another call of a shared module (SPEC.md section 11)
             layers[-1]["call"] = l.call
+        if l.named_outputs is not None:  # a type with several outputs: each by name
+            layers[-1]["outputs"] = {n: list(s) for n, s in l.named_outputs}
     return {
         "file": net.spec.file,
         "name": net.spec.name,
@@ -94,7 +96,8 @@ class Row:
     "layer", "group" or "collapsed"), with its input shapes and producer names."""
 
     __slots__ = ("kind", "level", "name", "type", "args", "inputs", "sources", "output",
-                 "weights", "bias", "params", "trainable", "buffers", "macs", "ref")
+                 "weights", "bias", "params", "trainable", "buffers", "macs", "ref",
+                 "outputs")
 
     def __init__(self, kind: str, level: int, name: str, type: str, args: str, inputs: list,
                  sources: list, output: tuple, weights=0, bias=0, params=0, trainable=0,
@@ -103,6 +106,7 @@ class Row:
         self.level = level
         self.name = name
         self.ref = name  # a layer's ref (NAME@CALL for another call of a module)
+        self.outputs = None  # a type with several outputs: ((name, shape), ...)
         self.type = type
         self.args = args
         self.inputs = inputs
@@ -150,6 +154,7 @@ def rows(net: Network, depth: int | None = None) -> list[Row]:
                   l.type.summary(l.args), list(l.input_shapes), list(l.inputs), l.output, w, b,
                   l.params, l.trainable_params, l.buffers, l.macs)
         row.ref = l.ref
+        row.outputs = l.named_outputs
         out.append(row)
         i += 1
     return out

@@ -218,8 +218,9 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
     largest = in_bytes  # the largest array saved
     keys = [len(ref) for ref in sizes]  # the lengths of the saved keys: inputs, tensors
     for i, layer in enumerate(net.layers):
-        out_b = prod(layer.output) * b
-        sizes[layer.ref] = out_b
+        made = [(ref, prod(shape) * b) for ref, shape in layer.produced()]
+        out_b = sum(n for _, n in made)
+        sizes.update(made)
         sizes_w = [t.numel * (8 if t.dtype == "int64" else b) for t in layer.tensors]
         weights = sum(sizes_w)
         scratch = layer.type.workspace(layer.args, layer.input_shapes, layer.output) * b
@@ -230,8 +231,7 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
         peak = max(peak, live + out_b + scratch + weights + kept + records + NUMPY_SCRATCH)
         if i in shared and not save:
             kept += weights  # held until its last call
-        if layer.ref in last:
-            live += out_b
+        live += sum(n for ref, n in made if ref in last)
         for src in frees.get(i, ()):
             live -= sizes[src]
         if save:
@@ -414,7 +414,7 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
         if progress is not None:
             progress(i, n, layer.name)
         t = time.perf_counter()
-        w, xs = {}, None
+        w, xs, ys = {}, None, ()
         held_params = held_buffers = 0
         for tensor in layer.tensors:
             arr = _fill(rng, np, np_dtype, tensor, layer)
@@ -434,21 +434,33 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
             xs = [values[src] for src in layer.inputs]
             with np.errstate(all="ignore"):  # NaN and inf are reported once, below
                 y = layer.type.forward(layer.args, xs, w)
-            y = np.asarray(y)
-            if np.issubdtype(y.dtype, np.floating) and y.dtype != np_dtype:
-                y = y.astype(np_dtype)
+            produced = layer.produced()
+            ys = list(y) if layer.named_outputs is not None else [y]
+            if len(ys) != len(produced):
+                raise ValueError(f"the forward made {len(ys)} outputs, not {len(produced)}")
+            for k, v in enumerate(ys):
+                v = np.asarray(v)
+                if np.issubdtype(v.dtype, np.floating) and v.dtype != np_dtype:
+                    v = v.astype(np_dtype)
+                ys[k] = v
+                if k and tuple(v.shape) != tuple(produced[k][1]):
+                    check.error = (f"output {layer.named_outputs[k][0]} is {list(v.shape)}, "
+                                   f"calculated {list(produced[k][1])}")
+                if res.nonfinite is None and (what := _nonfinite(np, v)) is not None:
+                    res.nonfinite = (i, what)
+            y = ys[0]
             check.actual = tuple(y.shape)
-            if res.nonfinite is None and (what := _nonfinite(np, y)) is not None:
-                res.nonfinite = (i, what)
         except Exception as exc:  # noqa: BLE001 - a forward that fails is a failed check
             check.error = f"{type(exc).__name__}: {exc}"
             failed = layer.name
             y = None
         check.seconds = time.perf_counter() - t
         del xs, w
-        if y is not None and layer.ref in last:
-            values[layer.ref] = y
-        del y
+        if y is not None:
+            for (ref, _), v in zip(layer.produced(), ys):
+                if ref in last:
+                    values[ref] = v
+        del y, ys
         for src in set(layer.inputs):
             if last.get(src) == i:
                 values.pop(src, None)

@@ -222,6 +222,11 @@ C = [
     ([400_000, 1], "amin: {dim: 0, keepdim: true}"),
     ([4, 1000, 100], "amin: {dim: [-1, 0]}"),
     ([400, 1000], "amin: {}"),
+    # several outputs (chunk, split): views of the input, many thin pieces of a long axis
+    ([1, 1000, 400], "chunk: {chunks: 1000, dim: 1}"),
+    ([400_000, 1], "chunk: {chunks: 3, dim: 0}"),
+    ([1, 1000, 400], "split: {split_size_or_sections: 7, dim: -1}"),
+    ([1, 1000, 400], "split: {split_size: [1, 999], dim: 1}"),
     # tensor operations (SPEC.md section 12): a copy at most, never a view that keeps a
     # larger input alive (a thin select or strided slice of a long axis, a flip); expand
     # materialises a thousandfold growth; matmul over broadcast batch dims and 1-d operands
@@ -286,18 +291,21 @@ def measure(net, dtype="float32", seed=0):
             tracemalloc.start()
         try:
             with np.errstate(over="ignore", under="ignore"):
-                y = np.asarray(layer.type.forward(layer.args, xs, w))
-            if np.issubdtype(y.dtype, np.floating) and y.dtype != np_dtype:
-                y = y.astype(np_dtype)
+                y = layer.type.forward(layer.args, xs, w)
+            ys = [np.asarray(v) for v in (y if layer.named_outputs else [y])]
+            ys = [v.astype(np_dtype) if np.issubdtype(v.dtype, np.floating) and
+                  v.dtype != np_dtype else v for v in ys]
+            y = ys if layer.named_outputs else ys[0]
             if last:
                 peak = tracemalloc.get_traced_memory()[1]
         finally:
             if last:
                 tracemalloc.stop()
-        values[layer.name] = y
+        for (ref, _), v in zip(layer.produced(), ys):
+            values[ref] = v
     b = np.dtype(dtype).itemsize
-    declared = (prod(layer.output) + layer.type.workspace(layer.args, layer.input_shapes,
-                                                          layer.output)) * b
+    declared = (sum(prod(s) for _, s in layer.produced()) +
+                layer.type.workspace(layer.args, layer.input_shapes, layer.output)) * b
     return layer, xs, y, peak, declared
 
 
@@ -340,18 +348,21 @@ def test_sliced_im2col_stays_within_its_declared_workspace(shape, layers, monkey
 
 def within_workspace(net, dtype="float32"):
     layer, xs, y, peak, declared = measure(net, dtype)
-    assert tuple(y.shape) == tuple(layer.output)
-    assert y.dtype == dtype
-    # contiguous outputs: the next layer's reshapes are views, not copies it must declare
-    assert y.flags.c_contiguous, f"{layer.type.name} returns a non-contiguous array"
+    ys = y if layer.named_outputs else [y]  # a type with several outputs: each
+    assert [tuple(v.shape) for v in ys] == [tuple(s) for _, s in layer.produced()]
     assert peak <= declared + SLACK, \
         f"{layer.type.name}: allocated {peak:,} bytes, declared {declared:,} " \
         f"({peak / max(declared, 1):.2f}x)"
-    # the output must not keep a larger buffer alive than itself (a cropping view of
-    # the input): verify's estimate frees inputs after their last use
-    owner = _base(y)
-    assert owner.nbytes <= y.nbytes, \
-        f"{layer.type.name}'s output {y.shape} keeps a {owner.shape} buffer alive"
+    for y in ys:
+        assert y.dtype == dtype
+        # contiguous outputs: the next layer's reshapes are views, not copies it must
+        # declare
+        assert y.flags.c_contiguous, f"{layer.type.name} returns a non-contiguous array"
+        # the output must not keep a larger buffer alive than itself (a cropping view of
+        # the input): verify's estimate frees inputs after their last use
+        owner = _base(y)
+        assert owner.nbytes <= y.nbytes, \
+            f"{layer.type.name}'s output {y.shape} keeps a {owner.shape} buffer alive"
 
 
 def test_layer_norm_blocks_do_not_change_a_bit(monkeypatch):

@@ -14,6 +14,7 @@ from .merge import merges
 from .norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LayerNorm2d, RMSNorm
 from .pool import AdaptivePool, Pool
 from .reshape import Flatten, Pad, PixelShuffle, Reshape, Unflatten, Upsample
+from .splitops import splitops
 from .tensorops import tensorops
 
 __all__ = ["REGISTRY", "REQUIRED", "Arg", "LayerType", "Tensor"]
@@ -63,6 +64,8 @@ def _build() -> Registry:
     for lt in merges():
         reg.add(lt)
     for lt in mathops():
+        reg.add(lt)
+    for lt in splitops():
         reg.add(lt)
     for lt in tensorops():
         reg.add(lt)

@@ -87,6 +87,12 @@ class LayerType:
         """Output shape for input ``shapes``; may add normalised values to ``a``."""
         return shapes[0]
 
+    def outputs(self, a: dict, shapes: list[tuple], out: tuple) -> tuple | None:
+        """A type with several outputs (SPEC.md sections 11-12: ``chunk.1``, ``lstm.h_n``):
+        ((name, shape), ...) with the first the entry's own output ``out``, in the order
+        ``forward`` returns them; None (the default) for one output."""
+        return None
+
     # -- cost ----------------------------------------------------------------------
     def tensors(self, a: dict, shapes: list[tuple], out: tuple) -> list[Tensor]:
         return []
