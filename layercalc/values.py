@@ -98,6 +98,11 @@ def convert(arg, node, names: dict):
         pairs = _items(node, names, what)
         if not pairs:
             raise SpecError("bad-value", f"{what} must not be an empty list", node=node)
+        if kind != "opt_ints":  # only a per-dim size list may hold null entries
+            for v, n in pairs:
+                if v is None:
+                    raise SpecError("bad-value", f"{what} entries must be numbers, not null",
+                                    node=n)
         return tuple(_one(arg, v, n, f"{what} entry") for v, n in pairs)
     raw = node.value
     if arg.words and isinstance(raw, str) and raw.strip().isidentifier() and \

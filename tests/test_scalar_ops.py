@@ -378,3 +378,14 @@ def test_reductions_against_torch(name, seed):
         return
     assert tuple(layer.output) == tuple(expected.shape)
     _compare(layer.type.forward(layer.args, [x], {}), expected)
+
+
+@pytest.mark.parametrize("entry", ["mean: {dim: [1, null]}", "sum: {dim: [null]}",
+                                   "permute: {dims: [0, null, 1]}"])
+def test_a_null_in_a_list_of_dims_is_refused_at_the_entry(entry):
+    from layercalc.analyse import analyse_bytes
+
+    text = f"input: [1, 4, 4]\nlayers:\n  - {entry}\n"
+    r = analyse_bytes(text.encode(), "t.yaml")
+    (d,) = r.diagnostics
+    assert (d.code, d.line, d.column) == ("bad-value", 3, text.splitlines()[2].index("null") + 1)
