@@ -136,6 +136,8 @@ def _window_lines(dims, sp_in, sp_out, k, s, lefts, rights, d, ceil_mode=False):
 def _shape(l) -> list[str]:
     lt = l.type
     a = l.args
+    if not l.input_shapes:
+        return [f"no input: a tensor of its own, shape {list(l.output)}"]
     shape = l.input_shapes[0]
     own = lt.explain_shape(a, l.input_shapes, l.output)
     if own:
@@ -211,6 +213,9 @@ def _product(shape) -> str:
 
 
 def _params(l) -> list[str]:
+    own = l.type.explain_params(l.args, l.input_shapes, l.output)
+    if own:
+        return own
     params = [t for t in l.tensors if not t.buffer]
     buffers = [t for t in l.tensors if t.buffer]
     lines = []
@@ -219,10 +224,11 @@ def _params(l) -> list[str]:
     else:
         parts = []
         for t in params:
+            key = t.key or "the tensor"  # a free parameter's own (state_dict key: its name)
             if len(t.shape) > 1:
-                parts.append(f"{t.key} {_product(t.shape)} = {num(t.numel)}")
+                parts.append(f"{key} {_product(t.shape)} = {num(t.numel)}")
             else:
-                parts.append(f"{t.key} {num(t.numel)}")
+                parts.append(f"{key} {num(t.numel)}")
         text = " + ".join(parts)
         has_bias = any(t.key == "bias" for t in params)
         if isinstance(l.type, (Conv, ConvTranspose, Linear)) and not has_bias:
@@ -236,7 +242,8 @@ def _params(l) -> list[str]:
             text += " (weight is (in, out/groups, *k))"
         lines.append(text)
     if buffers:
-        lines.append("buffers: " + " + ".join(f"{t.key} {num(t.numel)}" for t in buffers) +
+        lines.append("buffers: " + " + ".join(f"{t.key or 'the tensor'} {num(t.numel)}"
+                                              for t in buffers) +
                      (f" = {num(l.buffers)}" if len(buffers) > 1 else "") +
                      " (not parameters)")
     return lines
@@ -250,6 +257,8 @@ def _compare(l):
     """Dense-equivalent weights, real connections and weight sharing (per sample)."""
     lt = l.type
     a = l.args
+    if not l.input_shapes:
+        return [], {}
     shape = l.input_shapes[0]
     weights = sum(t.numel for t in l.tensors if not t.buffer and t.key == "weight")
     touch = "touch real data"

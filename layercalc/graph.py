@@ -88,6 +88,11 @@ class Layer:
         self.srcs = ()  # the value objects it read (what `share` of a group rewires)
         self.named_outputs = None  # a type with several outputs: ((name, shape), ...)
 
+    def state_key(self, key: str) -> str:
+        """The state_dict key of its tensor ``key``: NAME.KEY, or NAME for a free
+        parameter's tensor (whose key is empty)."""
+        return f"{self.name}.{key}" if key else self.name
+
     def produced(self) -> list:
         """(ref, shape) of every tensor it outputs: its own (``ref``), then for a type
         with several outputs the others as REF.NAME (``chunk.1``, ``lstm.h_n``)."""
@@ -702,7 +707,9 @@ class Builder:
 
         def sources():
             if not box:
-                box.append(self._sources(e, i, lst))
+                lt = REGISTRY.get(e.type_name) if e.type_name else None
+                box.append([] if lt is not None and not lt.takes_input and e.from_node is None
+                           else self._sources(e, i, lst))
             return box[0]
 
         if e.type_name is not None and e.type_name in names:
@@ -1292,7 +1299,12 @@ class Builder:
             raise SpecError("too-many-layers", f"the network exceeds {self.limits.max_layers:,} "
                             "layers", node=where,
                             hint="raise the bound with --max-layers if you mean it")
-        if len(src) > 1 and not lt.merge:
+        if not lt.takes_input:
+            if e.from_node is not None:
+                raise SpecError("bad-from", f"{lt.name} takes no input: it is a tensor of "
+                                "its own", node=e.from_node, hint="remove `from`")
+            src = []
+        elif len(src) > 1 and not lt.merge:
             raise SpecError("bad-from", f"{lt.name} takes one input, but `from` names "
                             f"{len(src)}", node=e.from_node,
                             hint="merge them first with add, mul or concat")

@@ -235,7 +235,7 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
         for src in frees.get(i, ()):
             live -= sizes[src]
         if save:
-            layer_keys = [len(layer.name) + 1 + len(t.key) for t in layer.tensors]
+            layer_keys = [len(layer.state_key(t.key)) for t in layer.tensors]
             keys += layer_keys
             kept += weights + sum(ARRAY_OVERHEAD + 4 * n for n in layer_keys)
             largest = max([largest, *sizes_w])
@@ -424,7 +424,7 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
             else:
                 held_params += arr.size
             if save:
-                arrays[f"{layer.name}.{tensor.key}"] = arr
+                arrays[layer.state_key(tensor.key)] = arr
         check.params_actual, check.buffers_actual = held_params, held_buffers
         if i in shared:
             kept_w[i] = w

@@ -222,6 +222,9 @@ C = [
     ([400_000, 1], "amin: {dim: 0, keepdim: true}"),
     ([4, 1000, 100], "amin: {dim: [-1, 0]}"),
     ([400, 1000], "amin: {}"),
+    # a free parameter: its output is its own array, nothing allocated
+    ([1, 4], "parameter: {shape: [1000, 400]}"),
+    ([1, 4], "parameter: {shape: [400_000], buffer: true}"),
     # several outputs (chunk, split): views of the input, many thin pieces of a long axis
     ([1, 1000, 400], "chunk: {chunks: 1000, dim: 1}"),
     ([400_000, 1], "chunk: {chunks: 3, dim: 0}"),
@@ -254,6 +257,39 @@ C = [
     ([50, 1000, 8], "select: {name: v, dim: 2, index: 0}", "select: {name: r, dim: 0, "
      "index: 0}", "matmul: {from: [r, input]}"),
     ([400_000], "matmul: {from: [input, input]}"),
+    # recurrent (SPEC.md section 12): a long thin sequence (step temporaries), a wide
+    # hidden state on a short one (the input products), stacked bidirectional layers (the
+    # layer below's output), projections, batch_first, unbatched, given initial states
+    ([20_000, 1, 2], "rnn: {hidden_size: 4}"),
+    ([3, 2, 10], "rnn: {hidden_size: 3000, nonlinearity: relu, bias: false}"),
+    ([50, 4, 30], "rnn: {hidden_size: 40, num_layers: 3, bidirectional: true,"
+                  " batch_first: true}"),
+    ([2000, 16], "rnn: {hidden_size: 32, num_layers: 2}"),  # unbatched
+    ([5_000, 1, 2], "lstm: {hidden_size: 4, bidirectional: true}"),
+    ([3, 2, 10], "lstm: {hidden_size: 2000}"),
+    ([40, 3, 20], "lstm: {hidden_size: 100, proj_size: 7, num_layers: 3, bidirectional: true,"
+                  " dropout: 0.5}"),
+    ([8, 100, 16], "lstm: {hidden_size: 64, num_layers: 2, batch_first: true, bias: false}"),
+    ([300, 12], "lstm: {hidden_size: 24, proj_size: 5, bidirectional: true}"),  # unbatched
+    ([10, 3, 8], "linear: {name: h, out_features: 16}", "select: {name: h0, dim: 0, "
+     "index: 0}", "unsqueeze: {name: h1, dim: 0}", "linear: {name: c, out_features: 32}",
+     "lstm: {hidden_size: 32, proj_size: 16, from: [input, h1, c]}"),
+    ([5_000, 1, 2], "gru: {hidden_size: 4, bidirectional: true}"),
+    ([3, 2, 10], "gru: {hidden_size: 2000}"),
+    ([4, 60, 30], "gru: {hidden_size: 40, num_layers: 3, bidirectional: true,"
+                  " batch_first: true}"),
+    ([300, 4, 8], "linear: {name: h, out_features: 5}", "slice: {name: h0, dim: 0, end: 1}",
+     "gru: {hidden_size: 5, from: [input, h0]}"),
+    ([4000, 3], "rnn_cell: {hidden_size: 500}"),
+    ([3], "rnn_cell: {hidden_size: 50000, nonlinearity: relu}"),
+    ([10_000, 2], "linear: {name: h, out_features: 7}", "rnn_cell: {hidden_size: 7, "
+     "from: [input, h]}"),
+    ([4000, 3], "lstm_cell: {hidden_size: 300}"),
+    ([3], "lstm_cell: {hidden_size: 20000, bias: false}"),
+    ([4000, 3], "linear: {name: h, out_features: 9}", "lstm_cell: {hidden_size: 9, "
+     "from: [input, h, h]}"),
+    ([4000, 3], "gru_cell: {hidden_size: 300}"),
+    ([3], "gru_cell: {hidden_size: 30000}"),
 ]
 
 

@@ -13,7 +13,9 @@ from .mathops import mathops
 from .merge import merges
 from .norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LayerNorm2d, RMSNorm
 from .pool import AdaptivePool, Pool
+from .recurrent import recurrents
 from .reshape import Flatten, Pad, PixelShuffle, Reshape, Unflatten, Upsample
+from .freeparams import freeparams
 from .splitops import splitops
 from .tensorops import tensorops
 
@@ -67,7 +69,11 @@ def _build() -> Registry:
         reg.add(lt)
     for lt in splitops():
         reg.add(lt)
+    for lt in freeparams():
+        reg.add(lt)
     for lt in tensorops():
+        reg.add(lt)
+    for lt in recurrents():
         reg.add(lt)
     return reg
 

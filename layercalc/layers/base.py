@@ -71,6 +71,7 @@ class LayerType:
     family: str = "other"
     doc: str = ""
     merge: bool = False  # takes several inputs through `from`
+    takes_input: bool = True  # False: an entry with no input (a free parameter)
     inferred: tuple = ()  # arguments the input fixes (in_channels, ...), checked when given
 
     def __init__(self):
@@ -113,6 +114,11 @@ class LayerType:
     def explain_shape(self, a: dict, shapes: list[tuple], out: tuple) -> list[str] | None:
         """Lines saying how the output shape follows from the inputs, for ``layercalc
         explain``; None: explain's generic wording (merged, rearranged, unchanged)."""
+        return None
+
+    def explain_params(self, a: dict, shapes: list[tuple], out: tuple) -> list[str] | None:
+        """Lines giving the parameter arithmetic, for ``layercalc explain``, in place of
+        its generic tensor-by-tensor sum; None (the default): that sum."""
         return None
 
     def workspace(self, a: dict, shapes: list[tuple], out: tuple) -> int:
