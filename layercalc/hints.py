@@ -20,7 +20,7 @@ DEFAULT_HINT = "`layercalc layers` lists every type"
 
 class Unsupported(namedtuple("Unsupported", "spelling what status hint uses")):
     """A name layercalc knows of but does not support: its PyTorch spelling, what it is
-    ("PyTorch's nn.LSTM"), the rest of the message, a hint (None: the default) and the
+    ("PyTorch's nn.EmbeddingBag"), the rest of the message, a hint (None: the default) and the
     layercalc types the hint names (kept honest by the tests)."""
 
     __slots__ = ()
@@ -42,14 +42,10 @@ _MODULES = {
     "FractionalMaxPool2d": None,
     "FractionalMaxPool3d": None,
     "GLU": None,
-    "GRU": None,
-    "GRUCell": None,
     "Hardshrink": None,
     "LPPool1d": None,
     "LPPool2d": None,
     "LPPool3d": None,
-    "LSTM": None,
-    "LSTMCell": None,
     "LocalResponseNorm": None,
     "LogSigmoid": None,
     "MaxUnpool1d": None,
@@ -57,8 +53,6 @@ _MODULES = {
     "MaxUnpool3d": None,
     "MultiheadAttention": None,
     "PairwiseDistance": None,
-    "RNN": None,
-    "RNNCell": None,
     "SELU": None,
     "Softshrink": None,
     "Softsign": None,
@@ -245,8 +239,8 @@ def unknown_type(name: str, blocks) -> tuple[str, str]:
     """(message, hint) for a layer type name that is not in the registry, not one of the
     spec's ``blocks`` and not ``sequential``.
 
-    >>> unknown_type("LSTM", ())[0]
-    "'LSTM' is PyTorch's nn.LSTM, which layercalc does not support yet"
+    >>> unknown_type("EmbeddingBag", ())[0]
+    "'EmbeddingBag' is PyTorch's nn.EmbeddingBag, which layercalc does not support yet"
     >>> unknown_type("cnov2d", ())
     ("unknown layer type 'cnov2d'", "did you mean 'conv2d'?")
     """

@@ -19,6 +19,7 @@ from .layers.conv import Conv, ConvTranspose
 from .layers.linear import Linear
 from .layers.norm import BatchNorm, InstanceNorm
 from .layers.pool import Pool
+from .layers.recurrent import Recurrent
 from .yamlnodes import Mapping, Node, Scalar
 
 LEVELS = ("off", "warning", "error")
@@ -242,6 +243,24 @@ def check_dominant_linear(net) -> Iterator[Finding]:
                       "average pooling before flatten), or use fewer units")
 
 
+# -- dropout-single-layer ----------------------------------------------------------------
+
+def check_dropout_single_layer(net) -> Iterator[Finding]:
+    for layer in net.layers:
+        if not isinstance(layer.type, Recurrent):
+            continue
+        a = layer.args
+        if a["dropout"] > 0 and a["num_layers"] == 1:
+            yield Finding(layer, _first_arg(layer, "dropout"),
+                          f"{_label(layer)}: dropout {a['dropout']} with num_layers 1 never "
+                          "drops anything: PyTorch applies it between stacked layers only, and "
+                          "warns: dropout option adds dropout after all but last recurrent "
+                          "layer, so non-zero dropout expects num_layers greater than 1, but "
+                          f"got dropout={a['dropout']} and num_layers=1",
+                          "stack layers (num_layers: 2 or more), or put a dropout entry after "
+                          "it and remove the argument")
+
+
 RULES: dict[str, Rule] = {r.code: r for r in (
     Rule("stride-drops-input",
          "a conv or pool stride leaves the last input rows or columns unread",
@@ -300,6 +319,14 @@ RULES: dict[str, Rule] = {r.code: r for r in (
          "  - flatten                       # 32 features\n  - linear: {out_features: 100}\n"
          "  - relu\n  - linear: {out_features: 10}\n",
          check_dominant_linear),
+    Rule("dropout-single-layer",
+         "an rnn, lstm or gru with dropout > 0 and num_layers 1 (PyTorch warns)",
+         "A recurrent layer's dropout acts between its stacked layers, on every layer's "
+         "output but the last: with one layer it does nothing.",
+         "input: [20, 4, 32]\nlayers:\n  - lstm: {hidden_size: 64, dropout: 0.3}\n",
+         "input: [20, 4, 32]\nlayers:\n  - lstm: {hidden_size: 64, num_layers: 2, "
+         "dropout: 0.3}\n",
+         check_dropout_single_layer),
 )}
 
 

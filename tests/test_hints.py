@@ -32,8 +32,10 @@ def shape_error(tmp_path, type_name: str, blocks: str = ""):
 
 UNSUPPORTED_CASES = [
     # spelling in the spec, message, hint (None: the default)
-    ("LSTM", "'LSTM' is PyTorch's nn.LSTM, which layercalc does not support yet", None),
-    ("lstm", "'lstm' is PyTorch's nn.LSTM, which layercalc does not support yet", None),
+    ("EmbeddingBag", "'EmbeddingBag' is PyTorch's nn.EmbeddingBag, which layercalc does not "
+     "support yet", None),
+    ("embedding_bag", "'embedding_bag' is PyTorch's nn.EmbeddingBag, which layercalc does not "
+     "support yet", None),
     ("MultiheadAttention", "'MultiheadAttention' is PyTorch's nn.MultiheadAttention, which "
      "layercalc does not support yet", None),
     ("transformer_encoder_layer", "'transformer_encoder_layer' is PyTorch's "
@@ -134,7 +136,8 @@ def test_every_type_a_hint_names_exists():
 
 
 def test_names_match_as_the_registry_does():
-    for spelling in ("LSTM", "lstm", "L_S_T_M", "TransformerEncoderLayer",
+    for spelling in ("EmbeddingBag", "embedding_bag", "E_M_B_E_D_D_I_N_G_BAG",
+                     "TransformerEncoderLayer",
                      "transformer_encoder_layer", "Transformer_Encoder_Layer"):
         assert unknown_type(spelling, ())[0].startswith(f"'{spelling}' is PyTorch's nn.")
 
