@@ -241,8 +241,15 @@ def _fed_by(v: _Value, feeds: dict):
 
 
 def _frozen(v):
-    """A scope value as a dict key: lists become tuples (a LayerValue hashes by identity)."""
-    return tuple(_frozen(x) for x in v) if isinstance(v, (list, tuple)) else v
+    """A scope value as a dict key: lists become tuples; a layer value is its type and
+    the nodes of its arguments when those are literals (a layer value written anew at
+    each level of a recursion is the same key), else itself (hashed by identity)."""
+    if isinstance(v, (list, tuple)):
+        return tuple(_frozen(x) for x in v)
+    if isinstance(v, LayerValue) and all(isinstance(x, Scalar) and not isinstance(x.value, str)
+                                         for _, x in v.args):
+        return ("layer", v.type_name, tuple(id(x) for _, x in v.args))
+    return v
 
 
 def _template(text: str, node: Node) -> list:
@@ -454,10 +461,13 @@ class Builder:
         self.calls: dict = {}  # ("layer"|"group", name) -> calls so far
         self._parsed: dict = {}  # id(list node) -> its parsed entries
         self._dry: dict = {}  # (block, arguments) -> at least this many leaves
-        self.uses = 0  # blocks and sequentials expanded
-        # a bound on them: every use that keeps an entry makes a layer, so only uses
-        # making nothing (a recursion of empty blocks) can reach it
+        self.uses = 0  # entries, blocks and sequentials expanded
+        # a bound on them: a network of N layers expands a few entries and groups per
+        # layer, so only expansions making nothing (a recursion or repeat of empty
+        # groups, entries all omitted) come near it
         self.max_uses = 4 * limits.max_layers + 1000
+        self.idle = 0  # expansions that made no layer (see _idle)
+        self.max_idle = max(50_000, limits.max_layers // 2)
         self._dry_work = 0
         self._mapped: dict = {}
         self.expanding: list[Node] = []  # entries of blocks/sequentials being expanded
@@ -715,7 +725,7 @@ class Builder:
         if e.type_name is not None and e.type_name in names:
             sub = self._substitute(e, names)
             if sub is None:
-                lst.omit(e, f"its type is the block argument '{e.type_name}', which is none")
+                self._omit(lst, e, f"its type is the block argument '{e.type_name}', which is none")
                 return
             e = sub
         scope = self._scope(names, sources)
@@ -723,12 +733,18 @@ class Builder:
             v = e.trainable_node.value if isinstance(e.trainable_node, Scalar) else None
             if isinstance(e.trainable_node, Scalar) and isinstance(v, str):
                 v = resolve_scalar(e.trainable_node, scope)
+                if not isinstance(v, bool) and isinstance(v, (int, float)) and v in (0, 1):
+                    v = bool(v)  # an expression that is exactly 0 or 1, as bool arguments
             if not isinstance(v, bool):
-                raise SpecError("bad-value", "trainable must be true or false",
-                                node=e.trainable_node)
+                raise SpecError("bad-value", "trainable must be true or false (or an "
+                                "expression that is 0 or 1)", node=e.trainable_node)
             trainable = trainable and v
-        if e.when_node is not None and not self._number(e.when_node, scope, "when"):
-            lst.omit(e, "its `when` is 0")
+        self._use(e)
+        per_copy_when = e.when_node is not None and e.repeat_node is not None and \
+            isinstance(e.repeat_node, Mapping) and "as" in e.repeat_node
+        if e.when_node is not None and not per_copy_when and \
+                not self._number(e.when_node, scope, "when"):
+            self._omit(lst, e, "its `when` is 0")
             return
         if e.share_node is not None:
             value = self.build_share(e, lst, sources(), prefix, parent, depth)
@@ -747,39 +763,74 @@ class Builder:
             return
         n, rnode, var, chain = self._repeat(e, scope)
         if n == 0:
-            lst.omit(e, "its repeat count is 0")
+            self._omit(lst, e, "its repeat count is 0")
             return
         grouped = e.name is not None and e.template is None
         if grouped:
             name = self._name(e, scope, lst)
             full = f"{prefix}.{name}" if prefix else name
             gi = self._open_group(full, "repeat", e.type_name, parent, depth, e.node)
-        before = len(self.net.layers)
+        if n > 1 and var is None and e.type_name not in self.block_stack:
+            # copies alike: bound them all before building one (a recursive use is
+            # bounded as such, in build_block)
+            try:
+                leaves, uses = self._dry_one(e, scope, 0)
+            except (SpecError, ExprError, RecursionError):
+                leaves = uses = 0
+            if len(self.net.layers) + leaves * n > self.limits.max_layers or \
+                    self.uses + uses * n > self.max_uses or \
+                    (not leaves and self.idle + uses * n > self.max_idle):
+                raise SpecError("too-many-layers", f"repeat {n} of '{e.type_name}' would "
+                                "exceed " + (f"{self.limits.max_layers:,} layers ({leaves:,} "
+                                             "or more each)" if leaves * n >
+                                             self.limits.max_layers else
+                                             f"{self.max_uses:,} blocks and sequentials"),
+                                node=rnode,
+                                hint="raise the bound with --max-layers if you mean it")
+        before, uses_before = len(self.net.layers), self.uses
         value = sources()
         if grouped:
             value = _enter(value)
             self.net.groups[gi].inputs = value
+        made = 0  # copies kept (a `when` reading the loop variable may skip some)
         for j in range(n):
             src = value
             cscope = self._scope(names, lambda src=src: src, (var, j) if var else None)
+            if per_copy_when and not self._number(e.when_node, cscope, "when"):
+                continue
+            made += 1
             if grouped:
-                out = self.build_one(e, src, f"{full}.{j}", cscope, gi, depth + 1, trainable)
+                out = self.build_one(e, src, f"{full}.{made - 1}", cscope, gi, depth + 1,
+                                     trainable)
             else:  # spliced: each copy is an entry of this list
                 cname = self._name(e, cscope, lst)
                 out = self.build_one(e, src, f"{prefix}.{cname}" if prefix else cname, cscope,
                                      parent, depth, trainable)
                 lst.keep(cname, out, e)
             if chain is not None:  # the next copy takes this copy's output `chain`
-                copy = f"{full}.{j}" if grouped else (f"{prefix}.{cname}" if prefix else cname)
+                copy = f"{full}.{made - 1}" if grouped else \
+                    (f"{prefix}.{cname}" if prefix else cname)
                 out = self._chained(copy, chain)
             value = [out]
-            if j == 0:
+            if made == 1:  # the first copy made: what the others will cost
                 per_copy = len(self.net.layers) - before
-                if len(self.net.layers) + per_copy * (n - 1) > self.limits.max_layers:
+                left = n - j - 1
+                if len(self.net.layers) + per_copy * left > self.limits.max_layers:
                     raise SpecError("too-many-layers", f"repeat {n} of '{e.type_name}' "
                                     f"({per_copy:,} layers each) would exceed "
                                     f"{self.limits.max_layers:,} layers", node=rnode,
                                     hint="raise the bound with --max-layers if you mean it")
+                uses = self.uses - uses_before
+                if self.uses + uses * left > self.max_uses:
+                    raise SpecError("too-many-layers", f"repeat {n} of '{e.type_name}' "
+                                    f"would expand more than {self.max_uses:,} entries, "
+                                    "blocks and sequentials", node=rnode,
+                                    hint="a repeat of groups that make no layers?")
+        if not made:
+            if grouped:
+                self._close_group(gi, value[0])
+            self._omit(lst, e, "its `when` is 0 for every copy")
+            return
         if grouped:
             self._close_group(gi, value[0])
             lst.keep(name, value[0], e)
@@ -1082,6 +1133,7 @@ class Builder:
             # every entry omitted by `when`: the group is the identity (as an empty
             # nn.Sequential) and holds no module to report
             self.net.groups.pop()
+            self._idle(self.net.groups[g.parent].node if g.parent is not None else g.node)
             return
         g.output = value.shape
         self.net.by_name[g.name] = ("group", gi)
@@ -1189,11 +1241,27 @@ class Builder:
             return UNKNOWN
 
     # -- a lower bound on a recursion's size, before building it --------------------------
+    def _omit(self, lst: _List, e: _Entry, why: str):
+        lst.omit(e, why)
+        self._idle(e.node)
+
+    def _idle(self, node: Node):
+        """Count an expansion that made no layer (an omitted entry, an empty group):
+        a network makes few, and only they can make a long build with nothing to show."""
+        self.idle += 1
+        if self.idle > self.max_idle:
+            raise SpecError("too-many-layers", f"the network expands more than "
+                            f"{self.max_idle:,} entries and groups that make no layer",
+                            node=self.expanding[0] if self.expanding else node,
+                            hint="a recursion or repeat of groups that make nothing?")
+
     def _use(self, e: _Entry):
         self.uses += 1
         if self.uses > self.max_uses:
             raise SpecError("too-many-layers", f"the network expands more than "
-                            f"{self.max_uses:,} blocks and sequentials", node=e.type_node,
+                            f"{self.max_uses:,} entries, blocks and sequentials",
+                            node=self.expanding[0] if self.expanding else
+                            (e.type_node or e.node),
                             hint="a recursion or repeat of groups that make no layers?")
 
     def _dry_count(self, bname: str, scope: dict, depth: int) -> tuple:
@@ -1222,6 +1290,7 @@ class Builder:
     def _dry_list(self, seq: Node, scope, depth: int) -> tuple:
         leaves = uses = 0
         for e in self._entries(seq):
+            uses += 1  # the entry itself, kept or not (as _use counts it)
             try:
                 n, u = self._dry_entry(e, scope, depth)
             except (SpecError, ExprError, RecursionError):
