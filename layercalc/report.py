@@ -17,7 +17,7 @@ def tensor_bytes(net: Network, tensors, buffers: bool) -> int:
 
 def split_params(layer) -> tuple[int, int]:
     """(weights, bias) parameter counts of a layer; every non-bias parameter is a weight."""
-    bias = sum(t.numel for t in layer.tensors if not t.buffer and t.key == "bias")
+    bias = sum(t.numel for t in layer.tensors if not t.buffer and t.is_bias)
     return layer.params - bias, bias
 
 

@@ -333,7 +333,7 @@ def _fill(rng, np, dtype, tensor, layer):
         return uniform(0.5, 1.5)
     if key == "weight" and layer.type.name == "prelu":
         return uniform(0.0, 0.5)
-    if key == "bias":
+    if tensor.is_bias:
         return uniform(-0.1, 0.1)
     return uniform(-1.0, 1.0)
 

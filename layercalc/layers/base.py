@@ -61,6 +61,12 @@ class Tensor(namedtuple("Tensor", "key shape buffer dtype", defaults=(False, "fl
     def numel(self) -> int:
         return prod(self.shape)
 
+    @property
+    def is_bias(self) -> bool:
+        """A bias by its state_dict suffix: bias, bias_ih_l0, in_proj_bias, ..."""
+        k = self.key
+        return k == "bias" or k.startswith("bias_") or k.endswith("_bias")
+
 
 class LayerType:
     """Base of every layer type. Subclasses set ``name`` and ``args`` and override rules."""
