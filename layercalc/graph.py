@@ -475,6 +475,7 @@ class Builder:
         # a mapping `input:` names the network's inputs; `from` may name them anywhere
         self.net_inputs = {name: _Value(ref, shape) for name, (ref, shape)
                            in spec.named_inputs().items()}
+        self.input_refs = set(spec.input_refs())
 
         def input_shape(*args):
             if len(args) != 1:
@@ -947,6 +948,19 @@ class Builder:
         for k in range(first, len(self.net.layers)):
             self.net.by_name.setdefault(label + self.net.layers[k].name[cut:], ("layer", k))
 
+    def _index_input(self, lt: LayerType, src: list, node: Node):
+        """A type reading integer indices (embedding) takes a network input: every other
+        tensor of a spec is floating point, and PyTorch refuses those."""
+        if not lt.index_input:
+            return
+        for v in src:
+            if v.ref not in self.input_refs:
+                raise SpecError("integer-input", f"{lt.name} takes integer indices, but "
+                                f"'{v.ref}' is a floating-point tensor (PyTorch refuses it: "
+                                "Expected tensor for argument #1 'indices' to have one of "
+                                "the following scalar types: Long, Int)", node=node,
+                                hint="feed it a network input, which holds the indices")
+
     def _next_call(self, key) -> int:
         self.calls[key] = self.calls.get(key, 1) + 1
         return self.calls[key]
@@ -978,6 +992,7 @@ class Builder:
                 gparent, ldepth = groups, depth
             shapes = [v.shape for v in ins]
             lt = layer.type
+            self._index_input(lt, ins, node)
             where = f"'{layer.name}' ({lt.name})"
             try:
                 if len(shapes) != len(layer.input_shapes) and not lt.merge:
@@ -1392,6 +1407,7 @@ class Builder:
         if e.from_node is not None:
             arg_nodes["from"] = e.from_node
         shapes = [v.shape for v in src]
+        self._index_input(lt, src, e.from_node or e.node)
         try:
             concrete = lt.pick(shapes)
             for arg in concrete.required_args:

@@ -78,6 +78,7 @@ class LayerType:
     doc: str = ""
     merge: bool = False  # takes several inputs through `from`
     takes_input: bool = True  # False: an entry with no input (a free parameter)
+    index_input: bool = False  # True: its input holds integer indices (a network input)
     inferred: tuple = ()  # arguments the input fixes (in_channels, ...), checked when given
 
     def __init__(self):

@@ -59,6 +59,7 @@ class Embedding(LayerType):
     name = "embedding"
     family = "linear"
     doc = "torch.nn.Embedding (the input holds integer indices)"
+    index_input = True  # only a network input holds integers in a spec
     args = (
         Arg("num_embeddings", "int", min=1),
         Arg("embedding_dim", "int", min=1),
