@@ -43,6 +43,12 @@ class Explanation:
     params: list = field(default_factory=list)
     compare: list = field(default_factory=list)
     figures: dict = field(default_factory=dict)  # the numbers behind compare
+    call: int = 1  # another call of a shared module: 2, 3, ... (SPEC.md section 11)
+
+    @property
+    def shown_type(self) -> str:
+        """The type as tables show it: another call of a module says which."""
+        return self.type if self.call == 1 else f"{self.type} (call {self.call})"
 
 
 def num(n) -> str:
@@ -187,12 +193,12 @@ def _shape(l) -> list[str]:
                 f"{a['out_features']}; the other dims {list(shape[:-1])} stay"]
     ins = l.input_shapes
     if len(ins) > 1:
-        if len(set(map(tuple, ins))) == 1:
-            return [f"{len(ins)} inputs of shape {list(ins[0])} merged element-wise"]
-        if lt.name in ("concat",):
+        if lt.name in ("concat",):  # equal shapes too: a Fire module's 64 + 64
             dim = a["dim"] % len(ins[0])
             parts = " + ".join(str(s[dim]) for s in ins)
             return [f"concatenated along dim {a['dim']}: {parts} = {l.output[dim]}"]
+        if len(set(map(tuple, ins))) == 1:
+            return [f"{len(ins)} inputs of shape {list(ins[0])} merged element-wise"]
         return ["broadcast " + " and ".join(str(list(s)) for s in ins) +
                 f" -> {list(l.output)}"]
     if isinstance(lt, Flatten):
@@ -342,23 +348,35 @@ def explain(net, layer: str | None = None) -> list[Explanation]:
         if hit is None:
             raise KeyError(layer)
         kind, i = hit
-        if kind == "layer":
-            layers = [net.layers[i]]
+        if kind == "layer":  # with every later call of it (`share`)
+            layers = [l for l in net.layers[i:] if l.name == layer and
+                      (l is net.layers[i] or l.shares == i)]
         else:
             g = net.groups[i]
             layers = net.layers[g.first:g.last]
     out = []
     for l in layers:
-        compare, fig = _compare(l)
+        if l.shares is not None:  # another call: the module's parameters, counted once
+            first = net.layers[l.shares]
+            params = [f"shares the {num(first.params)} parameters"
+                      + (f" and {num(first.buffers)} buffers" if first.buffers else "")
+                      + " of its first call (counted once, as PyTorch's parameters() "
+                      "does)" if first.params or first.buffers else
+                      "no parameters (another call of the same module)"]
+            compare, fig = [], {}
+        else:
+            params = _params(l)
+            compare, fig = _compare(l)
         out.append(Explanation(l.name, l.type.name, [list(s) for s in l.input_shapes],
-                               tuple(l.output), _shape(l), _params(l), compare, fig))
+                               tuple(l.output), _shape(l), params, compare, fig,
+                               call=l.call))
     return out
 
 
 def lines(e: Explanation) -> list[str]:
     """An explanation as indented text lines."""
     ins = " + ".join(str(s) for s in e.inputs)
-    out = [f"{e.name} ({e.type}): {ins} -> {list(e.output)}"]
+    out = [f"{e.name} ({e.shown_type}): {ins} -> {list(e.output)}"]
     out += ["  shape: " + e.shape[0]] + ["  " + x for x in e.shape[1:]]
     out += ["  params: " + e.params[0]] + ["  " + x for x in e.params[1:]]
     out += ["  " + x for x in e.compare]

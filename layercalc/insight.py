@@ -70,6 +70,12 @@ class LayerCost:
     activation_elements: int
     activation_bytes: int
     params: int
+    call: int = 1  # another call of a shared module: 2, 3, ... (SPEC.md section 11)
+
+    @property
+    def shown_type(self) -> str:
+        """The type as tables show it: another call of a module says which."""
+        return self.type if self.call == 1 else f"{self.type} (call {self.call})"
 
 
 @dataclass
@@ -170,7 +176,7 @@ def cost(net, batch: int | None = None) -> Cost:
         elements = scale(sum(prod(s) for _, s in l.produced()))
         macs = scale(l.macs)
         layers.append(LayerCost(l.name, l.type.name, tuple(l.output), macs, 2 * macs,
-                                elements, elements * size, l.params))
+                                elements, elements * size, l.params, call=l.call))
     tensors = [t for l in net.layers for t in l.tensors]
     params = sum(l.params for l in net.layers)
     trainable = sum(l.trainable_params for l in net.layers)
@@ -226,6 +232,12 @@ class LayerField:
     output: tuple
     fields: tuple | None  # one Field per spatial dim, or None
     note: str = ""
+    call: int = 1  # another call of a shared module: 2, 3, ... (SPEC.md section 11)
+
+    @property
+    def shown_type(self) -> str:
+        """The type as tables show it: another call of a module says which."""
+        return self.type if self.call == 1 else f"{self.type} (call {self.call})"
 
 
 class _Undefined:
@@ -310,7 +322,7 @@ def receptive_fields(net) -> list[LayerField]:
     out: list[LayerField] = []
     if rank == 0:
         return [LayerField(l.name, l.type.name, tuple(l.output), None,
-                           "no spatial dims") for l in net.layers]
+                           "no spatial dims", call=l.call) for l in net.layers]
     # jumps stay ints (fast) until a transposed conv divides one into a Fraction
     refs = list(net.spec.input_refs())
     # a network with several inputs: fields are measured on the first
@@ -353,9 +365,10 @@ def receptive_fields(net) -> list[LayerField]:
             state[ref] = res
             period[ref] = per
         if isinstance(res, _Undefined):
-            out.append(LayerField(l.name, l.type.name, tuple(l.output), None, res.note))
+            out.append(LayerField(l.name, l.type.name, tuple(l.output), None, res.note,
+                                  call=l.call))
         else:
-            out.append(LayerField(l.name, l.type.name, tuple(l.output), res))
+            out.append(LayerField(l.name, l.type.name, tuple(l.output), res, call=l.call))
     return out
 
 

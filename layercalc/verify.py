@@ -83,6 +83,12 @@ class LayerCheck:
     buffers_actual: int | None = None
     error: str | None = None
     seconds: float = 0.0
+    call: int = 1  # another call of a shared module: 2, 3, ... (SPEC.md section 11)
+
+    @property
+    def shown_type(self) -> str:
+        """The type as tables show it: another call of a module says which."""
+        return self.type if self.call == 1 else f"{self.type} (call {self.call})"
 
     @property
     def ran(self) -> bool:
@@ -106,7 +112,8 @@ class LayerCheck:
                 "actual": None if self.actual is None else list(self.actual),
                 "params": self.params, "params_actual": self.params_actual,
                 "buffers": self.buffers, "buffers_actual": self.buffers_actual,
-                "error": self.error, "seconds": round(self.seconds, 6)}
+                "error": self.error, "seconds": round(self.seconds, 6),
+                **({"call": self.call} if self.call != 1 else {})}
 
 
 @dataclass
@@ -406,7 +413,7 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
     kept_w = {}  # the arrays of modules called again later (`share:`)
     for i, layer in enumerate(net.layers):
         check = LayerCheck(layer.name, layer.type.name, tuple(layer.output),
-                           params=layer.params, buffers=layer.buffers)
+                           params=layer.params, buffers=layer.buffers, call=layer.call)
         res.checks.append(check)
         if failed is not None:
             check.error = f"not run: {failed} failed"

@@ -166,7 +166,7 @@ def _cost_notes(c) -> list[str]:
 
 
 def _cost_cells(x):
-    return (x.name, x.type, shape_text(x.output), num(x.macs), num(x.flops),
+    return (x.name, x.shown_type, shape_text(x.output), num(x.macs), num(x.flops),
             _human(x.activation_bytes))
 
 
@@ -182,7 +182,8 @@ def _cost_payload(net, c):
             "layers": [{"name": x.name, "type": x.type, "output": list(x.output),
                         "macs": x.macs, "flops": x.flops,
                         "activation_elements": x.activation_elements,
-                        "activation_bytes": x.activation_bytes, "params": x.params}
+                        "activation_bytes": x.activation_bytes, "params": x.params,
+                        **({"call": x.call} if x.call != 1 else {})}
                        for x in c.layers],
             "totals": dict(c.totals)}
 
@@ -221,7 +222,7 @@ def cost(specs, sets, input_shape, fmt, max_layers, batch):
                                   _cost_footer(c), _cost_notes(c), _cost_cells),
          lambda net, c: (["file", "layer", "type", "output", "macs", "flops",
                           "activation_elements", "activation_bytes", "params"],
-                         [[net.spec.file, x.name, x.type, shape_text(x.output), x.macs,
+                         [[net.spec.file, x.name, x.shown_type, shape_text(x.output), x.macs,
                            x.flops, x.activation_elements, x.activation_bytes, x.params]
                           for x in c.layers]))
 
@@ -239,8 +240,8 @@ def _per_dim(values) -> str:
 
 def _rf_cells(f):
     if f.fields is None:
-        return (f.name, f.type, shape_text(f.output), "", "", "", f.note)
-    return (f.name, f.type, shape_text(f.output), _per_dim(x.size for x in f.fields),
+        return (f.name, f.shown_type, shape_text(f.output), "", "", "", f.note)
+    return (f.name, f.shown_type, shape_text(f.output), _per_dim(x.size for x in f.fields),
             _per_dim(x.jump for x in f.fields), _per_dim(x.start for x in f.fields), f.note)
 
 
@@ -255,7 +256,7 @@ def _rf_payload(net, fields):
         {"name": f.name, "type": f.type, "output": list(f.output),
          "fields": None if f.fields is None else [
              {"size": x.size, "jump": str(x.jump), "start": x.start} for x in f.fields],
-         "note": f.note} for f in fields]}
+         "note": f.note, **({"call": f.call} if f.call != 1 else {})} for f in fields]}
 
 
 @click.command()
@@ -275,7 +276,7 @@ def rf(specs, sets, input_shape, fmt, max_layers):
         rows = []
         for f in fields:
             for axis, x in enumerate(f.fields or [None]):
-                rows.append([net.spec.file, f.name, f.type, shape_text(f.output),
+                rows.append([net.spec.file, f.name, f.shown_type, shape_text(f.output),
                              "" if x is None else axis,
                              "" if x is None else x.size, "" if x is None else str(x.jump),
                              "" if x is None else x.start, f.note])
@@ -328,19 +329,20 @@ def explain(spec, layer, sets, input_shape, fmt, max_layers):
         payload = {"file": r.file, "name": r.net.name, "layers": [
             {"name": e.name, "type": e.type, "input": e.inputs, "output": list(e.output),
              "shape": e.shape, "params": e.params, "compare": e.compare,
-             "figures": e.figures, "text": lines(e)} for e in items]}
+             "figures": e.figures, "text": lines(e),
+             **({"call": e.call} if e.call != 1 else {})} for e in items]}
         click.echo(_json([payload]), nl=False)
     elif fmt == "csv":
         rows = []
         for e in items:
             for section in ("shape", "params", "compare"):
                 for text in getattr(e, section):
-                    rows.append([r.file, e.name, e.type, section, text.strip()])  # _csv escapes
+                    rows.append([r.file, e.name, e.shown_type, section, text.strip()])  # escaped
         click.echo(_csv(["file", "layer", "type", "section", "text"], rows), nl=False)
     elif fmt == "markdown":
         out = [f"### {markdown_text(r.net.name)}\n"]
         for e in items:
-            out.append(f"#### {markdown_text(e.name)} ({markdown_text(e.type)})\n")
+            out.append(f"#### {markdown_text(e.name)} ({markdown_text(e.shown_type)})\n")
             body = [printable(line) for line in lines(e)[1:]]
             fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", "\n".join(body))),
                                          default=0))  # no line in the body can close it

@@ -126,7 +126,8 @@ def render_verification(v, net, width, color) -> str:
     for c in checks:
         mark, style = ("✓", "green") if c.ok else ("✗", "bold red")
         actual = _shape(c.actual) if c.error is None else printable(c.error)
-        table.add_row([mark, printable(c.name), printable(c.type), _shape(c.expected), actual,
+        table.add_row([mark, printable(c.name), printable(c.shown_type), _shape(c.expected),
+                       actual,
                        _count(c.params, c.params_actual), _count(c.buffers, c.buffers_actual),
                        f"{c.seconds * 1000:.1f}" if c.ran else ""],
                       styles=[style, "", "", "", "" if c.ok else "red", "", "", ""])
