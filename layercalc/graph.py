@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from .arith import prod
 from .errors import LayerError, SpecError, did_you_mean
-from .expr import ExprError, evaluate
+from .expr import SHAPE_FUNCTIONS, ExprError, evaluate
 from .layers import REGISTRY, LayerType
 from .spec import DTYPE_BYTES, META_KEYS, Limits, Spec, var_value
 from .values import as_int, convert, resolve_scalar
@@ -384,6 +384,11 @@ def _parse_share(e: _Entry, node: Mapping) -> _Entry:
                 raise SpecError("bad-share", "`share` names an earlier module or group of "
                                 "this list (dotted paths allowed)", node=v,
                                 hint="write e.g. `- share: relu`")
+            if "{" in str(v.value) or "}" in str(v.value):
+                raise SpecError("bad-share", "`share` takes a plain name, not a name "
+                                "template", node=v, hint="share one module by its name; "
+                                "a module called in every copy of a repeat is shared by "
+                                "the block that holds both")
             e.share_node = e.type_node = v
         elif not _set_meta(e, key, v, SHARE_KEYS[1:]):
             raise SpecError("bad-share", f"a `share` entry calls an existing module, so it "
@@ -655,7 +660,8 @@ class Builder:
                     tnode = v
                 elif k.value == "as":
                     if not isinstance(v, Scalar) or not isinstance(v.value, str) or \
-                            not v.value.isidentifier() or v.value in RESERVED_NAMES:
+                            not v.value.isidentifier() or v.value in RESERVED_NAMES or \
+                            v.value in SHAPE_FUNCTIONS:
                         raise SpecError("bad-repeat", "`as` names the loop variable: a plain "
                                         "identifier such as j", node=v)
                     var = v.value

@@ -271,6 +271,12 @@ def load_spec(data: bytes, file: str, overrides: dict | None = None,
                 if ins[0][0] != "input" and "input" in [v for v, _ in ins[1:]]:
                     raise SpecError("bad-block", "`input` may only be a block's first input",
                                     node=vnode.get("inputs"))
+                arg_names = vnode.get("args")
+                for v, item in ins:
+                    if isinstance(arg_names, Mapping) and v in arg_names:
+                        raise SpecError("bad-block", f"'{v}' names both an input and an "
+                                        f"argument of block '{knode.value}'", node=item,
+                                        hint="rename one of them")
                 block_io[0][knode.value] = [v for v, _ in ins]
             if "outputs" in vnode:
                 block_io[1][knode.value] = _io_names(vnode.get("outputs"), "outputs",

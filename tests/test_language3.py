@@ -1358,3 +1358,23 @@ def test_a_layer_value_is_no_var():
       - act
     """)
     assert (d.code, d.line, d.column) == ("unknown-layer", 8, 5)
+
+
+@pytest.mark.parametrize("text,code,line,marker", [
+    # a loop variable may not shadow a shape reader
+    ("input: [1, 4]\nlayers:\n  - relu: {repeat: {times: 2, as: in_shape}}\n",
+     "bad-repeat", 3, "in_shape"),
+    # a block input and a block argument of the same name
+    ("input: [1, 4]\nblocks:\n  b:\n    args: {x: 1}\n    inputs: [input, x]\n"
+     "    layers: [add: {from: [input, x]}]\nlayers:\n  - b: {from: [input, input]}\n",
+     "bad-block", 5, "x]"),
+    # share takes a plain name, not a template
+    ('input: [1, 4]\nlayers:\n  - relu: {name: l0}\n  - share: "l{0}"\n',
+     "bad-share", 4, '"l{0}"'),
+])
+def test_more_misuses_are_located(text, code, line, marker):
+    from layercalc.analyse import analyse_bytes as _analyse
+
+    (d,) = _analyse(text.encode(), "t.yaml").diagnostics
+    col = text.splitlines()[line - 1].index(marker) + 1
+    assert (d.code, d.line, d.column) == (code, line, col), d
