@@ -60,7 +60,7 @@ class Layer:
 
     __slots__ = ("name", "type", "args", "inputs", "input_shapes", "output", "tensors",
                  "macs", "trainable", "node", "arg_nodes", "group", "depth", "params",
-                 "buffers", "ref", "call", "shares", "srcs", "named_outputs")
+                 "buffers", "ref", "call", "shares", "srcs", "named_outputs", "ties")
 
     def __init__(self, name: str, type: LayerType, args: dict, inputs: list,
                  input_shapes: list, output: tuple, tensors: list, macs: int, trainable: bool,
@@ -87,6 +87,9 @@ class Layer:
         self.shares = None
         self.srcs = ()  # the value objects it read (what `share` of a group rewires)
         self.named_outputs = None  # a type with several outputs: ((name, shape), ...)
+        # tied tensors (`tie:`): ((key, the earlier tensor's state_dict key, shape), ...),
+        # not in ``tensors``: PyTorch's parameters() holds them once
+        self.ties = ()
 
     def state_key(self, key: str) -> str:
         """The state_dict key of its tensor ``key``: NAME.KEY, or NAME for a free
@@ -186,7 +189,7 @@ def _enter(src: list) -> list:
 class _Entry:
     __slots__ = ("node", "type_name", "type_node", "args", "name", "name_node", "template",
                  "from_node", "repeat_node", "trainable_node", "when_node", "outer",
-                 "outer_scope", "via", "share_node")
+                 "outer_scope", "via", "share_node", "tie_node")
 
     def scope_for(self, key: Node, scope):
         """The names an argument's value is evaluated with: the entry's own, or, for
@@ -299,7 +302,7 @@ def _parse_entry(node: Node) -> _Entry:
     e.args = []
     e.name = e.template = None  # no name: the entry's index among the kept entries
     e.name_node = e.from_node = e.repeat_node = e.trainable_node = e.when_node = None
-    e.outer = e.outer_scope = e.via = e.share_node = None
+    e.outer = e.outer_scope = e.via = e.share_node = e.tie_node = None
     if isinstance(node, Scalar):
         if not isinstance(node.value, str) or not node.value:
             raise SpecError("bad-entry", f"a layer entry must be a type name or a mapping, got "
@@ -344,7 +347,7 @@ def _parse_entry(node: Node) -> _Entry:
 
 # meta keys (spec.META_KEYS) -> the _Entry slot holding their value node
 _META_SLOTS = {"from": "from_node", "repeat": "repeat_node", "trainable": "trainable_node",
-               "when": "when_node"}
+               "when": "when_node", "tie": "tie_node"}
 
 
 def _set_meta(e: _Entry, key, v: Node, allowed=META_KEYS) -> bool:
@@ -481,6 +484,7 @@ class Builder:
         self.net_inputs = {name: _Value(ref, shape) for name, (ref, shape)
                            in spec.named_inputs().items()}
         self.input_refs = set(spec.input_refs())
+        self.state_shapes: dict = {}  # state_dict key -> shape, of the tensors made so far
 
         def input_shape(*args):
             if len(args) != 1:
@@ -954,6 +958,41 @@ class Builder:
         for k in range(first, len(self.net.layers)):
             self.net.by_name.setdefault(label + self.net.layers[k].name[cut:], ("layer", k))
 
+    def _tie(self, e: _Entry, layer: Layer, tensors: list) -> tuple:
+        """`tie: {weight: wte.weight}`: each tensor named on the left is the earlier
+        tensor whose state_dict key is on the right (same shape), as GPT-2's head is
+        its token embedding. PyTorch's parameters() then holds it once."""
+        node = e.tie_node
+        if not isinstance(node, Mapping) or not node.items:
+            raise SpecError("bad-tie", "`tie` maps this layer's tensors to earlier tensors' "
+                            "state_dict keys", node=node,
+                            hint="write e.g. `tie: {weight: transformer.wte.weight}`")
+        own = {t.key: t for t in tensors}
+        out = []
+        for k, v in node.items:
+            key = k.value
+            if key not in own:
+                raise SpecError("bad-tie", f"{layer.type.name} has no tensor '{key}' to tie",
+                                node=k, hint=did_you_mean(str(key), list(own)) or
+                                ("its tensors: " + ", ".join(own) if own else
+                                 "it holds no tensors"))
+            target = v.value if isinstance(v, Scalar) else None
+            if not isinstance(target, str) or target not in self.state_shapes:
+                raise SpecError("bad-tie", f"tie names {target!r}, which is no earlier "
+                                "tensor's state_dict key", node=v,
+                                hint=did_you_mean(str(target), list(self.state_shapes)) or
+                                "name a tensor of an earlier layer, e.g. wte.weight")
+            shape = self.state_shapes[target]
+            if tuple(own[key].shape) != shape:
+                raise SpecError("bad-tie", f"{layer.name}.{key} is {list(own[key].shape)} "
+                                f"but {target} is {list(shape)}: tied tensors are one "
+                                "tensor, so their shapes must be equal", node=v)
+            if own[key].buffer:
+                raise SpecError("bad-tie", f"'{key}' is a buffer; tie ties parameters",
+                                node=k)
+            out.append((key, target, shape))
+        return tuple(out)
+
     def _index_input(self, lt: LayerType, src: list, node: Node):
         """A type reading integer indices (embedding) takes a network input: every other
         tensor of a spec is floating point, and PyTorch refuses those."""
@@ -1162,6 +1201,10 @@ class Builder:
     def build_one(self, e: _Entry, src: list, full: str, names, parent, depth,
                   trainable: bool) -> _Value:
         tname = e.type_name
+        if e.tie_node is not None and (tname in self.spec.blocks or
+                                       REGISTRY.normalize(tname) == "sequential"):
+            raise SpecError("bad-tie", "`tie` ties a layer's own tensors; put it on the "
+                            f"layer inside '{tname}'", node=e.tie_node)
         if tname in self.spec.blocks:
             return self.build_block(e, src, full, names, parent, depth, trainable)
         if REGISTRY.normalize(tname) == "sequential":
@@ -1448,6 +1491,13 @@ class Builder:
                       trainable=trainable, node=e.node, arg_nodes=arg_nodes, group=parent,
                       depth=depth)
         layer.srcs = src
+        if e.tie_node is not None:
+            layer.ties = self._tie(e, layer, tensors)
+            layer.tensors = [t for t in tensors if t.key not in {k for k, _, _ in layer.ties}]
+            layer.params = sum(t.numel for t in layer.tensors if not t.buffer)
+            layer.buffers = sum(t.numel for t in layer.tensors if t.buffer)
+        for t in layer.tensors:
+            self.state_shapes[layer.state_key(t.key)] = tuple(t.shape)
         if named is not None:
             layer.named_outputs = tuple((str(n), tuple(s)) for n, s in named)
         self.net.by_name[full] = ("layer", len(self.net.layers))

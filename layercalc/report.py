@@ -73,6 +73,8 @@ def _network_json(net: Network) -> dict:
         })
         if l.call != 1:  # another call of a shared module (SPEC.md section 11)
             layers[-1]["call"] = l.call
+        if l.ties:  # tied tensors: this layer's key -> the tensor it is (counted there)
+            layers[-1]["tied"] = {k: target for k, target, _ in l.ties}
         if l.named_outputs is not None:  # a type with several outputs: each by name
             layers[-1]["outputs"] = {n: list(s) for n, s in l.named_outputs}
     return {

@@ -47,6 +47,9 @@ META = {
              "description": "keep the entry when this expression is non-zero"},
     "trainable": {"type": ["boolean", "string"],
                   "description": "false: its parameters are frozen"},
+    "tie": {"type": "object", "additionalProperties": {"type": "string"},
+            "description": "this layer's tensor -> an earlier tensor's state_dict key: one "
+                           "tensor, counted once (weight tying)"},
 }
 _EXPR = {"type": "string", "description": "an expression over vars and block arguments"}
 NAMES = {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]}}

@@ -222,6 +222,7 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
     live = sum(n for ref, n in sizes.items() if ref in last)
     kept = records = 0
     shared = {l.shares for l in net.layers if l.shares is not None}
+    tied = {target for l in net.layers for _, target, _ in l.ties}
     largest = in_bytes  # the largest array saved
     keys = [len(ref) for ref in sizes]  # the lengths of the saved keys: inputs, tensors
     for i, layer in enumerate(net.layers):
@@ -238,6 +239,9 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
         peak = max(peak, live + out_b + scratch + weights + kept + records + NUMPY_SCRATCH)
         if i in shared and not save:
             kept += weights  # held until its last call
+        if not save:  # tensors tied to later: held to the end
+            kept += sum(t.numel * b for t in layer.tensors
+                        if layer.state_key(t.key) in tied)
         live += sum(n for ref, n in made if ref in last)
         for src in frees.get(i, ()):
             live -= sizes[src]
@@ -411,6 +415,8 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
     failed = None
     shared = {l.shares for l in net.layers if l.shares is not None}
     kept_w = {}  # the arrays of modules called again later (`share:`)
+    tied = {target for l in net.layers for _, target, _ in l.ties}
+    kept_t = {}  # state_dict key -> the array of a tensor tied to later (`tie:`)
     for i, layer in enumerate(net.layers):
         check = LayerCheck(layer.name, layer.type.name, tuple(layer.output),
                            params=layer.params, buffers=layer.buffers, call=layer.call)
@@ -432,6 +438,12 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
                 held_params += arr.size
             if save:
                 arrays[layer.state_key(tensor.key)] = arr
+            if layer.state_key(tensor.key) in tied:
+                kept_t[layer.state_key(tensor.key)] = arr
+        for key, target, _ in layer.ties:  # the same array, under both keys
+            w[key] = kept_t[target]
+            if save:
+                arrays[layer.state_key(key)] = kept_t[target]
         check.params_actual, check.buffers_actual = held_params, held_buffers
         if i in shared:
             kept_w[i] = w
