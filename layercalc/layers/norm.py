@@ -448,13 +448,7 @@ class LayerNorm2d(LayerType):
     def workspace(self, a, shapes, out):
         return _stats_workspace(prod(shapes[0]) // prod(a["_ns"]))
 
-    def tensors(self, a, shapes, out):
-        if not a["elementwise_affine"]:
-            return []
-        ts = [Tensor("weight", a["_ns"])]
-        if a["bias"]:
-            ts.append(Tensor("bias", a["_ns"]))
-        return ts
+    tensors = LayerNorm.tensors  # an nn.LayerNorm: the same weight and bias
 
     def summary(self, a):
         shown = [f"over {list(a['_ns'])}"] if len(a["_ns"]) > 1 else []  # else [C]
