@@ -115,13 +115,14 @@ class Group:
     repeated entry's type; its leaves are ``net.layers[first:last]``."""
 
     __slots__ = ("name", "kind", "type", "parent", "depth", "first", "last", "node", "output",
-                 "inputs", "ref", "call", "value")
+                 "inputs", "ref", "call", "value", "named_outputs")
 
     def __init__(self, name: str, kind: str, type: str, parent: int | None, depth: int,
                  first: int = 0, last: int = 0, node: Node | None = None, output: tuple = ()):
         self.inputs: list = []  # the value objects it was fed (its own: see _enter)
         self.ref = None  # the ref of its output
         self.value = None  # its output's value object
+        self.named_outputs = None  # a composite module's outputs: ((name, _Value), ...)
         self.call = 1
         self.name = name
         self.kind = kind
@@ -186,10 +187,30 @@ def _enter(src: list) -> list:
     return [_Value(v.ref, v.shape, v) for v in src]
 
 
+class _Keyed(list):
+    """The values of a mapping `from` (``{query: x, key_padding_mask: m}``), with their
+    keywords in ``roles``."""
+
+    roles: tuple = ()
+
+
+def _entry_of(v: "LayerValue") -> "_Entry":
+    """The entry a module-valued argument holds (``encoder_layer``), to build it as a
+    member of the composite that took it."""
+    e = _Entry()
+    e.node = v.node
+    e.args = list(v.args)
+    e.type_name, e.type_node = v.type_name, v.type_node
+    e.name = e.template = None
+    e.name_node = e.from_node = e.repeat_node = e.trainable_node = e.when_node = None
+    e.outer = e.outer_scope = e.via = e.share_node = e.tie_node = e.extra = None
+    return e
+
+
 class _Entry:
     __slots__ = ("node", "type_name", "type_node", "args", "name", "name_node", "template",
                  "from_node", "repeat_node", "trainable_node", "when_node", "outer",
-                 "outer_scope", "via", "share_node", "tie_node")
+                 "outer_scope", "via", "share_node", "tie_node", "extra")
 
     def scope_for(self, key: Node, scope):
         """The names an argument's value is evaluated with: the entry's own, or, for
@@ -302,7 +323,7 @@ def _parse_entry(node: Node) -> _Entry:
     e.args = []
     e.name = e.template = None  # no name: the entry's index among the kept entries
     e.name_node = e.from_node = e.repeat_node = e.trainable_node = e.when_node = None
-    e.outer = e.outer_scope = e.via = e.share_node = e.tie_node = None
+    e.outer = e.outer_scope = e.via = e.share_node = e.tie_node = e.extra = None
     if isinstance(node, Scalar):
         if not isinstance(node.value, str) or not node.value:
             raise SpecError("bad-entry", f"a layer entry must be a type name or a mapping, got "
@@ -484,6 +505,7 @@ class Builder:
         self.net_inputs = {name: _Value(ref, shape) for name, (ref, shape)
                            in spec.named_inputs().items()}
         self.input_refs = set(spec.input_refs())
+        self.int_refs: set = set()  # refs of integer tensors a layer made (arange)
         self.state_shapes: dict = {}  # state_dict key -> shape, of the tensors made so far
 
         def input_shape(*args):
@@ -531,11 +553,17 @@ class Builder:
         if e.from_node is None:
             return [lst.prev]
         node = e.from_node
-        if isinstance(node, Sequence):
+        roles = None
+        if isinstance(node, Mapping):  # inputs by keyword (SPEC.md section 12)
+            roles = tuple(str(k.value) for k, _ in node.items)
+            items = [v for _, v in node.items]
+        elif isinstance(node, Sequence):
             items = node.items
         else:
             items = [node]
-        out = []
+        out = _Keyed() if roles is not None else []
+        if roles is not None:
+            out.roles = roles
         for item in items:
             if not isinstance(item, Scalar) or item.value is None or isinstance(item.value, bool):
                 raise SpecError("bad-from", "`from` takes a name or a list of names", node=item)
@@ -872,6 +900,10 @@ class Builder:
             for (name, _), (r, shape) in zip(layer.named_outputs or (), layer.produced()):
                 if name == out:
                     return _Value(r, shape)
+        if top is not None and top[0] == "group":
+            for name, value in self.net.groups[top[1]].named_outputs or ():
+                if name == out:
+                    return value
         return None
 
     # -- another call of a module (`share:`, SPEC.md section 11) ---------------------------
@@ -999,12 +1031,13 @@ class Builder:
         if not lt.index_input:
             return
         for v in src:
-            if v.ref not in self.input_refs:
+            if v.ref not in self.input_refs and v.ref not in self.int_refs:
                 raise SpecError("integer-input", f"{lt.name} takes integer indices, but "
                                 f"'{v.ref}' is a floating-point tensor (PyTorch refuses it: "
                                 "Expected tensor for argument #1 'indices' to have one of "
                                 "the following scalar types: Long, Int)", node=node,
-                                hint="feed it a network input, which holds the indices")
+                                hint="feed it a network input, which holds the indices, or "
+                                "an arange")
 
     def _next_call(self, key) -> int:
         self.calls[key] = self.calls.get(key, 1) + 1
@@ -1426,12 +1459,6 @@ class Builder:
 
     def build_leaf(self, lt: LayerType, e: _Entry, src, full, names, parent, depth,
                    trainable) -> _Value:
-        if len(self.net.layers) >= self.limits.max_layers:
-            # inside blocks, point at the outermost block use: that is what to change
-            where = self.expanding[0] if self.expanding else e.node
-            raise SpecError("too-many-layers", f"the network exceeds {self.limits.max_layers:,} "
-                            "layers", node=where,
-                            hint="raise the bound with --max-layers if you mean it")
         if not lt.takes_input:
             if e.from_node is not None:
                 raise SpecError("bad-from", f"{lt.name} takes no input: it is a tensor of "
@@ -1441,6 +1468,17 @@ class Builder:
             raise SpecError("bad-from", f"{lt.name} takes one input, but `from` names "
                             f"{len(src)}", node=e.from_node,
                             hint="merge them first with add, mul or concat")
+        a, arg_nodes = self._leaf_args(lt, e, names, src)
+        if lt.composite:
+            return self.build_composite(lt, e, a, arg_nodes, src, full, parent, depth,
+                                        trainable)
+        return self._leaf(lt, a, arg_nodes, src, full, e.node, e.type_node, parent, depth,
+                          trainable, e.tie_node and e)
+
+    def _leaf_args(self, lt: LayerType, e: _Entry, names, src) -> tuple:
+        """An entry's arguments for ``lt``, evaluated (a module-valued one, kind "layer",
+        as a LayerValue), and the nodes they were written at; the `from` roles (a mapping
+        form, or positional) as ``_roles`` for the types that name their inputs."""
         a = {}
         arg_nodes = {}
         for k, v in e.args:
@@ -1451,18 +1489,80 @@ class Builder:
                                                           list(lt.arg_map) + list(META_KEYS))
                                 or ("it takes " + ", ".join(lt.arg_map) if lt.arg_map else
                                     f"{lt.name} takes no arguments"))
-            a[k.value] = convert(arg, v, e.scope_for(k, names))
+            scope = e.scope_for(k, names)
+            if arg.kind == "layer":
+                value = self._arg_value(v, scope, f"{lt.name}'s {k.value}")
+                if isinstance(value, str) and self._names_layer(value.strip()):
+                    text = value.strip()
+                    value = LayerValue(None if text == "none" else text, v, [], scope, v)
+                if not isinstance(value, LayerValue):
+                    raise SpecError("bad-value", f"{k.value} takes a layer (e.g. "
+                                    f"`{k.value}: layer_norm`, or `{k.value}: none`), not "
+                                    f"{value!r}", node=v)
+                a[k.value] = None if value.type_name is None else value
+            else:
+                a[k.value] = convert(arg, v, scope)
             arg_nodes[k.value] = v
+        for k, v in (e.extra or {}).items():  # what the module that holds it passes on
+            if k not in lt.arg_map:
+                raise SpecError("bad-value", f"{lt.name} takes no '{k}', which the module "
+                                "holding it passes on (its forward's argument)",
+                                node=e.type_node)
+            a[k] = v
         if e.from_node is not None:
             arg_nodes["from"] = e.from_node
+        roles = getattr(src, "roles", None)
+        if roles is not None and not lt.input_roles:
+            raise SpecError("bad-from", f"{lt.name} takes its inputs in order: write `from` "
+                            "as a list of names, not a mapping", node=e.from_node,
+                            hint="`from: [a, b]`")
+        if lt.input_roles and roles is not None:
+            known = [r.rstrip("?") for r in lt.input_roles]
+            for r in roles:
+                if r not in known:
+                    raise SpecError("bad-from", f"{lt.name} has no input '{r}'",
+                                    node=e.from_node, hint=did_you_mean(r, known) or
+                                    "its inputs: " + ", ".join(known))
+            need = [r for r in lt.input_roles if not r.endswith("?")]
+            if need and need[0] not in roles:
+                raise SpecError("bad-from", f"{lt.name} needs its input '{need[0]}'",
+                                node=e.from_node, hint=f"add `{need[0]}: NAME` to `from`")
+            order = sorted(range(len(roles)), key=lambda i: known.index(roles[i]))
+            src[:] = [src[i] for i in order]
+            roles = tuple(roles[i] for i in order)
+        if lt.input_roles:
+            if roles is None:
+                positional = [r for r in lt.input_roles if not r.endswith("?")]
+                if len(src) > len(positional):
+                    raise SpecError("bad-from", f"{lt.name} takes at most {len(positional)} "
+                                    f"inputs in order ({', '.join(positional)}), but `from` "
+                                    f"names {len(src)}", node=e.from_node,
+                                    hint="name the others by keyword in a mapping: `from: "
+                                    "{" + ", ".join(r.rstrip("?") + ": ..."
+                                                    for r in lt.input_roles[:4]) + "}`")
+                roles = tuple(positional[:len(src)])
+            a["_roles"] = tuple(roles)
+        return a, arg_nodes
+
+    def _leaf(self, lt: LayerType, a: dict, arg_nodes: dict, src, full, node, type_node,
+              parent, depth, trainable, tie_entry=None, located=None) -> _Value:
+        """Resolve one leaf row: its type's variant for these inputs, defaults, shape,
+        outputs, tensors and MACs; a LayerError is located at the argument it names (or
+        ``located``: the node every error of a composite's member points at)."""
+        if len(self.net.layers) >= self.limits.max_layers:
+            # inside blocks, point at the outermost block use: that is what to change
+            where = self.expanding[0] if self.expanding else node
+            raise SpecError("too-many-layers", f"the network exceeds {self.limits.max_layers:,} "
+                            "layers", node=where,
+                            hint="raise the bound with --max-layers if you mean it")
         shapes = [v.shape for v in src]
-        self._index_input(lt, src, e.from_node or e.node)
+        self._index_input(lt, src, arg_nodes.get("from") or node)
         try:
             concrete = lt.pick(shapes)
             for arg in concrete.required_args:
                 if arg.name not in a:
                     raise SpecError("missing-argument", f"{concrete.name} needs "
-                                    f"'{arg.name}'", node=e.type_node,
+                                    f"'{arg.name}'", node=type_node,
                                     hint=f"add `{arg.name}: ...`" +
                                     (f" ({arg.doc})" if arg.doc else ""))
             a = {**concrete.defaults, **a}
@@ -1471,28 +1571,30 @@ class Builder:
             tensors = concrete.tensors(a, shapes, out)
             macs = concrete.macs(a, shapes, out)
         except LayerError as exc:
+            if located is not None:
+                raise SpecError(exc.code, exc.message, node=located, hint=exc.hint) from None
             where = arg_nodes.get(exc.arg) if exc.arg else None
             if where is None and exc.arg is not None and exc.arg in a and exc.arg != "from":
-                where = e.type_node  # a default value is at fault: point at the type
-            raise SpecError(exc.code, exc.message, node=where or e.node,
+                where = type_node  # a default value is at fault: point at the type
+            raise SpecError(exc.code, exc.message, node=where or node,
                             hint=exc.hint) from None
         for t in tensors:
             if t.numel > self.limits.max_elements:
                 raise SpecError("too-large", f"the {t.key} tensor {list(t.shape)} holds "
                                 f"{t.numel:,} elements, beyond the bound of "
-                                f"{self.limits.max_elements:,}", node=e.node)
+                                f"{self.limits.max_elements:,}", node=located or node)
         for o in [out] + [s for _, s in named or ()]:
             if prod(o) > self.limits.max_elements:
                 raise SpecError("too-large", f"the output {list(o)} holds {prod(o):,} "
                                 f"elements, beyond the bound of "
-                                f"{self.limits.max_elements:,}", node=e.node)
+                                f"{self.limits.max_elements:,}", node=located or node)
         layer = Layer(name=full, type=concrete, args=a, inputs=[v.ref for v in src],
                       input_shapes=shapes, output=tuple(out), tensors=tensors, macs=macs,
-                      trainable=trainable, node=e.node, arg_nodes=arg_nodes, group=parent,
+                      trainable=trainable, node=node, arg_nodes=arg_nodes, group=parent,
                       depth=depth)
         layer.srcs = src
-        if e.tie_node is not None:
-            layer.ties = self._tie(e, layer, tensors)
+        if tie_entry is not None:
+            layer.ties = self._tie(tie_entry, layer, tensors)
             layer.tensors = [t for t in tensors if t.key not in {k for k, _, _ in layer.ties}]
             layer.params = sum(t.numel for t in layer.tensors if not t.buffer)
             layer.buffers = sum(t.numel for t in layer.tensors if t.buffer)
@@ -1500,9 +1602,97 @@ class Builder:
             self.state_shapes[layer.state_key(t.key)] = tuple(t.shape)
         if named is not None:
             layer.named_outputs = tuple((str(n), tuple(s)) for n, s in named)
+        if concrete.integer(a):
+            self.int_refs.add(full)
         self.net.by_name[full] = ("layer", len(self.net.layers))
         self.net.layers.append(layer)
         return _Value(full, layer.output)
+
+    def build_composite(self, lt: LayerType, e: _Entry, a: dict, arg_nodes: dict, src, full,
+                        parent, depth, trainable) -> _Value:
+        """A PyTorch module with submodules (SPEC.md section 12: multihead_attention and
+        its out_proj, the transformer layers and stacks): its own arguments are checked
+        and completed by its ``infer``, then each member (``members``) is built as a row
+        named as PyTorch names it, inside a group named as the entry. Errors of a member
+        point at the entry's argument they name, else at the entry."""
+        shapes = [v.shape for v in src]
+        try:
+            for arg in lt.required_args:
+                if arg.name not in a:
+                    raise SpecError("missing-argument", f"{lt.name} needs '{arg.name}'",
+                                    node=e.type_node, hint=f"add `{arg.name}: ...`" +
+                                    (f" ({arg.doc})" if arg.doc else ""))
+            a = {**lt.defaults, **a}
+            lt.infer(a, shapes)
+            members = lt.members(a, shapes)
+        except LayerError as exc:
+            where = arg_nodes.get(exc.arg) if exc.arg else None
+            if where is None and exc.arg is not None and exc.arg in a and exc.arg != "from":
+                where = e.type_node
+            raise SpecError(exc.code, exc.message, node=where or e.node,
+                            hint=exc.hint) from None
+        if e.tie_node is not None:
+            raise SpecError("bad-tie", f"`tie` ties a layer's own tensors; {lt.name} is a "
+                            "module of several rows", node=e.tie_node)
+        gi = self._open_group(full, "module", lt.name, parent, depth, e.node)
+        src = self.net.groups[gi].inputs = _enter(src)
+        made: dict = {}
+        self.expanding.append(e.node)
+        try:
+            for m in members:
+                ins = []
+                for ref in m.inputs:
+                    if isinstance(ref, int):
+                        ins.append(src[ref])
+                    else:
+                        ins.append(made[ref])
+                name = f"{full}.{m.name}" if m.name else full
+                value = self._member_row(m, ins, name, e, arg_nodes, gi, depth + 1, trainable)
+                made[m.name] = value
+                layer = self.net.layers[-1] if self.net.layers else None
+                if layer is not None and layer.ref == value.ref and layer.named_outputs:
+                    for (oname, _), (r, s) in zip(layer.named_outputs[1:],
+                                                  layer.produced()[1:]):
+                        made[f"{m.name}.{oname}"] = _Value(r, s)
+                elif m.name:
+                    hit = self.net.by_name.get(name)
+                    g = self.net.groups[hit[1]] if hit and hit[0] == "group" else None
+                    for oname, v in (g.named_outputs or ()) if g is not None else ():
+                        made[f"{m.name}.{oname}"] = v
+        finally:
+            self.expanding.pop()
+        results = [(n, made[r]) for n, r in lt.results(a)]
+        out = results[0][1]
+        self._close_group(gi, out)
+        self.net.groups[gi].named_outputs = tuple(results)
+        return out
+
+    def _member_row(self, m, ins, name, e: _Entry, arg_nodes, gi, depth, trainable):
+        """One member of a composite: a leaf of a registry type with evaluated
+        arguments, a nested composite, or a module-valued argument (a LayerValue, built
+        as the entry it holds)."""
+        if isinstance(m.type, LayerValue):
+            sub = _entry_of(m.type)
+            sub.extra = {k: v for k, v in m.args.items() if k != "_roles"} or None
+            roles = m.args.get("_roles")
+            if roles is not None and len(roles) > 1:
+                ins = _Keyed(ins)
+                ins.roles = tuple(roles)
+            return self.build_one(sub, ins, name, m.type.scope, gi, depth, trainable)
+        lt = REGISTRY.get(m.type) if isinstance(m.type, str) else m.type
+        a = dict(m.args)
+        if lt.input_roles and "_roles" not in a:
+            a["_roles"] = tuple(r for r in lt.input_roles if not r.endswith("?"))[:len(ins)]
+        located = arg_nodes.get(m.blame) if m.blame else None
+        if lt.composite:
+            fake = _Entry()
+            for slot in _Entry.__slots__:
+                setattr(fake, slot, getattr(e, slot))
+            fake.tie_node = None
+            return self.build_composite(lt, fake, a, arg_nodes, ins, name, gi, depth,
+                                        trainable)
+        return self._leaf(lt, a, arg_nodes, ins, name, e.node, e.type_node, gi, depth,
+                          trainable, located=located or e.node)
 
 
 def build(spec: Spec, limits: Limits | None = None) -> Network:

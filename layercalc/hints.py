@@ -51,18 +51,12 @@ _MODULES = {
     "MaxUnpool1d": None,
     "MaxUnpool2d": None,
     "MaxUnpool3d": None,
-    "MultiheadAttention": None,
     "PairwiseDistance": None,
     "SELU": None,
     "Softshrink": None,
     "Softsign": None,
     "Tanhshrink": None,
     "Threshold": None,
-    "Transformer": None,
-    "TransformerDecoder": None,
-    "TransformerDecoderLayer": None,
-    "TransformerEncoder": None,
-    "TransformerEncoderLayer": None,
     "Unfold": None,
     # the same as a supported type at inference
     "AlphaDropout": ("at inference it is the identity, as dropout is: write dropout "
@@ -117,7 +111,6 @@ _CONTAINERS = {
 
 # torch.nn.functional names with no module of the same (normalised) name
 _FUNCTIONAL = {
-    "scaled_dot_product_attention": None,
     "pad": ("write the padding layer of the mode: constant_pad2d (value: 0 for F.pad's "
             "default), reflection_pad2d, replication_pad2d or circular_pad2d (1d/3d "
             "likewise)", ("constant_pad2d", "reflection_pad2d", "replication_pad2d",
@@ -155,7 +148,6 @@ _OPS = {
             ("matmul",)),
     "einsum": None,
     "outer": None,
-    "arange": None,
     "zeros": None,
     "ones": None,
     "full": None,

@@ -12,6 +12,9 @@ training step keeps, and the inference peak. Memory accounting, exactly:
   output) lives from its creation until its last consumer has run, the network outputs
   until the end; the peak is the largest sum of live tensors, taken while a layer's
   output is allocated and its inputs are still alive;
+- a layer's intermediates (``saved``: attention's q, k and v and its probabilities,
+  N·H·L·S, the L² term; a recurrent layer's gates and states at every time step) are
+  alive while it runs, and a training step keeps them for the backward pass;
 - a training step keeps, for the backward pass, the input and every layer output;
   the backward pass adds the activation gradients, whose peak follows the same liveness
   rule in reverse (the gradient of a layer's output is created by its last consumer's
@@ -139,7 +142,8 @@ def inference_peak(net) -> int:
         for ref, shape in l.produced():
             nbytes[ref] = prod(shape) * size
             live += nbytes[ref]
-        peak = max(peak, live)
+        # attention's q, k, v and weights exist while the layer runs
+        peak = max(peak, live + l.type.saved(l.args, l.input_shapes, l.output) * size)
         for name in by_step.get(i, ()):
             live -= nbytes[name]
     return peak
@@ -173,7 +177,10 @@ def cost(net, batch: int | None = None) -> Cost:
     scale = _scaler(batch, spec_batch)
     layers = []
     for l in net.layers:
-        elements = scale(sum(prod(s) for _, s in l.produced()))
+        # its outputs, and what its backward needs beyond them (attention's q, k, v and
+        # probabilities: the L² term; every time step of a recurrent layer)
+        elements = scale(sum(prod(s) for _, s in l.produced()) +
+                         l.type.saved(l.args, l.input_shapes, l.output))
         macs = scale(l.macs)
         layers.append(LayerCost(l.name, l.type.name, tuple(l.output), macs, 2 * macs,
                                 elements, elements * size, l.params, call=l.call))

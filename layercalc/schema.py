@@ -31,8 +31,11 @@ META = {
     "name": {"type": ["string", "integer"],
              "description": "the layer's name (default: its index in its list)"},
     "from": {"anyOf": [{"type": ["string", "integer"]},
-                       {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]}}],
-             "description": "the sibling entries (or `input`) feeding this one"},
+                       {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]}},
+                       {"type": "object", "minProperties": 1,
+                        "additionalProperties": {"type": ["string", "integer"]}}],
+             "description": "the sibling entries (or `input`) feeding this one; a mapping "
+                            "names them by keyword (query, key, value, key_padding_mask)"},
     "repeat": {"anyOf": [
         {"type": "integer", "minimum": 0}, {"type": "string"},
         {"type": "object", "required": ["times"], "additionalProperties": False,
@@ -98,6 +101,9 @@ def _value(arg) -> dict:
             s["anyOf"].insert(0, {"enum": list(arg.words)})
     elif kind == "choice":
         s = {"anyOf": [{"enum": list(arg.words)}, _EXPR]}
+    elif kind == "layer":  # a layer type or block name, or a one-key mapping to its args
+        s = {"anyOf": [{"type": "string"},
+                       {"type": "object", "minProperties": 1, "maxProperties": 1}]}
     else:  # ints, opt_ints, scale, shape: a number or a list of them
         item = {"anyOf": [{"type": "number"}, {"type": "null"}, _EXPR]} if kind == "opt_ints" \
             else number

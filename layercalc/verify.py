@@ -323,6 +323,8 @@ def _fill(rng, np, dtype, tensor, layer):
     """Seeded values for one parameter or buffer, in ranges that keep activations sane."""
     shape = tuple(tensor.shape)
     if tensor.dtype == "int64":
+        if layer.args.get("init") == "arange":  # a buffer of integer positions
+            return np.arange(prod(shape), dtype=np.int64).reshape(shape)
         return np.asarray(rng.integers(0, 1000), dtype=np.int64).reshape(shape)
 
     def uniform(lo, hi):
@@ -349,15 +351,41 @@ def _fill(rng, np, dtype, tensor, layer):
     return uniform(-1.0, 1.0)
 
 
+def _mask_inputs(net) -> dict:
+    """The network inputs (refs) read as attention masks (a `from` role ending in "mask":
+    key_padding_mask, attn_mask, src_mask, ...) -> the boolean value that lets a
+    position take part (True for scaled_dot_product_attention, False for
+    MultiheadAttention, whose True masks a key out)."""
+    refs = net.spec.input_refs()
+    out = {}
+    for layer in net.layers:
+        for ref, role in zip(layer.inputs, layer.args.get("_roles", ())):
+            if ref in refs and role.endswith("mask"):
+                out.setdefault(ref, getattr(layer.type, "mask_attend", True))
+    return out
+
+
 def _make_inputs(rng, np, dtype, net) -> dict:
     """Seeded arrays for the network inputs, by ref, in order: integer indices below
-    every reading embedding's num_embeddings, else standard normal values."""
+    every reading embedding's num_embeddings; boolean masks for attention (about a
+    quarter of the positions masked, never the first key of a row, so no row is empty);
+    else standard normal values."""
     out = {}
+    masks = _mask_inputs(net)
     for ref, shape in net.spec.input_refs().items():
         highs = [l.args["num_embeddings"] for l in net.layers
                  if l.type.name == "embedding" and ref in l.inputs]
-        out[ref] = rng.integers(0, min(highs), size=tuple(shape), dtype=np.int64) if highs \
-            else rng.standard_normal(tuple(shape), dtype=dtype)
+        if ref in masks:
+            attend = masks[ref]
+            m = rng.random(tuple(shape)) < 0.25
+            if attend:
+                m = ~m
+            if m.ndim:
+                m[..., 0] = attend
+            out[ref] = m
+        else:
+            out[ref] = rng.integers(0, min(highs), size=tuple(shape), dtype=np.int64) \
+                if highs else rng.standard_normal(tuple(shape), dtype=dtype)
     return out
 
 

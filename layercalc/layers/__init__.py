@@ -6,6 +6,7 @@ underscore-insensitively (``Conv2d``, ``conv_transpose2d``, ``BatchNorm2d``).
 from __future__ import annotations
 
 from .activation import activations
+from .attention import attention_types
 from .base import REQUIRED, Arg, LayerType, RankPicked, Registry, Tensor
 from .conv import Conv, ConvTranspose
 from .linear import Embedding, Linear
@@ -74,6 +75,8 @@ def _build() -> Registry:
     for lt in tensorops():
         reg.add(lt)
     for lt in recurrents():
+        reg.add(lt)
+    for lt in attention_types():
         reg.add(lt)
     return reg
 

@@ -35,8 +35,9 @@ INDEX_ELEMENTS = 32  # scratch per position of a resized axis (adaptive pools, u
 #   opt_ints an int, null, or a list of ints/nulls (adaptive output_size)
 #   scale    a number or a list of numbers (upsample scale_factor)
 #   shape    a list of ints, -1 allowed once (reshape)
+#   layer    a module-valued argument (SPEC.md 11-12: encoder_layer, norm, activation)
 KINDS = ("int", "float", "bool", "size", "padding", "choice", "ints", "opt_ints", "scale",
-         "shape")
+         "shape", "layer")
 
 
 class Arg(namedtuple("Arg", "name kind default min words doc nullable",
@@ -68,6 +69,17 @@ class Tensor(namedtuple("Tensor", "key shape buffer dtype", defaults=(False, "fl
         return k == "bias" or k.startswith("bias_") or k.endswith("_bias")
 
 
+class Member(namedtuple("Member", "name type args inputs blame", defaults=(None,))):
+    """One row of a composite module (SPEC.md section 12): ``name`` relative to the module
+    ("" for the module's own row, e.g. MultiheadAttention's in-projection), ``type`` a
+    registry name, a LayerType or a module-valued argument (a LayerValue), ``args`` its
+    evaluated arguments, ``inputs`` the module's inputs by position (ints) or earlier
+    members by name ("out_proj", "self_attn.attn_weights"); ``blame`` the module
+    argument an error of this row is located at."""
+
+    __slots__ = ()
+
+
 class LayerType:
     """Base of every layer type. Subclasses set ``name`` and ``args`` and override rules."""
 
@@ -80,6 +92,10 @@ class LayerType:
     takes_input: bool = True  # False: an entry with no input (a free parameter)
     index_input: bool = False  # True: its input holds integer indices (a network input)
     inferred: tuple = ()  # arguments the input fixes (in_channels, ...), checked when given
+    # inputs by keyword (`from: {query: q, key_padding_mask: m}`): the names in forward's
+    # order, "NAME?" for those only a mapping names; the builder stores ``a["_roles"]``
+    input_roles: tuple = ()
+    composite: bool = False  # a module with submodules: rows from ``members``
 
     def __init__(self):
         self.arg_map = {a.name: a for a in self.args}
@@ -100,6 +116,25 @@ class LayerType:
         ((name, shape), ...) with the first the entry's own output ``out``, in the order
         ``forward`` returns them; None (the default) for one output."""
         return None
+
+    def integer(self, a: dict) -> bool:
+        """Its output holds integers (arange, an arange-filled buffer): an embedding may
+        read it."""
+        return False
+
+    def members(self, a: dict, shapes: list[tuple]) -> list:
+        """A composite's rows in forward order (:class:`Member`), after ``infer`` checked
+        and completed ``a``."""
+        return []
+
+    def results(self, a: dict) -> list:
+        """A composite's outputs: [(name, member ref), ...], the first its own value."""
+        return []
+
+    def saved(self, a: dict, shapes: list[tuple], out: tuple) -> int:
+        """Elements a training step keeps for the backward pass beyond the outputs (the
+        attention probabilities, every time step's gates); 0 by default."""
+        return 0
 
     # -- cost ----------------------------------------------------------------------
     def tensors(self, a: dict, shapes: list[tuple], out: tuple) -> list[Tensor]:

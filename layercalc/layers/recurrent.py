@@ -300,6 +300,19 @@ class Recurrent(LayerType):
     def window(self, a, shapes, out):
         return None  # every output step may depend on every input step
 
+    def saved(self, a, shapes, out):
+        """What backpropagation through time keeps beyond the output: at every time step,
+        for every layer and direction, the gates (G·H), the cell state (lstm), h before
+        its projection (proj_size) and the hidden outputs of the layers below the last."""
+        G, H = self.gates, a["hidden_size"]
+        P = a.get("proj_size", 0)
+        h_out = P or H
+        D = 2 if a["bidirectional"] else 1
+        rows = a["_steps"] * (a["_batch"] if a["_batch"] is not None else 1)
+        n = a["num_layers"]
+        per = G * H + (H if self.mode == "lstm" else 0) + (H if P else 0)
+        return D * rows * (n * per + (n - 1) * h_out)
+
     def summary(self, a):
         parts = [f"{a['input_size']}->{a['hidden_size']}"]
         if a.get("proj_size"):
@@ -550,6 +563,10 @@ class RecurrentCell(LayerType):
         G, H = self.gates, a["hidden_size"]
         n = a["_batch"] if a["_batch"] is not None else 1
         return n * (G * H * a["input_size"] + G * H * H)
+
+    def saved(self, a, shapes, out):
+        n = a["_batch"] if a["_batch"] is not None else 1
+        return n * self.gates * a["hidden_size"]  # the gates, for the backward pass
 
     def window(self, a, shapes, out):
         return None
