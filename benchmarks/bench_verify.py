@@ -39,7 +39,7 @@ assert v.ok, [c.as_json() for c in v.failed][:3]
 
 # the forward alone, weights in hand (best of 3 warm runs)
 rng = np.random.default_rng(0)
-x = verify._make_input(rng, np, np.float32, net)
+x = verify._make_inputs(rng, np, np.float32, net)["input"]
 ws = [{t.key: verify._fill(rng, np, np.float32, t, l) for t in l.tensors} for l in net.layers]
 last = verify._last_uses(net)
 best = 1e9

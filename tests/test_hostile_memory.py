@@ -290,6 +290,29 @@ C = [
      "from: [input, h, h]}"),
     ([4000, 3], "gru_cell: {hidden_size: 300}"),
     ([3], "gru_cell: {hidden_size: 30000}"),
+    # attention (SPEC.md section 12): long sequences (the L x S weights), many heads on a
+    # narrow width, cross-attention with kdim/vdim, appended keys, masks by keyword;
+    # the composites measure each member row
+    ([1, 2, 3000, 8], "scaled_dot_product_attention: {from: [input, input, input]}"),
+    ([4, 8, 5, 64], "linear: {name: kv, out_features: 64}",
+     "sdpa: {is_causal: true, enable_gqa: true, from: [input, kv, kv]}"),
+    ([1500, 1, 16], "multihead_attention: {num_heads: 16}"),
+    ([2, 300, 64], "multihead_attention: {num_heads: 4, batch_first: true, kdim: 64, vdim: 64,"
+                   " add_bias_kv: true, add_zero_attn: true, average_attn_weights: false}"),
+    ([50, 3, 32], "linear: {name: kv, out_features: 5}",
+     "mha: {num_heads: 2, kdim: 5, vdim: 5, need_weights: false, from: [input, kv, kv]}"),
+    ([200, 2, 32], "transformer_encoder_layer: {nhead: 4, dim_feedforward: 4000}"),
+    ([100, 2, 16], "transformer_decoder_layer: {nhead: 2, norm_first: true,"
+                   " from: [input, input]}"),
+    ([60, 1, 16], "transformer_encoder: {encoder_layer: {transformer_encoder_layer:"
+                  " {nhead: 2, dim_feedforward: 32}}, num_layers: 2,"
+                  " norm: {layer_norm: {normalized_shape: [16]}}}"),
+    ([30, 1, 16], "transformer_decoder: {decoder_layer: {transformer_decoder_layer:"
+                  " {nhead: 2, dim_feedforward: 32}}, num_layers: 2, from: [input, input]}"),
+    ([20, 1, 16], "linear: {name: tgt, out_features: 16}",
+     "transformer: {d_model: 16, nhead: 2, num_encoder_layers: 1, num_decoder_layers: 1,"
+     " dim_feedforward: 32, from: [input, tgt]}"),
+    ([3], "arange: {end: 300000}"),
 ]
 
 
@@ -308,9 +331,10 @@ def build(shape, layers, dtype="float32"):
     return res.net
 
 
-def measure(net, dtype="float32", seed=0):
-    """Run the net's layers as verify does; the last one under tracemalloc. Returns
-    (layer, output, bytes its forward allocated at its peak, bytes it declares)."""
+def measure(net, dtype="float32", seed=0, target=None):
+    """Run the net's layers as verify does, up to ``target`` (default the last), that one
+    under tracemalloc. Returns (layer, output, bytes its forward allocated at its peak,
+    bytes it declares)."""
     import numpy as np
 
     from layercalc import verify
@@ -319,10 +343,11 @@ def measure(net, dtype="float32", seed=0):
     np_dtype = np.dtype(dtype).type
     rng = np.random.default_rng(seed)
     values = verify._make_inputs(rng, np, np_dtype, net)
-    for i, layer in enumerate(net.layers):
+    target = len(net.layers) - 1 if target is None else target
+    for i, layer in enumerate(net.layers[:target + 1]):
         w = {t.key: verify._fill(rng, np, np_dtype, t, layer) for t in layer.tensors}
         xs = [values[src] for src in layer.inputs]
-        last = i == len(net.layers) - 1
+        last = i == target
         if last:
             tracemalloc.start()
         try:
@@ -382,15 +407,31 @@ def test_sliced_im2col_stays_within_its_declared_workspace(shape, layers, monkey
     within_workspace(build(shape, layers))
 
 
+def _targets(net) -> list:
+    """The rows measured: the last one, or every member row of a composite module
+    (multihead_attention, the transformer layers) that ends the case."""
+    g = next((g for g in reversed(net.groups) if g.parent is None), None)
+    if g is not None and g.kind == "module" and g.last == len(net.layers):
+        return list(range(g.first, g.last))
+    return [len(net.layers) - 1]
+
+
 def within_workspace(net, dtype="float32"):
-    layer, xs, y, peak, declared = measure(net, dtype)
+    for target in _targets(net):
+        _within(net, dtype, target)
+
+
+def _within(net, dtype, target):
+    import numpy as np
+
+    layer, xs, y, peak, declared = measure(net, dtype, target=target)
     ys = y if layer.named_outputs else [y]  # a type with several outputs: each
     assert [tuple(v.shape) for v in ys] == [tuple(s) for _, s in layer.produced()]
     assert peak <= declared + SLACK, \
         f"{layer.type.name}: allocated {peak:,} bytes, declared {declared:,} " \
         f"({peak / max(declared, 1):.2f}x)"
     for y in ys:
-        assert y.dtype == dtype
+        assert y.dtype == (np.int64 if layer.type.integer(layer.args) else dtype)
         # contiguous outputs: the next layer's reshapes are views, not copies it must
         # declare
         assert y.flags.c_contiguous, f"{layer.type.name} returns a non-contiguous array"
@@ -443,7 +484,9 @@ def test_every_registered_layer_type_has_a_hostile_case():
     """Adding a layer type without an adversarial memory case here fails."""
     covered = set()
     for shape, *layers in C:
-        covered.add(build(shape, layers).layers[-1].type.name)
+        net = build(shape, layers)
+        covered.add(net.layers[-1].type.name)
+        covered |= {g.type for g in net.groups if g.kind == "module"}
     concrete = {name for name, lt in REGISTRY.canonical.items()
                 if not isinstance(lt, RankPicked)}
     for name, lt in REGISTRY.canonical.items():

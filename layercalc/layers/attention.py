@@ -26,7 +26,16 @@ from ..arith import prod
 from ..errors import LayerError
 from .base import Arg, LayerType, Member, Tensor
 
-MASK_ROLES = ("key_padding_mask", "attn_mask")
+MAX_STACK = 100_000  # num_layers, as recurrent layers bound theirs: each copy is rows
+
+
+def _check_stack(a, key):
+    n = a[key]
+    if n < 1:
+        raise LayerError(f"{key} must be at least 1, got {n}", arg=key)
+    if n > MAX_STACK:
+        raise LayerError(f"{key} {n:,} is beyond layercalc's bound of {MAX_STACK:,} stacked "
+                         "layers (each holds its own tensors)", arg=key, code="too-large")
 
 
 def _shape(s) -> str:
@@ -773,9 +782,7 @@ class _Stack(LayerType):
         super().__init__()
 
     def infer(self, a, shapes):
-        if a["num_layers"] < 1:
-            raise LayerError(f"num_layers must be at least 1, got {a['num_layers']}",
-                             arg="num_layers")
+        _check_stack(a, "num_layers")
         roles = a["_roles"]
         if self.kind == "decoder" and "memory" not in roles:
             raise LayerError("transformer_decoder takes tgt and memory (`from: [tgt, "
@@ -873,6 +880,8 @@ class Transformer(LayerType):
                 raise LayerError("the batch number of src and tgt must be equal (PyTorch "
                                  f"refuses src {list(src)} with tgt {list(tgt)})",
                                  arg="from", code="shape-mismatch")
+        _check_stack(a, "num_encoder_layers")
+        _check_stack(a, "num_decoder_layers")
         if src[-1] != a["d_model"] or tgt[-1] != a["d_model"]:
             raise LayerError("the feature number of src and tgt must be equal to d_model "
                              f"(PyTorch refuses src {list(src)} and tgt {list(tgt)} with "
