@@ -226,7 +226,8 @@ def _params(l) -> list[str]:
     buffers = [t for t in l.tensors if t.buffer]
     lines = []
     if not params:
-        lines.append("no parameters")
+        if not l.ties:
+            lines.append("no parameters")
     else:
         parts = []
         for t in params:
@@ -247,6 +248,9 @@ def _params(l) -> list[str]:
         if isinstance(l.type, ConvTranspose):
             text += " (weight is (in, out/groups, *k))"
         lines.append(text)
+    for key, target, shape in l.ties:  # `tie:` one tensor under two keys (GPT-2's head)
+        lines.append(f"{key} {_product(shape)} = {num(prod(shape))} is {target}, tied: one "
+                     "tensor, counted once, there")
     if buffers:
         lines.append("buffers: " + " + ".join(f"{t.key or 'the tensor'} {num(t.numel)}"
                                               for t in buffers) +
@@ -266,7 +270,8 @@ def _compare(l):
     if not l.input_shapes:
         return [], {}
     shape = l.input_shapes[0]
-    weights = sum(t.numel for t in l.tensors if not t.buffer and t.key == "weight")
+    weights = sum(t.numel for t in l.tensors if not t.buffer and t.key == "weight") + \
+        sum(prod(shape) for key, _, shape in l.ties if key == "weight")
     touch = "touch real data"
     if isinstance(lt, (Conv, ConvTranspose)):
         n = _batch(shape, lt.dims)

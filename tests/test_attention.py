@@ -271,3 +271,17 @@ def test_cli_verify_json_and_explain(tmp_path):
                             catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "3·E² + 3E + E² + E" in r.stdout and "3·8·8 = 192" in r.stdout
+
+
+def test_explain_of_a_tied_head_names_the_tensor_it_is(tmp_path):
+    p = tmp_path / "t.yaml"
+    p.write_text(textwrap.dedent("""\
+        input: [1, 5]
+        layers:
+          - embedding: {name: wte, num_embeddings: 40, embedding_dim: 8}
+          - linear: {name: head, out_features: 40, bias: false, tie: {weight: wte.weight}}
+        """))
+    r = cli_runner().invoke(main, ["explain", str(p), "head"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "weight 8·40 = 320 is wte.weight, tied" in r.stdout
+    assert "no parameters" not in r.stdout
