@@ -9,10 +9,14 @@ also a layercalc layer. Skipped when torch is not installed.
 The STRICT specs are checked harder, against torchvision's own models when torchvision
 is installed (the twins of torch_models.py otherwise; pix2pix's U-Net is always its twin):
 their leaf layers are exactly the torch leaf modules the forward calls (plus parameter-free
-functional rows: concat, add, flatten, ...), a module called n times (ResNet's `relu`) is
-n rows of one name whose output shapes must match the calls in order, and
-`layercalc verify --save` arrays load into the torch model (strict) and reproduce the
-saved output. A STRICT spec not written yet skips its spec checks.
+functional rows: concat, add, flatten, ...; and free `parameter` rows, each one of the
+model's named_parameters() or named_buffers(), as ConvNeXt's `layer_scale`), a module
+called n times (ResNet's `relu`) is n rows of one name whose output shapes must match the
+calls in order, and `layercalc verify --save` arrays load into the torch model (strict)
+and reproduce the saved output(s). A module returning several tensors (nn.LSTM's
+`output, (h_n, c_n)`) is compared, flattened in order, against its row's named outputs; a
+network fed token ids (an embedding reading a network input) gets int64 ids. A STRICT spec
+not written yet skips its spec checks.
 """
 import importlib
 from collections import defaultdict
@@ -32,8 +36,12 @@ from torch_models import MODELS  # noqa: E402 - only once torch is known to be t
 pytestmark = pytest.mark.torch
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
-STRICT = {"resnet152", "densenet121", "mobilenet_v3_large", "efficientnet_b0", "pix2pix_unet"}
-FROM_TORCHVISION = STRICT - {"pix2pix_unet"}  # pix2pix is no package: always the twin
+STRICT = {"resnet152", "densenet121", "mobilenet_v3_large", "efficientnet_b0", "pix2pix_unet",
+          "convnext_tiny", "shufflenet_v2_x1_0", "lstm_text_classifier", "gru_encoder"}
+# the STRICT names torchvision builds (pix2pix and the sequence models are no torchvision
+# models: always their twins)
+FROM_TORCHVISION = {"resnet152", "densenet121", "mobilenet_v3_large", "efficientnet_b0",
+                    "convnext_tiny", "shufflenet_v2_x1_0"}
 
 
 def _torchvision():
@@ -59,6 +67,7 @@ PUBLISHED = {"alexnet": 61_100_840, "vgg16": 138_357_544, "resnet18": 11_689_512
              "lenet5": 61_706, "audio_cnn_1d": 26_915,
              "resnet152": 60_192_808, "densenet121": 7_978_856,
              "mobilenet_v3_large": 5_483_032, "efficientnet_b0": 5_288_548,
+             "convnext_tiny": 28_589_128, "shufflenet_v2_x1_0": 2_278_604,
              # pix2pix prints "54.414 M"; the exact count of its unet_256 with ngf 64 and
              # batch norm, worked out in test_torchvision_twins.py
              "pix2pix_unet": 54_413_955}
@@ -95,28 +104,83 @@ def model(name):
     return make_model(name).eval()
 
 
+def _shape(out):
+    """The shape of what a module returns: a tensor's shape, or for a module returning
+    several tensors (nn.LSTM's `output, (h_n, c_n)`, nn.GRU's `output, h_n`) the tuple of
+    their shapes, flattened in order."""
+    if isinstance(out, torch.Tensor):
+        return tuple(out.shape)
+    flat = []
+    for o in out:
+        if isinstance(o, (tuple, list)):
+            flat += _shape(o)
+        elif o is not None:  # nn.MultiheadAttention(need_weights=False)'s None
+            flat.append(_shape(o))
+    return tuple(flat)
+
+
+def _row_shape(layer):
+    """A row's output as _shape gives the module's: its shape, or the tuple of the shapes
+    of its named outputs (`output`, `h_n`, `c_n`) for a type with several."""
+    if layer.named_outputs is None:
+        return tuple(layer.output)
+    return tuple(tuple(s) for _, s in layer.named_outputs)
+
+
+def _network_outputs(y):
+    """What a torch model returns as the list of its output tensors."""
+    if isinstance(y, torch.Tensor):
+        return [y]
+    return [t for o in y if o is not None for t in _network_outputs(o)]
+
+
+def _index_inputs(net):
+    """The network inputs that feed an embedding (token ids), each with the smallest
+    num_embeddings it feeds."""
+    ids = {}
+    for layer in net.layers:
+        if layer.type.name == "embedding":
+            for src in layer.inputs:
+                if src == "input":
+                    n = layer.args["num_embeddings"]
+                    ids[src] = min(ids.get(src, n), n)
+    return ids
+
+
+def example_input(net):
+    """A random input of the spec's shape: float32 normal, or int64 ids below
+    num_embeddings where the input feeds an embedding."""
+    assert not isinstance(net.input, dict), "one network input only, as the models take"
+    ids = _index_inputs(net)
+    if "input" in ids:
+        return torch.randint(0, ids["input"], tuple(net.input), dtype=torch.int64)
+    return torch.randn(*net.input)
+
+
 @lru_cache(maxsize=None)
 def run(name):
     """Forward the spec's input through the torch model; record the output shape of
     every call of every module, in call order (ResNet's `relu` is called 3 times a block;
     a module the forward never calls, such as EfficientNet's stochastic_depth outside
-    the residual blocks, gets no entry)."""
+    the residual blocks, gets no entry). Returns the shapes of the network's outputs (a
+    list: one per tensor the model returns) and the calls."""
     m, net = model(name), spec(name)
     calls = defaultdict(list)
 
     def recorder(name):
         def hook(module, args, out):  # must return None, else it replaces the output
-            calls[name].append(tuple(out.shape))
+            calls[name].append(_shape(out))
         return hook
 
     hooks = [mod.register_forward_hook(recorder(n)) for n, mod in m.named_modules() if n]
     try:
+        torch.manual_seed(1)
         with torch.no_grad():
-            y = m(torch.randn(*net.input))
+            y = m(example_input(net))
     finally:
         for h in hooks:
             h.remove()
-    return tuple(y.shape), dict(calls)
+    return [tuple(t.shape) for t in _network_outputs(y)], dict(calls)
 
 
 def first_calls(name):
@@ -143,9 +207,13 @@ def test_state_dict_keys_and_shapes(name):
     ours = {}
     for layer in spec(name).layers:
         for t in layer.tensors:
-            key = f"{layer.name}.{t.key}"
+            key = layer.state_key(t.key)  # NAME.weight; a free parameter's is NAME itself
             assert key not in ours, f"duplicate key {key}"
             ours[key] = tuple(t.shape)
+        for key, _, shape in layer.ties:  # a tied tensor: a second state_dict key
+            key = layer.state_key(key)
+            assert key not in ours, f"duplicate key {key}"
+            ours[key] = tuple(shape)
     assert set(ours) == set(torch_sd), (sorted(set(ours) - set(torch_sd))[:5],
                                         sorted(set(torch_sd) - set(ours))[:5])
     assert ours == torch_sd
@@ -155,8 +223,8 @@ def test_state_dict_keys_and_shapes(name):
 def test_forward_shapes(name):
     out, seen = first_calls(name)  # STRICT specs: test_strict_forward_shapes, every call
     net = spec(name)
-    assert [tuple(s) for s in net.outputs.values()] == [out]
-    ours = {l.name: tuple(l.output) for l in net.layers}
+    assert [tuple(s) for s in net.outputs.values()] == out
+    ours = {l.name: _row_shape(l) for l in net.layers}
     # blocks and sequentials are modules too (layer1.0, features.3, encoder, ...)
     ours.update((g.name, tuple(g.output)) for g in net.groups)
     common = set(ours) & set(seen)
@@ -185,19 +253,45 @@ def _is_leaf(module):
     return next(module.children(), None) is None
 
 
+def _free_tensor_rows(net):
+    """The spec's free `parameter` rows (no module: the tensor is an attribute of the
+    enclosing module, ConvNeXt's CNBlock.layer_scale), by name."""
+    return {l.name: l for l in net.layers if l.type.name == "parameter"}
+
+
+@pytest.mark.parametrize("name", sorted(STRICT))
+def test_strict_free_parameters(name):
+    """Each free `parameter` row is one of the torch model's own tensors: a
+    named_parameters() entry (named_buffers() with `buffer: true`) of its name, its
+    shape, and its output is that tensor; and it is no module."""
+    m, net = model(name), spec(name)
+    modules = dict(m.named_modules())
+    params, buffers = dict(m.named_parameters()), dict(m.named_buffers())
+    wrong = {}
+    for n, layer in _free_tensor_rows(net).items():
+        (t,) = layer.tensors
+        held = (buffers if t.buffer else params).get(n)
+        if n in modules or held is None:
+            wrong[n] = "a module" if n in modules else "no such tensor"
+        elif not (tuple(held.shape) == tuple(t.shape) == tuple(layer.output)):
+            wrong[n] = (tuple(t.shape), tuple(layer.output), tuple(held.shape))
+    assert not wrong, dict(list(wrong.items())[:10])
+
+
 @pytest.mark.parametrize("name", sorted(STRICT))
 def test_strict_forward_shapes(name):
     """Every call of every module against the spec's rows of that name, in order: a module
     called n times is n rows of one name, a module never called is no row."""
     out, calls = run(name)
     m, net = model(name), spec(name)
-    assert [tuple(s) for s in net.outputs.values()] == [out]
+    assert [tuple(s) for s in net.outputs.values()] == out
     modules = dict(m.named_modules())
     rows = defaultdict(list)
     for layer in net.layers:
         if layer.name in modules:
-            rows[layer.name].append(tuple(layer.output))
-    assert {l.name for l in net.layers if l.tensors} <= set(rows)
+            rows[layer.name].append(_row_shape(layer))
+    # every tensor-holding row is a module, or a free parameter (test_strict_free_parameters)
+    assert {l.name for l in net.layers if l.tensors} <= set(rows) | set(_free_tensor_rows(net))
     mismatched = {n: (shapes, calls.get(n, [])) for n, shapes in sorted(rows.items())
                   if shapes != calls.get(n, [])}
     assert not mismatched, dict(list(mismatched.items())[:5])
@@ -244,7 +338,7 @@ def test_strict_leaf_names(name):
         "rows of a module the forward never calls": sorted(as_modules & uncalled)[:10],
         "called leaf modules without a row": sorted(called - as_modules)[:10]}
     functional = {l.name for l in net.layers if l.name not in modules and l.tensors}
-    assert not functional
+    assert functional <= set(_free_tensor_rows(net))  # checked by test_strict_free_parameters
 
 
 def _load(path):
@@ -264,27 +358,39 @@ def test_strict_verify_save_round_trip(name, tmp_path):
     data = _load(out)
     state = {}
     for k, v in data.items():
-        if k == "input" or k == "output" or k.startswith("output."):
+        if k in ("input", "output") or k.startswith(("input.", "output.")):
             continue
         t = torch.from_numpy(np.ascontiguousarray(v))
         state[k] = t.to(torch.int64) if k.endswith("num_batches_tracked") else t
     m = make_model(name).eval()
     m.load_state_dict(state, strict=True)
+    x = np.ascontiguousarray(data["input"])
+    net = spec(name)
+    if _index_inputs(net):  # token ids: torch's nn.Embedding wants int64 (or int32)
+        assert np.issubdtype(x.dtype, np.integer), x.dtype
+        x = x.astype(np.int64)
     with torch.no_grad():
-        y = m(torch.from_numpy(np.ascontiguousarray(data["input"]))).numpy()
-    ref = data["output"]
-    assert y.shape == ref.shape
-    np.testing.assert_allclose(y, ref, rtol=1e-3, atol=1e-4)
+        ys = [t.numpy() for t in _network_outputs(m(torch.from_numpy(x)))]
+    # several outputs are saved as output.NAME, in the spec's `outputs:` order
+    refs = ([data["output"]] if len(net.outputs) == 1
+            else [data[f"output.{n}"] for n in net.outputs])
+    assert len(ys) == len(refs)
+    for y, ref in zip(ys, refs):
+        assert y.shape == ref.shape
+        np.testing.assert_allclose(y, ref, rtol=1e-3, atol=1e-4)
 
 
 # the hyper-parameters a spec row and its torch module must agree on, where both have them
-# (in_channels, out_features, bias... are covered by the state_dict; `inplace` is left out:
-# it changes neither shapes nor, in these networks, values)
+# (in_channels, out_features, bias, normalized_shape, hidden_size, proj_size... are covered by
+# the state_dict; `inplace` is left out: it changes neither shapes nor, in these networks,
+# values)
 SETTINGS = ("kernel_size", "stride", "padding", "dilation", "groups", "padding_mode",
             "output_padding", "eps", "momentum", "affine", "track_running_stats", "ceil_mode",
             "count_include_pad", "divisor_override", "output_size", "negative_slope", "p",
             "mode", "start_dim", "end_dim", "min_val", "max_val", "alpha", "beta",
-            "threshold", "approximate", "dim", "scale_factor", "align_corners")
+            "threshold", "approximate", "dim", "scale_factor", "align_corners",
+            "elementwise_affine", "padding_idx", "max_norm", "num_layers", "batch_first",
+            "dropout", "bidirectional", "nonlinearity")
 
 
 def _setting(value, like):

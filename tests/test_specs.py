@@ -133,8 +133,68 @@ def mobilenet_v2_buffers():
     return sum(map(bn_buffers, bns))
 
 
+def convnext_tiny():
+    # torchvision's convnext_tiny: stages (96, 3), (192, 3), (384, 9), (768, 3); layer norms
+    # (nn.LayerNorm and LayerNorm2d) hold weight and bias, no buffers
+    def ln(c):
+        return 2 * c
+
+    def cnblock(d):  # dwconv 7x7, LayerNorm, Linear 4x, Linear back, layer_scale [d, 1, 1]
+        return (conv_params(d, d, 7, groups=d) + ln(d) + linear_params(d, 4 * d)
+                + linear_params(4 * d, d) + d)
+
+    stages = [(96, 3), (192, 3), (384, 9), (768, 3)]
+    total = conv_params(3, 96, 4) + ln(96)  # stem
+    for i, (d, n) in enumerate(stages):
+        total += n * cnblock(d)
+        if i + 1 < len(stages):  # downsampling: LayerNorm2d, conv 2x2 stride 2
+            total += ln(d) + conv_params(d, stages[i + 1][0], 2)
+    return total + ln(768) + linear_params(768, 1000), 0
+
+
+def shufflenet_v2_x1_0():
+    bns = [24]
+    total = conv_params(3, 24, 3, bias=False)
+    cin = 24
+    for out, n in [(116, 4), (232, 8), (464, 4)]:
+        b = out // 2
+        for i in range(n):
+            if i == 0:  # stride 2: branch1 (dw 3x3, bn, 1x1, bn) and branch2 on the whole input
+                total += conv_params(cin, cin, 3, bias=False, groups=cin)
+                total += conv_params(cin, b, 1, bias=False)
+                bns += [cin, b]
+            # branch2: 1x1, bn, dw 3x3, bn, 1x1, bn (on half the channels when stride 1)
+            total += conv_params(cin if i == 0 else b, b, 1, bias=False)
+            total += conv_params(b, b, 3, bias=False, groups=b) + conv_params(b, b, 1, bias=False)
+            bns += [b, b, b]
+        cin = out
+    total += conv_params(464, 1024, 1, bias=False) + linear_params(1024, 1000)
+    bns.append(1024)
+    return total + sum(map(bn_params, bns)), sum(map(bn_buffers, bns))
+
+
+def rnn_params(gates, inp, hidden, layers=1, directions=1):
+    """nn.LSTM (4 gates) / nn.GRU (3): per layer and direction G·(H·I + H·H + 2H), I the
+    input size for layer 0 and D·H above it."""
+    total = 0
+    for k in range(layers):
+        i = inp if k == 0 else directions * hidden
+        total += directions * gates * (hidden * i + hidden * hidden + 2 * hidden)
+    return total
+
+
+def lstm_text_classifier():
+    return (20000 * 128 + rnn_params(4, 128, 256, layers=2, directions=2)
+            + linear_params(2 * 256, 4)), 0
+
+
+def gru_encoder():
+    return 4345 * 128 + rnn_params(3, 128, 128), 0
+
+
 # (file, input, output, params, buffers). Params of the torchvision models and of the
-# tutorials are the published numbers; the rest are the arithmetic above.
+# tutorials are the published numbers; the rest are the arithmetic above. A network with
+# several outputs gives its output as a mapping from name to shape.
 CASES = [
     ("dcgan_discriminator", [1, 3, 64, 64], [1, 1, 1, 1], 2_765_568, 1_795),
     ("dcgan_generator", [1, 100, 1, 1], [1, 3, 64, 64], 3_576_704, 1_924),
@@ -157,6 +217,13 @@ CASES = [
     # pix2pix prints "54.414 M"; the exact count is the one tests/torch_models.py's copy
     # of networks.py gives (2 * 4,928 batch-norm channels + 13 counters = 9,869 buffers)
     ("pix2pix_unet", [1, 3, 256, 256], [1, 3, 256, 256], 54_413_955, 9_869),
+    # torchvision's published num_params; LayerNorm has no buffers
+    ("convnext_tiny", [1, 3, 224, 224], [1, 1000], 28_589_128, 0),
+    ("shufflenet_v2_x1_0", [1, 3, 224, 224], [1, 1000], 2_278_604, shufflenet_v2_x1_0()[1]),
+    # no published counts: the arithmetic above
+    ("lstm_text_classifier", [8, 64], [8, 4], lstm_text_classifier()[0], 0),
+    ("gru_encoder", [32, 10], {"gru.output": [32, 10, 128], "gru.h_n": [1, 32, 128]},
+     gru_encoder()[0], 0),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -174,6 +241,13 @@ def test_independent_arithmetic_agrees_with_published_numbers():
     assert mnist_mlp()[0] == 669_706
     assert autoencoder()[0] == 210_369
     assert unet() == (482_754, 1_422)
+    assert convnext_tiny() == (28_589_128, 0)  # torchvision's num_params
+    assert shufflenet_v2_x1_0()[0] == 2_278_604
+    # LSTM(10, 20) is 4 * (20 * 10 + 20 * 20 + 2 * 20) = 2,560 (README's worked example's
+    # layer); a bidirectional 2-layer LSTM(128, 256): layer 1 reads 512 features
+    assert rnn_params(4, 10, 20) == 2_560
+    assert lstm_text_classifier()[0] == 4_929_540
+    assert gru_encoder()[0] == 556_160 + 99_072
 
 
 _cache = {}
@@ -191,6 +265,21 @@ def shapes(name):
     return {l.name: list(l.output) for l in net(name).layers}
 
 
+def outputs(n):
+    """The network's output as CASES gives it: a shape, or a mapping for several."""
+    if len(n.outputs) == 1:
+        return [list(s) for s in n.outputs.values()][0]
+    return {k: list(s) for k, s in n.outputs.items()}
+
+
+def last_output(layer):
+    """The last row's output(s) as CASES gives a network's: several named outputs (an
+    LSTM's output, h_n, c_n) as a mapping from their refs."""
+    if layer.named_outputs is None:
+        return list(layer.output)
+    return {ref: list(s) for ref, s in layer.produced()}
+
+
 @pytest.mark.parametrize("name,inp,out,params,buffers", CASES, ids=IDS)
 def test_totals_and_output(name, inp, out, params, buffers):
     n = net(name)
@@ -199,8 +288,12 @@ def test_totals_and_output(name, inp, out, params, buffers):
     assert t["trainable"] == params
     assert t["buffers"] == buffers
     assert list(n.input) == inp
-    assert [list(s) for s in n.outputs.values()] == [out]
-    assert list(n.layers[-1].output) == out
+    assert outputs(n) == out
+    if isinstance(out, dict):  # here every output is one of the last row's
+        assert set(map(tuple, out.values())) <= set(map(tuple, last_output(n.layers[-1])
+                                                        .values()))
+    else:
+        assert last_output(n.layers[-1]) == out
 
 
 @pytest.mark.parametrize("name,inp,out,params,buffers", CASES, ids=IDS)
@@ -209,7 +302,7 @@ def test_expect_block_matches(name, inp, out, params, buffers):
         doc = yaml.safe_load(fh)
     assert doc["expect"]["params"] == params
     assert doc["expect"]["output"] == out
-    assert [list(s) for s in net(name).outputs.values()] == [doc["expect"]["output"]]
+    assert outputs(net(name)) == doc["expect"]["output"]
     assert net(name).totals()["params"] == doc["expect"]["params"]
 
 
@@ -225,7 +318,8 @@ def test_cli_json(name, inp, out, params, buffers):
         assert d["totals"]["params"] == params
         assert d["totals"]["buffers"] == buffers
         assert sum(l["params"] for l in d["layers"]) == params
-        assert d["layers"][-1]["output"] == out
+        if not isinstance(out, dict):
+            assert d["layers"][-1]["output"] == out
 
 
 # -- per-layer shapes -----------------------------------------------------------------------
@@ -381,6 +475,54 @@ def test_unet_skips_line_up():
     assert s["cat1"] == [1, 16 + 16, 128, 128]
     assert s["head"] == [1, 2, 128, 128]
 
+
+def test_convnext_tiny_shapes():
+    s = shapes("convnext_tiny")
+    layers = {l.name: l for l in net("convnext_tiny").layers}
+    assert conv_out(224, 4, 4) == 56
+    assert s["features.0.0"] == [1, 96, 56, 56]                   # patchify stem
+    assert s["features.1.0.block.1"] == [1, 56, 56, 96]           # permuted channels-last
+    assert s["features.1.0.block.3"] == [1, 56, 56, 384]          # Linear 4x
+    assert s["features.1.0.block.6"] == [1, 96, 56, 56]
+    assert s["features.1.0.layer_scale"] == [96, 1, 1]
+    assert layers["features.1.0.layer_scale"].params == 96
+    assert s["features.2.1"] == [1, 192, 28, 28]
+    assert s["features.5.8.block.0"] == [1, 384, 14, 14]          # 9 blocks in stage 3
+    assert s["features.7.2.block.0"] == [1, 768, 7, 7]
+    assert s["classifier.1"] == [1, 768]
+    # stochastic depth rises as torchvision's 0.1 * stage_block_id / (18 - 1.0)
+    sd = [l.args["p"] for l in net("convnext_tiny").layers if l.type.name == "stochastic_depth"]
+    assert sd == [0.1 * i / (18 - 1.0) for i in range(18)]
+
+
+def test_shufflenet_v2_shapes():
+    s = shapes("shufflenet_v2_x1_0")
+    assert s["maxpool"] == [1, 24, 56, 56]
+    assert s["stage2.0.branch1.4"] == [1, 58, 28, 28]
+    assert s["stage2.0.branch2.7"] == [1, 58, 28, 28]
+    assert s["stage2.0.cat"] == [1, 116, 28, 28]
+    assert s["stage2.0.shuffle_view"] == [1, 2, 58, 28, 28]       # view(b, 2, c // 2, h, w)
+    assert s["stage2.0.shuffle_transpose"] == [1, 58, 2, 28, 28]
+    assert s["stage2.0.shuffle_flatten"] == [1, 116, 28, 28]
+    assert s["stage2.1.halves"] == [1, 58, 28, 28]                # x.chunk(2, dim=1)
+    assert "stage2.1.branch1.0" not in s                          # empty in stride-1 blocks
+    assert s["stage3.7.shuffle_flatten"] == [1, 232, 14, 14]
+    assert s["stage4.3.shuffle_flatten"] == [1, 464, 7, 7]
+    assert s["conv5.2"] == [1, 1024, 7, 7]
+    assert s["globalpool"] == [1, 1024]                           # x.mean([2, 3])
+
+
+def test_recurrent_specs_shapes():
+    s = shapes("lstm_text_classifier")
+    layers = {l.name: l for l in net("lstm_text_classifier").layers}
+    assert s["embedding"] == [8, 64, 128]
+    assert dict(layers["lstm"].named_outputs) == {
+        "output": (8, 64, 2 * 256), "h_n": (2 * 2, 8, 256), "c_n": (2 * 2, 8, 256)}
+    assert s["last_step"] == [8, 512]
+    assert layers["lstm"].params == rnn_params(4, 128, 256, layers=2, directions=2)
+    gru = {l.name: l for l in net("gru_encoder").layers}["gru"]
+    assert dict(gru.named_outputs) == {"output": (32, 10, 128), "h_n": (1, 32, 128)}
+    assert gru.params == rnn_params(3, 128, 128) == 99_072
 
 def test_check_passes_every_spec():
     if "check" not in main.list_commands(None):  # the command modules load lazily

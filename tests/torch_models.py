@@ -582,6 +582,165 @@ class UnetGenerator(nn.Module):
         return self.model(input)
 
 
+# -- torchvision.models.convnext_tiny (torchvision/models/convnext.py: LayerNorm2d, CNBlock,
+#    ConvNeXt, convnext_tiny; ops/misc.py Permute; stochastic_depth_prob 0.1, layer_scale
+#    1e-6, LayerNorm eps 1e-6) -----------------------------------------------------------------
+class LayerNorm2d(nn.LayerNorm):
+    def forward(self, x):
+        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias,
+                         self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class Permute(nn.Module):  # torchvision.ops.misc.Permute
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return torch.permute(x, self.dims)
+
+
+class CNBlock(nn.Module):
+    def __init__(self, dim, layer_scale, stochastic_depth_prob):
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim, bias=True),
+            Permute([0, 2, 3, 1]), nn.LayerNorm(dim, eps=1e-6),
+            nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim), Permute([0, 3, 1, 2]))
+        self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * layer_scale)
+        self.stochastic_depth = StochasticDepth(stochastic_depth_prob, "row")
+
+    def forward(self, input):
+        result = self.layer_scale * self.block(input)
+        result = self.stochastic_depth(result)
+        result += input
+        return result
+
+
+class ConvNeXtTiny(nn.Module):
+    # (input channels, output channels or None, blocks): convnext_tiny's block_setting
+    SETTING = [(96, 192, 3), (192, 384, 3), (384, 768, 9), (768, None, 3)]
+
+    def __init__(self, num_classes=1000, stochastic_depth_prob=0.1, layer_scale=1e-6):
+        super().__init__()
+        norm = partial(LayerNorm2d, eps=1e-6)
+        layers = [nn.Sequential(nn.Conv2d(3, 96, kernel_size=4, stride=4, padding=0, bias=True),
+                                norm(96))]  # Conv2dNormActivation, activation_layer=None
+        total, block_id = sum(c[-1] for c in self.SETTING), 0
+        for cin, cout, n in self.SETTING:
+            stage = []
+            for _ in range(n):
+                sd_prob = stochastic_depth_prob * block_id / (total - 1.0)
+                stage.append(CNBlock(cin, layer_scale, sd_prob))
+                block_id += 1
+            layers.append(nn.Sequential(*stage))
+            if cout is not None:
+                layers.append(nn.Sequential(norm(cin), nn.Conv2d(cin, cout, kernel_size=2,
+                                                                 stride=2)))
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(norm(768), nn.Flatten(1), nn.Linear(768, num_classes))
+
+    def forward(self, x):
+        return self.classifier(self.avgpool(self.features(x)))
+
+
+# -- torchvision.models.shufflenet_v2_x1_0 (torchvision/models/shufflenetv2.py:
+#    channel_shuffle, InvertedResidual, ShuffleNetV2; stages_repeats [4, 8, 4],
+#    stages_out_channels [24, 116, 232, 464, 1024]) ---------------------------------------------
+def channel_shuffle(x, groups):
+    b, c, h, w = x.size()
+    x = torch.transpose(x.view(b, groups, c // groups, h, w), 1, 2).contiguous()
+    return x.view(b, c, h, w)
+
+
+class ShuffleInvertedResidual(nn.Module):
+    def __init__(self, inp, oup, stride):
+        super().__init__()
+        self.stride = stride
+        branch = oup // 2
+        if stride > 1:
+            self.branch1 = nn.Sequential(
+                nn.Conv2d(inp, inp, 3, stride, 1, bias=False, groups=inp), nn.BatchNorm2d(inp),
+                nn.Conv2d(inp, branch, 1, 1, 0, bias=False), nn.BatchNorm2d(branch),
+                nn.ReLU(inplace=True))
+        else:
+            self.branch1 = nn.Sequential()  # empty, never called: a leaf holding nothing
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(inp if stride > 1 else branch, branch, 1, 1, 0, bias=False),
+            nn.BatchNorm2d(branch), nn.ReLU(inplace=True),
+            nn.Conv2d(branch, branch, 3, stride, 1, bias=False, groups=branch),
+            nn.BatchNorm2d(branch),
+            nn.Conv2d(branch, branch, 1, 1, 0, bias=False), nn.BatchNorm2d(branch),
+            nn.ReLU(inplace=True))
+
+    def forward(self, x):
+        if self.stride == 1:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), dim=1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        return channel_shuffle(out, 2)
+
+
+class ShuffleNetV2(nn.Module):
+    def __init__(self, stages_repeats=(4, 8, 4), stages_out_channels=(24, 116, 232, 464, 1024),
+                 num_classes=1000):
+        super().__init__()
+        c = stages_out_channels[0]
+        self.conv1 = nn.Sequential(nn.Conv2d(3, c, 3, 2, 1, bias=False), nn.BatchNorm2d(c),
+                                   nn.ReLU(inplace=True))
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        for i, (n, out) in enumerate(zip(stages_repeats, stages_out_channels[1:])):
+            seq = [ShuffleInvertedResidual(c, out, 2)]
+            seq += [ShuffleInvertedResidual(out, out, 1) for _ in range(n - 1)]
+            setattr(self, f"stage{i + 2}", nn.Sequential(*seq))
+            c = out
+        last = stages_out_channels[-1]
+        self.conv5 = nn.Sequential(nn.Conv2d(c, last, 1, 1, 0, bias=False), nn.BatchNorm2d(last),
+                                   nn.ReLU(inplace=True))
+        self.fc = nn.Linear(last, num_classes)
+
+    def forward(self, x):
+        x = self.maxpool(self.conv1(x))
+        x = self.conv5(self.stage4(self.stage3(self.stage2(x))))
+        return self.fc(x.mean([2, 3]))  # globalpool
+
+
+# -- sequence models -------------------------------------------------------------------------
+class LSTMTextClassifier(nn.Module):
+    """specs/lstm_text_classifier.yaml: embedding, a 2-layer bidirectional batch-first LSTM,
+    the output at the last time step, a linear head."""
+
+    def __init__(self, vocab=20000, embed_dim=128, hidden=256, num_classes=4):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, embed_dim)
+        self.lstm = nn.LSTM(embed_dim, hidden, num_layers=2, batch_first=True, dropout=0.3,
+                            bidirectional=True)
+        self.fc = nn.Linear(2 * hidden, num_classes)
+
+    def forward(self, x):
+        out, _ = self.lstm(self.embedding(x))
+        return self.fc(out[:, -1, :])
+
+
+class EncoderRNN(nn.Module):
+    """The PyTorch seq2seq translation tutorial's encoder (specs/gru_encoder.yaml)."""
+
+    def __init__(self, input_size=4345, hidden_size=128, dropout_p=0.1):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.embedding = nn.Embedding(input_size, hidden_size)
+        self.gru = nn.GRU(hidden_size, hidden_size, batch_first=True)
+        self.dropout = nn.Dropout(dropout_p)
+
+    def forward(self, input):
+        embedded = self.dropout(self.embedding(input))
+        output, hidden = self.gru(embedded)
+        return output, hidden
+
+
 MODELS = {
     "dcgan_discriminator": dcgan_discriminator,
     "dcgan_generator": dcgan_generator,
@@ -600,4 +759,8 @@ MODELS = {
     "mobilenet_v3_large": MobileNetV3Large,
     "efficientnet_b0": EfficientNetB0,
     "pix2pix_unet": UnetGenerator,
+    "convnext_tiny": ConvNeXtTiny,
+    "shufflenet_v2_x1_0": ShuffleNetV2,
+    "lstm_text_classifier": LSTMTextClassifier,
+    "gru_encoder": EncoderRNN,
 }
