@@ -380,8 +380,11 @@ def explain(net, layer: str | None = None) -> list[Explanation]:
 
 def lines(e: Explanation) -> list[str]:
     """An explanation as indented text lines."""
-    ins = " + ".join(str(s) for s in e.inputs)
-    out = [f"{e.name} ({e.shown_type}): {ins} -> {list(e.output)}"]
+    # several inputs are listed, not summed (a mul, a concat, attention's q, k, v); a
+    # free parameter has none
+    ins = ", ".join(str(s) for s in e.inputs)
+    head = f"{e.name} ({e.shown_type}): " + (f"{ins} -> " if ins else "")
+    out = [f"{head}{list(e.output)}"]
     out += ["  shape: " + e.shape[0]] + ["  " + x for x in e.shape[1:]]
     out += ["  params: " + e.params[0]] + ["  " + x for x in e.params[1:]]
     out += ["  " + x for x in e.compare]

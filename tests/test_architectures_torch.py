@@ -37,11 +37,12 @@ pytestmark = pytest.mark.torch
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
 STRICT = {"resnet152", "densenet121", "mobilenet_v3_large", "efficientnet_b0", "pix2pix_unet",
-          "convnext_tiny", "shufflenet_v2_x1_0", "lstm_text_classifier", "gru_encoder"}
+          "convnext_tiny", "shufflenet_v2_x1_0", "lstm_text_classifier", "gru_encoder",
+          "vit_b_16", "gpt2_small", "transformer_classifier"}
 # the STRICT names torchvision builds (pix2pix and the sequence models are no torchvision
 # models: always their twins)
 FROM_TORCHVISION = {"resnet152", "densenet121", "mobilenet_v3_large", "efficientnet_b0",
-                    "convnext_tiny", "shufflenet_v2_x1_0"}
+                    "convnext_tiny", "shufflenet_v2_x1_0", "vit_b_16"}
 
 
 def _torchvision():
@@ -68,6 +69,9 @@ PUBLISHED = {"alexnet": 61_100_840, "vgg16": 138_357_544, "resnet18": 11_689_512
              "resnet152": 60_192_808, "densenet121": 7_978_856,
              "mobilenet_v3_large": 5_483_032, "efficientnet_b0": 5_288_548,
              "convnext_tiny": 28_589_128, "shufflenet_v2_x1_0": 2_278_604,
+             "vit_b_16": 86_567_656,
+             # GPT-2 small as Hugging Face and nanoGPT count it: the head tied to wte
+             "gpt2_small": 124_439_808,
              # pix2pix prints "54.414 M"; the exact count of its unet_256 with ngf 64 and
              # batch norm, worked out in test_torchvision_twins.py
              "pix2pix_unet": 54_413_955}
@@ -104,19 +108,20 @@ def model(name):
     return make_model(name).eval()
 
 
+def _flat(out) -> list:
+    """The shapes of the tensors a module returns, flattened in order (None skipped)."""
+    if isinstance(out, torch.Tensor):
+        return [tuple(out.shape)]
+    return [shape for o in out if o is not None for shape in _flat(o)]
+
+
 def _shape(out):
     """The shape of what a module returns: a tensor's shape, or for a module returning
     several tensors (nn.LSTM's `output, (h_n, c_n)`, nn.GRU's `output, h_n`) the tuple of
-    their shapes, flattened in order."""
-    if isinstance(out, torch.Tensor):
-        return tuple(out.shape)
-    flat = []
-    for o in out:
-        if isinstance(o, (tuple, list)):
-            flat += _shape(o)
-        elif o is not None:  # nn.MultiheadAttention(need_weights=False)'s None
-            flat.append(_shape(o))
-    return tuple(flat)
+    their shapes, flattened in order; nn.MultiheadAttention's `(attn_output, None)` is
+    its one tensor's shape."""
+    flat = _flat(out)
+    return flat[0] if len(flat) == 1 else tuple(flat)
 
 
 def _row_shape(layer):
@@ -135,26 +140,39 @@ def _network_outputs(y):
 
 
 def _index_inputs(net):
-    """The network inputs that feed an embedding (token ids), each with the smallest
-    num_embeddings it feeds."""
+    """The network inputs (refs) that feed an embedding (token ids), each with the
+    smallest num_embeddings it feeds."""
+    refs = net.spec.input_refs()
     ids = {}
     for layer in net.layers:
         if layer.type.name == "embedding":
             for src in layer.inputs:
-                if src == "input":
+                if src in refs:
                     n = layer.args["num_embeddings"]
                     ids[src] = min(ids.get(src, n), n)
     return ids
 
 
-def example_input(net):
-    """A random input of the spec's shape: float32 normal, or int64 ids below
-    num_embeddings where the input feeds an embedding."""
-    assert not isinstance(net.input, dict), "one network input only, as the models take"
-    ids = _index_inputs(net)
-    if "input" in ids:
-        return torch.randint(0, ids["input"], tuple(net.input), dtype=torch.int64)
-    return torch.randn(*net.input)
+def example_inputs(net):
+    """Random inputs of the spec's shapes, in the spec's order (the model's forward
+    arguments): int64 ids below num_embeddings where an input feeds an embedding, a
+    boolean attention mask (never a whole row masked) where it is read as one, else
+    float32 normal values."""
+    from layercalc.verify import _mask_inputs
+
+    ids, masks = _index_inputs(net), _mask_inputs(net)
+    out = []
+    for ref, shape in net.spec.input_refs().items():
+        if ref in ids:
+            out.append(torch.randint(0, ids[ref], tuple(shape), dtype=torch.int64))
+        elif ref in masks:
+            m = torch.rand(tuple(shape)) < 0.25
+            m = ~m if masks[ref] else m
+            m[..., 0] = masks[ref]
+            out.append(m)
+        else:
+            out.append(torch.randn(*shape))
+    return out
 
 
 @lru_cache(maxsize=None)
@@ -176,7 +194,7 @@ def run(name):
     try:
         torch.manual_seed(1)
         with torch.no_grad():
-            y = m(example_input(net))
+            y = m(*example_inputs(net))
     finally:
         for h in hooks:
             h.remove()
@@ -253,6 +271,29 @@ def _is_leaf(module):
     return next(module.children(), None) is None
 
 
+def _holds(module) -> bool:
+    return next(module.parameters(), None) is not None or \
+        next(module.buffers(), None) is not None
+
+
+def _through_parent(modules, calls) -> set:
+    """Leaf modules the forward never calls whose parent it calls and which hold tensors:
+    the parent's forward reads them directly (nn.MultiheadAttention passes
+    out_proj.weight to F.multi_head_attention_forward; out_proj is never called)."""
+    return {n for n, mod in modules.items()
+            if n and n not in calls and _is_leaf(mod) and _holds(mod)
+            and n.rpartition(".")[0] in calls}
+
+
+def _own_tensor_modules(modules) -> set:
+    """Modules with submodules that also hold tensors of their own (nn.MultiheadAttention's
+    in_proj_weight beside its out_proj): a spec row of that name holds those."""
+    return {n for n, mod in modules.items()
+            if n and not _is_leaf(mod) and (mod._parameters or mod._buffers)
+            and any(v is not None for v in [*mod._parameters.values(),
+                                            *mod._buffers.values()])}
+
+
 def _free_tensor_rows(net):
     """The spec's free `parameter` rows (no module: the tensor is an attribute of the
     enclosing module, ConvNeXt's CNBlock.layer_scale), by name."""
@@ -287,11 +328,13 @@ def test_strict_forward_shapes(name):
     assert [tuple(s) for s in net.outputs.values()] == out
     modules = dict(m.named_modules())
     rows = defaultdict(list)
+    through = _through_parent(modules, calls)
     for layer in net.layers:
-        if layer.name in modules:
+        if layer.name in modules and layer.name not in through:
             rows[layer.name].append(_row_shape(layer))
     # every tensor-holding row is a module, or a free parameter (test_strict_free_parameters)
-    assert {l.name for l in net.layers if l.tensors} <= set(rows) | set(_free_tensor_rows(net))
+    assert {l.name for l in net.layers if l.tensors} <= \
+        set(rows) | through | set(_free_tensor_rows(net))
     mismatched = {n: (shapes, calls.get(n, [])) for n, shapes in sorted(rows.items())
                   if shapes != calls.get(n, [])}
     assert not mismatched, dict(list(mismatched.items())[:5])
@@ -307,7 +350,10 @@ def test_strict_group_outputs(name):
     modules = dict(m.named_modules())
     groups = defaultdict(list)
     for g in net.groups:
-        if g.name in modules:
+        # a ModuleDict or ModuleList (nanoGPT's transformer and h) has no forward: its
+        # group holds its members, but there is no call to compare
+        if g.name in modules and not isinstance(modules[g.name],
+                                                (torch.nn.ModuleDict, torch.nn.ModuleList)):
             groups[g.name].append(tuple(g.output))
     mismatched = {n: (shapes, calls.get(n, [])) for n, shapes in sorted(groups.items())
                   if shapes != calls.get(n, [])}
@@ -326,13 +372,12 @@ def test_strict_leaf_names(name):
     # a leaf the forward never calls (EfficientNet's stochastic_depth in the blocks without a
     # residual) has no row: it must hold nothing, or the state_dict would miss it
     uncalled = leaves - set(calls)
-    holding = {n for n in uncalled
-               if next(modules[n].parameters(), None) is not None
-               or next(modules[n].buffers(), None) is not None}
+    through = _through_parent(modules, calls)  # used by their parent: rows, not calls
+    holding = {n for n in uncalled if _holds(modules[n])} - through
     assert not holding
     names = {l.name for l in net.layers}
-    as_modules = {n for n in names if n in modules}
-    called = leaves - uncalled
+    as_modules = {n for n in names if n in modules} - _own_tensor_modules(modules)
+    called = (leaves - uncalled) | through
     assert as_modules == called, {
         "rows named as a torch container": sorted(as_modules - leaves)[:10],
         "rows of a module the forward never calls": sorted(as_modules & uncalled)[:10],
@@ -364,13 +409,17 @@ def test_strict_verify_save_round_trip(name, tmp_path):
         state[k] = t.to(torch.int64) if k.endswith("num_batches_tracked") else t
     m = make_model(name).eval()
     m.load_state_dict(state, strict=True)
-    x = np.ascontiguousarray(data["input"])
     net = spec(name)
-    if _index_inputs(net):  # token ids: torch's nn.Embedding wants int64 (or int32)
-        assert np.issubdtype(x.dtype, np.integer), x.dtype
-        x = x.astype(np.int64)
+    ids = _index_inputs(net)
+    xs = []
+    for ref in net.spec.input_refs():
+        x = np.ascontiguousarray(data[ref])
+        if ref in ids:  # token ids: torch's nn.Embedding wants int64 (or int32)
+            assert np.issubdtype(x.dtype, np.integer), x.dtype
+            x = x.astype(np.int64)
+        xs.append(torch.from_numpy(x))
     with torch.no_grad():
-        ys = [t.numpy() for t in _network_outputs(m(torch.from_numpy(x)))]
+        ys = [t.numpy() for t in _network_outputs(m(*xs))]
     # several outputs are saved as output.NAME, in the spec's `outputs:` order
     refs = ([data["output"]] if len(net.outputs) == 1
             else [data[f"output.{n}"] for n in net.outputs])
@@ -419,8 +468,10 @@ def test_strict_module_types_and_settings(name):
         mod = modules.get(layer.name)
         if mod is None:
             continue
-        ours, theirs = layer.type.name.replace("_", ""), type(mod).__name__.lower()
-        if ours != theirs:
+        ours = layer.type.name.replace("_", "")
+        # a subclass is that module (out_proj's NonDynamicallyQuantizableLinear is a Linear)
+        theirs = [c.__name__.lower() for c in type(mod).__mro__]
+        if ours not in theirs:
             wrong[layer.name] = ("type", layer.type.name, type(mod).__name__)
             continue
         for key in SETTINGS:

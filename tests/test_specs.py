@@ -192,6 +192,37 @@ def gru_encoder():
     return 4345 * 128 + rnn_params(3, 128, 128), 0
 
 
+def mha_params(e):
+    # nn.MultiheadAttention: in_proj 3·E² + 3E, out_proj E² + E
+    return 4 * e * e + 4 * e
+
+
+def encoder_layer_params(d, ff):
+    # nn.TransformerEncoderLayer: self_attn, linear1, linear2, norm1, norm2
+    return mha_params(d) + linear_params(d, ff) + linear_params(ff, d) + 2 * 2 * d
+
+
+def vit_b_16():
+    d, tokens = 768, (224 // 16) ** 2 + 1
+    block = 2 * 2 * d + mha_params(d) + linear_params(d, 3072) + linear_params(3072, d)
+    return (3 * d * 16 * 16 + d + d + tokens * d + 12 * block + 2 * d
+            + linear_params(d, 1000)), 0
+
+
+def gpt2_small():
+    d = 768
+    block = 2 * 2 * d + linear_params(d, 3 * d) + linear_params(d, d) \
+        + linear_params(d, 4 * d) + linear_params(4 * d, d)
+    # wte (the head is tied to it: counted once), wpe, 12 blocks, ln_f
+    return 50257 * d + 1024 * d + 12 * block + 2 * d, 0
+
+
+def transformer_classifier():
+    d = 256
+    return (20000 * d + 4 * encoder_layer_params(d, 1024) + linear_params(d, 4),
+            5000 * 1 * d)  # the positional encoding's `pe` buffer
+
+
 # (file, input, output, params, buffers). Params of the torchvision models and of the
 # tutorials are the published numbers; the rest are the arithmetic above. A network with
 # several outputs gives its output as a mapping from name to shape.
@@ -224,6 +255,12 @@ CASES = [
     ("lstm_text_classifier", [8, 64], [8, 4], lstm_text_classifier()[0], 0),
     ("gru_encoder", [32, 10], {"gru.output": [32, 10, 128], "gru.h_n": [1, 32, 128]},
      gru_encoder()[0], 0),
+    # SPEC.md section 12's attention networks: ViT-B/16's published count, GPT-2 small's
+    # (Hugging Face's meta-device count), the classifier's arithmetic above
+    ("vit_b_16", [1, 3, 224, 224], [1, 1000], 86_567_656, 0),
+    ("gpt2_small", [1, 64], [1, 64, 50257], 124_439_808, 0),
+    ("transformer_classifier", {"tokens": [128, 8], "padding": [8, 128]}, [8, 4],
+     *transformer_classifier()),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -248,6 +285,8 @@ def test_independent_arithmetic_agrees_with_published_numbers():
     assert rnn_params(4, 10, 20) == 2_560
     assert lstm_text_classifier()[0] == 4_929_540
     assert gru_encoder()[0] == 556_160 + 99_072
+    assert vit_b_16() == (86_567_656, 0)  # torchvision's num_params
+    assert gpt2_small() == (124_439_808, 0)  # GPT-2 small, as transformers counts it
 
 
 _cache = {}
@@ -287,7 +326,10 @@ def test_totals_and_output(name, inp, out, params, buffers):
     assert t["params"] == params
     assert t["trainable"] == params
     assert t["buffers"] == buffers
-    assert list(n.input) == inp
+    if isinstance(inp, dict):  # several network inputs
+        assert {k: list(v) for k, v in n.spec.inputs.items()} == inp
+    else:
+        assert list(n.input) == inp
     assert outputs(n) == out
     if isinstance(out, dict):  # here every output is one of the last row's
         assert set(map(tuple, out.values())) <= set(map(tuple, last_output(n.layers[-1])

@@ -422,7 +422,7 @@ class LayerNorm2d(LayerType):
                              arg="normalized_shape", code="shape-mismatch",
                              hint=f"normalized_shape: [{shape[1]}] (the channels), or remove "
                              "it (layercalc infers it)")
-        a["_ns"] = ns
+        a["_ns"] = a["normalized_shape"] = ns  # inferred, stored as layer_norm stores it
         return shape
 
     def forward(self, a, xs, w):
