@@ -9,7 +9,7 @@ import os
 import stat
 import sys
 
-from .errors import Diagnostic, SpecError
+from .errors import Diagnostic, SpecError, SpecErrors
 from .graph import Network, build, gc_paused
 from .spec import Limits, load_spec
 
@@ -79,6 +79,8 @@ def analyse_bytes(data: bytes, file: str, overrides=None, input_override=None,
         with gc_paused():
             spec = load_spec(data, file, overrides, input_override, limits)
             net = build(spec, limits)
+    except SpecErrors as exc:  # every independent error of the file
+        return Result(file, None, exc.diagnostics(file))
     except SpecError as exc:
         return Result(file, None, [exc.diagnostic(file)])
     except RecursionError:

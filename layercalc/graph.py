@@ -12,7 +12,7 @@ from collections import ChainMap
 from contextlib import contextmanager
 
 from .arith import prod
-from .errors import LayerError, SpecError, did_you_mean
+from .errors import LayerError, SpecError, SpecErrors, did_you_mean
 from .expr import SHAPE_FUNCTIONS, ExprError, evaluate
 from .layers import REGISTRY, LayerType
 from .spec import DTYPE_BYTES, META_KEYS, Limits, Spec, var_value
@@ -185,6 +185,16 @@ class _Value:
 
 def _enter(src: list) -> list:
     return [_Value(v.ref, v.shape, v) for v in src]
+
+
+MAX_ERRORS = 50  # independent errors kept per spec; the rest are counted
+# errors after which going on could cost what the bound prevents: they stop the build
+FATAL = frozenset({"too-many-layers", "too-deep", "too-large"})
+
+
+class _Cascade(Exception):
+    """An entry reads a value an earlier error left unknown: it is skipped without a
+    diagnostic of its own (the earlier one says what to fix)."""
 
 
 class _Keyed(list):
@@ -506,6 +516,9 @@ class Builder:
                            in spec.named_inputs().items()}
         self.input_refs = set(spec.input_refs())
         self.int_refs: set = set()  # refs of integer tensors a layer made (arange)
+        self.errors: list = []  # independent errors so far (SpecError), first MAX_ERRORS
+        self.errors_left = 0  # and how many more
+        self._seen_errors: set = set()
         self.state_shapes: dict = {}  # state_dict key -> shape, of the tensors made so far
 
         def input_shape(*args):
@@ -542,12 +555,43 @@ class Builder:
                                     node=lst.entries[i].name_node,
                                     hint="rename the entry or the input")
         for i, e in enumerate(lst.entries):
-            self.build_entry(lst, i, e, prefix, names, parent, depth, trainable)
+            try:
+                self.build_entry(lst, i, e, prefix, names, parent, depth, trainable)
+            except _Cascade:
+                self._unknown(lst, e)
+            except SpecError as exc:
+                if exc.code in FATAL or isinstance(exc, SpecErrors):
+                    raise
+                self._record(exc)
+                self._unknown(lst, e)
         if outputs:  # each must name something; the first is the use's value
             values = [self._member(name, node, lst, "the block's outputs")
                       for name, node in outputs]
             return values[0]
         return lst.prev
+
+    def _record(self, exc: SpecError):
+        """Keep an independent error (once: a block used 16 times reports a mistake in
+        its body once) and go on with the next entry."""
+        key = (exc.line, exc.column, exc.code, exc.message)
+        if key in self._seen_errors:
+            return
+        self._seen_errors.add(key)
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(exc)
+        else:
+            self.errors_left += 1
+
+    @staticmethod
+    def _unknown(lst: _List, e: _Entry):
+        """After an error in ``e``: what it would have made is unknown, so the entries
+        reading it are skipped (_Cascade) rather than reported again."""
+        value = _Value(f"<unknown:{id(e)}>", None)
+        if e.name is not None and e.template is None and e.name not in lst.done:
+            lst.done[e.name] = value
+            lst.lines[e.name] = e.node.line
+        lst.count += 1
+        lst.prev = value
 
     def _sources(self, e: _Entry, i: int, lst: _List) -> list[_Value]:
         if e.from_node is None:
@@ -622,6 +666,8 @@ class Builder:
                             f"{what} names entries of the same list")
         if not rest:
             return lst.done[head]
+        if lst.done[head].shape is None:  # an entry an earlier error left unknown
+            raise _Cascade()
         pre = f"{lst.prefix}." if lst.prefix else ""
         value = self._path_value(pre + ref)
         if value is None:
@@ -661,6 +707,8 @@ class Builder:
                     raise ExprError(f"in_shape() input {k} is out of range: the entry "
                                     f"has {len(src)} input{'s' if len(src) != 1 else ''}",
                                     hint=f"use 0..{len(src) - 1}", code="bad-index")
+            if src[k].shape is None:
+                raise _Cascade()
             return _dim(src[k].shape, args[0], "in_shape")
 
         own = {"in_shape()": in_shape, "input_shape()": self.input_shape}
@@ -912,6 +960,9 @@ class Builder:
         ref = str(node.value).strip()
         head = ref.split(".", 1)[0]
         hit = None
+        if head in lst.done and lst.done[head].shape is None or \
+                any(v.shape is None for v in src):
+            raise _Cascade()
         if head in lst.done:
             full = f"{prefix}.{ref}" if prefix else ref
             hit = self.net.by_name.get(full)
@@ -1556,6 +1607,8 @@ class Builder:
                             "layers", node=where,
                             hint="raise the bound with --max-layers if you mean it")
         shapes = [v.shape for v in src]
+        if None in shapes:  # an input an earlier error left unknown
+            raise _Cascade()
         self._index_input(lt, src, arg_nodes.get("from") or node)
         try:
             concrete = lt.pick(shapes)
@@ -1616,6 +1669,8 @@ class Builder:
         named as PyTorch names it, inside a group named as the entry. Errors of a member
         point at the entry's argument they name, else at the entry."""
         shapes = [v.shape for v in src]
+        if None in shapes:
+            raise _Cascade()
         try:
             for arg in lt.required_args:
                 if arg.name not in a:
@@ -1705,9 +1760,18 @@ def build(spec: Spec, limits: Limits | None = None) -> Network:
             top = b.build_list(spec.layers, _Value(next(iter(refs)), spec.input), "",
                                spec.vars, None, 0, True)
     except RecursionError:
-        raise SpecError("too-deep", "blocks and groups nest too deeply",
+        exc = SpecError("too-deep", "blocks and groups nest too deeply",
                         node=b.expanding[0] if b.expanding else spec.layers,
-                        hint="flatten the structure") from None
+                        hint="flatten the structure")
+        raise (SpecErrors(b.errors + [exc], b.errors_left) if b.errors else exc) from None
+    except SpecError as exc:  # a fatal one: with the independent errors found before it
+        if b.errors and not isinstance(exc, SpecErrors):
+            raise SpecErrors(b.errors + [exc], b.errors_left) from None
+        raise
+    except _Cascade:  # cannot happen without an error recorded first
+        raise SpecErrors(b.errors, b.errors_left) from None
+    if b.errors:
+        raise SpecErrors(b.errors, b.errors_left)
     net = b.net
     if spec.outputs:
         for name, node in spec.outputs:

@@ -64,13 +64,20 @@ def test_passing_file(files):
 
 HUMAN = """\
 FAIL bad.yaml
-  3:5     warning conv2d '0' has a bias (16 parameters) that the batch_norm2d '1' right after \
-it cancels: normalising subtracts each channel's mean, bias included  [bias-before-norm]
-                  hint: set `bias: false`; the norm's own shift (beta) does the bias's job
-  6:11    error   output: expected [1, 16, 32, 31], got [1, 16, 32, 32]  [expect-output]
-                  hint: differs at dim 3: 31 vs 32
-  7:11    error   params: expected 464, got 480 (16 more)  [expect-params]
-                  hint: if the change is intended, set `params: 480`
+bad.yaml:3:5: warning[bias-before-norm]: conv2d '0' has a bias (16 parameters) that the \
+batch_norm2d '1' right after it cancels: normalising subtracts each channel's mean, bias \
+included
+  3 |   - conv2d: {out_channels: 16, kernel_size: 3, padding: 1}
+    |     ^
+  = hint: set `bias: false`; the norm's own shift (beta) does the bias's job
+bad.yaml:6:11: error[expect-output]: output: expected [1, 16, 32, 31], got [1, 16, 32, 32]
+  6 |   output: [1, 16, 32, 31]
+    |           ^
+  = hint: differs at dim 3: 31 vs 32
+bad.yaml:7:11: error[expect-params]: params: expected 464, got 480 (16 more)
+  7 |   params: 464
+    |           ^
+  = hint: if the change is intended, set `params: 480`
 ok   good.yaml
 1 of 2 files failed: 2 errors, 1 warning
 """

@@ -146,7 +146,8 @@ def test_an_unreadable_directory_leaves_the_others_checked(locked):
     assert r.output.count("g/sub/c.yaml:3:") == 1 and "g/sub/a.yaml" not in r.output
     r = cli_runner(env={"NO_COLOR": "1"}).invoke(main, ["check", "g"])
     assert r.output.splitlines()[0] == "FAIL g/locked"
-    assert "cannot read the directory: Permission denied  [unreadable]" in r.output
+    assert "g/locked:1:1: error[unreadable]: cannot read the directory: Permission denied" \
+        in r.output
     assert "ok   g/sub/a.yaml" in r.output and "FAIL g/sub/c.yaml" in r.output
 
 

@@ -216,22 +216,27 @@ def _summary(checked, strict) -> tuple[str, bool]:
 
 
 def render_human(checked, strict) -> str:
+    """Per file an ok/FAIL line, then each diagnostic as `FILE:LINE:COL: severity[code]:
+    message` (terminals and editors jump to it), the source line with a caret under the
+    column, and the hint, as rustc and ruff print them."""
     from ..render import printable
+    from .run import source_snippet
 
     style = click.style
     colour = {"error": "red", "warning": "yellow"}
     lines = []
+    sources: dict = {}
     for c in checked:
         bad = c.failed(strict)
         mark = style("FAIL", fg="red", bold=True) if bad else style("ok  ", fg="green")
         lines.append(f"{mark} {style(printable(c.file), bold=True)}")
         for d in c.diagnostics:
-            where = f"{d.line}:{d.column}"
-            sev = style(f"{d.severity:<7}", fg=colour.get(d.severity))
-            lines.append(f"  {where:<7} {sev} {printable(d.message)}  "
-                         f"{style('[' + d.code + ']', dim=True)}")
+            sev = style(f"{d.severity}[{d.code}]", fg=colour.get(d.severity), bold=True)
+            lines.append(f"{printable(d.location())}: {sev}: {printable(d.message)}")
+            snippet = source_snippet(d, sources)
+            lines += ["  " + style(x, dim=True) for x in snippet]
             if d.hint:
-                lines.append(" " * 18 + style(f"hint: {printable(d.hint)}", dim=True))
+                lines.append("  " + style(f"= hint: {printable(d.hint)}", dim=True))
     text, ok = _summary(checked, strict)
     lines.append(style(text, fg="green" if ok else "red", bold=True))
     return "\n".join(lines) + "\n"

@@ -28,6 +28,41 @@ def table_width():
         return 120
 
 
+SNIPPET_WIDTH = 76  # characters of a source line shown around the column
+
+
+def source_snippet(d, cache: dict) -> list[str]:
+    """The offending source line of diagnostic ``d`` with a caret under its column, as
+    rustc and ruff show it (escaped: the line comes from the user's file), or [] when the
+    file cannot be read again (standard input, a file gone) or has no such line. A long
+    line is shown as a window around the column. ``cache``: file -> its lines."""
+    from ..analyse import read_source
+    from ..render import printable
+
+    if d.file is None or d.file == "<stdin>" or not d.line:
+        return []
+    if d.file not in cache:
+        try:
+            cache[d.file] = read_source(d.file).split(b"\n")
+        except OSError:
+            cache[d.file] = None
+    lines = cache[d.file]
+    if not lines or d.line > len(lines):
+        return []
+    text = lines[d.line - 1].rstrip(b"\r").decode("utf-8", "replace")
+    col = max(1, d.column) - 1
+    start = 0
+    if len(text) > SNIPPET_WIDTH:
+        start = max(0, min(col - SNIPPET_WIDTH // 3, len(text) - SNIPPET_WIDTH))
+    piece = text[start:start + SNIPPET_WIDTH]
+    lead = "..." if start else ""
+    tail = "..." if start + SNIPPET_WIDTH < len(text) else ""
+    number = str(d.line)
+    shown = printable(piece).rstrip()
+    caret = len(lead) + len(printable(piece[:max(0, col - start)]))
+    return [f"{number} | {lead}{shown}{tail}", f"{' ' * len(number)} | {' ' * caret}^"]
+
+
 def format_diagnostic(d) -> str:
     """``FILE:LINE:COL: severity[code]: message`` and an indented hint line; the file name,
     message and hint escaped (layercalc.render.printable), so a diagnostic stays one line."""
