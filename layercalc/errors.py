@@ -105,21 +105,21 @@ def did_you_mean(word: str, choices, normalize=None) -> str | None:
 class SpecErrors(SpecError):
     """Several independent located problems of one spec (the builder goes on after an
     error, SPEC.md section 6: every independent error in one run); it reads as the first
-    of them where one SpecError is expected. ``left``: how many more were not kept."""
+    of them where one SpecError is expected. ``unchecked``: the builder stopped at its
+    cap, the rest of the file was not checked."""
 
-    def __init__(self, errors: list, left: int = 0):
+    def __init__(self, errors: list, unchecked: bool = False):
         first = errors[0]
         super().__init__(first.code, first.message, hint=first.hint, line=first.line,
                          column=first.column)
         self.errors = errors
-        self.left = left
+        self.unchecked = unchecked
 
     def diagnostics(self, file: str | None = None) -> list:
         out = [e.diagnostic(file) for e in self.errors]
-        if self.left:
+        if self.unchecked:
             last = self.errors[-1]
-            out.append(Diagnostic("too-many-problems", f"{self.left} more error"
-                                  f"{'s' if self.left != 1 else ''} not shown (the first "
-                                  f"{len(self.errors)} are above)", last.line, last.column,
+            out.append(Diagnostic("too-many-problems", f"{len(self.errors)} errors; the rest "
+                                  "of the file was not checked", last.line, last.column,
                                   "error", "fix these first", file))
         return out

@@ -187,7 +187,7 @@ def _enter(src: list) -> list:
     return [_Value(v.ref, v.shape, v) for v in src]
 
 
-MAX_ERRORS = 50  # independent errors kept per spec; the rest are counted
+MAX_ERRORS = 50  # independent errors per spec; at this many the rest is not checked
 # errors after which going on could cost what the bound prevents: they stop the build
 FATAL = frozenset({"too-many-layers", "too-deep", "too-large"})
 
@@ -516,8 +516,7 @@ class Builder:
                            in spec.named_inputs().items()}
         self.input_refs = set(spec.input_refs())
         self.int_refs: set = set()  # refs of integer tensors a layer made (arange)
-        self.errors: list = []  # independent errors so far (SpecError), first MAX_ERRORS
-        self.errors_left = 0  # and how many more
+        self.errors: list = []  # independent errors so far (SpecError), at most MAX_ERRORS
         self._seen_errors: set = set()
         self.state_shapes: dict = {}  # state_dict key -> shape, of the tensors made so far
 
@@ -577,10 +576,9 @@ class Builder:
         if key in self._seen_errors:
             return
         self._seen_errors.add(key)
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(exc)
-        else:
-            self.errors_left += 1
+        self.errors.append(exc)
+        if len(self.errors) >= MAX_ERRORS:  # bounded time: a file of 400,000 bad keys
+            raise SpecErrors(self.errors, unchecked=True)
 
     @staticmethod
     def _unknown(lst: _List, e: _Entry):
@@ -1763,15 +1761,15 @@ def build(spec: Spec, limits: Limits | None = None) -> Network:
         exc = SpecError("too-deep", "blocks and groups nest too deeply",
                         node=b.expanding[0] if b.expanding else spec.layers,
                         hint="flatten the structure")
-        raise (SpecErrors(b.errors + [exc], b.errors_left) if b.errors else exc) from None
+        raise (SpecErrors(b.errors + [exc]) if b.errors else exc) from None
     except SpecError as exc:  # a fatal one: with the independent errors found before it
         if b.errors and not isinstance(exc, SpecErrors):
-            raise SpecErrors(b.errors + [exc], b.errors_left) from None
+            raise SpecErrors(b.errors + [exc]) from None
         raise
     except _Cascade:  # cannot happen without an error recorded first
-        raise SpecErrors(b.errors, b.errors_left) from None
+        raise SpecErrors(b.errors) from None
     if b.errors:
-        raise SpecErrors(b.errors, b.errors_left)
+        raise SpecErrors(b.errors)
     net = b.net
     if spec.outputs:
         for name, node in spec.outputs:

@@ -1,6 +1,6 @@
 """Every independent error of a file in one run (issue 15, SPEC.md section 6): the builder
 goes on after an error, skips what reads the entry it could not build (no cascade of
-follow-on errors), reports a mistake inside a block used many times once, keeps at most
+follow-on errors), reports a mistake inside a block used many times once, stops at
 MAX_ERRORS, and still stops at the bounds. `check` prints each as FILE:LINE:COL:
 severity[code]: message, the source line with a caret under the column, and the hint."""
 import json
@@ -61,10 +61,11 @@ def test_the_number_kept_is_capped(tmp_path):
     n = MAX_ERRORS + 7
     lines = "".join(f"  - linear: {{out_features: 4, bad{i}: 1}}\n" for i in range(n))
     got = errors(tmp_path, "input: [1, 4]\nlayers:\n" + lines)
+    # at the cap the rest is not checked (bounded time for a file of 400,000 bad keys)
     assert len(got) == MAX_ERRORS + 1
     assert got[-1][2] == "too-many-problems"
     p = tmp_path / "s.yaml"
-    assert "7 more errors not shown" in analyse(str(p)).diagnostics[-1].message
+    assert "the rest of the file was not checked" in analyse(str(p)).diagnostics[-1].message
 
 
 def test_a_bound_still_stops_the_build_with_the_errors_before_it(tmp_path):
