@@ -192,6 +192,11 @@ MAX_ERRORS = 50  # independent errors per spec; at this many the rest is not che
 FATAL = frozenset({"too-many-layers", "too-deep", "too-large"})
 
 
+# the families whose layers PyTorch runs on floating-point tensors only
+FLOAT_FAMILIES = frozenset({"linear", "convolution", "normalization", "activation",
+                            "pooling", "attention", "recurrent", "dropout"})
+
+
 class _Cascade(Exception):
     """An entry reads a value an earlier error left unknown: it is skipped without a
     diagnostic of its own (the earlier one says what to fix)."""
@@ -1088,6 +1093,20 @@ class Builder:
                                 hint="feed it a network input, which holds the indices, or "
                                 "an arange")
 
+    def _float_input(self, lt: LayerType, src: list, node: Node):
+        """An integer tensor (arange, an arange buffer) fed to a layer that computes in
+        floating point (linear, conv, norms, activations, pools, attention, recurrence):
+        PyTorch refuses it (tensor operations and arithmetic take it)."""
+        if lt.index_input or lt.family not in FLOAT_FAMILIES:
+            return
+        for v in src:
+            if v.ref in self.int_refs:
+                raise SpecError("integer-input", f"{lt.name} computes in floating point, but "
+                                f"'{v.ref}' holds integers (PyTorch refuses a Long tensor "
+                                "here)", node=node,
+                                hint="feed it an embedding of the integers, or a float "
+                                "tensor")
+
     def _next_call(self, key) -> int:
         self.calls[key] = self.calls.get(key, 1) + 1
         return self.calls[key]
@@ -1138,8 +1157,7 @@ class Builder:
                                 f"{exc.message}", node=node,
                                 hint="a shared module must accept the new input as it is "
                                 "(a parameter-free module takes any input)") from None
-            orig = layer.shares if layer.shares is not None else \
-                self.net.by_name[layer.name][1]
+            orig = layer.shares if layer.shares is not None else self._index_of(layer)
             held = self.net.layers[orig].tensors  # a call row holds none: its module's
             old = [tuple(t.shape) for t in held]
             new = [tuple(t.shape) for t in tensors]
@@ -1174,6 +1192,15 @@ class Builder:
                 mapped[old] = _Value(new, shape)
             mapped[layer.ref] = out
         return out
+
+    def _index_of(self, layer: Layer) -> int:
+        """The row index of ``layer`` (by_name holds a group under the same name as a
+        composite module's own row, e.g. multihead_attention's)."""
+        hit = self.net.by_name.get(layer.name)
+        if hit is not None and hit[0] == "layer" and self.net.layers[hit[1]] is layer:
+            return hit[1]
+        return next(i for i in range(len(self.net.layers) - 1, -1, -1)
+                    if self.net.layers[i] is layer)
 
     # -- layer-valued block arguments (SPEC.md section 11) ---------------------------------
     def _names_layer(self, text: str) -> bool:
@@ -1515,7 +1542,9 @@ class Builder:
             src = []
         elif len(src) > 1 and not lt.merge:
             raise SpecError("bad-from", f"{lt.name} takes one input, but `from` names "
-                            f"{len(src)}", node=e.from_node,
+                            f"{len(src)}" if e.from_node is not None else
+                            f"{lt.name} takes one input, but the module holding it gives "
+                            f"it {len(src)}", node=e.from_node or e.node,
                             hint="merge them first with add, mul or concat")
         a, arg_nodes = self._leaf_args(lt, e, names, src)
         if lt.composite:
@@ -1539,6 +1568,10 @@ class Builder:
                                 or ("it takes " + ", ".join(lt.arg_map) if lt.arg_map else
                                     f"{lt.name} takes no arguments"))
             scope = e.scope_for(k, names)
+            if arg.kind == "layer" and isinstance(v, Scalar) and v.value is None:
+                a[k.value] = None  # YAML null: PyTorch's None, as `none`
+                arg_nodes[k.value] = v
+                continue
             if arg.kind == "layer":
                 value = self._arg_value(v, scope, f"{lt.name}'s {k.value}")
                 if isinstance(value, str) and self._names_layer(value.strip()):
@@ -1563,19 +1596,21 @@ class Builder:
         roles = getattr(src, "roles", None)
         if roles is not None and not lt.input_roles:
             raise SpecError("bad-from", f"{lt.name} takes its inputs in order: write `from` "
-                            "as a list of names, not a mapping", node=e.from_node,
+                            "as a list of names, not a mapping", node=e.from_node or e.node,
                             hint="`from: [a, b]`")
         if lt.input_roles and roles is not None:
             known = [r.rstrip("?") for r in lt.input_roles]
             for r in roles:
                 if r not in known:
                     raise SpecError("bad-from", f"{lt.name} has no input '{r}'",
-                                    node=e.from_node, hint=did_you_mean(r, known) or
+                                    node=e.from_node or e.node,
+                                    hint=did_you_mean(r, known) or
                                     "its inputs: " + ", ".join(known))
             need = [r for r in lt.input_roles if not r.endswith("?")]
             if need and need[0] not in roles:
                 raise SpecError("bad-from", f"{lt.name} needs its input '{need[0]}'",
-                                node=e.from_node, hint=f"add `{need[0]}: NAME` to `from`")
+                                node=e.from_node or e.node,
+                                hint=f"add `{need[0]}: NAME` to `from`")
             order = sorted(range(len(roles)), key=lambda i: known.index(roles[i]))
             src[:] = [src[i] for i in order]
             roles = tuple(roles[i] for i in order)
@@ -1585,7 +1620,7 @@ class Builder:
                 if len(src) > len(positional):
                     raise SpecError("bad-from", f"{lt.name} takes at most {len(positional)} "
                                     f"inputs in order ({', '.join(positional)}), but `from` "
-                                    f"names {len(src)}", node=e.from_node,
+                                    f"names {len(src)}", node=e.from_node or e.node,
                                     hint="name the others by keyword in a mapping: `from: "
                                     "{" + ", ".join(r.rstrip("?") + ": ..."
                                                     for r in lt.input_roles[:4]) + "}`")
@@ -1608,6 +1643,7 @@ class Builder:
         if None in shapes:  # an input an earlier error left unknown
             raise _Cascade()
         self._index_input(lt, src, arg_nodes.get("from") or node)
+        self._float_input(lt, src, arg_nodes.get("from") or node)
         try:
             concrete = lt.pick(shapes)
             for arg in concrete.required_args:

@@ -285,3 +285,50 @@ def test_explain_of_a_tied_head_names_the_tensor_it_is(tmp_path):
     assert r.exit_code == 0, r.output
     assert "weight 8·40 = 320 is wte.weight, tied" in r.stdout
     assert "no parameters" not in r.stdout
+
+
+@pytest.mark.parametrize("text", [
+    # a transformer layer, an attention inside a layer or a sequential, called again
+    "  - transformer_encoder_layer: {name: a, nhead: 4, dim_feedforward: 8}\n"
+    "  - share: a\n",
+    "  - transformer_encoder_layer: {name: a, nhead: 4, dim_feedforward: 8}\n"
+    "  - share: a.self_attn\n",
+    "  - sequential: {name: s, layers: [mha: {name: m, num_heads: 4}]}\n"
+    "  - share: s.m\n",
+    "  - transformer_encoder: {name: e, encoder_layer: {transformer_encoder_layer: "
+    "{nhead: 4, dim_feedforward: 8}}, num_layers: 1}\n"
+    "  - share: e\n",
+])
+def test_attention_modules_can_be_called_again(tmp_path, text):
+    n = net(tmp_path, "input: [5, 2, 16]\nlayers:\n" + text)
+    calls = [l for l in n.layers if l.call == 2]
+    assert calls and all(not l.tensors for l in calls)
+    assert n.totals()["params"] == sum(l.params for l in n.layers if l.call == 1)
+
+
+@pytest.mark.parametrize("text, code, words", [
+    ("  - arange: {name: p, end: 5}\n  - linear: {out_features: 3}\n", "integer-input",
+     "holds integers"),
+    ("  - arange: {end: 0}\n", "output-too-small", "empty"),
+    ("  - transformer_encoder_layer: {nhead: 2, activation: tanh}\n", "invalid-layer",
+     "relu/gelu, not tanh"),
+    ("  - transformer_decoder: {decoder_layer: {transformer_encoder_layer: {nhead: 2}}, "
+     "num_layers: 1, from: [input, input]}\n", "invalid-layer",
+     "must be a transformer_decoder_layer"),
+])
+def test_what_pytorch_refuses_is_refused(tmp_path, text, code, words):
+    got = error(tmp_path, "input: [5, 2, 16]\nlayers:\n" + text)
+    assert got[1] == code and words in got[2], got
+    assert got[0] >= 3  # at the entry, not at line 1
+
+
+def test_module_activation_and_null_norm_are_accepted(tmp_path):
+    n = net(tmp_path, """\
+        input: [5, 2, 16]
+        layers:
+          - transformer_encoder:
+              encoder_layer: {transformer_encoder_layer: {nhead: 2, activation: {tanh: {}}}}
+              num_layers: 1
+              norm: null
+        """)
+    assert [l.type.name for l in n.layers if l.name.endswith("activation")] == ["tanh"]

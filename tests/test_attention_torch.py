@@ -276,3 +276,22 @@ def test_default_transformer_parameter_count():
         assert r.ok, r.diagnostics
         want = sum(p.numel() for p in nn.Transformer().parameters())
         assert r.net.totals()["params"] == want == 44_140_544
+
+
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_causal_with_appended_keys_follows_pytorchs_paths(tmp_path, need_weights):
+    """With is_causal, no key_padding_mask and need_weights false, PyTorch lets
+    scaled_dot_product_attention make the causal mask over the appended keys too (which
+    hides them); with need_weights it pads the explicit mask (which shows them)."""
+    spec = {"name": "c", "input": [4, 3, 8],
+            "layers": [{"multihead_attention": {
+                "name": "at", "num_heads": 2, "add_bias_kv": True, "add_zero_attn": True,
+                "need_weights": need_weights, "is_causal": True}}],
+            "outputs": ["at.attn_output"]}
+    data, _ = _run(tmp_path, spec)
+    m = nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True).eval()
+    m.load_state_dict(_state(data, "at."), strict=True)
+    x = _t(data["input"])
+    with torch.no_grad():
+        y, _ = m(x, x, x, attn_mask=_causal(4), is_causal=True, need_weights=need_weights)
+    _close(y, data["output"])

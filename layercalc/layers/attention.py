@@ -29,6 +29,22 @@ from .base import Arg, LayerType, Member, Tensor
 MAX_STACK = 100_000  # num_layers, as recurrent layers bound theirs: each copy is rows
 
 
+def _check_module(a, key, want):
+    """A module-valued argument PyTorch reads attributes of (TransformerEncoder reads
+    ``encoder_layer.self_attn.batch_first``; Transformer calls its custom encoder with
+    ``mask=``): a registry type must be ``want``; a block of the spec is taken on trust."""
+    from . import REGISTRY
+
+    v = a.get(key)
+    if v is None or isinstance(v, tuple) or not hasattr(v, "type_name"):
+        return
+    lt = REGISTRY.get(v.type_name)
+    if lt is not None and lt.name != want:
+        raise LayerError(f"{key} must be a {want} (PyTorch's module reads its attributes "
+                         f"and calls it as one), not {lt.name}", arg=key,
+                         hint=f"`{key}: {{{want}: {{...}}}}`, or a block of your own")
+
+
 def _check_stack(a, key):
     n = a[key]
     if n < 1:
@@ -420,7 +436,7 @@ class MHAProjection(LayerType):
             lines.append(f"bias_k + bias_v: 2·E = {2 * E:,}")
         lines.append(f"out_proj (its own row): E·E + E = {E * E + E * a['bias']:,}" if a["bias"]
                      else f"out_proj (its own row): E·E = {E * E:,}")
-        if a["_same"] and a["bias"]:
+        if a["_same"] and a["bias"] and not a["add_bias_kv"]:
             total = 4 * E * E + 4 * E
             lines.append(f"the module: 3·E² + 3E + E² + E = 4·{E}² + 4·{E} = {total:,}; a "
                          f"linear of the same inputs and outputs ({E} -> {E}) has "
@@ -470,6 +486,11 @@ class MHAProjection(LayerType):
             mask = np.where(np.triu(np.ones((L, S), dtype=bool), 1), -np.inf,
                             0.0).astype(dt)[None]
         kpm = get.get("key_padding_mask")
+        # PyTorch's own path: with is_causal, no key_padding_mask and need_weights false it
+        # drops the mask and lets scaled_dot_product_attention make the causal one over
+        # every key, appended ones (bias_k, zero attention) included, which it then hides
+        sdpa_causal = a["is_causal"] and "attn_mask" not in get and kpm is None and \
+            not a["need_weights"]
         if kpm is not None:
             kpm = _additive(np, kpm if batched else kpm[None], dt, False)  # (N, S)
         if a["add_bias_kv"]:
@@ -489,6 +510,10 @@ class MHAProjection(LayerType):
                 mask = np.pad(mask, ((0, 0), (0, 0), (0, 1)))
             if kpm is not None:
                 kpm = np.pad(kpm, ((0, 0), (0, 1)))
+        if sdpa_causal:
+            S2 = k.shape[1]
+            mask = np.where(np.tril(np.ones((L, S2), dtype=bool)), 0.0,
+                            -np.inf).astype(dt)[None]
         q *= dt.type(math.sqrt(1.0 / hd))
         scores = np.matmul(q, k.transpose(0, 2, 1))  # (N*H, L, S2)
         if mask is not None:
@@ -558,12 +583,16 @@ def _activation(a, name="activation"):
     gelu, F.relu / F.gelu), a layer (``{gelu: {approximate: tanh}}``) is a module."""
     act = a[name]
     if isinstance(act, str):
-        if act not in ("relu", "gelu"):
-            raise LayerError(f"activation should be relu/gelu, not {act} (PyTorch refuses "
-                             "it)", arg=name,
-                             hint=f"pass a module instead: `{name}: {{{act}: {{}}}}`")
-        return act
-    return act  # a LayerValue: built as the entry it holds
+        word = act
+    elif not act.args and getattr(act.node, "value", None) == act.type_name:
+        word = act.type_name  # a bare word: PyTorch's string form
+    else:
+        return act  # a module (a LayerValue): built as the entry it holds
+    if word not in ("relu", "gelu"):
+        raise LayerError(f"activation should be relu/gelu, not {word} (PyTorch refuses the "
+                         "string; a module is any layer)", arg=name,
+                         hint=f"pass a module instead: `{name}: {{{word}: {{}}}}`")
+    return word
 
 
 LAYER_ARGS = (
@@ -783,6 +812,7 @@ class _Stack(LayerType):
 
     def infer(self, a, shapes):
         _check_stack(a, "num_layers")
+        _check_module(a, self.layer_arg, f"transformer_{self.kind}_layer")
         roles = a["_roles"]
         if self.kind == "decoder" and "memory" not in roles:
             raise LayerError("transformer_decoder takes tgt and memory (`from: [tgt, "
@@ -882,6 +912,8 @@ class Transformer(LayerType):
                                  arg="from", code="shape-mismatch")
         _check_stack(a, "num_encoder_layers")
         _check_stack(a, "num_decoder_layers")
+        _check_module(a, "custom_encoder", "transformer_encoder")
+        _check_module(a, "custom_decoder", "transformer_decoder")
         if src[-1] != a["d_model"] or tgt[-1] != a["d_model"]:
             raise LayerError("the feature number of src and tgt must be equal to d_model "
                              f"(PyTorch refuses src {list(src)} and tgt {list(tgt)} with "

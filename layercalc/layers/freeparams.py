@@ -78,7 +78,12 @@ class Arange(LayerType):
             raise LayerError(f"upper bound and larger bound inconsistent with step sign "
                              f"(PyTorch refuses start {start}, end {end}, step {step})",
                              arg="end")
-        return (-(-(end - start) // step),)
+        n = -(-(end - start) // step)
+        if n == 0:
+            raise LayerError(f"arange from {start} to {end} is empty (PyTorch returns an "
+                             "empty tensor; layercalc models none)", arg="end",
+                             code="output-too-small")
+        return (n,)
 
     def integer(self, a):
         return True
