@@ -29,7 +29,6 @@ REPO = Path(__file__).resolve().parents[1]
 SCALE = float(os.environ.get("FUZZ_EXAMPLES_SCALE", "1"))
 
 TEXT_DIAG = re.compile(r"^\S.*?:\d+:\d+: (error|warning)\[[^\]]+\]: ")
-HUMAN_DIAG = re.compile(r"^\s+\d+:\d+\s+(error|warning)\s")
 GITHUB_DIAG = re.compile(r"^::(error|warning) file=[^\n]*,line=\d+,col=\d+::")
 
 
@@ -105,11 +104,9 @@ def _located_errors(result, fmt) -> list:
             if line.startswith("::error") or line.startswith("::warning"):
                 assert GITHUB_DIAG.match(line), line
                 errors += [line] if line.startswith("::error") else []
-        elif fmt == "human":
-            m = HUMAN_DIAG.match(line)
-            if m and m.group(1) == "error":
-                errors.append(line)
-        elif "error[" in line and not line.startswith(" "):
+        elif "error[" in line and not line.startswith(" ") and " | " not in line[:12]:
+            # every format but json and github (check's human one too): FILE:LINE:COL: ...
+            # lines, then (human) the source line "N | ..." and an indented hint
             assert TEXT_DIAG.match(line), line
             errors.append(line)
     return errors
