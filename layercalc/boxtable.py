@@ -7,18 +7,66 @@ computed directly; colour, when wanted, is applied by printing a styled rich Tex
 from __future__ import annotations
 
 import io
+import re
 import textwrap
+
+
+# Fitting a table to the width (issue 15): first wrap the wrapping columns (Arguments,
+# From, notes) down to their longest word, then write shapes compactly ("1x64x56x56" for
+# "[1, 64, 56, 56]"), then drop columns by priority (the highest first: Input before
+# Arguments before Type) and say which, then fold layer names at their dots. A column of
+# priority 0 is never dropped.
+_SHAPE = re.compile(r"\[(-?\d+(?:, -?\d+)*)?\]")
+
+
+def compact_shapes(text: str) -> str:
+    """'[1, 64, 56, 56]' -> '1x64x56x56' ('[]', a 0-d shape, stays), in any cell text.
+
+    >>> compact_shapes("output: [10, 2, 16]")
+    'output: 10x2x16'
+    """
+    return _SHAPE.sub(lambda m: m.group(1).replace(", ", "x") if m.group(1) else "[]", text)
+
+
+def _fold_name(name: str, width: int) -> list[str]:
+    """A dotted layer name split after dots into lines of at most ``width`` (a part
+    longer than that is cut), indentation kept on the first line only."""
+    if len(name) <= width:
+        return [name]
+    parts = re.findall(r"[^.]*\.|[^.]+$", name)
+    lines, cur = [], ""
+    for part in parts:
+        while len(part) > width:
+            if cur:
+                lines.append(cur)
+                cur = ""
+            lines.append(part[:width])
+            part = part[width:]
+        if len(cur) + len(part) > width:
+            lines.append(cur)
+            cur = part
+        else:
+            cur += part
+    if cur:
+        lines.append(cur)
+    return lines
 
 
 class BoxTable:
     def __init__(self, title: str | None = None, caption: str | None = None):
         self.title = title
         self.caption = caption
-        self.columns: list[tuple[str, bool, bool]] = []  # header, numeric, wrap
+        # header, numeric, wrap, priority (0: always shown; higher: dropped sooner),
+        # shape (cells hold shapes, written compactly when space is short), fold (a layer
+        # name, folded at its dots last)
+        self.columns: list[tuple] = []
         self.rows: list = []  # (cells, styles) or None for a section line
+        self.hidden: list[str] = []  # the headers the last layout left out
+        self.compact = False
 
-    def add_column(self, header: str, numeric: bool = False, wrap: bool = False):
-        self.columns.append((header, numeric, wrap))
+    def add_column(self, header: str, numeric: bool = False, wrap: bool = False,
+                   priority: int = 0, shape: bool = False, fold: bool = False):
+        self.columns.append((header, numeric, wrap, priority, shape, fold))
 
     def add_row(self, cells, style: str = "", styles=None):
         self.rows.append(([str(c) for c in cells],
@@ -28,44 +76,90 @@ class BoxTable:
         self.rows.append(None)
 
     # -- layout --------------------------------------------------------------------
-    def _widths(self, max_width: int) -> list[int]:
-        widths = [len(h) for h, _, _ in self.columns]
+    def _natural(self, shown: list[int]) -> dict:
+        widths = {i: len(self.columns[i][0]) for i in shown}
         for row in self.rows:
             if row is None:
                 continue
-            for i, cell in enumerate(row[0]):
-                for part in cell.split("\n"):
+            for i in shown:
+                for part in self._text(i, row[0][i]).split("\n"):
                     if len(part) > widths[i]:
                         widths[i] = len(part)
-        total = sum(widths) + 3 * len(widths) + 1
-        wrap = [i for i, (_, _, w) in enumerate(self.columns) if w]
-        longest_word = {i: max([len(w) for row in self.rows if row is not None
-                                for w in row[0][i].split()] or [0]) for i in wrap}
-        while total > max_width and wrap:
-            i = max(wrap, key=lambda j: widths[j])
-            floor = max(10, len(self.columns[i][0]), longest_word[i])  # never split a name
-            if widths[i] <= floor:
-                wrap.remove(i)
+        return widths
+
+    def _text(self, i: int, cell: str) -> str:
+        return compact_shapes(cell) if self.compact and self.columns[i][4] else cell
+
+    @staticmethod
+    def _total(widths: dict) -> int:
+        return sum(widths.values()) + 3 * len(widths) + 1
+
+    def _squeeze(self, widths: dict, max_width: int, which, floor: int = 12) -> dict:
+        """Narrow the columns ``which`` selects towards their floors until the table fits."""
+        total = self._total(widths)
+        cols = [i for i in widths if which(i)]
+        floors = {}
+        for i in cols:
+            if self.columns[i][5]:  # a folded name: at least ``floor`` characters
+                floors[i] = max(floor, len(self.columns[i][0]))
+            else:
+                floors[i] = max([10, len(self.columns[i][0])] + [
+                    len(w) for row in self.rows if row is not None
+                    for w in self._text(i, row[0][i]).split()])  # never split a word
+        while total > max_width and cols:
+            i = max(cols, key=lambda j: widths[j])
+            if widths[i] <= floors[i]:
+                cols.remove(i)
                 continue
-            cut = min(widths[i] - floor, total - max_width)
+            cut = min(widths[i] - floors[i], total - max_width)
             widths[i] -= cut
             total -= cut
         return widths
 
+    def _widths(self, max_width: int) -> dict:
+        """Column index -> width for the columns shown, in the order of the steps above."""
+        self.compact = False
+        shown = list(range(len(self.columns)))
+        self.hidden = []
+        while True:
+            widths = self._natural(shown)
+            widths = self._squeeze(widths, max_width, lambda i: self.columns[i][2])
+            if self._total(widths) <= max_width:
+                return widths
+            if not self.compact and any(self.columns[i][4] for i in shown):
+                self.compact = True
+                continue
+            # fold long names a little before giving up a column: at least 20 characters
+            folded = self._squeeze(dict(widths), max_width, lambda i: self.columns[i][5],
+                                   floor=20)
+            if self._total(folded) <= max_width:
+                return folded
+            droppable = [i for i in shown if self.columns[i][3] > 0]
+            if not droppable:
+                return self._squeeze(widths, max_width, lambda i: self.columns[i][5])
+            worst = max(droppable, key=lambda i: (self.columns[i][3], i))
+            shown.remove(worst)
+            self.hidden.append(self.columns[worst][0] or "mark")
+
     def segments(self, max_width: int = 120) -> list[list[tuple[str, str]]]:
-        """Lines of (text, style) segments."""
+        """Lines of (text, style) segments, at most ``max_width`` characters wide when
+        the columns that cannot be dropped allow it; the last line names the columns
+        left out."""
         widths = self._widths(max_width)
-        total = sum(widths) + 3 * len(widths) + 1
+        shown = list(widths)
+        total = self._total(widths)
         out: list[list[tuple[str, str]]] = []
 
         def rule(left, mid, right, fill):
-            return [(left + mid.join(fill * (w + 2) for w in widths) + right, "")]
+            return [(left + mid.join(fill * (widths[i] + 2) for i in shown) + right, "")]
 
         if self.title:
             out.append([(self.title.center(total).rstrip(), "bold")])
         out.append(rule("┏", "┳", "┓", "━"))
         line = [("┃", "")]
-        for (h, numeric, _), w in zip(self.columns, widths):
+        for i in shown:
+            h, numeric = self.columns[i][0], self.columns[i][1]
+            w = widths[i]
             line += [(" ", ""), (h.rjust(w) if numeric else h.ljust(w), "bold"), (" ┃", "")]
         out.append(line)
         out.append(rule("┡", "╇", "┩", "━"))
@@ -74,18 +168,21 @@ class BoxTable:
                 out.append(rule("├", "┼", "┤", "─"))
                 continue
             cells, styles = row
-            parts = []
-            for i, cell in enumerate(cells):
-                lines = cell.split("\n")
+            parts = {}
+            for i in shown:
+                lines = self._text(i, cells[i]).split("\n")
                 if self.columns[i][2]:
                     lines = [p for part in lines for p in
                              (textwrap.wrap(part, widths[i], break_on_hyphens=False,
                                             break_long_words=False) or [""])]
-                parts.append(lines)
-            height = max(len(p) for p in parts)
+                elif self.columns[i][5]:
+                    lines = [p for part in lines for p in _fold_indented(part, widths[i])]
+                parts[i] = lines
+            height = max(len(p) for p in parts.values())
             for k in range(height):
                 line = [("│", "")]
-                for i, (p, w) in enumerate(zip(parts, widths)):
+                for i in shown:
+                    p, w = parts[i], widths[i]
                     text = p[k] if k < len(p) else ""
                     text = text.rjust(w) if self.columns[i][1] else text.ljust(w)
                     line += [(" ", ""), (text, styles[i] if text.strip() else ""), (" │", "")]
@@ -93,7 +190,22 @@ class BoxTable:
         out.append(rule("└", "┴", "┘", "─"))
         if self.caption:
             out.append([(self.caption, "dim")])
+        if self.hidden:
+            note = (f"(not shown at {max_width} columns: {', '.join(self.hidden)}; "
+                    "--width N or $COLUMNS shows more)")
+            out += [[(line, "dim")] for line in fit_lines([note], max_width)]
         return out
+
+
+def _fold_indented(text: str, width: int) -> list[str]:
+    """A tree-indented name folded at its dots, the continuation lines indented as the
+    first."""
+    body = text.lstrip(" ")
+    pad = text[:len(text) - len(body)]
+    if len(text) > width:  # deep nesting: keep half the width for the name itself
+        pad = pad[:width // 2]
+    lines = _fold_name(body, max(1, width - len(pad)))
+    return [pad + line for line in lines]
 
 
 def render_lines(lines, color: bool) -> str:
@@ -116,3 +228,16 @@ def render_lines(lines, color: bool) -> str:
     Console(file=buf, force_terminal=True, highlight=False, emoji=False).print(
         text, soft_wrap=True, end="")
     return buf.getvalue()
+
+
+def fit_lines(lines, width: int) -> list[str]:
+    """Text lines (the summaries under a table) wrapped to ``width``, continuation lines
+    indented by two spaces; a line that fits is kept as it is."""
+    out = []
+    for line in lines:
+        if len(line) <= width:
+            out.append(line)
+        else:
+            out += textwrap.wrap(line, width, subsequent_indent="  ",
+                                 break_on_hyphens=False, break_long_words=True)
+    return out

@@ -121,8 +121,11 @@ def num(n: int) -> str:
     return f"{n:,}"
 
 
-class Column(namedtuple("Column", "header cell numeric", defaults=(False,))):
-    """A table column: its header, ``cell(row, context) -> str``, and alignment."""
+class Column(namedtuple("Column", "header cell numeric priority shape",
+                        defaults=(False, 0, False))):
+    """A table column: its header, ``cell(row, context) -> str``, alignment, and how it
+    gives way in a narrow terminal (boxtable: ``priority`` > 0 columns are left out, the
+    highest first; ``shape`` cells are written compactly)."""
 
     __slots__ = ()
 
@@ -152,22 +155,22 @@ def _share(r: Row, ctx) -> str:
 
 SHAPE_COLUMNS = (
     Column("Layer", lambda r, c: c["text"](r.name)),
-    Column("Type", lambda r, c: c["text"](r.type)),
-    Column("Arguments", lambda r, c: c["text"](r.args)),
-    Column("From", _sources),
-    Column("Input", _inputs),
-    Column("Output", _output),
+    Column("Type", lambda r, c: c["text"](r.type), priority=1),
+    Column("Arguments", lambda r, c: c["text"](r.args), priority=2),
+    Column("From", _sources, priority=3),
+    Column("Input", _inputs, priority=4, shape=True),  # the row above's output, mostly
+    Column("Output", _output, shape=True),
 )
 
 PARAMS_COLUMNS = (
     Column("Layer", lambda r, c: c["text"](r.name)),
-    Column("Type", lambda r, c: c["text"](r.type)),
-    Column("Weights", lambda r, c: num(r.weights) if r.weights else "", True),
-    Column("Bias", lambda r, c: num(r.bias) if r.bias else "", True),
+    Column("Type", lambda r, c: c["text"](r.type), priority=2),
+    Column("Weights", lambda r, c: num(r.weights) if r.weights else "", True, 4),
+    Column("Bias", lambda r, c: num(r.bias) if r.bias else "", True, 3),
     Column("Params", lambda r, c: num(r.params), True),
-    Column("Trainable", lambda r, c: num(r.trainable), True),
-    Column("Buffers", lambda r, c: num(r.buffers) if r.buffers else "", True),
-    Column("Share", _share, True),
+    Column("Trainable", lambda r, c: num(r.trainable), True, 5),
+    Column("Buffers", lambda r, c: num(r.buffers) if r.buffers else "", True, 1),
+    Column("Share", _share, True, 6),
 )
 
 VIEWS = {"shape": SHAPE_COLUMNS, "params": PARAMS_COLUMNS}
@@ -226,14 +229,15 @@ def _cells(net, view, depth, limit=None, text=printable):
 
 
 def render_table(nets, view: str, depth=None, width=None, color=False) -> str:
-    from .boxtable import BoxTable, render_lines
+    from .boxtable import BoxTable, fit_lines, render_lines
 
     lines: list = []
     for net in nets:
         cols, cells, hidden = _cells(net, view, depth, MAX_TABLE_ROWS)
         table = BoxTable(printable(net.name), printable(net.spec.file))
         for c in cols:
-            table.add_column(c.header, c.numeric, wrap=c.header in ("Arguments", "From"))
+            table.add_column(c.header, c.numeric, wrap=c.header in ("Arguments", "From"),
+                             priority=c.priority, shape=c.shape, fold=c.header == "Layer")
         for item in cells:
             if item is None:
                 table.add_row([f"... {hidden:,} more rows (--depth, or --format csv for all)"]
@@ -253,7 +257,7 @@ def render_table(nets, view: str, depth=None, width=None, color=False) -> str:
                     "Buffers": num(totals["buffers"]), "Share": "100%"}
             table.add_row([foot.get(c.header, "") for c in cols], style="bold")
         lines.extend(table.segments(width or 120))
-        lines.extend(summary_lines(net, view))
+        lines.extend(fit_lines(summary_lines(net, view), width or 120))
         lines.append("")
     return render_lines(lines, color)
 

@@ -73,6 +73,9 @@ def cli_runner(**kw) -> CliRunner:
     """The CliRunner every test uses (``from conftest import cli_runner``): ``stdout`` and
     ``stderr`` apart and ``output`` both, as click >= 8.2 gives them, on click 8.1 (the
     floor in pyproject.toml, tested by .ci/run) too."""
+    # tables render 120 columns wide unless a test says otherwise (the tool's own default
+    # is the terminal's width, else 80: tests/test_width.py)
+    kw["env"] = {"COLUMNS": "120", **(kw.get("env") or {})}
     return _Click81Runner(**kw) if _CLICK_81 else CliRunner(**kw)
 
 

@@ -225,6 +225,11 @@ def _check_output(fmt, out, shown, tmp_path, capsys, argv):
         data = json.loads(json_out)
         diags = data["errors"] + data["warnings"]
         hints = sum("hint" in d for d in diags)
+        # the source line and its caret under each diagnostic (escaped like the rest)
+        snippet = [line for line in lines if re.match(r"^  [ \d]*\d? \| ", line)
+                   or re.match(r"^ +\| +\^$", line)]
+        assert len(snippet) % 2 == 0 and len(snippet) <= 2 * len(diags), snippet
+        lines = [line for line in lines if line not in snippet]
         assert len(lines) == 1 + len(diags) + hints + 1, lines  # file, each, hints, summary
         assert lines[0].endswith(shown)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .options import CONVERT, FORMATS, SPEC_OPTIONS, Option, parse_int
-from .run import format_diagnostic
+from .run import format_diagnostic, set_width
 
 LANGUAGE_HELP = """\
 A spec is a YAML mapping:
@@ -80,6 +80,12 @@ def click_option(o: Option, formats=FORMATS, default=None):
     elif o.kind == "int":
         kw.update(type=click.IntRange(o.minimum), default=o.default,
                   show_default=o.default is not None)
+    elif o.dest == "width":  # read by every table through run.table_width()
+        convert = _converter(o.kind)
+
+        def width(ctx, param, value):
+            set_width(convert(ctx, param, value))
+        kw.update(default=o.default, callback=width, expose_value=False)
     else:
         kw.update(default=o.default, callback=_converter(o.kind))
     return click.option(o.flag, o.dest, **kw)

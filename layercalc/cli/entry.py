@@ -178,8 +178,9 @@ def _main(argv):
 
         return cli.main() if argv is None else cli.main(args=args)
     view, specs, v = fast
-    from .run import exit_code, load_all, report
+    from .run import exit_code, load_all, report, set_width
 
+    set_width(v["width"])
     try:
         results = load_all(specs, v["sets"], v["input_shape"], v["max_layers"])
         out, errors = report(view, results, v["fmt"], v["depth"])

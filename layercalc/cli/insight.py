@@ -23,23 +23,27 @@ from .run import exit_code, load_all, table_width
 
 # -- generic table output -----------------------------------------------------------------
 
-def _table(title, caption, headers, numeric, items, footer=(), notes=(), cells=tuple) -> str:
-    """A rich table of ``cells(item)`` for each item; every text is escaped (printable)
-    and given to rich as a Text, never as markup, so `[bold]` in a layer name prints as
-    written. Past MAX_TABLE_ROWS items, as `shape`'s table, only the head and the tail
-    are given cells and drawn, around a row that says how many are hidden."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+# how each column gives way in a narrow terminal (layercalc.boxtable): priority > 0 is
+# left out, the highest first; shape columns are written compactly; Layer folds at dots
+PRIORITY = {"Type": 2, "FLOPs": 3, "Activation": 1, "Jump": 1, "Start": 2, "Note": 3,
+            "PyTorch": 1}
+WRAPS = ("Note", "Check", "PyTorch")
+SHAPES = ("Output",)
 
-    buf = io.StringIO()
-    console = Console(file=buf, width=table_width() or 120, color_system=None,
-                      highlight=False, emoji=False)
-    table = Table(title=Text(printable(title), style="bold") if title else None,
-                  caption=Text(printable(caption)) if caption else None,
-                  caption_justify="left", header_style="bold")
+
+def _table(title, caption, headers, numeric, items, footer=(), notes=(), cells=tuple) -> str:
+    """A box table of ``cells(item)`` for each item, fitted to the terminal width as
+    every layercalc table is (layercalc.boxtable); every text is escaped (printable).
+    Past MAX_TABLE_ROWS items, as `shape`'s table, only the head and the tail are given
+    cells and drawn, around a row that says how many are hidden."""
+    from ..boxtable import BoxTable, fit_lines, render_lines
+
+    width = table_width()
+    table = BoxTable(printable(title) if title else None,
+                     printable(caption) if caption else None)
     for h, isnum in zip(headers, numeric):
-        table.add_column(h, justify="right" if isnum else "left", overflow="fold")
+        table.add_column(h, isnum, wrap=h in WRAPS, priority=PRIORITY.get(h, 0),
+                         shape=h in SHAPES, fold=h == "Layer")
     hidden = 0
     if len(items) > MAX_TABLE_ROWS:
         half = MAX_TABLE_ROWS // 2
@@ -47,18 +51,17 @@ def _table(title, caption, headers, numeric, items, footer=(), notes=(), cells=t
         items = [*items[:half], None, *items[-half:]]
     for item in items:
         if item is None:
-            table.add_row(Text(f"... {hidden:,} more rows (--format csv or json for all)",
-                               style="dim"), *[""] * (len(headers) - 1))
+            table.add_row([f"... {hidden:,} more rows (--format csv or json for all)"] +
+                          [""] * (len(headers) - 1), style="dim")
             continue
-        table.add_row(*[Text(printable(c)) for c in cells(item)])
+        table.add_row([printable(c) for c in cells(item)])
     if footer:
         table.add_section()
-        table.add_row(*[Text(printable(c), style="bold") for c in footer])
-    console.print(table)
-    for line in notes:
-        console.print(Text(printable(line)))
-    console.print()
-    return buf.getvalue()
+        table.add_row([printable(c) for c in footer], style="bold")
+    lines = table.segments(width)
+    lines += fit_lines([printable(line) for line in notes], width)
+    lines.append("")
+    return render_lines(lines, False)
 
 
 SPEC_TEXT = ("Layer", "Type")  # the columns whose cells come from a spec

@@ -37,7 +37,10 @@ MAX_LAYERS = Option("--max-layers", "max_layers", "int>=1", "100000", "INTEGER R
 DEPTH = Option("--depth", "depth", "int>=0", None, "INTEGER RANGE",
                "collapse blocks and groups nested deeper than N into one row with their "
                "totals (0: one row per top-level entry)  [x>=0]", minimum=0)
-SPEC_OPTIONS = (SETS, INPUT, FORMAT, MAX_LAYERS)  # every spec command takes these
+WIDTH = Option("--width", "width", "int>=40", None, "INTEGER RANGE",
+               "fit tables to N columns (default: $COLUMNS, else the terminal's width, "
+               "else 80)  [x>=40]", minimum=40)
+SPEC_OPTIONS = (SETS, INPUT, FORMAT, MAX_LAYERS, WIDTH)  # every spec command takes these
 
 
 def parse_sets(values) -> dict:
@@ -119,4 +122,4 @@ def _int_kind(minimum: int):
 
 # the conversions by Option.kind: click calls them back, the fast path runs them
 CONVERT = {"sets": parse_sets, "input": parse_input,
-           **{o.kind: _int_kind(o.minimum) for o in (MAX_LAYERS, DEPTH)}}
+           **{o.kind: _int_kind(o.minimum) for o in (MAX_LAYERS, DEPTH, WIDTH)}}

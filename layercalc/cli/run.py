@@ -19,13 +19,29 @@ def exit_code(results) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
-def table_width():
+WIDTH_DEFAULT = 80  # columns when neither --width, $COLUMNS nor a terminal says
+WIDTH_MIN = 40
+_width_option = None  # --width N, set by the command that parsed it
+
+
+def set_width(n):
+    global _width_option
+    _width_option = n
+
+
+def table_width() -> int:
+    """The width tables fit: --width N, else $COLUMNS, else the terminal's, else 80."""
+    if _width_option is not None:
+        return max(WIDTH_MIN, _width_option)
+    env = os.environ.get("COLUMNS", "")
+    if env.isascii() and env.isdigit():
+        return max(WIDTH_MIN, int(env))
     if sys.stdout.isatty():
-        return None
-    try:
-        return max(60, int(os.environ.get("COLUMNS", "120")))
-    except ValueError:
-        return 120
+        try:
+            return max(WIDTH_MIN, os.get_terminal_size(sys.stdout.fileno()).columns)
+        except OSError:
+            pass
+    return WIDTH_DEFAULT
 
 
 SNIPPET_WIDTH = 76  # characters of a source line shown around the column

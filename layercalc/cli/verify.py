@@ -107,15 +107,17 @@ def _summary(v, net) -> str:
 
 
 def render_verification(v, net, width, color) -> str:
-    from ..boxtable import BoxTable, render_lines
+    from ..boxtable import BoxTable, fit_lines, render_lines
     from ..render import printable
 
     table = BoxTable(f"{printable(net.name)} — verify", printable(net.spec.file))
-    for header, numeric, wrap in (("", False, False), ("Layer", False, False),
-                                  ("Type", False, False), ("Calculated", False, False),
-                                  ("Actual", False, True), ("Params", True, False),
-                                  ("Buffers", True, False), ("ms", True, False)):
-        table.add_column(header, numeric, wrap)
+    for header, numeric, wrap, priority in (
+            ("", False, False, 0), ("Layer", False, False, 0), ("Type", False, False, 2),
+            ("Calculated", False, False, 0), ("Actual", False, True, 0),
+            ("Params", True, False, 3), ("Buffers", True, False, 4), ("ms", True, False, 5)):
+        table.add_column(header, numeric, wrap, priority, shape=header in ("Calculated",
+                                                                            "Actual"),
+                         fold=header == "Layer")
     checks = v.checks
     hidden = 0
     if len(checks) > MAX_ROWS:  # keep every failure, then the head and tail
@@ -134,7 +136,8 @@ def render_verification(v, net, width, color) -> str:
     lines = table.segments(width or 120)
     if hidden:
         lines.append(f"({hidden:,} passing rows not shown)")
-    lines.append([(_summary(v, net), "bold green" if v.ok else "bold red")])
+    for text in fit_lines([_summary(v, net)], width or 120):
+        lines.append([(text, "bold green" if v.ok else "bold red")])
     lines.append("")
     return render_lines(lines, color)
 

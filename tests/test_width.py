@@ -1,0 +1,89 @@
+"""Tables fit the width (issue 15): --width N, else $COLUMNS, else the terminal's, else 80;
+text columns wrap, shapes go compact, names fold, then columns are left out (and named)
+in each view's order. At 80 columns no command prints a wider line for any spec."""
+from pathlib import Path
+
+import pytest
+from conftest import cli_runner
+
+from layercalc.boxtable import BoxTable, compact_shapes
+from layercalc.cli import main
+from layercalc.cli.entry import main as entry_main
+
+SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.yaml"))
+SMALL = ["lenet5", "dcgan_generator", "resnet18", "lstm_text_classifier", "gru_encoder"]
+
+
+def widest(text: str) -> int:
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def run(*args, **env):
+    r = cli_runner(env={"NO_COLOR": "1", **env}).invoke(main, list(args),
+                                                        catch_exceptions=False)
+    return r
+
+
+@pytest.mark.parametrize("command", ["shape", "params", "cost", "rf"])
+@pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
+def test_no_line_wider_than_80(command, spec):
+    r = run(command, str(spec), COLUMNS="80")
+    assert r.exit_code == 0, r.output
+    assert widest(r.stdout) <= 80, [ln for ln in r.stdout.splitlines() if len(ln) > 80][:2]
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_verify_fits_80(name):
+    r = run("verify", str(SPECS[0].parent / f"{name}.yaml"), COLUMNS="80")
+    assert r.exit_code == 0, r.output
+    assert widest(r.stdout) <= 80
+
+
+def test_what_gives_way_first_and_the_note_that_says_so():
+    spec = str(SPECS[0].parent / "resnet18.yaml")
+    wide = run("shape", spec, "--width", "200").stdout
+    assert "[1, 64, 56, 56]" in wide and "Arguments" in wide and "not shown" not in wide
+    narrow = run("shape", spec, "--width", "80").stdout
+    assert "1x64x56x56" in narrow and "[1, 64, 56, 56]" not in narrow.split("Input")[0]
+    assert "(not shown at 80 columns: Input, From; --width N or $COLUMNS shows more)" \
+        in narrow
+    assert "Arguments" in narrow  # kept: only Input and From had to go
+    tight = run("shape", spec, "--width", "50").stdout
+    assert widest(tight) <= 50 and "Arguments" not in tight.split("\n")[2]
+
+
+def test_width_option_environment_and_default(monkeypatch):
+    spec = str(SPECS[0].parent / "resnet50.yaml")
+    assert widest(run("params", spec, COLUMNS="100").stdout) <= 100
+    assert widest(run("params", spec, "--width", "60", COLUMNS="200").stdout) <= 60
+    # piped, no $COLUMNS: 80
+    monkeypatch.delenv("COLUMNS", raising=False)
+    r = cli_runner(env={"NO_COLOR": "1", "COLUMNS": None}).invoke(
+        main, ["cost", spec], catch_exceptions=False)
+    assert 70 < widest(r.stdout) <= 80
+    assert run("shape", spec, "--width", "39").exit_code == 2
+
+
+def test_the_fast_path_takes_width_too(capsys):
+    spec = str(SPECS[0].parent / "resnet18.yaml")
+    with pytest.raises(SystemExit) as e:
+        entry_main(["shape", spec, "--width", "64"])
+    assert e.value.code == 0
+    assert widest(capsys.readouterr().out) <= 64
+
+
+def test_compact_shapes_and_folding():
+    assert compact_shapes("[1, 64, 56, 56]") == "1x64x56x56"
+    assert compact_shapes("output: [10, -1]\nh_n: []") == "output: 10x-1\nh_n: []"
+    t = BoxTable("t")
+    t.add_column("Layer", fold=True)
+    t.add_column("Output", shape=True)
+    t.add_column("Extra", priority=1)
+    t.add_row(["encoder.layers.encoder_layer_11.self_attention.out_proj",
+               "[1, 197, 768]", "x" * 30])
+    lines = ["".join(text for text, _ in seg) for seg in t.segments(44)]
+    assert max(len(x) for x in lines) <= 44
+    assert t.hidden == ["Extra"] and t.compact
+    body = [x for x in lines if x.startswith("│")]
+    assert body[0].startswith("│ encoder.") and "1x197x768" in body[0]
+    assert len(body) > 1  # the name folded at its dots
