@@ -33,9 +33,10 @@ ZIP_ENTRY = 512
 # F-contiguous. So saving needs up to twice the smaller of 16 MiB and the largest array.
 SAVE_CHUNK = 16 * 2**20
 
-_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
-          "gb": 10**9, "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30,
-          "tib": 2**40}
+# the units of expect's max_param_memory (layercalc.check.MEMORY_UNITS): a bare K, M, G
+# or T is refused in both places, as it could mean either power
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
 MAX_SIZE = 2**63 - 1  # bytes: no machine has more, and larger sizes are typos
@@ -55,6 +56,10 @@ def parse_size(text: str) -> int:
     m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([a-zA-Z]*)\s*", str(text),
                      flags=re.ASCII)
     unit = m.group(2).lower() if m else None
+    if m is not None and unit in ("k", "m", "g", "t"):
+        raise ValueError(f"'{m.group(2)}' is not a memory unit in {shown}; write "
+                         f"{unit.upper()}B (powers of 1000) or {unit.upper()}iB (powers of "
+                         "1024)")
     if m is None or unit not in _UNITS:
         raise ValueError(f"expected a size like 512MiB or 2GiB, got {shown}")
     whole, _, frac = m.group(1).partition(".")

@@ -87,3 +87,42 @@ def test_compact_shapes_and_folding():
     body = [x for x in lines if x.startswith("│")]
     assert body[0].startswith("│ encoder.") and "1x197x768" in body[0]
     assert len(body) > 1  # the name folded at its dots
+
+
+def _in_terminal(args, env) -> bytes:
+    """stdout of `python -m layercalc ARGS` on a pseudo-terminal."""
+    import os
+    import subprocess
+    import sys
+
+    pty = pytest.importorskip("pty")
+    leader, follower = pty.openpty()
+    with subprocess.Popen([sys.executable, "-m", "layercalc", *args], stdout=follower,
+                          stderr=subprocess.DEVNULL, env={**os.environ, **env}) as proc:
+        os.close(follower)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        proc.wait()
+    os.close(leader)
+    return out
+
+
+def test_colour_on_a_terminal_unless_no_color():
+    spec = str(SPECS[0].parent / "lenet5.yaml")
+    assert b"\x1b[" in _in_terminal(["shape", spec], {"NO_COLOR": "", "COLUMNS": "100"})
+    plain = _in_terminal(["shape", spec], {"NO_COLOR": "1", "COLUMNS": "100"})
+    assert b"LeNet" in plain and b"\x1b[" not in plain
+
+
+def test_max_memory_takes_the_units_expect_takes():
+    spec = str(SPECS[0].parent / "lenet5.yaml")
+    r = run("verify", spec, "--max-memory", "1M")
+    assert r.exit_code == 2 and "write MB (powers of 1000) or MiB" in r.output
+    assert run("verify", spec, "--max-memory", "64MiB").exit_code == 0

@@ -29,6 +29,11 @@ def set_width(n):
     _width_option = n
 
 
+def use_color() -> bool:
+    """Colour and bold only on a terminal, and never with NO_COLOR set (no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
 def table_width() -> int:
     """The width tables fit: --width N, else $COLUMNS, else the terminal's, else 80."""
     if _width_option is not None:
@@ -115,7 +120,7 @@ def _report(view, results, fmt, depth):
     if not good:
         return "", errors
     if fmt == "table":
-        return render.render_table(good, view, depth, table_width(), sys.stdout.isatty()), errors
+        return render.render_table(good, view, depth, table_width(), use_color()), errors
     if fmt == "markdown":
         return render.render_markdown(good, view, depth), errors
     return render.render_csv(good, view, depth), errors

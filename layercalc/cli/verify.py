@@ -7,7 +7,7 @@ import time
 import click
 
 from .common import Digits, echo_diagnostics, spec_options
-from .run import exit_code, format_diagnostic, load_all, table_width
+from .run import exit_code, format_diagnostic, load_all, table_width, use_color
 
 PROGRESS_AFTER = 0.5  # seconds: quicker runs never show a progress bar
 MAX_ROWS = 400
@@ -241,7 +241,7 @@ def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_lay
         click.echo(render_json(payloads), nl=False)
     else:
         echo_diagnostics(results)
-        color = sys.stdout.isatty()
+        color = use_color()
         for r, v in runs:
             if v is not None:
                 click.echo(render_verification(v, r.net, table_width(), color), nl=False)
