@@ -162,6 +162,34 @@ def rows(net: Network, depth: int | None = None) -> list[Row]:
     return out
 
 
+def collapse(net: Network, items: list, depth: int | None, merge) -> list:
+    """Per-layer ``items`` (one per net.layers row: costs, fields, checks) as a table
+    shows them at ``depth``: a group nested ``depth`` deep or more becomes one item,
+    ``merge(group, its items, the item of the row producing its output)``, the others
+    stay; None keeps every row (the same rule as :func:`rows`)."""
+    if depth is None:
+        return list(items)
+    starts: dict[int, list[int]] = {}
+    for gi, g in enumerate(net.groups):
+        if g.depth >= depth:
+            starts.setdefault(g.first, []).append(gi)
+    out = []
+    i, n = 0, len(net.layers)
+    while i < n:
+        gi = min(starts.get(i, ()), default=None)  # the outermost group starting here
+        if gi is None:
+            out.append(items[i])
+            i += 1
+            continue
+        g = net.groups[gi]
+        span = items[g.first:g.last]
+        last = next((items[k] for k in range(g.last - 1, g.first - 1, -1)
+                     if any(ref == g.ref for ref, _ in net.layers[k].produced())), span[-1])
+        out.append(merge(g, span, last))
+        i = max(g.last, i + 1)
+    return out
+
+
 def _called(type_name: str, call: int) -> str:
     """A type as a table shows it: another call of a shared module says which call."""
     return type_name if call == 1 else f"{type_name} (call {call})"

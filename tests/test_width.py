@@ -126,3 +126,28 @@ def test_max_memory_takes_the_units_expect_takes():
     r = run("verify", spec, "--max-memory", "1M")
     assert r.exit_code == 2 and "write MB (powers of 1000) or MiB" in r.output
     assert run("verify", spec, "--max-memory", "64MiB").exit_code == 0
+
+
+@pytest.mark.parametrize("command", ["shape", "params", "cost", "rf", "verify"])
+def test_every_per_layer_command_takes_depth(command):
+    spec = str(SPECS[0].parent / "resnet18.yaml")
+    full = run(command, spec, "--width", "200")
+    one = run(command, spec, "--depth", "1", "--width", "200")
+    assert full.exit_code == one.exit_code == 0, one.output
+    assert "layer1.0.conv1" in full.stdout and "layer1.0.conv1" not in one.stdout
+    assert "layer1.0 " in one.stdout
+
+
+def test_a_collapsed_cost_row_sums_its_members():
+    from layercalc.analyse import analyse
+    from layercalc.insight import cost
+
+    spec = str(SPECS[0].parent / "resnet18.yaml")
+    import csv
+
+    r = run("cost", spec, "--depth", "1", "--format", "csv")
+    rows = {row[1]: row for row in list(csv.reader(r.stdout.splitlines()))[1:]}
+    net = analyse(spec).net
+    members = [x for x in cost(net).layers if x.name.startswith("layer1.0.")]
+    assert int(rows["layer1.0"][4]) == sum(x.macs for x in members)
+    assert sum(int(v[4]) for v in rows.values()) == net.totals()["macs"]

@@ -17,8 +17,8 @@ from ..render import (
     printable_json,
     shape_text,
 )
-from .common import Digits, echo_diagnostics, spec_options
-from .options import FORMATS
+from .common import Digits, click_option, echo_diagnostics, spec_options
+from .options import DEPTH, FORMATS
 from .run import exit_code, load_all, table_width
 
 # -- generic table output -----------------------------------------------------------------
@@ -196,12 +196,29 @@ def _legend():
     return LEGEND
 
 
+def _cost_rows(net, c, depth):
+    """The cost rows a table shows: a group collapsed at ``depth`` sums its members."""
+    from dataclasses import replace
+
+    from ..report import collapse
+
+    def merge(g, span, last):
+        return replace(last, name=g.name, type=f"{g.type} ({len(span)} layers)",
+                       output=tuple(g.output), macs=sum(x.macs for x in span),
+                       flops=sum(x.flops for x in span),
+                       activation_elements=sum(x.activation_elements for x in span),
+                       activation_bytes=sum(x.activation_bytes for x in span),
+                       params=sum(x.params for x in span), call=g.call)
+    return collapse(net, c.layers, depth, merge)
+
+
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @spec_options()
 @click.option("--batch", type=Digits(1), default=None,
               help="batch size N: scales MACs and activations by N / (the spec's dim 0)")
-def cost(specs, sets, input_shape, fmt, max_layers, batch):
+@click_option(DEPTH)
+def cost(specs, sets, input_shape, fmt, max_layers, batch, depth):
     """Compute (MACs, FLOPs) and memory per layer, with totals.
 
     \b
@@ -220,14 +237,16 @@ def cost(specs, sets, input_shape, fmt, max_layers, batch):
 
     _run(specs, sets, input_shape, fmt, max_layers, build, _cost_payload,
          lambda net, c: _table(net.name, net.spec.file, COST_HEADERS, COST_NUMERIC,
-                               c.layers, _cost_footer(c), _cost_notes(c), _cost_cells),
-         lambda net, c: _markdown(markdown_text(net.name), COST_HEADERS, COST_NUMERIC, c.layers,
-                                  _cost_footer(c), _cost_notes(c), _cost_cells),
+                               _cost_rows(net, c, depth), _cost_footer(c), _cost_notes(c),
+                               _cost_cells),
+         lambda net, c: _markdown(markdown_text(net.name), COST_HEADERS, COST_NUMERIC,
+                                  _cost_rows(net, c, depth), _cost_footer(c), _cost_notes(c),
+                                  _cost_cells),
          lambda net, c: (["file", "layer", "type", "output", "macs", "flops",
                           "activation_elements", "activation_bytes", "params"],
                          [[net.spec.file, x.name, x.shown_type, shape_text(x.output), x.macs,
                            x.flops, x.activation_elements, x.activation_bytes, x.params]
-                          for x in c.layers]))
+                          for x in _cost_rows(net, c, depth)]))
 
 
 # -- receptive fields -----------------------------------------------------------------------
@@ -262,10 +281,23 @@ def _rf_payload(net, fields):
          "note": f.note, **({"call": f.call} if f.call != 1 else {})} for f in fields]}
 
 
+def _rf_rows(net, fields, depth):
+    """The rows a table shows: a group collapsed at ``depth`` has the field of its
+    output (the member producing it)."""
+    from dataclasses import replace
+
+    from ..report import collapse
+
+    return collapse(net, fields, depth, lambda g, span, last: replace(
+        last, name=g.name, type=f"{g.type} ({len(span)} layers)", output=tuple(g.output),
+        call=g.call))
+
+
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @spec_options()
-def rf(specs, sets, input_shape, fmt, max_layers):
+@click_option(DEPTH)
+def rf(specs, sets, input_shape, fmt, max_layers, depth):
     """Receptive field per layer and spatial dim: size, jump (effective stride), start.
 
     Follows Araujo, Norris & Sim (Distill 2019) through dilation, pooling and merges of
@@ -277,7 +309,7 @@ def rf(specs, sets, input_shape, fmt, max_layers):
 
     def csv_rows(net, fields):
         rows = []
-        for f in fields:
+        for f in _rf_rows(net, fields, depth):
             for axis, x in enumerate(f.fields or [None]):
                 rows.append([net.spec.file, f.name, f.shown_type, shape_text(f.output),
                              "" if x is None else axis,
@@ -287,9 +319,10 @@ def rf(specs, sets, input_shape, fmt, max_layers):
 
     _run(specs, sets, input_shape, fmt, max_layers, receptive_fields, _rf_payload,
          lambda net, fs: _table(net.name, net.spec.file, RF_HEADERS, RF_NUMERIC,
-                                fs, notes=RF_NOTES, cells=_rf_cells),
-         lambda net, fs: _markdown(markdown_text(net.name), RF_HEADERS, RF_NUMERIC, fs,
-                                   notes=RF_NOTES, cells=_rf_cells),
+                                _rf_rows(net, fs, depth), notes=RF_NOTES, cells=_rf_cells),
+         lambda net, fs: _markdown(markdown_text(net.name), RF_HEADERS, RF_NUMERIC,
+                                   _rf_rows(net, fs, depth), notes=RF_NOTES,
+                                   cells=_rf_cells),
          csv_rows)
 
 

@@ -6,7 +6,8 @@ import time
 
 import click
 
-from .common import Digits, echo_diagnostics, spec_options
+from .common import Digits, click_option, echo_diagnostics, spec_options
+from .options import DEPTH
 from .run import exit_code, format_diagnostic, load_all, table_width, use_color
 
 PROGRESS_AFTER = 0.5  # seconds: quicker runs never show a progress bar
@@ -106,7 +107,30 @@ def _summary(v, net) -> str:
     return f"✗ {len(failed)} of {n} layers disagree {tail}"
 
 
-def render_verification(v, net, width, color) -> str:
+def _collapsed(v, net, depth) -> list:
+    """The checks a table shows at ``depth``: a collapsed group is one row, ✓ when every
+    member agrees, its output the group's, its counts and time the members' sums."""
+    from dataclasses import replace
+
+    from ..report import collapse
+
+    if depth is None or len(v.checks) != len(net.layers):
+        return list(v.checks)
+
+    def merge(g, span, last):
+        bad = next((c for c in span if not c.ok), None)
+        counts = [c.params_actual for c in span], [c.buffers_actual for c in span]
+        return replace(
+            last, name=g.name, type=f"{g.type} ({len(span)} layers)", expected=tuple(g.output),
+            params=sum(c.params for c in span), buffers=sum(c.buffers for c in span),
+            params_actual=None if None in counts[0] else sum(counts[0]),
+            buffers_actual=None if None in counts[1] else sum(counts[1]),
+            seconds=sum(c.seconds for c in span), call=g.call,
+            error=None if bad is None else (bad.error or f"{bad.name} disagrees"))
+    return collapse(net, v.checks, depth, merge)
+
+
+def render_verification(v, net, width, color, depth=None) -> str:
     from ..boxtable import BoxTable, fit_lines, render_lines
     from ..render import printable
 
@@ -118,7 +142,7 @@ def render_verification(v, net, width, color) -> str:
         table.add_column(header, numeric, wrap, priority, shape=header in ("Calculated",
                                                                             "Actual"),
                          fold=header == "Layer")
-    checks = v.checks
+    checks = _collapsed(v, net, depth)
     hidden = 0
     if len(checks) > MAX_ROWS:  # keep every failure, then the head and tail
         keep = set(range(MAX_ROWS // 2)) | set(range(len(checks) - MAX_ROWS // 2, len(checks)))
@@ -156,7 +180,8 @@ def render_verification(v, net, width, color) -> str:
               callback=_max_memory, metavar="SIZE",
               help="refuse runs whose estimated peak memory exceeds SIZE (512MiB, 2GiB)")
 @spec_options(formats=("table", "json"))
-def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_layers):
+@click_option(DEPTH)
+def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_layers, depth):
     """Run the network for real in NumPy and check every calculated number.
 
     Every parameter and buffer gets a seeded random array of the exact shape PyTorch
@@ -244,7 +269,8 @@ def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_lay
         color = use_color()
         for r, v in runs:
             if v is not None:
-                click.echo(render_verification(v, r.net, table_width(), color), nl=False)
+                click.echo(render_verification(v, r.net, table_width(), color, depth),
+                           nl=False)
     ok = exit_code(results) == 0 and all(v is not None and v.ok for _, v in runs)
     sys.exit(0 if ok else 1)
 
