@@ -15,13 +15,17 @@ training step keeps, and the inference peak. Memory accounting, exactly:
 - a layer's intermediates (``saved``: attention's q, k and v and its probabilities,
   N·H·L·S, the L² term; a recurrent layer's gates and states at every time step) are
   alive while it runs, and a training step keeps them for the backward pass;
-- a training step keeps, for the backward pass, the input and every layer output;
+- a training step keeps, for the backward pass, the outputs of every layer autograd
+  differentiates (one with trainable parameters, or reading a tensor that needs a
+  gradient: ``requires_grad``) and the tensors trainable layers read (the input among
+  them), so a frozen backbone keeps nothing before its first trainable layer;
   the backward pass adds the activation gradients, whose peak follows the same liveness
   rule in reverse (the gradient of a layer's output is created by its last consumer's
   backward and freed after its own; the input needs no gradient), and one gradient per
   trainable parameter. ``training_bytes`` = parameters + buffers + parameter gradients
-  + kept activations + activation-gradient peak. Optimizer state is not included
-  (SGD with momentum adds 1x, Adam 2x the trainable parameter memory);
+  + kept activations + activation-gradient peak (of the differentiated tensors only)
+  + optimizer state (``optimizer``: SGD none, momentum 1x, Adam and AdamW 2x the
+  trainable parameter memory);
 - ``batch``: every tensor is assumed to carry the batch in dim 0, so MACs and every
   activation figure scale by N / B (B = dim 0 of the spec input); parameters, buffers
   and parameter gradients do not.
@@ -149,11 +153,26 @@ def inference_peak(net) -> int:
     return peak
 
 
-def gradient_peak(net) -> int:
-    """Peak bytes of live activation gradients during the backward pass."""
+def requires_grad(net) -> set:
+    """The refs of the tensors a training step differentiates, as autograd does: a
+    layer's outputs require a gradient when it has trainable parameters or reads a
+    tensor that does; the network inputs do not. Everything before the first trainable
+    layer of a frozen backbone has no gradient and keeps nothing for the backward."""
+    req: set = set()
+    for l in net.layers:
+        if l.trainable_params or any(src in req for src in l.inputs):
+            req.update(ref for ref, _ in l.produced())
+    return req
+
+
+def gradient_peak(net, req: set | None = None) -> int:
+    """Peak bytes of live activation gradients during the backward pass (of the tensors
+    in ``req``, requires_grad's set, by default every layer output)."""
     size = net.dtype_bytes
     nbytes = {ref: prod(shape) * size for l in net.layers for ref, shape in l.produced()}
     inputs = net.spec.input_refs()
+    if req is not None:
+        inputs = {**inputs, **{r: None for r in nbytes if r not in req}}
     live_set = set(output_producers(net)) - set(inputs)
     live = sum(nbytes[n] for n in live_set)
     peak = live
@@ -170,8 +189,14 @@ def gradient_peak(net) -> int:
     return peak
 
 
-def cost(net, batch: int | None = None) -> Cost:
-    """Compute and memory of ``net``; ``batch`` rescales from the spec's batch (dim 0)."""
+# optimizer state per trainable parameter, in parameter-sized copies (SGD with momentum
+# keeps its velocity; Adam and AdamW the first and second moments)
+OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
+
+
+def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
+    """Compute and memory of ``net``; ``batch`` rescales from the spec's batch (dim 0);
+    ``optimizer`` (OPTIMIZER_STATE) adds its state to the training step."""
     size = net.dtype_bytes
     spec_batch = net.input[0] if net.input else 1
     scale = _scaler(batch, spec_batch)
@@ -191,8 +216,21 @@ def cost(net, batch: int | None = None) -> Cost:
     buffer_bytes = _tensor_bytes(tensors, size, True)
     input_elements = scale(sum(prod(s) for s in net.spec.input_refs().values()))
     activation_bytes = sum(x.activation_bytes for x in layers)
-    kept = input_elements * size + activation_bytes
-    grad_peak = scale(gradient_peak(net))
+    # kept for the backward: what every differentiated layer saved (its outputs and
+    # intermediates), and the input when a trainable layer reads it
+    req = requires_grad(net)
+    refs = net.spec.input_refs()
+    read = {src for l in net.layers if l.trainable_params for src in l.inputs}
+    kept = 0
+    for x, l in zip(layers, net.layers):
+        if l.produced()[0][0] in req:  # its outputs and intermediates
+            kept += x.activation_bytes
+        else:  # a frozen layer's outputs, where a trainable layer reads them
+            kept += scale(sum(prod(shape) for ref, shape in l.produced() if ref in read)) \
+                * size
+    kept += scale(sum(prod(shape) for ref, shape in refs.items() if ref in read)) * size
+    grad_peak = scale(gradient_peak(net, req))
+    state = OPTIMIZER_STATE[optimizer] * trainable * size
     peak = scale(inference_peak(net))
     macs = sum(x.macs for x in layers)
     totals = {
@@ -210,7 +248,10 @@ def cost(net, batch: int | None = None) -> Cost:
         "activation_bytes": activation_bytes,
         "training_activation_bytes": kept,
         "activation_gradient_peak_bytes": grad_peak,
-        "training_bytes": param_bytes + buffer_bytes + trainable * size + kept + grad_peak,
+        "optimizer": optimizer,
+        "optimizer_state_bytes": state,
+        "training_bytes": param_bytes + buffer_bytes + trainable * size + kept + grad_peak
+        + state,
         "inference_peak_activation_bytes": peak,
         "inference_bytes": param_bytes + buffer_bytes + peak,
     }

@@ -161,9 +161,12 @@ def _cost_notes(c) -> list[str]:
         f"parameters and buffers {_human(t['inference_bytes'])}",
         f"  training step: kept activations {_human(t['training_activation_bytes'])} + "
         f"activation-gradient peak {_human(t['activation_gradient_peak_bytes'])} + parameter "
-        f"gradients {_human(t['gradient_bytes'])} + parameters and buffers = "
-        f"{_human(t['training_bytes'])} (no optimizer state; Adam adds "
-        f"{_human(2 * t['gradient_bytes'])})",
+        f"gradients {_human(t['gradient_bytes'])} + parameters and buffers" +
+        (f" + {t['optimizer']} state {_human(t['optimizer_state_bytes'])}"
+         if t["optimizer_state_bytes"] else "") +
+        f" = {_human(t['training_bytes'])}" +
+        (f" (no optimizer state: --optimizer adam adds {_human(2 * t['gradient_bytes'])})"
+         if t["optimizer"] == "sgd" else ""),
         LEGEND,
     ]
 
@@ -217,8 +220,12 @@ def _cost_rows(net, c, depth):
 @spec_options()
 @click.option("--batch", type=Digits(1), default=None,
               help="batch size N: scales MACs and activations by N / (the spec's dim 0)")
+@click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam", "adamw"]),
+              default="sgd", show_default=True,
+              help="optimizer state in the training step: none, 1x or 2x the trainable "
+              "parameters")
 @click_option(DEPTH)
-def cost(specs, sets, input_shape, fmt, max_layers, batch, depth):
+def cost(specs, sets, input_shape, fmt, max_layers, batch, optimizer, depth):
     """Compute (MACs, FLOPs) and memory per layer, with totals.
 
     \b
@@ -233,7 +240,7 @@ def cost(specs, sets, input_shape, fmt, max_layers, batch, depth):
     from ..insight import cost as compute
 
     def build(net):
-        return compute(net, batch)
+        return compute(net, batch, optimizer)
 
     _run(specs, sets, input_shape, fmt, max_layers, build, _cost_payload,
          lambda net, c: _table(net.name, net.spec.file, COST_HEADERS, COST_NUMERIC,
