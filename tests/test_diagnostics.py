@@ -119,3 +119,36 @@ def test_a_long_line_is_shown_around_the_column_and_escaped(tmp_path, monkeypatc
     assert src.startswith("  4 | ") and len(src) <= 90
     # the name (parsed first) is at fault; its tab is shown escaped, the caret under it
     assert caret.index("^") == src.index('"a\\tb"')
+
+
+def test_the_readme_check_example_is_what_check_prints(tmp_path, monkeypatch):
+    """The README's `check` example, from the FAIL line to the last hint, is the real
+    output on the spec it shows (THREE, saved as broken.yaml)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("$ layercalc check specs/ broken.yaml", 1)[1].split("```", 1)[0]
+    shown = block.splitlines()
+    start = shown.index("FAIL broken.yaml")
+    end = next(i for i, line in enumerate(shown) if line.startswith("1 of "))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.yaml").write_text(textwrap.dedent(THREE))
+    r = cli_runner(env={"NO_COLOR": "1"}).invoke(main, ["check", "broken.yaml"],
+                                                 catch_exceptions=False)
+    got = r.output.splitlines()
+    assert got[:-1] == shown[start:end]
+    specs = len(list((Path(__file__).resolve().parent.parent / "specs").glob("*.yaml")))
+    assert shown[end] == f"1 of {specs + 1} files failed: 3 errors, 0 warnings"
+
+
+def test_the_readme_explain_example_is_what_explain_prints():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    head = "$ layercalc explain specs/dcgan_discriminator.yaml 2      # at 80 columns\n"
+    shown = readme.split(head, 1)[1].split("```", 1)[0]
+    r = cli_runner(env={"NO_COLOR": "1", "COLUMNS": "80"}).invoke(
+        main, ["explain", str(root / "specs" / "dcgan_discriminator.yaml"), "2"],
+        catch_exceptions=False)
+    assert r.output.split("\n\n", 1)[1] == shown

@@ -24,7 +24,7 @@ def run(*args, **env):
     return r
 
 
-@pytest.mark.parametrize("command", ["shape", "params", "cost", "rf"])
+@pytest.mark.parametrize("command", ["shape", "params", "cost", "rf", "explain"])
 @pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
 def test_no_line_wider_than_80(command, spec):
     r = run(command, str(spec), COLUMNS="80")

@@ -392,9 +392,27 @@ def explain(spec, layer, sets, input_shape, fmt, max_layers):
             out += [fence, *body, fence + "\n"]
         click.echo("\n".join(out), nl=True)
     else:
-        text = "\n\n".join("\n".join(map(printable, lines(e))) for e in items)
-        click.echo(f"{printable(r.net.name)} ({printable(r.file)})\n\n{text}")
+        width = table_width()
+        text = "\n\n".join("\n".join(_fit_indented(map(printable, lines(e)), width))
+                           for e in items)
+        head = _fit_indented([f"{printable(r.net.name)} ({printable(r.file)})"], width)
+        click.echo("\n".join(head) + f"\n\n{text}")
     sys.exit(0)
+
+
+def _fit_indented(text_lines, width: int) -> list[str]:
+    """Lines wrapped to ``width``, each continuation indented two more than its line."""
+    import textwrap
+
+    out = []
+    for line in text_lines:
+        if len(line) <= width:
+            out.append(line)
+            continue
+        pad = " " * (len(line) - len(line.lstrip(" ")))
+        out += textwrap.wrap(line, width, initial_indent="", subsequent_indent=pad + "  ",
+                             break_on_hyphens=False, drop_whitespace=True) or [line]
+    return out
 
 
 # -- solve ----------------------------------------------------------------------------------
