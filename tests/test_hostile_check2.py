@@ -202,9 +202,13 @@ NINES = "9" * 4301  # int() refuses more than 4300 digits with a ValueError
 
 
 def via_entry(argv, capsys):
+    import os
+    from unittest import mock
+
     from layercalc.cli.entry import main as entry
 
-    with pytest.raises(SystemExit) as exc:
+    # the width cli_runner gives click (tables fit $COLUMNS)
+    with mock.patch.dict(os.environ, {"COLUMNS": "120"}), pytest.raises(SystemExit) as exc:
         entry(argv)
     out, err = capsys.readouterr()
     return out, err, exc.value.code
