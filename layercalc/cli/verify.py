@@ -46,13 +46,24 @@ def _not_a_spec(save, st, specs) -> None:
 
 class _Progress:
     """A rich progress bar on stderr, shown only on a terminal and only once the run has
-    taken more than a moment (so quick runs and pipes stay clean)."""
+    taken more than a moment (so quick runs and pipes stay clean): layers done, the
+    elapsed time and an estimate of what is left. The estimate weighs each layer by its
+    work (MACs plus the elements it writes), not by its count: a ResNet's first convs
+    cost more than its last ReLUs."""
 
-    def __init__(self, label: str):
+    def __init__(self, label: str, net=None):
         self.label = label
         self.start = time.perf_counter()
         self.bar = None
         self.task = None
+        self.done = None  # cumulative work after each layer
+        if net is not None:
+            from ..arith import prod
+
+            total, self.done = 0, []
+            for layer in net.layers:
+                total += layer.macs + prod(layer.output) + layer.params + 1
+                self.done.append(total)
         try:  # sys.stderr is None when the process started with it closed (2>&-)
             self.enabled = sys.stderr is not None and sys.stderr.isatty()
         except (AttributeError, OSError, ValueError):
@@ -61,21 +72,29 @@ class _Progress:
     def __call__(self, i, n, name):
         if not self.enabled:
             return
-        if self.bar is None:
-            if time.perf_counter() - self.start < PROGRESS_AFTER:
-                return
-            from rich.console import Console
-            from rich.markup import escape
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        if self.bar is None and time.perf_counter() - self.start < PROGRESS_AFTER:
+            return
+        from rich.markup import escape
 
-            from ..render import printable
+        from ..render import printable
+
+        if self.bar is None:
+            from rich.console import Console
+            from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
 
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                                MofNCompleteColumn(), TextColumn("{task.fields[layer]}"),
+                                TextColumn("{task.fields[count]}"), TimeElapsedColumn(),
+                                TextColumn("left"), TimeRemainingColumn(),
+                                TextColumn("{task.fields[layer]}"),
                                 console=Console(stderr=True), transient=True)
             self.bar.start()
-            self.task = self.bar.add_task(escape(printable(self.label)), total=n, layer="")
-        self.bar.update(self.task, completed=i, layer=escape(printable(name)))
+            total = self.done[-1] if self.done and len(self.done) == n else n
+            self.task = self.bar.add_task(escape(printable(self.label)), total=total,
+                                          layer="", count="")
+        work = self.done[i - 1] if self.done and len(self.done) == n and i > 0 else i
+        self.bar.update(self.task, completed=work, count=f"{i:,}/{n:,}",
+                        layer=escape(printable(name)))
 
     def close(self):
         if self.bar is not None:
@@ -227,7 +246,7 @@ def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_lay
             r.diagnostics.append(core.memory_diagnostic(r.net, estimate, max_memory, r.file))
             runs.append((r, None))
             continue
-        progress = _Progress(f"verify {r.file}")
+        progress = _Progress(f"verify {r.file}", r.net)
         try:
             v = core.run(r.net, seed, dtype, save is not None, progress, estimate, r.file)
         finally:
