@@ -228,19 +228,20 @@ def _cells(net, view, depth, limit=None, text=printable):
                   for r in every], hidden
 
 
-def render_table(nets, view: str, depth=None, width=None, color=False) -> str:
+def render_table(nets, view: str, depth=None, width=None, color=False,
+                 limit=MAX_TABLE_ROWS) -> str:
     from .boxtable import BoxTable, fit_lines, render_lines
 
     lines: list = []
     for net in nets:
-        cols, cells, hidden = _cells(net, view, depth, MAX_TABLE_ROWS)
+        cols, cells, hidden = _cells(net, view, depth, limit)
         table = BoxTable(printable(net.name), printable(net.spec.file))
         for c in cols:
             table.add_column(c.header, c.numeric, wrap=c.header in ("Arguments", "From"),
                              priority=c.priority, shape=c.shape, fold=c.header == "Layer")
         for item in cells:
             if item is None:
-                table.add_row([f"... {hidden:,} more rows (--depth, or --format csv for all)"]
+                table.add_row([f"... {hidden:,} more rows (--full, --depth, or --format csv)"]
                               + [""] * (len(cols) - 1), style="dim")
                 continue
             r, cl = item

@@ -151,3 +151,14 @@ def test_a_collapsed_cost_row_sums_its_members():
     members = [x for x in cost(net).layers if x.name.startswith("layer1.0.")]
     assert int(rows["layer1.0"][4]) == sum(x.macs for x in members)
     assert sum(int(v[4]) for v in rows.values()) == net.totals()["macs"]
+
+
+@pytest.mark.parametrize("command", ["shape", "params", "cost", "rf", "verify"])
+def test_full_shows_every_row(tmp_path, command):
+    p = tmp_path / "long.yaml"
+    p.write_text("input: [1, 4]\nlayers:\n  - relu: {repeat: 450}\n")
+    cut = run(command, str(p)).stdout
+    full = run(command, str(p), "--full").stdout
+    assert "more rows" in cut or "not shown" in cut
+    assert "more rows" not in full and "rows not shown" not in full
+    assert full.count("relu") >= 450 > cut.count("relu")

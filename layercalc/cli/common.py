@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .options import CONVERT, FORMATS, SPEC_OPTIONS, Option, parse_int
-from .run import format_diagnostic, set_width
+from .run import format_diagnostic, set_full, set_width
 
 LANGUAGE_HELP = """\
 A spec is a YAML mapping:
@@ -97,7 +97,11 @@ def spec_options(formats=FORMATS, default="table"):
     def decorate(f):
         for o in reversed(SPEC_OPTIONS):
             f = click_option(o, formats, default)(f)
-        return f
+        # click only: the start-up path declines an option it does not know
+        return click.option("--full", is_flag=True, expose_value=False,
+                            callback=lambda ctx, param, value: set_full(value),
+                            help="show every row (tables of more than 400 rows show their "
+                            "head and tail)")(f)
     return decorate
 
 

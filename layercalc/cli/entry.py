@@ -178,9 +178,10 @@ def _main(argv):
 
         return cli.main() if argv is None else cli.main(args=args)
     view, specs, v = fast
-    from .run import exit_code, load_all, report, set_width
+    from .run import exit_code, load_all, report, set_full, set_width
 
     set_width(v["width"])
+    set_full(False)  # --full makes the fast path decline: click answers it
     try:
         results = load_all(specs, v["sets"], v["input_shape"], v["max_layers"])
         out, errors = report(view, results, v["fmt"], v["depth"])

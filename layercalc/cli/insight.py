@@ -19,7 +19,7 @@ from ..render import (
 )
 from .common import Digits, click_option, echo_diagnostics, spec_options
 from .options import DEPTH, FORMATS
-from .run import exit_code, load_all, table_width
+from .run import exit_code, load_all, row_limit, table_width
 
 # -- generic table output -----------------------------------------------------------------
 
@@ -45,13 +45,14 @@ def _table(title, caption, headers, numeric, items, footer=(), notes=(), cells=t
         table.add_column(h, isnum, wrap=h in WRAPS, priority=PRIORITY.get(h, 0),
                          shape=h in SHAPES, fold=h == "Layer")
     hidden = 0
-    if len(items) > MAX_TABLE_ROWS:
-        half = MAX_TABLE_ROWS // 2
+    limit = row_limit(MAX_TABLE_ROWS)
+    if limit is not None and len(items) > limit:
+        half = limit // 2
         hidden = len(items) - 2 * half
         items = [*items[:half], None, *items[-half:]]
     for item in items:
         if item is None:
-            table.add_row([f"... {hidden:,} more rows (--format csv or json for all)"] +
+            table.add_row([f"... {hidden:,} more rows (--full, --depth, or --format csv)"] +
                           [""] * (len(headers) - 1), style="dim")
             continue
         table.add_row([printable(c) for c in cells(item)])

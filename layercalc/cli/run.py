@@ -24,9 +24,22 @@ WIDTH_MIN = 40
 _width_option = None  # --width N, set by the command that parsed it
 
 
+_full = False  # --full: every row, no head-and-tail cut
+
+
 def set_width(n):
     global _width_option
     _width_option = n
+
+
+def set_full(on: bool):
+    global _full
+    _full = bool(on)
+
+
+def row_limit(limit: int) -> int | None:
+    """The rows a table shows before it cuts to its head and tail (None: --full)."""
+    return None if _full else limit
 
 
 def use_color() -> bool:
@@ -120,7 +133,8 @@ def _report(view, results, fmt, depth):
     if not good:
         return "", errors
     if fmt == "table":
-        return render.render_table(good, view, depth, table_width(), use_color()), errors
+        return render.render_table(good, view, depth, table_width(), use_color(),
+                                   row_limit(render.MAX_TABLE_ROWS)), errors
     if fmt == "markdown":
         return render.render_markdown(good, view, depth), errors
     return render.render_csv(good, view, depth), errors

@@ -8,7 +8,7 @@ import click
 
 from .common import Digits, click_option, echo_diagnostics, spec_options
 from .options import DEPTH
-from .run import exit_code, format_diagnostic, load_all, table_width, use_color
+from .run import exit_code, format_diagnostic, load_all, row_limit, table_width, use_color
 
 PROGRESS_AFTER = 0.5  # seconds: quicker runs never show a progress bar
 MAX_ROWS = 400
@@ -163,8 +163,9 @@ def render_verification(v, net, width, color, depth=None) -> str:
                          fold=header == "Layer")
     checks = _collapsed(v, net, depth)
     hidden = 0
-    if len(checks) > MAX_ROWS:  # keep every failure, then the head and tail
-        keep = set(range(MAX_ROWS // 2)) | set(range(len(checks) - MAX_ROWS // 2, len(checks)))
+    limit = row_limit(MAX_ROWS)
+    if limit is not None and len(checks) > limit:  # every failure, then the head and tail
+        keep = set(range(limit // 2)) | set(range(len(checks) - limit // 2, len(checks)))
         keep |= {i for i, c in enumerate(checks) if not c.ok}
         hidden = len(checks) - len(keep)
         checks = [c for i, c in enumerate(checks) if i in keep]
