@@ -521,7 +521,8 @@ class Builder:
                            in spec.named_inputs().items()}
         self.input_refs = set(spec.input_refs())
         self.int_refs: set = set()  # refs of integer tensors a layer made (arange)
-        self.errors: list = []  # independent errors so far (SpecError), at most MAX_ERRORS
+        # independent errors so far (SpecError), at most MAX_ERRORS; the top level's first
+        self.errors: list = list(spec.pending)
         self._seen_errors: set = set()
         self.state_shapes: dict = {}  # state_dict key -> shape, of the tensors made so far
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from .errors import SpecError, did_you_mean
+from .errors import SpecError, SpecErrors, did_you_mean
 from .expr import ExprError
 from .values import as_int, resolve_scalar
 from .yamlnodes import Mapping, Node, Scalar, Sequence, compose, decode
@@ -45,7 +45,7 @@ class Spec:
 
     __slots__ = ("file", "name", "description", "vars", "input", "input_node", "dtype",
                  "blocks", "layers", "outputs", "expect", "lint", "root", "var_nodes",
-                 "inputs", "input_nodes", "block_inputs", "block_outputs")
+                 "inputs", "input_nodes", "block_inputs", "block_outputs", "pending")
 
     def __init__(self, *, file: str, name: str, description: str, vars: dict, input: tuple,
                  input_node: Node, dtype: str, blocks: dict, layers: Sequence, outputs: list,
@@ -65,6 +65,9 @@ class Spec:
         self.lint = lint
         self.root = root
         self.var_nodes = {} if var_nodes is None else var_nodes
+        # independent errors of the top level (unknown keys) that did not stop the
+        # reading: the builder reports them with its own (SPEC.md section 6)
+        self.pending: list = []
         # a mapping `input:` (SPEC.md section 11): name -> shape, in order; else None
         self.inputs: dict | None = None
         self.input_nodes: dict = {}
@@ -208,11 +211,22 @@ def load_spec(data: bytes, file: str, overrides: dict | None = None,
     if not isinstance(root, Mapping):
         raise SpecError("not-a-mapping", "the top level of a spec must be a mapping with "
                         "`input:` and `layers:`", node=root)
-    for knode, _ in root.items:
-        if knode.value not in TOP_KEYS:
-            raise SpecError("unknown-key", f"unknown top-level key '{knode.value}'", node=knode,
-                            hint=did_you_mean(str(knode.value), TOP_KEYS)
-                            or "allowed: " + ", ".join(TOP_KEYS))
+    # unknown top-level keys are independent errors: reported with what follows
+    pending = [SpecError("unknown-key", f"unknown top-level key '{knode.value}'", node=knode,
+                         hint=did_you_mean(str(knode.value), TOP_KEYS)
+                         or "allowed: " + ", ".join(TOP_KEYS))
+               for knode, _ in root.items if knode.value not in TOP_KEYS][:50]
+    try:
+        spec = _top_level(root, file, overrides, input_override, limits)
+    except SpecError as exc:
+        if pending and not isinstance(exc, SpecErrors):
+            raise SpecErrors(pending + [exc]) from None
+        raise
+    spec.pending = pending
+    return spec
+
+
+def _top_level(root: Mapping, file: str, overrides, input_override, limits) -> Spec:
     for key in ("name", "description"):  # compose refuses collections; aliases land here
         if key in root and not isinstance(root.get(key), Scalar):
             raise SpecError("bad-value", f"`{key}` must be text", node=root.get(key))

@@ -152,3 +152,16 @@ def test_the_readme_explain_example_is_what_explain_prints():
         main, ["explain", str(root / "specs" / "dcgan_discriminator.yaml"), "2"],
         catch_exceptions=False)
     assert r.output.split("\n\n", 1)[1] == shown
+
+
+def test_unknown_top_level_keys_come_with_the_other_errors(tmp_path):
+    assert errors(tmp_path, """\
+        inputt: [1, 4]
+        input: [1, 4]
+        layers:
+          - linear: {out_features: 3, biass: false}
+        expects: {}
+        """) == [(1, 1, "unknown-key"), (5, 1, "unknown-key"), (4, 31, "unknown-argument")]
+    # a misspelt `layers:` is reported beside the missing key it leaves
+    assert [c for _, _, c in errors(tmp_path, "input: [1, 4]\nlayres:\n  - relu\n")] == \
+        ["unknown-key", "missing-key"]

@@ -8,6 +8,7 @@ CASES = {
 input: [1, 3]
 layer:
   - relu
+layers: [relu]
 """, "unknown-key", 2, "layer:", "did you mean 'layers'?"),
     "missing-input": ("""\
 layers: [relu]
