@@ -162,3 +162,26 @@ def test_full_shows_every_row(tmp_path, command):
     assert "more rows" in cut or "not shown" in cut
     assert "more rows" not in full and "rows not shown" not in full
     assert full.count("relu") >= 450 > cut.count("relu")
+
+
+def _commands_with_formats():
+    """(command, format) for every command reading specs, every --format it lists."""
+    import click
+
+    ctx = click.Context(main)
+    out = []
+    for name in main.list_commands(ctx):
+        cmd = main.get_command(ctx, name)
+        names = {p.name for p in cmd.params}
+        fmt = next((p for p in cmd.params if p.name == "fmt"), None)
+        if fmt is not None and names & {"spec", "specs", "files"}:
+            out += [(name, choice) for choice in fmt.type.choices]
+    return out
+
+
+@pytest.mark.parametrize("command, fmt", _commands_with_formats())
+def test_every_command_takes_every_format_it_lists(command, fmt):
+    r = run(command, str(SPECS[0].parent / "lenet5.yaml"), "--format", fmt)
+    assert r.exit_code == 0, r.output
+    # check's one-line formats print only diagnostics, and this spec has none
+    assert r.stdout.strip() or (command == "check" and fmt in ("parsable", "github"))

@@ -123,18 +123,21 @@ def _run(specs, sets, input_shape, fmt, max_layers, build, payload, table, markd
     else:
         echo_diagnostics(results)
         good = [(r.net, build(r.net)) for r in results if r.net is not None]
-        if fmt == "table":
-            text = "".join(table(net, data) for net, data in good)
-        elif fmt == "markdown":
-            text = "".join(markdown(net, data) for net, data in good)
-        else:
+
+        def as_csv(good):
             header, rows = None, []
             for net, data in good:
                 h, rs = csv_rows(net, data)
                 header = header or h
                 rows += rs
-            text = _csv(header, rows) if header else ""
-        click.echo(text, nl=False)
+            return _csv(header, rows) if header else ""
+
+        # one renderer per format name of options.FORMATS, no catch-all: a name added
+        # there without a renderer here is a KeyError in the tests, not silent CSV
+        renderers = {"table": lambda good: "".join(table(n, d) for n, d in good),
+                     "markdown": lambda good: "".join(markdown(n, d) for n, d in good),
+                     "csv": as_csv}
+        click.echo(renderers[fmt](good), nl=False)
     sys.exit(exit_code(results))
 
 
