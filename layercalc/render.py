@@ -166,11 +166,11 @@ PARAMS_COLUMNS = (
     Column("Layer", lambda r, c: c["text"](r.name)),
     Column("Type", lambda r, c: c["text"](r.type), priority=2),
     Column("Weights", lambda r, c: num(r.weights) if r.weights else "", True, 4),
-    Column("Bias", lambda r, c: num(r.bias) if r.bias else "", True, 3),
+    Column("Bias", lambda r, c: num(r.bias) if r.bias else "", True, 5),
     Column("Params", lambda r, c: num(r.params), True),
-    Column("Trainable", lambda r, c: num(r.trainable), True, 5),
-    Column("Buffers", lambda r, c: num(r.buffers) if r.buffers else "", True, 1),
-    Column("Share", _share, True, 6),
+    Column("Trainable", lambda r, c: num(r.trainable), True, 6),
+    Column("Buffers", lambda r, c: num(r.buffers) if r.buffers else "", True, 3),
+    Column("Share", _share, True, 7),
 )
 
 VIEWS = {"shape": SHAPE_COLUMNS, "params": PARAMS_COLUMNS}
