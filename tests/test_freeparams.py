@@ -3,7 +3,7 @@ state_dict keys with no suffix, trainable: false and buffer: true, verify round 
 import json
 
 import pytest
-from conftest import cli_runner
+from conftest import cli_runner, net_of
 
 from layercalc.analyse import analyse_bytes
 from layercalc.cli import main
@@ -26,12 +26,6 @@ layers:
   - parameter: {name: frozen, shape: [16], trainable: false}
   - add: {from: [6, frozen]}
 """
-
-
-def net_of(text):
-    r = analyse_bytes(text.encode(), "t.yaml")
-    assert r.ok, r.diagnostics
-    return r.net
 
 
 def test_counts_keys_and_shapes():

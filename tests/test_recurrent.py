@@ -6,29 +6,14 @@ import itertools
 import json
 
 import pytest
-from conftest import cli_runner
+from conftest import assert_located, cli_runner, net_of
 
-from layercalc.analyse import analyse_bytes
 from layercalc.cli import main
 from layercalc.explain import explain
 from layercalc.layers import REGISTRY
 from layercalc.lint import RULES, lint
 
 G = {"rnn": 1, "lstm": 4, "gru": 3}
-
-
-def net_of(text: str):
-    r = analyse_bytes(text.encode(), "t.yaml")
-    assert r.ok, r.diagnostics
-    return r.net
-
-
-def diag_at(text: str, code: str, line: int, marker: str):
-    r = analyse_bytes(text.encode(), "t.yaml")
-    (d,) = [d for d in r.diagnostics if d.severity == "error"]
-    col = text.splitlines()[line - 1].index(marker) + 1
-    assert (d.code, d.line, d.column) == (code, line, col), d
-    return d
 
 
 def expected(mode, shape, H, L=1, bidir=False, bf=False, proj=0, bias=True):
@@ -249,7 +234,7 @@ REFUSED = [
 @pytest.mark.parametrize("text,code,line,marker,words", REFUSED,
                          ids=[f"{i}-{r[1]}" for i, r in enumerate(REFUSED)])
 def test_refusals_are_located_in_pytorchs_words(text, code, line, marker, words):
-    d = diag_at(text, code, line, marker)
+    d = assert_located(text, code, line, marker)
     assert words in d.message, d.message
 
 
@@ -259,11 +244,11 @@ def test_unbatched_states_drop_the_batch_dim_and_are_checked_so():
                  "from: [x, h, c]}\n")
     assert dict(net.layers[0].named_outputs) == {"output": (6, 3), "h_n": (2, 3),
                                                  "c_n": (2, 10)}
-    d = diag_at("input: {x: [6, 8], h: [2, 4]}\nlayers:\n  - gru: {hidden_size: 3, "
+    d = assert_located("input: {x: [6, 8], h: [2, 4]}\nlayers:\n  - gru: {hidden_size: 3, "
                 "num_layers: 2, from: [x, h]}\n", "shape-mismatch", 3, "[x")
     assert "h_0 is [2, 4], but this gru needs [2, 3]" in d.message
     assert "Expected hidden size (2, 1, 3), got [2, 1, 4]" in d.message  # PyTorch's view
-    d = diag_at("input: {x: [6, 8], h: [1, 2, 3]}\nlayers:\n  - gru: {hidden_size: 3, "
+    d = assert_located("input: {x: [6, 8], h: [1, 2, 3]}\nlayers:\n  - gru: {hidden_size: 3, "
                 "from: [x, h]}\n", "bad-rank", 3, "[x")
     assert "For unbatched 2-D input, hx should also be 2-D but got 3-D tensor" in d.message
 

@@ -4,26 +4,12 @@ import json
 import random
 
 import pytest
-from conftest import cli_runner
+from conftest import assert_located, cli_runner, net_of
 
 from layercalc.analyse import analyse_bytes
 from layercalc.cli import main
 
 HEAD = "input: [2, 10, 4, 4]\nlayers:\n"
-
-
-def net_of(text: str):
-    r = analyse_bytes(text.encode(), "t.yaml")
-    assert r.ok, r.diagnostics
-    return r.net
-
-
-def diag_at(text: str, code: str, line: int, marker: str):
-    r = analyse_bytes(text.encode(), "t.yaml")
-    (d,) = [d for d in r.diagnostics if d.severity == "error"]
-    col = text.splitlines()[line - 1].index(marker) + 1
-    assert (d.code, d.line, d.column) == (code, line, col), d
-    return d
 
 
 def torch_chunk_sizes(n: int, chunks: int) -> list:
@@ -115,12 +101,12 @@ layers:
      "unknown-name", 4, "c.5"),
 ])
 def test_refusals_are_located(text, code, line, marker):
-    d = diag_at(text, code, line, marker)
+    d = assert_located(text, code, line, marker)
     assert code != "invalid-layer" or "PyTorch" in d.message or "not both" in d.message
 
 
 def test_unknown_output_names_the_outputs():
-    d = diag_at(HEAD + "  - chunk: {name: c, chunks: 2, dim: 1}\n  - relu: {from: c.2}\n",
+    d = assert_located(HEAD + "  - chunk: {name: c, chunks: 2, dim: 1}\n  - relu: {from: c.2}\n",
                 "unknown-name", 4, "c.2")
     assert "0, 1" in d.message
 
