@@ -69,13 +69,15 @@ def source_snippet(d, cache: dict) -> list[str]:
     """The offending source line of diagnostic ``d`` with a caret under its column, as
     rustc and ruff show it (escaped: the line comes from the user's file), or [] when the
     file cannot be read again (standard input, a file gone) or has no such line. A long
-    line is shown as a window around the column. ``cache``: file -> its lines."""
+    line is shown as a window around the column. ``cache``: file -> its lines, for the
+    last file only (diagnostics come file by file)."""
     from ..analyse import read_source
     from ..render import printable
 
     if d.file is None or d.file == "<stdin>" or not d.line:
         return []
     if d.file not in cache:
+        cache.clear()  # one file's lines at a time: check may read thousands of files
         try:
             cache[d.file] = read_source(d.file).split(b"\n")
         except OSError:
