@@ -185,3 +185,14 @@ def test_every_command_takes_every_format_it_lists(command, fmt):
     assert r.exit_code == 0, r.output
     # check's one-line formats print only diagnostics, and this spec has none
     assert r.stdout.strip() or (command == "check" and fmt in ("parsable", "github"))
+
+
+def test_every_help_fits_80_columns():
+    import click
+
+    ctx = click.Context(main)
+    for args in [["--help"]] + [[name, "--help"] for name in main.list_commands(ctx)]:
+        r = run(*args, COLUMNS="80")
+        assert r.exit_code == 0, r.output
+        assert widest(r.stdout) <= 80, (args, [x for x in r.stdout.splitlines()
+                                               if len(x) > 80])

@@ -37,8 +37,13 @@ class Group(click.Group):
         return next((c for c in mod.COMMANDS if c.name == name), None)
 
     def format_epilog(self, ctx, formatter):
-        with formatter.section("The spec language (full reference: README.md)"):
-            formatter.write(LANGUAGE_HELP)
+        from click.formatting import wrap_text
+
+        with formatter.section("The spec language"):
+            indent = " " * formatter.current_indent
+            formatter.write(wrap_text(LANGUAGE_HELP, formatter.width - formatter.current_indent,
+                                      initial_indent=indent, subsequent_indent=indent,
+                                      preserve_paragraphs=True) + "\n")
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"],
@@ -48,11 +53,11 @@ def main():
     """PyTorch-exact shapes, parameters, compute and memory of a network described in YAML.
 
     \b
-      layercalc shape specs/dcgan_discriminator.yaml    every layer's output shape
-      layercalc params specs/dcgan_discriminator.yaml   parameters, buffers, memory
-      layercalc verify specs/dcgan_generator.yaml       a real NumPy forward pass, checked
-      layercalc check specs/*.yaml                      CI gate on architecture files
-      layercalc layers                                  every supported layer type
+      layercalc shape SPEC      every layer's output shape
+      layercalc params SPEC     parameters, buffers, memory
+      layercalc verify SPEC     a real NumPy forward pass, checked
+      layercalc check FILES     CI gate on architecture files
+      layercalc layers          every supported layer type
 
     Exit codes: 0 success, 1 a spec is invalid or fails a check, 2 usage error.
     """

@@ -337,12 +337,12 @@ def check(files, sets, input_shape, fmt, max_layers, disable, promote, strict, l
     FILE may be a spec, a directory (searched recursively for *.yaml and *.yml) or `-`
     for standard input. Every file is checked even when an earlier one fails.
 
-    \b
-    Formats: human (default; grouped by file), parsable (FILE:LINE:COL: error[code]:
-    message, one a line), github (workflow annotations; the default when
-    GITHUB_ACTIONS=true), json (SPEC section 7 with `errors` and `warnings`).
-    Lint rules are warnings unless promoted, here or in the spec's `lint:` mapping
-    (`lint: {bias-before-norm: off, stride-drops-input: error}`); the command line wins.
+    Formats: human (default: each diagnostic as FILE:LINE:COL: severity[code]: message
+    with its source line and hint), parsable (one a line), github (workflow annotations;
+    the default when GITHUB_ACTIONS=true), json (SPEC section 7 with `errors` and
+    `warnings`). Lint rules are warnings unless promoted, here or in the spec's `lint:`
+    mapping (`lint: {bias-before-norm: off, stride-drops-input: error}`); the command
+    line wins.
 
     Exit codes: 0 every file passes, 1 any error (or warning, with --strict), 2 usage error.
     """
@@ -385,8 +385,10 @@ def _indent(ctx, param, value):
 def schema(indent):
     """Print the JSON Schema of the spec language, generated from the layer registry.
 
+    Editors validate and complete specs with it; save it and add to a spec's first
+    line:
+
     \b
-    Editors validate and complete specs with it; save it and add to a spec's first line:
       # yaml-language-server: $schema=layercalc.schema.json
     """
     from ..schema import spec_schema

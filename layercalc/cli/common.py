@@ -16,15 +16,15 @@ A spec is a YAML mapping:
   input: [1, nc, 64, 64]             # full input shape, batch first
   dtype: float32                     # float32 float16 bfloat16 float64 int8
   layers:                            # the network, in order
-    - conv2d: {out_channels: ndf, kernel_size: 4, stride: 2, padding: 1, bias: false}
+    - conv2d: {out_channels: ndf, kernel_size: 4, stride: 2,
+               padding: 1, bias: false}
     - leaky_relu: {negative_slope: 0.2}
-    - {type: conv2d, out_channels: ndf * 2, kernel_size: 4, stride: 2, padding: 1}
+    - {type: conv2d, out_channels: ndf * 2, kernel_size: 4}
     - batch_norm2d                   # a bare name: all defaults
   blocks: {...}                      # reusable sub-networks with args
   outputs: [name, ...]               # default: the last layer
-  expect: {output: [1, 1, 1, 1], params: 2765568, max_macs: 200M}
+  expect: {output: [1, 1, 1, 1], params: 2765568}
 
-\b
 Type names are PyTorch's (Conv2d, conv2d, ConvTranspose2d, batch_norm2d...), compared
 ignoring case and underscores; `layercalc layers` lists them with their arguments.
 Values may be expressions over vars: + - * / // % **, parentheses, min max abs floor
@@ -37,7 +37,7 @@ false; names may hold {expressions}; in_shape(i) and input_shape(i) read shapes.
 relu, norm: none), inputs: [...], outputs: [...], and may use themselves under `when`.
 input: may map names to shapes. Merges: add, mul (broadcast, or one input and other:
 NUMBER), sub, div, concat/cat (dim, batch = 0). `layercalc layers --keys` explains every
-key with an example."""
+key with an example; the full reference is the README of the source repository."""
 
 
 class Digits(click.ParamType):

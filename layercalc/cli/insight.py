@@ -232,7 +232,6 @@ def _cost_rows(net, c, depth):
 def cost(specs, sets, input_shape, fmt, max_layers, batch, optimizer, depth):
     """Compute (MACs, FLOPs) and memory per layer, with totals.
 
-    \b
     Per layer: MACs (multiply-accumulates; transposed conv counted on input
     positions), FLOPs = 2 x MACs, and the output activation size at the spec dtype.
     Totals: parameters, buffers, input, all activations, the inference peak (tensors
