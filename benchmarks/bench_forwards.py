@@ -43,7 +43,7 @@ NETWORKS = {
 LAYERCALC_SIDE = r"""
 import json, sys, time
 import numpy as np
-from layercalc.analyse import analyse
+from layercalc.analyses.loading import analyse
 from layercalc import verify
 
 spec, out = sys.argv[1], sys.argv[2]

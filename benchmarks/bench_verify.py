@@ -26,7 +26,7 @@ LAYERCALC_SIDE = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 import numpy as np
-from layercalc.analyse import analyse
+from layercalc.analyses.loading import analyse
 from layercalc import verify
 imports = time.perf_counter() - t0
 
@@ -61,7 +61,7 @@ print(json.dumps({"imports": imports, "job": job, "forward": best,
 # peak memory of the job alone: a separate process that only runs verify
 LAYERCALC_PEAK = r"""
 import json, resource, sys
-from layercalc.analyse import analyse
+from layercalc.analyses.loading import analyse
 from layercalc import verify
 v = verify.run(analyse(sys.argv[1]).net, seed=0)
 print(json.dumps({"peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,

@@ -10,7 +10,7 @@ import json
 import re
 from collections import namedtuple
 
-from .report import Row, human_bytes, network_totals, output_json, rows
+from .analyses.totals import Row, human_bytes, network_totals, output_json, rows
 
 MAX_TABLE_ROWS = 400  # beyond this a table shows the head and tail (csv/json show all)
 

@@ -1,8 +1,8 @@
 """The spec language as a JSON Schema (draft-07), generated from the layer registry.
 
 One source of truth: every layer type's arguments, defaults and docs come from
-``layercalc.layers.REGISTRY``, the expectations from ``layercalc.check``, the lint codes
-from ``layercalc.lint``. Editors (the YAML language server) use it to complete and
+``layercalc.layers.REGISTRY``, the expectations from ``layercalc.analyses.expectations``, the lint codes
+from ``layercalc.analyses.lint``. Editors (the YAML language server) use it to complete and
 validate specs; layercalc itself never needs it.
 
 Type names match as layercalc matches them, ignoring case and underscores: each type's
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import re
 
-from .check import EXPECT_KEYS
+from .analyses.expectations import EXPECT_KEYS
 from .layers import REGISTRY
 from .layers.base import REQUIRED
-from .lint import LEVELS, RULES
+from .analyses.lint import LEVELS, RULES
 from .spec import DTYPE_BYTES, TOP_KEYS
 
 DRAFT = "http://json-schema.org/draft-07/schema#"

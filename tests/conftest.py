@@ -7,7 +7,7 @@ import textwrap
 import pytest
 from click.testing import CliRunner, Result
 
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 
 # torch_models.py is the reference networks' module (it imports torch), not a test
 # module: --doctest-modules would import it, and fail where torch is absent

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from conftest import cli_runner
 
-from layercalc.analyse import analyse
+from layercalc.analyses.loading import analyse
 from layercalc.cli import main
 
 torch = pytest.importorskip("torch")
@@ -158,7 +158,7 @@ def example_inputs(net):
     arguments): int64 ids below num_embeddings where an input feeds an embedding, a
     boolean attention mask (never a whole row masked) where it is read as one, else
     float32 normal values."""
-    from layercalc.verify import _mask_inputs
+    from layercalc.analyses.verify import _mask_inputs
 
     ids, masks = _index_inputs(net), _mask_inputs(net)
     out = []

@@ -8,9 +8,9 @@ import textwrap
 import pytest
 from conftest import cli_runner
 
-from layercalc.analyse import analyse
+from layercalc.analyses.loading import analyse
 from layercalc.cli import main
-from layercalc.insight import cost
+from layercalc.analyses.cost import cost
 
 
 def build(tmp_path, text):

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import cli_runner
 
-from layercalc.analyse import analyse
+from layercalc.analyses.loading import analyse
 from layercalc.cli import main
 
 torch = pytest.importorskip("torch")

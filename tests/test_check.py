@@ -5,9 +5,9 @@ import textwrap
 import pytest
 from conftest import cli_runner, net_of
 
-from layercalc.check import QuantityError, check_expectations, parse_count, parse_memory
+from layercalc.analyses.expectations import QuantityError, check_expectations, parse_count, parse_memory
 from layercalc.cli import main
-from layercalc.lint import RULES, lint
+from layercalc.analyses.lint import RULES, lint
 
 GOOD = """\
 input: [1, 3, 32, 32]

@@ -195,7 +195,7 @@ def test_json_path_imports_neither_rich_nor_numpy(entry, absent):
 def test_rendering_sums_the_network_a_fixed_number_of_times(fmt, monkeypatch):
     """Totals are computed per network, not per row (the csv params view once summed all
     layers for every row: quadratic, hours for 100,000 layers)."""
-    from layercalc.analyse import analyse
+    from layercalc.analyses.loading import analyse
     from layercalc.cli.run import report
     from layercalc.graph import Network
 

@@ -8,7 +8,7 @@ import textwrap
 
 from conftest import cli_runner
 
-from layercalc.analyse import analyse
+from layercalc.analyses.loading import analyse
 from layercalc.cli import main
 from layercalc.graph import MAX_ERRORS
 

@@ -200,7 +200,7 @@ def test_messages_give_both_numbers():
 
 
 def test_set_unknown_var_suggests():
-    from layercalc.analyse import analyse_bytes
+    from layercalc.analyses.loading import analyse_bytes
 
     r = analyse_bytes(b"vars: {ndf: 64}\ninput: [1, 3]\nlayers: [relu]\n", "t.yaml",
                       overrides={"nfd": 1})

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 
 
 def refused(text: str, line: int, marker: str):

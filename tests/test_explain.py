@@ -4,9 +4,9 @@ import textwrap
 import pytest
 from conftest import net_of
 
-from layercalc.analyse import analyse
+from layercalc.analyses.loading import analyse
 from layercalc.arith import conv_output_size, conv_transpose_output_size, pool_output_size
-from layercalc.explain import explain, lines
+from layercalc.analyses.explain import explain, lines
 
 
 def text_of(layer, shape):

@@ -6,7 +6,7 @@ import pytest
 from conftest import cli_runner, net_of
 
 from layercalc.cli.app import main as group
-from layercalc.explain import explain, lines
+from layercalc.analyses.explain import explain, lines
 
 CONV = "conv2d: {out_channels: 1, kernel_size: 3, padding: 1, padding_mode: MODE}"
 

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from layercalc import expr
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 from layercalc.expr import ExprError, evaluate
 
 NAMES = {"j": 0, "k": 3, "c": 64, "half": 0.5, "on": True, "off": False}

@@ -12,7 +12,7 @@ import random
 import numpy as np
 import pytest
 
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

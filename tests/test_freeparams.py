@@ -5,7 +5,7 @@ import json
 import pytest
 from conftest import cli_runner, net_of
 
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 from layercalc.cli import main
 
 VIT_HEAD = """\

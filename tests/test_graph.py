@@ -149,8 +149,8 @@ def test_the_collector_is_left_as_it_was_found(enabled, text):
     state it found it, whether the spec is valid or not."""
     import gc
 
-    from layercalc.analyse import analyse_bytes
-    from layercalc.report import network_json
+    from layercalc.analyses.loading import analyse_bytes
+    from layercalc.analyses.totals import network_json
 
     was = gc.isenabled()
     try:

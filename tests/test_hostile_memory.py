@@ -1,6 +1,6 @@
 """Hostile shapes against the verify memory estimate (issue 12, point 2).
 
-``--max-memory`` refuses a verify run by :func:`layercalc.verify.estimate_memory`, which
+``--max-memory`` refuses a verify run by :func:`layercalc.analyses.verify.estimate_memory`, which
 counts per layer its output plus ``LayerType.workspace()`` elements of scratch. That is
 only a guard if every forward pass stays within it, so every registered layer type runs
 here on adversarial shapes (long thin axes, big scale factors, many channels on a tiny
@@ -14,7 +14,7 @@ import tracemalloc
 
 import pytest
 
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 from layercalc.arith import prod
 from layercalc.layers import REGISTRY
 from layercalc.layers.base import RankPicked
@@ -337,7 +337,7 @@ def measure(net, dtype="float32", seed=0, target=None):
     bytes it declares)."""
     import numpy as np
 
-    from layercalc import verify
+    from layercalc.analyses import verify
     from layercalc.layers import npops  # noqa: F401 - loaded before tracing, not counted
 
     np_dtype = np.dtype(dtype).type
@@ -446,7 +446,7 @@ def test_layer_norm_blocks_do_not_change_a_bit(monkeypatch):
     """layer_norm scales a block at a time; blocks of 7 elements give the same bits."""
     import numpy as np
 
-    from layercalc import verify
+    from layercalc.analyses import verify
     from layercalc.layers import norm
 
     for shape, ns in (([5, 3, 20], [20]), ([4, 30], [30]), ([50, 1], [1]), ([2, 9, 4], None)):
@@ -465,7 +465,7 @@ def test_the_issue_upsample_is_estimated_and_stays_within_the_estimate():
     built a 30000 x 30000 intermediate (3.35 GiB) by growing the first axis before
     shrinking the second; the shrinking axis now goes first, and the whole run stays
     within verify's estimate."""
-    from layercalc import verify
+    from layercalc.analyses import verify
 
     for mode in ("nearest", "bilinear", "area", "bicubic"):
         net = build([1, 1, 1, 30000], [f"upsample: {{size: [30000, 1], mode: {mode}}}"])

@@ -14,7 +14,7 @@ import warnings
 import pytest
 from test_hostile import refused
 
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 
 ENTRY_COL = 5  # "  - " then the entry: where a refusal of the whole layer points
 

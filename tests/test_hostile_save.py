@@ -22,7 +22,7 @@ from conftest import cli_runner
 from layercalc import outfile
 from layercalc.cli import main
 from layercalc.outfile import OutputError, write_atomic
-from layercalc.verify import _nonfinite, numpy_max_rank
+from layercalc.analyses.verify import _nonfinite, numpy_max_rank
 
 ROOT = Path(__file__).resolve().parent.parent
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -186,7 +186,7 @@ def test_non_regular_target_is_refused(spec, tmp_path, make, kind, via_link):
 
 
 def test_refusal_comes_before_the_run(spec, tmp_path, monkeypatch):
-    import layercalc.verify as core
+    import layercalc.analyses.verify as core
 
     def no_run(*a, **kw):
         raise AssertionError("verify ran although --save was refused")

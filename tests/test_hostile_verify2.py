@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from layercalc.verify import MAX_SIZE, parse_size
+from layercalc.analyses.verify import MAX_SIZE, parse_size
 from test_hostile_save import SPEC, invoke  # one small spec and runner for the verify files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,7 +137,7 @@ def measured(net, save=False, path=None):
     import numpy  # noqa: F401 - imported before tracing: its modules are not the run's
     import numpy.random  # noqa: F401
 
-    from layercalc import verify
+    from layercalc.analyses import verify
 
     estimate = verify.estimate_memory(net, save=save)
     tracemalloc.start()
@@ -186,7 +186,7 @@ def test_the_keepin_repro_is_refused_by_max_memory(tmp_path):
     p.write_text(KEEPIN.replace("1000, 1000", "4000, 4000"))
     from conftest import net_of
 
-    from layercalc import verify
+    from layercalc.analyses import verify
 
     net = net_of(p.read_text())
     assert verify.estimate_memory(net, save=True) > 150 * 2**20  # the input counts

@@ -3,7 +3,7 @@ any other tensor it is refused at build time (shape, params and check, not only 
 as PyTorch refuses a float tensor of indices."""
 import pytest
 
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 
 
 @pytest.mark.parametrize("text,line,marker", [

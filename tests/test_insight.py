@@ -12,8 +12,9 @@ from conftest import cli_runner, net_of
 
 import layercalc.cli
 
-from layercalc.analyse import analyse, analyse_bytes
-from layercalc.insight import cost, input_interval, receptive_fields
+from layercalc.analyses.loading import analyse, analyse_bytes
+from layercalc.analyses.cost import cost
+from layercalc.analyses.receptive import input_interval, receptive_fields
 from layercalc.layers.conv import ConvTranspose
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import assert_located, cli_runner, diag_of, net_of
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 from layercalc.cli import main
 from layercalc.spec import Limits
 
@@ -1373,7 +1373,7 @@ def test_a_layer_value_is_no_var():
      "bad-share", 4, '"l{0}"'),
 ])
 def test_more_misuses_are_located(text, code, line, marker):
-    from layercalc.analyse import analyse_bytes as _analyse
+    from layercalc.analyses.loading import analyse_bytes as _analyse
 
     (d,) = _analyse(text.encode(), "t.yaml").diagnostics
     col = text.splitlines()[line - 1].index(marker) + 1

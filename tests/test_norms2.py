@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from conftest import assert_located, cli_runner, net_of, one_layer
 
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 from layercalc.cli import main
 from layercalc.hints import UNSUPPORTED
-from layercalc.insight import receptive_fields
+from layercalc.analyses.receptive import receptive_fields
 from layercalc.layers import REGISTRY
 
 # -- shapes, tensors, counts -----------------------------------------------------------

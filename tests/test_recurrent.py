@@ -9,9 +9,9 @@ import pytest
 from conftest import assert_located, cli_runner, net_of
 
 from layercalc.cli import main
-from layercalc.explain import explain
+from layercalc.analyses.explain import explain
 from layercalc.layers import REGISTRY
-from layercalc.lint import RULES, lint
+from layercalc.analyses.lint import RULES, lint
 
 G = {"rnn": 1, "lstm": 4, "gru": 3}
 

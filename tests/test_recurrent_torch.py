@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import cli_runner
 
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 from layercalc.cli import main
 
 torch = pytest.importorskip("torch")

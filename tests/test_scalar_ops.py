@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from conftest import cli_runner
 
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 from layercalc.arith import broadcast_shapes
 from layercalc.cli import main
-from layercalc.insight import receptive_fields
+from layercalc.analyses.receptive import receptive_fields
 from layercalc.layers import REGISTRY
 
 NEW = ("sub", "div", "abs", "neg", "sqrt", "exp", "log", "pow", "mean", "sum", "amax", "amin")
@@ -383,7 +383,7 @@ def test_reductions_against_torch(name, seed):
 @pytest.mark.parametrize("entry", ["mean: {dim: [1, null]}", "sum: {dim: [null]}",
                                    "permute: {dims: [0, null, 1]}"])
 def test_a_null_in_a_list_of_dims_is_refused_at_the_entry(entry):
-    from layercalc.analyse import analyse_bytes
+    from layercalc.analyses.loading import analyse_bytes
 
     text = f"input: [1, 4, 4]\nlayers:\n  - {entry}\n"
     r = analyse_bytes(text.encode(), "t.yaml")

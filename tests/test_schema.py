@@ -9,7 +9,7 @@ from conftest import cli_runner
 
 from layercalc.cli import main
 from layercalc.layers import REGISTRY
-from layercalc.lint import RULES
+from layercalc.analyses.lint import RULES
 from layercalc.schema import name_pattern, spec_schema
 
 jsonschema = pytest.importorskip("jsonschema")

@@ -9,7 +9,7 @@ import warnings
 
 import pytest
 
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 
 torch = pytest.importorskip("torch")
 

@@ -7,7 +7,7 @@ from layercalc.arith import (
     effective_kernel,
     pool_output_size,
 )
-from layercalc.solve import solve
+from layercalc.analyses.solve import solve
 
 
 def recheck(s, n):
@@ -123,7 +123,7 @@ def test_bisected_paddings_find_what_exhaustion_finds(kind):
 def test_a_fixed_kernel_of_a_billion_is_solved_by_bisection():
     """--kernel 10^9: the paddings that fit form a range of ~5·10^8; the solver lists the
     smallest, the centred and the largest (PADDINGS per setting), each rechecked."""
-    from layercalc.solve import PADDINGS
+    from layercalc.analyses.solve import PADDINGS
 
     n, k = 2 * 10**9, 10**9
     sols = solve(n, n - k + 1 + 250_000_000, "conv", kernel=k, stride=1)

@@ -6,7 +6,7 @@ import random
 import pytest
 from conftest import assert_located, cli_runner, net_of
 
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 from layercalc.cli import main
 
 HEAD = "input: [2, 10, 4, 4]\nlayers:\n"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import assert_located, cli_runner, one_layer
 
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 from layercalc.cli import main
 from layercalc.layers import REGISTRY
 

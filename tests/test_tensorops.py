@@ -13,7 +13,7 @@ import pytest
 from conftest import assert_located, cli_runner, diag_of, net_of
 
 from layercalc.cli import main
-from layercalc.insight import receptive_fields
+from layercalc.analyses.receptive import receptive_fields
 from layercalc.layers import REGISTRY
 
 TYPES = ("permute", "transpose", "squeeze", "unsqueeze", "expand", "roll", "select",

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
@@ -259,7 +259,7 @@ def test_matmul_1d_operands_and_broadcast_batches(a, b):
 
 def test_a_chain_saved_by_verify_reloads_into_torch(tmp_path):
     """verify --save's input and output agree with the same chain written in torch."""
-    from layercalc import verify
+    from layercalc.analyses import verify
 
     spec = {"input": [2, 3, 4, 5], "layers": [
         {"permute": {"dims": [0, 3, 1, 2]}}, {"slice": {"dim": -1, "start": 1, "step": 2}},

@@ -6,7 +6,7 @@ import json
 import pytest
 from conftest import cli_runner
 
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 from layercalc.cli import main
 
 SPEC = """\

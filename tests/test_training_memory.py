@@ -7,9 +7,9 @@ import textwrap
 
 from conftest import cli_runner
 
-from layercalc.analyse import analyse_bytes
+from layercalc.analyses.loading import analyse_bytes
 from layercalc.cli import main
-from layercalc.insight import cost, requires_grad
+from layercalc.analyses.cost import cost, requires_grad
 
 FROZEN = """\
     input: [8, 3, 32, 32]

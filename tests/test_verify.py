@@ -14,7 +14,7 @@ import pytest
 from conftest import cli_runner
 
 from layercalc.cli import main
-from layercalc.verify import parse_size
+from layercalc.analyses.verify import parse_size
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -128,7 +128,7 @@ def test_failing_layer_is_reported(monkeypatch):
 
 
 def test_wrong_counts_fail(monkeypatch):
-    from layercalc import verify
+    from layercalc.analyses import verify
     from layercalc.graph import Layer
 
     real = verify._fill
@@ -265,8 +265,8 @@ def test_memory_estimate_bounds_the_arrays_verify_allocates(spec, shape, slice_e
     the interpreter's own objects (per-layer records, the random generator)."""
     import tracemalloc
 
-    from layercalc import verify
-    from layercalc.analyse import analyse
+    from layercalc.analyses import verify
+    from layercalc.analyses.loading import analyse
     from layercalc.layers import conv
 
     if slice_elements:
@@ -283,7 +283,7 @@ def test_memory_estimate_bounds_the_arrays_verify_allocates(spec, shape, slice_e
 
 
 def one_conv(c, size):
-    from layercalc.analyse import analyse_bytes
+    from layercalc.analyses.loading import analyse_bytes
 
     text = f"input: [1, {c}, {size}, {size}]\nlayers:\n" \
         f"  - conv2d: {{out_channels: {c}, kernel_size: 3, padding: 1}}\n"

@@ -4,7 +4,7 @@ estimate weighs layers by their work."""
 from pathlib import Path
 
 import layercalc.cli.verify as cli_verify
-from layercalc.analyse import analyse
+from layercalc.analyses.loading import analyse
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "resnet18.yaml"
 

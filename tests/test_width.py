@@ -139,8 +139,8 @@ def test_every_per_layer_command_takes_depth(command):
 
 
 def test_a_collapsed_cost_row_sums_its_members():
-    from layercalc.analyse import analyse
-    from layercalc.insight import cost
+    from layercalc.analyses.loading import analyse
+    from layercalc.analyses.cost import cost
 
     spec = str(SPECS[0].parent / "resnet18.yaml")
     import csv

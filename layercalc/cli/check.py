@@ -180,7 +180,7 @@ def _in_dir(d: str, base: str, errors: dict) -> list[str]:
 
 
 def run_checks(paths, sets, input_shape, max_layers, levels) -> list[Checked]:
-    from ..check import check_network
+    from ..analyses.expectations import check_network
     from ..errors import Diagnostic
 
     items = expand(paths)
@@ -280,7 +280,7 @@ def render_github(checked, strict) -> str:
 
 
 def check_json(c: Checked, strict: bool) -> dict:
-    from ..report import error_json, network_json
+    from ..analyses.totals import error_json, network_json
 
     lists = error_json(c.file, c.diagnostics)
     out = network_json(c.net) if c.net is not None else {"file": c.file}
@@ -302,7 +302,7 @@ FORMATS = tuple(RENDERERS)
 
 def _codes(values, option) -> list[str]:
     from ..errors import did_you_mean
-    from ..lint import RULES
+    from ..analyses.lint import RULES
 
     out = []
     for v in values:
@@ -316,7 +316,7 @@ def _codes(values, option) -> list[str]:
 
 
 def render_rules() -> str:
-    from ..lint import RULES
+    from ..analyses.lint import RULES
 
     width = max(map(len, RULES))
     return "".join(f"{code:<{width}}  {rule.summary}\n" for code, rule in RULES.items())

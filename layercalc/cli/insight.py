@@ -104,14 +104,14 @@ def _json(payloads) -> str:
 
 
 def _human(n: int) -> str:
-    from ..report import human_bytes
+    from ..analyses.totals import human_bytes
     return human_bytes(n)
 
 
 def _run(specs, sets, input_shape, fmt, max_layers, build, payload, table, markdown,
          csv_rows):
     """Load every spec, print diagnostics (or error objects in json), render the good ones."""
-    from ..report import error_json
+    from ..analyses.totals import error_json
 
     results = load_all(specs, sets, input_shape, max_layers)
     if fmt == "json":
@@ -148,7 +148,7 @@ COST_NUMERIC = (False, False, False, True, True, True)
 
 
 def _cost_notes(c) -> list[str]:
-    from ..insight import LEGEND
+    from ..analyses.cost import LEGEND
 
     t = c.totals
     batch = f"batch {c.batch}" + (f" (spec: {c.spec_batch}, scaled by {c.batch}/{c.spec_batch})"
@@ -199,7 +199,7 @@ def _cost_payload(net, c):
 
 
 def _legend():
-    from ..insight import LEGEND
+    from ..analyses.cost import LEGEND
     return LEGEND
 
 
@@ -207,7 +207,7 @@ def _cost_rows(net, c, depth):
     """The cost rows a table shows: a group collapsed at ``depth`` sums its members."""
     from dataclasses import replace
 
-    from ..report import collapse
+    from ..analyses.totals import collapse
 
     def merge(g, span, last):
         return replace(last, name=g.name, type=f"{g.type} ({len(span)} layers)",
@@ -240,7 +240,7 @@ def cost(specs, sets, input_shape, fmt, max_layers, batch, optimizer, depth):
     activation gradients; optimizer state excluded). No views or in-place ops are
     assumed, so these are upper bounds.
     """
-    from ..insight import cost as compute
+    from ..analyses.cost import cost as compute
 
     def build(net):
         return compute(net, batch, optimizer)
@@ -296,7 +296,7 @@ def _rf_rows(net, fields, depth):
     output (the member producing it)."""
     from dataclasses import replace
 
-    from ..report import collapse
+    from ..analyses.totals import collapse
 
     return collapse(net, fields, depth, lambda g, span, last: replace(
         last, name=g.name, type=f"{g.type} ({len(span)} layers)", output=tuple(g.output),
@@ -315,7 +315,7 @@ def rf(specs, sets, input_shape, fmt, max_layers, depth):
     size is the largest span over output positions (computed exactly). Undefined after
     flatten, linear, reshape or upsample.
     """
-    from ..insight import receptive_fields
+    from ..analyses.receptive import receptive_fields
 
     def csv_rows(net, fields):
         rows = []
@@ -352,9 +352,9 @@ def explain(spec, layer, sets, input_shape, fmt, max_layers):
     times each weight is shared.
     """
     from ..errors import did_you_mean
-    from ..explain import explain as build_all
-    from ..explain import lines
-    from ..report import error_json
+    from ..analyses.explain import explain as build_all
+    from ..analyses.explain import lines
+    from ..analyses.totals import error_json
 
     results = load_all([spec], sets, input_shape, max_layers)
     r = results[0]
@@ -454,8 +454,8 @@ def solve(n_in, n_out, kernel, stride, kind, dims, limit, fmt):
     one kernel, stride and dilation (a large fixed --kernel or --stride), the smallest,
     the centred and the largest are listed.
     """
-    from ..solve import output_size
-    from ..solve import solve as search
+    from ..analyses.solve import output_size
+    from ..analyses.solve import solve as search
 
     if kind is None:
         kind = "conv_transpose" if n_out > n_in else "conv"

@@ -8,7 +8,7 @@ import sys
 
 def load_all(specs, overrides: dict, input_shape, max_layers: int) -> list:
     """Analyse every spec in turn (a bad one never stops the others)."""
-    from ..analyse import analyse
+    from ..analyses.loading import analyse
     from ..spec import Limits
 
     limits = Limits(max_layers=max_layers)
@@ -71,7 +71,7 @@ def source_snippet(d, cache: dict) -> list[str]:
     file cannot be read again (standard input, a file gone) or has no such line. A long
     line is shown as a window around the column. ``cache``: file -> its lines, for the
     last file only (diagnostics come file by file)."""
-    from ..analyse import read_source
+    from ..analyses.loading import read_source
     from ..render import printable
 
     if d.file is None or d.file == "<stdin>" or not d.line:
@@ -126,7 +126,7 @@ def _report(view, results, fmt, depth):
     from .. import render
 
     if fmt == "json":
-        from ..report import error_json, network_json
+        from ..analyses.totals import error_json, network_json
 
         return render.render_json([network_json(r.net) if r.net is not None else
                                    error_json(r.file, r.diagnostics) for r in results]), []

@@ -15,7 +15,7 @@ MAX_ROWS = 400
 
 
 def _max_memory(ctx, param, value):
-    from ..verify import parse_size
+    from ..analyses.verify import parse_size
 
     try:
         return parse_size(value)
@@ -112,7 +112,7 @@ def _count(expected, actual):
 
 
 def _summary(v, net) -> str:
-    from ..report import human_bytes
+    from ..analyses.totals import human_bytes
 
     n = len(v.checks)
     failed = v.failed
@@ -131,7 +131,7 @@ def _collapsed(v, net, depth) -> list:
     member agrees, its output the group's, its counts and time the members' sums."""
     from dataclasses import replace
 
-    from ..report import collapse
+    from ..analyses.totals import collapse
 
     if depth is None or len(v.checks) != len(net.layers):
         return list(v.checks)
@@ -213,7 +213,7 @@ def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_lay
     """
     if save is not None and len(specs) != 1:
         raise click.UsageError("--save writes one network's arrays: give exactly one SPEC")
-    from .. import verify as core
+    from ..analyses import verify as core
     from ..errors import Diagnostic
     from ..outfile import OutputError, check_target
 
@@ -270,7 +270,7 @@ def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_lay
 
     if fmt == "json":
         from ..render import render_json
-        from ..report import error_json
+        from ..analyses.totals import error_json
 
         payloads = []
         for r, v in runs:

@@ -275,7 +275,7 @@ class ConvTranspose(LayerType):
         return cols + n * a["out_channels"] * full
 
     def window(self, a, shapes, out):
-        return None  # see layercalc.insight for the transposed-conv receptive-field rule
+        return None  # see layercalc.analyses.receptive for the transposed-conv receptive-field rule
 
     def summary(self, a):
         parts = [f"k={fmt_dims(a['_k'])}", f"s={fmt_dims(a['_s'])}", f"p={fmt_dims(a['_p'])}"]

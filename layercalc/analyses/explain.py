@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .arith import (
+from ..arith import (
     adaptive_window,
     conv_transpose_output_size,
     prod,
@@ -19,10 +19,10 @@ from .arith import (
     unread_count,
     unread_inputs,
 )
-from .layers.conv import Conv, ConvTranspose
-from .layers.linear import Linear
-from .layers.pool import AdaptivePool, Pool
-from .layers.reshape import Flatten
+from ..layers.conv import Conv, ConvTranspose
+from ..layers.linear import Linear
+from ..layers.pool import AdaptivePool, Pool
+from ..layers.reshape import Flatten
 
 # what a conv's padding holds, by padding_mode: only "zeros" adds nothing to the sum
 PADDING = {"zeros": "zero padding",

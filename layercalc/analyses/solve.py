@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .arith import (
+from ..arith import (
     conv_output_size,
     conv_transpose_output_size,
     effective_kernel,

@@ -9,9 +9,9 @@ import os
 import stat
 import sys
 
-from .errors import Diagnostic, SpecError, SpecErrors
-from .graph import Network, build, gc_paused
-from .spec import Limits, load_spec
+from ..errors import Diagnostic, SpecError, SpecErrors
+from ..graph import Network, build, gc_paused
+from ..spec import Limits, load_spec
 
 MAX_FILE_BYTES = 16 * 2**20
 
@@ -49,7 +49,7 @@ def read_source(path: str) -> bytes:
 
 def _refuse_special(mode: int):
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a directory fails as it did
-        from .outfile import _kind
+        from ..outfile import _kind
 
         exc = OSError(errno.EINVAL, f"it is {_kind(mode)}, not a regular file")
         exc.hint = "to read a stream, give `-` and pipe it to standard input"

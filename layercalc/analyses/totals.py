@@ -4,7 +4,7 @@ Numbers stay numbers here; renderers (layercalc.render) turn them into text.
 """
 from __future__ import annotations
 
-from .graph import Network, gc_paused
+from ..graph import Network, gc_paused
 
 INT64_BYTES = 8
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from .errors import Diagnostic, SpecError, cut_short, did_you_mean
-from .report import output_json, tensor_bytes
-from .values import resolve_scalar
-from .yamlnodes import Mapping, Node, Scalar, Sequence
+from ..errors import Diagnostic, SpecError, cut_short, did_you_mean
+from .totals import output_json, tensor_bytes
+from ..values import resolve_scalar
+from ..yamlnodes import Mapping, Node, Scalar, Sequence
 
 # key -> what it asserts (also the schema's descriptions and the README table)
 EXPECT_KEYS = {
@@ -207,7 +207,7 @@ def _bound(key: str, limit: int, got: int, node, file, unit: str = "", show=None
 
 def check_expectations(net, file: str | None = None) -> list[Diagnostic]:
     """Every `expect` entry of ``net``'s spec that does not hold, as error diagnostics."""
-    from .report import human_bytes
+    from .totals import human_bytes
 
     node = net.spec.expect
     if node is None:

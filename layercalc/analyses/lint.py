@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .arith import effective_kernel, prod, taps_reaching
-from .errors import Diagnostic, cut_short, did_you_mean
-from .layers.conv import Conv, ConvTranspose
-from .layers.linear import Linear
-from .layers.norm import BatchNorm, InstanceNorm
-from .layers.pool import Pool
-from .layers.recurrent import Recurrent
-from .yamlnodes import Mapping, Node, Scalar
+from ..arith import effective_kernel, prod, taps_reaching
+from ..errors import Diagnostic, cut_short, did_you_mean
+from ..layers.conv import Conv, ConvTranspose
+from ..layers.linear import Linear
+from ..layers.norm import BatchNorm, InstanceNorm
+from ..layers.pool import Pool
+from ..layers.recurrent import Recurrent
+from ..yamlnodes import Mapping, Node, Scalar
 
 LEVELS = ("off", "warning", "error")
 DOMINANT_SHARE = 0.5  # a linear layer holding more than this share of all parameters...

@@ -12,8 +12,8 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from .arith import prod
-from .errors import Diagnostic
+from ..arith import prod
+from ..errors import Diagnostic
 
 DTYPES = {"float32": 4, "float64": 8}
 DEFAULT_MAX_MEMORY = 2 * 2**30
@@ -266,7 +266,7 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
 
 
 def memory_diagnostic(net, estimate: int, limit: int, file: str | None = None) -> Diagnostic:
-    from .report import human_bytes
+    from .totals import human_bytes
 
     node = net.spec.input_node
     return Diagnostic(
@@ -534,6 +534,6 @@ def save_npz(path: str, arrays: dict) -> None:
     replaced, mode kept, no temporary file left); raises ``OutputError``."""
     import numpy as np
 
-    from .outfile import write_atomic
+    from ..outfile import write_atomic
 
     write_atomic(path, lambda fh: np.savez(fh, **arrays), suffix=".npz")

@@ -1,0 +1,235 @@
+"""Compute and memory of a resolved network (pure: data in, data out).
+
+Cost (``cost``): per layer MACs (SPEC.md section 7), FLOPs = 2 x MACs and the size of
+the output activation; totals for parameters, buffers, the input, the activations a
+training step keeps, and the inference peak. Memory accounting, exactly:
+
+- every layer output is a new tensor of ``elements x dtype bytes`` (no views, no
+  in-place operations: flatten, reshape, dropout and in-place ReLU are counted as copies,
+  so the figures are upper bounds of what PyTorch allocates);
+- parameters and buffers at the spec dtype (``num_batches_tracked`` is int64, 8 bytes);
+- inference peak activations: layers run in order; a tensor (the input or a layer
+  output) lives from its creation until its last consumer has run, the network outputs
+  until the end; the peak is the largest sum of live tensors, taken while a layer's
+  output is allocated and its inputs are still alive;
+- a layer's intermediates (``saved``: attention's q, k and v and its probabilities,
+  N·H·L·S, the L² term; a recurrent layer's gates and states at every time step) are
+  alive while it runs, and a training step keeps them for the backward pass;
+- a training step keeps, for the backward pass, the outputs of every layer autograd
+  differentiates (one with trainable parameters, or reading a tensor that needs a
+  gradient: ``requires_grad``) and the tensors trainable layers read (the input among
+  them), so a frozen backbone keeps nothing before its first trainable layer;
+  the backward pass adds the activation gradients, whose peak follows the same liveness
+  rule in reverse (the gradient of a layer's output is created by its last consumer's
+  backward and freed after its own; the input needs no gradient), and one gradient per
+  trainable parameter. ``training_bytes`` = parameters + buffers + parameter gradients
+  + kept activations + activation-gradient peak (of the differentiated tensors only)
+  + optimizer state (``optimizer``: SGD none, momentum 1x, Adam and AdamW 2x the
+  trainable parameter memory);
+- ``batch``: every tensor is assumed to carry the batch in dim 0, so MACs and every
+  activation figure scale by N / B (B = dim 0 of the spec input); parameters, buffers
+  and parameter gradients do not.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from ..arith import prod
+
+INT64_BYTES = 8
+LEGEND = ("MACs = multiply-accumulates; FLOPs = 2 × MACs; transposed conv counted on input "
+          "positions")
+
+
+# -- cost and memory ----------------------------------------------------------------------
+
+@dataclass
+class LayerCost:
+    name: str
+    type: str
+    output: tuple
+    macs: int
+    flops: int
+    activation_elements: int
+    activation_bytes: int
+    params: int
+    call: int = 1  # another call of a shared module: 2, 3, ... (SPEC.md section 11)
+
+    @property
+    def shown_type(self) -> str:
+        """The type as tables show it: another call of a module says which."""
+        return self.type if self.call == 1 else f"{self.type} (call {self.call})"
+
+
+@dataclass
+class Cost:
+    dtype: str
+    dtype_bytes: int
+    batch: int  # the batch the figures are for
+    spec_batch: int  # dim 0 of the spec input
+    layers: list
+    totals: dict = field(default_factory=dict)
+
+
+def _scaler(batch: int | None, spec_batch: int):
+    if not batch or batch == spec_batch:
+        return lambda v: v
+    f = Fraction(batch, spec_batch)
+
+    def scale(v: int) -> int:
+        x = v * f
+        return int(x) if x.denominator == 1 else round(x)
+    return scale
+
+
+def _tensor_bytes(tensors, dtype_bytes: int, buffer: bool) -> int:
+    return sum(t.numel * (INT64_BYTES if t.dtype == "int64" else dtype_bytes)
+               for t in tensors if t.buffer == buffer)
+
+
+def output_producers(net) -> list[str]:
+    """Leaf-layer names (or "input") whose tensors are the network's outputs."""
+    return list(net.output_refs().values())
+
+
+def _last_uses(net) -> dict:
+    end = len(net.layers)
+    last = dict.fromkeys(net.spec.input_refs(), -1)
+    for i, l in enumerate(net.layers):
+        for ref, _ in l.produced():
+            last.setdefault(ref, i)
+        for src in l.inputs:
+            last[src] = i
+    for name in output_producers(net):
+        last[name] = end
+    return last
+
+
+def inference_peak(net) -> int:
+    """Peak bytes of live activations (input included) during one forward pass."""
+    size = net.dtype_bytes
+    last = _last_uses(net)
+    by_step: dict[int, list[str]] = {}
+    for name, i in last.items():
+        by_step.setdefault(i, []).append(name)
+    nbytes = {ref: prod(shape) * size for ref, shape in net.spec.input_refs().items()}
+    live = sum(nbytes.values())
+    peak = live
+    for ref in nbytes:
+        if last[ref] == -1:  # an input that feeds nothing
+            live -= nbytes[ref]
+    for i, l in enumerate(net.layers):
+        for ref, shape in l.produced():
+            nbytes[ref] = prod(shape) * size
+            live += nbytes[ref]
+        # attention's q, k, v and weights exist while the layer runs
+        peak = max(peak, live + l.type.saved(l.args, l.input_shapes, l.output) * size)
+        for name in by_step.get(i, ()):
+            live -= nbytes[name]
+    return peak
+
+
+def requires_grad(net) -> set:
+    """The refs of the tensors a training step differentiates, as autograd does: a
+    layer's outputs require a gradient when it has trainable parameters or reads a
+    tensor that does; the network inputs do not. Everything before the first trainable
+    layer of a frozen backbone has no gradient and keeps nothing for the backward."""
+    req: set = set()
+    for l in net.layers:
+        if l.trainable_params or any(src in req for src in l.inputs):
+            req.update(ref for ref, _ in l.produced())
+    return req
+
+
+def gradient_peak(net, req: set | None = None) -> int:
+    """Peak bytes of live activation gradients during the backward pass (of the tensors
+    in ``req``, requires_grad's set, by default every layer output)."""
+    size = net.dtype_bytes
+    nbytes = {ref: prod(shape) * size for l in net.layers for ref, shape in l.produced()}
+    inputs = net.spec.input_refs()
+    if req is not None:
+        inputs = {**inputs, **{r: None for r in nbytes if r not in req}}
+    live_set = set(output_producers(net)) - set(inputs)
+    live = sum(nbytes[n] for n in live_set)
+    peak = live
+    for l in reversed(net.layers):
+        for src in l.inputs:
+            if src not in inputs and src not in live_set:
+                live_set.add(src)
+                live += nbytes[src]
+        peak = max(peak, live)
+        for ref, _ in l.produced():
+            if ref in live_set:
+                live_set.discard(ref)
+                live -= nbytes[ref]
+    return peak
+
+
+# optimizer state per trainable parameter, in parameter-sized copies (SGD with momentum
+# keeps its velocity; Adam and AdamW the first and second moments)
+OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
+
+
+def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
+    """Compute and memory of ``net``; ``batch`` rescales from the spec's batch (dim 0);
+    ``optimizer`` (OPTIMIZER_STATE) adds its state to the training step."""
+    size = net.dtype_bytes
+    spec_batch = net.input[0] if net.input else 1
+    scale = _scaler(batch, spec_batch)
+    layers = []
+    for l in net.layers:
+        # its outputs, and what its backward needs beyond them (attention's q, k, v and
+        # probabilities: the L² term; every time step of a recurrent layer)
+        elements = scale(sum(prod(s) for _, s in l.produced()) +
+                         l.type.saved(l.args, l.input_shapes, l.output))
+        macs = scale(l.macs)
+        layers.append(LayerCost(l.name, l.type.name, tuple(l.output), macs, 2 * macs,
+                                elements, elements * size, l.params, call=l.call))
+    tensors = [t for l in net.layers for t in l.tensors]
+    params = sum(l.params for l in net.layers)
+    trainable = sum(l.trainable_params for l in net.layers)
+    param_bytes = _tensor_bytes(tensors, size, False)
+    buffer_bytes = _tensor_bytes(tensors, size, True)
+    input_elements = scale(sum(prod(s) for s in net.spec.input_refs().values()))
+    activation_bytes = sum(x.activation_bytes for x in layers)
+    # kept for the backward: what every differentiated layer saved (its outputs and
+    # intermediates), and the input when a trainable layer reads it
+    req = requires_grad(net)
+    refs = net.spec.input_refs()
+    read = {src for l in net.layers if l.trainable_params for src in l.inputs}
+    kept = 0
+    for x, l in zip(layers, net.layers):
+        if l.produced()[0][0] in req:  # its outputs and intermediates
+            kept += x.activation_bytes
+        else:  # a frozen layer's outputs, where a trainable layer reads them
+            kept += scale(sum(prod(shape) for ref, shape in l.produced() if ref in read)) \
+                * size
+    kept += scale(sum(prod(shape) for ref, shape in refs.items() if ref in read)) * size
+    grad_peak = scale(gradient_peak(net, req))
+    state = OPTIMIZER_STATE[optimizer] * trainable * size
+    peak = scale(inference_peak(net))
+    macs = sum(x.macs for x in layers)
+    totals = {
+        "macs": macs,
+        "flops": 2 * macs,
+        "params": params,
+        "trainable": trainable,
+        "buffers": sum(l.buffers for l in net.layers),
+        "param_bytes": param_bytes,
+        "buffer_bytes": buffer_bytes,
+        "gradient_bytes": trainable * size,
+        "input_elements": input_elements,
+        "input_bytes": input_elements * size,
+        "activation_elements": sum(x.activation_elements for x in layers),
+        "activation_bytes": activation_bytes,
+        "training_activation_bytes": kept,
+        "activation_gradient_peak_bytes": grad_peak,
+        "optimizer": optimizer,
+        "optimizer_state_bytes": state,
+        "training_bytes": param_bytes + buffer_bytes + trainable * size + kept + grad_peak
+        + state,
+        "inference_peak_activation_bytes": peak,
+        "inference_bytes": param_bytes + buffer_bytes + peak,
+    }
+    return Cost(net.spec.dtype, size, batch or spec_batch, spec_batch, layers, totals)
