@@ -211,17 +211,17 @@ def _fold_indented(text: str, width: int) -> list[str]:
 def render_lines(lines, color: bool) -> str:
     """Segments (and plain strings) to text; styled through rich when ``color``."""
     if not color:
-        return "".join((l if isinstance(l, str) else "".join(t for t, _ in l)) + "\n"
-                       for l in lines)
+        return "".join((line if isinstance(line, str) else "".join(t for t, _ in line)) + "\n"
+                       for line in lines)
     from rich.console import Console
     from rich.text import Text
 
     text = Text()
-    for l in lines:
-        if isinstance(l, str):
-            text.append(l)
+    for line in lines:
+        if isinstance(line, str):
+            text.append(line)
         else:
-            for t, style in l:
+            for t, style in line:
                 text.append(t, style=style or None)
         text.append("\n")
     buf = io.StringIO()

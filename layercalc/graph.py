@@ -165,10 +165,10 @@ class Network:
 
     def totals(self) -> dict:
         return {
-            "params": sum(l.params for l in self.layers),
-            "trainable": sum(l.trainable_params for l in self.layers),
-            "buffers": sum(l.buffers for l in self.layers),
-            "macs": sum(l.macs for l in self.layers),
+            "params": sum(layer.params for layer in self.layers),
+            "trainable": sum(layer.trainable_params for layer in self.layers),
+            "buffers": sum(layer.buffers for layer in self.layers),
+            "macs": sum(layer.macs for layer in self.layers),
         }
 
 

@@ -179,9 +179,9 @@ VIEWS = {"shape": SHAPE_COLUMNS, "params": PARAMS_COLUMNS}
 def _context(net, text) -> dict:
     previous = {}
     last = next(iter(net.spec.input_refs()))
-    for l in net.layers:
-        previous[l.ref] = [last]
-        last = l.ref
+    for layer in net.layers:
+        previous[layer.ref] = [last]
+        last = layer.ref
     return {"previous": previous, "totals": net.totals(), "net": net, "text": text}
 
 

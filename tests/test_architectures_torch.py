@@ -242,12 +242,12 @@ def test_forward_shapes(name):
     out, seen = first_calls(name)  # STRICT specs: test_strict_forward_shapes, every call
     net = spec(name)
     assert [tuple(s) for s in net.outputs.values()] == out
-    ours = {l.name: _row_shape(l) for l in net.layers}
+    ours = {layer.name: _row_shape(layer) for layer in net.layers}
     # blocks and sequentials are modules too (layer1.0, features.3, encoder, ...)
     ours.update((g.name, tuple(g.output)) for g in net.groups)
     common = set(ours) & set(seen)
     # every layer holding parameters has a torch counterpart whose output we compare
-    with_params = {l.name for l in net.layers if l.tensors}
+    with_params = {layer.name for layer in net.layers if layer.tensors}
     assert with_params <= common
     mismatched = {n: (ours[n], seen[n]) for n in common if ours[n] != seen[n]}
     assert not mismatched
@@ -297,7 +297,7 @@ def _own_tensor_modules(modules) -> set:
 def _free_tensor_rows(net):
     """The spec's free `parameter` rows (no module: the tensor is an attribute of the
     enclosing module, ConvNeXt's CNBlock.layer_scale), by name."""
-    return {l.name: l for l in net.layers if l.type.name == "parameter"}
+    return {layer.name: layer for layer in net.layers if layer.type.name == "parameter"}
 
 
 @pytest.mark.parametrize("name", sorted(STRICT))
@@ -333,7 +333,7 @@ def test_strict_forward_shapes(name):
         if layer.name in modules and layer.name not in through:
             rows[layer.name].append(_row_shape(layer))
     # every tensor-holding row is a module, or a free parameter (test_strict_free_parameters)
-    assert {l.name for l in net.layers if l.tensors} <= \
+    assert {layer.name for layer in net.layers if layer.tensors} <= \
         set(rows) | through | set(_free_tensor_rows(net))
     mismatched = {n: (shapes, calls.get(n, [])) for n, shapes in sorted(rows.items())
                   if shapes != calls.get(n, [])}
@@ -375,14 +375,14 @@ def test_strict_leaf_names(name):
     through = _through_parent(modules, calls)  # used by their parent: rows, not calls
     holding = {n for n in uncalled if _holds(modules[n])} - through
     assert not holding
-    names = {l.name for l in net.layers}
+    names = {layer.name for layer in net.layers}
     as_modules = {n for n in names if n in modules} - _own_tensor_modules(modules)
     called = (leaves - uncalled) | through
     assert as_modules == called, {
         "rows named as a torch container": sorted(as_modules - leaves)[:10],
         "rows of a module the forward never calls": sorted(as_modules & uncalled)[:10],
         "called leaf modules without a row": sorted(called - as_modules)[:10]}
-    functional = {l.name for l in net.layers if l.name not in modules and l.tensors}
+    functional = {layer.name for layer in net.layers if layer.name not in modules and layer.tensors}
     assert functional <= set(_free_tensor_rows(net))  # checked by test_strict_free_parameters
 
 

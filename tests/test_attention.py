@@ -41,7 +41,7 @@ MHA = """\
 
 def test_mha_rows_names_and_parameters(tmp_path):
     n = net(tmp_path, MHA)
-    rows = [(l.name, l.type.name, l.params) for l in n.layers]
+    rows = [(layer.name, layer.type.name, layer.params) for layer in n.layers]
     # the module's own row holds in_proj_*, out_proj is its member row
     assert rows == [("self_attn", "multihead_attention", 3 * 16 * 16 + 3 * 16),
                     ("self_attn.out_proj", "linear", 16 * 16 + 16)]
@@ -153,7 +153,7 @@ def test_encoder_layer_members_post_and_pre_norm(tmp_path):
               - transformer_encoder_layer: {{name: enc, nhead: 2, dim_feedforward: 16,
                                              norm_first: {str(norm_first).lower()}}}
             """)
-        assert [l.name[len("enc."):] if l.name != "enc" else "" for l in n.layers] == \
+        assert [layer.name[len("enc."):] if layer.name != "enc" else "" for layer in n.layers] == \
             [o for o in order]
         # d·3d + 3d + d·d + d + 2·2d (norms) + d·ff + ff + ff·d + d
         d, ff = 8, 16
@@ -171,9 +171,9 @@ def test_stack_layers_are_copies_with_their_own_tensors(tmp_path):
               num_layers: 3
               norm: {layer_norm: {normalized_shape: [8]}}
         """)
-    names = [l.name for l in n.layers]
+    names = [layer.name for layer in n.layers]
     assert "encoder.layers.2.self_attn.out_proj" in names and names[-1] == "encoder.norm"
-    assert [l.type.name for l in n.layers if l.name.endswith("activation")] == ["gelu"] * 3
+    assert [layer.type.name for layer in n.layers if layer.name.endswith("activation")] == ["gelu"] * 3
     one = 4 * 64 + 4 * 8 + 4 * 8 + 2 * 8 * 16 + 16 + 8
     assert n.totals()["params"] == 3 * one + 16
 
@@ -226,7 +226,7 @@ def test_arange_feeds_an_embedding(tmp_path):
           - embedding: {name: wpe, from: pos, num_embeddings: 8, embedding_dim: 4}
           - add: {from: [wte, wpe]}
         """)
-    assert [l.output for l in n.layers] == [(2, 6, 4), (6,), (6, 4), (2, 6, 4)]
+    assert [layer.output for layer in n.layers] == [(2, 6, 4), (6,), (6, 4), (2, 6, 4)]
     got = error(tmp_path, """\
         input: [2, 6]
         layers:
@@ -301,9 +301,9 @@ def test_explain_of_a_tied_head_names_the_tensor_it_is(tmp_path):
 ])
 def test_attention_modules_can_be_called_again(tmp_path, text):
     n = net(tmp_path, "input: [5, 2, 16]\nlayers:\n" + text)
-    calls = [l for l in n.layers if l.call == 2]
-    assert calls and all(not l.tensors for l in calls)
-    assert n.totals()["params"] == sum(l.params for l in n.layers if l.call == 1)
+    calls = [layer for layer in n.layers if layer.call == 2]
+    assert calls and all(not layer.tensors for layer in calls)
+    assert n.totals()["params"] == sum(layer.params for layer in n.layers if layer.call == 1)
 
 
 @pytest.mark.parametrize("text, code, words", [
@@ -331,4 +331,4 @@ def test_module_activation_and_null_norm_are_accepted(tmp_path):
               num_layers: 1
               norm: null
         """)
-    assert [l.type.name for l in n.layers if l.name.endswith("activation")] == ["tanh"]
+    assert [layer.type.name for layer in n.layers if layer.name.endswith("activation")] == ["tanh"]

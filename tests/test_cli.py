@@ -56,8 +56,8 @@ def test_json_matches_spec_section_7():
                                   "buffers", "macs")} == {
         "name": "0", "type": "conv2d", "input": [[1, 3, 64, 64]], "output": [1, 64, 32, 32],
         "params": 3072, "trainable": 3072, "buffers": 0, "macs": 3145728}
-    assert [l["output"][2] for l in data["layers"] if l["type"] == "conv2d"] == [32, 16, 8, 4, 1]
-    assert sum(l["params"] for l in data["layers"]) == data["totals"]["params"]
+    assert [layer["output"][2] for layer in data["layers"] if layer["type"] == "conv2d"] == [32, 16, 8, 4, 1]
+    assert sum(layer["params"] for layer in data["layers"]) == data["totals"]["params"]
 
 
 def test_json_layout_is_one_line_per_layer_and_parses_to_the_same_data():

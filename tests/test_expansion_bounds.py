@@ -49,7 +49,7 @@ def test_a_loop_variable_is_visible_to_the_same_entrys_when():
             'repeat: {times: 6, as: j}, when: "j % 2 == 0"}\n  - relu\n')
     r = analyse_bytes(text.encode(), "t.yaml")
     assert r.ok, r.diagnostics
-    assert [l.name for l in r.net.layers] == ["l0", "l2", "l4", "3"]  # indexes close up
+    assert [layer.name for layer in r.net.layers] == ["l0", "l2", "l4", "3"]  # indexes close up
 
 
 def test_a_when_false_for_every_copy_omits_the_entry():

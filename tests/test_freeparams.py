@@ -30,8 +30,8 @@ layers:
 
 def test_counts_keys_and_shapes():
     net = net_of(VIT_HEAD)
-    keys = {l.state_key(t.key): (tuple(t.shape), t.buffer) for l in net.layers
-            for t in l.tensors}
+    keys = {layer.state_key(t.key): (tuple(t.shape), t.buffer) for layer in net.layers
+            for t in layer.tensors}
     assert keys == {"proj.weight": ((16, 8), False), "proj.bias": ((16,), False),
                     "class_token": ((1, 1, 16), False),
                     "encoder.pos_embedding": ((1, 5, 16), False),

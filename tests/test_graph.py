@@ -22,7 +22,7 @@ layers:
 
 def test_names_follow_named_modules():
     net = net_of(BLOCK)
-    assert [l.name for l in net.layers] == [
+    assert [layer.name for layer in net.layers] == [
         "layer1.0.conv1", "layer1.0.bn1", "layer1.0.2", "layer1.1.conv1", "layer1.1.bn1",
         "layer1.1.2", "head.0", "head.1", "head.2"]
     # the add of copy 1 takes copy 0's output (its block input) as its shortcut

@@ -325,7 +325,7 @@ def _cases():
 
 
 def build(shape, layers, dtype="float32"):
-    text = f"input: {list(shape)}\nlayers:\n" + "".join(f"  - {l}\n" for l in layers)
+    text = f"input: {list(shape)}\nlayers:\n" + "".join(f"  - {layer}\n" for layer in layers)
     res = analyse_bytes(text.encode(), "hostile.yaml")
     assert res.net is not None, [str(d) for d in res.diagnostics]
     return res.net

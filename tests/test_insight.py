@@ -114,7 +114,7 @@ def test_memory_against_hand_computation():
 def test_inference_peak_of_a_chain_is_the_largest_neighbour_pair():
     net = spec("dcgan_discriminator.yaml")
     t = cost(net).totals
-    sizes = [3 * 64 * 64] + [l.output[1] * l.output[2] * l.output[3] for l in net.layers]
+    sizes = [3 * 64 * 64] + [layer.output[1] * layer.output[2] * layer.output[3] for layer in net.layers]
     assert t["inference_peak_activation_bytes"] == 4 * max(a + b for a, b in
                                                           zip(sizes, sizes[1:]))
 
@@ -265,24 +265,24 @@ def _one_d_forward(net, axis, x):
     import torch.nn.functional as F
 
     values = {"input": x}
-    for l in net.layers:
-        xs = [values[n] for n in l.inputs]
-        if isinstance(l.type, ConvTranspose):
-            a = l.args
+    for layer in net.layers:
+        xs = [values[n] for n in layer.inputs]
+        if isinstance(layer.type, ConvTranspose):
+            a = layer.args
             k, s, p, d, op = (a[key][axis] for key in ("_k", "_s", "_p", "_d", "_op"))
             y = F.conv_transpose1d(xs[0], torch.ones(1, 1, k, dtype=x.dtype), stride=s,
                                    padding=p, output_padding=op, dilation=d)
         else:
-            w = l.type.window(l.args, l.input_shapes, l.output)
+            w = layer.type.window(layer.args, layer.input_shapes, layer.output)
             if w == ():
                 n = min(t.shape[-1] for t in xs)
                 y = sum(t[..., :n] for t in xs)
             else:
                 k, s, p, d = w[axis]
-                right = l.args["_pads"][axis][1] if "_pads" in l.args else p
+                right = layer.args["_pads"][axis][1] if "_pads" in layer.args else p
                 y = F.conv1d(F.pad(xs[0], (p, right)), torch.ones(1, 1, k, dtype=x.dtype),
                              stride=s, dilation=d)
-        values[l.name] = y
+        values[layer.name] = y
     return values
 
 
@@ -301,30 +301,30 @@ def brute_intervals(net, layer, axis, length, positions):
 
 def check_against_brute_force(net, length, layers=None, axis=0):
     fields = fields_of(net)
-    affine = not any(isinstance(l.type, ConvTranspose) for l in net.layers)
+    affine = not any(isinstance(layer.type, ConvTranspose) for layer in net.layers)
     checked = 0
-    for l in net.layers:
-        if layers is not None and l.name not in layers:
+    for layer in net.layers:
+        if layers is not None and layer.name not in layers:
             continue
-        f = fields[l.name].fields[axis]
+        f = fields[layer.name].fields[axis]
         jump = f.jump
         # output positions whose whole field lies inside the input
         candidates = []
         for pos in range(4 * max(1, int(1 / jump)) + 400):
-            iv = input_interval(net, l.name, axis, pos)
+            iv = input_interval(net, layer.name, axis, pos)
             if iv is not None and iv[0] >= 0 and iv[1] < length:
                 candidates.append(pos)
             if len(candidates) >= 40:
                 break
-        brute = brute_intervals(net, l.name, axis, length, candidates)
+        brute = brute_intervals(net, layer.name, axis, length, candidates)
         spans = []
         for pos, iv in brute.items():
-            assert iv == input_interval(net, l.name, axis, pos), (l.name, pos)
+            assert iv == input_interval(net, layer.name, axis, pos), (layer.name, pos)
             if iv is not None:
                 spans.append(iv[1] - iv[0] + 1)
                 if affine:  # closed form: start + pos * jump
-                    assert iv[0] == f.start + pos * jump, (l.name, pos)
-        assert spans and max(spans) == f.size, (l.name, spans, f)
+                    assert iv[0] == f.start + pos * jump, (layer.name, pos)
+        assert spans and max(spans) == f.size, (layer.name, spans, f)
         checked += 1
     return checked
 

@@ -10,7 +10,7 @@ from layercalc.cli import main
 
 
 def names(net):
-    return [l.name for l in net.layers]
+    return [layer.name for layer in net.layers]
 
 
 # -- when ------------------------------------------------------------------------------
@@ -41,7 +41,7 @@ def test_an_omitted_entry_takes_no_index():
 def test_when_follows_set():
     net = net_of(WHEN, overrides={"use_se": 1, "pool": 0})
     assert names(net) == ["0", "1", "2", "act", "4", "5"]
-    assert [l.type.name for l in net.layers] == ["conv2d", "relu", "batch_norm2d", "relu",
+    assert [layer.type.name for layer in net.layers] == ["conv2d", "relu", "batch_norm2d", "relu",
                                                  "flatten", "linear"]
     # from: act is the kept alternative, not the previous entry
     assert net.layers[-1].inputs == ["act"] and net.layers[-1].output == (1, 8, 16, 3)
@@ -230,10 +230,10 @@ def test_densenet_matches_torch_names_and_params():
     net = net_of(DENSENET)
     torch_params = {k: v.numel() for k, v in m.named_parameters()}
     ours = {}
-    for l in net.layers:
-        for t in l.tensors:
+    for member in net.layers:
+        for t in member.tensors:
             if not t.buffer:
-                ours[f"{l.name}.{t.key}"] = t.numel
+                ours[f"{member.name}.{t.key}"] = t.numel
     assert ours == torch_params
     torch_buffers = sum(b.numel() for b in m.buffers())
     assert net.totals()["buffers"] == torch_buffers
@@ -249,7 +249,7 @@ def test_loop_variable_drives_arguments_and_splices_with_a_template():
       - linear: {out_features: 4, repeat: {times: 2, as: k}}
     """)
     assert names(net) == ["conv0", "conv1", "conv2", "3", "4", "5"]
-    assert [l.output[1] for l in net.layers[:3]] == [8, 16, 32]
+    assert [layer.output[1] for layer in net.layers[:3]] == [8, 16, 32]
     assert net.layers[0].output == (1, 8, 16, 16) and net.layers[1].output == (1, 16, 16, 16)
     assert net.groups == []
 
@@ -265,7 +265,7 @@ def test_loop_variable_inside_a_named_repeat_and_a_sequential():
             - linear: {out_features: 4 + i}
     """)
     assert names(net) == ["stage.0.0", "stage.1.0", "stage.2.0"]
-    assert [l.output for l in net.layers] == [(1, 4), (1, 5), (1, 6)]
+    assert [layer.output for layer in net.layers] == [(1, 4), (1, 5), (1, 6)]
 
 
 def test_a_template_without_repeat_and_a_template_in_a_block():

@@ -18,15 +18,15 @@ from layercalc.spec import Limits
 
 
 def names(net):
-    return [l.name for l in net.layers]
+    return [layer.name for layer in net.layers]
 
 
 def types(net):
-    return [l.type.name for l in net.layers]
+    return [layer.type.name for layer in net.layers]
 
 
 def calls(net):
-    return [l.call for l in net.layers]
+    return [layer.call for layer in net.layers]
 
 
 def invoke(*args):
@@ -66,7 +66,7 @@ def test_layer_valued_arguments_become_the_entries_that_name_them():
     # (32 each); the batch norms hold 2 x 33 buffers
     assert net.totals() == {"params": 432 + 3 * 2304 + 3 * 32, "trainable": 7440,
                             "buffers": 66, "macs": net.totals()["macs"]}
-    assert all(l.output == (1, 16, 8, 8) for l in net.layers)
+    assert all(layer.output == (1, 16, 8, 8) for layer in net.layers)
 
 
 def test_the_entry_adds_its_own_arguments_and_they_win():
@@ -144,7 +144,7 @@ def test_a_block_name_with_arguments_as_a_layer_value():
       - wrap: {body: {mlp: {f: 7}}}
     """)
     assert names(net) == ["0.inner.0", "1.inner.0"]
-    assert [l.output for l in net.layers] == [(1, 4), (1, 7)]
+    assert [layer.output for layer in net.layers] == [(1, 4), (1, 7)]
     assert net.totals()["params"] == 20 + 35
 
 
@@ -210,7 +210,7 @@ def test_a_default_reads_the_uses_input():
       - b
       - b: {c: 5}
     """)
-    assert [l.output[1] for l in net.layers] == [6, 3, 3, 5]
+    assert [layer.output[1] for layer in net.layers] == [6, 3, 3, 5]
     assert net.totals()["params"] == 42 + 21 + 12 + 20
 
 
@@ -260,7 +260,7 @@ layers:
 def test_a_block_may_use_itself_under_when():
     net = net_of(UNET)
     assert names(net) == ["0.0", "0.1.0", "0.1.1.0", "0.1.1.1", "0.1.2", "0.2"]
-    assert [l.output[1] for l in net.layers] == [8, 16, 32, 32, 32, 32]
+    assert [layer.output[1] for layer in net.layers] == [8, 16, 32, 32, 32, 32]
     assert net.outputs == {"0.2": (1, 32, 32, 32)}
 
 
@@ -375,7 +375,7 @@ def test_a_shared_leaf_is_called_again_and_takes_no_index():
     # `out = self.relu(out)` called three times on one module
     assert names(net) == ["act", "1", "act", "2", "act", "3"]
     assert calls(net) == [1, 1, 2, 1, 3, 1]
-    assert [l.params for l in net.layers] == [0, 20, 0, 20, 0, 10]
+    assert [layer.params for layer in net.layers] == [0, 20, 0, 20, 0, 10]
     assert net.totals()["params"] == 50
 
 
@@ -388,7 +388,7 @@ def test_a_shared_module_counts_its_parameters_once_and_its_macs_per_call():
       - share: fc
     """)
     assert names(net) == ["fc", "fc", "fc"] and calls(net) == [1, 2, 3]
-    assert [l.params for l in net.layers] == [72, 0, 0]
+    assert [layer.params for layer in net.layers] == [72, 0, 0]
     assert net.totals() == {"params": 72, "trainable": 72, "buffers": 0, "macs": 3 * 64}
 
 
@@ -731,7 +731,7 @@ def test_repeat_chains_through_a_named_output(named):
     assert names(net) == [f"{pre}{j}.{m}" for j in range(3) for m in ("new", "joined")] + \
         ["1" if named else "3"]
     # DenseNet: each copy takes the growing concatenation of the one before
-    assert [l.input_shapes[0] for l in net.layers if l.type.name == "linear"] == \
+    assert [layer.input_shapes[0] for layer in net.layers if layer.type.name == "linear"] == \
         [(1, 4), (1, 6), (1, 8)]
     assert net.layers[-1].input_shapes == [(1, 10)]
     assert net.totals()["params"] == 10 + 14 + 18

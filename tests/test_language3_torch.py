@@ -50,7 +50,7 @@ def _same_modules(text: str, model):
     buffers = sum(b.numel() for b in model.buffers())
     totals = net.totals()
     assert (totals["params"], totals["buffers"]) == (params, buffers)
-    ours = {f"{l.name}.{t.key}": tuple(t.shape) for l in net.layers for t in l.tensors}
+    ours = {f"{layer.name}.{t.key}": tuple(t.shape) for layer in net.layers for t in layer.tensors}
     theirs = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert ours == theirs
     return net
@@ -117,8 +117,8 @@ class Siamese(nn.Module):
 def test_siamese_totals_and_state_dict():
     net = _same_modules(SIAMESE, Siamese())
     # every encoder module ran twice, the relu four times
-    assert [l.call for l in net.layers if l.name == "encoder.act"] == [1, 2, 3, 4]
-    assert [l.call for l in net.layers if l.name == "encoder.fc"] == [1, 2]
+    assert [layer.call for layer in net.layers if layer.name == "encoder.act"] == [1, 2, 3, 4]
+    assert [layer.call for layer in net.layers if layer.name == "encoder.fc"] == [1, 2]
 
 
 def test_siamese_verify_save_round_trip(tmp_path):
@@ -349,12 +349,12 @@ class LayerValues(nn.Module):
 
 def test_layer_values_totals_and_state_dict():
     net = _same_modules(LAYER_VALUES, LayerValues())
-    kinds = {l.name: l.type.name for l in net.layers}
+    kinds = {layer.name: layer.type.name for layer in net.layers}
     assert kinds["s1.down.1"] == "group_norm" and kinds["s1.down.2"] == "hardswish"
     assert kinds["s2.body.1"] == "leaky_relu" and "s2.body.2" not in kinds
     assert kinds["s3.body.1"] == "group_norm" and "s3.body.2" not in kinds
-    assert {l.args["eps"] for l in net.layers if l.name.startswith("s3.")
-            and l.type.name == "group_norm"} == {0.001}
+    assert {layer.args["eps"] for layer in net.layers if layer.name.startswith("s3.")
+            and layer.type.name == "group_norm"} == {0.001}
 
 
 def test_layer_values_verify_save_round_trip(tmp_path):

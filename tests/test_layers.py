@@ -102,36 +102,36 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("layer,inp,out,params,buffers", CASES, ids=[c[0] for c in CASES])
-def test_layer(layer, inp, out, params, buffers):
-    l = one_layer(layer, inp)
-    assert list(l.output) == out
-    assert l.params == params
-    assert l.buffers == buffers
+@pytest.mark.parametrize("text,inp,out,params,buffers", CASES, ids=[c[0] for c in CASES])
+def test_layer(text, inp, out, params, buffers):
+    layer = one_layer(text, inp)
+    assert list(layer.output) == out
+    assert layer.params == params
+    assert layer.buffers == buffers
 
 
 def test_conv_macs_follow_the_spec_formula():
     # N * C_out * H_out * W_out * (C_in / g) * k * k
-    l = one_layer("conv2d: {out_channels: 64, kernel_size: 4, stride: 2, padding: 1}",
+    layer = one_layer("conv2d: {out_channels: 64, kernel_size: 4, stride: 2, padding: 1}",
                   [2, 3, 64, 64])
-    assert l.macs == 2 * 64 * 32 * 32 * 3 * 16
+    assert layer.macs == 2 * 64 * 32 * 32 * 3 * 16
 
 
 def test_conv_transpose_macs_count_input_positions():
     # DCGAN generator 4x4x512 -> 8x8x256: N * C_in * H_in * W_in * (C_out / g) * k * k
-    l = one_layer("conv_transpose2d: {out_channels: 256, kernel_size: 4, stride: 2, "
+    layer = one_layer("conv_transpose2d: {out_channels: 256, kernel_size: 4, stride: 2, "
                   "padding: 1}", [1, 512, 4, 4])
-    assert l.macs == 512 * 16 * 256 * 16 == 33_554_432
+    assert layer.macs == 512 * 16 * 256 * 16 == 33_554_432
 
 
 def test_linear_macs_count_rows():
-    l = one_layer("linear: {out_features: 10}", [4, 7, 20])
-    assert l.macs == 4 * 7 * 20 * 10
+    layer = one_layer("linear: {out_features: 10}", [4, 7, 20])
+    assert layer.macs == 4 * 7 * 20 * 10
 
 
 def test_batch_norm_buffers_are_state_dict_shaped():
-    l = one_layer("batch_norm2d", [1, 8, 2, 2])
-    assert [(t.key, t.shape, t.buffer) for t in l.tensors] == [
+    layer = one_layer("batch_norm2d", [1, 8, 2, 2])
+    assert [(t.key, t.shape, t.buffer) for t in layer.tensors] == [
         ("weight", (8,), False), ("bias", (8,), False), ("running_mean", (8,), True),
         ("running_var", (8,), True), ("num_batches_tracked", (), True)]
 
@@ -151,5 +151,5 @@ def test_type_names_ignore_case_and_underscores(spelling):
 
 
 def test_inferred_arguments_are_checked_when_given():
-    l = one_layer("conv2d: {in_channels: 3, out_channels: 2, kernel_size: 1}", [1, 3, 4, 4])
-    assert l.args["in_channels"] == 3
+    layer = one_layer("conv2d: {in_channels: 3, out_channels: 2, kernel_size: 1}", [1, 3, 4, 4])
+    assert layer.args["in_channels"] == 3

@@ -81,8 +81,8 @@ def test_a_convnext_stage_and_a_llama_block_count_as_torch_does():
           - layer_norm2d: {eps: 1e-6}
           - conv2d: {out_channels: 192, kernel_size: 2, stride: 2}
         """)
-    assert [list(l.output) for l in net.layers][-1] == [1, 192, 28, 28]
-    assert sum(l.params for l in net.layers) == (96 * 48 + 96) + 2 * 192 + (192 * 384 + 192)
+    assert [list(layer.output) for layer in net.layers][-1] == [1, 192, 28, 28]
+    assert sum(layer.params for layer in net.layers) == (96 * 48 + 96) + 2 * 192 + (192 * 384 + 192)
     # an RMSNorm-ed pre-norm MLP as LLaMA's (d 64, F 172): two norms of d
     net = net_of("""\
         input: [2, 16, 64]
@@ -93,7 +93,7 @@ def test_a_convnext_stage_and_a_llama_block_count_as_torch_does():
           - linear: {out_features: 64, bias: false}
           - rms_norm: {name: norm, normalized_shape: [64]}
         """)
-    assert sum(l.params for l in net.layers) == 64 + 64 * 172 * 2 + 64
+    assert sum(layer.params for layer in net.layers) == 64 + 64 * 172 * 2 + 64
 
 
 def test_json_shows_the_arguments_worth_a_column(tmp_path):
@@ -109,9 +109,9 @@ def test_json_shows_the_arguments_worth_a_column(tmp_path):
                             catch_exceptions=False)
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert [l["type"] for l in data["layers"]] == ["rms_norm"] * 2 + ["layer_norm2d"] * 3 + \
+    assert [layer["type"] for layer in data["layers"]] == ["rms_norm"] * 2 + ["layer_norm2d"] * 3 + \
         ["gelu"]
-    assert [l["args"] for l in data["layers"]] == [
+    assert [layer["args"] for layer in data["layers"]] == [
         "", "eps=1e-05", "", "eps=1e-06", "over [6, 8]", "approximate=tanh"]
     totals = {k: data["totals"][k] for k in ("params", "trainable", "buffers", "macs")}
     assert totals == {"params": 6 + 6 + 16 + 16 + 96, "trainable": 140, "buffers": 0,

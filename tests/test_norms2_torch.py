@@ -272,4 +272,4 @@ def test_a_convnext_like_network_round_trips(tmp_path):
         expected = net(torch.from_numpy(arrays["input"])).numpy()
     np.testing.assert_allclose(arrays["output"], expected, rtol=1e-4, atol=1e-5)
     res = analyse_bytes(CONVNEXT.encode(), "t.yaml")
-    assert sum(l.params for l in res.net.layers) == sum(p.numel() for p in net.parameters())
+    assert sum(layer.params for layer in res.net.layers) == sum(p.numel() for p in net.parameters())

@@ -59,13 +59,13 @@ def _module(c: dict, input_size: int):
 def _shapes(c: dict) -> dict:
     """The network inputs: x, and the initial states when given."""
     cell = c["mode"].endswith("_cell")
-    I, N, T, H = c["I"], c["N"], c["T"], c["hidden_size"]
+    In, N, T, H = c["I"], c["N"], c["T"], c["hidden_size"]
     if cell:
-        x = [I] if c["unbatched"] else [N, I]
+        x = [In] if c["unbatched"] else [N, In]
         h = [H] if c["unbatched"] else [N, H]
         states = {"h": h, "c": h} if c["mode"] == "lstm_cell" else {"h": h}
     else:
-        x = [T, I] if c["unbatched"] else ([N, T, I] if c["batch_first"] else [T, N, I])
+        x = [T, In] if c["unbatched"] else ([N, T, In] if c["batch_first"] else [T, N, In])
         DL = (2 if c["bidirectional"] else 1) * c["num_layers"]
         lead = [DL] if c["unbatched"] else [DL, N]
         h = lead + [c.get("proj_size") or H]

@@ -66,7 +66,7 @@ SE_AND_NORMALISE = """\
 
 def test_one_network_through_shape_params_cost_and_verify(tmp_path):
     data = _shape_json(tmp_path, SE_AND_NORMALISE)
-    shapes = {l["name"]: l["output"] for l in data["layers"]}
+    shapes = {layer["name"]: layer["output"] for layer in data["layers"]}
     assert shapes["0"] == shapes["1"] == [8, 64, 56, 56]
     assert shapes["squeeze"] == [8, 64, 1, 1]
     assert shapes["scaled"] == [8, 64, 56, 56]
@@ -74,7 +74,7 @@ def test_one_network_through_shape_params_cost_and_verify(tmp_path):
     assert shapes["8"] == [8, 1, 1]
     assert shapes["13"] == [] and data["output"] == []
     assert data["totals"]["params"] == 0 and data["totals"]["macs"] == 0
-    assert [l["args"] for l in data["layers"]][:4] == ["other=255", "other=0.5",
+    assert [layer["args"] for layer in data["layers"]][:4] == ["other=255", "other=0.5",
                                                        "dim=[2, 3] keepdim", ""]
     for command in ("params", "cost", "rf", "explain"):
         result = _cli(tmp_path, SE_AND_NORMALISE, command)
@@ -124,7 +124,7 @@ def test_a_0d_output_feeds_later_layers_and_verifies(tmp_path):
           - mul: {from: [2, input]}    # a 0-d tensor broadcasts against any shape
         """
     data = _shape_json(tmp_path, spec)
-    assert [l["output"] for l in data["layers"]] == [[], [], [], [2, 3]]
+    assert [layer["output"] for layer in data["layers"]] == [[], [], [], [2, 3]]
     result = _cli(tmp_path, spec, "verify")
     assert result.exit_code == 0, result.output
 

@@ -301,7 +301,7 @@ def net(name):
 
 
 def shapes(name):
-    return {l.name: list(l.output) for l in net(name).layers}
+    return {layer.name: list(layer.output) for layer in net(name).layers}
 
 
 def outputs(n):
@@ -359,7 +359,7 @@ def test_cli_json(name, inp, out, params, buffers):
         assert d["output"] == out
         assert d["totals"]["params"] == params
         assert d["totals"]["buffers"] == buffers
-        assert sum(l["params"] for l in d["layers"]) == params
+        assert sum(layer["params"] for layer in d["layers"]) == params
         if not isinstance(out, dict):
             assert d["layers"][-1]["output"] == out
 
@@ -447,18 +447,18 @@ def test_alexnet_shapes():
     assert s["features.5"] == [1, 192, 13, 13]
     assert s["features.12"] == [1, 256, 6, 6]
     assert s["flatten"] == [1, 9216]
-    layers = {l.name: l for l in net("alexnet").layers}
+    layers = {layer.name: layer for layer in net("alexnet").layers}
     assert layers["classifier.1"].params == 9216 * 4096 + 4096
 
 
 def test_vgg16_shapes():
     s = shapes("vgg16")
-    convs = [l for l in net("vgg16").layers if l.type.name == "conv2d"]
+    convs = [layer for layer in net("vgg16").layers if layer.type.name == "conv2d"]
     assert len(convs) == 13
     assert [s[f"features.{i}"][2] for i in (4, 9, 16, 23, 30)] == [112, 56, 28, 14, 7]
     assert s["features.28"] == [1, 512, 14, 14]
     assert s["flatten"] == [1, 25088]
-    layers = {l.name: l for l in net("vgg16").layers}
+    layers = {layer.name: layer for layer in net("vgg16").layers}
     assert layers["classifier.0"].params == 25088 * 4096 + 4096 == 102_764_544
 
 
@@ -477,7 +477,7 @@ def test_resnet_stem_and_stages(name):
     assert s["layer4.0.downsample.0"] == [1, 512 * e, 7, 7]
     assert s["avgpool"] == [1, 512 * e, 1, 1]
     assert s["fc"] == [1, 1000]
-    layers = {l.name: l for l in net(name).layers}
+    layers = {layer.name: layer for layer in net(name).layers}
     assert layers["fc"].params == 512 * e * 1000 + 1000
     assert layers["layer2.0.downsample.0"].params == 64 * e * 128 * e
 
@@ -491,7 +491,7 @@ def test_resnet18_has_no_layer1_downsample_resnet50_does():
 
 def test_mobilenet_v2_shapes():
     s = shapes("mobilenet_v2")
-    layers = {l.name: l for l in net("mobilenet_v2").layers}
+    layers = {layer.name: layer for layer in net("mobilenet_v2").layers}
     assert s["features.0.0"] == [1, 32, 112, 112]
     assert s["features.1.conv.0.0"] == [1, 32, 112, 112]
     assert layers["features.1.conv.0.0"].params == 32 * 1 * 3 * 3  # depthwise
@@ -520,7 +520,7 @@ def test_unet_skips_line_up():
 
 def test_convnext_tiny_shapes():
     s = shapes("convnext_tiny")
-    layers = {l.name: l for l in net("convnext_tiny").layers}
+    layers = {layer.name: layer for layer in net("convnext_tiny").layers}
     assert conv_out(224, 4, 4) == 56
     assert s["features.0.0"] == [1, 96, 56, 56]                   # patchify stem
     assert s["features.1.0.block.1"] == [1, 56, 56, 96]           # permuted channels-last
@@ -533,7 +533,7 @@ def test_convnext_tiny_shapes():
     assert s["features.7.2.block.0"] == [1, 768, 7, 7]
     assert s["classifier.1"] == [1, 768]
     # stochastic depth rises as torchvision's 0.1 * stage_block_id / (18 - 1.0)
-    sd = [l.args["p"] for l in net("convnext_tiny").layers if l.type.name == "stochastic_depth"]
+    sd = [layer.args["p"] for layer in net("convnext_tiny").layers if layer.type.name == "stochastic_depth"]
     assert sd == [0.1 * i / (18 - 1.0) for i in range(18)]
 
 
@@ -556,13 +556,13 @@ def test_shufflenet_v2_shapes():
 
 def test_recurrent_specs_shapes():
     s = shapes("lstm_text_classifier")
-    layers = {l.name: l for l in net("lstm_text_classifier").layers}
+    layers = {layer.name: layer for layer in net("lstm_text_classifier").layers}
     assert s["embedding"] == [8, 64, 128]
     assert dict(layers["lstm"].named_outputs) == {
         "output": (8, 64, 2 * 256), "h_n": (2 * 2, 8, 256), "c_n": (2 * 2, 8, 256)}
     assert s["last_step"] == [8, 512]
     assert layers["lstm"].params == rnn_params(4, 128, 256, layers=2, directions=2)
-    gru = {l.name: l for l in net("gru_encoder").layers}["gru"]
+    gru = {layer.name: layer for layer in net("gru_encoder").layers}["gru"]
     assert dict(gru.named_outputs) == {"output": (32, 10, 128), "h_n": (1, 32, 128)}
     assert gru.params == rnn_params(3, 128, 128) == 99_072
 

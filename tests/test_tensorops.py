@@ -62,22 +62,22 @@ ATTENTION_LIKE = """\
 
 def test_one_network_through_shape_params_cost_explain_rf_and_verify(tmp_path):
     data = _shape_json(tmp_path, ATTENTION_LIKE)
-    shapes = {l["name"]: l["output"] for l in data["layers"]}
+    shapes = {layer["name"]: layer["output"] for layer in data["layers"]}
     assert shapes["tokens"] == [2, 36, 12]
     assert shapes["q"] == shapes["k"] == shapes["v"] == [2, 36, 4]
     assert shapes["kt"] == [2, 4, 36]
     assert shapes["scores"] == [2, 36, 36]
     assert shapes["mixed"] == [2, 36, 4]
-    assert [l["output"] for l in data["layers"]][10:] == [
+    assert [layer["output"] for layer in data["layers"]][10:] == [
         [2, 4, 36], [2, 1, 4, 36], [2, 3, 4, 36], [2, 3, 4, 36], [2, 3, 4, 36], [2, 4, 36],
         [1, 2, 4, 36], [2, 4, 36], [36, 4, 2]]
-    macs = {l["name"]: l["macs"] for l in data["layers"]}
+    macs = {layer["name"]: layer["macs"] for layer in data["layers"]}
     assert macs["scores"] == 2 * 36 * 4 * 36  # ∏batch · n · k · m
     assert macs["mixed"] == 2 * 36 * 36 * 4
     assert data["totals"]["params"] == 2 * 8 * 9 * 12 // 2 + 12  # the conv's only
-    assert all(l["params"] == 0 and l["buffers"] == 0 for l in data["layers"][1:])
-    assert all(l["macs"] == 0 for l in data["layers"][1:] if l["type"] != "matmul")
-    args = {l["name"]: l["args"] for l in data["layers"]}
+    assert all(layer["params"] == 0 and layer["buffers"] == 0 for layer in data["layers"][1:])
+    assert all(layer["macs"] == 0 for layer in data["layers"][1:] if layer["type"] != "matmul")
+    args = {layer["name"]: layer["args"] for layer in data["layers"]}
     assert args["tokens"] == "1<->-1" and args["q"] == "dim=-1 :4"
     assert args["k"] == "dim=-1 4:8" and args["10"] == "dims=[0, 2, 1]"
     assert args["12"] == "[2, 3, 4, 36]" and args["13"] == "shifts=[1, -5] dims=[1, 3]"
@@ -177,7 +177,7 @@ def test_0d_tensors_go_through_as_in_torch(tmp_path):
           - expand: {size: [2, 3, 4]}           # a 0-d tensor expands to anything
         """
     data = _shape_json(tmp_path, spec)
-    assert [l["output"] for l in data["layers"]] == [[], [], [], [], [], [3], [1], [2, 3, 4]]
+    assert [layer["output"] for layer in data["layers"]] == [[], [], [], [], [], [3], [1], [2, 3, 4]]
     assert _cli(tmp_path, spec, "verify").exit_code == 0
 
 

@@ -140,7 +140,7 @@ def test_wrong_counts_fail(monkeypatch):
     monkeypatch.setattr(verify, "_fill", short)
     r = invoke(SPECS / "dcgan_discriminator.yaml", "--format", "json")
     assert r.exit_code == 1
-    bad = [l for l in json.loads(r.output)["layers"] if not l["ok"]]
+    bad = [layer for layer in json.loads(r.output)["layers"] if not layer["ok"]]
     assert bad and bad[0]["buffers_actual"] == bad[0]["buffers"] - 1
     assert Layer  # the graph type is untouched
 
@@ -245,9 +245,9 @@ def test_conv_workspace_is_bounded_by_the_slice_size():
     from layercalc.layers.base import IM2COL_ELEMENTS
 
     net = one_conv(64, 1024)
-    l = net.layers[0]
+    layer = net.layers[0]
     out = 64 * 1024 * 1024
-    assert l.type.workspace(l.args, l.input_shapes, l.output) == \
+    assert layer.type.workspace(layer.args, layer.input_shapes, layer.output) == \
         64 * 1026 * 1026 + IM2COL_ELEMENTS + out  # padded input + one slice + its product
 
 

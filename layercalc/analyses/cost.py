@@ -96,10 +96,10 @@ def output_producers(net) -> list[str]:
 def _last_uses(net) -> dict:
     end = len(net.layers)
     last = dict.fromkeys(net.spec.input_refs(), -1)
-    for i, l in enumerate(net.layers):
-        for ref, _ in l.produced():
+    for i, layer in enumerate(net.layers):
+        for ref, _ in layer.produced():
             last.setdefault(ref, i)
-        for src in l.inputs:
+        for src in layer.inputs:
             last[src] = i
     for name in output_producers(net):
         last[name] = end
@@ -119,12 +119,12 @@ def inference_peak(net) -> int:
     for ref in nbytes:
         if last[ref] == -1:  # an input that feeds nothing
             live -= nbytes[ref]
-    for i, l in enumerate(net.layers):
-        for ref, shape in l.produced():
+    for i, layer in enumerate(net.layers):
+        for ref, shape in layer.produced():
             nbytes[ref] = prod(shape) * size
             live += nbytes[ref]
         # attention's q, k, v and weights exist while the layer runs
-        peak = max(peak, live + l.type.saved(l.args, l.input_shapes, l.output) * size)
+        peak = max(peak, live + layer.type.saved(layer.args, layer.input_shapes, layer.output) * size)
         for name in by_step.get(i, ()):
             live -= nbytes[name]
     return peak
@@ -136,9 +136,9 @@ def requires_grad(net) -> set:
     tensor that does; the network inputs do not. Everything before the first trainable
     layer of a frozen backbone has no gradient and keeps nothing for the backward."""
     req: set = set()
-    for l in net.layers:
-        if l.trainable_params or any(src in req for src in l.inputs):
-            req.update(ref for ref, _ in l.produced())
+    for layer in net.layers:
+        if layer.trainable_params or any(src in req for src in layer.inputs):
+            req.update(ref for ref, _ in layer.produced())
     return req
 
 
@@ -146,20 +146,20 @@ def gradient_peak(net, req: set | None = None) -> int:
     """Peak bytes of live activation gradients during the backward pass (of the tensors
     in ``req``, requires_grad's set, by default every layer output)."""
     size = net.dtype_bytes
-    nbytes = {ref: prod(shape) * size for l in net.layers for ref, shape in l.produced()}
+    nbytes = {ref: prod(shape) * size for layer in net.layers for ref, shape in layer.produced()}
     inputs = net.spec.input_refs()
     if req is not None:
         inputs = {**inputs, **{r: None for r in nbytes if r not in req}}
     live_set = set(output_producers(net)) - set(inputs)
     live = sum(nbytes[n] for n in live_set)
     peak = live
-    for l in reversed(net.layers):
-        for src in l.inputs:
+    for layer in reversed(net.layers):
+        for src in layer.inputs:
             if src not in inputs and src not in live_set:
                 live_set.add(src)
                 live += nbytes[src]
         peak = max(peak, live)
-        for ref, _ in l.produced():
+        for ref, _ in layer.produced():
             if ref in live_set:
                 live_set.discard(ref)
                 live -= nbytes[ref]
@@ -178,17 +178,17 @@ def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
     spec_batch = net.input[0] if net.input else 1
     scale = _scaler(batch, spec_batch)
     layers = []
-    for l in net.layers:
+    for layer in net.layers:
         # its outputs, and what its backward needs beyond them (attention's q, k, v and
         # probabilities: the L² term; every time step of a recurrent layer)
-        elements = scale(sum(prod(s) for _, s in l.produced()) +
-                         l.type.saved(l.args, l.input_shapes, l.output))
-        macs = scale(l.macs)
-        layers.append(LayerCost(l.name, l.type.name, tuple(l.output), macs, 2 * macs,
-                                elements, elements * size, l.params, call=l.call))
-    tensors = [t for l in net.layers for t in l.tensors]
-    params = sum(l.params for l in net.layers)
-    trainable = sum(l.trainable_params for l in net.layers)
+        elements = scale(sum(prod(s) for _, s in layer.produced()) +
+                         layer.type.saved(layer.args, layer.input_shapes, layer.output))
+        macs = scale(layer.macs)
+        layers.append(LayerCost(layer.name, layer.type.name, tuple(layer.output), macs, 2 * macs,
+                                elements, elements * size, layer.params, call=layer.call))
+    tensors = [t for layer in net.layers for t in layer.tensors]
+    params = sum(layer.params for layer in net.layers)
+    trainable = sum(layer.trainable_params for layer in net.layers)
     param_bytes = _tensor_bytes(tensors, size, False)
     buffer_bytes = _tensor_bytes(tensors, size, True)
     input_elements = scale(sum(prod(s) for s in net.spec.input_refs().values()))
@@ -197,13 +197,13 @@ def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
     # intermediates), and the input when a trainable layer reads it
     req = requires_grad(net)
     refs = net.spec.input_refs()
-    read = {src for l in net.layers if l.trainable_params for src in l.inputs}
+    read = {src for layer in net.layers if layer.trainable_params for src in layer.inputs}
     kept = 0
-    for x, l in zip(layers, net.layers):
-        if l.produced()[0][0] in req:  # its outputs and intermediates
+    for x, layer in zip(layers, net.layers):
+        if layer.produced()[0][0] in req:  # its outputs and intermediates
             kept += x.activation_bytes
         else:  # a frozen layer's outputs, where a trainable layer reads them
-            kept += scale(sum(prod(shape) for ref, shape in l.produced() if ref in read)) \
+            kept += scale(sum(prod(shape) for ref, shape in layer.produced() if ref in read)) \
                 * size
     kept += scale(sum(prod(shape) for ref, shape in refs.items() if ref in read)) * size
     grad_peak = scale(gradient_peak(net, req))
@@ -215,7 +215,7 @@ def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
         "flops": 2 * macs,
         "params": params,
         "trainable": trainable,
-        "buffers": sum(l.buffers for l in net.layers),
+        "buffers": sum(layer.buffers for layer in net.layers),
         "param_bytes": param_bytes,
         "buffer_bytes": buffer_bytes,
         "gradient_bytes": trainable * size,

@@ -232,7 +232,7 @@ def check_expectations(net, file: str | None = None) -> list[Diagnostic]:
                 found += _bound(key, _value(vnode, names, key, parse_count), totals["macs"],
                                 vnode, file)
             elif key == "max_param_memory":
-                got = tensor_bytes(net, [t for l in net.layers for t in l.tensors], False)
+                got = tensor_bytes(net, [t for layer in net.layers for t in layer.tensors], False)
                 found += _bound(key, _value(vnode, names, key, parse_memory), got, vnode, file,
                                 " bytes", human_bytes)
             else:

@@ -139,20 +139,20 @@ def _window_lines(dims, sp_in, sp_out, k, s, lefts, rights, d, ceil_mode=False):
     return lines
 
 
-def _shape(l) -> list[str]:
-    lt = l.type
-    a = l.args
-    if not l.input_shapes:
-        return [f"no input: a tensor of its own, shape {list(l.output)}"]
-    shape = l.input_shapes[0]
-    own = lt.explain_shape(a, l.input_shapes, l.output)
+def _shape(layer) -> list[str]:
+    lt = layer.type
+    a = layer.args
+    if not layer.input_shapes:
+        return [f"no input: a tensor of its own, shape {list(layer.output)}"]
+    shape = layer.input_shapes[0]
+    own = lt.explain_shape(a, layer.input_shapes, layer.output)
     if own:
         return own
     if isinstance(lt, Conv):
         dims = _dims(lt.dims)
         lefts = [p[0] for p in a["_pads"]]
         rights = [p[1] for p in a["_pads"]]
-        lines = _window_lines(dims, shape[-lt.dims:], l.output[-lt.dims:], a["_k"], a["_s"],
+        lines = _window_lines(dims, shape[-lt.dims:], layer.output[-lt.dims:], a["_k"], a["_s"],
                               lefts, rights, a["_d"])
         if a["padding"] == "same":
             lines.append("padding='same': total d·(k − 1) split left " +
@@ -173,7 +173,7 @@ def _shape(l) -> list[str]:
     if isinstance(lt, Pool):
         dims = _dims(lt.dims)
         p = list(a["_p"])
-        lines = _window_lines(dims, shape[-lt.dims:], l.output[-lt.dims:], a["_k"], a["_s"],
+        lines = _window_lines(dims, shape[-lt.dims:], layer.output[-lt.dims:], a["_k"], a["_s"],
                               p, p, a["_d"], a["ceil_mode"])
         if a["stride"] is None:
             lines.insert(0, "stride defaults to kernel_size")
@@ -183,7 +183,7 @@ def _shape(l) -> list[str]:
         dims = _dims(lt.dims)
         lines = ["out = output_size; window i covers [⌊i·n/out⌋, ⌈(i + 1)·n/out⌉)"]
         for i, dim in enumerate(dims):
-            n, o = shape[-lt.dims:][i], l.output[-lt.dims:][i]
+            n, o = shape[-lt.dims:][i], layer.output[-lt.dims:][i]
             sizes = {b - a_ for a_, b in (adaptive_window(j, n, o) for j in range(o))}
             w = "/".join(str(v) for v in sorted(sizes))
             lines.append(f"  {dim}: {n} -> {o} (windows of {w})")
@@ -191,42 +191,42 @@ def _shape(l) -> list[str]:
     if isinstance(lt, Linear):
         return [f"last dim: in_features {a['in_features']} -> out_features "
                 f"{a['out_features']}; the other dims {list(shape[:-1])} stay"]
-    ins = l.input_shapes
+    ins = layer.input_shapes
     if len(ins) > 1:
         if lt.name in ("concat",):  # equal shapes too: a Fire module's 64 + 64
             dim = a["dim"] % len(ins[0])
             parts = " + ".join(str(s[dim]) for s in ins)
-            return [f"concatenated along dim {a['dim']}: {parts} = {l.output[dim]}"]
+            return [f"concatenated along dim {a['dim']}: {parts} = {layer.output[dim]}"]
         if len(set(map(tuple, ins))) == 1:
             return [f"{len(ins)} inputs of shape {list(ins[0])} merged element-wise"]
         return ["broadcast " + " and ".join(str(list(s)) for s in ins) +
-                f" -> {list(l.output)}"]
+                f" -> {list(layer.output)}"]
     if isinstance(lt, Flatten):
         r = len(shape)
         s0, e0 = a["start_dim"] % r, a["end_dim"] % r
         part = shape[s0:e0 + 1]
         return [f"flatten dims {s0}..{e0}: {'·'.join(map(str, part))} = {num(prod(part))}"]
-    if tuple(shape) == tuple(l.output):
+    if tuple(shape) == tuple(layer.output):
         return ["shape unchanged"]
-    if prod(shape) == prod(l.output):
+    if prod(shape) == prod(layer.output):
         return [f"same {num(prod(shape))} elements rearranged: {list(shape)} -> "
-                f"{list(l.output)}"]
-    return [f"{list(shape)} -> {list(l.output)}"]
+                f"{list(layer.output)}"]
+    return [f"{list(shape)} -> {list(layer.output)}"]
 
 
 def _product(shape) -> str:
     return "·".join(str(v) for v in reversed(shape))
 
 
-def _params(l) -> list[str]:
-    own = l.type.explain_params(l.args, l.input_shapes, l.output)
+def _params(layer) -> list[str]:
+    own = layer.type.explain_params(layer.args, layer.input_shapes, layer.output)
     if own:
         return own
-    params = [t for t in l.tensors if not t.buffer]
-    buffers = [t for t in l.tensors if t.buffer]
+    params = [t for t in layer.tensors if not t.buffer]
+    buffers = [t for t in layer.tensors if t.buffer]
     lines = []
     if not params:
-        if not l.ties:
+        if not layer.ties:
             lines.append("no parameters")
     else:
         parts = []
@@ -238,23 +238,23 @@ def _params(l) -> list[str]:
                 parts.append(f"{key} {num(t.numel)}")
         text = " + ".join(parts)
         has_bias = any(t.key == "bias" for t in params)
-        if isinstance(l.type, (Conv, ConvTranspose, Linear)) and not has_bias:
+        if isinstance(layer.type, (Conv, ConvTranspose, Linear)) and not has_bias:
             text += ", no bias"
         if len(params) > 1:
-            text += f"; total {num(l.params)}"
-        if isinstance(l.type, Conv) and l.args["groups"] != 1:
-            g = l.args["groups"]
-            text += f" (in_channels/groups = {l.args['in_channels']}/{g})"
-        if isinstance(l.type, ConvTranspose):
+            text += f"; total {num(layer.params)}"
+        if isinstance(layer.type, Conv) and layer.args["groups"] != 1:
+            g = layer.args["groups"]
+            text += f" (in_channels/groups = {layer.args['in_channels']}/{g})"
+        if isinstance(layer.type, ConvTranspose):
             text += " (weight is (in, out/groups, *k))"
         lines.append(text)
-    for key, target, shape in l.ties:  # `tie:` one tensor under two keys (GPT-2's head)
+    for key, target, shape in layer.ties:  # `tie:` one tensor under two keys (GPT-2's head)
         lines.append(f"{key} {_product(shape)} = {num(prod(shape))} is {target}, tied: one "
                      "tensor, counted once, there")
     if buffers:
         lines.append("buffers: " + " + ".join(f"{t.key or 'the tensor'} {num(t.numel)}"
                                               for t in buffers) +
-                     (f" = {num(l.buffers)}" if len(buffers) > 1 else "") +
+                     (f" = {num(layer.buffers)}" if len(buffers) > 1 else "") +
                      " (not parameters)")
     return lines
 
@@ -263,23 +263,23 @@ def _batch(shape, dims) -> int:
     return shape[0] if len(shape) == dims + 2 else 1
 
 
-def _compare(l):
+def _compare(layer):
     """Dense-equivalent weights, real connections and weight sharing (per sample)."""
-    lt = l.type
-    a = l.args
-    if not l.input_shapes:
+    lt = layer.type
+    a = layer.args
+    if not layer.input_shapes:
         return [], {}
-    shape = l.input_shapes[0]
-    weights = sum(t.numel for t in l.tensors if not t.buffer and t.key == "weight") + \
-        sum(prod(shape) for key, _, shape in l.ties if key == "weight")
+    shape = layer.input_shapes[0]
+    weights = sum(t.numel for t in layer.tensors if not t.buffer and t.key == "weight") + \
+        sum(prod(shape) for key, _, shape in layer.ties if key == "weight")
     touch = "touch real data"
     if isinstance(lt, (Conv, ConvTranspose)):
         n = _batch(shape, lt.dims)
-        sp_in, sp_out = shape[-lt.dims:], l.output[-lt.dims:]
+        sp_in, sp_out = shape[-lt.dims:], layer.output[-lt.dims:]
         c_in, c_out, g = a["in_channels"], a["out_channels"], a["groups"]
         inputs = c_in * prod(sp_in)
         outputs = c_out * prod(sp_out)
-        macs = l.macs // n
+        macs = layer.macs // n
         if isinstance(lt, Conv):
             fan_in = (c_in // g) * prod(a["_k"])
             real = c_out * (c_in // g) * prod(
@@ -298,8 +298,8 @@ def _compare(l):
     elif isinstance(lt, Linear):
         n = shape[0] if len(shape) >= 2 else 1
         inputs = prod(shape) // n
-        outputs = prod(l.output) // n
-        macs = l.macs // n
+        outputs = prod(layer.output) // n
+        macs = layer.macs // n
         fan_in = a["in_features"]
         real = macs
         waste = ""
@@ -344,25 +344,25 @@ def _pct(x: float) -> str:
     return f"{100 * x:.3g}%"
 
 
-def explain(net, layer: str | None = None) -> list[Explanation]:
-    """Explanations for every layer, or for one leaf layer or group (its leaves).
-    Raises KeyError for an unknown name."""
+def explain(net, name: str | None = None) -> list[Explanation]:
+    """Explanations for every layer, or for one leaf layer or group (its leaves) named
+    ``name``. Raises KeyError for an unknown name."""
     layers = net.layers
-    if layer is not None:
-        hit = net.by_name.get(layer)
+    if name is not None:
+        hit = net.by_name.get(name)
         if hit is None:
-            raise KeyError(layer)
+            raise KeyError(name)
         kind, i = hit
         if kind == "layer":  # with every later call of it (`share`)
-            layers = [l for l in net.layers[i:] if l.name == layer and
-                      (l is net.layers[i] or l.shares == i)]
+            layers = [layer for layer in net.layers[i:] if layer.name == name and
+                      (layer is net.layers[i] or layer.shares == i)]
         else:
             g = net.groups[i]
             layers = net.layers[g.first:g.last]
     out = []
-    for l in layers:
-        if l.shares is not None:  # another call: the module's parameters, counted once
-            first = net.layers[l.shares]
+    for layer in layers:
+        if layer.shares is not None:  # another call: the module's parameters, counted once
+            first = net.layers[layer.shares]
             params = [f"shares the {num(first.params)} parameters"
                       + (f" and {num(first.buffers)} buffers" if first.buffers else "")
                       + " of its first call (counted once, as PyTorch's parameters() "
@@ -370,11 +370,11 @@ def explain(net, layer: str | None = None) -> list[Explanation]:
                       "no parameters (another call of the same module)"]
             compare, fig = [], {}
         else:
-            params = _params(l)
-            compare, fig = _compare(l)
-        out.append(Explanation(l.name, l.type.name, [list(s) for s in l.input_shapes],
-                               tuple(l.output), _shape(l), params, compare, fig,
-                               call=l.call))
+            params = _params(layer)
+            compare, fig = _compare(layer)
+        out.append(Explanation(layer.name, layer.type.name, [list(s) for s in layer.input_shapes],
+                               tuple(layer.output), _shape(layer), params, compare, fig,
+                               call=layer.call))
     return out
 
 

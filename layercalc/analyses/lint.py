@@ -224,10 +224,10 @@ def check_asymmetric_same(net) -> Iterator[Finding]:
 # -- dominant-linear ---------------------------------------------------------------------
 
 def check_dominant_linear(net) -> Iterator[Finding]:
-    holders = [l for l in net.layers if l.params]
+    holders = [layer for layer in net.layers if layer.params]
     if len(holders) < 2:
         return
-    total = sum(l.params for l in holders)
+    total = sum(layer.params for layer in holders)
     for layer in holders:
         if not isinstance(layer.type, Linear):
             continue

@@ -70,8 +70,8 @@ def _conv_step(f: Field, k: int, s: int, p: int, d: int) -> Field:
     return Field(f.size + d * (k - 1) * f.jump, f.jump * s, f.start - p * f.jump)
 
 
-def _tconv_params(l):
-    a = l.args
+def _tconv_params(layer):
+    a = layer.args
     return a["_k"], a["_s"], a["_p"], a["_d"]
 
 
@@ -88,7 +88,7 @@ class _Tracer:
     def __init__(self, net, windows, budget: int = MAX_RF_WORK):
         self.net = net
         self.windows = windows  # layer index -> window tuple, () or "tconv"
-        self.index = {ref: i for i, l in enumerate(net.layers) for ref, _ in l.produced()}
+        self.index = {ref: i for i, layer in enumerate(net.layers) for ref, _ in layer.produced()}
         self.inputs = net.spec.input_refs()
         self.first = next(iter(self.inputs))
         self.budget = budget
@@ -105,10 +105,10 @@ class _Tracer:
             pos = need.pop(i, None)
             if not pos:
                 continue
-            l = self.net.layers[i]
+            layer = self.net.layers[i]
             w = self.windows[i]
             if w == "tconv":
-                k, s, p, d = (v[axis] for v in _tconv_params(l))
+                k, s, p, d = (v[axis] for v in _tconv_params(layer))
                 self._spend(len(pos) * k)
                 src = {(o + p - t * d) // s for o in pos for t in range(k)
                        if (o + p - t * d) % s == 0}
@@ -119,7 +119,7 @@ class _Tracer:
                 k, s, p, d = w[axis]
                 self._spend(len(pos) * k)
                 src = {s * o - p + t * d for o in pos for t in range(k)}
-            for name in l.inputs:
+            for name in layer.inputs:
                 if name == self.first:
                     result |= src
                 elif name in self.inputs:
@@ -138,8 +138,8 @@ def receptive_fields(net) -> list[LayerField]:
     rank = _spatial_rank(net)
     out: list[LayerField] = []
     if rank == 0:
-        return [LayerField(l.name, l.type.name, tuple(l.output), None,
-                           "no spatial dims", call=l.call) for l in net.layers]
+        return [LayerField(layer.name, layer.type.name, tuple(layer.output), None,
+                           "no spatial dims", call=layer.call) for layer in net.layers]
     # jumps stay ints (fast) until a transposed conv divides one into a Fraction
     refs = list(net.spec.input_refs())
     # a network with several inputs: fields are measured on the first
@@ -152,24 +152,24 @@ def receptive_fields(net) -> list[LayerField]:
     period: dict[str, tuple | None] = dict.fromkeys(refs)
     windows: dict[int, object] = {}
     tracer = _Tracer(net, windows)
-    for i, l in enumerate(net.layers):
-        srcs = [state[n] for n in l.inputs]
+    for i, layer in enumerate(net.layers):
+        srcs = [state[n] for n in layer.inputs]
         bad = next((s for s in srcs if isinstance(s, _Undefined)), None)
-        pers = [period[n] for n in l.inputs if period[n] is not None]
+        pers = [period[n] for n in layer.inputs if period[n] is not None]
         per = (tuple(math.lcm(*(p[a] for p in pers)) for a in range(rank)) if pers
                else None)
         res: object
         if bad is not None:
             res = _Undefined(bad.note)
-        elif isinstance(l.type, ConvTranspose):
+        elif isinstance(layer.type, ConvTranspose):
             windows[i] = "tconv"
-            res = _tconv_forward(l, srcs[0], rank)
+            res = _tconv_forward(layer, srcs[0], rank)
             if not isinstance(res, _Undefined):
-                per = tuple(v * s for v, s in zip(per or (1,) * rank, l.args["_s"]))
+                per = tuple(v * s for v, s in zip(per or (1,) * rank, layer.args["_s"]))
         else:
-            w = l.type.window(l.args, l.input_shapes, l.output)
+            w = layer.type.window(layer.args, layer.input_shapes, layer.output)
             windows[i] = w
-            res = _forward(l, w, srcs, rank)
+            res = _forward(layer, w, srcs, rank)
         if not isinstance(res, _Undefined):
             if per is None:
                 res = tuple(Field(int(f.size), f.jump, int(f.start)) for f in res)
@@ -178,28 +178,28 @@ def receptive_fields(net) -> list[LayerField]:
                     res = _exact(tracer, i, res, rank, per)
                 except _TooCostly:
                     res = _Undefined("too costly to trace exactly")
-        for ref, _ in l.produced():  # a type with several outputs: the same field each
+        for ref, _ in layer.produced():  # a type with several outputs: the same field each
             state[ref] = res
             period[ref] = per
         if isinstance(res, _Undefined):
-            out.append(LayerField(l.name, l.type.name, tuple(l.output), None, res.note,
-                                  call=l.call))
+            out.append(LayerField(layer.name, layer.type.name, tuple(layer.output), None, res.note,
+                                  call=layer.call))
         else:
-            out.append(LayerField(l.name, l.type.name, tuple(l.output), res, call=l.call))
+            out.append(LayerField(layer.name, layer.type.name, tuple(layer.output), res, call=layer.call))
     return out
 
 
-def _forward(l, w, srcs, rank):
+def _forward(layer, w, srcs, rank):
     if w is None:
-        return _Undefined(f"undefined after {l.type.name}")
-    shapes = l.input_shapes
-    if any(len(s) != len(l.output) for s in shapes) or len(l.output) < rank:
-        return _Undefined(f"undefined after {l.type.name}")
+        return _Undefined(f"undefined after {layer.type.name}")
+    shapes = layer.input_shapes
+    if any(len(s) != len(layer.output) for s in shapes) or len(layer.output) < rank:
+        return _Undefined(f"undefined after {layer.type.name}")
     if w == ():
-        out_sp = tuple(l.output[-rank:])
+        out_sp = tuple(layer.output[-rank:])
         for s in shapes:
             if tuple(s[-rank:]) != out_sp:
-                return _Undefined(f"undefined: {l.type.name} of inputs with different "
+                return _Undefined(f"undefined: {layer.type.name} of inputs with different "
                                   "spatial sizes (broadcast or spatial concat)")
         if len(srcs) == 1:
             return srcs[0]
@@ -207,21 +207,21 @@ def _forward(l, w, srcs, rank):
         for axis in range(rank):
             fs = [s[axis] for s in srcs]
             if len({f.jump for f in fs}) != 1:
-                return _Undefined(f"undefined: {l.type.name} of branches with different jumps")
+                return _Undefined(f"undefined: {layer.type.name} of branches with different jumps")
             start = min(f.start for f in fs)
             end = max(f.start + f.size - 1 for f in fs)
             fields.append(Field(end - start + 1, fs[0].jump, start))
         return tuple(fields)
     if len(w) != rank:
-        return _Undefined(f"undefined after {l.type.name}")
+        return _Undefined(f"undefined after {layer.type.name}")
     return tuple(_conv_step(f, *w[axis]) for axis, f in enumerate(srcs[0]))
 
 
-def _tconv_forward(l, src, rank):
+def _tconv_forward(layer, src, rank):
     """Jump and a provisional field; size and start are replaced by the exact trace."""
-    k, s = l.args["_k"], l.args["_s"]
-    if len(k) != rank or len(l.output) != len(l.input_shapes[0]):
-        return _Undefined(f"undefined after {l.type.name}")
+    k, s = layer.args["_k"], layer.args["_s"]
+    if len(k) != rank or len(layer.output) != len(layer.input_shapes[0]):
+        return _Undefined(f"undefined after {layer.type.name}")
     return tuple(Field(f.size, Fraction(f.jump) / s[a], f.start) for a, f in enumerate(src))
 
 
@@ -250,8 +250,8 @@ def input_interval(net, layer: str, axis: int, lo: int, hi: int | None = None):
     This is the exact rule the receptive fields follow; tests compare it with autograd.
     """
     windows = {}
-    for i, l in enumerate(net.layers):
-        windows[i] = ("tconv" if isinstance(l.type, ConvTranspose)
-                      else l.type.window(l.args, l.input_shapes, l.output))
-    index = {l.name: i for i, l in enumerate(net.layers)}
+    for i, member in enumerate(net.layers):
+        windows[i] = ("tconv" if isinstance(member.type, ConvTranspose)
+                      else member.type.window(member.args, member.input_shapes, member.output))
+    index = {member.name: i for i, member in enumerate(net.layers)}
     return _Tracer(net, windows).interval(index[layer], axis, lo, lo if hi is None else hi)

@@ -37,11 +37,11 @@ def network_totals(net: Network) -> dict:
     parameter and buffer bytes, and the number of layers."""
     totals = net.totals()
     weights = bias = 0
-    for l in net.layers:
-        w, b = split_params(l)
+    for layer in net.layers:
+        w, b = split_params(layer)
         weights += w
         bias += b
-    all_tensors = [t for l in net.layers for t in l.tensors]
+    all_tensors = [t for layer in net.layers for t in layer.tensors]
     totals.update({
         "weights": weights,
         "bias": bias,
@@ -55,28 +55,28 @@ def network_totals(net: Network) -> dict:
 
 def _network_json(net: Network) -> dict:
     layers = []
-    for l in net.layers:
-        w, b = split_params(l)
+    for layer in net.layers:
+        w, b = split_params(layer)
         layers.append({
-            "name": l.name,
-            "type": l.type.name,
-            "input": [list(s) for s in l.input_shapes],
-            "output": list(l.output),
-            "params": l.params,
-            "trainable": l.trainable_params,
-            "buffers": l.buffers,
-            "macs": l.macs,
-            "from": list(l.inputs),
+            "name": layer.name,
+            "type": layer.type.name,
+            "input": [list(s) for s in layer.input_shapes],
+            "output": list(layer.output),
+            "params": layer.params,
+            "trainable": layer.trainable_params,
+            "buffers": layer.buffers,
+            "macs": layer.macs,
+            "from": list(layer.inputs),
             "weights": w,
             "bias": b,
-            "args": l.type.summary(l.args),
+            "args": layer.type.summary(layer.args),
         })
-        if l.call != 1:  # another call of a shared module (SPEC.md section 11)
-            layers[-1]["call"] = l.call
-        if l.ties:  # tied tensors: this layer's key -> the tensor it is (counted there)
-            layers[-1]["tied"] = {k: target for k, target, _ in l.ties}
-        if l.named_outputs is not None:  # a type with several outputs: each by name
-            layers[-1]["outputs"] = {n: list(s) for n, s in l.named_outputs}
+        if layer.call != 1:  # another call of a shared module (SPEC.md section 11)
+            layers[-1]["call"] = layer.call
+        if layer.ties:  # tied tensors: this layer's key -> the tensor it is (counted there)
+            layers[-1]["tied"] = {k: target for k, target, _ in layer.ties}
+        if layer.named_outputs is not None:  # a type with several outputs: each by name
+            layers[-1]["outputs"] = {n: list(s) for n, s in layer.named_outputs}
     return {
         "file": net.spec.file,
         "name": net.spec.name,
@@ -150,13 +150,13 @@ def rows(net: Network, depth: int | None = None) -> list[Row]:
                            g.output, **sums))
         if collapsed:
             continue
-        l = layers[i]
-        w, b = split_params(l)
-        row = Row("layer", l.depth, l.name, _called(l.type.name, l.call),
-                  l.type.summary(l.args), list(l.input_shapes), list(l.inputs), l.output, w, b,
-                  l.params, l.trainable_params, l.buffers, l.macs)
-        row.ref = l.ref
-        row.outputs = l.named_outputs
+        layer = layers[i]
+        w, b = split_params(layer)
+        row = Row("layer", layer.depth, layer.name, _called(layer.type.name, layer.call),
+                  layer.type.summary(layer.args), list(layer.input_shapes), list(layer.inputs), layer.output, w, b,
+                  layer.params, layer.trainable_params, layer.buffers, layer.macs)
+        row.ref = layer.ref
+        row.outputs = layer.named_outputs
         out.append(row)
         i += 1
     return out
@@ -197,13 +197,13 @@ def _called(type_name: str, call: int) -> str:
 
 def _sums(members) -> dict:
     w = b = 0
-    for l in members:
-        lw, lb = split_params(l)
+    for layer in members:
+        lw, lb = split_params(layer)
         w += lw
         b += lb
-    return {"weights": w, "bias": b, "params": sum(l.params for l in members),
-            "trainable": sum(l.trainable_params for l in members),
-            "buffers": sum(l.buffers for l in members), "macs": sum(l.macs for l in members)}
+    return {"weights": w, "bias": b, "params": sum(layer.params for layer in members),
+            "trainable": sum(layer.trainable_params for layer in members),
+            "buffers": sum(layer.buffers for layer in members), "macs": sum(layer.macs for layer in members)}
 
 
 def default_sources(net: Network, layer_index: int) -> list[str]:

@@ -154,7 +154,7 @@ class Verification:
 def _index_inputs(net) -> set:
     """The network inputs (refs) that hold integer indices: those feeding an embedding."""
     refs = net.spec.input_refs()
-    return {r for l in net.layers if l.type.name == "embedding" for r in l.inputs
+    return {r for layer in net.layers if layer.type.name == "embedding" for r in layer.inputs
             if r in refs}
 
 
@@ -193,7 +193,7 @@ def integer_input_diagnostic(net, file: str | None = None) -> Diagnostic | None:
         if layer.type.name == "embedding" or not index.intersection(layer.inputs):
             continue
         ref = next(r for r in layer.inputs if r in index)
-        feeds = next(l for l in net.layers if l.type.name == "embedding" and ref in l.inputs)
+        feeds = next(layer for layer in net.layers if layer.type.name == "embedding" and ref in layer.inputs)
         node = layer.node
         return Diagnostic(
             "integer-input", f"layer '{layer.name}' ({layer.type.name}) reads the network "
@@ -226,8 +226,8 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
     peak = in_bytes  # made before the first layer, even when no layer reads them
     live = sum(n for ref, n in sizes.items() if ref in last)
     kept = records = 0
-    shared = {l.shares for l in net.layers if l.shares is not None}
-    tied = {target for l in net.layers for _, target, _ in l.ties}
+    shared = {layer.shares for layer in net.layers if layer.shares is not None}
+    tied = {target for layer in net.layers for _, target, _ in layer.ties}
     largest = in_bytes  # the largest array saved
     keys = [len(ref) for ref in sizes]  # the lengths of the saved keys: inputs, tensors
     for i, layer in enumerate(net.layers):
@@ -291,8 +291,8 @@ def rank_diagnostic(net, file: str | None = None) -> Diagnostic | None:
     allows: the input (at ``input``), else the first layer whose output or parameter
     would. NumPy is imported only when some array has more than 32 dimensions."""
     inputs = net.spec.input_refs()
-    if max([len(s) for s in inputs.values()] + [len(l.output) for l in net.layers]
-           + [len(t.shape) for l in net.layers for t in l.tensors]) <= 32:
+    if max([len(s) for s in inputs.values()] + [len(layer.output) for layer in net.layers]
+           + [len(t.shape) for layer in net.layers for t in layer.tensors]) <= 32:
         return None
     limit = numpy_max_rank()
     hint = (f"shape and params still answer; verify runs arrays of at most {limit} "
@@ -378,8 +378,8 @@ def _make_inputs(rng, np, dtype, net) -> dict:
     out = {}
     masks = _mask_inputs(net)
     for ref, shape in net.spec.input_refs().items():
-        highs = [l.args["num_embeddings"] for l in net.layers
-                 if l.type.name == "embedding" and ref in l.inputs]
+        highs = [layer.args["num_embeddings"] for layer in net.layers
+                 if layer.type.name == "embedding" and ref in layer.inputs]
         if ref in masks:
             attend = masks[ref]
             m = rng.random(tuple(shape)) < 0.25
@@ -446,9 +446,9 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
             values.pop(ref)
     n = len(net.layers)
     failed = None
-    shared = {l.shares for l in net.layers if l.shares is not None}
+    shared = {layer.shares for layer in net.layers if layer.shares is not None}
     kept_w = {}  # the arrays of modules called again later (`share:`)
-    tied = {target for l in net.layers for _, target, _ in l.ties}
+    tied = {target for layer in net.layers for _, target, _ in layer.ties}
     kept_t = {}  # state_dict key -> the array of a tensor tied to later (`tie:`)
     for i, layer in enumerate(net.layers):
         check = LayerCheck(layer.name, layer.type.name, tuple(layer.output),

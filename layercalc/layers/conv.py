@@ -160,9 +160,9 @@ class Conv(LayerType):
         # builds in slices of at most IM2COL_ELEMENTS (plus the slice's product)
         shape, pads = shapes[0], a["_pads"]
         padded = 0
-        if any(l or r for l, r in pads):
+        if any(left or r for left, r in pads):
             padded = prod(shape[:-self.dims]) * prod(
-                v + l + r for v, (l, r) in zip(shape[-self.dims:], pads))
+                v + left + r for v, (left, r) in zip(shape[-self.dims:], pads))
         k = prod(a["_k"])
         cols = prod(out) // a["out_channels"] * a["in_channels"] * k
         if k == 1 and all(v == 1 for v in a["_s"]):

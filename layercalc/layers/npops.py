@@ -36,23 +36,23 @@ def pad_spatial(x, pads, mode: str = "zeros", value: float = 0.0):
     crop: reflect [-2, 3] of 0 1 2 3 is 2 3 2 1 0), circular wraps what the crop
     leaves (crop, then pad); for constants the order does not matter."""
     np_mode = _NP_PAD_MODE[mode]
-    crop = any(l < 0 or r < 0 for l, r in pads)
+    crop = any(left < 0 or r < 0 for left, r in pads)
     if crop and np_mode in ("reflect", "edge"):
-        return _crop(_pad(x, [(max(l, 0), max(r, 0)) for l, r in pads], np_mode, value),
+        return _crop(_pad(x, [(max(left, 0), max(r, 0)) for left, r in pads], np_mode, value),
                      pads)
     if crop:
         x = _crop(x, pads)
-    return _pad(x, [(max(l, 0), max(r, 0)) for l, r in pads], np_mode, value)
+    return _pad(x, [(max(left, 0), max(r, 0)) for left, r in pads], np_mode, value)
 
 
 def _crop(x, pads):
     lead = x.ndim - len(pads)
-    return x[(slice(None),) * lead + tuple(slice(max(-l, 0), x.shape[lead + i] - max(-r, 0))
-                                           for i, (l, r) in enumerate(pads))]
+    return x[(slice(None),) * lead + tuple(slice(max(-left, 0), x.shape[lead + i] - max(-r, 0))
+                                           for i, (left, r) in enumerate(pads))]
 
 
 def _pad(x, pads, np_mode: str, value: float):
-    if not any(l or r for l, r in pads):
+    if not any(left or r for left, r in pads):
         return x
     width = [(0, 0)] * (x.ndim - len(pads)) + [tuple(p) for p in pads]
     if np_mode == "constant":
