@@ -14,6 +14,7 @@ Printed, never asserted: each time and the ratio layercalc / torch, beside issue
 target (forward within 1.5x of torch's warm forward). These machines are noisy: compare
 ratios measured in the same run, not seconds across runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -120,8 +121,14 @@ print(json.dumps({"forward": best, "threads": torch.get_num_threads()}))
 
 
 def side(code: str, *args) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], check=False,
-                         capture_output=True, text=True, cwd=ROOT, env=bench_env())
+    out = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=bench_env(),
+    )
     if out.returncode:
         raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr else "failed")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -134,8 +141,10 @@ def main(argv) -> int:
         print("skipped: torch is not installed (pip install torch)")
         return 0
     names = argv[1:] or list(NETWORKS)
-    print(f"{'network':24}{'layers':>7}{'verify job':>12}{'forward':>10}"
-          f"{'torch fwd':>11}{'ratio':>8}   target <= 1.50")
+    print(
+        f"{'network':24}{'layers':>7}{'verify job':>12}{'forward':>10}"
+        f"{'torch fwd':>11}{'ratio':>8}   target <= 1.50"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             spec = ROOT / "specs" / f"{name}.yaml"
@@ -150,8 +159,10 @@ def main(argv) -> int:
                 print(f"{name:24}failed: {exc}")
                 continue
             ratio = lc["forward"] / th["forward"]
-            print(f"{name:24}{lc['layers']:>7}{lc['job']:>11.3f}s{lc['forward']:>9.3f}s"
-                  f"{th['forward']:>10.3f}s{ratio:>8.2f}")
+            print(
+                f"{name:24}{lc['layers']:>7}{lc['job']:>11.3f}s{lc['forward']:>9.3f}s"
+                f"{th['forward']:>10.3f}s{ratio:>8.2f}"
+            )
             if data.exists():
                 os.unlink(data)
     return 0

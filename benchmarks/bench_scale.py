@@ -5,6 +5,7 @@ Targets: 10,000 layers in under 0.5 s (whole process), time growing linearly
 Commands run as an installed tool runs (bytecode cached; see common.py).
 Usage: python benchmarks/bench_scale.py [--runs 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,10 @@ BLOCK = """blocks:
 
 def block_spec_text(n: int) -> str:
     """About n layers as a ResNet basic block (7 layers) repeated: block expansion at scale."""
-    return (f"name: generated blocks {n}\ninput: [1, 16, 32, 32]\n{BLOCK}layers:\n"
-            f"  - basic: {{channels: 16, repeat: {n // 7}}}\n")
+    return (
+        f"name: generated blocks {n}\ninput: [1, 16, 32, 32]\n{BLOCK}layers:\n"
+        f"  - basic: {{channels: 16, repeat: {n // 7}}}\n"
+    )
 
 
 RECURSION = """input: [1, 4]
@@ -88,10 +91,14 @@ def main():
     print(f" 5,000 layers  {t5:6.2f} s")
     print(f"10,000 layers  {t10:6.2f} s   (target < 0.5 s)  {'OK' if t10 < 0.5 else 'MISSED'}")
     print(f"10,000 layers  {tb:6.2f} s   as 1,428 uses of a 7-layer block")
-    print(f"ratio 10k/5k   {t10 / t5:6.2f}     (target <= 2.4)  {'OK' if t10 / t5 <= 2.4 else 'MISSED'}")
+    print(
+        f"ratio 10k/5k   {t10 / t5:6.2f}     (target <= 2.4)  {'OK' if t10 / t5 <= 2.4 else 'MISSED'}"
+    )
     print(f"100,000 layers {t100:6.2f} s json, {table100:.2f} s table (must complete: OK)")
-    print(f"2**40-layer recursion refused in {trec:.2f} s, {trec / tsmall:.2f}x a 12-layer "
-          f"spec's whole run (target: well under 1 s)  {'OK' if trec < 1 else 'MISSED'}")
+    print(
+        f"2**40-layer recursion refused in {trec:.2f} s, {trec / tsmall:.2f}x a 12-layer "
+        f"spec's whole run (target: well under 1 s)  {'OK' if trec < 1 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

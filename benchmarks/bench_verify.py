@@ -13,6 +13,7 @@ resource.getrusage). Imports are timed apart from the work. Printed, never asser
 Targets (issue 4): whole job no slower than torch, forward within 2x of torch's warm
 forward, peak memory under 1 GiB.
 """
+
 from __future__ import annotations
 
 import json
@@ -98,8 +99,14 @@ print(json.dumps({"imports": imports, "job": job, "forward": best, "peak": peak,
 
 
 def side(code: str, *args) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], check=False,
-                         capture_output=True, text=True, cwd=ROOT, env=bench_env())
+    out = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=bench_env(),
+    )
     if out.returncode:
         raise SystemExit(f"benchmark subprocess failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -123,16 +130,19 @@ def main(argv) -> int:
     lc = side(LAYERCALC_SIDE, spec)
     lc_peak = side(LAYERCALC_PEAK, spec)
     th = side(TORCH_SIDE)
-    print(f"ResNet-50 at 224x224, {lc['layers']} layers ({spec}); torch threads "
-          f"{th['threads']}")
+    print(f"ResNet-50 at 224x224, {lc['layers']} layers ({spec}); torch threads {th['threads']}")
     print(f"{'':14}{'layercalc':>12}{'torch':>12}{'ratio':>9}   target")
-    rows = (("imports", lc["imports"], th["imports"], ""),
-            ("whole job", lc["job"], th["job"], "<= 1.00"),
-            ("forward", lc["forward"], th["forward"], "<= 2.00"))
+    rows = (
+        ("imports", lc["imports"], th["imports"], ""),
+        ("whole job", lc["job"], th["job"], "<= 1.00"),
+        ("forward", lc["forward"], th["forward"], "<= 2.00"),
+    )
     for name, a, b, target in rows:
         print(f"{name:14}{a:>11.3f}s{b:>11.3f}s{a / b:>9.2f}   {target}")
-    print(f"{'peak memory':14}{mib(lc_peak['peak']):>12}{mib(th['peak']):>12}"
-          f"{lc_peak['peak'] / th['peak']:>9.2f}   layercalc < 1024 MiB")
+    print(
+        f"{'peak memory':14}{mib(lc_peak['peak']):>12}{mib(th['peak']):>12}"
+        f"{lc_peak['peak'] / th['peak']:>9.2f}   layercalc < 1024 MiB"
+    )
     print(f"layercalc's own estimate of its forward-pass arrays: {mib(lc['estimate'])}")
     return 0
 

@@ -6,6 +6,7 @@ module to bytecode, and Python caches the imports of a source checkout on first 
 (With PYTHONDONTWRITEBYTECODE set, each run would recompile layercalc from source while
 the baseline's site-packages stay compiled: an unfair comparison.)
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,15 @@ def bench_env() -> dict:
 
 
 def run(cmd, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, check=False, cwd=ROOT, env=bench_env(), stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, **kw)
+    return subprocess.run(
+        cmd,
+        check=False,
+        cwd=ROOT,
+        env=bench_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        **kw,
+    )
 
 
 def run_in_terminal(cmd) -> subprocess.CompletedProcess:
@@ -36,8 +44,9 @@ def run_in_terminal(cmd) -> subprocess.CompletedProcess:
     import pty
 
     leader, follower = pty.openpty()
-    with subprocess.Popen(cmd, cwd=ROOT, env=bench_env(), stdout=follower,
-                          stderr=subprocess.PIPE) as proc:
+    with subprocess.Popen(
+        cmd, cwd=ROOT, env=bench_env(), stdout=follower, stderr=subprocess.PIPE
+    ) as proc:
         os.close(follower)
         while True:
             try:
@@ -50,8 +59,7 @@ def run_in_terminal(cmd) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(cmd, proc.returncode, None, err)
 
 
-def best_of(cmd, runs: int, warm_up: bool = True, terminal: bool = False,
-            code: int = 0) -> float:
+def best_of(cmd, runs: int, warm_up: bool = True, terminal: bool = False, code: int = 0) -> float:
     """The least wall time of ``runs`` runs of ``cmd``, in seconds, after one untimed
     warm-up run unless ``warm_up`` is false; a run exiting other than ``code`` stops the
     benchmark. ``terminal``: standard output is a pseudo-terminal instead of /dev/null."""

@@ -8,6 +8,7 @@ Exits 1 and prints the (shrunk) failing spec when any example breaks the propert
 exit code other than 0 or 1, an exception escaping the command, or an error diagnostic
 without a line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,14 @@ def main(argv=None) -> int:
     counts: collections.Counter = collections.Counter()
     failed = False
     for name, strategy in strategies.items():
-        @settings(max_examples=per, deadline=None, database=None, print_blob=True,
-                  suppress_health_check=list(HealthCheck))
+
+        @settings(
+            max_examples=per,
+            deadline=None,
+            database=None,
+            print_blob=True,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(spec=strategy, which=fuzz.command_and_format())
         def run(spec, which):
             result = fuzz.run_spec(spec, *which)
@@ -54,8 +61,7 @@ def main(argv=None) -> int:
             failed = True
             print(f"{name}: FAILED\n{exc}", file=sys.stderr)
         took = time.perf_counter() - start
-        print(f"{name}: {counts[(name, 0)]} valid, {counts[(name, 1)]} refused "
-              f"in {took:.1f} s")
+        print(f"{name}: {counts[(name, 0)]} valid, {counts[(name, 1)]} refused in {took:.1f} s")
     return 1 if failed else 0
 
 

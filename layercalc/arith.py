@@ -4,6 +4,7 @@ Shared by the layer registry, the explanations, the solver and the tests, so eve
 formula is written exactly once. Integers in, integers out; no validation beyond
 what the formula itself needs (the layer rules turn bad results into errors).
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,9 @@ def same_padding(k: int, d: int = 1) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def conv_transpose_output_size(n: int, k: int, s: int = 1, p: int = 0, d: int = 1,
-                               op: int = 0) -> int:
+def conv_transpose_output_size(
+    n: int, k: int, s: int = 1, p: int = 0, d: int = 1, op: int = 0
+) -> int:
     """(n-1)s - 2p + d(k-1) + op + 1.
 
     >>> conv_transpose_output_size(4, 4, 2, 1)   # DCGAN generator 4 -> 8
@@ -57,8 +59,9 @@ def conv_transpose_output_size(n: int, k: int, s: int = 1, p: int = 0, d: int = 
     return (n - 1) * s - 2 * p + d * (k - 1) + op + 1
 
 
-def pool_output_size(n: int, k: int, s: int, p: int = 0, d: int = 1,
-                     ceil_mode: bool = False) -> int:
+def pool_output_size(
+    n: int, k: int, s: int, p: int = 0, d: int = 1, ceil_mode: bool = False
+) -> int:
     """PyTorch's pooling_output_shape, including ceil_mode's last-window rule.
 
     With ceil_mode a last window that would start inside the right padding is dropped
@@ -177,6 +180,7 @@ def _tap_ranges(size: int, count: int, k: int, s: int, d: int, p: int):
     the taps [lo, hi) whose clipped range is not empty and the splits a <= b: A is
     clipped for t < a, B for t >= b. Only taps in [a, b) can still hit no window, and
     only when size < s (a window of size positions may then hold no multiple of s)."""
+
     def clamp(t, lo, hi):
         return min(max(t, lo), hi)
 
@@ -277,8 +281,9 @@ def window_cover(size: int, count: int, k: int, s: int, d: int, p: int) -> int |
     return covered
 
 
-def unread_inputs(n: int, k: int, s: int, p: int = 0, d: int = 1, out: int | None = None,
-                  at_most: int = 8) -> list[int] | None:
+def unread_inputs(
+    n: int, k: int, s: int, p: int = 0, d: int = 1, out: int | None = None, at_most: int = 8
+) -> list[int] | None:
     """Input positions (0-based) that no window of a conv/pool reads, when there are at
     most ``at_most`` of them (None when more, or when finding them would take more than
     COVER_STEPS steps); ``p`` is the left padding, ``out`` the output size (default:
@@ -321,8 +326,7 @@ def unread_count(n: int, k: int, s: int, p: int, d: int, out: int) -> int | None
     return None if covered is None else n - covered
 
 
-def taps_on_input(n: int, k: int, s: int, p: int = 0, d: int = 1,
-                  out: int | None = None) -> int:
+def taps_on_input(n: int, k: int, s: int, p: int = 0, d: int = 1, out: int | None = None) -> int:
     """(output position, kernel tap) pairs of a conv/pool that read a real input
     position rather than padding.
 
@@ -334,8 +338,9 @@ def taps_on_input(n: int, k: int, s: int, p: int = 0, d: int = 1,
     return window_hits(n, out, k, s, d, p)
 
 
-def transposed_taps_on_output(n: int, k: int, s: int, p: int = 0, d: int = 1,
-                              out: int | None = None) -> int:
+def transposed_taps_on_output(
+    n: int, k: int, s: int, p: int = 0, d: int = 1, out: int | None = None
+) -> int:
     """(input position, kernel tap) pairs of a transposed conv that land inside the
     output (the others fall into the cropped padding).
 
@@ -347,8 +352,7 @@ def transposed_taps_on_output(n: int, k: int, s: int, p: int = 0, d: int = 1,
     return window_hits(out, n, k, s, d, p)
 
 
-def transposed_unwritten_outputs(n: int, k: int, s: int, p: int, d: int,
-                                 out: int) -> int | None:
+def transposed_unwritten_outputs(n: int, k: int, s: int, p: int, d: int, out: int) -> int | None:
     """Output positions of a transposed conv that no (input, tap) pair writes (they hold
     only the bias, e.g. output_padding positions or gaps when the kernel < stride); None
     when not countable.

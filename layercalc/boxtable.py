@@ -4,6 +4,7 @@ rich's Table measures every cell through its renderables, about 1 ms a row, whic
 most of the run time on a ResNet-50. The rows here are plain strings, so the layout is
 computed directly; colour, when wanted, is applied by printing a styled rich Text.
 """
+
 from __future__ import annotations
 
 import io
@@ -64,13 +65,21 @@ class BoxTable:
         self.hidden: list[str] = []  # the headers the last layout left out
         self.compact = False
 
-    def add_column(self, header: str, numeric: bool = False, wrap: bool = False,
-                   priority: int = 0, shape: bool = False, fold: bool = False):
+    def add_column(
+        self,
+        header: str,
+        numeric: bool = False,
+        wrap: bool = False,
+        priority: int = 0,
+        shape: bool = False,
+        fold: bool = False,
+    ):
         self.columns.append((header, numeric, wrap, priority, shape, fold))
 
     def add_row(self, cells, style: str = "", styles=None):
-        self.rows.append(([str(c) for c in cells],
-                          list(styles) if styles else [style] * len(cells)))
+        self.rows.append(
+            ([str(c) for c in cells], list(styles) if styles else [style] * len(cells))
+        )
 
     def add_section(self):
         self.rows.append(None)
@@ -103,9 +112,15 @@ class BoxTable:
             if self.columns[i][5]:  # a folded name: at least ``floor`` characters
                 floors[i] = max(floor, len(self.columns[i][0]))
             else:
-                floors[i] = max([10, len(self.columns[i][0])] + [
-                    len(w) for row in self.rows if row is not None
-                    for w in self._text(i, row[0][i]).split()])  # never split a word
+                floors[i] = max(
+                    [10, len(self.columns[i][0])]
+                    + [
+                        len(w)
+                        for row in self.rows
+                        if row is not None
+                        for w in self._text(i, row[0][i]).split()
+                    ]
+                )  # never split a word
         while total > max_width and cols:
             i = max(cols, key=lambda j: widths[j])
             if widths[i] <= floors[i]:
@@ -130,8 +145,7 @@ class BoxTable:
                 self.compact = True
                 continue
             # fold long names a little before giving up a column: at least 20 characters
-            folded = self._squeeze(dict(widths), max_width, lambda i: self.columns[i][5],
-                                   floor=20)
+            folded = self._squeeze(dict(widths), max_width, lambda i: self.columns[i][5], floor=20)
             if self._total(folded) <= max_width:
                 return folded
             droppable = [i for i in shown if self.columns[i][3] > 0]
@@ -172,9 +186,16 @@ class BoxTable:
             for i in shown:
                 lines = self._text(i, cells[i]).split("\n")
                 if self.columns[i][2]:
-                    lines = [p for part in lines for p in
-                             (textwrap.wrap(part, widths[i], break_on_hyphens=False,
-                                            break_long_words=False) or [""])]
+                    lines = [
+                        p
+                        for part in lines
+                        for p in (
+                            textwrap.wrap(
+                                part, widths[i], break_on_hyphens=False, break_long_words=False
+                            )
+                            or [""]
+                        )
+                    ]
                 elif self.columns[i][5]:
                     lines = [p for part in lines for p in _fold_indented(part, widths[i])]
                 parts[i] = lines
@@ -191,8 +212,10 @@ class BoxTable:
         if self.caption:
             out.append([(self.caption, "dim")])
         if self.hidden:
-            note = (f"(not shown at {max_width} columns: {', '.join(self.hidden)}; "
-                    "--width N or $COLUMNS shows more)")
+            note = (
+                f"(not shown at {max_width} columns: {', '.join(self.hidden)}; "
+                "--width N or $COLUMNS shows more)"
+            )
             out += [[(line, "dim")] for line in fit_lines([note], max_width)]
         return out
 
@@ -201,9 +224,9 @@ def _fold_indented(text: str, width: int) -> list[str]:
     """A tree-indented name folded at its dots, the continuation lines indented as the
     first."""
     body = text.lstrip(" ")
-    pad = text[:len(text) - len(body)]
+    pad = text[: len(text) - len(body)]
     if len(text) > width:  # deep nesting: keep half the width for the name itself
-        pad = pad[:width // 2]
+        pad = pad[: width // 2]
     lines = _fold_name(body, max(1, width - len(pad)))
     return [pad + line for line in lines]
 
@@ -211,8 +234,10 @@ def _fold_indented(text: str, width: int) -> list[str]:
 def render_lines(lines, color: bool) -> str:
     """Segments (and plain strings) to text; styled through rich when ``color``."""
     if not color:
-        return "".join((line if isinstance(line, str) else "".join(t for t, _ in line)) + "\n"
-                       for line in lines)
+        return "".join(
+            (line if isinstance(line, str) else "".join(t for t, _ in line)) + "\n"
+            for line in lines
+        )
     from rich.console import Console
     from rich.text import Text
 
@@ -226,7 +251,8 @@ def render_lines(lines, color: bool) -> str:
         text.append("\n")
     buf = io.StringIO()
     Console(file=buf, force_terminal=True, highlight=False, emoji=False).print(
-        text, soft_wrap=True, end="")
+        text, soft_wrap=True, end=""
+    )
     return buf.getvalue()
 
 
@@ -238,6 +264,7 @@ def fit_lines(lines, width: int) -> list[str]:
         if len(line) <= width:
             out.append(line)
         else:
-            out += textwrap.wrap(line, width, subsequent_indent="  ",
-                                 break_on_hyphens=False, break_long_words=True)
+            out += textwrap.wrap(
+                line, width, subsequent_indent="  ", break_on_hyphens=False, break_long_words=True
+            )
     return out

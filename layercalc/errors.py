@@ -3,6 +3,7 @@
 Pure code (formulas, layer rules) raises :class:`LayerError` without positions; the
 code that holds the YAML node turns it into a located :class:`SpecError`.
 """
+
 from __future__ import annotations
 
 from collections import namedtuple
@@ -12,8 +13,13 @@ from collections import namedtuple
 # import, together ~12 ms of a 50 ms `shape --format json` (issue 8).
 
 
-class Diagnostic(namedtuple("Diagnostic", "code message line column severity hint file",
-                            defaults=(1, 1, "error", None, None))):
+class Diagnostic(
+    namedtuple(
+        "Diagnostic",
+        "code message line column severity hint file",
+        defaults=(1, 1, "error", None, None),
+    )
+):
     """One finding about a spec file, 1-based line and column; severity is "error" or
     "warning". Immutable: ``d._replace(hint=None)`` gives a changed copy."""
 
@@ -45,17 +51,32 @@ def cut_short(found: list, node, file, what: str) -> bool:
     answered at once instead of listing them all."""
     if len(found) < MAX_PROBLEMS:
         return False
-    found.append(Diagnostic("too-many-problems", f"more than {MAX_PROBLEMS} problems in "
-                            f"{what}; the rest of it was not checked", node.line, node.col,
-                            "error", "fix these first", file))
+    found.append(
+        Diagnostic(
+            "too-many-problems",
+            f"more than {MAX_PROBLEMS} problems in {what}; the rest of it was not checked",
+            node.line,
+            node.col,
+            "error",
+            "fix these first",
+            file,
+        )
+    )
     return True
 
 
 class SpecError(Exception):
     """A located problem in a spec; stops the analysis of that file."""
 
-    def __init__(self, code: str, message: str, node=None, hint: str | None = None,
-                 line: int | None = None, column: int | None = None):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        node=None,
+        hint: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ):
         super().__init__(message)
         self.code = code
         self.message = message
@@ -66,15 +87,19 @@ class SpecError(Exception):
         self.column = column or 1
 
     def diagnostic(self, file: str | None = None) -> Diagnostic:
-        return Diagnostic(self.code, self.message, self.line, self.column, "error",
-                          self.hint, file)
+        return Diagnostic(self.code, self.message, self.line, self.column, "error", self.hint, file)
 
 
 class LayerError(ValueError):
     """A layer rule refused its arguments or input; ``arg`` names the argument to blame."""
 
-    def __init__(self, message: str, arg: str | None = None, code: str = "invalid-layer",
-                 hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        arg: str | None = None,
+        code: str = "invalid-layer",
+        hint: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.arg = arg
@@ -110,8 +135,9 @@ class SpecErrors(SpecError):
 
     def __init__(self, errors: list, unchecked: bool = False):
         first = errors[0]
-        super().__init__(first.code, first.message, hint=first.hint, line=first.line,
-                         column=first.column)
+        super().__init__(
+            first.code, first.message, hint=first.hint, line=first.line, column=first.column
+        )
         self.errors = errors
         self.unchecked = unchecked
 
@@ -119,7 +145,15 @@ class SpecErrors(SpecError):
         out = [e.diagnostic(file) for e in self.errors]
         if self.unchecked:
             last = self.errors[-1]
-            out.append(Diagnostic("too-many-problems", f"{len(self.errors)} errors; the rest "
-                                  "of the file was not checked", last.line, last.column,
-                                  "error", "fix these first", file))
+            out.append(
+                Diagnostic(
+                    "too-many-problems",
+                    f"{len(self.errors)} errors; the rest of the file was not checked",
+                    last.line,
+                    last.column,
+                    "error",
+                    "fix these first",
+                    file,
+                )
+            )
         return out

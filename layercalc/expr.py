@@ -28,6 +28,7 @@ taken (and the operands reached) are evaluated, so errors elsewhere are not rais
 >>> evaluate("n if n > 0 else 1 / 0", {"n": 5}), evaluate("0 and 1 / 0", {})
 (5, 0)
 """
+
 from __future__ import annotations
 
 # The node classes and the parser's flag straight from the C module that ast.py wraps:
@@ -70,8 +71,15 @@ _BINOPS = {
     ast.FloorDiv: lambda a, b: a // b,
     ast.Mod: lambda a, b: a % b,
 }
-_OP_TEXT = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
-            ast.Mod: "%", ast.Pow: "**"}
+_OP_TEXT = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+}
 _COMPARE = {
     ast.Eq: lambda a, b: a == b,
     ast.NotEq: lambda a, b: a != b,
@@ -80,20 +88,30 @@ _COMPARE = {
     ast.Gt: lambda a, b: a > b,
     ast.GtE: lambda a, b: a >= b,
 }
-_REFUSED_COMPARE = {ast.Is: "'is'", ast.IsNot: "'is not'", ast.In: "'in'",
-                    ast.NotIn: "'not in'"}
-ALLOWED = ("numbers, var names, + - * / // % **, parentheses, min max abs floor ceil "
-           "round, in_shape input_shape (in a layer entry), comparisons (== != < <= > >=), "
-           "and or not, and A if CONDITION else B")
+_REFUSED_COMPARE = {ast.Is: "'is'", ast.IsNot: "'is not'", ast.In: "'in'", ast.NotIn: "'not in'"}
+ALLOWED = (
+    "numbers, var names, + - * / // % **, parentheses, min max abs floor ceil "
+    "round, in_shape input_shape (in a layer entry), comparisons (== != < <= > >=), "
+    "and or not, and A if CONDITION else B"
+)
 
 
 def _describe(node: ast.AST) -> str:
     kinds = {
-        ast.Attribute: "attribute access", ast.Subscript: "subscripts",
-        ast.Lambda: "lambdas", ast.ListComp: "comprehensions", ast.GeneratorExp: "comprehensions",
-        ast.SetComp: "comprehensions", ast.DictComp: "comprehensions",
-        ast.List: "lists", ast.Tuple: "tuples", ast.Dict: "dicts", ast.Set: "sets",
-        ast.JoinedStr: "strings", ast.NamedExpr: "assignments", ast.Starred: "starred values",
+        ast.Attribute: "attribute access",
+        ast.Subscript: "subscripts",
+        ast.Lambda: "lambdas",
+        ast.ListComp: "comprehensions",
+        ast.GeneratorExp: "comprehensions",
+        ast.SetComp: "comprehensions",
+        ast.DictComp: "comprehensions",
+        ast.List: "lists",
+        ast.Tuple: "tuples",
+        ast.Dict: "dicts",
+        ast.Set: "sets",
+        ast.JoinedStr: "strings",
+        ast.NamedExpr: "assignments",
+        ast.Starred: "starred values",
         ast.Await: "await",
     }
     for cls, text in kinds.items():
@@ -117,22 +135,29 @@ def parse(text: str) -> ast.AST:
         msg = getattr(exc, "msg", None) or str(exc)
         if text.strip().lstrip("+-").lower() in (".inf", ".nan"):
             raise ExprError(f"'{text.strip()}' is not a finite number") from None
-        raise ExprError(f"cannot parse expression '{text}': {msg}",
-                        hint="use " + ALLOWED) from None
+        raise ExprError(f"cannot parse expression '{text}': {msg}", hint="use " + ALLOWED) from None
     for node in _walk(tree):
-        if isinstance(node, (ast.Expression, ast.Load, ast.Name, ast.operator, ast.unaryop,
-                             ast.boolop, ast.cmpop)):
+        if isinstance(
+            node,
+            (ast.Expression, ast.Load, ast.Name, ast.operator, ast.unaryop, ast.boolop, ast.cmpop),
+        ):
             if isinstance(node, ast.operator) and type(node) not in _OP_TEXT:
-                raise ExprError(f"operator not allowed in '{text}'",
-                                hint="allowed: + - * / // % **")
-            if isinstance(node, ast.unaryop) and \
-                    not isinstance(node, (ast.USub, ast.UAdd, ast.Not)):
-                raise ExprError(f"operator not allowed in '{text}'",
-                                hint="allowed: + - * / // % **, unary minus and not")
+                raise ExprError(
+                    f"operator not allowed in '{text}'", hint="allowed: + - * / // % **"
+                )
+            if isinstance(node, ast.unaryop) and not isinstance(
+                node, (ast.USub, ast.UAdd, ast.Not)
+            ):
+                raise ExprError(
+                    f"operator not allowed in '{text}'",
+                    hint="allowed: + - * / // % **, unary minus and not",
+                )
             if isinstance(node, ast.cmpop) and type(node) not in _COMPARE:
-                raise ExprError(f"the operator {_REFUSED_COMPARE.get(type(node), '?')} is not "
-                                f"allowed in '{text}'",
-                                hint="allowed comparisons: == != < <= > >=")
+                raise ExprError(
+                    f"the operator {_REFUSED_COMPARE.get(type(node), '?')} is not "
+                    f"allowed in '{text}'",
+                    hint="allowed comparisons: == != < <= > >=",
+                )
             continue
         if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp)):
             continue
@@ -142,16 +167,22 @@ def parse(text: str) -> ast.AST:
             continue
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or (
-                    node.func.id not in FUNCTIONS and node.func.id not in SHAPE_FUNCTIONS):
-                raise ExprError(f"call not allowed in '{text}'",
-                                hint="allowed functions: " + " ".join(FUNCTIONS) + " "
-                                + " ".join(SHAPE_FUNCTIONS))
-            if node.keywords or not node.args or any(
-                    isinstance(a, ast.Starred) for a in node.args):
+                node.func.id not in FUNCTIONS and node.func.id not in SHAPE_FUNCTIONS
+            ):
+                raise ExprError(
+                    f"call not allowed in '{text}'",
+                    hint="allowed functions: "
+                    + " ".join(FUNCTIONS)
+                    + " "
+                    + " ".join(SHAPE_FUNCTIONS),
+                )
+            if node.keywords or not node.args or any(isinstance(a, ast.Starred) for a in node.args):
                 raise ExprError(f"{node.func.id}() takes plain positional arguments in '{text}'")
             continue
-        raise ExprError(f"{_describe(node)} not allowed in expression '{text}'",
-                        hint="expressions hold " + ALLOWED)
+        raise ExprError(
+            f"{_describe(node)} not allowed in expression '{text}'",
+            hint="expressions hold " + ALLOWED,
+        )
     return tree.body
 
 
@@ -188,18 +219,27 @@ def _eval(node, names, text):
             if type(value) not in (int, float, bool):
                 # a list or a mode word: refuse before an operator can repeat it
                 # (`sizes * 10**9` would otherwise build a huge list)
-                what = "a list" if isinstance(value, (list, tuple)) else \
-                    f"the word {value!r}" if isinstance(value, str) else type(value).__name__
-                raise ExprError(f"'{node.id}' is {what}, not a number, in '{text}'",
-                                hint="arithmetic works on numbers only")
+                what = (
+                    "a list"
+                    if isinstance(value, (list, tuple))
+                    else f"the word {value!r}"
+                    if isinstance(value, str)
+                    else type(value).__name__
+                )
+                raise ExprError(
+                    f"'{node.id}' is {what}, not a number, in '{text}'",
+                    hint="arithmetic works on numbers only",
+                )
             return _check(value, text)
         from .errors import did_you_mean
 
         if node.id in FUNCTIONS or node.id in SHAPE_FUNCTIONS:
             raise ExprError(f"'{node.id}' is a function; call it as {node.id}(...)")
-        raise ExprError(f"unknown name '{node.id}' in '{text}'",
-                        hint=did_you_mean(node.id, names) or "define it under `vars:`",
-                        code="unknown-name")
+        raise ExprError(
+            f"unknown name '{node.id}' in '{text}'",
+            hint=did_you_mean(node.id, names) or "define it under `vars:`",
+            code="unknown-name",
+        )
     if t is ast.BinOp:
         a = _eval(node.left, names, text)
         b = _eval(node.right, names, text)
@@ -213,7 +253,7 @@ def _eval(node, names, text):
             if a == 0 and b < 0:
                 raise ExprError(f"division by zero in '{text}'")
             try:
-                r = a ** b
+                r = a**b
             except (OverflowError, ZeroDivisionError) as exc:
                 raise ExprError(f"'{text}': {exc}") from None
             if isinstance(r, complex):
@@ -259,10 +299,11 @@ def _eval(node, names, text):
         if name in SHAPE_FUNCTIONS:
             reader = names.get(name + "()")
             if reader is None:
-                raise ExprError(f"{name}() reads a layer entry's input shapes; it is not "
-                                f"available here ('{text}')",
-                                hint="use it in a layer entry's arguments, `when`, `repeat` "
-                                "or name")
+                raise ExprError(
+                    f"{name}() reads a layer entry's input shapes; it is not "
+                    f"available here ('{text}')",
+                    hint="use it in a layer entry's arguments, `when`, `repeat` or name",
+                )
             try:
                 return _check(reader(*args), text)
             except ExprError as exc:

@@ -5,6 +5,7 @@ Each list of layers is its own scope, like a PyTorch module: ``input`` is the li
 input, ``from`` names that list's earlier entries, and the list's output is its last
 entry's. Names follow ``named_modules()`` (``layer1.0.conv1``).
 """
+
 from __future__ import annotations
 
 import gc
@@ -18,6 +19,7 @@ from .layers import REGISTRY, LayerType
 from .spec import DTYPE_BYTES, META_KEYS, Limits, Spec, var_value
 from .values import as_int, convert, resolve_scalar
 from .yamlnodes import Mapping, Node, Scalar, Sequence
+
 
 @contextmanager
 def gc_paused():
@@ -58,13 +60,46 @@ class Layer:
     "input"), ``group`` is the index of its innermost enclosing group, ``params`` and
     ``buffers`` count the elements of its tensors."""
 
-    __slots__ = ("name", "type", "args", "inputs", "input_shapes", "output", "tensors",
-                 "macs", "trainable", "node", "arg_nodes", "group", "depth", "params",
-                 "buffers", "ref", "call", "shares", "srcs", "named_outputs", "ties")
+    __slots__ = (
+        "name",
+        "type",
+        "args",
+        "inputs",
+        "input_shapes",
+        "output",
+        "tensors",
+        "macs",
+        "trainable",
+        "node",
+        "arg_nodes",
+        "group",
+        "depth",
+        "params",
+        "buffers",
+        "ref",
+        "call",
+        "shares",
+        "srcs",
+        "named_outputs",
+        "ties",
+    )
 
-    def __init__(self, name: str, type: LayerType, args: dict, inputs: list,
-                 input_shapes: list, output: tuple, tensors: list, macs: int, trainable: bool,
-                 node: Node, arg_nodes: dict, group: int | None, depth: int):
+    def __init__(
+        self,
+        name: str,
+        type: LayerType,
+        args: dict,
+        inputs: list,
+        input_shapes: list,
+        output: tuple,
+        tensors: list,
+        macs: int,
+        trainable: bool,
+        node: Node,
+        arg_nodes: dict,
+        group: int | None,
+        depth: int,
+    ):
         self.name = name
         self.type = type
         self.args = args
@@ -101,8 +136,10 @@ class Layer:
         with several outputs the others as REF.NAME (``chunk.1``, ``lstm.h_n``)."""
         if self.named_outputs is None:
             return [(self.ref, self.output)]
-        return [(self.ref if i == 0 else f"{self.ref}.{n}", s)
-                for i, (n, s) in enumerate(self.named_outputs)]
+        return [
+            (self.ref if i == 0 else f"{self.ref}.{n}", s)
+            for i, (n, s) in enumerate(self.named_outputs)
+        ]
 
     @property
     def trainable_params(self) -> int:
@@ -114,11 +151,35 @@ class Group:
     "block", "sequential" or "repeat", ``type`` the block name, "sequential" or the
     repeated entry's type; its leaves are ``net.layers[first:last]``."""
 
-    __slots__ = ("name", "kind", "type", "parent", "depth", "first", "last", "node", "output",
-                 "inputs", "ref", "call", "value", "named_outputs")
+    __slots__ = (
+        "name",
+        "kind",
+        "type",
+        "parent",
+        "depth",
+        "first",
+        "last",
+        "node",
+        "output",
+        "inputs",
+        "ref",
+        "call",
+        "value",
+        "named_outputs",
+    )
 
-    def __init__(self, name: str, kind: str, type: str, parent: int | None, depth: int,
-                 first: int = 0, last: int = 0, node: Node | None = None, output: tuple = ()):
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        type: str,
+        parent: int | None,
+        depth: int,
+        first: int = 0,
+        last: int = 0,
+        node: Node | None = None,
+        output: tuple = (),
+    ):
         self.inputs: list = []  # the value objects it was fed (its own: see _enter)
         self.ref = None  # the ref of its output
         self.value = None  # its output's value object
@@ -193,8 +254,18 @@ FATAL = frozenset({"too-many-layers", "too-deep", "too-large"})
 
 
 # the families whose layers PyTorch runs on floating-point tensors only
-FLOAT_FAMILIES = frozenset({"linear", "convolution", "normalization", "activation",
-                            "pooling", "attention", "recurrent", "dropout"})
+FLOAT_FAMILIES = frozenset(
+    {
+        "linear",
+        "convolution",
+        "normalization",
+        "activation",
+        "pooling",
+        "attention",
+        "recurrent",
+        "dropout",
+    }
+)
 
 
 class _Cascade(Exception):
@@ -223,17 +294,36 @@ def _entry_of(v: "LayerValue") -> "_Entry":
 
 
 class _Entry:
-    __slots__ = ("node", "type_name", "type_node", "args", "name", "name_node", "template",
-                 "from_node", "repeat_node", "trainable_node", "when_node", "outer",
-                 "outer_scope", "via", "share_node", "tie_node", "extra")
+    __slots__ = (
+        "node",
+        "type_name",
+        "type_node",
+        "args",
+        "name",
+        "name_node",
+        "template",
+        "from_node",
+        "repeat_node",
+        "trainable_node",
+        "when_node",
+        "outer",
+        "outer_scope",
+        "via",
+        "share_node",
+        "tie_node",
+        "extra",
+    )
 
     def scope_for(self, key: Node, scope):
         """The names an argument's value is evaluated with: the entry's own, or, for
         arguments a layer-valued block argument brought, the caller's (with this
         entry's shape readers)."""
         if self.outer is not None and id(key) in self.outer:
-            return ChainMap(scope.maps[0], self.outer_scope) if isinstance(scope, ChainMap) \
+            return (
+                ChainMap(scope.maps[0], self.outer_scope)
+                if isinstance(scope, ChainMap)
                 else self.outer_scope
+            )
         return scope
 
 
@@ -285,8 +375,9 @@ def _frozen(v):
     each level of a recursion is the same key), else itself (hashed by identity)."""
     if isinstance(v, (list, tuple)):
         return tuple(_frozen(x) for x in v)
-    if isinstance(v, LayerValue) and all(isinstance(x, Scalar) and not isinstance(x.value, str)
-                                         for _, x in v.args):
+    if isinstance(v, LayerValue) and all(
+        isinstance(x, Scalar) and not isinstance(x.value, str) for _, x in v.args
+    ):
         return ("layer", v.type_name, tuple(id(x) for _, x in v.args))
     return v
 
@@ -299,22 +390,36 @@ def _template(text: str, node: Node) -> list:
         c = text[i]
         if c == "{":
             j = text.find("}", i + 1)
-            if j < 0 or "{" in text[i + 1:j]:
-                raise SpecError("bad-name", f"name template '{text}' has a '{{' without its "
-                                "'}'", node=node, hint="write e.g. \"denselayer{j + 1}\"")
-            expr = text[i + 1:j].strip()
+            if j < 0 or "{" in text[i + 1 : j]:
+                raise SpecError(
+                    "bad-name",
+                    f"name template '{text}' has a '{{' without its '}}'",
+                    node=node,
+                    hint='write e.g. "denselayer{j + 1}"',
+                )
+            expr = text[i + 1 : j].strip()
             if not expr:
-                raise SpecError("bad-name", f"name template '{text}' has an empty "
-                                "placeholder {}", node=node,
-                                hint="put an expression inside, e.g. {j + 1}")
+                raise SpecError(
+                    "bad-name",
+                    f"name template '{text}' has an empty placeholder {{}}",
+                    node=node,
+                    hint="put an expression inside, e.g. {j + 1}",
+                )
             parts.append((True, expr))
             if sum(1 for is_expr, _ in parts if is_expr) > MAX_PLACEHOLDERS:
-                raise SpecError("too-large", f"a name template holds at most "
-                                f"{MAX_PLACEHOLDERS} placeholders", node=node)
+                raise SpecError(
+                    "too-large",
+                    f"a name template holds at most {MAX_PLACEHOLDERS} placeholders",
+                    node=node,
+                )
             i = j + 1
         elif c == "}":
-            raise SpecError("bad-name", f"name template '{text}' has a '}}' without its '{{'",
-                            node=node, hint="write e.g. \"denselayer{j + 1}\"")
+            raise SpecError(
+                "bad-name",
+                f"name template '{text}' has a '}}' without its '{{'",
+                node=node,
+                hint='write e.g. "denselayer{j + 1}"',
+            )
         else:
             j = i
             while j < len(text) and text[j] not in "{}":
@@ -326,8 +431,13 @@ def _template(text: str, node: Node) -> list:
 
 def _check_name(name: str, node: Node, template: str | None = None):
     if "." in name or name in RESERVED_NAMES or name.split(None, 1) != [name]:
-        why = ("is empty" if not name else "is reserved" if name in RESERVED_NAMES else
-               "may not hold dots or spaces (dots separate levels)")
+        why = (
+            "is empty"
+            if not name
+            else "is reserved"
+            if name in RESERVED_NAMES
+            else "may not hold dots or spaces (dots separate levels)"
+        )
         made = f" (made by the template '{template}')" if template is not None else ""
         raise SpecError("bad-name", f"layer name '{name}'{made} {why}", node=node)
 
@@ -341,14 +451,21 @@ def _parse_entry(node: Node) -> _Entry:
     e.outer = e.outer_scope = e.via = e.share_node = e.tie_node = e.extra = None
     if isinstance(node, Scalar):
         if not isinstance(node.value, str) or not node.value:
-            raise SpecError("bad-entry", f"a layer entry must be a type name or a mapping, got "
-                            f"{node.value!r}", node=node,
-                            hint="write e.g. `- relu` or `- conv2d: {out_channels: 8, ...}`")
+            raise SpecError(
+                "bad-entry",
+                f"a layer entry must be a type name or a mapping, got {node.value!r}",
+                node=node,
+                hint="write e.g. `- relu` or `- conv2d: {out_channels: 8, ...}`",
+            )
         e.type_name, e.type_node = node.value, node
         return e
     if not isinstance(node, Mapping) or not node.items:
-        raise SpecError("bad-entry", "a layer entry must be a type name or a mapping", node=node,
-                        hint="write e.g. `- relu` or `- conv2d: {out_channels: 8, ...}`")
+        raise SpecError(
+            "bad-entry",
+            "a layer entry must be a type name or a mapping",
+            node=node,
+            hint="write e.g. `- relu` or `- conv2d: {out_channels: 8, ...}`",
+        )
     if "share" in node:
         return _parse_share(e, node)
     if "type" in node:
@@ -360,10 +477,14 @@ def _parse_entry(node: Node) -> _Entry:
     else:
         if len(node.items) != 1:
             keys = ", ".join(str(k) for k in node.keys())
-            raise SpecError("bad-entry", f"a layer entry maps one type name to its arguments, "
-                            f"but this one has several keys ({keys})", node=node,
-                            hint="indent the arguments under the type name, or use the long "
-                            "form `{type: conv2d, ...}`")
+            raise SpecError(
+                "bad-entry",
+                f"a layer entry maps one type name to its arguments, "
+                f"but this one has several keys ({keys})",
+                node=node,
+                hint="indent the arguments under the type name, or use the long "
+                "form `{type: conv2d, ...}`",
+            )
         knode, vnode = node.items[0]
         if not isinstance(knode.value, str):
             raise SpecError("bad-entry", "a layer type must be a name", node=knode)
@@ -373,8 +494,12 @@ def _parse_entry(node: Node) -> _Entry:
         elif isinstance(vnode, Mapping):
             items = vnode.items
         else:
-            raise SpecError("bad-entry", f"the arguments of '{knode.value}' must be a mapping",
-                            node=vnode, hint=f"write `{knode.value}: {{arg: value, ...}}`")
+            raise SpecError(
+                "bad-entry",
+                f"the arguments of '{knode.value}' must be a mapping",
+                node=vnode,
+                hint=f"write `{knode.value}: {{arg: value, ...}}`",
+            )
     for k, v in items:
         if not _set_meta(e, k.value, v):
             e.args.append((k, v))
@@ -382,8 +507,13 @@ def _parse_entry(node: Node) -> _Entry:
 
 
 # meta keys (spec.META_KEYS) -> the _Entry slot holding their value node
-_META_SLOTS = {"from": "from_node", "repeat": "repeat_node", "trainable": "trainable_node",
-               "when": "when_node", "tie": "tie_node"}
+_META_SLOTS = {
+    "from": "from_node",
+    "repeat": "repeat_node",
+    "trainable": "trainable_node",
+    "when": "when_node",
+    "tie": "tie_node",
+}
 
 
 def _set_meta(e: _Entry, key, v: Node, allowed=META_KEYS) -> bool:
@@ -398,8 +528,12 @@ def _set_meta(e: _Entry, key, v: Node, allowed=META_KEYS) -> bool:
 
 
 def _set_name(e: _Entry, v: Node):
-    if not isinstance(v, Scalar) or v.value is None or isinstance(v.value, bool) or \
-            not isinstance(v.value, (str, int)):
+    if (
+        not isinstance(v, Scalar)
+        or v.value is None
+        or isinstance(v.value, bool)
+        or not isinstance(v.value, (str, int))
+    ):
         raise SpecError("bad-name", "a layer name must be a plain name", node=v)
     e.name = str(v.value)
     e.name_node = v
@@ -418,22 +552,38 @@ def _parse_share(e: _Entry, node: Mapping) -> _Entry:
     for k, v in node.items:
         key = k.value
         if key == "share":
-            if not isinstance(v, Scalar) or not isinstance(v.value, (str, int)) or \
-                    isinstance(v.value, bool) or not str(v.value).strip():
-                raise SpecError("bad-share", "`share` names an earlier module or group of "
-                                "this list (dotted paths allowed)", node=v,
-                                hint="write e.g. `- share: relu`")
+            if (
+                not isinstance(v, Scalar)
+                or not isinstance(v.value, (str, int))
+                or isinstance(v.value, bool)
+                or not str(v.value).strip()
+            ):
+                raise SpecError(
+                    "bad-share",
+                    "`share` names an earlier module or group of this list (dotted paths allowed)",
+                    node=v,
+                    hint="write e.g. `- share: relu`",
+                )
             if "{" in str(v.value) or "}" in str(v.value):
-                raise SpecError("bad-share", "`share` takes a plain name, not a name "
-                                "template", node=v, hint="share one module by its name; "
-                                "a module called in every copy of a repeat is shared by "
-                                "the block that holds both")
+                raise SpecError(
+                    "bad-share",
+                    "`share` takes a plain name, not a name template",
+                    node=v,
+                    hint="share one module by its name; "
+                    "a module called in every copy of a repeat is shared by "
+                    "the block that holds both",
+                )
             e.share_node = e.type_node = v
         elif not _set_meta(e, key, v, SHARE_KEYS[1:]):
-            raise SpecError("bad-share", f"a `share` entry calls an existing module, so it "
-                            f"takes only {', '.join(SHARE_KEYS[1:])}, not '{key}'", node=k,
-                            hint="the shared module keeps its own arguments and parameters"
-                            if key != "repeat" else "write the share entry several times")
+            raise SpecError(
+                "bad-share",
+                f"a `share` entry calls an existing module, so it "
+                f"takes only {', '.join(SHARE_KEYS[1:])}, not '{key}'",
+                node=k,
+                hint="the shared module keeps its own arguments and parameters"
+                if key != "repeat"
+                else "write the share entry several times",
+            )
     return e
 
 
@@ -441,8 +591,18 @@ class _List:
     """One list being built: the values of its kept entries by name, the names its
     omitted entries would have had, and the index the next unnamed entry takes."""
 
-    __slots__ = ("inp", "entries", "static", "done", "lines", "omitted", "count", "prev",
-                 "named", "prefix")
+    __slots__ = (
+        "inp",
+        "entries",
+        "static",
+        "done",
+        "lines",
+        "omitted",
+        "count",
+        "prev",
+        "named",
+        "prefix",
+    )
 
     def __init__(self, inp: _Value, entries: list, prefix: str = ""):
         self.inp = inp
@@ -463,9 +623,13 @@ class _List:
         """Refuse ``name`` when a kept entry of this list already has it."""
         if name in self.done:
             made = f" (made by the template '{template}')" if template is not None else ""
-            raise SpecError("duplicate-name", f"name '{name}'{made} is used twice in this list "
-                            f"(first at line {self.lines[name]})", node=e.name_node or e.node,
-                            hint="names must be unique among the entries a list keeps")
+            raise SpecError(
+                "duplicate-name",
+                f"name '{name}'{made} is used twice in this list "
+                f"(first at line {self.lines[name]})",
+                node=e.name_node or e.node,
+                hint="names must be unique among the entries a list keeps",
+            )
 
     def keep(self, name: str, value: _Value, e: _Entry):
         self.done[name] = value
@@ -490,9 +654,11 @@ def _dim(shape: tuple, i, what: str) -> int:
     i = _whole(i, f"the dim of {what}()")
     n = len(shape)
     if not -n <= i < n:
-        raise ExprError(f"{what}() dim {i} is out of range: the input {list(shape)} has "
-                        f"{n} dims",
-                        hint=f"use 0..{n - 1}, or -{n}..-1 from the end", code="bad-index")
+        raise ExprError(
+            f"{what}() dim {i} is out of range: the input {list(shape)} has {n} dims",
+            hint=f"use 0..{n - 1}, or -{n}..-1 from the end",
+            code="bad-index",
+        )
     return shape[i]
 
 
@@ -517,8 +683,9 @@ class Builder:
         self.expanding: list[Node] = []  # entries of blocks/sequentials being expanded
         first = spec.input
         # a mapping `input:` names the network's inputs; `from` may name them anywhere
-        self.net_inputs = {name: _Value(ref, shape) for name, (ref, shape)
-                           in spec.named_inputs().items()}
+        self.net_inputs = {
+            name: _Value(ref, shape) for name, (ref, shape) in spec.named_inputs().items()
+        }
         self.input_refs = set(spec.input_refs())
         self.int_refs: set = set()  # refs of integer tensors a layer made (arange)
         # independent errors so far (SpecError), at most MAX_ERRORS; the top level's first
@@ -544,9 +711,18 @@ class Builder:
             hit = self._parsed[id(seq)] = [_parse_entry(n) for n in seq.items]
         return hit
 
-    def build_list(self, seq: Node, inp: _Value, prefix: str, names, parent, depth,
-                   trainable: bool, named: dict | None = None,
-                   outputs: list | None = None) -> _Value:
+    def build_list(
+        self,
+        seq: Node,
+        inp: _Value,
+        prefix: str,
+        names,
+        parent,
+        depth,
+        trainable: bool,
+        named: dict | None = None,
+        outputs: list | None = None,
+    ) -> _Value:
         """Build a list's entries; its output is its last kept entry's (its input when
         `when` keeps none: an empty nn.Sequential is the identity), or with a block's
         ``outputs`` the first of them. ``named``: a block's further inputs by name."""
@@ -555,10 +731,12 @@ class Builder:
             lst.named = named
             for name, i in lst.static.items():
                 if name in named:
-                    raise SpecError("duplicate-name", f"'{name}' names both an input of "
-                                    "this block and one of its entries",
-                                    node=lst.entries[i].name_node,
-                                    hint="rename the entry or the input")
+                    raise SpecError(
+                        "duplicate-name",
+                        f"'{name}' names both an input of this block and one of its entries",
+                        node=lst.entries[i].name_node,
+                        hint="rename the entry or the input",
+                    )
         for i, e in enumerate(lst.entries):
             try:
                 self.build_entry(lst, i, e, prefix, names, parent, depth, trainable)
@@ -570,8 +748,9 @@ class Builder:
                 self._record(exc)
                 self._unknown(lst, e)
         if outputs:  # each must name something; the first is the use's value
-            values = [self._member(name, node, lst, "the block's outputs")
-                      for name, node in outputs]
+            values = [
+                self._member(name, node, lst, "the block's outputs") for name, node in outputs
+            ]
             return values[0]
         return lst.prev
 
@@ -630,26 +809,42 @@ class Builder:
             elif head in lst.omitted:
                 ref = head
                 other, why = lst.omitted[ref]
-                raise SpecError("omitted-entry", f"`from` names '{ref}', which is omitted: "
-                                f"{why} (line {other.node.line})", node=item,
-                                hint="give this entry the same `when`, or name an entry "
-                                "that is kept")
+                raise SpecError(
+                    "omitted-entry",
+                    f"`from` names '{ref}', which is omitted: {why} (line {other.node.line})",
+                    node=item,
+                    hint="give this entry the same `when`, or name an entry that is kept",
+                )
             elif head in lst.static and lst.static[head] >= i:
                 ref = head
                 j = lst.static[ref]
                 if j == i:
-                    raise SpecError("bad-from", f"'{ref}' cannot take its own output",
-                                    node=item)
-                raise SpecError("forward-reference", f"'{ref}' comes later in this list "
-                                f"(line {lst.entries[j].node.line}); `from` can only name "
-                                "earlier entries", node=item, hint="reorder the entries")
+                    raise SpecError("bad-from", f"'{ref}' cannot take its own output", node=item)
+                raise SpecError(
+                    "forward-reference",
+                    f"'{ref}' comes later in this list "
+                    f"(line {lst.entries[j].node.line}); `from` can only name "
+                    "earlier entries",
+                    node=item,
+                    hint="reorder the entries",
+                )
             else:
-                hint = did_you_mean(ref, list(lst.done) + list(lst.static) + ["input"] +
-                                    list(lst.named) + list(self.net_inputs))
-                raise SpecError("unknown-name", f"`from` names '{ref}', which is not an "
-                                "earlier entry of this list", node=item,
-                                hint=hint or "`from` names earlier entries of the same list "
-                                "(dotted paths reach inside them), input, or a network input")
+                hint = did_you_mean(
+                    ref,
+                    list(lst.done)
+                    + list(lst.static)
+                    + ["input"]
+                    + list(lst.named)
+                    + list(self.net_inputs),
+                )
+                raise SpecError(
+                    "unknown-name",
+                    f"`from` names '{ref}', which is not an earlier entry of this list",
+                    node=item,
+                    hint=hint
+                    or "`from` names earlier entries of the same list "
+                    "(dotted paths reach inside them), input, or a network input",
+                )
         if not out:
             raise SpecError("bad-from", "`from` needs at least one name", node=node)
         return out
@@ -660,14 +855,19 @@ class Builder:
         head, _, rest = ref.partition(".")
         if head not in lst.done and head in lst.omitted:
             other, why = lst.omitted[head]
-            raise SpecError("omitted-entry", f"{what} names '{ref}', but '{head}' is omitted: "
-                            f"{why} (line {other.node.line})", node=node,
-                            hint="give it the same `when`, or name an entry that is kept")
+            raise SpecError(
+                "omitted-entry",
+                f"{what} names '{ref}', but '{head}' is omitted: {why} (line {other.node.line})",
+                node=node,
+                hint="give it the same `when`, or name an entry that is kept",
+            )
         if head not in lst.done:
-            raise SpecError("unknown-name", f"{what} names '{ref}', which is not an entry of "
-                            "this list", node=node,
-                            hint=did_you_mean(head, list(lst.done)) or
-                            f"{what} names entries of the same list")
+            raise SpecError(
+                "unknown-name",
+                f"{what} names '{ref}', which is not an entry of this list",
+                node=node,
+                hint=did_you_mean(head, list(lst.done)) or f"{what} names entries of the same list",
+            )
         if not rest:
             return lst.done[head]
         if lst.done[head].shape is None:  # an entry an earlier error left unknown
@@ -680,27 +880,44 @@ class Builder:
             if top is not None and top[0] == "layer":
                 layer = self.net.layers[top[1]]
                 if layer.named_outputs is None:
-                    raise SpecError("unknown-name", f"{what} names '{ref}', but '{base}' is "
-                                    "a layer with one output, not a group", node=node,
-                                    hint=f"name '{base}' itself")
+                    raise SpecError(
+                        "unknown-name",
+                        f"{what} names '{ref}', but '{base}' is "
+                        "a layer with one output, not a group",
+                        node=node,
+                        hint=f"name '{base}' itself",
+                    )
                 names = [n for n, _ in layer.named_outputs]
-                raise SpecError("unknown-name", f"{what} names '{ref}', but {layer.type.name} "
-                                f"'{base}' has the outputs {', '.join(names)}", node=node,
-                                hint=did_you_mean(out, names) or f"use {base}.{names[0]}")
-            inside = [n[len(pre):] for n in self.net.by_name if n.startswith(f"{pre}{head}.")]
-            raise SpecError("unknown-name", f"{what} names '{ref}', which is no member of "
-                            f"'{head}'", node=node,
-                            hint=did_you_mean(ref, inside) or
-                            (f"its members include {', '.join(inside[:4])}" if inside else
-                             f"'{head}' has no named members"))
+                raise SpecError(
+                    "unknown-name",
+                    f"{what} names '{ref}', but {layer.type.name} "
+                    f"'{base}' has the outputs {', '.join(names)}",
+                    node=node,
+                    hint=did_you_mean(out, names) or f"use {base}.{names[0]}",
+                )
+            inside = [n[len(pre) :] for n in self.net.by_name if n.startswith(f"{pre}{head}.")]
+            raise SpecError(
+                "unknown-name",
+                f"{what} names '{ref}', which is no member of '{head}'",
+                node=node,
+                hint=did_you_mean(ref, inside)
+                or (
+                    f"its members include {', '.join(inside[:4])}"
+                    if inside
+                    else f"'{head}' has no named members"
+                ),
+            )
         return value
 
     def _scope(self, names, get_sources, loop=None) -> ChainMap:
         """``names`` plus an entry's shape readers (and a repeat's loop variable)."""
+
         def in_shape(*args):
             if len(args) not in (1, 2):
-                raise ExprError("in_shape() takes a dim and optionally which input: "
-                                "in_shape(i) or in_shape(i, k)")
+                raise ExprError(
+                    "in_shape() takes a dim and optionally which input: "
+                    "in_shape(i) or in_shape(i, k)"
+                )
             src = get_sources()
             if not src:
                 raise ExprError("this entry has no input, so in_shape() has nothing to read")
@@ -708,9 +925,12 @@ class Builder:
             if len(args) == 2:
                 k = _whole(args[1], "the input number of in_shape()")
                 if not 0 <= k < len(src):
-                    raise ExprError(f"in_shape() input {k} is out of range: the entry "
-                                    f"has {len(src)} input{'s' if len(src) != 1 else ''}",
-                                    hint=f"use 0..{len(src) - 1}", code="bad-index")
+                    raise ExprError(
+                        f"in_shape() input {k} is out of range: the entry "
+                        f"has {len(src)} input{'s' if len(src) != 1 else ''}",
+                        hint=f"use 0..{len(src) - 1}",
+                        code="bad-index",
+                    )
             if src[k].shape is None:
                 raise _Cascade()
             return _dim(src[k].shape, args[0], "in_shape")
@@ -722,8 +942,12 @@ class Builder:
 
     def _number(self, node: Node, scope, what: str):
         if not isinstance(node, Scalar) or node.value is None:
-            raise SpecError("bad-value", f"`{what}` must be a number or an expression",
-                            node=node, hint=f"e.g. `{what}: depth > 2`")
+            raise SpecError(
+                "bad-value",
+                f"`{what}` must be a number or an expression",
+                node=node,
+                hint=f"e.g. `{what}: depth > 2`",
+            )
         v = resolve_scalar(node, scope)
         if isinstance(v, bool):
             return int(v)
@@ -743,34 +967,60 @@ class Builder:
                 if k.value == "times":
                     tnode = v
                 elif k.value == "as":
-                    if not isinstance(v, Scalar) or not isinstance(v.value, str) or \
-                            not v.value.isidentifier() or v.value in RESERVED_NAMES or \
-                            v.value in SHAPE_FUNCTIONS:
-                        raise SpecError("bad-repeat", "`as` names the loop variable: a plain "
-                                        "identifier such as j", node=v)
+                    if (
+                        not isinstance(v, Scalar)
+                        or not isinstance(v.value, str)
+                        or not v.value.isidentifier()
+                        or v.value in RESERVED_NAMES
+                        or v.value in SHAPE_FUNCTIONS
+                    ):
+                        raise SpecError(
+                            "bad-repeat",
+                            "`as` names the loop variable: a plain identifier such as j",
+                            node=v,
+                        )
                     var = v.value
                 elif k.value == "chain":
-                    if not isinstance(v, Scalar) or not isinstance(v.value, (str, int)) or \
-                            isinstance(v.value, bool) or not str(v.value).strip():
-                        raise SpecError("bad-repeat", "`chain` names the output (or member) "
-                                        "of each copy that feeds the next", node=v)
+                    if (
+                        not isinstance(v, Scalar)
+                        or not isinstance(v.value, (str, int))
+                        or isinstance(v.value, bool)
+                        or not str(v.value).strip()
+                    ):
+                        raise SpecError(
+                            "bad-repeat",
+                            "`chain` names the output (or member) of each copy that feeds the next",
+                            node=v,
+                        )
                     chain = v
                 else:
-                    raise SpecError("bad-repeat", f"repeat has no key '{k.value}'", node=k,
-                                    hint=did_you_mean(str(k.value), ("times", "as", "chain"))
-                                    or "repeat takes `times`, `as` and `chain`")
+                    raise SpecError(
+                        "bad-repeat",
+                        f"repeat has no key '{k.value}'",
+                        node=k,
+                        hint=did_you_mean(str(k.value), ("times", "as", "chain"))
+                        or "repeat takes `times`, `as` and `chain`",
+                    )
             if tnode is None:
-                raise SpecError("bad-repeat", "repeat needs `times:`", node=rnode,
-                                hint="write `repeat: {times: N, as: j}`")
+                raise SpecError(
+                    "bad-repeat",
+                    "repeat needs `times:`",
+                    node=rnode,
+                    hint="write `repeat: {times: N, as: j}`",
+                )
             rnode = tnode
         if not isinstance(rnode, Scalar):
-            raise SpecError("bad-value", "repeat must be an integer >= 0, or "
-                            "{times: N, as: j}", node=rnode)
+            raise SpecError(
+                "bad-value", "repeat must be an integer >= 0, or {times: N, as: j}", node=rnode
+            )
         n = as_int(resolve_scalar(rnode, scope), rnode, "repeat", 0)
         if n > self.limits.max_layers:
-            raise SpecError("too-many-layers", f"repeat {n} would create more than "
-                            f"{self.limits.max_layers:,} layers", node=rnode,
-                            hint="raise the bound with --max-layers if you mean it")
+            raise SpecError(
+                "too-many-layers",
+                f"repeat {n} would create more than {self.limits.max_layers:,} layers",
+                node=rnode,
+                hint="raise the bound with --max-layers if you mean it",
+            )
         return n, rnode, var, chain
 
     def _name(self, e: _Entry, scope, lst: _List) -> str:
@@ -787,14 +1037,18 @@ class Builder:
                 try:
                     v = evaluate(text, scope)
                 except ExprError as exc:
-                    raise SpecError(exc.code, exc.message, node=e.name_node,
-                                    hint=exc.hint) from None
+                    raise SpecError(
+                        exc.code, exc.message, node=e.name_node, hint=exc.hint
+                    ) from None
                 if isinstance(v, float) and v.is_integer():
                     v = int(v)
                 if not isinstance(v, int):
-                    raise SpecError("not-integer", f"'{{{text}}}' in the name template "
-                                    f"'{e.name}' is {v}, not an integer", node=e.name_node,
-                                    hint="use // for integer division, or round()")
+                    raise SpecError(
+                        "not-integer",
+                        f"'{{{text}}}' in the name template '{e.name}' is {v}, not an integer",
+                        node=e.name_node,
+                        hint="use // for integer division, or round()",
+                    )
                 out.append(str(int(v)))
             name = "".join(out)
             _check_name(name, e.name_node, e.name)
@@ -802,15 +1056,19 @@ class Builder:
         return name
 
     # -- entries -------------------------------------------------------------------
-    def build_entry(self, lst: _List, i: int, e: _Entry, prefix: str, names, parent, depth,
-                    trainable: bool):
+    def build_entry(
+        self, lst: _List, i: int, e: _Entry, prefix: str, names, parent, depth, trainable: bool
+    ):
         box: list = []
 
         def sources():
             if not box:
                 lt = REGISTRY.get(e.type_name) if e.type_name else None
-                box.append([] if lt is not None and not lt.takes_input and e.from_node is None
-                           else self._sources(e, i, lst))
+                box.append(
+                    []
+                    if lt is not None and not lt.takes_input and e.from_node is None
+                    else self._sources(e, i, lst)
+                )
             return box[0]
 
         if e.type_name is not None and e.type_name in names:
@@ -827,14 +1085,24 @@ class Builder:
                 if not isinstance(v, bool) and isinstance(v, (int, float)) and v in (0, 1):
                     v = bool(v)  # an expression that is exactly 0 or 1, as bool arguments
             if not isinstance(v, bool):
-                raise SpecError("bad-value", "trainable must be true or false (or an "
-                                "expression that is 0 or 1)", node=e.trainable_node)
+                raise SpecError(
+                    "bad-value",
+                    "trainable must be true or false (or an expression that is 0 or 1)",
+                    node=e.trainable_node,
+                )
             trainable = trainable and v
         self._use(e)
-        per_copy_when = e.when_node is not None and e.repeat_node is not None and \
-            isinstance(e.repeat_node, Mapping) and "as" in e.repeat_node
-        if e.when_node is not None and not per_copy_when and \
-                not self._number(e.when_node, scope, "when"):
+        per_copy_when = (
+            e.when_node is not None
+            and e.repeat_node is not None
+            and isinstance(e.repeat_node, Mapping)
+            and "as" in e.repeat_node
+        )
+        if (
+            e.when_node is not None
+            and not per_copy_when
+            and not self._number(e.when_node, scope, "when")
+        ):
             self._omit(lst, e, "its `when` is 0")
             return
         if e.share_node is not None:
@@ -849,8 +1117,7 @@ class Builder:
         if e.repeat_node is None:
             name = self._name(e, scope, lst)
             full = f"{prefix}.{name}" if prefix else name
-            lst.keep(name, self.build_one(e, sources(), full, scope, parent, depth, trainable),
-                     e)
+            lst.keep(name, self.build_one(e, sources(), full, scope, parent, depth, trainable), e)
             return
         n, rnode, var, chain = self._repeat(e, scope)
         if n == 0:
@@ -868,16 +1135,23 @@ class Builder:
                 leaves, uses = self._dry_one(e, scope, 0)
             except (SpecError, ExprError, RecursionError):
                 leaves = uses = 0
-            if len(self.net.layers) + leaves * n > self.limits.max_layers or \
-                    self.uses + uses * n > self.max_uses or \
-                    (not leaves and self.idle + uses * n > self.max_idle):
-                raise SpecError("too-many-layers", f"repeat {n} of '{e.type_name}' would "
-                                "exceed " + (f"{self.limits.max_layers:,} layers ({leaves:,} "
-                                             "or more each)" if leaves * n >
-                                             self.limits.max_layers else
-                                             f"{self.max_uses:,} blocks and sequentials"),
-                                node=rnode,
-                                hint="raise the bound with --max-layers if you mean it")
+            if (
+                len(self.net.layers) + leaves * n > self.limits.max_layers
+                or self.uses + uses * n > self.max_uses
+                or (not leaves and self.idle + uses * n > self.max_idle)
+            ):
+                raise SpecError(
+                    "too-many-layers",
+                    f"repeat {n} of '{e.type_name}' would "
+                    "exceed "
+                    + (
+                        f"{self.limits.max_layers:,} layers ({leaves:,} or more each)"
+                        if leaves * n > self.limits.max_layers
+                        else f"{self.max_uses:,} blocks and sequentials"
+                    ),
+                    node=rnode,
+                    hint="raise the bound with --max-layers if you mean it",
+                )
         before, uses_before = len(self.net.layers), self.uses
         value = sources()
         if grouped:
@@ -891,32 +1165,47 @@ class Builder:
                 continue
             made += 1
             if grouped:
-                out = self.build_one(e, src, f"{full}.{made - 1}", cscope, gi, depth + 1,
-                                     trainable)
+                out = self.build_one(e, src, f"{full}.{made - 1}", cscope, gi, depth + 1, trainable)
             else:  # spliced: each copy is an entry of this list
                 cname = self._name(e, cscope, lst)
-                out = self.build_one(e, src, f"{prefix}.{cname}" if prefix else cname, cscope,
-                                     parent, depth, trainable)
+                out = self.build_one(
+                    e,
+                    src,
+                    f"{prefix}.{cname}" if prefix else cname,
+                    cscope,
+                    parent,
+                    depth,
+                    trainable,
+                )
                 lst.keep(cname, out, e)
             if chain is not None:  # the next copy takes this copy's output `chain`
-                copy = f"{full}.{made - 1}" if grouped else \
-                    (f"{prefix}.{cname}" if prefix else cname)
+                copy = (
+                    f"{full}.{made - 1}" if grouped else (f"{prefix}.{cname}" if prefix else cname)
+                )
                 out = self._chained(copy, chain)
             value = [out]
             if made == 1:  # the first copy made: what the others will cost
                 per_copy = len(self.net.layers) - before
                 left = n - j - 1
                 if len(self.net.layers) + per_copy * left > self.limits.max_layers:
-                    raise SpecError("too-many-layers", f"repeat {n} of '{e.type_name}' "
-                                    f"({per_copy:,} layers each) would exceed "
-                                    f"{self.limits.max_layers:,} layers", node=rnode,
-                                    hint="raise the bound with --max-layers if you mean it")
+                    raise SpecError(
+                        "too-many-layers",
+                        f"repeat {n} of '{e.type_name}' "
+                        f"({per_copy:,} layers each) would exceed "
+                        f"{self.limits.max_layers:,} layers",
+                        node=rnode,
+                        hint="raise the bound with --max-layers if you mean it",
+                    )
                 uses = self.uses - uses_before
                 if self.uses + uses * left > self.max_uses:
-                    raise SpecError("too-many-layers", f"repeat {n} of '{e.type_name}' "
-                                    f"would expand more than {self.max_uses:,} entries, "
-                                    "blocks and sequentials", node=rnode,
-                                    hint="a repeat of groups that make no layers?")
+                    raise SpecError(
+                        "too-many-layers",
+                        f"repeat {n} of '{e.type_name}' "
+                        f"would expand more than {self.max_uses:,} entries, "
+                        "blocks and sequentials",
+                        node=rnode,
+                        hint="a repeat of groups that make no layers?",
+                    )
         if not made:
             if grouped:
                 self._close_group(gi, value[0])
@@ -931,9 +1220,13 @@ class Builder:
     def _chained(self, copy: str, chain: Node) -> _Value:
         value = self._path_value(f"{copy}.{chain.value}")
         if value is None:
-            raise SpecError("unknown-name", f"repeat chains through '{chain.value}', but the "
-                            f"copy '{copy}' has no member or output of that name", node=chain,
-                            hint="name an output (or member) of the repeated block")
+            raise SpecError(
+                "unknown-name",
+                f"repeat chains through '{chain.value}', but the "
+                f"copy '{copy}' has no member or output of that name",
+                node=chain,
+                hint="name an output (or member) of the repeated block",
+            )
         return value
 
     def _path_value(self, full: str) -> _Value | None:
@@ -964,8 +1257,7 @@ class Builder:
         ref = str(node.value).strip()
         head = ref.split(".", 1)[0]
         hit = None
-        if head in lst.done and lst.done[head].shape is None or \
-                any(v.shape is None for v in src):
+        if head in lst.done and lst.done[head].shape is None or any(v.shape is None for v in src):
             raise _Cascade()
         if head in lst.done:
             full = f"{prefix}.{ref}" if prefix else ref
@@ -973,14 +1265,20 @@ class Builder:
         if hit is None:
             if head in lst.omitted:
                 other, why = lst.omitted[head]
-                raise SpecError("omitted-entry", f"`share` names '{ref}', which is omitted: "
-                                f"{why} (line {other.node.line})", node=node)
-            known = [n for n in lst.done if (f"{prefix}.{n}" if prefix else n)
-                     in self.net.by_name]
-            raise SpecError("unknown-name", f"`share` names '{ref}', which is no earlier "
-                            "module or group of this list", node=node,
-                            hint=did_you_mean(ref, known) or "share names an earlier entry "
-                            "of the same list (dotted paths reach inside groups)")
+                raise SpecError(
+                    "omitted-entry",
+                    f"`share` names '{ref}', which is omitted: {why} (line {other.node.line})",
+                    node=node,
+                )
+            known = [n for n in lst.done if (f"{prefix}.{n}" if prefix else n) in self.net.by_name]
+            raise SpecError(
+                "unknown-name",
+                f"`share` names '{ref}', which is no earlier module or group of this list",
+                node=node,
+                hint=did_you_mean(ref, known)
+                or "share names an earlier entry "
+                "of the same list (dotted paths reach inside groups)",
+            )
         kind, i = hit
         if kind == "layer":
             first = len(self.net.layers)
@@ -989,9 +1287,12 @@ class Builder:
             return out
         g = self.net.groups[i]
         if len(src) != len(g.inputs):
-            raise SpecError("bad-from", f"'{ref}' takes {len(g.inputs)} input"
-                            f"{'s' if len(g.inputs) != 1 else ''}, got {len(src)}",
-                            node=e.from_node or node)
+            raise SpecError(
+                "bad-from",
+                f"'{ref}' takes {len(g.inputs)} input"
+                f"{'s' if len(g.inputs) != 1 else ''}, got {len(src)}",
+                node=e.from_node or node,
+            )
         # the group again, with its nested groups, under the current parent
         gmap = {}
         first = len(self.net.layers)
@@ -1000,10 +1301,17 @@ class Builder:
         while gj < len(self.net.groups) and (gj == i or self.net.groups[gj].first < g.last):
             # groups opened while this one was open are inside it (empty ones are dropped)
             h = self.net.groups[gj]
-            c = Group(name=h.name, kind=h.kind, type=h.type,
-                      parent=parent if gj == i else gmap[h.parent],
-                      depth=depth + h.depth - g.depth, first=h.first + shift,
-                      last=h.last + shift, node=h.node, output=h.output)
+            c = Group(
+                name=h.name,
+                kind=h.kind,
+                type=h.type,
+                parent=parent if gj == i else gmap[h.parent],
+                depth=depth + h.depth - g.depth,
+                first=h.first + shift,
+                last=h.last + shift,
+                node=h.node,
+                output=h.output,
+            )
             c.call = self._next_call(("group", h.name))
             gmap[gj] = len(self.net.groups)
             self.net.groups.append(c)
@@ -1012,7 +1320,7 @@ class Builder:
         # network input or an outer value directly keeps it, whatever its ref
         fresh = [_Value(v.ref, v.shape) for v in src]
         feeds = {id(old): new for old, new in zip(g.inputs, fresh)}
-        members = self.net.layers[g.first:g.last]
+        members = self.net.layers[g.first : g.last]
         out = self._call_again(members, src, feeds, node, gmap, depth - g.depth)
         mapped = self._mapped
 
@@ -1051,32 +1359,44 @@ class Builder:
         its token embedding. PyTorch's parameters() then holds it once."""
         node = e.tie_node
         if not isinstance(node, Mapping) or not node.items:
-            raise SpecError("bad-tie", "`tie` maps this layer's tensors to earlier tensors' "
-                            "state_dict keys", node=node,
-                            hint="write e.g. `tie: {weight: transformer.wte.weight}`")
+            raise SpecError(
+                "bad-tie",
+                "`tie` maps this layer's tensors to earlier tensors' state_dict keys",
+                node=node,
+                hint="write e.g. `tie: {weight: transformer.wte.weight}`",
+            )
         own = {t.key: t for t in tensors}
         out = []
         for k, v in node.items:
             key = k.value
             if key not in own:
-                raise SpecError("bad-tie", f"{layer.type.name} has no tensor '{key}' to tie",
-                                node=k, hint=did_you_mean(str(key), list(own)) or
-                                ("its tensors: " + ", ".join(own) if own else
-                                 "it holds no tensors"))
+                raise SpecError(
+                    "bad-tie",
+                    f"{layer.type.name} has no tensor '{key}' to tie",
+                    node=k,
+                    hint=did_you_mean(str(key), list(own))
+                    or ("its tensors: " + ", ".join(own) if own else "it holds no tensors"),
+                )
             target = v.value if isinstance(v, Scalar) else None
             if not isinstance(target, str) or target not in self.state_shapes:
-                raise SpecError("bad-tie", f"tie names {target!r}, which is no earlier "
-                                "tensor's state_dict key", node=v,
-                                hint=did_you_mean(str(target), list(self.state_shapes)) or
-                                "name a tensor of an earlier layer, e.g. wte.weight")
+                raise SpecError(
+                    "bad-tie",
+                    f"tie names {target!r}, which is no earlier tensor's state_dict key",
+                    node=v,
+                    hint=did_you_mean(str(target), list(self.state_shapes))
+                    or "name a tensor of an earlier layer, e.g. wte.weight",
+                )
             shape = self.state_shapes[target]
             if tuple(own[key].shape) != shape:
-                raise SpecError("bad-tie", f"{layer.name}.{key} is {list(own[key].shape)} "
-                                f"but {target} is {list(shape)}: tied tensors are one "
-                                "tensor, so their shapes must be equal", node=v)
+                raise SpecError(
+                    "bad-tie",
+                    f"{layer.name}.{key} is {list(own[key].shape)} "
+                    f"but {target} is {list(shape)}: tied tensors are one "
+                    "tensor, so their shapes must be equal",
+                    node=v,
+                )
             if own[key].buffer:
-                raise SpecError("bad-tie", f"'{key}' is a buffer; tie ties parameters",
-                                node=k)
+                raise SpecError("bad-tie", f"'{key}' is a buffer; tie ties parameters", node=k)
             out.append((key, target, shape))
         return tuple(out)
 
@@ -1087,12 +1407,15 @@ class Builder:
             return
         for v in src:
             if v.ref not in self.input_refs and v.ref not in self.int_refs:
-                raise SpecError("integer-input", f"{lt.name} takes integer indices, but "
-                                f"'{v.ref}' is a floating-point tensor (PyTorch refuses it: "
-                                "Expected tensor for argument #1 'indices' to have one of "
-                                "the following scalar types: Long, Int)", node=node,
-                                hint="feed it a network input, which holds the indices, or "
-                                "an arange")
+                raise SpecError(
+                    "integer-input",
+                    f"{lt.name} takes integer indices, but "
+                    f"'{v.ref}' is a floating-point tensor (PyTorch refuses it: "
+                    "Expected tensor for argument #1 'indices' to have one of "
+                    "the following scalar types: Long, Int)",
+                    node=node,
+                    hint="feed it a network input, which holds the indices, or an arange",
+                )
 
     def _float_input(self, lt: LayerType, src: list, node: Node):
         """An integer tensor (arange, an arange buffer) fed to a layer that computes in
@@ -1102,11 +1425,14 @@ class Builder:
             return
         for v in src:
             if v.ref in self.int_refs:
-                raise SpecError("integer-input", f"{lt.name} computes in floating point, but "
-                                f"'{v.ref}' holds integers (PyTorch refuses a Long tensor "
-                                "here)", node=node,
-                                hint="feed it an embedding of the integers, or a float "
-                                "tensor")
+                raise SpecError(
+                    "integer-input",
+                    f"{lt.name} computes in floating point, but "
+                    f"'{v.ref}' holds integers (PyTorch refuses a Long tensor "
+                    "here)",
+                    node=node,
+                    hint="feed it an embedding of the integers, or a float tensor",
+                )
 
     def _next_call(self, key) -> int:
         self.calls[key] = self.calls.get(key, 1) + 1
@@ -1123,9 +1449,12 @@ class Builder:
         out = None
         for layer in members:
             if len(self.net.layers) >= self.limits.max_layers:
-                raise SpecError("too-many-layers", f"the network exceeds "
-                                f"{self.limits.max_layers:,} layers", node=node,
-                                hint="raise the bound with --max-layers if you mean it")
+                raise SpecError(
+                    "too-many-layers",
+                    f"the network exceeds {self.limits.max_layers:,} layers",
+                    node=node,
+                    hint="raise the bound with --max-layers if you mean it",
+                )
             if feeds is not None:  # a group: rewire through what this call made
                 ins = []
                 for v in layer.srcs:
@@ -1143,8 +1472,7 @@ class Builder:
             where = f"'{layer.name}' ({lt.name})"
             try:
                 if len(shapes) != len(layer.input_shapes) and not lt.merge:
-                    raise LayerError(f"it takes {len(layer.input_shapes)} input, got "
-                                     f"{len(shapes)}")
+                    raise LayerError(f"it takes {len(layer.input_shapes)} input, got {len(shapes)}")
                 # its own copy: infer stores values worked out from the input (pads,
                 # pieces, windows) in the arguments, and this input may differ
                 a = dict(layer.args)
@@ -1153,34 +1481,60 @@ class Builder:
                 tensors = lt.tensors(a, shapes, y)
                 macs = lt.macs(a, shapes, y)
             except LayerError as exc:
-                raise SpecError("bad-share", f"another call of {where} cannot take "
-                                f"{' and '.join(str(list(x)) for x in shapes)}: "
-                                f"{exc.message}", node=node,
-                                hint="a shared module must accept the new input as it is "
-                                "(a parameter-free module takes any input)") from None
+                raise SpecError(
+                    "bad-share",
+                    f"another call of {where} cannot take "
+                    f"{' and '.join(str(list(x)) for x in shapes)}: "
+                    f"{exc.message}",
+                    node=node,
+                    hint="a shared module must accept the new input as it is "
+                    "(a parameter-free module takes any input)",
+                ) from None
             orig = layer.shares if layer.shares is not None else self._index_of(layer)
             held = self.net.layers[orig].tensors  # a call row holds none: its module's
             old = [tuple(t.shape) for t in held]
             new = [tuple(t.shape) for t in tensors]
             if old != new:
-                bad = next(k for k, (a, b) in enumerate(zip(old, new)) if a != b) \
-                    if len(old) == len(new) else 0
+                bad = (
+                    next(k for k, (a, b) in enumerate(zip(old, new)) if a != b)
+                    if len(old) == len(new)
+                    else 0
+                )
                 t = held[bad]
-                raise SpecError("bad-share", f"another call of {where} cannot take "
-                                f"{' and '.join(str(list(x)) for x in shapes)}: its "
-                                f"{t.key} is {list(t.shape)}, and this input would need "
-                                f"{list(tensors[bad].shape) if bad < len(tensors) else 'none'}",
-                                node=node, hint="a shared module keeps its parameters: give "
-                                "it the input it was built for (the same channels or "
-                                "features)")
+                raise SpecError(
+                    "bad-share",
+                    f"another call of {where} cannot take "
+                    f"{' and '.join(str(list(x)) for x in shapes)}: its "
+                    f"{t.key} is {list(t.shape)}, and this input would need "
+                    f"{list(tensors[bad].shape) if bad < len(tensors) else 'none'}",
+                    node=node,
+                    hint="a shared module keeps its parameters: give "
+                    "it the input it was built for (the same channels or "
+                    "features)",
+                )
             if prod(y) > self.limits.max_elements:
-                raise SpecError("too-large", f"the output {list(y)} holds {prod(y):,} "
-                                f"elements, beyond the bound of "
-                                f"{self.limits.max_elements:,}", node=node)
-            row = Layer(name=layer.name, type=lt, args=a,
-                        inputs=[v.ref for v in ins], input_shapes=shapes, output=y,
-                        tensors=[], macs=macs, trainable=layer.trainable, node=node,
-                        arg_nodes=layer.arg_nodes, group=gparent, depth=ldepth)
+                raise SpecError(
+                    "too-large",
+                    f"the output {list(y)} holds {prod(y):,} "
+                    f"elements, beyond the bound of "
+                    f"{self.limits.max_elements:,}",
+                    node=node,
+                )
+            row = Layer(
+                name=layer.name,
+                type=lt,
+                args=a,
+                inputs=[v.ref for v in ins],
+                input_shapes=shapes,
+                output=y,
+                tensors=[],
+                macs=macs,
+                trainable=layer.trainable,
+                node=node,
+                arg_nodes=layer.arg_nodes,
+                group=gparent,
+                depth=ldepth,
+            )
             row.call = self._next_call(("layer", layer.name))
             row.ref = f"{layer.name}@{row.call}"
             row.shares = orig
@@ -1200,13 +1554,18 @@ class Builder:
         hit = self.net.by_name.get(layer.name)
         if hit is not None and hit[0] == "layer" and self.net.layers[hit[1]] is layer:
             return hit[1]
-        return next(i for i in range(len(self.net.layers) - 1, -1, -1)
-                    if self.net.layers[i] is layer)
+        return next(
+            i for i in range(len(self.net.layers) - 1, -1, -1) if self.net.layers[i] is layer
+        )
 
     # -- layer-valued block arguments (SPEC.md section 11) ---------------------------------
     def _names_layer(self, text: str) -> bool:
-        return text == "none" or text in self.spec.blocks or REGISTRY.get(text) is not None \
+        return (
+            text == "none"
+            or text in self.spec.blocks
+            or REGISTRY.get(text) is not None
             or REGISTRY.normalize(text) == "sequential"
+        )
 
     def _substitute(self, e: _Entry, names) -> _Entry | None:
         """The entry ``e`` becomes when its type names a layer-valued block argument: the
@@ -1214,14 +1573,18 @@ class Builder:
         functools.partial) and meta keys; None for `none`; ``e`` itself otherwise."""
         v = names[e.type_name]
         if isinstance(v, str) and self._names_layer(v.strip()):
-            v = LayerValue(None if v.strip() == "none" else v.strip(), e.type_node, [],
-                           names, e.type_node)
+            v = LayerValue(
+                None if v.strip() == "none" else v.strip(), e.type_node, [], names, e.type_node
+            )
         if not isinstance(v, LayerValue):
             if not self._names_layer(e.type_name) and not isinstance(v, _Unknown):
-                raise SpecError("unknown-layer", f"'{e.type_name}' is used as a layer type, "
-                                f"but it holds {v!r}, not a layer", node=e.type_node,
-                                hint=f"pass a layer: `{e.type_name}: relu`, `{e.type_name}: "
-                                "{group_norm: {num_groups: 8}}` or `none`")
+                raise SpecError(
+                    "unknown-layer",
+                    f"'{e.type_name}' is used as a layer type, but it holds {v!r}, not a layer",
+                    node=e.type_node,
+                    hint=f"pass a layer: `{e.type_name}: relu`, `{e.type_name}: "
+                    "{group_norm: {num_groups: 8}}` or `none`",
+                )
             return e
         if v.type_name is None:
             return None
@@ -1243,33 +1606,51 @@ class Builder:
         LayerValue, else a number, expression, word or list as for vars."""
         if isinstance(vnode, Mapping):
             inner = _parse_entry(vnode)
-            extra = [x for x in (inner.name_node, inner.from_node, inner.repeat_node,
-                                 inner.trainable_node, inner.when_node, inner.share_node)
-                     if x is not None]
+            extra = [
+                x
+                for x in (
+                    inner.name_node,
+                    inner.from_node,
+                    inner.repeat_node,
+                    inner.trainable_node,
+                    inner.when_node,
+                    inner.share_node,
+                )
+                if x is not None
+            ]
             if extra:
-                raise SpecError("bad-value", f"{what} holds a layer: give its type and "
-                                "arguments only", node=extra[0],
-                                hint="put `name`, `from`, `when`, ... on the entry inside "
-                                "the block that uses the argument")
+                raise SpecError(
+                    "bad-value",
+                    f"{what} holds a layer: give its type and arguments only",
+                    node=extra[0],
+                    hint="put `name`, `from`, `when`, ... on the entry inside "
+                    "the block that uses the argument",
+                )
             if inner.type_name in names and isinstance(names[inner.type_name], LayerValue):
                 outer = names[inner.type_name]  # {act: {inplace: true}} where act is a layer
                 if outer.type_name is None:
                     return outer
                 own = {k.value for k, _ in inner.args}
                 if any(k.value not in own for k, _ in outer.args):
-                    raise SpecError("bad-value", f"{what} adds arguments to the layer "
-                                    f"argument '{inner.type_name}', which has its own",
-                                    node=vnode, hint="write the layer out in full")
+                    raise SpecError(
+                        "bad-value",
+                        f"{what} adds arguments to the layer "
+                        f"argument '{inner.type_name}', which has its own",
+                        node=vnode,
+                        hint="write the layer out in full",
+                    )
                 return LayerValue(outer.type_name, outer.type_node, inner.args, names, vnode)
             if not self._names_layer(inner.type_name) or inner.type_name == "none":
                 choices = list(REGISTRY.canonical) + list(self.spec.blocks) + ["sequential"]
-                raise SpecError("unknown-layer", f"{what} holds a mapping, so it must be a "
-                                f"layer entry, but '{inner.type_name}' is no layer type or "
-                                "block", node=inner.type_node,
-                                hint=did_you_mean(str(inner.type_name), choices,
-                                                  REGISTRY.normalize)
-                                or "a layer-valued argument is e.g. `{group_norm: "
-                                "{num_groups: 32}}`")
+                raise SpecError(
+                    "unknown-layer",
+                    f"{what} holds a mapping, so it must be a "
+                    f"layer entry, but '{inner.type_name}' is no layer type or "
+                    "block",
+                    node=inner.type_node,
+                    hint=did_you_mean(str(inner.type_name), choices, REGISTRY.normalize)
+                    or "a layer-valued argument is e.g. `{group_norm: {num_groups: 32}}`",
+                )
             return LayerValue(inner.type_name, inner.type_node, inner.args, names, vnode)
         if isinstance(vnode, Scalar) and isinstance(vnode.value, str):
             text = vnode.value.strip()
@@ -1282,15 +1663,27 @@ class Builder:
             if text.isidentifier():  # no var, argument, type or block: a typo of which?
                 choices = list(REGISTRY.canonical) + list(self.spec.blocks) + ["none"]
                 near = did_you_mean(text, choices, REGISTRY.normalize)
-                if near and not did_you_mean(text, [k for k in names if isinstance(k, str)
-                                                    and not k.endswith("()")]):
-                    raise SpecError("unknown-name", f"{what}: '{text}' is no var, argument, "
-                                    "layer type or block", node=vnode, hint=near)
+                if near and not did_you_mean(
+                    text, [k for k in names if isinstance(k, str) and not k.endswith("()")]
+                ):
+                    raise SpecError(
+                        "unknown-name",
+                        f"{what}: '{text}' is no var, argument, layer type or block",
+                        node=vnode,
+                        hint=near,
+                    )
         return var_value(vnode, names, what, MODE_WORDS)
 
     def _open_group(self, name, kind, type_, parent, depth, node) -> int:
-        g = Group(name=name, kind=kind, type=type_, parent=parent, depth=depth,
-                  first=len(self.net.layers), node=node)
+        g = Group(
+            name=name,
+            kind=kind,
+            type=type_,
+            parent=parent,
+            depth=depth,
+            first=len(self.net.layers),
+            node=node,
+        )
         self.net.groups.append(g)
         return len(self.net.groups) - 1
 
@@ -1308,13 +1701,18 @@ class Builder:
         g.output = value.shape
         self.net.by_name[g.name] = ("group", gi)
 
-    def build_one(self, e: _Entry, src: list, full: str, names, parent, depth,
-                  trainable: bool) -> _Value:
+    def build_one(
+        self, e: _Entry, src: list, full: str, names, parent, depth, trainable: bool
+    ) -> _Value:
         tname = e.type_name
-        if e.tie_node is not None and (tname in self.spec.blocks or
-                                       REGISTRY.normalize(tname) == "sequential"):
-            raise SpecError("bad-tie", "`tie` ties a layer's own tensors; put it on the "
-                            f"layer inside '{tname}'", node=e.tie_node)
+        if e.tie_node is not None and (
+            tname in self.spec.blocks or REGISTRY.normalize(tname) == "sequential"
+        ):
+            raise SpecError(
+                "bad-tie",
+                f"`tie` ties a layer's own tensors; put it on the layer inside '{tname}'",
+                node=e.tie_node,
+            )
         if tname in self.spec.blocks:
             return self.build_block(e, src, full, names, parent, depth, trainable)
         if REGISTRY.normalize(tname) == "sequential":
@@ -1332,43 +1730,70 @@ class Builder:
         bnode, _ = self.spec.blocks[bname]
         if len(self.block_stack) >= MAX_BLOCK_DEPTH:
             if bname in self.block_stack:  # a recursion that does not stop
-                raise SpecError("too-deep", f"block '{bname}' uses itself more than "
-                                f"{MAX_BLOCK_DEPTH} levels deep", node=e.type_node,
-                                hint="a block may use itself only under a `when:` (or a "
-                                "repeat count) that its arguments drive to 0, e.g. `when: "
-                                "depth > 0` with `depth: depth - 1` on the use")
-            raise SpecError("too-deep", f"blocks nest more than {MAX_BLOCK_DEPTH} deep here "
-                            f"('{bname}' inside {' -> '.join(self.block_stack[:3])} -> ...)",
-                            node=self.expanding[0] if self.expanding else e.type_node,
-                            hint="flatten the block structure")
+                raise SpecError(
+                    "too-deep",
+                    f"block '{bname}' uses itself more than {MAX_BLOCK_DEPTH} levels deep",
+                    node=e.type_node,
+                    hint="a block may use itself only under a `when:` (or a "
+                    "repeat count) that its arguments drive to 0, e.g. `when: "
+                    "depth > 0` with `depth: depth - 1` on the use",
+                )
+            raise SpecError(
+                "too-deep",
+                f"blocks nest more than {MAX_BLOCK_DEPTH} deep here "
+                f"('{bname}' inside {' -> '.join(self.block_stack[:3])} -> ...)",
+                node=self.expanding[0] if self.expanding else e.type_node,
+                hint="flatten the block structure",
+            )
         inputs = self.spec.block_inputs.get(bname, ["input"])
         if len(src) != len(inputs):
-            raise SpecError("bad-from", f"block '{bname}' takes {len(inputs)} input"
-                            f"{'s' if len(inputs) != 1 else ''} ({', '.join(inputs)}), got "
-                            f"{len(src)}", node=e.from_node or e.type_node,
-                            hint=f"name them in order: `from: [{', '.join(inputs)}]`"
-                            if len(inputs) > 1 else "merge them first with add, mul or concat")
+            raise SpecError(
+                "bad-from",
+                f"block '{bname}' takes {len(inputs)} input"
+                f"{'s' if len(inputs) != 1 else ''} ({', '.join(inputs)}), got "
+                f"{len(src)}",
+                node=e.from_node or e.type_node,
+                hint=f"name them in order: `from: [{', '.join(inputs)}]`"
+                if len(inputs) > 1
+                else "merge them first with add, mul or concat",
+            )
         scope = self._block_scope(bname, e, names)
         self._use(e)
         if bname in self.block_stack:  # a recursive use: bound what it expands to first
             leaves, uses = self._dry_count(bname, scope, 0)
-            if len(self.net.layers) + leaves > self.limits.max_layers or \
-                    self.uses + uses > self.max_uses:
-                what = (f"at least {leaves:,} layers, beyond the bound of "
-                        f"{self.limits.max_layers:,}") if leaves else \
-                    f"more than {self.max_uses:,} block uses"
-                raise SpecError("too-many-layers", f"block '{bname}' uses itself so that it "
-                                f"would expand to {what}", node=e.type_node,
-                                hint="check the argument that should shrink at each level "
-                                "(or raise the bound with --max-layers if you mean it)")
+            if (
+                len(self.net.layers) + leaves > self.limits.max_layers
+                or self.uses + uses > self.max_uses
+            ):
+                what = (
+                    (f"at least {leaves:,} layers, beyond the bound of {self.limits.max_layers:,}")
+                    if leaves
+                    else f"more than {self.max_uses:,} block uses"
+                )
+                raise SpecError(
+                    "too-many-layers",
+                    f"block '{bname}' uses itself so that it would expand to {what}",
+                    node=e.type_node,
+                    hint="check the argument that should shrink at each level "
+                    "(or raise the bound with --max-layers if you mean it)",
+                )
         gi = self._open_group(full, "block", bname, parent, depth, e.node)
         src = self.net.groups[gi].inputs = _enter(src)
         self.block_stack.append(bname)
         self.expanding.append(e.node)
         try:
             named = {n: v for n, v in zip(inputs, src) if n != "input"}
-            out = self.build_list(bnode.get("layers"), src[0], full, scope, gi, depth + 1,
-                                  trainable, named, self.spec.block_outputs.get(bname))
+            out = self.build_list(
+                bnode.get("layers"),
+                src[0],
+                full,
+                scope,
+                gi,
+                depth + 1,
+                trainable,
+                named,
+                self.spec.block_outputs.get(bname),
+            )
         finally:
             self.block_stack.pop()
             self.expanding.pop()
@@ -1386,24 +1811,37 @@ class Builder:
         given = {}
         for k, v in e.args:
             if k.value not in declared_names:
-                raise SpecError("unknown-argument", f"block '{bname}' has no argument "
-                                f"'{k.value}'", node=k,
-                                hint=did_you_mean(str(k.value), declared_names + list(META_KEYS))
-                                or ("it takes " + ", ".join(map(str, declared_names))
-                                    if declared_names else "it takes no arguments"))
+                raise SpecError(
+                    "unknown-argument",
+                    f"block '{bname}' has no argument '{k.value}'",
+                    node=k,
+                    hint=did_you_mean(str(k.value), declared_names + list(META_KEYS))
+                    or (
+                        "it takes " + ", ".join(map(str, declared_names))
+                        if declared_names
+                        else "it takes no arguments"
+                    ),
+                )
             given[k.value] = self._known(v, e.scope_for(k, names), str(k.value), tolerant)
-        shape_readers = {k: v for k, v in names.maps[0].items() if k.endswith("()")} \
-            if isinstance(names, ChainMap) else {}
+        shape_readers = (
+            {k: v for k, v in names.maps[0].items() if k.endswith("()")}
+            if isinstance(names, ChainMap)
+            else {}
+        )
         for k, v in declared_items:
             if k.value in given:
                 scope[k.value] = given[k.value]
             elif isinstance(v, Scalar) and v.value is None:
-                raise SpecError("missing-argument", f"block '{bname}' needs argument "
-                                f"'{k.value}'", node=e.type_node,
-                                hint=f"add `{k.value}: ...` to this entry")
+                raise SpecError(
+                    "missing-argument",
+                    f"block '{bname}' needs argument '{k.value}'",
+                    node=e.type_node,
+                    hint=f"add `{k.value}: ...` to this entry",
+                )
             else:  # a default may read the use's input, as the use's own arguments do
-                scope[k.value] = self._known(v, ChainMap(shape_readers, scope),
-                                             str(k.value), tolerant)
+                scope[k.value] = self._known(
+                    v, ChainMap(shape_readers, scope), str(k.value), tolerant
+                )
         return scope
 
     def _known(self, vnode: Node, names, what: str, tolerant: bool):
@@ -1424,19 +1862,23 @@ class Builder:
         a network makes few, and only they can make a long build with nothing to show."""
         self.idle += 1
         if self.idle > self.max_idle:
-            raise SpecError("too-many-layers", f"the network expands more than "
-                            f"{self.max_idle:,} entries and groups that make no layer",
-                            node=self.expanding[0] if self.expanding else node,
-                            hint="a recursion or repeat of groups that make nothing?")
+            raise SpecError(
+                "too-many-layers",
+                f"the network expands more than "
+                f"{self.max_idle:,} entries and groups that make no layer",
+                node=self.expanding[0] if self.expanding else node,
+                hint="a recursion or repeat of groups that make nothing?",
+            )
 
     def _use(self, e: _Entry):
         self.uses += 1
         if self.uses > self.max_uses:
-            raise SpecError("too-many-layers", f"the network expands more than "
-                            f"{self.max_uses:,} entries, blocks and sequentials",
-                            node=self.expanding[0] if self.expanding else
-                            (e.type_node or e.node),
-                            hint="a recursion or repeat of groups that make no layers?")
+            raise SpecError(
+                "too-many-layers",
+                f"the network expands more than {self.max_uses:,} entries, blocks and sequentials",
+                node=self.expanding[0] if self.expanding else (e.type_node or e.node),
+                hint="a recursion or repeat of groups that make no layers?",
+            )
 
     def _dry_count(self, bname: str, scope: dict, depth: int) -> tuple:
         """(at least how many leaves, at least how many block and sequential uses) block
@@ -1515,14 +1957,18 @@ class Builder:
                 layers = v
                 names = e.scope_for(k, names)
             else:
-                raise SpecError("unknown-argument", f"sequential takes `layers` (and the meta "
-                                f"keys), not '{k.value}'", node=k,
-                                hint=did_you_mean(str(k.value), ("layers",) + META_KEYS))
+                raise SpecError(
+                    "unknown-argument",
+                    f"sequential takes `layers` (and the meta keys), not '{k.value}'",
+                    node=k,
+                    hint=did_you_mean(str(k.value), ("layers",) + META_KEYS),
+                )
         if layers is None:
             raise SpecError("bad-entry", "sequential needs `layers:`", node=e.node)
         if len(src) != 1:
-            raise SpecError("bad-from", f"sequential takes one input, got {len(src)}",
-                            node=e.from_node)
+            raise SpecError(
+                "bad-from", f"sequential takes one input, got {len(src)}", node=e.from_node
+            )
         self._use(e)
         gi = self._open_group(full, "sequential", "sequential", parent, depth, e.node)
         src = self.net.groups[gi].inputs = _enter(src)
@@ -1534,25 +1980,43 @@ class Builder:
         self._close_group(gi, out)
         return out
 
-    def build_leaf(self, lt: LayerType, e: _Entry, src, full, names, parent, depth,
-                   trainable) -> _Value:
+    def build_leaf(
+        self, lt: LayerType, e: _Entry, src, full, names, parent, depth, trainable
+    ) -> _Value:
         if not lt.takes_input:
             if e.from_node is not None:
-                raise SpecError("bad-from", f"{lt.name} takes no input: it is a tensor of "
-                                "its own", node=e.from_node, hint="remove `from`")
+                raise SpecError(
+                    "bad-from",
+                    f"{lt.name} takes no input: it is a tensor of its own",
+                    node=e.from_node,
+                    hint="remove `from`",
+                )
             src = []
         elif len(src) > 1 and not lt.merge:
-            raise SpecError("bad-from", f"{lt.name} takes one input, but `from` names "
-                            f"{len(src)}" if e.from_node is not None else
-                            f"{lt.name} takes one input, but the module holding it gives "
-                            f"it {len(src)}", node=e.from_node or e.node,
-                            hint="merge them first with add, mul or concat")
+            raise SpecError(
+                "bad-from",
+                f"{lt.name} takes one input, but `from` names {len(src)}"
+                if e.from_node is not None
+                else f"{lt.name} takes one input, but the module holding it gives it {len(src)}",
+                node=e.from_node or e.node,
+                hint="merge them first with add, mul or concat",
+            )
         a, arg_nodes = self._leaf_args(lt, e, names, src)
         if lt.composite:
-            return self.build_composite(lt, e, a, arg_nodes, src, full, parent, depth,
-                                        trainable)
-        return self._leaf(lt, a, arg_nodes, src, full, e.node, e.type_node, parent, depth,
-                          trainable, e.tie_node and e)
+            return self.build_composite(lt, e, a, arg_nodes, src, full, parent, depth, trainable)
+        return self._leaf(
+            lt,
+            a,
+            arg_nodes,
+            src,
+            full,
+            e.node,
+            e.type_node,
+            parent,
+            depth,
+            trainable,
+            e.tie_node and e,
+        )
 
     def _leaf_args(self, lt: LayerType, e: _Entry, names, src) -> tuple:
         """An entry's arguments for ``lt``, evaluated (a module-valued one, kind "layer",
@@ -1563,11 +2027,17 @@ class Builder:
         for k, v in e.args:
             arg = lt.arg_map.get(k.value)
             if arg is None:
-                raise SpecError("unknown-argument", f"{lt.name} has no argument '{k.value}'",
-                                node=k, hint=did_you_mean(str(k.value),
-                                                          list(lt.arg_map) + list(META_KEYS))
-                                or ("it takes " + ", ".join(lt.arg_map) if lt.arg_map else
-                                    f"{lt.name} takes no arguments"))
+                raise SpecError(
+                    "unknown-argument",
+                    f"{lt.name} has no argument '{k.value}'",
+                    node=k,
+                    hint=did_you_mean(str(k.value), list(lt.arg_map) + list(META_KEYS))
+                    or (
+                        "it takes " + ", ".join(lt.arg_map)
+                        if lt.arg_map
+                        else f"{lt.name} takes no arguments"
+                    ),
+                )
             scope = e.scope_for(k, names)
             if arg.kind == "layer" and isinstance(v, Scalar) and v.value is None:
                 a[k.value] = None  # YAML null: PyTorch's None, as `none`
@@ -1579,39 +2049,55 @@ class Builder:
                     text = value.strip()
                     value = LayerValue(None if text == "none" else text, v, [], scope, v)
                 if not isinstance(value, LayerValue):
-                    raise SpecError("bad-value", f"{k.value} takes a layer (e.g. "
-                                    f"`{k.value}: layer_norm`, or `{k.value}: none`), not "
-                                    f"{value!r}", node=v)
+                    raise SpecError(
+                        "bad-value",
+                        f"{k.value} takes a layer (e.g. "
+                        f"`{k.value}: layer_norm`, or `{k.value}: none`), not "
+                        f"{value!r}",
+                        node=v,
+                    )
                 a[k.value] = None if value.type_name is None else value
             else:
                 a[k.value] = convert(arg, v, scope)
             arg_nodes[k.value] = v
         for k, v in (e.extra or {}).items():  # what the module that holds it passes on
             if k not in lt.arg_map:
-                raise SpecError("bad-value", f"{lt.name} takes no '{k}', which the module "
-                                "holding it passes on (its forward's argument)",
-                                node=e.type_node)
+                raise SpecError(
+                    "bad-value",
+                    f"{lt.name} takes no '{k}', which the module "
+                    "holding it passes on (its forward's argument)",
+                    node=e.type_node,
+                )
             a[k] = v
         if e.from_node is not None:
             arg_nodes["from"] = e.from_node
         roles = getattr(src, "roles", None)
         if roles is not None and not lt.input_roles:
-            raise SpecError("bad-from", f"{lt.name} takes its inputs in order: write `from` "
-                            "as a list of names, not a mapping", node=e.from_node or e.node,
-                            hint="`from: [a, b]`")
+            raise SpecError(
+                "bad-from",
+                f"{lt.name} takes its inputs in order: write `from` "
+                "as a list of names, not a mapping",
+                node=e.from_node or e.node,
+                hint="`from: [a, b]`",
+            )
         if lt.input_roles and roles is not None:
             known = [r.rstrip("?") for r in lt.input_roles]
             for r in roles:
                 if r not in known:
-                    raise SpecError("bad-from", f"{lt.name} has no input '{r}'",
-                                    node=e.from_node or e.node,
-                                    hint=did_you_mean(r, known) or
-                                    "its inputs: " + ", ".join(known))
+                    raise SpecError(
+                        "bad-from",
+                        f"{lt.name} has no input '{r}'",
+                        node=e.from_node or e.node,
+                        hint=did_you_mean(r, known) or "its inputs: " + ", ".join(known),
+                    )
             need = [r for r in lt.input_roles if not r.endswith("?")]
             if need and need[0] not in roles:
-                raise SpecError("bad-from", f"{lt.name} needs its input '{need[0]}'",
-                                node=e.from_node or e.node,
-                                hint=f"add `{need[0]}: NAME` to `from`")
+                raise SpecError(
+                    "bad-from",
+                    f"{lt.name} needs its input '{need[0]}'",
+                    node=e.from_node or e.node,
+                    hint=f"add `{need[0]}: NAME` to `from`",
+                )
             order = sorted(range(len(roles)), key=lambda i: known.index(roles[i]))
             src[:] = [src[i] for i in order]
             roles = tuple(roles[i] for i in order)
@@ -1619,27 +2105,46 @@ class Builder:
             if roles is None:
                 positional = [r for r in lt.input_roles if not r.endswith("?")]
                 if len(src) > len(positional):
-                    raise SpecError("bad-from", f"{lt.name} takes at most {len(positional)} "
-                                    f"inputs in order ({', '.join(positional)}), but `from` "
-                                    f"names {len(src)}", node=e.from_node or e.node,
-                                    hint="name the others by keyword in a mapping: `from: "
-                                    "{" + ", ".join(r.rstrip("?") + ": ..."
-                                                    for r in lt.input_roles[:4]) + "}`")
-                roles = tuple(positional[:len(src)])
+                    raise SpecError(
+                        "bad-from",
+                        f"{lt.name} takes at most {len(positional)} "
+                        f"inputs in order ({', '.join(positional)}), but `from` "
+                        f"names {len(src)}",
+                        node=e.from_node or e.node,
+                        hint="name the others by keyword in a mapping: `from: "
+                        "{" + ", ".join(r.rstrip("?") + ": ..." for r in lt.input_roles[:4]) + "}`",
+                    )
+                roles = tuple(positional[: len(src)])
             a["_roles"] = tuple(roles)
         return a, arg_nodes
 
-    def _leaf(self, lt: LayerType, a: dict, arg_nodes: dict, src, full, node, type_node,
-              parent, depth, trainable, tie_entry=None, located=None) -> _Value:
+    def _leaf(
+        self,
+        lt: LayerType,
+        a: dict,
+        arg_nodes: dict,
+        src,
+        full,
+        node,
+        type_node,
+        parent,
+        depth,
+        trainable,
+        tie_entry=None,
+        located=None,
+    ) -> _Value:
         """Resolve one leaf row: its type's variant for these inputs, defaults, shape,
         outputs, tensors and MACs; a LayerError is located at the argument it names (or
         ``located``: the node every error of a composite's member points at)."""
         if len(self.net.layers) >= self.limits.max_layers:
             # inside blocks, point at the outermost block use: that is what to change
             where = self.expanding[0] if self.expanding else node
-            raise SpecError("too-many-layers", f"the network exceeds {self.limits.max_layers:,} "
-                            "layers", node=where,
-                            hint="raise the bound with --max-layers if you mean it")
+            raise SpecError(
+                "too-many-layers",
+                f"the network exceeds {self.limits.max_layers:,} layers",
+                node=where,
+                hint="raise the bound with --max-layers if you mean it",
+            )
         shapes = [v.shape for v in src]
         if None in shapes:  # an input an earlier error left unknown
             raise _Cascade()
@@ -1649,10 +2154,12 @@ class Builder:
             concrete = lt.pick(shapes)
             for arg in concrete.required_args:
                 if arg.name not in a:
-                    raise SpecError("missing-argument", f"{concrete.name} needs "
-                                    f"'{arg.name}'", node=type_node,
-                                    hint=f"add `{arg.name}: ...`" +
-                                    (f" ({arg.doc})" if arg.doc else ""))
+                    raise SpecError(
+                        "missing-argument",
+                        f"{concrete.name} needs '{arg.name}'",
+                        node=type_node,
+                        hint=f"add `{arg.name}: ...`" + (f" ({arg.doc})" if arg.doc else ""),
+                    )
             a = {**concrete.defaults, **a}
             out = concrete.infer(a, shapes)
             named = concrete.outputs(a, shapes, out)
@@ -1664,22 +2171,40 @@ class Builder:
             where = arg_nodes.get(exc.arg) if exc.arg else None
             if where is None and exc.arg is not None and exc.arg in a and exc.arg != "from":
                 where = type_node  # a default value is at fault: point at the type
-            raise SpecError(exc.code, exc.message, node=where or node,
-                            hint=exc.hint) from None
+            raise SpecError(exc.code, exc.message, node=where or node, hint=exc.hint) from None
         for t in tensors:
             if t.numel > self.limits.max_elements:
-                raise SpecError("too-large", f"the {t.key} tensor {list(t.shape)} holds "
-                                f"{t.numel:,} elements, beyond the bound of "
-                                f"{self.limits.max_elements:,}", node=located or node)
+                raise SpecError(
+                    "too-large",
+                    f"the {t.key} tensor {list(t.shape)} holds "
+                    f"{t.numel:,} elements, beyond the bound of "
+                    f"{self.limits.max_elements:,}",
+                    node=located or node,
+                )
         for o in [out] + [s for _, s in named or ()]:
             if prod(o) > self.limits.max_elements:
-                raise SpecError("too-large", f"the output {list(o)} holds {prod(o):,} "
-                                f"elements, beyond the bound of "
-                                f"{self.limits.max_elements:,}", node=located or node)
-        layer = Layer(name=full, type=concrete, args=a, inputs=[v.ref for v in src],
-                      input_shapes=shapes, output=tuple(out), tensors=tensors, macs=macs,
-                      trainable=trainable, node=node, arg_nodes=arg_nodes, group=parent,
-                      depth=depth)
+                raise SpecError(
+                    "too-large",
+                    f"the output {list(o)} holds {prod(o):,} "
+                    f"elements, beyond the bound of "
+                    f"{self.limits.max_elements:,}",
+                    node=located or node,
+                )
+        layer = Layer(
+            name=full,
+            type=concrete,
+            args=a,
+            inputs=[v.ref for v in src],
+            input_shapes=shapes,
+            output=tuple(out),
+            tensors=tensors,
+            macs=macs,
+            trainable=trainable,
+            node=node,
+            arg_nodes=arg_nodes,
+            group=parent,
+            depth=depth,
+        )
         layer.srcs = src
         if tie_entry is not None:
             layer.ties = self._tie(tie_entry, layer, tensors)
@@ -1696,8 +2221,18 @@ class Builder:
         self.net.layers.append(layer)
         return _Value(full, layer.output)
 
-    def build_composite(self, lt: LayerType, e: _Entry, a: dict, arg_nodes: dict, src, full,
-                        parent, depth, trainable) -> _Value:
+    def build_composite(
+        self,
+        lt: LayerType,
+        e: _Entry,
+        a: dict,
+        arg_nodes: dict,
+        src,
+        full,
+        parent,
+        depth,
+        trainable,
+    ) -> _Value:
         """A PyTorch module with submodules (SPEC.md section 12: multihead_attention and
         its out_proj, the transformer layers and stacks): its own arguments are checked
         and completed by its ``infer``, then each member (``members``) is built as a row
@@ -1709,9 +2244,12 @@ class Builder:
         try:
             for arg in lt.required_args:
                 if arg.name not in a:
-                    raise SpecError("missing-argument", f"{lt.name} needs '{arg.name}'",
-                                    node=e.type_node, hint=f"add `{arg.name}: ...`" +
-                                    (f" ({arg.doc})" if arg.doc else ""))
+                    raise SpecError(
+                        "missing-argument",
+                        f"{lt.name} needs '{arg.name}'",
+                        node=e.type_node,
+                        hint=f"add `{arg.name}: ...`" + (f" ({arg.doc})" if arg.doc else ""),
+                    )
             a = {**lt.defaults, **a}
             lt.infer(a, shapes)
             members = lt.members(a, shapes)
@@ -1719,11 +2257,13 @@ class Builder:
             where = arg_nodes.get(exc.arg) if exc.arg else None
             if where is None and exc.arg is not None and exc.arg in a and exc.arg != "from":
                 where = e.type_node
-            raise SpecError(exc.code, exc.message, node=where or e.node,
-                            hint=exc.hint) from None
+            raise SpecError(exc.code, exc.message, node=where or e.node, hint=exc.hint) from None
         if e.tie_node is not None:
-            raise SpecError("bad-tie", f"`tie` ties a layer's own tensors; {lt.name} is a "
-                            "module of several rows", node=e.tie_node)
+            raise SpecError(
+                "bad-tie",
+                f"`tie` ties a layer's own tensors; {lt.name} is a module of several rows",
+                node=e.tie_node,
+            )
         gi = self._open_group(full, "module", lt.name, parent, depth, e.node)
         src = self.net.groups[gi].inputs = _enter(src)
         made: dict = {}
@@ -1741,8 +2281,7 @@ class Builder:
                 made[m.name] = value
                 layer = self.net.layers[-1] if self.net.layers else None
                 if layer is not None and layer.ref == value.ref and layer.named_outputs:
-                    for (oname, _), (r, s) in zip(layer.named_outputs[1:],
-                                                  layer.produced()[1:]):
+                    for (oname, _), (r, s) in zip(layer.named_outputs[1:], layer.produced()[1:]):
                         made[f"{m.name}.{oname}"] = _Value(r, s)
                 elif m.name:
                     hit = self.net.by_name.get(name)
@@ -1772,17 +2311,27 @@ class Builder:
         lt = REGISTRY.get(m.type) if isinstance(m.type, str) else m.type
         a = dict(m.args)
         if lt.input_roles and "_roles" not in a:
-            a["_roles"] = tuple(r for r in lt.input_roles if not r.endswith("?"))[:len(ins)]
+            a["_roles"] = tuple(r for r in lt.input_roles if not r.endswith("?"))[: len(ins)]
         located = arg_nodes.get(m.blame) if m.blame else None
         if lt.composite:
             fake = _Entry()
             for slot in _Entry.__slots__:
                 setattr(fake, slot, getattr(e, slot))
             fake.tie_node = None
-            return self.build_composite(lt, fake, a, arg_nodes, ins, name, gi, depth,
-                                        trainable)
-        return self._leaf(lt, a, arg_nodes, ins, name, e.node, e.type_node, gi, depth,
-                          trainable, located=located or e.node)
+            return self.build_composite(lt, fake, a, arg_nodes, ins, name, gi, depth, trainable)
+        return self._leaf(
+            lt,
+            a,
+            arg_nodes,
+            ins,
+            name,
+            e.node,
+            e.type_node,
+            gi,
+            depth,
+            trainable,
+            located=located or e.node,
+        )
 
 
 def build(spec: Spec, limits: Limits | None = None) -> Network:
@@ -1792,12 +2341,16 @@ def build(spec: Spec, limits: Limits | None = None) -> Network:
     try:
         with gc_paused():
             refs = spec.input_refs()
-            top = b.build_list(spec.layers, _Value(next(iter(refs)), spec.input), "",
-                               spec.vars, None, 0, True)
+            top = b.build_list(
+                spec.layers, _Value(next(iter(refs)), spec.input), "", spec.vars, None, 0, True
+            )
     except RecursionError:
-        exc = SpecError("too-deep", "blocks and groups nest too deeply",
-                        node=b.expanding[0] if b.expanding else spec.layers,
-                        hint="flatten the structure")
+        exc = SpecError(
+            "too-deep",
+            "blocks and groups nest too deeply",
+            node=b.expanding[0] if b.expanding else spec.layers,
+            hint="flatten the structure",
+        )
         raise (SpecErrors(b.errors + [exc]) if b.errors else exc) from None
     except SpecError as exc:  # a fatal one: with the independent errors found before it
         if b.errors and not isinstance(exc, SpecErrors):
@@ -1812,8 +2365,12 @@ def build(spec: Spec, limits: Limits | None = None) -> Network:
         for name, node in spec.outputs:
             value = b._path_value(name)
             if value is None:
-                raise SpecError("unknown-name", f"outputs names '{name}', which is no layer",
-                                node=node, hint=did_you_mean(name, list(net.by_name)))
+                raise SpecError(
+                    "unknown-name",
+                    f"outputs names '{name}', which is no layer",
+                    node=node,
+                    hint=did_you_mean(name, list(net.by_name)),
+                )
             net.outputs[name] = value.shape
             net.out_refs[name] = value.ref
     else:

@@ -7,6 +7,7 @@ alternative) rather than a fuzzy match to an unrelated type: ``transpose`` is no
 the "did you mean" over the registry, the spec's blocks and ``sequential``.
 Names match as the registry's do: case- and underscore-insensitively.
 """
+
 from __future__ import annotations
 
 from collections import namedtuple
@@ -59,22 +60,30 @@ _MODULES = {
     "Threshold": None,
     "Unfold": None,
     # the same as a supported type at inference
-    "AlphaDropout": ("at inference it is the identity, as dropout is: write dropout "
-                     "(no parameters either)", ("dropout",)),
-    "FeatureAlphaDropout": ("at inference it is the identity, as dropout is: write dropout "
-                            "(no parameters either)", ("dropout",)),
-    "RReLU": ("at inference RReLU is leaky_relu with negative_slope (lower + upper) / 2 "
-              "(11/48 for the defaults)", ("leaky_relu",)),
-    "Softmax2d": ("Softmax2d is softmax over the channels: softmax: {dim: -3}",
-                  ("softmax",)),
-    "Softmin": ("softmin(x) is softmax(-x): neg, then softmax: {dim: ...}",
-                ("neg", "softmax")),
-    "SyncBatchNorm": ("at inference it is batch_norm, with the same parameters and buffers",
-                      ("batch_norm",)),
-    "UpsamplingNearest2d": ("write upsample: {mode: nearest, scale_factor: ...}",
-                            ("upsample",)),
-    "UpsamplingBilinear2d": ("write upsample: {mode: bilinear, align_corners: true, "
-                             "scale_factor: ...}", ("upsample",)),
+    "AlphaDropout": (
+        "at inference it is the identity, as dropout is: write dropout (no parameters either)",
+        ("dropout",),
+    ),
+    "FeatureAlphaDropout": (
+        "at inference it is the identity, as dropout is: write dropout (no parameters either)",
+        ("dropout",),
+    ),
+    "RReLU": (
+        "at inference RReLU is leaky_relu with negative_slope (lower + upper) / 2 "
+        "(11/48 for the defaults)",
+        ("leaky_relu",),
+    ),
+    "Softmax2d": ("Softmax2d is softmax over the channels: softmax: {dim: -3}", ("softmax",)),
+    "Softmin": ("softmin(x) is softmax(-x): neg, then softmax: {dim: ...}", ("neg", "softmax")),
+    "SyncBatchNorm": (
+        "at inference it is batch_norm, with the same parameters and buffers",
+        ("batch_norm",),
+    ),
+    "UpsamplingNearest2d": ("write upsample: {mode: nearest, scale_factor: ...}", ("upsample",)),
+    "UpsamplingBilinear2d": (
+        "write upsample: {mode: bilinear, align_corners: true, scale_factor: ...}",
+        ("upsample",),
+    ),
 }
 
 # Lazy modules: every layercalc layer infers its input size, so the plain type is lazy.
@@ -87,17 +96,38 @@ _LAZY = {
 }
 
 _LOSSES = (
-    "BCELoss", "BCEWithLogitsLoss", "CTCLoss", "CosineEmbeddingLoss", "CrossEntropyLoss",
-    "GaussianNLLLoss", "HingeEmbeddingLoss", "HuberLoss", "KLDivLoss", "L1Loss",
-    "LinearCrossEntropyLoss", "MSELoss", "MarginRankingLoss", "MultiLabelMarginLoss",
-    "MultiLabelSoftMarginLoss", "MultiMarginLoss", "NLLLoss", "NLLLoss2d", "PoissonNLLLoss",
-    "SmoothL1Loss", "SoftMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CTCLoss",
+    "CosineEmbeddingLoss",
+    "CrossEntropyLoss",
+    "GaussianNLLLoss",
+    "HingeEmbeddingLoss",
+    "HuberLoss",
+    "KLDivLoss",
+    "L1Loss",
+    "LinearCrossEntropyLoss",
+    "MSELoss",
+    "MarginRankingLoss",
+    "MultiLabelMarginLoss",
+    "MultiLabelSoftMarginLoss",
+    "MultiMarginLoss",
+    "NLLLoss",
+    "NLLLoss2d",
+    "PoissonNLLLoss",
+    "SmoothL1Loss",
+    "SoftMarginLoss",
+    "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
 )
 
-_BLOCK_HINT = ("a module of your own is a block: define its layers under `blocks:` and "
-               "use the block's name as a type")
-_LIST_HINT = ("write its modules as entries of `layers` (`sequential` groups them, "
-              "`repeat` copies one)")
+_BLOCK_HINT = (
+    "a module of your own is a block: define its layers under `blocks:` and "
+    "use the block's name as a type"
+)
+_LIST_HINT = (
+    "write its modules as entries of `layers` (`sequential` groups them, `repeat` copies one)"
+)
 _CONTAINERS = {
     "Module": _BLOCK_HINT,
     "Container": _LIST_HINT,
@@ -111,41 +141,47 @@ _CONTAINERS = {
 
 # torch.nn.functional names with no module of the same (normalised) name
 _FUNCTIONAL = {
-    "pad": ("write the padding layer of the mode: constant_pad2d (value: 0 for F.pad's "
-            "default), reflection_pad2d, replication_pad2d or circular_pad2d (1d/3d "
-            "likewise)", ("constant_pad2d", "reflection_pad2d", "replication_pad2d",
-                          "circular_pad2d")),
+    "pad": (
+        "write the padding layer of the mode: constant_pad2d (value: 0 for F.pad's "
+        "default), reflection_pad2d, replication_pad2d or circular_pad2d (1d/3d "
+        "likewise)",
+        ("constant_pad2d", "reflection_pad2d", "replication_pad2d", "circular_pad2d"),
+    ),
     "one_hot": None,
     "normalize": None,
     "grid_sample": None,
     "affine_grid": None,
     "gumbel_softmax": None,
     "upsample_nearest": ("write upsample: {mode: nearest, ...}", ("upsample",)),
-    "upsample_bilinear": ("write upsample: {mode: bilinear, align_corners: true, ...}",
-                          ("upsample",)),
+    "upsample_bilinear": (
+        "write upsample: {mode: bilinear, align_corners: true, ...}",
+        ("upsample",),
+    ),
 }
 
 # Tensor operations (torch.X or Tensor.X) that are not layer types (yet)
 _OPS = {
-    "swapaxes": ("write transpose: {dim0: AXIS0, dim1: AXIS1} (swapaxes is transpose "
-                 "with other keyword names)", ("transpose",)),
-    "movedim": ("write permute: {dims: [...]} with every dim in its new place",
-                ("permute",)),
+    "swapaxes": (
+        "write transpose: {dim0: AXIS0, dim1: AXIS1} (swapaxes is transpose "
+        "with other keyword names)",
+        ("transpose",),
+    ),
+    "movedim": ("write permute: {dims: [...]} with every dim in its new place", ("permute",)),
     "tile": None,
     "tensor_split": None,
     "unbind": None,
-    "stack": ("unsqueeze each input at the new dim, then concat along it",
-              ("unsqueeze", "concat")),
-    "narrow": ("narrow(dim, start, length) with start >= 0 is slice: {dim: DIM, start: "
-               "START, end: START + LENGTH}", ("slice",)),
+    "stack": ("unsqueeze each input at the new dim, then concat along it", ("unsqueeze", "concat")),
+    "narrow": (
+        "narrow(dim, start, length) with start >= 0 is slice: {dim: DIM, start: "
+        "START, end: START + LENGTH}",
+        ("slice",),
+    ),
     "gather": None,
     "index_select": None,
     "masked_fill": None,
     "where": None,
-    "mm": ("write matmul (from: [a, b]): it computes the same for 2-d inputs",
-           ("matmul",)),
-    "bmm": ("write matmul (from: [a, b]): it computes the same for 3-d inputs",
-            ("matmul",)),
+    "mm": ("write matmul (from: [a, b]): it computes the same for 2-d inputs", ("matmul",)),
+    "bmm": ("write matmul (from: [a, b]): it computes the same for 3-d inputs", ("matmul",)),
     "einsum": None,
     "outer": None,
     "zeros": None,
@@ -156,14 +192,10 @@ _OPS = {
     "topk": None,
     "argmax": None,
     "argmin": None,
-    "max": ("amax: {dim: ...} gives torch.max's values (no dim: over the whole tensor)",
-            ("amax",)),
-    "min": ("amin: {dim: ...} gives torch.min's values (no dim: over the whole tensor)",
-            ("amin",)),
-    "clamp": ("hardtanh: {min_val: LO, max_val: HI} computes clamp(x, LO, HI)",
-              ("hardtanh",)),
-    "clip": ("hardtanh: {min_val: LO, max_val: HI} computes clip(x, LO, HI)",
-             ("hardtanh",)),
+    "max": ("amax: {dim: ...} gives torch.max's values (no dim: over the whole tensor)", ("amax",)),
+    "min": ("amin: {dim: ...} gives torch.min's values (no dim: over the whole tensor)", ("amin",)),
+    "clamp": ("hardtanh: {min_val: LO, max_val: HI} computes clamp(x, LO, HI)", ("hardtanh",)),
+    "clip": ("hardtanh: {min_val: LO, max_val: HI} computes clip(x, LO, HI)", ("hardtanh",)),
     "tril": None,
     "triu": None,
     "prod": None,
@@ -176,12 +208,17 @@ _TENSOR_METHODS = {"masked_fill"}  # Tensor.X only, no torch.X
 
 def _channel_shuffle_hint():
     if REGISTRY.get("transpose") is not None:
-        return ("pixel_shuffle is a different operation (it moves channels into space); "
-                "a channel shuffle of g groups is reshape to [N, g, C / g, H, W], "
-                "transpose: {dim0: 1, dim1: 2}, reshape back to [N, C, H, W]",
-                ("pixel_shuffle", "reshape", "transpose"))
-    return ("pixel_shuffle is a different operation (it moves channels into space, "
-            "ChannelShuffle reorders them)", ("pixel_shuffle",))
+        return (
+            "pixel_shuffle is a different operation (it moves channels into space); "
+            "a channel shuffle of g groups is reshape to [N, g, C / g, H, W], "
+            "transpose: {dim0: 1, dim1: 2}, reshape back to [N, C, H, W]",
+            ("pixel_shuffle", "reshape", "transpose"),
+        )
+    return (
+        "pixel_shuffle is a different operation (it moves channels into space, "
+        "ChannelShuffle reorders them)",
+        ("pixel_shuffle",),
+    )
 
 
 def _table() -> dict:
@@ -198,25 +235,46 @@ def _table() -> dict:
             hu = _channel_shuffle_hint()
         add(cls, f"PyTorch's nn.{cls}", NOT_YET, hu)
     for cls, target in _LAZY.items():
-        add(cls, f"PyTorch's nn.{cls}", "and layercalc has no lazy variants: every "
-            "layer infers its input size",
-            (f"write {target} (its input size is inferred from the input)", (target,)))
+        add(
+            cls,
+            f"PyTorch's nn.{cls}",
+            "and layercalc has no lazy variants: every layer infers its input size",
+            (f"write {target} (its input size is inferred from the input)", (target,)),
+        )
     for cls in _LOSSES:
-        add(cls, f"PyTorch's nn.{cls}", "a loss function, not a layer of the network",
-            ("layercalc describes the network's layers: leave the loss out", ()))
+        add(
+            cls,
+            f"PyTorch's nn.{cls}",
+            "a loss function, not a layer of the network",
+            ("layercalc describes the network's layers: leave the loss out", ()),
+        )
     for cls, hint in _CONTAINERS.items():
-        add(cls, f"PyTorch's nn.{cls}", "a container or base class, not a layer type",
-            (hint, ()) if hint else None)
+        add(
+            cls,
+            f"PyTorch's nn.{cls}",
+            "a container or base class, not a layer type",
+            (hint, ()) if hint else None,
+        )
     for fn, hu in _FUNCTIONAL.items():
         add(fn, f"PyTorch's torch.nn.functional.{fn}", NOT_YET, hu)
     for op, hu in _OPS.items():
         owner = "Tensor" if op in _TENSOR_METHODS else "torch"
         add(op, f"the tensor operation {owner}.{op}", NOT_YET, hu)
-    add("contiguous", "the tensor method Tensor.contiguous", "which changes no shape or "
-        "value", ("leave it out (or write identity)", ("identity",)))
-    add("DropPath", "timm's DropPath", "the same operation as stochastic_depth with "
-        "mode: row", ("write stochastic_depth: {p: ..., mode: row} (the identity at "
-                      "inference)", ("stochastic_depth",)))
+    add(
+        "contiguous",
+        "the tensor method Tensor.contiguous",
+        "which changes no shape or value",
+        ("leave it out (or write identity)", ("identity",)),
+    )
+    add(
+        "DropPath",
+        "timm's DropPath",
+        "the same operation as stochastic_depth with mode: row",
+        (
+            "write stochastic_depth: {p: ..., mode: row} (the identity at inference)",
+            ("stochastic_depth",),
+        ),
+    )
     return table
 
 

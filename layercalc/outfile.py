@@ -9,6 +9,7 @@ default action would end the process (SIGTERM, SIGHUP, SIGQUIT, SIGALRM, ...).
 Every refusal or failure is an :class:`OutputError` carrying a reason and a hint, for
 the command to turn into a diagnostic.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,13 +22,30 @@ import threading
 TEMP_PREFIX = ".layercalc-"
 # Every catchable signal whose default action ends the process (SIGINT is Python's
 # KeyboardInterrupt, already cleaned up by the ``except BaseException`` of write_atomic).
-CLEANUP_SIGNALS = tuple(getattr(signal, n) for n in (
-    "SIGTERM", "SIGHUP", "SIGQUIT", "SIGALRM", "SIGUSR1", "SIGUSR2", "SIGXCPU", "SIGXFSZ",
-    "SIGVTALRM", "SIGPROF") if hasattr(signal, n))
+CLEANUP_SIGNALS = tuple(
+    getattr(signal, n)
+    for n in (
+        "SIGTERM",
+        "SIGHUP",
+        "SIGQUIT",
+        "SIGALRM",
+        "SIGUSR1",
+        "SIGUSR2",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+    )
+    if hasattr(signal, n)
+)
 
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
-          (stat.S_ISSOCK, "a socket"))
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 class OutputError(Exception):
@@ -48,23 +66,39 @@ def _kind(mode: int) -> str:
 def _os_error(path: str, exc: OSError, directory: str) -> OutputError:
     code = exc.errno
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        return OutputError(path, "no space left on the device (nothing was written)",
-                           "free some space, or write to another file system")
+        return OutputError(
+            path,
+            "no space left on the device (nothing was written)",
+            "free some space, or write to another file system",
+        )
     if code in (errno.EACCES, errno.EPERM):
-        return OutputError(path, f"permission denied in the directory '{directory}'",
-                           "choose a directory you can write to")
+        return OutputError(
+            path,
+            f"permission denied in the directory '{directory}'",
+            "choose a directory you can write to",
+        )
     if code == errno.EROFS:
-        return OutputError(path, "the file system is read-only",
-                           "choose a path on a writable file system")
+        return OutputError(
+            path, "the file system is read-only", "choose a path on a writable file system"
+        )
     if code == errno.ENOENT:
-        return OutputError(path, f"the directory '{directory}' does not exist",
-                           "create the directory first, or choose another path")
+        return OutputError(
+            path,
+            f"the directory '{directory}' does not exist",
+            "create the directory first, or choose another path",
+        )
     if code == errno.ENOTDIR:
-        return OutputError(path, f"'{directory}' is not a directory",
-                           "create the directory first, or choose another path")
+        return OutputError(
+            path,
+            f"'{directory}' is not a directory",
+            "create the directory first, or choose another path",
+        )
     if code == errno.ELOOP:
-        return OutputError(path, "the path has a loop of symbolic links",
-                           "point the path, or its symbolic link, at a regular file")
+        return OutputError(
+            path,
+            "the path has a loop of symbolic links",
+            "point the path, or its symbolic link, at a regular file",
+        )
     return OutputError(path, exc.strerror or str(exc), "check the path, or choose another one")
 
 
@@ -90,14 +124,20 @@ def _check_directories(shown: str, parent: str) -> None:
         try:
             st = os.stat(prefix)
         except FileNotFoundError:
-            raise OutputError(shown, f"the directory '{prefix}' does not exist",
-                              "create the directory first, or choose another path") from None
+            raise OutputError(
+                shown,
+                f"the directory '{prefix}' does not exist",
+                "create the directory first, or choose another path",
+            ) from None
         except OSError as exc:
             raise _os_error(shown, exc, prefix) from None
         if not stat.S_ISDIR(st.st_mode):
-            raise OutputError(shown, f"'{prefix}' is not a directory",
-                              "check the path: each part before the file name must be a "
-                              "directory (open() fails on 'file/..' and 'missing/..')")
+            raise OutputError(
+                shown,
+                f"'{prefix}' is not a directory",
+                "check the path: each part before the file name must be a "
+                "directory (open() fails on 'file/..' and 'missing/..')",
+            )
 
 
 def _resolve(shown: str) -> str:
@@ -115,12 +155,15 @@ def _resolve(shown: str) -> str:
             base = path
             while base and _names_a_directory(base):
                 base = base.rstrip(os.sep) if base.endswith(os.sep) else os.path.dirname(base)
-            ending = path[len(base):]
+            ending = path[len(base) :]
             via = "" if path == shown else f" (a symbolic link leads to '{path}')"
-            what = ("is not a directory" if os.path.lexists(base) else "does not exist")
+            what = "is not a directory" if os.path.lexists(base) else "does not exist"
             raise OutputError(
-                shown, f"the name ends with '{ending}', so it can only name a directory, and "
-                f"'{base}' {what}{via}", "give a file name without a trailing '/' or '/.'")
+                shown,
+                f"the name ends with '{ending}', so it can only name a directory, and "
+                f"'{base}' {what}{via}",
+                "give a file name without a trailing '/' or '/.'",
+            )
         parent = os.path.dirname(path) or os.curdir
         _check_directories(shown, parent)
         full = os.path.join(os.path.realpath(parent), os.path.basename(path))
@@ -130,8 +173,11 @@ def _resolve(shown: str) -> str:
             path = os.path.join(os.path.dirname(full), os.readlink(full))
         except OSError as exc:
             raise _os_error(shown, exc, os.path.dirname(full)) from None
-    raise OutputError(shown, "the path has a loop of symbolic links",
-                      "point the path, or its symbolic link, at a regular file")
+    raise OutputError(
+        shown,
+        "the path has a loop of symbolic links",
+        "point the path, or its symbolic link, at a regular file",
+    )
 
 
 def check_target(path) -> tuple[str, os.stat_result | None]:
@@ -152,17 +198,26 @@ def check_target(path) -> tuple[str, os.stat_result | None]:
     if st is not None:
         if not stat.S_ISREG(st.st_mode):
             via = "" if real == os.path.abspath(shown) else f" (it leads to '{real}')"
-            raise OutputError(shown, f"it is {_kind(st.st_mode)}, not a regular file{via}",
-                              "give the name of a new or existing regular file; "
-                              "nothing is written into devices, pipes or directories")
+            raise OutputError(
+                shown,
+                f"it is {_kind(st.st_mode)}, not a regular file{via}",
+                "give the name of a new or existing regular file; "
+                "nothing is written into devices, pipes or directories",
+            )
         if not os.access(real, os.W_OK):
             mode = stat.S_IMODE(st.st_mode)
-            raise OutputError(shown, f"the file is read-only (mode {mode:04o})",
-                              "make it writable (chmod u+w), or choose another name")
+            raise OutputError(
+                shown,
+                f"the file is read-only (mode {mode:04o})",
+                "make it writable (chmod u+w), or choose another name",
+            )
         return real, st
     if not os.path.isdir(os.path.dirname(real)):
-        reason = (f"the directory '{directory}' does not exist" if not
-                  os.path.lexists(directory) else f"'{directory}' is not a directory")
+        reason = (
+            f"the directory '{directory}' does not exist"
+            if not os.path.lexists(directory)
+            else f"'{directory}' is not a directory"
+        )
         raise OutputError(shown, reason, "create the directory first, or choose another path")
     return real, None
 

@@ -3,6 +3,7 @@
 Each view is a list of columns over report rows (the format names are
 layercalc.cli.options.FORMATS). rich is imported only by the table renderer.
 """
+
 from __future__ import annotations
 
 import io
@@ -23,7 +24,8 @@ _ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _INVISIBLE = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
     "\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
-    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 
 
 def _shown(text: str) -> bool:
@@ -64,8 +66,11 @@ def printable(text) -> str:
 # markup anywhere (\ ` * [ ] < > ( ) { } ! | ~ &, and : @ of GitHub's bare-URL and e-mail
 # autolinks), and _ - . + # unless both neighbours are letters or digits: inside a word
 # they start nothing (conv_1, layer1.0.conv1 stay as they are), but for the dot of www.
-_MARKDOWN = re.compile(r"[\\`*\[\]<>(){}!|~&:@]|(?<![^\W_])[-_.+#]|[-_.+#](?![^\W_])"
-                       r"|(?<=www)\.", re.IGNORECASE)
+_MARKDOWN = re.compile(
+    r"[\\`*\[\]<>(){}!|~&:@]|(?<![^\W_])[-_.+#]|[-_.+#](?![^\W_])"
+    r"|(?<=www)\.",
+    re.IGNORECASE,
+)
 
 
 def markdown_text(text) -> str:
@@ -84,8 +89,9 @@ def markdown_text(text) -> str:
 def char_escape(c: str) -> str:
     """One character as Python's repr escapes it: \\n, \\x1b, \\u2028, \\U000e0041."""
     n = ord(c)
-    return _ESCAPES.get(c) or (f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000
-                               else f"\\U{n:08x}")
+    return _ESCAPES.get(c) or (
+        f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+    )
 
 
 def printable_json(text: str) -> str:
@@ -101,9 +107,10 @@ def printable_json(text: str) -> str:
     lines = text.split("\n")
     if all(map(_shown, lines)):
         return text
-    return "\n".join(line if _shown(line) else
-                     "".join(c if _raw(c) else _json_escape(ord(c)) for c in line)
-                     for line in lines)
+    return "\n".join(
+        line if _shown(line) else "".join(c if _raw(c) else _json_escape(ord(c)) for c in line)
+        for line in lines
+    )
 
 
 def _json_escape(n: int) -> str:
@@ -121,8 +128,9 @@ def num(n: int) -> str:
     return f"{n:,}"
 
 
-class Column(namedtuple("Column", "header cell numeric priority shape",
-                        defaults=(False, 0, False))):
+class Column(
+    namedtuple("Column", "header cell numeric priority shape", defaults=(False, 0, False))
+):
     """A table column: its header, ``cell(row, context) -> str``, alignment, and how it
     gives way in a narrow terminal (boxtable: ``priority`` > 0 columns are left out, the
     highest first; ``shape`` cells are written compactly)."""
@@ -199,13 +207,17 @@ def summary_lines(net, view: str, text=printable) -> list[str]:
         ins = "; ".join(f"{text(k)} {shape_text(v)}" for k, v in net.spec.inputs.items())
         lines = [f"Inputs {ins} -> output {out_text}"]
     nontrain = t["params"] - t["trainable"]
-    lines.append(f"Parameters: {num(t['params'])} (weights {num(t['weights'])}, bias "
-                 f"{num(t['bias'])}; trainable {num(t['trainable'])}, non-trainable "
-                 f"{num(nontrain)}); buffers: {num(t['buffers'])}")
+    lines.append(
+        f"Parameters: {num(t['params'])} (weights {num(t['weights'])}, bias "
+        f"{num(t['bias'])}; trainable {num(t['trainable'])}, non-trainable "
+        f"{num(nontrain)}); buffers: {num(t['buffers'])}"
+    )
     if view == "params":
-        lines.append(f"Parameter memory: {human_bytes(t['param_bytes'])} "
-                     f"({num(t['param_bytes'])} bytes as {net.spec.dtype}); buffers "
-                     f"{human_bytes(t['buffer_bytes'])}")
+        lines.append(
+            f"Parameter memory: {human_bytes(t['param_bytes'])} "
+            f"({num(t['param_bytes'])} bytes as {net.spec.dtype}); buffers "
+            f"{human_bytes(t['buffer_bytes'])}"
+        )
     lines.append(f"MACs: {num(t['macs'])} (FLOPs = 2 x MACs = {num(t['flops'])})")
     return lines
 
@@ -224,12 +236,10 @@ def _cells(net, view, depth, limit=None, text=printable):
         half = limit // 2
         hidden = len(every) - 2 * half
         every = every[:half] + [None] + every[-half:]
-    return cols, [None if r is None else (r, [c.cell(r, ctx) for c in cols])
-                  for r in every], hidden
+    return cols, [None if r is None else (r, [c.cell(r, ctx) for c in cols]) for r in every], hidden
 
 
-def render_table(nets, view: str, depth=None, width=None, color=False,
-                 limit=MAX_TABLE_ROWS) -> str:
+def render_table(nets, view: str, depth=None, width=None, color=False, limit=MAX_TABLE_ROWS) -> str:
     from .boxtable import BoxTable, fit_lines, render_lines
 
     lines: list = []
@@ -237,25 +247,41 @@ def render_table(nets, view: str, depth=None, width=None, color=False,
         cols, cells, hidden = _cells(net, view, depth, limit)
         table = BoxTable(printable(net.name), printable(net.spec.file))
         for c in cols:
-            table.add_column(c.header, c.numeric, wrap=c.header in ("Arguments", "From"),
-                             priority=c.priority, shape=c.shape, fold=c.header == "Layer")
+            table.add_column(
+                c.header,
+                c.numeric,
+                wrap=c.header in ("Arguments", "From"),
+                priority=c.priority,
+                shape=c.shape,
+                fold=c.header == "Layer",
+            )
         for item in cells:
             if item is None:
-                table.add_row([f"... {hidden:,} more rows (--full, --depth, or --format csv)"]
-                              + [""] * (len(cols) - 1), style="dim")
+                table.add_row(
+                    [f"... {hidden:,} more rows (--full, --depth, or --format csv)"]
+                    + [""] * (len(cols) - 1),
+                    style="dim",
+                )
                 continue
             r, cl = item
             style = {"layer": "", "group": "bold cyan", "collapsed": "cyan"}[r.kind]
             texts = ["  " * r.level + cl[0]] + cl[1:]
-            table.add_row(texts, styles=[style if i < 2 or r.kind == "group" else ""
-                                         for i in range(len(cols))])
+            table.add_row(
+                texts,
+                styles=[style if i < 2 or r.kind == "group" else "" for i in range(len(cols))],
+            )
         if view == "params":
             totals = network_totals(net)
             table.add_section()
-            foot = {"Layer": "Total", "Weights": num(totals["weights"]),
-                    "Bias": num(totals["bias"]),
-                    "Params": num(totals["params"]), "Trainable": num(totals["trainable"]),
-                    "Buffers": num(totals["buffers"]), "Share": "100%"}
+            foot = {
+                "Layer": "Total",
+                "Weights": num(totals["weights"]),
+                "Bias": num(totals["bias"]),
+                "Params": num(totals["params"]),
+                "Trainable": num(totals["trainable"]),
+                "Buffers": num(totals["buffers"]),
+                "Share": "100%",
+            }
             table.add_row([foot.get(c.header, "") for c in cols], style="bold")
         lines.extend(table.segments(width or 120))
         lines.extend(fit_lines(summary_lines(net, view), width or 120))
@@ -299,9 +325,15 @@ def render_csv(nets, view: str, depth=None) -> str:
             vals = [v.replace("\n", " ") for v in cl]
             if view == "params":
                 # machine-readable: plain integers, no separators or percent signs
-                vals = vals[:2] + [str(r.weights), str(r.bias), str(r.params), str(r.trainable),
-                                   str(r.buffers), f"{r.params / total:.6f}",
-                                   str(r.macs)]
+                vals = vals[:2] + [
+                    str(r.weights),
+                    str(r.bias),
+                    str(r.params),
+                    str(r.trainable),
+                    str(r.buffers),
+                    f"{r.params / total:.6f}",
+                    str(r.macs),
+                ]
             w.writerow([printable(net.spec.file), r.kind, r.level] + vals)
     return buf.getvalue()
 

@@ -4,6 +4,7 @@
 ``--set`` overrides) and the input shape; layers and blocks stay as nodes for the
 graph builder, expectations and lint settings for the checker.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,18 @@ from .expr import ExprError
 from .values import as_int, resolve_scalar
 from .yamlnodes import Mapping, Node, Scalar, Sequence, compose, decode
 
-TOP_KEYS = ("name", "description", "vars", "input", "dtype", "blocks", "layers", "outputs",
-            "expect", "lint")
+TOP_KEYS = (
+    "name",
+    "description",
+    "vars",
+    "input",
+    "dtype",
+    "blocks",
+    "layers",
+    "outputs",
+    "expect",
+    "lint",
+)
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 MAX_DIM = 2**31 - 1
 BLOCK_KEYS = ("args", "layers", "description", "inputs", "outputs")
@@ -27,8 +38,7 @@ class Limits:
 
     __slots__ = ("max_depth", "max_elements", "max_layers")
 
-    def __init__(self, max_layers: int = 100_000, max_depth: int = 100,
-                 max_elements: int = 2**48):
+    def __init__(self, max_layers: int = 100_000, max_depth: int = 100, max_elements: int = 2**48):
         self.max_layers = max_layers
         self.max_depth = max_depth
         self.max_elements = max_elements
@@ -43,14 +53,46 @@ class Limits:
 class Spec:
     """A spec's top level, read and checked; the layers stay nodes for the builder."""
 
-    __slots__ = ("file", "name", "description", "vars", "input", "input_node", "dtype",
-                 "blocks", "layers", "outputs", "expect", "lint", "root", "var_nodes",
-                 "inputs", "input_nodes", "block_inputs", "block_outputs", "pending")
+    __slots__ = (
+        "file",
+        "name",
+        "description",
+        "vars",
+        "input",
+        "input_node",
+        "dtype",
+        "blocks",
+        "layers",
+        "outputs",
+        "expect",
+        "lint",
+        "root",
+        "var_nodes",
+        "inputs",
+        "input_nodes",
+        "block_inputs",
+        "block_outputs",
+        "pending",
+    )
 
-    def __init__(self, *, file: str, name: str, description: str, vars: dict, input: tuple,
-                 input_node: Node, dtype: str, blocks: dict, layers: Sequence, outputs: list,
-                 expect: Mapping | None, lint: Node | None, root: Mapping,
-                 var_nodes: dict | None = None):
+    def __init__(
+        self,
+        *,
+        file: str,
+        name: str,
+        description: str,
+        vars: dict,
+        input: tuple,
+        input_node: Node,
+        dtype: str,
+        blocks: dict,
+        layers: Sequence,
+        outputs: list,
+        expect: Mapping | None,
+        lint: Node | None,
+        root: Mapping,
+        var_nodes: dict | None = None,
+    ):
         self.file = file
         self.name = name
         self.description = description
@@ -124,8 +166,11 @@ def _vars(root: Mapping, overrides: dict) -> tuple[dict, dict]:
     for knode, vnode in items:
         key = knode.value
         if not isinstance(key, str) or not key.isidentifier():
-            raise SpecError("bad-vars", f"var name {key!r} must be an identifier "
-                            "(letters, digits, _)", node=knode)
+            raise SpecError(
+                "bad-vars",
+                f"var name {key!r} must be an identifier (letters, digits, _)",
+                node=knode,
+            )
         if key in ("input", "output"):
             raise SpecError("bad-vars", f"'{key}' is reserved and cannot be a var", node=knode)
         nodes[key] = vnode
@@ -136,24 +181,32 @@ def _vars(root: Mapping, overrides: dict) -> tuple[dict, dict]:
     for key, value in overrides.items():
         if key not in names:
             hint = did_you_mean(key, list(names)) or "add it under `vars:` in the spec"
-            raise SpecError("unknown-var", f"--set {key}: the spec has no var '{key}'",
-                            node=node if node is not None else root, hint=hint)
+            raise SpecError(
+                "unknown-var",
+                f"--set {key}: the spec has no var '{key}'",
+                node=node if node is not None else root,
+                hint=hint,
+            )
         if isinstance(value, str):
             try:
                 from .expr import evaluate
 
                 names[key] = evaluate(value, names)
             except ExprError as exc:
-                raise SpecError(exc.code, f"--set {key}={value}: {exc.message}",
-                                node=nodes[key], hint=exc.hint) from None
+                raise SpecError(
+                    exc.code, f"--set {key}={value}: {exc.message}", node=nodes[key], hint=exc.hint
+                ) from None
     return names, nodes
 
 
 def var_value(vnode: Node, names: dict, what: str, words=()):
     """A var or block-argument value: a number, bool, expression, mode word or list."""
     if isinstance(vnode, Mapping):
-        raise SpecError("bad-vars", f"{what} must be a number, an expression or a list, "
-                        "not a mapping", node=vnode)
+        raise SpecError(
+            "bad-vars",
+            f"{what} must be a number, an expression or a list, not a mapping",
+            node=vnode,
+        )
     if isinstance(vnode, Sequence):
         out = []
         for item in vnode.items:
@@ -172,21 +225,35 @@ def _block_arg_name(anode: Scalar, block: str) -> None:
     use, so it must be an identifier that is neither a meta key nor reserved."""
     a = anode.value
     if not isinstance(a, str) or not a.isidentifier():
-        raise SpecError("bad-block", f"argument {a!r} of block '{block}' must be an "
-                        "identifier (letters, digits, _)", node=anode)
+        raise SpecError(
+            "bad-block",
+            f"argument {a!r} of block '{block}' must be an identifier (letters, digits, _)",
+            node=anode,
+        )
     if a in META_KEYS or a == "type":
-        raise SpecError("bad-block", f"block '{block}' cannot take an argument named '{a}': "
-                        f"on a use, `{a}` is a meta key, so the argument could never be given",
-                        node=anode, hint=f"rename the argument (e.g. '{a}_')")
+        raise SpecError(
+            "bad-block",
+            f"block '{block}' cannot take an argument named '{a}': "
+            f"on a use, `{a}` is a meta key, so the argument could never be given",
+            node=anode,
+            hint=f"rename the argument (e.g. '{a}_')",
+        )
     if a in ("input", "output"):
-        raise SpecError("bad-block", f"'{a}' is reserved and cannot be a block argument",
-                        node=anode, hint=f"rename the argument (e.g. '{a}_')")
+        raise SpecError(
+            "bad-block",
+            f"'{a}' is reserved and cannot be a block argument",
+            node=anode,
+            hint=f"rename the argument (e.g. '{a}_')",
+        )
 
 
 def _shape(node: Node, names: dict, what: str, max_elements: int = 2**48) -> tuple:
     if not isinstance(node, Sequence) or not node.items:
-        raise SpecError("bad-input", f"{what} must be a non-empty list of sizes, batch first, "
-                        "such as [1, 3, 64, 64]", node=node)
+        raise SpecError(
+            "bad-input",
+            f"{what} must be a non-empty list of sizes, batch first, such as [1, 3, 64, 64]",
+            node=node,
+        )
     dims = []
     for item in node.items:
         if not isinstance(item, Scalar):
@@ -194,28 +261,44 @@ def _shape(node: Node, names: dict, what: str, max_elements: int = 2**48) -> tup
         v = resolve_scalar(item, names)
         dims.append(as_int(v, item, f"{what} size", 1))
         if dims[-1] > MAX_DIM:
-            raise SpecError("too-large", f"{what} size {dims[-1]} is beyond 2**31 - 1",
-                            node=item)
+            raise SpecError("too-large", f"{what} size {dims[-1]} is beyond 2**31 - 1", node=item)
     total = math.prod(dims)
     if total > max_elements:
-        raise SpecError("too-large", f"{what} {dims} holds {total:,} elements, beyond the bound "
-                        f"of {max_elements:,}", node=node)
+        raise SpecError(
+            "too-large",
+            f"{what} {dims} holds {total:,} elements, beyond the bound of {max_elements:,}",
+            node=node,
+        )
     return tuple(dims)
 
 
-def load_spec(data: bytes, file: str, overrides: dict | None = None,
-              input_override: tuple | None = None, limits: Limits | None = None) -> Spec:
+def load_spec(
+    data: bytes,
+    file: str,
+    overrides: dict | None = None,
+    input_override: tuple | None = None,
+    limits: Limits | None = None,
+) -> Spec:
     limits = limits or Limits()
     text = decode(data)
     root = compose(text, limits.max_depth, limits.max_nodes, ("name", "description"))
     if not isinstance(root, Mapping):
-        raise SpecError("not-a-mapping", "the top level of a spec must be a mapping with "
-                        "`input:` and `layers:`", node=root)
+        raise SpecError(
+            "not-a-mapping",
+            "the top level of a spec must be a mapping with `input:` and `layers:`",
+            node=root,
+        )
     # unknown top-level keys are independent errors: reported with what follows
-    pending = [SpecError("unknown-key", f"unknown top-level key '{knode.value}'", node=knode,
-                         hint=did_you_mean(str(knode.value), TOP_KEYS)
-                         or "allowed: " + ", ".join(TOP_KEYS))
-               for knode, _ in root.items if knode.value not in TOP_KEYS][:50]
+    pending = [
+        SpecError(
+            "unknown-key",
+            f"unknown top-level key '{knode.value}'",
+            node=knode,
+            hint=did_you_mean(str(knode.value), TOP_KEYS) or "allowed: " + ", ".join(TOP_KEYS),
+        )
+        for knode, _ in root.items
+        if knode.value not in TOP_KEYS
+    ][:50]
     try:
         spec = _top_level(root, file, overrides, input_override, limits)
     except SpecError as exc:
@@ -232,14 +315,24 @@ def _top_level(root: Mapping, file: str, overrides, input_override, limits) -> S
             raise SpecError("bad-value", f"`{key}` must be text", node=root.get(key))
     names, var_nodes = _vars(root, overrides or {})
     name_node = root.get("name")
-    name = str(name_node.value) if isinstance(name_node, Scalar) and name_node.value is not None \
+    name = (
+        str(name_node.value)
+        if isinstance(name_node, Scalar) and name_node.value is not None
         else file.rsplit("/", 1)[-1]
+    )
     desc_node = root.get("description")
-    description = str(desc_node.value) if isinstance(desc_node, Scalar) and \
-        desc_node.value is not None else ""
+    description = (
+        str(desc_node.value)
+        if isinstance(desc_node, Scalar) and desc_node.value is not None
+        else ""
+    )
     if "input" not in root:
-        raise SpecError("missing-key", "the spec has no `input:` (the input tensor shape, "
-                        "batch first)", node=root, hint="add e.g. `input: [1, 3, 64, 64]`")
+        raise SpecError(
+            "missing-key",
+            "the spec has no `input:` (the input tensor shape, batch first)",
+            node=root,
+            hint="add e.g. `input: [1, 3, 64, 64]`",
+        )
     input_node = root.get("input")
     inputs, input_nodes = _inputs(input_node, names, limits, input_override)
     shape = next(iter(inputs.values()))
@@ -248,65 +341,105 @@ def _top_level(root: Mapping, file: str, overrides, input_override, limits) -> S
     if dtype_node is not None:
         dtype = str(dtype_node.value) if isinstance(dtype_node, Scalar) else None
         if dtype not in DTYPE_BYTES:
-            raise SpecError("bad-value", f"dtype must be one of {', '.join(DTYPE_BYTES)}",
-                            node=dtype_node, hint=did_you_mean(str(dtype), DTYPE_BYTES))
+            raise SpecError(
+                "bad-value",
+                f"dtype must be one of {', '.join(DTYPE_BYTES)}",
+                node=dtype_node,
+                hint=did_you_mean(str(dtype), DTYPE_BYTES),
+            )
     layers = root.get("layers")
     if layers is None:
-        raise SpecError("missing-key", "the spec has no `layers:`", node=root,
-                        hint="add a list of layers, e.g. `layers: [linear: {out_features: 10}]`")
+        raise SpecError(
+            "missing-key",
+            "the spec has no `layers:`",
+            node=root,
+            hint="add a list of layers, e.g. `layers: [linear: {out_features: 10}]`",
+        )
     if not isinstance(layers, Sequence) or not layers.items:
-        raise SpecError("bad-layers", "layers must be a non-empty list of layer entries",
-                        node=layers)
+        raise SpecError(
+            "bad-layers", "layers must be a non-empty list of layer entries", node=layers
+        )
     blocks: dict = {}
     block_io: tuple = ({}, {})
     bnode = root.get("blocks")
     if bnode is not None and not (isinstance(bnode, Scalar) and bnode.value is None):
         if not isinstance(bnode, Mapping):
-            raise SpecError("bad-block", "blocks must be a mapping of block names to "
-                            "definitions", node=bnode)
+            raise SpecError(
+                "bad-block", "blocks must be a mapping of block names to definitions", node=bnode
+            )
         for knode, vnode in bnode.items:
             if not isinstance(knode.value, str) or not knode.value.isidentifier():
-                raise SpecError("bad-block", f"block name {knode.value!r} must be an identifier",
-                                node=knode)
+                raise SpecError(
+                    "bad-block", f"block name {knode.value!r} must be an identifier", node=knode
+                )
             if not isinstance(vnode, Mapping):
-                raise SpecError("bad-block", f"block '{knode.value}' must be a mapping with "
-                                "`layers:` (and optional `args:`)", node=vnode)
+                raise SpecError(
+                    "bad-block",
+                    f"block '{knode.value}' must be a mapping with "
+                    "`layers:` (and optional `args:`)",
+                    node=vnode,
+                )
             for k, _ in vnode.items:
                 if k.value not in BLOCK_KEYS:
-                    raise SpecError("unknown-key", f"unknown key '{k.value}' in block "
-                                    f"'{knode.value}'", node=k,
-                                    hint=did_you_mean(str(k.value), BLOCK_KEYS))
+                    raise SpecError(
+                        "unknown-key",
+                        f"unknown key '{k.value}' in block '{knode.value}'",
+                        node=k,
+                        hint=did_you_mean(str(k.value), BLOCK_KEYS),
+                    )
             if "inputs" in vnode:
                 ins = _io_names(vnode.get("inputs"), "inputs", knode.value)
                 for v, item in ins:
                     if not v.isidentifier() or v == "output":
-                        raise SpecError("bad-block", f"input '{v}' of block '{knode.value}' "
-                                        "must be an identifier other than output", node=item)
+                        raise SpecError(
+                            "bad-block",
+                            f"input '{v}' of block '{knode.value}' "
+                            "must be an identifier other than output",
+                            node=item,
+                        )
                 if ins[0][0] != "input" and "input" in [v for v, _ in ins[1:]]:
-                    raise SpecError("bad-block", "`input` may only be a block's first input",
-                                    node=vnode.get("inputs"))
+                    raise SpecError(
+                        "bad-block",
+                        "`input` may only be a block's first input",
+                        node=vnode.get("inputs"),
+                    )
                 arg_names = vnode.get("args")
                 for v, item in ins:
                     if isinstance(arg_names, Mapping) and v in arg_names:
-                        raise SpecError("bad-block", f"'{v}' names both an input and an "
-                                        f"argument of block '{knode.value}'", node=item,
-                                        hint="rename one of them")
+                        raise SpecError(
+                            "bad-block",
+                            f"'{v}' names both an input and an argument of block '{knode.value}'",
+                            node=item,
+                            hint="rename one of them",
+                        )
                 block_io[0][knode.value] = [v for v, _ in ins]
             if "outputs" in vnode:
-                block_io[1][knode.value] = _io_names(vnode.get("outputs"), "outputs",
-                                                     knode.value)
+                block_io[1][knode.value] = _io_names(vnode.get("outputs"), "outputs", knode.value)
             if "description" in vnode and not isinstance(vnode.get("description"), Scalar):
-                raise SpecError("bad-value", f"the description of block '{knode.value}' must "
-                                "be text", node=vnode.get("description"))
+                raise SpecError(
+                    "bad-value",
+                    f"the description of block '{knode.value}' must be text",
+                    node=vnode.get("description"),
+                )
             bl = vnode.get("layers")
             if not isinstance(bl, Sequence) or not bl.items:
-                raise SpecError("bad-block", f"block '{knode.value}' needs a non-empty "
-                                "`layers:` list", node=bl or vnode)
+                raise SpecError(
+                    "bad-block",
+                    f"block '{knode.value}' needs a non-empty `layers:` list",
+                    node=bl or vnode,
+                )
             args = vnode.get("args")
-            if args is not None and not isinstance(args, Mapping) and not (
-                    isinstance(args, Scalar) and args.value is None):
-                raise SpecError("bad-block", f"args of block '{knode.value}' must be a mapping "
-                                "of names to defaults (null: required)", node=args)
+            if (
+                args is not None
+                and not isinstance(args, Mapping)
+                and not (isinstance(args, Scalar) and args.value is None)
+            ):
+                raise SpecError(
+                    "bad-block",
+                    f"args of block '{knode.value}' must be a mapping "
+                    "of names to defaults (null: required)",
+                    node=args,
+                )
             for anode, _ in args.items if isinstance(args, Mapping) else ():
                 _block_arg_name(anode, knode.value)
             blocks[knode.value] = (vnode, knode)
@@ -316,25 +449,49 @@ def _top_level(root: Mapping, file: str, overrides, input_override, limits) -> S
     if onode is not None:
         items = onode.items if isinstance(onode, Sequence) else [onode]
         for item in items:
-            if not isinstance(item, Scalar) or not isinstance(item.value, (str, int)) or \
-                    isinstance(item.value, bool):
-                raise SpecError("bad-outputs", "outputs must be layer names (dotted paths "
-                                "allowed)", node=item)
+            if (
+                not isinstance(item, Scalar)
+                or not isinstance(item.value, (str, int))
+                or isinstance(item.value, bool)
+            ):
+                raise SpecError(
+                    "bad-outputs", "outputs must be layer names (dotted paths allowed)", node=item
+                )
             if str(item.value) in listed:
-                raise SpecError("bad-outputs", f"output '{item.value}' is listed twice",
-                                node=item, hint="list each output once")
+                raise SpecError(
+                    "bad-outputs",
+                    f"output '{item.value}' is listed twice",
+                    node=item,
+                    hint="list each output once",
+                )
             listed.add(str(item.value))
             outputs.append((str(item.value), item))
         if not outputs:
             raise SpecError("bad-outputs", "outputs must name at least one layer", node=onode)
     expect = root.get("expect")
     if expect is not None and not isinstance(expect, Mapping):
-        raise SpecError("bad-expect", "expect must be a mapping (output, params, trainable, "
-                        "buffers, macs, max_params, max_macs, max_param_memory)", node=expect)
-    spec = Spec(file=file, name=name, description=description, vars=names, input=shape,
-                input_node=input_node, dtype=dtype, blocks=blocks, layers=layers,
-                outputs=outputs, expect=expect, lint=root.get("lint"), root=root,
-                var_nodes=var_nodes)
+        raise SpecError(
+            "bad-expect",
+            "expect must be a mapping (output, params, trainable, "
+            "buffers, macs, max_params, max_macs, max_param_memory)",
+            node=expect,
+        )
+    spec = Spec(
+        file=file,
+        name=name,
+        description=description,
+        vars=names,
+        input=shape,
+        input_node=input_node,
+        dtype=dtype,
+        blocks=blocks,
+        layers=layers,
+        outputs=outputs,
+        expect=expect,
+        lint=root.get("lint"),
+        root=root,
+        var_nodes=var_nodes,
+    )
     if isinstance(input_node, Mapping):
         spec.inputs, spec.input_nodes = inputs, input_nodes
     spec.block_inputs, spec.block_outputs = block_io
@@ -348,17 +505,21 @@ def _io_names(node: Node, what: str, block: str) -> list:
     for item in items:
         v = item.value if isinstance(item, Scalar) else None
         if not isinstance(v, (str, int)) or isinstance(v, bool) or not str(v).strip():
-            raise SpecError("bad-block", f"{what} of block '{block}' must be names",
-                            node=item, hint=f"write e.g. `{what}: [a, b]`")
+            raise SpecError(
+                "bad-block",
+                f"{what} of block '{block}' must be names",
+                node=item,
+                hint=f"write e.g. `{what}: [a, b]`",
+            )
         v = str(v).strip()
         if v in seen:
-            raise SpecError("bad-block", f"'{v}' is listed twice in the {what} of block "
-                            f"'{block}'", node=item)
+            raise SpecError(
+                "bad-block", f"'{v}' is listed twice in the {what} of block '{block}'", node=item
+            )
         seen.add(v)
         out.append((v, item))
     if not out:
-        raise SpecError("bad-block", f"{what} of block '{block}' must name at least one",
-                        node=node)
+        raise SpecError("bad-block", f"{what} of block '{block}' must name at least one", node=node)
     return out
 
 
@@ -367,15 +528,21 @@ def _inputs(node: Node, names: dict, limits: Limits, override) -> tuple[dict, di
     overrides: a shape (the first input) or a mapping name -> shape."""
     if isinstance(node, Mapping):
         if not node.items:
-            raise SpecError("bad-input", "input must name at least one input",
-                            node=node, hint="write e.g. `input: {image: [1, 3, 224, 224]}`")
+            raise SpecError(
+                "bad-input",
+                "input must name at least one input",
+                node=node,
+                hint="write e.g. `input: {image: [1, 3, 224, 224]}`",
+            )
         inputs, nodes = {}, {}
         for knode, vnode in node.items:
             key = knode.value
-            if not isinstance(key, str) or not key.isidentifier() or key in ("input",
-                                                                             "output"):
-                raise SpecError("bad-input", f"input name {key!r} must be an identifier "
-                                "other than input and output", node=knode)
+            if not isinstance(key, str) or not key.isidentifier() or key in ("input", "output"):
+                raise SpecError(
+                    "bad-input",
+                    f"input name {key!r} must be an identifier other than input and output",
+                    node=knode,
+                )
             inputs[key] = _shape(vnode, names, f"input '{key}'", limits.max_elements)
             nodes[key] = knode
     else:
@@ -387,17 +554,24 @@ def _inputs(node: Node, names: dict, limits: Limits, override) -> tuple[dict, di
         override = {None: override}
     first = next(iter(inputs))
     if None in override and first in override:
-        raise SpecError("bad-input", f"--input gives the first input, '{first}', twice: "
-                        "once without a name and once by name", node=node,
-                        hint=f"give it once, as --input {first}=...")
+        raise SpecError(
+            "bad-input",
+            f"--input gives the first input, '{first}', twice: "
+            "once without a name and once by name",
+            node=node,
+            hint=f"give it once, as --input {first}=...",
+        )
     for key, shape in override.items():
         if key is None:
             key = first
         elif key not in inputs or not isinstance(node, Mapping):
-            raise SpecError("bad-input", f"--input {key}=...: the spec has no input "
-                            f"named '{key}'", node=node,
-                            hint=("its inputs are " + ", ".join(inputs)) if
-                            isinstance(node, Mapping) else
-                            "this spec has one unnamed input: give --input 1,3,64,64")
+            raise SpecError(
+                "bad-input",
+                f"--input {key}=...: the spec has no input named '{key}'",
+                node=node,
+                hint=("its inputs are " + ", ".join(inputs))
+                if isinstance(node, Mapping)
+                else "this spec has one unnamed input: give --input 1,3,64,64",
+            )
         inputs[key] = tuple(shape)
     return inputs, nodes

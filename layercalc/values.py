@@ -3,6 +3,7 @@
 Numbers may be literals or expressions (layercalc.expr) over vars and block
 arguments; words that name a mode (``same``, ``nearest``) are literals.
 """
+
 from __future__ import annotations
 
 from .errors import SpecError
@@ -30,8 +31,9 @@ def resolve_scalar(node: Scalar, names: dict, words=()):
         except ExprError as exc:
             raise _name_error(exc, node) from None
         except TypeError:
-            raise SpecError("bad-expression", f"'{text}' mixes numbers with a list or a word",
-                            node=node) from None
+            raise SpecError(
+                "bad-expression", f"'{text}' mixes numbers with a list or a word", node=node
+            ) from None
     return v
 
 
@@ -59,8 +61,12 @@ def as_int(v, node, what: str, minimum=None) -> int:
         raise SpecError("bad-value", f"{what} must be an integer, got {_kind_name(v)}", node=node)
     if isinstance(v, float):
         if not v.is_integer():
-            raise SpecError("not-integer", f"{what} must be an integer, got {v}", node=node,
-                            hint="use // for integer division, or round()/floor()/ceil()")
+            raise SpecError(
+                "not-integer",
+                f"{what} must be an integer, got {v}",
+                node=node,
+                hint="use // for integer division, or round()/floor()/ceil()",
+            )
         v = int(v)
     if minimum is not None and v < minimum:
         raise SpecError("bad-value", f"{what} must be at least {minimum}, got {v}", node=node)
@@ -79,10 +85,12 @@ def _items(node, names, what):
     """A list node, or a bare name bound to a list, as (value, node) pairs."""
     if isinstance(node, Sequence):
         if len(node.items) > MAX_LIST:
-            raise SpecError("too-large", f"{what} has {len(node.items)} entries "
-                            f"(at most {MAX_LIST})", node=node)
-        return [(resolve_scalar(n, names) if isinstance(n, Scalar) else None, n)
-                for n in node.items]
+            raise SpecError(
+                "too-large", f"{what} has {len(node.items)} entries (at most {MAX_LIST})", node=node
+            )
+        return [
+            (resolve_scalar(n, names) if isinstance(n, Scalar) else None, n) for n in node.items
+        ]
     return None
 
 
@@ -101,12 +109,18 @@ def convert(arg, node, names: dict):
         if kind != "opt_ints":  # only a per-dim size list may hold null entries
             for v, n in pairs:
                 if v is None:
-                    raise SpecError("bad-value", f"{what} entries must be numbers, not null",
-                                    node=n)
+                    raise SpecError(
+                        "bad-value", f"{what} entries must be numbers, not null", node=n
+                    )
         return tuple(_one(arg, v, n, f"{what} entry") for v, n in pairs)
     raw = node.value
-    if arg.words and isinstance(raw, str) and raw.strip().isidentifier() and \
-            raw.strip() not in names and raw.strip() not in arg.words:
+    if (
+        arg.words
+        and isinstance(raw, str)
+        and raw.strip().isidentifier()
+        and raw.strip() not in names
+        and raw.strip() not in arg.words
+    ):
         return _one(arg, raw.strip(), node, what)  # a misspelt mode word, not a var
     v = resolve_scalar(node, names, arg.words)
     if isinstance(v, (list, tuple)):
@@ -127,22 +141,32 @@ def _one(arg, v, node, what):
             return None
         raise SpecError("bad-value", f"{what} needs a value", node=node)
     if kind == "bool":
-        if not isinstance(v, bool) and isinstance(v, (int, float)) and v in (0, 1) and \
-                _computed(node):
+        if (
+            not isinstance(v, bool)
+            and isinstance(v, (int, float))
+            and v in (0, 1)
+            and _computed(node)
+        ):
             v = bool(v)  # an expression that is exactly 0 or 1 (SPEC.md section 11)
         if not isinstance(v, bool):
-            raise SpecError("bad-value", f"{what} must be true or false, got {_kind_name(v)}",
-                            node=node)
+            raise SpecError(
+                "bad-value", f"{what} must be true or false, got {_kind_name(v)}", node=node
+            )
         return v
     if kind == "choice" or (kind == "padding" and isinstance(v, str)):
         if v not in arg.words:
             from .errors import did_you_mean
 
             why = getattr(arg, "torch_refusal", "")  # PyTorch's own words, where declared
-            raise SpecError("bad-value", f"{what} must be one of {', '.join(arg.words)}"
-                            + ("" if kind == "choice" else " or a number") + f", got {v!r}"
-                            + (f" (PyTorch: {why})" if why else ""),
-                            node=node, hint=did_you_mean(str(v), arg.words))
+            raise SpecError(
+                "bad-value",
+                f"{what} must be one of {', '.join(arg.words)}"
+                + ("" if kind == "choice" else " or a number")
+                + f", got {v!r}"
+                + (f" (PyTorch: {why})" if why else ""),
+                node=node,
+                hint=did_you_mean(str(v), arg.words),
+            )
         return v
     if isinstance(v, str):
         raise SpecError("bad-value", f"{what} must be a number, got the word '{v}'", node=node)

@@ -9,6 +9,7 @@ collection that contains it (a cycle) is refused. Integer literals beyond 2**63 
 non-finite floats (``.inf``, ``.nan``, ``1.0e999``) stay text, so a number context
 reports them as a located error instead of computing with them.
 """
+
 from __future__ import annotations
 
 import yaml
@@ -29,9 +30,14 @@ _resolver = yaml.resolver.Resolver()
 _RESOLVER_FIRST = frozenset(k for k in _resolver.yaml_implicit_resolvers if k is not None)
 _constructor = yaml.constructor.SafeConstructor()
 _STD_TAGS = {
-    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:map",
-    "tag:yaml.org,2002:seq", "!",
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+    "!",
 }
 
 
@@ -113,22 +119,32 @@ def plain_value(node: Node):
 def decode(data: bytes) -> str:
     """Bytes -> text, refusing binary and non-UTF-8 files with a located error."""
     if not data.strip():
-        raise SpecError("empty-spec", "the file is empty",
-                        hint="a spec needs at least `input:` and `layers:`")
+        raise SpecError(
+            "empty-spec", "the file is empty", hint="a spec needs at least `input:` and `layers:`"
+        )
     nul = data.find(b"\x00", 0, 8192)
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1
         col = nul - (data.rfind(b"\n", 0, nul) + 1) + 1
-        raise SpecError("not-text", "this is a binary file, not a YAML spec "
-                        "(it holds a NUL byte)", line=line, column=col,
-                        hint="pass a .yaml file")
+        raise SpecError(
+            "not-text",
+            "this is a binary file, not a YAML spec (it holds a NUL byte)",
+            line=line,
+            column=col,
+            hint="pass a .yaml file",
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise SpecError("not-utf8", f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x})",
-                        line=line, column=col, hint="save the spec as UTF-8") from None
+        raise SpecError(
+            "not-utf8",
+            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x})",
+            line=line,
+            column=col,
+            hint="save the spec as UTF-8",
+        ) from None
 
 
 def _scalar(ev) -> Scalar:
@@ -136,8 +152,13 @@ def _scalar(ev) -> Scalar:
     line, col = m.line + 1, m.column + 1
     tag = ev.tag
     if tag is not None and tag not in _STD_TAGS:
-        raise SpecError("yaml-tag", f"YAML tag {tag} is not allowed in a spec",
-                        line=line, column=col, hint="remove the tag; specs hold plain data")
+        raise SpecError(
+            "yaml-tag",
+            f"YAML tag {tag} is not allowed in a spec",
+            line=line,
+            column=col,
+            hint="remove the tag; specs hold plain data",
+        )
     if tag is None:
         if not ev.implicit[0]:
             return Scalar(ev.value, line, col, plain=False)
@@ -166,8 +187,12 @@ def _resolve_value(tag, ev):
         # this character (names, words), or a decimal integer without a leading zero
         if value and value[0] not in _RESOLVER_FIRST:
             return value
-        if value.isdigit() and value.isascii() and len(value) < 19 and \
-                (value[0] != "0" or value == "0"):
+        if (
+            value.isdigit()
+            and value.isascii()
+            and len(value) < 19
+            and (value[0] != "0" or value == "0")
+        ):
             return int(value)
         tag = _resolver.resolve(yaml.ScalarNode, value, (True, False))
     if tag == "tag:yaml.org,2002:int":
@@ -192,8 +217,11 @@ def _yaml_error(exc: Exception, text: str) -> SpecError:
     mark = getattr(exc, "problem_mark", None)
     if isinstance(exc, yaml.reader.ReaderError):
         # str(exc) spans two lines and names "<unicode string>"; keep the reason only
-        problem = f"unacceptable character #x{exc.character:04x}: {exc.reason}" \
-            if isinstance(exc.character, int) else str(exc.reason)
+        problem = (
+            f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+            if isinstance(exc.character, int)
+            else str(exc.reason)
+        )
     else:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     context = getattr(exc, "context", None)
@@ -246,8 +274,13 @@ def _too_deep(exc: Exception, text: str, max_depth: int) -> SpecError:
         except SpecError as err:
             if err.code == "too-deep":
                 return err
-    return SpecError("too-deep", f"YAML nesting deeper than {max_depth} levels",
-                     line=line, column=col, hint="flatten the structure (use blocks)")
+    return SpecError(
+        "too-deep",
+        f"YAML nesting deeper than {max_depth} levels",
+        line=line,
+        column=col,
+        hint="flatten the structure (use blocks)",
+    )
 
 
 def _char_at(text: str, line: int, col: int) -> str:
@@ -275,22 +308,31 @@ def _check_directives(text: str) -> None:
         pos = text.find("\n%", pos + 1)
         count += 1
     line = text.count("\n", 0, pos + 1) + 1
-    raise SpecError("too-large", f"more than {MAX_DIRECTIVES} YAML directives (lines "
-                    "starting with %)", line=line, column=1,
-                    hint="a spec needs no %TAG directive; remove them")
+    raise SpecError(
+        "too-large",
+        f"more than {MAX_DIRECTIVES} YAML directives (lines starting with %)",
+        line=line,
+        column=1,
+        hint="a spec needs no %TAG directive; remove them",
+    )
 
 
 def _over_budget(ev, max_nodes: int) -> SpecError:
     m = ev.start_mark
-    return SpecError("too-large", f"the file holds more than {max_nodes:,} YAML values, far "
-                     "beyond what a spec within the layer limit needs",
-                     line=m.line + 1, column=m.column + 1,
-                     hint="use blocks and `repeat` instead of long lists, or raise "
-                     "--max-layers for a larger network")
+    return SpecError(
+        "too-large",
+        f"the file holds more than {max_nodes:,} YAML values, far "
+        "beyond what a spec within the layer limit needs",
+        line=m.line + 1,
+        column=m.column + 1,
+        hint="use blocks and `repeat` instead of long lists, or raise "
+        "--max-layers for a larger network",
+    )
 
 
-def compose(text: str, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES,
-            scalar_keys: tuple = ()) -> Node:
+def compose(
+    text: str, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES, scalar_keys: tuple = ()
+) -> Node:
     """Compose one YAML document into located nodes.
 
     At most ``max_nodes`` values (scalars, collections, aliases) are composed: a file is
@@ -336,26 +378,38 @@ def compose(text: str, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES,
                     raise _over_budget(ev, max_nodes)
                 m = ev.start_mark
                 if ev.anchor not in anchors:
-                    raise SpecError("yaml-syntax", f"unknown alias *{ev.anchor}",
-                                    line=m.line + 1, column=m.column + 1)
+                    raise SpecError(
+                        "yaml-syntax",
+                        f"unknown alias *{ev.anchor}",
+                        line=m.line + 1,
+                        column=m.column + 1,
+                    )
                 if ev.anchor in used:
                     raise SpecError(
                         "alias-limit",
                         f"alias *{ev.anchor} is used more than once; layercalc expands "
                         "each anchor at most once",
-                        line=m.line + 1, column=m.column + 1,
-                        hint="use a var or a block to share values or layers")
+                        line=m.line + 1,
+                        column=m.column + 1,
+                        hint="use a var or a block to share values or layers",
+                    )
                 h = anchor_height.get(ev.anchor)
                 if h is None:
-                    raise SpecError("yaml-syntax", f"alias *{ev.anchor} refers to a "
-                                    "collection that contains it (a cycle)",
-                                    line=m.line + 1, column=m.column + 1,
-                                    hint="specs are trees; use a block to reuse layers")
+                    raise SpecError(
+                        "yaml-syntax",
+                        f"alias *{ev.anchor} refers to a collection that contains it (a cycle)",
+                        line=m.line + 1,
+                        column=m.column + 1,
+                        hint="specs are trees; use a block to reuse layers",
+                    )
                 if len(stack) + h > max_depth:
-                    raise SpecError("too-deep", f"alias *{ev.anchor} nests the YAML "
-                                    f"deeper than {max_depth} levels",
-                                    line=m.line + 1, column=m.column + 1,
-                                    hint="flatten the structure (use blocks)")
+                    raise SpecError(
+                        "too-deep",
+                        f"alias *{ev.anchor} nests the YAML deeper than {max_depth} levels",
+                        line=m.line + 1,
+                        column=m.column + 1,
+                        hint="flatten the structure (use blocks)",
+                    )
                 used.add(ev.anchor)
                 node = anchors[ev.anchor]
             elif cls is E.MappingStartEvent or cls is E.SequenceStartEvent:
@@ -364,22 +418,38 @@ def compose(text: str, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES,
                     raise _over_budget(ev, max_nodes)
                 m = ev.start_mark
                 if len(stack) >= max_depth:
-                    raise SpecError("too-deep", f"YAML nesting deeper than {max_depth} levels",
-                                    line=m.line + 1, column=m.column + 1,
-                                    hint="flatten the structure (use blocks)")
+                    raise SpecError(
+                        "too-deep",
+                        f"YAML nesting deeper than {max_depth} levels",
+                        line=m.line + 1,
+                        column=m.column + 1,
+                        hint="flatten the structure (use blocks)",
+                    )
                 if ev.tag is not None and ev.tag not in _STD_TAGS:
-                    raise SpecError("yaml-tag", f"YAML tag {ev.tag} is not allowed in a spec",
-                                    line=m.line + 1, column=m.column + 1)
-                if len(stack) == 1 and pending_key[0] is not None and \
-                        pending_key[0].value in scalar_keys:
+                    raise SpecError(
+                        "yaml-tag",
+                        f"YAML tag {ev.tag} is not allowed in a spec",
+                        line=m.line + 1,
+                        column=m.column + 1,
+                    )
+                if (
+                    len(stack) == 1
+                    and pending_key[0] is not None
+                    and pending_key[0].value in scalar_keys
+                ):
                     key = pending_key[0].value
-                    raise SpecError("bad-value", f"`{key}` must be text, not a "
-                                    f"{'mapping' if cls is E.MappingStartEvent else 'list'}",
-                                    line=m.line + 1, column=m.column + 1,
-                                    hint=f"write {key} as one string (a YAML block scalar "
-                                    "`|` keeps line breaks)")
+                    raise SpecError(
+                        "bad-value",
+                        f"`{key}` must be text, not a "
+                        f"{'mapping' if cls is E.MappingStartEvent else 'list'}",
+                        line=m.line + 1,
+                        column=m.column + 1,
+                        hint=f"write {key} as one string (a YAML block scalar "
+                        "`|` keeps line breaks)",
+                    )
                 node = (Mapping if cls is E.MappingStartEvent else Sequence)(
-                    m.line + 1, m.column + 1)
+                    m.line + 1, m.column + 1
+                )
                 if ev.anchor:
                     anchors[ev.anchor] = node
                     anchor_height.pop(ev.anchor, None)  # open: an alias now is a cycle
@@ -399,9 +469,13 @@ def compose(text: str, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES,
                 docs += 1
                 if docs > 1:
                     m = ev.start_mark
-                    raise SpecError("yaml-syntax", "a spec file holds one YAML document",
-                                    line=m.line + 1, column=m.column + 1,
-                                    hint="remove the second document (after ---)")
+                    raise SpecError(
+                        "yaml-syntax",
+                        "a spec file holds one YAML document",
+                        line=m.line + 1,
+                        column=m.column + 1,
+                        hint="remove the second document (after ---)",
+                    )
                 continue
             else:
                 continue
@@ -416,8 +490,7 @@ def compose(text: str, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES,
                 parent.items.append(node)
             elif pending_key[-1] is None:
                 if type(node) is not Scalar:
-                    raise SpecError("yaml-syntax", "a mapping key must be a plain value",
-                                    node=node)
+                    raise SpecError("yaml-syntax", "a mapping key must be a plain value", node=node)
                 key = node.value
                 try:
                     hash(key)
@@ -425,10 +498,12 @@ def compose(text: str, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES,
                     key = str(key)
                 if key in parent._index:
                     first = parent._index[key][0]
-                    raise SpecError("duplicate-key",
-                                    f"duplicate key '{key}' (first at line {first.line})",
-                                    node=node, hint="remove one of them; YAML would silently "
-                                    "keep only the last")
+                    raise SpecError(
+                        "duplicate-key",
+                        f"duplicate key '{key}' (first at line {first.line})",
+                        node=node,
+                        hint="remove one of them; YAML would silently keep only the last",
+                    )
                 pending_key[-1] = node
             else:
                 k = pending_key[-1]
@@ -447,6 +522,9 @@ def compose(text: str, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES,
         if dispose:
             dispose()
     if root is None or (isinstance(root, Scalar) and root.value is None):
-        raise SpecError("empty-spec", "the file holds no YAML document",
-                        hint="a spec needs at least `input:` and `layers:`")
+        raise SpecError(
+            "empty-spec",
+            "the file holds no YAML document",
+            hint="a spec needs at least `input:` and `layers:`",
+        )
     return root

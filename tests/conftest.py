@@ -46,11 +46,21 @@ class _Click81Runner(CliRunner):
             self._mixed = io.BytesIO()
             # keep click's wrappers alive: collecting one closes its BytesIO
             kept = sys.stdout, sys.stderr
-            sys.stdout = type(kept[0])(_Tee(out, self._mixed), encoding=self.charset,
-                                       name="<stdout>", mode="w", write_through=True)
-            sys.stderr = type(kept[1])(_Tee(err, self._mixed), encoding=self.charset,
-                                       name="<stderr>", mode="w", errors="backslashreplace",
-                                       write_through=True)
+            sys.stdout = type(kept[0])(
+                _Tee(out, self._mixed),
+                encoding=self.charset,
+                name="<stdout>",
+                mode="w",
+                write_through=True,
+            )
+            sys.stderr = type(kept[1])(
+                _Tee(err, self._mixed),
+                encoding=self.charset,
+                name="<stderr>",
+                mode="w",
+                errors="backslashreplace",
+                write_through=True,
+            )
             yield out, err, self._mixed  # as click 8.2's isolation()
 
     def invoke(self, *args, **kw):
@@ -107,6 +117,7 @@ def spec_file(tmp_path):
         p = tmp_path / name
         p.write_text(textwrap.dedent(text))
         return str(p)
+
     return make
 
 

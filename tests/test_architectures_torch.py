@@ -18,6 +18,7 @@ and reproduce the saved output(s). A module returning several tensors (nn.LSTM's
 network fed token ids (an embedding reading a network input) gets int64 ids. A STRICT spec
 not written yet skips its spec checks.
 """
+
 import importlib
 from collections import defaultdict
 from functools import lru_cache
@@ -36,13 +37,31 @@ from torch_models import MODELS  # noqa: E402 - only once torch is known to be t
 pytestmark = pytest.mark.torch
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
-STRICT = {"resnet152", "densenet121", "mobilenet_v3_large", "efficientnet_b0", "pix2pix_unet",
-          "convnext_tiny", "shufflenet_v2_x1_0", "lstm_text_classifier", "gru_encoder",
-          "vit_b_16", "gpt2_small", "transformer_classifier"}
+STRICT = {
+    "resnet152",
+    "densenet121",
+    "mobilenet_v3_large",
+    "efficientnet_b0",
+    "pix2pix_unet",
+    "convnext_tiny",
+    "shufflenet_v2_x1_0",
+    "lstm_text_classifier",
+    "gru_encoder",
+    "vit_b_16",
+    "gpt2_small",
+    "transformer_classifier",
+}
 # the STRICT names torchvision builds (pix2pix and the sequence models are no torchvision
 # models: always their twins)
-FROM_TORCHVISION = {"resnet152", "densenet121", "mobilenet_v3_large", "efficientnet_b0",
-                    "convnext_tiny", "shufflenet_v2_x1_0", "vit_b_16"}
+FROM_TORCHVISION = {
+    "resnet152",
+    "densenet121",
+    "mobilenet_v3_large",
+    "efficientnet_b0",
+    "convnext_tiny",
+    "shufflenet_v2_x1_0",
+    "vit_b_16",
+}
 
 
 def _torchvision():
@@ -62,19 +81,29 @@ def make_model(name):
 
 
 # the numbers torchvision documents for its models (num_params)
-PUBLISHED = {"alexnet": 61_100_840, "vgg16": 138_357_544, "resnet18": 11_689_512,
-             "resnet50": 25_557_032, "mobilenet_v2": 3_504_872,
-             "dcgan_generator": 3_576_704, "dcgan_discriminator": 2_765_568,
-             "lenet5": 61_706, "audio_cnn_1d": 26_915,
-             "resnet152": 60_192_808, "densenet121": 7_978_856,
-             "mobilenet_v3_large": 5_483_032, "efficientnet_b0": 5_288_548,
-             "convnext_tiny": 28_589_128, "shufflenet_v2_x1_0": 2_278_604,
-             "vit_b_16": 86_567_656,
-             # GPT-2 small as Hugging Face and nanoGPT count it: the head tied to wte
-             "gpt2_small": 124_439_808,
-             # pix2pix prints "54.414 M"; the exact count of its unet_256 with ngf 64 and
-             # batch norm, worked out in test_torchvision_twins.py
-             "pix2pix_unet": 54_413_955}
+PUBLISHED = {
+    "alexnet": 61_100_840,
+    "vgg16": 138_357_544,
+    "resnet18": 11_689_512,
+    "resnet50": 25_557_032,
+    "mobilenet_v2": 3_504_872,
+    "dcgan_generator": 3_576_704,
+    "dcgan_discriminator": 2_765_568,
+    "lenet5": 61_706,
+    "audio_cnn_1d": 26_915,
+    "resnet152": 60_192_808,
+    "densenet121": 7_978_856,
+    "mobilenet_v3_large": 5_483_032,
+    "efficientnet_b0": 5_288_548,
+    "convnext_tiny": 28_589_128,
+    "shufflenet_v2_x1_0": 2_278_604,
+    "vit_b_16": 86_567_656,
+    # GPT-2 small as Hugging Face and nanoGPT count it: the head tied to wte
+    "gpt2_small": 124_439_808,
+    # pix2pix prints "54.414 M"; the exact count of its unet_256 with ngf 64 and
+    # batch norm, worked out in test_torchvision_twins.py
+    "pix2pix_unet": 54_413_955,
+}
 
 
 def test_every_spec_has_a_torch_model():
@@ -188,6 +217,7 @@ def run(name):
     def recorder(name):
         def hook(module, args, out):  # must return None, else it replaces the output
             calls[name].append(_shape(out))
+
         return hook
 
     hooks = [mod.register_forward_hook(recorder(n)) for n, mod in m.named_modules() if n]
@@ -232,8 +262,10 @@ def test_state_dict_keys_and_shapes(name):
             key = layer.state_key(key)
             assert key not in ours, f"duplicate key {key}"
             ours[key] = tuple(shape)
-    assert set(ours) == set(torch_sd), (sorted(set(ours) - set(torch_sd))[:5],
-                                        sorted(set(torch_sd) - set(ours))[:5])
+    assert set(ours) == set(torch_sd), (
+        sorted(set(ours) - set(torch_sd))[:5],
+        sorted(set(torch_sd) - set(ours))[:5],
+    )
     assert ours == torch_sd
 
 
@@ -267,31 +299,37 @@ def test_hooks_sample_resnet50():
 
 # -- the STRICT specs ----------------------------------------------------------------------
 
+
 def _is_leaf(module):
     return next(module.children(), None) is None
 
 
 def _holds(module) -> bool:
-    return next(module.parameters(), None) is not None or \
-        next(module.buffers(), None) is not None
+    return next(module.parameters(), None) is not None or next(module.buffers(), None) is not None
 
 
 def _through_parent(modules, calls) -> set:
     """Leaf modules the forward never calls whose parent it calls and which hold tensors:
     the parent's forward reads them directly (nn.MultiheadAttention passes
     out_proj.weight to F.multi_head_attention_forward; out_proj is never called)."""
-    return {n for n, mod in modules.items()
-            if n and n not in calls and _is_leaf(mod) and _holds(mod)
-            and n.rpartition(".")[0] in calls}
+    return {
+        n
+        for n, mod in modules.items()
+        if n and n not in calls and _is_leaf(mod) and _holds(mod) and n.rpartition(".")[0] in calls
+    }
 
 
 def _own_tensor_modules(modules) -> set:
     """Modules with submodules that also hold tensors of their own (nn.MultiheadAttention's
     in_proj_weight beside its out_proj): a spec row of that name holds those."""
-    return {n for n, mod in modules.items()
-            if n and not _is_leaf(mod) and (mod._parameters or mod._buffers)
-            and any(v is not None for v in [*mod._parameters.values(),
-                                            *mod._buffers.values()])}
+    return {
+        n
+        for n, mod in modules.items()
+        if n
+        and not _is_leaf(mod)
+        and (mod._parameters or mod._buffers)
+        and any(v is not None for v in [*mod._parameters.values(), *mod._buffers.values()])
+    }
 
 
 def _free_tensor_rows(net):
@@ -333,10 +371,14 @@ def test_strict_forward_shapes(name):
         if layer.name in modules and layer.name not in through:
             rows[layer.name].append(_row_shape(layer))
     # every tensor-holding row is a module, or a free parameter (test_strict_free_parameters)
-    assert {layer.name for layer in net.layers if layer.tensors} <= \
-        set(rows) | through | set(_free_tensor_rows(net))
-    mismatched = {n: (shapes, calls.get(n, [])) for n, shapes in sorted(rows.items())
-                  if shapes != calls.get(n, [])}
+    assert {layer.name for layer in net.layers if layer.tensors} <= set(rows) | through | set(
+        _free_tensor_rows(net)
+    )
+    mismatched = {
+        n: (shapes, calls.get(n, []))
+        for n, shapes in sorted(rows.items())
+        if shapes != calls.get(n, [])
+    }
     assert not mismatched, dict(list(mismatched.items())[:5])
 
 
@@ -352,11 +394,15 @@ def test_strict_group_outputs(name):
     for g in net.groups:
         # a ModuleDict or ModuleList (nanoGPT's transformer and h) has no forward: its
         # group holds its members, but there is no call to compare
-        if g.name in modules and not isinstance(modules[g.name],
-                                                (torch.nn.ModuleDict, torch.nn.ModuleList)):
+        if g.name in modules and not isinstance(
+            modules[g.name], (torch.nn.ModuleDict, torch.nn.ModuleList)
+        ):
             groups[g.name].append(tuple(g.output))
-    mismatched = {n: (shapes, calls.get(n, [])) for n, shapes in sorted(groups.items())
-                  if shapes != calls.get(n, [])}
+    mismatched = {
+        n: (shapes, calls.get(n, []))
+        for n, shapes in sorted(groups.items())
+        if shapes != calls.get(n, [])
+    }
     assert not mismatched, dict(list(mismatched.items())[:5])
 
 
@@ -381,7 +427,8 @@ def test_strict_leaf_names(name):
     assert as_modules == called, {
         "rows named as a torch container": sorted(as_modules - leaves)[:10],
         "rows of a module the forward never calls": sorted(as_modules & uncalled)[:10],
-        "called leaf modules without a row": sorted(called - as_modules)[:10]}
+        "called leaf modules without a row": sorted(called - as_modules)[:10],
+    }
     functional = {layer.name for layer in net.layers if layer.name not in modules and layer.tensors}
     assert functional <= set(_free_tensor_rows(net))  # checked by test_strict_free_parameters
 
@@ -397,8 +444,7 @@ def test_strict_verify_save_round_trip(name, tmp_path):
     load_state_dict(strict=True), give the output layercalc's NumPy forward saved."""
     path = spec_path(name)
     out = tmp_path / f"{name}.npz"
-    r = cli_runner().invoke(main, ["verify", str(path), "--save", str(out)],
-                            catch_exceptions=False)
+    r = cli_runner().invoke(main, ["verify", str(path), "--save", str(out)], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     data = _load(out)
     state = {}
@@ -421,8 +467,7 @@ def test_strict_verify_save_round_trip(name, tmp_path):
     with torch.no_grad():
         ys = [t.numpy() for t in _network_outputs(m(*xs))]
     # several outputs are saved as output.NAME, in the spec's `outputs:` order
-    refs = ([data["output"]] if len(net.outputs) == 1
-            else [data[f"output.{n}"] for n in net.outputs])
+    refs = [data["output"]] if len(net.outputs) == 1 else [data[f"output.{n}"] for n in net.outputs]
     assert len(ys) == len(refs)
     for y, ref in zip(ys, refs):
         assert y.shape == ref.shape
@@ -433,13 +478,45 @@ def test_strict_verify_save_round_trip(name, tmp_path):
 # (in_channels, out_features, bias, normalized_shape, hidden_size, proj_size... are covered by
 # the state_dict; `inplace` is left out: it changes neither shapes nor, in these networks,
 # values)
-SETTINGS = ("kernel_size", "stride", "padding", "dilation", "groups", "padding_mode",
-            "output_padding", "eps", "momentum", "affine", "track_running_stats", "ceil_mode",
-            "count_include_pad", "divisor_override", "output_size", "negative_slope", "p",
-            "mode", "start_dim", "end_dim", "min_val", "max_val", "alpha", "beta",
-            "threshold", "approximate", "dim", "scale_factor", "align_corners",
-            "elementwise_affine", "padding_idx", "max_norm", "num_layers", "batch_first",
-            "dropout", "bidirectional", "nonlinearity")
+SETTINGS = (
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "padding_mode",
+    "output_padding",
+    "eps",
+    "momentum",
+    "affine",
+    "track_running_stats",
+    "ceil_mode",
+    "count_include_pad",
+    "divisor_override",
+    "output_size",
+    "negative_slope",
+    "p",
+    "mode",
+    "start_dim",
+    "end_dim",
+    "min_val",
+    "max_val",
+    "alpha",
+    "beta",
+    "threshold",
+    "approximate",
+    "dim",
+    "scale_factor",
+    "align_corners",
+    "elementwise_affine",
+    "padding_idx",
+    "max_norm",
+    "num_layers",
+    "batch_first",
+    "dropout",
+    "bidirectional",
+    "nonlinearity",
+)
 
 
 def _setting(value, like):

@@ -1,42 +1,53 @@
 """The shape formulas against values a person can check (FORMULAS.md)."""
+
 import pytest
 
 from layercalc import arith
 
 
-@pytest.mark.parametrize("n,k,s,p,d,out", [
-    (64, 4, 2, 1, 1, 32),     # DCGAN discriminator: 64 -> 32
-    (32, 4, 2, 1, 1, 16),
-    (4, 4, 1, 0, 1, 1),       # the last 4x4 conv: 4 -> 1
-    (224, 7, 2, 3, 1, 112),   # ResNet stem: floor, not round-up (113)
-    (28, 5, 1, 0, 1, 24),     # LeNet
-    (10, 3, 1, 0, 2, 6),      # dilation 2: effective kernel 5
-    (7, 3, 2, 0, 1, 3),       # floor drops the last row
-], ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    "n,k,s,p,d,out",
+    [
+        (64, 4, 2, 1, 1, 32),  # DCGAN discriminator: 64 -> 32
+        (32, 4, 2, 1, 1, 16),
+        (4, 4, 1, 0, 1, 1),  # the last 4x4 conv: 4 -> 1
+        (224, 7, 2, 3, 1, 112),  # ResNet stem: floor, not round-up (113)
+        (28, 5, 1, 0, 1, 24),  # LeNet
+        (10, 3, 1, 0, 2, 6),  # dilation 2: effective kernel 5
+        (7, 3, 2, 0, 1, 3),  # floor drops the last row
+    ],
+    ids=lambda v: str(v),
+)
 def test_conv_output_size(n, k, s, p, d, out):
     assert arith.conv_output_size(n, k, s, p, d) == out
 
 
-@pytest.mark.parametrize("n,k,s,p,op,out", [
-    (1, 4, 1, 0, 0, 4),       # DCGAN generator: 1 -> 4
-    (4, 4, 2, 1, 0, 8),
-    (32, 4, 2, 1, 0, 64),
-    (7, 3, 2, 1, 1, 14),      # autoencoder: output_padding restores 14
-    (7, 3, 2, 1, 0, 13),
-])
+@pytest.mark.parametrize(
+    "n,k,s,p,op,out",
+    [
+        (1, 4, 1, 0, 0, 4),  # DCGAN generator: 1 -> 4
+        (4, 4, 2, 1, 0, 8),
+        (32, 4, 2, 1, 0, 64),
+        (7, 3, 2, 1, 1, 14),  # autoencoder: output_padding restores 14
+        (7, 3, 2, 1, 0, 13),
+    ],
+)
 def test_conv_transpose_output_size(n, k, s, p, op, out):
     assert arith.conv_transpose_output_size(n, k, s, p, 1, op) == out
 
 
-@pytest.mark.parametrize("n,k,s,p,d,ceil,out", [
-    (5, 2, 2, 1, 1, True, 3),   # the last window would start in the padding: 3, not 4
-    (5, 3, 3, 1, 1, True, 2),
-    (9, 4, 4, 2, 1, True, 3),
-    (5, 2, 2, 0, 1, True, 3),   # ceil keeps the partial window
-    (5, 2, 2, 0, 1, False, 2),
-    (112, 3, 2, 1, 1, False, 56),
-    (10, 3, 1, 0, 2, False, 6),
-])
+@pytest.mark.parametrize(
+    "n,k,s,p,d,ceil,out",
+    [
+        (5, 2, 2, 1, 1, True, 3),  # the last window would start in the padding: 3, not 4
+        (5, 3, 3, 1, 1, True, 2),
+        (9, 4, 4, 2, 1, True, 3),
+        (5, 2, 2, 0, 1, True, 3),  # ceil keeps the partial window
+        (5, 2, 2, 0, 1, False, 2),
+        (112, 3, 2, 1, 1, False, 56),
+        (10, 3, 1, 0, 2, False, 6),
+    ],
+)
 def test_pool_output_size(n, k, s, p, d, ceil, out):
     assert arith.pool_output_size(n, k, s, p, d, ceil) == out
 
@@ -47,7 +58,7 @@ def test_same_padding_puts_the_extra_on_the_right():
 
 
 def test_upsample_uses_ieee_double():
-    assert arith.upsample_size(90, 0.7) == 62   # 62.999... floors
+    assert arith.upsample_size(90, 0.7) == 62  # 62.999... floors
     assert arith.upsample_size(7, 1.5) == 10
 
 
@@ -63,8 +74,9 @@ def test_broadcast():
 
 def _brute(size, count, k, s, d, p):
     """Every (window, tap) position inside [0, size): the definition itself."""
-    return [w * s + t * d - p for w in range(count) for t in range(k)
-            if 0 <= w * s + t * d - p < size]
+    return [
+        w * s + t * d - p for w in range(count) for t in range(k) if 0 <= w * s + t * d - p < size
+    ]
 
 
 def test_coverage_counts_agree_with_walking_every_window_and_tap():
@@ -86,8 +98,12 @@ def test_coverage_counts_agree_with_walking_every_window_and_tap():
         assert taps_reaching(*case) == len(taps), case
         assert window_cover(*case) == len(set(hits)), case
     for _ in range(2000):
-        n, m, a, b = rng.randint(0, 30), rng.randint(1, 20), rng.randint(-50, 50), \
-            rng.randint(-99, 99)
+        n, m, a, b = (
+            rng.randint(0, 30),
+            rng.randint(1, 20),
+            rng.randint(-50, 50),
+            rng.randint(-99, 99),
+        )
         assert floor_sum(n, m, a, b) == sum((a * i + b) // m for i in range(n))
 
 
@@ -111,8 +127,7 @@ def test_unread_positions_are_found_when_few_and_counted_when_many():
         read = set(_brute(n, o, k, s, d, p))
         unread = [i for i in range(n) if i not in read]
         assert unread_count(n, k, s, p, d, o) == len(unread)
-        assert unread_inputs(n, k, s, p, d, o, at_most=5) == (unread if len(unread) <= 5
-                                                                else None)
+        assert unread_inputs(n, k, s, p, d, o, at_most=5) == (unread if len(unread) <= 5 else None)
         written = set(_brute(o, n, k, s, d, p))  # the transposed direction
         assert transposed_unwritten_outputs(n, k, s, p, d, o) == o - len(written)
 

@@ -4,6 +4,7 @@ randomized configurations covering every constructor option: the spec's state_di
 load_state_dict(strict=True), the parameter totals agree, and the torch forward on the
 saved input reproduces every output layercalc's NumPy forward saved (attn_output and
 attn_weights; masks included). Skipped when torch is not installed."""
+
 import random
 
 import numpy as np
@@ -16,17 +17,18 @@ from layercalc.cli import main
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
-pytestmark = [pytest.mark.torch,
-              # torch's fast-path notice (enable_nested_tensor without batch_first)
-              pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")]
+pytestmark = [
+    pytest.mark.torch,
+    # torch's fast-path notice (enable_nested_tensor without batch_first)
+    pytest.mark.filterwarnings("ignore:enable_nested_tensor is True"),
+]
 
 
 def _run(tmp_path, spec: dict):
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     out = tmp_path / "s.npz"
-    r = cli_runner().invoke(main, ["verify", str(path), "--save", str(out)],
-                            catch_exceptions=False)
+    r = cli_runner().invoke(main, ["verify", str(path), "--save", str(out)], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     with np.load(out) as z:
         data = {k: z[k] for k in z.files}
@@ -36,8 +38,11 @@ def _run(tmp_path, spec: dict):
 
 
 def _state(data, prefix):
-    return {k[len(prefix):]: torch.from_numpy(np.ascontiguousarray(v))
-            for k, v in data.items() if k.startswith(prefix)}
+    return {
+        k[len(prefix) :]: torch.from_numpy(np.ascontiguousarray(v))
+        for k, v in data.items()
+        if k.startswith(prefix)
+    }
 
 
 def _t(a):
@@ -60,9 +65,13 @@ def _mha_case(seed):
     rng = random.Random(seed)
     heads = rng.choice([1, 2, 4])
     E = heads * rng.choice([2, 4, 8])
-    kw = {"num_heads": heads, "bias": rng.random() < 0.7,
-          "add_bias_kv": rng.random() < 0.3, "add_zero_attn": rng.random() < 0.3,
-          "batch_first": rng.random() < 0.5}
+    kw = {
+        "num_heads": heads,
+        "bias": rng.random() < 0.7,
+        "add_bias_kv": rng.random() < 0.3,
+        "add_zero_attn": rng.random() < 0.3,
+        "batch_first": rng.random() < 0.5,
+    }
     cross = rng.random() < 0.5
     if cross and rng.random() < 0.5:
         kw["kdim"], kw["vdim"] = rng.choice([3, 5, E]), rng.choice([6, E])
@@ -105,14 +114,23 @@ def test_multihead_attention_matches_torch(tmp_path, seed):
         inputs["am"] = [(N if batched else 1) * heads, L, S]
         keyword["attn_mask"] = "am"
     args = {"name": "attn", **kw, **call, "is_causal": causal, "from": keyword}
-    spec = {"name": "mha", "input": inputs,
-            "layers": [{"multihead_attention": args}],
-            "outputs": ["attn.attn_output"] + (["attn.attn_weights"]
-                                               if call["need_weights"] else [])}
+    spec = {
+        "name": "mha",
+        "input": inputs,
+        "layers": [{"multihead_attention": args}],
+        "outputs": ["attn.attn_output"] + (["attn.attn_weights"] if call["need_weights"] else []),
+    }
     data, net = _run(tmp_path, spec)
-    m = nn.MultiheadAttention(E, heads, bias=kw["bias"], add_bias_kv=kw["add_bias_kv"],
-                              add_zero_attn=kw["add_zero_attn"], kdim=kdim, vdim=vdim,
-                              batch_first=kw["batch_first"]).eval()
+    m = nn.MultiheadAttention(
+        E,
+        heads,
+        bias=kw["bias"],
+        add_bias_kv=kw["add_bias_kv"],
+        add_zero_attn=kw["add_zero_attn"],
+        kdim=kdim,
+        vdim=vdim,
+        batch_first=kw["batch_first"],
+    ).eval()
     m.load_state_dict(_state(data, "attn."), strict=True)
     assert net.totals()["params"] == sum(p.numel() for p in m.parameters())
     q = _t(data["input.q"])
@@ -127,10 +145,17 @@ def test_multihead_attention_matches_torch(tmp_path, seed):
         extra["attn_mask"] = _causal(L)
         extra["is_causal"] = True
     with torch.no_grad():
-        out, w = m(q, k, v, need_weights=call["need_weights"],
-                   average_attn_weights=call["average_attn_weights"], **extra)
-    _close(out, data["output.attn.attn_output" if call["need_weights"] else "output"],
-           "attn_output")
+        out, w = m(
+            q,
+            k,
+            v,
+            need_weights=call["need_weights"],
+            average_attn_weights=call["average_attn_weights"],
+            **extra,
+        )
+    _close(
+        out, data["output.attn.attn_output" if call["need_weights"] else "output"], "attn_output"
+    )
     if call["need_weights"]:
         _close(w, data["output.attn.attn_weights"], "attn_weights")
 
@@ -141,8 +166,13 @@ def test_scaled_dot_product_attention_matches_torch(tmp_path, seed):
     gqa = rng.random() < 0.3
     hk = rng.choice([1, 2])
     hq = hk * (rng.choice([2, 3]) if gqa else 1)
-    B, L, S, E, Ev = rng.randint(1, 2), rng.randint(1, 5), rng.randint(1, 6), \
-        rng.choice([4, 8]), rng.choice([3, 8])
+    B, L, S, E, Ev = (
+        rng.randint(1, 2),
+        rng.randint(1, 5),
+        rng.randint(1, 6),
+        rng.choice([4, 8]),
+        rng.choice([3, 8]),
+    )
     causal = rng.random() < 0.4
     mask = (not causal) and rng.random() < 0.5
     scale = rng.choice([None, 0.5])
@@ -154,31 +184,47 @@ def test_scaled_dot_product_attention_matches_torch(tmp_path, seed):
     args = {"name": "sdpa", "is_causal": causal, "enable_gqa": gqa, "from": keyword}
     if scale is not None:
         args["scale"] = scale
-    spec = {"name": "sdpa", "input": inputs,
-            "layers": [{"scaled_dot_product_attention": args}]}
+    spec = {"name": "sdpa", "input": inputs, "layers": [{"scaled_dot_product_attention": args}]}
     data, _ = _run(tmp_path, spec)
     F = torch.nn.functional
     extra = {"attn_mask": _t(data["input.m"])} if mask else {}
     with torch.no_grad():
-        y = F.scaled_dot_product_attention(_t(data["input.q"]), _t(data["input.k"]),
-                                           _t(data["input.v"]), is_causal=causal,
-                                           scale=scale, enable_gqa=gqa, **extra)
+        y = F.scaled_dot_product_attention(
+            _t(data["input.q"]),
+            _t(data["input.k"]),
+            _t(data["input.v"]),
+            is_causal=causal,
+            scale=scale,
+            enable_gqa=gqa,
+            **extra,
+        )
     _close(y, data["output"])
 
 
 def _layer_kw(rng):
     heads = rng.choice([1, 2, 4])
-    return {"nhead": heads, "dim_feedforward": rng.choice([8, 24]),
-            "activation": rng.choice(["relu", "gelu"]), "batch_first": rng.random() < 0.5,
-            "norm_first": rng.random() < 0.5, "bias": rng.random() < 0.8,
-            "layer_norm_eps": rng.choice([1e-5, 1e-6])}, heads * rng.choice([2, 4])
+    return {
+        "nhead": heads,
+        "dim_feedforward": rng.choice([8, 24]),
+        "activation": rng.choice(["relu", "gelu"]),
+        "batch_first": rng.random() < 0.5,
+        "norm_first": rng.random() < 0.5,
+        "bias": rng.random() < 0.8,
+        "layer_norm_eps": rng.choice([1e-5, 1e-6]),
+    }, heads * rng.choice([2, 4])
 
 
 def _torch_layer_kw(kw, d):
-    return dict(d_model=d, nhead=kw["nhead"], dim_feedforward=kw["dim_feedforward"],
-                activation=kw["activation"], batch_first=kw["batch_first"],
-                norm_first=kw["norm_first"], bias=kw["bias"],
-                layer_norm_eps=kw["layer_norm_eps"])
+    return dict(
+        d_model=d,
+        nhead=kw["nhead"],
+        dim_feedforward=kw["dim_feedforward"],
+        activation=kw["activation"],
+        batch_first=kw["batch_first"],
+        norm_first=kw["norm_first"],
+        bias=kw["bias"],
+        layer_norm_eps=kw["layer_norm_eps"],
+    )
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -196,15 +242,24 @@ def test_transformer_encoder_matches_torch(tmp_path, seed):
         inputs["m"] = [N, L]
         src["src_key_padding_mask"] = "m"
     norm = rng.random() < 0.5
-    enc = {"name": "enc", "encoder_layer": {"transformer_encoder_layer": kw},
-           "num_layers": layers, "is_causal": causal, "from": src}
+    enc = {
+        "name": "enc",
+        "encoder_layer": {"transformer_encoder_layer": kw},
+        "num_layers": layers,
+        "is_causal": causal,
+        "from": src,
+    }
     if norm:
         enc["norm"] = {"layer_norm": {"normalized_shape": [d]}}
-    data, net = _run(tmp_path, {"name": "enc", "input": inputs,
-                                "layers": [{"transformer_encoder": enc}]})
-    m = nn.TransformerEncoder(nn.TransformerEncoderLayer(**_torch_layer_kw(kw, d)), layers,
-                              norm=nn.LayerNorm(d) if norm else None,
-                              enable_nested_tensor=False).eval()
+    data, net = _run(
+        tmp_path, {"name": "enc", "input": inputs, "layers": [{"transformer_encoder": enc}]}
+    )
+    m = nn.TransformerEncoder(
+        nn.TransformerEncoderLayer(**_torch_layer_kw(kw, d)),
+        layers,
+        norm=nn.LayerNorm(d) if norm else None,
+        enable_nested_tensor=False,
+    ).eval()
     m.load_state_dict(_state(data, "enc."), strict=True)
     assert net.totals()["params"] == sum(p.numel() for p in m.parameters())
     extra = {"src_key_padding_mask": _t(data["input.m"])} if kpm else {}
@@ -229,8 +284,9 @@ def test_transformer_decoder_layer_matches_torch(tmp_path, seed):
         frm["memory_key_padding_mask"] = "mk"
     causal = rng.random() < 0.5
     layer = {"name": "dec", **kw, "tgt_is_causal": causal, "from": frm}
-    data, net = _run(tmp_path, {"name": "dec", "input": inputs,
-                                "layers": [{"transformer_decoder_layer": layer}]})
+    data, net = _run(
+        tmp_path, {"name": "dec", "input": inputs, "layers": [{"transformer_decoder_layer": layer}]}
+    )
     m = nn.TransformerDecoderLayer(**_torch_layer_kw(kw, d)).eval()
     m.load_state_dict(_state(data, "dec."), strict=True)
     assert net.totals()["params"] == sum(p.numel() for p in m.parameters())
@@ -247,19 +303,32 @@ def test_transformer_decoder_layer_matches_torch(tmp_path, seed):
 
 def test_transformer_matches_torch(tmp_path):
     d = 16
-    spec = {"name": "t", "input": {"src": [5, 2, d], "tgt": [4, 2, d]},
-            "layers": [{"transformer": {"name": "model", "d_model": d, "nhead": 2,
-                                        "num_encoder_layers": 2, "num_decoder_layers": 1,
-                                        "dim_feedforward": 32, "tgt_is_causal": True,
-                                        "from": ["src", "tgt"]}}]}
+    spec = {
+        "name": "t",
+        "input": {"src": [5, 2, d], "tgt": [4, 2, d]},
+        "layers": [
+            {
+                "transformer": {
+                    "name": "model",
+                    "d_model": d,
+                    "nhead": 2,
+                    "num_encoder_layers": 2,
+                    "num_decoder_layers": 1,
+                    "dim_feedforward": 32,
+                    "tgt_is_causal": True,
+                    "from": ["src", "tgt"],
+                }
+            }
+        ],
+    }
     data, net = _run(tmp_path, spec)
-    m = nn.Transformer(d_model=d, nhead=2, num_encoder_layers=2, num_decoder_layers=1,
-                       dim_feedforward=32).eval()
+    m = nn.Transformer(
+        d_model=d, nhead=2, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=32
+    ).eval()
     m.load_state_dict(_state(data, "model."), strict=True)
     assert net.totals()["params"] == sum(p.numel() for p in m.parameters())
     with torch.no_grad():
-        y = m(_t(data["input.src"]), _t(data["input.tgt"]),
-              tgt_mask=_causal(4), tgt_is_causal=True)
+        y = m(_t(data["input.src"]), _t(data["input.tgt"]), tgt_mask=_causal(4), tgt_is_causal=True)
     _close(y, data["output"])
 
 
@@ -270,8 +339,10 @@ def test_default_transformer_parameter_count():
 
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp) / "t.yaml"
-        p.write_text("input: {src: [10, 1, 512], tgt: [9, 1, 512]}\n"
-                     "layers:\n  - transformer: {from: [src, tgt]}\n")
+        p.write_text(
+            "input: {src: [10, 1, 512], tgt: [9, 1, 512]}\n"
+            "layers:\n  - transformer: {from: [src, tgt]}\n"
+        )
         r = analyse(str(p))
         assert r.ok, r.diagnostics
         want = sum(p.numel() for p in nn.Transformer().parameters())
@@ -283,11 +354,23 @@ def test_causal_with_appended_keys_follows_pytorchs_paths(tmp_path, need_weights
     """With is_causal, no key_padding_mask and need_weights false, PyTorch lets
     scaled_dot_product_attention make the causal mask over the appended keys too (which
     hides them); with need_weights it pads the explicit mask (which shows them)."""
-    spec = {"name": "c", "input": [4, 3, 8],
-            "layers": [{"multihead_attention": {
-                "name": "at", "num_heads": 2, "add_bias_kv": True, "add_zero_attn": True,
-                "need_weights": need_weights, "is_causal": True}}],
-            "outputs": ["at.attn_output"]}
+    spec = {
+        "name": "c",
+        "input": [4, 3, 8],
+        "layers": [
+            {
+                "multihead_attention": {
+                    "name": "at",
+                    "num_heads": 2,
+                    "add_bias_kv": True,
+                    "add_zero_attn": True,
+                    "need_weights": need_weights,
+                    "is_causal": True,
+                }
+            }
+        ],
+        "outputs": ["at.attn_output"],
+    }
     data, _ = _run(tmp_path, spec)
     m = nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True).eval()
     m.load_state_dict(_state(data, "at."), strict=True)

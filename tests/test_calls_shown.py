@@ -1,6 +1,7 @@
 """Another call of a shared module is marked in every per-layer view (cost, rf, verify,
 explain), in tables as "TYPE (call N)" and in JSON as "call": N; explain says what a
 call shares. A concat of equal shapes is explained as a concat."""
+
 import json
 
 from conftest import cli_runner

@@ -1,11 +1,17 @@
 """`layercalc check`: expectations, lint rules, output formats, exit codes, locations."""
+
 import json
 import textwrap
 
 import pytest
 from conftest import cli_runner, net_of
 
-from layercalc.analyses.expectations import QuantityError, check_expectations, parse_count, parse_memory
+from layercalc.analyses.expectations import (
+    QuantityError,
+    check_expectations,
+    parse_count,
+    parse_memory,
+)
 from layercalc.cli import main
 from layercalc.analyses.lint import RULES, lint
 
@@ -36,8 +42,7 @@ layers:
 
 def run(*args, input=None, **env):
     env = {"NO_COLOR": "1", "GITHUB_ACTIONS": None, "COLUMNS": "120", **env}
-    return cli_runner(env=env).invoke(main, ["check", *args], input=input,
-                                     catch_exceptions=False)
+    return cli_runner(env=env).invoke(main, ["check", *args], input=input, catch_exceptions=False)
 
 
 @pytest.fixture
@@ -50,10 +55,12 @@ def files(tmp_path, monkeypatch):
             path = tmp_path / name.replace("__", "/")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(textwrap.dedent(text))
+
     return write
 
 
 # -- formats, exact ----------------------------------------------------------------------
+
 
 def test_passing_file(files):
     files(**{"good.yaml": GOOD})
@@ -134,12 +141,17 @@ def test_github_is_the_default_under_github_actions(files):
     assert r.output == GITHUB
     # an explicit --format still wins
     assert run("bad.yaml", "--format", "parsable", GITHUB_ACTIONS="true").output.startswith(
-        "bad.yaml:3:5: warning[bias-before-norm]")
+        "bad.yaml:3:5: warning[bias-before-norm]"
+    )
 
 
 def test_github_escapes_property_and_message_data(files):
-    files(**{"a,b:c.yaml": "input: [1, 4]\nlayers: [linear: {out_features: 2}]\n"
-                           "expect: {params: 100%}\n"})
+    files(
+        **{
+            "a,b:c.yaml": "input: [1, 4]\nlayers: [linear: {out_features: 2}]\n"
+            "expect: {params: 100%}\n"
+        }
+    )
     r = run("a,b:c.yaml", "--format", "github")
     assert r.output.startswith("::error file=a%2Cb%3Ac.yaml,line=3,col=18::")
     assert "100%25" in r.output
@@ -153,10 +165,13 @@ def test_json_several_files(files):
     assert bad["file"] == "bad.yaml" and bad["output"] == [1, 16, 32, 32]
     assert bad["totals"]["params"] == 480 and bad["passed"] is False
     assert [(e["line"], e["column"], e["code"]) for e in bad["errors"]] == [
-        (6, 11, "expect-output"), (7, 11, "expect-params")]
+        (6, 11, "expect-output"),
+        (7, 11, "expect-params"),
+    ]
     assert bad["errors"][1]["message"] == "params: expected 464, got 480 (16 more)"
     assert [(w["line"], w["column"], w["code"]) for w in bad["warnings"]] == [
-        (3, 5, "bias-before-norm")]
+        (3, 5, "bias-before-norm")
+    ]
     assert good["errors"] == [] and good["warnings"] == [] and good["passed"] is True
     assert len(good["layers"]) == 2
     assert broken["passed"] is False and "layers" not in broken
@@ -173,12 +188,15 @@ def test_json_one_file_is_an_object(files):
 
 # -- exit codes, several files, unreadable, directories, stdin ---------------------------
 
+
 def test_unreadable_file_is_an_error_of_that_file_only(files):
     files(**{"good.yaml": GOOD})
     r = run("missing.yaml", "good.yaml", "--format", "parsable")
     assert r.exit_code == 1
-    assert r.output == ("missing.yaml:1:1: error[unreadable]: cannot read the file: No such "
-                        "file or directory (hint: check the path)\n")
+    assert r.output == (
+        "missing.yaml:1:1: error[unreadable]: cannot read the file: No such "
+        "file or directory (hint: check the path)\n"
+    )
     r = run("missing.yaml", "good.yaml")
     assert "ok   good.yaml" in r.output and "FAIL missing.yaml" in r.output
 
@@ -190,12 +208,21 @@ def test_invalid_spec_does_not_stop_the_others(files):
     lines = r.output.splitlines()
     assert lines[0].startswith("a.yaml:") and "error[yaml-syntax]" in lines[0]
     assert [ln.split(": ")[0] + ":" + ln.split("[")[1].split("]")[0] for ln in lines[1:]] == [
-        "b.yaml:3:5:bias-before-norm", "b.yaml:6:11:expect-output", "b.yaml:7:11:expect-params"]
+        "b.yaml:3:5:bias-before-norm",
+        "b.yaml:6:11:expect-output",
+        "b.yaml:7:11:expect-params",
+    ]
 
 
 def test_directories_recurse_into_yaml_files(files):
-    files(**{"specs__a.yaml": GOOD, "specs__deep__b.yml": BAD, "specs__notes.txt": "x",
-             "specs__.hidden__c.yaml": "not: a spec\n"})
+    files(
+        **{
+            "specs__a.yaml": GOOD,
+            "specs__deep__b.yml": BAD,
+            "specs__notes.txt": "x",
+            "specs__.hidden__c.yaml": "not: a spec\n",
+        }
+    )
     r = run("specs", "--format", "parsable")
     assert r.exit_code == 1
     assert {ln.split(":")[0] for ln in r.output.splitlines()} == {"specs/deep/b.yml"}
@@ -212,7 +239,8 @@ def test_empty_directory_and_unmatched_glob_are_errors(files, tmp_path):
     assert r.exit_code == 1
     assert r.output == (
         "empty:1:1: error[no-specs]: no *.yaml or *.yml files under the directory 'empty'\n"
-        "nothing/*.yaml:1:1: error[no-specs]: no file matches 'nothing/*.yaml'\n")
+        "nothing/*.yaml:1:1: error[no-specs]: no file matches 'nothing/*.yaml'\n"
+    )
 
 
 def test_quoted_glob_is_expanded(files):
@@ -234,20 +262,29 @@ def test_usage_errors_exit_2(files):
     assert run("good.yaml", "--format", "table").exit_code == 2
     r = run("good.yaml", "--disable", "bias-befor-norm")
     assert r.exit_code == 2 and "did you mean 'bias-before-norm'?" in r.output
-    assert run("good.yaml", "--disable", "dominant-linear", "--error",
-               "dominant-linear").exit_code == 2
+    assert (
+        run("good.yaml", "--disable", "dominant-linear", "--error", "dominant-linear").exit_code
+        == 2
+    )
     assert run("good.yaml", "--set", "nonsense").exit_code == 2
 
 
 def test_set_and_input_overrides_apply(files):
-    files(**{"v.yaml": "vars: {n: 10}\ninput: [1, 4]\nlayers: [linear: {out_features: n}]\n"
-                       "expect: {output: [1, n], params: 50}\n"})
+    files(
+        **{
+            "v.yaml": "vars: {n: 10}\ninput: [1, 4]\nlayers: [linear: {out_features: n}]\n"
+            "expect: {output: [1, n], params: 50}\n"
+        }
+    )
     assert run("v.yaml").exit_code == 0
     r = run("v.yaml", "--set", "n=20", "--format", "parsable")
-    assert r.output == ("v.yaml:4:34: error[expect-params]: params: expected 50, got 100 "
-                        "(50 more) (hint: if the change is intended, set `params: 100`)\n")
+    assert r.output == (
+        "v.yaml:4:34: error[expect-params]: params: expected 50, got 100 "
+        "(50 more) (hint: if the change is intended, set `params: 100`)\n"
+    )
     assert run("v.yaml", "--input", "2,4", "--format", "parsable").output.startswith(
-        "v.yaml:4:18: error[expect-output]: output: expected [1, 10], got [2, 10]")
+        "v.yaml:4:18: error[expect-output]: output: expected [1, 10], got [2, 10]"
+    )
 
 
 # -- expectations ------------------------------------------------------------------------
@@ -299,34 +336,83 @@ FAILING = [
     ("output: [2, 11]", "expect-output", 8, 11, "output: expected [2, 11], got [2, 10]"),
     ("params: 2000", "expect-params", 8, 11, "params: expected 2,000, got 2,110 (110 more)"),
     ("params: 3000", "expect-params", 8, 11, "params: expected 3,000, got 2,110 (890 fewer)"),
-    ("trainable: 2110", "expect-trainable", 8, 14,
-     "trainable: expected 2,110, got 1,100 (1,010 fewer)"),
+    (
+        "trainable: 2110",
+        "expect-trainable",
+        8,
+        14,
+        "trainable: expected 2,110, got 1,100 (1,010 fewer)",
+    ),
     ("buffers: 200", "expect-buffers", 8, 12, "buffers: expected 200, got 201 (1 more)"),
     ("macs: 3599", "expect-macs", 8, 9, "macs: expected 3,599, got 3,600 (1 more)"),
-    ("max_params: 2K", "expect-max-params", 8, 15,
-     "max_params: at most 2,000 (2K) allowed, got 2,110 (110 over)"),
-    ("max_params: 2109", "expect-max-params", 8, 15,
-     "max_params: at most 2,109 allowed, got 2,110 (1 over)"),
-    ("max_macs: 3.5K", "expect-max-macs", 8, 13,
-     "max_macs: at most 3,500 (3.5K) allowed, got 3,600 (100 over)"),
-    ("max_param_memory: 8KiB", "expect-max-param-memory", 8, 21,
-     ("max_param_memory: at most 8,192 bytes (8KiB) allowed, got 8,440 bytes = 8.24 KiB "
-     "(248 bytes over)")),
-    ("max_param_memory: 8KB", "expect-max-param-memory", 8, 21,
-     ("max_param_memory: at most 8,000 bytes (8KB) allowed, got 8,440 bytes = 8.24 KiB "
-     "(440 bytes over)")),
+    (
+        "max_params: 2K",
+        "expect-max-params",
+        8,
+        15,
+        "max_params: at most 2,000 (2K) allowed, got 2,110 (110 over)",
+    ),
+    (
+        "max_params: 2109",
+        "expect-max-params",
+        8,
+        15,
+        "max_params: at most 2,109 allowed, got 2,110 (1 over)",
+    ),
+    (
+        "max_macs: 3.5K",
+        "expect-max-macs",
+        8,
+        13,
+        "max_macs: at most 3,500 (3.5K) allowed, got 3,600 (100 over)",
+    ),
+    (
+        "max_param_memory: 8KiB",
+        "expect-max-param-memory",
+        8,
+        21,
+        (
+            "max_param_memory: at most 8,192 bytes (8KiB) allowed, got 8,440 bytes = 8.24 KiB "
+            "(248 bytes over)"
+        ),
+    ),
+    (
+        "max_param_memory: 8KB",
+        "expect-max-param-memory",
+        8,
+        21,
+        (
+            "max_param_memory: at most 8,000 bytes (8KB) allowed, got 8,440 bytes = 8.24 KiB "
+            "(440 bytes over)"
+        ),
+    ),
     ("parms: 2110", "unknown-expect", 8, 3, "unknown expectation 'parms'"),
-    ("max_params: 2MiB", "bad-expect", 8, 15, ("expect.max_params: unknown unit 'MiB' in "
-     "'2MiB': expected a count such as 3M, 200K or 1.5G")),
-    ("max_param_memory: 2M", "bad-expect", 8, 21, ("expect.max_param_memory: 'M' is not a "
-     "memory unit; write MB (powers of 1000) or MiB (powers of 1024)")),
+    (
+        "max_params: 2MiB",
+        "bad-expect",
+        8,
+        15,
+        (
+            "expect.max_params: unknown unit 'MiB' in "
+            "'2MiB': expected a count such as 3M, 200K or 1.5G"
+        ),
+    ),
+    (
+        "max_param_memory: 2M",
+        "bad-expect",
+        8,
+        21,
+        (
+            "expect.max_param_memory: 'M' is not a "
+            "memory unit; write MB (powers of 1000) or MiB (powers of 1024)"
+        ),
+    ),
     ("params: [1]", "bad-expect", 8, 11, "expect.params must be a number"),
     ("output: [2, x]", "unknown-name", 8, 15, None),
 ]
 
 
-@pytest.mark.parametrize("expect,code,line,col,message", FAILING,
-                         ids=[f[0] for f in FAILING])
+@pytest.mark.parametrize("expect,code,line,col,message", FAILING, ids=[f[0] for f in FAILING])
 def test_expectation_fails(expect, code, line, col, message):
     (d,) = expect_diags(expect)
     assert (d.code, d.line, d.column, d.severity) == (code, line, col, "error")
@@ -340,10 +426,14 @@ def test_unknown_expectation_suggests_the_closest():
 
 
 def test_every_failure_of_one_file_is_reported():
-    diags = check_expectations(net_of(NET.replace("{expect}", "params: 1\n  macs: 1\n"
-                                                  "  max_params: 1")))
+    diags = check_expectations(
+        net_of(NET.replace("{expect}", "params: 1\n  macs: 1\n  max_params: 1"))
+    )
     assert [(d.code, d.line) for d in diags] == [
-        ("expect-params", 8), ("expect-macs", 9), ("expect-max-params", 10)]
+        ("expect-params", 8),
+        ("expect-macs", 9),
+        ("expect-max-params", 10),
+    ]
 
 
 SEVERAL = """\
@@ -361,24 +451,43 @@ def test_output_mapping_with_several_outputs():
     diags = check_expectations(net_of(SEVERAL))
     assert [(d.code, d.line, d.column, d.message) for d in diags] == [
         ("expect-output", 7, 26, "output 'b': expected [1, 3], got [1, 2]"),
-        ("bad-expect", 7, 34, ("expect.output names 'c', which is not an output of the "
-                              "network (a, b)")),
+        (
+            "bad-expect",
+            7,
+            34,
+            ("expect.output names 'c', which is not an output of the network (a, b)"),
+        ),
     ]
-    (d,) = check_expectations(net_of(SEVERAL.replace("{a: [1, 4], b: [1, 3], c: [1]}",
-                                                     "[1, 2]")))
+    (d,) = check_expectations(net_of(SEVERAL.replace("{a: [1, 4], b: [1, 3], c: [1]}", "[1, 2]")))
     assert d.code == "bad-expect" and "2 outputs" in d.message
 
 
-@pytest.mark.parametrize("text,value", [("3M", 3_000_000), ("200K", 200_000),
-                                        ("1.5G", 1_500_000_000), ("12k", 12_000),
-                                        ("1_000", 1000), ("7", 7)])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("3M", 3_000_000),
+        ("200K", 200_000),
+        ("1.5G", 1_500_000_000),
+        ("12k", 12_000),
+        ("1_000", 1000),
+        ("7", 7),
+    ],
+)
 def test_parse_count(text, value):
     assert parse_count(text) == value
 
 
-@pytest.mark.parametrize("text,value", [("12MiB", 12 * 2**20), ("12MB", 12_000_000),
-                                        ("1 GiB", 2**30), ("1.5KB", 1500), ("100B", 100),
-                                        ("3kib", 3072)])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("12MiB", 12 * 2**20),
+        ("12MB", 12_000_000),
+        ("1 GiB", 2**30),
+        ("1.5KB", 1500),
+        ("100B", 100),
+        ("3kib", 3072),
+    ],
+)
 def test_parse_memory(text, value):
     assert parse_memory(text) == value
 
@@ -390,6 +499,7 @@ def test_parse_rejects(text):
 
 
 # -- lint rules --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("code", list(RULES))
 def test_rule_fires_on_its_bad_example(code):
@@ -412,18 +522,42 @@ def test_rules_are_documented():
 
 LOCATIONS = [
     # (spec, (line, col) of the argument or entry at fault)
-    ("stride-drops-input", ("input: [1, 3, 10]\nlayers:\n  - conv1d: {out_channels: 4, "
-     "kernel_size: 3, stride: 2}\n"), (3, 55)),
-    ("stride-drops-input", "input: [1, 3, 7]\nlayers:\n  - max_pool1d: {kernel_size: 2}\n",
-     (3, 31)),
-    ("bias-before-norm", ("input: [2, 8]\nlayers:\n  - linear: {out_features: 4, bias: true}\n"
-     "  - batch_norm1d\n"), (3, 37)),
-    ("transpose-checkerboard", ("input: [1, 4, 5]\nlayers:\n  - conv_transpose1d: "
-     "{out_channels: 2, kernel_size: 5, stride: 2}\n"), (3, 54)),
-    ("kernel-exceeds-input", ("input: [1, 4, 3]\nlayers:\n  - conv1d: {out_channels: 2, "
-     "kernel_size: 7, padding: 3}\n"), (3, 44)),
-    ("asymmetric-same-padding", ("input: [1, 4, 9, 9]\nlayers:\n  - conv2d: {out_channels: 2, "
-     "kernel_size: [3, 2], padding: same}\n"), (3, 44)),
+    (
+        "stride-drops-input",
+        ("input: [1, 3, 10]\nlayers:\n  - conv1d: {out_channels: 4, kernel_size: 3, stride: 2}\n"),
+        (3, 55),
+    ),
+    (
+        "stride-drops-input",
+        "input: [1, 3, 7]\nlayers:\n  - max_pool1d: {kernel_size: 2}\n",
+        (3, 31),
+    ),
+    (
+        "bias-before-norm",
+        ("input: [2, 8]\nlayers:\n  - linear: {out_features: 4, bias: true}\n  - batch_norm1d\n"),
+        (3, 37),
+    ),
+    (
+        "transpose-checkerboard",
+        (
+            "input: [1, 4, 5]\nlayers:\n  - conv_transpose1d: "
+            "{out_channels: 2, kernel_size: 5, stride: 2}\n"
+        ),
+        (3, 54),
+    ),
+    (
+        "kernel-exceeds-input",
+        ("input: [1, 4, 3]\nlayers:\n  - conv1d: {out_channels: 2, kernel_size: 7, padding: 3}\n"),
+        (3, 44),
+    ),
+    (
+        "asymmetric-same-padding",
+        (
+            "input: [1, 4, 9, 9]\nlayers:\n  - conv2d: {out_channels: 2, "
+            "kernel_size: [3, 2], padding: same}\n"
+        ),
+        (3, 44),
+    ),
 ]
 
 
@@ -435,9 +569,11 @@ def test_rule_locations(code, spec, where):
 
 def test_messages_say_the_numbers():
     (d,) = lint(net_of(RULES["stride-drops-input"].bad))
-    assert d.message == ("max_pool2d '0': kernel 2, stride 2 never reads the last row (row 6) "
-                         "and the last column (column 6) of its 7x7 input: (size + padding - "
-                         "kernel) is not a multiple of the stride, and the output size floors")
+    assert d.message == (
+        "max_pool2d '0': kernel 2, stride 2 never reads the last row (row 6) "
+        "and the last column (column 6) of its 7x7 input: (size + padding - "
+        "kernel) is not a multiple of the stride, and the output size floors"
+    )
     assert d.hint.startswith("use an input size of 6 or 8")
     (d,) = lint(net_of(RULES["kernel-exceeds-input"].bad))
     assert "only its centre" in d.message and "1,048,576 of its 1,179,648 weights" in d.message
@@ -447,11 +583,25 @@ def test_messages_say_the_numbers():
 
 def test_stride_rule_ignores_padding_and_skipping_windows():
     # ResNet stem: 224 + 2*3 - 7 = 223 is odd, but only padding is dropped
-    assert lint(net_of("input: [1, 3, 224, 224]\nlayers:\n  - conv2d: {out_channels: 8, "
-                       "kernel_size: 7, stride: 2, padding: 3}\n")) == []
+    assert (
+        lint(
+            net_of(
+                "input: [1, 3, 224, 224]\nlayers:\n  - conv2d: {out_channels: 8, "
+                "kernel_size: 7, stride: 2, padding: 3}\n"
+            )
+        )
+        == []
+    )
     # 1x1 stride-2 downsampling skips every other input by design
-    assert lint(net_of("input: [1, 3, 7, 7]\nlayers:\n  - conv2d: {out_channels: 8, "
-                       "kernel_size: 1, stride: 2}\n")) == []
+    assert (
+        lint(
+            net_of(
+                "input: [1, 3, 7, 7]\nlayers:\n  - conv2d: {out_channels: 8, "
+                "kernel_size: 1, stride: 2}\n"
+            )
+        )
+        == []
+    )
 
 
 def test_bias_rule_needs_every_consumer_to_be_a_norm():
@@ -483,20 +633,27 @@ def test_finding_in_a_block_is_reported_once():
 
 # -- configuring rules: the spec's `lint:` and the command line --------------------------
 
+
 def test_spec_can_turn_a_rule_off_or_into_an_error():
     off = RULES["bias-before-norm"].bad + "lint: {bias-before-norm: off}\n"
     assert lint(net_of(off)) == []
     err = RULES["bias-before-norm"].bad + "lint:\n  bias-before-norm: error\n"
     (d,) = lint(net_of(err))
     assert d.severity == "error"
-    assert lint(net_of(RULES["bias-before-norm"].bad + "lint: {bias-before-norm: warning}\n")
-                )[0].severity == "warning"
+    assert (
+        lint(net_of(RULES["bias-before-norm"].bad + "lint: {bias-before-norm: warning}\n"))[
+            0
+        ].severity
+        == "warning"
+    )
 
 
 def test_spec_lint_mistakes_are_errors():
     found = lint(net_of(GOOD + "lint: {bias-befor-norm: off, stride-drops-input: loud}\n"))
     assert [(d.code, d.line, d.column, d.severity) for d in found] == [
-        ("unknown-lint-rule", 6, 8, "error"), ("bad-lint", 6, 50, "error")]
+        ("unknown-lint-rule", 6, 8, "error"),
+        ("bad-lint", 6, 50, "error"),
+    ]
     assert found[0].hint == "did you mean 'bias-before-norm'?"
     (d,) = lint(net_of(GOOD + "lint: [bias-before-norm]\n"))
     assert d.code == "bad-lint"
@@ -529,8 +686,9 @@ def test_strict_turns_warnings_into_failures(files):
     r = run("w.yaml", "good.yaml", "--strict")
     assert r.exit_code == 1
     assert r.output.splitlines()[0] == "FAIL w.yaml"
-    assert r.output.splitlines()[-1] == ("1 of 2 files failed: 0 errors, 1 warning "
-                                         "(--strict: warnings fail)")
+    assert r.output.splitlines()[-1] == (
+        "1 of 2 files failed: 0 errors, 1 warning (--strict: warnings fail)"
+    )
     data = json.loads(run("w.yaml", "--strict", "--format", "json").output)
     assert data["passed"] is False and data["errors"] == [] and len(data["warnings"]) == 1
 

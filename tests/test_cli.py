@@ -3,6 +3,7 @@
 Goldens live in tests/golden/; regenerate with LAYERCALC_UPDATE_GOLDEN=1 after a
 deliberate change, and review the diff.
 """
+
 import json
 import os
 from pathlib import Path
@@ -52,21 +53,45 @@ def test_json_matches_spec_section_7():
     assert data["totals"]["buffers"] == 1_795
     assert data["totals"]["macs"] == 103_817_216
     first = data["layers"][0]
-    assert {k: first[k] for k in ("name", "type", "input", "output", "params", "trainable",
-                                  "buffers", "macs")} == {
-        "name": "0", "type": "conv2d", "input": [[1, 3, 64, 64]], "output": [1, 64, 32, 32],
-        "params": 3072, "trainable": 3072, "buffers": 0, "macs": 3145728}
-    assert [layer["output"][2] for layer in data["layers"] if layer["type"] == "conv2d"] == [32, 16, 8, 4, 1]
+    assert {
+        k: first[k]
+        for k in ("name", "type", "input", "output", "params", "trainable", "buffers", "macs")
+    } == {
+        "name": "0",
+        "type": "conv2d",
+        "input": [[1, 3, 64, 64]],
+        "output": [1, 64, 32, 32],
+        "params": 3072,
+        "trainable": 3072,
+        "buffers": 0,
+        "macs": 3145728,
+    }
+    assert [layer["output"][2] for layer in data["layers"] if layer["type"] == "conv2d"] == [
+        32,
+        16,
+        8,
+        4,
+        1,
+    ]
     assert sum(layer["params"] for layer in data["layers"]) == data["totals"]["params"]
 
 
 def test_json_layout_is_one_line_per_layer_and_parses_to_the_same_data():
     from layercalc.render import render_json
 
-    payload = {"file": "a.yaml", "name": "Ré", "input": [1, 3], "output": {"x": [1, 2]},
-               "layers": [{"name": "0", "input": [[1, 3]], "args": "k=3"},
-                          {"name": "1", "input": [], "args": ""}],
-               "errors": [], "totals": {"params": 7}, "mixed": [{"a": 1}, 2]}
+    payload = {
+        "file": "a.yaml",
+        "name": "Ré",
+        "input": [1, 3],
+        "output": {"x": [1, 2]},
+        "layers": [
+            {"name": "0", "input": [[1, 3]], "args": "k=3"},
+            {"name": "1", "input": [], "args": ""},
+        ],
+        "errors": [],
+        "totals": {"params": 7},
+        "mixed": [{"a": 1}, 2],
+    }
     text = render_json([payload])
     assert json.loads(text) == payload
     lines = text.splitlines()
@@ -100,15 +125,21 @@ def test_table_errors_go_to_stderr_with_location(tmp_path):
 
 
 def test_stdin():
-    result = run("params", "-", "--format", "json",
-                 input="input: [1, 784]\nlayers: [linear: {out_features: 10}]\n")
+    result = run(
+        "params",
+        "-",
+        "--format",
+        "json",
+        input="input: [1, 784]\nlayers: [linear: {out_features: 10}]\n",
+    )
     data = json.loads(result.stdout)
     assert data["file"] == "<stdin>" and data["totals"]["params"] == 7850
 
 
 def test_set_and_input_overrides():
-    data = json.loads(run("params", D, "--set", "ndf=32", "--input", "1,3,128,128",
-                          "--format", "json").stdout)
+    data = json.loads(
+        run("params", D, "--set", "ndf=32", "--input", "1,3,128,128", "--format", "json").stdout
+    )
     # ndf=32: 4*4*3*32 + 4*4*32*64 + 4*4*64*128 + 4*4*128*256 + 4*4*256 + BN 2*(64+128+256)
     assert data["totals"]["params"] == 1536 + 32768 + 131072 + 524288 + 4096 + 896
     assert data["output"] == [1, 1, 5, 5]  # 128 -> 64 -> 32 -> 16 -> 8 -> 5
@@ -137,8 +168,9 @@ def test_layers_catalogue_lists_every_registered_type():
     data = json.loads(run("layers", "--format", "json").stdout)
     assert {e["type"] for e in data} == set(REGISTRY.canonical)
     conv = next(e for e in data if e["type"] == "conv2d")
-    assert {"name": "stride", "kind": "size", "default": "1", "choices": [], "doc": ""} in \
-        conv["args"]
+    assert {"name": "stride", "kind": "size", "default": "1", "choices": [], "doc": ""} in conv[
+        "args"
+    ]
     assert "out_channels" in run("layers", "conv2d").stdout
 
 
@@ -154,8 +186,12 @@ def test_python_dash_m_runs():
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "layercalc", "shape", D, "--format", "json"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "layercalc", "shape", D, "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert json.loads(out)["output"] == [1, 1, 1, 1]
 
 
@@ -174,20 +210,24 @@ def test_every_command_module_is_reachable():
             assert main.get_command(None, cmd.name) is cmd
 
 
-@pytest.mark.parametrize("entry, absent", [
-    ("layercalc.cli.entry", ("rich", "numpy", "click")),  # the executable's fast path
-    ("layercalc.cli", ("rich", "numpy")),  # the click group, for the same command
-])
+@pytest.mark.parametrize(
+    "entry, absent",
+    [
+        ("layercalc.cli.entry", ("rich", "numpy", "click")),  # the executable's fast path
+        ("layercalc.cli", ("rich", "numpy")),  # the click group, for the same command
+    ],
+)
 def test_json_path_imports_neither_rich_nor_numpy(entry, absent):
     import subprocess
     import sys
 
-    code = ("import sys; sys.argv = ['layercalc', 'shape', 'tests/golden/dcgan_d.yaml', "
-            f"'--format', 'json']\nfrom {entry} import main\ntry: main()\n"
-            "except SystemExit: pass\nprint(sorted({m.split('.')[0] for m in sys.modules} & "
-            f"set({absent!r})), file=sys.stderr)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys; sys.argv = ['layercalc', 'shape', 'tests/golden/dcgan_d.yaml', "
+        f"'--format', 'json']\nfrom {entry} import main\ntry: main()\n"
+        "except SystemExit: pass\nprint(sorted({m.split('.')[0] for m in sys.modules} & "
+        f"set({absent!r})), file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stderr.strip() == "[]"
 
 

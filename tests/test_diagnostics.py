@@ -3,6 +3,7 @@ goes on after an error, skips what reads the entry it could not build (no cascad
 follow-on errors), reports a mistake inside a block used many times once, stops at
 MAX_ERRORS, and still stops at the bounds. `check` prints each as FILE:LINE:COL:
 severity[code]: message, the source line with a caret under the column, and the hint."""
+
 import json
 import textwrap
 
@@ -37,13 +38,17 @@ THREE = """\
 
 def test_three_independent_mistakes_in_one_run(tmp_path):
     # the last two entries read c1, which the first error left unknown: no cascade
-    assert errors(tmp_path, THREE) == [(3, 24, "unknown-argument"),
-                                       (5, 57, "unknown-argument"),
-                                       (8, 28, "unknown-name")]
+    assert errors(tmp_path, THREE) == [
+        (3, 24, "unknown-argument"),
+        (5, 57, "unknown-argument"),
+        (8, 28, "unknown-name"),
+    ]
 
 
 def test_a_mistake_inside_a_block_used_many_times_is_reported_once(tmp_path):
-    got = errors(tmp_path, """\
+    got = errors(
+        tmp_path,
+        """\
         input: [1, 8, 16, 16]
         blocks:
           b:
@@ -53,7 +58,8 @@ def test_a_mistake_inside_a_block_used_many_times_is_reported_once(tmp_path):
         layers:
           - b: {repeat: 5}
           - conv2d: {out_channels: 4, kernel_size: 3, stride: 0}
-        """)
+        """,
+    )
     assert got == [(5, 51, "unknown-argument"), (9, 55, "bad-value")]
 
 
@@ -69,41 +75,44 @@ def test_the_number_kept_is_capped(tmp_path):
 
 
 def test_a_bound_still_stops_the_build_with_the_errors_before_it(tmp_path):
-    got = errors(tmp_path, """\
+    got = errors(
+        tmp_path,
+        """\
         input: [1, 4]
         layers:
           - linear: {out_features: 4, typo: 1}
           - relu: {repeat: 100000000}
-        """)
+        """,
+    )
     assert [c for _, _, c in got] == ["unknown-argument", "too-many-layers"]
 
 
 def test_one_error_still_reads_as_before(tmp_path):
     # a spec with one mistake gives exactly that diagnostic
-    assert errors(tmp_path, """\
+    assert errors(
+        tmp_path,
+        """\
         input: [1, 4]
         layers:
           - linear: {out_features: 0}
-        """) == [(3, 28, "bad-value")]
+        """,
+    ) == [(3, 28, "bad-value")]
 
 
 def test_check_prints_every_error_located_with_the_source_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "s.yaml").write_text(textwrap.dedent(THREE))
-    r = cli_runner(env={"NO_COLOR": "1"}).invoke(main, ["check", "s.yaml"],
-                                                 catch_exceptions=False)
+    r = cli_runner(env={"NO_COLOR": "1"}).invoke(main, ["check", "s.yaml"], catch_exceptions=False)
     assert r.exit_code == 1
     out = r.output.splitlines()
     assert out[0] == "FAIL s.yaml"
-    assert out[1] == "s.yaml:3:24: error[unknown-argument]: conv2d has no argument " \
-                     "'out_channel'"
+    assert out[1] == "s.yaml:3:24: error[unknown-argument]: conv2d has no argument 'out_channel'"
     assert out[2] == "  3 |   - conv2d: {name: c1, out_channel: 8, kernel_size: 3}"
     assert out[3] == "    |                        ^"
     assert out[4] == "  = hint: did you mean 'out_channels'?"
     assert sum(line.startswith("s.yaml:") for line in out) == 3
     assert out[-1] == "1 of 1 file failed: 3 errors, 0 warnings"
-    r = cli_runner().invoke(main, ["check", "s.yaml", "--format", "json"],
-                            catch_exceptions=False)
+    r = cli_runner().invoke(main, ["check", "s.yaml", "--format", "json"], catch_exceptions=False)
     assert len(json.loads(r.output)["errors"]) == 3
 
 
@@ -112,9 +121,9 @@ def test_a_long_line_is_shown_around_the_column_and_escaped(tmp_path, monkeypatc
     pad = ", ".join(f"v{i}: {i}" for i in range(40))
     (tmp_path / "s.yaml").write_text(
         f"vars: {{{pad}}}\ninput: [1, 4]\nlayers:\n"
-        f"  - linear: {{out_features: 4, {'x' * 60}: 1, name: \"a\\tb\"}}\n")
-    r = cli_runner(env={"NO_COLOR": "1"}).invoke(main, ["check", "s.yaml"],
-                                                 catch_exceptions=False)
+        f'  - linear: {{out_features: 4, {"x" * 60}: 1, name: "a\\tb"}}\n'
+    )
+    r = cli_runner(env={"NO_COLOR": "1"}).invoke(main, ["check", "s.yaml"], catch_exceptions=False)
     src, caret = r.output.splitlines()[2:4]
     assert src.startswith("  4 | ") and len(src) <= 90
     # the name (parsed first) is at fault; its tab is shown escaped, the caret under it
@@ -133,8 +142,9 @@ def test_the_readme_check_example_is_what_check_prints(tmp_path, monkeypatch):
     end = next(i for i, line in enumerate(shown) if line.startswith("1 of "))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "broken.yaml").write_text(textwrap.dedent(THREE))
-    r = cli_runner(env={"NO_COLOR": "1"}).invoke(main, ["check", "broken.yaml"],
-                                                 catch_exceptions=False)
+    r = cli_runner(env={"NO_COLOR": "1"}).invoke(
+        main, ["check", "broken.yaml"], catch_exceptions=False
+    )
     got = r.output.splitlines()
     assert got[:-1] == shown[start:end]
     specs = len(list((Path(__file__).resolve().parent.parent / "specs").glob("*.yaml")))
@@ -149,19 +159,26 @@ def test_the_readme_explain_example_is_what_explain_prints():
     head = "$ layercalc explain specs/dcgan_discriminator.yaml 2      # at 80 columns\n"
     shown = readme.split(head, 1)[1].split("```", 1)[0]
     r = cli_runner(env={"NO_COLOR": "1", "COLUMNS": "80"}).invoke(
-        main, ["explain", str(root / "specs" / "dcgan_discriminator.yaml"), "2"],
-        catch_exceptions=False)
+        main,
+        ["explain", str(root / "specs" / "dcgan_discriminator.yaml"), "2"],
+        catch_exceptions=False,
+    )
     assert r.output.split("\n\n", 1)[1] == shown
 
 
 def test_unknown_top_level_keys_come_with_the_other_errors(tmp_path):
-    assert errors(tmp_path, """\
+    assert errors(
+        tmp_path,
+        """\
         inputt: [1, 4]
         input: [1, 4]
         layers:
           - linear: {out_features: 3, biass: false}
         expects: {}
-        """) == [(1, 1, "unknown-key"), (5, 1, "unknown-key"), (4, 31, "unknown-argument")]
+        """,
+    ) == [(1, 1, "unknown-key"), (5, 1, "unknown-key"), (4, 31, "unknown-argument")]
     # a misspelt `layers:` is reported beside the missing key it leaves
-    assert [c for _, _, c in errors(tmp_path, "input: [1, 4]\nlayres:\n  - relu\n")] == \
-        ["unknown-key", "missing-key"]
+    assert [c for _, _, c in errors(tmp_path, "input: [1, 4]\nlayres:\n  - relu\n")] == [
+        "unknown-key",
+        "missing-key",
+    ]

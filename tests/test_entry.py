@@ -3,6 +3,7 @@
 It must give exactly what the click group gives (output, errors, exit code) for every
 argument list it accepts, and step aside for everything else.
 """
+
 from __future__ import annotations
 
 import io
@@ -76,18 +77,39 @@ def test_fast_path_reads_stdin_and_reports_errors_like_click(fmt, capsys, monkey
     assert fast[2] == 1 and "output-too-small" in fast[0] + fast[1]
 
 
-@pytest.mark.parametrize("argv", [
-    [], ["--help"], ["--version"], ["shape"], ["shape", "--help"], ["shape", D, "-h"],
-    ["verify", D], ["check", D], ["layers"],
-    ["shape", D, "--format", "xml"], ["shape", D, "--format", "JSON"], ["shape", D, "--format"],
-    ["shape", D, "--format="], ["shape", D, "--bogus"], ["shape", D, "--", "x.yaml"],
-    ["shape", D, "--max-layers", "0"], ["shape", D, "--max-layers", "+5"],
-    ["shape", D, "--max-layers", " 5"], ["shape", D, "--max-layers", "1_000"],
-    ["shape", D, "--max-layers", "５"], ["shape", D, "--depth", "-1"],
-    ["shape", D, "--set", "novalue"], ["shape", D, "--set", "1x=2"],
-    ["shape", D, "--set", "--format"], ["shape", D, "--input", "0,3"],
-    ["shape", D, "--input", "a,b"], ["shape", "specs/*.yaml"], ["shape", D, "-x"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--help"],
+        ["--version"],
+        ["shape"],
+        ["shape", "--help"],
+        ["shape", D, "-h"],
+        ["verify", D],
+        ["check", D],
+        ["layers"],
+        ["shape", D, "--format", "xml"],
+        ["shape", D, "--format", "JSON"],
+        ["shape", D, "--format"],
+        ["shape", D, "--format="],
+        ["shape", D, "--bogus"],
+        ["shape", D, "--", "x.yaml"],
+        ["shape", D, "--max-layers", "0"],
+        ["shape", D, "--max-layers", "+5"],
+        ["shape", D, "--max-layers", " 5"],
+        ["shape", D, "--max-layers", "1_000"],
+        ["shape", D, "--max-layers", "５"],
+        ["shape", D, "--depth", "-1"],
+        ["shape", D, "--set", "novalue"],
+        ["shape", D, "--set", "1x=2"],
+        ["shape", D, "--set", "--format"],
+        ["shape", D, "--input", "0,3"],
+        ["shape", D, "--input", "a,b"],
+        ["shape", "specs/*.yaml"],
+        ["shape", D, "-x"],
+    ],
+)
 def test_fast_path_steps_aside(argv):
     assert fast_args(argv) is None
 
@@ -102,8 +124,13 @@ def test_declined_arguments_still_get_clicks_usage_errors(capsys):
 def test_the_executable_is_the_entry():
     """The console script and `python -m layercalc` both start at the fast entry."""
     assert 'layercalc = "layercalc.cli.entry:main"' in (ROOT / "pyproject.toml").read_text()
-    out = subprocess.run([sys.executable, "-m", "layercalc", "params", D, "--format", "csv"],
-                         capture_output=True, text=True, cwd=ROOT, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "layercalc", "params", D, "--format", "csv"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     assert out.returncode == 0 and out.stdout.startswith("file,")
 
 
@@ -112,8 +139,13 @@ def test_a_stream_that_cannot_encode_the_table_gets_utf8(module):
     code = f"import sys; sys.argv[0] = 'layercalc'; from {module} import main; main()"
     if module == "layercalc":
         code = "import runpy; runpy.run_module('layercalc', run_name='__main__')"
-    out = subprocess.run([sys.executable, "-c", code, "shape", D], capture_output=True,
-                         cwd=ROOT, check=False, env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    out = subprocess.run(
+        [sys.executable, "-c", code, "shape", D],
+        capture_output=True,
+        cwd=ROOT,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )
     assert out.returncode == 0, out.stderr
     assert "┏━" in out.stdout.decode("utf-8")
 
@@ -122,8 +154,9 @@ def _in_terminal(code: str, *args) -> bytes:
     import pty
 
     leader, follower = pty.openpty()
-    with subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, stdout=follower,
-                          stderr=subprocess.DEVNULL) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-c", code, *args], cwd=ROOT, stdout=follower, stderr=subprocess.DEVNULL
+    ) as proc:
         os.close(follower)
         chunks = []
         while True:
@@ -149,8 +182,12 @@ def test_the_coloured_table_in_a_terminal_is_clicks():
 
 def test_broken_pipe_exits_quietly():
     """`layercalc shape big.yaml | head -1`: no traceback, as with click."""
-    with subprocess.Popen([sys.executable, "-m", "layercalc", "shape", R, "--format", "csv"],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-m", "layercalc", "shape", R, "--format", "csv"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    ) as proc:
         proc.stdout.close()  # the reader went away before anything was written
         err = proc.stderr.read().decode()
     assert proc.returncode == 1 and "Traceback" not in err, err

@@ -1,4 +1,5 @@
 """Explanations as golden text: the formulas with the numbers plugged in."""
+
 import textwrap
 
 import pytest
@@ -91,10 +92,13 @@ def test_floor_remainder_in_padding_only():
 
 
 def test_ceil_mode_last_window_rule():
-    got = text_of("max_pool2d: {kernel_size: 2, stride: 2, padding: 1, ceil_mode: true}",
-                  [1, 2, 5, 5])
-    row = ("⌈(5 + 2·1 − 2) / 2⌉ + 1 = ⌈2.5⌉ + 1 = 4; the last window would start at "
-           "(4 − 1)·2 = 6 ≥ n + p = 6, inside the right padding, so PyTorch drops it: 3")
+    got = text_of(
+        "max_pool2d: {kernel_size: 2, stride: 2, padding: 1, ceil_mode: true}", [1, 2, 5, 5]
+    )
+    row = (
+        "⌈(5 + 2·1 − 2) / 2⌉ + 1 = ⌈2.5⌉ + 1 = 4; the last window would start at "
+        "(4 − 1)·2 = 6 ≥ n + p = 6, inside the right padding, so PyTorch drops it: 3"
+    )
     assert got == golden(f"""
         0 (max_pool2d): [1, 2, 5, 5] -> [1, 2, 3, 3]
           shape: out = ⌈(n + 2·p − k) / s⌉ + 1
@@ -107,16 +111,17 @@ def test_ceil_mode_last_window_rule():
 
 
 def test_depthwise_conv():
-    got = text_of("conv2d: {out_channels: 32, kernel_size: 3, groups: 32, padding: 1}",
-                  [1, 32, 7, 7])
-    assert "params: weight 3·3·1·32 = 288 + bias 32; total 320 (in_channels/groups = 32/32)" \
-        in got
+    got = text_of(
+        "conv2d: {out_channels: 32, kernel_size: 3, groups: 32, padding: 1}", [1, 32, 7, 7]
+    )
+    assert "params: weight 3·3·1·32 = 288 + bias 32; total 320 (in_channels/groups = 32/32)" in got
     assert "weight sharing: 14,112 / 288 = 49: each weight is used 49 times per sample" in got
 
 
 def test_dilation_and_same_padding():
-    got = text_of("conv1d: {out_channels: 2, kernel_size: 4, dilation: 2, padding: same}",
-                  [1, 1, 9])
+    got = text_of(
+        "conv1d: {out_channels: 2, kernel_size: 4, dilation: 2, padding: same}", [1, 1, 9]
+    )
     assert got == golden("""
         0 (conv1d): [1, 1, 9] -> [1, 2, 9]
           shape: out = ⌊(n + 2·p − d·(k − 1) − 1) / s⌋ + 1
@@ -150,9 +155,11 @@ def test_linear_and_flatten_and_batch_norm():
     """).rstrip("\n")
     net = analyse("specs/dcgan_discriminator.yaml").net
     bn = lines(explain(net, "3")[0])
-    assert bn[2:] == ["  params: weight 128 + bias 128; total 256",
-                      "  buffers: running_mean 128 + running_var 128 + num_batches_tracked 1 "
-                      "= 257 (not parameters)"]
+    assert bn[2:] == [
+        "  params: weight 128 + bias 128; total 256",
+        "  buffers: running_mean 128 + running_var 128 + num_batches_tracked 1 "
+        "= 257 (not parameters)",
+    ]
 
 
 def test_figures_and_groups():

@@ -1,5 +1,6 @@
 """`explain` names what a conv's padding holds (its padding_mode): only padding_mode zeros
 pads with zeros; reflect, replicate and circular pad with copies of the input."""
+
 import json
 
 import pytest
@@ -11,15 +12,27 @@ from layercalc.analyses.explain import explain, lines
 CONV = "conv2d: {out_channels: 1, kernel_size: 3, padding: 1, padding_mode: MODE}"
 
 
-@pytest.mark.parametrize("mode, line", [
-    ("zeros", "26,508 of them touch real data, 1,140 fall on zero padding"),
-    ("reflect", "26,508 of them read the input itself, 1,140 fall on the reflect padding "
-                "(the input mirrored at its border)"),
-    ("replicate", "26,508 of them read the input itself, 1,140 fall on the replicate "
-                  "padding (copies of the border values)"),
-    ("circular", "26,508 of them read the input itself, 1,140 fall on the circular padding "
-                 "(the input wrapped around)"),
-])
+@pytest.mark.parametrize(
+    "mode, line",
+    [
+        ("zeros", "26,508 of them touch real data, 1,140 fall on zero padding"),
+        (
+            "reflect",
+            "26,508 of them read the input itself, 1,140 fall on the reflect padding "
+            "(the input mirrored at its border)",
+        ),
+        (
+            "replicate",
+            "26,508 of them read the input itself, 1,140 fall on the replicate "
+            "padding (copies of the border values)",
+        ),
+        (
+            "circular",
+            "26,508 of them read the input itself, 1,140 fall on the circular padding "
+            "(the input wrapped around)",
+        ),
+    ],
+)
 def test_the_padding_is_named_by_its_mode(mode, line):
     net = net_of(f"input: [1, 3, 32, 32]\nlayers:\n  - {CONV.replace('MODE', mode)}\n")
     text = lines(explain(net)[0])
@@ -35,8 +48,7 @@ def test_the_padding_is_named_by_its_mode(mode, line):
 def test_no_format_calls_a_copying_padding_zeros(tmp_path, fmt, mode):
     path = tmp_path / "s.yaml"
     path.write_text(f"input: [1, 3, 8, 8]\nlayers:\n  - {CONV.replace('MODE', mode)}\n")
-    r = cli_runner().invoke(group, ["explain", str(path), "--format", fmt],
-                            catch_exceptions=False)
+    r = cli_runner().invoke(group, ["explain", str(path), "--format", fmt], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert f"fall on the {mode} padding" in r.stdout
     assert "zero" not in r.stdout

@@ -1,5 +1,6 @@
 """Conditions in expressions (SPEC.md section 11, issue 13): comparisons, and/or/not and
 ``A if CONDITION else B`` join the whitelist; everything else stays refused."""
+
 from __future__ import annotations
 
 import doctest
@@ -15,23 +16,57 @@ NAMES = {"j": 0, "k": 3, "c": 64, "half": 0.5, "on": True, "off": False}
 
 VALUES = {
     # comparisons are the ints 1 and 0
-    "j == 0": 1, "j != 0": 0, "k < 3": 0, "k <= 3": 1, "k > 2": 1, "k >= 4": 0,
-    "half == 0.5": 1, "1 == 1.0": 1, "0.1 + 0.2 == 0.3": 0,  # floats compare as Python's
+    "j == 0": 1,
+    "j != 0": 0,
+    "k < 3": 0,
+    "k <= 3": 1,
+    "k > 2": 1,
+    "k >= 4": 0,
+    "half == 0.5": 1,
+    "1 == 1.0": 1,
+    "0.1 + 0.2 == 0.3": 0,  # floats compare as Python's
     # chained as Python does
-    "0 <= j < k": 1, "0 < j < k": 0, "1 < 2 == 1": 0, "j == 0 == j": 1, "1 < 2 < 3 < 4": 1,
+    "0 <= j < k": 1,
+    "0 < j < k": 0,
+    "1 < 2 == 1": 0,
+    "j == 0 == j": 1,
+    "1 < 2 < 3 < 4": 1,
     # not is 1 or 0
-    "not j": 1, "not k": 0, "not not k": 1, "not half": 0, "not 0.0": 1,
+    "not j": 1,
+    "not k": 0,
+    "not not k": 1,
+    "not half": 0,
+    "not 0.0": 1,
     # and / or return the operand that decides
-    "k and c": 64, "j and c": 0, "k or c": 3, "j or c": 64, "j or 0.0": 0.0,
-    "j and 1 or 2": 2, "k and 1 or 2": 1, "half and 7": 7,
+    "k and c": 64,
+    "j and c": 0,
+    "k or c": 3,
+    "j or c": 64,
+    "j or 0.0": 0.0,
+    "j and 1 or 2": 2,
+    "k and 1 or 2": 1,
+    "half and 7": 7,
     # a boolean var counts as 1 or 0
-    "on and 5": 5, "off or 5": 5, "5 and on": 1, "off and 5": 0, "k or on": 3,
-    "on if k else 2": 1, "on == 1": 1, "off == 0": 1, "not on": 0,
+    "on and 5": 5,
+    "off or 5": 5,
+    "5 and on": 1,
+    "off and 5": 0,
+    "k or on": 3,
+    "on if k else 2": 1,
+    "on == 1": 1,
+    "off == 0": 1,
+    "not on": 0,
     # conditional expressions
-    "2 if j == 0 else 1": 2, "2 if k == 0 else 1": 1, "c // 2 if c > 32 else c": 32,
-    "1 if j else 2 if k else 3": 2, "(1 if j else 2) * 10": 20,
+    "2 if j == 0 else 1": 2,
+    "2 if k == 0 else 1": 1,
+    "c // 2 if c > 32 else c": 32,
+    "1 if j else 2 if k else 3": 2,
+    "(1 if j else 2) * 10": 20,
     # precedence as Python's: arithmetic binds tighter than comparisons, not than and/or
-    "k + 1 > 3 and c": 64, "not j + 1": 0, "-(k > 2)": -1, "max(j < 1, 5 > 9)": 1,
+    "k + 1 > 3 and c": 64,
+    "not j + 1": 0,
+    "-(k > 2)": -1,
+    "max(j < 1, 5 > 9)": 1,
     "2 ** (k > 2)": 2,
 }
 
@@ -43,32 +78,38 @@ def test_value(text):
     assert type(got) is type(VALUES[text]), (text, got)  # never a bool
 
 
-@pytest.mark.parametrize("text, names", [
-    ("k if j == 0 else 1 / 0", {"k": 3, "j": 0}),
-    ("1 / 0 if j else k", {"k": 3, "j": 0}),
-    ("0 and 1 / 0", {}),
-    ("1 or 1 / 0", {}),
-    ("j and unknown_name", {"j": 0}),
-    ("1 if 1 else 9 ** 9 ** 9", {}),
-    ("1 if 1 else 2 ** 64", {}),
-    ("1 if 1 else floor(1, 2)", {}),
-    ("2 < 1 < 1 / 0", {}),  # a false link stops the chain
-    ("1 if 1 else sizes", {"sizes": [1, 2]}),
-])
+@pytest.mark.parametrize(
+    "text, names",
+    [
+        ("k if j == 0 else 1 / 0", {"k": 3, "j": 0}),
+        ("1 / 0 if j else k", {"k": 3, "j": 0}),
+        ("0 and 1 / 0", {}),
+        ("1 or 1 / 0", {}),
+        ("j and unknown_name", {"j": 0}),
+        ("1 if 1 else 9 ** 9 ** 9", {}),
+        ("1 if 1 else 2 ** 64", {}),
+        ("1 if 1 else floor(1, 2)", {}),
+        ("2 < 1 < 1 / 0", {}),  # a false link stops the chain
+        ("1 if 1 else sizes", {"sizes": [1, 2]}),
+    ],
+)
 def test_only_what_is_reached_is_evaluated(text, names):
     evaluate(text, names)  # does not raise
 
 
-@pytest.mark.parametrize("text, code", [
-    ("k if j else 1 / 0", "bad-expression"),
-    ("1 / 0 if j == 0 else k", "bad-expression"),
-    ("1 and 1 / 0", "bad-expression"),
-    ("0 or 2 ** 64", "too-large"),
-    ("1 < 2 < 1 / 0", "bad-expression"),
-    ("nope if 1 else 2", "unknown-name"),
-    ("1 if nope else 2", "unknown-name"),
-    ("0 if 1 else 9 ** 9 ** 9", None),  # the taken branch is fine
-])
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("k if j else 1 / 0", "bad-expression"),
+        ("1 / 0 if j == 0 else k", "bad-expression"),
+        ("1 and 1 / 0", "bad-expression"),
+        ("0 or 2 ** 64", "too-large"),
+        ("1 < 2 < 1 / 0", "bad-expression"),
+        ("nope if 1 else 2", "unknown-name"),
+        ("1 if nope else 2", "unknown-name"),
+        ("0 if 1 else 9 ** 9 ** 9", None),  # the taken branch is fine
+    ],
+)
 def test_errors_in_what_is_reached_are_raised(text, code):
     names = {"k": 3, "j": 0}
     if code is None:
@@ -79,35 +120,38 @@ def test_errors_in_what_is_reached_are_raised(text, code):
     assert exc.value.code == code
 
 
-@pytest.mark.parametrize("text, words", [
-    ("a if b", "cannot parse"),  # incomplete conditional
-    ("a if b else", "cannot parse"),
-    ("if a else b", "cannot parse"),
-    ("x is y", "'is'"),
-    ("x is not y", "'is not'"),
-    ("x in y", "'in'"),
-    ("x not in y", "'not in'"),
-    ("lambda: 1", "lambdas"),
-    ("(lambda: 1)()", "call"),
-    ("(y := 2)", "assignments"),
-    ("(y := 2) if 1 else 0", "assignments"),
-    ("1 if x.real else 0", "attribute"),
-    ("x[0] if 1 else 0", "subscripts"),
-    ("'a' if 1 else 0", "only numbers"),
-    ("1 if 'a' == 'a' else 0", "only numbers"),
-    ("True", "only numbers"),
-    ("None or 1", "only numbers"),
-    ("~1", "operator not allowed"),
-    ("1 << 2 if 1 else 0", "operator not allowed"),
-    ("1 & 2", "operator not allowed"),
-    ("1 <> 2", "cannot parse"),
-    ("[x for x in (1,)] or 1", "comprehensions"),
-    ("(1, 2) == (1, 2)", "tuples"),
-    ("[1] == [1]", "lists"),
-    ("print(1) if 1 else 0", "call"),
-    ("max(1, key=abs) or 1", "plain positional"),
-    ("x if y else z if", "cannot parse"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("a if b", "cannot parse"),  # incomplete conditional
+        ("a if b else", "cannot parse"),
+        ("if a else b", "cannot parse"),
+        ("x is y", "'is'"),
+        ("x is not y", "'is not'"),
+        ("x in y", "'in'"),
+        ("x not in y", "'not in'"),
+        ("lambda: 1", "lambdas"),
+        ("(lambda: 1)()", "call"),
+        ("(y := 2)", "assignments"),
+        ("(y := 2) if 1 else 0", "assignments"),
+        ("1 if x.real else 0", "attribute"),
+        ("x[0] if 1 else 0", "subscripts"),
+        ("'a' if 1 else 0", "only numbers"),
+        ("1 if 'a' == 'a' else 0", "only numbers"),
+        ("True", "only numbers"),
+        ("None or 1", "only numbers"),
+        ("~1", "operator not allowed"),
+        ("1 << 2 if 1 else 0", "operator not allowed"),
+        ("1 & 2", "operator not allowed"),
+        ("1 <> 2", "cannot parse"),
+        ("[x for x in (1,)] or 1", "comprehensions"),
+        ("(1, 2) == (1, 2)", "tuples"),
+        ("[1] == [1]", "lists"),
+        ("print(1) if 1 else 0", "call"),
+        ("max(1, key=abs) or 1", "plain positional"),
+        ("x if y else z if", "cannot parse"),
+    ],
+)
 def test_refusals_still_refused(text, words):
     # refused at parse time, whatever the values (nothing is evaluated)
     with pytest.raises(ExprError) as exc:
@@ -167,15 +211,18 @@ def test_conditions_in_a_spec():
     assert head.output == (1, 1, 15, 15) and head.params == 64 + 1
 
 
-@pytest.mark.parametrize("value, code, col", [
-    ('"1 if c"', "bad-expression", 28),
-    ('"c is 64"', "bad-expression", 28),
-    ('"c in 64"', "bad-expression", 28),
-    ('"(n := 3)"', "bad-expression", 28),
-    ('"2 if c == 64 else nope"', None, None),  # the untaken branch is not evaluated
-    ('"nope if c == 64 else 2"', "unknown-name", 28),
-    ('"c > 1 and 1 / 0"', "bad-expression", 28),
-])
+@pytest.mark.parametrize(
+    "value, code, col",
+    [
+        ('"1 if c"', "bad-expression", 28),
+        ('"c is 64"', "bad-expression", 28),
+        ('"c in 64"', "bad-expression", 28),
+        ('"(n := 3)"', "bad-expression", 28),
+        ('"2 if c == 64 else nope"', None, None),  # the untaken branch is not evaluated
+        ('"nope if c == 64 else 2"', "unknown-name", 28),
+        ('"c > 1 and 1 / 0"', "bad-expression", 28),
+    ],
+)
 def test_refusals_are_located_at_the_value(value, code, col):
     res = _spec(f"""\
         vars:

@@ -4,6 +4,7 @@ Each layer is built through the real pipeline (YAML -> analyse -> graph), so the
 rule, the tensors and the forward are checked together: the NumPy output must have the
 calculated shape and match torch to float32 tolerance.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,10 @@ from layercalc.analyses.loading import analyse_bytes
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-pytestmark = [pytest.mark.torch,
-              pytest.mark.filterwarnings("ignore:Using padding=.same.:UserWarning")]
+pytestmark = [
+    pytest.mark.torch,
+    pytest.mark.filterwarnings("ignore:Using padding=.same.:UserWarning"),
+]
 CASES = 24
 
 
@@ -90,6 +93,7 @@ def configs(maker, n=CASES, seed=0):
 
 # -- convolutions ------------------------------------------------------------------------
 
+
 def _conv_cfg(rnd):
     dims = rnd.choice((1, 2, 2, 3))
     g = rnd.choice((1, 1, 2, 3))
@@ -112,8 +116,16 @@ def _conv_cfg(rnd):
         pad = [rnd.randint(0, 2) for _ in range(dims)]
     size = [rnd.randint(4, 11 if dims < 3 else 7) for _ in range(dims)]
     shape = ([rnd.randint(1, 2)] if rnd.random() < 0.8 else []) + [cin] + size
-    args = {"out_channels": cout, "kernel_size": k, "stride": s, "padding": pad, "dilation": d, "groups": g,
-                "bias": rnd.random() < 0.7, "padding_mode": mode}
+    args = {
+        "out_channels": cout,
+        "kernel_size": k,
+        "stride": s,
+        "padding": pad,
+        "dilation": d,
+        "groups": g,
+        "bias": rnd.random() < 0.7,
+        "padding_mode": mode,
+    }
     return f"conv{dims}d", args, shape
 
 
@@ -125,8 +137,17 @@ def test_conv(layer, cfg, kernel_path):
     x = rng.standard_normal(cfg[2]).astype(np.float32)
     w = weights(layer, rng)
     cls = getattr(torch.nn, f"Conv{dims}d")
-    m = cls(layer.args["in_channels"], a["out_channels"], a["kernel_size"], a["stride"],
-            a["padding"], a["dilation"], a["groups"], a["bias"], a["padding_mode"])
+    m = cls(
+        layer.args["in_channels"],
+        a["out_channels"],
+        a["kernel_size"],
+        a["stride"],
+        a["padding"],
+        a["dilation"],
+        a["groups"],
+        a["bias"],
+        a["padding_mode"],
+    )
     m.load_state_dict({k: t(v) for k, v in w.items()}, strict=True)
     with torch.no_grad():
         check(layer, run(layer, [x], w), m(t(x)))
@@ -143,8 +164,16 @@ def _conv_t_cfg(rnd):
     op = [rnd.randint(0, max(si, di) - 1) for si, di in zip(s, d)]
     size = [rnd.randint(1, 6) for _ in range(dims)]
     shape = ([rnd.randint(1, 2)] if rnd.random() < 0.8 else []) + [cin] + size
-    args = {"out_channels": cout, "kernel_size": k, "stride": s, "padding": p, "output_padding": op,
-                "dilation": d, "groups": g, "bias": rnd.random() < 0.7}
+    args = {
+        "out_channels": cout,
+        "kernel_size": k,
+        "stride": s,
+        "padding": p,
+        "output_padding": op,
+        "dilation": d,
+        "groups": g,
+        "bias": rnd.random() < 0.7,
+    }
     return f"conv_transpose{dims}d", args, shape
 
 
@@ -157,12 +186,21 @@ def test_conv_transpose(layer, cfg):
     w = weights(layer, rng)
     fn = getattr(F, f"conv_transpose{dims}d")
     with torch.no_grad():
-        ref = fn(t(x), t(w["weight"]), t(w["bias"]) if "bias" in w else None, a["stride"],
-                 a["padding"], a["output_padding"], a["groups"], a["dilation"])
+        ref = fn(
+            t(x),
+            t(w["weight"]),
+            t(w["bias"]) if "bias" in w else None,
+            a["stride"],
+            a["padding"],
+            a["output_padding"],
+            a["groups"],
+            a["dilation"],
+        )
     check(layer, run(layer, [x], w), ref)
 
 
 # -- pooling -------------------------------------------------------------------------------
+
 
 def _pool_cfg(rnd):
     dims = rnd.choice((1, 2, 2, 3))
@@ -189,12 +227,20 @@ def test_pool(layer, cfg, kernel_path):
     dims = int(cfg[0][-2])
     x = rng.standard_normal(cfg[2]).astype(np.float32)
     if cfg[0].startswith("max"):
-        ref = getattr(F, f"max_pool{dims}d")(t(x), a["kernel_size"], a["stride"], a["padding"],
-                                            a["dilation"], a["ceil_mode"])
+        ref = getattr(F, f"max_pool{dims}d")(
+            t(x), a["kernel_size"], a["stride"], a["padding"], a["dilation"], a["ceil_mode"]
+        )
     else:
         kw = {"divisor_override": a["divisor_override"]} if "divisor_override" in a else {}
-        ref = getattr(F, f"avg_pool{dims}d")(t(x), a["kernel_size"], a["stride"], a["padding"],
-                                            a["ceil_mode"], a["count_include_pad"], **kw)
+        ref = getattr(F, f"avg_pool{dims}d")(
+            t(x),
+            a["kernel_size"],
+            a["stride"],
+            a["padding"],
+            a["ceil_mode"],
+            a["count_include_pad"],
+            **kw,
+        )
     check(layer, run(layer, [x], {}), ref)
 
 
@@ -202,8 +248,7 @@ def _adaptive_cfg(rnd):
     dims = rnd.choice((1, 2, 3))
     kind = rnd.choice(("max", "avg"))
     size = [rnd.randint(1, 9) for _ in range(dims)]
-    out = [rnd.choice((rnd.randint(1, 6), None)) if rnd.random() < 0.9 else n
-           for n in size]
+    out = [rnd.choice((rnd.randint(1, 6), None)) if rnd.random() < 0.9 else n for n in size]
     shape = ([rnd.randint(1, 2)] if rnd.random() < 0.8 else []) + [2] + size
     return f"adaptive_{kind}_pool{dims}d", {"output_size": out}, shape
 
@@ -248,13 +293,16 @@ def _torch_norm(layer, name, args, shape):
     if name.startswith(("batch_norm", "instance_norm")):
         kind = "BatchNorm" if name.startswith("batch") else "InstanceNorm"
         return getattr(torch.nn, f"{kind}{name[-2:].upper().replace('D', 'd')}")(
-            a["num_features"], eps=a["eps"], affine=a["affine"],
-            track_running_stats=a["track_running_stats"])
+            a["num_features"],
+            eps=a["eps"],
+            affine=a["affine"],
+            track_running_stats=a["track_running_stats"],
+        )
     if name == "layer_norm":
-        return torch.nn.LayerNorm(list(a["_ns"]), eps=a["eps"],
-                                  elementwise_affine=a["elementwise_affine"], bias=a["bias"])
-    return torch.nn.GroupNorm(a["num_groups"], a["num_channels"], eps=a["eps"],
-                              affine=a["affine"])
+        return torch.nn.LayerNorm(
+            list(a["_ns"]), eps=a["eps"], elementwise_affine=a["elementwise_affine"], bias=a["bias"]
+        )
+    return torch.nn.GroupNorm(a["num_groups"], a["num_channels"], eps=a["eps"], affine=a["affine"])
 
 
 @pytest.mark.parametrize("name,args,shape", NORM_CASES, ids=[c[0] for c in NORM_CASES])
@@ -326,6 +374,7 @@ def test_gelu_erf_accuracy():
 
 # -- linear, embedding -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("shape,bias", [([4, 7], True), ([7], False), ([2, 3, 7], True)])
 def test_linear(shape, bias):
     layer = build("linear", {"out_features": 5, "bias": bias}, shape)
@@ -357,10 +406,13 @@ RESHAPE_CASES = [
     ("reshape", {"shape": [5, -1, 2]}, [2, 3, 5, 2], lambda x: x.reshape(5, -1, 2)),
     ("pixel_shuffle", {"upscale_factor": 2}, [2, 8, 3, 4], lambda x: F.pixel_shuffle(x, 2)),
     ("pixel_shuffle", {"upscale_factor": 3}, [9, 2, 3], lambda x: F.pixel_shuffle(x, 3)),
-    ("pixel_unshuffle", {"downscale_factor": 2}, [2, 3, 4, 6],
-     lambda x: F.pixel_unshuffle(x, 2)),
-    ("pixel_unshuffle", {"downscale_factor": 3}, [1, 2, 2, 6, 3],
-     lambda x: F.pixel_unshuffle(x, 3)),
+    ("pixel_unshuffle", {"downscale_factor": 2}, [2, 3, 4, 6], lambda x: F.pixel_unshuffle(x, 2)),
+    (
+        "pixel_unshuffle",
+        {"downscale_factor": 3},
+        [1, 2, 2, 6, 3],
+        lambda x: F.pixel_unshuffle(x, 3),
+    ),
 ]
 
 
@@ -372,10 +424,20 @@ def test_reshape(name, args, shape, ref):
 
 
 def _upsample_cfg(rnd):
-    mode = rnd.choice(("nearest", "nearest", "linear", "bilinear", "bilinear", "trilinear",
-                       "bicubic", "area", "nearest-exact"))
-    dims = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(mode,
-                                                                           rnd.randint(1, 3))
+    mode = rnd.choice(
+        (
+            "nearest",
+            "nearest",
+            "linear",
+            "bilinear",
+            "bilinear",
+            "trilinear",
+            "bicubic",
+            "area",
+            "nearest-exact",
+        )
+    )
+    dims = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(mode, rnd.randint(1, 3))
     size = [rnd.randint(1, 7) for _ in range(dims)]
     args = {"mode": mode}
     if rnd.random() < 0.5:
@@ -391,30 +453,62 @@ def _upsample_cfg(rnd):
 def test_upsample(layer, cfg):
     a = cfg[1]
     x = np.random.default_rng(11).standard_normal(cfg[2]).astype(np.float32)
-    ref = F.interpolate(t(x), size=a.get("size"), scale_factor=a.get("scale_factor"),
-                        mode=a["mode"], align_corners=a.get("align_corners"))
+    ref = F.interpolate(
+        t(x),
+        size=a.get("size"),
+        scale_factor=a.get("scale_factor"),
+        mode=a["mode"],
+        align_corners=a.get("align_corners"),
+    )
     check(layer, run(layer, [x], {}), ref)
 
 
 PAD_CASES = [
     ("zero_pad2d", {"padding": 2}, [1, 2, 3, 4], lambda d: torch.nn.ZeroPad2d(2)),
     ("zero_pad1d", {"padding": [1, 3]}, [2, 5], lambda d: torch.nn.ZeroPad1d((1, 3))),
-    ("constant_pad2d", {"padding": [1, 0, 2, 3], "value": 1.5}, [1, 2, 3, 4],
-     lambda d: torch.nn.ConstantPad2d((1, 0, 2, 3), 1.5)),
-    ("constant_pad3d", {"padding": [1, 0, 2, 1, 0, 1], "value": -2}, [1, 2, 3, 4, 2],
-     lambda d: torch.nn.ConstantPad3d((1, 0, 2, 1, 0, 1), -2)),
-    ("reflection_pad1d", {"padding": [2, 1]}, [1, 2, 5],
-     lambda d: torch.nn.ReflectionPad1d((2, 1))),
-    ("reflection_pad2d", {"padding": [1, 2, 0, 3]}, [1, 2, 4, 5],
-     lambda d: torch.nn.ReflectionPad2d((1, 2, 0, 3))),
-    ("replication_pad2d", {"padding": [3, 1, 2, 0]}, [2, 3, 4],
-     lambda d: torch.nn.ReplicationPad2d((3, 1, 2, 0))),
-    ("replication_pad3d", {"padding": 1}, [1, 1, 2, 3, 4],
-     lambda d: torch.nn.ReplicationPad3d(1)),
-    ("circular_pad2d", {"padding": [1, 2, 2, 1]}, [1, 2, 3, 4],
-     lambda d: torch.nn.CircularPad2d((1, 2, 2, 1))),
-    ("constant_pad1d", {"padding": [-1, 2], "value": 0.5}, [1, 2, 5],
-     lambda d: torch.nn.ConstantPad1d((-1, 2), 0.5)),
+    (
+        "constant_pad2d",
+        {"padding": [1, 0, 2, 3], "value": 1.5},
+        [1, 2, 3, 4],
+        lambda d: torch.nn.ConstantPad2d((1, 0, 2, 3), 1.5),
+    ),
+    (
+        "constant_pad3d",
+        {"padding": [1, 0, 2, 1, 0, 1], "value": -2},
+        [1, 2, 3, 4, 2],
+        lambda d: torch.nn.ConstantPad3d((1, 0, 2, 1, 0, 1), -2),
+    ),
+    (
+        "reflection_pad1d",
+        {"padding": [2, 1]},
+        [1, 2, 5],
+        lambda d: torch.nn.ReflectionPad1d((2, 1)),
+    ),
+    (
+        "reflection_pad2d",
+        {"padding": [1, 2, 0, 3]},
+        [1, 2, 4, 5],
+        lambda d: torch.nn.ReflectionPad2d((1, 2, 0, 3)),
+    ),
+    (
+        "replication_pad2d",
+        {"padding": [3, 1, 2, 0]},
+        [2, 3, 4],
+        lambda d: torch.nn.ReplicationPad2d((3, 1, 2, 0)),
+    ),
+    ("replication_pad3d", {"padding": 1}, [1, 1, 2, 3, 4], lambda d: torch.nn.ReplicationPad3d(1)),
+    (
+        "circular_pad2d",
+        {"padding": [1, 2, 2, 1]},
+        [1, 2, 3, 4],
+        lambda d: torch.nn.CircularPad2d((1, 2, 2, 1)),
+    ),
+    (
+        "constant_pad1d",
+        {"padding": [-1, 2], "value": 0.5},
+        [1, 2, 5],
+        lambda d: torch.nn.ConstantPad1d((-1, 2), 0.5),
+    ),
 ]
 
 
@@ -427,25 +521,57 @@ def test_pad(name, args, shape, ref):
 
 # -- merges ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind,shapes,extra", [
-    ("add", [[2, 3, 4], [2, 3, 4]], {}),
-    ("add", [[2, 3, 4], [1, 3, 1]], {}),
-    ("mul", [[2, 1, 4], [2, 4, 1], [1, 1, 4]], {}),
-    ("add", [[1, 1, 4], [2, 3, 4], [6, 1, 1, 1]], {}),
-    ("concat", [[2, 3, 4], [2, 3, 4]], {"dim": -1}),
-    ("concat", [[2, 6, 2], [2, 6, 2]], {"dim": 1}),
-])
+
+@pytest.mark.parametrize(
+    "kind,shapes,extra",
+    [
+        ("add", [[2, 3, 4], [2, 3, 4]], {}),
+        ("add", [[2, 3, 4], [1, 3, 1]], {}),
+        ("mul", [[2, 1, 4], [2, 4, 1], [1, 1, 4]], {}),
+        ("add", [[1, 1, 4], [2, 3, 4], [6, 1, 1, 1]], {}),
+        ("concat", [[2, 3, 4], [2, 3, 4]], {"dim": -1}),
+        ("concat", [[2, 6, 2], [2, 6, 2]], {"dim": 1}),
+    ],
+)
 def test_merge(kind, shapes, extra):
     total = 24
-    text = json.dumps({"input": [total], "layers": [
-        {"type": "reshape", "name": f"b{i}", "shape": s, "from": "input"}
-        for i, s in enumerate(shapes) if np.prod(s) == total] + [
-        {"type": "linear", "name": f"l{i}", "out_features": int(np.prod(s)), "from": "input"}
-        for i, s in enumerate(shapes) if np.prod(s) != total] + [
-        {"type": "reshape", "name": f"r{i}", "shape": s, "from": f"l{i}"}
-        for i, s in enumerate(shapes) if np.prod(s) != total] + [
-        dict({"type": kind, "from": [f"b{i}" if np.prod(s) == total else f"r{i}"
-                                     for i, s in enumerate(shapes)]}, **extra)]})
+    text = json.dumps(
+        {
+            "input": [total],
+            "layers": [
+                {"type": "reshape", "name": f"b{i}", "shape": s, "from": "input"}
+                for i, s in enumerate(shapes)
+                if np.prod(s) == total
+            ]
+            + [
+                {
+                    "type": "linear",
+                    "name": f"l{i}",
+                    "out_features": int(np.prod(s)),
+                    "from": "input",
+                }
+                for i, s in enumerate(shapes)
+                if np.prod(s) != total
+            ]
+            + [
+                {"type": "reshape", "name": f"r{i}", "shape": s, "from": f"l{i}"}
+                for i, s in enumerate(shapes)
+                if np.prod(s) != total
+            ]
+            + [
+                dict(
+                    {
+                        "type": kind,
+                        "from": [
+                            f"b{i}" if np.prod(s) == total else f"r{i}"
+                            for i, s in enumerate(shapes)
+                        ],
+                    },
+                    **extra,
+                )
+            ],
+        }
+    )
     r = analyse_bytes(text.encode(), "t.yaml")
     assert r.ok, r.diagnostics
     layer = r.net.layers[-1]

@@ -1,5 +1,6 @@
 """Free parameters and buffers (SPEC.md section 12): `parameter:` entries with no input,
 state_dict keys with no suffix, trainable: false and buffer: true, verify round trips."""
+
 import json
 
 import pytest
@@ -30,12 +31,19 @@ layers:
 
 def test_counts_keys_and_shapes():
     net = net_of(VIT_HEAD)
-    keys = {layer.state_key(t.key): (tuple(t.shape), t.buffer) for layer in net.layers
-            for t in layer.tensors}
-    assert keys == {"proj.weight": ((16, 8), False), "proj.bias": ((16,), False),
-                    "class_token": ((1, 1, 16), False),
-                    "encoder.pos_embedding": ((1, 5, 16), False),
-                    "scale": ((16,), True), "frozen": ((16,), False)}
+    keys = {
+        layer.state_key(t.key): (tuple(t.shape), t.buffer)
+        for layer in net.layers
+        for t in layer.tensors
+    }
+    assert keys == {
+        "proj.weight": ((16, 8), False),
+        "proj.bias": ((16,), False),
+        "class_token": ((1, 1, 16), False),
+        "encoder.pos_embedding": ((1, 5, 16), False),
+        "scale": ((16,), True),
+        "frozen": ((16,), False),
+    }
     t = net.totals()
     assert t["params"] == 16 * 8 + 16 + 16 + 80 + 16
     assert t["trainable"] == t["params"] - 16
@@ -45,13 +53,16 @@ def test_counts_keys_and_shapes():
     assert list(net.outputs.values()) == [(2, 5, 16)]
 
 
-@pytest.mark.parametrize("entry,code,marker", [
-    ("parameter: {shape: [1, 0, 3]}", "invalid-layer", "[1, 0"),
-    ("parameter: {shape: []}", "bad-value", "[]"),
-    ("parameter: {}", "missing-argument", "parameter"),
-    ("parameter: {shape: [2], from: input}", "bad-from", "input}"),
-    ("parameter: {shape: [in_shape(1)]}", "bad-expression", "in_shape"),
-])
+@pytest.mark.parametrize(
+    "entry,code,marker",
+    [
+        ("parameter: {shape: [1, 0, 3]}", "invalid-layer", "[1, 0"),
+        ("parameter: {shape: []}", "bad-value", "[]"),
+        ("parameter: {}", "missing-argument", "parameter"),
+        ("parameter: {shape: [2], from: input}", "bad-from", "input}"),
+        ("parameter: {shape: [in_shape(1)]}", "bad-expression", "in_shape"),
+    ],
+)
 def test_refusals_are_located(entry, code, marker):
     text = f"input: [1, 4]\nlayers:\n  - {entry}\n"
     r = analyse_bytes(text.encode(), "t.yaml")
@@ -69,8 +80,12 @@ def test_cli_json_explain_cost_rf(tmp_path):
     rows = {row["name"]: row for row in json.loads(r.output)["layers"]}
     assert rows["class_token"]["input"] == [] and rows["class_token"]["params"] == 16
     assert rows["scale"]["buffers"] == 16
-    for cmd in (["explain", str(spec), "class_token"], ["cost", str(spec)],
-                ["rf", str(spec)], ["check", str(spec)]):
+    for cmd in (
+        ["explain", str(spec), "class_token"],
+        ["cost", str(spec)],
+        ["rf", str(spec)],
+        ["check", str(spec)],
+    ):
         r = runner.invoke(main, cmd)
         assert r.exit_code == 0, (cmd, r.output)
     assert "no input" in runner.invoke(main, ["explain", str(spec), "class_token"]).output

@@ -6,6 +6,7 @@ line and column. The normal suite runs a fixed, derandomized number of examples
 (``FUZZ_EXAMPLES`` scales it); ``benchmarks/fuzz_long.py --examples 50000`` runs the same
 strategies for longer with fresh randomness.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,6 +34,7 @@ GITHUB_DIAG = re.compile(r"^::(error|warning) file=[^\n]*,line=\d+,col=\d+::")
 
 
 # -- the commands under test ----------------------------------------------------------
+
 
 @lru_cache(maxsize=None)
 def commands() -> tuple:
@@ -116,29 +118,103 @@ def _located_errors(result, fmt) -> list:
 
 TYPE_NAMES = sorted(REGISTRY.canonical)
 SMALL = st.integers(1, 8)
-INTS = st.one_of(SMALL, SMALL, st.integers(-3, 70),
-                 st.sampled_from([0, -1, 2**31 - 1, 2**31, 2**48, 2**62, 2**63, 2**64, 10**30]))
-EXPRS = st.sampled_from([
-    "c", "c * 2", "c // 2", "c / 2", "c / 3", "2 ** c", "2 ** 70", "max(1, c - 9)", "min(c, 3)",
-    "floor(c / 3)", "ceil(c / 3)", "round(2.5)", "abs(-c)", "c / 0", "c % 0", "foo", "c +",
-    "().__class__", "__import__('os')", "[c for c in (1,)]", "lambda: 1", "'a' * 3",
-    "9 ** 9 ** 9", "-1", "c - c", "same", "valid", "nearest", "bilinear", "zeros", "reflect",
-    "sizes", "sizes * 3", "flag", "w", "w * 2", ".inf", "-.nan", "1e400", "(" * 120 + "1" + ")" * 120,
-])
-FLOATS = st.one_of(st.sampled_from([0.0, 0.5, 1.5, 2.0, -0.5, 1e-5, 1e300]),
-                   st.floats(allow_nan=True, allow_infinity=True))
-SCALARS = st.one_of(INTS, INTS, EXPRS, FLOATS, st.booleans(), st.none(),
-                    st.text(max_size=6))
-VALUES = st.one_of(SCALARS, SCALARS, SCALARS,
-                   st.lists(st.one_of(SMALL, INTS, EXPRS, st.none()), max_size=5),
-                   st.dictionaries(st.sampled_from(["a", "b", "type"]), SCALARS, max_size=2))
+INTS = st.one_of(
+    SMALL,
+    SMALL,
+    st.integers(-3, 70),
+    st.sampled_from([0, -1, 2**31 - 1, 2**31, 2**48, 2**62, 2**63, 2**64, 10**30]),
+)
+EXPRS = st.sampled_from(
+    [
+        "c",
+        "c * 2",
+        "c // 2",
+        "c / 2",
+        "c / 3",
+        "2 ** c",
+        "2 ** 70",
+        "max(1, c - 9)",
+        "min(c, 3)",
+        "floor(c / 3)",
+        "ceil(c / 3)",
+        "round(2.5)",
+        "abs(-c)",
+        "c / 0",
+        "c % 0",
+        "foo",
+        "c +",
+        "().__class__",
+        "__import__('os')",
+        "[c for c in (1,)]",
+        "lambda: 1",
+        "'a' * 3",
+        "9 ** 9 ** 9",
+        "-1",
+        "c - c",
+        "same",
+        "valid",
+        "nearest",
+        "bilinear",
+        "zeros",
+        "reflect",
+        "sizes",
+        "sizes * 3",
+        "flag",
+        "w",
+        "w * 2",
+        ".inf",
+        "-.nan",
+        "1e400",
+        "(" * 120 + "1" + ")" * 120,
+    ]
+)
+FLOATS = st.one_of(
+    st.sampled_from([0.0, 0.5, 1.5, 2.0, -0.5, 1e-5, 1e300]),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+SCALARS = st.one_of(INTS, INTS, EXPRS, FLOATS, st.booleans(), st.none(), st.text(max_size=6))
+VALUES = st.one_of(
+    SCALARS,
+    SCALARS,
+    SCALARS,
+    st.lists(st.one_of(SMALL, INTS, EXPRS, st.none()), max_size=5),
+    st.dictionaries(st.sampled_from(["a", "b", "type"]), SCALARS, max_size=2),
+)
 # texts that must never reach a terminal raw: escapes, line breaks, C1, separators, bidi
-HOSTILE_TEXT = ["\x1b]0;title\x07", "\x1b[2J", "a\bb", "\x00", "\x7f", "a\nb.yaml:1:1: "
-                "error[x]: forged", "\r::error::x", "\x85", "\x9b31m", "a\u2028b",
-                "\u202eevil", "[bold red]x[/]"]
-NAMES = st.one_of(st.sampled_from(["a", "b", "c1", "x", "input", "output", "a.b", "", "0",
-                                   "1", "blk", "with space", *HOSTILE_TEXT]),
-                  st.integers(0, 3))
+HOSTILE_TEXT = [
+    "\x1b]0;title\x07",
+    "\x1b[2J",
+    "a\bb",
+    "\x00",
+    "\x7f",
+    "a\nb.yaml:1:1: error[x]: forged",
+    "\r::error::x",
+    "\x85",
+    "\x9b31m",
+    "a\u2028b",
+    "\u202eevil",
+    "[bold red]x[/]",
+]
+NAMES = st.one_of(
+    st.sampled_from(
+        [
+            "a",
+            "b",
+            "c1",
+            "x",
+            "input",
+            "output",
+            "a.b",
+            "",
+            "0",
+            "1",
+            "blk",
+            "with space",
+            *HOSTILE_TEXT,
+        ]
+    ),
+    st.integers(0, 3),
+)
 
 
 def _arg_values(arg, bad: bool):
@@ -158,8 +234,9 @@ def _arg_values(arg, bad: bool):
         good = st.integers(-2, 3)
     else:
         good = st.one_of(SMALL, st.sampled_from(["c", "c * 2", "c // 2", "max(1, c // 4)"]))
-    if kind in ("int", "size") and arg.name.endswith(("channels", "features", "groups",
-                                                      "parameters", "embeddings")):
+    if kind in ("int", "size") and arg.name.endswith(
+        ("channels", "features", "groups", "parameters", "embeddings")
+    ):
         good = st.one_of(good, st.sampled_from([3, 6, 12, 16]))
     return st.one_of(good, good, good, VALUES) if bad else good
 
@@ -168,19 +245,33 @@ def _arg_values(arg, bad: bool):
 def layer_entry(draw, depth=0, bad=True):
     choice = draw(st.integers(0, 19))
     if choice == 0:
-        type_name = draw(st.sampled_from(["blk", "sequential", "nosuchlayer", "Conv2D",
-                                          "batch_norm", "conv", "max_pool", "dense", "cat"]
-                                         + HOSTILE_TEXT
-                                         if bad else ["blk", "sequential", "Conv2D", "conv",
-                                                      "batch_norm", "dense"]))
+        type_name = draw(
+            st.sampled_from(
+                [
+                    "blk",
+                    "sequential",
+                    "nosuchlayer",
+                    "Conv2D",
+                    "batch_norm",
+                    "conv",
+                    "max_pool",
+                    "dense",
+                    "cat",
+                ]
+                + HOSTILE_TEXT
+                if bad
+                else ["blk", "sequential", "Conv2D", "conv", "batch_norm", "dense"]
+            )
+        )
     else:
         type_name = draw(st.sampled_from(TYPE_NAMES))
     lt = REGISTRY.get(type_name)
     args = {}
     if type_name == "sequential":
         if depth < 2:
-            args["layers"] = draw(st.lists(layer_entry(depth + 1, bad),
-                                           min_size=0 if bad else 1, max_size=3))
+            args["layers"] = draw(
+                st.lists(layer_entry(depth + 1, bad), min_size=0 if bad else 1, max_size=3)
+            )
     elif type_name == "blk":
         if draw(st.booleans()):
             args["w"] = draw(VALUES if bad else SMALL)
@@ -193,8 +284,9 @@ def layer_entry(draw, depth=0, bad=True):
                 if not bad or draw(st.integers(0, 15)) > 0:  # sometimes a required one is missing
                     args[arg.name] = draw(_arg_values(arg, bad))
     if bad and draw(st.integers(0, 9)) == 0:
-        args[draw(st.sampled_from(["bogus", "out_chanels", "kernel", "p", *HOSTILE_TEXT]))] = \
-            draw(VALUES)
+        args[draw(st.sampled_from(["bogus", "out_chanels", "kernel", "p", *HOSTILE_TEXT]))] = draw(
+            VALUES
+        )
     meta = draw(st.integers(0, 12))
     if meta == 1:
         args["name"] = draw(NAMES if bad else st.sampled_from(["a", "b", "c1", "x", "y"]))
@@ -203,8 +295,11 @@ def layer_entry(draw, depth=0, bad=True):
     elif meta == 2:
         args["from"] = "input"
     elif meta == 3:
-        args["repeat"] = draw(st.one_of(st.integers(1, 3), st.sampled_from(
-            [0, 10**6, "c", "2**70"] if bad else [2, "c"])))
+        args["repeat"] = draw(
+            st.one_of(
+                st.integers(1, 3), st.sampled_from([0, 10**6, "c", "2**70"] if bad else [2, "c"])
+            )
+        )
     elif meta == 4:
         args["trainable"] = draw(st.one_of(st.booleans(), VALUES) if bad else st.booleans())
     style = draw(st.integers(0, 5))
@@ -220,7 +315,9 @@ GOOD_SHAPES = st.one_of(
     st.lists(st.sampled_from([1, 2, 3, 8, 16, 32]), min_size=2, max_size=5),
 )
 SHAPES = st.one_of(
-    GOOD_SHAPES, GOOD_SHAPES, GOOD_SHAPES,
+    GOOD_SHAPES,
+    GOOD_SHAPES,
+    GOOD_SHAPES,
     st.lists(st.one_of(INTS, EXPRS), min_size=0, max_size=6),
     SCALARS,
 )
@@ -233,30 +330,43 @@ def random_spec(draw) -> bytes:
     bad = draw(st.booleans())
     doc = {}
     if draw(st.integers(0, 9)) > 0:
-        doc["vars"] = {"c": draw(st.one_of(SMALL, SMALL, VALUES) if bad else SMALL),
-                       "flag": draw(st.booleans()),
-                       "sizes": draw(st.lists(SMALL, min_size=1, max_size=3))}
+        doc["vars"] = {
+            "c": draw(st.one_of(SMALL, SMALL, VALUES) if bad else SMALL),
+            "flag": draw(st.booleans()),
+            "sizes": draw(st.lists(SMALL, min_size=1, max_size=3)),
+        }
     if draw(st.integers(0, 3)) == 0:  # spec texts shown in titles, captions, check output
         doc["name"] = draw(st.sampled_from(HOSTILE_TEXT))
         doc["description"] = draw(st.sampled_from(HOSTILE_TEXT))
     doc["input"] = draw(SHAPES if bad else GOOD_SHAPES)
     if draw(st.integers(0, 3)) == 0:
-        doc["blocks"] = {"blk": {"args": {"w": draw(st.one_of(st.none(), SMALL))},
-                                 "layers": draw(st.lists(layer_entry(1, bad), min_size=1,
-                                                         max_size=3))}}
+        doc["blocks"] = {
+            "blk": {
+                "args": {"w": draw(st.one_of(st.none(), SMALL))},
+                "layers": draw(st.lists(layer_entry(1, bad), min_size=1, max_size=3)),
+            }
+        }
     if draw(st.integers(0, 5)) == 0:
-        doc["dtype"] = draw(st.sampled_from(["float32", "float16", "int8", "float128", 3]
-                                            if bad else ["float16", "bfloat16", "float64"]))
+        doc["dtype"] = draw(
+            st.sampled_from(
+                ["float32", "float16", "int8", "float128", 3]
+                if bad
+                else ["float16", "bfloat16", "float64"]
+            )
+        )
     doc["layers"] = draw(st.lists(layer_entry(0, bad), min_size=1, max_size=6))
     if bad and draw(st.integers(0, 5)) == 0:
         doc["outputs"] = draw(st.lists(NAMES, max_size=2))
     if draw(st.integers(0, 3)) == 0:
-        optional = {"output": SHAPES if bad else GOOD_SHAPES,
-                    "params": st.one_of(INTS, st.text(max_size=4)) if bad else SMALL,
-                    "max_params": st.sampled_from(["3M", "1K", "0", "x", 10] if bad else ["3M"]),
-                    "max_macs": st.sampled_from(["200M", "1G", "-1", 5] if bad else ["1G"]),
-                    "max_param_memory": st.sampled_from(["12MiB", "1KB", "lots", 7]
-                                                        if bad else ["12MiB", "1 GB"])}
+        optional = {
+            "output": SHAPES if bad else GOOD_SHAPES,
+            "params": st.one_of(INTS, st.text(max_size=4)) if bad else SMALL,
+            "max_params": st.sampled_from(["3M", "1K", "0", "x", 10] if bad else ["3M"]),
+            "max_macs": st.sampled_from(["200M", "1G", "-1", 5] if bad else ["1G"]),
+            "max_param_memory": st.sampled_from(
+                ["12MiB", "1KB", "lots", 7] if bad else ["12MiB", "1 GB"]
+            ),
+        }
         if bad:
             optional["bogus"] = SCALARS
         doc["expect"] = draw(st.fixed_dictionaries({}, optional=optional))
@@ -264,8 +374,9 @@ def random_spec(draw) -> bytes:
         doc[draw(st.sampled_from(["layer", "inputs", "nmae", "lint"]))] = draw(VALUES)
     order = draw(st.permutations(list(doc)))
     doc = {k: doc[k] for k in order}
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=None,
-                          allow_unicode=True).encode("utf-8")
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, allow_unicode=True).encode(
+        "utf-8"
+    )
 
 
 # -- mutated specs ---------------------------------------------------------------------
@@ -295,16 +406,73 @@ def seed_specs() -> tuple:
     return tuple(seeds + HOSTILE_SEEDS)
 
 
-NUMBERS = [b"0", b"-1", b"1", b"2", b"3", b"7", b"64", b"2147483648", b"99999999999999999999999",
-           b"1.5", b"1e400", b"-0", b"x", b"2**64", b"9 ** 9 ** 9", b".nan", b"''"]
-SNIPPETS = [b"\t", b": ", b"- ", b"[", b"]", b"{", b"}", b"&a ", b"*a", b"!!python/none ",
-            b"#", b"'", b'"', b"\n", b"  ", b"---\n", b"? ", b"|\n", b",", b"\x00", b"\xff",
-            b"\xe9", b"\x07", b"<<: ", b"%YAML 1.1\n", b"*", b"&",
-            b'"\\e]0;t\\a"', b'"\\r\\n::error::x"', b'"\\x9b\\u2028\\u202e"', b"\x1b[2J",
-            b"\xc2\x85", b"\r"]
-MUTATIONS = ("delete_line", "duplicate_line", "swap_chars", "change_number", "insert_tab",
-             "truncate", "insert_snippet", "replace_byte", "indent_line", "dedent_line",
-             "swap_lines")
+NUMBERS = [
+    b"0",
+    b"-1",
+    b"1",
+    b"2",
+    b"3",
+    b"7",
+    b"64",
+    b"2147483648",
+    b"99999999999999999999999",
+    b"1.5",
+    b"1e400",
+    b"-0",
+    b"x",
+    b"2**64",
+    b"9 ** 9 ** 9",
+    b".nan",
+    b"''",
+]
+SNIPPETS = [
+    b"\t",
+    b": ",
+    b"- ",
+    b"[",
+    b"]",
+    b"{",
+    b"}",
+    b"&a ",
+    b"*a",
+    b"!!python/none ",
+    b"#",
+    b"'",
+    b'"',
+    b"\n",
+    b"  ",
+    b"---\n",
+    b"? ",
+    b"|\n",
+    b",",
+    b"\x00",
+    b"\xff",
+    b"\xe9",
+    b"\x07",
+    b"<<: ",
+    b"%YAML 1.1\n",
+    b"*",
+    b"&",
+    b'"\\e]0;t\\a"',
+    b'"\\r\\n::error::x"',
+    b'"\\x9b\\u2028\\u202e"',
+    b"\x1b[2J",
+    b"\xc2\x85",
+    b"\r",
+]
+MUTATIONS = (
+    "delete_line",
+    "duplicate_line",
+    "swap_chars",
+    "change_number",
+    "insert_tab",
+    "truncate",
+    "insert_snippet",
+    "replace_byte",
+    "indent_line",
+    "dedent_line",
+    "swap_lines",
+)
 
 
 def mutate(data: bytes, op: str, i: int, j: int, payload: bytes) -> bytes:
@@ -327,7 +495,7 @@ def mutate(data: bytes, op: str, i: int, j: int, payload: bytes) -> bytes:
     elif op == "swap_chars":
         if len(data) >= 2:
             p = min(pos, len(data) - 2)
-            return data[:p] + data[p + 1:p + 2] + data[p:p + 1] + data[p + 2:]
+            return data[:p] + data[p + 1 : p + 2] + data[p : p + 1] + data[p + 2 :]
         return data
     elif op == "change_number":
         spans = [m.span() for m in re.finditer(rb"-?\d+(\.\d+)?", data)]
@@ -343,7 +511,7 @@ def mutate(data: bytes, op: str, i: int, j: int, payload: bytes) -> bytes:
         return data[:pos] + payload + data[pos:]
     elif op == "replace_byte":
         if pos < len(data):
-            return data[:pos] + payload[:1] + data[pos + 1:]
+            return data[:pos] + payload[:1] + data[pos + 1 :]
         return data + payload
     return b"\n".join(lines)
 
@@ -368,12 +536,21 @@ def command_and_format(draw):
 
 # -- the suite -------------------------------------------------------------------------
 
+
 def _settings(n: int):
-    return settings(max_examples=max(1, int(n * SCALE)), deadline=None, derandomize=True,
-                    database=None, print_blob=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.filter_too_much,
-                                           HealthCheck.large_base_example])
+    return settings(
+        max_examples=max(1, int(n * SCALE)),
+        deadline=None,
+        derandomize=True,
+        database=None,
+        print_blob=True,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+            HealthCheck.large_base_example,
+        ],
+    )
 
 
 @_settings(900)

@@ -1,4 +1,5 @@
 """Graphs: from, merges, blocks, sequentials, repeat, names, outputs, and their errors."""
+
 import pytest
 
 from conftest import assert_located, diag_of, net_of
@@ -23,8 +24,16 @@ layers:
 def test_names_follow_named_modules():
     net = net_of(BLOCK)
     assert [layer.name for layer in net.layers] == [
-        "layer1.0.conv1", "layer1.0.bn1", "layer1.0.2", "layer1.1.conv1", "layer1.1.bn1",
-        "layer1.1.2", "head.0", "head.1", "head.2"]
+        "layer1.0.conv1",
+        "layer1.0.bn1",
+        "layer1.0.2",
+        "layer1.1.conv1",
+        "layer1.1.bn1",
+        "layer1.1.2",
+        "head.0",
+        "head.1",
+        "head.2",
+    ]
     # the add of copy 1 takes copy 0's output (its block input) as its shortcut
     assert net.layers[5].inputs == ["layer1.1.bn1", "layer1.0.2"]
     # 8*8*9 + 8 conv, 16 bn, twice; linear 8*3 + 3
@@ -55,42 +64,73 @@ def test_trainable_false_freezes_a_whole_block():
 
 
 ERRORS = {
-    "unknown-from": ("""\
+    "unknown-from": (
+        """\
 input: [1, 4]
 layers:
   - linear: {name: fc1, out_features: 4}
   - add: {from: [fc2, input]}
-""", "unknown-name", 4, "fc2", "did you mean 'fc1'?"),
-    "forward-reference": ("""\
+""",
+        "unknown-name",
+        4,
+        "fc2",
+        "did you mean 'fc1'?",
+    ),
+    "forward-reference": (
+        """\
 input: [1, 4]
 layers:
   - add: {from: [fc1, input]}
   - linear: {name: fc1, out_features: 4}
-""", "forward-reference", 3, "fc1", None),
+""",
+        "forward-reference",
+        3,
+        "fc1",
+        None,
+    ),
     # SPEC.md section 11: a block may use itself, but a recursion with no `when` to stop
     # it is refused at the recursive use once it passes the nesting limit
-    "block-uses-itself": ("""\
+    "block-uses-itself": (
+        """\
 input: [1, 4]
 blocks:
   a: {layers: [relu, b]}
   b: {layers: [a]}
 layers: [a]
-""", "too-deep", 4, "a]", None),
-    "missing-block-argument": ("""\
+""",
+        "too-deep",
+        4,
+        "a]",
+        None,
+    ),
+    "missing-block-argument": (
+        """\
 input: [1, 4]
 blocks:
   mlp: {args: {width: null}, layers: [linear: {out_features: width}]}
 layers:
   - mlp: {name: m}
-""", "missing-argument", 5, "mlp", None),
-    "unknown-block-argument": ("""\
+""",
+        "missing-argument",
+        5,
+        "mlp",
+        None,
+    ),
+    "unknown-block-argument": (
+        """\
 input: [1, 4]
 blocks:
   mlp: {args: {width: null}, layers: [linear: {out_features: width}]}
 layers:
   - mlp: {widht: 3}
-""", "unknown-argument", 5, "widht", "did you mean 'width'?"),
-    "duplicate-name-in-block": ("""\
+""",
+        "unknown-argument",
+        5,
+        "widht",
+        "did you mean 'width'?",
+    ),
+    "duplicate-name-in-block": (
+        """\
 input: [1, 4]
 blocks:
   mlp:
@@ -98,28 +138,57 @@ blocks:
       - linear: {name: fc, out_features: 4}
       - linear: {name: fc, out_features: 4}
 layers: [mlp]
-""", "duplicate-name", 6, "fc,", None),
-    "two-inputs-into-a-plain-layer": ("""\
+""",
+        "duplicate-name",
+        6,
+        "fc,",
+        None,
+    ),
+    "two-inputs-into-a-plain-layer": (
+        """\
 input: [1, 4]
 layers:
   - linear: {name: a, out_features: 4}
   - relu: {from: [a, input]}
-""", "bad-from", 4, "[a, input]", None),
-    "merge-needs-two": ("""\
+""",
+        "bad-from",
+        4,
+        "[a, input]",
+        None,
+    ),
+    "merge-needs-two": (
+        """\
 input: [1, 4]
 layers:
   - add: {from: input}
-""", "bad-merge", 3, "input", None),
-    "unknown-output": ("""\
+""",
+        "bad-merge",
+        3,
+        "input",
+        None,
+    ),
+    "unknown-output": (
+        """\
 input: [1, 4]
 layers: [relu]
 outputs: [relu]
-""", "unknown-name", 3, "relu]", None),
-    "repeat-over-the-bound": ("""\
+""",
+        "unknown-name",
+        3,
+        "relu]",
+        None,
+    ),
+    "repeat-over-the-bound": (
+        """\
 input: [1, 4]
 layers:
   - relu: {repeat: 10 ** 12}
-""", "too-many-layers", 3, "10", None),
+""",
+        "too-many-layers",
+        3,
+        "10",
+        None,
+    ),
 }
 
 
@@ -139,11 +208,14 @@ layers:
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-@pytest.mark.parametrize("text", [
-    "input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 3}\n",
-    "input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 99}\n",  # error
-    "input: [1, 3\n",  # YAML error while composing
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 3}\n",
+        "input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 99}\n",  # error
+        "input: [1, 3\n",  # YAML error while composing
+    ],
+)
 def test_the_collector_is_left_as_it_was_found(enabled, text):
     """Analysis pauses Python's cyclic GC (graph.gc_paused) and must hand it back in the
     state it found it, whether the spec is valid or not."""

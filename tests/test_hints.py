@@ -1,6 +1,7 @@
 """Unknown layer types: a PyTorch name layercalc does not support says so plainly (with
 what to write instead, where something computes the same); any other name keeps the
 closest known type as its hint."""
+
 import textwrap
 
 import pytest
@@ -15,13 +16,17 @@ def shape_error(tmp_path, type_name: str, blocks: str = ""):
     """`layercalc shape` of a spec whose third line uses ``type_name``: (exit code,
     the located error line, the hint line)."""
     path = tmp_path / "spec.yaml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         input: [1, 3, 8, 8]
         layers:
           - {type_name}
-        """) + blocks)
+        """)
+        + blocks
+    )
     r = cli_runner(env={"NO_COLOR": "1", "COLUMNS": "200"}).invoke(
-        main, ["shape", str(path)], catch_exceptions=False)
+        main, ["shape", str(path)], catch_exceptions=False
+    )
     lines = r.stderr.splitlines()
     first = next(i for i, line in enumerate(lines) if "error[" in line)
     assert lines[first].startswith(f"{path}:3:5: error[unknown-layer]: "), r.stderr
@@ -32,47 +37,91 @@ def shape_error(tmp_path, type_name: str, blocks: str = ""):
 
 UNSUPPORTED_CASES = [
     # spelling in the spec, message, hint (None: the default)
-    ("EmbeddingBag", "'EmbeddingBag' is PyTorch's nn.EmbeddingBag, which layercalc does not "
-     "support yet", None),
-    ("embedding_bag", "'embedding_bag' is PyTorch's nn.EmbeddingBag, which layercalc does not "
-     "support yet", None),
-    ("CosineSimilarity", "'CosineSimilarity' is PyTorch's nn.CosineSimilarity, which "
-     "layercalc does not support yet", None),
-    ("cosine_similarity", "'cosine_similarity' is PyTorch's nn.CosineSimilarity, which "
-     "layercalc does not support yet", None),
-    ("SwapAxes", "'SwapAxes' is the tensor operation torch.swapaxes, which layercalc "
-     "does not support yet", "write transpose: {dim0: AXIS0, dim1: AXIS1} (swapaxes is "
-     "transpose with other keyword names)"),
-    ("movedim", "'movedim' is the tensor operation torch.movedim, which layercalc does not "
-     "support yet", "write permute: {dims: [...]} with every dim in its new place"),
-    ("narrow", "'narrow' is the tensor operation torch.narrow, which layercalc does not "
-     "support yet", "narrow(dim, start, length) with start >= 0 is slice: {dim: DIM, start: "
-     "START, end: START + LENGTH}"),
-    ("ChannelShuffle", "'ChannelShuffle' is PyTorch's nn.ChannelShuffle, which layercalc "
-     "does not support yet", "pixel_shuffle is a different operation (it moves channels "
-     "into space); a channel shuffle of g groups is reshape to [N, g, C / g, H, W], "
-     "transpose: {dim0: 1, dim1: 2}, reshape back to [N, C, H, W]"),
-    ("channel_shuffle", "'channel_shuffle' is PyTorch's nn.ChannelShuffle, which layercalc "
-     "does not support yet", "pixel_shuffle is a different operation (it moves channels "
-     "into space); a channel shuffle of g groups is reshape to [N, g, C / g, H, W], "
-     "transpose: {dim0: 1, dim1: 2}, reshape back to [N, C, H, W]"),
-    ("lazy_linear", "'lazy_linear' is PyTorch's nn.LazyLinear, and layercalc has no lazy "
-     "variants: every layer infers its input size",
-     "write linear (its input size is inferred from the input)"),
-    ("CrossEntropyLoss", "'CrossEntropyLoss' is PyTorch's nn.CrossEntropyLoss, a loss "
-     "function, not a layer of the network",
-     "layercalc describes the network's layers: leave the loss out"),
-    ("bmm", "'bmm' is the tensor operation torch.bmm, which layercalc does not support "
-     "yet", "write matmul (from: [a, b]): it computes the same for 3-d inputs"),
-    ("clamp", "'clamp' is the tensor operation torch.clamp, which layercalc does not "
-     "support yet", "hardtanh: {min_val: LO, max_val: HI} computes clamp(x, LO, HI)"),
-    ("Softmax2d", "'Softmax2d' is PyTorch's nn.Softmax2d, which layercalc does not support "
-     "yet", "Softmax2d is softmax over the channels: softmax: {dim: -3}"),
+    (
+        "EmbeddingBag",
+        "'EmbeddingBag' is PyTorch's nn.EmbeddingBag, which layercalc does not support yet",
+        None,
+    ),
+    (
+        "embedding_bag",
+        "'embedding_bag' is PyTorch's nn.EmbeddingBag, which layercalc does not support yet",
+        None,
+    ),
+    (
+        "CosineSimilarity",
+        "'CosineSimilarity' is PyTorch's nn.CosineSimilarity, which layercalc does not support yet",
+        None,
+    ),
+    (
+        "cosine_similarity",
+        "'cosine_similarity' is PyTorch's nn.CosineSimilarity, which "
+        "layercalc does not support yet",
+        None,
+    ),
+    (
+        "SwapAxes",
+        "'SwapAxes' is the tensor operation torch.swapaxes, which layercalc does not support yet",
+        "write transpose: {dim0: AXIS0, dim1: AXIS1} (swapaxes is "
+        "transpose with other keyword names)",
+    ),
+    (
+        "movedim",
+        "'movedim' is the tensor operation torch.movedim, which layercalc does not support yet",
+        "write permute: {dims: [...]} with every dim in its new place",
+    ),
+    (
+        "narrow",
+        "'narrow' is the tensor operation torch.narrow, which layercalc does not support yet",
+        "narrow(dim, start, length) with start >= 0 is slice: {dim: DIM, start: "
+        "START, end: START + LENGTH}",
+    ),
+    (
+        "ChannelShuffle",
+        "'ChannelShuffle' is PyTorch's nn.ChannelShuffle, which layercalc does not support yet",
+        "pixel_shuffle is a different operation (it moves channels "
+        "into space); a channel shuffle of g groups is reshape to [N, g, C / g, H, W], "
+        "transpose: {dim0: 1, dim1: 2}, reshape back to [N, C, H, W]",
+    ),
+    (
+        "channel_shuffle",
+        "'channel_shuffle' is PyTorch's nn.ChannelShuffle, which layercalc does not support yet",
+        "pixel_shuffle is a different operation (it moves channels "
+        "into space); a channel shuffle of g groups is reshape to [N, g, C / g, H, W], "
+        "transpose: {dim0: 1, dim1: 2}, reshape back to [N, C, H, W]",
+    ),
+    (
+        "lazy_linear",
+        "'lazy_linear' is PyTorch's nn.LazyLinear, and layercalc has no lazy "
+        "variants: every layer infers its input size",
+        "write linear (its input size is inferred from the input)",
+    ),
+    (
+        "CrossEntropyLoss",
+        "'CrossEntropyLoss' is PyTorch's nn.CrossEntropyLoss, a loss "
+        "function, not a layer of the network",
+        "layercalc describes the network's layers: leave the loss out",
+    ),
+    (
+        "bmm",
+        "'bmm' is the tensor operation torch.bmm, which layercalc does not support yet",
+        "write matmul (from: [a, b]): it computes the same for 3-d inputs",
+    ),
+    (
+        "clamp",
+        "'clamp' is the tensor operation torch.clamp, which layercalc does not support yet",
+        "hardtanh: {min_val: LO, max_val: HI} computes clamp(x, LO, HI)",
+    ),
+    (
+        "Softmax2d",
+        "'Softmax2d' is PyTorch's nn.Softmax2d, which layercalc does not support yet",
+        "Softmax2d is softmax over the channels: softmax: {dim: -3}",
+    ),
 ]
 
 
-@pytest.mark.parametrize("name,message,hint", UNSUPPORTED_CASES,
-                         ids=[c[0] for c in UNSUPPORTED_CASES])
+@pytest.mark.parametrize(
+    "name,message,hint", UNSUPPORTED_CASES, ids=[c[0] for c in UNSUPPORTED_CASES]
+)
 def test_a_pytorch_name_layercalc_lacks_says_so(tmp_path, name, message, hint):
     code, got_message, got_hint = shape_error(tmp_path, name)
     assert code == 1
@@ -95,18 +144,23 @@ def test_channel_shuffle_is_not_matched_to_pixel_shuffle(tmp_path):
 def test_a_near_miss_of_an_unsupported_name_says_what_it_is(tmp_path):
     _, message, hint = shape_error(tmp_path, "movedi")
     assert message == "unknown layer type 'movedi'"
-    assert hint == ("did you mean 'movedim'? It is the tensor operation torch.movedim, "
-                    "which layercalc does not support yet")
+    assert hint == (
+        "did you mean 'movedim'? It is the tensor operation torch.movedim, "
+        "which layercalc does not support yet"
+    )
 
 
-@pytest.mark.parametrize("name,hint", [
-    ("cnov2d", "did you mean 'conv2d'?"),
-    ("lienar", "did you mean 'linear'?"),
-    ("batch_norm2", "did you mean 'batch_norm2d'?"),
-    ("sequentail", "did you mean 'sequential'?"),
-    ("transpos", "did you mean 'transpose'?"),  # a type now, no longer an unsupported name
-    ("nosuchlayer", DEFAULT_HINT),
-])
+@pytest.mark.parametrize(
+    "name,hint",
+    [
+        ("cnov2d", "did you mean 'conv2d'?"),
+        ("lienar", "did you mean 'linear'?"),
+        ("batch_norm2", "did you mean 'batch_norm2d'?"),
+        ("sequentail", "did you mean 'sequential'?"),
+        ("transpos", "did you mean 'transpose'?"),  # a type now, no longer an unsupported name
+        ("nosuchlayer", DEFAULT_HINT),
+    ],
+)
 def test_other_names_keep_the_closest_known_type(tmp_path, name, hint):
     code, message, got = shape_error(tmp_path, name)
     assert code == 1
@@ -123,8 +177,11 @@ def test_a_block_is_among_the_suggestions(tmp_path):
 
 def test_the_table_lists_only_names_the_registry_lacks():
     """When a type is added to layercalc, its entry here must go: this test says which."""
-    supported = sorted(u.spelling for key, u in UNSUPPORTED.items()
-                       if REGISTRY.get(key) is not None or key == "sequential")
+    supported = sorted(
+        u.spelling
+        for key, u in UNSUPPORTED.items()
+        if REGISTRY.get(key) is not None or key == "sequential"
+    )
     assert not supported, f"supported now, remove from layercalc/hints.py: {supported}"
 
 
@@ -136,8 +193,14 @@ def test_every_type_a_hint_names_exists():
 
 
 def test_names_match_as_the_registry_does():
-    for spelling in ("EmbeddingBag", "embedding_bag", "E_M_B_E_D_D_I_N_G_BAG",
-                     "CosineSimilarity", "cosine_similarity", "Cosine_Similarity"):
+    for spelling in (
+        "EmbeddingBag",
+        "embedding_bag",
+        "E_M_B_E_D_D_I_N_G_BAG",
+        "CosineSimilarity",
+        "cosine_similarity",
+        "Cosine_Similarity",
+    ):
         assert unknown_type(spelling, ())[0].startswith(f"'{spelling}' is PyTorch's nn.")
 
 
@@ -146,8 +209,12 @@ def test_every_torch_nn_module_is_supported_or_listed():
     type, `sequential`, or in the table (so its users get a plain message)."""
     modules = pytest.importorskip("torch.nn.modules")
     not_modules = {"LinearCrossEntropyOptions"}  # a settings record, not a module
-    missing = sorted(n for n in modules.__all__
-                     if n not in not_modules and REGISTRY.get(n) is None
-                     and REGISTRY.normalize(n) not in UNSUPPORTED
-                     and REGISTRY.normalize(n) != "sequential")
+    missing = sorted(
+        n
+        for n in modules.__all__
+        if n not in not_modules
+        and REGISTRY.get(n) is None
+        and REGISTRY.normalize(n) not in UNSUPPORTED
+        and REGISTRY.normalize(n) != "sequential"
+    )
     assert not missing, f"add to layercalc/hints.py: {missing}"

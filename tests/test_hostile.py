@@ -5,6 +5,7 @@ No test asserts on wall-clock time: the bounds are structural (depth, alias, len
 magnitude and layer-count limits that stop the work before it grows). The bombs also run
 in a child process whose peak memory is read with :mod:`resource`.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,11 @@ from conftest import cli_runner
 from layercalc.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-DIAG = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>[^\]]+)\]: "
-                  r"(?P<message>.*)$", re.M)
+DIAG = re.compile(
+    r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>[^\]]+)\]: "
+    r"(?P<message>.*)$",
+    re.M,
+)
 MEMORY_BOUND_MB = 200
 VALUES_BOUND_MB = 300
 
@@ -64,8 +68,9 @@ def refused(tmp_path, content, code, line, col=None, command="shape", extra=()):
         assert int(got_col) == col, _stderr(result)
     assert "Traceback" not in result.output
     # JSON format: an object with an `errors` list on stdout
-    result = runner.invoke(main, [command, str(path), "--format", "json", *extra],
-                           catch_exceptions=False)
+    result = runner.invoke(
+        main, [command, str(path), "--format", "json", *extra], catch_exceptions=False
+    )
     assert result.exit_code == 1, result.output
     payload = json.loads(result.stdout)
     assert payload["file"] == str(path)
@@ -89,9 +94,14 @@ def peak_rss_mb(path: Path, timeout=20, command="shape") -> tuple[int, str, floa
         "print(json.dumps([p.returncode, p.stderr, rss]))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", probe, str(path), str(timeout), command],
-                         capture_output=True, text=True, timeout=timeout + 10, env=env,
-                         cwd=str(path.parent))
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(path), str(timeout), command],
+        capture_output=True,
+        text=True,
+        timeout=timeout + 10,
+        env=env,
+        cwd=str(path.parent),
+    )
     assert out.returncode == 0, out.stderr
     rc, stderr, rss = json.loads(out.stdout)
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
@@ -109,10 +119,13 @@ LINEAR = """\
     """
 
 
-@pytest.mark.parametrize("expr, code", [
-    ("foo * 2", "unknown-name"),
-    ("__builtins__", "unknown-name"),
-])
+@pytest.mark.parametrize(
+    "expr, code",
+    [
+        ("foo * 2", "unknown-name"),
+        ("__builtins__", "unknown-name"),
+    ],
+)
 def test_name_outside_vars(tmp_path, expr, code):
     msg = refused(tmp_path, LINEAR.format(expr=expr), code, 5, 28)
     assert "unknown name" in msg
@@ -149,20 +162,22 @@ def test_subscript(tmp_path):
     assert "subscripts" in refused(tmp_path, spec, "bad-expression", 5, 28)
 
 
-@pytest.mark.parametrize("expr", ["__import__('os')", "eval('1')", "open('x')",
-                                  "getattr(c, 'real')", "max(c, key=abs)", "c()"])
+@pytest.mark.parametrize(
+    "expr",
+    ["__import__('os')", "eval('1')", "open('x')", "getattr(c, 'real')", "max(c, key=abs)", "c()"],
+)
 def test_calls_of_other_names(tmp_path, expr):
     refused(tmp_path, LINEAR.format(expr=expr.replace("'", "''")), "bad-expression", 5, 28)
 
 
 def test_lambda(tmp_path):
     refused(tmp_path, LINEAR.format(expr="(lambda: 1)()"), "bad-expression", 5, 28)
-    assert "lambdas" in refused(tmp_path, LINEAR.format(expr="lambda: 1"),
-                                "bad-expression", 5, 28)
+    assert "lambdas" in refused(tmp_path, LINEAR.format(expr="lambda: 1"), "bad-expression", 5, 28)
 
 
-@pytest.mark.parametrize("expr", ["[x for x in (1, 2)]", "sum(x for x in (1, 2))",
-                                  "{x: 1 for x in (1,)}"])
+@pytest.mark.parametrize(
+    "expr", ["[x for x in (1, 2)]", "sum(x for x in (1, 2))", "{x: 1 for x in (1,)}"]
+)
 def test_comprehensions(tmp_path, expr):
     refused(tmp_path, LINEAR.format(expr=expr), "bad-expression", 5, 28)
 
@@ -206,10 +221,20 @@ VAR = """\
     """
 
 
-@pytest.mark.parametrize("expr", ["9 ** 9 ** 9", "9 ** 9 ** 9 ** 9", "2 ** 10000",
-                                  "10 ** 18 * 10 ** 18", "(2 ** 62) * 4", "-(2 ** 63) - 2",
-                                  "max(1, 10 ** 30)", "1.5 ** 1e300",
-                                  "99999999999999999999999999"])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "9 ** 9 ** 9",
+        "9 ** 9 ** 9 ** 9",
+        "2 ** 10000",
+        "10 ** 18 * 10 ** 18",
+        "(2 ** 62) * 4",
+        "-(2 ** 63) - 2",
+        "max(1, 10 ** 30)",
+        "1.5 ** 1e300",
+        "99999999999999999999999999",
+    ],
+)
 def test_absurd_arithmetic_is_too_large(tmp_path, expr):
     refused(tmp_path, VAR.format(expr=expr), "too-large", 2, 6)
 
@@ -219,8 +244,18 @@ def test_shifts_and_other_operators(tmp_path, expr):
     refused(tmp_path, VAR.format(expr=expr), "bad-expression", 2, 6)
 
 
-@pytest.mark.parametrize("expr", ["1e308 * 10", ".inf", "-.inf", ".nan", "1" * 600,
-                                  "(" * 300 + "1" + ")" * 300, "-" * 490 + "1"])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "1e308 * 10",
+        ".inf",
+        "-.inf",
+        ".nan",
+        "1" * 600,
+        "(" * 300 + "1" + ")" * 300,
+        "-" * 490 + "1",
+    ],
+)
 def test_non_finite_long_and_deep_expressions(tmp_path, expr):
     code = "too-large" if expr.startswith("1e308") else "bad-expression"
     if expr.startswith("-" * 10):
@@ -245,6 +280,7 @@ def test_integer_literal_beyond_2_63(tmp_path):
 
 # -- YAML alias bombs and deep nesting ------------------------------------------------
 
+
 def billion_laughs_vars() -> str:
     lines = ["vars:", "  a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
     for i in range(1, 10):
@@ -255,8 +291,9 @@ def billion_laughs_vars() -> str:
 def billion_laughs_layers() -> str:
     lines = ["input: [1, 3]", "layers:", "  - &l0 relu"]
     for i in range(1, 10):
-        lines.append(f"  - &l{i} {{sequential: {{layers: [" +
-                     ", ".join([f"*l{i - 1}"] * 10) + "]}}")
+        lines.append(
+            f"  - &l{i} {{sequential: {{layers: [" + ", ".join([f"*l{i - 1}"] * 10) + "]}}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -303,9 +340,11 @@ def test_deep_nesting_whichever_parser_stops_first(monkeypatch, loader, n):
         monkeypatch.setattr(yamlnodes, "_Loader", yaml.SafeLoader)
     elif not hasattr(yaml, "CSafeLoader"):  # pragma: no cover
         pytest.skip("PyYAML built without libyaml")
-    for text, col in ((deep_lists(n), 9 + 99),
-                      ("input: [1, 3]\nlayers: " + "{a: " * n + "1" + "}" * n, 9 + 4 * 99),
-                      ("a:\n  b: " + "[" * n, 6 + 98)):
+    for text, col in (
+        (deep_lists(n), 9 + 99),
+        ("input: [1, 3]\nlayers: " + "{a: " * n + "1" + "}" * n, 9 + 4 * 99),
+        ("a:\n  b: " + "[" * n, 6 + 98),
+    ):
         with pytest.raises(SpecError) as err:
             yamlnodes.compose(text)
         assert (err.value.code, err.value.line, err.value.column) == ("too-deep", 2, col)
@@ -345,16 +384,23 @@ def values_bomb(section: str, n: int = 1_000_001) -> str:
     return head + f"{section}:\n" + "  - 1\n" * n
 
 
-@pytest.mark.parametrize("name, build, line, code", [
-    # 10 values before the first item; the 1,000,001st value is refused where it stands
-    ("lint-values", lambda: values_bomb("lint"), 3 + 1_000_001 - 10, "too-large"),
-    ("var-values", lambda: values_bomb("vars"), 4 + (1_000_001 - 11) // 2, "too-large"),
-    ("vars", billion_laughs_vars, 3, "alias-limit"),
-    ("layers", billion_laughs_layers, 4, "alias-limit"),
-    ("lists", lambda: deep_lists(100_000), 2, "too-deep"),
-    ("repeat", lambda: "input: [1, 3]\nlayers:\n  - relu: {repeat: 10**12}\n", 3,
-     "too-many-layers"),
-])
+@pytest.mark.parametrize(
+    "name, build, line, code",
+    [
+        # 10 values before the first item; the 1,000,001st value is refused where it stands
+        ("lint-values", lambda: values_bomb("lint"), 3 + 1_000_001 - 10, "too-large"),
+        ("var-values", lambda: values_bomb("vars"), 4 + (1_000_001 - 11) // 2, "too-large"),
+        ("vars", billion_laughs_vars, 3, "alias-limit"),
+        ("layers", billion_laughs_layers, 4, "alias-limit"),
+        ("lists", lambda: deep_lists(100_000), 2, "too-deep"),
+        (
+            "repeat",
+            lambda: "input: [1, 3]\nlayers:\n  - relu: {repeat: 10**12}\n",
+            3,
+            "too-many-layers",
+        ),
+    ],
+)
 def test_bombs_stay_within_memory(tmp_path, name, build, line, code):
     path = _write(tmp_path, build(), f"bomb_{name}.yaml")
     rc, stderr, mb = peak_rss_mb(path, timeout=90)  # a bound on memory here, not on time
@@ -367,6 +413,7 @@ def test_bombs_stay_within_memory(tmp_path, name, build, line, code):
 
 
 # -- repeat counts and block expansions -----------------------------------------------
+
 
 def test_block_repeated_inside_repeated_block(tmp_path):
     spec = """\
@@ -397,8 +444,7 @@ def test_repeat_beyond_2_63(tmp_path):
 def test_layer_bound_is_configurable(tmp_path):
     spec = "input: [1, 3]\nlayers:\n  - relu: {repeat: 50}\n"
     refused(tmp_path, spec, "too-many-layers", 3, 20, extra=("--max-layers", "10"))
-    result = cli_runner().invoke(main, ["shape", str(_write(tmp_path, spec)),
-                                       "--max-layers", "50"])
+    result = cli_runner().invoke(main, ["shape", str(_write(tmp_path, spec)), "--max-layers", "50"])
     assert result.exit_code == 0, result.output
 
 
@@ -413,8 +459,13 @@ def test_block_doubling_points_at_the_block_use(tmp_path):
     lines = ["input: [1, 3]", "blocks:", "  b0: {layers: [relu, relu]}"]
     lines += [f"  b{i}: {{layers: [b{i - 1}, b{i - 1}]}}" for i in range(1, 30)]
     lines.append("layers: [b29]")
-    refused(tmp_path, "\n".join(lines) + "\n", "too-many-layers", set(range(4, 34)),
-            extra=("--max-layers", "1000"))
+    refused(
+        tmp_path,
+        "\n".join(lines) + "\n",
+        "too-many-layers",
+        set(range(4, 34)),
+        extra=("--max-layers", "1000"),
+    )
 
 
 def test_long_block_chain_is_located(tmp_path):
@@ -425,6 +476,7 @@ def test_long_block_chain_is_located(tmp_path):
 
 
 # -- element counts -------------------------------------------------------------------
+
 
 def test_input_elements_overflow(tmp_path):
     spec = "input: [1, 2**31-1, 2**31-1, 2**31-1]\nlayers:\n  - relu\n"
@@ -442,8 +494,7 @@ def test_linear_out_features_huge(tmp_path):
 
 
 def test_conv_channels_huge(tmp_path):
-    spec = ("input: [1, 3, 64, 64]\nlayers:\n"
-            "  - conv2d: {out_channels: 2**40, kernel_size: 1}\n")
+    spec = "input: [1, 3, 64, 64]\nlayers:\n  - conv2d: {out_channels: 2**40, kernel_size: 1}\n"
     refused(tmp_path, spec, "too-large", 3)
 
 
@@ -454,17 +505,19 @@ def test_linear_weight_elements_overflow(tmp_path):
 
 # -- verify refuses work beyond its memory estimate (issue 7, point 2) ------------------
 
+
 def _has_command(name: str) -> bool:
     import click
+
     return name in main.list_commands(click.Context(main))
 
 
 VERIFY_BOMBS = {
     "activations": "input: [64, 3, 1024, 1024]\nlayers:\n"
-                   "  - conv2d: {out_channels: 64, kernel_size: 3, padding: 1}\n  - relu\n",
+    "  - conv2d: {out_channels: 64, kernel_size: 3, padding: 1}\n  - relu\n",
     "weights": "input: [1, 2**20]\nlayers:\n  - linear: {out_features: 2**20}\n",
     "embedding": "input: [1, 3]\nlayers:\n"
-                 "  - embedding: {num_embeddings: 2**30, embedding_dim: 64}\n",
+    "  - embedding: {num_embeddings: 2**30, embedding_dim: 64}\n",
 }
 
 
@@ -479,6 +532,7 @@ def test_verify_refuses_beyond_memory_limit(tmp_path, case):
 
 
 # -- files that are not YAML specs ----------------------------------------------------
+
 
 def test_binary_file(tmp_path):
     data = b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4
@@ -516,13 +570,17 @@ def test_utf8_bom_is_fine(tmp_path):
 
 # -- top level not a mapping ----------------------------------------------------------
 
-@pytest.mark.parametrize("text, line", [("- input\n- layers\n", 1), ("just a string\n", 1),
-                                        ("\n\n42\n", 3), ("[1, 2]\n", 1)])
+
+@pytest.mark.parametrize(
+    "text, line",
+    [("- input\n- layers\n", 1), ("just a string\n", 1), ("\n\n42\n", 3), ("[1, 2]\n", 1)],
+)
 def test_top_level_not_a_mapping(tmp_path, text, line):
     refused(tmp_path, text, "not-a-mapping", line, 1)
 
 
 # -- YAML syntax errors at PyYAML's line and column -----------------------------------
+
 
 def pyyaml_mark(text: str) -> tuple[int, int]:
     """Where the pure-Python PyYAML loader puts the error, 1-based."""
@@ -544,10 +602,10 @@ SYNTAX_ERRORS = {
     "wrong-bracket": "input: [1, 3]\nlayers: [relu}\n",
     "bad-indent": "input: [1, 3]\nlayers:\n  - relu\n - sigmoid\n",
     "colon-in-value": "input: [1, 3]\nlayers: [relu]\nname: a: b\n",
-    "unclosed-quote": "input: [1, 3]\nname: \"abc\nlayers: [relu]\n",
+    "unclosed-quote": 'input: [1, 3]\nname: "abc\nlayers: [relu]\n',
     "control-char": "input: [1, 3]\nname: a\x07b\nlayers: [relu]\n",
     "control-after-utf8": "input: [1, 3]\nname: \u00e9\u00e9\u00e9\u00e9\x07\nlayers: [relu]\n",
-    "control-after-emoji": "input: [1, 3]\nname: \U0001F600\U0001F600\x07\nlayers: [relu]\n",
+    "control-after-emoji": "input: [1, 3]\nname: \U0001f600\U0001f600\x07\nlayers: [relu]\n",
     "unknown-alias": "input: [1, 3]\nlayers: [*nothing]\n",
     "stray-document-end": "input: [1, 3]\nlayers: [relu]\n...\nfoo\n",
 }
@@ -571,12 +629,15 @@ def test_second_document(tmp_path):
     refused(tmp_path, "input: [1, 3]\nlayers: [relu]\n---\ninput: [1]\n", "yaml-syntax", 3, 1)
 
 
-@pytest.mark.parametrize("text, col", [
-    ("input: !!python/object/apply:os.system ['true']\nlayers: [relu]\n", 8),
-    ("input: !!python/name:os.system\nlayers: [relu]\n", 8),
-    ("input: !custom [1, 3]\nlayers: [relu]\n", 8),
-    ("input: !!binary aGVsbG8=\nlayers: [relu]\n", 8),
-])
+@pytest.mark.parametrize(
+    "text, col",
+    [
+        ("input: !!python/object/apply:os.system ['true']\nlayers: [relu]\n", 8),
+        ("input: !!python/name:os.system\nlayers: [relu]\n", 8),
+        ("input: !custom [1, 3]\nlayers: [relu]\n", 8),
+        ("input: !!binary aGVsbG8=\nlayers: [relu]\n", 8),
+    ],
+)
 def test_yaml_tags_refused(tmp_path, text, col):
     refused(tmp_path, text, "yaml-tag", 1, col)
 
@@ -591,11 +652,13 @@ def test_complex_key(tmp_path):
 
 # -- several files: one bad file does not stop the others -----------------------------
 
+
 def test_bad_file_among_good_ones(tmp_path):
     good = _write(tmp_path, "input: [1, 3]\nlayers: [relu]\n", "good.yaml")
     bad = _write(tmp_path, billion_laughs_vars(), "bad.yaml")
-    result = cli_runner().invoke(main, ["shape", str(bad), str(good), "--format", "json"],
-                                catch_exceptions=False)
+    result = cli_runner().invoke(
+        main, ["shape", str(bad), str(good), "--format", "json"], catch_exceptions=False
+    )
     assert result.exit_code == 1
     first, second = json.loads(result.stdout)
     assert first["errors"][0]["code"] == "alias-limit"
@@ -603,6 +666,7 @@ def test_bad_file_among_good_ones(tmp_path):
 
 
 # -- writes (issue 7, point 4): nothing outside the paths the user named --------------
+
 
 def _snapshot(root: Path) -> dict:
     out = {}
@@ -622,10 +686,12 @@ def test_commands_write_nothing(tmp_path, monkeypatch):
     for d in (work, home, tmp):
         d.mkdir()
     spec = work / "net.yaml"
-    spec.write_text("vars: {c: 8}\ninput: [1, 3, 16, 16]\nlayers:\n"
-                    "  - conv2d: {out_channels: c, kernel_size: 3, padding: 1}\n"
-                    "  - batch_norm2d\n  - relu\n  - flatten\n  - linear: {out_features: 10}\n"
-                    "expect: {output: [1, 10]}\n")
+    spec.write_text(
+        "vars: {c: 8}\ninput: [1, 3, 16, 16]\nlayers:\n"
+        "  - conv2d: {out_channels: c, kernel_size: 3, padding: 1}\n"
+        "  - batch_norm2d\n  - relu\n  - flatten\n  - linear: {out_features: 10}\n"
+        "expect: {output: [1, 10]}\n"
+    )
     broken = work / "broken.yaml"
     broken.write_text("input: [1, 3]\nlayers:\n\t- relu\n")
     os.utime(spec, ns=(10**18, 10**18))
@@ -635,10 +701,12 @@ def test_commands_write_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("TMPDIR", str(tmp))
     import tempfile
+
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     before = _snapshot(tmp_path)
     runner = cli_runner()
     import click
+
     available = main.list_commands(click.Context(main))  # commands may load lazily
     commands = [c for c in ("shape", "params", "check", "verify") if c in available]
     assert {"shape", "params"} <= set(commands)
@@ -650,8 +718,9 @@ def test_commands_write_nothing(tmp_path, monkeypatch):
                 if result.exit_code == 2:  # this command has no such format
                     continue
                 assert result.exit_code in (0, 1), result.output
-                assert result.exception is None or isinstance(result.exception, SystemExit), \
+                assert result.exception is None or isinstance(result.exception, SystemExit), (
                     result.exception
+                )
                 ran += 1
     assert ran >= 8
     assert _snapshot(tmp_path) == before
@@ -659,32 +728,42 @@ def test_commands_write_nothing(tmp_path, monkeypatch):
 
 # -- hostile --set values (the command line is as untrusted as the file in CI) --------
 
+
 def _set_result(tmp_path, spec, value):
     path = _write(tmp_path, spec)
     result = cli_runner().invoke(main, ["shape", str(path), "--set", value])
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        repr(result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
     assert result.exit_code == 1, result.output
     assert DIAG.search(_stderr(result)), _stderr(result)
     return result
 
 
-@pytest.mark.parametrize("value", ["c=9**9**9", "c=(lambda:1)()", "c=__import__('os')",
-                                   "c=1e999", "c=[1, 2]"])
+@pytest.mark.parametrize(
+    "value", ["c=9**9**9", "c=(lambda:1)()", "c=__import__('os')", "c=1e999", "c=[1, 2]"]
+)
 def test_set_hostile_values(tmp_path, value):
-    _set_result(tmp_path, "vars: {c: 4}\ninput: [1, 3]\nlayers:\n"
-                "  - linear: {out_features: c}\n", value)
+    _set_result(
+        tmp_path, "vars: {c: 4}\ninput: [1, 3]\nlayers:\n  - linear: {out_features: c}\n", value
+    )
 
 
 def test_set_integer_beyond_digit_limit(tmp_path):
-    _set_result(tmp_path, "vars: {c: 4}\ninput: [1, 3]\nlayers:\n"
-                "  - linear: {out_features: c}\n", "c=" + "1" * 5000)
+    _set_result(
+        tmp_path,
+        "vars: {c: 4}\ninput: [1, 3]\nlayers:\n  - linear: {out_features: c}\n",
+        "c=" + "1" * 5000,
+    )
 
 
 @pytest.mark.parametrize("value", ["s=.inf", "s=.nan"])
 def test_set_non_finite_scale(tmp_path, value):
-    _set_result(tmp_path, "vars: {s: 2}\ninput: [1, 3, 8, 8]\nlayers:\n"
-                "  - upsample: {scale_factor: s}\n", value)
+    _set_result(
+        tmp_path,
+        "vars: {s: 2}\ninput: [1, 3, 8, 8]\nlayers:\n  - upsample: {scale_factor: s}\n",
+        value,
+    )
 
 
 # -- geometry that is legal but enormous ------------------------------------------------
@@ -715,29 +794,34 @@ MANY_CLASSES = """\
     """
 
 
-@pytest.mark.parametrize("spec", [HUGE_KERNEL, HUGE_TRANSPOSED, MANY_CLASSES],
-                         ids=["conv", "transposed", "dilated"])
+@pytest.mark.parametrize(
+    "spec", [HUGE_KERNEL, HUGE_TRANSPOSED, MANY_CLASSES], ids=["conv", "transposed", "dilated"]
+)
 @pytest.mark.parametrize("command", ["check", "explain", "rf", "cost"])
 def test_a_million_tap_kernel_is_answered_not_walked(tmp_path, spec, command):
     """Lint and explanations count covered positions and taps in closed form, and the
     exact receptive-field trace of transposed convs stops at a step budget ("too costly
     to trace exactly"): walking 10^9 taps or positions would run for hours (the child is
     killed at the timeout, which fails the test)."""
-    rc, stderr, _ = peak_rss_mb(_write(tmp_path, textwrap.dedent(spec)), timeout=30,
-                                command=command)
+    rc, stderr, _ = peak_rss_mb(
+        _write(tmp_path, textwrap.dedent(spec)), timeout=30, command=command
+    )
     assert rc == 0, stderr
 
 
 # -- node budget and free text ----------------------------------------------------------
 
-@pytest.mark.parametrize("text, line, col", [
-    ("description: [a, b]\ninput: [1, 3]\nlayers: [relu]\n", 1, 14),
-    ("name: {a: 1}\ninput: [1, 3]\nlayers: [relu]\n", 1, 7),
-    ("input: [1, 3]\ndescription:\n" + "  - x\n" * 10 + "layers: [relu]\n", 3, 3),
-    ("vars: {d: &d [1, 2]}\ninput: [1, 3]\ndescription: *d\nlayers: [relu]\n", 1, 11),
-    ("input: [1, 3]\nblocks:\n  b: {description: [x], layers: [relu]}\nlayers: [b]\n",
-     3, 20),
-])
+
+@pytest.mark.parametrize(
+    "text, line, col",
+    [
+        ("description: [a, b]\ninput: [1, 3]\nlayers: [relu]\n", 1, 14),
+        ("name: {a: 1}\ninput: [1, 3]\nlayers: [relu]\n", 1, 7),
+        ("input: [1, 3]\ndescription:\n" + "  - x\n" * 10 + "layers: [relu]\n", 3, 3),
+        ("vars: {d: &d [1, 2]}\ninput: [1, 3]\ndescription: *d\nlayers: [relu]\n", 1, 11),
+        ("input: [1, 3]\nblocks:\n  b: {description: [x], layers: [relu]}\nlayers: [b]\n", 3, 20),
+    ],
+)
 def test_name_and_description_are_text(tmp_path, text, line, col):
     assert "must be text" in refused(tmp_path, text, "bad-value", line, col)
 
@@ -763,8 +847,10 @@ def test_node_budget_follows_the_layer_limit(tmp_path):
 
 # -- smaller gaps (issue 12, point 8) ---------------------------------------------------
 
-@pytest.mark.parametrize("bound", ["'1,,,,K'", "'1,0000'", "'1__0'", "'10000000000T'",
-                                   "9223372036854775808", "'2**63'"])
+
+@pytest.mark.parametrize(
+    "bound", ["'1,,,,K'", "'1,0000'", "'1__0'", "'10000000000T'", "9223372036854775808", "'2**63'"]
+)
 def test_expect_bounds_are_numbers_below_2_63(tmp_path, bound):
     spec = f"input: [1, 3]\nlayers: [relu]\nexpect:\n  max_params: {bound}\n"
     path = _write(tmp_path, spec)
@@ -773,19 +859,24 @@ def test_expect_bounds_are_numbers_below_2_63(tmp_path, bound):
     assert f"{path}:4:15: error" in result.output, result.output
 
 
-@pytest.mark.parametrize("bound, value", [("'1,000,000'", 10**6), ("'1_000K'", 10**6),
-                                          ("9223372036854775807", 2**63 - 1)])
+@pytest.mark.parametrize(
+    "bound, value",
+    [("'1,000,000'", 10**6), ("'1_000K'", 10**6), ("9223372036854775807", 2**63 - 1)],
+)
 def test_expect_bounds_that_are_well_formed(bound, value):
     from layercalc.analyses.expectations import parse_count
 
     assert parse_count(bound.strip("'")) == value
 
 
-@pytest.mark.parametrize("arg", ["name", "from", "repeat", "trainable", "type", "input",
-                                 "output", "'2x'"])
+@pytest.mark.parametrize(
+    "arg", ["name", "from", "repeat", "trainable", "type", "input", "output", "'2x'"]
+)
 def test_block_argument_names_must_be_reachable(tmp_path, arg):
-    spec = f"input: [1, 3]\nblocks:\n  b:\n    args: {{{arg}: 1}}\n    layers: [relu]\n" \
-           "layers: [relu]\n"  # refused even where the block is never used
+    spec = (
+        f"input: [1, 3]\nblocks:\n  b:\n    args: {{{arg}: 1}}\n    layers: [relu]\n"
+        "layers: [relu]\n"
+    )  # refused even where the block is never used
     refused(tmp_path, spec, "bad-block", 4, 12)
 
 
@@ -795,28 +886,34 @@ def test_duplicate_outputs(tmp_path):
 
 
 def test_boolean_var_is_a_value_as_in_arithmetic(tmp_path):
-    spec = ("vars: {t: true, f: false}\ninput: [1, t + 2]\nlayers:\n"
-            "  - linear: {out_features: t, bias: 1 - f}\n"
-            "  - linear: {out_features: 2 * t, bias: f}\n")
-    result = cli_runner().invoke(main, ["params", "--format", "json",
-                                       str(_write(tmp_path, spec))])
+    spec = (
+        "vars: {t: true, f: false}\ninput: [1, t + 2]\nlayers:\n"
+        "  - linear: {out_features: t, bias: 1 - f}\n"
+        "  - linear: {out_features: 2 * t, bias: f}\n"
+    )
+    result = cli_runner().invoke(main, ["params", "--format", "json", str(_write(tmp_path, spec))])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["input"] == [1, 3]
     assert [(x["weights"], x["bias"]) for x in data["layers"]] == [(3, 1), (2, 0)]
     # a literal true where a number belongs stays a mistake; 2 is no boolean
-    refused(tmp_path, "input: [1, 3]\nlayers: [linear: {out_features: true}]\n",
-            "bad-value", 2, 33)
-    refused(tmp_path, "vars: {f: false}\ninput: [1, 3]\n"
-            "layers: [linear: {out_features: 2, bias: 2 - f}]\n", "bad-value", 3, 42)
+    refused(tmp_path, "input: [1, 3]\nlayers: [linear: {out_features: true}]\n", "bad-value", 2, 33)
+    refused(
+        tmp_path,
+        "vars: {f: false}\ninput: [1, 3]\nlayers: [linear: {out_features: 2, bias: 2 - f}]\n",
+        "bad-value",
+        3,
+        42,
+    )
 
 
 @pytest.mark.parametrize("command", ["shape", "cost", "rf"])
 def test_long_tables_are_cut_alike(tmp_path, command):
     # 1,000 layers: the table shows the first and last 200 around one row that says how
     # many are hidden (as `shape` does); csv has every layer
-    spec = "input: [1, 3, 8, 8]\nlayers:\n" + "  - conv2d: {out_channels: 3, kernel_size: 1}\n" \
-        * 1000
+    spec = (
+        "input: [1, 3, 8, 8]\nlayers:\n" + "  - conv2d: {out_channels: 3, kernel_size: 1}\n" * 1000
+    )
     path = _write(tmp_path, spec)
     table = cli_runner().invoke(main, [command, str(path)])
     assert table.exit_code == 0, table.output
@@ -833,8 +930,10 @@ def test_yaml_directives_are_bounded(tmp_path, before):
     tags = "".join(f"%TAG !t{i}! tag:x{i}:\n" for i in range(60_000))
     spec = before + tags + "---\ninput: [1, 3]\nlayers: [relu]\n"
     refused(tmp_path, spec, "too-large", before.count("\n") + 17, 1)
-    ok = "".join(f"%TAG !t{i}! tag:x{i}:\n" for i in range(16)) + "---\n" \
+    ok = (
+        "".join(f"%TAG !t{i}! tag:x{i}:\n" for i in range(16)) + "---\n"
         "input: [1, 3]\nlayers: [relu]\n"
+    )
     result = cli_runner().invoke(main, ["shape", str(_write(tmp_path, ok, "ok.yaml"))])
     assert result.exit_code == 0, result.output
 
@@ -858,22 +957,31 @@ def test_problems_of_one_section_are_cut_at_100(tmp_path, section, value):
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert len(lines) == 101, result.output
-    assert lines[-1].startswith(f"{path}:104:3: error[too-many-problems]: more than 100 "
-                                f"problems in {section}")
+    assert lines[-1].startswith(
+        f"{path}:104:3: error[too-many-problems]: more than 100 problems in {section}"
+    )
 
 
 def test_expect_output_names_are_cut_at_100(tmp_path):
     names = "".join(f"    o{i}: [1, 3]\n" for i in range(150))
-    spec = f"input: [1, 3]\nlayers: [relu, {{name: a, type: relu}}]\noutputs: ['0', a]\n" \
+    spec = (
+        f"input: [1, 3]\nlayers: [relu, {{name: a, type: relu}}]\noutputs: ['0', a]\n"
         f"expect:\n  output:\n{names}"
-    result = cli_runner().invoke(main, ["check", "--format", "parsable",
-                                        str(_write(tmp_path, spec))])
+    )
+    result = cli_runner().invoke(
+        main, ["check", "--format", "parsable", str(_write(tmp_path, spec))]
+    )
     assert result.output.count("\n") == 101 and "too-many-problems" in result.output
 
 
-@pytest.mark.parametrize("expr, message", [("max(1)", "max() takes two or more numbers"),
-                                           ("min(4)", "min() takes two or more numbers"),
-                                           ("floor(1, 2)", "floor() takes one argument")])
+@pytest.mark.parametrize(
+    "expr, message",
+    [
+        ("max(1)", "max() takes two or more numbers"),
+        ("min(4)", "min() takes two or more numbers"),
+        ("floor(1, 2)", "floor() takes one argument"),
+    ],
+)
 def test_function_arity_is_said_plainly(tmp_path, expr, message):
     # max(1) said "'int' object is not iterable"
     spec = f"input: [1, 3]\nlayers: [linear: {{out_features: '{expr}'}}]\n"

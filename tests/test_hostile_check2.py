@@ -1,6 +1,7 @@
 """Hostile `check` arguments, second round: directory symlink loops under `**` and
 directory arguments, unreadable directories, missing directories, and numeric options
 no conversion may turn into a traceback or accept in other scripts' digits."""
+
 from __future__ import annotations
 
 import os
@@ -17,19 +18,28 @@ from layercalc.cli import main
 GOOD = "input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 3}\n"
 BAD = "input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 9}\n"
 SPEC = str(Path(__file__).resolve().parent / "golden" / "dcgan_d.yaml")
-NOPERM = ["--bounding-set=-dac_override,-dac_read_search,-fowner",
-          "--inh-caps=-dac_override,-dac_read_search,-fowner", "--"]
+NOPERM = [
+    "--bounding-set=-dac_override,-dac_read_search,-fowner",
+    "--inh-caps=-dac_override,-dac_read_search,-fowner",
+    "--",
+]
 
 
 def check(*args):
     return cli_runner(env={"NO_COLOR": "1", "GITHUB_ACTIONS": None}).invoke(
-        main, ["check", "--format", "parsable", *args], catch_exceptions=False)
+        main, ["check", "--format", "parsable", *args], catch_exceptions=False
+    )
 
 
 def layercalc(*args, cwd=None, timeout=60, prefix=()):
-    return subprocess.run([*prefix, sys.executable, "-m", "layercalc", *map(str, args)],
-                          cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "layercalc", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture
@@ -47,6 +57,7 @@ def loop(tmp_path, monkeypatch):
 
 # -- 1. symlinks while walking --------------------------------------------------------------
 
+
 @pytest.mark.parametrize("arg", ["lp/**/*.yaml", "lp", "lp/"])
 def test_a_directory_symlink_loop_is_not_followed(loop, arg):
     r = check(arg)
@@ -62,7 +73,9 @@ def test_two_crossing_loops_end_in_bounded_time(loop, arg):
     os.symlink("../..", loop / "lp" / "a" / "up2", target_is_directory=True)
     p = layercalc("check", arg, cwd=loop)
     assert (p.returncode, p.stdout.splitlines()) == (
-        0, ["ok   lp/a/x.yaml", "1 file checked, all passed"]), p.stderr
+        0,
+        ["ok   lp/a/x.yaml", "1 file checked, all passed"],
+    ), p.stderr
 
 
 def test_each_real_file_is_checked_once(loop):
@@ -74,8 +87,7 @@ def test_each_real_file_is_checked_once(loop):
     os.link(loop / "lp" / "a" / "x.yaml", loop / "lp" / "hard.yaml")
     for args in (["lp/**/*.yaml"], ["lp"], ["lp/a", "lp/a/x.yaml", "lp/**/*.yaml"]):
         r = cli_runner(env={"NO_COLOR": "1"}).invoke(main, ["check", *args])
-        files = [ln.split()[1] for ln in r.output.splitlines()
-                 if ln.startswith(("ok ", "FAIL "))]
+        files = [ln.split()[1] for ln in r.output.splitlines() if ln.startswith(("ok ", "FAIL "))]
         assert len(files) == len({os.path.realpath(f) for f in files}) == 2, (args, files)
         assert r.exit_code == 1
 
@@ -93,20 +105,46 @@ def test_recursive_glob_still_matches_what_glob_matches(tmp_path, monkeypatch):
     from layercalc.cli.check import _glob
 
     monkeypatch.chdir(tmp_path)
-    for f in ("t/x.yaml", "t/a/y.yml", "t/a/b/z.yaml", "t/a/b/c/w.yaml", "t/.h/d/h.yaml",
-              "t/a/.e/e.yaml", "t/.dot.yaml", "t/a/b/n.txt"):
+    for f in (
+        "t/x.yaml",
+        "t/a/y.yml",
+        "t/a/b/z.yaml",
+        "t/a/b/c/w.yaml",
+        "t/.h/d/h.yaml",
+        "t/a/.e/e.yaml",
+        "t/.dot.yaml",
+        "t/a/b/n.txt",
+    ):
         Path(f).parent.mkdir(parents=True, exist_ok=True)
         Path(f).write_text("")
-    for pattern in ("t/**/*.yaml", "t/**", "t/**/", "t/*", "t/*/*", "t/.*", "**",
-                    "t/.*/**/*.yaml", "t/**/b/*", "**/*.y*ml", "t/a/*/c/*", "t/[xy].yaml",
-                    "t/?.yaml", "./t/*.yaml", "t//*.yaml", "nothing/*.yaml", "t/x.yaml/*",
-                    "t/**/.*", os.path.abspath("t") + "/**/*.yml"):
+    for pattern in (
+        "t/**/*.yaml",
+        "t/**",
+        "t/**/",
+        "t/*",
+        "t/*/*",
+        "t/.*",
+        "**",
+        "t/.*/**/*.yaml",
+        "t/**/b/*",
+        "**/*.y*ml",
+        "t/a/*/c/*",
+        "t/[xy].yaml",
+        "t/?.yaml",
+        "./t/*.yaml",
+        "t//*.yaml",
+        "nothing/*.yaml",
+        "t/x.yaml/*",
+        "t/**/.*",
+        os.path.abspath("t") + "/**/*.yml",
+    ):
         errors = {}
         assert sorted(_glob(pattern, errors)) == sorted(glob.glob(pattern, recursive=True))
         assert errors == {}
 
 
 # -- 2. and 5. directories that cannot be read ----------------------------------------------
+
 
 @pytest.fixture
 def locked(tmp_path, monkeypatch):
@@ -122,7 +160,9 @@ def locked(tmp_path, monkeypatch):
             if os.path.basename(os.path.normpath(os.fspath(path))) == "locked":
                 raise PermissionError(13, "Permission denied", os.fspath(path))
             return real(path)
+
         return call
+
     monkeypatch.setattr(os, "scandir", refuse(scandir))
     monkeypatch.setattr(os, "listdir", refuse(listdir))
     return tmp_path
@@ -146,8 +186,9 @@ def test_an_unreadable_directory_leaves_the_others_checked(locked):
     assert r.output.count("g/sub/c.yaml:3:") == 1 and "g/sub/a.yaml" not in r.output
     r = cli_runner(env={"NO_COLOR": "1"}).invoke(main, ["check", "g"])
     assert r.output.splitlines()[0] == "FAIL g/locked"
-    assert "g/locked:1:1: error[unreadable]: cannot read the directory: Permission denied" \
-        in r.output
+    assert (
+        "g/locked:1:1: error[unreadable]: cannot read the directory: Permission denied" in r.output
+    )
     assert "ok   g/sub/a.yaml" in r.output and "FAIL g/sub/c.yaml" in r.output
 
 
@@ -158,8 +199,10 @@ def test_an_unreadable_top_directory_says_so(locked, arg):
     assert "no *.yaml" not in r.output
 
 
-@pytest.mark.skipif(not shutil.which("setpriv") or os.name != "posix",
-                    reason="needs setpriv to drop root's permission bypass")
+@pytest.mark.skipif(
+    not shutil.which("setpriv") or os.name != "posix",
+    reason="needs setpriv to drop root's permission bypass",
+)
 @pytest.mark.parametrize("arg", ["g/", "g/**/*.yaml", "g/*/b.yaml", "g/locked"])
 def test_real_permissions(tmp_path, arg):
     for d, text in (("sub/a.yaml", GOOD), ("locked/b.yaml", BAD)):
@@ -167,8 +210,14 @@ def test_real_permissions(tmp_path, arg):
         (tmp_path / "g" / d).write_text(text)
     (tmp_path / "g" / "locked").chmod(0)
     try:
-        p = layercalc("check", "--format", "parsable", arg, cwd=tmp_path,
-                      prefix=["setpriv", *NOPERM] if os.geteuid() == 0 else [])
+        p = layercalc(
+            "check",
+            "--format",
+            "parsable",
+            arg,
+            cwd=tmp_path,
+            prefix=["setpriv", *NOPERM] if os.geteuid() == 0 else [],
+        )
         if os.access(tmp_path / "g" / "locked", os.R_OK) and os.geteuid() != 0:
             pytest.skip("permissions are not enforced here")
         if "setpriv" in p.stderr:
@@ -183,8 +232,10 @@ def test_a_missing_directory_is_called_missing(tmp_path, monkeypatch, arg):
     monkeypatch.chdir(tmp_path)
     r = check(arg, "--format", "parsable")
     assert (r.exit_code, r.output) == (
-        1, f"{arg}:1:1: error[unreadable]: cannot read the directory: No such file or "
-           f"directory (hint: check the path)\n")
+        1,
+        f"{arg}:1:1: error[unreadable]: cannot read the directory: No such file or "
+        f"directory (hint: check the path)\n",
+    )
 
 
 def test_a_file_named_as_a_directory(tmp_path, monkeypatch):
@@ -192,8 +243,9 @@ def test_a_file_named_as_a_directory(tmp_path, monkeypatch):
     Path("s.yaml").write_text(GOOD)
     r = check("s.yaml/")
     assert r.exit_code == 1
-    assert r.output.startswith("s.yaml/:1:1: error[unreadable]: cannot read the directory: "
-                               "Not a directory")
+    assert r.output.startswith(
+        "s.yaml/:1:1: error[unreadable]: cannot read the directory: Not a directory"
+    )
 
 
 # -- 3. and 4. numeric options: ASCII digits, no traceback, both paths alike ----------------
@@ -226,32 +278,35 @@ def error_line(err: str) -> str:
     return [ln for ln in err.splitlines() if ln.startswith("Error:")][-1]
 
 
-@pytest.mark.parametrize("argv, option", [
-    (["shape", SPEC, "--max-layers", NINES], "--max-layers"),
-    (["shape", SPEC, f"--max-layers={NINES}"], "--max-layers"),
-    (["shape", SPEC, "--depth", NINES], "--depth"),
-    (["params", SPEC, f"--depth={NINES}"], "--depth"),
-    (["params", SPEC, "--max-layers", "9" * 20], "--max-layers"),
-    (["shape", SPEC, "--input", f"1,{NINES},8,8"], "--input"),
-    (["shape", SPEC, "--max-layers", "٣"], "--max-layers"),
-    (["shape", SPEC, "--max-layers", "５"], "--max-layers"),
-    (["params", SPEC, "--depth", "٣"], "--depth"),
-    (["shape", SPEC, "--max-layers", "+5"], "--max-layers"),
-    (["shape", SPEC, "--max-layers", "1_000"], "--max-layers"),
-    (["shape", SPEC, "--max-layers", " 5"], "--max-layers"),
-    (["shape", SPEC, "--max-layers", "0"], "--max-layers"),
-    (["shape", SPEC, "--depth", "-1"], "--depth"),
-    (["shape", SPEC, "--input", "1,٣,64,64"], "--input"),
-    (["shape", SPEC, "--input", "１,3,64,64"], "--input"),
-    (["params", SPEC, "--input=1,3,6_4,64"], "--input"),
-    (["params", SPEC, "--input", "1,+3,64,64"], "--input"),
-    (["check", SPEC, "--max-layers", "٣"], "--max-layers"),
-    (["check", SPEC, "--input", "1,3,64,６４"], "--input"),
-    (["verify", SPEC, "--max-layers", NINES], "--max-layers"),
-    (["schema", "--indent", "２"], "--indent"),
-    (["schema", "--indent", NINES], "--indent"),
-    (["schema", "--indent", "17"], "--indent"),
-])
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["shape", SPEC, "--max-layers", NINES], "--max-layers"),
+        (["shape", SPEC, f"--max-layers={NINES}"], "--max-layers"),
+        (["shape", SPEC, "--depth", NINES], "--depth"),
+        (["params", SPEC, f"--depth={NINES}"], "--depth"),
+        (["params", SPEC, "--max-layers", "9" * 20], "--max-layers"),
+        (["shape", SPEC, "--input", f"1,{NINES},8,8"], "--input"),
+        (["shape", SPEC, "--max-layers", "٣"], "--max-layers"),
+        (["shape", SPEC, "--max-layers", "５"], "--max-layers"),
+        (["params", SPEC, "--depth", "٣"], "--depth"),
+        (["shape", SPEC, "--max-layers", "+5"], "--max-layers"),
+        (["shape", SPEC, "--max-layers", "1_000"], "--max-layers"),
+        (["shape", SPEC, "--max-layers", " 5"], "--max-layers"),
+        (["shape", SPEC, "--max-layers", "0"], "--max-layers"),
+        (["shape", SPEC, "--depth", "-1"], "--depth"),
+        (["shape", SPEC, "--input", "1,٣,64,64"], "--input"),
+        (["shape", SPEC, "--input", "１,3,64,64"], "--input"),
+        (["params", SPEC, "--input=1,3,6_4,64"], "--input"),
+        (["params", SPEC, "--input", "1,+3,64,64"], "--input"),
+        (["check", SPEC, "--max-layers", "٣"], "--max-layers"),
+        (["check", SPEC, "--input", "1,3,64,６４"], "--input"),
+        (["verify", SPEC, "--max-layers", NINES], "--max-layers"),
+        (["schema", "--indent", "２"], "--indent"),
+        (["schema", "--indent", NINES], "--indent"),
+        (["schema", "--indent", "17"], "--indent"),
+    ],
+)
 def test_a_bad_number_is_the_same_usage_error_on_both_paths(argv, option, capsys):
     out, err, code = via_entry(argv, capsys)
     assert (code, out) == (2, ""), err
@@ -261,13 +316,16 @@ def test_a_bad_number_is_the_same_usage_error_on_both_paths(argv, option, capsys
     assert (c_code, c_out, error_line(c_err)) == (2, "", error_line(err))
 
 
-@pytest.mark.parametrize("argv, code", [
-    (["shape", SPEC, "--max-layers", "100", "--depth", "0"], 0),
-    (["params", SPEC, "--max-layers=0100", "--depth=1", "--format", "csv"], 0),
-    (["shape", SPEC, "--input", "[2, 3, 64, 64]", "--format", "json"], 0),
-    (["params", SPEC, "--input", "2x3x64x64"], 0),
-    (["shape", SPEC, "--max-layers", "3"], 1),  # refused for the spec's size
-])
+@pytest.mark.parametrize(
+    "argv, code",
+    [
+        (["shape", SPEC, "--max-layers", "100", "--depth", "0"], 0),
+        (["params", SPEC, "--max-layers=0100", "--depth=1", "--format", "csv"], 0),
+        (["shape", SPEC, "--input", "[2, 3, 64, 64]", "--format", "json"], 0),
+        (["params", SPEC, "--input", "2x3x64x64"], 0),
+        (["shape", SPEC, "--max-layers", "3"], 1),  # refused for the spec's size
+    ],
+)
 def test_ascii_numbers_still_work_and_agree(argv, code, capsys):
     from layercalc.cli.entry import fast_args
 
@@ -290,21 +348,25 @@ def test_schema_indent_in_range():
     assert via_click(["schema", "--indent", "16"])[2] == 0
 
 
-@pytest.mark.parametrize("argv", [
-    ["verify", "specs/lenet5.yaml", "--seed", "+3"],
-    ["verify", "specs/lenet5.yaml", "--seed", "٣"],
-    ["cost", "specs/lenet5.yaml", "--batch", "５"],
-    ["solve", "--in", "٣", "--out", "2"],
-    ["solve", "--in", "8", "--out", "4", "--limit", "1_0"],
-    ["solve", "--in", "8", "--out", "4", "--dims", "9" * 5000],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["verify", "specs/lenet5.yaml", "--seed", "+3"],
+        ["verify", "specs/lenet5.yaml", "--seed", "٣"],
+        ["cost", "specs/lenet5.yaml", "--batch", "５"],
+        ["solve", "--in", "٣", "--out", "2"],
+        ["solve", "--in", "8", "--out", "4", "--limit", "1_0"],
+        ["solve", "--in", "8", "--out", "4", "--dims", "9" * 5000],
+    ],
+)
 def test_every_int_option_takes_ascii_digits_only(argv):
     from pathlib import Path
 
     from layercalc.cli import main
 
-    argv = [str(Path(__file__).resolve().parents[1] / a) if a.startswith("specs/") else a
-            for a in argv]
+    argv = [
+        str(Path(__file__).resolve().parents[1] / a) if a.startswith("specs/") else a for a in argv
+    ]
     result = cli_runner().invoke(main, argv)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output

@@ -8,6 +8,7 @@ pipes, devices and sockets where a spec file is expected. Where the click-free p
 the click group could differ, both are run: a spec name holding ``[`` sends `shape` to
 click (layercalc.cli.entry leaves wildcards to it).
 """
+
 from __future__ import annotations
 
 import os
@@ -26,16 +27,26 @@ BAD = "input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 
 posix = pytest.mark.skipif(os.name != "posix", reason="POSIX file descriptors and FIFOs")
 
 
-def layercalc(*args, env=None, close=(), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-              cwd=ROOT):
+def layercalc(
+    *args, env=None, close=(), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=ROOT
+):
     """Run the executable; ``close`` names standard descriptors (0, 1, 2) to close first."""
+
     def preexec():
         for fd in close:
             os.close(fd)
-    return subprocess.run([sys.executable, "-m", "layercalc", *map(str, args)], cwd=cwd,
-                          stdout=stdout, stderr=subprocess.PIPE, stdin=stdin,
-                          env={**os.environ, **(env or {})}, timeout=TIMEOUT, check=False,
-                          preexec_fn=preexec if close else None)
+
+    return subprocess.run(
+        [sys.executable, "-m", "layercalc", *map(str, args)],
+        cwd=cwd,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        stdin=stdin,
+        env={**os.environ, **(env or {})},
+        timeout=TIMEOUT,
+        check=False,
+        preexec_fn=preexec if close else None,
+    )
 
 
 @pytest.fixture
@@ -53,15 +64,25 @@ def no_traceback(p):
 # -- an output encoding without the table characters -------------------------------------
 
 COMMANDS = [
-    ("shape", SPEC), ("params", SPEC), ("verify", SPEC), ("layers",), ("explain", SPEC),
-    ("cost", SPEC), ("rf", SPEC), ("solve", "--in", "64", "--out", "32"), ("check", SPEC),
-    ("schema",), ("--help",), ("explain", "--help"),
+    ("shape", SPEC),
+    ("params", SPEC),
+    ("verify", SPEC),
+    ("layers",),
+    ("explain", SPEC),
+    ("cost", SPEC),
+    ("rf", SPEC),
+    ("solve", "--in", "64", "--out", "32"),
+    ("check", SPEC),
+    ("schema",),
+    ("--help",),
+    ("explain", "--help"),
 ]
 
 
 @pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
-@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:1]) + ("-help" if
-                                                                           "--help" in a else ""))
+@pytest.mark.parametrize(
+    "argv", COMMANDS, ids=lambda a: " ".join(a[:1]) + ("-help" if "--help" in a else "")
+)
 def test_a_narrow_output_encoding_degrades_to_ascii(argv, encoding):
     p = layercalc(*argv, env={"PYTHONIOENCODING": encoding})
     no_traceback(p)
@@ -78,12 +99,12 @@ def test_both_entry_paths_degrade_alike(click_spec, encoding):
     slow = layercalc("shape", click_spec, env={"PYTHONIOENCODING": encoding, "COLUMNS": "100"})
     assert fast.returncode == slow.returncode == 0, slow.stderr
     assert fast.stdout.replace(SPEC.encode(), b"F") == slow.stdout.replace(
-        click_spec.encode(), b"F")
+        click_spec.encode(), b"F"
+    )
 
 
 def test_formulas_degrade_to_words():
-    p = layercalc("explain", SPEC, "c1", env={"PYTHONIOENCODING": "ascii:strict",
-                                              "LC_ALL": "C"})
+    p = layercalc("explain", SPEC, "c1", env={"PYTHONIOENCODING": "ascii:strict", "LC_ALL": "C"})
     no_traceback(p)
     assert p.returncode == 0
     p = layercalc("solve", "--in", "64", "--out", "32", env={"PYTHONIOENCODING": "cp1252"})
@@ -92,8 +113,9 @@ def test_formulas_degrade_to_words():
 
 def test_unencodable_spec_text_is_escaped(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text('name: "\u7f51\u7edc \u2192 \U0001f600"\ninput: [1, 3]\nlayers: [relu]\n',
-                    encoding="utf-8")
+    path.write_text(
+        'name: "\u7f51\u7edc \u2192 \U0001f600"\ninput: [1, 3]\nlayers: [relu]\n', encoding="utf-8"
+    )
     for command in ("shape", "cost", "verify", "explain"):
         p = layercalc(command, path, env={"PYTHONIOENCODING": "latin-1"})
         no_traceback(p)
@@ -109,12 +131,24 @@ def test_unencodable_spec_text_is_escaped(tmp_path):
 
 # -- closed and failing streams -----------------------------------------------------------
 
+
 @posix
-@pytest.mark.parametrize("argv", [("shape", SPEC), ("shape", SPEC, "--format", "json"),
-                                  ("params", SPEC), ("cost", SPEC), ("check", SPEC),
-                                  ("verify", SPEC), ("layers",), ("schema",), ("--help",),
-                                  ("solve", "--in", "8", "--out", "4")],
-                         ids=lambda a: "-".join(x for x in a if x != SPEC))
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("shape", SPEC),
+        ("shape", SPEC, "--format", "json"),
+        ("params", SPEC),
+        ("cost", SPEC),
+        ("check", SPEC),
+        ("verify", SPEC),
+        ("layers",),
+        ("schema",),
+        ("--help",),
+        ("solve", "--in", "8", "--out", "4"),
+    ],
+    ids=lambda a: "-".join(x for x in a if x != SPEC),
+)
 def test_closed_stdout_is_a_clear_error(argv):
     p = layercalc(*argv, close=(1,))
     no_traceback(p)
@@ -163,18 +197,23 @@ def test_closed_stderr_still_answers(tmp_path, close):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-@pytest.mark.parametrize("argv", [("shape", SPEC), ("cost", SPEC), ("verify", SPEC),
-                                  ("check", SPEC), ("layers",)], ids=lambda a: a[0])
+@pytest.mark.parametrize(
+    "argv",
+    [("shape", SPEC), ("cost", SPEC), ("verify", SPEC), ("check", SPEC), ("layers",)],
+    ids=lambda a: a[0],
+)
 def test_a_full_disk_is_a_clear_error(argv):
     with open("/dev/full", "wb") as full:
         p = layercalc(*argv, stdout=full)
     no_traceback(p)
     assert p.returncode == 1
-    assert p.stderr.decode().endswith("layercalc: error: cannot write the output: No space "
-                                      "left on device\n")
+    assert p.stderr.decode().endswith(
+        "layercalc: error: cannot write the output: No space left on device\n"
+    )
 
 
 # -- schema --indent ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("indent", ["100000", "17", "-1", "10**9"])
 def test_schema_indent_is_bounded(indent):
@@ -191,6 +230,7 @@ def test_schema_indent_within_bounds():
 
 
 # -- files that are not regular files -----------------------------------------------------
+
 
 def special_files(tmp_path) -> dict:
     out = {}
@@ -220,8 +260,10 @@ def test_a_special_file_is_refused_without_waiting(tmp_path, command):
         no_traceback(p)
         assert p.returncode == 1
         lines = p.stderr.decode().splitlines()
-        assert lines[0] == (f"{tmp_path / name}:1:1: error[unreadable]: cannot read the "
-                            f"file: it is {kind}, not a regular file")
+        assert lines[0] == (
+            f"{tmp_path / name}:1:1: error[unreadable]: cannot read the "
+            f"file: it is {kind}, not a regular file"
+        )
         assert lines[1].startswith("    hint: ")
 
 
@@ -262,7 +304,8 @@ def test_devices_given_directly(tmp_path):
         assert p.stdout.decode().splitlines() == [
             f"{device}:1:1: error[unreadable]: cannot read the file: it is a character "
             "device, not a regular file (hint: to read a stream, give `-` and pipe it to "
-            "standard input)"]
+            "standard input)"
+        ]
 
 
 def test_standard_input_is_still_read(tmp_path):

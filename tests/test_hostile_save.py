@@ -2,6 +2,7 @@
 symbolic links, modes, the umask, devices, pipes, directories, a full disk, and every
 signal that would end the process (SIGTERM, SIGHUP, SIGQUIT, SIGALRM, ...); then verify's refusal of arrays above NumPy's rank limit, and its warning when
 values stop being finite."""
+
 from __future__ import annotations
 
 import errno
@@ -72,6 +73,7 @@ def umask():
 
 # -- symbolic links, modes, the umask ---------------------------------------------------------
 
+
 def test_symlink_is_followed_and_kept(spec, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -139,6 +141,7 @@ def test_new_file_gets_the_umask_mode(spec, tmp_path, umask, mask):
 
 # -- targets that are not regular files ------------------------------------------------------
 
+
 def _fifo(path):
     os.mkfifo(path)
 
@@ -160,9 +163,16 @@ def _socket(path):
     s.close()
 
 
-@pytest.mark.parametrize("make, kind", [
-    (_fifo, "a named pipe (FIFO)"), (_chardev, "a character device"),
-    (_directory, "a directory"), (_socket, "a socket")], ids=["fifo", "chardev", "dir", "socket"])
+@pytest.mark.parametrize(
+    "make, kind",
+    [
+        (_fifo, "a named pipe (FIFO)"),
+        (_chardev, "a character device"),
+        (_directory, "a directory"),
+        (_socket, "a socket"),
+    ],
+    ids=["fifo", "chardev", "dir", "socket"],
+)
 @pytest.mark.parametrize("via_link", [False, True], ids=["direct", "symlink"])
 def test_non_regular_target_is_refused(spec, tmp_path, make, kind, via_link):
     target = tmp_path / "target"
@@ -174,12 +184,17 @@ def test_non_regular_target_is_refused(spec, tmp_path, make, kind, via_link):
         path.symlink_to("target")
     r = invoke(spec, "--save", path)
     assert r.exit_code == 1, r.output
-    assert f"{spec}:1:1: error[unwritable]: cannot write --save {path}: it is {kind}, " \
+    assert (
+        f"{spec}:1:1: error[unwritable]: cannot write --save {path}: it is {kind}, "
         "not a regular file" in r.output
+    )
     assert "\n    hint: give the name of a new or existing regular file" in r.output
     after = os.lstat(target)
-    assert (after.st_mode, after.st_ino, after.st_rdev) == \
-        (before.st_mode, before.st_ino, before.st_rdev)
+    assert (after.st_mode, after.st_ino, after.st_rdev) == (
+        before.st_mode,
+        before.st_ino,
+        before.st_rdev,
+    )
     if via_link:
         assert path.is_symlink()
     assert not temp_files(tmp_path)
@@ -190,6 +205,7 @@ def test_refusal_comes_before_the_run(spec, tmp_path, monkeypatch):
 
     def no_run(*a, **kw):
         raise AssertionError("verify ran although --save was refused")
+
     monkeypatch.setattr(core, "run", no_run)
     os.mkfifo(tmp_path / "p")
     assert invoke(spec, "--save", tmp_path / "p").exit_code == 1
@@ -203,11 +219,11 @@ def test_real_devices_are_refused(spec, device, monkeypatch):
 
     def guard(*a, **kw):  # a regression must fail this test, never replace the device
         raise AssertionError(f"os.replace{a} reached while saving to {device}")
+
     monkeypatch.setattr(os, "replace", guard)
     r = invoke(spec, "--save", device)
     assert r.exit_code == 1, r.output
-    assert f"error[unwritable]: cannot write --save {device}: it is a character device" \
-        in r.output
+    assert f"error[unwritable]: cannot write --save {device}: it is a character device" in r.output
     after = os.stat(device)
     assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
 
@@ -222,10 +238,14 @@ def test_refusal_in_json(spec, tmp_path):
     assert "it is a directory" in error["message"] and error["hint"]
 
 
-@pytest.mark.parametrize("name, reason", [
-    ("missing/out.npz", "the directory '{tmp}/missing' does not exist"),
-    ("file.txt/out.npz", "'{tmp}/file.txt' is not a directory"),
-], ids=["missing-directory", "file-as-directory"])
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("missing/out.npz", "the directory '{tmp}/missing' does not exist"),
+        ("file.txt/out.npz", "'{tmp}/file.txt' is not a directory"),
+    ],
+    ids=["missing-directory", "file-as-directory"],
+)
 def test_bad_directories(spec, tmp_path, name, reason):
     (tmp_path / "file.txt").write_text("x")
     r = invoke(spec, "--save", tmp_path / name)
@@ -258,13 +278,17 @@ def test_read_only_directory(spec, tmp_path):
 
 def test_read_only_directory_simulated(spec, tmp_path, monkeypatch):
     """As root (CI containers) a 0555 directory is still writable: simulate EACCES."""
+
     def denied(*a, **kw):
         raise PermissionError(errno.EACCES, "Permission denied")
+
     monkeypatch.setattr(outfile, "_create_temp", denied)
     r = invoke(spec, "--save", tmp_path / "out.npz")
     assert r.exit_code == 1
-    assert f"cannot write --save {tmp_path / 'out.npz'}: permission denied in the " \
+    assert (
+        f"cannot write --save {tmp_path / 'out.npz'}: permission denied in the "
         f"directory '{tmp_path}'" in r.output
+    )
     assert not (tmp_path / "out.npz").exists()
 
 
@@ -280,6 +304,7 @@ def test_read_only_file(spec, tmp_path):
 
 # -- failures while writing: a full disk, errors, interrupts ----------------------------------
 
+
 def _enospc(*a, **kw):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
@@ -289,9 +314,11 @@ def test_full_disk_is_an_error(spec, tmp_path, monkeypatch, stage):
     target = tmp_path / "out.npz"
     target.write_bytes(b"old")
     if stage == "write":
+
         def savez(fh, **arrays):
             fh.write(b"x" * 4096)
             _enospc()
+
         monkeypatch.setattr(np, "savez", savez)
     else:
         monkeypatch.setattr(outfile.os, stage, _enospc)
@@ -306,6 +333,7 @@ def test_full_disk_is_an_error(spec, tmp_path, monkeypatch, stage):
 def test_other_os_errors_are_reported(spec, tmp_path, monkeypatch):
     def eio(*a, **kw):
         raise OSError(errno.EIO, os.strerror(errno.EIO))
+
     monkeypatch.setattr(np, "savez", eio)
     r = invoke(spec, "--save", tmp_path / "out.npz")
     assert r.exit_code == 1
@@ -321,13 +349,15 @@ def test_full_dev_full_cannot_be_written_either(tmp_path):
         outfile.check_target("/dev/full")
 
 
-@pytest.mark.parametrize("exc", [ValueError("bug"), KeyboardInterrupt()],
-                         ids=["exception", "ctrl-c"])
+@pytest.mark.parametrize(
+    "exc", [ValueError("bug"), KeyboardInterrupt()], ids=["exception", "ctrl-c"]
+)
 def test_any_failure_removes_the_temporary_file(tmp_path, exc):
     def write(fh):
         fh.write(b"partial")
         assert temp_files(tmp_path)  # the temporary file exists while writing
         raise exc
+
     with pytest.raises(type(exc)):
         write_atomic(tmp_path / "out.bin", write)
     assert not temp_files(tmp_path) and not (tmp_path / "out.bin").exists()
@@ -348,9 +378,21 @@ def test_write_atomic_rechecks_the_target(tmp_path):
 
 # -- signals ------------------------------------------------------------------------------
 
-CATCHABLE = [getattr(signal, n) for n in (
-    "SIGTERM", "SIGHUP", "SIGQUIT", "SIGALRM", "SIGUSR1", "SIGUSR2", "SIGXCPU",
-    "SIGVTALRM", "SIGPROF") if hasattr(signal, n)]  # SIGXFSZ: Python starts it ignored
+CATCHABLE = [
+    getattr(signal, n)
+    for n in (
+        "SIGTERM",
+        "SIGHUP",
+        "SIGQUIT",
+        "SIGALRM",
+        "SIGUSR1",
+        "SIGUSR2",
+        "SIGXCPU",
+        "SIGVTALRM",
+        "SIGPROF",
+    )
+    if hasattr(signal, n)
+]  # SIGXFSZ: Python starts it ignored
 
 
 def test_every_terminating_signal_is_handled():
@@ -360,16 +402,19 @@ def test_every_terminating_signal_is_handled():
 def test_handlers_are_restored_and_ignored_and_custom_ones_left_alone(tmp_path):
     def mine(signum, frame):
         pass
+
     old_term = signal.signal(signal.SIGTERM, mine)
     old_hup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     old_quit = signal.signal(signal.SIGQUIT, signal.SIG_DFL)
     seen = {}
     try:
+
         def write(fh):
             seen["term"] = signal.getsignal(signal.SIGTERM)
             seen["hup"] = signal.getsignal(signal.SIGHUP)
             seen["quit"] = signal.getsignal(signal.SIGQUIT)
             fh.write(b"x")
+
         write_atomic(tmp_path / "out.bin", write)
         assert seen["term"] is mine  # a program's own handler stays in place
         assert seen["hup"] is signal.SIG_IGN  # nohup stays nohup
@@ -443,16 +488,19 @@ CHILD = textwrap.dedent("""\
     """)
 
 
-@pytest.mark.parametrize("sig", [*CATCHABLE, signal.SIGINT],
-                         ids=lambda s: signal.Signals(s).name)
+@pytest.mark.parametrize("sig", [*CATCHABLE, signal.SIGINT], ids=lambda s: signal.Signals(s).name)
 def test_signal_during_a_slow_save_leaves_no_temporary_file(spec, tmp_path, sig):
     out = tmp_path / "out"
     out.mkdir()
     target = out / "w.npz"
     target.write_bytes(b"old")
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(spec), str(target)],
-                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(spec), str(target)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = child.stdout.readline()  # blocks until the child is inside the write
         assert line == "writing\n", child.stderr.read()
@@ -473,6 +521,7 @@ def test_signal_during_a_slow_save_leaves_no_temporary_file(spec, tmp_path, sig)
 
 # -- NumPy's rank limit ---------------------------------------------------------------------
 
+
 def _ones(n):
     return "[" + ", ".join(["1"] * n) + "]"
 
@@ -483,8 +532,9 @@ def test_input_rank_above_the_limit_is_refused_by_verify_only(tmp_path):
     p.write_text(f"input: {_ones(limit + 1)}\nlayers:\n  - relu\n")
     r = invoke(p)
     assert r.exit_code == 1, r.output
-    assert (f"{p}:1:8: error[rank-limit]: the input has {limit + 1} dimensions, more than "
-            f"the {limit}") in r.output
+    assert (
+        f"{p}:1:8: error[rank-limit]: the input has {limit + 1} dimensions, more than the {limit}"
+    ) in r.output
     assert "Traceback" not in r.output
     for command in ("shape", "params"):
         r = cli_runner().invoke(main, [command, str(p)], catch_exceptions=False)
@@ -502,10 +552,14 @@ def test_rank_at_the_limit_still_runs(tmp_path):
     assert r.exit_code == 0, r.output
 
 
-@pytest.mark.parametrize("layer", [
-    "unflatten: {dim: 1, unflattened_size: " + _ones(63)[:-1] + ", 4]}",
-    "reshape: {shape: " + _ones(64)[:-1] + ", 4]}",
-], ids=["unflatten", "reshape"])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        "unflatten: {dim: 1, unflattened_size: " + _ones(63)[:-1] + ", 4]}",
+        "reshape: {shape: " + _ones(64)[:-1] + ", 4]}",
+    ],
+    ids=["unflatten", "reshape"],
+)
 def test_layer_output_rank_above_the_limit_is_refused_at_its_line(tmp_path, layer):
     p = tmp_path / "r.yaml"
     p.write_text(f"input: [1, 4]\nlayers:\n  - relu\n  - {layer}\n  - relu\n")
@@ -533,16 +587,22 @@ def test_non_finite_output_is_a_warning_at_the_first_layer(tmp_path):
     p.write_text(OVERFLOW)
     r = invoke(p)
     assert r.exit_code == 0, r.output
-    assert f"{p}:5:5: warning[non-finite]: layer 'big' (mul) is the first whose output is " \
+    assert (
+        f"{p}:5:5: warning[non-finite]: layer 'big' (mul) is the first whose output is "
         "not finite" in r.stderr
+    )
     assert "\n    hint: " in r.stderr
     assert "all 4 layers agree" in r.stdout
     r = invoke(p, "--format", "json")
     assert r.exit_code == 0
     payload = json.loads(r.stdout)
     [warning] = payload["warnings"]
-    assert (warning["code"], warning["line"], warning["column"], warning["severity"]) == \
-        ("non-finite", 5, 5, "warning")
+    assert (warning["code"], warning["line"], warning["column"], warning["severity"]) == (
+        "non-finite",
+        5,
+        5,
+        "warning",
+    )
     assert "'big'" in warning["message"] and "errors" not in payload
 
 
@@ -554,14 +614,18 @@ def test_finite_run_has_no_warning(spec):
     assert r.exit_code == 0 and "warning[" not in r.output and not r.stderr
 
 
-@pytest.mark.parametrize("values, expected", [
-    ([1.0, 2.0], None),
-    ([np.nan, np.nan], "is all NaN"),
-    ([1.0, np.nan], "contains NaN"),
-    ([np.nan, np.inf], "contains NaN"),
-    ([1.0, np.inf], "contains infinite values"),
-    ([-np.inf, 0.0], "contains infinite values"),
-], ids=["finite", "all-nan", "some-nan", "nan-and-inf", "inf", "minus-inf"])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ([1.0, 2.0], None),
+        ([np.nan, np.nan], "is all NaN"),
+        ([1.0, np.nan], "contains NaN"),
+        ([np.nan, np.inf], "contains NaN"),
+        ([1.0, np.inf], "contains infinite values"),
+        ([-np.inf, 0.0], "contains infinite values"),
+    ],
+    ids=["finite", "all-nan", "some-nan", "nan-and-inf", "inf", "minus-inf"],
+)
 def test_nonfinite_classifies(values, expected):
     for dtype in (np.float32, np.float64):
         y = np.array(values, dtype=dtype).reshape(1, 2, 1)

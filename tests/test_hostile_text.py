@@ -8,6 +8,7 @@ path for shape/params, the click group for the rest). Every run must print no ch
 Python does not call printable (the layout's own newlines apart), give each diagnostic
 exactly one line, and keep JSON values exact.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,6 +37,7 @@ FILE = "f" + HOSTILE.replace("\x00", "").replace("/", "") + ".yaml"
 def q(text: str) -> str:
     """A YAML double-quoted scalar of ``text`` (JSON's escapes are YAML's, but for the
     surrogate pairs of characters past U+FFFF, which YAML spells \\UXXXXXXXX)."""
+
     def astral(m):
         return "\\U%08x" % ord(json.loads('"' + m.group() + '"'))
 
@@ -49,7 +51,10 @@ LAYERS = "layers:\n  - conv2d: {out_channels: 2, kernel_size: 3}\n  - relu\n"
 FIELDS = {
     "spec-name": ("s.yaml", f"name: {q(HOSTILE)}\n{BASE}{LAYERS}"),
     "description": ("s.yaml", f"description: {q(HOSTILE)}\n{BASE}{LAYERS}"),
-    "layer-name": ("s.yaml", BASE + f"""\
+    "layer-name": (
+        "s.yaml",
+        BASE
+        + f"""\
 layers:
   - sequential:
       name: {q(WORD + "g")}
@@ -59,8 +64,12 @@ layers:
   - {{type: relu, name: {q(WORD + "o")}}}
 outputs: [{q(WORD + "o")}]
 expect: {{params: 1}}
-"""),
-    "layer-name-shown": ("s.yaml", BASE + f"""\
+""",
+    ),
+    "layer-name-shown": (
+        "s.yaml",
+        BASE
+        + f"""\
 layers:
   - sequential:
       name: {q(WORD + "g")}
@@ -68,11 +77,14 @@ layers:
         - conv2d: {{name: {q(WORD)}, out_channels: 2, kernel_size: 3}}
         - relu
   - {{type: relu, name: {q(WORD + "o")}}}
-"""),
+""",
+    ),
     "layer-name-line": ("s.yaml", BASE + f"layers:\n  - relu: {{name: {q(HOSTILE)}}}\n"),
     "type": ("s.yaml", BASE + f"layers:\n  - {q(HOSTILE)}\n"),
-    "argument-name": ("s.yaml", BASE + "layers:\n  - conv2d: {out_channels: 2, "
-                      f"kernel_size: 3, {q(HOSTILE)}: 1}}\n"),
+    "argument-name": (
+        "s.yaml",
+        BASE + f"layers:\n  - conv2d: {{out_channels: 2, kernel_size: 3, {q(HOSTILE)}: 1}}\n",
+    ),
     "from": ("s.yaml", BASE + f"layers:\n  - relu\n  - {{type: relu, from: {q(HOSTILE)}}}\n"),
     "block-name": ("s.yaml", BASE + f"blocks:\n  {q(HOSTILE)}: {{layers: [relu]}}\n{LAYERS}"),
     "var-name": ("s.yaml", f"vars: {{{q(HOSTILE)}: 1}}\n{BASE}{LAYERS}"),
@@ -101,12 +113,19 @@ def test_every_command_is_in_the_matrix():
     assert set(_commands()) == set(SPEC_COMMANDS) | set(TYPE_COMMANDS) | set(NO_TEXT)
 
 
-CASES = [pytest.param(field, name, fmt, id=f"{field}-{name}-{fmt}")
-         for name, command in _commands().items() if name in SPEC_COMMANDS
-         for fmt in _formats(command) for field in FIELDS]
-CASES += [pytest.param("type", name, fmt, id=f"argv-type-{name}-{fmt}")
-          for name, command in _commands().items() if name in TYPE_COMMANDS
-          for fmt in _formats(command)]
+CASES = [
+    pytest.param(field, name, fmt, id=f"{field}-{name}-{fmt}")
+    for name, command in _commands().items()
+    if name in SPEC_COMMANDS
+    for fmt in _formats(command)
+    for field in FIELDS
+]
+CASES += [
+    pytest.param("type", name, fmt, id=f"argv-type-{name}-{fmt}")
+    for name, command in _commands().items()
+    if name in TYPE_COMMANDS
+    for fmt in _formats(command)
+]
 
 DIAG = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (error|warning)\[[a-z0-9-]+\]: .*$")
 AFTER_FILE = re.compile(r"^:\d+:\d+: (error|warning)\[[a-z0-9-]+\]: .*$")  # FILE may hold ":1:1: "
@@ -114,7 +133,9 @@ AFTER_FILE = re.compile(r"^:\d+:\d+: (error|warning)\[[a-z0-9-]+\]: .*$")  # FIL
 
 def is_diagnostic(line: str, shown: str) -> bool:
     """``line`` is one diagnostic of the file displayed as ``shown``."""
-    return line.startswith(shown) and bool(AFTER_FILE.match(line[len(shown):]))
+    return line.startswith(shown) and bool(AFTER_FILE.match(line[len(shown) :]))
+
+
 GITHUB = re.compile(r"^::(error|warning) file=[^,:\n]*,line=\d+,col=\d+::[^\n]*$")
 
 
@@ -190,11 +211,33 @@ def test_hostile_text_is_printed_escaped(tmp_path, capsys, field, command, fmt):
 
 # what layercalc's own Markdown is made of: headings, tables, lists, bold group rows,
 # explain's code blocks, <br> between the shapes of a multi-input layer
-OWN_MARKDOWN = {"heading_open", "heading_close", "paragraph_open", "paragraph_close",
-                "table_open", "table_close", "thead_open", "thead_close", "tbody_open",
-                "tbody_close", "tr_open", "tr_close", "th_open", "th_close", "td_open",
-                "td_close", "bullet_list_open", "bullet_list_close", "list_item_open",
-                "list_item_close", "fence", "inline", "text", "strong_open", "strong_close"}
+OWN_MARKDOWN = {
+    "heading_open",
+    "heading_close",
+    "paragraph_open",
+    "paragraph_close",
+    "table_open",
+    "table_close",
+    "thead_open",
+    "thead_close",
+    "tbody_open",
+    "tbody_close",
+    "tr_open",
+    "tr_close",
+    "th_open",
+    "th_close",
+    "td_open",
+    "td_close",
+    "bullet_list_open",
+    "bullet_list_close",
+    "list_item_open",
+    "list_item_close",
+    "fence",
+    "inline",
+    "text",
+    "strong_open",
+    "strong_close",
+}
 
 
 def markdown_texts(out: str) -> list[str]:
@@ -207,8 +250,11 @@ def markdown_texts(out: str) -> list[str]:
     for token in md.parse(out):
         children = token.children or []
         for t in [token, *children]:
-            assert t.type in OWN_MARKDOWN or (t.type == "html_inline" and t.content == "<br>"), \
-                (t.type, t.content, token.content)
+            assert t.type in OWN_MARKDOWN or (t.type == "html_inline" and t.content == "<br>"), (
+                t.type,
+                t.content,
+                token.content,
+            )
         if token.type == "inline":
             texts.append("".join(t.content for t in children if t.type == "text"))
     return texts
@@ -226,8 +272,11 @@ def _check_output(fmt, out, shown, tmp_path, capsys, argv):
         diags = data["errors"] + data["warnings"]
         hints = sum("hint" in d for d in diags)
         # the source line and its caret under each diagnostic (escaped like the rest)
-        snippet = [line for line in lines if re.match(r"^  [ \d]*\d? \| ", line)
-                   or re.match(r"^ +\| +\^$", line)]
+        snippet = [
+            line
+            for line in lines
+            if re.match(r"^  [ \d]*\d? \| ", line) or re.match(r"^ +\| +\^$", line)
+        ]
         assert len(snippet) % 2 == 0 and len(snippet) <= 2 * len(diags), snippet
         lines = [line for line in lines if line not in snippet]
         assert len(lines) == 1 + len(diags) + hints + 1, lines  # file, each, hints, summary
@@ -264,10 +313,12 @@ def test_a_file_name_forges_no_workflow_command(tmp_path, capsys):
     for fmt in ("human", "github", "parsable"):
         code, out, _ = run(["check", "--format", fmt, str(path)], capsys)
         assert code == 1
-        assert not [line for line in out.splitlines()
-                    if line.startswith("::") and not GITHUB.match(line)], out
-        assert sum(line.startswith("::error") for line in out.splitlines()) == \
-            (1 if fmt == "github" else 0)
+        assert not [
+            line for line in out.splitlines() if line.startswith("::") and not GITHUB.match(line)
+        ], out
+        assert sum(line.startswith("::error") for line in out.splitlines()) == (
+            1 if fmt == "github" else 0
+        )
 
 
 @pytest.mark.parametrize("command", ["shape", "cost", "explain", "check", "verify"])
@@ -295,20 +346,23 @@ def test_both_entry_paths_escape_alike(tmp_path, capsys):
             assert (r.exit_code, r.stdout, r.stderr) == fast
 
 
-@pytest.mark.parametrize("text, escaped", [
-    ("plain café × ⌊x⌋ [b]", "plain café × ⌊x⌋ [b]"),
-    ("a\nb\rc\td", "a\\nb\\rc\\td"),
-    ("\x1b[2J\x00\x7f", "\\x1b[2J\\x00\\x7f"),
-    ("\x85\x9b\xa0", "\\x85\\x9b\\xa0"),
-    ("\u2028\u2029\u202e\u2066\u200f\ufeff", "\\u2028\\u2029\\u202e\\u2066\\u200f\\ufeff"),
-    ("\U000e0041\udc80", "\\U000e0041\\udc80"),
-    ("c\u034f", "c\\u034f"),  # default-ignorable characters Python calls printable
-    ("\u115f\u1160\u3164\uffa0", "\\u115f\\u1160\\u3164\\uffa0"),  # Hangul fillers
-    ("\u17b4\u17b5\u2800\u00ad", "\\u17b4\\u17b5\\u2800\\xad"),
-    ("\ufe00\ufe0f\U000e0100\U000e01ef", "\\ufe00\\ufe0f\\U000e0100\\U000e01ef"),
-    ("\u180b\u180f\u2060\u206f", "\\u180b\\u180f\\u2060\\u206f"),
-    ("é\u0301 ä ㅎ ⠁", "é\u0301 ä ㅎ ⠁"),  # visible combining marks, Hangul, braille stay
-])
+@pytest.mark.parametrize(
+    "text, escaped",
+    [
+        ("plain café × ⌊x⌋ [b]", "plain café × ⌊x⌋ [b]"),
+        ("a\nb\rc\td", "a\\nb\\rc\\td"),
+        ("\x1b[2J\x00\x7f", "\\x1b[2J\\x00\\x7f"),
+        ("\x85\x9b\xa0", "\\x85\\x9b\\xa0"),
+        ("\u2028\u2029\u202e\u2066\u200f\ufeff", "\\u2028\\u2029\\u202e\\u2066\\u200f\\ufeff"),
+        ("\U000e0041\udc80", "\\U000e0041\\udc80"),
+        ("c\u034f", "c\\u034f"),  # default-ignorable characters Python calls printable
+        ("\u115f\u1160\u3164\uffa0", "\\u115f\\u1160\\u3164\\uffa0"),  # Hangul fillers
+        ("\u17b4\u17b5\u2800\u00ad", "\\u17b4\\u17b5\\u2800\\xad"),
+        ("\ufe00\ufe0f\U000e0100\U000e01ef", "\\ufe00\\ufe0f\\U000e0100\\U000e01ef"),
+        ("\u180b\u180f\u2060\u206f", "\\u180b\\u180f\\u2060\\u206f"),
+        ("é\u0301 ä ㅎ ⠁", "é\u0301 ä ㅎ ⠁"),  # visible combining marks, Hangul, braille stay
+    ],
+)
 def test_printable(text, escaped):
     assert printable(text) == escaped
     assert printable(escaped) == escaped  # escaping twice changes nothing
@@ -333,11 +387,44 @@ def test_names_differing_by_an_invisible_character_print_apart(tmp_path, capsys)
         assert len(set(shown)) == len(names) and all(s in out for s in shown)
 
 
-NASTY_MARKDOWN = ["*a*", "_a_", "__a__", "**a**", "`a`", "``a``", "[a](b)", "![a](b)",
-                  "[a][b]", "[a]", "<b>", "<!-- x -->", "<http://x.org>", "&amp;", "&#65;",
-                  "a|b", "\\*a\\*", "# h", "a #", "- x", "+ x", "1. x", "1) x", "> q",
-                  "~~s~~", "~s~", "a\\", "---", "***", "a_b_", "_a_b", "conv_1 x_y.z-w+v#u",
-                  "\x1b[1m\u034f", "{a}", "a&b", "(x)"]
+NASTY_MARKDOWN = [
+    "*a*",
+    "_a_",
+    "__a__",
+    "**a**",
+    "`a`",
+    "``a``",
+    "[a](b)",
+    "![a](b)",
+    "[a][b]",
+    "[a]",
+    "<b>",
+    "<!-- x -->",
+    "<http://x.org>",
+    "&amp;",
+    "&#65;",
+    "a|b",
+    "\\*a\\*",
+    "# h",
+    "a #",
+    "- x",
+    "+ x",
+    "1. x",
+    "1) x",
+    "> q",
+    "~~s~~",
+    "~s~",
+    "a\\",
+    "---",
+    "***",
+    "a_b_",
+    "_a_b",
+    "conv_1 x_y.z-w+v#u",
+    "\x1b[1m\u034f",
+    "{a}",
+    "a&b",
+    "(x)",
+]
 
 
 @pytest.mark.parametrize("text", NASTY_MARKDOWN)

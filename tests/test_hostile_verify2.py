@@ -1,6 +1,7 @@
 """Hostile cases of `layercalc verify`, second round: --max-memory sizes, a closed
 stderr, --save path syntax, signals mid-save, and the memory estimate against the run
 (input lifetimes, integer index inputs, np.savez's write buffer)."""
+
 from __future__ import annotations
 
 import json
@@ -17,6 +18,7 @@ from test_hostile_save import SPEC, invoke  # one small spec and runner for the 
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
 @pytest.fixture
 def spec(tmp_path):
     p = tmp_path / "s.yaml"
@@ -26,10 +28,29 @@ def spec(tmp_path):
 
 # -- --max-memory sizes ------------------------------------------------------------------
 
-ABSURD = ["9" * 400, "-1", "-1MiB", "nan", "inf", "NaN", "Infinity", "1e999", "1e3",
-          "\u0661\u0660MiB", "\uff11\uff10MiB", "10\u00a0MiB\u2003x", "0", "0.1", "",
-          "1" + "0" * 5000, "9223372036854775808", "8EiB",
-          "0x10", "1_000", "+5"]
+ABSURD = [
+    "9" * 400,
+    "-1",
+    "-1MiB",
+    "nan",
+    "inf",
+    "NaN",
+    "Infinity",
+    "1e999",
+    "1e3",
+    "\u0661\u0660MiB",
+    "\uff11\uff10MiB",
+    "10\u00a0MiB\u2003x",
+    "0",
+    "0.1",
+    "",
+    "1" + "0" * 5000,
+    "9223372036854775808",
+    "8EiB",
+    "0x10",
+    "1_000",
+    "+5",
+]
 
 
 @pytest.mark.parametrize("text", ABSURD, ids=range(len(ABSURD)))
@@ -40,23 +61,37 @@ def test_absurd_sizes_are_usage_errors(spec, text):
     assert "Traceback" not in r.output
 
 
-@pytest.mark.parametrize("text,value", [
-    ("9223372036854775807", MAX_SIZE), ("0" * 300 + "5", 5), (".5KiB", 512),
-    ("1." + "9" * 5000 + "GB", 1_999_999_999), (" 2 GiB ", 2**31)])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("9223372036854775807", MAX_SIZE),
+        ("0" * 300 + "5", 5),
+        (".5KiB", 512),
+        ("1." + "9" * 5000 + "GB", 1_999_999_999),
+        (" 2 GiB ", 2**31),
+    ],
+)
 def test_sizes_are_exact(text, value):
     assert parse_size(text) == value
 
 
 # -- a closed stderr -----------------------------------------------------------------------
 
+
 def test_closed_stderr_still_verifies(spec):
-    r = subprocess.run(["sh", "-c", '"$0" -m layercalc verify "$1" 2>&-', sys.executable,
-                        str(spec)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        ["sh", "-c", '"$0" -m layercalc verify "$1" 2>&-', sys.executable, str(spec)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, (r.stdout, r.stderr)
     assert "all 1 layers agree" in r.stdout
 
 
 # -- --save path syntax ----------------------------------------------------------------------
+
 
 @pytest.fixture
 def place(tmp_path, spec, monkeypatch):
@@ -74,18 +109,21 @@ def assert_unwritable(r, reason):
     assert "Traceback" not in r.output
 
 
-@pytest.mark.parametrize("target,reason", [
-    ("f/", "the name ends with '/', so it can only name a directory, and 'f' is not a"),
-    ("f/.", "the name ends with '/.', so it can only name a directory, and 'f' is not a"),
-    ("f/..", "'f' is not a directory"),
-    ("new/", "and 'new' does not exist"),
-    ("new/.", "and 'new' does not exist"),
-    ("d/", "it is a directory"),
-    ("d/.", "it is a directory"),
-    ("missing/../y.npz", "the directory 'missing' does not exist"),
-    ("f/../z.npz", "'f' is not a directory"),
-    ("d/missing/../../z.npz", "the directory 'd/missing' does not exist"),
-])
+@pytest.mark.parametrize(
+    "target,reason",
+    [
+        ("f/", "the name ends with '/', so it can only name a directory, and 'f' is not a"),
+        ("f/.", "the name ends with '/.', so it can only name a directory, and 'f' is not a"),
+        ("f/..", "'f' is not a directory"),
+        ("new/", "and 'new' does not exist"),
+        ("new/.", "and 'new' does not exist"),
+        ("d/", "it is a directory"),
+        ("d/.", "it is a directory"),
+        ("missing/../y.npz", "the directory 'missing' does not exist"),
+        ("f/../z.npz", "'f' is not a directory"),
+        ("d/missing/../../z.npz", "the directory 'd/missing' does not exist"),
+    ],
+)
 def test_paths_that_do_not_resolve_are_refused(place, target, reason):
     r = invoke("s.yaml", "--save", target)
     assert_unwritable(r, reason)
@@ -108,8 +146,13 @@ def test_paths_that_resolve_still_save(place, target):
 
 @pytest.mark.parametrize("how", ["same", "dot", "absolute", "symlink", "hardlink"])
 def test_the_spec_being_verified_is_never_the_save_target(place, how):
-    target = {"same": "s.yaml", "dot": "./d/../s.yaml", "absolute": str(place / "s.yaml"),
-              "symlink": "sl", "hardlink": "hl"}[how]
+    target = {
+        "same": "s.yaml",
+        "dot": "./d/../s.yaml",
+        "absolute": str(place / "s.yaml"),
+        "symlink": "sl",
+        "hardlink": "hl",
+    }[how]
     if how == "symlink":
         os.symlink("s.yaml", "sl")
     if how == "hardlink":
@@ -121,14 +164,20 @@ def test_the_spec_being_verified_is_never_the_save_target(place, how):
 
 def test_standard_input_is_never_the_save_target(place):
     with open("s.yaml", "rb") as fh:
-        r = subprocess.run([sys.executable, "-m", "layercalc", "verify", "-", "--save",
-                            "s.yaml"], stdin=fh, capture_output=True, text=True, timeout=120,
-                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+        r = subprocess.run(
+            [sys.executable, "-m", "layercalc", "verify", "-", "--save", "s.yaml"],
+            stdin=fh,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
     assert r.returncode == 1 and "it is standard input" in r.stderr + r.stdout, r
     assert (place / "s.yaml").read_text() == SPEC
 
 
 # -- the memory estimate against the run ------------------------------------------------------
+
 
 def measured(net, save=False, path=None):
     """verify.run (and save_npz into ``path``) under tracemalloc: (estimate, peak)."""
@@ -195,12 +244,17 @@ def test_the_keepin_repro_is_refused_by_max_memory(tmp_path):
     assert not (tmp_path / "k.npz").exists()
 
 
-@pytest.mark.parametrize("spec_text", [
-    "input: [1, 1024]\nlayers:\n  - linear: {out_features: 8192}\n",
-    "input: [1, 2]\nlayers:\n"
-    + "".join(f"  - batch_norm1d: {{name: layer_with_a_long_name_{i:05d}}}\n"
-              for i in range(1500)),
-], ids=["write-buffer", "many-entries"])
+@pytest.mark.parametrize(
+    "spec_text",
+    [
+        "input: [1, 1024]\nlayers:\n  - linear: {out_features: 8192}\n",
+        "input: [1, 2]\nlayers:\n"
+        + "".join(
+            f"  - batch_norm1d: {{name: layer_with_a_long_name_{i:05d}}}\n" for i in range(1500)
+        ),
+    ],
+    ids=["write-buffer", "many-entries"],
+)
 def test_saving_stays_within_the_estimate(spec_text, tmp_path):
     """np.savez writes through 16 MiB chunk copies and keeps a ZipInfo per entry; the
     saved arrays carry Python objects besides their data; all are in the estimate."""
@@ -220,25 +274,33 @@ def test_many_layers_without_save_stay_within_the_estimate():
 
 # -- an integer index input feeding other layers ----------------------------------------------
 
-@pytest.mark.parametrize("consumer", [
-    "conv2d: {from: input, out_channels: 1, kernel_size: 3}",
-    "softmax: {from: input, dim: -1}",
-    "avg_pool2d: {from: input, kernel_size: 2}",
-    "layer_norm: {from: input, normalized_shape: 8}",
-    "upsample: {from: input, scale_factor: 2}",
-    "flatten: {from: input}",
-])
+
+@pytest.mark.parametrize(
+    "consumer",
+    [
+        "conv2d: {from: input, out_channels: 1, kernel_size: 3}",
+        "softmax: {from: input, dim: -1}",
+        "avg_pool2d: {from: input, kernel_size: 2}",
+        "layer_norm: {from: input, normalized_shape: 8}",
+        "upsample: {from: input, scale_factor: 2}",
+        "flatten: {from: input}",
+    ],
+)
 def test_an_index_input_feeds_only_embeddings(consumer, tmp_path):
     p = tmp_path / "idx.yaml"
-    p.write_text("input: [1, 1, 8, 8]\nlayers:\n"
-                 "  - embedding: {name: emb, num_embeddings: 10, embedding_dim: 1}\n"
-                 f"  - {consumer}\n")
+    p.write_text(
+        "input: [1, 1, 8, 8]\nlayers:\n"
+        "  - embedding: {name: emb, num_embeddings: 10, embedding_dim: 1}\n"
+        f"  - {consumer}\n"
+    )
     r = invoke(p)
     assert r.exit_code == 1, r.output
     kind = consumer.split(":")[0]
-    assert f"idx.yaml:4:5: error[integer-input]: layer '1' ({kind}) reads the network input, " \
-           "which holds integer indices (it feeds embedding 'emb'); PyTorch's " \
-           f"{kind} needs a floating-point tensor" in r.output, r.output
+    assert (
+        f"idx.yaml:4:5: error[integer-input]: layer '1' ({kind}) reads the network input, "
+        "which holds integer indices (it feeds embedding 'emb'); PyTorch's "
+        f"{kind} needs a floating-point tensor" in r.output
+    ), r.output
     assert "hint: only embeddings take integer indices" in r.output
     assert "Traceback" not in r.output and "UFuncTypeError" not in r.output
     j = json.loads(invoke(p, "--format", "json").stdout)
@@ -247,14 +309,17 @@ def test_an_index_input_feeds_only_embeddings(consumer, tmp_path):
 
 def test_the_first_consumer_is_named_and_embeddings_alone_still_run(tmp_path):
     p = tmp_path / "idx.yaml"
-    p.write_text("input: [2, 5]\nlayers:\n"
-                 "  - embedding: {name: a, num_embeddings: 10, embedding_dim: 4}\n"
-                 "  - embedding: {name: b, from: input, num_embeddings: 12, embedding_dim: 4}\n"
-                 "  - add: {from: [a, b]}\n")
+    p.write_text(
+        "input: [2, 5]\nlayers:\n"
+        "  - embedding: {name: a, num_embeddings: 10, embedding_dim: 4}\n"
+        "  - embedding: {name: b, from: input, num_embeddings: 12, embedding_dim: 4}\n"
+        "  - add: {from: [a, b]}\n"
+    )
     r = invoke(p)
     assert r.exit_code == 0, r.output
-    p.write_text(p.read_text() + "  - linear: {from: input, out_features: 3}\n"
-                 "  - relu: {from: input}\n")
+    p.write_text(
+        p.read_text() + "  - linear: {from: input, out_features: 3}\n  - relu: {from: input}\n"
+    )
     r = invoke(p)
     assert r.exit_code == 1 and r.output.count("error[integer-input]") == 1
     assert "idx.yaml:6:5:" in r.output

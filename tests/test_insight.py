@@ -1,5 +1,6 @@
 """Compute, memory and receptive fields against independent arithmetic, published values
 and a brute-force autograd computation of which input pixels reach an output pixel."""
+
 import csv as _csv
 import io as _io
 import json as _json
@@ -32,6 +33,7 @@ def fields_of(net):
 
 # -- MACs --------------------------------------------------------------------------------
 
+
 def test_dcgan_discriminator_macs():
     # conv MACs = C_out * H_out * W_out * C_in * k * k, batch 1
     convs = [(64, 32, 3), (128, 16, 64), (256, 8, 128), (512, 4, 256), (1, 1, 512)]
@@ -40,8 +42,9 @@ def test_dcgan_discriminator_macs():
     c = cost(spec("dcgan_discriminator.yaml"))
     assert c.totals["macs"] == expected
     assert c.totals["flops"] == 2 * expected
-    assert [x.macs for x in c.layers if x.type == "conv2d"] == \
-        [co * ho * ho * ci * 16 for co, ho, ci in convs]
+    assert [x.macs for x in c.layers if x.type == "conv2d"] == [
+        co * ho * ho * ci * 16 for co, ho, ci in convs
+    ]
 
 
 def test_dcgan_generator_transposed_macs_on_input_positions():
@@ -62,11 +65,11 @@ def test_resnet50_macs_by_stage_arithmetic():
     for width, blocks, size in ((64, 3, 56), (128, 4, 28), (256, 6, 14), (512, 3, 7)):
         for b in range(blocks):
             inner = size * 2 if (b == 0 and width != 64) else size  # conv1 runs before the stride
-            total += width * inner * inner * c_in          # conv1 1x1
-            total += width * size * size * width * 9       # conv2 3x3 (strided in block 0)
-            total += 4 * width * size * size * width       # conv3 1x1
+            total += width * inner * inner * c_in  # conv1 1x1
+            total += width * size * size * width * 9  # conv2 3x3 (strided in block 0)
+            total += 4 * width * size * size * width  # conv3 1x1
             if b == 0:
-                total += 4 * width * size * size * c_in    # downsample 1x1
+                total += 4 * width * size * size * c_in  # downsample 1x1
             c_in = 4 * width
     total += 2048 * 1000  # fc
     assert cost(net).totals["macs"] == total == 4_089_184_256
@@ -106,24 +109,37 @@ def test_memory_against_hand_computation():
     # backward: grad(s) -> grads of b and r live with it, then freed in turn
     assert t["activation_gradient_peak_bytes"] == 4 * 3 * act
     assert t["gradient_bytes"] == 4 * params
-    assert t["training_bytes"] == (t["param_bytes"] + t["buffer_bytes"] + 4 * params
-                                   + t["training_activation_bytes"] + 4 * 3 * act)
+    assert t["training_bytes"] == (
+        t["param_bytes"]
+        + t["buffer_bytes"]
+        + 4 * params
+        + t["training_activation_bytes"]
+        + 4 * 3 * act
+    )
     assert t["inference_bytes"] == t["param_bytes"] + t["buffer_bytes"] + 4 * 3 * act
 
 
 def test_inference_peak_of_a_chain_is_the_largest_neighbour_pair():
     net = spec("dcgan_discriminator.yaml")
     t = cost(net).totals
-    sizes = [3 * 64 * 64] + [layer.output[1] * layer.output[2] * layer.output[3] for layer in net.layers]
-    assert t["inference_peak_activation_bytes"] == 4 * max(a + b for a, b in
-                                                          zip(sizes, sizes[1:]))
+    sizes = [3 * 64 * 64] + [
+        layer.output[1] * layer.output[2] * layer.output[3] for layer in net.layers
+    ]
+    assert t["inference_peak_activation_bytes"] == 4 * max(a + b for a, b in zip(sizes, sizes[1:]))
 
 
 def test_batch_scales_compute_and_activations_not_parameters():
     net = spec("dcgan_discriminator.yaml")
     one, many = cost(net).totals, cost(net, batch=8).totals
-    for key in ("macs", "flops", "input_bytes", "activation_bytes", "training_activation_bytes",
-                "inference_peak_activation_bytes", "activation_gradient_peak_bytes"):
+    for key in (
+        "macs",
+        "flops",
+        "input_bytes",
+        "activation_bytes",
+        "training_activation_bytes",
+        "inference_peak_activation_bytes",
+        "activation_gradient_peak_bytes",
+    ):
         assert many[key] == 8 * one[key], key
     for key in ("params", "param_bytes", "buffer_bytes", "gradient_bytes"):
         assert many[key] == one[key], key
@@ -139,6 +155,7 @@ def test_dtype_bytes_follow_the_spec():
 
 
 # -- receptive fields --------------------------------------------------------------------
+
 
 def test_resnet_stem():
     f = fields_of(spec("resnet50.yaml"))
@@ -192,6 +209,7 @@ RESNET50 = """
 
 def _resnet(s_first):
     import textwrap
+
     r = analyse_bytes(textwrap.dedent(RESNET50).encode(), "r50.yaml", {"s_first": s_first})
     assert r.net is not None, r.diagnostics
     return r.net
@@ -270,8 +288,14 @@ def _one_d_forward(net, axis, x):
         if isinstance(layer.type, ConvTranspose):
             a = layer.args
             k, s, p, d, op = (a[key][axis] for key in ("_k", "_s", "_p", "_d", "_op"))
-            y = F.conv_transpose1d(xs[0], torch.ones(1, 1, k, dtype=x.dtype), stride=s,
-                                   padding=p, output_padding=op, dilation=d)
+            y = F.conv_transpose1d(
+                xs[0],
+                torch.ones(1, 1, k, dtype=x.dtype),
+                stride=s,
+                padding=p,
+                output_padding=op,
+                dilation=d,
+            )
         else:
             w = layer.type.window(layer.args, layer.input_shapes, layer.output)
             if w == ():
@@ -280,8 +304,12 @@ def _one_d_forward(net, axis, x):
             else:
                 k, s, p, d = w[axis]
                 right = layer.args["_pads"][axis][1] if "_pads" in layer.args else p
-                y = F.conv1d(F.pad(xs[0], (p, right)), torch.ones(1, 1, k, dtype=x.dtype),
-                             stride=s, dilation=d)
+                y = F.conv1d(
+                    F.pad(xs[0], (p, right)),
+                    torch.ones(1, 1, k, dtype=x.dtype),
+                    stride=s,
+                    dilation=d,
+                )
         values[layer.name] = y
     return values
 
@@ -361,18 +389,23 @@ def _random_chain(rng):
         k, s, d = rng.randint(1, 5), rng.randint(1, 3), rng.choice([1, 1, 2])
         if kind == "conv":
             p = rng.randint(0, k)
-            lines.append(f"conv1d: {{out_channels: 1, kernel_size: {k}, stride: {s}, "
-                         f"padding: {p}, dilation: {d}}}")
+            lines.append(
+                f"conv1d: {{out_channels: 1, kernel_size: {k}, stride: {s}, "
+                f"padding: {p}, dilation: {d}}}"
+            )
         elif kind == "tconv":
             p = rng.randint(0, (d * (k - 1)) // 2)
             op = rng.randint(0, max(s, d) - 1)
-            lines.append(f"conv_transpose1d: {{out_channels: 1, kernel_size: {k}, stride: {s}, "
-                         f"padding: {p}, dilation: {d}, output_padding: {op}}}")
+            lines.append(
+                f"conv_transpose1d: {{out_channels: 1, kernel_size: {k}, stride: {s}, "
+                f"padding: {p}, dilation: {d}, output_padding: {op}}}"
+            )
         else:
             k = max(k, 2)
             p = rng.randint(0, (d * (k - 1) + 1) // 2)
-            lines.append(f"max_pool1d: {{kernel_size: {k}, stride: {s}, padding: {p}, "
-                         f"dilation: {d}}}")
+            lines.append(
+                f"max_pool1d: {{kernel_size: {k}, stride: {s}, padding: {p}, dilation: {d}}}"
+            )
     return "input: [1, 1, 60]\nlayers:\n" + "".join(f"  - {x}\n" for x in lines)
 
 
@@ -386,8 +419,12 @@ def test_brute_force_random_chains(seed):
     if any(f.fields is None for f in fields):
         pytest.skip(fields[-1].note)
     fs = [x.fields[0] for x in fields]
-    length = 60 + 3 * max(f.size for f in fs) + 45 * max(f.jump for f in fs).__ceil__() + \
-        max(abs(f.start) for f in fs)
+    length = (
+        60
+        + 3 * max(f.size for f in fs)
+        + 45 * max(f.jump for f in fs).__ceil__()
+        + max(abs(f.start) for f in fs)
+    )
     check_against_brute_force(r.net, length)
 
 
@@ -417,8 +454,10 @@ def test_cli_cost_every_format(fmt):
         assert sum(int(x["macs"]) for x in rows) == 103_817_216
     else:
         assert "103,817,216" in r.output and "207,634,432" in r.output
-        assert "MACs = multiply-accumulates; FLOPs = 2 × MACs; transposed conv counted on " \
-               "input positions" in r.output
+        assert (
+            "MACs = multiply-accumulates; FLOPs = 2 × MACs; transposed conv counted on "
+            "input positions" in r.output
+        )
         assert "inference: peak activations 512.00 KiB" in r.output
 
 
@@ -439,15 +478,16 @@ def test_cli_rf_every_format(fmt):
         assert layers["fc"]["fields"] is None
     elif fmt == "csv":
         rows = [x for x in _csv.DictReader(_io.StringIO(r.output)) if x["layer"] == "maxpool"]
-        assert [(x["dim"], x["size"], x["jump"]) for x in rows] == [("0", "11", "4"),
-                                                                   ("1", "11", "4")]
+        assert [(x["dim"], x["size"], x["jump"]) for x in rows] == [
+            ("0", "11", "4"),
+            ("1", "11", "4"),
+        ]
     else:
         assert "maxpool" in r.output and "427" in r.output
 
 
 def test_cli_rf_transposed_jump_is_a_fraction():
-    data = _json.loads(run("rf", str(SPECS / "dcgan_generator.yaml"), "--format",
-                           "json").output)
+    data = _json.loads(run("rf", str(SPECS / "dcgan_generator.yaml"), "--format", "json").output)
     assert data["layers"][3]["fields"][0] == {"size": 5, "jump": "1/2", "start": -4}
 
 

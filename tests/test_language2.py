@@ -1,5 +1,6 @@
 """SPEC section 11, part 2: `when`, `repeat: 0`, splicing repeats, loop variables and
 name templates, and expressions reading shapes (in_shape, input_shape)."""
+
 import textwrap
 import time
 
@@ -41,8 +42,14 @@ def test_an_omitted_entry_takes_no_index():
 def test_when_follows_set():
     net = net_of(WHEN, overrides={"use_se": 1, "pool": 0})
     assert names(net) == ["0", "1", "2", "act", "4", "5"]
-    assert [layer.type.name for layer in net.layers] == ["conv2d", "relu", "batch_norm2d", "relu",
-                                                 "flatten", "linear"]
+    assert [layer.type.name for layer in net.layers] == [
+        "conv2d",
+        "relu",
+        "batch_norm2d",
+        "relu",
+        "flatten",
+        "linear",
+    ]
     # from: act is the kept alternative, not the previous entry
     assert net.layers[-1].inputs == ["act"] and net.layers[-1].output == (1, 8, 16, 3)
 
@@ -110,12 +117,26 @@ def test_unnamed_repeat_splices_into_the_numbering():
     net = net_of(BASIC)
     assert names(net) == [
         "0",
-        "1.conv1", "1.1", "2.conv1", "2.1", "3.conv1", "3.1",   # nn.Sequential(first, *[block] * 3)
-        "tail.0.conv1", "tail.0.1", "tail.1.conv1", "tail.1.1",  # a plain name groups
-        "5"]                          # tail took index 4; the repeats of 0 took none
+        "1.conv1",
+        "1.1",
+        "2.conv1",
+        "2.1",
+        "3.conv1",
+        "3.1",  # nn.Sequential(first, *[block] * 3)
+        "tail.0.conv1",
+        "tail.0.1",
+        "tail.1.conv1",
+        "tail.1.1",  # a plain name groups
+        "5",
+    ]  # tail took index 4; the repeats of 0 took none
     assert [(g.name, g.kind) for g in net.groups] == [
-        ("1", "block"), ("2", "block"), ("3", "block"), ("tail", "repeat"),
-        ("tail.0", "block"), ("tail.1", "block")]
+        ("1", "block"),
+        ("2", "block"),
+        ("3", "block"),
+        ("tail", "repeat"),
+        ("tail.0", "block"),
+        ("tail.1", "block"),
+    ]
     assert net.layers[2].inputs == ["1.conv1"] and net.layers[3].inputs == ["1.1"]
     assert net.outputs == {"5": (1, 32 * 16 * 16)}
 
@@ -132,19 +153,29 @@ def test_spliced_copies_can_be_named_in_from():
 
 
 def test_from_an_omitted_entry_says_it_was_omitted():
-    d = assert_located("""\
+    d = assert_located(
+        """\
     input: [1, 4]
     layers:
       - relu: {name: a, when: 0}
       - relu: {from: a}
-    """, "omitted-entry", 4, "a}")
+    """,
+        "omitted-entry",
+        4,
+        "a}",
+    )
     assert "omitted: its `when` is 0 (line 3)" in d.message
-    d = assert_located("""\
+    d = assert_located(
+        """\
     input: [1, 4]
     layers:
       - relu: {name: a, repeat: 0}
       - relu: {from: [input, a]}
-    """, "omitted-entry", 4, "a]")
+    """,
+        "omitted-entry",
+        4,
+        "a]",
+    )
     assert "repeat count is 0" in d.message
 
 
@@ -188,8 +219,13 @@ layers:
 def test_densenet_names_and_shapes():
     net = net_of(DENSENET)
     groups = [g.name for g in net.groups]
-    assert groups[:5] == ["denseblock1", "denseblock1.denselayer1", "denseblock1.denselayer2",
-                          "denseblock1.denselayer3", "denseblock1.denselayer4"]
+    assert groups[:5] == [
+        "denseblock1",
+        "denseblock1.denselayer1",
+        "denseblock1.denselayer2",
+        "denseblock1.denselayer3",
+        "denseblock1.denselayer4",
+    ]
     assert "denseblock1.denselayer1.conv2" in net.by_name
     assert "transition1.conv" in net.by_name and "denseblock2.denselayer4.conv1" in net.by_name
     out = {g.name: g.output for g in net.groups}
@@ -208,10 +244,16 @@ def test_densenet_matches_torch_names_and_params():
     growth, bn = 12, 48
 
     def layer(c):
-        return nn.Sequential(OrderedDict(
-            norm1=nn.BatchNorm2d(c), relu1=nn.ReLU(), conv1=nn.Conv2d(c, bn, 1, bias=False),
-            norm2=nn.BatchNorm2d(bn), relu2=nn.ReLU(),
-            conv2=nn.Conv2d(bn, growth, 3, padding=1, bias=False)))
+        return nn.Sequential(
+            OrderedDict(
+                norm1=nn.BatchNorm2d(c),
+                relu1=nn.ReLU(),
+                conv1=nn.Conv2d(c, bn, 1, bias=False),
+                norm2=nn.BatchNorm2d(bn),
+                relu2=nn.ReLU(),
+                conv2=nn.Conv2d(bn, growth, 3, padding=1, bias=False),
+            )
+        )
 
     def block(c):
         b = nn.Module()
@@ -221,11 +263,19 @@ def test_densenet_matches_torch_names_and_params():
 
     m = nn.Module()
     for k, v in OrderedDict(
-            conv0=nn.Conv2d(3, 24, 3, padding=1, bias=False), denseblock1=block(24),
-            transition1=nn.Sequential(OrderedDict(
-                norm=nn.BatchNorm2d(72), relu=nn.ReLU(), conv=nn.Conv2d(72, 36, 1, bias=False),
-                pool=nn.AvgPool2d(2))),
-            denseblock2=block(36), norm5=nn.BatchNorm2d(84)).items():
+        conv0=nn.Conv2d(3, 24, 3, padding=1, bias=False),
+        denseblock1=block(24),
+        transition1=nn.Sequential(
+            OrderedDict(
+                norm=nn.BatchNorm2d(72),
+                relu=nn.ReLU(),
+                conv=nn.Conv2d(72, 36, 1, bias=False),
+                pool=nn.AvgPool2d(2),
+            )
+        ),
+        denseblock2=block(36),
+        norm5=nn.BatchNorm2d(84),
+    ).items():
         m.add_module(k, v)
     net = net_of(DENSENET)
     torch_params = {k: v.numel() for k, v in m.named_parameters()}
@@ -286,6 +336,7 @@ def test_a_template_without_repeat_and_a_template_in_a_block():
 
 # -- reading shapes ------------------------------------------------------------------
 
+
 def test_depthwise_conv_from_in_shape():
     net = net_of("""\
     input: [2, 3, 20, 24]
@@ -331,175 +382,336 @@ def test_repeat_and_name_read_shapes():
 # -- refusals, each at its line:col with its code ----------------------------------------
 
 REFUSED = {
-    "when-not-a-number": ("""\
+    "when-not-a-number": (
+        """\
 input: [1, 4]
 layers:
   - relu: {when: [1]}
-""", "bad-value", 3, "[1]"),
-    "when-a-list-var": ("""\
+""",
+        "bad-value",
+        3,
+        "[1]",
+    ),
+    "when-a-list-var": (
+        """\
 input: [1, 4]
 vars: {sizes: [1, 2]}
 layers:
   - relu: {when: sizes}
-""", "bad-value", 4, "sizes}"),
-    "when-null": ("""\
+""",
+        "bad-value",
+        4,
+        "sizes}",
+    ),
+    "when-null": (
+        """\
 input: [1, 4]
 layers:
   - relu: {when: null}
-""", "bad-value", 3, "null"),
-    "when-unknown-name": ("""\
+""",
+        "bad-value",
+        3,
+        "null",
+    ),
+    "when-unknown-name": (
+        """\
 input: [1, 4]
 layers:
   - relu: {when: use_se}
-""", "unknown-name", 3, "use_se"),
-    "duplicate-kept": ("""\
+""",
+        "unknown-name",
+        3,
+        "use_se",
+    ),
+    "duplicate-kept": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: act, when: 1}
   - tanh: {name: act, when: 1}
-""", "duplicate-name", 4, "act,"),
-    "repeat-negative": ("""\
+""",
+        "duplicate-name",
+        4,
+        "act,",
+    ),
+    "repeat-negative": (
+        """\
 input: [1, 4]
 layers:
   - relu: {repeat: -1}
-""", "bad-value", 3, "-1"),
-    "repeat-unknown-key": ("""\
+""",
+        "bad-value",
+        3,
+        "-1",
+    ),
+    "repeat-unknown-key": (
+        """\
 input: [1, 4]
 layers:
   - relu: {repeat: {times: 2, as: j, start: 1}}
-""", "bad-repeat", 3, "start"),
-    "repeat-no-times": ("""\
+""",
+        "bad-repeat",
+        3,
+        "start",
+    ),
+    "repeat-no-times": (
+        """\
 input: [1, 4]
 layers:
   - relu: {repeat: {as: j}}
-""", "bad-repeat", 3, "{as"),
-    "repeat-bad-as": ("""\
+""",
+        "bad-repeat",
+        3,
+        "{as",
+    ),
+    "repeat-bad-as": (
+        """\
 input: [1, 4]
 layers:
   - relu: {repeat: {times: 2, as: 2j}}
-""", "bad-repeat", 3, "2j"),
-    "repeat-a-list": ("""\
+""",
+        "bad-repeat",
+        3,
+        "2j",
+    ),
+    "repeat-a-list": (
+        """\
 input: [1, 4]
 layers:
   - relu: {repeat: [2]}
-""", "bad-value", 3, "[2]"),
-    "loop-variable-outside-its-entry": ("""\
+""",
+        "bad-value",
+        3,
+        "[2]",
+    ),
+    "loop-variable-outside-its-entry": (
+        """\
 input: [1, 4]
 layers:
   - relu: {repeat: {times: 2, as: j}}
   - linear: {out_features: j}
-""", "unknown-name", 4, "j}"),
-    "template-duplicate": ("""\
+""",
+        "unknown-name",
+        4,
+        "j}",
+    ),
+    "template-duplicate": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: "act{j // 2}", repeat: {times: 3, as: j}}
-""", "duplicate-name", 3, '"act'),
-    "template-dot": ("""\
+""",
+        "duplicate-name",
+        3,
+        '"act',
+    ),
+    "template-dot": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: "a{j}.b", repeat: {times: 2, as: j}}
-""", "bad-name", 3, '"a{'),
-    "template-empty": ("""\
+""",
+        "bad-name",
+        3,
+        '"a{',
+    ),
+    "template-empty": (
+        """\
 input: [1, 4]
 vars: {n: 0}
 layers:
   - relu: {name: "{n}"}
   - relu: {name: "{}"}
-""", "bad-name", 5, '"{}"'),
-    "template-unbalanced": ("""\
+""",
+        "bad-name",
+        5,
+        '"{}"',
+    ),
+    "template-unbalanced": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: "a{j", repeat: {times: 2, as: j}}
-""", "bad-name", 3, '"a{'),
-    "template-not-integer": ("""\
+""",
+        "bad-name",
+        3,
+        '"a{',
+    ),
+    "template-not-integer": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: "a{j / 2}", repeat: {times: 2, as: j}}
-""", "not-integer", 3, '"a{'),
-    "template-unknown-name": ("""\
+""",
+        "not-integer",
+        3,
+        '"a{',
+    ),
+    "template-unknown-name": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: "a{i}", repeat: {times: 2, as: j}}
-""", "unknown-name", 3, '"a{'),
-    "template-reserved": ("""\
+""",
+        "unknown-name",
+        3,
+        '"a{',
+    ),
+    "template-reserved": (
+        """\
 input: [1, 4]
 vars: {x: 1}
 layers:
   - relu: {name: "{x}"}
   - relu: {name: "input{''}"}
-""", "bad-expression", 5, '"input'),
-    "template-too-many-placeholders": ("""\
+""",
+        "bad-expression",
+        5,
+        '"input',
+    ),
+    "template-too-many-placeholders": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: "a{j}b{j}c{j}d{j}e{j}f{j}g{j}h{j}i{j}j{j}k{j}l{j}m{j}n{j}o{j}p{j}q{j}", \
 repeat: {times: 2, as: j}}
-""", "too-large", 3, '"a{'),
-    "in-shape-out-of-range": ("""\
+""",
+        "too-large",
+        3,
+        '"a{',
+    ),
+    "in-shape-out-of-range": (
+        """\
 input: [1, 4]
 layers:
   - linear: {out_features: in_shape(2)}
-""", "bad-index", 3, "in_shape"),
-    "in-shape-negative-out-of-range": ("""\
+""",
+        "bad-index",
+        3,
+        "in_shape",
+    ),
+    "in-shape-negative-out-of-range": (
+        """\
 input: [1, 4]
 layers:
   - linear: {out_features: in_shape(-3)}
-""", "bad-index", 3, "in_shape"),
-    "in-shape-input-out-of-range": ("""\
+""",
+        "bad-index",
+        3,
+        "in_shape",
+    ),
+    "in-shape-input-out-of-range": (
+        """\
 input: [1, 4]
 layers:
   - linear: {out_features: "in_shape(1, 1)"}
-""", "bad-index", 3, '"in_shape'),
-    "in-shape-not-integer": ("""\
+""",
+        "bad-index",
+        3,
+        '"in_shape',
+    ),
+    "in-shape-not-integer": (
+        """\
 input: [1, 4]
 layers:
   - linear: {out_features: in_shape(0.5)}
-""", "bad-expression", 3, "in_shape"),
-    "in-shape-no-arguments": ("""\
+""",
+        "bad-expression",
+        3,
+        "in_shape",
+    ),
+    "in-shape-no-arguments": (
+        """\
 input: [1, 4]
 layers:
   - linear: {out_features: in_shape()}
-""", "bad-expression", 3, "in_shape"),
-    "input-shape-out-of-range": ("""\
+""",
+        "bad-expression",
+        3,
+        "in_shape",
+    ),
+    "input-shape-out-of-range": (
+        """\
 input: [1, 4]
 layers:
   - linear: {out_features: input_shape(5)}
-""", "bad-index", 3, "input_shape"),
-    "in-shape-in-a-var": ("""\
+""",
+        "bad-index",
+        3,
+        "input_shape",
+    ),
+    "in-shape-in-a-var": (
+        """\
 input: [1, 4]
 vars: {c: in_shape(1)}
 layers: [relu]
-""", "bad-expression", 2, "in_shape"),
-    "in-shape-in-when": ("""\
+""",
+        "bad-expression",
+        2,
+        "in_shape",
+    ),
+    "in-shape-in-when": (
+        """\
 input: [1, 4]
 layers:
   - relu: {when: in_shape(4)}
-""", "bad-index", 3, "in_shape"),
-    "in-shape-in-repeat": ("""\
+""",
+        "bad-index",
+        3,
+        "in_shape",
+    ),
+    "in-shape-in-repeat": (
+        """\
 input: [1, 4]
 layers:
   - relu: {repeat: {times: in_shape(9)}}
-""", "bad-index", 3, "in_shape"),
-    "in-shape-in-a-template": ("""\
+""",
+        "bad-index",
+        3,
+        "in_shape",
+    ),
+    "in-shape-in-a-template": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: "r{in_shape(7)}"}
-""", "bad-index", 3, '"r{'),
-    "in-shape-as-a-name": ("""\
+""",
+        "bad-index",
+        3,
+        '"r{',
+    ),
+    "in-shape-as-a-name": (
+        """\
 input: [1, 4]
 layers:
   - linear: {out_features: in_shape + 1}
-""", "bad-expression", 3, "in_shape"),
-    "unknown-function": ("""\
+""",
+        "bad-expression",
+        3,
+        "in_shape",
+    ),
+    "unknown-function": (
+        """\
 input: [1, 4]
 layers:
   - linear: {out_features: out_shape(1)}
-""", "bad-expression", 3, "out_shape"),
-    "repeat-times-over-the-bound": ("""\
+""",
+        "bad-expression",
+        3,
+        "out_shape",
+    ),
+    "repeat-times-over-the-bound": (
+        """\
 input: [1, 4]
 layers:
   - relu: {repeat: {times: 10**12, as: j}}
-""", "too-many-layers", 3, "10**12"),
-    "spliced-copies-over-the-bound": ("""\
+""",
+        "too-many-layers",
+        3,
+        "10**12",
+    ),
+    "spliced-copies-over-the-bound": (
+        """\
 input: [1, 4]
 blocks:
   b:
@@ -507,15 +719,24 @@ blocks:
       - relu: {repeat: 1000}
 layers:
   - b: {repeat: 101}
-""", "too-many-layers", 7, "101"),
-    "a-block-argument-named-when": ("""\
+""",
+        "too-many-layers",
+        7,
+        "101",
+    ),
+    "a-block-argument-named-when": (
+        """\
 input: [1, 4]
 blocks:
   b:
     args: {when: 1}
     layers: [relu]
 layers: [b]
-""", "bad-block", 4, "when"),
+""",
+        "bad-block",
+        4,
+        "when",
+    ),
 }
 
 
@@ -525,12 +746,12 @@ def test_misuse_is_refused_at_its_node(name):
 
 
 def test_refusals_of_the_layer_bound_are_fast():
-    for text in (REFUSED["repeat-times-over-the-bound"][0],
-                 REFUSED["spliced-copies-over-the-bound"][0],
-                 "input: [1, 4]\nlayers:\n  - relu: {name: \"r{j}\", "
-                 "repeat: {times: 100001, as: j}}\n",
-                 "input: [1, 4]\nlayers:\n  - relu: {name: \"r{j}\", "
-                 "repeat: {times: 10 ** 30, as: j}}\n"):
+    for text in (
+        REFUSED["repeat-times-over-the-bound"][0],
+        REFUSED["spliced-copies-over-the-bound"][0],
+        'input: [1, 4]\nlayers:\n  - relu: {name: "r{j}", repeat: {times: 100001, as: j}}\n',
+        'input: [1, 4]\nlayers:\n  - relu: {name: "r{j}", repeat: {times: 10 ** 30, as: j}}\n',
+    ):
         start = time.perf_counter()
         d = diag_of(text)
         assert time.perf_counter() - start < 0.5, text
@@ -539,12 +760,14 @@ def test_refusals_of_the_layer_bound_are_fast():
 
 def test_cli_reports_located_errors_without_traceback(tmp_path):
     p = tmp_path / "bad.yaml"
-    p.write_text(textwrap.dedent("""\
+    p.write_text(
+        textwrap.dedent("""\
     input: [1, 4]
     layers:
       - relu: {name: a, when: 0}
       - relu: {from: a}
-    """))
+    """)
+    )
     r = cli_runner().invoke(main, ["shape", str(p)])
     assert r.exit_code == 1
     assert "bad.yaml:4:18: error[omitted-entry]" in r.stderr

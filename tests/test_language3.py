@@ -3,6 +3,7 @@ defaults reading the use's input, bounded recursion, `share:` (another call of a
 dotted `from`, block `inputs:`/`outputs:`, `repeat: {chain: ...}` and several network
 inputs -- shapes, names and totals when right, one located error (never a traceback)
 when wrong, and the limits of section 8 on every new way of making layers."""
+
 import json
 import textwrap
 import time
@@ -56,16 +57,40 @@ layers:
 
 def test_layer_valued_arguments_become_the_entries_that_name_them():
     net = net_of(CNA)
-    assert names(net) == ["stem.0", "stem.1", "stem.2", "1.0", "1.1", "1.2", "2.0",
-                          "3.0", "3.1", "3.2"]
-    assert types(net) == ["conv2d", "batch_norm2d", "relu", "conv2d", "group_norm",
-                          "leaky_relu", "conv2d", "conv2d", "batch_norm2d", "hardswish"]
+    assert names(net) == [
+        "stem.0",
+        "stem.1",
+        "stem.2",
+        "1.0",
+        "1.1",
+        "1.2",
+        "2.0",
+        "3.0",
+        "3.1",
+        "3.2",
+    ]
+    assert types(net) == [
+        "conv2d",
+        "batch_norm2d",
+        "relu",
+        "conv2d",
+        "group_norm",
+        "leaky_relu",
+        "conv2d",
+        "conv2d",
+        "batch_norm2d",
+        "hardswish",
+    ]
     assert net.layers[4].args["num_groups"] == 4
     assert net.layers[5].args["negative_slope"] == 0.2
     # conv 3->16 (432) + 3 convs 16->16 (2304 each) + two batch norms and a group norm
     # (32 each); the batch norms hold 2 x 33 buffers
-    assert net.totals() == {"params": 432 + 3 * 2304 + 3 * 32, "trainable": 7440,
-                            "buffers": 66, "macs": net.totals()["macs"]}
+    assert net.totals() == {
+        "params": 432 + 3 * 2304 + 3 * 32,
+        "trainable": 7440,
+        "buffers": 66,
+        "macs": net.totals()["macs"],
+    }
     assert all(layer.output == (1, 16, 8, 8) for layer in net.layers)
 
 
@@ -92,7 +117,8 @@ def test_the_entry_adds_its_own_arguments_and_they_win():
 
 def test_an_entry_argument_the_new_layer_lacks_is_located_in_the_block():
     # relu6 has no negative_slope: the entry inside the block is at fault
-    assert_located("""\
+    assert_located(
+        """\
     input: [1, 4]
     blocks:
       b:
@@ -101,7 +127,11 @@ def test_an_entry_argument_the_new_layer_lacks_is_located_in_the_block():
           - act: {negative_slope: 0.3}
     layers:
       - b: {act: elu}
-    """, "unknown-argument", 6, "negative_slope")
+    """,
+        "unknown-argument",
+        6,
+        "negative_slope",
+    )
 
 
 def test_passing_a_layer_value_on_to_a_nested_block():
@@ -196,6 +226,7 @@ def test_a_recursion_may_pass_a_layer_value():
 
 # -- block defaults reading the use's input ------------------------------------------------
 
+
 def test_a_default_reads_the_uses_input():
     net = net_of("""\
     input: [1, 6, 8, 8]
@@ -230,7 +261,8 @@ def test_a_default_reads_any_input_and_earlier_defaults():
 
 
 def test_a_default_reading_out_of_range_is_located_at_the_default():
-    assert_located("""\
+    assert_located(
+        """\
     input: [1, 4]
     blocks:
       b:
@@ -238,7 +270,11 @@ def test_a_default_reading_out_of_range_is_located_at_the_default():
         layers:
           - linear: {out_features: c}
     layers: [b]
-    """, "bad-index", 4, "in_shape")
+    """,
+        "bad-index",
+        4,
+        "in_shape",
+    )
 
 
 # -- bounded recursion ----------------------------------------------------------------------
@@ -265,7 +301,8 @@ def test_a_block_may_use_itself_under_when():
 
 
 def test_a_recursion_that_does_not_stop_is_too_deep_at_the_recursive_use():
-    assert_located("""\
+    assert_located(
+        """\
     input: [1, 4]
     blocks:
       b:
@@ -274,12 +311,17 @@ def test_a_recursion_that_does_not_stop_is_too_deep_at_the_recursive_use():
           - b
     layers:
       - b
-    """, "too-deep", 6, "b")
+    """,
+        "too-deep",
+        6,
+        "b",
+    )
 
 
 def test_a_recursion_as_deep_as_the_nesting_bound_is_refused_quickly():
     start = time.perf_counter()
-    assert_located("""\
+    assert_located(
+        """\
     input: [1, 4]
     blocks:
       chain:
@@ -289,7 +331,11 @@ def test_a_recursion_as_deep_as_the_nesting_bound_is_refused_quickly():
           - chain: {d: d - 1, when: d > 0}
     layers:
       - chain: {d: 2000}
-    """, "too-deep", 7, "chain:")
+    """,
+        "too-deep",
+        7,
+        "chain:",
+    )
     assert time.perf_counter() - start < 1
 
 
@@ -306,8 +352,9 @@ layers:
 """
 
 
-@pytest.mark.parametrize("uses", [["  - tree: {d: 40}"],
-                                  ["  - relu", "  - tree: {d: 40, name: t}"]])
+@pytest.mark.parametrize(
+    "uses", [["  - tree: {d: 40}"], ["  - relu", "  - tree: {d: 40, name: t}"]]
+)
 def test_an_exploding_recursion_is_refused_up_front_at_the_recursive_use(uses):
     start = time.perf_counter()
     d = assert_located(TREE + "\n".join(uses) + "\n", "too-many-layers", 7, "tree:")
@@ -344,7 +391,8 @@ layers:
 
 def test_a_recursion_through_a_repeat_count_is_bounded_too():
     start = time.perf_counter()
-    assert_located("""\
+    assert_located(
+        """\
     input: [1, 4]
     blocks:
       tree:
@@ -354,11 +402,16 @@ def test_a_recursion_through_a_repeat_count_is_bounded_too():
           - tree: {d: d - 1, repeat: "2 if d > 0 else 0"}
     layers:
       - tree: {d: 40}
-    """, "too-many-layers", 7, "tree:")
+    """,
+        "too-many-layers",
+        7,
+        "tree:",
+    )
     assert time.perf_counter() - start < 1
 
 
 # -- share: another call of a module ---------------------------------------------------------
+
 
 def test_a_shared_leaf_is_called_again_and_takes_no_index():
     net = net_of("""\
@@ -453,20 +506,35 @@ def test_verify_save_holds_each_shared_tensor_once(spec_file, tmp_path):
     assert r.exit_code == 0, r.output
     with np.load(out) as data:
         keys = sorted(data.files)
-    assert keys == ["encoder.0.bias", "encoder.0.weight", "encoder.1.bias",
-                    "encoder.1.num_batches_tracked", "encoder.1.running_mean",
-                    "encoder.1.running_var", "encoder.1.weight", "encoder.5.bias",
-                    "encoder.5.weight", "input.a", "input.b", "output"]
+    assert keys == [
+        "encoder.0.bias",
+        "encoder.0.weight",
+        "encoder.1.bias",
+        "encoder.1.num_batches_tracked",
+        "encoder.1.running_mean",
+        "encoder.1.running_var",
+        "encoder.1.weight",
+        "encoder.5.bias",
+        "encoder.5.weight",
+        "input.a",
+        "input.b",
+        "output",
+    ]
 
 
 def test_verify_of_a_shared_group_uses_the_same_weights(spec_file, tmp_path):
     out = tmp_path / "g.npz"
-    r = invoke("verify", spec_file("""\
+    r = invoke(
+        "verify",
+        spec_file("""\
     input: [1, 4]
     layers:
       - sequential: {name: g, layers: [{linear: {out_features: 4}}, relu]}
       - share: g
-    """), "--save", out)
+    """),
+        "--save",
+        out,
+    )
     assert r.exit_code == 0, r.output
     with np.load(out) as d:
         w, b, x, y = d["g.0.weight"], d["g.0.bias"], d["input"], d["output"]
@@ -547,7 +615,11 @@ def test_a_group_holding_a_share_of_a_parametrised_module_can_be_shared(spec_fil
     assert r.exit_code == 0, repr(r.exception)
     rows = json.loads(r.stdout)["layers"]
     assert [(row["name"], row.get("call"), row["params"]) for row in rows] == [
-        ("g.fc", None, 20), ("g.fc", 2, 0), ("g.fc", 3, 0), ("g.fc", 4, 0)]
+        ("g.fc", None, 20),
+        ("g.fc", 2, 0),
+        ("g.fc", 3, 0),
+        ("g.fc", 4, 0),
+    ]
 
 
 def test_a_share_under_when_zero_is_omitted():
@@ -620,6 +692,7 @@ def test_a_named_share_of_a_block_exposes_its_outputs():
 
 
 # -- dotted from, block outputs and inputs, chains ----------------------------------------
+
 
 def test_dotted_from_reaches_members_of_groups():
     net = net_of("""\
@@ -728,11 +801,15 @@ def test_repeat_chains_through_a_named_output(named):
       - relu
     """)
     pre = "blk." if named else ""
-    assert names(net) == [f"{pre}{j}.{m}" for j in range(3) for m in ("new", "joined")] + \
-        ["1" if named else "3"]
+    assert names(net) == [f"{pre}{j}.{m}" for j in range(3) for m in ("new", "joined")] + [
+        "1" if named else "3"
+    ]
     # DenseNet: each copy takes the growing concatenation of the one before
-    assert [layer.input_shapes[0] for layer in net.layers if layer.type.name == "linear"] == \
-        [(1, 4), (1, 6), (1, 8)]
+    assert [layer.input_shapes[0] for layer in net.layers if layer.type.name == "linear"] == [
+        (1, 4),
+        (1, 6),
+        (1, 8),
+    ]
     assert net.layers[-1].input_shapes == [(1, 10)]
     assert net.totals()["params"] == 10 + 14 + 18
 
@@ -755,10 +832,12 @@ def test_a_network_input_can_be_named_anywhere():
 
 # -- several network inputs, --input NAME= -----------------------------------------------
 
+
 def test_input_option_by_name(spec_file):
     path = spec_file(MULTI)
-    r = invoke("shape", path, "--input", "meta=2,10", "--input", "image=2,3,8,8",
-               "--format", "json")
+    r = invoke(
+        "shape", path, "--input", "meta=2,10", "--input", "image=2,3,8,8", "--format", "json"
+    )
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert data["input"] == {"image": [2, 3, 8, 8], "meta": [2, 10]}
@@ -771,8 +850,7 @@ def test_input_option_naming_no_input_is_a_located_error(spec_file):
     r = invoke("shape", spec_file(MULTI, "m.yaml"), "--input", "nope=1,2")
     assert r.exit_code == 1
     assert "m.yaml:1:8: error[bad-input]" in r.stderr and "image, meta" in r.stderr
-    r = invoke("shape", spec_file("input: [1, 4]\nlayers: [relu]\n", "p.yaml"),
-               "--input", "x=1,4")
+    r = invoke("shape", spec_file("input: [1, 4]\nlayers: [relu]\n", "p.yaml"), "--input", "x=1,4")
     assert r.exit_code == 1 and "p.yaml:1:8: error[bad-input]" in r.stderr
 
 
@@ -790,8 +868,10 @@ def test_input_option_given_twice_is_a_usage_error(spec_file):
 
 
 def test_check_counts_a_shared_encoder_once(spec_file):
-    ok = spec_file(SIAMESE + "expect:\n  output: [2, 5]\n  params: 145\n  buffers: 9\n"
-                   "  macs: 27728\n", "ok.yaml")
+    ok = spec_file(
+        SIAMESE + "expect:\n  output: [2, 5]\n  params: 145\n  buffers: 9\n  macs: 27728\n",
+        "ok.yaml",
+    )
     r = invoke("check", ok)
     assert r.exit_code == 0, r.output
     text = SIAMESE + "expect:\n  params: 290\n"
@@ -804,8 +884,16 @@ def test_check_counts_a_shared_encoder_once(spec_file):
 
 def test_verify_feeds_and_saves_each_input(spec_file, tmp_path):
     out = tmp_path / "m.npz"
-    r = invoke("verify", spec_file(MULTI), "--save", out, "--input", "meta=3,10",
-               "--input", "image=3,3,8,8")
+    r = invoke(
+        "verify",
+        spec_file(MULTI),
+        "--save",
+        out,
+        "--input",
+        "meta=3,10",
+        "--input",
+        "image=3,3,8,8",
+    )
     assert r.exit_code == 0, r.output
     with np.load(out) as d:
         assert d["input.image"].shape == (3, 3, 8, 8)
@@ -816,7 +904,13 @@ def test_verify_feeds_and_saves_each_input(spec_file, tmp_path):
 
 # -- schema: every new form validates -------------------------------------------------
 
-NEW_FORMS = [CNA, UNET, SIAMESE, MULTI, TREE + "  - tree: {d: 3}\n", """\
+NEW_FORMS = [
+    CNA,
+    UNET,
+    SIAMESE,
+    MULTI,
+    TREE + "  - tree: {d: 3}\n",
+    """\
 input: [1, 4]
 blocks:
   dl:
@@ -833,7 +927,8 @@ layers:
   - share: 1
   - dl: {act: {leaky_relu: {negative_slope: 0.2}}, norm: none}
   - dl: {act: hardswish, n: dl}
-"""]
+""",
+]
 
 
 @pytest.fixture(scope="module")
@@ -849,8 +944,7 @@ def test_new_forms_validate_against_the_schema(validator, i):
     assert [e.message for e in validator.iter_errors(yaml.safe_load(NEW_FORMS[i]))] == []
 
 
-@pytest.mark.parametrize("entry", ["{share: 0, repeat: 2}", "{share: 0, bogus: 1}",
-                                   "{share: [0]}"])
+@pytest.mark.parametrize("entry", ["{share: 0, repeat: 2}", "{share: 0, bogus: 1}", "{share: [0]}"])
 def test_the_schema_rejects_bad_share_entries(validator, entry):
     text = f"input: [1, 4]\nlayers:\n  - relu\n  - {entry}\n"
     assert list(validator.iter_errors(yaml.safe_load(text)))
@@ -858,24 +952,28 @@ def test_the_schema_rejects_bad_share_entries(validator, entry):
 
 # -- layers --keys documents the new keys ------------------------------------------------
 
+
 def test_layers_keys_documents_the_new_keys():
     r = cli_runner(env={"COLUMNS": "200"}).invoke(main, ["layers", "--keys"])
     assert r.exit_code == 0, r.output
-    for word in ("share", "when", "inputs", "outputs", "in_shape", "chain", "none",
-                 "recursion"):
+    for word in ("share", "when", "inputs", "outputs", "in_shape", "chain", "none", "recursion"):
         assert word in r.stdout, word
     r = cli_runner(env={"COLUMNS": "200"}).invoke(main, ["layers", "share", "when"])
     assert r.exit_code == 0, r.output
     assert "- share: relu" in r.stdout
-    keys = [line.split("│")[1].strip() for line in r.stdout.splitlines()
-            if line.startswith("│") and line.split("│")[1].strip()]
+    keys = [
+        line.split("│")[1].strip()
+        for line in r.stdout.splitlines()
+        if line.startswith("│") and line.split("│")[1].strip()
+    ]
     assert sorted(keys) == ["share", "when"]
 
 
 # -- refusals, each at its line:col with its code ----------------------------------------
 
 REFUSED = {
-    "layer-value-with-name": ("""\
+    "layer-value-with-name": (
+        """\
 input: [1, 4]
 blocks:
   b:
@@ -883,8 +981,13 @@ blocks:
     layers: [act]
 layers:
   - b: {act: {relu: {name: x}}}
-""", "bad-value", 7, "x}"),
-    "layer-value-long-form-with-name": ("""\
+""",
+        "bad-value",
+        7,
+        "x}",
+    ),
+    "layer-value-long-form-with-name": (
+        """\
 input: [1, 4]
 blocks:
   b:
@@ -892,16 +995,26 @@ blocks:
     layers: [act]
 layers:
   - b: {act: {name: x, type: relu}}
-""", "bad-value", 7, "x,"),
-    "layer-value-with-when-default": ("""\
+""",
+        "bad-value",
+        7,
+        "x,",
+    ),
+    "layer-value-with-when-default": (
+        """\
 input: [1, 4]
 blocks:
   b:
     args: {act: {relu: {when: 1}}}
     layers: [act]
 layers: [b]
-""", "bad-value", 4, "1}"),
-    "layer-value-with-repeat": ("""\
+""",
+        "bad-value",
+        4,
+        "1}",
+    ),
+    "layer-value-with-repeat": (
+        """\
 input: [1, 4]
 blocks:
   b:
@@ -909,8 +1022,13 @@ blocks:
     layers: [act]
 layers:
   - b: {act: {relu: {repeat: 2}}}
-""", "bad-value", 7, "2}"),
-    "layer-value-no-type": ("""\
+""",
+        "bad-value",
+        7,
+        "2}",
+    ),
+    "layer-value-no-type": (
+        """\
 input: [1, 4]
 blocks:
   b:
@@ -918,8 +1036,13 @@ blocks:
     layers: [act]
 layers:
   - b: {act: {relux: {}}}
-""", "unknown-layer", 7, "relux"),
-    "layer-value-in-an-expression": ("""\
+""",
+        "unknown-layer",
+        7,
+        "relux",
+    ),
+    "layer-value-in-an-expression": (
+        """\
 input: [1, 3, 8, 8]
 blocks:
   b:
@@ -927,8 +1050,13 @@ blocks:
     layers:
       - conv2d: {out_channels: act, kernel_size: 1}
 layers: [b]
-""", "bad-value", 6, "act,"),
-    "layer-value-in-when": ("""\
+""",
+        "bad-value",
+        6,
+        "act,",
+    ),
+    "layer-value-in-when": (
+        """\
 input: [1, 4]
 blocks:
   b:
@@ -936,8 +1064,13 @@ blocks:
     layers:
       - tanh: {when: act}
 layers: [b]
-""", "bad-value", 6, "act}"),
-    "none-entry-named-in-from": ("""\
+""",
+        "bad-value",
+        6,
+        "act}",
+    ),
+    "none-entry-named-in-from": (
+        """\
 input: [1, 4]
 blocks:
   b:
@@ -947,8 +1080,13 @@ blocks:
       - act: {name: a}
       - relu: {from: a}
 layers: [b]
-""", "omitted-entry", 8, "a}"),
-    "a-number-used-as-a-layer": ("""\
+""",
+        "omitted-entry",
+        8,
+        "a}",
+    ),
+    "a-number-used-as-a-layer": (
+        """\
 input: [1, 4]
 blocks:
   b:
@@ -956,26 +1094,46 @@ blocks:
     layers:
       - act
 layers: [b]
-""", "unknown-layer", 6, "act"),
-    "share-of-itself": ("""\
+""",
+        "unknown-layer",
+        6,
+        "act",
+    ),
+    "share-of-itself": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: a}
   - {share: b, name: b}
-""", "unknown-name", 4, "b,"),
-    "share-of-input": ("""\
+""",
+        "unknown-name",
+        4,
+        "b,",
+    ),
+    "share-of-input": (
+        """\
 input: [1, 4]
 layers:
   - relu
   - share: input
-""", "unknown-name", 4, "input"),
-    "share-of-a-later-entry": ("""\
+""",
+        "unknown-name",
+        4,
+        "input",
+    ),
+    "share-of-a-later-entry": (
+        """\
 input: [1, 4]
 layers:
   - share: a
   - relu: {name: a}
-""", "unknown-name", 3, 12),
-    "share-from-inside-a-block": ("""\
+""",
+        "unknown-name",
+        3,
+        12,
+    ),
+    "share-from-inside-a-block": (
+        """\
 input: [1, 4]
 blocks:
   b:
@@ -984,88 +1142,158 @@ blocks:
 layers:
   - relu: {name: a}
   - b
-""", "unknown-name", 5, 16),
-    "share-of-an-omitted-entry": ("""\
+""",
+        "unknown-name",
+        5,
+        16,
+    ),
+    "share-of-an-omitted-entry": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: a, when: 0}
   - share: a
-""", "omitted-entry", 4, 12),
-    "share-missing-member": ("""\
+""",
+        "omitted-entry",
+        4,
+        12,
+    ),
+    "share-missing-member": (
+        """\
 input: [1, 4]
 layers:
   - sequential: {name: g, layers: [relu]}
   - share: g.5
-""", "unknown-name", 4, "g.5"),
-    "share-member-of-a-leaf": ("""\
+""",
+        "unknown-name",
+        4,
+        "g.5",
+    ),
+    "share-member-of-a-leaf": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: r}
   - share: r.x
-""", "unknown-name", 4, "r.x"),
-    "share-with-repeat": ("""\
+""",
+        "unknown-name",
+        4,
+        "r.x",
+    ),
+    "share-with-repeat": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: r}
   - {share: r, repeat: 2}
-""", "bad-share", 4, "repeat"),
-    "share-with-an-argument": ("""\
+""",
+        "bad-share",
+        4,
+        "repeat",
+    ),
+    "share-with-an-argument": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: r}
   - {share: r, inplace: true}
-""", "bad-share", 4, "inplace"),
-    "share-a-list": ("""\
+""",
+        "bad-share",
+        4,
+        "inplace",
+    ),
+    "share-a-list": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: r}
   - {share: [r]}
-""", "bad-share", 4, "[r]"),
-    "share-empty": ("""\
+""",
+        "bad-share",
+        4,
+        "[r]",
+    ),
+    "share-empty": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: r}
   - {share: ""}
-""", "bad-share", 4, '""'),
-    "share-duplicate-name": ("""\
+""",
+        "bad-share",
+        4,
+        '""',
+    ),
+    "share-duplicate-name": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: a}
   - {share: a, name: a}
-""", "duplicate-name", 4, "a}"),
-    "share-conv-other-channels": ("""\
+""",
+        "duplicate-name",
+        4,
+        "a}",
+    ),
+    "share-conv-other-channels": (
+        """\
 input: [1, 3, 8, 8]
 layers:
   - conv2d: {name: c, out_channels: 8, kernel_size: 3}
   - share: c
-""", "bad-share", 4, "c"),
-    "share-conv-other-rank": ("""\
+""",
+        "bad-share",
+        4,
+        "c",
+    ),
+    "share-conv-other-rank": (
+        """\
 input: [1, 3, 8, 8]
 layers:
   - conv2d: {name: c, out_channels: 3, kernel_size: 1}
   - flatten: {start_dim: 2}
   - share: c
-""", "bad-share", 5, "c"),
-    "share-linear-other-features": ("""\
+""",
+        "bad-share",
+        5,
+        "c",
+    ),
+    "share-linear-other-features": (
+        """\
 input: [1, 4]
 layers:
   - linear: {name: l, out_features: 6}
   - share: l
-""", "bad-share", 4, "l"),
-    "share-batch-norm-other-channels": ("""\
+""",
+        "bad-share",
+        4,
+        "l",
+    ),
+    "share-batch-norm-other-channels": (
+        """\
 input: [1, 4, 8, 8]
 layers:
   - batch_norm2d: {name: bn}
   - conv2d: {out_channels: 6, kernel_size: 1}
   - share: bn
-""", "bad-share", 5, "bn"),
-    "share-group-other-channels": ("""\
+""",
+        "bad-share",
+        5,
+        "bn",
+    ),
+    "share-group-other-channels": (
+        """\
 input: {a: [1, 3, 8, 8], b: [1, 5, 8, 8]}
 layers:
   - sequential: {name: enc, layers: [relu, {conv2d: {out_channels: 4, kernel_size: 1}}]}
   - {share: enc, from: b}
-""", "bad-share", 4, "enc"),
-    "share-group-wrong-input-count": ("""\
+""",
+        "bad-share",
+        4,
+        "enc",
+    ),
+    "share-group-wrong-input-count": (
+        """\
 input: [1, 4]
 blocks:
   two:
@@ -1076,20 +1304,35 @@ layers:
   - relu
   - two: {name: t, from: [0, input]}
   - {share: t, from: 0}
-""", "bad-from", 10, "0}"),
-    "from-member-of-a-leaf": ("""\
+""",
+        "bad-from",
+        10,
+        "0}",
+    ),
+    "from-member-of-a-leaf": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: x}
   - linear: {out_features: 2, from: x.y}
-""", "unknown-name", 4, "x.y"),
-    "from-missing-member": ("""\
+""",
+        "unknown-name",
+        4,
+        "x.y",
+    ),
+    "from-missing-member": (
+        """\
 input: [1, 4]
 layers:
   - sequential: {name: g, layers: [relu]}
   - linear: {out_features: 2, from: g.nope}
-""", "unknown-name", 4, "g.nope"),
-    "chain-names-nothing": ("""\
+""",
+        "unknown-name",
+        4,
+        "g.nope",
+    ),
+    "chain-names-nothing": (
+        """\
 input: [1, 4]
 blocks:
   b:
@@ -1098,18 +1341,33 @@ blocks:
       - relu: {name: x}
 layers:
   - b: {repeat: {times: 2, chain: y}}
-""", "unknown-name", 8, "y}"),
-    "chain-on-a-leaf": ("""\
+""",
+        "unknown-name",
+        8,
+        "y}",
+    ),
+    "chain-on-a-leaf": (
+        """\
 input: [1, 4]
 layers:
   - relu: {repeat: {times: 2, chain: x}}
-""", "unknown-name", 3, "x}"),
-    "chain-not-a-name": ("""\
+""",
+        "unknown-name",
+        3,
+        "x}",
+    ),
+    "chain-not-a-name": (
+        """\
 input: [1, 4]
 layers:
   - relu: {repeat: {times: 2, chain: [x]}}
-""", "bad-repeat", 3, "[x]"),
-    "outputs-missing-entry": ("""\
+""",
+        "bad-repeat",
+        3,
+        "[x]",
+    ),
+    "outputs-missing-entry": (
+        """\
 input: [1, 4]
 blocks:
   b:
@@ -1117,8 +1375,13 @@ blocks:
     layers:
       - relu: {name: x}
 layers: [b]
-""", "unknown-name", 4, "y]"),
-    "outputs-listed-twice": ("""\
+""",
+        "unknown-name",
+        4,
+        "y]",
+    ),
+    "outputs-listed-twice": (
+        """\
 input: [1, 4]
 blocks:
   b:
@@ -1126,40 +1389,65 @@ blocks:
     layers:
       - relu: {name: x}
 layers: [b]
-""", "bad-block", 4, "x]"),
-    "inputs-duplicate": ("""\
+""",
+        "bad-block",
+        4,
+        "x]",
+    ),
+    "inputs-duplicate": (
+        """\
 input: [1, 4]
 blocks:
   b:
     inputs: [x, x]
     layers: [relu]
 layers: [b]
-""", "bad-block", 4, "x]"),
-    "inputs-named-output": ("""\
+""",
+        "bad-block",
+        4,
+        "x]",
+    ),
+    "inputs-named-output": (
+        """\
 input: [1, 4]
 blocks:
   b:
     inputs: [x, output]
     layers: [relu]
 layers: [b]
-""", "bad-block", 4, "output"),
-    "inputs-input-not-first": ("""\
+""",
+        "bad-block",
+        4,
+        "output",
+    ),
+    "inputs-input-not-first": (
+        """\
 input: [1, 4]
 blocks:
   b:
     inputs: [x, input]
     layers: [relu]
 layers: [b]
-""", "bad-block", 4, "[x"),
-    "inputs-empty": ("""\
+""",
+        "bad-block",
+        4,
+        "[x",
+    ),
+    "inputs-empty": (
+        """\
 input: [1, 4]
 blocks:
   b:
     inputs: []
     layers: [relu]
 layers: [b]
-""", "bad-block", 4, "[]"),
-    "inputs-count-mismatch": ("""\
+""",
+        "bad-block",
+        4,
+        "[]",
+    ),
+    "inputs-count-mismatch": (
+        """\
 input: [1, 4]
 blocks:
   b:
@@ -1169,38 +1457,77 @@ blocks:
 layers:
   - relu
   - b
-""", "bad-from", 9, "b"),
-    "input-named-input": ("""\
+""",
+        "bad-from",
+        9,
+        "b",
+    ),
+    "input-named-input": (
+        """\
 input: {input: [1, 4]}
 layers: [relu]
-""", "bad-input", 1, 9),
-    "input-named-output": ("""\
+""",
+        "bad-input",
+        1,
+        9,
+    ),
+    "input-named-output": (
+        """\
 input: {output: [1, 4]}
 layers: [relu]
-""", "bad-input", 1, "output"),
-    "input-named-1x": ("""\
+""",
+        "bad-input",
+        1,
+        "output",
+    ),
+    "input-named-1x": (
+        """\
 input: {1x: [1, 4]}
 layers: [relu]
-""", "bad-input", 1, "1x"),
-    "input-empty-mapping": ("""\
+""",
+        "bad-input",
+        1,
+        "1x",
+    ),
+    "input-empty-mapping": (
+        """\
 input: {}
 layers: [relu]
-""", "bad-input", 1, "{}"),
-    "input-bad-shape": ("""\
+""",
+        "bad-input",
+        1,
+        "{}",
+    ),
+    "input-bad-shape": (
+        """\
 input: {a: [1, 4], b: [1, -2]}
 layers: [relu]
-""", "bad-value", 1, "-2"),
-    "from-unknown-network-input": ("""\
+""",
+        "bad-value",
+        1,
+        "-2",
+    ),
+    "from-unknown-network-input": (
+        """\
 input: {a: [1, 4], b: [1, 4]}
 layers:
   - relu: {from: c}
-""", "unknown-name", 3, "c}"),
-    "share-in-a-repeat-over-the-bound": ("""\
+""",
+        "unknown-name",
+        3,
+        "c}",
+    ),
+    "share-in-a-repeat-over-the-bound": (
+        """\
 input: [1, 4]
 layers:
   - relu: {name: r}
   - sequential: {repeat: 60000, layers: [{share: r}]}
-""", "too-many-layers", 4, "60000"),
+""",
+        "too-many-layers",
+        4,
+        "60000",
+    ),
 }
 LIMITED = {"share-in-a-repeat-over-the-bound": 1000}
 
@@ -1240,7 +1567,8 @@ def test_misuse_through_the_cli_exits_1_with_a_located_error(name, tmp_path):
 
 
 def test_every_block_output_must_name_an_entry():
-    assert_located("""\
+    assert_located(
+        """\
     input: [1, 4]
     blocks:
       b:
@@ -1249,11 +1577,16 @@ def test_every_block_output_must_name_an_entry():
           - relu: {name: x}
     layers:
       - b: {name: u}
-    """, "unknown-name", 4, "nope")
+    """,
+        "unknown-name",
+        4,
+        "nope",
+    )
 
 
 def test_an_omitted_first_output_is_refused_at_the_outputs():
-    d = assert_located("""\
+    d = assert_located(
+        """\
     input: [1, 4]
     blocks:
       b:
@@ -1263,18 +1596,30 @@ def test_an_omitted_first_output_is_refused_at_the_outputs():
           - relu: {name: x, when: k}
     layers:
       - b: {name: u}
-    """, "omitted-entry", 5, "x]")
+    """,
+        "omitted-entry",
+        5,
+        "x]",
+    )
     assert "'x' is omitted" in d.message and "line 7" in d.message
 
 
 def test_a_shared_modules_lint_warning_is_given_once(spec_file):
-    r = invoke("check", spec_file("""\
+    r = invoke(
+        "check",
+        spec_file(
+            """\
     input: [1, 3, 8, 8]
     layers:
       - sequential: {name: g, layers: [{conv2d: {out_channels: 3, kernel_size: 1}}, batch_norm2d]}
       - share: g
       - share: g
-    """, "lint.yaml"), "--format", "parsable")
+    """,
+            "lint.yaml",
+        ),
+        "--format",
+        "parsable",
+    )
     assert r.exit_code == 0, r.output
     warnings = [line for line in r.stdout.splitlines() if "bias-before-norm" in line]
     assert len(warnings) == 1 and "lint.yaml:3:" in warnings[0], warnings
@@ -1282,8 +1627,12 @@ def test_a_shared_modules_lint_warning_is_given_once(spec_file):
 
 # -- limits on the new ways of making layers ------------------------------------------
 
-@pytest.mark.parametrize("text, limit", [
-    ("""\
+
+@pytest.mark.parametrize(
+    "text, limit",
+    [
+        (
+            """\
 input: [1, 4]
 blocks:
   b:
@@ -1292,8 +1641,11 @@ blocks:
       - share: r
 layers:
   - b: {repeat: 60000}
-""", None),
-    ("""\
+""",
+            None,
+        ),
+        (
+            """\
 input: [1, 4]
 blocks:
   b:
@@ -1302,25 +1654,31 @@ blocks:
       - share: r
 layers:
   - b: {repeat: 600}
-""", 1000),
-    ("""\
+""",
+            1000,
+        ),
+        (
+            """\
 input: [1, 4]
 layers:
   - sequential: {name: g, layers: [{relu: {repeat: 900}}]}
   - share: g
-""", 1000),
-])
+""",
+            1000,
+        ),
+    ],
+)
 def test_shares_count_towards_the_layer_bound(text, limit):
     start = time.perf_counter()
-    r = analyse_bytes(text.encode(), "t.yaml",
-                      limits=Limits(max_layers=limit) if limit else None)
+    r = analyse_bytes(text.encode(), "t.yaml", limits=Limits(max_layers=limit) if limit else None)
     assert time.perf_counter() - start < 1
     assert r.net is None and [d.code for d in r.diagnostics] == ["too-many-layers"]
 
 
 def test_a_share_inside_a_block_repeated_60000_times_is_refused_fast(tmp_path):
     p = tmp_path / "big.yaml"
-    p.write_text(textwrap.dedent("""\
+    p.write_text(
+        textwrap.dedent("""\
     input: [1, 4]
     blocks:
       b:
@@ -1329,7 +1687,8 @@ def test_a_share_inside_a_block_repeated_60000_times_is_refused_fast(tmp_path):
           - share: r
     layers:
       - b: {repeat: 60000}
-    """))
+    """)
+    )
     start = time.perf_counter()
     r = invoke("shape", p, "--max-layers", "1000")
     assert time.perf_counter() - start < 2
@@ -1360,18 +1719,33 @@ def test_a_layer_value_is_no_var():
     assert (d.code, d.line, d.column) == ("unknown-layer", 8, 5)
 
 
-@pytest.mark.parametrize("text,code,line,marker", [
-    # a loop variable may not shadow a shape reader
-    ("input: [1, 4]\nlayers:\n  - relu: {repeat: {times: 2, as: in_shape}}\n",
-     "bad-repeat", 3, "in_shape"),
-    # a block input and a block argument of the same name
-    ("input: [1, 4]\nblocks:\n  b:\n    args: {x: 1}\n    inputs: [input, x]\n"
-     "    layers: [add: {from: [input, x]}]\nlayers:\n  - b: {from: [input, input]}\n",
-     "bad-block", 5, "x]"),
-    # share takes a plain name, not a template
-    ('input: [1, 4]\nlayers:\n  - relu: {name: l0}\n  - share: "l{0}"\n',
-     "bad-share", 4, '"l{0}"'),
-])
+@pytest.mark.parametrize(
+    "text,code,line,marker",
+    [
+        # a loop variable may not shadow a shape reader
+        (
+            "input: [1, 4]\nlayers:\n  - relu: {repeat: {times: 2, as: in_shape}}\n",
+            "bad-repeat",
+            3,
+            "in_shape",
+        ),
+        # a block input and a block argument of the same name
+        (
+            "input: [1, 4]\nblocks:\n  b:\n    args: {x: 1}\n    inputs: [input, x]\n"
+            "    layers: [add: {from: [input, x]}]\nlayers:\n  - b: {from: [input, input]}\n",
+            "bad-block",
+            5,
+            "x]",
+        ),
+        # share takes a plain name, not a template
+        (
+            'input: [1, 4]\nlayers:\n  - relu: {name: l0}\n  - share: "l{0}"\n',
+            "bad-share",
+            4,
+            '"l{0}"',
+        ),
+    ],
+)
 def test_more_misuses_are_located(text, code, line, marker):
     from layercalc.analyses.loading import analyse_bytes as _analyse
 

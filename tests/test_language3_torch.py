@@ -4,6 +4,7 @@ twice with `share`), a two-input model (`input:` mapping), a block with several
 activations and norms. For each, parameter totals and state_dict keys and shapes equal
 torch's, and `layercalc verify --save` arrays load with load_state_dict(strict=True) and
 give the output layercalc's NumPy forward saved."""
+
 import json
 import textwrap
 
@@ -137,15 +138,16 @@ def test_siamese_each_call_has_torchs_shapes(tmp_path):
     p.write_text(SIAMESE)
     r = cli_runner().invoke(main, ["shape", str(p), "--format", "json"])
     assert r.exit_code == 0, r.output
-    rows = [(row["name"], row["input"], row["output"])
-            for row in json.loads(r.stdout)["layers"]]
+    rows = [(row["name"], row["input"], row["output"]) for row in json.loads(r.stdout)["layers"]]
     m = Siamese().eval()
     seen = []
     for name, mod in m.named_modules():
         if name and not list(mod.children()):
             mod.register_forward_hook(
                 lambda mod, args, out, name=name: seen.append(
-                    (name, [list(a.shape) for a in args], list(out.shape))))
+                    (name, [list(a.shape) for a in args], list(out.shape))
+                )
+            )
     with torch.no_grad():
         m(torch.zeros(2, 3, 12, 12), torch.zeros(2, 3, 12, 12))
     # the rows of modules (not the functional flatten/sub/abs/concat) in call order
@@ -180,8 +182,13 @@ layers:
 class TwoInputs(nn.Module):
     def __init__(self):
         super().__init__()
-        self.cnn = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU(),
-                                 nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.cnn = nn.Sequential(
+            nn.Conv2d(3, 8, 3, 2, 1),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
         self.mlp = nn.Sequential(nn.Linear(7, 12), nn.Tanh())
         self.classifier = nn.Linear(20, 3)
 
@@ -353,8 +360,11 @@ def test_layer_values_totals_and_state_dict():
     assert kinds["s1.down.1"] == "group_norm" and kinds["s1.down.2"] == "hardswish"
     assert kinds["s2.body.1"] == "leaky_relu" and "s2.body.2" not in kinds
     assert kinds["s3.body.1"] == "group_norm" and "s3.body.2" not in kinds
-    assert {layer.args["eps"] for layer in net.layers if layer.name.startswith("s3.")
-            and layer.type.name == "group_norm"} == {0.001}
+    assert {
+        layer.args["eps"]
+        for layer in net.layers
+        if layer.name.startswith("s3.") and layer.type.name == "group_norm"
+    } == {0.001}
 
 
 def test_layer_values_verify_save_round_trip(tmp_path):

@@ -2,6 +2,7 @@
 LayerNorm2d and nn.GELU on seeded random configurations: output shapes, state_dict keys
 and shapes, the forward with identical weights (verify --save loaded with
 load_state_dict(strict=True)), and refusals (both refuse or both accept)."""
+
 from __future__ import annotations
 
 import json
@@ -23,6 +24,7 @@ F = torch.nn.functional
 try:
     from torchvision.models.convnext import LayerNorm2d
 except ImportError:  # torchvision's class (torchvision/models/convnext.py), line for line
+
     class LayerNorm2d(nn.LayerNorm):
         def forward(self, x):
             x = x.permute(0, 2, 3, 1)
@@ -32,6 +34,7 @@ except ImportError:  # torchvision's class (torchvision/models/convnext.py), lin
 
 # -- random configurations ---------------------------------------------------------------
 
+
 def _rms_case(rnd: random.Random):
     """(layercalc entry, input shape, torch module factory) for a valid rms_norm."""
     rank = rnd.randint(1, 4)
@@ -40,7 +43,7 @@ def _rms_case(rnd: random.Random):
     if rank >= 2 and rnd.random() < 0.25:
         ns = shape[1:]  # the default: every dim but the batch
     else:
-        ns = shape[rank - rnd.randint(1, rank):]
+        ns = shape[rank - rnd.randint(1, rank) :]
         entry["normalized_shape"] = ns if len(ns) > 1 or rnd.random() < 0.5 else ns[0]
     eps = rnd.choice([None, None, 1e-6, 1e-5, 0.1])
     if eps is not None or rnd.random() < 0.3:
@@ -56,12 +59,15 @@ def _ln2d_case(rnd: random.Random):
     nhwc = [shape[0], shape[2], shape[3], shape[1]]
     entry = {"type": rnd.choice(["layer_norm2d", "LayerNorm2d"]), "name": "norm"}
     k = rnd.choice([1, 1, 1, 2, 3, 4])
-    ns = nhwc[4 - k:]
+    ns = nhwc[4 - k :]
     if k > 1 or rnd.random() < 0.5:
         entry["normalized_shape"] = ns
     kw = {}
-    for key, values in (("eps", [1e-6, 1e-5, 0.5]), ("elementwise_affine", [True, False]),
-                        ("bias", [True, False])):
+    for key, values in (
+        ("eps", [1e-6, 1e-5, 0.5]),
+        ("elementwise_affine", [True, False]),
+        ("bias", [True, False]),
+    ):
         if rnd.random() < 0.5:
             kw[key] = entry[key] = rnd.choice(values)
     return entry, shape, lambda: LayerNorm2d(ns, **kw)
@@ -88,8 +94,11 @@ def _verify_save(tmp_path, text: str, dtype: str) -> dict:
     path.write_text(text)
     out = tmp_path / "out.npz"
     seed = str(random.Random(text).randint(0, 1000))
-    r = cli_runner().invoke(main, ["verify", str(path), "--seed", seed, "--dtype", dtype,
-                                   "--save", str(out)], catch_exceptions=False)
+    r = cli_runner().invoke(
+        main,
+        ["verify", str(path), "--seed", seed, "--dtype", dtype, "--save", str(out)],
+        catch_exceptions=False,
+    )
     assert r.exit_code == 0, r.output
     with np.load(out) as z:
         return {k: z[k] for k in z.files}
@@ -116,8 +125,9 @@ def test_random_configurations_match_torch(tmp_path, kind, seed):
     net = _Net(make())
     # shapes and state_dict tensors
     sd = net.state_dict()
-    assert {f"norm.{t.key}": tuple(t.shape) for t in layer.tensors} == \
-        {k: tuple(v.shape) for k, v in sd.items()}, text
+    assert {f"norm.{t.key}": tuple(t.shape) for t in layer.tensors} == {
+        k: tuple(v.shape) for k, v in sd.items()
+    }, text
     assert layer.params == sum(p.numel() for p in net.parameters())
     assert layer.buffers == 0 and layer.macs == 0
     # the forward, with verify's own weights and input
@@ -134,11 +144,11 @@ def test_random_configurations_match_torch(tmp_path, kind, seed):
     tol = {"float32": (2e-5, 2e-6), "float64": (1e-10, 1e-12)}[dtype]
     if kind == "gelu" and layer.args["approximate"] == "none":
         tol = (max(tol[0], 1e-5), max(tol[1], 5e-7))  # npops.erf: float32-grade everywhere
-    np.testing.assert_allclose(arrays["output"], expected, rtol=tol[0], atol=tol[1],
-                               err_msg=text)
+    np.testing.assert_allclose(arrays["output"], expected, rtol=tol[0], atol=tol[1], err_msg=text)
 
 
 # -- refusals: layercalc refuses exactly what torch refuses ------------------------------
+
 
 def _torch_refuses(make, shape) -> bool:
     try:
@@ -154,8 +164,10 @@ def _rms_any(rnd):
     rank = rnd.randint(1, 4)
     shape = [rnd.randint(1, 4) for _ in range(rank)]
     k = rnd.choice([0, *[rnd.randint(1, rank)] * 6, rank + 1])  # [] and too long: rarely
-    ns = [rnd.randint(0, 4) if rnd.random() < 0.15 else d
-          for d in (shape[rank - k:] if k <= rank else [1] * (k - rank) + shape)]
+    ns = [
+        rnd.randint(0, 4) if rnd.random() < 0.15 else d
+        for d in (shape[rank - k :] if k <= rank else [1] * (k - rank) + shape)
+    ]
     entry = {"rms_norm": {"normalized_shape": ns, "eps": rnd.choice([None, 1e-5, -1.0])}}
     return entry, shape, lambda: nn.RMSNorm(ns, eps=entry["rms_norm"]["eps"])
 
@@ -165,7 +177,7 @@ def _ln2d_any(rnd):
     shape = [rnd.randint(1, 4) for _ in range(rank)]
     channels_last = [shape[0], *shape[2:], shape[1]] if rank >= 2 else shape
     k = rnd.randint(1, 5)
-    ns = channels_last[max(0, len(channels_last) - k):]
+    ns = channels_last[max(0, len(channels_last) - k) :]
     if rnd.random() < 0.4:
         ns = ns[::-1] if rnd.random() < 0.5 else [rnd.randint(1, 4) for _ in ns]
     entry = {"layer_norm2d": {"normalized_shape": ns, "eps": rnd.choice([1e-5, -1.0])}}
@@ -197,8 +209,9 @@ def test_refuses_what_torch_refuses(kind, seed):
 
 @pytest.mark.parametrize("shape", [[96, 7, 7], [2, 96], [1, 96, 2, 7, 7]])
 def test_layer_norm2d_off_4d_fails_in_torchvision_as_said(shape):
-    with pytest.raises(RuntimeError, match=f"input.dim\\(\\) = {len(shape)} is not equal to "
-                                           "len\\(dims\\) = 4"):
+    with pytest.raises(
+        RuntimeError, match=f"input.dim\\(\\) = {len(shape)} is not equal to len\\(dims\\) = 4"
+    ):
         LayerNorm2d(96)(torch.randn(*shape))
     res = analyse_bytes(_spec({"layer_norm2d": None}, shape).encode(), "t.yaml")
     (d,) = res.diagnostics
@@ -208,14 +221,22 @@ def test_layer_norm2d_off_4d_fails_in_torchvision_as_said(shape):
 
 def test_torchs_own_words_are_quoted():
     cases = [
-        (lambda: nn.RMSNorm([5])(torch.randn(2, 3, 4)),
-         {"rms_norm": {"normalized_shape": [5]}}, [2, 3, 4]),
-        (lambda: nn.RMSNorm([2, 3, 4])(torch.randn(3, 4)),
-         {"rms_norm": {"normalized_shape": [2, 3, 4]}}, [3, 4]),
-        (lambda: LayerNorm2d(3)(torch.randn(1, 4, 5, 6)),
-         {"layer_norm2d": {"normalized_shape": 3}}, [1, 4, 5, 6]),
-        (lambda: nn.GELU(approximate="erf")(torch.randn(2)),
-         {"gelu": {"approximate": "erf"}}, [2]),
+        (
+            lambda: nn.RMSNorm([5])(torch.randn(2, 3, 4)),
+            {"rms_norm": {"normalized_shape": [5]}},
+            [2, 3, 4],
+        ),
+        (
+            lambda: nn.RMSNorm([2, 3, 4])(torch.randn(3, 4)),
+            {"rms_norm": {"normalized_shape": [2, 3, 4]}},
+            [3, 4],
+        ),
+        (
+            lambda: LayerNorm2d(3)(torch.randn(1, 4, 5, 6)),
+            {"layer_norm2d": {"normalized_shape": 3}},
+            [1, 4, 5, 6],
+        ),
+        (lambda: nn.GELU(approximate="erf")(torch.randn(2)), {"gelu": {"approximate": "erf"}}, [2]),
     ]
     for run, entry, shape in cases:
         with pytest.raises((RuntimeError, ValueError)) as info:

@@ -2,6 +2,7 @@
 shape over the constructor options, state_dict keys and shapes, parameters, MACs by the
 formula, located refusals in PyTorch's words, addressing lstm.h_n / lstm.c_n, the
 dropout-single-layer lint, explain's parameter arithmetic and verify through the CLI."""
+
 import itertools
 import json
 
@@ -44,8 +45,13 @@ def expected(mode, shape, H, L=1, bidir=False, bf=False, proj=0, bias=True):
 
 
 def _entry(mode, H, L, bidir, bf, proj, bias, extra=""):
-    args = [f"hidden_size: {H}", f"num_layers: {L}", f"bidirectional: {str(bidir).lower()}",
-            f"batch_first: {str(bf).lower()}", f"bias: {str(bias).lower()}"]
+    args = [
+        f"hidden_size: {H}",
+        f"num_layers: {L}",
+        f"bidirectional: {str(bidir).lower()}",
+        f"batch_first: {str(bf).lower()}",
+        f"bias: {str(bias).lower()}",
+    ]
     if proj:
         args.append(f"proj_size: {proj}")
     return f"{mode}: {{name: m, {', '.join(args)}{extra}}}"
@@ -54,8 +60,14 @@ def _entry(mode, H, L, bidir, bf, proj, bias, extra=""):
 CONFIGS = [
     (mode, shape, L, bidir, bf, proj, bias)
     for mode, shape, L, bidir, bf, proj, bias in itertools.product(
-        ("rnn", "lstm", "gru"), ([5, 3, 7], [5, 7], [1, 2, 3]), (1, 3), (False, True),
-        (False, True), (0, 4), (True, False))
+        ("rnn", "lstm", "gru"),
+        ([5, 3, 7], [5, 7], [1, 2, 3]),
+        (1, 3),
+        (False, True),
+        (False, True),
+        (0, 4),
+        (True, False),
+    )
     if not (proj and mode != "lstm")
 ]
 
@@ -82,13 +94,19 @@ def _numel(shape):
     return n
 
 
-@pytest.mark.parametrize("text,params", [
-    ("input: [5, 3, 10]\nlayers:\n  - lstm: {hidden_size: 20, num_layers: 2, bidirectional: "
-     "true, proj_size: 5}\n", 5_840),  # FORMULAS.md
-    ("input: [5, 3, 10]\nlayers:\n  - gru: {hidden_size: 20}\n", 1_920),
-    ("input: [5, 3, 10]\nlayers:\n  - rnn: {hidden_size: 20}\n", 10 * 20 + 20 * 20 + 40),
-    ("input: [3, 10]\nlayers:\n  - lstm_cell: {hidden_size: 20}\n", 4 * (200 + 400 + 40)),
-])
+@pytest.mark.parametrize(
+    "text,params",
+    [
+        (
+            "input: [5, 3, 10]\nlayers:\n  - lstm: {hidden_size: 20, num_layers: 2, bidirectional: "
+            "true, proj_size: 5}\n",
+            5_840,
+        ),  # FORMULAS.md
+        ("input: [5, 3, 10]\nlayers:\n  - gru: {hidden_size: 20}\n", 1_920),
+        ("input: [5, 3, 10]\nlayers:\n  - rnn: {hidden_size: 20}\n", 10 * 20 + 20 * 20 + 40),
+        ("input: [3, 10]\nlayers:\n  - lstm_cell: {hidden_size: 20}\n", 4 * (200 + 400 + 40)),
+    ],
+)
 def test_known_parameter_counts(text, params):
     (layer,) = net_of(text).layers
     assert layer.params == params
@@ -97,8 +115,10 @@ def test_known_parameter_counts(text, params):
 @pytest.mark.parametrize("mode,gates", [("rnn", 1), ("lstm", 4), ("gru", 3)])
 @pytest.mark.parametrize("shape,bias", [([4, 7], True), ([7], False), ([1, 7], True)])
 def test_cells(mode, gates, shape, bias):
-    net = net_of(f"input: {shape}\nlayers:\n  - {mode}_cell: {{name: c, hidden_size: 5, "
-                 f"bias: {str(bias).lower()}}}\n")
+    net = net_of(
+        f"input: {shape}\nlayers:\n  - {mode}_cell: {{name: c, hidden_size: 5, "
+        f"bias: {str(bias).lower()}}}\n"
+    )
     (layer,) = net.layers
     out = tuple(shape[:-1]) + (5,)
     assert layer.output == out
@@ -115,9 +135,15 @@ def test_cells(mode, gates, shape, bias):
 
 
 def test_registered_by_torch_names():
-    for name, canon in (("LSTM", "lstm"), ("GRU", "gru"), ("RNN", "rnn"),
-                        ("LSTMCell", "lstm_cell"), ("GRUCell", "gru_cell"),
-                        ("RNNCell", "rnn_cell"), ("lstm_cell", "lstm_cell")):
+    for name, canon in (
+        ("LSTM", "lstm"),
+        ("GRU", "gru"),
+        ("RNN", "rnn"),
+        ("LSTMCell", "lstm_cell"),
+        ("GRUCell", "gru_cell"),
+        ("RNNCell", "rnn_cell"),
+        ("lstm_cell", "lstm_cell"),
+    ):
         assert REGISTRY.get(name).name == canon
     assert "proj_size" in REGISTRY.get("lstm").arg_map
     assert "proj_size" not in REGISTRY.get("gru").arg_map  # LSTM only, as in PyTorch
@@ -141,8 +167,12 @@ outputs: [lstm, lstm.h_n, lstm.c_n, 4]
     assert add.input_shapes == [(2, 2, 3), (2, 2, 3)]
     assert gru.input_shapes == [(6, 2, 3)]
     assert relu.inputs == ["3.h_n"] and relu.output == (1, 2, 4)
-    assert net.outputs == {"lstm": (6, 2, 3), "lstm.h_n": (2, 2, 3), "lstm.c_n": (2, 2, 10),
-                           "4": (1, 2, 4)}
+    assert net.outputs == {
+        "lstm": (6, 2, 3),
+        "lstm.h_n": (2, 2, 3),
+        "lstm.c_n": (2, 2, 10),
+        "4": (1, 2, 4),
+    }
 
 
 def test_initial_states_as_further_inputs():
@@ -163,93 +193,260 @@ FROM2 = "input: {x: [6, 2, 8], h: [1, 2, 4], c: [1, 2, 4], u: [2, 4]}\nlayers:\n
 H5 = "input: [5, 3, 10]\nlayers:\n"
 REFUSED = [
     # (spec, code, line, marker, words of PyTorch's message)
-    (H5 + "  - lstm: {hidden_size: 0}\n", "invalid-layer", 3, "0}",
-     "hidden_size must be greater than zero"),
-    (H5 + "  - gru: {hidden_size: 4, num_layers: 0}\n", "invalid-layer", 3, "0}",
-     "num_layers must be greater than zero"),
-    (H5 + "  - gru: {hidden_size: 4, num_layers: 2 ** 62}\n", "too-large", 3, "2 **",
-     "beyond layercalc's bound"),
-    (H5 + "  - lstm: {hidden_size: 4, proj_size: -1}\n", "invalid-layer", 3, "-1",
-     "proj_size should be a positive integer or zero to disable projections"),
-    (H5 + "  - lstm: {hidden_size: 4, proj_size: 4}\n", "invalid-layer", 3, "4}",
-     "proj_size has to be smaller than hidden_size"),
-    (H5 + "  - rnn: {hidden_size: 4, dropout: 1.5}\n", "invalid-layer", 3, "1.5",
-     "dropout should be a number in range [0, 1] representing the probability of an "
-     "element being zeroed"),
-    (H5 + "  - rnn: {hidden_size: 4, dropout: -0.1}\n", "invalid-layer", 3, "-0.1",
-     "dropout should be a number in range [0, 1]"),
-    (H5 + "  - rnn: {hidden_size: 4, nonlinearity: sigmoid}\n", "bad-value", 3, "sigmoid",
-     "Select from 'tanh' or 'relu'"),
-    (H5 + "  - rnn_cell: {hidden_size: 4, nonlinearity: gelu}\n", "bad-value", 3, "gelu",
-     "Unknown nonlinearity"),
-    (H5 + "  - gru: {hidden_size: 4, input_size: 9}\n", "shape-mismatch", 3, "9}",
-     "input.size(-1) must be equal to input_size. Expected 9, got 10"),
-    (H5 + "  - lstm: {hidden_size: 4, input_size: 0}\n", "invalid-layer", 3, "0}",
-     "input_size must be greater than zero"),
-    (H5 + "  - gru: {hidden_size: 4, proj_size: 2}\n", "unknown-argument", 3, "proj_size",
-     "no argument"),
-    ("input: [5, 3, 2, 10]\nlayers:\n  - lstm: {hidden_size: 4}\n", "bad-rank", 3, "lstm",
-     "LSTM: Expected input to be 2D or 3D, got 4D instead"),
-    ("input: [10]\nlayers:\n  - rnn: {hidden_size: 4}\n", "bad-rank", 3, "rnn",
-     "RNN: Expected input to be 2D or 3D, got 1D tensor instead"),
-    ("input: [3, 10]\nlayers:\n  - rnn_cell: {hidden_size: -2}\n", "invalid-layer", 3, "-2",
-     "Trying to create tensor with negative dimension -2: [-2, 10]"),
-    ("input: [3, 10]\nlayers:\n  - gru_cell: {hidden_size: 0}\n", "output-too-small", 3, "0}",
-     "no empty tensors"),
-    ("input: [2, 3, 4]\nlayers:\n  - lstm_cell: {hidden_size: 4}\n", "bad-rank", 3,
-     "lstm_cell", "LSTMCell: Expected input to be 1D or 2D, got 3D instead"),
-    ("input: [2, 3]\nlayers:\n  - gru_cell: {hidden_size: 4, input_size: 5}\n",
-     "shape-mismatch", 3, "5}", "input has inconsistent input_size: got 3 expected 5"),
+    (
+        H5 + "  - lstm: {hidden_size: 0}\n",
+        "invalid-layer",
+        3,
+        "0}",
+        "hidden_size must be greater than zero",
+    ),
+    (
+        H5 + "  - gru: {hidden_size: 4, num_layers: 0}\n",
+        "invalid-layer",
+        3,
+        "0}",
+        "num_layers must be greater than zero",
+    ),
+    (
+        H5 + "  - gru: {hidden_size: 4, num_layers: 2 ** 62}\n",
+        "too-large",
+        3,
+        "2 **",
+        "beyond layercalc's bound",
+    ),
+    (
+        H5 + "  - lstm: {hidden_size: 4, proj_size: -1}\n",
+        "invalid-layer",
+        3,
+        "-1",
+        "proj_size should be a positive integer or zero to disable projections",
+    ),
+    (
+        H5 + "  - lstm: {hidden_size: 4, proj_size: 4}\n",
+        "invalid-layer",
+        3,
+        "4}",
+        "proj_size has to be smaller than hidden_size",
+    ),
+    (
+        H5 + "  - rnn: {hidden_size: 4, dropout: 1.5}\n",
+        "invalid-layer",
+        3,
+        "1.5",
+        "dropout should be a number in range [0, 1] representing the probability of an "
+        "element being zeroed",
+    ),
+    (
+        H5 + "  - rnn: {hidden_size: 4, dropout: -0.1}\n",
+        "invalid-layer",
+        3,
+        "-0.1",
+        "dropout should be a number in range [0, 1]",
+    ),
+    (
+        H5 + "  - rnn: {hidden_size: 4, nonlinearity: sigmoid}\n",
+        "bad-value",
+        3,
+        "sigmoid",
+        "Select from 'tanh' or 'relu'",
+    ),
+    (
+        H5 + "  - rnn_cell: {hidden_size: 4, nonlinearity: gelu}\n",
+        "bad-value",
+        3,
+        "gelu",
+        "Unknown nonlinearity",
+    ),
+    (
+        H5 + "  - gru: {hidden_size: 4, input_size: 9}\n",
+        "shape-mismatch",
+        3,
+        "9}",
+        "input.size(-1) must be equal to input_size. Expected 9, got 10",
+    ),
+    (
+        H5 + "  - lstm: {hidden_size: 4, input_size: 0}\n",
+        "invalid-layer",
+        3,
+        "0}",
+        "input_size must be greater than zero",
+    ),
+    (
+        H5 + "  - gru: {hidden_size: 4, proj_size: 2}\n",
+        "unknown-argument",
+        3,
+        "proj_size",
+        "no argument",
+    ),
+    (
+        "input: [5, 3, 2, 10]\nlayers:\n  - lstm: {hidden_size: 4}\n",
+        "bad-rank",
+        3,
+        "lstm",
+        "LSTM: Expected input to be 2D or 3D, got 4D instead",
+    ),
+    (
+        "input: [10]\nlayers:\n  - rnn: {hidden_size: 4}\n",
+        "bad-rank",
+        3,
+        "rnn",
+        "RNN: Expected input to be 2D or 3D, got 1D tensor instead",
+    ),
+    (
+        "input: [3, 10]\nlayers:\n  - rnn_cell: {hidden_size: -2}\n",
+        "invalid-layer",
+        3,
+        "-2",
+        "Trying to create tensor with negative dimension -2: [-2, 10]",
+    ),
+    (
+        "input: [3, 10]\nlayers:\n  - gru_cell: {hidden_size: 0}\n",
+        "output-too-small",
+        3,
+        "0}",
+        "no empty tensors",
+    ),
+    (
+        "input: [2, 3, 4]\nlayers:\n  - lstm_cell: {hidden_size: 4}\n",
+        "bad-rank",
+        3,
+        "lstm_cell",
+        "LSTMCell: Expected input to be 1D or 2D, got 3D instead",
+    ),
+    (
+        "input: [2, 3]\nlayers:\n  - gru_cell: {hidden_size: 4, input_size: 5}\n",
+        "shape-mismatch",
+        3,
+        "5}",
+        "input has inconsistent input_size: got 3 expected 5",
+    ),
     # initial states
-    (FROM2 + "  - lstm: {hidden_size: 4, from: [x, h]}\n", "bad-from", 3, "[x",
-     "from: [input, h_0, c_0]"),
-    (FROM2 + "  - gru: {hidden_size: 4, from: [x, h, c]}\n", "bad-from", 3, "[x",
-     "from: [input, h_0]"),
-    (FROM2 + "  - gru: {hidden_size: 4, from: [x, u]}\n", "bad-rank", 3, "[x",
-     "For batched 3-D input, hx should also be 3-D but got 2-D tensor"),
-    (FROM2 + "  - lstm: {hidden_size: 4, from: [x, h, u]}\n", "bad-rank", 3, "[x",
-     "For batched 3-D input, hx and cx should also be 3-D but got (3-D, 2-D) tensors"),
-    (FROM2 + "  - gru: {hidden_size: 5, from: [x, h]}\n", "shape-mismatch", 3, "[x",
-     "Expected hidden size (1, 2, 5), got [1, 2, 4]"),
-    (FROM2 + "  - gru: {hidden_size: 4, bidirectional: true, from: [x, h]}\n",
-     "shape-mismatch", 3, "[x", "Expected hidden size (2, 2, 4), got [1, 2, 4]"),
-    (FROM2 + "  - lstm: {hidden_size: 5, proj_size: 4, from: [x, h, c]}\n", "shape-mismatch",
-     3, "[x", "Expected hidden[1] size (1, 2, 5), got [1, 2, 4]"),
-    (FROM2 + "  - lstm: {hidden_size: 4, from: [x, c, h]}\n  - lstm: {hidden_size: 5, "
-     "from: [x, h, c]}\n", "shape-mismatch", 4, "[x",
-     "Expected hidden[0] size (1, 2, 5), got [1, 2, 4]"),
-    (FROM2 + "  - rnn_cell: {hidden_size: 4, from: [u, h]}\n", "bad-rank", 3, "[u",
-     "RNNCell: Expected hidden to be 1D or 2D, got 3D instead"),
-    ("input: {x: [3, 5], h: [2, 4]}\nlayers:\n  - rnn_cell: {hidden_size: 4, from: [x, h]}\n",
-     "shape-mismatch", 3, "[x", "Input batch size 3 doesn't match hidden0 batch size 2"),
-    ("input: {x: [3, 5], h: [3, 6]}\nlayers:\n  - gru_cell: {hidden_size: 4, from: [x, h]}\n",
-     "shape-mismatch", 3, "[x", "hidden0 has inconsistent hidden_size: got 6, expected 4"),
-    ("input: {x: [3, 5], h: [3, 4]}\nlayers:\n  - lstm_cell: {hidden_size: 4, from: [x, h]}\n",
-     "bad-from", 3, "[x", "from: [input, h_0, c_0]"),
-    ("input: {x: [6, 2, 8]}\nlayers:\n  - lstm: {name: l, hidden_size: 4}\n"
-     "  - relu: {from: l.x_n}\n", "unknown-name", 4, "l.x_n", "output, h_n, c_n"),
+    (
+        FROM2 + "  - lstm: {hidden_size: 4, from: [x, h]}\n",
+        "bad-from",
+        3,
+        "[x",
+        "from: [input, h_0, c_0]",
+    ),
+    (
+        FROM2 + "  - gru: {hidden_size: 4, from: [x, h, c]}\n",
+        "bad-from",
+        3,
+        "[x",
+        "from: [input, h_0]",
+    ),
+    (
+        FROM2 + "  - gru: {hidden_size: 4, from: [x, u]}\n",
+        "bad-rank",
+        3,
+        "[x",
+        "For batched 3-D input, hx should also be 3-D but got 2-D tensor",
+    ),
+    (
+        FROM2 + "  - lstm: {hidden_size: 4, from: [x, h, u]}\n",
+        "bad-rank",
+        3,
+        "[x",
+        "For batched 3-D input, hx and cx should also be 3-D but got (3-D, 2-D) tensors",
+    ),
+    (
+        FROM2 + "  - gru: {hidden_size: 5, from: [x, h]}\n",
+        "shape-mismatch",
+        3,
+        "[x",
+        "Expected hidden size (1, 2, 5), got [1, 2, 4]",
+    ),
+    (
+        FROM2 + "  - gru: {hidden_size: 4, bidirectional: true, from: [x, h]}\n",
+        "shape-mismatch",
+        3,
+        "[x",
+        "Expected hidden size (2, 2, 4), got [1, 2, 4]",
+    ),
+    (
+        FROM2 + "  - lstm: {hidden_size: 5, proj_size: 4, from: [x, h, c]}\n",
+        "shape-mismatch",
+        3,
+        "[x",
+        "Expected hidden[1] size (1, 2, 5), got [1, 2, 4]",
+    ),
+    (
+        FROM2 + "  - lstm: {hidden_size: 4, from: [x, c, h]}\n  - lstm: {hidden_size: 5, "
+        "from: [x, h, c]}\n",
+        "shape-mismatch",
+        4,
+        "[x",
+        "Expected hidden[0] size (1, 2, 5), got [1, 2, 4]",
+    ),
+    (
+        FROM2 + "  - rnn_cell: {hidden_size: 4, from: [u, h]}\n",
+        "bad-rank",
+        3,
+        "[u",
+        "RNNCell: Expected hidden to be 1D or 2D, got 3D instead",
+    ),
+    (
+        "input: {x: [3, 5], h: [2, 4]}\nlayers:\n  - rnn_cell: {hidden_size: 4, from: [x, h]}\n",
+        "shape-mismatch",
+        3,
+        "[x",
+        "Input batch size 3 doesn't match hidden0 batch size 2",
+    ),
+    (
+        "input: {x: [3, 5], h: [3, 6]}\nlayers:\n  - gru_cell: {hidden_size: 4, from: [x, h]}\n",
+        "shape-mismatch",
+        3,
+        "[x",
+        "hidden0 has inconsistent hidden_size: got 6, expected 4",
+    ),
+    (
+        "input: {x: [3, 5], h: [3, 4]}\nlayers:\n  - lstm_cell: {hidden_size: 4, from: [x, h]}\n",
+        "bad-from",
+        3,
+        "[x",
+        "from: [input, h_0, c_0]",
+    ),
+    (
+        "input: {x: [6, 2, 8]}\nlayers:\n  - lstm: {name: l, hidden_size: 4}\n"
+        "  - relu: {from: l.x_n}\n",
+        "unknown-name",
+        4,
+        "l.x_n",
+        "output, h_n, c_n",
+    ),
 ]
 
 
-@pytest.mark.parametrize("text,code,line,marker,words", REFUSED,
-                         ids=[f"{i}-{r[1]}" for i, r in enumerate(REFUSED)])
+@pytest.mark.parametrize(
+    "text,code,line,marker,words", REFUSED, ids=[f"{i}-{r[1]}" for i, r in enumerate(REFUSED)]
+)
 def test_refusals_are_located_in_pytorchs_words(text, code, line, marker, words):
     d = assert_located(text, code, line, marker)
     assert words in d.message, d.message
 
 
 def test_unbatched_states_drop_the_batch_dim_and_are_checked_so():
-    net = net_of("input: {x: [6, 8], h: [2, 3], c: [2, 10]}\nlayers:\n"
-                 "  - lstm: {name: l, hidden_size: 10, proj_size: 3, num_layers: 2, "
-                 "from: [x, h, c]}\n")
-    assert dict(net.layers[0].named_outputs) == {"output": (6, 3), "h_n": (2, 3),
-                                                 "c_n": (2, 10)}
-    d = assert_located("input: {x: [6, 8], h: [2, 4]}\nlayers:\n  - gru: {hidden_size: 3, "
-                "num_layers: 2, from: [x, h]}\n", "shape-mismatch", 3, "[x")
+    net = net_of(
+        "input: {x: [6, 8], h: [2, 3], c: [2, 10]}\nlayers:\n"
+        "  - lstm: {name: l, hidden_size: 10, proj_size: 3, num_layers: 2, "
+        "from: [x, h, c]}\n"
+    )
+    assert dict(net.layers[0].named_outputs) == {"output": (6, 3), "h_n": (2, 3), "c_n": (2, 10)}
+    d = assert_located(
+        "input: {x: [6, 8], h: [2, 4]}\nlayers:\n  - gru: {hidden_size: 3, "
+        "num_layers: 2, from: [x, h]}\n",
+        "shape-mismatch",
+        3,
+        "[x",
+    )
     assert "h_0 is [2, 4], but this gru needs [2, 3]" in d.message
     assert "Expected hidden size (2, 1, 3), got [2, 1, 4]" in d.message  # PyTorch's view
-    d = assert_located("input: {x: [6, 8], h: [1, 2, 3]}\nlayers:\n  - gru: {hidden_size: 3, "
-                "from: [x, h]}\n", "bad-rank", 3, "[x")
+    d = assert_located(
+        "input: {x: [6, 8], h: [1, 2, 3]}\nlayers:\n  - gru: {hidden_size: 3, from: [x, h]}\n",
+        "bad-rank",
+        3,
+        "[x",
+    )
     assert "For unbatched 2-D input, hx should also be 2-D but got 3-D tensor" in d.message
 
 
@@ -267,8 +464,10 @@ def test_dropout_single_layer_lint():
 
 
 def test_explain_gives_the_parameter_arithmetic_and_the_dense_comparison():
-    net = net_of("input: [5, 3, 10]\nlayers:\n  - lstm: {name: l, hidden_size: 20, "
-                 "num_layers: 2, bidirectional: true, proj_size: 5}\n")
+    net = net_of(
+        "input: [5, 3, 10]\nlayers:\n  - lstm: {name: l, hidden_size: 20, "
+        "num_layers: 2, bidirectional: true, proj_size: 5}\n"
+    )
     (e,) = explain(net, "l")
     text = "\n".join(e.params)
     assert "4·(H·I + P·H + 2H) + P·H" in text
@@ -277,8 +476,7 @@ def test_explain_gives_the_parameter_arithmetic_and_the_dense_comparison():
     assert "total 5,840" in text
     assert "10 inputs and 10 outputs per step would hold 10·10 + 10 = 110 parameters" in text
     assert e.shape[-1] == "c_n: (D·num_layers, N, H) = (4, 3, 20)"
-    net = net_of("input: [3, 10]\nlayers:\n  - gru_cell: {name: c, hidden_size: 20, "
-                 "bias: false}\n")
+    net = net_of("input: [3, 10]\nlayers:\n  - gru_cell: {name: c, hidden_size: 20, bias: false}\n")
     (e,) = explain(net, "c")
     assert e.params[0] == "G = 3 gates (r, z, n): 3·(H·I + H·H) = 3·(20·10 + 20·20) = 1,800"
 
@@ -313,16 +511,21 @@ def test_verify_shape_json_and_save_through_the_cli(tmp_path):
     r = runner.invoke(main, ["shape", str(spec), "--format", "json"])
     assert r.exit_code == 0, r.output
     rows = {row["name"]: row for row in json.loads(r.output)["layers"]}
-    assert rows["lstm"]["outputs"] == {"output": [7, 3, 6], "h_n": [4, 3, 3],
-                                       "c_n": [4, 3, 8]}
+    assert rows["lstm"]["outputs"] == {"output": [7, 3, 6], "h_n": [4, 3, 3], "c_n": [4, 3, 8]}
     assert rows["cell"]["outputs"] == {"h": [3, 6], "c": [3, 6]}
     out = tmp_path / "o.npz"
     r = runner.invoke(main, ["verify", str(spec), "--save", str(out)])
     assert r.exit_code == 0, r.output
     with np.load(out) as z:
         keys = set(z.files)
-        assert {"lstm.weight_ih_l0", "lstm.weight_hr_l1_reverse", "gru.bias_hh_l0",
-                "rnn.weight_hh_l0", "cell.weight_ih", "gcell.bias_hh"} <= keys
+        assert {
+            "lstm.weight_ih_l0",
+            "lstm.weight_hr_l1_reverse",
+            "gru.bias_hh_l0",
+            "rnn.weight_hh_l0",
+            "cell.weight_ih",
+            "gcell.bias_hh",
+        } <= keys
         assert z["output.lstm.h_n"].shape == (4, 3, 3)
         assert z["output.cell.c"].shape == (3, 6)
         assert np.isfinite(z["output.gcell"]).all()

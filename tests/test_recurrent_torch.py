@@ -5,6 +5,7 @@ parameter count equal torch's; `verify --save` loads into the torch module with
 load_state_dict(strict=True) and torch, in eval mode on the saved input, gives every
 output (output, h_n, c_n; a cell's h and c) to float32 tolerance. Invalid random
 configurations are refused by both."""
+
 from __future__ import annotations
 
 import random
@@ -21,22 +22,38 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
 MODES = ("rnn", "lstm", "gru", "rnn_cell", "lstm_cell", "gru_cell")
-TORCH = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "rnn_cell": "RNNCell",
-         "lstm_cell": "LSTMCell", "gru_cell": "GRUCell"}
+TORCH = {
+    "rnn": "RNN",
+    "lstm": "LSTM",
+    "gru": "GRU",
+    "rnn_cell": "RNNCell",
+    "lstm_cell": "LSTMCell",
+    "gru_cell": "GRUCell",
+}
 SEEDS = 60
 
 
 def _config(rnd: random.Random, mode: str) -> dict:
-    c = {"mode": mode, "hidden_size": rnd.randint(1, 9), "bias": rnd.random() < 0.7,
-         "I": rnd.randint(1, 7), "N": rnd.randint(1, 4), "T": rnd.randint(1, 6),
-         "unbatched": rnd.random() < 0.25, "states": rnd.random() < 0.3}
+    c = {
+        "mode": mode,
+        "hidden_size": rnd.randint(1, 9),
+        "bias": rnd.random() < 0.7,
+        "I": rnd.randint(1, 7),
+        "N": rnd.randint(1, 4),
+        "T": rnd.randint(1, 6),
+        "unbatched": rnd.random() < 0.25,
+        "states": rnd.random() < 0.3,
+    }
     if mode.endswith("_cell"):
         if mode == "rnn_cell":
             c["nonlinearity"] = rnd.choice(["tanh", "relu"])
         return c
-    c.update(num_layers=rnd.randint(1, 3), bidirectional=rnd.random() < 0.5,
-             batch_first=rnd.random() < 0.5,
-             dropout=rnd.choice([0.0, 0.0, 0.3]))
+    c.update(
+        num_layers=rnd.randint(1, 3),
+        bidirectional=rnd.random() < 0.5,
+        batch_first=rnd.random() < 0.5,
+        dropout=rnd.choice([0.0, 0.0, 0.3]),
+    )
     if mode == "rnn":
         c["nonlinearity"] = rnd.choice(["tanh", "relu"])
     if mode == "lstm" and c["hidden_size"] > 1 and rnd.random() < 0.5:
@@ -45,8 +62,16 @@ def _config(rnd: random.Random, mode: str) -> dict:
 
 
 def _torch_kwargs(c: dict) -> dict:
-    keys = ("hidden_size", "bias", "num_layers", "bidirectional", "batch_first", "dropout",
-            "nonlinearity", "proj_size")
+    keys = (
+        "hidden_size",
+        "bias",
+        "num_layers",
+        "bidirectional",
+        "batch_first",
+        "dropout",
+        "nonlinearity",
+        "proj_size",
+    )
     return {k: c[k] for k in keys if k in c}
 
 
@@ -75,15 +100,22 @@ def _shapes(c: dict) -> dict:
 
 def _spec(c: dict) -> str:
     args = {k: v for k, v in _torch_kwargs(c).items()}
-    text = ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}"
-                     for k, v in args.items())
+    text = ", ".join(
+        f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in args.items()
+    )
     ins = _shapes(c)
     src = list(ins)
-    outs = {"lstm": ["m", "m.h_n", "m.c_n"], "gru": ["m", "m.h_n"], "rnn": ["m", "m.h_n"],
-            "lstm_cell": ["m", "m.c"]}.get(c["mode"], ["m"])
-    return ("input: {" + ", ".join(f"{k}: {v}" for k, v in ins.items()) + "}\nlayers:\n"
-            f"  - {c['mode']}: {{name: m, {text}, from: [{', '.join(src)}]}}\n"
-            f"outputs: [{', '.join(outs)}]\n")
+    outs = {
+        "lstm": ["m", "m.h_n", "m.c_n"],
+        "gru": ["m", "m.h_n"],
+        "rnn": ["m", "m.h_n"],
+        "lstm_cell": ["m", "m.c"],
+    }.get(c["mode"], ["m"])
+    return (
+        "input: {" + ", ".join(f"{k}: {v}" for k, v in ins.items()) + "}\nlayers:\n"
+        f"  - {c['mode']}: {{name: m, {text}, from: [{', '.join(src)}]}}\n"
+        f"outputs: [{', '.join(outs)}]\n"
+    )
 
 
 def _torch_outputs(c: dict, m, z: dict) -> list:
@@ -119,8 +151,7 @@ def _run(c: dict, tmp_path, seed: int):
     spec = tmp_path / f"s{seed}.yaml"
     spec.write_text(text)
     out = tmp_path / f"o{seed}.npz"
-    r = cli_runner().invoke(main, ["verify", str(spec), "--save", str(out), "--seed",
-                                   str(seed)])
+    r = cli_runner().invoke(main, ["verify", str(spec), "--save", str(out), "--seed", str(seed)])
     assert r.exit_code == 0, (text, r.output)
     with np.load(out) as npz:
         z = dict(npz)
@@ -128,8 +159,11 @@ def _run(c: dict, tmp_path, seed: int):
     m.load_state_dict(state, strict=True)
     got = _torch_outputs(c, m, z)
     names = [k for k in z if k == "output" or k.startswith("output.")]
-    ours = [z["output"]] if names == ["output"] else \
-        [z[k] for k in sorted(names, key=lambda k: (k.count("."), k))]
+    ours = (
+        [z["output"]]
+        if names == ["output"]
+        else [z[k] for k in sorted(names, key=lambda k: (k.count("."), k))]
+    )
     if c["mode"] == "lstm":  # output.m, output.m.c_n, output.m.h_n -> torch's order
         ours = [z["output.m"], z["output.m.h_n"], z["output.m.c_n"]]
     assert len(ours) == len(got)
@@ -146,9 +180,21 @@ def test_random_configurations_match_torch(seed, tmp_path):
 
 
 def test_a_long_deep_bidirectional_lstm_with_projection(tmp_path):
-    c = {"mode": "lstm", "hidden_size": 32, "bias": True, "I": 16, "N": 3, "T": 60,
-         "unbatched": False, "states": True, "num_layers": 3, "bidirectional": True,
-         "batch_first": True, "dropout": 0.5, "proj_size": 12}
+    c = {
+        "mode": "lstm",
+        "hidden_size": 32,
+        "bias": True,
+        "I": 16,
+        "N": 3,
+        "T": 60,
+        "unbatched": False,
+        "states": True,
+        "num_layers": 3,
+        "bidirectional": True,
+        "batch_first": True,
+        "dropout": 0.5,
+        "proj_size": 12,
+    }
     _run(c, tmp_path, 0)
     c.update(mode="gru", proj_size=0, batch_first=False)
     del c["proj_size"]
@@ -157,11 +203,11 @@ def test_a_long_deep_bidirectional_lstm_with_projection(tmp_path):
 
 # -- refusals: random invalid configurations are refused by torch and layercalc alike --
 
+
 def _breaks(rnd: random.Random, c: dict) -> str:
     """Make one thing wrong; returns what."""
     seq = not c["mode"].endswith("_cell")
-    choices = ["hidden", "rank"] + (["layers", "dropout", "input_size"] if seq else
-                                    ["input_size"])
+    choices = ["hidden", "rank"] + (["layers", "dropout", "input_size"] if seq else ["input_size"])
     if c["mode"] == "lstm":
         choices.append("proj")
     if c["mode"] == "rnn":
@@ -185,8 +231,9 @@ def _breaks(rnd: random.Random, c: dict) -> str:
     elif what == "input_size":
         c["input_size"] = c["I"] + rnd.randint(1, 3)
     elif what == "rank":
-        c["x_shape"] = rnd.choice([[c["I"]], [2, 2, 2, c["I"]]] if seq else
-                                  [[2, 2, c["I"]], [2, 2, 2, c["I"]]])
+        c["x_shape"] = rnd.choice(
+            [[c["I"]], [2, 2, 2, c["I"]]] if seq else [[2, 2, c["I"]], [2, 2, 2, c["I"]]]
+        )
     else:
         c["bad_state"] = True
     return what
@@ -229,10 +276,13 @@ def test_random_invalid_configurations_are_refused_by_both(seed):
         args = _torch_kwargs(c)
         if "input_size" in c:
             args["input_size"] = c["input_size"]
-        text = ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}"
-                         for k, v in args.items())
-        spec = ("input: {" + ", ".join(f"{k}: {v}" for k, v in ins.items()) + "}\nlayers:\n"
-                f"  - {mode}: {{name: m, {text}, from: [{', '.join(ins)}]}}\n")
+        text = ", ".join(
+            f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in args.items()
+        )
+        spec = (
+            "input: {" + ", ".join(f"{k}: {v}" for k, v in ins.items()) + "}\nlayers:\n"
+            f"  - {mode}: {{name: m, {text}, from: [{', '.join(ins)}]}}\n"
+        )
         assert _torch_refuses(c), (what, spec)
         res = analyse_bytes(spec.encode(), "t.yaml")
         assert not res.ok, (what, spec)

@@ -1,6 +1,7 @@
 """Scalar operands, arithmetic and reductions (SPEC.md section 11, issue 13): add/mul with
 several inputs or one input and `other`; sub/div; abs neg sqrt exp log pow; mean sum amax
 amin with dim and keepdim. Through the CLI, with located refusals, and against torch."""
+
 from __future__ import annotations
 
 import json
@@ -74,8 +75,12 @@ def test_one_network_through_shape_params_cost_and_verify(tmp_path):
     assert shapes["8"] == [8, 1, 1]
     assert shapes["13"] == [] and data["output"] == []
     assert data["totals"]["params"] == 0 and data["totals"]["macs"] == 0
-    assert [layer["args"] for layer in data["layers"]][:4] == ["other=255", "other=0.5",
-                                                       "dim=[2, 3] keepdim", ""]
+    assert [layer["args"] for layer in data["layers"]][:4] == [
+        "other=255",
+        "other=0.5",
+        "dim=[2, 3] keepdim",
+        "",
+    ]
     for command in ("params", "cost", "rf", "explain"):
         result = _cli(tmp_path, SE_AND_NORMALISE, command)
         assert result.exit_code == 0, (command, result.output)
@@ -84,30 +89,33 @@ def test_one_network_through_shape_params_cost_and_verify(tmp_path):
     assert "all 14 layers agree" in result.stdout
 
 
-@pytest.mark.parametrize("entry, shape, out", [
-    ("add: {other: 1}", [2, 3], [2, 3]),
-    ("mul: {other: 0.5}", [1, 3, 4, 4], [1, 3, 4, 4]),
-    ("sub: {from: [input, input]}", [2, 5], [2, 5]),
-    ("div: {other: 0}", [2, 5], [2, 5]),  # inf, as torch: not a refusal
-    ("pow: {exponent: -1.5}", [7], [7]),
-    ("mean: {dim: 1}", [2, 3, 4], [2, 4]),
-    ("mean: {dim: 1, keepdim: true}", [2, 3, 4], [2, 1, 4]),
-    ("mean: {dim: -1}", [2, 3, 4], [2, 3]),
-    ("sum: {dim: [0, 2]}", [2, 3, 4], [3]),
-    ("amax: {dim: [2, 0], keepdim: true}", [2, 3, 4], [1, 3, 1]),
-    ("amin: {keepdim: true}", [2, 3, 4], [1, 1, 1]),
-    ("amin", [2, 3, 4], []),
-    ("mean: {dim: 0}", [5], []),
-    ("Mean: {dim: 0}", [5, 2], [2]),
-    ("negative", [3], [3]),
-    ("absolute", [3], [3]),
-    ("subtract: {other: 2}", [3], [3]),
-    ("divide: {other: 2}", [3], [3]),
-    ("add: {other: 2, alpha: -1}", [3], [3]),
-    ("sub: {from: [input, input], alpha: 0.5}", [3], [3]),
-    ("div: {other: 2, rounding_mode: floor}", [3], [3]),
-    ("multiply: {other: 2}", [3], [3]),
-])
+@pytest.mark.parametrize(
+    "entry, shape, out",
+    [
+        ("add: {other: 1}", [2, 3], [2, 3]),
+        ("mul: {other: 0.5}", [1, 3, 4, 4], [1, 3, 4, 4]),
+        ("sub: {from: [input, input]}", [2, 5], [2, 5]),
+        ("div: {other: 0}", [2, 5], [2, 5]),  # inf, as torch: not a refusal
+        ("pow: {exponent: -1.5}", [7], [7]),
+        ("mean: {dim: 1}", [2, 3, 4], [2, 4]),
+        ("mean: {dim: 1, keepdim: true}", [2, 3, 4], [2, 1, 4]),
+        ("mean: {dim: -1}", [2, 3, 4], [2, 3]),
+        ("sum: {dim: [0, 2]}", [2, 3, 4], [3]),
+        ("amax: {dim: [2, 0], keepdim: true}", [2, 3, 4], [1, 3, 1]),
+        ("amin: {keepdim: true}", [2, 3, 4], [1, 1, 1]),
+        ("amin", [2, 3, 4], []),
+        ("mean: {dim: 0}", [5], []),
+        ("Mean: {dim: 0}", [5, 2], [2]),
+        ("negative", [3], [3]),
+        ("absolute", [3], [3]),
+        ("subtract: {other: 2}", [3], [3]),
+        ("divide: {other: 2}", [3], [3]),
+        ("add: {other: 2, alpha: -1}", [3], [3]),
+        ("sub: {from: [input, input], alpha: 0.5}", [3], [3]),
+        ("div: {other: 2, rounding_mode: floor}", [3], [3]),
+        ("multiply: {other: 2}", [3], [3]),
+    ],
+)
 def test_shapes(tmp_path, entry, shape, out):
     data = _shape_json(tmp_path, f"input: {shape}\nlayers:\n  - {entry}\n")
     assert data["output"] == out
@@ -146,41 +154,82 @@ def test_several_inputs_keep_their_meaning(tmp_path):
 
 REFUSED = {
     "add-one-input-no-other": ("input: [2, 3]\nlayers:\n  - add\n", "bad-merge", 3, 5),
-    "add-from-one-no-other": ("input: [2, 3]\nlayers:\n  - add: {from: input}\n",
-                              "bad-merge", 3, 17),
-    "mul-other-and-two-inputs": ("input: [2, 3]\nlayers:\n  - mul: {from: [input, input], "
-                                 "other: 2}\n", "bad-merge", 3, 40),
-    "sub-three-inputs": ("input: [2, 3]\nlayers:\n  - sub: {from: [input, input, input]}\n",
-                         "bad-merge", 3, 17),
-    "div-no-broadcast": ("input: [2, 3]\nlayers:\n  - linear: {name: f, out_features: 4}\n"
-                         "  - div: {from: [input, f]}\n", "shape-mismatch", 4, 17),
+    "add-from-one-no-other": (
+        "input: [2, 3]\nlayers:\n  - add: {from: input}\n",
+        "bad-merge",
+        3,
+        17,
+    ),
+    "mul-other-and-two-inputs": (
+        "input: [2, 3]\nlayers:\n  - mul: {from: [input, input], other: 2}\n",
+        "bad-merge",
+        3,
+        40,
+    ),
+    "sub-three-inputs": (
+        "input: [2, 3]\nlayers:\n  - sub: {from: [input, input, input]}\n",
+        "bad-merge",
+        3,
+        17,
+    ),
+    "div-no-broadcast": (
+        "input: [2, 3]\nlayers:\n  - linear: {name: f, out_features: 4}\n"
+        "  - div: {from: [input, f]}\n",
+        "shape-mismatch",
+        4,
+        17,
+    ),
     "sub-one-input": ("input: [2, 3]\nlayers:\n  - sub\n", "bad-merge", 3, 5),
     "other-a-word": ("input: [2, 3]\nlayers:\n  - add: {other: same}\n", "unknown-name", 3, 18),
     "other-a-list": ("input: [2, 3]\nlayers:\n  - add: {other: [1, 2]}\n", "bad-value", 3, 18),
     "pow-needs-exponent": ("input: [2, 3]\nlayers:\n  - pow\n", "missing-argument", 3, 5),
-    "pow-exponent-a-word": ("input: [2, 3]\nlayers:\n  - pow: {exponent: two}\n",
-                            "unknown-name", 3, 21),
-    "mean-two-inputs": ("input: [2, 3]\nlayers:\n  - mean: {from: [input, input]}\n",
-                        "bad-from", 3, 18),
-    "exp-two-inputs": ("input: [2, 3]\nlayers:\n  - exp: {from: [input, input]}\n",
-                       "bad-from", 3, 17),
-    "dim-out-of-range": ("input: [2, 3]\nlayers:\n  - mean: {dim: 2}\n", "invalid-layer",
-                         3, 17),
-    "dim-out-of-range-negative": ("input: [2, 3]\nlayers:\n  - sum: {dim: [0, -3]}\n",
-                                  "invalid-layer", 3, 16),
-    "dim-twice": ("input: [2, 3, 4]\nlayers:\n  - amax: {dim: [1, -2]}\n", "invalid-layer",
-                  3, 17),
+    "pow-exponent-a-word": (
+        "input: [2, 3]\nlayers:\n  - pow: {exponent: two}\n",
+        "unknown-name",
+        3,
+        21,
+    ),
+    "mean-two-inputs": (
+        "input: [2, 3]\nlayers:\n  - mean: {from: [input, input]}\n",
+        "bad-from",
+        3,
+        18,
+    ),
+    "exp-two-inputs": (
+        "input: [2, 3]\nlayers:\n  - exp: {from: [input, input]}\n",
+        "bad-from",
+        3,
+        17,
+    ),
+    "dim-out-of-range": ("input: [2, 3]\nlayers:\n  - mean: {dim: 2}\n", "invalid-layer", 3, 17),
+    "dim-out-of-range-negative": (
+        "input: [2, 3]\nlayers:\n  - sum: {dim: [0, -3]}\n",
+        "invalid-layer",
+        3,
+        16,
+    ),
+    "dim-twice": ("input: [2, 3, 4]\nlayers:\n  - amax: {dim: [1, -2]}\n", "invalid-layer", 3, 17),
     "dim-empty-list": ("input: [2, 3]\nlayers:\n  - amin: {dim: []}\n", "bad-value", 3, 17),
-    "keepdim-not-bool": ("input: [2, 3]\nlayers:\n  - mean: {keepdim: 2}\n", "bad-value",
-                         3, 21),
-    "unknown-argument": ("input: [2, 3]\nlayers:\n  - mean: {dims: 1}\n", "unknown-argument",
-                         3, 12),
-    "alpha-three-inputs": ("input: [2, 3]\nlayers:\n  - add: {from: [input, input, input], "
-                           "alpha: 2}\n", "bad-merge", 3, 47),
-    "rounding-mode-word": ("input: [2, 3]\nlayers:\n  - div: {other: 2, rounding_mode: "
-                           "round}\n", "bad-value", 3, 36),
-    "0d-dim-1": ("input: [2, 3]\nlayers:\n  - sum\n  - sum: {dim: 1}\n", "invalid-layer",
-                 4, 16),
+    "keepdim-not-bool": ("input: [2, 3]\nlayers:\n  - mean: {keepdim: 2}\n", "bad-value", 3, 21),
+    "unknown-argument": (
+        "input: [2, 3]\nlayers:\n  - mean: {dims: 1}\n",
+        "unknown-argument",
+        3,
+        12,
+    ),
+    "alpha-three-inputs": (
+        "input: [2, 3]\nlayers:\n  - add: {from: [input, input, input], alpha: 2}\n",
+        "bad-merge",
+        3,
+        47,
+    ),
+    "rounding-mode-word": (
+        "input: [2, 3]\nlayers:\n  - div: {other: 2, rounding_mode: round}\n",
+        "bad-value",
+        3,
+        36,
+    ),
+    "0d-dim-1": ("input: [2, 3]\nlayers:\n  - sum\n  - sum: {dim: 1}\n", "invalid-layer", 4, 16),
 }
 
 
@@ -207,12 +256,15 @@ def test_refusal_messages_say_the_numbers():
 
 # -- the catalogue, windows, workspaces --------------------------------------------------
 
+
 def test_catalogue_lists_them_with_their_arguments():
     result = cli_runner().invoke(main, ["layers", "--format", "json"], catch_exceptions=False)
     assert result.exit_code == 0
     entries = {e["type"]: e for e in json.loads(result.stdout)}
-    args = {name: [(a["name"], a["default"]) for a in entries[name]["args"]]
-            for name in ("add", "mul", *NEW)}
+    args = {
+        name: [(a["name"], a["default"]) for a in entries[name]["args"]]
+        for name in ("add", "mul", *NEW)
+    }
     assert args["add"] == args["sub"] == [("other", "none"), ("alpha", "1")]
     assert args["mul"] == [("other", "none")]
     assert args["div"] == [("other", "none"), ("rounding_mode", "none")]
@@ -250,6 +302,7 @@ def test_every_new_type_is_registered():
 
 # -- against torch -------------------------------------------------------------------------
 
+
 def _layer(entry: dict, shape):
     text = json.dumps({"input": list(shape), "layers": [entry]})
     r = analyse_bytes(text.encode(), "t.yaml")
@@ -285,8 +338,9 @@ def test_unary_against_torch(name, seed):
     assert tuple(layer.output) == tuple(shape)
     y = layer.type.forward(layer.args, [x], {})
     tx = torch.from_numpy(x)
-    expected = torch.pow(tx, entry["exponent"]) if name == "pow" else \
-        getattr(torch, UNARY[name])(tx)
+    expected = (
+        torch.pow(tx, entry["exponent"]) if name == "pow" else getattr(torch, UNARY[name])(tx)
+    )
     _compare(y, expected)
 
 
@@ -313,7 +367,7 @@ def test_binary_against_torch(name, seed):
         _compare(layer.type.forward(layer.args, [x], {}), op(torch.from_numpy(x), other, **kw))
         return
     # two inputs, the second broadcast: some dims 1, fewer dims, or not broadcastable
-    shape2 = [rnd.choice([n, 1, n, n + 1]) for n in shape][rnd.randint(0, rank - 1):]
+    shape2 = [rnd.choice([n, 1, n, n + 1]) for n in shape][rnd.randint(0, rank - 1) :]
     x2 = rng.standard_normal(shape2).astype(np.float32)
     try:
         expected = op(torch.from_numpy(x), torch.from_numpy(x2), **kw)
@@ -369,8 +423,7 @@ def test_reductions_against_torch(name, seed):
     op = getattr(torch, name)
     every = tuple(range(len(shape)))  # dim omitted: torch reduces every dim
     try:
-        expected = op(torch.from_numpy(x), dim=every if dim is None else dim,
-                      keepdim=keepdim)
+        expected = op(torch.from_numpy(x), dim=every if dim is None else dim, keepdim=keepdim)
     except (RuntimeError, IndexError):
         expected = None
     assert (layer is None) == (expected is None), (entry, shape)
@@ -380,8 +433,9 @@ def test_reductions_against_torch(name, seed):
     _compare(layer.type.forward(layer.args, [x], {}), expected)
 
 
-@pytest.mark.parametrize("entry", ["mean: {dim: [1, null]}", "sum: {dim: [null]}",
-                                   "permute: {dims: [0, null, 1]}"])
+@pytest.mark.parametrize(
+    "entry", ["mean: {dim: [1, null]}", "sum: {dim: [null]}", "permute: {dims: [0, null, 1]}"]
+)
 def test_a_null_in_a_list_of_dims_is_refused_at_the_entry(entry):
     from layercalc.analyses.loading import analyse_bytes
 

@@ -1,4 +1,5 @@
 """`layercalc schema`: the JSON Schema accepts every spec in specs/ and rejects mistakes."""
+
 import json
 import re
 from pathlib import Path
@@ -61,29 +62,47 @@ def test_pytorch_spellings_and_forms_are_accepted(validator):
     assert errors(validator, SPELLINGS) == []
 
 
-@pytest.mark.parametrize("entry", [
-    "- conv9d: {out_channels: 8, kernel_size: 3}",
-    "- relux",
-    "- {type: linearr, out_features: 3}",
-    "- sequential: {layers: [foo]}",
-], ids=["mapping", "bare", "long form", "nested"])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "- conv9d: {out_channels: 8, kernel_size: 3}",
+        "- relux",
+        "- {type: linearr, out_features: 3}",
+        "- sequential: {layers: [foo]}",
+    ],
+    ids=["mapping", "bare", "long form", "nested"],
+)
 def test_unknown_layer_type_is_rejected(validator, entry):
     assert errors(validator, f"input: [1, 3, 8, 8]\nlayers:\n  {entry}\n")
 
 
-@pytest.mark.parametrize("spec", [
-    "input: [1, 3]\nlayer:\n  - relu\n",                                  # misspelt key
-    "input: [1, 3]\nlayers: [relu]\nexpect: {parms: 3}\n",                # unknown expect
-    "input: [1, 3]\nlayers: [relu]\nlint: {bias-befor-norm: off}\n",      # unknown lint rule
-    "input: [1, 3]\nlayers: [linear: {out_feature: 3}]\n",                 # unknown argument
-    "input: [1, 3]\nlayers: [linear: {bias: false}]\n",                    # missing argument
-    "input: [1, 3]\nlayers: [linear]\n",                                  # bare, needs args
-    "input: [1, 3]\nlayers: [conv1d: {out_channels: 2, kernel_size: 0}]\n",  # below min
-    "input: [1, 3]\nlayers: [gelu: {approximate: [1]}]\n",                # wrong kind
-    "input: [1, 3]\ndtype: float8\nlayers: [relu]\n",                    # bad dtype
-    "layers: [relu]\n",                                                   # no input
-], ids=["top-key", "expect-key", "lint-code", "argument", "required", "bare", "minimum",
-        "kind", "dtype", "no-input"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "input: [1, 3]\nlayer:\n  - relu\n",  # misspelt key
+        "input: [1, 3]\nlayers: [relu]\nexpect: {parms: 3}\n",  # unknown expect
+        "input: [1, 3]\nlayers: [relu]\nlint: {bias-befor-norm: off}\n",  # unknown lint rule
+        "input: [1, 3]\nlayers: [linear: {out_feature: 3}]\n",  # unknown argument
+        "input: [1, 3]\nlayers: [linear: {bias: false}]\n",  # missing argument
+        "input: [1, 3]\nlayers: [linear]\n",  # bare, needs args
+        "input: [1, 3]\nlayers: [conv1d: {out_channels: 2, kernel_size: 0}]\n",  # below min
+        "input: [1, 3]\nlayers: [gelu: {approximate: [1]}]\n",  # wrong kind
+        "input: [1, 3]\ndtype: float8\nlayers: [relu]\n",  # bad dtype
+        "layers: [relu]\n",  # no input
+    ],
+    ids=[
+        "top-key",
+        "expect-key",
+        "lint-code",
+        "argument",
+        "required",
+        "bare",
+        "minimum",
+        "kind",
+        "dtype",
+        "no-input",
+    ],
+)
 def test_mistakes_are_rejected(validator, spec):
     assert errors(validator, spec)
 

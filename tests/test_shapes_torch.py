@@ -4,6 +4,7 @@ Each case builds the same layer in layercalc and in torch.nn; both must agree on
 output shape and the parameter/buffer counts, and layercalc must refuse exactly the
 configurations torch refuses. Skipped cleanly when torch is not installed.
 """
+
 import random
 import warnings
 
@@ -30,13 +31,15 @@ def torch_result(module, shape):
 
 
 def counts(module):
-    return (sum(p.numel() for p in module.parameters()),
-            sum(b.numel() for b in module.buffers()))
+    return (sum(p.numel() for p in module.parameters()), sum(b.numel() for b in module.buffers()))
 
 
 def args_text(d):
-    return "{" + ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}"
-                           for k, v in d.items()) + "}"
+    return (
+        "{"
+        + ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in d.items())
+        + "}"
+    )
 
 
 def check(entry, module_factory, shape):
@@ -66,8 +69,15 @@ def _conv_case(rng, dims, transpose):
     p = [rng.randint(0, 3) for _ in range(dims)]
     d = [rng.randint(1, 2) for _ in range(dims)]
     size = [rng.randint(1, 12) for _ in range(dims)]
-    kw = dict(out_channels=c_out, kernel_size=k, stride=s, padding=p, dilation=d, groups=g,
-              bias=rng.random() < 0.5)
+    kw = dict(
+        out_channels=c_out,
+        kernel_size=k,
+        stride=s,
+        padding=p,
+        dilation=d,
+        groups=g,
+        bias=rng.random() < 0.5,
+    )
     if transpose:
         kw["output_padding"] = [rng.randint(0, 2) for _ in range(dims)]
     elif rng.random() < 0.2:
@@ -102,9 +112,12 @@ def test_random_pools(dims, kind):
     agreed = 0
     for _ in range(150):
         k = [rng.randint(1, 5) for _ in range(dims)]
-        kw = dict(kernel_size=k, stride=[rng.randint(1, 4) for _ in range(dims)],
-                  padding=[rng.randint(0, 2) for _ in range(dims)],
-                  ceil_mode=rng.random() < 0.6)
+        kw = dict(
+            kernel_size=k,
+            stride=[rng.randint(1, 4) for _ in range(dims)],
+            padding=[rng.randint(0, 2) for _ in range(dims)],
+            ceil_mode=rng.random() < 0.6,
+        )
         if kind == "max":
             kw["dilation"] = [rng.randint(1, 2) for _ in range(dims)]
         shape = [1, 2] + [rng.randint(1, 11) for _ in range(dims)]
@@ -121,13 +134,18 @@ def test_random_adaptive_pools_and_upsample():
         shape = [1, 2] + [rng.randint(1, 9) for _ in range(dims)]
         kind = rng.choice(["Avg", "Max"])
         cls = getattr(torch.nn, f"Adaptive{kind}Pool{dims}d")
-        entry = f"adaptive_{kind.lower()}_pool{dims}d: {{output_size: " \
-                f"{[('null' if v is None else v) for v in out]}}}".replace("'", "")
+        entry = (
+            f"adaptive_{kind.lower()}_pool{dims}d: {{output_size: "
+            f"{[('null' if v is None else v) for v in out]}}}".replace("'", "")
+        )
         check(entry, lambda: cls(tuple(out)), shape)
         scale = rng.choice([0.5, 0.7, 1.5, 2, 3, 1.3])
         mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[dims]
-        check(f"upsample: {{scale_factor: {scale}, mode: {mode}}}",
-              lambda: torch.nn.Upsample(scale_factor=scale, mode=mode), shape)
+        check(
+            f"upsample: {{scale_factor: {scale}, mode: {mode}}}",
+            lambda: torch.nn.Upsample(scale_factor=scale, mode=mode),
+            shape,
+        )
 
 
 def test_norms_and_reshapes_match_torch():

@@ -1,4 +1,5 @@
 """The solver: answers re-checked by the shape formulas, ranked by simplicity."""
+
 import pytest
 
 from layercalc.arith import (
@@ -16,8 +17,9 @@ def recheck(s, n):
         return conv_output_size(n, s.kernel, s.stride, s.padding, s.dilation)
     if s.type == "conv_transpose":
         assert s.output_padding < s.stride or s.output_padding < s.dilation
-        return conv_transpose_output_size(n, s.kernel, s.stride, s.padding, s.dilation,
-                                          s.output_padding)
+        return conv_transpose_output_size(
+            n, s.kernel, s.stride, s.padding, s.dilation, s.output_padding
+        )
     assert s.padding <= effective_kernel(s.kernel, s.dilation) // 2  # PyTorch's pool rule
     return pool_output_size(n, s.kernel, s.stride, s.padding, s.dilation, s.ceil_mode)
 
@@ -25,16 +27,21 @@ def recheck(s, n):
 def test_dcgan_halving_with_kernel_4():
     best = solve(64, 32, "conv", kernel=4)[0]
     assert (best.kernel, best.stride, best.padding, best.dilation) == (4, 2, 1, 1)
-    assert best.torch() == "nn.Conv2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1)"
+    assert (
+        best.torch() == "nn.Conv2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1)"
+    )
     assert best.formula(64) == "⌊(64 + 2·1 − 4) / 2⌋ + 1 = 32"
 
 
 def test_generator_doubling():
     sols = solve(32, 64, "conv_transpose")
-    assert [(s.kernel, s.stride, s.padding, s.output_padding) for s in sols[:2]] == \
-        [(2, 2, 0, 0), (4, 2, 1, 0)]
-    assert sols[1].torch(2) == ("nn.ConvTranspose2d(in_channels, out_channels, kernel_size=4, "
-                                "stride=2, padding=1)")
+    assert [(s.kernel, s.stride, s.padding, s.output_padding) for s in sols[:2]] == [
+        (2, 2, 0, 0),
+        (4, 2, 1, 0),
+    ]
+    assert sols[1].torch(2) == (
+        "nn.ConvTranspose2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1)"
+    )
 
 
 def test_same_size_prefers_centred_odd_kernels():
@@ -57,14 +64,16 @@ def test_unread_rows_rank_last():
 
 
 @pytest.mark.parametrize("kind", ["conv", "conv_transpose", "max_pool", "avg_pool"])
-@pytest.mark.parametrize("n,target", [(64, 32), (32, 64), (7, 7), (28, 14), (9, 5), (5, 3),
-                                      (100, 25), (10, 21)])
+@pytest.mark.parametrize(
+    "n,target", [(64, 32), (32, 64), (7, 7), (28, 14), (9, 5), (5, 3), (100, 25), (10, 21)]
+)
 def test_every_answer_rechecked(kind, n, target):
     sols = solve(n, target, kind)
     for s in sols:
         assert recheck(s, n) == target == s.out
-    assert len({(s.kernel, s.stride, s.padding, s.dilation, s.output_padding, s.ceil_mode)
-                for s in sols}) == len(sols)
+    assert len(
+        {(s.kernel, s.stride, s.padding, s.dilation, s.output_padding, s.ceil_mode) for s in sols}
+    ) == len(sols)
     keys = [s.key for s in sols]
     assert keys == sorted(keys)
 
@@ -85,20 +94,30 @@ def _every_setting(kind, n, target):
     out = set()
     for k in range(1, 12):
         for s in range(1, 5):
-            for d in ([1] if kind == "avg_pool" else range(1, 4)):
+            for d in [1] if kind == "avg_pool" else range(1, 4):
                 if d > 1 and k == 1:
                     continue
                 big_k = effective_kernel(k, d)
                 if kind == "conv":
-                    out |= {(k, s, p, d, 0, False) for p in range(k + 1)
-                            if n + 2 * p >= big_k and conv_output_size(n, k, s, p, d) == target}
+                    out |= {
+                        (k, s, p, d, 0, False)
+                        for p in range(k + 1)
+                        if n + 2 * p >= big_k and conv_output_size(n, k, s, p, d) == target
+                    }
                 elif kind == "conv_transpose":
-                    out |= {(k, s, p, d, op, False) for p in range(k + 1) for op in range(s)
-                            if conv_transpose_output_size(n, k, s, p, d, op) == target}
+                    out |= {
+                        (k, s, p, d, op, False)
+                        for p in range(k + 1)
+                        for op in range(s)
+                        if conv_transpose_output_size(n, k, s, p, d, op) == target
+                    }
                 else:
-                    out |= {(k, s, p, d, 0, c) for p in range(big_k // 2 + 1)
-                            for c in (False, True)
-                            if pool_output_size(n, k, s, p, d, c) == target}
+                    out |= {
+                        (k, s, p, d, 0, c)
+                        for p in range(big_k // 2 + 1)
+                        for c in (False, True)
+                        if pool_output_size(n, k, s, p, d, c) == target
+                    }
     return out
 
 
@@ -113,8 +132,10 @@ def test_bisected_paddings_find_what_exhaustion_finds(kind):
     for _ in range(120):
         n = rng.randint(1, 60)
         target = rng.randint(1, 2 * n + 4)
-        got = {(s.kernel, s.stride, s.padding, s.dilation, s.output_padding, s.ceil_mode)
-               for s in solve(n, target, kind)}
+        got = {
+            (s.kernel, s.stride, s.padding, s.dilation, s.output_padding, s.ceil_mode)
+            for s in solve(n, target, kind)
+        }
         every = _every_setting(kind, n, target)
         want = {c for c in every if not (c[5] and (*c[:5], False) in every)}
         assert got == want, (kind, n, target)

@@ -4,6 +4,7 @@ Every expected number here is computed independently -- from the formulas writte
 below (PyTorch's, as in FORMULAS.md) or quoted from a published source (torchvision's
 ``num_params``, the PyTorch tutorials' printed counts) -- never copied from layercalc.
 """
+
 import json
 from pathlib import Path
 
@@ -27,11 +28,11 @@ def convT_out(n, k, s=1, p=0, op=0, d=1):
 
 
 def conv_params(cin, cout, k, bias=True, groups=1, dims=2):
-    return cout * (cin // groups) * k ** dims + (cout if bias else 0)
+    return cout * (cin // groups) * k**dims + (cout if bias else 0)
 
 
 def convT_params(cin, cout, k, bias=True, dims=2):
-    return cin * cout * k ** dims + (cout if bias else 0)
+    return cin * cout * k**dims + (cout if bias else 0)
 
 
 def linear_params(i, o):
@@ -65,8 +66,13 @@ def dcgan_g():
 
 
 def lenet5():
-    return (conv_params(1, 6, 5) + conv_params(6, 16, 5) + linear_params(16 * 5 * 5, 120)
-            + linear_params(120, 84) + linear_params(84, 10)), 0
+    return (
+        conv_params(1, 6, 5)
+        + conv_params(6, 16, 5)
+        + linear_params(16 * 5 * 5, 120)
+        + linear_params(120, 84)
+        + linear_params(84, 10)
+    ), 0
 
 
 def mnist_mlp():
@@ -74,11 +80,14 @@ def mnist_mlp():
 
 
 def m5():
-    convs = (conv_params(1, 32, 80, dims=1) + conv_params(32, 32, 3, dims=1)
-             + conv_params(32, 64, 3, dims=1) + conv_params(64, 64, 3, dims=1))
+    convs = (
+        conv_params(1, 32, 80, dims=1)
+        + conv_params(32, 32, 3, dims=1)
+        + conv_params(32, 64, 3, dims=1)
+        + conv_params(64, 64, 3, dims=1)
+    )
     bns = [32, 32, 64, 64]
-    return (convs + sum(map(bn_params, bns)) + linear_params(64, 35),
-            sum(map(bn_buffers, bns)))
+    return (convs + sum(map(bn_params, bns)) + linear_params(64, 35), sum(map(bn_buffers, bns)))
 
 
 def autoencoder():
@@ -89,17 +98,30 @@ def autoencoder():
 
 def unet():
     def double_conv(i, o):
-        return (conv_params(i, o, 3, bias=False) + bn_params(o)
-                + conv_params(o, o, 3, bias=False) + bn_params(o))
+        return (
+            conv_params(i, o, 3, bias=False)
+            + bn_params(o)
+            + conv_params(o, o, 3, bias=False)
+            + bn_params(o)
+        )
+
     c = 16
-    enc = double_conv(3, c) + double_conv(c, 2 * c) + double_conv(2 * c, 4 * c) \
+    enc = (
+        double_conv(3, c)
+        + double_conv(c, 2 * c)
+        + double_conv(2 * c, 4 * c)
         + double_conv(4 * c, 8 * c)
-    dec = (convT_params(8 * c, 4 * c, 2) + double_conv(8 * c, 4 * c)
-           + convT_params(4 * c, 2 * c, 2) + double_conv(4 * c, 2 * c)
-           + convT_params(2 * c, c, 2) + double_conv(2 * c, c))
+    )
+    dec = (
+        convT_params(8 * c, 4 * c, 2)
+        + double_conv(8 * c, 4 * c)
+        + convT_params(4 * c, 2 * c, 2)
+        + double_conv(4 * c, 2 * c)
+        + convT_params(2 * c, c, 2)
+        + double_conv(2 * c, c)
+    )
     head = conv_params(c, 2, 1)
-    bn_channels = [c, c, 2 * c, 2 * c, 4 * c, 4 * c, 8 * c, 8 * c,
-                   4 * c, 4 * c, 2 * c, 2 * c, c, c]
+    bn_channels = [c, c, 2 * c, 2 * c, 4 * c, 4 * c, 8 * c, 8 * c, 4 * c, 4 * c, 2 * c, 2 * c, c, c]
     return enc + dec + head, sum(map(bn_buffers, bn_channels))
 
 
@@ -108,7 +130,7 @@ def resnet18_buffers():
     for i, c in enumerate([64, 128, 256, 512]):
         bns += [c, c, c, c]  # two blocks, two batch norms each
         if i:
-            bns.append(c)    # downsample.1
+            bns.append(c)  # downsample.1
     return sum(map(bn_buffers, bns))
 
 
@@ -123,8 +145,15 @@ def resnet50_buffers():
 def mobilenet_v2_buffers():
     bns = [32]
     cin = 32
-    for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
-                       (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
+    for t, c, n, s in [
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    ]:
         for _ in range(n):
             hidden = cin * t
             bns += ([hidden] if t != 1 else []) + [hidden, c]
@@ -140,8 +169,13 @@ def convnext_tiny():
         return 2 * c
 
     def cnblock(d):  # dwconv 7x7, LayerNorm, Linear 4x, Linear back, layer_scale [d, 1, 1]
-        return (conv_params(d, d, 7, groups=d) + ln(d) + linear_params(d, 4 * d)
-                + linear_params(4 * d, d) + d)
+        return (
+            conv_params(d, d, 7, groups=d)
+            + ln(d)
+            + linear_params(d, 4 * d)
+            + linear_params(4 * d, d)
+            + d
+        )
 
     stages = [(96, 3), (192, 3), (384, 9), (768, 3)]
     total = conv_params(3, 96, 4) + ln(96)  # stem
@@ -184,8 +218,9 @@ def rnn_params(gates, inp, hidden, layers=1, directions=1):
 
 
 def lstm_text_classifier():
-    return (20000 * 128 + rnn_params(4, 128, 256, layers=2, directions=2)
-            + linear_params(2 * 256, 4)), 0
+    return (
+        20000 * 128 + rnn_params(4, 128, 256, layers=2, directions=2) + linear_params(2 * 256, 4)
+    ), 0
 
 
 def gru_encoder():
@@ -205,22 +240,28 @@ def encoder_layer_params(d, ff):
 def vit_b_16():
     d, tokens = 768, (224 // 16) ** 2 + 1
     block = 2 * 2 * d + mha_params(d) + linear_params(d, 3072) + linear_params(3072, d)
-    return (3 * d * 16 * 16 + d + d + tokens * d + 12 * block + 2 * d
-            + linear_params(d, 1000)), 0
+    return (3 * d * 16 * 16 + d + d + tokens * d + 12 * block + 2 * d + linear_params(d, 1000)), 0
 
 
 def gpt2_small():
     d = 768
-    block = 2 * 2 * d + linear_params(d, 3 * d) + linear_params(d, d) \
-        + linear_params(d, 4 * d) + linear_params(4 * d, d)
+    block = (
+        2 * 2 * d
+        + linear_params(d, 3 * d)
+        + linear_params(d, d)
+        + linear_params(d, 4 * d)
+        + linear_params(4 * d, d)
+    )
     # wte (the head is tied to it: counted once), wpe, 12 blocks, ln_f
     return 50257 * d + 1024 * d + 12 * block + 2 * d, 0
 
 
 def transformer_classifier():
     d = 256
-    return (20000 * d + 4 * encoder_layer_params(d, 1024) + linear_params(d, 4),
-            5000 * 1 * d)  # the positional encoding's `pe` buffer
+    return (
+        20000 * d + 4 * encoder_layer_params(d, 1024) + linear_params(d, 4),
+        5000 * 1 * d,
+    )  # the positional encoding's `pe` buffer
 
 
 # (file, input, output, params, buffers). Params of the torchvision models and of the
@@ -253,14 +294,23 @@ CASES = [
     ("shufflenet_v2_x1_0", [1, 3, 224, 224], [1, 1000], 2_278_604, shufflenet_v2_x1_0()[1]),
     # no published counts: the arithmetic above
     ("lstm_text_classifier", [8, 64], [8, 4], lstm_text_classifier()[0], 0),
-    ("gru_encoder", [32, 10], {"gru.output": [32, 10, 128], "gru.h_n": [1, 32, 128]},
-     gru_encoder()[0], 0),
+    (
+        "gru_encoder",
+        [32, 10],
+        {"gru.output": [32, 10, 128], "gru.h_n": [1, 32, 128]},
+        gru_encoder()[0],
+        0,
+    ),
     # SPEC.md section 12's attention networks: ViT-B/16's published count, GPT-2 small's
     # (Hugging Face's meta-device count), the classifier's arithmetic above
     ("vit_b_16", [1, 3, 224, 224], [1, 1000], 86_567_656, 0),
     ("gpt2_small", [1, 64], [1, 64, 50257], 124_439_808, 0),
-    ("transformer_classifier", {"tokens": [128, 8], "padding": [8, 128]}, [8, 4],
-     *transformer_classifier()),
+    (
+        "transformer_classifier",
+        {"tokens": [128, 8], "padding": [8, 128]},
+        [8, 4],
+        *transformer_classifier(),
+    ),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -332,8 +382,7 @@ def test_totals_and_output(name, inp, out, params, buffers):
         assert list(n.input) == inp
     assert outputs(n) == out
     if isinstance(out, dict):  # here every output is one of the last row's
-        assert set(map(tuple, out.values())) <= set(map(tuple, last_output(n.layers[-1])
-                                                        .values()))
+        assert set(map(tuple, out.values())) <= set(map(tuple, last_output(n.layers[-1]).values()))
     else:
         assert last_output(n.layers[-1]) == out
 
@@ -389,7 +438,12 @@ def test_dcgan_generator_grows_1_to_64():
         sizes.append(convT_out(sizes[-1], 4, 2, 1))
     assert sizes == [4, 8, 16, 32, 64]
     assert [s[k][1:] for k in ("0", "3", "6", "9", "12")] == [
-        [512, 4, 4], [256, 8, 8], [128, 16, 16], [64, 32, 32], [3, 64, 64]]
+        [512, 4, 4],
+        [256, 8, 8],
+        [128, 16, 16],
+        [64, 32, 32],
+        [3, 64, 64],
+    ]
     assert net("dcgan_generator").layers[0].params == 100 * 512 * 16 == 819_200
 
 
@@ -495,9 +549,9 @@ def test_mobilenet_v2_shapes():
     assert s["features.0.0"] == [1, 32, 112, 112]
     assert s["features.1.conv.0.0"] == [1, 32, 112, 112]
     assert layers["features.1.conv.0.0"].params == 32 * 1 * 3 * 3  # depthwise
-    assert s["features.2.conv.0.0"] == [1, 96, 112, 112]   # expand 16 * 6
-    assert s["features.2.conv.1.0"] == [1, 96, 56, 56]     # depthwise, stride 2
-    assert s["features.2.conv.2"] == [1, 24, 56, 56]       # project
+    assert s["features.2.conv.0.0"] == [1, 96, 112, 112]  # expand 16 * 6
+    assert s["features.2.conv.1.0"] == [1, 96, 56, 56]  # depthwise, stride 2
+    assert s["features.2.conv.2"] == [1, 24, 56, 56]  # project
     assert s["features.6.conv.3"] == [1, 32, 28, 28]
     assert s["features.13.conv.3"] == [1, 96, 14, 14]
     assert s["features.17.conv.2"] == [1, 320, 7, 7]
@@ -522,18 +576,22 @@ def test_convnext_tiny_shapes():
     s = shapes("convnext_tiny")
     layers = {layer.name: layer for layer in net("convnext_tiny").layers}
     assert conv_out(224, 4, 4) == 56
-    assert s["features.0.0"] == [1, 96, 56, 56]                   # patchify stem
-    assert s["features.1.0.block.1"] == [1, 56, 56, 96]           # permuted channels-last
-    assert s["features.1.0.block.3"] == [1, 56, 56, 384]          # Linear 4x
+    assert s["features.0.0"] == [1, 96, 56, 56]  # patchify stem
+    assert s["features.1.0.block.1"] == [1, 56, 56, 96]  # permuted channels-last
+    assert s["features.1.0.block.3"] == [1, 56, 56, 384]  # Linear 4x
     assert s["features.1.0.block.6"] == [1, 96, 56, 56]
     assert s["features.1.0.layer_scale"] == [96, 1, 1]
     assert layers["features.1.0.layer_scale"].params == 96
     assert s["features.2.1"] == [1, 192, 28, 28]
-    assert s["features.5.8.block.0"] == [1, 384, 14, 14]          # 9 blocks in stage 3
+    assert s["features.5.8.block.0"] == [1, 384, 14, 14]  # 9 blocks in stage 3
     assert s["features.7.2.block.0"] == [1, 768, 7, 7]
     assert s["classifier.1"] == [1, 768]
     # stochastic depth rises as torchvision's 0.1 * stage_block_id / (18 - 1.0)
-    sd = [layer.args["p"] for layer in net("convnext_tiny").layers if layer.type.name == "stochastic_depth"]
+    sd = [
+        layer.args["p"]
+        for layer in net("convnext_tiny").layers
+        if layer.type.name == "stochastic_depth"
+    ]
     assert sd == [0.1 * i / (18 - 1.0) for i in range(18)]
 
 
@@ -543,15 +601,15 @@ def test_shufflenet_v2_shapes():
     assert s["stage2.0.branch1.4"] == [1, 58, 28, 28]
     assert s["stage2.0.branch2.7"] == [1, 58, 28, 28]
     assert s["stage2.0.cat"] == [1, 116, 28, 28]
-    assert s["stage2.0.shuffle_view"] == [1, 2, 58, 28, 28]       # view(b, 2, c // 2, h, w)
+    assert s["stage2.0.shuffle_view"] == [1, 2, 58, 28, 28]  # view(b, 2, c // 2, h, w)
     assert s["stage2.0.shuffle_transpose"] == [1, 58, 2, 28, 28]
     assert s["stage2.0.shuffle_flatten"] == [1, 116, 28, 28]
-    assert s["stage2.1.halves"] == [1, 58, 28, 28]                # x.chunk(2, dim=1)
-    assert "stage2.1.branch1.0" not in s                          # empty in stride-1 blocks
+    assert s["stage2.1.halves"] == [1, 58, 28, 28]  # x.chunk(2, dim=1)
+    assert "stage2.1.branch1.0" not in s  # empty in stride-1 blocks
     assert s["stage3.7.shuffle_flatten"] == [1, 232, 14, 14]
     assert s["stage4.3.shuffle_flatten"] == [1, 464, 7, 7]
     assert s["conv5.2"] == [1, 1024, 7, 7]
-    assert s["globalpool"] == [1, 1024]                           # x.mean([2, 3])
+    assert s["globalpool"] == [1, 1024]  # x.mean([2, 3])
 
 
 def test_recurrent_specs_shapes():
@@ -559,12 +617,16 @@ def test_recurrent_specs_shapes():
     layers = {layer.name: layer for layer in net("lstm_text_classifier").layers}
     assert s["embedding"] == [8, 64, 128]
     assert dict(layers["lstm"].named_outputs) == {
-        "output": (8, 64, 2 * 256), "h_n": (2 * 2, 8, 256), "c_n": (2 * 2, 8, 256)}
+        "output": (8, 64, 2 * 256),
+        "h_n": (2 * 2, 8, 256),
+        "c_n": (2 * 2, 8, 256),
+    }
     assert s["last_step"] == [8, 512]
     assert layers["lstm"].params == rnn_params(4, 128, 256, layers=2, directions=2)
     gru = {layer.name: layer for layer in net("gru_encoder").layers}["gru"]
     assert dict(gru.named_outputs) == {"output": (32, 10, 128), "h_n": (1, 32, 128)}
     assert gru.params == rnn_params(3, 128, 128) == 99_072
+
 
 def test_check_passes_every_spec():
     if "check" not in main.list_commands(None):  # the command modules load lazily

@@ -1,5 +1,6 @@
 """chunk and split: entry types with several outputs (SPEC.md sections 11-12), addressed
 as NAME.0, NAME.1, ... in `from`, `outputs:` and repeat chains; their refusals located."""
+
 import json
 import random
 
@@ -27,8 +28,7 @@ def torch_chunk_sizes(n: int, chunks: int) -> list:
 
 @pytest.mark.parametrize("n,chunks", [(10, 4), (10, 5), (5, 4), (1, 3), (7, 7), (6, 4)])
 def test_chunk_pieces_follow_pytorch(n, chunks):
-    net = net_of(f"input: [2, {n}, 3]\nlayers:\n  - chunk: {{name: c, chunks: {chunks}, "
-                 "dim: 1}\n")
+    net = net_of(f"input: [2, {n}, 3]\nlayers:\n  - chunk: {{name: c, chunks: {chunks}, dim: 1}}\n")
     (layer,) = net.layers
     sizes = [s[1] for _, s in layer.named_outputs]
     assert sizes == torch_chunk_sizes(n, chunks)
@@ -38,20 +38,25 @@ def test_chunk_pieces_follow_pytorch(n, chunks):
 
 
 def test_split_by_size_and_by_sections_and_other_spelling():
-    net = net_of(HEAD + "  - split: {name: a, split_size_or_sections: 4, dim: 1}\n"
-                 "  - split: {name: b, split_size: [2, 8], dim: -3, from: input}\n")
+    net = net_of(
+        HEAD + "  - split: {name: a, split_size_or_sections: 4, dim: 1}\n"
+        "  - split: {name: b, split_size: [2, 8], dim: -3, from: input}\n"
+    )
     a, b = net.layers
     assert [s for _, s in a.named_outputs] == [(2, 4, 4, 4), (2, 4, 4, 4), (2, 2, 4, 4)]
     assert [s for _, s in b.named_outputs] == [(2, 2, 4, 4), (2, 8, 4, 4)]
 
 
 def test_outputs_are_addressed_by_name_everywhere():
-    net = net_of(HEAD + """\
+    net = net_of(
+        HEAD
+        + """\
   - chunk: {name: c, chunks: 2, dim: 1}
   - relu: {from: c.1}
   - concat: {from: [c, c.0, 1], dim: 1}
 outputs: [c.1, 2]
-""")
+"""
+    )
     c, relu, cat = net.layers
     assert relu.inputs == ["c.1"] and relu.input_shapes == [(2, 5, 4, 4)]
     assert cat.inputs == ["c", "c", "1"]  # c.0 is c's own output
@@ -81,43 +86,74 @@ layers:
     assert net.layers[1].inputs == ["h.c"]
 
 
-@pytest.mark.parametrize("text,code,line,marker", [
-    (HEAD + "  - chunk: {chunks: 0, dim: 1}\n", "invalid-layer", 3, "0,"),
-    (HEAD + "  - chunk: {chunks: 2, dim: 4}\n", "invalid-layer", 3, "4}"),
-    (HEAD + "  - chunk: {dim: 1}\n", "missing-argument", 3, "chunk"),
-    (HEAD + "  - split: {split_size_or_sections: [3, 3], dim: 1}\n", "invalid-layer", 3, "[3"),
-    (HEAD + "  - split: {split_size_or_sections: [-1, 11], dim: 1}\n", "invalid-layer", 3,
-     "[-1"),
-    (HEAD + "  - split: {split_size_or_sections: -2, dim: 1}\n", "invalid-layer", 3, "-2"),
-    (HEAD + "  - split: {split_size_or_sections: 0, dim: 1}\n", "invalid-layer", 3, "0,"),
-    (HEAD + "  - split: {split_size_or_sections: 2, split_size: 2}\n", "invalid-layer", 3,
-     "2}"),
-    (HEAD + "  - split: {dim: 1}\n", "missing-argument", 3, "split"),
-    (HEAD + "  - chunk: {name: c, chunks: 2, dim: 1}\n  - relu: {from: c.2}\n",
-     "unknown-name", 4, "c.2"),
-    (HEAD + "  - conv2d: {name: k, out_channels: 2, kernel_size: 1}\n"
-     "  - relu: {from: k.1}\n", "unknown-name", 4, "k.1"),
-    (HEAD + "  - chunk: {name: c, chunks: 2, dim: 1}\noutputs: [c.5]\n",
-     "unknown-name", 4, "c.5"),
-])
+@pytest.mark.parametrize(
+    "text,code,line,marker",
+    [
+        (HEAD + "  - chunk: {chunks: 0, dim: 1}\n", "invalid-layer", 3, "0,"),
+        (HEAD + "  - chunk: {chunks: 2, dim: 4}\n", "invalid-layer", 3, "4}"),
+        (HEAD + "  - chunk: {dim: 1}\n", "missing-argument", 3, "chunk"),
+        (HEAD + "  - split: {split_size_or_sections: [3, 3], dim: 1}\n", "invalid-layer", 3, "[3"),
+        (
+            HEAD + "  - split: {split_size_or_sections: [-1, 11], dim: 1}\n",
+            "invalid-layer",
+            3,
+            "[-1",
+        ),
+        (HEAD + "  - split: {split_size_or_sections: -2, dim: 1}\n", "invalid-layer", 3, "-2"),
+        (HEAD + "  - split: {split_size_or_sections: 0, dim: 1}\n", "invalid-layer", 3, "0,"),
+        (
+            HEAD + "  - split: {split_size_or_sections: 2, split_size: 2}\n",
+            "invalid-layer",
+            3,
+            "2}",
+        ),
+        (HEAD + "  - split: {dim: 1}\n", "missing-argument", 3, "split"),
+        (
+            HEAD + "  - chunk: {name: c, chunks: 2, dim: 1}\n  - relu: {from: c.2}\n",
+            "unknown-name",
+            4,
+            "c.2",
+        ),
+        (
+            HEAD + "  - conv2d: {name: k, out_channels: 2, kernel_size: 1}\n"
+            "  - relu: {from: k.1}\n",
+            "unknown-name",
+            4,
+            "k.1",
+        ),
+        (
+            HEAD + "  - chunk: {name: c, chunks: 2, dim: 1}\noutputs: [c.5]\n",
+            "unknown-name",
+            4,
+            "c.5",
+        ),
+    ],
+)
 def test_refusals_are_located(text, code, line, marker):
     d = assert_located(text, code, line, marker)
     assert code != "invalid-layer" or "PyTorch" in d.message or "not both" in d.message
 
 
 def test_unknown_output_names_the_outputs():
-    d = assert_located(HEAD + "  - chunk: {name: c, chunks: 2, dim: 1}\n  - relu: {from: c.2}\n",
-                "unknown-name", 4, "c.2")
+    d = assert_located(
+        HEAD + "  - chunk: {name: c, chunks: 2, dim: 1}\n  - relu: {from: c.2}\n",
+        "unknown-name",
+        4,
+        "c.2",
+    )
     assert "0, 1" in d.message
 
 
 def test_cli_table_json_verify_and_share(tmp_path):
     spec = tmp_path / "s.yaml"
-    spec.write_text(HEAD + """\
+    spec.write_text(
+        HEAD
+        + """\
   - chunk: {name: c, chunks: 3, dim: 1}
   - share: c
   - concat: {from: [c, c.2], dim: 1}
-""")
+"""
+    )
     runner = cli_runner()
     r = runner.invoke(main, ["shape", str(spec)])
     assert r.exit_code == 0, r.output
@@ -137,9 +173,11 @@ def test_cli_table_json_verify_and_share(tmp_path):
 def test_verify_splits_for_real(tmp_path):
     np = pytest.importorskip("numpy")
     spec = tmp_path / "s.yaml"
-    spec.write_text("input: [3, 7]\nlayers:\n"
-                    "  - split: {name: s, split_size_or_sections: [2, 5], dim: 1}\n"
-                    "  - mul: {from: [s.1], other: 2}\noutputs: [s, 1]\n")
+    spec.write_text(
+        "input: [3, 7]\nlayers:\n"
+        "  - split: {name: s, split_size_or_sections: [2, 5], dim: 1}\n"
+        "  - mul: {from: [s.1], other: 2}\noutputs: [s, 1]\n"
+    )
     out = tmp_path / "o.npz"
     r = cli_runner().invoke(main, ["verify", str(spec), "--save", str(out)])
     assert r.exit_code == 0, r.output
@@ -165,8 +203,10 @@ def test_randomised_shapes_against_torch():
                 size = rng.randint(-1, 10)
             else:
                 size = [rng.randint(0, 5) for _ in range(rng.randint(1, 3))]
-            text = (f"input: {shape}\nlayers:\n  - split: {{split_size_or_sections: "
-                    f"{size}, dim: {dim}}}\n")
+            text = (
+                f"input: {shape}\nlayers:\n  - split: {{split_size_or_sections: "
+                f"{size}, dim: {dim}}}\n"
+            )
             args = ("split", size, dim)
         try:
             want = [tuple(t.shape) for t in getattr(x, args[0])(*args[1:])]

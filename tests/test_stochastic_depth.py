@@ -1,5 +1,6 @@
 """`stochastic_depth` (SPEC.md section 12): torchvision.ops.StochasticDepth(p, mode), the
 identity at inference: no tensors, no MACs, output = input; p and mode required."""
+
 import json
 
 import numpy as np
@@ -11,16 +12,20 @@ from layercalc.cli import main
 from layercalc.layers import REGISTRY
 
 
-@pytest.mark.parametrize("entry,shape", [
-    ("stochastic_depth: {p: 0.2, mode: row}", [8, 16, 7, 7]),
-    ("stochastic_depth: {p: 0.0, mode: batch}", [2, 197, 768]),
-    ("StochasticDepth: {p: 1, mode: batch}", [4]),
-    ("stochastic_depth: {p: 0.5, mode: row}", []),  # 0-d: row mode needs no dims at inference
-])
+@pytest.mark.parametrize(
+    "entry,shape",
+    [
+        ("stochastic_depth: {p: 0.2, mode: row}", [8, 16, 7, 7]),
+        ("stochastic_depth: {p: 0.0, mode: batch}", [2, 197, 768]),
+        ("StochasticDepth: {p: 1, mode: batch}", [4]),
+        ("stochastic_depth: {p: 0.5, mode: row}", []),  # 0-d: row mode needs no dims at inference
+    ],
+)
 def test_output_is_the_input_with_no_tensors_or_macs(entry, shape):
     if not shape:
-        net = analyse_bytes(b"input: [3]\nlayers:\n  - sum\n  - " + entry.encode() + b"\n",
-                            "t.yaml").net
+        net = analyse_bytes(
+            b"input: [3]\nlayers:\n  - sum\n  - " + entry.encode() + b"\n", "t.yaml"
+        ).net
         layer = net.layers[-1]
     else:
         layer = one_layer(entry, shape)
@@ -31,50 +36,90 @@ def test_output_is_the_input_with_no_tensors_or_macs(entry, shape):
 
 
 def test_the_catalogue_documents_it():
-    r = cli_runner().invoke(main, ["layers", "stochastic_depth", "--format", "json"],
-                            catch_exceptions=False)
+    r = cli_runner().invoke(
+        main, ["layers", "stochastic_depth", "--format", "json"], catch_exceptions=False
+    )
     assert r.exit_code == 0
     [entry] = json.loads(r.stdout)
     assert entry["pytorch"] == "torchvision.ops.StochasticDepth"
     assert entry["family"] == "dropout"
     assert [(a["name"], a["default"], a["choices"]) for a in entry["args"]] == [
-        ("p", "required", []), ("mode", "required", ["batch", "row"])]
+        ("p", "required", []),
+        ("mode", "required", ["batch", "row"]),
+    ]
     r = cli_runner(env={"COLUMNS": "200", "NO_COLOR": "1"}).invoke(
-        main, ["layers"], catch_exceptions=False)
+        main, ["layers"], catch_exceptions=False
+    )
     assert "stochastic_depth" in r.stdout and "p, mode (batch|row)" in r.stdout
 
 
 REFUSALS = {
-    "p-above-one": ("""\
+    "p-above-one": (
+        """\
 input: [1, 8]
 layers:
   - stochastic_depth: {p: 1.5, mode: row}
-""", "invalid-layer", 3, "1.5", "drop probability has to be between 0 and 1, but got 1.5"),
-    "p-negative": ("""\
+""",
+        "invalid-layer",
+        3,
+        "1.5",
+        "drop probability has to be between 0 and 1, but got 1.5",
+    ),
+    "p-negative": (
+        """\
 input: [1, 8]
 layers:
   - stochastic_depth: {p: -0.1, mode: batch}
-""", "invalid-layer", 3, "-0.1", "drop probability has to be between 0 and 1, but got -0.1"),
-    "mode-unknown": ("""\
+""",
+        "invalid-layer",
+        3,
+        "-0.1",
+        "drop probability has to be between 0 and 1, but got -0.1",
+    ),
+    "mode-unknown": (
+        """\
 input: [1, 8]
 layers:
   - stochastic_depth: {p: 0.1, mode: rows}
-""", "bad-value", 3, "rows", "mode must be one of batch, row, got 'rows'"),
-    "mode-missing": ("""\
+""",
+        "bad-value",
+        3,
+        "rows",
+        "mode must be one of batch, row, got 'rows'",
+    ),
+    "mode-missing": (
+        """\
 input: [1, 8]
 layers:
   - stochastic_depth: {p: 0.1}
-""", "missing-argument", 3, "stochastic_depth", "stochastic_depth needs 'mode'"),
-    "p-missing": ("""\
+""",
+        "missing-argument",
+        3,
+        "stochastic_depth",
+        "stochastic_depth needs 'mode'",
+    ),
+    "p-missing": (
+        """\
 input: [1, 8]
 layers:
   - stochastic_depth: {mode: row}
-""", "missing-argument", 3, "stochastic_depth", "stochastic_depth needs 'p'"),
-    "bare": ("""\
+""",
+        "missing-argument",
+        3,
+        "stochastic_depth",
+        "stochastic_depth needs 'p'",
+    ),
+    "bare": (
+        """\
 input: [1, 8]
 layers:
   - stochastic_depth
-""", "missing-argument", 3, "stochastic_depth", "stochastic_depth needs 'p'"),
+""",
+        "missing-argument",
+        3,
+        "stochastic_depth",
+        "stochastic_depth needs 'p'",
+    ),
 }
 
 
@@ -90,14 +135,18 @@ def test_a_located_refusal_through_the_cli(tmp_path):
     path.write_text("input: [1, 8]\nlayers:\n  - stochastic_depth: {p: 2, mode: row}\n")
     r = cli_runner().invoke(main, ["shape", str(path)], catch_exceptions=False)
     assert r.exit_code == 1
-    assert (f"{path}:3:27: error[invalid-layer]: drop probability has to be between 0 and 1, "
-            "but got 2 (torchvision rejects it)\n    hint: use a p in [0, 1]") in r.stderr
+    assert (
+        f"{path}:3:27: error[invalid-layer]: drop probability has to be between 0 and 1, "
+        "but got 2 (torchvision rejects it)\n    hint: use a p in [0, 1]"
+    ) in r.stderr
 
 
 def test_verify_passes_and_the_forward_is_the_identity(tmp_path):
     path = tmp_path / "sd.yaml"
-    path.write_text("input: [2, 4, 5, 5]\nlayers:\n  - conv2d: {out_channels: 3, kernel_size: 3}\n"
-                    "  - stochastic_depth: {p: 0.3, mode: row}\n")
+    path.write_text(
+        "input: [2, 4, 5, 5]\nlayers:\n  - conv2d: {out_channels: 3, kernel_size: 3}\n"
+        "  - stochastic_depth: {p: 0.3, mode: row}\n"
+    )
     r = cli_runner().invoke(main, ["verify", str(path)], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     lt = REGISTRY.get("stochastic_depth")
@@ -110,6 +159,7 @@ def test_eval_mode_matches_torch():
     try:
         from torchvision.ops import StochasticDepth
     except ImportError:  # the same module in three lines (torchvision.ops.stochastic_depth)
+
         class StochasticDepth(torch.nn.Module):
             def __init__(self, p, mode):
                 super().__init__()
@@ -118,6 +168,7 @@ def test_eval_mode_matches_torch():
             def forward(self, x):  # eval mode only: torchvision returns its input
                 assert not self.training
                 return x
+
     layer = one_layer("stochastic_depth: {p: 0.4, mode: row}", [3, 5, 6])
     x = np.random.default_rng(0).standard_normal((3, 5, 6)).astype(np.float32)
     module = StochasticDepth(p=0.4, mode="row").eval()

@@ -4,6 +4,7 @@ broadcast batch dims. For each, layercalc refuses exactly when torch raises (one
 documented difference: layercalc refuses an empty result, which torch returns, with
 output-too-small), the inferred shape is torch's, and the NumPy forward gives torch's
 values: bit for bit for the data movement, to float32 tolerance for matmul."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,18 @@ from layercalc.analyses.loading import analyse_bytes
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
-OPS = ("permute", "transpose", "squeeze", "unsqueeze", "expand", "roll", "select", "slice",
-       "flip", "matmul")
+OPS = (
+    "permute",
+    "transpose",
+    "squeeze",
+    "unsqueeze",
+    "expand",
+    "roll",
+    "select",
+    "slice",
+    "flip",
+    "matmul",
+)
 SEEDS = 40
 
 
@@ -84,8 +95,10 @@ def case(op: str, seed: int):
             else:
                 sizes.append(rnd.choice([n, n, -1]) if rnd.random() > 0.1 else n + 1)
         lead = rnd.choice([0, 0, 1, 2])
-        sizes = [rnd.choice([2, 1, 3]) if rnd.random() > 0.1 else rnd.choice([-1, 0])
-                 for _ in range(lead)] + sizes
+        sizes = [
+            rnd.choice([2, 1, 3]) if rnd.random() > 0.1 else rnd.choice([-1, 0])
+            for _ in range(lead)
+        ] + sizes
         if rnd.random() < 0.1 and sizes:
             sizes = sizes[1:]  # fewer sizes than dims
         if not sizes:
@@ -111,6 +124,7 @@ def case(op: str, seed: int):
             if dims is None:
                 return torch.roll(x, _tuple(args["shifts"]))
             return torch.roll(x, _tuple(args["shifts"]), _tuple(args["dims"]))
+
         return args, [shape], roll
     if op == "select":
         d = _dim(rnd, rank)
@@ -128,8 +142,10 @@ def case(op: str, seed: int):
             args["step"] = step
 
         def sliced(x):
-            return torch.ops.aten.slice.Tensor(x, args.get("dim", 0), args.get("start"),
-                                               args.get("end"), args.get("step", 1))
+            return torch.ops.aten.slice.Tensor(
+                x, args.get("dim", 0), args.get("start"), args.get("end"), args.get("step", 1)
+            )
+
         return args, [shape], sliced
     if op == "flip":
         dims = rnd.sample(range(max(rank, 1)), rnd.randint(1, max(rank, 1)))
@@ -150,7 +166,7 @@ def _matmul_case(rnd):
     batch = [rnd.choice([1, 2, 3]) for _ in range(rnd.randint(0, 3))]
 
     def batch_of(b):  # a suffix of the batch dims, some set to 1 (they broadcast)
-        b = b[rnd.randint(0, len(b)):] if b else []
+        b = b[rnd.randint(0, len(b)) :] if b else []
         return [1 if rnd.random() < 0.3 else v for v in b]
 
     ra, rb = rnd.choice([1, 2, 2, 3]), rnd.choice([1, 2, 2, 3])
@@ -179,8 +195,9 @@ def _layercalc(op, args, shapes):
             inputs[name] = list(shape)
             refs.append(name)
     layers.append({op: {**args, "from": refs if len(refs) > 1 else refs[0]}})
-    text = f"input: {json.dumps(inputs)}\nlayers:\n" + \
-        "".join(f"  - {json.dumps(layer)}\n" for layer in layers)  # a layer per line
+    text = f"input: {json.dumps(inputs)}\nlayers:\n" + "".join(
+        f"  - {json.dumps(layer)}\n" for layer in layers
+    )  # a layer per line
     r = analyse_bytes(text.encode(), "t.yaml")
     if not r.ok:
         (d,) = r.diagnostics
@@ -243,31 +260,49 @@ def test_the_random_cases_reach_both_outcomes(op):
     assert outcomes.count("refused") + outcomes.count("empty") >= 2, outcomes
 
 
-@pytest.mark.parametrize("a, b", [
-    ((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((4,), (2, 4, 5)), ((5, 2, 3), (3,)),
-    ((7, 1, 2, 3), (6, 3, 5)), ((2, 3), (5, 3, 4)), ((1, 1, 2, 3), (3, 1)),
-])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ((3,), (3,)),
+        ((2, 3), (3,)),
+        ((3,), (3, 4)),
+        ((4,), (2, 4, 5)),
+        ((5, 2, 3), (3,)),
+        ((7, 1, 2, 3), (6, 3, 5)),
+        ((2, 3), (5, 3, 4)),
+        ((1, 1, 2, 3), (3, 1)),
+    ],
+)
 def test_matmul_1d_operands_and_broadcast_batches(a, b):
     rng = np.random.default_rng(0)
     xs = [rng.standard_normal(s).astype(np.float32) for s in (a, b)]
     layer, diag = _layercalc("matmul", {}, [a, b])
     expected = torch.matmul(torch.from_numpy(xs[0]), torch.from_numpy(xs[1])).numpy()
     assert tuple(layer.output) == expected.shape
-    np.testing.assert_allclose(layer.type.forward(layer.args, xs, {}), expected, rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        layer.type.forward(layer.args, xs, {}), expected, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_a_chain_saved_by_verify_reloads_into_torch(tmp_path):
     """verify --save's input and output agree with the same chain written in torch."""
     from layercalc.analyses import verify
 
-    spec = {"input": [2, 3, 4, 5], "layers": [
-        {"permute": {"dims": [0, 3, 1, 2]}}, {"slice": {"dim": -1, "start": 1, "step": 2}},
-        {"roll": {"shifts": [1, -2], "dims": [1, 2]}}, {"flip": {"dims": [0, -1]}},
-        {"unsqueeze": {"dim": 1}}, {"expand": {"size": [-1, 3, -1, -1, -1]}},
-        {"select": {"dim": 2, "index": -1}}, {"transpose": {"name": "t", "dim0": -1,
-                                                            "dim1": -2}},
-        {"matmul": {"from": [6, "t"]}}, {"squeeze": {}}]}
+    spec = {
+        "input": [2, 3, 4, 5],
+        "layers": [
+            {"permute": {"dims": [0, 3, 1, 2]}},
+            {"slice": {"dim": -1, "start": 1, "step": 2}},
+            {"roll": {"shifts": [1, -2], "dims": [1, 2]}},
+            {"flip": {"dims": [0, -1]}},
+            {"unsqueeze": {"dim": 1}},
+            {"expand": {"size": [-1, 3, -1, -1, -1]}},
+            {"select": {"dim": 2, "index": -1}},
+            {"transpose": {"name": "t", "dim0": -1, "dim1": -2}},
+            {"matmul": {"from": [6, "t"]}},
+            {"squeeze": {}},
+        ],
+    }
     r = analyse_bytes(json.dumps(spec).encode(), "t.yaml")
     assert r.ok, r.diagnostics
     res = verify.run(r.net, seed=4, save=True)

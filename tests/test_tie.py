@@ -1,6 +1,7 @@
 """Weight tying (SPEC.md section 12): `tie: {weight: wte.weight}` makes a layer's tensor
 an earlier one; parameters count it once, state_dict and verify's npz hold both keys
 with one array, as GPT-2's tied head does."""
+
 import json
 
 import pytest
@@ -32,18 +33,20 @@ def test_a_tied_tensor_is_counted_once_and_listed_under_both_keys(tmp_path):
     assert head.macs == 2 * 7 * 16 * 50  # the product is still computed
     spec = tmp_path / "s.yaml"
     spec.write_text(SPEC)
-    out = json.loads(cli_runner().invoke(main, ["params", str(spec), "--format",
-                                                "json"]).output)
+    out = json.loads(cli_runner().invoke(main, ["params", str(spec), "--format", "json"]).output)
     assert out["layers"][-1]["tied"] == {"weight": "wte.weight"}
 
 
-@pytest.mark.parametrize("tie,code,marker", [
-    ("{bias: wte.weight}", "bad-tie", "bias"),
-    ("{weight: wte.wieght}", "bad-tie", "wte.wieght"),
-    ("{weight: transformer.ln_f.weight}", "bad-tie", "transformer.ln_f.weight"),
-    ("wte.weight", "bad-tie", "wte.weight"),
-    ("{weight: lm_head.weight}", "bad-tie", "lm_head.weight"),
-])
+@pytest.mark.parametrize(
+    "tie,code,marker",
+    [
+        ("{bias: wte.weight}", "bad-tie", "bias"),
+        ("{weight: wte.wieght}", "bad-tie", "wte.wieght"),
+        ("{weight: transformer.ln_f.weight}", "bad-tie", "transformer.ln_f.weight"),
+        ("wte.weight", "bad-tie", "wte.weight"),
+        ("{weight: lm_head.weight}", "bad-tie", "lm_head.weight"),
+    ],
+)
 def test_refusals_are_located(tie, code, marker):
     text = SPEC.replace("{weight: wte.weight}", tie)
     (d,) = analyse_bytes(text.encode(), "t.yaml").diagnostics
@@ -52,8 +55,9 @@ def test_refusals_are_located(tie, code, marker):
 
 
 def test_tie_on_a_block_use_is_refused():
-    text = SPEC.replace("decoder: {name: transformer}",
-                        "decoder: {name: transformer, tie: {weight: wte.weight}}")
+    text = SPEC.replace(
+        "decoder: {name: transformer}", "decoder: {name: transformer, tie: {weight: wte.weight}}"
+    )
     (d,) = analyse_bytes(text.encode(), "t.yaml").diagnostics
     assert d.code == "bad-tie" and d.line == 8
 

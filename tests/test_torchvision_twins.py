@@ -8,6 +8,7 @@ generator is not importable (its repository is not a package), so its twin is ch
 against the parameter count computed from the repository's networks.py.
 Skipped without torch; the torchvision comparisons are skipped without torchvision.
 """
+
 from functools import lru_cache
 
 import pytest
@@ -20,8 +21,12 @@ pytestmark = pytest.mark.torch
 TORCHVISION = ["resnet152", "densenet121", "mobilenet_v3_large", "efficientnet_b0"]
 
 # torchvision's documented num_params (the weights' meta in torchvision/models/*.py)
-PUBLISHED = {"resnet152": 60_192_808, "densenet121": 7_978_856,
-             "mobilenet_v3_large": 5_483_032, "efficientnet_b0": 5_288_548}
+PUBLISHED = {
+    "resnet152": 60_192_808,
+    "densenet121": 7_978_856,
+    "mobilenet_v3_large": 5_483_032,
+    "efficientnet_b0": 5_288_548,
+}
 
 
 def _pair(name):
@@ -49,7 +54,8 @@ def test_module_names_and_leaves(name):
     assert [n for n, _ in twin.named_modules()] == [n for n, _ in ref.named_modules()]
     # same leaf classes and settings (BatchNorm eps/momentum, ReLU inplace, Dropout p, ...)
     assert [(n, repr(mod)) for n, mod in _leaves(twin)] == [
-        (n, repr(mod)) for n, mod in _leaves(ref)]
+        (n, repr(mod)) for n, mod in _leaves(ref)
+    ]
 
 
 @pytest.mark.parametrize("name", TORCHVISION)
@@ -58,8 +64,10 @@ def test_state_dict_and_totals(name):
     shapes = {k: (tuple(v.shape), v.dtype) for k, v in ref.state_dict().items()}
     assert list(twin.state_dict()) == list(shapes)
     assert {k: (tuple(v.shape), v.dtype) for k, v in twin.state_dict().items()} == shapes
-    for count in (lambda m: sum(p.numel() for p in m.parameters()),
-                  lambda m: sum(b.numel() for b in m.buffers())):
+    for count in (
+        lambda m: sum(p.numel() for p in m.parameters()),
+        lambda m: sum(b.numel() for b in m.buffers()),
+    ):
         assert count(twin) == count(ref)
     assert sum(p.numel() for p in twin.parameters()) == PUBLISHED[name]
 
@@ -135,8 +143,14 @@ def test_pix2pix_unet_parameter_count():
 def test_pix2pix_unet_names():
     m = MODELS["pix2pix_unet"]()
     names = [n for n, _ in m.named_modules()]
-    assert names[:6] == ["", "model", "model.model", "model.model.0", "model.model.1",
-                         "model.model.1.model"]
+    assert names[:6] == [
+        "",
+        "model",
+        "model.model",
+        "model.model.0",
+        "model.model.1",
+        "model.model.1.model",
+    ]
     sd = m.state_dict()
     assert tuple(sd["model.model.0.weight"].shape) == (64, 3, 4, 4)
     assert "model.model.0.bias" not in sd
@@ -145,12 +159,20 @@ def test_pix2pix_unet_names():
     inner = "model.model.1" + ".model.3" * 6  # the innermost block, 7 levels down
     assert [n for n, _ in getattr_path(m, inner).named_children()] == ["model"]
     assert [type(c).__name__ for c in getattr_path(m, inner + ".model").children()] == [
-        "LeakyReLU", "Conv2d", "ReLU", "ConvTranspose2d", "BatchNorm2d"]
+        "LeakyReLU",
+        "Conv2d",
+        "ReLU",
+        "ConvTranspose2d",
+        "BatchNorm2d",
+    ]
     # the dropout blocks: levels 4-6 (model.model.1.model.3.model.3.model.3, ...)
     drops = [n for n, mod in m.named_modules() if isinstance(mod, torch.nn.Dropout)]
     assert len(drops) == 3 and all(n.endswith(".model.7") for n in drops)
-    assert all(isinstance(mod, torch.nn.LeakyReLU) and mod.inplace
-               for n, mod in m.named_modules() if n.endswith(".model.0") and n != "model.model.0")
+    assert all(
+        isinstance(mod, torch.nn.LeakyReLU) and mod.inplace
+        for n, mod in m.named_modules()
+        if n.endswith(".model.0") and n != "model.model.0"
+    )
 
 
 def getattr_path(m, path):

@@ -2,6 +2,7 @@
 activations and gets no gradients before the first trainable layer, as autograd does;
 `cost --optimizer` adds the optimizer's state (momentum 1x, Adam and AdamW 2x the
 trainable parameters)."""
+
 import json
 import textwrap
 
@@ -39,8 +40,7 @@ def test_a_frozen_backbone_keeps_only_what_the_head_reads():
     assert t["gradient_bytes"] == (16 * 32 * 32 * 10 + 10) * 4
     # trainable: every output is differentiated and kept, with the input the conv reads
     t2 = cost(net(FROZEN.replace("trainable: false", "trainable: true"))).totals
-    assert t2["training_activation_bytes"] == 4 * (8 * 3 * 32 * 32 + 3 * 8 * 16 * 32 * 32
-                                                   + 8 * 10)
+    assert t2["training_activation_bytes"] == 4 * (8 * 3 * 32 * 32 + 3 * 8 * 16 * 32 * 32 + 8 * 10)
 
 
 def test_optimizer_state_is_in_the_total():
@@ -55,11 +55,11 @@ def test_optimizer_state_is_in_the_total():
 def test_cli_optimizer(tmp_path):
     p = tmp_path / "f.yaml"
     p.write_text(textwrap.dedent(FROZEN))
-    r = cli_runner().invoke(main, ["cost", str(p), "--optimizer", "adam", "--format",
-                                   "json"], catch_exceptions=False)
+    r = cli_runner().invoke(
+        main, ["cost", str(p), "--optimizer", "adam", "--format", "json"], catch_exceptions=False
+    )
     t = json.loads(r.stdout)["totals"]
     assert t["optimizer"] == "adam" and t["optimizer_state_bytes"] == 2 * t["gradient_bytes"]
-    r = cli_runner().invoke(main, ["cost", str(p), "--optimizer", "adam"],
-                            catch_exceptions=False)
+    r = cli_runner().invoke(main, ["cost", str(p), "--optimizer", "adam"], catch_exceptions=False)
     assert "adam state" in r.stdout
     assert cli_runner().invoke(main, ["cost", str(p), "--optimizer", "rmsprop"]).exit_code == 2

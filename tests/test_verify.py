@@ -1,5 +1,6 @@
 """`layercalc verify`: exit codes, failures, the memory refusal, and --save round trips
 into PyTorch models that load the arrays with load_state_dict(strict=True)."""
+
 from __future__ import annotations
 
 import json
@@ -89,6 +90,7 @@ def write(tmp_path, text, name="t.yaml"):
 
 # -- the command --------------------------------------------------------------------------
 
+
 def test_dcgan_discriminator_agrees():
     r = invoke(SPECS / "dcgan_discriminator.yaml")
     assert r.exit_code == 0, r.output
@@ -102,9 +104,16 @@ def test_json_and_several_specs(tmp_path):
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
     assert [d["ok"] for d in data] == [True, True]
-    assert data[0]["layers"][0] == {**data[0]["layers"][0], "name": "0", "type": "conv2d",
-                                    "expected": [1, 64, 32, 32], "actual": [1, 64, 32, 32],
-                                    "params": 3072, "params_actual": 3072, "ok": True}
+    assert data[0]["layers"][0] == {
+        **data[0]["layers"][0],
+        "name": "0",
+        "type": "conv2d",
+        "expected": [1, 64, 32, 32],
+        "actual": [1, 64, 32, 32],
+        "params": 3072,
+        "params_actual": 3072,
+        "ok": True,
+    }
     assert data[1]["layers"][-1]["actual"] == [2, 10]
 
 
@@ -146,8 +155,12 @@ def test_wrong_counts_fail(monkeypatch):
 
 
 def test_save_needs_one_spec(tmp_path):
-    r = invoke(SPECS / "dcgan_discriminator.yaml", SPECS / "dcgan_discriminator.yaml",
-               "--save", tmp_path / "x.npz")
+    r = invoke(
+        SPECS / "dcgan_discriminator.yaml",
+        SPECS / "dcgan_discriminator.yaml",
+        "--save",
+        tmp_path / "x.npz",
+    )
     assert r.exit_code == 2
     assert "exactly one SPEC" in r.output
     assert not (tmp_path / "x.npz").exists()
@@ -158,42 +171,58 @@ def test_bad_max_memory():
     assert r.exit_code == 2 and "512MiB" in r.output
 
 
-@pytest.mark.parametrize("text,value", [("512MiB", 2**29), ("2GiB", 2**31), ("1.5GB", 1.5e9),
-                                        ("100", 100), ("64 kib", 65536)])
+@pytest.mark.parametrize(
+    "text,value",
+    [("512MiB", 2**29), ("2GiB", 2**31), ("1.5GB", 1.5e9), ("100", 100), ("64 kib", 65536)],
+)
 def test_parse_size(text, value):
     assert parse_size(text) == value
 
 
 def test_memory_refusal_is_located_and_fast(tmp_path):
-    p = write(tmp_path, """\
+    p = write(
+        tmp_path,
+        """\
         name: big
         input:
           [64, 3, 1024, 1024]
         layers:
           - conv2d: {out_channels: 64, kernel_size: 3, padding: 1}
           - relu
-        """)
+        """,
+    )
     r = invoke(p, "--max-memory", "512MiB")
     assert r.exit_code == 1
     assert f"{p}:3:3: error[memory-limit]" in r.output
     assert "GiB" in r.output and "512.00 MiB" in r.output
     # the default limit, 2 GiB, refuses it too, and before importing numpy
-    code = ("import sys; from layercalc.cli import main\n"
-            "try:\n    main(['verify', sys.argv[1]])\n"
-            "except SystemExit as e:\n    assert e.code == 1, e.code\n"
-            "assert 'numpy' not in sys.modules")
-    out = subprocess.run([sys.executable, "-c", code, str(p)], check=False, capture_output=True, text=True,
-                         cwd=ROOT, timeout=60)
+    code = (
+        "import sys; from layercalc.cli import main\n"
+        "try:\n    main(['verify', sys.argv[1]])\n"
+        "except SystemExit as e:\n    assert e.code == 1, e.code\n"
+        "assert 'numpy' not in sys.modules"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(p)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert "memory-limit" in out.stdout + out.stderr
 
 
-@pytest.mark.parametrize("shape, w_shape, s, d, groups", [
-    ((2, 4, 9, 11), (6, 4, 3, 3), (1, 1), (1, 1), 1),
-    ((3, 4, 13, 7), (8, 2, 3, 2), (2, 1), (1, 2), 2),
-    ((1, 3, 17), (5, 3, 4), (3,), (2,), 1),
-    ((2, 2, 6, 7, 5), (4, 2, 3, 2, 2), (1, 2, 1), (1, 1, 2), 1),
-])
+@pytest.mark.parametrize(
+    "shape, w_shape, s, d, groups",
+    [
+        ((2, 4, 9, 11), (6, 4, 3, 3), (1, 1), (1, 1), 1),
+        ((3, 4, 13, 7), (8, 2, 3, 2), (2, 1), (1, 2), 2),
+        ((1, 3, 17), (5, 3, 4), (3,), (2,), 1),
+        ((2, 2, 6, 7, 5), (4, 2, 3, 2, 2), (1, 2, 1), (1, 1, 2), 1),
+    ],
+)
 @pytest.mark.parametrize("max_cols", [1, 50, 400])
 def test_conv_in_slices_equals_conv_at_once(shape, w_shape, s, d, groups, max_cols):
     """Large maps are convolved a slice of samples or output rows at a time (bounded
@@ -208,11 +237,14 @@ def test_conv_in_slices_equals_conv_at_once(shape, w_shape, s, d, groups, max_co
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
-@pytest.mark.parametrize("shape, k, s, p, d, ceil", [
-    ((2, 3, 11, 9), (3, 2), (2, 1), (1, 1), (1, 2), False),
-    ((1, 2, 13), (5,), (3,), (2,), (2,), True),
-    ((1, 2, 7, 6, 8), (2, 3, 2), (2, 2, 3), (1, 1, 0), (1, 1, 1), True),
-])
+@pytest.mark.parametrize(
+    "shape, k, s, p, d, ceil",
+    [
+        ((2, 3, 11, 9), (3, 2), (2, 1), (1, 1), (1, 2), False),
+        ((1, 2, 13), (5,), (3,), (2,), (2,), True),
+        ((1, 2, 7, 6, 8), (2, 3, 2), (2, 2, 3), (1, 1, 0), (1, 1, 1), True),
+    ],
+)
 def test_pooling_by_reduction_equals_pooling_tap_by_tap(kind, shape, k, s, p, d, ceil):
     """Large kernels pool in one reduction over a strided view of the windows, small
     ones offset by offset: the same numbers, padding and ceil_mode included."""
@@ -223,8 +255,9 @@ def test_pooling_by_reduction_equals_pooling_tap_by_tap(kind, shape, k, s, p, d,
     out = tuple(pool_output_size(n, *a, ceil) for n, *a in zip(shape[2:], k, s, p, d))
     for include in (True, False):
         args = (x, kind, k, s, p, d, out, ceil, include, None)
-        np.testing.assert_allclose(npops.pool(*args, loop_taps=0),
-                                   npops.pool(*args, loop_taps=10**6), rtol=1e-12)
+        np.testing.assert_allclose(
+            npops.pool(*args, loop_taps=0), npops.pool(*args, loop_taps=10**6), rtol=1e-12
+        )
 
 
 @pytest.mark.parametrize("k, groups", [((3, 3), 4), ((5,), 6)])
@@ -235,8 +268,11 @@ def test_depthwise_conv_by_im2col_equals_tap_by_tap(k, groups):
     x = rng.standard_normal((2, groups) + (9,) * len(k))
     w = rng.standard_normal((2 * groups, 1) + k)
     s, d = (1,) * len(k), (2,) * len(k)
-    np.testing.assert_allclose(npops.conv(x, w, s, d, groups, 10**12, 0),
-                               npops.conv(x, w, s, d, groups, 10**12, 10**6), rtol=1e-12)
+    np.testing.assert_allclose(
+        npops.conv(x, w, s, d, groups, 10**12, 0),
+        npops.conv(x, w, s, d, groups, 10**12, 10**6),
+        rtol=1e-12,
+    )
 
 
 def test_conv_workspace_is_bounded_by_the_slice_size():
@@ -247,19 +283,25 @@ def test_conv_workspace_is_bounded_by_the_slice_size():
     net = one_conv(64, 1024)
     layer = net.layers[0]
     out = 64 * 1024 * 1024
-    assert layer.type.workspace(layer.args, layer.input_shapes, layer.output) == \
-        64 * 1026 * 1026 + IM2COL_ELEMENTS + out  # padded input + one slice + its product
+    assert (
+        layer.type.workspace(layer.args, layer.input_shapes, layer.output)
+        == 64 * 1026 * 1026 + IM2COL_ELEMENTS + out
+    )  # padded input + one slice + its product
 
 
-@pytest.mark.parametrize("spec, shape, slice_elements", [
-    ("unet.yaml", (1, 3, 96, 96), 400_000),  # im2col in slices of 1.6 MB
-    ("unet.yaml", (2, 3, 64, 64), None),
-    ("resnet18.yaml", (1, 3, 96, 96), None),
-    ("dcgan_generator.yaml", None, None),
-    ("mobilenet_v2.yaml", (1, 3, 64, 64), None),
-])
-def test_memory_estimate_bounds_the_arrays_verify_allocates(spec, shape, slice_elements,
-                                                             monkeypatch):
+@pytest.mark.parametrize(
+    "spec, shape, slice_elements",
+    [
+        ("unet.yaml", (1, 3, 96, 96), 400_000),  # im2col in slices of 1.6 MB
+        ("unet.yaml", (2, 3, 64, 64), None),
+        ("resnet18.yaml", (1, 3, 96, 96), None),
+        ("dcgan_generator.yaml", None, None),
+        ("mobilenet_v2.yaml", (1, 3, 64, 64), None),
+    ],
+)
+def test_memory_estimate_bounds_the_arrays_verify_allocates(
+    spec, shape, slice_elements, monkeypatch
+):
     """--max-memory refuses runs by the estimate, so it must not undercount: the peak
     of the allocations traced during the run stays within it, give or take 1 MiB for
     the interpreter's own objects (per-layer records, the random generator)."""
@@ -285,19 +327,24 @@ def test_memory_estimate_bounds_the_arrays_verify_allocates(spec, shape, slice_e
 def one_conv(c, size):
     from layercalc.analyses.loading import analyse_bytes
 
-    text = f"input: [1, {c}, {size}, {size}]\nlayers:\n" \
+    text = (
+        f"input: [1, {c}, {size}, {size}]\nlayers:\n"
         f"  - conv2d: {{out_channels: {c}, kernel_size: 3, padding: 1}}\n"
+    )
     return analyse_bytes(text.encode(), "c.yaml").net
 
 
 def test_embedding_input_is_indices(tmp_path):
-    p = write(tmp_path, """\
+    p = write(
+        tmp_path,
+        """\
         input: [2, 7]
         layers:
           - embedding: {num_embeddings: 50, embedding_dim: 8}
           - flatten
           - linear: {out_features: 3}
-        """)
+        """,
+    )
     out = tmp_path / "e.npz"
     r = invoke(p, "--save", out)
     assert r.exit_code == 0, r.output
@@ -321,13 +368,16 @@ def test_seed_and_dtype(tmp_path):
 
 
 def test_several_outputs_are_saved_by_name(tmp_path):
-    p = write(tmp_path, """\
+    p = write(
+        tmp_path,
+        """\
         input: [1, 4]
         outputs: [a, b]
         layers:
           - linear: {name: a, out_features: 3}
           - relu: {name: b}
-        """)
+        """,
+    )
     out = tmp_path / "o.npz"
     assert invoke(p, "--save", out).exit_code == 0
     data = load(out)
@@ -347,8 +397,9 @@ def _torch():
 def roundtrip(model, path):
     torch = _torch()
     data = load(path)
-    state = {k: torch.from_numpy(data[k]) for k in data
-             if k != "input" and not k.startswith("output")}
+    state = {
+        k: torch.from_numpy(data[k]) for k in data if k != "input" and not k.startswith("output")
+    }
     model.load_state_dict(state, strict=True)
     model.eval()
     with torch.no_grad():
@@ -369,19 +420,28 @@ def dcgan_discriminator(nc=3, ndf=64):
     nn = _torch().nn
     layers = [nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]
     for m in (1, 2, 4):
-        layers += [nn.Conv2d(ndf * m, ndf * m * 2, 4, 2, 1, bias=False),
-                   nn.BatchNorm2d(ndf * m * 2), nn.LeakyReLU(0.2)]
+        layers += [
+            nn.Conv2d(ndf * m, ndf * m * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * m * 2),
+            nn.LeakyReLU(0.2),
+        ]
     layers += [nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False), nn.Sigmoid()]
     return nn.Sequential(*layers)
 
 
 def dcgan_generator(nz=100, ngf=64, nc=3):
     nn = _torch().nn
-    layers = [nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8),
-              nn.ReLU()]
+    layers = [
+        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),
+        nn.BatchNorm2d(ngf * 8),
+        nn.ReLU(),
+    ]
     for m in (8, 4, 2):
-        layers += [nn.ConvTranspose2d(ngf * m, ngf * m // 2, 4, 2, 1, bias=False),
-                   nn.BatchNorm2d(ngf * m // 2), nn.ReLU()]
+        layers += [
+            nn.ConvTranspose2d(ngf * m, ngf * m // 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * m // 2),
+            nn.ReLU(),
+        ]
     layers += [nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh()]
     return nn.Sequential(*layers)
 
@@ -400,8 +460,9 @@ def resnet18(w=64, num_classes=1000):
             self.bn2 = nn.BatchNorm2d(c)
             self.downsample = None
             if stride != 1 or cin != c:
-                self.downsample = nn.Sequential(nn.Conv2d(cin, c, 1, stride, bias=False),
-                                                nn.BatchNorm2d(c))
+                self.downsample = nn.Sequential(
+                    nn.Conv2d(cin, c, 1, stride, bias=False), nn.BatchNorm2d(c)
+                )
 
         def forward(self, x):
             out = torch.relu(self.bn1(self.conv1(x)))

@@ -1,6 +1,7 @@
 """verify's progress bar (on a terminal, after half a second): it keeps updating past its
 first call (it once raised UnboundLocalError on the second), counts layers, and its
 estimate weighs layers by their work."""
+
 from pathlib import Path
 
 import layercalc.cli.verify as cli_verify

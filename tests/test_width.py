@@ -1,6 +1,7 @@
 """Tables fit the width (issue 15): --width N, else $COLUMNS, else the terminal's, else 80;
 text columns wrap, shapes go compact, names fold, then columns are left out (and named)
 in each view's order. At 80 columns no command prints a wider line for any spec."""
+
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,7 @@ def widest(text: str) -> int:
 
 
 def run(*args, **env):
-    r = cli_runner(env={"NO_COLOR": "1", **env}).invoke(main, list(args),
-                                                        catch_exceptions=False)
+    r = cli_runner(env={"NO_COLOR": "1", **env}).invoke(main, list(args), catch_exceptions=False)
     return r
 
 
@@ -45,8 +45,7 @@ def test_what_gives_way_first_and_the_note_that_says_so():
     assert "[1, 64, 56, 56]" in wide and "Arguments" in wide and "not shown" not in wide
     narrow = run("shape", spec, "--width", "80").stdout
     assert "1x64x56x56" in narrow and "[1, 64, 56, 56]" not in narrow.split("Input")[0]
-    assert "(not shown at 80 columns: Input, From; --width N or $COLUMNS shows more)" \
-        in narrow
+    assert "(not shown at 80 columns: Input, From; --width N or $COLUMNS shows more)" in narrow
     assert "Arguments" in narrow  # kept: only Input and From had to go
     tight = run("shape", spec, "--width", "50").stdout
     assert widest(tight) <= 50 and "Arguments" not in tight.split("\n")[2]
@@ -59,7 +58,8 @@ def test_width_option_environment_and_default(monkeypatch):
     # piped, no $COLUMNS: 80
     monkeypatch.delenv("COLUMNS", raising=False)
     r = cli_runner(env={"NO_COLOR": "1", "COLUMNS": None}).invoke(
-        main, ["cost", spec], catch_exceptions=False)
+        main, ["cost", spec], catch_exceptions=False
+    )
     assert 70 < widest(r.stdout) <= 80
     assert run("shape", spec, "--width", "39").exit_code == 2
 
@@ -79,8 +79,9 @@ def test_compact_shapes_and_folding():
     t.add_column("Layer", fold=True)
     t.add_column("Output", shape=True)
     t.add_column("Extra", priority=1)
-    t.add_row(["encoder.layers.encoder_layer_11.self_attention.out_proj",
-               "[1, 197, 768]", "x" * 30])
+    t.add_row(
+        ["encoder.layers.encoder_layer_11.self_attention.out_proj", "[1, 197, 768]", "x" * 30]
+    )
     lines = ["".join(text for text, _ in seg) for seg in t.segments(44)]
     assert max(len(x) for x in lines) <= 44
     assert t.hidden == ["Extra"] and t.compact
@@ -97,8 +98,12 @@ def _in_terminal(args, env) -> bytes:
 
     pty = pytest.importorskip("pty")
     leader, follower = pty.openpty()
-    with subprocess.Popen([sys.executable, "-m", "layercalc", *args], stdout=follower,
-                          stderr=subprocess.DEVNULL, env={**os.environ, **env}) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-m", "layercalc", *args],
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **env},
+    ) as proc:
         os.close(follower)
         out = b""
         while True:
@@ -194,5 +199,4 @@ def test_every_help_fits_80_columns():
     for args in [["--help"]] + [[name, "--help"] for name in main.list_commands(ctx)]:
         r = run(*args, COLUMNS="80")
         assert r.exit_code == 0, r.output
-        assert widest(r.stdout) <= 80, (args, [x for x in r.stdout.splitlines()
-                                               if len(x) > 80])
+        assert widest(r.stdout) <= 80, (args, [x for x in r.stdout.splitlines() if len(x) > 80])

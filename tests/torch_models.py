@@ -5,6 +5,7 @@ Each model is a compact hand copy of torchvision's definition (or of the PyTorch
 tutorial's), keeping its module names, so state_dict keys match the specs' names.
 Importing this module imports torch.
 """
+
 import math
 from collections import OrderedDict
 from functools import partial
@@ -17,40 +18,74 @@ from torch.nn import functional as F  # noqa: N812 - PyTorch's own convention
 # -- DCGAN (PyTorch DCGAN tutorial; its `main` Sequential, without the wrapper) ------------
 def dcgan_discriminator(nc=3, ndf=64):
     return nn.Sequential(
-        nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2),
+        nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),
         nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ndf * 2),
         nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8),
+        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ndf * 4),
         nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False), nn.Sigmoid())
+        nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ndf * 8),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False),
+        nn.Sigmoid(),
+    )
 
 
 def dcgan_generator(nz=100, ngf=64, nc=3):
     return nn.Sequential(
-        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4),
+        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),
+        nn.BatchNorm2d(ngf * 8),
         nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2),
+        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf * 4),
         nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf * 2),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+        nn.Tanh(),
+    )
 
 
 # -- small networks ------------------------------------------------------------------------
 def lenet5():
-    return nn.Sequential(OrderedDict(
-        c1=nn.Conv2d(1, 6, 5), t1=nn.Tanh(), s2=nn.AvgPool2d(2),
-        c3=nn.Conv2d(6, 16, 5), t3=nn.Tanh(), s4=nn.AvgPool2d(2), fl=nn.Flatten(),
-        c5=nn.Linear(400, 120), t5=nn.Tanh(), f6=nn.Linear(120, 84), t6=nn.Tanh(),
-        f7=nn.Linear(84, 10)))
+    return nn.Sequential(
+        OrderedDict(
+            c1=nn.Conv2d(1, 6, 5),
+            t1=nn.Tanh(),
+            s2=nn.AvgPool2d(2),
+            c3=nn.Conv2d(6, 16, 5),
+            t3=nn.Tanh(),
+            s4=nn.AvgPool2d(2),
+            fl=nn.Flatten(),
+            c5=nn.Linear(400, 120),
+            t5=nn.Tanh(),
+            f6=nn.Linear(120, 84),
+            t6=nn.Tanh(),
+            f7=nn.Linear(84, 10),
+        )
+    )
 
 
 def mnist_mlp():
-    return nn.Sequential(OrderedDict(
-        fl=nn.Flatten(), fc1=nn.Linear(784, 512), r1=nn.ReLU(), d1=nn.Dropout(0.2),
-        fc2=nn.Linear(512, 512), r2=nn.ReLU(), d2=nn.Dropout(0.2), fc3=nn.Linear(512, 10)))
+    return nn.Sequential(
+        OrderedDict(
+            fl=nn.Flatten(),
+            fc1=nn.Linear(784, 512),
+            r1=nn.ReLU(),
+            d1=nn.Dropout(0.2),
+            fc2=nn.Linear(512, 512),
+            r2=nn.ReLU(),
+            d2=nn.Dropout(0.2),
+            fc3=nn.Linear(512, 10),
+        )
+    )
 
 
 class M5(nn.Module):  # torchaudio speech-command tutorial
@@ -72,7 +107,9 @@ class M5(nn.Module):  # torchaudio speech-command tutorial
 
     def forward(self, x):
         for i in range(1, 5):
-            x = getattr(self, f"pool{i}")(F.relu(getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(x))))
+            x = getattr(self, f"pool{i}")(
+                F.relu(getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(x)))
+            )
         x = F.avg_pool1d(x, x.shape[-1])
         return self.fc1(torch.flatten(x, 1))
 
@@ -81,12 +118,20 @@ class ConvAutoencoder(nn.Module):
     def __init__(self):
         super().__init__()
         self.encoder = nn.Sequential(
-            nn.Conv2d(1, 16, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 7))
+            nn.Conv2d(1, 16, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 7),
+        )
         self.decoder = nn.Sequential(
-            nn.ConvTranspose2d(64, 32, 7), nn.ReLU(),
-            nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())
+            nn.ConvTranspose2d(64, 32, 7),
+            nn.ReLU(),
+            nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1),
+            nn.Sigmoid(),
+        )
 
     def forward(self, x):
         return self.decoder(self.encoder(x))
@@ -97,27 +142,37 @@ class AlexNet(nn.Module):
     def __init__(self, num_classes=1000, dropout=0.5):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True),
+            nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(64, 192, kernel_size=5, padding=2), nn.ReLU(inplace=True),
+            nn.Conv2d(64, 192, kernel_size=5, padding=2),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(192, 384, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(256, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2))
+            nn.Conv2d(192, 384, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(256, 256, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+        )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True),
-            nn.Dropout(p=dropout), nn.Linear(4096, 4096), nn.ReLU(inplace=True),
-            nn.Linear(4096, num_classes))
+            nn.Dropout(p=dropout),
+            nn.Linear(256 * 6 * 6, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
+            nn.Linear(4096, num_classes),
+        )
 
     def forward(self, x):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
 class VGG16(nn.Module):
-    CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
-           512, 512, 512, "M"]
+    CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
     def __init__(self, num_classes=1000, dropout=0.5):
         super().__init__()
@@ -131,9 +186,14 @@ class VGG16(nn.Module):
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.classifier = nn.Sequential(
-            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(p=dropout),
-            nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(p=dropout),
-            nn.Linear(4096, num_classes))
+            nn.Linear(512 * 7 * 7, 4096),
+            nn.ReLU(True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096),
+            nn.ReLU(True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, num_classes),
+        )
 
     def forward(self, x):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
@@ -208,8 +268,10 @@ class ResNet(nn.Module):
     def _make_layer(self, block, planes, blocks, stride=1):
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(conv1x1(self.inplanes, planes * block.expansion, stride),
-                                       nn.BatchNorm2d(planes * block.expansion))
+            downsample = nn.Sequential(
+                conv1x1(self.inplanes, planes * block.expansion, stride),
+                nn.BatchNorm2d(planes * block.expansion),
+            )
         layers = [block(self.inplanes, planes, stride, downsample)]
         self.inplanes = planes * block.expansion
         layers += [block(self.inplanes, planes) for _ in range(1, blocks)]
@@ -223,8 +285,11 @@ class ResNet(nn.Module):
 
 # -- torchvision.models.mobilenet_v2 ---------------------------------------------------------
 def conv_norm_act(i, o, k=3, stride=1, groups=1):  # torchvision's Conv2dNormActivation
-    return nn.Sequential(nn.Conv2d(i, o, k, stride, (k - 1) // 2, groups=groups, bias=False),
-                         nn.BatchNorm2d(o), nn.ReLU6(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(i, o, k, stride, (k - 1) // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(o),
+        nn.ReLU6(inplace=True),
+    )
 
 
 class InvertedResidual(nn.Module):
@@ -235,8 +300,11 @@ class InvertedResidual(nn.Module):
         layers = []
         if expand_ratio != 1:
             layers.append(conv_norm_act(inp, hidden, k=1))
-        layers += [conv_norm_act(hidden, hidden, stride=stride, groups=hidden),
-                   nn.Conv2d(hidden, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup)]
+        layers += [
+            conv_norm_act(hidden, hidden, stride=stride, groups=hidden),
+            nn.Conv2d(hidden, oup, 1, 1, 0, bias=False),
+            nn.BatchNorm2d(oup),
+        ]
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -248,8 +316,15 @@ class MobileNetV2(nn.Module):
         super().__init__()
         cin, last = 32, 1280
         features = [conv_norm_act(3, cin, stride=2)]
-        for t, c, n, s in [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2],
-                           [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]]:
+        for t, c, n, s in [
+            [1, 16, 1, 1],
+            [6, 24, 2, 2],
+            [6, 32, 3, 2],
+            [6, 64, 4, 2],
+            [6, 96, 3, 1],
+            [6, 160, 3, 2],
+            [6, 320, 1, 1],
+        ]:
             for i in range(n):
                 features.append(InvertedResidual(cin, c, s if i == 0 else 1, t))
                 cin = c
@@ -264,9 +339,14 @@ class MobileNetV2(nn.Module):
 
 # -- the small U-Net of specs/unet.yaml -------------------------------------------------------
 def double_conv(i, o):
-    return nn.Sequential(nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o),
-                         nn.ReLU(inplace=True), nn.Conv2d(o, o, 3, padding=1, bias=False),
-                         nn.BatchNorm2d(o), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(i, o, 3, padding=1, bias=False),
+        nn.BatchNorm2d(o),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(o, o, 3, padding=1, bias=False),
+        nn.BatchNorm2d(o),
+        nn.ReLU(inplace=True),
+    )
 
 
 class UNet(nn.Module):
@@ -315,8 +395,10 @@ class _DenseBlock(nn.ModuleDict):
     def __init__(self, num_layers, num_input_features, bn_size, growth_rate):
         super().__init__()
         for i in range(num_layers):
-            self.add_module("denselayer%d" % (i + 1),
-                            _DenseLayer(num_input_features + i * growth_rate, growth_rate, bn_size))
+            self.add_module(
+                "denselayer%d" % (i + 1),
+                _DenseLayer(num_input_features + i * growth_rate, growth_rate, bn_size),
+            )
 
     def forward(self, init_features):
         features = [init_features]
@@ -326,23 +408,39 @@ class _DenseBlock(nn.ModuleDict):
 
 
 def _transition(cin, cout):
-    return nn.Sequential(OrderedDict(
-        norm=nn.BatchNorm2d(cin), relu=nn.ReLU(inplace=True),
-        conv=nn.Conv2d(cin, cout, 1, 1, bias=False), pool=nn.AvgPool2d(kernel_size=2, stride=2)))
+    return nn.Sequential(
+        OrderedDict(
+            norm=nn.BatchNorm2d(cin),
+            relu=nn.ReLU(inplace=True),
+            conv=nn.Conv2d(cin, cout, 1, 1, bias=False),
+            pool=nn.AvgPool2d(kernel_size=2, stride=2),
+        )
+    )
 
 
 class DenseNet(nn.Module):
-    def __init__(self, growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64,
-                 bn_size=4, num_classes=1000):
+    def __init__(
+        self,
+        growth_rate=32,
+        block_config=(6, 12, 24, 16),
+        num_init_features=64,
+        bn_size=4,
+        num_classes=1000,
+    ):
         super().__init__()
-        self.features = nn.Sequential(OrderedDict(
-            conv0=nn.Conv2d(3, num_init_features, 7, 2, 3, bias=False),
-            norm0=nn.BatchNorm2d(num_init_features), relu0=nn.ReLU(inplace=True),
-            pool0=nn.MaxPool2d(kernel_size=3, stride=2, padding=1)))
+        self.features = nn.Sequential(
+            OrderedDict(
+                conv0=nn.Conv2d(3, num_init_features, 7, 2, 3, bias=False),
+                norm0=nn.BatchNorm2d(num_init_features),
+                relu0=nn.ReLU(inplace=True),
+                pool0=nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+            )
+        )
         c = num_init_features
         for i, n in enumerate(block_config):
-            self.features.add_module("denseblock%d" % (i + 1),
-                                     _DenseBlock(n, c, bn_size, growth_rate))
+            self.features.add_module(
+                "denseblock%d" % (i + 1), _DenseBlock(n, c, bn_size, growth_rate)
+            )
             c += n * growth_rate
             if i != len(block_config) - 1:
                 self.features.add_module("transition%d" % (i + 1), _transition(c, c // 2))
@@ -364,8 +462,9 @@ def _make_divisible(v, divisor=8, min_value=None):
     return new_v + divisor if new_v < 0.9 * v else new_v
 
 
-def conv2d_norm_activation(i, o, k=3, stride=1, groups=1, norm_layer=nn.BatchNorm2d,
-                           activation_layer=nn.ReLU):
+def conv2d_norm_activation(
+    i, o, k=3, stride=1, groups=1, norm_layer=nn.BatchNorm2d, activation_layer=nn.ReLU
+):
     """Conv2dNormActivation (an nn.Sequential: 0 conv, 1 norm, 2 activation) at dilation 1:
     padding (k - 1) // 2, no conv bias under a norm, activation built with inplace=True."""
     layers = [nn.Conv2d(i, o, k, stride, (k - 1) // 2, groups=groups, bias=False), norm_layer(o)]
@@ -375,8 +474,9 @@ def conv2d_norm_activation(i, o, k=3, stride=1, groups=1, norm_layer=nn.BatchNor
 
 
 class SqueezeExcitation(nn.Module):
-    def __init__(self, input_channels, squeeze_channels, activation=nn.ReLU,
-                 scale_activation=nn.Sigmoid):
+    def __init__(
+        self, input_channels, squeeze_channels, activation=nn.ReLU, scale_activation=nn.Sigmoid
+    ):
         super().__init__()
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Conv2d(input_channels, squeeze_channels, 1)
@@ -400,8 +500,7 @@ class StochasticDepth(nn.Module):
         if not self.training or self.p == 0.0:
             return input
         survival_rate = 1.0 - self.p
-        size = ([input.shape[0]] + [1] * (input.ndim - 1) if self.mode == "row"
-                else [1] * input.ndim)
+        size = [input.shape[0]] + [1] * (input.ndim - 1) if self.mode == "row" else [1] * input.ndim
         noise = torch.empty(size, dtype=input.dtype, device=input.device)
         noise = noise.bernoulli_(survival_rate)
         if survival_rate > 0.0:
@@ -421,15 +520,31 @@ class InvertedResidualV3(nn.Module):
         act = nn.Hardswish if use_hs else nn.ReLU
         layers = []
         if expanded != cin:
-            layers.append(conv2d_norm_activation(cin, expanded, 1, norm_layer=norm_layer,
-                                                 activation_layer=act))
-        layers.append(conv2d_norm_activation(expanded, expanded, kernel, stride, groups=expanded,
-                                             norm_layer=norm_layer, activation_layer=act))
+            layers.append(
+                conv2d_norm_activation(
+                    cin, expanded, 1, norm_layer=norm_layer, activation_layer=act
+                )
+            )
+        layers.append(
+            conv2d_norm_activation(
+                expanded,
+                expanded,
+                kernel,
+                stride,
+                groups=expanded,
+                norm_layer=norm_layer,
+                activation_layer=act,
+            )
+        )
         if use_se:
-            layers.append(SqueezeExcitation(expanded, _make_divisible(expanded // 4, 8),
-                                            scale_activation=nn.Hardsigmoid))
-        layers.append(conv2d_norm_activation(expanded, cout, 1, norm_layer=norm_layer,
-                                             activation_layer=None))
+            layers.append(
+                SqueezeExcitation(
+                    expanded, _make_divisible(expanded // 4, 8), scale_activation=nn.Hardsigmoid
+                )
+            )
+        layers.append(
+            conv2d_norm_activation(expanded, cout, 1, norm_layer=norm_layer, activation_layer=None)
+        )
         self.block = nn.Sequential(*layers)
 
     def forward(self, input):
@@ -441,29 +556,43 @@ class InvertedResidualV3(nn.Module):
 
 class MobileNetV3Large(nn.Module):
     # input, kernel, expanded, out, SE, activation, stride (the paper's table 1)
-    SETTING = [(16, 3, 16, 16, False, "RE", 1), (16, 3, 64, 24, False, "RE", 2),
-               (24, 3, 72, 24, False, "RE", 1), (24, 5, 72, 40, True, "RE", 2),
-               (40, 5, 120, 40, True, "RE", 1), (40, 5, 120, 40, True, "RE", 1),
-               (40, 3, 240, 80, False, "HS", 2), (80, 3, 200, 80, False, "HS", 1),
-               (80, 3, 184, 80, False, "HS", 1), (80, 3, 184, 80, False, "HS", 1),
-               (80, 3, 480, 112, True, "HS", 1), (112, 3, 672, 112, True, "HS", 1),
-               (112, 5, 672, 160, True, "HS", 2), (160, 5, 960, 160, True, "HS", 1),
-               (160, 5, 960, 160, True, "HS", 1)]
+    SETTING = [
+        (16, 3, 16, 16, False, "RE", 1),
+        (16, 3, 64, 24, False, "RE", 2),
+        (24, 3, 72, 24, False, "RE", 1),
+        (24, 5, 72, 40, True, "RE", 2),
+        (40, 5, 120, 40, True, "RE", 1),
+        (40, 5, 120, 40, True, "RE", 1),
+        (40, 3, 240, 80, False, "HS", 2),
+        (80, 3, 200, 80, False, "HS", 1),
+        (80, 3, 184, 80, False, "HS", 1),
+        (80, 3, 184, 80, False, "HS", 1),
+        (80, 3, 480, 112, True, "HS", 1),
+        (112, 3, 672, 112, True, "HS", 1),
+        (112, 5, 672, 160, True, "HS", 2),
+        (160, 5, 960, 160, True, "HS", 1),
+        (160, 5, 960, 160, True, "HS", 1),
+    ]
 
     def __init__(self, num_classes=1000, last_channel=1280, dropout=0.2):
         super().__init__()
         norm = partial(nn.BatchNorm2d, eps=0.001, momentum=0.01)
-        layers = [conv2d_norm_activation(3, 16, 3, 2, norm_layer=norm,
-                                         activation_layer=nn.Hardswish)]
+        layers = [
+            conv2d_norm_activation(3, 16, 3, 2, norm_layer=norm, activation_layer=nn.Hardswish)
+        ]
         for cin, k, exp, cout, se, act, s in self.SETTING:
             layers.append(InvertedResidualV3(cin, k, exp, cout, se, act == "HS", s, norm))
-        layers.append(conv2d_norm_activation(160, 6 * 160, 1, norm_layer=norm,
-                                             activation_layer=nn.Hardswish))
+        layers.append(
+            conv2d_norm_activation(160, 6 * 160, 1, norm_layer=norm, activation_layer=nn.Hardswish)
+        )
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(
-            nn.Linear(6 * 160, last_channel), nn.Hardswish(inplace=True),
-            nn.Dropout(p=dropout, inplace=True), nn.Linear(last_channel, num_classes))
+            nn.Linear(6 * 160, last_channel),
+            nn.Hardswish(inplace=True),
+            nn.Dropout(p=dropout, inplace=True),
+            nn.Linear(last_channel, num_classes),
+        )
 
     def forward(self, x):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
@@ -479,14 +608,28 @@ class MBConv(nn.Module):
         expanded = _make_divisible(cin * expand_ratio, 8)
         layers = []
         if expanded != cin:
-            layers.append(conv2d_norm_activation(cin, expanded, 1, norm_layer=norm_layer,
-                                                 activation_layer=nn.SiLU))
-        layers.append(conv2d_norm_activation(expanded, expanded, kernel, stride, groups=expanded,
-                                             norm_layer=norm_layer, activation_layer=nn.SiLU))
-        layers.append(SqueezeExcitation(expanded, max(1, cin // 4),
-                                        activation=partial(nn.SiLU, inplace=True)))
-        layers.append(conv2d_norm_activation(expanded, cout, 1, norm_layer=norm_layer,
-                                             activation_layer=None))
+            layers.append(
+                conv2d_norm_activation(
+                    cin, expanded, 1, norm_layer=norm_layer, activation_layer=nn.SiLU
+                )
+            )
+        layers.append(
+            conv2d_norm_activation(
+                expanded,
+                expanded,
+                kernel,
+                stride,
+                groups=expanded,
+                norm_layer=norm_layer,
+                activation_layer=nn.SiLU,
+            )
+        )
+        layers.append(
+            SqueezeExcitation(expanded, max(1, cin // 4), activation=partial(nn.SiLU, inplace=True))
+        )
+        layers.append(
+            conv2d_norm_activation(expanded, cout, 1, norm_layer=norm_layer, activation_layer=None)
+        )
         self.block = nn.Sequential(*layers)
         self.stochastic_depth = StochasticDepth(sd_prob, "row")
 
@@ -500,9 +643,15 @@ class MBConv(nn.Module):
 
 class EfficientNetB0(nn.Module):
     # expand ratio, kernel, stride, input, out, layers (the paper's table 1)
-    SETTING = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2),
-               (6, 3, 2, 40, 80, 3), (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4),
-               (6, 3, 1, 192, 320, 1)]
+    SETTING = [
+        (1, 3, 1, 32, 16, 1),
+        (6, 3, 2, 16, 24, 2),
+        (6, 5, 2, 24, 40, 2),
+        (6, 3, 2, 40, 80, 3),
+        (6, 5, 1, 80, 112, 3),
+        (6, 5, 2, 112, 192, 4),
+        (6, 3, 1, 192, 320, 1),
+    ]
 
     def __init__(self, num_classes=1000, dropout=0.2, stochastic_depth_prob=0.2):
         super().__init__()
@@ -513,16 +662,19 @@ class EfficientNetB0(nn.Module):
             stage = []
             for i in range(n):
                 sd_prob = stochastic_depth_prob * float(block_id) / total
-                stage.append(MBConv(e, k, s if i == 0 else 1, cin if i == 0 else cout, cout,
-                                    sd_prob, norm))
+                stage.append(
+                    MBConv(e, k, s if i == 0 else 1, cin if i == 0 else cout, cout, sd_prob, norm)
+                )
                 block_id += 1
             layers.append(nn.Sequential(*stage))
-        layers.append(conv2d_norm_activation(320, 4 * 320, 1, norm_layer=norm,
-                                             activation_layer=nn.SiLU))
+        layers.append(
+            conv2d_norm_activation(320, 4 * 320, 1, norm_layer=norm, activation_layer=nn.SiLU)
+        )
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(nn.Dropout(p=dropout, inplace=True),
-                                        nn.Linear(4 * 320, num_classes))
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout, inplace=True), nn.Linear(4 * 320, num_classes)
+        )
 
     def forward(self, x):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
@@ -535,8 +687,17 @@ class EfficientNetB0(nn.Module):
 #    is off). The LeakyReLU(0.2, True) that opens every inner block is in place: it rewrites
 #    the x that the block then concatenates, so the skip carries leaky_relu(x), not x. ----------
 class UnetSkipConnectionBlock(nn.Module):
-    def __init__(self, outer_nc, inner_nc, input_nc=None, submodule=None, outermost=False,
-                 innermost=False, norm_layer=nn.BatchNorm2d, use_dropout=False):
+    def __init__(
+        self,
+        outer_nc,
+        inner_nc,
+        input_nc=None,
+        submodule=None,
+        outermost=False,
+        innermost=False,
+        norm_layer=nn.BatchNorm2d,
+        use_dropout=False,
+    ):
         super().__init__()
         self.outermost = outermost
         use_bias = norm_layer == nn.InstanceNorm2d
@@ -566,18 +727,32 @@ class UnetSkipConnectionBlock(nn.Module):
 
 
 class UnetGenerator(nn.Module):
-    def __init__(self, input_nc=3, output_nc=3, num_downs=8, ngf=64, norm_layer=nn.BatchNorm2d,
-                 use_dropout=True):
+    def __init__(
+        self,
+        input_nc=3,
+        output_nc=3,
+        num_downs=8,
+        ngf=64,
+        norm_layer=nn.BatchNorm2d,
+        use_dropout=True,
+    ):
         super().__init__()
         block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, norm_layer=norm_layer, innermost=True)
         for _ in range(num_downs - 5):
-            block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, submodule=block,
-                                            norm_layer=norm_layer, use_dropout=use_dropout)
+            block = UnetSkipConnectionBlock(
+                ngf * 8, ngf * 8, submodule=block, norm_layer=norm_layer, use_dropout=use_dropout
+            )
         block = UnetSkipConnectionBlock(ngf * 4, ngf * 8, submodule=block, norm_layer=norm_layer)
         block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, submodule=block, norm_layer=norm_layer)
         block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, norm_layer=norm_layer)
-        self.model = UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, submodule=block,
-                                             outermost=True, norm_layer=norm_layer)
+        self.model = UnetSkipConnectionBlock(
+            output_nc,
+            ngf,
+            input_nc=input_nc,
+            submodule=block,
+            outermost=True,
+            norm_layer=norm_layer,
+        )
 
     def forward(self, input):
         return self.model(input)
@@ -588,8 +763,9 @@ class UnetGenerator(nn.Module):
 #    1e-6, LayerNorm eps 1e-6) -----------------------------------------------------------------
 class LayerNorm2d(nn.LayerNorm):
     def forward(self, x):
-        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias,
-                         self.eps)
+        x = F.layer_norm(
+            x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps
+        )
         return x.permute(0, 3, 1, 2)
 
 
@@ -607,8 +783,13 @@ class CNBlock(nn.Module):
         super().__init__()
         self.block = nn.Sequential(
             nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim, bias=True),
-            Permute([0, 2, 3, 1]), nn.LayerNorm(dim, eps=1e-6),
-            nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim), Permute([0, 3, 1, 2]))
+            Permute([0, 2, 3, 1]),
+            nn.LayerNorm(dim, eps=1e-6),
+            nn.Linear(dim, 4 * dim),
+            nn.GELU(),
+            nn.Linear(4 * dim, dim),
+            Permute([0, 3, 1, 2]),
+        )
         self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * layer_scale)
         self.stochastic_depth = StochasticDepth(stochastic_depth_prob, "row")
 
@@ -626,8 +807,9 @@ class ConvNeXtTiny(nn.Module):
     def __init__(self, num_classes=1000, stochastic_depth_prob=0.1, layer_scale=1e-6):
         super().__init__()
         norm = partial(LayerNorm2d, eps=1e-6)
-        layers = [nn.Sequential(nn.Conv2d(3, 96, kernel_size=4, stride=4, padding=0, bias=True),
-                                norm(96))]  # Conv2dNormActivation, activation_layer=None
+        layers = [
+            nn.Sequential(nn.Conv2d(3, 96, kernel_size=4, stride=4, padding=0, bias=True), norm(96))
+        ]  # Conv2dNormActivation, activation_layer=None
         total, block_id = sum(c[-1] for c in self.SETTING), 0
         for cin, cout, n in self.SETTING:
             stage = []
@@ -637,8 +819,9 @@ class ConvNeXtTiny(nn.Module):
                 block_id += 1
             layers.append(nn.Sequential(*stage))
             if cout is not None:
-                layers.append(nn.Sequential(norm(cin), nn.Conv2d(cin, cout, kernel_size=2,
-                                                                 stride=2)))
+                layers.append(
+                    nn.Sequential(norm(cin), nn.Conv2d(cin, cout, kernel_size=2, stride=2))
+                )
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(norm(768), nn.Flatten(1), nn.Linear(768, num_classes))
@@ -663,18 +846,24 @@ class ShuffleInvertedResidual(nn.Module):
         branch = oup // 2
         if stride > 1:
             self.branch1 = nn.Sequential(
-                nn.Conv2d(inp, inp, 3, stride, 1, bias=False, groups=inp), nn.BatchNorm2d(inp),
-                nn.Conv2d(inp, branch, 1, 1, 0, bias=False), nn.BatchNorm2d(branch),
-                nn.ReLU(inplace=True))
+                nn.Conv2d(inp, inp, 3, stride, 1, bias=False, groups=inp),
+                nn.BatchNorm2d(inp),
+                nn.Conv2d(inp, branch, 1, 1, 0, bias=False),
+                nn.BatchNorm2d(branch),
+                nn.ReLU(inplace=True),
+            )
         else:
             self.branch1 = nn.Sequential()  # empty, never called: a leaf holding nothing
         self.branch2 = nn.Sequential(
             nn.Conv2d(inp if stride > 1 else branch, branch, 1, 1, 0, bias=False),
-            nn.BatchNorm2d(branch), nn.ReLU(inplace=True),
+            nn.BatchNorm2d(branch),
+            nn.ReLU(inplace=True),
             nn.Conv2d(branch, branch, 3, stride, 1, bias=False, groups=branch),
             nn.BatchNorm2d(branch),
-            nn.Conv2d(branch, branch, 1, 1, 0, bias=False), nn.BatchNorm2d(branch),
-            nn.ReLU(inplace=True))
+            nn.Conv2d(branch, branch, 1, 1, 0, bias=False),
+            nn.BatchNorm2d(branch),
+            nn.ReLU(inplace=True),
+        )
 
     def forward(self, x):
         if self.stride == 1:
@@ -686,12 +875,17 @@ class ShuffleInvertedResidual(nn.Module):
 
 
 class ShuffleNetV2(nn.Module):
-    def __init__(self, stages_repeats=(4, 8, 4), stages_out_channels=(24, 116, 232, 464, 1024),
-                 num_classes=1000):
+    def __init__(
+        self,
+        stages_repeats=(4, 8, 4),
+        stages_out_channels=(24, 116, 232, 464, 1024),
+        num_classes=1000,
+    ):
         super().__init__()
         c = stages_out_channels[0]
-        self.conv1 = nn.Sequential(nn.Conv2d(3, c, 3, 2, 1, bias=False), nn.BatchNorm2d(c),
-                                   nn.ReLU(inplace=True))
+        self.conv1 = nn.Sequential(
+            nn.Conv2d(3, c, 3, 2, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)
+        )
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         for i, (n, out) in enumerate(zip(stages_repeats, stages_out_channels[1:])):
             seq = [ShuffleInvertedResidual(c, out, 2)]
@@ -699,8 +893,9 @@ class ShuffleNetV2(nn.Module):
             setattr(self, f"stage{i + 2}", nn.Sequential(*seq))
             c = out
         last = stages_out_channels[-1]
-        self.conv5 = nn.Sequential(nn.Conv2d(c, last, 1, 1, 0, bias=False), nn.BatchNorm2d(last),
-                                   nn.ReLU(inplace=True))
+        self.conv5 = nn.Sequential(
+            nn.Conv2d(c, last, 1, 1, 0, bias=False), nn.BatchNorm2d(last), nn.ReLU(inplace=True)
+        )
         self.fc = nn.Linear(last, num_classes)
 
     def forward(self, x):
@@ -717,8 +912,9 @@ class LSTMTextClassifier(nn.Module):
     def __init__(self, vocab=20000, embed_dim=128, hidden=256, num_classes=4):
         super().__init__()
         self.embedding = nn.Embedding(vocab, embed_dim)
-        self.lstm = nn.LSTM(embed_dim, hidden, num_layers=2, batch_first=True, dropout=0.3,
-                            bidirectional=True)
+        self.lstm = nn.LSTM(
+            embed_dim, hidden, num_layers=2, batch_first=True, dropout=0.3, bidirectional=True
+        )
         self.fc = nn.Linear(2 * hidden, num_classes)
 
     def forward(self, x):
@@ -746,16 +942,22 @@ class EncoderRNN(nn.Module):
 #    EncoderBlock, Encoder, VisionTransformer; LayerNorm eps 1e-6, dropout 0) -----------------
 class MLPBlock(nn.Sequential):
     def __init__(self, in_dim, mlp_dim, dropout):
-        super().__init__(nn.Linear(in_dim, mlp_dim), nn.GELU(), nn.Dropout(dropout),
-                         nn.Linear(mlp_dim, in_dim), nn.Dropout(dropout))
+        super().__init__(
+            nn.Linear(in_dim, mlp_dim),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(mlp_dim, in_dim),
+            nn.Dropout(dropout),
+        )
 
 
 class EncoderBlock(nn.Module):
     def __init__(self, num_heads, hidden_dim, mlp_dim, dropout=0.0, attention_dropout=0.0):
         super().__init__()
         self.ln_1 = nn.LayerNorm(hidden_dim, eps=1e-6)
-        self.self_attention = nn.MultiheadAttention(hidden_dim, num_heads,
-                                                    dropout=attention_dropout, batch_first=True)
+        self.self_attention = nn.MultiheadAttention(
+            hidden_dim, num_heads, dropout=attention_dropout, batch_first=True
+        )
         self.dropout = nn.Dropout(dropout)
         self.ln_2 = nn.LayerNorm(hidden_dim, eps=1e-6)
         self.mlp = MLPBlock(hidden_dim, mlp_dim, dropout)
@@ -775,9 +977,12 @@ class ViTEncoder(nn.Module):
         super().__init__()
         self.pos_embedding = nn.Parameter(torch.empty(1, seq_length, hidden_dim).normal_(std=0.02))
         self.dropout = nn.Dropout(0.0)
-        self.layers = nn.Sequential(OrderedDict(
-            (f"encoder_layer_{i}", EncoderBlock(num_heads, hidden_dim, mlp_dim))
-            for i in range(num_layers)))
+        self.layers = nn.Sequential(
+            OrderedDict(
+                (f"encoder_layer_{i}", EncoderBlock(num_heads, hidden_dim, mlp_dim))
+                for i in range(num_layers)
+            )
+        )
         self.ln = nn.LayerNorm(hidden_dim, eps=1e-6)
 
     def forward(self, input):
@@ -786,8 +991,16 @@ class ViTEncoder(nn.Module):
 
 
 class VisionTransformerB16(nn.Module):
-    def __init__(self, image_size=224, patch_size=16, num_layers=12, num_heads=12,
-                 hidden_dim=768, mlp_dim=3072, num_classes=1000):
+    def __init__(
+        self,
+        image_size=224,
+        patch_size=16,
+        num_layers=12,
+        num_heads=12,
+        hidden_dim=768,
+        mlp_dim=3072,
+        num_classes=1000,
+    ):
         super().__init__()
         self.patch_size, self.hidden_dim = patch_size, hidden_dim
         self.conv_proj = nn.Conv2d(3, hidden_dim, kernel_size=patch_size, stride=patch_size)
@@ -821,8 +1034,7 @@ class CausalSelfAttention(nn.Module):
         k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0,
-                                           is_causal=True)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=True)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
@@ -855,11 +1067,15 @@ class GPTBlock(nn.Module):
 class GPT2Small(nn.Module):
     def __init__(self, vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768):
         super().__init__()
-        self.transformer = nn.ModuleDict(dict(
-            wte=nn.Embedding(vocab_size, n_embd), wpe=nn.Embedding(block_size, n_embd),
-            drop=nn.Dropout(0.0),
-            h=nn.ModuleList([GPTBlock(n_embd, n_head) for _ in range(n_layer)]),
-            ln_f=nn.LayerNorm(n_embd)))
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Embedding(vocab_size, n_embd),
+                wpe=nn.Embedding(block_size, n_embd),
+                drop=nn.Dropout(0.0),
+                h=nn.ModuleList([GPTBlock(n_embd, n_head) for _ in range(n_layer)]),
+                ln_f=nn.LayerNorm(n_embd),
+            )
+        )
         self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
         self.transformer.wte.weight = self.lm_head.weight  # weight tying
 
@@ -885,18 +1101,21 @@ class PositionalEncoding(nn.Module):
         self.register_buffer("pe", pe)
 
     def forward(self, x):
-        return self.dropout(x + self.pe[:x.size(0)])
+        return self.dropout(x + self.pe[: x.size(0)])
 
 
 class TransformerClassifier(nn.Module):
-    def __init__(self, ntoken=20000, d_model=256, nhead=8, d_hid=1024, nlayers=4,
-                 dropout=0.1, classes=4):
+    def __init__(
+        self, ntoken=20000, d_model=256, nhead=8, d_hid=1024, nlayers=4, dropout=0.1, classes=4
+    ):
         super().__init__()
         self.embedding = nn.Embedding(ntoken, d_model)
         self.pos_encoder = PositionalEncoding(d_model, dropout)
         self.transformer_encoder = nn.TransformerEncoder(
-            nn.TransformerEncoderLayer(d_model, nhead, d_hid, dropout), nlayers,
-            enable_nested_tensor=False)
+            nn.TransformerEncoderLayer(d_model, nhead, d_hid, dropout),
+            nlayers,
+            enable_nested_tensor=False,
+        )
         self.classifier = nn.Linear(d_model, classes)
         self.d_model = d_model
 

@@ -30,6 +30,7 @@ training step keeps, and the inference peak. Memory accounting, exactly:
   activation figure scale by N / B (B = dim 0 of the spec input); parameters, buffers
   and parameter gradients do not.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,11 +39,11 @@ from fractions import Fraction
 from ..arith import prod
 
 INT64_BYTES = 8
-LEGEND = ("MACs = multiply-accumulates; FLOPs = 2 × MACs; transposed conv counted on input "
-          "positions")
+LEGEND = "MACs = multiply-accumulates; FLOPs = 2 × MACs; transposed conv counted on input positions"
 
 
 # -- cost and memory ----------------------------------------------------------------------
+
 
 @dataclass
 class LayerCost:
@@ -80,12 +81,16 @@ def _scaler(batch: int | None, spec_batch: int):
     def scale(v: int) -> int:
         x = v * f
         return int(x) if x.denominator == 1 else round(x)
+
     return scale
 
 
 def _tensor_bytes(tensors, dtype_bytes: int, buffer: bool) -> int:
-    return sum(t.numel * (INT64_BYTES if t.dtype == "int64" else dtype_bytes)
-               for t in tensors if t.buffer == buffer)
+    return sum(
+        t.numel * (INT64_BYTES if t.dtype == "int64" else dtype_bytes)
+        for t in tensors
+        if t.buffer == buffer
+    )
 
 
 def output_producers(net) -> list[str]:
@@ -124,7 +129,9 @@ def inference_peak(net) -> int:
             nbytes[ref] = prod(shape) * size
             live += nbytes[ref]
         # attention's q, k, v and weights exist while the layer runs
-        peak = max(peak, live + layer.type.saved(layer.args, layer.input_shapes, layer.output) * size)
+        peak = max(
+            peak, live + layer.type.saved(layer.args, layer.input_shapes, layer.output) * size
+        )
         for name in by_step.get(i, ()):
             live -= nbytes[name]
     return peak
@@ -181,11 +188,24 @@ def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
     for layer in net.layers:
         # its outputs, and what its backward needs beyond them (attention's q, k, v and
         # probabilities: the L² term; every time step of a recurrent layer)
-        elements = scale(sum(prod(s) for _, s in layer.produced()) +
-                         layer.type.saved(layer.args, layer.input_shapes, layer.output))
+        elements = scale(
+            sum(prod(s) for _, s in layer.produced())
+            + layer.type.saved(layer.args, layer.input_shapes, layer.output)
+        )
         macs = scale(layer.macs)
-        layers.append(LayerCost(layer.name, layer.type.name, tuple(layer.output), macs, 2 * macs,
-                                elements, elements * size, layer.params, call=layer.call))
+        layers.append(
+            LayerCost(
+                layer.name,
+                layer.type.name,
+                tuple(layer.output),
+                macs,
+                2 * macs,
+                elements,
+                elements * size,
+                layer.params,
+                call=layer.call,
+            )
+        )
     tensors = [t for layer in net.layers for t in layer.tensors]
     params = sum(layer.params for layer in net.layers)
     trainable = sum(layer.trainable_params for layer in net.layers)
@@ -203,8 +223,7 @@ def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
         if layer.produced()[0][0] in req:  # its outputs and intermediates
             kept += x.activation_bytes
         else:  # a frozen layer's outputs, where a trainable layer reads them
-            kept += scale(sum(prod(shape) for ref, shape in layer.produced() if ref in read)) \
-                * size
+            kept += scale(sum(prod(shape) for ref, shape in layer.produced() if ref in read)) * size
     kept += scale(sum(prod(shape) for ref, shape in refs.items() if ref in read)) * size
     grad_peak = scale(gradient_peak(net, req))
     state = OPTIMIZER_STATE[optimizer] * trainable * size
@@ -227,8 +246,7 @@ def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
         "activation_gradient_peak_bytes": grad_peak,
         "optimizer": optimizer,
         "optimizer_state_bytes": state,
-        "training_bytes": param_bytes + buffer_bytes + trainable * size + kept + grad_peak
-        + state,
+        "training_bytes": param_bytes + buffer_bytes + trainable * size + kept + grad_peak + state,
         "inference_peak_activation_bytes": peak,
         "inference_bytes": param_bytes + buffer_bytes + peak,
     }

@@ -4,6 +4,7 @@ Pure: takes a built network, returns located diagnostics; never prints or exits.
 Each failure says both numbers (expected and actual) and points at the expect entry's
 value, so an editor or CI annotation lands on the line to change.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,7 @@ from ..yamlnodes import Mapping, Node, Scalar, Sequence
 # key -> what it asserts (also the schema's descriptions and the README table)
 EXPECT_KEYS = {
     "output": "exact output shape ([] for a 0-d output); a mapping name -> shape with "
-              "several `outputs`",
+    "several `outputs`",
     "params": "exact total parameters",
     "trainable": "exact trainable parameters",
     "buffers": "exact total buffer elements (batch-norm running statistics, ...)",
@@ -25,15 +26,27 @@ EXPECT_KEYS = {
     "max_params": "upper bound on the parameters; K, M, G suffixes (powers of 1000)",
     "max_macs": "upper bound on the multiply-accumulates; K, M, G suffixes",
     "max_param_memory": "upper bound on parameters x dtype size; B, KB/MB/GB (1000) or "
-                        "KiB/MiB/GiB (1024)",
+    "KiB/MiB/GiB (1024)",
 }
 
 COUNT_SUFFIXES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
-MEMORY_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-                "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+MEMORY_UNITS = {
+    "": 1,
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
 # digits in groups of three after a comma (1,000,000) or split by single underscores
-_QUANTITY = re.compile(r"^\s*((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+(?:_[0-9]+)*)(?:\.[0-9]+)?)"
-                       r"\s*([A-Za-z]*)\s*$")
+_QUANTITY = re.compile(
+    r"^\s*((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+(?:_[0-9]+)*)(?:\.[0-9]+)?)"
+    r"\s*([A-Za-z]*)\s*$"
+)
 MAX_QUANTITY = 2**63 - 1  # as every count layercalc computes (expr.MAX_ABS)
 
 
@@ -67,8 +80,10 @@ def _parse(text: str, units: dict, what: str, bytes_: bool = False) -> int:
     key = unit.upper()
     if key not in units:
         if bytes_ and key in COUNT_SUFFIXES:
-            raise QuantityError(f"'{unit}' is not a memory unit; write {unit.upper()}B "
-                                f"(powers of 1000) or {unit.upper()}iB (powers of 1024)")
+            raise QuantityError(
+                f"'{unit}' is not a memory unit; write {unit.upper()}B "
+                f"(powers of 1000) or {unit.upper()}iB (powers of 1024)"
+            )
         raise QuantityError(f"unknown unit '{unit}' in '{text}': expected {what}")
     try:
         value = Decimal(digits.replace("_", "").replace(",", "")) * units[key]
@@ -104,8 +119,9 @@ def _value(node: Node, names: dict, key: str, parse=None) -> int:
     if isinstance(v, float):
         if not v.is_integer():
             if parse is None:
-                raise SpecError("bad-expect", f"expect.{key} must be an integer, got {v}",
-                                node=node)
+                raise SpecError(
+                    "bad-expect", f"expect.{key} must be an integer, got {v}", node=node
+                )
             v = int(v)
         v = int(v)
     if v < 0:
@@ -119,8 +135,9 @@ def _shape(node: Node, names: dict, what: str) -> list:
     """An expected output shape; ``[]`` is the shape of a 0-d output (a ``sum`` or
     ``mean`` over every dim), as ``torch.Size([])``."""
     if not isinstance(node, Sequence):
-        raise SpecError("bad-expect", f"{what} must be a shape such as [1, 10] ([] for a "
-                        "0-d output)", node=node)
+        raise SpecError(
+            "bad-expect", f"{what} must be a shape such as [1, 10] ([] for a 0-d output)", node=node
+        )
     out = []
     for item in node.items:
         if not isinstance(item, Scalar) or isinstance(item.value, bool):
@@ -145,26 +162,49 @@ def _check_output(net, node: Node, file) -> list[Diagnostic]:
                 break
             name = str(knode.value)
             if name not in outs:
-                found.append(_error("bad-expect", f"expect.output names '{name}', which is not "
-                                    f"an output of the network ({', '.join(outs)})", knode,
-                                    file, did_you_mean(name, list(outs))))
+                found.append(
+                    _error(
+                        "bad-expect",
+                        f"expect.output names '{name}', which is not "
+                        f"an output of the network ({', '.join(outs)})",
+                        knode,
+                        file,
+                        did_you_mean(name, list(outs)),
+                    )
+                )
                 continue
             want = _shape(vnode, names, f"expect.output.{name}")
             if want != outs[name]:
-                found.append(_error("expect-output", f"output '{name}': expected {want}, got "
-                                    f"{outs[name]}", vnode, file,
-                                    f"the network's output '{name}' is {outs[name]}"))
+                found.append(
+                    _error(
+                        "expect-output",
+                        f"output '{name}': expected {want}, got {outs[name]}",
+                        vnode,
+                        file,
+                        f"the network's output '{name}' is {outs[name]}",
+                    )
+                )
         return found
     if isinstance(actual, dict) and len(actual) != 1:
-        raise SpecError("bad-expect", f"the network has {len(actual)} outputs, so "
-                        "expect.output must map each name to its shape", node=node,
-                        hint="write e.g. `output: {" + ", ".join(f"{k}: [...]" for k in actual)
-                        + "}`")
+        raise SpecError(
+            "bad-expect",
+            f"the network has {len(actual)} outputs, so "
+            "expect.output must map each name to its shape",
+            node=node,
+            hint="write e.g. `output: {" + ", ".join(f"{k}: [...]" for k in actual) + "}`",
+        )
     got = actual if isinstance(actual, list) else next(iter(actual.values()))
     want = _shape(node, names, "expect.output")
     if want != got:
-        return [_error("expect-output", f"output: expected {want}, got {got}", node, file,
-                       _shape_hint(want, got))]
+        return [
+            _error(
+                "expect-output",
+                f"output: expected {want}, got {got}",
+                node,
+                file,
+                _shape_hint(want, got),
+            )
+        ]
     return []
 
 
@@ -188,21 +228,34 @@ def _exact(key: str, want: int, got: int, node, file, unit: str = "") -> list[Di
         return []
     diff = got - want
     more = f"{_num(abs(diff))} {'more' if diff > 0 else 'fewer'}"
-    return [_error(f"expect-{key.replace('_', '-')}",
-                   f"{key}: expected {_num(want)}{unit}, got {_num(got)}{unit} ({more})",
-                   node, file, f"if the change is intended, set `{key}: {got}`")]
+    return [
+        _error(
+            f"expect-{key.replace('_', '-')}",
+            f"{key}: expected {_num(want)}{unit}, got {_num(got)}{unit} ({more})",
+            node,
+            file,
+            f"if the change is intended, set `{key}: {got}`",
+        )
+    ]
 
 
-def _bound(key: str, limit: int, got: int, node, file, unit: str = "", show=None
-           ) -> list[Diagnostic]:
+def _bound(
+    key: str, limit: int, got: int, node, file, unit: str = "", show=None
+) -> list[Diagnostic]:
     if got <= limit:
         return []
     written = f" ({node.value})" if isinstance(node.value, str) else ""
     extra = f" = {show(got)}" if show else ""
-    return [_error(f"expect-{key.replace('_', '-')}",
-                   f"{key}: at most {_num(limit)}{unit}{written} allowed, got {_num(got)}{unit}"
-                   f"{extra} ({_num(got - limit)}{unit} over)", node, file,
-                   "shrink the network or raise the bound")]
+    return [
+        _error(
+            f"expect-{key.replace('_', '-')}",
+            f"{key}: at most {_num(limit)}{unit}{written} allowed, got {_num(got)}{unit}"
+            f"{extra} ({_num(got - limit)}{unit} over)",
+            node,
+            file,
+            "shrink the network or raise the bound",
+        )
+    ]
 
 
 def check_expectations(net, file: str | None = None) -> list[Diagnostic]:
@@ -226,26 +279,43 @@ def check_expectations(net, file: str | None = None) -> list[Diagnostic]:
             elif key in ("params", "trainable", "buffers", "macs"):
                 found += _exact(key, _value(vnode, names, key), totals[key], vnode, file)
             elif key == "max_params":
-                found += _bound(key, _value(vnode, names, key, parse_count), totals["params"],
-                                vnode, file)
+                found += _bound(
+                    key, _value(vnode, names, key, parse_count), totals["params"], vnode, file
+                )
             elif key == "max_macs":
-                found += _bound(key, _value(vnode, names, key, parse_count), totals["macs"],
-                                vnode, file)
+                found += _bound(
+                    key, _value(vnode, names, key, parse_count), totals["macs"], vnode, file
+                )
             elif key == "max_param_memory":
                 got = tensor_bytes(net, [t for layer in net.layers for t in layer.tensors], False)
-                found += _bound(key, _value(vnode, names, key, parse_memory), got, vnode, file,
-                                " bytes", human_bytes)
+                found += _bound(
+                    key,
+                    _value(vnode, names, key, parse_memory),
+                    got,
+                    vnode,
+                    file,
+                    " bytes",
+                    human_bytes,
+                )
             else:
-                found.append(_error("unknown-expect", f"unknown expectation '{key}'", knode,
-                                    file, did_you_mean(str(key), EXPECT_KEYS)
-                                    or "expect takes " + ", ".join(EXPECT_KEYS)))
+                found.append(
+                    _error(
+                        "unknown-expect",
+                        f"unknown expectation '{key}'",
+                        knode,
+                        file,
+                        did_you_mean(str(key), EXPECT_KEYS)
+                        or "expect takes " + ", ".join(EXPECT_KEYS),
+                    )
+                )
         except SpecError as exc:
             found.append(exc.diagnostic(file))
     return found
 
 
-def check_network(net, file: str | None = None, lint_levels: dict | None = None
-                  ) -> list[Diagnostic]:
+def check_network(
+    net, file: str | None = None, lint_levels: dict | None = None
+) -> list[Diagnostic]:
     """Failed expectations and lint findings of one network, in file order."""
     from .lint import lint
 

@@ -5,6 +5,7 @@ Pure: a resolved network in, structured explanations out; ``lines`` makes the te
 The shape arithmetic is printed from the same inputs layercalc.arith computes with, and
 every printed result is the layer's real output size.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,10 +26,12 @@ from ..layers.pool import AdaptivePool, Pool
 from ..layers.reshape import Flatten
 
 # what a conv's padding holds, by padding_mode: only "zeros" adds nothing to the sum
-PADDING = {"zeros": "zero padding",
-           "reflect": "the reflect padding (the input mirrored at its border)",
-           "replicate": "the replicate padding (copies of the border values)",
-           "circular": "the circular padding (the input wrapped around)"}
+PADDING = {
+    "zeros": "zero padding",
+    "reflect": "the reflect padding (the input mirrored at its border)",
+    "replicate": "the replicate padding (copies of the border values)",
+    "circular": "the circular padding (the input wrapped around)",
+}
 DIM_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 UNIT = {"length": "position", "depth": "plane", "height": "row", "width": "column"}
 
@@ -118,24 +121,31 @@ def _window_lines(dims, sp_in, sp_out, k, s, lefts, rights, d, ceil_mode=False):
             raw = (num_ // s[i] if not ceil_mode else -(-num_ // s[i])) + 1
             text = f"{rnd[0]}{expr}{rnd[1]} + 1 = {rnd[0]}{_frac(q)}{rnd[1]} + 1 = {raw}"
         if raw != o:  # ceil_mode's last-window rule
-            text += (f"; the last window would start at ({raw} − 1)·{s[i]} = {(raw - 1) * s[i]}"
-                     f" ≥ n + p = {n + lefts[i]}, inside the right padding, so PyTorch "
-                     f"drops it: {o}")
+            text += (
+                f"; the last window would start at ({raw} − 1)·{s[i]} = {(raw - 1) * s[i]}"
+                f" ≥ n + p = {n + lefts[i]}, inside the right padding, so PyTorch "
+                f"drops it: {o}"
+            )
         lines.append(f"  {dim}: {text}")
         if not ceil_mode:
             if q.denominator != 1:
                 dropped = num_ % s[i]
                 note = _unread_note(dim, n, k[i], s[i], lefts[i], d[i], o)
-                lines.append(f"      floor drops a remainder of {dropped}" +
-                             ("" if note else f" (only padding: every input "
-                              f"{UNIT.get(dim, 'position')} is still read)"))
+                lines.append(
+                    f"      floor drops a remainder of {dropped}"
+                    + (
+                        ""
+                        if note
+                        else f" (only padding: every input "
+                        f"{UNIT.get(dim, 'position')} is still read)"
+                    )
+                )
                 if note:
                     lines.append(note)
             elif s[i] > d[i] * (k[i] - 1) + 1:
                 note = _unread_note(dim, n, k[i], s[i], lefts[i], d[i], o)
                 if note:
-                    lines.append(note + f" (stride {s[i]} > kernel span "
-                                 f"{d[i] * (k[i] - 1) + 1})")
+                    lines.append(note + f" (stride {s[i]} > kernel span {d[i] * (k[i] - 1) + 1})")
     return lines
 
 
@@ -152,20 +162,37 @@ def _shape(layer) -> list[str]:
         dims = _dims(lt.dims)
         lefts = [p[0] for p in a["_pads"]]
         rights = [p[1] for p in a["_pads"]]
-        lines = _window_lines(dims, shape[-lt.dims:], layer.output[-lt.dims:], a["_k"], a["_s"],
-                              lefts, rights, a["_d"])
+        lines = _window_lines(
+            dims,
+            shape[-lt.dims :],
+            layer.output[-lt.dims :],
+            a["_k"],
+            a["_s"],
+            lefts,
+            rights,
+            a["_d"],
+        )
         if a["padding"] == "same":
-            lines.append("padding='same': total d·(k − 1) split left " +
-                         ", ".join(f"{x}" for x in lefts) + ", right " +
-                         ", ".join(f"{x}" for x in rights))
+            lines.append(
+                "padding='same': total d·(k − 1) split left "
+                + ", ".join(f"{x}" for x in lefts)
+                + ", right "
+                + ", ".join(f"{x}" for x in rights)
+            )
         lines.append(f"channels: {a['in_channels']} -> {a['out_channels']} (out_channels)")
         return lines
     if isinstance(lt, ConvTranspose):
         dims = _dims(lt.dims)
         lines = ["out = (n − 1)·s − 2·p + d·(k − 1) + output_padding + 1"]
         for i, dim in enumerate(dims):
-            n, k, s, p, d, op = (shape[-lt.dims:][i], a["_k"][i], a["_s"][i], a["_p"][i],
-                                 a["_d"][i], a["_op"][i])
+            n, k, s, p, d, op = (
+                shape[-lt.dims :][i],
+                a["_k"][i],
+                a["_s"][i],
+                a["_p"][i],
+                a["_d"][i],
+                a["_op"][i],
+            )
             o = conv_transpose_output_size(n, k, s, p, d, op)
             lines.append(f"  {dim}: ({n} − 1)·{s} − 2·{p} + {d}·({k} − 1) + {op} + 1 = {o}")
         lines.append(f"channels: {a['in_channels']} -> {a['out_channels']} (out_channels)")
@@ -173,8 +200,17 @@ def _shape(layer) -> list[str]:
     if isinstance(lt, Pool):
         dims = _dims(lt.dims)
         p = list(a["_p"])
-        lines = _window_lines(dims, shape[-lt.dims:], layer.output[-lt.dims:], a["_k"], a["_s"],
-                              p, p, a["_d"], a["ceil_mode"])
+        lines = _window_lines(
+            dims,
+            shape[-lt.dims :],
+            layer.output[-lt.dims :],
+            a["_k"],
+            a["_s"],
+            p,
+            p,
+            a["_d"],
+            a["ceil_mode"],
+        )
         if a["stride"] is None:
             lines.insert(0, "stride defaults to kernel_size")
         lines.append("channels unchanged")
@@ -183,14 +219,16 @@ def _shape(layer) -> list[str]:
         dims = _dims(lt.dims)
         lines = ["out = output_size; window i covers [⌊i·n/out⌋, ⌈(i + 1)·n/out⌉)"]
         for i, dim in enumerate(dims):
-            n, o = shape[-lt.dims:][i], layer.output[-lt.dims:][i]
+            n, o = shape[-lt.dims :][i], layer.output[-lt.dims :][i]
             sizes = {b - a_ for a_, b in (adaptive_window(j, n, o) for j in range(o))}
             w = "/".join(str(v) for v in sorted(sizes))
             lines.append(f"  {dim}: {n} -> {o} (windows of {w})")
         return lines
     if isinstance(lt, Linear):
-        return [f"last dim: in_features {a['in_features']} -> out_features "
-                f"{a['out_features']}; the other dims {list(shape[:-1])} stay"]
+        return [
+            f"last dim: in_features {a['in_features']} -> out_features "
+            f"{a['out_features']}; the other dims {list(shape[:-1])} stay"
+        ]
     ins = layer.input_shapes
     if len(ins) > 1:
         if lt.name in ("concat",):  # equal shapes too: a Fire module's 64 + 64
@@ -199,18 +237,20 @@ def _shape(layer) -> list[str]:
             return [f"concatenated along dim {a['dim']}: {parts} = {layer.output[dim]}"]
         if len(set(map(tuple, ins))) == 1:
             return [f"{len(ins)} inputs of shape {list(ins[0])} merged element-wise"]
-        return ["broadcast " + " and ".join(str(list(s)) for s in ins) +
-                f" -> {list(layer.output)}"]
+        return [
+            "broadcast " + " and ".join(str(list(s)) for s in ins) + f" -> {list(layer.output)}"
+        ]
     if isinstance(lt, Flatten):
         r = len(shape)
         s0, e0 = a["start_dim"] % r, a["end_dim"] % r
-        part = shape[s0:e0 + 1]
+        part = shape[s0 : e0 + 1]
         return [f"flatten dims {s0}..{e0}: {'·'.join(map(str, part))} = {num(prod(part))}"]
     if tuple(shape) == tuple(layer.output):
         return ["shape unchanged"]
     if prod(shape) == prod(layer.output):
-        return [f"same {num(prod(shape))} elements rearranged: {list(shape)} -> "
-                f"{list(layer.output)}"]
+        return [
+            f"same {num(prod(shape))} elements rearranged: {list(shape)} -> {list(layer.output)}"
+        ]
     return [f"{list(shape)} -> {list(layer.output)}"]
 
 
@@ -249,13 +289,17 @@ def _params(layer) -> list[str]:
             text += " (weight is (in, out/groups, *k))"
         lines.append(text)
     for key, target, shape in layer.ties:  # `tie:` one tensor under two keys (GPT-2's head)
-        lines.append(f"{key} {_product(shape)} = {num(prod(shape))} is {target}, tied: one "
-                     "tensor, counted once, there")
+        lines.append(
+            f"{key} {_product(shape)} = {num(prod(shape))} is {target}, tied: one "
+            "tensor, counted once, there"
+        )
     if buffers:
-        lines.append("buffers: " + " + ".join(f"{t.key or 'the tensor'} {num(t.numel)}"
-                                              for t in buffers) +
-                     (f" = {num(layer.buffers)}" if len(buffers) > 1 else "") +
-                     " (not parameters)")
+        lines.append(
+            "buffers: "
+            + " + ".join(f"{t.key or 'the tensor'} {num(t.numel)}" for t in buffers)
+            + (f" = {num(layer.buffers)}" if len(buffers) > 1 else "")
+            + " (not parameters)"
+        )
     return lines
 
 
@@ -270,30 +314,45 @@ def _compare(layer):
     if not layer.input_shapes:
         return [], {}
     shape = layer.input_shapes[0]
-    weights = sum(t.numel for t in layer.tensors if not t.buffer and t.key == "weight") + \
-        sum(prod(shape) for key, _, shape in layer.ties if key == "weight")
+    weights = sum(t.numel for t in layer.tensors if not t.buffer and t.key == "weight") + sum(
+        prod(shape) for key, _, shape in layer.ties if key == "weight"
+    )
     touch = "touch real data"
     if isinstance(lt, (Conv, ConvTranspose)):
         n = _batch(shape, lt.dims)
-        sp_in, sp_out = shape[-lt.dims:], layer.output[-lt.dims:]
+        sp_in, sp_out = shape[-lt.dims :], layer.output[-lt.dims :]
         c_in, c_out, g = a["in_channels"], a["out_channels"], a["groups"]
         inputs = c_in * prod(sp_in)
         outputs = c_out * prod(sp_out)
         macs = layer.macs // n
         if isinstance(lt, Conv):
             fan_in = (c_in // g) * prod(a["_k"])
-            real = c_out * (c_in // g) * prod(
-                taps_on_input(sp_in[i], a["_k"][i], a["_s"][i], a["_pads"][i][0], a["_d"][i],
-                              sp_out[i]) for i in range(lt.dims))
+            real = (
+                c_out
+                * (c_in // g)
+                * prod(
+                    taps_on_input(
+                        sp_in[i], a["_k"][i], a["_s"][i], a["_pads"][i][0], a["_d"][i], sp_out[i]
+                    )
+                    for i in range(lt.dims)
+                )
+            )
             mode = a["padding_mode"]
             waste = PADDING.get(mode, f"the {mode} padding")
             if mode != "zeros":  # that padding is data too, read at a second place
                 touch = "read the input itself"
         else:
             fan_in = None
-            real = c_in * (c_out // g) * prod(
-                transposed_taps_on_output(sp_in[i], a["_k"][i], a["_s"][i], a["_p"][i],
-                                          a["_d"][i], sp_out[i]) for i in range(lt.dims))
+            real = (
+                c_in
+                * (c_out // g)
+                * prod(
+                    transposed_taps_on_output(
+                        sp_in[i], a["_k"][i], a["_s"][i], a["_p"][i], a["_d"][i], sp_out[i]
+                    )
+                    for i in range(lt.dims)
+                )
+            )
             waste = "the cropped border (padding)"
     elif isinstance(lt, Linear):
         n = shape[0] if len(shape) >= 2 else 1
@@ -306,21 +365,33 @@ def _compare(layer):
     else:
         return [], {}
     dense = inputs * outputs
-    fig = {"inputs": inputs, "outputs": outputs, "dense_weights": dense, "weights": weights,
-           "connections": macs, "connections_on_data": real,
-           "sharing": macs / weights if weights else 0.0}
+    fig = {
+        "inputs": inputs,
+        "outputs": outputs,
+        "dense_weights": dense,
+        "weights": weights,
+        "connections": macs,
+        "connections_on_data": real,
+        "sharing": macs / weights if weights else 0.0,
+    }
     lines = []
     ratio = dense / weights if weights else 0
     if dense == weights:
-        lines.append(f"fully connected: {num(inputs)} inputs × {num(outputs)} outputs = "
-                     f"{num(dense)} weights; this layer is one")
+        lines.append(
+            f"fully connected: {num(inputs)} inputs × {num(outputs)} outputs = "
+            f"{num(dense)} weights; this layer is one"
+        )
     else:
-        lines.append(f"fully connected: {num(inputs)} inputs × {num(outputs)} outputs would "
-                     f"need {num(dense)} weights, {_ratio(ratio)} this layer's {num(weights)}")
+        lines.append(
+            f"fully connected: {num(inputs)} inputs × {num(outputs)} outputs would "
+            f"need {num(dense)} weights, {_ratio(ratio)} this layer's {num(weights)}"
+        )
     conn = f"connections: {num(macs)} multiply-adds per sample"
     if fan_in is not None and fan_in != inputs:
-        conn += (f"; each output reads {num(fan_in)} of the {num(inputs)} inputs "
-                 f"({_pct(fan_in / inputs)}, sparse connectivity)")
+        conn += (
+            f"; each output reads {num(fan_in)} of the {num(inputs)} inputs "
+            f"({_pct(fan_in / inputs)}, sparse connectivity)"
+        )
     lines.append(conn)
     if real != macs:
         lines.append(f"  {num(real)} of them {touch}, {num(macs - real)} fall on {waste}")
@@ -329,8 +400,10 @@ def _compare(layer):
         if macs == weights:
             lines.append("weight sharing: none, every weight is used once per sample")
         else:
-            lines.append(f"weight sharing: {num(macs)} / {num(weights)} = {_ratio(share)[:-1]}: "
-                         f"each weight is used {_ratio(share)[:-1]} times per sample")
+            lines.append(
+                f"weight sharing: {num(macs)} / {num(weights)} = {_ratio(share)[:-1]}: "
+                f"each weight is used {_ratio(share)[:-1]} times per sample"
+            )
     return lines, fig
 
 
@@ -354,27 +427,43 @@ def explain(net, name: str | None = None) -> list[Explanation]:
             raise KeyError(name)
         kind, i = hit
         if kind == "layer":  # with every later call of it (`share`)
-            layers = [layer for layer in net.layers[i:] if layer.name == name and
-                      (layer is net.layers[i] or layer.shares == i)]
+            layers = [
+                layer
+                for layer in net.layers[i:]
+                if layer.name == name and (layer is net.layers[i] or layer.shares == i)
+            ]
         else:
             g = net.groups[i]
-            layers = net.layers[g.first:g.last]
+            layers = net.layers[g.first : g.last]
     out = []
     for layer in layers:
         if layer.shares is not None:  # another call: the module's parameters, counted once
             first = net.layers[layer.shares]
-            params = [f"shares the {num(first.params)} parameters"
-                      + (f" and {num(first.buffers)} buffers" if first.buffers else "")
-                      + " of its first call (counted once, as PyTorch's parameters() "
-                      "does)" if first.params or first.buffers else
-                      "no parameters (another call of the same module)"]
+            params = [
+                f"shares the {num(first.params)} parameters"
+                + (f" and {num(first.buffers)} buffers" if first.buffers else "")
+                + " of its first call (counted once, as PyTorch's parameters() "
+                "does)"
+                if first.params or first.buffers
+                else "no parameters (another call of the same module)"
+            ]
             compare, fig = [], {}
         else:
             params = _params(layer)
             compare, fig = _compare(layer)
-        out.append(Explanation(layer.name, layer.type.name, [list(s) for s in layer.input_shapes],
-                               tuple(layer.output), _shape(layer), params, compare, fig,
-                               call=layer.call))
+        out.append(
+            Explanation(
+                layer.name,
+                layer.type.name,
+                [list(s) for s in layer.input_shapes],
+                tuple(layer.output),
+                _shape(layer),
+                params,
+                compare,
+                fig,
+                call=layer.call,
+            )
+        )
     return out
 
 

@@ -8,6 +8,7 @@ and the command line overrides that (``--disable CODE``, ``--error CODE``).
 Pure: takes a built network, returns located diagnostics. Rules dispatch on the layer
 classes of the registry, never on type-name substrings.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -76,6 +77,7 @@ def _first_arg(layer, *names) -> str | None:
 
 # -- stride-drops-input ------------------------------------------------------------------
 
+
 def _window_params(layer):
     """Per spatial dim (kernel, stride, left padding, dilation) of a conv or pool."""
     a = layer.args
@@ -104,20 +106,26 @@ def check_stride(net) -> Iterator[Finding]:
             continue
         i, n, k, s, pl, unused, end = parts[0]
         dropped = " and ".join(
-            f"the last {_unit(dims, j, 1)} ({_unit(dims, j, 1)} {nn - 1})" if u == 1 else
-            f"the last {u} {_unit(dims, j, u)} ({_unit(dims, j, u)} {ee}..{nn - 1})"
-            for j, nn, _, _, _, u, ee in parts)
+            f"the last {_unit(dims, j, 1)} ({_unit(dims, j, 1)} {nn - 1})"
+            if u == 1
+            else f"the last {u} {_unit(dims, j, u)} ({_unit(dims, j, u)} {ee}..{nn - 1})"
+            for j, nn, _, _, _, u, ee in parts
+        )
         pad = f", padding {pl}" if pl else ""
         size = "x".join(map(str, sizes)) if dims > 1 else f"length-{sizes[0]}"
-        yield Finding(layer, _first_arg(layer, "stride", "kernel_size"),
-                      f"{_label(layer)}: kernel {k}, stride {s}{pad} never reads {dropped} "
-                      f"of its {size} input: (size + padding - kernel) is not a multiple of "
-                      "the stride, and the output size floors",
-                      f"use an input size of {n - unused} or {n - unused + s}, or padding "
-                      "(or ceil_mode for a pool) that lets the last window reach the edge")
+        yield Finding(
+            layer,
+            _first_arg(layer, "stride", "kernel_size"),
+            f"{_label(layer)}: kernel {k}, stride {s}{pad} never reads {dropped} "
+            f"of its {size} input: (size + padding - kernel) is not a multiple of "
+            "the stride, and the output size floors",
+            f"use an input size of {n - unused} or {n - unused + s}, or padding "
+            "(or ceil_mode for a pool) that lets the last window reach the edge",
+        )
 
 
 # -- bias-before-norm --------------------------------------------------------------------
+
 
 def _consumers(net) -> dict:
     out: dict = {}
@@ -140,19 +148,26 @@ def check_bias_before_norm(net) -> Iterator[Finding]:
         elif len(layer.output) != t.dims + 2:
             continue
         users = consumers.get(layer.ref, [])
-        if not users or layer.name in net.outputs or \
-                not all(isinstance(u.type, (BatchNorm, InstanceNorm)) for u in users):
+        if (
+            not users
+            or layer.name in net.outputs
+            or not all(isinstance(u.type, (BatchNorm, InstanceNorm)) for u in users)
+        ):
             continue
         c = layer.output[1]
         norm = users[0]
-        yield Finding(layer, "bias" if "bias" in layer.arg_nodes else None,
-                      f"{_label(layer)} has a bias ({c:,} parameters) that the "
-                      f"{norm.type.name} '{norm.name}' right after it cancels: normalising "
-                      "subtracts each channel's mean, bias included",
-                      "set `bias: false`; the norm's own shift (beta) does the bias's job")
+        yield Finding(
+            layer,
+            "bias" if "bias" in layer.arg_nodes else None,
+            f"{_label(layer)} has a bias ({c:,} parameters) that the "
+            f"{norm.type.name} '{norm.name}' right after it cancels: normalising "
+            "subtracts each channel's mean, bias included",
+            "set `bias: false`; the norm's own shift (beta) does the bias's job",
+        )
 
 
 # -- transpose-checkerboard --------------------------------------------------------------
+
 
 def check_checkerboard(net) -> Iterator[Finding]:
     for layer in net.layers:
@@ -165,15 +180,19 @@ def check_checkerboard(net) -> Iterator[Finding]:
         k, s, d = bad[0]
         taps = f" ({k // s} or {k // s + 1} kernel taps per output pixel)" if d == 1 else ""
         better = s * (k // s + 1)
-        yield Finding(layer, _first_arg(layer, "kernel_size", "stride"),
-                      f"{_label(layer)}: kernel {k} is not divisible by stride {s}, so "
-                      f"neighbouring output pixels get unequal contributions{taps}: "
-                      "checkerboard artefacts (Odena et al. 2016)",
-                      f"use kernel {better} (a multiple of {s}) with matching padding, or "
-                      "upsample followed by a stride-1 conv")
+        yield Finding(
+            layer,
+            _first_arg(layer, "kernel_size", "stride"),
+            f"{_label(layer)}: kernel {k} is not divisible by stride {s}, so "
+            f"neighbouring output pixels get unequal contributions{taps}: "
+            "checkerboard artefacts (Odena et al. 2016)",
+            f"use kernel {better} (a multiple of {s}) with matching padding, or "
+            "upsample followed by a stride-1 conv",
+        )
 
 
 # -- kernel-exceeds-input ----------------------------------------------------------------
+
 
 def check_kernel_exceeds_input(net) -> Iterator[Finding]:
     for layer in net.layers:
@@ -184,8 +203,9 @@ def check_kernel_exceeds_input(net) -> Iterator[Finding]:
         outs = _spatial(layer.output, dims)
         params = _window_params(layer)
         ks = tuple(p[0] for p in params)
-        used = tuple(taps_reaching(n, o, k, s, d, pl)
-                     for (k, s, pl, d), n, o in zip(params, sizes, outs))
+        used = tuple(
+            taps_reaching(n, o, k, s, d, pl) for (k, s, pl, d), n, o in zip(params, sizes, outs)
+        )
         if used == ks:
             continue
         weights = sum(t.numel for t in layer.tensors if t.key == "weight")
@@ -196,14 +216,18 @@ def check_kernel_exceeds_input(net) -> Iterator[Finding]:
             what = "only its centre ever touches the input"
         else:
             what = f"only {'x'.join(map(str, used))} of its taps ever touch the input"
-        yield Finding(layer, _first_arg(layer, "kernel_size"),
-                      f"{_label(layer)}: kernel {kernel} on a {size} input: {what}; the rest "
-                      f"multiply padding, so {dead:,} of its {weights:,} weights are dead",
-                      f"use kernel_size {'x'.join(map(str, used)) if len(set(used)) > 1 else used[0]}"
-                      " (the same output, fewer parameters)")
+        yield Finding(
+            layer,
+            _first_arg(layer, "kernel_size"),
+            f"{_label(layer)}: kernel {kernel} on a {size} input: {what}; the rest "
+            f"multiply padding, so {dead:,} of its {weights:,} weights are dead",
+            f"use kernel_size {'x'.join(map(str, used)) if len(set(used)) > 1 else used[0]}"
+            " (the same output, fewer parameters)",
+        )
 
 
 # -- asymmetric-same-padding -------------------------------------------------------------
+
 
 def check_asymmetric_same(net) -> Iterator[Finding]:
     for layer in net.layers:
@@ -212,16 +236,19 @@ def check_asymmetric_same(net) -> Iterator[Finding]:
         a = layer.args
         for i, ((left, right), k) in enumerate(zip(a["_pads"], a["_k"])):
             if left != right:
-                yield Finding(layer, _first_arg(layer, "kernel_size", "padding"),
-                              f"{_label(layer)}: kernel {k} with padding 'same' cannot pad "
-                              f"evenly: PyTorch pads {left} before and {right} after (spatial "
-                              f"dim {i}), shifting the output half a pixel against the input",
-                              f"use an odd kernel size ({k + 1} or {k - 1}) or explicit "
-                              "padding")
+                yield Finding(
+                    layer,
+                    _first_arg(layer, "kernel_size", "padding"),
+                    f"{_label(layer)}: kernel {k} with padding 'same' cannot pad "
+                    f"evenly: PyTorch pads {left} before and {right} after (spatial "
+                    f"dim {i}), shifting the output half a pixel against the input",
+                    f"use an odd kernel size ({k + 1} or {k - 1}) or explicit padding",
+                )
                 break
 
 
 # -- dominant-linear ---------------------------------------------------------------------
+
 
 def check_dominant_linear(net) -> Iterator[Finding]:
     holders = [layer for layer in net.layers if layer.params]
@@ -235,15 +262,19 @@ def check_dominant_linear(net) -> Iterator[Finding]:
         if p < DOMINANT_MIN or p <= DOMINANT_SHARE * total:
             continue
         a = layer.args
-        yield Finding(layer, None,
-                      f"{_label(layer)} holds {p / total:.0%} of the network's parameters "
-                      f"({p:,} of {total:,}): {a['in_features']:,} inputs x "
-                      f"{a['out_features']:,} outputs",
-                      "shrink its input first (more downsampling, fewer channels, or global "
-                      "average pooling before flatten), or use fewer units")
+        yield Finding(
+            layer,
+            None,
+            f"{_label(layer)} holds {p / total:.0%} of the network's parameters "
+            f"({p:,} of {total:,}): {a['in_features']:,} inputs x "
+            f"{a['out_features']:,} outputs",
+            "shrink its input first (more downsampling, fewer channels, or global "
+            "average pooling before flatten), or use fewer units",
+        )
 
 
 # -- dropout-single-layer ----------------------------------------------------------------
+
 
 def check_dropout_single_layer(net) -> Iterator[Finding]:
     for layer in net.layers:
@@ -251,83 +282,103 @@ def check_dropout_single_layer(net) -> Iterator[Finding]:
             continue
         a = layer.args
         if a["dropout"] > 0 and a["num_layers"] == 1:
-            yield Finding(layer, _first_arg(layer, "dropout"),
-                          f"{_label(layer)}: dropout {a['dropout']} with num_layers 1 never "
-                          "drops anything: PyTorch applies it between stacked layers only, and "
-                          "warns: dropout option adds dropout after all but last recurrent "
-                          "layer, so non-zero dropout expects num_layers greater than 1, but "
-                          f"got dropout={a['dropout']} and num_layers=1",
-                          "stack layers (num_layers: 2 or more), or put a dropout entry after "
-                          "it and remove the argument")
+            yield Finding(
+                layer,
+                _first_arg(layer, "dropout"),
+                f"{_label(layer)}: dropout {a['dropout']} with num_layers 1 never "
+                "drops anything: PyTorch applies it between stacked layers only, and "
+                "warns: dropout option adds dropout after all but last recurrent "
+                "layer, so non-zero dropout expects num_layers greater than 1, but "
+                f"got dropout={a['dropout']} and num_layers=1",
+                "stack layers (num_layers: 2 or more), or put a dropout entry after "
+                "it and remove the argument",
+            )
 
 
-RULES: dict[str, Rule] = {r.code: r for r in (
-    Rule("stride-drops-input",
-         "a conv or pool stride leaves the last input rows or columns unread",
-         "The output size floors (size + 2p - kernel) / stride, so when that is not a "
-         "multiple of the stride the input's last rows or columns never reach a window.",
-         "input: [1, 8, 7, 7]\nlayers:\n  - max_pool2d: {kernel_size: 2}   # 7 -> 3: row "
-         "and column 6 are never read\n",
-         "input: [1, 8, 7, 7]\nlayers:\n  - max_pool2d: {kernel_size: 2, ceil_mode: true}"
-         "   # 7 -> 4\n",
-         check_stride),
-    Rule("bias-before-norm",
-         "a conv or linear bias feeds straight into a batch/instance norm, which cancels it",
-         "Normalising subtracts each channel's mean, so a per-channel bias right before it "
-         "has no effect: wasted parameters.",
-         "input: [1, 3, 32, 32]\nlayers:\n  - conv2d: {out_channels: 16, kernel_size: 3, "
-         "padding: 1}\n  - batch_norm2d\n  - relu\n",
-         "input: [1, 3, 32, 32]\nlayers:\n  - conv2d: {out_channels: 16, kernel_size: 3, "
-         "padding: 1, bias: false}\n  - batch_norm2d\n  - relu\n",
-         check_bias_before_norm),
-    Rule("transpose-checkerboard",
-         "a transposed conv whose kernel size is not divisible by its stride",
-         "Output pixels then receive unequal numbers of kernel taps, which shows as "
-         "checkerboard artefacts (Odena, Dumoulin & Olah, Distill 2016).",
-         "input: [1, 64, 8, 8]\nlayers:\n  - conv_transpose2d: {out_channels: 32, "
-         "kernel_size: 3, stride: 2, padding: 1, output_padding: 1}   # 8 -> 16\n",
-         "input: [1, 64, 8, 8]\nlayers:\n  - conv_transpose2d: {out_channels: 32, "
-         "kernel_size: 4, stride: 2, padding: 1}   # 8 -> 16\n",
-         check_checkerboard),
-    Rule("kernel-exceeds-input",
-         "a conv kernel larger than its input: some taps only ever see padding "
-         "(a 3x3 kernel on a 1x1 input uses only its centre)",
-         "Weights that only ever multiply padding are dead: they cost memory and never "
-         "affect the output.",
-         "input: [1, 512, 1, 1]\nlayers:\n  - conv2d: {out_channels: 256, kernel_size: 3, "
-         "padding: 1}\n",
-         "input: [1, 512, 1, 1]\nlayers:\n  - conv2d: {out_channels: 256, kernel_size: 1}\n",
-         check_kernel_exceeds_input),
-    Rule("asymmetric-same-padding",
-         "an even kernel with padding: same (PyTorch pads one more on the right/bottom)",
-         "padding='same' with an even kernel (more exactly, an odd dilation * (kernel - 1)) "
-         "cannot split the padding evenly, so features shift by half a pixel per layer.",
-         "input: [1, 3, 32, 32]\nlayers:\n  - conv2d: {out_channels: 16, kernel_size: 4, "
-         "padding: same}\n",
-         "input: [1, 3, 32, 32]\nlayers:\n  - conv2d: {out_channels: 16, kernel_size: 3, "
-         "padding: same}\n",
-         check_asymmetric_same),
-    Rule("dominant-linear",
-         "one linear layer holds most (> 50%, and at least 1M) of the parameters",
-         "The fully-connected trap: flattening a large feature map into a dense layer "
-         "(30,000 inputs x 100 units is 3 million weights) dwarfs the rest of the network.",
-         "input: [1, 3, 100, 100]\nlayers:\n  - flatten                       # 30,000 "
-         "features\n  - linear: {out_features: 100}   # 3,000,100 parameters\n  - relu\n"
-         "  - linear: {out_features: 10}\n",
-         "input: [1, 3, 100, 100]\nlayers:\n  - conv2d: {out_channels: 32, kernel_size: 3, "
-         "stride: 2, padding: 1}\n  - relu\n  - adaptive_avg_pool2d: {output_size: 1}\n"
-         "  - flatten                       # 32 features\n  - linear: {out_features: 100}\n"
-         "  - relu\n  - linear: {out_features: 10}\n",
-         check_dominant_linear),
-    Rule("dropout-single-layer",
-         "an rnn, lstm or gru with dropout > 0 and num_layers 1 (PyTorch warns)",
-         "A recurrent layer's dropout acts between its stacked layers, on every layer's "
-         "output but the last: with one layer it does nothing.",
-         "input: [20, 4, 32]\nlayers:\n  - lstm: {hidden_size: 64, dropout: 0.3}\n",
-         "input: [20, 4, 32]\nlayers:\n  - lstm: {hidden_size: 64, num_layers: 2, "
-         "dropout: 0.3}\n",
-         check_dropout_single_layer),
-)}
+RULES: dict[str, Rule] = {
+    r.code: r
+    for r in (
+        Rule(
+            "stride-drops-input",
+            "a conv or pool stride leaves the last input rows or columns unread",
+            "The output size floors (size + 2p - kernel) / stride, so when that is not a "
+            "multiple of the stride the input's last rows or columns never reach a window.",
+            "input: [1, 8, 7, 7]\nlayers:\n  - max_pool2d: {kernel_size: 2}   # 7 -> 3: row "
+            "and column 6 are never read\n",
+            "input: [1, 8, 7, 7]\nlayers:\n  - max_pool2d: {kernel_size: 2, ceil_mode: true}"
+            "   # 7 -> 4\n",
+            check_stride,
+        ),
+        Rule(
+            "bias-before-norm",
+            "a conv or linear bias feeds straight into a batch/instance norm, which cancels it",
+            "Normalising subtracts each channel's mean, so a per-channel bias right before it "
+            "has no effect: wasted parameters.",
+            "input: [1, 3, 32, 32]\nlayers:\n  - conv2d: {out_channels: 16, kernel_size: 3, "
+            "padding: 1}\n  - batch_norm2d\n  - relu\n",
+            "input: [1, 3, 32, 32]\nlayers:\n  - conv2d: {out_channels: 16, kernel_size: 3, "
+            "padding: 1, bias: false}\n  - batch_norm2d\n  - relu\n",
+            check_bias_before_norm,
+        ),
+        Rule(
+            "transpose-checkerboard",
+            "a transposed conv whose kernel size is not divisible by its stride",
+            "Output pixels then receive unequal numbers of kernel taps, which shows as "
+            "checkerboard artefacts (Odena, Dumoulin & Olah, Distill 2016).",
+            "input: [1, 64, 8, 8]\nlayers:\n  - conv_transpose2d: {out_channels: 32, "
+            "kernel_size: 3, stride: 2, padding: 1, output_padding: 1}   # 8 -> 16\n",
+            "input: [1, 64, 8, 8]\nlayers:\n  - conv_transpose2d: {out_channels: 32, "
+            "kernel_size: 4, stride: 2, padding: 1}   # 8 -> 16\n",
+            check_checkerboard,
+        ),
+        Rule(
+            "kernel-exceeds-input",
+            "a conv kernel larger than its input: some taps only ever see padding "
+            "(a 3x3 kernel on a 1x1 input uses only its centre)",
+            "Weights that only ever multiply padding are dead: they cost memory and never "
+            "affect the output.",
+            "input: [1, 512, 1, 1]\nlayers:\n  - conv2d: {out_channels: 256, kernel_size: 3, "
+            "padding: 1}\n",
+            "input: [1, 512, 1, 1]\nlayers:\n  - conv2d: {out_channels: 256, kernel_size: 1}\n",
+            check_kernel_exceeds_input,
+        ),
+        Rule(
+            "asymmetric-same-padding",
+            "an even kernel with padding: same (PyTorch pads one more on the right/bottom)",
+            "padding='same' with an even kernel (more exactly, an odd dilation * (kernel - 1)) "
+            "cannot split the padding evenly, so features shift by half a pixel per layer.",
+            "input: [1, 3, 32, 32]\nlayers:\n  - conv2d: {out_channels: 16, kernel_size: 4, "
+            "padding: same}\n",
+            "input: [1, 3, 32, 32]\nlayers:\n  - conv2d: {out_channels: 16, kernel_size: 3, "
+            "padding: same}\n",
+            check_asymmetric_same,
+        ),
+        Rule(
+            "dominant-linear",
+            "one linear layer holds most (> 50%, and at least 1M) of the parameters",
+            "The fully-connected trap: flattening a large feature map into a dense layer "
+            "(30,000 inputs x 100 units is 3 million weights) dwarfs the rest of the network.",
+            "input: [1, 3, 100, 100]\nlayers:\n  - flatten                       # 30,000 "
+            "features\n  - linear: {out_features: 100}   # 3,000,100 parameters\n  - relu\n"
+            "  - linear: {out_features: 10}\n",
+            "input: [1, 3, 100, 100]\nlayers:\n  - conv2d: {out_channels: 32, kernel_size: 3, "
+            "stride: 2, padding: 1}\n  - relu\n  - adaptive_avg_pool2d: {output_size: 1}\n"
+            "  - flatten                       # 32 features\n  - linear: {out_features: 100}\n"
+            "  - relu\n  - linear: {out_features: 10}\n",
+            check_dominant_linear,
+        ),
+        Rule(
+            "dropout-single-layer",
+            "an rnn, lstm or gru with dropout > 0 and num_layers 1 (PyTorch warns)",
+            "A recurrent layer's dropout acts between its stacked layers, on every layer's "
+            "output but the last: with one layer it does nothing.",
+            "input: [20, 4, 32]\nlayers:\n  - lstm: {hidden_size: 64, dropout: 0.3}\n",
+            "input: [20, 4, 32]\nlayers:\n  - lstm: {hidden_size: 64, num_layers: 2, "
+            "dropout: 0.3}\n",
+            check_dropout_single_layer,
+        ),
+    )
+}
 
 
 def _level(value) -> str | None:
@@ -343,9 +394,17 @@ def spec_levels(node: Node | None, file: str | None = None) -> tuple[dict, list]
     if node is None or (isinstance(node, Scalar) and node.value is None):
         return {}, []
     if not isinstance(node, Mapping):
-        return {}, [Diagnostic("bad-lint", "lint must be a mapping of rule codes to off, "
-                               "warning or error", node.line, node.col, "error",
-                               "e.g. `lint: {bias-before-norm: off}`", file)]
+        return {}, [
+            Diagnostic(
+                "bad-lint",
+                "lint must be a mapping of rule codes to off, warning or error",
+                node.line,
+                node.col,
+                "error",
+                "e.g. `lint: {bias-before-norm: off}`",
+                file,
+            )
+        ]
     levels: dict = {}
     problems = []
     for knode, vnode in node.items:
@@ -353,16 +412,31 @@ def spec_levels(node: Node | None, file: str | None = None) -> tuple[dict, list]
             break
         code = knode.value
         if code not in RULES:
-            problems.append(Diagnostic("unknown-lint-rule", f"unknown lint rule '{code}'",
-                                       knode.line, knode.col, "error",
-                                       did_you_mean(str(code), RULES)
-                                       or "rules: " + ", ".join(RULES), file))
+            problems.append(
+                Diagnostic(
+                    "unknown-lint-rule",
+                    f"unknown lint rule '{code}'",
+                    knode.line,
+                    knode.col,
+                    "error",
+                    did_you_mean(str(code), RULES) or "rules: " + ", ".join(RULES),
+                    file,
+                )
+            )
             continue
         level = _level(vnode.value) if isinstance(vnode, Scalar) else None
         if level is None:
-            problems.append(Diagnostic("bad-lint", f"lint level of '{code}' must be off, "
-                                       "warning or error", vnode.line, vnode.col, "error",
-                                       None, file))
+            problems.append(
+                Diagnostic(
+                    "bad-lint",
+                    f"lint level of '{code}' must be off, warning or error",
+                    vnode.line,
+                    vnode.col,
+                    "error",
+                    None,
+                    file,
+                )
+            )
             continue
         levels[code] = level
     return levels, problems
@@ -395,8 +469,9 @@ def lint(net, file: str | None = None, overrides: dict | None = None) -> list[Di
         for (line, col), (f, count) in seen.items():
             message = f.message
             if count > 1:
-                message += f" (and {count - 1} more layer{'s' if count > 2 else ''} built " \
-                           "from this entry)"
+                message += (
+                    f" (and {count - 1} more layer{'s' if count > 2 else ''} built from this entry)"
+                )
             found.append(Diagnostic(code, message, line, col, level, f.hint, file))
     found.sort(key=lambda d: (d.line, d.column))
     return found

@@ -2,6 +2,7 @@
 
 Pure apart from reading the named file; never raises for a bad spec.
 """
+
 from __future__ import annotations
 
 import errno
@@ -56,25 +57,40 @@ def _refuse_special(mode: int):
         raise exc
 
 
-def analyse(path: str, overrides: dict | None = None, input_override=None,
-            limits: Limits | None = None, display: str | None = None) -> Result:
+def analyse(
+    path: str,
+    overrides: dict | None = None,
+    input_override=None,
+    limits: Limits | None = None,
+    display: str | None = None,
+) -> Result:
     file = display or ("<stdin>" if path == "-" else path)
     try:
         data = read_source(path)
     except OSError as exc:
         why = exc.strerror or str(exc)
-        return Result(file, None, [Diagnostic("unreadable", f"cannot read the file: {why}",
-                                              file=file,
-                                              hint=None if path == "-" else
-                                              getattr(exc, "hint", "check the path"))])
+        return Result(
+            file,
+            None,
+            [
+                Diagnostic(
+                    "unreadable",
+                    f"cannot read the file: {why}",
+                    file=file,
+                    hint=None if path == "-" else getattr(exc, "hint", "check the path"),
+                )
+            ],
+        )
     if len(data) > MAX_FILE_BYTES:
-        return Result(file, None, [Diagnostic("too-large", "the file is larger than 16 MiB",
-                                              file=file)])
+        return Result(
+            file, None, [Diagnostic("too-large", "the file is larger than 16 MiB", file=file)]
+        )
     return analyse_bytes(data, file, overrides, input_override, limits)
 
 
-def analyse_bytes(data: bytes, file: str, overrides=None, input_override=None,
-                  limits=None) -> Result:
+def analyse_bytes(
+    data: bytes, file: str, overrides=None, input_override=None, limits=None
+) -> Result:
     try:
         with gc_paused():
             spec = load_spec(data, file, overrides, input_override, limits)
@@ -84,6 +100,5 @@ def analyse_bytes(data: bytes, file: str, overrides=None, input_override=None,
     except SpecError as exc:
         return Result(file, None, [exc.diagnostic(file)])
     except RecursionError:
-        return Result(file, None, [Diagnostic("too-deep", "the spec nests too deeply",
-                                              file=file)])
+        return Result(file, None, [Diagnostic("too-deep", "the spec nests too deeply", file=file)])
     return Result(file, net, [])

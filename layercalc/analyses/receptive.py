@@ -18,6 +18,7 @@ therefore computed exactly, by mapping each output position of one period back t
 input interval it depends on; without transposed convs the closed forms above are exact
 and used directly.
 """
+
 from __future__ import annotations
 
 import math
@@ -110,8 +111,9 @@ class _Tracer:
             if w == "tconv":
                 k, s, p, d = (v[axis] for v in _tconv_params(layer))
                 self._spend(len(pos) * k)
-                src = {(o + p - t * d) // s for o in pos for t in range(k)
-                       if (o + p - t * d) % s == 0}
+                src = {
+                    (o + p - t * d) // s for o in pos for t in range(k) if (o + p - t * d) % s == 0
+                }
             elif w == ():
                 self._spend(len(pos))
                 src = pos
@@ -138,13 +140,23 @@ def receptive_fields(net) -> list[LayerField]:
     rank = _spatial_rank(net)
     out: list[LayerField] = []
     if rank == 0:
-        return [LayerField(layer.name, layer.type.name, tuple(layer.output), None,
-                           "no spatial dims", call=layer.call) for layer in net.layers]
+        return [
+            LayerField(
+                layer.name,
+                layer.type.name,
+                tuple(layer.output),
+                None,
+                "no spatial dims",
+                call=layer.call,
+            )
+            for layer in net.layers
+        ]
     # jumps stay ints (fast) until a transposed conv divides one into a Fraction
     refs = list(net.spec.input_refs())
     # a network with several inputs: fields are measured on the first
     state: dict[str, object] = dict.fromkeys(
-        refs[1:], _Undefined("undefined: it reads a network input other than the first"))
+        refs[1:], _Undefined("undefined: it reads a network input other than the first")
+    )
     state[refs[0]] = tuple(Field(1, 1, 0) for _ in range(rank))
     # per axis, a period of the output-position -> input-interval map (the product of
     # the transposed strides upstream), or None while no transposed conv is upstream
@@ -156,8 +168,7 @@ def receptive_fields(net) -> list[LayerField]:
         srcs = [state[n] for n in layer.inputs]
         bad = next((s for s in srcs if isinstance(s, _Undefined)), None)
         pers = [period[n] for n in layer.inputs if period[n] is not None]
-        per = (tuple(math.lcm(*(p[a] for p in pers)) for a in range(rank)) if pers
-               else None)
+        per = tuple(math.lcm(*(p[a] for p in pers)) for a in range(rank)) if pers else None
         res: object
         if bad is not None:
             res = _Undefined(bad.note)
@@ -182,10 +193,20 @@ def receptive_fields(net) -> list[LayerField]:
             state[ref] = res
             period[ref] = per
         if isinstance(res, _Undefined):
-            out.append(LayerField(layer.name, layer.type.name, tuple(layer.output), None, res.note,
-                                  call=layer.call))
+            out.append(
+                LayerField(
+                    layer.name,
+                    layer.type.name,
+                    tuple(layer.output),
+                    None,
+                    res.note,
+                    call=layer.call,
+                )
+            )
         else:
-            out.append(LayerField(layer.name, layer.type.name, tuple(layer.output), res, call=layer.call))
+            out.append(
+                LayerField(layer.name, layer.type.name, tuple(layer.output), res, call=layer.call)
+            )
     return out
 
 
@@ -199,8 +220,10 @@ def _forward(layer, w, srcs, rank):
         out_sp = tuple(layer.output[-rank:])
         for s in shapes:
             if tuple(s[-rank:]) != out_sp:
-                return _Undefined(f"undefined: {layer.type.name} of inputs with different "
-                                  "spatial sizes (broadcast or spatial concat)")
+                return _Undefined(
+                    f"undefined: {layer.type.name} of inputs with different "
+                    "spatial sizes (broadcast or spatial concat)"
+                )
         if len(srcs) == 1:
             return srcs[0]
         fields = []
@@ -251,7 +274,10 @@ def input_interval(net, layer: str, axis: int, lo: int, hi: int | None = None):
     """
     windows = {}
     for i, member in enumerate(net.layers):
-        windows[i] = ("tconv" if isinstance(member.type, ConvTranspose)
-                      else member.type.window(member.args, member.input_shapes, member.output))
+        windows[i] = (
+            "tconv"
+            if isinstance(member.type, ConvTranspose)
+            else member.type.window(member.args, member.input_shapes, member.output)
+        )
     index = {member.name: i for i, member in enumerate(net.layers)}
     return _Tracer(net, windows).interval(index[layer], axis, lo, lo if hi is None else hi)

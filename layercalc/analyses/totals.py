@@ -2,6 +2,7 @@
 
 Numbers stay numbers here; renderers (layercalc.render) turn them into text.
 """
+
 from __future__ import annotations
 
 from ..graph import Network, gc_paused
@@ -11,8 +12,11 @@ INT64_BYTES = 8
 
 def tensor_bytes(net: Network, tensors, buffers: bool) -> int:
     size = net.dtype_bytes
-    return sum(t.numel * (INT64_BYTES if t.dtype == "int64" else size)
-               for t in tensors if t.buffer == buffers)
+    return sum(
+        t.numel * (INT64_BYTES if t.dtype == "int64" else size)
+        for t in tensors
+        if t.buffer == buffers
+    )
 
 
 def split_params(layer) -> tuple[int, int]:
@@ -42,14 +46,16 @@ def network_totals(net: Network) -> dict:
         weights += w
         bias += b
     all_tensors = [t for layer in net.layers for t in layer.tensors]
-    totals.update({
-        "weights": weights,
-        "bias": bias,
-        "flops": 2 * totals["macs"],
-        "param_bytes": tensor_bytes(net, all_tensors, False),
-        "buffer_bytes": tensor_bytes(net, all_tensors, True),
-        "layers": len(net.layers),
-    })
+    totals.update(
+        {
+            "weights": weights,
+            "bias": bias,
+            "flops": 2 * totals["macs"],
+            "param_bytes": tensor_bytes(net, all_tensors, False),
+            "buffer_bytes": tensor_bytes(net, all_tensors, True),
+            "layers": len(net.layers),
+        }
+    )
     return totals
 
 
@@ -57,20 +63,22 @@ def _network_json(net: Network) -> dict:
     layers = []
     for layer in net.layers:
         w, b = split_params(layer)
-        layers.append({
-            "name": layer.name,
-            "type": layer.type.name,
-            "input": [list(s) for s in layer.input_shapes],
-            "output": list(layer.output),
-            "params": layer.params,
-            "trainable": layer.trainable_params,
-            "buffers": layer.buffers,
-            "macs": layer.macs,
-            "from": list(layer.inputs),
-            "weights": w,
-            "bias": b,
-            "args": layer.type.summary(layer.args),
-        })
+        layers.append(
+            {
+                "name": layer.name,
+                "type": layer.type.name,
+                "input": [list(s) for s in layer.input_shapes],
+                "output": list(layer.output),
+                "params": layer.params,
+                "trainable": layer.trainable_params,
+                "buffers": layer.buffers,
+                "macs": layer.macs,
+                "from": list(layer.inputs),
+                "weights": w,
+                "bias": b,
+                "args": layer.type.summary(layer.args),
+            }
+        )
         if layer.call != 1:  # another call of a shared module (SPEC.md section 11)
             layers[-1]["call"] = layer.call
         if layer.ties:  # tied tensors: this layer's key -> the tensor it is (counted there)
@@ -89,21 +97,53 @@ def _network_json(net: Network) -> dict:
 
 
 def error_json(file: str, diagnostics) -> dict:
-    return {"file": file, "errors": [d.as_json() for d in diagnostics if d.severity == "error"],
-            "warnings": [d.as_json() for d in diagnostics if d.severity == "warning"]}
+    return {
+        "file": file,
+        "errors": [d.as_json() for d in diagnostics if d.severity == "error"],
+        "warnings": [d.as_json() for d in diagnostics if d.severity == "warning"],
+    }
 
 
 class Row:
     """One table row: a leaf layer, a group header, or a collapsed group (``kind``
     "layer", "group" or "collapsed"), with its input shapes and producer names."""
 
-    __slots__ = ("kind", "level", "name", "type", "args", "inputs", "sources", "output",
-                 "weights", "bias", "params", "trainable", "buffers", "macs", "ref",
-                 "outputs")
+    __slots__ = (
+        "kind",
+        "level",
+        "name",
+        "type",
+        "args",
+        "inputs",
+        "sources",
+        "output",
+        "weights",
+        "bias",
+        "params",
+        "trainable",
+        "buffers",
+        "macs",
+        "ref",
+        "outputs",
+    )
 
-    def __init__(self, kind: str, level: int, name: str, type: str, args: str, inputs: list,
-                 sources: list, output: tuple, weights=0, bias=0, params=0, trainable=0,
-                 buffers=0, macs=0):
+    def __init__(
+        self,
+        kind: str,
+        level: int,
+        name: str,
+        type: str,
+        args: str,
+        inputs: list,
+        sources: list,
+        output: tuple,
+        weights=0,
+        bias=0,
+        params=0,
+        trainable=0,
+        buffers=0,
+        macs=0,
+    ):
         self.kind = kind
         self.level = level
         self.name = name
@@ -136,25 +176,49 @@ def rows(net: Network, depth: int | None = None) -> list[Row]:
         collapsed = False
         for gi in starts.get(i, ()):
             g = net.groups[gi]
-            members = layers[g.first:g.last]
+            members = layers[g.first : g.last]
             sums = _sums(members)
             if depth is not None and g.depth >= depth:
                 src = members[0].input_shapes if members else []
-                out.append(Row("collapsed", g.depth, g.name, _called(g.type, g.call),
-                               f"{len(members)} layers", list(src),
-                               list(members[0].inputs) if members else [], g.output, **sums))
+                out.append(
+                    Row(
+                        "collapsed",
+                        g.depth,
+                        g.name,
+                        _called(g.type, g.call),
+                        f"{len(members)} layers",
+                        list(src),
+                        list(members[0].inputs) if members else [],
+                        g.output,
+                        **sums,
+                    )
+                )
                 i = g.last
                 collapsed = True
                 break
-            out.append(Row("group", g.depth, g.name, _called(g.type, g.call), "", [], [],
-                           g.output, **sums))
+            out.append(
+                Row("group", g.depth, g.name, _called(g.type, g.call), "", [], [], g.output, **sums)
+            )
         if collapsed:
             continue
         layer = layers[i]
         w, b = split_params(layer)
-        row = Row("layer", layer.depth, layer.name, _called(layer.type.name, layer.call),
-                  layer.type.summary(layer.args), list(layer.input_shapes), list(layer.inputs), layer.output, w, b,
-                  layer.params, layer.trainable_params, layer.buffers, layer.macs)
+        row = Row(
+            "layer",
+            layer.depth,
+            layer.name,
+            _called(layer.type.name, layer.call),
+            layer.type.summary(layer.args),
+            list(layer.input_shapes),
+            list(layer.inputs),
+            layer.output,
+            w,
+            b,
+            layer.params,
+            layer.trainable_params,
+            layer.buffers,
+            layer.macs,
+        )
         row.ref = layer.ref
         row.outputs = layer.named_outputs
         out.append(row)
@@ -182,9 +246,15 @@ def collapse(net: Network, items: list, depth: int | None, merge) -> list:
             i += 1
             continue
         g = net.groups[gi]
-        span = items[g.first:g.last]
-        last = next((items[k] for k in range(g.last - 1, g.first - 1, -1)
-                     if any(ref == g.ref for ref, _ in net.layers[k].produced())), span[-1])
+        span = items[g.first : g.last]
+        last = next(
+            (
+                items[k]
+                for k in range(g.last - 1, g.first - 1, -1)
+                if any(ref == g.ref for ref, _ in net.layers[k].produced())
+            ),
+            span[-1],
+        )
         out.append(merge(g, span, last))
         i = max(g.last, i + 1)
     return out
@@ -201,15 +271,23 @@ def _sums(members) -> dict:
         lw, lb = split_params(layer)
         w += lw
         b += lb
-    return {"weights": w, "bias": b, "params": sum(layer.params for layer in members),
-            "trainable": sum(layer.trainable_params for layer in members),
-            "buffers": sum(layer.buffers for layer in members), "macs": sum(layer.macs for layer in members)}
+    return {
+        "weights": w,
+        "bias": b,
+        "params": sum(layer.params for layer in members),
+        "trainable": sum(layer.trainable_params for layer in members),
+        "buffers": sum(layer.buffers for layer in members),
+        "macs": sum(layer.macs for layer in members),
+    }
 
 
 def default_sources(net: Network, layer_index: int) -> list[str]:
     """The producer a layer would have without `from` (its predecessor)."""
-    return [next(iter(net.spec.input_refs()))] if layer_index == 0 \
+    return (
+        [next(iter(net.spec.input_refs()))]
+        if layer_index == 0
         else [net.layers[layer_index - 1].ref]
+    )
 
 
 def human_bytes(n: int) -> str:

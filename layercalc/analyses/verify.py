@@ -6,6 +6,7 @@ comparison of the array produced with the calculated shape and of the arrays hel
 the calculated parameter and buffer counts. The peak memory is estimated from the
 shapes alone, before NumPy is imported, so an oversized run is refused, not killed.
 """
+
 from __future__ import annotations
 
 import re
@@ -35,8 +36,18 @@ SAVE_CHUNK = 16 * 2**20
 
 # the units of expect's max_param_memory (layercalc.check.MEMORY_UNITS): a bare K, M, G
 # or T is refused in both places, as it could mean either power
-_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
 
 
 MAX_SIZE = 2**63 - 1  # bytes: no machine has more, and larger sizes are typos
@@ -53,13 +64,16 @@ def parse_size(text: str) -> int:
     from fractions import Fraction
 
     shown = repr(str(text)) if len(str(text)) <= 40 else repr(str(text)[:37] + "...")
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([a-zA-Z]*)\s*", str(text),
-                     flags=re.ASCII)
+    m = re.fullmatch(
+        r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([a-zA-Z]*)\s*", str(text), flags=re.ASCII
+    )
     unit = m.group(2).lower() if m else None
     if m is not None and unit in ("k", "m", "g", "t"):
-        raise ValueError(f"'{m.group(2)}' is not a memory unit in {shown}; write "
-                         f"{unit.upper()}B (powers of 1000) or {unit.upper()}iB (powers of "
-                         "1024)")
+        raise ValueError(
+            f"'{m.group(2)}' is not a memory unit in {shown}; write "
+            f"{unit.upper()}B (powers of 1000) or {unit.upper()}iB (powers of "
+            "1024)"
+        )
     if m is None or unit not in _UNITS:
         raise ValueError(f"expected a size like 512MiB or 2GiB, got {shown}")
     whole, _, frac = m.group(1).partition(".")
@@ -112,13 +126,20 @@ class LayerCheck:
         return self.error is None and self.shape_ok and self.counts_ok
 
     def as_json(self) -> dict:
-        return {"name": self.name, "type": self.type, "ok": self.ok,
-                "expected": list(self.expected),
-                "actual": None if self.actual is None else list(self.actual),
-                "params": self.params, "params_actual": self.params_actual,
-                "buffers": self.buffers, "buffers_actual": self.buffers_actual,
-                "error": self.error, "seconds": round(self.seconds, 6),
-                **({"call": self.call} if self.call != 1 else {})}
+        return {
+            "name": self.name,
+            "type": self.type,
+            "ok": self.ok,
+            "expected": list(self.expected),
+            "actual": None if self.actual is None else list(self.actual),
+            "params": self.params,
+            "params_actual": self.params_actual,
+            "buffers": self.buffers,
+            "buffers_actual": self.buffers_actual,
+            "error": self.error,
+            "seconds": round(self.seconds, 6),
+            **({"call": self.call} if self.call != 1 else {}),
+        }
 
 
 @dataclass
@@ -142,20 +163,32 @@ class Verification:
         return [c for c in self.checks if not c.ok]
 
     def as_json(self) -> dict:
-        return {"file": self.file, "name": self.name, "ok": self.ok, "dtype": self.dtype,
-                "seed": self.seed, "memory_estimate": self.estimate,
-                "seconds": round(self.seconds, 6),
-                "layers": [c.as_json() for c in self.checks],
-                "failed": len(self.failed)}
+        return {
+            "file": self.file,
+            "name": self.name,
+            "ok": self.ok,
+            "dtype": self.dtype,
+            "seed": self.seed,
+            "memory_estimate": self.estimate,
+            "seconds": round(self.seconds, 6),
+            "layers": [c.as_json() for c in self.checks],
+            "failed": len(self.failed),
+        }
 
 
 # -- planning (no NumPy) -----------------------------------------------------------------
 
+
 def _index_inputs(net) -> set:
     """The network inputs (refs) that hold integer indices: those feeding an embedding."""
     refs = net.spec.input_refs()
-    return {r for layer in net.layers if layer.type.name == "embedding" for r in layer.inputs
-            if r in refs}
+    return {
+        r
+        for layer in net.layers
+        if layer.type.name == "embedding"
+        for r in layer.inputs
+        if r in refs
+    }
 
 
 def output_producers(net) -> dict:
@@ -193,17 +226,22 @@ def integer_input_diagnostic(net, file: str | None = None) -> Diagnostic | None:
         if layer.type.name == "embedding" or not index.intersection(layer.inputs):
             continue
         ref = next(r for r in layer.inputs if r in index)
-        feeds = next(layer for layer in net.layers if layer.type.name == "embedding" and ref in layer.inputs)
+        feeds = next(
+            layer for layer in net.layers if layer.type.name == "embedding" and ref in layer.inputs
+        )
         node = layer.node
         return Diagnostic(
-            "integer-input", f"layer '{layer.name}' ({layer.type.name}) reads the network "
+            "integer-input",
+            f"layer '{layer.name}' ({layer.type.name}) reads the network "
             f"input, which holds integer indices (it feeds embedding '{feeds.name}'); "
             f"PyTorch's {layer.type.name} needs a floating-point tensor",
-            line=getattr(node, "line", 1), column=getattr(node, "col", 1),
+            line=getattr(node, "line", 1),
+            column=getattr(node, "col", 1),
             hint=f"only embeddings take integer indices: feed '{layer.name}' from the "
             f"embedding's output (from: {feeds.name}) or from another layer; shape and "
             "params still answer",
-            file=file or net.spec.file)
+            file=file or net.spec.file,
+        )
     return None
 
 
@@ -217,8 +255,10 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
     b = DTYPES[dtype]
     last = _last_uses(net, save)
     index = _index_inputs(net)
-    sizes = {ref: prod(shape) * (INDEX_BYTES if ref in index else b)
-             for ref, shape in net.spec.input_refs().items()}
+    sizes = {
+        ref: prod(shape) * (INDEX_BYTES if ref in index else b)
+        for ref, shape in net.spec.input_refs().items()
+    }
     in_bytes = sum(sizes.values())
     frees = {}
     for src, i in last.items():
@@ -239,14 +279,14 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
         scratch = layer.type.workspace(layer.args, layer.input_shapes, layer.output) * b
         records += LAYER_OVERHEAD + 16 * len(layer.output)
         if layer.shares is not None:
-            weights = sum(t.numel * (8 if t.dtype == "int64" else b)
-                          for t in net.layers[layer.shares].tensors)
+            weights = sum(
+                t.numel * (8 if t.dtype == "int64" else b) for t in net.layers[layer.shares].tensors
+            )
         peak = max(peak, live + out_b + scratch + weights + kept + records + NUMPY_SCRATCH)
         if i in shared and not save:
             kept += weights  # held until its last call
         if not save:  # tensors tied to later: held to the end
-            kept += sum(t.numel * b for t in layer.tensors
-                        if layer.state_key(t.key) in tied)
+            kept += sum(t.numel * b for t in layer.tensors if layer.state_key(t.key) in tied)
         live += sum(n for ref, n in made if ref in last)
         for src in frees.get(i, ()):
             live -= sizes[src]
@@ -273,10 +313,11 @@ def memory_diagnostic(net, estimate: int, limit: int, file: str | None = None) -
         "memory-limit",
         f"the verify forward pass needs an estimated {human_bytes(estimate)} "
         f"({estimate:,} bytes) at its peak, above the limit of {human_bytes(limit)}",
-        line=getattr(node, "line", 1), column=getattr(node, "col", 1),
+        line=getattr(node, "line", 1),
+        column=getattr(node, "col", 1),
         hint="verify a smaller input (--input, e.g. batch 1), or raise --max-memory",
-        file=file or net.spec.file)
-
+        file=file or net.spec.file,
+    )
 
 
 def numpy_max_rank() -> int:
@@ -291,38 +332,53 @@ def rank_diagnostic(net, file: str | None = None) -> Diagnostic | None:
     allows: the input (at ``input``), else the first layer whose output or parameter
     would. NumPy is imported only when some array has more than 32 dimensions."""
     inputs = net.spec.input_refs()
-    if max([len(s) for s in inputs.values()] + [len(layer.output) for layer in net.layers]
-           + [len(t.shape) for layer in net.layers for t in layer.tensors]) <= 32:
+    if (
+        max(
+            [len(s) for s in inputs.values()]
+            + [len(layer.output) for layer in net.layers]
+            + [len(t.shape) for layer in net.layers for t in layer.tensors]
+        )
+        <= 32
+    ):
         return None
     limit = numpy_max_rank()
-    hint = (f"shape and params still answer; verify runs arrays of at most {limit} "
-            "dimensions")
+    hint = f"shape and params still answer; verify runs arrays of at most {limit} dimensions"
     big = [(r, s) for r, s in inputs.items() if len(s) > limit]
     if big:
         ref, shape = big[0]
-        node = net.spec.input_nodes.get(ref[len("input."):], net.spec.input_node)
-        what = "the input" if ref == "input" else f"input '{ref[len('input.'):]}'"
+        node = net.spec.input_nodes.get(ref[len("input.") :], net.spec.input_node)
+        what = "the input" if ref == "input" else f"input '{ref[len('input.') :]}'"
         return Diagnostic(
-            "rank-limit", f"{what} has {len(shape)} dimensions, more than the "
+            "rank-limit",
+            f"{what} has {len(shape)} dimensions, more than the "
             f"{limit} a NumPy array can have, so verify cannot run it",
-            line=getattr(node, "line", 1), column=getattr(node, "col", 1), hint=hint,
-            file=file or net.spec.file)
+            line=getattr(node, "line", 1),
+            column=getattr(node, "col", 1),
+            hint=hint,
+            file=file or net.spec.file,
+        )
     for layer in net.layers:
         what = [(len(layer.output), "output")] + [
-            (len(t.shape), f"{t.key} tensor") for t in layer.tensors]
+            (len(t.shape), f"{t.key} tensor") for t in layer.tensors
+        ]
         rank, role = max(what, key=lambda x: x[0])
         if rank > limit:
             node = layer.node
             return Diagnostic(
-                "rank-limit", f"layer '{layer.name}' ({layer.type.name}): its {role} has "
+                "rank-limit",
+                f"layer '{layer.name}' ({layer.type.name}): its {role} has "
                 f"{rank} dimensions, more than the {limit} a NumPy array can have, so "
                 "verify cannot run it",
-                line=getattr(node, "line", 1), column=getattr(node, "col", 1), hint=hint,
-                file=file or net.spec.file)
+                line=getattr(node, "line", 1),
+                column=getattr(node, "col", 1),
+                hint=hint,
+                file=file or net.spec.file,
+            )
     return None
 
 
 # -- values --------------------------------------------------------------------------------
+
 
 def _fill(rng, np, dtype, tensor, layer):
     """Seeded values for one parameter or buffer, in ranges that keep activations sane."""
@@ -378,8 +434,11 @@ def _make_inputs(rng, np, dtype, net) -> dict:
     out = {}
     masks = _mask_inputs(net)
     for ref, shape in net.spec.input_refs().items():
-        highs = [layer.args["num_embeddings"] for layer in net.layers
-                 if layer.type.name == "embedding" and ref in layer.inputs]
+        highs = [
+            layer.args["num_embeddings"]
+            for layer in net.layers
+            if layer.type.name == "embedding" and ref in layer.inputs
+        ]
         if ref in masks:
             attend = masks[ref]
             m = rng.random(tuple(shape)) < 0.25
@@ -389,8 +448,11 @@ def _make_inputs(rng, np, dtype, net) -> dict:
                 m[..., 0] = attend
             out[ref] = m
         else:
-            out[ref] = rng.integers(0, min(highs), size=tuple(shape), dtype=np.int64) \
-                if highs else rng.standard_normal(tuple(shape), dtype=dtype)
+            out[ref] = (
+                rng.integers(0, min(highs), size=tuple(shape), dtype=np.int64)
+                if highs
+                else rng.standard_normal(tuple(shape), dtype=dtype)
+            )
     return out
 
 
@@ -417,18 +479,30 @@ def nonfinite_diagnostic(net, v, file: str | None = None) -> Diagnostic | None:
     layer = net.layers[i]
     node = layer.node
     return Diagnostic(
-        "non-finite", f"layer '{layer.name}' ({layer.type.name}) is the first whose output "
+        "non-finite",
+        f"layer '{layer.name}' ({layer.type.name}) is the first whose output "
         f"is not finite: it {what}",
-        line=getattr(node, "line", 1), column=getattr(node, "col", 1), severity="warning",
+        line=getattr(node, "line", 1),
+        column=getattr(node, "col", 1),
+        severity="warning",
         hint="the shapes and counts are still checked, but the values from here on mean "
         "nothing; check the constants and scales reaching this layer, or try --dtype float64",
-        file=file or net.spec.file)
+        file=file or net.spec.file,
+    )
 
 
 # -- the run ---------------------------------------------------------------------------------
 
-def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress=None,
-        estimate: int | None = None, file: str | None = None) -> Verification:
+
+def run(
+    net,
+    seed: int = 0,
+    dtype: str = "float32",
+    save: bool = False,
+    progress=None,
+    estimate: int | None = None,
+    file: str | None = None,
+) -> Verification:
     """Run ``net`` forward in NumPy and check every layer. ``progress(i, n, name)`` is
     called before layer i. With ``save`` the result keeps every array for save_npz."""
     import numpy as np
@@ -436,8 +510,13 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
     t0 = time.perf_counter()
     np_dtype = np.dtype(dtype).type
     rng = np.random.default_rng(seed)
-    res = Verification(file or net.spec.file, net.name, dtype, seed,
-                       estimate if estimate is not None else estimate_memory(net, dtype, save))
+    res = Verification(
+        file or net.spec.file,
+        net.name,
+        dtype,
+        seed,
+        estimate if estimate is not None else estimate_memory(net, dtype, save),
+    )
     last = _last_uses(net, save)  # the lifetimes estimate_memory counted
     values = _make_inputs(rng, np, np_dtype, net)
     arrays = dict(values) if save else None  # "input", or "input.NAME" for each
@@ -451,8 +530,14 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
     tied = {target for layer in net.layers for _, target, _ in layer.ties}
     kept_t = {}  # state_dict key -> the array of a tensor tied to later (`tie:`)
     for i, layer in enumerate(net.layers):
-        check = LayerCheck(layer.name, layer.type.name, tuple(layer.output),
-                           params=layer.params, buffers=layer.buffers, call=layer.call)
+        check = LayerCheck(
+            layer.name,
+            layer.type.name,
+            tuple(layer.output),
+            params=layer.params,
+            buffers=layer.buffers,
+            call=layer.call,
+        )
         res.checks.append(check)
         if failed is not None:
             check.error = f"not run: {failed} failed"
@@ -496,8 +581,10 @@ def run(net, seed: int = 0, dtype: str = "float32", save: bool = False, progress
                     v = v.astype(np_dtype)
                 ys[k] = v
                 if k and tuple(v.shape) != tuple(produced[k][1]):
-                    check.error = (f"output {layer.named_outputs[k][0]} is {list(v.shape)}, "
-                                   f"calculated {list(produced[k][1])}")
+                    check.error = (
+                        f"output {layer.named_outputs[k][0]} is {list(v.shape)}, "
+                        f"calculated {list(produced[k][1])}"
+                    )
                 if res.nonfinite is None and (what := _nonfinite(np, v)) is not None:
                     res.nonfinite = (i, what)
             y = ys[0]

@@ -1,4 +1,5 @@
 """The `layercalc` click group; its commands live one module each, imported lazily."""
+
 from __future__ import annotations
 
 import click
@@ -10,10 +11,16 @@ from .common import LANGUAGE_HELP
 # module of the command being run is imported, so a command never pays for numpy, rich
 # or the other commands it does not use.
 LAZY_COMMANDS = {
-    "shape": "shape", "params": "shape", "layers": "shape",
+    "shape": "shape",
+    "params": "shape",
+    "layers": "shape",
     "verify": "verify",
-    "check": "check", "schema": "check",
-    "cost": "insight", "rf": "insight", "explain": "insight", "solve": "insight",
+    "check": "check",
+    "schema": "check",
+    "cost": "insight",
+    "rf": "insight",
+    "explain": "insight",
+    "solve": "insight",
 }
 
 
@@ -41,13 +48,21 @@ class Group(click.Group):
 
         with formatter.section("The spec language"):
             indent = " " * formatter.current_indent
-            formatter.write(wrap_text(LANGUAGE_HELP, formatter.width - formatter.current_indent,
-                                      initial_indent=indent, subsequent_indent=indent,
-                                      preserve_paragraphs=True) + "\n")
+            formatter.write(
+                wrap_text(
+                    LANGUAGE_HELP,
+                    formatter.width - formatter.current_indent,
+                    initial_indent=indent,
+                    subsequent_indent=indent,
+                    preserve_paragraphs=True,
+                )
+                + "\n"
+            )
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"],
-                                          "max_content_width": 100})
+@click.group(
+    cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="layercalc")
 def main():
     """PyTorch-exact shapes, parameters, compute and memory of a network described in YAML.

@@ -1,4 +1,5 @@
 """`layercalc check` (the CI gate: expectations and lint rules) and `layercalc schema`."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -51,12 +52,19 @@ def expand(paths) -> list:
 
             def unreadable(exc, found=found):
                 found.append(_unreadable_dir(exc.filename or p, exc))
+
             for root, dirs, files in os.walk(p, onerror=unreadable):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found += [os.path.join(root, f) for f in sorted(files)
-                          if f.lower().endswith(YAML_SUFFIXES) and not f.startswith(".")]
-            out += found or [Diagnostic(
-                "no-specs", f"no *.yaml or *.yml files under the directory '{p}'", file=p)]
+                found += [
+                    os.path.join(root, f)
+                    for f in sorted(files)
+                    if f.lower().endswith(YAML_SUFFIXES) and not f.startswith(".")
+                ]
+            out += found or [
+                Diagnostic(
+                    "no-specs", f"no *.yaml or *.yml files under the directory '{p}'", file=p
+                )
+            ]
         elif p != "-" and not os.path.lexists(p) and glob.has_magic(p):
             errors: dict = {}
             found = _glob(p, errors) + [_unreadable_dir(d, exc) for d, exc in errors.items()]
@@ -79,8 +87,12 @@ _SEPARATORS = tuple({os.sep, os.altsep or os.sep})
 def _unreadable_dir(path: str, exc: OSError, hint=None):
     from ..errors import Diagnostic
 
-    return Diagnostic("unreadable", f"cannot read the directory: {exc.strerror or exc}",
-                      file=os.fspath(path), hint=hint)
+    return Diagnostic(
+        "unreadable",
+        f"cannot read the directory: {exc.strerror or exc}",
+        file=os.fspath(path),
+        hint=hint,
+    )
 
 
 def _once(items: list) -> list:
@@ -110,8 +122,7 @@ def _glob(pattern: str, errors: dict) -> list[str]:
         return [pattern] if _lexists(pattern, dirname, errors) else []
     if not dirname:
         return [name for name in _in_dir("", base, errors) if name]  # not "" for `**`
-    dirs = _glob(dirname, errors) if dirname != pattern and glob.has_magic(dirname) \
-        else [dirname]
+    dirs = _glob(dirname, errors) if dirname != pattern and glob.has_magic(dirname) else [dirname]
     return [os.path.join(d, name) for d in dirs for name in _in_dir(d, base, errors)]
 
 
@@ -178,14 +189,12 @@ def _in_dir(d: str, base: str, errors: dict) -> list[str]:
     return [base] if _lexists(os.path.join(d, base), d, errors) else []
 
 
-
 def run_checks(paths, sets, input_shape, max_layers, levels) -> list[Checked]:
     from ..analyses.expectations import check_network
     from ..errors import Diagnostic
 
     items = expand(paths)
-    results = load_all([f for f in items if isinstance(f, str)], sets, input_shape,
-                       max_layers)
+    results = load_all([f for f in items if isinstance(f, str)], sets, input_shape, max_layers)
     by_file = iter(results)
     checked = []
     for f in items:
@@ -201,6 +210,7 @@ def run_checks(paths, sets, input_shape, max_layers, levels) -> list[Checked]:
 
 
 # -- renderers: checked files -> text ----------------------------------------------------
+
 
 def _summary(checked, strict) -> tuple[str, bool]:
     n = len(checked)
@@ -271,11 +281,14 @@ def render_github(checked, strict) -> str:
     lines = []
     for c in checked:
         for d in c.diagnostics:
-            msg = f"{printable(d.message)} [{d.code}]" + (f"\nhint: {printable(d.hint)}"
-                                                          if d.hint else "")
-            lines.append(f"::{d.severity} file={_gh_prop(printable(d.file or c.file))},"
-                         f"line={d.line},"
-                         f"col={d.column}::{_gh_data(msg)}")
+            msg = f"{printable(d.message)} [{d.code}]" + (
+                f"\nhint: {printable(d.hint)}" if d.hint else ""
+            )
+            lines.append(
+                f"::{d.severity} file={_gh_prop(printable(d.file or c.file))},"
+                f"line={d.line},"
+                f"col={d.column}::{_gh_data(msg)}"
+            )
     return "".join(line + "\n" for line in lines)
 
 
@@ -295,8 +308,12 @@ def render_json(checked, strict, as_list: bool) -> str:
     return render_json([check_json(c, strict) for c in checked], as_list)
 
 
-RENDERERS = {"human": render_human, "parsable": render_parsable, "github": render_github,
-             "json": None}
+RENDERERS = {
+    "human": render_human,
+    "parsable": render_parsable,
+    "github": render_github,
+    "json": None,
+}
 FORMATS = tuple(RENDERERS)
 
 
@@ -309,8 +326,7 @@ def _codes(values, option) -> list[str]:
         for code in filter(None, (c.strip() for c in v.split(","))):
             if code not in RULES:
                 hint = did_you_mean(code, RULES) or "see `layercalc check --list-rules`"
-                raise click.BadParameter(f"unknown lint rule '{code}' ({hint})",
-                                         param_hint=option)
+                raise click.BadParameter(f"unknown lint rule '{code}' ({hint})", param_hint=option)
             out.append(code)
     return out
 
@@ -325,10 +341,19 @@ def render_rules() -> str:
 @click.command()
 @click.argument("files", nargs=-1, metavar="FILE...")
 @spec_options(formats=FORMATS, default=None)
-@click.option("--disable", multiple=True, metavar="CODE",
-              help="turn a lint rule off (repeatable, or comma-separated)")
-@click.option("--error", "promote", multiple=True, metavar="CODE",
-              help="report a lint rule as an error (repeatable, or comma-separated)")
+@click.option(
+    "--disable",
+    multiple=True,
+    metavar="CODE",
+    help="turn a lint rule off (repeatable, or comma-separated)",
+)
+@click.option(
+    "--error",
+    "promote",
+    multiple=True,
+    metavar="CODE",
+    help="report a lint rule as an error (repeatable, or comma-separated)",
+)
 @click.option("--strict", is_flag=True, help="warnings fail the check too")
 @click.option("--list-rules", is_flag=True, help="list the lint rules and exit")
 def check(files, sets, input_shape, fmt, max_layers, disable, promote, strict, list_rules):
@@ -354,8 +379,9 @@ def check(files, sets, input_shape, fmt, max_layers, disable, promote, strict, l
     off, err = _codes(disable, "--disable"), _codes(promote, "--error")
     both = sorted(set(off) & set(err))
     if both:
-        raise click.BadParameter(f"'{both[0]}' is given to both --disable and --error",
-                                 param_hint="--error")
+        raise click.BadParameter(
+            f"'{both[0]}' is given to both --disable and --error", param_hint="--error"
+        )
     levels = {**{c: "off" for c in off}, **{c: "error" for c in err}}
     if fmt is None:
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "human"
@@ -380,8 +406,13 @@ def _indent(ctx, param, value):
 
 
 @click.command()
-@click.option("--indent", default="2", callback=_indent, metavar="INTEGER RANGE",
-              help=f"spaces per level (0: one line)  [default: 2; 0<=x<={MAX_INDENT}]")
+@click.option(
+    "--indent",
+    default="2",
+    callback=_indent,
+    metavar="INTEGER RANGE",
+    help=f"spaces per level (0: one line)  [default: 2; 0<=x<={MAX_INDENT}]",
+)
 def schema(indent):
     """Print the JSON Schema of the spec language, generated from the layer registry.
 

@@ -1,5 +1,6 @@
 """What the click commands share: their options (built from layercalc.cli.options), the
 language summary of --help, and diagnostics to stderr."""
+
 from __future__ import annotations
 
 import click
@@ -68,6 +69,7 @@ def _converter(kind: str):
             return convert(value)
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from None
+
     return callback
 
 
@@ -78,13 +80,15 @@ def click_option(o: Option, formats=FORMATS, default=None):
     if o.kind == "format":
         kw.update(type=click.Choice(formats), default=default, show_default=True)
     elif o.kind == "int":
-        kw.update(type=click.IntRange(o.minimum), default=o.default,
-                  show_default=o.default is not None)
+        kw.update(
+            type=click.IntRange(o.minimum), default=o.default, show_default=o.default is not None
+        )
     elif o.dest == "width":  # read by every table through run.table_width()
         convert = _converter(o.kind)
 
         def width(ctx, param, value):
             set_width(convert(ctx, param, value))
+
         kw.update(default=o.default, callback=width, expose_value=False)
     else:
         kw.update(default=o.default, callback=_converter(o.kind))
@@ -94,14 +98,19 @@ def click_option(o: Option, formats=FORMATS, default=None):
 def spec_options(formats=FORMATS, default="table"):
     """--set, --input, --format and --max-layers, shared by the spec commands; --set and
     --input arrive converted (a dict of overrides, a shape or None)."""
+
     def decorate(f):
         for o in reversed(SPEC_OPTIONS):
             f = click_option(o, formats, default)(f)
         # click only: the start-up path declines an option it does not know
-        return click.option("--full", is_flag=True, expose_value=False,
-                            callback=lambda ctx, param, value: set_full(value),
-                            help="show every row (tables of more than 400 rows show their "
-                            "head and tail)")(f)
+        return click.option(
+            "--full",
+            is_flag=True,
+            expose_value=False,
+            callback=lambda ctx, param, value: set_full(value),
+            help="show every row (tables of more than 400 rows show their head and tail)",
+        )(f)
+
     return decorate
 
 

@@ -8,6 +8,7 @@ other commands, any argument this parser is unsure of) goes to the click group, 
 also produces every usage error. Both paths run the same code once the arguments are
 parsed (layercalc.cli.run), and tests/test_entry.py holds them to the same output.
 """
+
 from __future__ import annotations
 
 import os
@@ -73,9 +74,26 @@ def _convert(option, value):
 
 
 # characters of the tables and formulas, for a stream whose encoding lacks them
-ASCII_FALLBACK = {"⌊": "floor(", "⌋": ")", "⌈": "ceil(", "⌉": ")", "×": "x", "·": "*",
-                  "−": "-", "–": "-", "—": "--", "≤": "<=", "≥": ">=", "≠": "!=", "→": "->",
-                  "✓": "+", "✗": "X", "…": "...", "²": "^2", "•": "*"}
+ASCII_FALLBACK = {
+    "⌊": "floor(",
+    "⌋": ")",
+    "⌈": "ceil(",
+    "⌉": ")",
+    "×": "x",
+    "·": "*",
+    "−": "-",
+    "–": "-",
+    "—": "--",
+    "≤": "<=",
+    "≥": ">=",
+    "≠": "!=",
+    "→": "->",
+    "✓": "+",
+    "✗": "X",
+    "…": "...",
+    "²": "^2",
+    "•": "*",
+}
 
 
 def _ascii_fallback(exc):
@@ -84,7 +102,7 @@ def _ascii_fallback(exc):
     if not isinstance(exc, UnicodeEncodeError):
         raise exc
     out = []
-    for c in exc.object[exc.start:exc.end]:
+    for c in exc.object[exc.start : exc.end]:
         if c in ASCII_FALLBACK:
             out.append(ASCII_FALLBACK[c])
             continue

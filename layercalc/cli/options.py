@@ -5,6 +5,7 @@ that answers `shape`/`params` before click is imported (layercalc.cli.entry) par
 with the same table, so the two cannot drift apart. Conversions raise ValueError with
 the message the user sees.
 """
+
 from __future__ import annotations
 
 from collections import namedtuple
@@ -12,8 +13,13 @@ from collections import namedtuple
 FORMATS = ("table", "json", "markdown", "csv")  # the renderers of layercalc.render
 
 
-class Option(namedtuple("Option", "flag dest kind default metavar help multiple minimum",
-                        defaults=(None, False, None))):
+class Option(
+    namedtuple(
+        "Option",
+        "flag dest kind default metavar help multiple minimum",
+        defaults=(None, False, None),
+    )
+):
     """One option: ``kind`` is "sets", "input", "format" (choices per command) or "int>=N"
     (an int of at least N, ``minimum``). Every kind but "format" is converted by its
     CONVERT entry, on both paths alike: an int is written in the ASCII digits 0-9 and
@@ -23,23 +29,49 @@ class Option(namedtuple("Option", "flag dest kind default metavar help multiple 
     __slots__ = ()
 
 
-SETS = Option("--set", "sets", "sets", (), "NAME=VALUE", "override a var (repeatable)",
-              multiple=True)
-INPUT = Option("--input", "input_shape", "input", (), "[NAME=]SIZES",
-               "override the input shape, e.g. 1,3,128,128; NAME=1,10 for a named input "
-               "(repeatable)", multiple=True)
+SETS = Option(
+    "--set", "sets", "sets", (), "NAME=VALUE", "override a var (repeatable)", multiple=True
+)
+INPUT = Option(
+    "--input",
+    "input_shape",
+    "input",
+    (),
+    "[NAME=]SIZES",
+    "override the input shape, e.g. 1,3,128,128; NAME=1,10 for a named input (repeatable)",
+    multiple=True,
+)
 FORMAT = Option("--format", "fmt", "format", "table", None, "output format")
 # the int options' help ends as click's IntRange had it; their default is text, as given
 # on the command line (an int would make click convert with its own INT first)
-MAX_LAYERS = Option("--max-layers", "max_layers", "int>=1", "100000", "INTEGER RANGE",
-                    "refuse specs expanding to more leaf layers  [default: 100000; x>=1]",
-                    minimum=1)
-DEPTH = Option("--depth", "depth", "int>=0", None, "INTEGER RANGE",
-               "collapse blocks and groups nested deeper than N into one row with their "
-               "totals (0: one row per top-level entry)  [x>=0]", minimum=0)
-WIDTH = Option("--width", "width", "int>=40", None, "INTEGER RANGE",
-               "fit tables to N columns (default: $COLUMNS, else the terminal's width, "
-               "else 80)  [x>=40]", minimum=40)
+MAX_LAYERS = Option(
+    "--max-layers",
+    "max_layers",
+    "int>=1",
+    "100000",
+    "INTEGER RANGE",
+    "refuse specs expanding to more leaf layers  [default: 100000; x>=1]",
+    minimum=1,
+)
+DEPTH = Option(
+    "--depth",
+    "depth",
+    "int>=0",
+    None,
+    "INTEGER RANGE",
+    "collapse blocks and groups nested deeper than N into one row with their "
+    "totals (0: one row per top-level entry)  [x>=0]",
+    minimum=0,
+)
+WIDTH = Option(
+    "--width",
+    "width",
+    "int>=40",
+    None,
+    "INTEGER RANGE",
+    "fit tables to N columns (default: $COLUMNS, else the terminal's width, else 80)  [x>=40]",
+    minimum=40,
+)
 SPEC_OPTIONS = (SETS, INPUT, FORMAT, MAX_LAYERS, WIDTH)  # every spec command takes these
 
 
@@ -78,7 +110,7 @@ def parse_int(text, minimum: int = 0, maximum: int = 2**63 - 1):
 
 
 def _shown(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else f"{text[:limit // 2]}...({len(text)} digits)"
+    return text if len(text) <= limit else f"{text[: limit // 2]}...({len(text)} digits)"
 
 
 def parse_input(values):
@@ -93,8 +125,11 @@ def parse_input(values):
         if sep and not name.isidentifier():
             raise ValueError(f"expected NAME=SIZES with NAME an identifier, got {text!r}")
         if name in out:
-            raise ValueError(f"--input {name}=... is given twice" if name else
-                             "--input without a name is given twice")
+            raise ValueError(
+                f"--input {name}=... is given twice"
+                if name
+                else "--input without a name is given twice"
+            )
         out[name] = _shape(sizes)
     if not out:
         return None
@@ -117,9 +152,13 @@ def _shape(text: str) -> tuple:
 def _int_kind(minimum: int):
     def convert(text):
         return parse_int(text, minimum)
+
     return convert
 
 
 # the conversions by Option.kind: click calls them back, the fast path runs them
-CONVERT = {"sets": parse_sets, "input": parse_input,
-           **{o.kind: _int_kind(o.minimum) for o in (MAX_LAYERS, DEPTH, WIDTH)}}
+CONVERT = {
+    "sets": parse_sets,
+    "input": parse_input,
+    **{o.kind: _int_kind(o.minimum) for o in (MAX_LAYERS, DEPTH, WIDTH)},
+}

@@ -1,5 +1,6 @@
 """What the spec commands do once their arguments are parsed. No click here, so that the
 start-up path (layercalc.cli.entry) can answer `shape` and `params` without it."""
+
 from __future__ import annotations
 
 import os
@@ -90,12 +91,12 @@ def source_snippet(d, cache: dict) -> list[str]:
     start = 0
     if len(text) > SNIPPET_WIDTH:
         start = max(0, min(col - SNIPPET_WIDTH // 3, len(text) - SNIPPET_WIDTH))
-    piece = text[start:start + SNIPPET_WIDTH]
+    piece = text[start : start + SNIPPET_WIDTH]
     lead = "..." if start else ""
     tail = "..." if start + SNIPPET_WIDTH < len(text) else ""
     number = str(d.line)
     shown = printable(piece).rstrip()
-    caret = len(lead) + len(printable(piece[:max(0, col - start)]))
+    caret = len(lead) + len(printable(piece[: max(0, col - start)]))
     return [f"{number} | {lead}{shown}{tail}", f"{' ' * len(number)} | {' ' * caret}^"]
 
 
@@ -128,15 +129,20 @@ def _report(view, results, fmt, depth):
     if fmt == "json":
         from ..analyses.totals import error_json, network_json
 
-        return render.render_json([network_json(r.net) if r.net is not None else
-                                   error_json(r.file, r.diagnostics) for r in results]), []
+        return render.render_json(
+            [
+                network_json(r.net) if r.net is not None else error_json(r.file, r.diagnostics)
+                for r in results
+            ]
+        ), []
     errors = [format_diagnostic(d) for r in results for d in r.diagnostics]
     good = [r.net for r in results if r.net is not None]
     if not good:
         return "", errors
     if fmt == "table":
-        return render.render_table(good, view, depth, table_width(), use_color(),
-                                   row_limit(render.MAX_TABLE_ROWS)), errors
+        return render.render_table(
+            good, view, depth, table_width(), use_color(), row_limit(render.MAX_TABLE_ROWS)
+        ), errors
     if fmt == "markdown":
         return render.render_markdown(good, view, depth), errors
     return render.render_csv(good, view, depth), errors

@@ -1,4 +1,5 @@
 """`layercalc shape`, `layercalc params` and `layercalc layers`."""
+
 from __future__ import annotations
 
 import sys
@@ -51,10 +52,19 @@ def params(specs, sets, input_shape, fmt, max_layers, depth):
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]),
-              default="table", show_default=True)
-@click.option("--keys", "keys_only", is_flag=True,
-              help="only the spec keys (name, from, repeat, when, share, ...) with examples")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--keys",
+    "keys_only",
+    is_flag=True,
+    help="only the spec keys (name, from, repeat, when, share, ...) with examples",
+)
 @click.argument("names", nargs=-1, metavar="[TYPE|KEY...]")
 def layers(fmt, keys_only, names):
     """Every supported layer type with its arguments and PyTorch defaults, and the spec

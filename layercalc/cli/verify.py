@@ -1,4 +1,5 @@
 """`layercalc verify`: a real NumPy forward pass that checks every calculated number."""
+
 from __future__ import annotations
 
 import sys
@@ -39,9 +40,11 @@ def _not_a_spec(save, st, specs) -> None:
             continue
         if os.path.samestat(st, spec_st):
             what = "standard input" if spec == "-" else f"the spec '{spec}'"
-            raise OutputError(save, f"it is {what}, which is being verified",
-                              "give --save a new file name, e.g. weights.npz; "
-                              "the spec is never overwritten")
+            raise OutputError(
+                save,
+                f"it is {what}, which is being verified",
+                "give --save a new file name, e.g. weights.npz; the spec is never overwritten",
+            )
 
 
 class _Progress:
@@ -80,21 +83,34 @@ class _Progress:
 
         if self.bar is None:
             from rich.console import Console
-            from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
-                                       TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                                TextColumn("{task.fields[count]}"), TimeElapsedColumn(),
-                                TextColumn("left"), TimeRemainingColumn(),
-                                TextColumn("{task.fields[layer]}"),
-                                console=Console(stderr=True), transient=True)
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[count]}"),
+                TimeElapsedColumn(),
+                TextColumn("left"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[layer]}"),
+                console=Console(stderr=True),
+                transient=True,
+            )
             self.bar.start()
             total = self.done[-1] if self.done and len(self.done) == n else n
-            self.task = self.bar.add_task(escape(printable(self.label)), total=total,
-                                          layer="", count="")
+            self.task = self.bar.add_task(
+                escape(printable(self.label)), total=total, layer="", count=""
+            )
         work = self.done[i - 1] if self.done and len(self.done) == n and i > 0 else i
-        self.bar.update(self.task, completed=work, count=f"{i:,}/{n:,}",
-                        layer=escape(printable(name)))
+        self.bar.update(
+            self.task, completed=work, count=f"{i:,}/{n:,}", layer=escape(printable(name))
+        )
 
     def close(self):
         if self.bar is not None:
@@ -118,11 +134,14 @@ def _summary(v, net) -> str:
     failed = v.failed
     outs = ", ".join(_shape(s) for s in net.outputs.values())
     totals = net.totals()
-    tail = (f"({v.dtype}, seed {v.seed}, {v.seconds:.2f} s, estimated peak "
-            f"{human_bytes(v.estimate)})")
+    tail = (
+        f"({v.dtype}, seed {v.seed}, {v.seconds:.2f} s, estimated peak {human_bytes(v.estimate)})"
+    )
     if not failed:
-        return (f"✓ all {n} layers agree: output {outs}, {totals['params']:,} params, "
-                f"{totals['buffers']:,} buffers {tail}")
+        return (
+            f"✓ all {n} layers agree: output {outs}, {totals['params']:,} params, "
+            f"{totals['buffers']:,} buffers {tail}"
+        )
     return f"✗ {len(failed)} of {n} layers disagree {tail}"
 
 
@@ -140,12 +159,19 @@ def _collapsed(v, net, depth) -> list:
         bad = next((c for c in span if not c.ok), None)
         counts = [c.params_actual for c in span], [c.buffers_actual for c in span]
         return replace(
-            last, name=g.name, type=f"{g.type} ({len(span)} layers)", expected=tuple(g.output),
-            params=sum(c.params for c in span), buffers=sum(c.buffers for c in span),
+            last,
+            name=g.name,
+            type=f"{g.type} ({len(span)} layers)",
+            expected=tuple(g.output),
+            params=sum(c.params for c in span),
+            buffers=sum(c.buffers for c in span),
             params_actual=None if None in counts[0] else sum(counts[0]),
             buffers_actual=None if None in counts[1] else sum(counts[1]),
-            seconds=sum(c.seconds for c in span), call=g.call,
-            error=None if bad is None else (bad.error or f"{bad.name} disagrees"))
+            seconds=sum(c.seconds for c in span),
+            call=g.call,
+            error=None if bad is None else (bad.error or f"{bad.name} disagrees"),
+        )
+
     return collapse(net, v.checks, depth, merge)
 
 
@@ -155,12 +181,23 @@ def render_verification(v, net, width, color, depth=None) -> str:
 
     table = BoxTable(f"{printable(net.name)} — verify", printable(net.spec.file))
     for header, numeric, wrap, priority in (
-            ("", False, False, 0), ("Layer", False, False, 0), ("Type", False, False, 2),
-            ("Calculated", False, False, 0), ("Actual", False, True, 0),
-            ("Params", True, False, 3), ("Buffers", True, False, 4), ("ms", True, False, 5)):
-        table.add_column(header, numeric, wrap, priority, shape=header in ("Calculated",
-                                                                            "Actual"),
-                         fold=header == "Layer")
+        ("", False, False, 0),
+        ("Layer", False, False, 0),
+        ("Type", False, False, 2),
+        ("Calculated", False, False, 0),
+        ("Actual", False, True, 0),
+        ("Params", True, False, 3),
+        ("Buffers", True, False, 4),
+        ("ms", True, False, 5),
+    ):
+        table.add_column(
+            header,
+            numeric,
+            wrap,
+            priority,
+            shape=header in ("Calculated", "Actual"),
+            fold=header == "Layer",
+        )
     checks = _collapsed(v, net, depth)
     hidden = 0
     limit = row_limit(MAX_ROWS)
@@ -172,11 +209,19 @@ def render_verification(v, net, width, color, depth=None) -> str:
     for c in checks:
         mark, style = ("✓", "green") if c.ok else ("✗", "bold red")
         actual = _shape(c.actual) if c.error is None else printable(c.error)
-        table.add_row([mark, printable(c.name), printable(c.shown_type), _shape(c.expected),
-                       actual,
-                       _count(c.params, c.params_actual), _count(c.buffers, c.buffers_actual),
-                       f"{c.seconds * 1000:.1f}" if c.ran else ""],
-                      styles=[style, "", "", "", "" if c.ok else "red", "", "", ""])
+        table.add_row(
+            [
+                mark,
+                printable(c.name),
+                printable(c.shown_type),
+                _shape(c.expected),
+                actual,
+                _count(c.params, c.params_actual),
+                _count(c.buffers, c.buffers_actual),
+                f"{c.seconds * 1000:.1f}" if c.ran else "",
+            ],
+            styles=[style, "", "", "", "" if c.ok else "red", "", "", ""],
+        )
     lines = table.segments(width or 120)
     if hidden:
         lines.append(f"({hidden:,} passing rows not shown)")
@@ -188,17 +233,38 @@ def render_verification(v, net, width, color, depth=None) -> str:
 
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
-@click.option("--seed", type=Digits(0, 2**63 - 1), default=0, show_default=True,
-              help="seed of the random parameters, buffers and input")
-@click.option("--save", "save", type=click.Path(readable=False), default=None,
-              metavar="FILE.npz",
-              help="write input, output and every parameter and buffer under its "
-              "PyTorch state_dict key (one SPEC only)")
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
-              show_default=True, help="element type of the forward pass")
-@click.option("--max-memory", "max_memory", default="2GiB", show_default=True,
-              callback=_max_memory, metavar="SIZE",
-              help="refuse runs whose estimated peak memory exceeds SIZE (512MiB, 2GiB)")
+@click.option(
+    "--seed",
+    type=Digits(0, 2**63 - 1),
+    default=0,
+    show_default=True,
+    help="seed of the random parameters, buffers and input",
+)
+@click.option(
+    "--save",
+    "save",
+    type=click.Path(readable=False),
+    default=None,
+    metavar="FILE.npz",
+    help="write input, output and every parameter and buffer under its "
+    "PyTorch state_dict key (one SPEC only)",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "float64"]),
+    default="float32",
+    show_default=True,
+    help="element type of the forward pass",
+)
+@click.option(
+    "--max-memory",
+    "max_memory",
+    default="2GiB",
+    show_default=True,
+    callback=_max_memory,
+    metavar="SIZE",
+    help="refuse runs whose estimated peak memory exceeds SIZE (512MiB, 2GiB)",
+)
 @spec_options(formats=("table", "json"))
 @click_option(DEPTH)
 def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_layers, depth):
@@ -218,9 +284,14 @@ def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_lay
     from ..outfile import OutputError, check_target
 
     def unwritable(r, exc):
-        r.diagnostics.append(Diagnostic(
-            "unwritable", f"cannot write --save {save}: {exc.reason}", file=r.file,
-            hint=exc.hint))
+        r.diagnostics.append(
+            Diagnostic(
+                "unwritable",
+                f"cannot write --save {save}: {exc.reason}",
+                file=r.file,
+                hint=exc.hint,
+            )
+        )
 
     results = load_all(specs, sets, input_shape, max_layers)
     runs = []  # (result, verification or None)
@@ -228,8 +299,9 @@ def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_lay
         if r.net is None:
             runs.append((r, None))
             continue
-        refusal = (core.integer_input_diagnostic(r.net, r.file)
-                   or core.rank_diagnostic(r.net, r.file))
+        refusal = core.integer_input_diagnostic(r.net, r.file) or core.rank_diagnostic(
+            r.net, r.file
+        )
         if refusal is not None:
             r.diagnostics.append(refusal)
             runs.append((r, None))
@@ -262,9 +334,13 @@ def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_lay
                 except OutputError as exc:
                     unwritable(r, exc)
             else:
-                r.diagnostics.append(Diagnostic(
-                    "not-saved", f"{save} was not written: the forward pass did not finish",
-                    file=r.file))
+                r.diagnostics.append(
+                    Diagnostic(
+                        "not-saved",
+                        f"{save} was not written: the forward pass did not finish",
+                        file=r.file,
+                    )
+                )
             v.arrays = None
         runs.append((r, v))
 
@@ -289,8 +365,7 @@ def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_lay
         color = use_color()
         for r, v in runs:
             if v is not None:
-                click.echo(render_verification(v, r.net, table_width(), color, depth),
-                           nl=False)
+                click.echo(render_verification(v, r.net, table_width(), color, depth), nl=False)
     ok = exit_code(results) == 0 and all(v is not None and v.ok for _, v in runs)
     sys.exit(0 if ok else 1)
 

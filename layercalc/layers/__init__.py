@@ -3,6 +3,7 @@
 ``REGISTRY.get(name)`` matches PyTorch's class or functional names case- and
 underscore-insensitively (``Conv2d``, ``conv_transpose2d``, ``BatchNorm2d``).
 """
+
 from __future__ import annotations
 
 from .activation import activations
@@ -38,8 +39,15 @@ def _build() -> Registry:
 
     def family(name, make, pick=_spatial_dims, doc=""):
         variants = {d: reg.add(make(d)) for d in (1, 2, 3)}
-        reg.add(RankPicked(name, variants, pick, variants[1].family,
-                           doc or f"{name}1d/2d/3d picked by the input rank"))
+        reg.add(
+            RankPicked(
+                name,
+                variants,
+                pick,
+                variants[1].family,
+                doc or f"{name}1d/2d/3d picked by the input rank",
+            )
+        )
 
     family("conv", Conv)
     family("conv_transpose", ConvTranspose)

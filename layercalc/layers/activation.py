@@ -1,4 +1,5 @@
 """Element-wise layers: activations, softmax, PReLU, dropout, identity."""
+
 from __future__ import annotations
 
 from ..arith import prod
@@ -99,8 +100,14 @@ class Elementwise(LayerType):
 
     family = "activation"
 
-    def __init__(self, name: str, torch_name: str, args: tuple = (), aliases: tuple = (),
-                 family: str = "activation"):
+    def __init__(
+        self,
+        name: str,
+        torch_name: str,
+        args: tuple = (),
+        aliases: tuple = (),
+        family: str = "activation",
+    ):
         self.name = name
         self.doc = f"torch.nn.{torch_name}"
         self.args = args
@@ -111,18 +118,27 @@ class Elementwise(LayerType):
     def infer(self, a, shapes):
         # PyTorch's own refusals: _DropoutNd.__init__, F.dropout1d, Hardtanh.__init__
         if "p" in a and not 0 <= a["p"] <= 1:
-            raise LayerError(f"dropout probability has to be between 0 and 1, but got "
-                             f"{a['p']} (PyTorch rejects it)", arg="p",
-                             hint="use a p in [0, 1]")
+            raise LayerError(
+                f"dropout probability has to be between 0 and 1, but got "
+                f"{a['p']} (PyTorch rejects it)",
+                arg="p",
+                hint="use a p in [0, 1]",
+            )
         shape = shapes[0]
         if self.name == "dropout1d" and len(shape) not in (2, 3):
-            raise LayerError(f"dropout1d needs a 2-d or 3-d input (N, C, L) or (C, L), got "
-                             f"{len(shape)}-d {list(shape)} (PyTorch rejects it)",
-                             code="bad-rank", hint="dropout2d/dropout3d drop whole channels "
-                             "of 2-d/3-d maps; dropout drops single elements")
+            raise LayerError(
+                f"dropout1d needs a 2-d or 3-d input (N, C, L) or (C, L), got "
+                f"{len(shape)}-d {list(shape)} (PyTorch rejects it)",
+                code="bad-rank",
+                hint="dropout2d/dropout3d drop whole channels "
+                "of 2-d/3-d maps; dropout drops single elements",
+            )
         if self.name == "hardtanh" and a["max_val"] <= a["min_val"]:
-            raise LayerError(f"max_val ({a['max_val']}) must be greater than min_val "
-                             f"({a['min_val']}) (PyTorch rejects it)", arg="max_val")
+            raise LayerError(
+                f"max_val ({a['max_val']}) must be greater than min_val "
+                f"({a['min_val']}) (PyTorch rejects it)",
+                arg="max_val",
+            )
         return shape
 
     def forward(self, a, xs, w):
@@ -135,8 +151,11 @@ class Elementwise(LayerType):
         return 0 if self.family == "dropout" or self.name == "identity" else 3 * prod(out)
 
     def summary(self, a):
-        shown = [f"{k}={a[k]}" for k in ("negative_slope", "alpha", "p", "mode",
-                                          "approximate", "min_val", "max_val") if k in a]
+        shown = [
+            f"{k}={a[k]}"
+            for k in ("negative_slope", "alpha", "p", "mode", "approximate", "min_val", "max_val")
+            if k in a
+        ]
         return " ".join(shown)
 
 
@@ -145,19 +164,36 @@ class StochasticDepth(Elementwise):
     ("batch") or whole samples ("row") with probability p; the identity at inference."""
 
     def __init__(self):
-        super().__init__("stochastic_depth", "StochasticDepth", (
-            Arg("p", "float", doc="the drop probability, in [0, 1]; no default, as in torchvision"),
-            Arg("mode", "choice", words=("batch", "row"),
-                doc="batch drops the whole batch, row single samples; no default")),
-            family="dropout")
+        super().__init__(
+            "stochastic_depth",
+            "StochasticDepth",
+            (
+                Arg(
+                    "p",
+                    "float",
+                    doc="the drop probability, in [0, 1]; no default, as in torchvision",
+                ),
+                Arg(
+                    "mode",
+                    "choice",
+                    words=("batch", "row"),
+                    doc="batch drops the whole batch, row single samples; no default",
+                ),
+            ),
+            family="dropout",
+        )
         self.doc = "torchvision.ops.StochasticDepth"
 
     def infer(self, a, shapes):
         # torchvision.ops.stochastic_depth checks p (and mode, here an argument choice) in
         # every forward, training or not, so the network could not run
         if not 0 <= a["p"] <= 1:
-            raise LayerError(f"drop probability has to be between 0 and 1, but got {a['p']} "
-                             "(torchvision rejects it)", arg="p", hint="use a p in [0, 1]")
+            raise LayerError(
+                f"drop probability has to be between 0 and 1, but got {a['p']} "
+                "(torchvision rejects it)",
+                arg="p",
+                hint="use a p in [0, 1]",
+            )
         return shapes[0]
 
 
@@ -174,8 +210,11 @@ class Softmax(LayerType):
         shape = shapes[0]
         r = len(shape)
         if not -max(r, 1) <= a["dim"] < max(r, 1):
-            raise LayerError(f"dim {a['dim']} is out of range for the {r}-d input {list(shape)}",
-                             arg="dim", hint=f"use a dim in [{-r}, {r - 1}]")
+            raise LayerError(
+                f"dim {a['dim']} is out of range for the {r}-d input {list(shape)}",
+                arg="dim",
+                hint=f"use a dim in [{-r}, {r - 1}]",
+            )
         return shape
 
     def forward(self, a, xs, w):
@@ -214,15 +253,22 @@ class PReLU(LayerType):
         if n != 1:
             # ATen's prelu: the channels are dim 1; a 1-d input counts as one channel
             if len(shape) < 2:
-                raise LayerError(f"num_parameters is {n} but PReLU reads channels from dim 1, "
-                                 f"and the {len(shape)}-d input {list(shape)} has 1 channel "
-                                 "(PyTorch rejects it)", arg="num_parameters",
-                                 code="shape-mismatch", hint="use 1")
+                raise LayerError(
+                    f"num_parameters is {n} but PReLU reads channels from dim 1, "
+                    f"and the {len(shape)}-d input {list(shape)} has 1 channel "
+                    "(PyTorch rejects it)",
+                    arg="num_parameters",
+                    code="shape-mismatch",
+                    hint="use 1",
+                )
             c = shape[1]
             if c != n:
-                raise LayerError(f"num_parameters is {n} but the input has {c} channels",
-                                 arg="num_parameters", code="shape-mismatch",
-                                 hint=f"use 1 or {c}")
+                raise LayerError(
+                    f"num_parameters is {n} but the input has {c} channels",
+                    arg="num_parameters",
+                    code="shape-mismatch",
+                    hint=f"use 1 or {c}",
+                )
         return shape
 
     def tensors(self, a, shapes, out):
@@ -252,19 +298,34 @@ def activations():
         Elementwise("relu6", "ReLU6", (_INPLACE,)),
         Elementwise("leaky_relu", "LeakyReLU", (A("negative_slope", "float", 0.01), _INPLACE)),
         Elementwise("elu", "ELU", (A("alpha", "float", 1.0), _INPLACE)),
-        Elementwise("gelu", "GELU", (_Approximate(
-            "approximate", "choice", "none", words=("none", "tanh"),
-            doc="none: exact, 0.5*x*(1 + erf(x/sqrt(2))); tanh: "
-                "0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x^3)))"),)),
+        Elementwise(
+            "gelu",
+            "GELU",
+            (
+                _Approximate(
+                    "approximate",
+                    "choice",
+                    "none",
+                    words=("none", "tanh"),
+                    doc="none: exact, 0.5*x*(1 + erf(x/sqrt(2))); tanh: "
+                    "0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x^3)))",
+                ),
+            ),
+        ),
         Elementwise("silu", "SiLU", (_INPLACE,), aliases=("swish",)),
         Elementwise("mish", "Mish", (_INPLACE,)),
         Elementwise("sigmoid", "Sigmoid"),
         Elementwise("tanh", "Tanh"),
         Elementwise("hardswish", "Hardswish", (_INPLACE,)),
         Elementwise("hardsigmoid", "Hardsigmoid", (_INPLACE,)),
-        Elementwise("hardtanh", "Hardtanh", (A("min_val", "float", -1.0), A("max_val", "float", 1.0),
-                                              _INPLACE)),
-        Elementwise("softplus", "Softplus", (A("beta", "float", 1.0), A("threshold", "float", 20.0))),
+        Elementwise(
+            "hardtanh",
+            "Hardtanh",
+            (A("min_val", "float", -1.0), A("max_val", "float", 1.0), _INPLACE),
+        ),
+        Elementwise(
+            "softplus", "Softplus", (A("beta", "float", 1.0), A("threshold", "float", 20.0))
+        ),
         Elementwise("identity", "Identity"),
         Elementwise("dropout", "Dropout", (A("p", "float", 0.5), _INPLACE), family="dropout"),
         Elementwise("dropout1d", "Dropout1d", (A("p", "float", 0.5), _INPLACE), family="dropout"),

@@ -18,6 +18,7 @@ A·V, N·L·S·E each (E = embed_dim, summed over heads); softmax, scaling and m
 counted. A training step keeps q, k, v and the attention probabilities (N·H·L·S: the
 L² term) besides the rows' outputs (``saved``).
 """
+
 from __future__ import annotations
 
 import math
@@ -40,9 +41,12 @@ def _check_module(a, key, want):
         return
     lt = REGISTRY.get(v.type_name)
     if lt is not None and lt.name != want:
-        raise LayerError(f"{key} must be a {want} (PyTorch's module reads its attributes "
-                         f"and calls it as one), not {lt.name}", arg=key,
-                         hint=f"`{key}: {{{want}: {{...}}}}`, or a block of your own")
+        raise LayerError(
+            f"{key} must be a {want} (PyTorch's module reads its attributes "
+            f"and calls it as one), not {lt.name}",
+            arg=key,
+            hint=f"`{key}: {{{want}: {{...}}}}`, or a block of your own",
+        )
 
 
 def _check_stack(a, key):
@@ -50,8 +54,12 @@ def _check_stack(a, key):
     if n < 1:
         raise LayerError(f"{key} must be at least 1, got {n}", arg=key)
     if n > MAX_STACK:
-        raise LayerError(f"{key} {n:,} is beyond layercalc's bound of {MAX_STACK:,} stacked "
-                         "layers (each holds its own tensors)", arg=key, code="too-large")
+        raise LayerError(
+            f"{key} {n:,} is beyond layercalc's bound of {MAX_STACK:,} stacked "
+            "layers (each holds its own tensors)",
+            arg=key,
+            code="too-large",
+        )
 
 
 def _shape(s) -> str:
@@ -81,6 +89,7 @@ def _additive(np, mask, dtype, attend_when_true: bool):
 
 # -- scaled_dot_product_attention -----------------------------------------------------------
 
+
 class ScaledDotProductAttention(LayerType):
     """torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask, dropout_p,
     is_causal, scale, enable_gqa): softmax(Q·Kᵀ·scale + mask)·V over the last two dims,
@@ -93,45 +102,63 @@ class ScaledDotProductAttention(LayerType):
     merge = True
     input_roles = ("query", "key", "value", "attn_mask?")
     mask_attend = True  # a boolean attn_mask is True where a query may attend
-    args = (Arg("dropout_p", "float", 0.0, doc="dropout on the weights in training"),
-            Arg("is_causal", "bool", False, doc="a causal (lower-triangular) mask"),
-            Arg("scale", "float", None, nullable=True, doc="default 1/sqrt(E)"),
-            Arg("enable_gqa", "bool", False,
-                doc="key/value heads shared by groups of query heads"))
+    args = (
+        Arg("dropout_p", "float", 0.0, doc="dropout on the weights in training"),
+        Arg("is_causal", "bool", False, doc="a causal (lower-triangular) mask"),
+        Arg("scale", "float", None, nullable=True, doc="default 1/sqrt(E)"),
+        Arg("enable_gqa", "bool", False, doc="key/value heads shared by groups of query heads"),
+    )
 
     def infer(self, a, shapes):
         roles = a["_roles"]
         if len(roles) < 3 or roles[:3] != ("query", "key", "value"):
-            raise LayerError("scaled_dot_product_attention takes query, key and value "
-                             f"(`from: [q, k, v]`), got {', '.join(roles)}", arg="from",
-                             code="bad-from")
+            raise LayerError(
+                "scaled_dot_product_attention takes query, key and value "
+                f"(`from: [q, k, v]`), got {', '.join(roles)}",
+                arg="from",
+                code="bad-from",
+            )
         q, k, v = (tuple(shapes[roles.index(r)]) for r in ("query", "key", "value"))
         for what, s in (("query", q), ("key", k), ("value", v)):
             if len(s) < 2:
-                raise LayerError(f"scaled_dot_product_attention: {what} must be at least "
-                                 f"2-d (..., L, E), got {list(s)}", code="bad-rank")
+                raise LayerError(
+                    f"scaled_dot_product_attention: {what} must be at least "
+                    f"2-d (..., L, E), got {list(s)}",
+                    code="bad-rank",
+                )
         if not 0 <= a["dropout_p"] <= 1:
-            raise LayerError(f"dropout_p must be in [0, 1], got {a['dropout_p']}",
-                             arg="dropout_p")
+            raise LayerError(f"dropout_p must be in [0, 1], got {a['dropout_p']}", arg="dropout_p")
         if q[-1] != k[-1]:
-            raise LayerError(f"query's last dim {q[-1]} and key's {k[-1]} must be equal "
-                             f"(Q·Kᵀ; PyTorch refuses it: query {list(q)}, key {list(k)})",
-                             arg="from", code="shape-mismatch")
+            raise LayerError(
+                f"query's last dim {q[-1]} and key's {k[-1]} must be equal "
+                f"(Q·Kᵀ; PyTorch refuses it: query {list(q)}, key {list(k)})",
+                arg="from",
+                code="shape-mismatch",
+            )
         if k[-2] != v[-2]:
-            raise LayerError(f"key and value must have the same sequence length, got key "
-                             f"{list(k)} and value {list(v)} (PyTorch refuses it)", arg="from",
-                             code="shape-mismatch")
+            raise LayerError(
+                f"key and value must have the same sequence length, got key "
+                f"{list(k)} and value {list(v)} (PyTorch refuses it)",
+                arg="from",
+                code="shape-mismatch",
+            )
         kb, vb = k[:-2], v[:-2]
         if a["enable_gqa"]:
             if len(q) < 3 or len(k) < 3 or len(v) < 3:
-                raise LayerError("enable_gqa needs a heads dim: query, key and value of "
-                                 "shape (..., H, L, E)", arg="enable_gqa", code="bad-rank")
+                raise LayerError(
+                    "enable_gqa needs a heads dim: query, key and value of shape (..., H, L, E)",
+                    arg="enable_gqa",
+                    code="bad-rank",
+                )
             hq, hk, hv = q[-3], k[-3], v[-3]
             if hk != hv or hk == 0 or hq % hk:
-                raise LayerError(f"with enable_gqa the query heads ({hq}) must be a multiple "
-                                 f"of the key and value heads ({hk}, {hv}), which must be "
-                                 "equal (PyTorch refuses it)", arg="enable_gqa",
-                                 code="shape-mismatch")
+                raise LayerError(
+                    f"with enable_gqa the query heads ({hq}) must be a multiple "
+                    f"of the key and value heads ({hk}, {hv}), which must be "
+                    "equal (PyTorch refuses it)",
+                    arg="enable_gqa",
+                    code="shape-mismatch",
+                )
             kb = kb[:-1] + (hq,)
             vb = vb[:-1] + (hq,)
         batch = _broadcast([q[:-2], kb, vb], "query, key and value's leading dims")
@@ -139,15 +166,20 @@ class ScaledDotProductAttention(LayerType):
         if len(roles) > 3:
             m = tuple(shapes[roles.index("attn_mask")])
             if a["is_causal"]:
-                raise LayerError("_scaled_dot_product_attention: Explicit attn_mask should "
-                                 "not be set when is_causal=True (PyTorch refuses it)",
-                                 arg="is_causal")
+                raise LayerError(
+                    "_scaled_dot_product_attention: Explicit attn_mask should "
+                    "not be set when is_causal=True (PyTorch refuses it)",
+                    arg="is_causal",
+                )
             try:
                 _broadcast([m, batch + (L, S)], "attn_mask")
             except LayerError:
-                raise LayerError(f"attn_mask {list(m)} does not broadcast to the attention "
-                                 f"weights {list(batch + (L, S))} (PyTorch refuses it)",
-                                 arg="from", code="shape-mismatch") from None
+                raise LayerError(
+                    f"attn_mask {list(m)} does not broadcast to the attention "
+                    f"weights {list(batch + (L, S))} (PyTorch refuses it)",
+                    arg="from",
+                    code="shape-mismatch",
+                ) from None
         a["_batch"], a["_L"], a["_S"], a["_E"], a["_Ev"] = batch, L, S, q[-1], Ev
         return batch + (L, Ev)
 
@@ -159,8 +191,7 @@ class ScaledDotProductAttention(LayerType):
         return prod(a["_batch"]) * a["_L"] * a["_S"]  # the attention probabilities
 
     def workspace(self, a, shapes, out):
-        return prod(out) + 3 * prod(a["_batch"]) * a["_L"] * a["_S"] + \
-            sum(prod(s) for s in shapes)
+        return prod(out) + 3 * prod(a["_batch"]) * a["_L"] * a["_S"] + sum(prod(s) for s in shapes)
 
     def window(self, a, shapes, out):
         return None  # every position may depend on every other
@@ -176,10 +207,12 @@ class ScaledDotProductAttention(LayerType):
         return " ".join(parts)
 
     def explain_shape(self, a, shapes, out):
-        return [f"softmax(Q·Kᵀ·scale{' + causal mask' if a['is_causal'] else ''})·V: query "
-                f"{_shape(shapes[0])} and key {_shape(shapes[1])} give weights "
-                f"{_shape(a['_batch'] + (a['_L'], a['_S']))}; times value "
-                f"{_shape(shapes[2])} gives {_shape(out)}"]
+        return [
+            f"softmax(Q·Kᵀ·scale{' + causal mask' if a['is_causal'] else ''})·V: query "
+            f"{_shape(shapes[0])} and key {_shape(shapes[1])} give weights "
+            f"{_shape(a['_batch'] + (a['_L'], a['_S']))}; times value "
+            f"{_shape(shapes[2])} gives {_shape(out)}"
+        ]
 
     def forward(self, a, xs, w):
         import numpy as np
@@ -195,8 +228,9 @@ class ScaledDotProductAttention(LayerType):
         scale = a["scale"] if a["scale"] is not None else 1.0 / math.sqrt(q.shape[-1])
         scores = np.matmul(q * q.dtype.type(scale), np.swapaxes(k, -1, -2))
         if a["is_causal"]:
-            scores = scores + np.where(np.tril(np.ones((L, S), dtype=bool)), 0.0,
-                                       -np.inf).astype(scores.dtype)
+            scores = scores + np.where(np.tril(np.ones((L, S), dtype=bool)), 0.0, -np.inf).astype(
+                scores.dtype
+            )
         if "attn_mask" in roles:
             scores = scores + _additive(np, xs[roles.index("attn_mask")], scores.dtype, True)
         softmax_(np, scores)
@@ -209,9 +243,11 @@ def _broadcast(shapes, what):
     for i in range(rank):
         dims = {s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0} - {1}
         if len(dims) > 1:
-            raise LayerError(f"{what} do not broadcast: " +
-                             ", ".join(str(list(s)) for s in shapes), arg="from",
-                             code="shape-mismatch")
+            raise LayerError(
+                f"{what} do not broadcast: " + ", ".join(str(list(s)) for s in shapes),
+                arg="from",
+                code="shape-mismatch",
+            )
         out.append(dims.pop() if dims else 1)
     return tuple(out)
 
@@ -227,8 +263,13 @@ MHA_ARGS = (
     Arg("kdim", "int", None, nullable=True, doc="key features (default embed_dim)"),
     Arg("vdim", "int", None, nullable=True, doc="value features (default embed_dim)"),
     Arg("batch_first", "bool", False, doc="(N, L, E) instead of (L, N, E)"),
-    Arg("is_causal", "bool", False, doc="a causal mask (PyTorch: attn_mask = "
-        "generate_square_subsequent_mask(L) with is_causal=True)"),
+    Arg(
+        "is_causal",
+        "bool",
+        False,
+        doc="a causal mask (PyTorch: attn_mask = "
+        "generate_square_subsequent_mask(L) with is_causal=True)",
+    ),
     Arg("need_weights", "bool", True, doc="the attn_weights output"),
     Arg("average_attn_weights", "bool", True, doc="weights averaged over the heads"),
     Arg("embed_dim", "int", None, nullable=True, doc="inferred from the query's last dim"),
@@ -242,39 +283,59 @@ def _mha_check(a: dict, shapes: list) -> tuple:
     by = {r: tuple(shapes[i]) for i, r in enumerate(roles)}
     q = by["query"]
     if ("key" in by) != ("value" in by):
-        raise LayerError("multihead_attention takes the query alone (self-attention) or "
-                         "query, key and value", arg="from", code="bad-from",
-                         hint="`from: [q, k, v]` or `from: {query: q, key: k, value: v}`")
+        raise LayerError(
+            "multihead_attention takes the query alone (self-attention) or query, key and value",
+            arg="from",
+            code="bad-from",
+            hint="`from: [q, k, v]` or `from: {query: q, key: k, value: v}`",
+        )
     k = by.get("key", q)
     v = by.get("value", q)
     rank = len(q)
     if rank not in (2, 3):
-        raise LayerError(f"query should be unbatched 2D or batched 3D tensor but received "
-                         f"{rank}-D query tensor (PyTorch refuses it; query {list(q)})",
-                         code="bad-rank")
+        raise LayerError(
+            f"query should be unbatched 2D or batched 3D tensor but received "
+            f"{rank}-D query tensor (PyTorch refuses it; query {list(q)})",
+            code="bad-rank",
+        )
     if len(k) != rank or len(v) != rank:
         kind = "batched (3-D)" if rank == 3 else "unbatched (2-D)"
-        raise LayerError(f"For {kind} `query`, expected `key` and `value` to be {rank}-D but "
-                         f"found {len(k)}-D and {len(v)}-D tensors respectively (PyTorch "
-                         "refuses it)", arg="from", code="bad-rank")
+        raise LayerError(
+            f"For {kind} `query`, expected `key` and `value` to be {rank}-D but "
+            f"found {len(k)}-D and {len(v)}-D tensors respectively (PyTorch "
+            "refuses it)",
+            arg="from",
+            code="bad-rank",
+        )
     E = q[-1]
     given = a.get("embed_dim")
     if given is None:
         a["embed_dim"] = E
     elif given != E:
-        raise LayerError(f"was expecting embedding dimension of {given}, but got {E} "
-                         f"(PyTorch refuses it; query {list(q)})", arg="embed_dim",
-                         code="shape-mismatch",
-                         hint=f"set embed_dim: {E}, or remove it (layercalc infers it)")
+        raise LayerError(
+            f"was expecting embedding dimension of {given}, but got {E} "
+            f"(PyTorch refuses it; query {list(q)})",
+            arg="embed_dim",
+            code="shape-mismatch",
+            hint=f"set embed_dim: {E}, or remove it (layercalc infers it)",
+        )
     H = a["num_heads"]
     if E <= 0 or H <= 0:
-        raise LayerError(f"embed_dim and num_heads must be greater than 0, got embed_dim={E} "
-                         f"and num_heads={H} instead (PyTorch refuses it)", arg="num_heads")
+        raise LayerError(
+            f"embed_dim and num_heads must be greater than 0, got embed_dim={E} "
+            f"and num_heads={H} instead (PyTorch refuses it)",
+            arg="num_heads",
+        )
     if E % H:
-        raise LayerError(f"embed_dim must be divisible by num_heads (PyTorch refuses "
-                         f"embed_dim {E} with num_heads {H})", arg="num_heads",
-                         hint="num_heads dividing " + str(E) + ": " +
-                         ", ".join(str(d) for d in range(1, min(E, 64) + 1) if E % d == 0))
+        raise LayerError(
+            f"embed_dim must be divisible by num_heads (PyTorch refuses "
+            f"embed_dim {E} with num_heads {H})",
+            arg="num_heads",
+            hint="num_heads dividing "
+            + str(E)
+            + ": "
+            + ", ".join(str(d) for d in range(1, min(E, 64) + 1) if E % d == 0),
+        )
     if not 0 <= a["dropout"] <= 1:
         raise LayerError(f"dropout must be in [0, 1], got {a['dropout']}", arg="dropout")
     kdim = a["kdim"] if a["kdim"] is not None else E
@@ -284,19 +345,27 @@ def _mha_check(a: dict, shapes: list) -> tuple:
             raise LayerError(f"{what} must be greater than 0, got {n}", arg=what)
     same = kdim == E and vdim == E
     if same and k != v:
-        raise LayerError(f"key shape {_shape(k)} does not match value shape {_shape(v)} "
-                         "(PyTorch refuses it)", arg="from", code="shape-mismatch")
+        raise LayerError(
+            f"key shape {_shape(k)} does not match value shape {_shape(v)} (PyTorch refuses it)",
+            arg="from",
+            code="shape-mismatch",
+        )
     if k[-1] != kdim:
-        raise LayerError(f"the key has {k[-1]} features but kdim is {kdim} (PyTorch refuses "
-                         f"it: expecting key weights shape of ({E}, {k[-1]}))",
-                         arg="kdim" if a["kdim"] is not None else "from",
-                         code="shape-mismatch",
-                         hint=f"set kdim: {k[-1]}")
+        raise LayerError(
+            f"the key has {k[-1]} features but kdim is {kdim} (PyTorch refuses "
+            f"it: expecting key weights shape of ({E}, {k[-1]}))",
+            arg="kdim" if a["kdim"] is not None else "from",
+            code="shape-mismatch",
+            hint=f"set kdim: {k[-1]}",
+        )
     if v[-1] != vdim:
-        raise LayerError(f"the value has {v[-1]} features but vdim is {vdim} (PyTorch "
-                         f"refuses it: expecting value weights shape of ({E}, {v[-1]}))",
-                         arg="vdim" if a["vdim"] is not None else "from",
-                         code="shape-mismatch", hint=f"set vdim: {v[-1]}")
+        raise LayerError(
+            f"the value has {v[-1]} features but vdim is {vdim} (PyTorch "
+            f"refuses it: expecting value weights shape of ({E}, {v[-1]}))",
+            arg="vdim" if a["vdim"] is not None else "from",
+            code="shape-mismatch",
+            hint=f"set vdim: {v[-1]}",
+        )
     batched = rank == 3
     bf = a["batch_first"] and batched
     L = q[1] if bf else q[0]
@@ -306,35 +375,53 @@ def _mha_check(a: dict, shapes: list) -> tuple:
         kn = k[0] if bf else k[1]
         vn = v[0] if bf else v[1]
         if kn != N or vn != N:
-            raise LayerError(f"query, key and value must have the same batch size, got "
-                             f"{N}, {kn} and {vn} (PyTorch refuses it)", arg="from",
-                             code="shape-mismatch")
+            raise LayerError(
+                f"query, key and value must have the same batch size, got "
+                f"{N}, {kn} and {vn} (PyTorch refuses it)",
+                arg="from",
+                code="shape-mismatch",
+            )
     if (v[1] if bf else v[0]) != S:
-        raise LayerError(f"key and value must have the same sequence length, got key "
-                         f"{list(k)} and value {list(v)} (PyTorch refuses it)", arg="from",
-                         code="shape-mismatch")
+        raise LayerError(
+            f"key and value must have the same sequence length, got key "
+            f"{list(k)} and value {list(v)} (PyTorch refuses it)",
+            arg="from",
+            code="shape-mismatch",
+        )
     S2 = S + int(a["add_bias_kv"]) + int(a["add_zero_attn"])
     if "key_padding_mask" in by:
         m = by["key_padding_mask"]
         want = (N, S) if batched else (S,)
         if m != want:
-            raise LayerError(f"key_padding_mask is {list(m)}, but this attention needs "
-                             f"{list(want)} ((N, S) batched, (S,) unbatched; PyTorch "
-                             "refuses it)", arg="from", code="shape-mismatch")
+            raise LayerError(
+                f"key_padding_mask is {list(m)}, but this attention needs "
+                f"{list(want)} ((N, S) batched, (S,) unbatched; PyTorch "
+                "refuses it)",
+                arg="from",
+                code="shape-mismatch",
+            )
     if "attn_mask" in by:
         m = by["attn_mask"]
         if a["is_causal"]:
-            raise LayerError("is_causal makes the causal mask: give it or an attn_mask, not "
-                             "both", arg="is_causal")
+            raise LayerError(
+                "is_causal makes the causal mask: give it or an attn_mask, not both",
+                arg="is_causal",
+            )
         ok = m == (L, S) or (len(m) == 3 and m == ((N or 1) * H, L, S))
         if not ok:
-            raise LayerError(f"attn_mask is {list(m)}, but should be {list((L, S))} or "
-                             f"{list(((N or 1) * H, L, S))} (PyTorch refuses it: The shape "
-                             "of the attn_mask is not correct)", arg="from",
-                             code="shape-mismatch")
+            raise LayerError(
+                f"attn_mask is {list(m)}, but should be {list((L, S))} or "
+                f"{list(((N or 1) * H, L, S))} (PyTorch refuses it: The shape "
+                "of the attn_mask is not correct)",
+                arg="from",
+                code="shape-mismatch",
+            )
     if a["is_causal"] and L != S:
-        raise LayerError(f"is_causal needs as many queries as keys (a square causal mask), "
-                         f"got {L} and {S}", arg="is_causal", code="shape-mismatch")
+        raise LayerError(
+            f"is_causal needs as many queries as keys (a square causal mask), got {L} and {S}",
+            arg="is_causal",
+            code="shape-mismatch",
+        )
     a["_kdim"], a["_vdim"], a["_same"] = kdim, vdim, same
     a["_L"], a["_S"], a["_S2"], a["_N"] = L, S, S2, N
     return q
@@ -371,8 +458,11 @@ class MHAProjection(LayerType):
         if a["_same"]:
             ts = [Tensor("in_proj_weight", (3 * E, E))]
         else:
-            ts = [Tensor("q_proj_weight", (E, E)), Tensor("k_proj_weight", (E, a["_kdim"])),
-                  Tensor("v_proj_weight", (E, a["_vdim"]))]
+            ts = [
+                Tensor("q_proj_weight", (E, E)),
+                Tensor("k_proj_weight", (E, a["_kdim"])),
+                Tensor("v_proj_weight", (E, a["_vdim"])),
+            ]
         if a["bias"]:
             ts.append(Tensor("in_proj_bias", (3 * E,)))
         if a["add_bias_kv"]:
@@ -416,31 +506,42 @@ class MHAProjection(LayerType):
 
     def explain_shape(self, a, shapes, out):
         E, H = a["embed_dim"], a["num_heads"]
-        return [f"{H} heads of {E}/{H} = {E // H} features; queries L = {a['_L']}, keys "
-                f"S = {a['_S']}" + (f" (+{a['_S2'] - a['_S']} appended)"
-                                    if a["_S2"] != a["_S"] else "") +
-                f"; each head: softmax(QKᵀ/√{E // H})V, heads concatenated: {_shape(out)}"]
+        return [
+            f"{H} heads of {E}/{H} = {E // H} features; queries L = {a['_L']}, keys "
+            f"S = {a['_S']}"
+            + (f" (+{a['_S2'] - a['_S']} appended)" if a["_S2"] != a["_S"] else "")
+            + f"; each head: softmax(QKᵀ/√{E // H})V, heads concatenated: {_shape(out)}"
+        ]
 
     def explain_params(self, a, shapes, out):
         E = a["embed_dim"]
         if a["_same"]:
-            lines = [f"in_proj_weight: the Q, K and V projections stacked, 3·E·E = "
-                     f"3·{E}·{E} = {3 * E * E:,}"]
+            lines = [
+                f"in_proj_weight: the Q, K and V projections stacked, 3·E·E = "
+                f"3·{E}·{E} = {3 * E * E:,}"
+            ]
         else:
             k, v = a["_kdim"], a["_vdim"]
-            lines = [f"q_proj_weight E·E + k_proj_weight E·kdim + v_proj_weight E·vdim = "
-                     f"{E}·{E} + {E}·{k} + {E}·{v} = {E * (E + k + v):,}"]
+            lines = [
+                f"q_proj_weight E·E + k_proj_weight E·kdim + v_proj_weight E·vdim = "
+                f"{E}·{E} + {E}·{k} + {E}·{v} = {E * (E + k + v):,}"
+            ]
         if a["bias"]:
             lines.append(f"in_proj_bias: 3·E = {3 * E:,}")
         if a["add_bias_kv"]:
             lines.append(f"bias_k + bias_v: 2·E = {2 * E:,}")
-        lines.append(f"out_proj (its own row): E·E + E = {E * E + E * a['bias']:,}" if a["bias"]
-                     else f"out_proj (its own row): E·E = {E * E:,}")
+        lines.append(
+            f"out_proj (its own row): E·E + E = {E * E + E * a['bias']:,}"
+            if a["bias"]
+            else f"out_proj (its own row): E·E = {E * E:,}"
+        )
         if a["_same"] and a["bias"] and not a["add_bias_kv"]:
             total = 4 * E * E + 4 * E
-            lines.append(f"the module: 3·E² + 3E + E² + E = 4·{E}² + 4·{E} = {total:,}; a "
-                         f"linear of the same inputs and outputs ({E} -> {E}) has "
-                         f"{E * E + E:,}: attention's Q, K and V add 3·E² + 3E")
+            lines.append(
+                f"the module: 3·E² + 3E + E² + E = 4·{E}² + 4·{E} = {total:,}; a "
+                f"linear of the same inputs and outputs ({E} -> {E}) has "
+                f"{E * E + E:,}: attention's Q, K and V add 3·E² + 3E"
+            )
         return lines
 
     def forward(self, a, xs, w):
@@ -462,11 +563,11 @@ class MHAProjection(LayerType):
         dt = q_in.dtype
         if a["_same"]:
             W = w["in_proj_weight"]
-            wq, wk, wv = W[:E], W[E:2 * E], W[2 * E:]
+            wq, wk, wv = W[:E], W[E : 2 * E], W[2 * E :]
         else:
             wq, wk, wv = w["q_proj_weight"], w["k_proj_weight"], w["v_proj_weight"]
         b = w.get("in_proj_bias")
-        bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
+        bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E : 2 * E], b[2 * E :])
 
         def proj(x, wt, bias):
             y = np.dot(x.reshape(-1, x.shape[-1]), wt.T).reshape(x.shape[:-1] + (E,))
@@ -483,14 +584,14 @@ class MHAProjection(LayerType):
             m = _additive(np, get["attn_mask"], dt, False)
             mask = m[None] if m.ndim == 2 else m
         elif a["is_causal"]:
-            mask = np.where(np.triu(np.ones((L, S), dtype=bool), 1), -np.inf,
-                            0.0).astype(dt)[None]
+            mask = np.where(np.triu(np.ones((L, S), dtype=bool), 1), -np.inf, 0.0).astype(dt)[None]
         kpm = get.get("key_padding_mask")
         # PyTorch's own path: with is_causal, no key_padding_mask and need_weights false it
         # drops the mask and lets scaled_dot_product_attention make the causal one over
         # every key, appended ones (bias_k, zero attention) included, which it then hides
-        sdpa_causal = a["is_causal"] and "attn_mask" not in get and kpm is None and \
-            not a["need_weights"]
+        sdpa_causal = (
+            a["is_causal"] and "attn_mask" not in get and kpm is None and not a["need_weights"]
+        )
         if kpm is not None:
             kpm = _additive(np, kpm if batched else kpm[None], dt, False)  # (N, S)
         if a["add_bias_kv"]:
@@ -512,8 +613,7 @@ class MHAProjection(LayerType):
                 kpm = np.pad(kpm, ((0, 0), (0, 1)))
         if sdpa_causal:
             S2 = k.shape[1]
-            mask = np.where(np.tril(np.ones((L, S2), dtype=bool)), 0.0,
-                            -np.inf).astype(dt)[None]
+            mask = np.where(np.tril(np.ones((L, S2), dtype=bool)), 0.0, -np.inf).astype(dt)[None]
         q *= dt.type(math.sqrt(1.0 / hd))
         scores = np.matmul(q, k.transpose(0, 2, 1))  # (N*H, L, S2)
         if mask is not None:
@@ -565,9 +665,12 @@ class MultiheadAttention(LayerType):
     def members(self, a, shapes):
         E = a["embed_dim"]
         core = {k: v for k, v in a.items()}
-        return [Member("", self.core, core, list(range(len(shapes)))),
-                Member("out_proj", "linear", {"in_features": E, "out_features": E,
-                                              "bias": a["bias"]}, [""])]
+        return [
+            Member("", self.core, core, list(range(len(shapes)))),
+            Member(
+                "out_proj", "linear", {"in_features": E, "out_features": E, "bias": a["bias"]}, [""]
+            ),
+        ]
 
     def results(self, a):
         out = [("attn_output", "out_proj")]
@@ -577,6 +680,7 @@ class MultiheadAttention(LayerType):
 
 
 # -- the Transformer layers ---------------------------------------------------------------
+
 
 def _activation(a, name="activation"):
     """The activation argument as (type, args): a word is PyTorch's string form (relu or
@@ -589,9 +693,12 @@ def _activation(a, name="activation"):
     else:
         return act  # a module (a LayerValue): built as the entry it holds
     if word not in ("relu", "gelu"):
-        raise LayerError(f"activation should be relu/gelu, not {word} (PyTorch refuses the "
-                         "string; a module is any layer)", arg=name,
-                         hint=f"pass a module instead: `{name}: {{{word}: {{}}}}`")
+        raise LayerError(
+            f"activation should be relu/gelu, not {word} (PyTorch refuses the "
+            "string; a module is any layer)",
+            arg=name,
+            hint=f"pass a module instead: `{name}: {{{word}: {{}}}}`",
+        )
     return word
 
 
@@ -611,22 +718,32 @@ LAYER_ARGS = (
 def _check_layer(a, shapes, roles, lead):
     x = tuple(shapes[roles.index(lead)])
     if len(x) not in (2, 3):
-        raise LayerError(f"a transformer layer takes (L, N, E) (or (N, L, E) with "
-                         f"batch_first, or unbatched (L, E)), got {list(x)}", code="bad-rank")
+        raise LayerError(
+            f"a transformer layer takes (L, N, E) (or (N, L, E) with "
+            f"batch_first, or unbatched (L, E)), got {list(x)}",
+            code="bad-rank",
+        )
     given = a.get("d_model")
     if given is None:
         a["d_model"] = x[-1]
     elif given != x[-1]:
-        raise LayerError(f"d_model is {given} but the input has {x[-1]} features (PyTorch "
-                         f"refuses it: was expecting embedding dimension of {given}, but got "
-                         f"{x[-1]})", arg="d_model", code="shape-mismatch",
-                         hint=f"set d_model: {x[-1]}, or remove it (layercalc infers it)")
+        raise LayerError(
+            f"d_model is {given} but the input has {x[-1]} features (PyTorch "
+            f"refuses it: was expecting embedding dimension of {given}, but got "
+            f"{x[-1]})",
+            arg="d_model",
+            code="shape-mismatch",
+            hint=f"set d_model: {x[-1]}, or remove it (layercalc infers it)",
+        )
     for k in ("nhead", "dim_feedforward"):
         if a[k] <= 0:
             raise LayerError(f"{k} must be greater than 0, got {a[k]}", arg=k)
     if a["d_model"] % a["nhead"]:
-        raise LayerError(f"embed_dim must be divisible by num_heads (PyTorch refuses d_model "
-                         f"{a['d_model']} with nhead {a['nhead']})", arg="nhead")
+        raise LayerError(
+            f"embed_dim must be divisible by num_heads (PyTorch refuses d_model "
+            f"{a['d_model']} with nhead {a['nhead']})",
+            arg="nhead",
+        )
     if not 0 <= a["dropout"] <= 1:
         raise LayerError(f"dropout must be in [0, 1], got {a['dropout']}", arg="dropout")
     _activation(a)
@@ -634,26 +751,36 @@ def _check_layer(a, shapes, roles, lead):
 
 
 def _mha_args(a, causal, weights=False):
-    return {"num_heads": a["nhead"], "dropout": a["dropout"], "bias": a["bias"],
-            "batch_first": a["batch_first"], "is_causal": causal, "need_weights": weights,
-            "embed_dim": a["d_model"]}
+    return {
+        "num_heads": a["nhead"],
+        "dropout": a["dropout"],
+        "bias": a["bias"],
+        "batch_first": a["batch_first"],
+        "is_causal": causal,
+        "need_weights": weights,
+        "embed_dim": a["d_model"],
+    }
 
 
 def _ln(a):
-    return {"normalized_shape": (a["d_model"],), "eps": a["layer_norm_eps"],
-            "bias": a["bias"]}
+    return {"normalized_shape": (a["d_model"],), "eps": a["layer_norm_eps"], "bias": a["bias"]}
 
 
 def _feed_forward(a, x: str, last_dropout: str) -> list:
     d, ff = a["d_model"], a["dim_feedforward"]
     act = _activation(a)
-    return [Member("linear1", "linear", {"in_features": d, "out_features": ff,
-                                         "bias": a["bias"]}, [x]),
-            Member("activation", act if isinstance(act, str) else act, {}, ["linear1"]),
-            Member("dropout", "dropout", {"p": a["dropout"]}, ["activation"]),
-            Member("linear2", "linear", {"in_features": ff, "out_features": d,
-                                         "bias": a["bias"]}, ["dropout"]),
-            Member(last_dropout, "dropout", {"p": a["dropout"]}, ["linear2"])]
+    return [
+        Member("linear1", "linear", {"in_features": d, "out_features": ff, "bias": a["bias"]}, [x]),
+        Member("activation", act if isinstance(act, str) else act, {}, ["linear1"]),
+        Member("dropout", "dropout", {"p": a["dropout"]}, ["activation"]),
+        Member(
+            "linear2",
+            "linear",
+            {"in_features": ff, "out_features": d, "bias": a["bias"]},
+            ["dropout"],
+        ),
+        Member(last_dropout, "dropout", {"p": a["dropout"]}, ["linear2"]),
+    ]
 
 
 def _attend(name, a, roles, query, kv, masks, causal):
@@ -694,20 +821,30 @@ class TransformerEncoderLayer(LayerType):
         roles = a["_roles"]
         masks = (("src_mask", "attn_mask"), ("src_key_padding_mask", "key_padding_mask"))
         if not a["norm_first"]:
-            return ([_attend("self_attn", a, roles, 0, None, masks, a["is_causal"]),
-                     Member("dropout1", "dropout", {"p": a["dropout"]}, ["self_attn"]),
-                     Member("residual1", "add", {}, [0, "dropout1"]),
-                     Member("norm1", "layer_norm", _ln(a), ["residual1"])]
-                    + _feed_forward(a, "norm1", "dropout2") +
-                    [Member("residual2", "add", {}, ["norm1", "dropout2"]),
-                     Member("norm2", "layer_norm", _ln(a), ["residual2"])])
-        return ([Member("norm1", "layer_norm", _ln(a), [0]),
-                 _attend("self_attn", a, roles, "norm1", None, masks, a["is_causal"]),
-                 Member("dropout1", "dropout", {"p": a["dropout"]}, ["self_attn"]),
-                 Member("residual1", "add", {}, [0, "dropout1"]),
-                 Member("norm2", "layer_norm", _ln(a), ["residual1"])]
-                + _feed_forward(a, "norm2", "dropout2") +
-                [Member("residual2", "add", {}, ["residual1", "dropout2"])])
+            return (
+                [
+                    _attend("self_attn", a, roles, 0, None, masks, a["is_causal"]),
+                    Member("dropout1", "dropout", {"p": a["dropout"]}, ["self_attn"]),
+                    Member("residual1", "add", {}, [0, "dropout1"]),
+                    Member("norm1", "layer_norm", _ln(a), ["residual1"]),
+                ]
+                + _feed_forward(a, "norm1", "dropout2")
+                + [
+                    Member("residual2", "add", {}, ["norm1", "dropout2"]),
+                    Member("norm2", "layer_norm", _ln(a), ["residual2"]),
+                ]
+            )
+        return (
+            [
+                Member("norm1", "layer_norm", _ln(a), [0]),
+                _attend("self_attn", a, roles, "norm1", None, masks, a["is_causal"]),
+                Member("dropout1", "dropout", {"p": a["dropout"]}, ["self_attn"]),
+                Member("residual1", "add", {}, [0, "dropout1"]),
+                Member("norm2", "layer_norm", _ln(a), ["residual1"]),
+            ]
+            + _feed_forward(a, "norm2", "dropout2")
+            + [Member("residual2", "add", {}, ["residual1", "dropout2"])]
+        )
 
     def results(self, a):
         return [("output", "norm2" if not a["norm_first"] else "residual2")]
@@ -723,23 +860,36 @@ class TransformerDecoderLayer(LayerType):
     doc = "torch.nn.TransformerDecoderLayer"
     merge = True
     composite = True
-    input_roles = ("tgt", "memory", "tgt_mask?", "memory_mask?", "tgt_key_padding_mask?",
-                   "memory_key_padding_mask?")
+    input_roles = (
+        "tgt",
+        "memory",
+        "tgt_mask?",
+        "memory_mask?",
+        "tgt_key_padding_mask?",
+        "memory_key_padding_mask?",
+    )
     inferred = ("d_model",)
-    args = LAYER_ARGS + (Arg("tgt_is_causal", "bool", False, doc="a causal mask on tgt"),
-                         Arg("memory_is_causal", "bool", False,
-                             doc="a causal mask on memory"))
+    args = LAYER_ARGS + (
+        Arg("tgt_is_causal", "bool", False, doc="a causal mask on tgt"),
+        Arg("memory_is_causal", "bool", False, doc="a causal mask on memory"),
+    )
 
     def infer(self, a, shapes):
         roles = a["_roles"]
         if "memory" not in roles:
-            raise LayerError("transformer_decoder_layer takes tgt and memory (`from: [tgt, "
-                             "memory]`)", arg="from", code="bad-from")
+            raise LayerError(
+                "transformer_decoder_layer takes tgt and memory (`from: [tgt, memory]`)",
+                arg="from",
+                code="bad-from",
+            )
         x = _check_layer(a, shapes, roles, "tgt")
         m = tuple(shapes[roles.index("memory")])
         if len(m) != len(x) or m[-1] != x[-1]:
-            raise LayerError(f"memory {list(m)} must have tgt's rank and d_model "
-                             f"{a['d_model']} features", arg="from", code="shape-mismatch")
+            raise LayerError(
+                f"memory {list(m)} must have tgt's rank and d_model {a['d_model']} features",
+                arg="from",
+                code="shape-mismatch",
+            )
         return x
 
     def members(self, a, shapes):
@@ -748,35 +898,45 @@ class TransformerDecoderLayer(LayerType):
         cm = (("memory_mask", "attn_mask"), ("memory_key_padding_mask", "key_padding_mask"))
         mem = 1
         if not a["norm_first"]:
-            return ([_attend("self_attn", a, roles, 0, None, sm, a["tgt_is_causal"]),
-                     Member("dropout1", "dropout", {"p": a["dropout"]}, ["self_attn"]),
-                     Member("residual1", "add", {}, [0, "dropout1"]),
-                     Member("norm1", "layer_norm", _ln(a), ["residual1"]),
-                     _attend("multihead_attn", a, roles, "norm1", mem, cm,
-                             a["memory_is_causal"]),
-                     Member("dropout2", "dropout", {"p": a["dropout"]}, ["multihead_attn"]),
-                     Member("residual2", "add", {}, ["norm1", "dropout2"]),
-                     Member("norm2", "layer_norm", _ln(a), ["residual2"])]
-                    + _feed_forward(a, "norm2", "dropout3") +
-                    [Member("residual3", "add", {}, ["norm2", "dropout3"]),
-                     Member("norm3", "layer_norm", _ln(a), ["residual3"])])
-        return ([Member("norm1", "layer_norm", _ln(a), [0]),
-                 _attend("self_attn", a, roles, "norm1", None, sm, a["tgt_is_causal"]),
-                 Member("dropout1", "dropout", {"p": a["dropout"]}, ["self_attn"]),
-                 Member("residual1", "add", {}, [0, "dropout1"]),
-                 Member("norm2", "layer_norm", _ln(a), ["residual1"]),
-                 _attend("multihead_attn", a, roles, "norm2", mem, cm, a["memory_is_causal"]),
-                 Member("dropout2", "dropout", {"p": a["dropout"]}, ["multihead_attn"]),
-                 Member("residual2", "add", {}, ["residual1", "dropout2"]),
-                 Member("norm3", "layer_norm", _ln(a), ["residual2"])]
-                + _feed_forward(a, "norm3", "dropout3") +
-                [Member("residual3", "add", {}, ["residual2", "dropout3"])])
+            return (
+                [
+                    _attend("self_attn", a, roles, 0, None, sm, a["tgt_is_causal"]),
+                    Member("dropout1", "dropout", {"p": a["dropout"]}, ["self_attn"]),
+                    Member("residual1", "add", {}, [0, "dropout1"]),
+                    Member("norm1", "layer_norm", _ln(a), ["residual1"]),
+                    _attend("multihead_attn", a, roles, "norm1", mem, cm, a["memory_is_causal"]),
+                    Member("dropout2", "dropout", {"p": a["dropout"]}, ["multihead_attn"]),
+                    Member("residual2", "add", {}, ["norm1", "dropout2"]),
+                    Member("norm2", "layer_norm", _ln(a), ["residual2"]),
+                ]
+                + _feed_forward(a, "norm2", "dropout3")
+                + [
+                    Member("residual3", "add", {}, ["norm2", "dropout3"]),
+                    Member("norm3", "layer_norm", _ln(a), ["residual3"]),
+                ]
+            )
+        return (
+            [
+                Member("norm1", "layer_norm", _ln(a), [0]),
+                _attend("self_attn", a, roles, "norm1", None, sm, a["tgt_is_causal"]),
+                Member("dropout1", "dropout", {"p": a["dropout"]}, ["self_attn"]),
+                Member("residual1", "add", {}, [0, "dropout1"]),
+                Member("norm2", "layer_norm", _ln(a), ["residual1"]),
+                _attend("multihead_attn", a, roles, "norm2", mem, cm, a["memory_is_causal"]),
+                Member("dropout2", "dropout", {"p": a["dropout"]}, ["multihead_attn"]),
+                Member("residual2", "add", {}, ["residual1", "dropout2"]),
+                Member("norm3", "layer_norm", _ln(a), ["residual2"]),
+            ]
+            + _feed_forward(a, "norm3", "dropout3")
+            + [Member("residual3", "add", {}, ["residual2", "dropout3"])]
+        )
 
     def results(self, a):
         return [("output", "norm3" if not a["norm_first"] else "residual3")]
 
 
 # -- the stacks ----------------------------------------------------------------------------
+
 
 class _Stack(LayerType):
     """torch.nn.TransformerEncoder / TransformerDecoder: ``num_layers`` copies of the
@@ -793,20 +953,31 @@ class _Stack(LayerType):
         self.name = f"transformer_{kind}"
         self.doc = f"torch.nn.Transformer{kind.capitalize()}"
         self.layer_arg = f"{kind}_layer"
-        self.input_roles = ("src", "mask?", "src_key_padding_mask?") if enc else \
-            TransformerDecoderLayer.input_roles
-        args = [Arg(self.layer_arg, "layer", doc=f"the layer to stack, e.g. "
-                    f"{{transformer_{kind}_layer: {{nhead: 8}}}}"),
-                Arg("num_layers", "int", doc="copies of the layer"),
-                Arg("norm", "layer", None, nullable=True, doc="a final norm, or none")]
+        self.input_roles = (
+            ("src", "mask?", "src_key_padding_mask?")
+            if enc
+            else TransformerDecoderLayer.input_roles
+        )
+        args = [
+            Arg(
+                self.layer_arg,
+                "layer",
+                doc=f"the layer to stack, e.g. {{transformer_{kind}_layer: {{nhead: 8}}}}",
+            ),
+            Arg("num_layers", "int", doc="copies of the layer"),
+            Arg("norm", "layer", None, nullable=True, doc="a final norm, or none"),
+        ]
         if enc:
-            args += [Arg("enable_nested_tensor", "bool", True, doc="a fast path; no effect "
-                         "on shapes"),
-                     Arg("mask_check", "bool", True, doc="no effect on shapes"),
-                     Arg("is_causal", "bool", False, doc="a causal mask on src")]
+            args += [
+                Arg("enable_nested_tensor", "bool", True, doc="a fast path; no effect on shapes"),
+                Arg("mask_check", "bool", True, doc="no effect on shapes"),
+                Arg("is_causal", "bool", False, doc="a causal mask on src"),
+            ]
         else:
-            args += [Arg("tgt_is_causal", "bool", False, doc="a causal mask on tgt"),
-                     Arg("memory_is_causal", "bool", False, doc="a causal mask on memory")]
+            args += [
+                Arg("tgt_is_causal", "bool", False, doc="a causal mask on tgt"),
+                Arg("memory_is_causal", "bool", False, doc="a causal mask on memory"),
+            ]
         self.args = tuple(args)
         super().__init__()
 
@@ -815,16 +986,22 @@ class _Stack(LayerType):
         _check_module(a, self.layer_arg, f"transformer_{self.kind}_layer")
         roles = a["_roles"]
         if self.kind == "decoder" and "memory" not in roles:
-            raise LayerError("transformer_decoder takes tgt and memory (`from: [tgt, "
-                             "memory]`)", arg="from", code="bad-from")
+            raise LayerError(
+                "transformer_decoder takes tgt and memory (`from: [tgt, memory]`)",
+                arg="from",
+                code="bad-from",
+            )
         return tuple(shapes[0])
 
     def members(self, a, shapes):
         roles = a["_roles"]
         layer = a[self.layer_arg]
         if self.kind == "encoder":
-            mapped = [("src", "src"), ("mask", "src_mask"),
-                      ("src_key_padding_mask", "src_key_padding_mask")]
+            mapped = [
+                ("src", "src"),
+                ("mask", "src_mask"),
+                ("src_key_padding_mask", "src_key_padding_mask"),
+            ]
             flags = {"is_causal": a["is_causal"]} if a["is_causal"] else {}
         else:
             mapped = [(r.rstrip("?"), r.rstrip("?")) for r in self.input_roles]
@@ -842,8 +1019,7 @@ class _Stack(LayerType):
                 args = {**args, **flags, "_roles": tuple(lroles)}
                 out.append(Member(f"layers.{i}", lt, args, ins))
             else:
-                out.append(Member(f"layers.{i}", layer, {**flags, "_roles": tuple(lroles)},
-                                  ins))
+                out.append(Member(f"layers.{i}", layer, {**flags, "_roles": tuple(lroles)}, ins))
             prev = f"layers.{i}"
         if a["norm"] is not None:
             norm = a["norm"]
@@ -854,8 +1030,7 @@ class _Stack(LayerType):
         return out
 
     def results(self, a):
-        return [("output", "norm" if a["norm"] is not None else
-                 f"layers.{a['num_layers'] - 1}")]
+        return [("output", "norm" if a["norm"] is not None else f"layers.{a['num_layers'] - 1}")]
 
 
 class Transformer(LayerType):
@@ -867,25 +1042,34 @@ class Transformer(LayerType):
     doc = "torch.nn.Transformer: encoder and decoder stacks"
     merge = True
     composite = True
-    input_roles = ("src", "tgt", "src_mask?", "tgt_mask?", "memory_mask?",
-                   "src_key_padding_mask?", "tgt_key_padding_mask?",
-                   "memory_key_padding_mask?")
-    args = (Arg("d_model", "int", 512, doc="features"),
-            Arg("nhead", "int", 8, doc="attention heads"),
-            Arg("num_encoder_layers", "int", 6, doc="encoder layers"),
-            Arg("num_decoder_layers", "int", 6, doc="decoder layers"),
-            Arg("dim_feedforward", "int", 2048, doc="the feed-forward width"),
-            Arg("dropout", "float", 0.1, doc="dropout (training only)"),
-            Arg("activation", "layer", "relu", doc="relu or gelu, or a layer"),
-            Arg("custom_encoder", "layer", None, nullable=True, doc="replaces the encoder"),
-            Arg("custom_decoder", "layer", None, nullable=True, doc="replaces the decoder"),
-            Arg("layer_norm_eps", "float", 1e-5, doc="the norms' eps"),
-            Arg("batch_first", "bool", False, doc="(N, L, E) instead of (L, N, E)"),
-            Arg("norm_first", "bool", False, doc="pre-norm layers"),
-            Arg("bias", "bool", True, doc="biases of the linears and norms"),
-            Arg("src_is_causal", "bool", False, doc="a causal mask on src"),
-            Arg("tgt_is_causal", "bool", False, doc="a causal mask on tgt"),
-            Arg("memory_is_causal", "bool", False, doc="a causal mask on memory"))
+    input_roles = (
+        "src",
+        "tgt",
+        "src_mask?",
+        "tgt_mask?",
+        "memory_mask?",
+        "src_key_padding_mask?",
+        "tgt_key_padding_mask?",
+        "memory_key_padding_mask?",
+    )
+    args = (
+        Arg("d_model", "int", 512, doc="features"),
+        Arg("nhead", "int", 8, doc="attention heads"),
+        Arg("num_encoder_layers", "int", 6, doc="encoder layers"),
+        Arg("num_decoder_layers", "int", 6, doc="decoder layers"),
+        Arg("dim_feedforward", "int", 2048, doc="the feed-forward width"),
+        Arg("dropout", "float", 0.1, doc="dropout (training only)"),
+        Arg("activation", "layer", "relu", doc="relu or gelu, or a layer"),
+        Arg("custom_encoder", "layer", None, nullable=True, doc="replaces the encoder"),
+        Arg("custom_decoder", "layer", None, nullable=True, doc="replaces the decoder"),
+        Arg("layer_norm_eps", "float", 1e-5, doc="the norms' eps"),
+        Arg("batch_first", "bool", False, doc="(N, L, E) instead of (L, N, E)"),
+        Arg("norm_first", "bool", False, doc="pre-norm layers"),
+        Arg("bias", "bool", True, doc="biases of the linears and norms"),
+        Arg("src_is_causal", "bool", False, doc="a causal mask on src"),
+        Arg("tgt_is_causal", "bool", False, doc="a causal mask on tgt"),
+        Arg("memory_is_causal", "bool", False, doc="a causal mask on memory"),
+    )
 
     def __init__(self):
         super().__init__()
@@ -897,69 +1081,106 @@ class Transformer(LayerType):
     def infer(self, a, shapes):
         roles = a["_roles"]
         if "tgt" not in roles:
-            raise LayerError("transformer takes src and tgt (`from: [src, tgt]`)", arg="from",
-                             code="bad-from")
+            raise LayerError(
+                "transformer takes src and tgt (`from: [src, tgt]`)", arg="from", code="bad-from"
+            )
         src, tgt = (tuple(shapes[roles.index(r)]) for r in ("src", "tgt"))
         if len(src) != len(tgt) or len(src) not in (2, 3):
-            raise LayerError(f"src {list(src)} and tgt {list(tgt)} must both be (L, N, E) "
-                             "(or (N, L, E) with batch_first, or unbatched (L, E))",
-                             arg="from", code="bad-rank")
+            raise LayerError(
+                f"src {list(src)} and tgt {list(tgt)} must both be (L, N, E) "
+                "(or (N, L, E) with batch_first, or unbatched (L, E))",
+                arg="from",
+                code="bad-rank",
+            )
         if len(src) == 3:
             b = 0 if a["batch_first"] else 1
             if src[b] != tgt[b]:
-                raise LayerError("the batch number of src and tgt must be equal (PyTorch "
-                                 f"refuses src {list(src)} with tgt {list(tgt)})",
-                                 arg="from", code="shape-mismatch")
+                raise LayerError(
+                    "the batch number of src and tgt must be equal (PyTorch "
+                    f"refuses src {list(src)} with tgt {list(tgt)})",
+                    arg="from",
+                    code="shape-mismatch",
+                )
         _check_stack(a, "num_encoder_layers")
         _check_stack(a, "num_decoder_layers")
         _check_module(a, "custom_encoder", "transformer_encoder")
         _check_module(a, "custom_decoder", "transformer_decoder")
         if src[-1] != a["d_model"] or tgt[-1] != a["d_model"]:
-            raise LayerError("the feature number of src and tgt must be equal to d_model "
-                             f"(PyTorch refuses src {list(src)} and tgt {list(tgt)} with "
-                             f"d_model {a['d_model']})", arg="d_model",
-                             code="shape-mismatch")
+            raise LayerError(
+                "the feature number of src and tgt must be equal to d_model "
+                f"(PyTorch refuses src {list(src)} and tgt {list(tgt)} with "
+                f"d_model {a['d_model']})",
+                arg="d_model",
+                code="shape-mismatch",
+            )
         _activation(a)
         return tgt
 
     def _layer_args(self, a):
-        keys = ("nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps",
-                "batch_first", "norm_first", "bias", "d_model")
+        keys = (
+            "nhead",
+            "dim_feedforward",
+            "dropout",
+            "activation",
+            "layer_norm_eps",
+            "batch_first",
+            "norm_first",
+            "bias",
+            "d_model",
+        )
         return {k: a[k] for k in keys}
 
     def members(self, a, shapes):
         roles = a["_roles"]
         d = a["d_model"]
-        norm = ("layer_norm", {"normalized_shape": (d,), "eps": a["layer_norm_eps"],
-                               "bias": a["bias"]})
+        norm = (
+            "layer_norm",
+            {"normalized_shape": (d,), "eps": a["layer_norm_eps"], "bias": a["bias"]},
+        )
         eroles, eins = ["src"], [roles.index("src")]
-        for ours, theirs in (("src_mask", "mask"),
-                             ("src_key_padding_mask", "src_key_padding_mask")):
+        for ours, theirs in (
+            ("src_mask", "mask"),
+            ("src_key_padding_mask", "src_key_padding_mask"),
+        ):
             if ours in roles:
                 eroles.append(theirs)
                 eins.append(roles.index(ours))
         droles, dins = ["tgt", "memory"], [roles.index("tgt"), "encoder"]
-        for r in ("tgt_mask", "memory_mask", "tgt_key_padding_mask",
-                  "memory_key_padding_mask"):
+        for r in ("tgt_mask", "memory_mask", "tgt_key_padding_mask", "memory_key_padding_mask"):
             if r in roles:
                 droles.append(r)
                 dins.append(roles.index(r))
         if a["custom_encoder"] is not None:
             enc = Member("encoder", a["custom_encoder"], {}, eins[:1])
         else:
-            enc = Member("encoder", self.encoder,
-                         {"encoder_layer": (self.enc_layer, self._layer_args(a)),
-                          "num_layers": a["num_encoder_layers"], "norm": norm,
-                          "is_causal": a["src_is_causal"], "_roles": tuple(eroles)}, eins)
+            enc = Member(
+                "encoder",
+                self.encoder,
+                {
+                    "encoder_layer": (self.enc_layer, self._layer_args(a)),
+                    "num_layers": a["num_encoder_layers"],
+                    "norm": norm,
+                    "is_causal": a["src_is_causal"],
+                    "_roles": tuple(eroles),
+                },
+                eins,
+            )
         if a["custom_decoder"] is not None:
             dec = Member("decoder", a["custom_decoder"], {}, dins[:2])
         else:
-            dec = Member("decoder", self.decoder,
-                         {"decoder_layer": (self.dec_layer, self._layer_args(a)),
-                          "num_layers": a["num_decoder_layers"], "norm": norm,
-                          "tgt_is_causal": a["tgt_is_causal"],
-                          "memory_is_causal": a["memory_is_causal"],
-                          "_roles": tuple(droles)}, dins)
+            dec = Member(
+                "decoder",
+                self.decoder,
+                {
+                    "decoder_layer": (self.dec_layer, self._layer_args(a)),
+                    "num_layers": a["num_decoder_layers"],
+                    "norm": norm,
+                    "tgt_is_causal": a["tgt_is_causal"],
+                    "memory_is_causal": a["memory_is_causal"],
+                    "_roles": tuple(droles),
+                },
+                dins,
+            )
         return [enc, dec]
 
     def results(self, a):
@@ -967,5 +1188,12 @@ class Transformer(LayerType):
 
 
 def attention_types():
-    return [ScaledDotProductAttention(), MultiheadAttention(), TransformerEncoderLayer(),
-            TransformerDecoderLayer(), _Stack("encoder"), _Stack("decoder"), Transformer()]
+    return [
+        ScaledDotProductAttention(),
+        MultiheadAttention(),
+        TransformerEncoderLayer(),
+        TransformerDecoderLayer(),
+        _Stack("encoder"),
+        _Stack("decoder"),
+        Transformer(),
+    ]

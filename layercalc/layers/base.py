@@ -6,6 +6,7 @@ names and shapes), its multiply-accumulate count, its sampling window (for recep
 fields) and its NumPy forward pass. Rules raise :class:`LayerError` naming the
 argument at fault; the graph builder attaches the YAML position.
 """
+
 from __future__ import annotations
 
 from collections import namedtuple
@@ -36,12 +37,26 @@ INDEX_ELEMENTS = 32  # scratch per position of a resized axis (adaptive pools, u
 #   scale    a number or a list of numbers (upsample scale_factor)
 #   shape    a list of ints, -1 allowed once (reshape)
 #   layer    a module-valued argument (SPEC.md 11-12: encoder_layer, norm, activation)
-KINDS = ("int", "float", "bool", "size", "padding", "choice", "ints", "opt_ints", "scale",
-         "shape", "layer")
+KINDS = (
+    "int",
+    "float",
+    "bool",
+    "size",
+    "padding",
+    "choice",
+    "ints",
+    "opt_ints",
+    "scale",
+    "shape",
+    "layer",
+)
 
 
-class Arg(namedtuple("Arg", "name kind default min words doc nullable",
-                     defaults=(REQUIRED, None, (), "", False))):
+class Arg(
+    namedtuple(
+        "Arg", "name kind default min words doc nullable", defaults=(REQUIRED, None, (), "", False)
+    )
+):
     """One argument: its kind (above), PyTorch's default (REQUIRED: none), lower bound,
     accepted words, doc, and whether None is accepted besides the default."""
 
@@ -194,13 +209,16 @@ class RankPicked(LayerType):
         dims = self.rank_to_dims(rank)
         if dims not in self.variants:
             ok = ", ".join(f"{d + 2}-d" for d in self.variants)
-            raise LayerError(f"{self.name} picks its variant from the input rank, and a "
-                             f"{rank}-d input {list(shapes[0])} fits none ({ok} inputs)",
-                             code="bad-rank")
+            raise LayerError(
+                f"{self.name} picks its variant from the input rank, and a "
+                f"{rank}-d input {list(shapes[0])} fits none ({ok} inputs)",
+                code="bad-rank",
+            )
         return self.variants[dims]
 
 
 # -- helpers shared by the layer families ----------------------------------------------
+
 
 def per_dim(a: dict, key: str, dims: int) -> tuple:
     """An int-or-list argument as a tuple with one entry per spatial dim."""
@@ -209,8 +227,11 @@ def per_dim(a: dict, key: str, dims: int) -> tuple:
         if len(v) == 1 and dims != 1:
             return tuple(v) * dims
         if len(v) != dims:
-            raise LayerError(f"{key} has {len(v)} entries but this layer has {dims} spatial "
-                             f"dim{'s' if dims != 1 else ''}", arg=key)
+            raise LayerError(
+                f"{key} has {len(v)} entries but this layer has {dims} spatial "
+                f"dim{'s' if dims != 1 else ''}",
+                arg=key,
+            )
         return tuple(v)
     return (v,) * dims
 
@@ -222,8 +243,11 @@ def spatial_input(layer: LayerType, shape: tuple, dims: int, what="(N, C, *spati
         return shape[0], shape[1], tuple(shape[2:])
     if len(shape) == dims + 1:
         return None, shape[0], tuple(shape[1:])
-    raise LayerError(f"{layer.name} needs a {dims + 2}-d input {what} (or {dims + 1}-d "
-                     f"unbatched), got {len(shape)}-d {list(shape)}", code="bad-rank")
+    raise LayerError(
+        f"{layer.name} needs a {dims + 2}-d input {what} (or {dims + 1}-d "
+        f"unbatched), got {len(shape)}-d {list(shape)}",
+        code="bad-rank",
+    )
 
 
 def rebuild(batch, channels, spatial) -> tuple:
@@ -237,9 +261,12 @@ def check_inferred(a: dict, key: str, actual: int, what: str):
     if given is None:
         a[key] = actual
     elif given != actual:
-        raise LayerError(f"{key} is {given} but the input has {actual} {what}",
-                         arg=key, code="shape-mismatch",
-                         hint=f"set {key}: {actual}, or remove it (layercalc infers it)")
+        raise LayerError(
+            f"{key} is {given} but the input has {actual} {what}",
+            arg=key,
+            code="shape-mismatch",
+            hint=f"set {key}: {actual}, or remove it (layercalc infers it)",
+        )
 
 
 def resize_order(sizes, out) -> list:
@@ -251,8 +278,7 @@ def resize_order(sizes, out) -> list:
     ([1, 0], [0, 1])
     """
     changed = [i for i, (n, o) in enumerate(zip(sizes, out)) if n != o]
-    return [i for i in changed if out[i] < sizes[i]] + \
-        [i for i in changed if out[i] > sizes[i]]
+    return [i for i in changed if out[i] < sizes[i]] + [i for i in changed if out[i] > sizes[i]]
 
 
 def resize_workspace(shape, out, temps: int) -> int:

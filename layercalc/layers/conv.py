@@ -1,4 +1,5 @@
 """Convolutions and transposed convolutions, 1-d to 3-d."""
+
 from __future__ import annotations
 
 from ..arith import (
@@ -31,11 +32,17 @@ _COMMON = (
 
 def _check_groups(c_in: int, c_out: int, g: int):
     if c_in % g:
-        raise LayerError(f"in_channels {c_in} is not divisible by groups {g}", arg="groups",
-                         hint=f"choose groups dividing {c_in}")
+        raise LayerError(
+            f"in_channels {c_in} is not divisible by groups {g}",
+            arg="groups",
+            hint=f"choose groups dividing {c_in}",
+        )
     if c_out % g:
-        raise LayerError(f"out_channels {c_out} is not divisible by groups {g}", arg="groups",
-                         hint=f"choose groups dividing {c_out}")
+        raise LayerError(
+            f"out_channels {c_out} is not divisible by groups {g}",
+            arg="groups",
+            hint=f"choose groups dividing {c_out}",
+        )
 
 
 def _check_kernel_entries(name: str, a: dict, dims: int):
@@ -44,18 +51,26 @@ def _check_kernel_entries(name: str, a: dict, dims: int):
     output_padding lists of one entry are repeated by ATen, as per_dim does)."""
     k = a["kernel_size"]
     if dims > 1 and isinstance(k, (list, tuple)) and len(k) == 1:
-        raise LayerError(f"kernel_size {list(k)} has 1 entry but {name} has {dims} spatial "
-                         f"dims: PyTorch builds a 1-d kernel of it, which {name} rejects",
-                         arg="kernel_size",
-                         hint=f"use kernel_size: {k[0]} (every dim) or {dims} entries")
+        raise LayerError(
+            f"kernel_size {list(k)} has 1 entry but {name} has {dims} spatial "
+            f"dims: PyTorch builds a 1-d kernel of it, which {name} rejects",
+            arg="kernel_size",
+            hint=f"use kernel_size: {k[0]} (every dim) or {dims} entries",
+        )
 
 
 class Conv(LayerType):
     family = "convolution"
     inferred = ("in_channels",)
     args = _COMMON + (
-        Arg("padding", "padding", 0, min=0, words=("same", "valid"),
-            doc="int, one per spatial dim, 'same' or 'valid'"),
+        Arg(
+            "padding",
+            "padding",
+            0,
+            min=0,
+            words=("same", "valid"),
+            doc="int, one per spatial dim, 'same' or 'valid'",
+        ),
         Arg("dilation", "size", 1, min=1),
         Arg("groups", "int", 1, min=1),
         Arg("bias", "bool", True),
@@ -82,10 +97,11 @@ class Conv(LayerType):
         mode = a["padding_mode"]
         if pad == "same":
             if any(v != 1 for v in s):
-                raise LayerError(f"padding='same' needs stride 1 (PyTorch rejects it), "
-                                 f"stride is {fmt_dims(s)}", arg="padding",
-                                 hint="use an explicit padding, e.g. padding: "
-                                 f"{(k[0] - 1) // 2}")
+                raise LayerError(
+                    f"padding='same' needs stride 1 (PyTorch rejects it), stride is {fmt_dims(s)}",
+                    arg="padding",
+                    hint=f"use an explicit padding, e.g. padding: {(k[0] - 1) // 2}",
+                )
             pads = tuple(same_padding(ki, di) for ki, di in zip(k, d))
         elif pad == "valid":
             pads = ((0, 0),) * dims
@@ -94,12 +110,15 @@ class Conv(LayerType):
             # the last dim, and F.pad takes it only on a 2-d or 3-d input
             rank = len(shapes[0])
             if rank != 3:
-                raise LayerError(f"padding {list(pad)} has 1 entry, and with padding_mode="
-                                 f"'{mode}' PyTorch pads by F.pad(x, ({pad[0]}, {pad[0]})), "
-                                 f"which the {rank}-d input {list(shapes[0])} does not take "
-                                 f"(PyTorch: Padding size 2 is not supported for {rank}D input "
-                                 "tensor)", arg="padding",
-                                 hint=f"use padding: {pad[0]} to pad every dim")
+                raise LayerError(
+                    f"padding {list(pad)} has 1 entry, and with padding_mode="
+                    f"'{mode}' PyTorch pads by F.pad(x, ({pad[0]}, {pad[0]})), "
+                    f"which the {rank}-d input {list(shapes[0])} does not take "
+                    f"(PyTorch: Padding size 2 is not supported for {rank}D input "
+                    "tensor)",
+                    arg="padding",
+                    hint=f"use padding: {pad[0]} to pad every dim",
+                )
             pads = ((0, 0), (pad[0], pad[0]))  # unbatched conv2d: the width only, as torch
         else:
             pads = tuple((p, p) for p in per_dim(a, "padding", dims))
@@ -108,23 +127,30 @@ class Conv(LayerType):
             left, right = pads[i]
             big_k = effective_kernel(k[i], d[i])
             if mode in ("reflect", "circular") and max(left, right) > (
-                    sp[i] - 1 if mode == "reflect" else sp[i]):
-                why = ("Padding size should be less than the corresponding input dimension"
-                       if mode == "reflect" else
-                       "Padding value causes wrapping around more than once")
+                sp[i] - 1 if mode == "reflect" else sp[i]
+            ):
+                why = (
+                    "Padding size should be less than the corresponding input dimension"
+                    if mode == "reflect"
+                    else "Padding value causes wrapping around more than once"
+                )
                 limit = sp[i] - 1 if mode == "reflect" else sp[i]
-                raise LayerError(f"padding {max(left, right)} is too large for "
-                                 f"padding_mode='{mode}' on an input of size {sp[i]} "
-                                 f"(spatial dim {i}; PyTorch: {why})", arg="padding",
-                                 hint=f"use padding <= {limit} here, or padding_mode: "
-                                 "replicate or zeros")
+                raise LayerError(
+                    f"padding {max(left, right)} is too large for "
+                    f"padding_mode='{mode}' on an input of size {sp[i]} "
+                    f"(spatial dim {i}; PyTorch: {why})",
+                    arg="padding",
+                    hint=f"use padding <= {limit} here, or padding_mode: replicate or zeros",
+                )
             if sp[i] + left + right < big_k:
                 what = f"kernel {k[i]}" + (f" dilated by {d[i]} spans {big_k}" if d[i] > 1 else "")
                 raise LayerError(
                     f"{what} but the padded input is only {sp[i]} + {left + right} = "
-                    f"{sp[i] + left + right} wide (spatial dim {i})", arg="kernel_size",
+                    f"{sp[i] + left + right} wide (spatial dim {i})",
+                    arg="kernel_size",
                     code="output-too-small",
-                    hint="use a smaller kernel, more padding, or a larger input")
+                    hint="use a smaller kernel, more padding, or a larger input",
+                )
             o = (sp[i] + left + right - big_k) // s[i] + 1
             if left == right:
                 assert o == conv_output_size(sp[i], k[i], s[i], left, d[i])
@@ -141,16 +167,20 @@ class Conv(LayerType):
 
     def macs(self, a, shapes, out):
         n = 1 if len(out) == self.dims + 1 else out[0]
-        return (n * a["out_channels"] * prod(out[-self.dims:]) *
-                (a["in_channels"] // a["groups"]) * prod(a["_k"]))
+        return (
+            n
+            * a["out_channels"]
+            * prod(out[-self.dims :])
+            * (a["in_channels"] // a["groups"])
+            * prod(a["_k"])
+        )
 
     def forward(self, a, xs, w):
         from . import npops
 
         x, added = npops.batched(xs[0], self.dims)
         x = npops.pad_spatial(x, a["_pads"], a["padding_mode"])
-        y = npops.conv(x, w["weight"], a["_s"], a["_d"], a["groups"], IM2COL_ELEMENTS,
-                       LOOP_TAPS)
+        y = npops.conv(x, w["weight"], a["_s"], a["_d"], a["groups"], IM2COL_ELEMENTS, LOOP_TAPS)
         if "bias" in w:
             y += w["bias"].reshape((-1,) + (1,) * self.dims)
         return npops.unbatch(y, added)
@@ -161,15 +191,16 @@ class Conv(LayerType):
         shape, pads = shapes[0], a["_pads"]
         padded = 0
         if any(left or r for left, r in pads):
-            padded = prod(shape[:-self.dims]) * prod(
-                v + left + r for v, (left, r) in zip(shape[-self.dims:], pads))
+            padded = prod(shape[: -self.dims]) * prod(
+                v + left + r for v, (left, r) in zip(shape[-self.dims :], pads)
+            )
         k = prod(a["_k"])
         cols = prod(out) // a["out_channels"] * a["in_channels"] * k
         if k == 1 and all(v == 1 for v in a["_s"]):
             cols = 0  # the input itself is the column matrix
         elif k > 1 and cols > IM2COL_ELEMENTS:
             # slices of whole output rows (one sample's first-dim row at least)
-            per_row = prod(out[len(out) - self.dims + 1:]) * a["in_channels"] * k
+            per_row = prod(out[len(out) - self.dims + 1 :]) * a["in_channels"] * k
             cols = max(IM2COL_ELEMENTS, per_row) + prod(out)
         if a["in_channels"] == a["groups"] and a["groups"] > 1 and 1 < k <= LOOP_TAPS:
             cols = 2 * prod(out)  # depthwise, tap by tap
@@ -204,8 +235,13 @@ class ConvTranspose(LayerType):
         Arg("groups", "int", 1, min=1),
         Arg("bias", "bool", True),
         Arg("dilation", "size", 1, min=1),
-        Arg("padding_mode", "choice", "zeros", words=("zeros",),
-            doc="PyTorch supports only zeros here"),
+        Arg(
+            "padding_mode",
+            "choice",
+            "zeros",
+            words=("zeros",),
+            doc="PyTorch supports only zeros here",
+        ),
         Arg("in_channels", "int", None, min=1, nullable=True, doc="inferred from the input"),
     )
 
@@ -229,15 +265,21 @@ class ConvTranspose(LayerType):
         out = []
         for i in range(dims):
             if not (op[i] < s[i] or op[i] < d[i]):
-                raise LayerError(f"output_padding {op[i]} must be smaller than either stride "
-                                 f"{s[i]} or dilation {d[i]} (PyTorch rejects it)",
-                                 arg="output_padding", hint=f"use output_padding < {max(s[i], d[i])}")
+                raise LayerError(
+                    f"output_padding {op[i]} must be smaller than either stride "
+                    f"{s[i]} or dilation {d[i]} (PyTorch rejects it)",
+                    arg="output_padding",
+                    hint=f"use output_padding < {max(s[i], d[i])}",
+                )
             o = conv_transpose_output_size(sp[i], k[i], s[i], p[i], d[i], op[i])
             if o < 1:
                 raise LayerError(
                     f"output size ({sp[i]} - 1)·{s[i]} - 2·{p[i]} + {d[i]}·({k[i]} - 1) + "
-                    f"{op[i]} + 1 = {o} is below 1 (spatial dim {i})", arg="padding",
-                    code="output-too-small", hint="reduce the padding")
+                    f"{op[i]} + 1 = {o} is below 1 (spatial dim {i})",
+                    arg="padding",
+                    code="output-too-small",
+                    hint="reduce the padding",
+                )
             out.append(o)
         a["_k"], a["_s"], a["_d"], a["_p"], a["_op"] = k, s, d, p, op
         return rebuild(n, a["out_channels"], out)
@@ -252,15 +294,19 @@ class ConvTranspose(LayerType):
     def macs(self, a, shapes, out):
         shape = shapes[0]
         n = 1 if len(shape) == self.dims + 1 else shape[0]
-        return (n * a["in_channels"] * prod(shape[-self.dims:]) *
-                (a["out_channels"] // a["groups"]) * prod(a["_k"]))
+        return (
+            n
+            * a["in_channels"]
+            * prod(shape[-self.dims :])
+            * (a["out_channels"] // a["groups"])
+            * prod(a["_k"])
+        )
 
     def forward(self, a, xs, w):
         from . import npops
 
         x, added = npops.batched(xs[0], self.dims)
-        y = npops.conv_transpose(x, w["weight"], a["_s"], a["_d"], a["_p"], a["_op"],
-                                 a["groups"])
+        y = npops.conv_transpose(x, w["weight"], a["_s"], a["_d"], a["_p"], a["_op"], a["groups"])
         if "bias" in w:
             y += w["bias"].reshape((-1,) + (1,) * self.dims)
         return npops.unbatch(y, added)
@@ -268,10 +314,13 @@ class ConvTranspose(LayerType):
     def workspace(self, a, shapes, out):
         # the column matrix (N, Cout*K, Pin) and the uncropped output buffer
         n = 1 if len(shapes[0]) == self.dims + 1 else shapes[0][0]
-        cols = n * a["out_channels"] * prod(a["_k"]) * prod(shapes[0][-self.dims:])
-        full = prod(max((i - 1) * s + d * (k - 1) + 1, p + o) for i, s, d, k, p, o in
-                    zip(shapes[0][-self.dims:], a["_s"], a["_d"], a["_k"], a["_p"],
-                        out[-self.dims:]))
+        cols = n * a["out_channels"] * prod(a["_k"]) * prod(shapes[0][-self.dims :])
+        full = prod(
+            max((i - 1) * s + d * (k - 1) + 1, p + o)
+            for i, s, d, k, p, o in zip(
+                shapes[0][-self.dims :], a["_s"], a["_d"], a["_k"], a["_p"], out[-self.dims :]
+            )
+        )
         return cols + n * a["out_channels"] * full
 
     def window(self, a, shapes, out):

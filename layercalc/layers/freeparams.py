@@ -10,6 +10,7 @@ torch.arange(n))``), which an embedding may read.
 ``arange`` (``torch.arange(start, end, step)``) is an entry with no input either: a 1-d
 int64 tensor of positions (GPT-2's ``pos = torch.arange(0, t)``), with no state.
 """
+
 from __future__ import annotations
 
 from ..errors import LayerError
@@ -22,21 +23,32 @@ class Parameter(LayerType):
     family = "tensor"
     doc = "torch.nn.Parameter (or a registered buffer): a tensor, no input"
     takes_input = False
-    args = (Arg("shape", "shape", doc="the tensor's full shape"),
-            Arg("buffer", "bool", False, doc="a buffer (state_dict, not parameters())"),
-            Arg("init", "choice", "random", words=("random", "arange"),
-                doc="arange: an int64 buffer holding 0, 1, ... (verify's contents)"))
+    args = (
+        Arg("shape", "shape", doc="the tensor's full shape"),
+        Arg("buffer", "bool", False, doc="a buffer (state_dict, not parameters())"),
+        Arg(
+            "init",
+            "choice",
+            "random",
+            words=("random", "arange"),
+            doc="arange: an int64 buffer holding 0, 1, ... (verify's contents)",
+        ),
+    )
 
     def infer(self, a, shapes):
         shape = tuple(a["shape"])
         if any(n < 1 for n in shape):
-            raise LayerError(f"a parameter's sizes must be at least 1, got {list(shape)}",
-                             arg="shape")
+            raise LayerError(
+                f"a parameter's sizes must be at least 1, got {list(shape)}", arg="shape"
+            )
         if a["init"] == "arange" and not a["buffer"]:
-            raise LayerError("init: arange makes integer contents, and a parameter must be "
-                             "floating point (PyTorch refuses it: Only Tensors of floating "
-                             "point and complex dtype can require gradients)", arg="init",
-                             hint="add `buffer: true`")
+            raise LayerError(
+                "init: arange makes integer contents, and a parameter must be "
+                "floating point (PyTorch refuses it: Only Tensors of floating "
+                "point and complex dtype can require gradients)",
+                arg="init",
+                hint="add `buffer: true`",
+            )
         return shape
 
     def integer(self, a):
@@ -66,23 +78,30 @@ class Arange(LayerType):
     family = "tensor"
     doc = "torch.arange: the int64 positions start, start + step, ... below end"
     takes_input = False
-    args = (Arg("end", "int", doc="the bound (excluded)"),
-            Arg("start", "int", 0, doc="the first value"),
-            Arg("step", "int", 1, doc="the gap between values (not 0)"))
+    args = (
+        Arg("end", "int", doc="the bound (excluded)"),
+        Arg("start", "int", 0, doc="the first value"),
+        Arg("step", "int", 1, doc="the gap between values (not 0)"),
+    )
 
     def infer(self, a, shapes):
         start, end, step = a["start"], a["end"], a["step"]
         if step == 0:
             raise LayerError("step must be nonzero (PyTorch refuses it)", arg="step")
         if (step > 0 and end < start) or (step < 0 and end > start):
-            raise LayerError(f"upper bound and larger bound inconsistent with step sign "
-                             f"(PyTorch refuses start {start}, end {end}, step {step})",
-                             arg="end")
+            raise LayerError(
+                f"upper bound and larger bound inconsistent with step sign "
+                f"(PyTorch refuses start {start}, end {end}, step {step})",
+                arg="end",
+            )
         n = -(-(end - start) // step)
         if n == 0:
-            raise LayerError(f"arange from {start} to {end} is empty (PyTorch returns an "
-                             "empty tensor; layercalc models none)", arg="end",
-                             code="output-too-small")
+            raise LayerError(
+                f"arange from {start} to {end} is empty (PyTorch returns an "
+                "empty tensor; layercalc models none)",
+                arg="end",
+                code="output-too-small",
+            )
         return (n,)
 
     def integer(self, a):

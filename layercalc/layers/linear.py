@@ -1,4 +1,5 @@
 """Fully-connected layers and embeddings."""
+
 from __future__ import annotations
 
 from ..arith import prod
@@ -77,8 +78,9 @@ class Embedding(LayerType):
         p = a["padding_idx"]
         n = a["num_embeddings"]
         if p is not None and not -n <= p < n:
-            raise LayerError(f"padding_idx {p} must be within num_embeddings {n}",
-                             arg="padding_idx")
+            raise LayerError(
+                f"padding_idx {p} must be within num_embeddings {n}", arg="padding_idx"
+            )
         return tuple(shapes[0]) + (a["embedding_dim"],)
 
     def tensors(self, a, shapes, out):
@@ -89,8 +91,10 @@ class Embedding(LayerType):
 
         idx = xs[0]
         if not np.issubdtype(idx.dtype, np.integer):
-            raise TypeError(f"embedding needs integer indices, got {idx.dtype} values "
-                            "(it must read the network input or another integer tensor)")
+            raise TypeError(
+                f"embedding needs integer indices, got {idx.dtype} values "
+                "(it must read the network input or another integer tensor)"
+            )
         n = a["num_embeddings"]
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise IndexError(f"embedding indices must lie in [0, {n})")

@@ -4,6 +4,7 @@ log pow`` and the reductions ``mean sum amax amin`` over ``dim`` with ``keepdim`
 None holds parameters. MACs are 0: element-wise arithmetic and reductions are not
 multiply-accumulates (fvcore and thop count none for them either).
 """
+
 from __future__ import annotations
 
 from ..arith import prod
@@ -45,8 +46,13 @@ class Unary(LayerType):
                     x = x.astype(np.float32)
                     e = np.float32(e)
                 return np.power(x, e)
-            return {"abs": np.abs, "neg": np.negative, "sqrt": np.sqrt, "exp": np.exp,
-                    "log": np.log}[self.name](x)
+            return {
+                "abs": np.abs,
+                "neg": np.negative,
+                "sqrt": np.sqrt,
+                "exp": np.exp,
+                "log": np.log,
+            }[self.name](x)
 
     def workspace(self, a, shapes, out):
         return 0  # one ufunc call: the output only
@@ -69,13 +75,19 @@ def reduced_dims(dim, rank: int) -> tuple:
     out = []
     for d in dims:
         if not -span <= d < span:
-            raise LayerError(f"dim {d} is out of range for the {rank}-d input (expected a "
-                             f"dim in [{-span}, {span - 1}], PyTorch rejects it)", arg="dim",
-                             hint=f"use a dim in [{-span}, {span - 1}]")
+            raise LayerError(
+                f"dim {d} is out of range for the {rank}-d input (expected a "
+                f"dim in [{-span}, {span - 1}], PyTorch rejects it)",
+                arg="dim",
+                hint=f"use a dim in [{-span}, {span - 1}]",
+            )
         n = d % span
         if n in out:
-            raise LayerError(f"dim {n} appears multiple times in the list of dims "
-                             f"{list(dims)} (PyTorch rejects it)", arg="dim")
+            raise LayerError(
+                f"dim {n} appears multiple times in the list of dims "
+                f"{list(dims)} (PyTorch rejects it)",
+                arg="dim",
+            )
         out.append(n)
     return tuple(sorted(d for d in out if d < rank))
 
@@ -86,9 +98,10 @@ class Reduction(LayerType):
     removed: a 0-d output, shape ``[]``)."""
 
     family = "reduction"
-    args = (Arg("dim", "ints", None, nullable=True,
-                doc="int or list, batch = 0; omitted: every dim"),
-            Arg("keepdim", "bool", False))
+    args = (
+        Arg("dim", "ints", None, nullable=True, doc="int or list, batch = 0; omitted: every dim"),
+        Arg("keepdim", "bool", False),
+    )
 
     def __init__(self, name: str):
         self.name = name
@@ -110,8 +123,10 @@ class Reduction(LayerType):
         if not a["keepdim"]:
             return None
         shape = shapes[0]
-        return tuple((shape[i], shape[i], 0, 1) if i in a["_dims"] else (1, 1, 0, 1)
-                     for i in range(2, len(shape)))
+        return tuple(
+            (shape[i], shape[i], 0, 1) if i in a["_dims"] else (1, 1, 0, 1)
+            for i in range(2, len(shape))
+        )
 
     def forward(self, a, xs, w):
         np = _np()
@@ -139,7 +154,15 @@ class Reduction(LayerType):
 
 
 def mathops():
-    return [Unary("abs", ("absolute",)), Unary("neg", ("negative",)), Unary("sqrt"),
-            Unary("exp"), Unary("log"),
-            Unary("pow", args=(Arg("exponent", "float", doc="a number"),)),
-            Reduction("mean"), Reduction("sum"), Reduction("amax"), Reduction("amin")]
+    return [
+        Unary("abs", ("absolute",)),
+        Unary("neg", ("negative",)),
+        Unary("sqrt"),
+        Unary("exp"),
+        Unary("log"),
+        Unary("pow", args=(Arg("exponent", "float", doc="a number"),)),
+        Reduction("mean"),
+        Reduction("sum"),
+        Reduction("amax"),
+        Reduction("amin"),
+    ]

@@ -1,5 +1,6 @@
 """Merge layers: element-wise add/sub/mul/div (broadcasting, or one input and a
 number) and concatenation."""
+
 from __future__ import annotations
 
 from ..arith import broadcast_shapes
@@ -9,15 +10,29 @@ from .base import Arg, LayerType
 
 def _need_two(name, shapes):
     if len(shapes) < 2:
-        raise LayerError(f"{name} merges two or more inputs; give them with `from: [a, b]`",
-                         arg="from", code="bad-merge")
+        raise LayerError(
+            f"{name} merges two or more inputs; give them with `from: [a, b]`",
+            arg="from",
+            code="bad-merge",
+        )
 
 
-_OTHER = Arg("other", "float", None, nullable=True,
-             doc="a number in place of a second input (torch.add(x, 2.0))")
+_OTHER = Arg(
+    "other",
+    "float",
+    None,
+    nullable=True,
+    doc="a number in place of a second input (torch.add(x, 2.0))",
+)
 _ALPHA = Arg("alpha", "float", 1, doc="the second operand's multiplier (two operands)")
-_ROUNDING = Arg("rounding_mode", "choice", None, words=("trunc", "floor"), nullable=True,
-                doc="none: true division; trunc or floor rounds the quotient")
+_ROUNDING = Arg(
+    "rounding_mode",
+    "choice",
+    None,
+    words=("trunc", "floor"),
+    nullable=True,
+    doc="none: true division; trunc or floor rounds the quotient",
+)
 
 
 class Elementwise(LayerType):
@@ -30,8 +45,15 @@ class Elementwise(LayerType):
     family = "merge"
     merge = True
 
-    def __init__(self, name: str, doc: str, most: int | None = None, aliases: tuple = (),
-                 what: str = "", args: tuple = (_OTHER,)):
+    def __init__(
+        self,
+        name: str,
+        doc: str,
+        most: int | None = None,
+        aliases: tuple = (),
+        what: str = "",
+        args: tuple = (_OTHER,),
+    ):
         self.name = name
         self.doc = doc
         self.args = args
@@ -43,34 +65,50 @@ class Elementwise(LayerType):
     def infer(self, a, shapes):
         if a["other"] is not None:
             if len(shapes) != 1:
-                raise LayerError(f"{self.name} takes one input with `other`, but `from` "
-                                 f"names {len(shapes)}", arg="other", code="bad-merge",
-                                 hint=f"drop `other` to {self.what} the inputs, or give "
-                                 "`from` one name")
+                raise LayerError(
+                    f"{self.name} takes one input with `other`, but `from` names {len(shapes)}",
+                    arg="other",
+                    code="bad-merge",
+                    hint=f"drop `other` to {self.what} the inputs, or give `from` one name",
+                )
             return shapes[0]
         if len(shapes) < 2:
             many = "two or more inputs" if self.most is None else "two inputs"
-            raise LayerError(f"{self.name} needs {many} (`from: [a, b]`) or one input and "
-                             f"`other: NUMBER`, got one input", arg="from", code="bad-merge")
+            raise LayerError(
+                f"{self.name} needs {many} (`from: [a, b]`) or one input and "
+                f"`other: NUMBER`, got one input",
+                arg="from",
+                code="bad-merge",
+            )
         if self.most is not None and len(shapes) > self.most:
-            raise LayerError(f"{self.name} takes two inputs ({self.what}), but `from` names "
-                             f"{len(shapes)}", arg="from", code="bad-merge")
+            raise LayerError(
+                f"{self.name} takes two inputs ({self.what}), but `from` names {len(shapes)}",
+                arg="from",
+                code="bad-merge",
+            )
         if a.get("alpha", 1) != 1 and len(shapes) > 2:
-            raise LayerError(f"alpha scales the second of two operands, but `from` names "
-                             f"{len(shapes)} inputs", arg="alpha", code="bad-merge",
-                             hint="add them in two steps, or drop alpha")
+            raise LayerError(
+                f"alpha scales the second of two operands, but `from` names {len(shapes)} inputs",
+                arg="alpha",
+                code="bad-merge",
+                hint="add them in two steps, or drop alpha",
+            )
         out = broadcast_shapes(*shapes)
         if out is None:
             got = " and ".join(str(list(s)) for s in shapes)
-            raise LayerError(f"{self.name} needs shapes that broadcast, got {got}",
-                             arg="from", code="shape-mismatch")
+            raise LayerError(
+                f"{self.name} needs shapes that broadcast, got {got}",
+                arg="from",
+                code="shape-mismatch",
+            )
         return out
 
     def forward(self, a, xs, w):
         import numpy as np
 
-        op = {"add": np.add, "sub": np.subtract, "mul": np.multiply,
-              "div": np.true_divide}[self.name]
+        op = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide}[
+            self.name
+        ]
         rounding = a.get("rounding_mode")
         if rounding == "floor":
             op = np.floor_divide  # Python's floor division, as PyTorch's div_floor
@@ -82,7 +120,8 @@ class Elementwise(LayerType):
                 # float32); an integer input divided or added a fraction becomes float
                 other = a["other"]
                 if np.issubdtype(x.dtype, np.floating) or (
-                        isinstance(other, int) and self.name != "div"):
+                    isinstance(other, int) and self.name != "div"
+                ):
                     other = x.dtype.type(other)
                 if alpha != 1:
                     other = other * x.dtype.type(alpha)
@@ -90,8 +129,11 @@ class Elementwise(LayerType):
             else:
                 y = op(xs[0], xs[1] if alpha == 1 else xs[1] * xs[1].dtype.type(alpha))
                 for x in xs[2:]:
-                    y = op(y, x, out=y) if np.broadcast_shapes(y.shape, x.shape) == y.shape \
+                    y = (
+                        op(y, x, out=y)
+                        if np.broadcast_shapes(y.shape, x.shape) == y.shape
                         else op(y, x)
+                    )
             if rounding == "trunc":
                 y = np.trunc(y, out=y) if isinstance(y, np.ndarray) else np.trunc(y)
             return y
@@ -121,8 +163,9 @@ class Concat(LayerType):
         rank = len(shapes[0])
         if any(len(s) != rank for s in shapes):
             got = " and ".join(str(list(s)) for s in shapes)
-            raise LayerError(f"concat needs inputs of one rank, got {got}", arg="from",
-                             code="shape-mismatch")
+            raise LayerError(
+                f"concat needs inputs of one rank, got {got}", arg="from", code="shape-mismatch"
+            )
         if not -rank <= a["dim"] < rank:
             raise LayerError(f"dim {a['dim']} is out of range for {rank}-d inputs", arg="dim")
         d = a["dim"] % rank
@@ -130,9 +173,12 @@ class Concat(LayerType):
             for i in range(rank):
                 if i != d and s[i] != shapes[0][i]:
                     got = " and ".join(str(list(x)) for x in shapes)
-                    raise LayerError(f"concat along dim {a['dim']} needs every other dim equal, "
-                                     f"but dim {i} differs: {got}", arg="from",
-                                     code="shape-mismatch")
+                    raise LayerError(
+                        f"concat along dim {a['dim']} needs every other dim equal, "
+                        f"but dim {i} differs: {got}",
+                        arg="from",
+                        code="shape-mismatch",
+                    )
         out = list(shapes[0])
         out[d] = sum(s[d] for s in shapes)
         return tuple(out)
@@ -150,12 +196,34 @@ class Concat(LayerType):
 
 
 def merges():
-    return [Elementwise("add", "torch.add (a + b + ..., broadcasting; or x + other)", what="add",
-                        args=(_OTHER, _ALPHA)),
-            Elementwise("mul", "torch.mul (a * b * ..., broadcasting; or x * other)", aliases=("multiply",),
-                        what="multiply"),
-            Elementwise("sub", "torch.sub (a - b, broadcasting; or x - other)", 2, ("subtract",),
-                        "first minus second", (_OTHER, _ALPHA)),
-            Elementwise("div", "torch.div (a / b, broadcasting; or x / other)", 2, ("divide",),
-                        "first over second", (_OTHER, _ROUNDING)),
-            Concat()]
+    return [
+        Elementwise(
+            "add",
+            "torch.add (a + b + ..., broadcasting; or x + other)",
+            what="add",
+            args=(_OTHER, _ALPHA),
+        ),
+        Elementwise(
+            "mul",
+            "torch.mul (a * b * ..., broadcasting; or x * other)",
+            aliases=("multiply",),
+            what="multiply",
+        ),
+        Elementwise(
+            "sub",
+            "torch.sub (a - b, broadcasting; or x - other)",
+            2,
+            ("subtract",),
+            "first minus second",
+            (_OTHER, _ALPHA),
+        ),
+        Elementwise(
+            "div",
+            "torch.div (a / b, broadcasting; or x / other)",
+            2,
+            ("divide",),
+            "first over second",
+            (_OTHER, _ROUNDING),
+        ),
+        Concat(),
+    ]

@@ -1,5 +1,6 @@
 """Normalisation layers: batch, layer, group, instance and RMS norm, and the
 channels-first LayerNorm2d of torchvision and timm."""
+
 from __future__ import annotations
 
 from ..arith import prod
@@ -22,8 +23,11 @@ def _normalise(x, mean, var, eps, weight, bias, cshape):
     shift = np.multiply(shift, scale, out=shift if shift.shape == scale.shape else None)
     if bias is not None:
         b = bias.reshape(cshape)
-        shift = np.add(shift, b, out=shift if np.broadcast_shapes(shift.shape, b.shape)
-                       == shift.shape else None)
+        shift = np.add(
+            shift,
+            b,
+            out=shift if np.broadcast_shapes(shift.shape, b.shape) == shift.shape else None,
+        )
     y = x * scale
     y += shift
     return y
@@ -42,8 +46,11 @@ def _stats_tensors(c, affine, track):
     if affine:
         ts += [Tensor("weight", (c,)), Tensor("bias", (c,))]
     if track:
-        ts += [Tensor("running_mean", (c,), buffer=True), Tensor("running_var", (c,), buffer=True),
-               Tensor("num_batches_tracked", (), buffer=True, dtype="int64")]
+        ts += [
+            Tensor("running_mean", (c,), buffer=True),
+            Tensor("running_var", (c,), buffer=True),
+            Tensor("num_batches_tracked", (), buffer=True, dtype="int64"),
+        ]
     return ts
 
 
@@ -69,9 +76,11 @@ class BatchNorm(LayerType):
         ranks = (2, 3) if self.dims == 1 else (self.dims + 2,)
         if len(shape) not in ranks:
             want = " or ".join(f"{r}-d" for r in ranks)
-            raise LayerError(f"{self.name} needs a {want} input, got {len(shape)}-d "
-                             f"{list(shape)}", code="bad-rank",
-                             hint="batch_norm (no dimension) picks the variant from the rank")
+            raise LayerError(
+                f"{self.name} needs a {want} input, got {len(shape)}-d {list(shape)}",
+                code="bad-rank",
+                hint="batch_norm (no dimension) picks the variant from the rank",
+            )
         check_inferred(a, "num_features", shape[1], "channels")
         # F.batch_norm: without running statistics even inference normalises with the
         # batch's own (training=True), which needs more than one value per channel and
@@ -80,19 +89,25 @@ class BatchNorm(LayerType):
         if not a["track_running_stats"]:
             values = shape[0] * prod(shape[2:])
             if values == 1:
-                raise LayerError(f"track_running_stats=False normalises with the batch's own "
-                                 f"statistics, which needs more than 1 value per channel, "
-                                 f"but the input {list(shape)} has 1 (PyTorch: Expected more "
-                                 "than 1 value per channel when training)",
-                                 arg="track_running_stats",
-                                 hint="use a batch of 2 or more, or track_running_stats: true")
+                raise LayerError(
+                    f"track_running_stats=False normalises with the batch's own "
+                    f"statistics, which needs more than 1 value per channel, "
+                    f"but the input {list(shape)} has 1 (PyTorch: Expected more "
+                    "than 1 value per channel when training)",
+                    arg="track_running_stats",
+                    hint="use a batch of 2 or more, or track_running_stats: true",
+                )
             if eps <= 0:
-                raise LayerError(f"eps must be positive when normalising with the batch's own "
-                                 f"statistics (track_running_stats=False), but got {eps} "
-                                 "(PyTorch rejects it)", arg="eps")
+                raise LayerError(
+                    f"eps must be positive when normalising with the batch's own "
+                    f"statistics (track_running_stats=False), but got {eps} "
+                    "(PyTorch rejects it)",
+                    arg="eps",
+                )
         elif eps < 0:
-            raise LayerError(f"eps must be non-negative, but got {eps} (PyTorch rejects it)",
-                             arg="eps")
+            raise LayerError(
+                f"eps must be non-negative, but got {eps} (PyTorch rejects it)", arg="eps"
+            )
         return shape
 
     def forward(self, a, xs, w):
@@ -138,18 +153,23 @@ class InstanceNorm(LayerType):
         elif len(shape) == self.dims + 1:
             c = shape[0]
         else:
-            raise LayerError(f"{self.name} needs a {self.dims + 2}-d input (or {self.dims + 1}-d "
-                             f"unbatched), got {len(shape)}-d {list(shape)}", code="bad-rank")
+            raise LayerError(
+                f"{self.name} needs a {self.dims + 2}-d input (or {self.dims + 1}-d "
+                f"unbatched), got {len(shape)}-d {list(shape)}",
+                code="bad-rank",
+            )
         check_inferred(a, "num_features", c, "channels")
         # F.instance_norm: without running statistics (the default) even inference
         # normalises each channel over its own positions, and needs more than one
-        spatial = shape[-self.dims:]
+        spatial = shape[-self.dims :]
         if not a["track_running_stats"] and prod(spatial) == 1:
-            raise LayerError(f"{self.name} normalises each channel over its own positions, "
-                             f"which needs more than 1, but the input {list(shape)} has 1 "
-                             "(PyTorch: Expected more than 1 spatial element when training)",
-                             hint="give it a larger map, or track_running_stats: true "
-                             "(inference then uses the running statistics)")
+            raise LayerError(
+                f"{self.name} normalises each channel over its own positions, "
+                f"which needs more than 1, but the input {list(shape)} has 1 "
+                "(PyTorch: Expected more than 1 spatial element when training)",
+                hint="give it a larger map, or track_running_stats: true "
+                "(inference then uses the running statistics)",
+            )
         return shape
 
     def forward(self, a, xs, w):
@@ -170,7 +190,7 @@ class InstanceNorm(LayerType):
 
     def workspace(self, a, shapes, out):
         shape = shapes[0]  # per sample and channel (the running statistics are smaller)
-        return _stats_workspace(prod(shape[:len(shape) - self.dims]))
+        return _stats_workspace(prod(shape[: len(shape) - self.dims]))
 
 
 def _normalized_shape(name, a, shape) -> tuple:
@@ -179,9 +199,12 @@ def _normalized_shape(name, a, shape) -> tuple:
     ns = a["normalized_shape"]
     if ns is None:
         if len(shape) < 2:
-            raise LayerError(f"{name}'s default normalized_shape is every dim but the "
-                             f"batch, and the input {list(shape)} has none",
-                             arg="normalized_shape", code="bad-rank")
+            raise LayerError(
+                f"{name}'s default normalized_shape is every dim but the "
+                f"batch, and the input {list(shape)} has none",
+                arg="normalized_shape",
+                code="bad-rank",
+            )
         return tuple(shape[1:])
     return tuple(ns) if isinstance(ns, (list, tuple)) else (ns,)
 
@@ -191,8 +214,14 @@ class LayerNorm(LayerType):
     family = "normalization"
     doc = "torch.nn.LayerNorm"
     args = (
-        Arg("normalized_shape", "ints", None, min=1, nullable=True,
-            doc="default: every dim but the batch"),
+        Arg(
+            "normalized_shape",
+            "ints",
+            None,
+            min=1,
+            nullable=True,
+            doc="default: every dim but the batch",
+        ),
         Arg("eps", "float", 1e-5),
         Arg("elementwise_affine", "bool", True),
         Arg("bias", "bool", True),
@@ -201,10 +230,12 @@ class LayerNorm(LayerType):
     def infer(self, a, shapes):
         shape = shapes[0]
         ns = _normalized_shape(self.name, a, shape)
-        if len(ns) > len(shape) or tuple(shape[len(shape) - len(ns):]) != ns:
-            raise LayerError(f"normalized_shape {list(ns)} must match the last dims of the "
-                             f"input {list(shape)}", arg="normalized_shape",
-                             code="shape-mismatch")
+        if len(ns) > len(shape) or tuple(shape[len(shape) - len(ns) :]) != ns:
+            raise LayerError(
+                f"normalized_shape {list(ns)} must match the last dims of the input {list(shape)}",
+                arg="normalized_shape",
+                code="shape-mismatch",
+            )
         a["_ns"] = ns
         return shape
 
@@ -227,9 +258,15 @@ class LayerNorm(LayerType):
             rows = slice(r0, r0 + height)
             for c0 in range(0, cols, width):
                 cs = slice(c0, c0 + width)
-                y[rows, cs] = _normalise(x2[rows, cs], mean[rows], var[rows], a["eps"],
-                                         None if weight is None else weight[:, cs],
-                                         None if bias is None else bias[:, cs], (1, -1))
+                y[rows, cs] = _normalise(
+                    x2[rows, cs],
+                    mean[rows],
+                    var[rows],
+                    a["eps"],
+                    None if weight is None else weight[:, cs],
+                    None if bias is None else bias[:, cs],
+                    (1, -1),
+                )
         return y.reshape(x.shape)
 
     def workspace(self, a, shapes, out):
@@ -260,21 +297,27 @@ class GroupNorm(LayerType):
     def infer(self, a, shapes):
         shape = shapes[0]
         if len(shape) < 2:
-            raise LayerError(f"group_norm needs an input (N, C, *), got {list(shape)}",
-                             code="bad-rank")
+            raise LayerError(
+                f"group_norm needs an input (N, C, *), got {list(shape)}", code="bad-rank"
+            )
         check_inferred(a, "num_channels", shape[1], "channels")
         if shape[1] % a["num_groups"]:
-            raise LayerError(f"{shape[1]} channels are not divisible by num_groups "
-                             f"{a['num_groups']}", arg="num_groups",
-                             hint=f"choose num_groups dividing {shape[1]}")
+            raise LayerError(
+                f"{shape[1]} channels are not divisible by num_groups {a['num_groups']}",
+                arg="num_groups",
+                hint=f"choose num_groups dividing {shape[1]}",
+            )
         # F.group_norm (inference too): every group needs more than one value
         g = a["num_groups"]
         if shape[0] * (shape[1] // g) * prod(shape[2:]) == 1:
-            raise LayerError(f"group_norm needs more than 1 value per group, but "
-                             f"num_groups {g} leaves 1 in each group of the input "
-                             f"{list(shape)} (PyTorch: Expected more than 1 value per "
-                             "channel when training)", arg="num_groups" if g > 1 else None,
-                             hint="use fewer groups" if g > 1 else "use a larger input")
+            raise LayerError(
+                f"group_norm needs more than 1 value per group, but "
+                f"num_groups {g} leaves 1 in each group of the input "
+                f"{list(shape)} (PyTorch: Expected more than 1 value per "
+                "channel when training)",
+                arg="num_groups" if g > 1 else None,
+                hint="use fewer groups" if g > 1 else "use a larger input",
+            )
         return shape
 
     def forward(self, a, xs, w):
@@ -311,11 +354,22 @@ class RMSNorm(LayerType):
     family = "normalization"
     doc = "torch.nn.RMSNorm"
     args = (
-        Arg("normalized_shape", "ints", None, min=1, nullable=True,
+        Arg(
+            "normalized_shape",
+            "ints",
+            None,
+            min=1,
+            nullable=True,
             doc="default: every dim but the batch, as layer_norm; sequence models "
-                "write [in_shape(-1)]"),
-        Arg("eps", "float", None, nullable=True,
-            doc="none: torch.finfo(dtype).eps of the computation type, as PyTorch"),
+            "write [in_shape(-1)]",
+        ),
+        Arg(
+            "eps",
+            "float",
+            None,
+            nullable=True,
+            doc="none: torch.finfo(dtype).eps of the computation type, as PyTorch",
+        ),
         Arg("elementwise_affine", "bool", True, doc="a weight of normalized_shape (no bias)"),
     )
 
@@ -324,17 +378,24 @@ class RMSNorm(LayerType):
         ns = _normalized_shape(self.name, a, shape)
         # F.rms_norm's own checks, in its order and words
         if len(ns) > len(shape):
-            raise LayerError(f"normalized_shape {list(ns)} has {len(ns)} dims but the input "
-                             f"{list(shape)} has {len(shape)} (PyTorch: Input tensor must have "
-                             f"at least {len(ns)} dimensions, but got {len(shape)})",
-                             arg="normalized_shape", code="shape-mismatch",
-                             hint=_last_dim_hint(shape))
-        if tuple(shape[len(shape) - len(ns):]) != ns:
-            raise LayerError(f"normalized_shape {list(ns)} must match the last dims of the "
-                             f"input {list(shape)} (PyTorch: Given normalized_shape={list(ns)}, "
-                             f"expected input with shape [*{', '.join(map(str, ns))}], but got "
-                             f"input of size{list(shape)})", arg="normalized_shape",
-                             code="shape-mismatch", hint=_last_dim_hint(shape))
+            raise LayerError(
+                f"normalized_shape {list(ns)} has {len(ns)} dims but the input "
+                f"{list(shape)} has {len(shape)} (PyTorch: Input tensor must have "
+                f"at least {len(ns)} dimensions, but got {len(shape)})",
+                arg="normalized_shape",
+                code="shape-mismatch",
+                hint=_last_dim_hint(shape),
+            )
+        if tuple(shape[len(shape) - len(ns) :]) != ns:
+            raise LayerError(
+                f"normalized_shape {list(ns)} must match the last dims of the "
+                f"input {list(shape)} (PyTorch: Given normalized_shape={list(ns)}, "
+                f"expected input with shape [*{', '.join(map(str, ns))}], but got "
+                f"input of size{list(shape)})",
+                arg="normalized_shape",
+                code="shape-mismatch",
+                hint=_last_dim_hint(shape),
+            )
         a["_ns"] = ns
         return shape
 
@@ -391,8 +452,14 @@ class LayerNorm2d(LayerType):
     family = "normalization"
     doc = "torchvision.models.convnext.LayerNorm2d"
     args = (
-        Arg("normalized_shape", "ints", None, min=1, nullable=True,
-            doc="inferred: [C]; else the last dims of the (N, H, W, C) permuted input"),
+        Arg(
+            "normalized_shape",
+            "ints",
+            None,
+            min=1,
+            nullable=True,
+            doc="inferred: [C]; else the last dims of the (N, H, W, C) permuted input",
+        ),
         Arg("eps", "float", 1e-5, doc="nn.LayerNorm's default; ConvNeXt and timm use 1e-6"),
         Arg("elementwise_affine", "bool", True),
         Arg("bias", "bool", True),
@@ -402,26 +469,34 @@ class LayerNorm2d(LayerType):
         shape = shapes[0]
         r = len(shape)
         if r != 4:
-            hint = (f"an unbatched (C, H, W) map needs a batch dim: reshape: {{shape: "
-                    f"{[1, *shape]}}}" if r == 3 else "layer_norm normalises the last dims "
-                    "of an input of any rank")
-            raise LayerError(f"layer_norm2d needs a 4-d input (N, C, H, W), got {r}-d "
-                             f"{list(shape)}: it permutes the input to (N, H, W, C), which "
-                             f"PyTorch refuses for a {r}-d tensor (permute: input.dim() = {r} "
-                             "is not equal to len(dims) = 4)", code="bad-rank", hint=hint)
+            hint = (
+                f"an unbatched (C, H, W) map needs a batch dim: reshape: {{shape: {[1, *shape]}}}"
+                if r == 3
+                else "layer_norm normalises the last dims of an input of any rank"
+            )
+            raise LayerError(
+                f"layer_norm2d needs a 4-d input (N, C, H, W), got {r}-d "
+                f"{list(shape)}: it permutes the input to (N, H, W, C), which "
+                f"PyTorch refuses for a {r}-d tensor (permute: input.dim() = {r} "
+                "is not equal to len(dims) = 4)",
+                code="bad-rank",
+                hint=hint,
+            )
         nhwc = tuple(shape[i] for i in _NHWC)
         ns = a["normalized_shape"]
-        ns = (shape[1],) if ns is None else tuple(ns) if isinstance(ns, (list, tuple)) \
-            else (ns,)
-        if len(ns) > 4 or nhwc[4 - len(ns):] != ns:
-            raise LayerError(f"normalized_shape {list(ns)} must match the last dims of the "
-                             f"channels-last input {list(nhwc)} (the input {list(shape)} "
-                             f"permuted to (N, H, W, C)) (PyTorch: Given normalized_shape="
-                             f"{list(ns)}, expected input with shape [*, "
-                             f"{', '.join(map(str, ns))}], but got input of size{list(nhwc)})",
-                             arg="normalized_shape", code="shape-mismatch",
-                             hint=f"normalized_shape: [{shape[1]}] (the channels), or remove "
-                             "it (layercalc infers it)")
+        ns = (shape[1],) if ns is None else tuple(ns) if isinstance(ns, (list, tuple)) else (ns,)
+        if len(ns) > 4 or nhwc[4 - len(ns) :] != ns:
+            raise LayerError(
+                f"normalized_shape {list(ns)} must match the last dims of the "
+                f"channels-last input {list(nhwc)} (the input {list(shape)} "
+                f"permuted to (N, H, W, C)) (PyTorch: Given normalized_shape="
+                f"{list(ns)}, expected input with shape [*, "
+                f"{', '.join(map(str, ns))}], but got input of size{list(nhwc)})",
+                arg="normalized_shape",
+                code="shape-mismatch",
+                hint=f"normalized_shape: [{shape[1]}] (the channels), or remove "
+                "it (layercalc infers it)",
+            )
         a["_ns"] = a["normalized_shape"] = ns  # inferred, stored as layer_norm stores it
         return shape
 
@@ -431,7 +506,7 @@ class LayerNorm2d(LayerType):
         x = xs[0]
         ns = a["_ns"]
         # normalise in place of the permutes: the same statistics over the same elements
-        axes = tuple(sorted(_NHWC[4 - len(ns):]))
+        axes = tuple(sorted(_NHWC[4 - len(ns) :]))
         mean = x.mean(axis=axes, keepdims=True)
         rstd = x.var(axis=axes, keepdims=True)
         rstd += a["eps"]

@@ -4,6 +4,7 @@ Imported only from inside ``forward`` methods, so computing shapes never loads N
 Every function works on batched arrays (N, C, *spatial); no per-element Python loops
 (loops run over kernel offsets or dims at most).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -13,9 +14,16 @@ from numpy.lib.stride_tricks import as_strided
 
 from .base import LOOP_TAPS, resize_order
 
-_NP_PAD_MODE = {"zeros": "constant", "constant": "constant", "zero": "constant",
-                "reflect": "reflect", "reflection": "reflect",
-                "replicate": "edge", "replication": "edge", "circular": "wrap"}
+_NP_PAD_MODE = {
+    "zeros": "constant",
+    "constant": "constant",
+    "zero": "constant",
+    "reflect": "reflect",
+    "reflection": "reflect",
+    "replicate": "edge",
+    "replication": "edge",
+    "circular": "wrap",
+}
 
 
 def batched(x, dims: int):
@@ -38,8 +46,7 @@ def pad_spatial(x, pads, mode: str = "zeros", value: float = 0.0):
     np_mode = _NP_PAD_MODE[mode]
     crop = any(left < 0 or r < 0 for left, r in pads)
     if crop and np_mode in ("reflect", "edge"):
-        return _crop(_pad(x, [(max(left, 0), max(r, 0)) for left, r in pads], np_mode, value),
-                     pads)
+        return _crop(_pad(x, [(max(left, 0), max(r, 0)) for left, r in pads], np_mode, value), pads)
     if crop:
         x = _crop(x, pads)
     return _pad(x, [(max(left, 0), max(r, 0)) for left, r in pads], np_mode, value)
@@ -47,8 +54,12 @@ def pad_spatial(x, pads, mode: str = "zeros", value: float = 0.0):
 
 def _crop(x, pads):
     lead = x.ndim - len(pads)
-    return x[(slice(None),) * lead + tuple(slice(max(-left, 0), x.shape[lead + i] - max(-r, 0))
-                                           for i, (left, r) in enumerate(pads))]
+    return x[
+        (slice(None),) * lead
+        + tuple(
+            slice(max(-left, 0), x.shape[lead + i] - max(-r, 0)) for i, (left, r) in enumerate(pads)
+        )
+    ]
 
 
 def _pad(x, pads, np_mode: str, value: float):
@@ -65,8 +76,11 @@ def windows(x, k, s, d, out):
     dims = len(k)
     st = x.strides
     shape = x.shape[:2] + tuple(k) + tuple(out)
-    strides = st[:2] + tuple(st[2 + i] * d[i] for i in range(dims)) + \
-        tuple(st[2 + i] * s[i] for i in range(dims))
+    strides = (
+        st[:2]
+        + tuple(st[2 + i] * d[i] for i in range(dims))
+        + tuple(st[2 + i] * s[i] for i in range(dims))
+    )
     return as_strided(x, shape=shape, strides=strides, writeable=False)
 
 
@@ -127,8 +141,9 @@ def conv(x, weight, s, d, groups: int, max_cols: int, loop_taps: int):
             r1 = min(out[0], r0 + rows)
             part = view[(slice(b0, b1),) + (slice(None),) * (1 + dims) + (slice(r0, r1),)]
             # one expression: this slice's im2col copy is freed before the next is made
-            y[b0:b1, :, r0:r1] = _matmul(wm, part.reshape(b1 - b0, groups, cg * kk, -1)) \
-                .reshape((b1 - b0, o_ch, r1 - r0) + out[1:])
+            y[b0:b1, :, r0:r1] = _matmul(wm, part.reshape(b1 - b0, groups, cg * kk, -1)).reshape(
+                (b1 - b0, o_ch, r1 - r0) + out[1:]
+            )
     return y
 
 
@@ -164,13 +179,17 @@ def conv_transpose(x, weight, s, d, p, op, groups: int):
     every = (slice(None), slice(None))
     if kk <= pin:  # scatter one kernel offset (all input positions) at a time
         for off in itertools.product(*(range(v) for v in k)):
-            sl = [slice(off[i] * d[i], off[i] * d[i] + (sp[i] - 1) * s[i] + 1, s[i])
-                  for i in range(dims)]
+            sl = [
+                slice(off[i] * d[i], off[i] * d[i] + (sp[i] - 1) * s[i] + 1, s[i])
+                for i in range(dims)
+            ]
             buf[every + tuple(sl)] += cols[every + off]
     else:  # a kernel larger than the input: one input position (all offsets) at a time
         for pos in itertools.product(*(range(v) for v in sp)):
-            sl = [slice(pos[i] * s[i], pos[i] * s[i] + (k[i] - 1) * d[i] + 1, d[i])
-                  for i in range(dims)]
+            sl = [
+                slice(pos[i] * s[i], pos[i] * s[i] + (k[i] - 1) * d[i] + 1, d[i])
+                for i in range(dims)
+            ]
             buf[every + tuple(sl)] += cols[every + (slice(None),) * dims + pos]
     if tuple(out) == size:
         return buf
@@ -178,8 +197,19 @@ def conv_transpose(x, weight, s, d, p, op, groups: int):
     return buf[crop].copy()  # do not keep the larger buffer alive (even where contiguous)
 
 
-def pool(x, kind, k, s, p, d, out, ceil_mode=False, count_include_pad=True,
-         divisor_override=None, loop_taps=None):
+def pool(
+    x,
+    kind,
+    k,
+    s,
+    p,
+    d,
+    out,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+    loop_taps=None,
+):
     """Max or average pooling of x (N, C, *sp) per PyTorch, ceil_mode included. Kernels
     of at most ``loop_taps`` taps go offset by offset (fast for 3x3), larger ones in one
     reduction over a strided view of the windows (no Python loop over 10^6 taps)."""
@@ -251,7 +281,7 @@ def adaptive_pool(x, kind, out):
         axis = 2 + i
         n, o = x.shape[axis], out[i]
         if n % o == 0:
-            shape = x.shape[:axis] + (o, n // o) + x.shape[axis + 1:]
+            shape = x.shape[:axis] + (o, n // o) + x.shape[axis + 1 :]
             r = x.reshape(shape)
             x = r.max(axis=axis + 1) if kind == "max" else r.mean(axis=axis + 1)
             continue
@@ -278,6 +308,7 @@ def adaptive_pool(x, kind, out):
 
 
 # -- activations ----------------------------------------------------------------------
+
 
 def erf(x):
     """Error function (W. J. Cody's rational approximations would be exact to double;
@@ -324,6 +355,7 @@ def softplus(x, beta=1.0, threshold=20.0):
 
 
 # -- interpolation ----------------------------------------------------------------------
+
 
 def _source_scale(n, o, align_corners, scale):
     if align_corners:

@@ -12,6 +12,7 @@ element-wise products are not counted): per time step, sample and direction, lay
 does G·H·I_k (input products) + G·H·H_out (hidden products) + H_out·H (the projection,
 with proj_size), G = 1 (rnn), 4 (lstm), 3 (gru).
 """
+
 from __future__ import annotations
 
 from ..errors import LayerError
@@ -54,6 +55,7 @@ def _shape(s) -> str:
 # -- one time step of each cell, in NumPy (gx: the input products with the biases that
 # can be folded in; h, c: the state; returns the new state) ------------------------------
 
+
 def _rnn_step(gx, h, w_hh, relu):
     import numpy as np
 
@@ -72,15 +74,15 @@ def _lstm_step(gx, h, c, w_hh, w_hr, n_hidden):
     H = n_hidden
     g = np.dot(h, w_hh.T)
     g += gx
-    _sigmoid_(g[:, :2 * H])  # i, f
-    np.tanh(g[:, 2 * H:3 * H], out=g[:, 2 * H:3 * H])  # g
-    _sigmoid_(g[:, 3 * H:])  # o
-    c = c * g[:, H:2 * H]
-    ig = g[:, :H] * g[:, 2 * H:3 * H]
+    _sigmoid_(g[:, : 2 * H])  # i, f
+    np.tanh(g[:, 2 * H : 3 * H], out=g[:, 2 * H : 3 * H])  # g
+    _sigmoid_(g[:, 3 * H :])  # o
+    c = c * g[:, H : 2 * H]
+    ig = g[:, :H] * g[:, 2 * H : 3 * H]
     c += ig
     del ig
     h = np.tanh(c)
-    h *= g[:, 3 * H:]
+    h *= g[:, 3 * H :]
     if w_hr is not None:
         h = np.dot(h, w_hr.T)
     return h, c
@@ -91,14 +93,14 @@ def _gru_step(gx, h, w_hh, b_hn, n_hidden):
 
     H = n_hidden
     gh = np.dot(h, w_hh.T)
-    rz = gh[:, :2 * H]
-    rz += gx[:, :2 * H]  # b_ir + b_hr and b_iz + b_hz are folded into gx
+    rz = gh[:, : 2 * H]
+    rz += gx[:, : 2 * H]  # b_ir + b_hr and b_iz + b_hz are folded into gx
     _sigmoid_(rz)
-    n = gh[:, 2 * H:]
+    n = gh[:, 2 * H :]
     if b_hn is not None:
         n += b_hn
     n *= rz[:, :H]  # r ⊙ (W_hn h + b_hn)
-    n += gx[:, 2 * H:]
+    n += gx[:, 2 * H :]
     np.tanh(n, out=n)
     out = h - n
     out *= rz[:, H:]
@@ -113,7 +115,7 @@ def _input_products(np, x2d, w_ih, b_ih, b_hh, mode, n_hidden):
     if b_ih is not None:
         if mode == "gru":
             bias = b_ih.copy()
-            bias[:2 * n_hidden] += b_hh[:2 * n_hidden]
+            bias[: 2 * n_hidden] += b_hh[: 2 * n_hidden]
         else:
             bias = b_ih + b_hh
         gx += bias  # one add over gx: a strided one on part of it takes NumPy buffers
@@ -142,17 +144,22 @@ class Recurrent(LayerType):
         args = [Arg("hidden_size", "int", doc="features of the hidden state h")]
         args.append(Arg("num_layers", "int", 1, doc="stacked recurrent layers"))
         if mode == "rnn":
-            args.append(_Nonlinearity("nonlinearity", "choice", "tanh", words=("tanh", "relu"),
-                                      doc="tanh or relu"))
-        args += [Arg("bias", "bool", True, doc="bias_ih and bias_hh"),
-                 Arg("batch_first", "bool", False, doc="(N, L, H_in) instead of (L, N, H_in)"),
-                 Arg("dropout", "float", 0.0,
-                     doc="between layers in training; off at inference"),
-                 Arg("bidirectional", "bool", False, doc="a backward direction too")]
+            args.append(
+                _Nonlinearity(
+                    "nonlinearity", "choice", "tanh", words=("tanh", "relu"), doc="tanh or relu"
+                )
+            )
+        args += [
+            Arg("bias", "bool", True, doc="bias_ih and bias_hh"),
+            Arg("batch_first", "bool", False, doc="(N, L, H_in) instead of (L, N, H_in)"),
+            Arg("dropout", "float", 0.0, doc="between layers in training; off at inference"),
+            Arg("bidirectional", "bool", False, doc="a backward direction too"),
+        ]
         if mode == "lstm":
             args.append(Arg("proj_size", "int", 0, doc="projects h to this size (0: none)"))
-        args.append(Arg("input_size", "int", None, nullable=True,
-                        doc="inferred from the input's last dim"))
+        args.append(
+            Arg("input_size", "int", None, nullable=True, doc="inferred from the input's last dim")
+        )
         self.args = tuple(args)
         super().__init__()
 
@@ -160,32 +167,50 @@ class Recurrent(LayerType):
     def _check_args(self, a):
         p = a["dropout"]
         if not 0 <= p <= 1:
-            raise LayerError("dropout should be a number in range [0, 1] representing the "
-                             f"probability of an element being zeroed, got {p} (PyTorch "
-                             "refuses it)", arg="dropout")
+            raise LayerError(
+                "dropout should be a number in range [0, 1] representing the "
+                f"probability of an element being zeroed, got {p} (PyTorch "
+                "refuses it)",
+                arg="dropout",
+            )
         given = a.get("input_size")
         if given is not None and given <= 0:
-            raise LayerError(f"input_size must be greater than zero, got {given} (PyTorch "
-                             "refuses it)", arg="input_size")
+            raise LayerError(
+                f"input_size must be greater than zero, got {given} (PyTorch refuses it)",
+                arg="input_size",
+            )
         if a["hidden_size"] <= 0:
-            raise LayerError(f"hidden_size must be greater than zero, got {a['hidden_size']} "
-                             "(PyTorch refuses it)", arg="hidden_size")
+            raise LayerError(
+                f"hidden_size must be greater than zero, got {a['hidden_size']} "
+                "(PyTorch refuses it)",
+                arg="hidden_size",
+            )
         if a["num_layers"] <= 0:
-            raise LayerError(f"num_layers must be greater than zero, got {a['num_layers']} "
-                             "(PyTorch refuses it)", arg="num_layers")
+            raise LayerError(
+                f"num_layers must be greater than zero, got {a['num_layers']} (PyTorch refuses it)",
+                arg="num_layers",
+            )
         if a["num_layers"] > MAX_STACK:
-            raise LayerError(f"num_layers {a['num_layers']:,} is beyond layercalc's bound of "
-                             f"{MAX_STACK:,} stacked layers (each holds its own tensors)",
-                             arg="num_layers", code="too-large")
+            raise LayerError(
+                f"num_layers {a['num_layers']:,} is beyond layercalc's bound of "
+                f"{MAX_STACK:,} stacked layers (each holds its own tensors)",
+                arg="num_layers",
+                code="too-large",
+            )
         proj = a.get("proj_size", 0)
         if proj < 0:
-            raise LayerError(f"proj_size should be a positive integer or zero to disable "
-                             f"projections, got {proj} (PyTorch refuses it)", arg="proj_size")
+            raise LayerError(
+                f"proj_size should be a positive integer or zero to disable "
+                f"projections, got {proj} (PyTorch refuses it)",
+                arg="proj_size",
+            )
         if proj >= a["hidden_size"]:
-            raise LayerError(f"proj_size has to be smaller than hidden_size, got proj_size "
-                             f"{proj} and hidden_size {a['hidden_size']} (PyTorch refuses it)",
-                             arg="proj_size",
-                             hint=f"use a proj_size below {a['hidden_size']} (0: none)")
+            raise LayerError(
+                f"proj_size has to be smaller than hidden_size, got proj_size "
+                f"{proj} and hidden_size {a['hidden_size']} (PyTorch refuses it)",
+                arg="proj_size",
+                hint=f"use a proj_size below {a['hidden_size']} (0: none)",
+            )
 
     def infer(self, a, shapes):
         self._check_args(a)
@@ -193,30 +218,40 @@ class Recurrent(LayerType):
         rank = len(shape)
         if rank not in (2, 3):
             tensor = " tensor" if self.mode == "rnn" else ""
-            raise LayerError(f"{self.torch}: Expected input to be 2D or 3D, got {rank}D"
-                             f"{tensor} instead (PyTorch refuses it; input {list(shape)})",
-                             code="bad-rank",
-                             hint="(L, N, H_in), (N, L, H_in) with batch_first, or (L, H_in) "
-                             "unbatched")
+            raise LayerError(
+                f"{self.torch}: Expected input to be 2D or 3D, got {rank}D"
+                f"{tensor} instead (PyTorch refuses it; input {list(shape)})",
+                code="bad-rank",
+                hint="(L, N, H_in), (N, L, H_in) with batch_first, or (L, H_in) unbatched",
+            )
         size = shape[-1]
         given = a.get("input_size")
         if given is None:
             if size <= 0:
-                raise LayerError("input_size must be greater than zero, but the input's last "
-                                 f"dim is {size} (PyTorch refuses it)", code="shape-mismatch")
+                raise LayerError(
+                    "input_size must be greater than zero, but the input's last "
+                    f"dim is {size} (PyTorch refuses it)",
+                    code="shape-mismatch",
+                )
             a["input_size"] = size
         elif given != size:
-            raise LayerError(f"input.size(-1) must be equal to input_size. Expected {given}, "
-                             f"got {size} (PyTorch refuses it)", arg="input_size",
-                             code="shape-mismatch",
-                             hint=f"set input_size: {size}, or remove it (layercalc infers it)")
+            raise LayerError(
+                f"input.size(-1) must be equal to input_size. Expected {given}, "
+                f"got {size} (PyTorch refuses it)",
+                arg="input_size",
+                code="shape-mismatch",
+                hint=f"set input_size: {size}, or remove it (layercalc infers it)",
+            )
         batched = rank == 3
         bf = a["batch_first"] and batched
         steps = shape[1] if bf else shape[0]
         batch = (shape[0] if bf else shape[1]) if batched else None
         if steps == 0:
-            raise LayerError("Expected sequence length to be larger than 0 in RNN (PyTorch "
-                             f"refuses it; input {list(shape)})", code="shape-mismatch")
+            raise LayerError(
+                "Expected sequence length to be larger than 0 in RNN (PyTorch "
+                f"refuses it; input {list(shape)})",
+                code="shape-mismatch",
+            )
         D = 2 if a["bidirectional"] else 1
         H = a["hidden_size"]
         P = a.get("proj_size", 0)
@@ -235,22 +270,28 @@ class Recurrent(LayerType):
         want = 2 if self.mode == "lstm" else 1
         if len(given) != want:
             states = "h_0, c_0" if self.mode == "lstm" else "h_0"
-            raise LayerError(f"{self.name} takes its input alone or with its initial state"
-                             f"{'s' if want > 1 else ''} (from: [input, {states}], as "
-                             f"PyTorch's forward(input, {'(h_0, c_0)' if want > 1 else 'h_0'})"
-                             f"), but `from` names {len(given) + 1} inputs", arg="from",
-                             code="bad-from")
+            raise LayerError(
+                f"{self.name} takes its input alone or with its initial state"
+                f"{'s' if want > 1 else ''} (from: [input, {states}], as "
+                f"PyTorch's forward(input, {'(h_0, c_0)' if want > 1 else 'h_0'})"
+                f"), but `from` names {len(given) + 1} inputs",
+                arg="from",
+                code="bad-from",
+            )
         rank = 3 if batched else 2
         ranks = [len(s) for s in given]
         if any(r != rank for r in ranks):
             kind = "batched 3-D" if batched else "unbatched 2-D"
             if self.mode == "lstm":
-                what = (f"hx and cx should also be {rank}-D but got ({ranks[0]}-D, "
-                        f"{ranks[1]}-D) tensors")
+                what = (
+                    f"hx and cx should also be {rank}-D but got ({ranks[0]}-D, "
+                    f"{ranks[1]}-D) tensors"
+                )
             else:
                 what = f"hx should also be {rank}-D but got {ranks[0]}-D tensor"
-            raise LayerError(f"For {kind} input, {what} (PyTorch refuses it)", arg="from",
-                             code="bad-rank")
+            raise LayerError(
+                f"For {kind} input, {what} (PyTorch refuses it)", arg="from", code="bad-rank"
+            )
         for i, ((name, need), got) in enumerate(zip(a["_states"], given)):
             if tuple(got) == need:
                 continue
@@ -259,9 +300,13 @@ class Recurrent(LayerType):
             t_got = list(got) if batched else [got[0], 1] + list(got[1:])
             which = f"hidden[{i}] " if self.mode == "lstm" else "hidden "
             label = name.replace("_n", "_0")
-            raise LayerError(f"{label} is {list(got)}, but this {self.name} needs "
-                             f"{list(need)} (PyTorch: Expected {which}size {t_need}, got "
-                             f"{t_got})", arg="from", code="shape-mismatch")
+            raise LayerError(
+                f"{label} is {list(got)}, but this {self.name} needs "
+                f"{list(need)} (PyTorch: Expected {which}size {t_need}, got "
+                f"{t_got})",
+                arg="from",
+                code="shape-mismatch",
+            )
 
     def outputs(self, a, shapes, out):
         return (("output", tuple(out)),) + a["_states"]
@@ -278,12 +323,16 @@ class Recurrent(LayerType):
         h_out = P or H
         ts = []
         for k, i_k in enumerate(self._layer_inputs(a)):
-            for sfx in ("", "_reverse")[:2 if a["bidirectional"] else 1]:
-                ts += [Tensor(f"weight_ih_l{k}{sfx}", (G * H, i_k)),
-                       Tensor(f"weight_hh_l{k}{sfx}", (G * H, h_out))]
+            for sfx in ("", "_reverse")[: 2 if a["bidirectional"] else 1]:
+                ts += [
+                    Tensor(f"weight_ih_l{k}{sfx}", (G * H, i_k)),
+                    Tensor(f"weight_hh_l{k}{sfx}", (G * H, h_out)),
+                ]
                 if a["bias"]:
-                    ts += [Tensor(f"bias_ih_l{k}{sfx}", (G * H,)),
-                           Tensor(f"bias_hh_l{k}{sfx}", (G * H,))]
+                    ts += [
+                        Tensor(f"bias_ih_l{k}{sfx}", (G * H,)),
+                        Tensor(f"bias_hh_l{k}{sfx}", (G * H,)),
+                    ]
                 if P:
                     ts.append(Tensor(f"weight_hr_l{k}{sfx}", (P, H)))
         return ts
@@ -337,14 +386,21 @@ class Recurrent(LayerType):
         H, P = a["hidden_size"], a.get("proj_size", 0)
         h_out = P or H
         batched = a["_batch"] is not None
-        lay = ("(N, L, H_in)" if a["batch_first"] else "(L, N, H_in)") if batched \
+        lay = (
+            ("(N, L, H_in)" if a["batch_first"] else "(L, N, H_in)")
+            if batched
             else "(L, H_in), unbatched"
-        lines = [f"input {lay} = {_shape(shapes[0])}: L = {a['_steps']} steps"
-                 + (f", N = {a['_batch']}" if batched else "")
-                 + f", H_in = input_size = {a['input_size']}"]
+        )
+        lines = [
+            f"input {lay} = {_shape(shapes[0])}: L = {a['_steps']} steps"
+            + (f", N = {a['_batch']}" if batched else "")
+            + f", H_in = input_size = {a['input_size']}"
+        ]
         hout = f"H_out = proj_size = {P}" if P else f"H_out = hidden_size = {H}"
-        lines.append(f"output: last dim D·H_out = {D}·{h_out} = {D * h_out} ({hout}, D = "
-                     f"{D} direction{'s' if D > 1 else ''}); the other dims stay")
+        lines.append(
+            f"output: last dim D·H_out = {D}·{h_out} = {D * h_out} ({hout}, D = "
+            f"{D} direction{'s' if D > 1 else ''}); the other dims stay"
+        )
         n = ", N" if batched else ""
         for name, s in a["_states"]:
             last = "H_out" if name == "h_n" else "H"
@@ -357,17 +413,25 @@ class Recurrent(LayerType):
         h_out = P or H
         D = 2 if a["bidirectional"] else 1
         b = 2 if a["bias"] else 0
-        lines = [f"G = {G} gate{'s' if G > 1 else ''}{GATE_NAMES[self.mode]}, H = {H}"
-                 + (f", P = proj_size = {P}" if P else "") + f", D = {D}; per layer and "
-                 f"direction {G}·(H·I + {'P' if P else 'H'}·H" + (" + 2H)" if b else ")")
-                 + (" + P·H" if P else "")]
+        lines = [
+            f"G = {G} gate{'s' if G > 1 else ''}{GATE_NAMES[self.mode]}, H = {H}"
+            + (f", P = proj_size = {P}" if P else "")
+            + f", D = {D}; per layer and "
+            f"direction {G}·(H·I + {'P' if P else 'H'}·H"
+            + (" + 2H)" if b else ")")
+            + (" + P·H" if P else "")
+        ]
         total = 0
         for k, i_k in enumerate(self._layer_inputs(a)):
             one = G * (H * i_k + H * h_out + b * H) + P * H
             total += D * one
             src = "input_size" if k == 0 else "D·H_out"
-            text = (f"layer {k}: {G}·({H}·{i_k} + {H}·{h_out}" + (f" + 2·{H})" if b else ")")
-                    + (f" + {P}·{H}" if P else "") + f" = {one:,}")
+            text = (
+                f"layer {k}: {G}·({H}·{i_k} + {H}·{h_out}"
+                + (f" + 2·{H})" if b else ")")
+                + (f" + {P}·{H}" if P else "")
+                + f" = {one:,}"
+            )
             if D > 1:
                 text += f" × {D} directions = {D * one:,}"
             lines.append(text + f" (I = {src} = {i_k})")
@@ -376,11 +440,13 @@ class Recurrent(LayerType):
         i0, o = a["input_size"], D * h_out
         dense = i0 * o + o
         ratio = total / dense
-        lines.append(f"a linear layer of the same {i0:,} inputs and {o:,} outputs per step "
-                     f"would hold {i0:,}·{o:,} + {o:,} = {dense:,} parameters; this "
-                     f"{self.name} holds {total:,} ({ratio:,.1f}×): each of its "
-                     f"{G} gate set{'s' if G > 1 else ''} reads the input and the previous "
-                     "hidden state")
+        lines.append(
+            f"a linear layer of the same {i0:,} inputs and {o:,} outputs per step "
+            f"would hold {i0:,}·{o:,} + {o:,} = {dense:,} parameters; this "
+            f"{self.name} holds {total:,} ({ratio:,.1f}×): each of its "
+            f"{G} gate set{'s' if G > 1 else ''} reads the input and the previous "
+            "hidden state"
+        )
         return lines
 
     # -- forward --------------------------------------------------------------------------
@@ -410,8 +476,7 @@ class Recurrent(LayerType):
         P = a.get("proj_size", 0)
         h_out = P or H
         D, L = (2 if a["bidirectional"] else 1), a["num_layers"]
-        dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else w[
-            "weight_ih_l0"].dtype
+        dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else w["weight_ih_l0"].dtype
         lstm = self.mode == "lstm"
         h_n = np.empty((D * L, N, h_out), dtype)
         c_n = np.empty((D * L, N, H), dtype) if lstm else None
@@ -429,16 +494,23 @@ class Recurrent(LayerType):
                 sfx = f"_l{k}" + ("_reverse" if d else "")
                 w_hh = w["weight_hh" + sfx]
                 b_hh = w.get("bias_hh" + sfx)
-                gx = _input_products(np, inp.reshape(-1, inp.shape[-1]), w["weight_ih" + sfx],
-                                     w.get("bias_ih" + sfx), b_hh, self.mode, H)
+                gx = _input_products(
+                    np,
+                    inp.reshape(-1, inp.shape[-1]),
+                    w["weight_ih" + sfx],
+                    w.get("bias_ih" + sfx),
+                    b_hh,
+                    self.mode,
+                    H,
+                )
                 gx = gx.reshape(inp.shape[:-1] + (G * H,))
-                b_hn = b_hh[2 * H:] if self.mode == "gru" and b_hh is not None else None
+                b_hn = b_hh[2 * H :] if self.mode == "gru" and b_hh is not None else None
                 w_hr = w.get("weight_hr" + sfx)
                 idx = k * D + d
                 h = h0[idx]
                 c = c0[idx] if lstm else None
                 cols = slice(d * h_out, (d + 1) * h_out)
-                for t in (range(T - 1, -1, -1) if d else range(T)):
+                for t in range(T - 1, -1, -1) if d else range(T):
                     g_t = gx[:, t] if bf else gx[t]
                     if lstm:
                         h, c = _lstm_step(g_t, h, c, w_hh, w_hr, H)
@@ -481,13 +553,19 @@ class RecurrentCell(LayerType):
         self.gates = GATES[mode]
         self.torch = TORCH_NAME[mode] + "Cell"
         self.doc = f"torch.nn.{self.torch}"
-        args = [Arg("hidden_size", "int", doc="features of the hidden state h"),
-                Arg("bias", "bool", True, doc="bias_ih and bias_hh")]
+        args = [
+            Arg("hidden_size", "int", doc="features of the hidden state h"),
+            Arg("bias", "bool", True, doc="bias_ih and bias_hh"),
+        ]
         if mode == "rnn":
-            args.append(_CellNonlinearity("nonlinearity", "choice", "tanh",
-                                          words=("tanh", "relu"), doc="tanh or relu"))
-        args.append(Arg("input_size", "int", None, nullable=True,
-                        doc="inferred from the input's last dim"))
+            args.append(
+                _CellNonlinearity(
+                    "nonlinearity", "choice", "tanh", words=("tanh", "relu"), doc="tanh or relu"
+                )
+            )
+        args.append(
+            Arg("input_size", "int", None, nullable=True, doc="inferred from the input's last dim")
+        )
         self.args = tuple(args)
         super().__init__()
 
@@ -495,27 +573,38 @@ class RecurrentCell(LayerType):
         shape = tuple(shapes[0])
         rank = len(shape)
         if rank not in (1, 2):
-            raise LayerError(f"{self.torch}: Expected input to be 1D or 2D, got {rank}D "
-                             f"instead (PyTorch refuses it; input {list(shape)})",
-                             code="bad-rank", hint="(N, input_size), or (input_size) unbatched")
+            raise LayerError(
+                f"{self.torch}: Expected input to be 1D or 2D, got {rank}D "
+                f"instead (PyTorch refuses it; input {list(shape)})",
+                code="bad-rank",
+                hint="(N, input_size), or (input_size) unbatched",
+            )
         given = a.get("input_size")
         if given is None:
             a["input_size"] = shape[-1]
         elif given != shape[-1]:
-            raise LayerError(f"input has inconsistent input_size: got {shape[-1]} expected "
-                             f"{given} (PyTorch refuses it)", arg="input_size",
-                             code="shape-mismatch",
-                             hint=f"set input_size: {shape[-1]}, or remove it (layercalc "
-                             "infers it)")
+            raise LayerError(
+                f"input has inconsistent input_size: got {shape[-1]} expected "
+                f"{given} (PyTorch refuses it)",
+                arg="input_size",
+                code="shape-mismatch",
+                hint=f"set input_size: {shape[-1]}, or remove it (layercalc infers it)",
+            )
         H = a["hidden_size"]
         if H < 0:
-            raise LayerError(f"Trying to create tensor with negative dimension {H}: "
-                             f"[{self.gates * H}, {a['input_size']}] (PyTorch refuses "
-                             f"hidden_size {H})", arg="hidden_size")
+            raise LayerError(
+                f"Trying to create tensor with negative dimension {H}: "
+                f"[{self.gates * H}, {a['input_size']}] (PyTorch refuses "
+                f"hidden_size {H})",
+                arg="hidden_size",
+            )
         if H == 0:
-            raise LayerError("hidden_size 0 gives an empty output (PyTorch returns one; "
-                             "layercalc models no empty tensors)", arg="hidden_size",
-                             code="output-too-small")
+            raise LayerError(
+                "hidden_size 0 gives an empty output (PyTorch returns one; "
+                "layercalc models no empty tensors)",
+                arg="hidden_size",
+                code="output-too-small",
+            )
         out = shape[:-1] + (H,)
         a["_batch"] = shape[0] if rank == 2 else None
         given = shapes[1:]
@@ -523,28 +612,44 @@ class RecurrentCell(LayerType):
             want = 2 if self.mode == "lstm" else 1
             if len(given) != want:
                 states = "h_0, c_0" if self.mode == "lstm" else "h_0"
-                raise LayerError(f"{self.name} takes its input alone or with its state "
-                                 f"(from: [input, {states}]), but `from` names "
-                                 f"{len(given) + 1} inputs", arg="from", code="bad-from")
+                raise LayerError(
+                    f"{self.name} takes its input alone or with its state "
+                    f"(from: [input, {states}]), but `from` names "
+                    f"{len(given) + 1} inputs",
+                    arg="from",
+                    code="bad-from",
+                )
             for i, s in enumerate(given):
                 label = ("h_0", "c_0")[i]
                 if len(s) not in (1, 2):
                     what = f"hx[{i}]" if self.mode == "lstm" else "hidden"
-                    raise LayerError(f"{self.torch}: Expected {what} to be 1D or 2D, got "
-                                     f"{len(s)}D instead (PyTorch refuses it)", arg="from",
-                                     code="bad-rank")
+                    raise LayerError(
+                        f"{self.torch}: Expected {what} to be 1D or 2D, got "
+                        f"{len(s)}D instead (PyTorch refuses it)",
+                        arg="from",
+                        code="bad-rank",
+                    )
                 if len(s) != rank:
-                    raise LayerError(f"{label} is {list(s)}, but a {rank}-D input needs a "
-                                     f"{rank}-D {label} {list(out)} (PyTorch refuses it)",
-                                     arg="from", code="bad-rank")
+                    raise LayerError(
+                        f"{label} is {list(s)}, but a {rank}-D input needs a "
+                        f"{rank}-D {label} {list(out)} (PyTorch refuses it)",
+                        arg="from",
+                        code="bad-rank",
+                    )
                 if rank == 2 and s[0] != shape[0]:
-                    raise LayerError(f"Input batch size {shape[0]} doesn't match hidden{i} "
-                                     f"batch size {s[0]} (PyTorch refuses it)", arg="from",
-                                     code="shape-mismatch")
+                    raise LayerError(
+                        f"Input batch size {shape[0]} doesn't match hidden{i} "
+                        f"batch size {s[0]} (PyTorch refuses it)",
+                        arg="from",
+                        code="shape-mismatch",
+                    )
                 if s[-1] != H:
-                    raise LayerError(f"hidden{i} has inconsistent hidden_size: got {s[-1]}, "
-                                     f"expected {H} (PyTorch refuses it)", arg="from",
-                                     code="shape-mismatch")
+                    raise LayerError(
+                        f"hidden{i} has inconsistent hidden_size: got {s[-1]}, "
+                        f"expected {H} (PyTorch refuses it)",
+                        arg="from",
+                        code="shape-mismatch",
+                    )
         return out
 
     def outputs(self, a, shapes, out):
@@ -584,13 +689,17 @@ class RecurrentCell(LayerType):
         b = 2 if a["bias"] else 0
         total = G * (H * i + H * H + b * H)
         dense = i * H + H
-        return [f"G = {G} gate{'s' if G > 1 else ''}{GATE_NAMES[self.mode]}: {G}·(H·I + H·H"
-                + (" + 2H)" if b else ")") + f" = {G}·({H}·{i} + {H}·{H}"
-                + (f" + 2·{H})" if b else ")") + f" = {total:,}",
-                f"a linear layer of the same {i:,} inputs and {H:,} outputs would hold "
-                f"{i:,}·{H:,} + {H:,} = {dense:,} parameters; this {self.name} holds "
-                f"{total:,} ({total / dense:,.1f}×): each of its {G} gate "
-                f"set{'s' if G > 1 else ''} reads the input and the previous hidden state"]
+        return [
+            f"G = {G} gate{'s' if G > 1 else ''}{GATE_NAMES[self.mode]}: {G}·(H·I + H·H"
+            + (" + 2H)" if b else ")")
+            + f" = {G}·({H}·{i} + {H}·{H}"
+            + (f" + 2·{H})" if b else ")")
+            + f" = {total:,}",
+            f"a linear layer of the same {i:,} inputs and {H:,} outputs would hold "
+            f"{i:,}·{H:,} + {H:,} = {dense:,} parameters; this {self.name} holds "
+            f"{total:,} ({total / dense:,.1f}×): each of its {G} gate "
+            f"set{'s' if G > 1 else ''} reads the input and the previous hidden state",
+        ]
 
     def workspace(self, a, shapes, out):
         G, H = self.gates, a["hidden_size"]
@@ -617,8 +726,7 @@ class RecurrentCell(LayerType):
         if lstm:
             h, c = _lstm_step(gx, h, c, w["weight_hh"], None, H)
         elif self.mode == "gru":
-            h = _gru_step(gx, h, w["weight_hh"], b_hh[2 * H:] if b_hh is not None else None,
-                          H)
+            h = _gru_step(gx, h, w["weight_hh"], b_hh[2 * H :] if b_hh is not None else None, H)
         else:
             h = _rnn_step(gx, h, w["weight_hh"], a.get("nonlinearity") == "relu")
         del gx

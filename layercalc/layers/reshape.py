@@ -1,5 +1,6 @@
 """Layers that move elements around: flatten, unflatten, reshape, upsample, pixel
 (un)shuffle and padding."""
+
 from __future__ import annotations
 
 from ..arith import prod, upsample_size
@@ -10,8 +11,10 @@ from .base import Arg, LayerType, fmt_dims, resize_order, resize_workspace
 def _norm_dim(dim: int, rank: int, arg: str) -> int:
     r = max(rank, 1)
     if not -r <= dim < r:
-        raise LayerError(f"{arg} {dim} is out of range for a {rank}-d input "
-                         f"(expected a dim in [{-r}, {r - 1}])", arg=arg)
+        raise LayerError(
+            f"{arg} {dim} is out of range for a {rank}-d input (expected a dim in [{-r}, {r - 1}])",
+            arg=arg,
+        )
     return dim % r
 
 
@@ -25,12 +28,18 @@ def _fill_minus_one(sizes, total: int, arg: str, where: str) -> tuple:
     known = prod(v for v in sizes if v != -1)
     if holes:
         if total % known:
-            raise LayerError(f"{arg} {sizes}: {total} elements of {where} do not divide by "
-                             f"{known}", arg=arg, code="shape-mismatch")
+            raise LayerError(
+                f"{arg} {sizes}: {total} elements of {where} do not divide by {known}",
+                arg=arg,
+                code="shape-mismatch",
+            )
         sizes[holes[0]] = total // known
     elif known != total:
-        raise LayerError(f"{arg} {sizes} holds {known} elements but {where} has {total}",
-                         arg=arg, code="shape-mismatch")
+        raise LayerError(
+            f"{arg} {sizes} holds {known} elements but {where} has {total}",
+            arg=arg,
+            code="shape-mismatch",
+        )
     return tuple(sizes)
 
 
@@ -45,9 +54,12 @@ class Flatten(LayerType):
         s = _norm_dim(a["start_dim"], len(shape), "start_dim")
         e = _norm_dim(a["end_dim"], len(shape), "end_dim")
         if s > e:
-            raise LayerError(f"start_dim {a['start_dim']} comes after end_dim {a['end_dim']} "
-                             f"for the {len(shape)}-d input", arg="start_dim")
-        return tuple(shape[:s]) + (prod(shape[s:e + 1]),) + tuple(shape[e + 1:])
+            raise LayerError(
+                f"start_dim {a['start_dim']} comes after end_dim {a['end_dim']} "
+                f"for the {len(shape)}-d input",
+                arg="start_dim",
+            )
+        return tuple(shape[:s]) + (prod(shape[s : e + 1]),) + tuple(shape[e + 1 :])
 
     def forward(self, a, xs, w):
         x = xs[0]
@@ -60,8 +72,11 @@ class Flatten(LayerType):
         return None
 
     def summary(self, a):
-        return "" if (a["start_dim"], a["end_dim"]) == (1, -1) else \
-            f"dims {a['start_dim']}..{a['end_dim']}"
+        return (
+            ""
+            if (a["start_dim"], a["end_dim"]) == (1, -1)
+            else f"dims {a['start_dim']}..{a['end_dim']}"
+        )
 
 
 class Unflatten(LayerType):
@@ -78,18 +93,20 @@ class Unflatten(LayerType):
         shape = shapes[0]
         given = [k for k in ("unflattened_size", "sizes") if a[k] is not None]
         if len(given) != 1:
-            raise LayerError("unflatten needs exactly one of unflattened_size or sizes",
-                             arg=given[-1] if given else None)
+            raise LayerError(
+                "unflatten needs exactly one of unflattened_size or sizes",
+                arg=given[-1] if given else None,
+            )
         key = given[0]
         d = _norm_dim(a["dim"], len(shape), "dim")
         sizes = _fill_minus_one(a[key], shape[d], key, f"dim {a['dim']}")
         a["_sizes"] = sizes
-        return tuple(shape[:d]) + sizes + tuple(shape[d + 1:])
+        return tuple(shape[:d]) + sizes + tuple(shape[d + 1 :])
 
     def forward(self, a, xs, w):
         x = xs[0]
         d = a["dim"] % max(x.ndim, 1)
-        return x.reshape(x.shape[:d] + tuple(a["_sizes"]) + x.shape[d + 1:])
+        return x.reshape(x.shape[:d] + tuple(a["_sizes"]) + x.shape[d + 1 :])
 
     def workspace(self, a, shapes, out):
         return prod(out)
@@ -134,9 +151,20 @@ class Upsample(LayerType):
     args = (
         Arg("size", "ints", None, min=1, nullable=True, doc="output size, int or per dim"),
         Arg("scale_factor", "scale", None, nullable=True, doc="number or one per dim"),
-        Arg("mode", "choice", "nearest",
-            words=("nearest", "linear", "bilinear", "bicubic", "trilinear", "area",
-                   "nearest-exact")),
+        Arg(
+            "mode",
+            "choice",
+            "nearest",
+            words=(
+                "nearest",
+                "linear",
+                "bilinear",
+                "bicubic",
+                "trilinear",
+                "area",
+                "nearest-exact",
+            ),
+        ),
         Arg("align_corners", "bool", None, nullable=True),
         Arg("recompute_scale_factor", "bool", None, nullable=True),
     )
@@ -144,41 +172,61 @@ class Upsample(LayerType):
     def infer(self, a, shapes):
         shape = shapes[0]
         if len(shape) not in (3, 4, 5):
-            raise LayerError(f"upsample needs a 3-d, 4-d or 5-d input (N, C, *spatial), got "
-                             f"{list(shape)}", code="bad-rank")
+            raise LayerError(
+                f"upsample needs a 3-d, 4-d or 5-d input (N, C, *spatial), got {list(shape)}",
+                code="bad-rank",
+            )
         dims = len(shape) - 2
         mode = a["mode"]
         if mode in _MODE_RANK and _MODE_RANK[mode] != len(shape):
-            raise LayerError(f"mode '{mode}' needs a {_MODE_RANK[mode]}-d input, got "
-                             f"{len(shape)}-d {list(shape)}", arg="mode", code="bad-rank")
+            raise LayerError(
+                f"mode '{mode}' needs a {_MODE_RANK[mode]}-d input, got "
+                f"{len(shape)}-d {list(shape)}",
+                arg="mode",
+                code="bad-rank",
+            )
         if a["align_corners"] is not None and mode not in _INTERP:
-            raise LayerError(f"align_corners can only be set with the interpolating modes "
-                             f"({', '.join(_INTERP)}), not '{mode}'", arg="align_corners")
+            raise LayerError(
+                f"align_corners can only be set with the interpolating modes "
+                f"({', '.join(_INTERP)}), not '{mode}'",
+                arg="align_corners",
+            )
         size, scale = a["size"], a["scale_factor"]
         if (size is None) == (scale is None):
-            raise LayerError("upsample needs exactly one of size or scale_factor",
-                             arg="size" if size is not None else None)
+            raise LayerError(
+                "upsample needs exactly one of size or scale_factor",
+                arg="size" if size is not None else None,
+            )
         if size is not None and a["recompute_scale_factor"]:
-            raise LayerError("recompute_scale_factor is not meaningful with an explicit size "
-                             "(PyTorch rejects it)", arg="recompute_scale_factor",
-                             hint="remove it, or give scale_factor instead of size")
+            raise LayerError(
+                "recompute_scale_factor is not meaningful with an explicit size "
+                "(PyTorch rejects it)",
+                arg="recompute_scale_factor",
+                hint="remove it, or give scale_factor instead of size",
+            )
         if size is not None:
             out = tuple(size) if isinstance(size, (list, tuple)) else (size,) * dims
             if len(out) != dims:
-                raise LayerError(f"size has {len(out)} entries but the input has {dims} spatial "
-                                 "dims", arg="size")
+                raise LayerError(
+                    f"size has {len(out)} entries but the input has {dims} spatial dims", arg="size"
+                )
         else:
             sc = tuple(scale) if isinstance(scale, (list, tuple)) else (scale,) * dims
             if len(sc) != dims:
-                raise LayerError(f"scale_factor has {len(sc)} entries but the input has {dims} "
-                                 "spatial dims", arg="scale_factor")
+                raise LayerError(
+                    f"scale_factor has {len(sc)} entries but the input has {dims} spatial dims",
+                    arg="scale_factor",
+                )
             if any(v <= 0 for v in sc):
                 raise LayerError("scale_factor must be positive", arg="scale_factor")
             out = tuple(upsample_size(n, f) for n, f in zip(shape[2:], sc))
             if min(out) < 1:
-                raise LayerError(f"output size {list(out)} has a dim below 1 "
-                                 f"(floor({list(shape[2:])} x {list(sc)}))", arg="scale_factor",
-                                 code="output-too-small")
+                raise LayerError(
+                    f"output size {list(out)} has a dim below 1 "
+                    f"(floor({list(shape[2:])} x {list(sc)}))",
+                    arg="scale_factor",
+                    code="output-too-small",
+                )
             a["_scale"] = sc
         a["_out"] = out
         return tuple(shape[:2]) + out
@@ -199,8 +247,13 @@ class Upsample(LayerType):
         for i in resize_order(x.shape[2:], out):  # shrinking axes first
             axis = 2 + i
             if mode in ("nearest", "nearest-exact"):
-                idx = npops.nearest_index(x.shape[axis], out[i], scales[i],
-                                          exact=mode == "nearest-exact", shortcut=dims == 2)
+                idx = npops.nearest_index(
+                    x.shape[axis],
+                    out[i],
+                    scales[i],
+                    exact=mode == "nearest-exact",
+                    shortcut=dims == 2,
+                )
                 x = np.take(x, idx, axis=axis)
             elif mode == "bicubic":
                 x = npops.cubic_axis(x, axis, out[i], bool(a["align_corners"]), scales[i])
@@ -218,7 +271,7 @@ class Upsample(LayerType):
         return None
 
     def summary(self, a):
-        what = (f"x{fmt_dims(a['_scale'])}" if a.get("_scale") else f"size={fmt_dims(a['_out'])}")
+        what = f"x{fmt_dims(a['_scale'])}" if a.get("_scale") else f"size={fmt_dims(a['_out'])}"
         return f"{what} {a['mode']}" + (" align_corners" if a["align_corners"] else "")
 
 
@@ -238,17 +291,24 @@ class PixelShuffle(LayerType):
         shape = shapes[0]
         r = a[self.key]
         if len(shape) < 3:
-            raise LayerError(f"{self.name} needs an input (*, C, H, W), got {list(shape)}",
-                             code="bad-rank")
+            raise LayerError(
+                f"{self.name} needs an input (*, C, H, W), got {list(shape)}", code="bad-rank"
+            )
         *lead, c, h, w = shape
         if self.unshuffle:
             if h % r or w % r:
-                raise LayerError(f"height {h} and width {w} must both be divisible by "
-                                 f"downscale_factor {r}", arg=self.key, code="shape-mismatch")
+                raise LayerError(
+                    f"height {h} and width {w} must both be divisible by downscale_factor {r}",
+                    arg=self.key,
+                    code="shape-mismatch",
+                )
             return tuple(lead) + (c * r * r, h // r, w // r)
         if c % (r * r):
-            raise LayerError(f"{c} channels are not divisible by upscale_factor² = {r * r}",
-                             arg=self.key, code="shape-mismatch")
+            raise LayerError(
+                f"{c} channels are not divisible by upscale_factor² = {r * r}",
+                arg=self.key,
+                code="shape-mismatch",
+            )
         return tuple(lead) + (c // (r * r), h * r, w * r)
 
     def forward(self, a, xs, w):
@@ -280,21 +340,31 @@ def _check_circular(left: int, right: int, n: int, j: int):
     the other side wraps around what is left (a larger pad makes its copy overlap
     itself; cropping the whole input leaves torch reading memory it never wrote)."""
     if left > n or right > n:
-        raise LayerError(f"circular padding {max(left, right)} is more than the input size "
-                         f"{n} (dim {j}; PyTorch: Padding value causes wrapping around more "
-                         "than once)", arg="padding", hint=f"use padding <= {n}")
+        raise LayerError(
+            f"circular padding {max(left, right)} is more than the input size "
+            f"{n} (dim {j}; PyTorch: Padding value causes wrapping around more "
+            "than once)",
+            arg="padding",
+            hint=f"use padding <= {n}",
+        )
     for pad, crop in ((right, -left), (left, -right)):
         if crop >= n and pad > 0:
-            raise LayerError(f"circular padding {[left, right]} crops all {n} positions of dim "
-                             f"{j}, which leaves nothing to wrap {pad} around (PyTorch fails, "
-                             "or fills the output from memory it never wrote)", arg="padding",
-                             code="output-too-small")
+            raise LayerError(
+                f"circular padding {[left, right]} crops all {n} positions of dim "
+                f"{j}, which leaves nothing to wrap {pad} around (PyTorch fails, "
+                "or fills the output from memory it never wrote)",
+                arg="padding",
+                code="output-too-small",
+            )
         if crop > 0 and pad > n - crop:
-            raise LayerError(f"circular padding {[left, right]} crops {crop} of the {n} "
-                             f"positions of dim {j} and wraps {pad} around the {n - crop} left "
-                             "(PyTorch: some elements of the input tensor and the written-to "
-                             "tensor refer to a single memory location)", arg="padding",
-                             hint=f"wrap at most {n - crop}")
+            raise LayerError(
+                f"circular padding {[left, right]} crops {crop} of the {n} "
+                f"positions of dim {j} and wraps {pad} around the {n - crop} left "
+                "(PyTorch: some elements of the input tensor and the written-to "
+                "tensor refer to a single memory location)",
+                arg="padding",
+                hint=f"wrap at most {n - crop}",
+            )
 
 
 class Pad(LayerType):
@@ -304,11 +374,22 @@ class Pad(LayerType):
         self.kind = kind
         self.dims = dims
         self.name = f"{kind}_pad{dims}d"
-        torch = {"zero": "ZeroPad", "constant": "ConstantPad", "reflection": "ReflectionPad",
-                 "replication": "ReplicationPad", "circular": "CircularPad"}[kind]
+        torch = {
+            "zero": "ZeroPad",
+            "constant": "ConstantPad",
+            "reflection": "ReflectionPad",
+            "replication": "ReplicationPad",
+            "circular": "CircularPad",
+        }[kind]
         self.doc = f"torch.nn.{torch}{dims}d"
-        args = [Arg("padding", "ints", doc=f"int, or {2 * dims} values: last dim first, "
-                    "(left, right, top, bottom, front, back)")]
+        args = [
+            Arg(
+                "padding",
+                "ints",
+                doc=f"int, or {2 * dims} values: last dim first, "
+                "(left, right, top, bottom, front, back)",
+            )
+        ]
         if kind == "constant":
             args.append(Arg("value", "float"))
         self.args = tuple(args)
@@ -318,35 +399,46 @@ class Pad(LayerType):
         shape = shapes[0]
         dims = self.dims
         if len(shape) not in (dims + 1, dims + 2):
-            raise LayerError(f"{self.name} needs a {dims + 2}-d input (or {dims + 1}-d "
-                             f"unbatched), got {len(shape)}-d {list(shape)}", code="bad-rank")
+            raise LayerError(
+                f"{self.name} needs a {dims + 2}-d input (or {dims + 1}-d "
+                f"unbatched), got {len(shape)}-d {list(shape)}",
+                code="bad-rank",
+            )
         p = a["padding"]
         p = tuple(p) if isinstance(p, (list, tuple)) else (p,) * (2 * dims)
         if len(p) != 2 * dims:
-            raise LayerError(f"padding needs 1 or {2 * dims} values, got {len(p)}",
-                             arg="padding")
+            raise LayerError(f"padding needs 1 or {2 * dims} values, got {len(p)}", arg="padding")
         out = list(shape)
         for i in range(dims):
             left, right = p[2 * i], p[2 * i + 1]
             j = len(shape) - 1 - i
             n = shape[j]
             if self.kind == "reflection" and max(left, right) >= n:
-                raise LayerError(f"reflection padding {max(left, right)} must be below the "
-                                 f"input size {n} (dim {j}; PyTorch: Padding size should be "
-                                 "less than the corresponding input dimension)", arg="padding")
+                raise LayerError(
+                    f"reflection padding {max(left, right)} must be below the "
+                    f"input size {n} (dim {j}; PyTorch: Padding size should be "
+                    "less than the corresponding input dimension)",
+                    arg="padding",
+                )
             crop = max(-left, 0) + max(-right, 0)
             if self.kind in ("zero", "constant") and crop > n:
                 # constant_pad_nd narrows the input by the negative pads first
-                raise LayerError(f"padding {[left, right]} crops {crop} positions from dim {j} "
-                                 f"of size {n} before padding (PyTorch: narrow(): length must "
-                                 "be non-negative)", arg="padding",
-                                 code="output-too-small")
+                raise LayerError(
+                    f"padding {[left, right]} crops {crop} positions from dim {j} "
+                    f"of size {n} before padding (PyTorch: narrow(): length must "
+                    "be non-negative)",
+                    arg="padding",
+                    code="output-too-small",
+                )
             if self.kind == "circular":
                 _check_circular(left, right, n, j)
             out[j] = n + left + right
             if out[j] < 1:
-                raise LayerError(f"padding {list(p)} leaves dim {j} with size {out[j]}",
-                                 arg="padding", code="output-too-small")
+                raise LayerError(
+                    f"padding {list(p)} leaves dim {j} with size {out[j]}",
+                    arg="padding",
+                    code="output-too-small",
+                )
         a["_p"] = p
         return tuple(out)
 

@@ -5,6 +5,7 @@
 Both are views in PyTorch: no parameters, 0 MACs. Refusals and their wording are
 PyTorch's (ATen's chunk, split and split_with_sizes).
 """
+
 from __future__ import annotations
 
 from ..errors import LayerError
@@ -13,12 +14,16 @@ from .base import Arg, LayerType
 
 def _dim(d: int, rank: int) -> int:
     if rank == 0:
-        raise LayerError("needs at least a 1-dimensional input (PyTorch rejects a 0-d "
-                         "tensor)", code="bad-rank")
+        raise LayerError(
+            "needs at least a 1-dimensional input (PyTorch rejects a 0-d tensor)", code="bad-rank"
+        )
     if not -rank <= d < rank:
-        raise LayerError(f"Dimension out of range (expected to be in range of [{-rank}, "
-                         f"{rank - 1}], but got {d}) (PyTorch rejects it)", arg="dim",
-                         hint=f"use a dim in [{-rank}, {rank - 1}]")
+        raise LayerError(
+            f"Dimension out of range (expected to be in range of [{-rank}, "
+            f"{rank - 1}], but got {d}) (PyTorch rejects it)",
+            arg="dim",
+            hint=f"use a dim in [{-rank}, {rank - 1}]",
+        )
     return d % rank
 
 
@@ -37,12 +42,11 @@ class Splitting(LayerType):
         d = _dim(a["dim"], len(shape))
         sizes = self.sizes(a, shape[d])
         a["_dim"], a["_sizes"] = d, tuple(sizes)
-        return shape[:d] + (sizes[0],) + shape[d + 1:]
+        return shape[:d] + (sizes[0],) + shape[d + 1 :]
 
     def outputs(self, a, shapes, out):
         shape, d = tuple(shapes[0]), a["_dim"]
-        return tuple((str(i), shape[:d] + (n,) + shape[d + 1:])
-                     for i, n in enumerate(a["_sizes"]))
+        return tuple((str(i), shape[:d] + (n,) + shape[d + 1 :]) for i, n in enumerate(a["_sizes"]))
 
     def window(self, a, shapes, out):
         # pieces of the batch or the channels keep every position; of a spatial dim, not
@@ -59,21 +63,27 @@ class Splitting(LayerType):
         cuts = np.cumsum(a["_sizes"][:-1]).tolist()
         # copies, not PyTorch's views: a view would keep the whole input alive after
         # its last use, beyond verify's memory estimate (and be non-contiguous)
-        return [np.ascontiguousarray(p) if p.base is None or p.size == 0 else p.copy()
-                for p in np.split(xs[0], cuts, axis=a["_dim"])]
+        return [
+            np.ascontiguousarray(p) if p.base is None or p.size == 0 else p.copy()
+            for p in np.split(xs[0], cuts, axis=a["_dim"])
+        ]
 
 
 class Chunk(Splitting):
     name = "chunk"
     doc = "torch.chunk"
-    args = (Arg("chunks", "int", doc="how many pieces at most"),
-            Arg("dim", "int", 0, doc="batch = 0, as PyTorch's default"))
+    args = (
+        Arg("chunks", "int", doc="how many pieces at most"),
+        Arg("dim", "int", 0, doc="batch = 0, as PyTorch's default"),
+    )
 
     def sizes(self, a, n):
         c = a["chunks"]
         if c <= 0:
-            raise LayerError(f"chunk expects `chunks` to be greater than 0, got: {c} "
-                             "(PyTorch rejects it)", arg="chunks")
+            raise LayerError(
+                f"chunk expects `chunks` to be greater than 0, got: {c} (PyTorch rejects it)",
+                arg="chunks",
+            )
         if n == 0:
             return [0] * c
         step = -(-n // c)  # PyTorch: pieces of ceil(n / chunks), so maybe fewer of them
@@ -86,40 +96,61 @@ class Chunk(Splitting):
 class Split(Splitting):
     name = "split"
     doc = "torch.split"
-    args = (Arg("split_size_or_sections", "ints", None, nullable=True,
-                doc="a piece size, or the list of sizes"),
-            Arg("split_size", "ints", None, nullable=True,
-                doc="the same (PyTorch's other spelling)"),
-            Arg("dim", "int", 0, doc="batch = 0, as PyTorch's default"))
+    args = (
+        Arg(
+            "split_size_or_sections",
+            "ints",
+            None,
+            nullable=True,
+            doc="a piece size, or the list of sizes",
+        ),
+        Arg("split_size", "ints", None, nullable=True, doc="the same (PyTorch's other spelling)"),
+        Arg("dim", "int", 0, doc="batch = 0, as PyTorch's default"),
+    )
 
     def sizes(self, a, n):
         s, other = a["split_size_or_sections"], a["split_size"]
         if (s is None) == (other is None):
-            raise LayerError("split needs `split_size_or_sections` (or `split_size`): a "
-                             "piece size or the list of sizes" if s is None else
-                             "give `split_size_or_sections` or `split_size`, not both",
-                             arg=None if s is None else "split_size", code="missing-argument"
-                             if s is None else "invalid-layer")
+            raise LayerError(
+                "split needs `split_size_or_sections` (or `split_size`): a "
+                "piece size or the list of sizes"
+                if s is None
+                else "give `split_size_or_sections` or `split_size`, not both",
+                arg=None if s is None else "split_size",
+                code="missing-argument" if s is None else "invalid-layer",
+            )
         key = "split_size_or_sections" if s is not None else "split_size"
         s = s if s is not None else other
         if isinstance(s, tuple):
             sizes = list(s)
             if any(x < 0 for x in sizes):
-                raise LayerError(f"split_with_sizes expects split_sizes have only "
-                                 f"non-negative entries, but got split_sizes={sizes} "
-                                 "(PyTorch rejects it)", arg=key)
+                raise LayerError(
+                    f"split_with_sizes expects split_sizes have only "
+                    f"non-negative entries, but got split_sizes={sizes} "
+                    "(PyTorch rejects it)",
+                    arg=key,
+                )
             if sum(sizes) != n:
-                raise LayerError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
-                                 f"(input tensor's size at dimension {a['dim']}), but got "
-                                 f"split_sizes={sizes} (PyTorch rejects it)", arg=key)
+                raise LayerError(
+                    f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                    f"(input tensor's size at dimension {a['dim']}), but got "
+                    f"split_sizes={sizes} (PyTorch rejects it)",
+                    arg=key,
+                )
             return sizes
         if s < 0:
-            raise LayerError(f"split expects split_size be non-negative, but got "
-                             f"split_size={s} (PyTorch rejects it)", arg=key)
+            raise LayerError(
+                f"split expects split_size be non-negative, but got "
+                f"split_size={s} (PyTorch rejects it)",
+                arg=key,
+            )
         if s == 0:
             if n:
-                raise LayerError(f"split_size can only be 0 if dimension size is 0, but got "
-                                 f"dimension size of {n} (PyTorch rejects it)", arg=key)
+                raise LayerError(
+                    f"split_size can only be 0 if dimension size is 0, but got "
+                    f"dimension size of {n} (PyTorch rejects it)",
+                    arg=key,
+                )
             return [0]
         if n == 0:
             return [0]
