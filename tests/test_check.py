@@ -6,14 +6,10 @@ import textwrap
 import pytest
 from conftest import cli_runner, net_of
 
-from layercalc.analyses.expectations import (
-    QuantityError,
-    check_expectations,
-    parse_count,
-    parse_memory,
-)
-from layercalc.cli import main
+from layercalc.analyses.expectations import check_expectations
 from layercalc.analyses.lint import RULES, lint
+from layercalc.cli import main
+from layercalc.units import QuantityError, parse_bytes, parse_count
 
 GOOD = """\
 input: [1, 3, 32, 32]
@@ -404,7 +400,7 @@ FAILING = [
         21,
         (
             "expect.max_param_memory: 'M' is not a "
-            "memory unit; write MB (powers of 1000) or MiB (powers of 1024)"
+            "memory unit in '2M'; write MB (powers of 1000) or MiB (powers of 1024)"
         ),
     ),
     ("params: [1]", "bad-expect", 8, 11, "expect.params must be a number"),
@@ -488,14 +484,14 @@ def test_parse_count(text, value):
         ("3kib", 3072),
     ],
 )
-def test_parse_memory(text, value):
-    assert parse_memory(text) == value
+def test_parse_bytes(text, value):
+    assert parse_bytes(text) == value
 
 
 @pytest.mark.parametrize("text", ["12 apples", "M", "1.2.3M"])
 def test_parse_rejects(text):
     with pytest.raises(QuantityError):
-        parse_memory(text)
+        parse_bytes(text)
 
 
 # -- lint rules --------------------------------------------------------------------------

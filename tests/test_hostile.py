@@ -864,7 +864,7 @@ def test_expect_bounds_are_numbers_below_2_63(tmp_path, bound):
     [("'1,000,000'", 10**6), ("'1_000K'", 10**6), ("9223372036854775807", 2**63 - 1)],
 )
 def test_expect_bounds_that_are_well_formed(bound, value):
-    from layercalc.analyses.expectations import parse_count
+    from layercalc.units import parse_count
 
     assert parse_count(bound.strip("'")) == value
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from layercalc.analyses.verify import MAX_SIZE, parse_size
+from layercalc.units import MAX_VALUE as MAX_SIZE
+from layercalc.units import parse_bytes as parse_size
 from test_hostile_save import SPEC, invoke  # one small spec and runner for the verify files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +49,6 @@ ABSURD = [
     "9223372036854775808",
     "8EiB",
     "0x10",
-    "1_000",
     "+5",
 ]
 
@@ -69,6 +69,8 @@ def test_absurd_sizes_are_usage_errors(spec, text):
         (".5KiB", 512),
         ("1." + "9" * 5000 + "GB", 1_999_999_999),
         (" 2 GiB ", 2**31),
+        ("1_000", 1000),  # the grammar of expect (layercalc.units): separators allowed
+        ("1,000MiB", 1000 * 2**20),
     ],
 )
 def test_sizes_are_exact(text, value):

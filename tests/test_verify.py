@@ -15,7 +15,7 @@ import pytest
 from conftest import cli_runner
 
 from layercalc.cli import main
-from layercalc.analyses.verify import parse_size
+from layercalc.units import parse_bytes as parse_size
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

@@ -7,13 +7,19 @@ value, so an editor or CI annotation lands on the line to change.
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
-
 from ..errors import Diagnostic, SpecError, cut_short, did_you_mean
-from .totals import output_json, tensor_bytes
+from ..units import (
+    MAX_VALUE,
+    QuantityError,
+    human_bytes,
+    is_quantity,
+    num,
+    parse_bytes,
+    parse_count,
+)
 from ..values import resolve_scalar
 from ..yamlnodes import Mapping, Node, Scalar, Sequence
+from .totals import output_json, tensor_bytes
 
 # key -> what it asserts (also the schema's descriptions and the README table)
 EXPECT_KEYS = {
@@ -29,77 +35,9 @@ EXPECT_KEYS = {
     "KiB/MiB/GiB (1024)",
 }
 
-COUNT_SUFFIXES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
-MEMORY_UNITS = {
-    "": 1,
-    "B": 1,
-    "KB": 10**3,
-    "MB": 10**6,
-    "GB": 10**9,
-    "TB": 10**12,
-    "KIB": 2**10,
-    "MIB": 2**20,
-    "GIB": 2**30,
-    "TIB": 2**40,
-}
-# digits in groups of three after a comma (1,000,000) or split by single underscores
-_QUANTITY = re.compile(
-    r"^\s*((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+(?:_[0-9]+)*)(?:\.[0-9]+)?)"
-    r"\s*([A-Za-z]*)\s*$"
-)
-MAX_QUANTITY = 2**63 - 1  # as every count layercalc computes (expr.MAX_ABS)
-
-
-class QuantityError(ValueError):
-    pass
-
-
-def parse_count(text: str) -> int:
-    """A count with an optional K/M/G/T suffix (powers of 1000), rounded down.
-
-    >>> parse_count("3M"), parse_count("2.5k"), parse_count("1,000")
-    (3000000, 2500, 1000)
-    """
-    return _parse(text, COUNT_SUFFIXES, "a count such as 3M, 200K or 1.5G")
-
-
-def parse_memory(text: str) -> int:
-    """Bytes from a size with a unit: KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024.
-
-    >>> parse_memory("12MiB"), parse_memory("1.5 KB"), parse_memory("512")
-    (12582912, 1500, 512)
-    """
-    return _parse(text, MEMORY_UNITS, "a size such as 12MiB, 50MB or 1GiB", bytes_=True)
-
-
-def _parse(text: str, units: dict, what: str, bytes_: bool = False) -> int:
-    m = _QUANTITY.match(text)
-    if not m:
-        raise QuantityError(f"expected {what}, got '{text}'")
-    digits, unit = m.groups()
-    key = unit.upper()
-    if key not in units:
-        if bytes_ and key in COUNT_SUFFIXES:
-            raise QuantityError(
-                f"'{unit}' is not a memory unit; write {unit.upper()}B "
-                f"(powers of 1000) or {unit.upper()}iB (powers of 1024)"
-            )
-        raise QuantityError(f"unknown unit '{unit}' in '{text}': expected {what}")
-    try:
-        value = Decimal(digits.replace("_", "").replace(",", "")) * units[key]
-    except InvalidOperation:  # pragma: no cover - the regex admits only numbers
-        raise QuantityError(f"expected {what}, got '{text}'") from None
-    if value > MAX_QUANTITY:
-        raise QuantityError(f"'{text}' is beyond 2**63 - 1")
-    return int(value)
-
 
 def _error(code: str, message: str, node: Node, file, hint=None) -> Diagnostic:
     return Diagnostic(code, message, node.line, node.col, "error", hint, file)
-
-
-def _num(n: int) -> str:
-    return f"{n:,}"
 
 
 def _value(node: Node, names: dict, key: str, parse=None) -> int:
@@ -108,7 +46,7 @@ def _value(node: Node, names: dict, key: str, parse=None) -> int:
         raise SpecError("bad-expect", f"expect.{key} must be a number", node=node)
     v = node.value
     if isinstance(v, str):
-        if parse is not None and _QUANTITY.match(v):
+        if parse is not None and is_quantity(v):
             try:
                 return parse(v)
             except QuantityError as exc:
@@ -126,7 +64,7 @@ def _value(node: Node, names: dict, key: str, parse=None) -> int:
         v = int(v)
     if v < 0:
         raise SpecError("bad-expect", f"expect.{key} must not be negative, got {v}", node=node)
-    if v > MAX_QUANTITY:
+    if v > MAX_VALUE:
         raise SpecError("bad-expect", f"expect.{key} is beyond 2**63 - 1", node=node)
     return v
 
@@ -227,11 +165,11 @@ def _exact(key: str, want: int, got: int, node, file, unit: str = "") -> list[Di
     if want == got:
         return []
     diff = got - want
-    more = f"{_num(abs(diff))} {'more' if diff > 0 else 'fewer'}"
+    more = f"{num(abs(diff))} {'more' if diff > 0 else 'fewer'}"
     return [
         _error(
             f"expect-{key.replace('_', '-')}",
-            f"{key}: expected {_num(want)}{unit}, got {_num(got)}{unit} ({more})",
+            f"{key}: expected {num(want)}{unit}, got {num(got)}{unit} ({more})",
             node,
             file,
             f"if the change is intended, set `{key}: {got}`",
@@ -249,8 +187,8 @@ def _bound(
     return [
         _error(
             f"expect-{key.replace('_', '-')}",
-            f"{key}: at most {_num(limit)}{unit}{written} allowed, got {_num(got)}{unit}"
-            f"{extra} ({_num(got - limit)}{unit} over)",
+            f"{key}: at most {num(limit)}{unit}{written} allowed, got {num(got)}{unit}"
+            f"{extra} ({num(got - limit)}{unit} over)",
             node,
             file,
             "shrink the network or raise the bound",
@@ -260,7 +198,6 @@ def _bound(
 
 def check_expectations(net, file: str | None = None) -> list[Diagnostic]:
     """Every `expect` entry of ``net``'s spec that does not hold, as error diagnostics."""
-    from .totals import human_bytes
 
     node = net.spec.expect
     if node is None:
@@ -290,7 +227,7 @@ def check_expectations(net, file: str | None = None) -> list[Diagnostic]:
                 got = tensor_bytes(net, [t for layer in net.layers for t in layer.tensors], False)
                 found += _bound(
                     key,
-                    _value(vnode, names, key, parse_memory),
+                    _value(vnode, names, key, parse_bytes),
                     got,
                     vnode,
                     file,

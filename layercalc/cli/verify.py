@@ -16,10 +16,10 @@ MAX_ROWS = 400
 
 
 def _max_memory(ctx, param, value):
-    from ..analyses.verify import parse_size
+    from ..units import parse_bytes
 
-    try:
-        return parse_size(value)
+    try:  # the grammar of expect's max_param_memory (layercalc.units)
+        return parse_bytes(value, minimum=1)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 
