@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from .errors import did_you_mean
 from .layers import REGISTRY, REQUIRED
 
@@ -158,69 +156,3 @@ def catalog(names=()) -> list[dict] | str:
             }
         )
     return out
-
-
-def render_catalog(entries, fmt: str, width=None, keys=()) -> str:
-    """The types table, then (``keys``: key_entries) the language keys with examples."""
-    if fmt == "json":
-        return json.dumps(entries + list(keys), indent=2) + "\n"
-    if fmt == "markdown":
-        lines = []
-        if entries:
-            lines += ["| type | arguments (defaults) | PyTorch |", "|---|---|---|"]
-            for e in entries:
-                lines.append(f"| `{e['type']}` | {_args_text(e)} | {e['pytorch']} |")
-        if keys:
-            lines += ([""] if lines else []) + [
-                "| key | where | what | example |",
-                "|---|---|---|---|",
-            ]
-            for k in keys:
-                lines.append(f"| `{k['key']}` | {k['where']} | {k['doc']} | `{k['example']}` |")
-        return "\n".join(lines) + "\n"
-    import io
-
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text  # cells as Text: a "[N, C]" in a doc is not rich markup
-
-    buf = io.StringIO()
-    console = Console(file=buf, width=width or 120, color_system=None, highlight=False)
-    if keys:
-        ktable = Table(title="spec keys", header_style="bold")
-        ktable.add_column("Key")
-        ktable.add_column("Where")
-        ktable.add_column("What", overflow="fold")
-        ktable.add_column("Example", overflow="fold")
-        for k in keys:
-            ktable.add_row(Text(k["key"]), Text(k["where"]), Text(k["doc"]), Text(k["example"]))
-    if not entries:
-        console.print(ktable)
-        return buf.getvalue()
-    table = Table(title="layercalc layer types", header_style="bold")
-    table.add_column("Type")
-    table.add_column("Arguments (defaults)", overflow="fold")
-    table.add_column("PyTorch")
-    for e in entries:
-        name = e["type"] + (f" ({', '.join(e['aliases'])})" if e["aliases"] else "")
-        table.add_row(Text(name), Text(_args_text(e)), Text(e["pytorch"]))
-    console.print(table)
-    console.print(
-        "Names match case- and underscore-insensitively; a name without a "
-        "dimension (conv, batch_norm, max_pool...) picks the variant from the "
-        "input rank."
-    )
-    if keys:
-        console.print(ktable)
-    return buf.getvalue()
-
-
-def _args_text(e) -> str:
-    parts = []
-    for a in e["args"]:
-        d = a["default"]
-        text = a["name"] if d == "required" else f"{a['name']}={d}"
-        if a["choices"] and a["kind"] == "choice":
-            text += " (" + "|".join(a["choices"]) + ")"
-        parts.append(text)
-    return ", ".join(parts) or "-"

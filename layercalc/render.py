@@ -1,360 +1,252 @@
-"""Renderers: table (rich), markdown, csv and json for the `shape` and `params` views.
+"""Renderers: tables (layercalc.table) -> text, one per format name.
 
-Each view is a list of columns over report rows (the format names are
-layercalc.cli.options.FORMATS). rich is imported only by the table renderer.
+RENDERERS is the only list of format names: click's choices and the start-up path read
+it, so a format is added here or nowhere. Each renderer takes the tables of one run and
+an :class:`Options` (width, colour, whether long tables are cut). rich is imported only
+to colour a terminal table; the JSON path needs nothing but the standard library.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import re
-from collections import namedtuple
+from typing import NamedTuple
 
-from .analyses.totals import Row, human_bytes, network_totals, output_json, rows
+from .table import Spec, Table, plain
+from .text import markdown_text, printable
 
-MAX_TABLE_ROWS = 400  # beyond this a table shows the head and tail (csv/json show all)
-
-_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
-
-# Characters drawn as nothing that Python calls printable, so "c\u034f", "c\u3164" and "c"
-# would look alike: Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt,
-# Unicode 15.1; the Cf and Cn ones are not printable anyway, listed for completeness)
-# and the blank-looking U+2800 BRAILLE PATTERN BLANK, which it does not list.
-_INVISIBLE = re.compile(
-    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
-    "\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
-    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
-)
+CUT_NOTE = "more rows (--full, --depth, or --format csv)"
+# how a row kind is drawn on a terminal: (the name and type cells, the other cells)
+KIND_STYLES = {
+    "layer": ("", ""),
+    "group": ("bold cyan", "bold cyan"),
+    "collapsed": ("cyan", ""),
+    "passed": ("green", ""),
+    "failed": ("bold red", "red"),
+    "cut": ("dim", "dim"),
+}
 
 
-def _shown(text: str) -> bool:
-    """``text`` prints as written: printable, and nothing in it is invisible."""
-    return text.isprintable() and (text.isascii() or not _INVISIBLE.search(text))
+class Options(NamedTuple):
+    width: int = 80
+    color: bool = False
+    full: bool = False  # every row: no head-and-tail cut
+    as_list: bool = False  # JSON: a list even for one table
 
 
-def _raw(c: str) -> bool:
-    return c.isprintable() and not _INVISIBLE.match(c)
+def text_of(text, escape=printable) -> str:
+    """A cell, title or note as text: Spec parts escaped by ``escape``, the tool's own
+    text by printable line by line (its line breaks are the cell's lines)."""
+    if isinstance(text, tuple):
+        return "".join(_own(p, escape) for p in text)
+    return _own(text, escape)
 
 
-def printable(text) -> str:
-    r"""``text`` (from a spec or a file name) safe to print: every character Python does not
-    call printable (C0/C1 controls and DEL, line and paragraph separators, bidi and other
-    format characters, surrogates, non-ASCII spaces) is written as Python's repr writes it,
-    ``\n``, ``\x1b``, ``\u2028``, so no text can move the cursor, retitle the terminal,
-    forge an extra diagnostic line or reorder what follows it. Characters drawn as
-    nothing (Unicode's default-ignorables, Hangul fillers, U+2800) are escaped too, so
-    two different names never look alike. Backslashes stay as they are. Renderers apply
-    it to every text they did not write themselves; JSON keeps the exact value (its
-    encoder escapes by itself).
-
-    >>> print(printable("conv\x1b[2J\nfake.yaml:1:1: error\r"))
-    conv\x1b[2J\nfake.yaml:1:1: error\r
-    >>> print(printable("a\u2028b\u202ec\x85\x00"), printable("[bold]café[/] ×"))
-    a\u2028b\u202ec\x85\x00 [bold]café[/] ×
-    >>> print(printable("c\u034f c\u3164 c\U000e0100"))
-    c\u034f c\u3164 c\U000e0100
-    """
-    if type(text) is not str:
-        text = str(text)
-    if _shown(text):
-        return text
-    return "".join(c if _raw(c) else char_escape(c) for c in text)
-
-
-# What markdown_text escapes: the ASCII punctuation that can start CommonMark or GitHub
-# markup anywhere (\ ` * [ ] < > ( ) { } ! | ~ &, and : @ of GitHub's bare-URL and e-mail
-# autolinks), and _ - . + # unless both neighbours are letters or digits: inside a word
-# they start nothing (conv_1, layer1.0.conv1 stay as they are), but for the dot of www.
-_MARKDOWN = re.compile(
-    r"[\\`*\[\]<>(){}!|~&:@]|(?<![^\W_])[-_.+#]|[-_.+#](?![^\W_])"
-    r"|(?<=www)\.",
-    re.IGNORECASE,
-)
-
-
-def markdown_text(text) -> str:
-    r"""``text`` (from a spec or a file name) for Markdown output: printable(), then every
-    character that could start markup backslash-escaped, so GitHub shows it as written,
-    no link, image, raw HTML, emphasis or table cell break.
-
-    >>> print(markdown_text("![px](https://evil.example/t.png) <img/src=x> a_b *c* |"))
-    \!\[px\]\(https\://evil.example/t.png\) \<img/src=x\> a_b \*c\* \|
-    >>> print(markdown_text("layer1.0.conv_1 www.x.org a@b -x_ \x1b"))
-    layer1.0.conv_1 www\.x.org a\@b \-x\_ \\x1b
-    """
-    return _MARKDOWN.sub(r"\\\g<0>", printable(text))
-
-
-def char_escape(c: str) -> str:
-    """One character as Python's repr escapes it: \\n, \\x1b, \\u2028, \\U000e0041."""
-    n = ord(c)
-    return _ESCAPES.get(c) or (
-        f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
-    )
-
-
-def printable_json(text: str) -> str:
-    r"""JSON text written with ``ensure_ascii=False`` (which leaves DEL, C1 controls, U+2028,
-    format and invisible characters raw inside strings) with those written as ``\uXXXX``
-    escapes: the same values, nothing raw on the terminal. The layout's own newlines stay.
-
-    >>> print(printable_json('{"name": "a\x9b\u2028b ×"}'))
-    {"name": "a\u009b\u2028b ×"}
-    >>> import json; json.loads(printable_json(json.dumps("\U000e0041", ensure_ascii=False)))
-    '\U000e0041'
-    """
-    lines = text.split("\n")
-    if all(map(_shown, lines)):
-        return text
-    return "\n".join(
-        line if _shown(line) else "".join(c if _raw(c) else _json_escape(ord(c)) for c in line)
-        for line in lines
-    )
-
-
-def _json_escape(n: int) -> str:
-    if n > 0xFFFF:  # JSON spells these as a surrogate pair
-        n -= 0x10000
-        return f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}"
-    return f"\\u{n:04x}"
-
-
-def shape_text(shape) -> str:
-    return "[" + ", ".join(str(v) for v in shape) + "]"
-
-
-def num(n: int) -> str:
-    return f"{n:,}"
-
-
-class Column(
-    namedtuple("Column", "header cell numeric priority shape", defaults=(False, 0, False))
-):
-    """A table column: its header, ``cell(row, context) -> str``, alignment, and how it
-    gives way in a narrow terminal (boxtable: ``priority`` > 0 columns are left out, the
-    highest first; ``shape`` cells are written compactly)."""
-
-    __slots__ = ()
-
-
-def _inputs(r: Row, ctx) -> str:
-    return "\n".join(shape_text(s) for s in r.inputs) if r.kind != "group" else ""
-
-
-def _output(r: Row, ctx) -> str:
-    if r.outputs is None:
-        return shape_text(r.output)
-    return "\n".join(f"{ctx['text'](n)}: {shape_text(s)}" for n, s in r.outputs)
-
-
-def _sources(r: Row, ctx) -> str:
-    if r.kind != "layer" or r.sources == ctx["previous"].get(r.ref):
+def _own(text, escape) -> str:
+    if text is None:
         return ""
-    return ctx["text"](", ".join(r.sources))
+    if isinstance(text, Spec):
+        return escape(text)
+    text = str(text)
+    return "\n".join(map(printable, text.split("\n"))) if "\n" in text else printable(text)
 
 
-def _share(r: Row, ctx) -> str:
-    total = ctx["totals"]["params"]
-    if not r.params or not total:
-        return ""
-    return f"{100 * r.params / total:.1f}%"
+def cut(rows: list, limit: int | None) -> list:
+    """The rows a terminal shows: all of them within ``limit``, else the first and last
+    limit/2 and every ``keep`` row, each run of the others replaced by one "cut" row
+    saying how many it stands for."""
+    if limit is None or len(rows) <= limit:
+        return list(rows)
+    half = limit // 2
+    out, gap = [], 0
+    for i, row in enumerate(rows):
+        if i < half or i >= len(rows) - half or row.keep:
+            if gap:
+                out.append(gap)
+                gap = 0
+            out.append(row)
+        else:
+            gap += 1
+    return out
 
 
-SHAPE_COLUMNS = (
-    Column("Layer", lambda r, c: c["text"](r.name)),
-    Column("Type", lambda r, c: c["text"](r.type), priority=1),
-    Column("Arguments", lambda r, c: c["text"](r.args), priority=2),
-    Column("From", _sources, priority=3),
-    Column("Input", _inputs, priority=4, shape=True),  # the row above's output, mostly
-    Column("Output", _output, shape=True),
-)
+def render_table(tables: list[Table], opts: Options) -> str:
+    """Box tables fitted to ``opts.width`` (layercalc.boxtable), notes wrapped under them."""
+    from .boxtable import render_lines
 
-PARAMS_COLUMNS = (
-    Column("Layer", lambda r, c: c["text"](r.name)),
-    Column("Type", lambda r, c: c["text"](r.type), priority=2),
-    Column("Weights", lambda r, c: num(r.weights) if r.weights else "", True, 4),
-    Column("Bias", lambda r, c: num(r.bias) if r.bias else "", True, 5),
-    Column("Params", lambda r, c: num(r.params), True),
-    Column("Trainable", lambda r, c: num(r.trainable), True, 6),
-    Column("Buffers", lambda r, c: num(r.buffers) if r.buffers else "", True, 3),
-    Column("Share", _share, True, 7),
-)
-
-VIEWS = {"shape": SHAPE_COLUMNS, "params": PARAMS_COLUMNS}
+    lines: list = []
+    for t in tables:
+        if t.error:
+            continue
+        if t.sections is not None:
+            lines += _document_lines(t, opts.width)
+        else:
+            lines += _box_lines(t, opts)
+    return render_lines(lines, opts.color)
 
 
-def _context(net, text) -> dict:
-    previous = {}
-    last = next(iter(net.spec.input_refs()))
-    for layer in net.layers:
-        previous[layer.ref] = [last]
-        last = layer.ref
-    return {"previous": previous, "totals": net.totals(), "net": net, "text": text}
+def _box_lines(t: Table, opts: Options) -> list:
+    from .boxtable import BoxTable, fit_lines
 
-
-def summary_lines(net, view: str, text=printable) -> list[str]:
-    """The lines under a table: output, totals, memory; ``text`` escapes spec text."""
-    t = network_totals(net)
-    out = output_json(net)
-    if isinstance(out, dict):
-        out_text = "; ".join(f"{text(k)} {shape_text(v)}" for k, v in out.items())
-    else:
-        out_text = shape_text(out)
-    if net.spec.inputs is None:
-        lines = [f"Input {shape_text(net.input)} -> output {out_text}"]
-    else:
-        ins = "; ".join(f"{text(k)} {shape_text(v)}" for k, v in net.spec.inputs.items())
-        lines = [f"Inputs {ins} -> output {out_text}"]
-    nontrain = t["params"] - t["trainable"]
-    lines.append(
-        f"Parameters: {num(t['params'])} (weights {num(t['weights'])}, bias "
-        f"{num(t['bias'])}; trainable {num(t['trainable'])}, non-trainable "
-        f"{num(nontrain)}); buffers: {num(t['buffers'])}"
-    )
-    if view == "params":
-        lines.append(
-            f"Parameter memory: {human_bytes(t['param_bytes'])} "
-            f"({num(t['param_bytes'])} bytes as {net.spec.dtype}); buffers "
-            f"{human_bytes(t['buffer_bytes'])}"
-        )
-    lines.append(f"MACs: {num(t['macs'])} (FLOPs = 2 x MACs = {num(t['flops'])})")
+    table = BoxTable(text_of(t.title) or None, text_of(t.caption) or None)
+    for c in t.columns:
+        table.add_column(c.header, c.numeric, c.wrap, c.priority, c.shape, c.name)
+    n = len(t.columns)
+    for row in cut(t.rows, None if opts.full else t.limit):
+        if isinstance(row, int):
+            table.add_row([f"... {row:,} {CUT_NOTE}"] + [""] * (n - 1), style="dim")
+            continue
+        texts = [text_of(c) for c in row.cells]
+        head, rest = KIND_STYLES[row.kind]
+        styles = []
+        for i, c in enumerate(t.columns):
+            if c.name and t.tree:
+                texts[i] = "  " * row.level + texts[i]
+            styles.append(head if i < 2 or row.kind == "group" else rest)
+        if row.kind == "failed":  # the mark, then the cells that disagree
+            styles = ["bold red"] + ["red" if c.wrap else "" for c in t.columns[1:]]
+        elif row.kind == "passed":
+            styles = ["green"] + [""] * (n - 1)
+        table.add_row(texts, styles=styles)
+    if t.footer is not None:
+        table.add_section()
+        table.add_row([text_of(c) for c in t.footer], style="bold")
+    lines = table.segments(opts.width)
+    style = {"passed": "bold green", "failed": "bold red"}.get(t.status, "")
+    for note in fit_lines([text_of(x) for x in t.notes], opts.width):
+        lines.append([(note, style)] if style else note)
+    lines.append("")
     return lines
 
 
-def _cells(net, view, depth, limit=None, text=printable):
-    """Columns (From only when some layer has one) and (row, cells) pairs, spec text
-    escaped by ``text``. With ``limit`` and more rows than that, only the first and last
-    limit/2 rows get cells, around a None that stands for the rest; returns how many rows
-    that hides too."""
-    ctx = _context(net, text)
-    every = rows(net, depth)
-    has_from = any(_sources(r, ctx) for r in every)
-    cols = [c for c in VIEWS[view] if c.header != "From" or has_from]
-    hidden = 0
-    if limit is not None and len(every) > limit:
-        half = limit // 2
-        hidden = len(every) - 2 * half
-        every = every[:half] + [None] + every[-half:]
-    return cols, [None if r is None else (r, [c.cell(r, ctx) for c in cols]) for r in every], hidden
+def _document_lines(t: Table, width: int) -> list[str]:
+    """A document (explain): its title and file, then each section's lines, wrapped
+    with continuation lines indented two more than their line."""
+    head = _fit_indented([f"{text_of(t.title)} ({text_of(t.caption)})"], width)
+    out = head + [""]
+    for i, (_, body) in enumerate(t.sections):
+        if i:
+            out.append("")
+        out += _fit_indented([text_of(x) for x in body], width)
+    return out
 
 
-def render_table(nets, view: str, depth=None, width=None, color=False, limit=MAX_TABLE_ROWS) -> str:
-    from .boxtable import BoxTable, fit_lines, render_lines
+def _fit_indented(text_lines, width: int) -> list[str]:
+    import textwrap
 
-    lines: list = []
-    for net in nets:
-        cols, cells, hidden = _cells(net, view, depth, limit)
-        table = BoxTable(printable(net.name), printable(net.spec.file))
-        for c in cols:
-            table.add_column(
-                c.header,
-                c.numeric,
-                wrap=c.header in ("Arguments", "From"),
-                priority=c.priority,
-                shape=c.shape,
-                fold=c.header == "Layer",
-            )
-        for item in cells:
-            if item is None:
-                table.add_row(
-                    [f"... {hidden:,} more rows (--full, --depth, or --format csv)"]
-                    + [""] * (len(cols) - 1),
-                    style="dim",
-                )
-                continue
-            r, cl = item
-            style = {"layer": "", "group": "bold cyan", "collapsed": "cyan"}[r.kind]
-            texts = ["  " * r.level + cl[0]] + cl[1:]
-            table.add_row(
-                texts,
-                styles=[style if i < 2 or r.kind == "group" else "" for i in range(len(cols))],
-            )
-        if view == "params":
-            totals = network_totals(net)
-            table.add_section()
-            foot = {
-                "Layer": "Total",
-                "Weights": num(totals["weights"]),
-                "Bias": num(totals["bias"]),
-                "Params": num(totals["params"]),
-                "Trainable": num(totals["trainable"]),
-                "Buffers": num(totals["buffers"]),
-                "Share": "100%",
-            }
-            table.add_row([foot.get(c.header, "") for c in cols], style="bold")
-        lines.extend(table.segments(width or 120))
-        lines.extend(fit_lines(summary_lines(net, view), width or 120))
-        lines.append("")
-    return render_lines(lines, color)
-
-
-def render_markdown(nets, view: str, depth=None) -> str:
     out = []
-    for net in nets:
-        cols, cells, _ = _cells(net, view, depth, text=markdown_text)
-        out.append(f"### {markdown_text(net.name)}\n")
-        out.append("| " + " | ".join(c.header for c in cols) + " |")
-        out.append("|" + "|".join("---:" if c.numeric else "---" for c in cols) + "|")
-        for r, cl in cells:
-            vals = [v.replace("\n", "<br>") for v in cl]  # the Input column's own lines
-            if r.kind == "group":
+    for line in text_lines:
+        if len(line) <= width:
+            out.append(line)
+            continue
+        pad = " " * (len(line) - len(line.lstrip(" ")))
+        out += textwrap.wrap(line, width, subsequent_indent=pad + "  ", break_on_hyphens=False) or [
+            line
+        ]
+    return out
+
+
+def _md_cell(text) -> str:
+    """A Markdown table cell: spec text escaped by markdown_text, the tool's own text
+    (shapes, numbers, formulas) kept readable with its pipes escaped; the own text's
+    line breaks (a cell of several lines) as <br>."""
+    parts = text if isinstance(text, tuple) else (text,)
+    out = []
+    for p in parts:
+        if isinstance(p, Spec):
+            out.append(markdown_text(p))
+        else:
+            lines = plain(p).split("\n")
+            out.append("<br>".join(printable(x).replace("|", "\\|") for x in lines))
+    return "".join(out)
+
+
+def render_markdown(tables: list[Table], opts: Options) -> str:
+    out: list[str] = []
+    for t in tables:
+        if t.error:
+            continue
+        if t.title is not None:
+            out.append(f"### {text_of(t.title, markdown_text)}\n")
+        if t.sections is not None:
+            out += _document_markdown(t) + [""]
+            continue
+        out.append("| " + " | ".join(c.header for c in t.columns) + " |")
+        out.append("|" + "|".join("---:" if c.numeric else "---" for c in t.columns) + "|")
+        for row in t.rows:
+            vals = [_md_cell(c) for c in row.cells]
+            if row.kind == "group" and vals:
                 vals[0] = f"**{vals[0]}**"
             out.append("| " + " | ".join(vals) + " |")
+        if t.footer is not None:
+            out.append("| " + " | ".join(_md_cell(c) for c in t.footer) + " |")
         out.append("")
-        out.extend(f"- {line}" for line in summary_lines(net, view, markdown_text))
+        out += [f"- {text_of(x, markdown_text)}" for x in t.notes]
         out.append("")
     return "\n".join(out)
 
 
-def render_csv(nets, view: str, depth=None) -> str:
+def _document_markdown(t: Table) -> list[str]:
+    import re
+
+    out = []
+    for heading, body in t.sections:
+        out.append(f"#### {text_of(heading, markdown_text)}\n")
+        lines = [text_of(x) for x in body[1:]]  # the first is the heading
+        longest = max((len(run) for run in re.findall("`+", "\n".join(lines))), default=0)
+        fence = "`" * max(3, longest + 1)  # no line in the body can close it
+        out += [fence, *lines, fence + "\n"]
+    return out
+
+
+def render_csv(tables: list[Table], opts: Options) -> str:
+    """The tables' records (plain values: integers without separators, every dim of a
+    receptive field on its own row), the header of the first; spec text escaped."""
     import csv
+    import io
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     header = None
-    for net in nets:
-        cols, cells, _ = _cells(net, view, depth)
-        total = max(1, net.totals()["params"])
-        if header is None:
-            header = ["file", "kind", "depth"] + [c.header.lower() for c in cols]
-            if view == "params":
-                header.append("macs")
+    for t in tables:
+        if t.error or t.records is None:
+            continue
+        if header != t.records[0]:  # another kind of table (layers --keys): its own block
+            if header is not None:
+                buf.write("\n")
+            header = t.records[0]
             w.writerow(header)
-        for r, cl in cells:
-            vals = [v.replace("\n", " ") for v in cl]
-            if view == "params":
-                # machine-readable: plain integers, no separators or percent signs
-                vals = vals[:2] + [
-                    str(r.weights),
-                    str(r.bias),
-                    str(r.params),
-                    str(r.trainable),
-                    str(r.buffers),
-                    f"{r.params / total:.6f}",
-                    str(r.macs),
-                ]
-            w.writerow([printable(net.spec.file), r.kind, r.level] + vals)
+        w.writerows([printable(v) if isinstance(v, str) else v for v in r] for r in t.records[1])
     return buf.getvalue()
 
 
 _encode = json.JSONEncoder().encode  # compact lines come from the C encoder
 
 
+def render_json_tables(tables: list[Table], opts: Options) -> str:
+    """The tables' JSON payloads (a table without one, a part of a larger view, adds
+    nothing)."""
+    return render_json([t.payload for t in tables if t.payload is not None], opts.as_list)
+
+
 def render_json(payloads: list, as_list: bool = False) -> str:
-    """One JSON object per spec (a list of them when there are several, or ``as_list``).
+    """One JSON value per table (a list of them when there are several, or ``as_list``).
 
     Laid out for people and diff tools as well as parsers: a key per line, and one line
     per layer (per error, per group) in the lists of objects, as SPEC.md shows it. Each
     line comes from json's C encoder, so 100,000 layers take a fraction of a second
-    where ``indent=2`` (pure Python) took seconds.
+    where ``indent=2`` (pure Python) took seconds. Non-ASCII is written as escapes, so
+    nothing raw reaches a terminal.
     """
     if len(payloads) == 1 and not as_list:
-        return _object(payloads[0], "") + "\n"
-    return "[\n" + ",\n".join("  " + _object(p, "  ") for p in payloads) + "\n]\n"
+        return _value(payloads[0], "") + "\n"
+    return "[\n" + ",\n".join("  " + _value(p, "  ") for p in payloads) + "\n]\n"
 
 
-def _object(obj: dict, pad: str) -> str:
+def _value(obj, pad: str) -> str:
+    if type(obj) is list and obj and all(type(v) is dict for v in obj):
+        return "[\n" + ",\n".join(pad + "  " + _encode(v) for v in obj) + "\n" + pad + "]"
+    if type(obj) is not dict:
+        return _encode(obj)
     inner = pad + "  "
     lines = []
     for key, value in obj.items():
@@ -365,3 +257,17 @@ def _object(obj: dict, pad: str) -> str:
             text = _encode(value)
         lines.append(f"{inner}{_encode(key)}: {text}")
     return "{\n" + ",\n".join(lines) + "\n" + pad + "}"
+
+
+# the format names, in the order --help lists them; the only such list
+RENDERERS = {
+    "table": render_table,
+    "json": render_json_tables,
+    "markdown": render_markdown,
+    "csv": render_csv,
+}
+FORMATS = tuple(RENDERERS)
+
+
+def render(tables: list[Table], fmt: str, opts: Options | None = None) -> str:
+    return RENDERERS[fmt](tables, opts or Options())

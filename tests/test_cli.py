@@ -236,13 +236,14 @@ def test_rendering_sums_the_network_a_fixed_number_of_times(fmt, monkeypatch):
     """Totals are computed per network, not per row (the csv params view once summed all
     layers for every row: quadratic, hours for 100,000 layers)."""
     from layercalc.analyses.loading import analyse
-    from layercalc.cli.run import report
+    from layercalc.cli.run import finish
     from layercalc.graph import Network
+    from layercalc.views import network_table
 
     results = [analyse(str(Path(__file__).parent.parent / "specs" / "resnet18.yaml"))]
     calls = []
     real = Network.totals
     monkeypatch.setattr(Network, "totals", lambda self: calls.append(1) or real(self))
     for view in ("shape", "params"):
-        report(view, results, fmt, None)
+        finish(results, [network_table(results[0].net, view)], {"fmt": fmt})
     assert len(results[0].net.layers) > 50 and len(calls) <= 8

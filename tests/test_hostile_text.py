@@ -19,7 +19,7 @@ import pytest
 
 from layercalc.cli.app import main as group
 from layercalc.cli.entry import main as entry
-from layercalc.render import printable, printable_json
+from layercalc.text import printable, printable_json
 
 ESC = "\x1b]0;pwned\x07\x1b[2J\x1b[31m"  # retitle the terminal, clear it, go red
 CONTROLS = "\x08\x00\x7f\x85\x9b\u2028\u2029\u202e\u2066\u200f\ufeff\t"
@@ -92,7 +92,7 @@ layers:
 }
 
 SPEC_COMMANDS = ("shape", "params", "cost", "rf", "explain", "verify", "check")
-TYPE_COMMANDS = ("layers",)  # its text comes from the command line: type names
+TYPE_COMMANDS = ("layers", "help")  # text from the command line: type names, topics
 NO_TEXT = {"schema": "prints the registry's schema", "solve": "takes and prints numbers"}
 
 
@@ -431,7 +431,7 @@ NASTY_MARKDOWN = [
 def test_markdown_text_renders_as_written(text):
     """In a heading, a table cell and a list item, markdown_text shows ``text`` (printable)
     as plain text: no markup of any kind."""
-    from layercalc.render import markdown_text
+    from layercalc.text import markdown_text
 
     escaped = markdown_text(text)
     doc = f"### {escaped}\n\n| a |\n|---|\n| {escaped} |\n\n- {escaped}\n"
@@ -440,7 +440,7 @@ def test_markdown_text_renders_as_written(text):
 
 
 def test_markdown_text_keeps_names_readable_and_breaks_autolinks():
-    from layercalc.render import markdown_text
+    from layercalc.text import markdown_text
 
     assert markdown_text("layer1.0.conv_1-a+b#2") == "layer1.0.conv_1-a+b#2"
     assert markdown_text("café × 3") == "café × 3"

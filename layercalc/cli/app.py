@@ -21,6 +21,7 @@ LAZY_COMMANDS = {
     "rf": "insight",
     "explain": "insight",
     "solve": "insight",
+    "help": "docs",
 }
 
 
@@ -42,6 +43,14 @@ class Group(click.Group):
 
         mod = importlib.import_module(f"{__package__}.{module}")
         return next((c for c in mod.COMMANDS if c.name == name), None)
+
+    def invoke(self, ctx):
+        """Run the command; the status it returns is the exit status (commands return it
+        rather than exit, so this is the one place a click run exits from)."""
+        status = super().invoke(ctx)
+        if isinstance(status, int) and not isinstance(status, bool):
+            ctx.exit(status)
+        return status
 
     def format_epilog(self, ctx, formatter):
         from click.formatting import wrap_text
@@ -73,6 +82,7 @@ def main():
       layercalc verify SPEC     a real NumPy forward pass, checked
       layercalc check FILES     CI gate on architecture files
       layercalc layers          every supported layer type
+      layercalc help [TOPIC]    the language reference and other topics
 
     Exit codes: 0 success, 1 a spec is invalid or fails a check, 2 usage error.
     """

@@ -6,7 +6,6 @@ import fnmatch
 import glob
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 
 import click
@@ -229,7 +228,7 @@ def render_human(checked, strict) -> str:
     """Per file an ok/FAIL line, then each diagnostic as `FILE:LINE:COL: severity[code]:
     message` (terminals and editors jump to it), the source line with a caret under the
     column, and the hint, as rustc and ruff print them."""
-    from ..render import printable
+    from ..text import printable
     from .run import source_snippet
 
     style = click.style
@@ -253,7 +252,7 @@ def render_human(checked, strict) -> str:
 
 
 def render_parsable(checked, strict) -> str:
-    from ..render import printable
+    from ..text import printable
 
     lines = []
     for c in checked:
@@ -276,7 +275,7 @@ def _gh_prop(text: str) -> str:
 def render_github(checked, strict) -> str:
     """Workflow commands; spec text is escaped (layercalc.render.printable) before the
     command's own %-encoding, so only the hint's line break is a real one (%0A)."""
-    from ..render import printable
+    from ..text import printable
 
     lines = []
     for c in checked:
@@ -340,7 +339,7 @@ def render_rules() -> str:
 
 @click.command()
 @click.argument("files", nargs=-1, metavar="FILE...")
-@spec_options(formats=FORMATS, default=None)
+@spec_options(formats=FORMATS, default=None, rows=False)
 @click.option(
     "--disable",
     multiple=True,
@@ -356,7 +355,7 @@ def render_rules() -> str:
 )
 @click.option("--strict", is_flag=True, help="warnings fail the check too")
 @click.option("--list-rules", is_flag=True, help="list the lint rules and exit")
-def check(files, sets, input_shape, fmt, max_layers, disable, promote, strict, list_rules):
+def check(files, sets, input_shape, fmt, max_layers, width, disable, promote, strict, list_rules):
     """Check spec files for CI: validity, `expect:` assertions and lint rules.
 
     FILE may be a spec, a directory (searched recursively for *.yaml and *.yml) or `-`
@@ -373,7 +372,7 @@ def check(files, sets, input_shape, fmt, max_layers, disable, promote, strict, l
     """
     if list_rules:
         click.echo(render_rules(), nl=False)
-        return
+        return 0
     if not files:
         raise click.UsageError("give at least one FILE (a spec, a directory, or -)")
     off, err = _codes(disable, "--disable"), _codes(promote, "--error")
@@ -393,7 +392,7 @@ def check(files, sets, input_shape, fmt, max_layers, disable, promote, strict, l
         text = RENDERERS[fmt](checked, strict)
     colour = None if not os.environ.get("NO_COLOR") else False
     click.echo(text, nl=False, color=colour)
-    sys.exit(1 if any(c.failed(strict) for c in checked) else 0)
+    return 1 if any(c.failed(strict) for c in checked) else 0
 
 
 def _indent(ctx, param, value):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import click
 
-from .options import CONVERT, FORMATS, SPEC_OPTIONS, Option, parse_int
-from .run import format_diagnostic, set_full, set_width
+from ..render import FORMATS
+from .options import CONVERT, SPEC_OPTIONS, Option, parse_int
+from .run import format_diagnostic
 
 LANGUAGE_HELP = """\
 A spec is a YAML mapping:
@@ -38,7 +39,7 @@ false; names may hold {expressions}; in_shape(i) and input_shape(i) read shapes.
 relu, norm: none), inputs: [...], outputs: [...], and may use themselves under `when`.
 input: may map names to shapes. Merges: add, mul (broadcast, or one input and other:
 NUMBER), sub, div, concat/cat (dim, batch = 0). `layercalc layers --keys` explains every
-key with an example; the full reference is the README of the source repository."""
+key with an example; `layercalc help spec` is the full reference."""
 
 
 class Digits(click.ParamType):
@@ -83,35 +84,39 @@ def click_option(o: Option, formats=FORMATS, default=None):
         kw.update(
             type=click.IntRange(o.minimum), default=o.default, show_default=o.default is not None
         )
-    elif o.dest == "width":  # read by every table through run.table_width()
-        convert = _converter(o.kind)
-
-        def width(ctx, param, value):
-            set_width(convert(ctx, param, value))
-
-        kw.update(default=o.default, callback=width, expose_value=False)
     else:
         kw.update(default=o.default, callback=_converter(o.kind))
     return click.option(o.flag, o.dest, **kw)
 
 
-def spec_options(formats=FORMATS, default="table"):
-    """--set, --input, --format and --max-layers, shared by the spec commands; --set and
-    --input arrive converted (a dict of overrides, a shape or None)."""
+def spec_options(formats=FORMATS, default="table", rows=True):
+    """--set, --input, --format, --max-layers and --width, shared by the spec commands,
+    and --full for those with per-layer ``rows``; --set and --input arrive converted (a
+    dict of overrides, a shape or None)."""
 
     def decorate(f):
         for o in reversed(SPEC_OPTIONS):
             f = click_option(o, formats, default)(f)
+        if not rows:  # a command printing no table rows (check) has nothing to cut
+            return f
         # click only: the start-up path declines an option it does not know
         return click.option(
             "--full",
             is_flag=True,
-            expose_value=False,
-            callback=lambda ctx, param, value: set_full(value),
             help="show every row (tables of more than 400 rows show their head and tail)",
         )(f)
 
     return decorate
+
+
+def emit(outcome) -> int:
+    """Print a command's Outcome (layercalc.cli.run): diagnostics on standard error, then
+    its output; returns its exit status for the group to exit with."""
+    for line in outcome.err:
+        click.echo(line, err=True)
+    if outcome.out:
+        click.echo(outcome.out, nl=False)
+    return outcome.code
 
 
 def echo_diagnostics(results, err=True):

@@ -117,7 +117,7 @@ def _ascii_fallback(exc):
             else:
                 out.append("=" if "HEAVY" in name or "DOUBLE" in name else "-")
         else:
-            from ..render import char_escape
+            from ..text import char_escape
 
             out.append(char_escape(c))
     return "".join(out), exc.end
@@ -169,13 +169,14 @@ def main(argv=None):
         _closed("standard output is closed")
     prepare_streams()
     try:
-        _main(argv)
+        code = _main(argv)
     except BrokenPipeError:  # `layercalc shape big.yaml | head`: as click does, quietly
         _silence_stdout()
         sys.exit(1)
     except OSError as exc:  # the output could not be written: /dev/full, a lost terminal
         _silence_stdout()
         _closed(f"cannot write the output: {exc.strerror or exc}")
+    sys.exit(code)
 
 
 def _silence_stdout():
@@ -188,25 +189,24 @@ def _silence_stdout():
         pass
 
 
-def _main(argv):
+def _main(argv) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     fast = fast_args(args)
     if fast is None:
         from .app import main as cli
 
+        # click exits by itself: the group turns a command's status into its exit
         return cli.main() if argv is None else cli.main(args=args)
-    view, specs, v = fast
-    from .run import exit_code, load_all, report, set_full, set_width
+    command, specs, values = fast
+    from .run import execute
 
-    set_width(v["width"])
-    set_full(False)  # --full makes the fast path decline: click answers it
+    values["full"] = False  # --full makes the fast path decline: click answers it
     try:
-        results = load_all(specs, v["sets"], v["input_shape"], v["max_layers"])
-        out, errors = report(view, results, v["fmt"], v["depth"])
-        for line in errors:
-            _write(sys.stderr, line + "\n")
-        _write(sys.stdout, out)
+        outcome = execute(command, specs, values)
     except KeyboardInterrupt:
-        sys.stderr.write("Aborted!\n")
-        sys.exit(1)
-    sys.exit(exit_code(results))
+        _write(sys.stderr, "Aborted!\n")
+        return 1
+    for line in outcome.err:
+        _write(sys.stderr, line + "\n")
+    _write(sys.stdout, outcome.out)
+    return outcome.code

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-FORMATS = ("table", "json", "markdown", "csv")  # the renderers of layercalc.render
+from ..render import FORMATS  # noqa: F401  (the format names: layercalc.render.RENDERERS)
 
 
 class Option(
@@ -59,8 +59,8 @@ DEPTH = Option(
     "int>=0",
     None,
     "INTEGER RANGE",
-    "collapse blocks and groups nested deeper than N into one row with their "
-    "totals (0: one row per top-level entry)  [x>=0]",
+    "show N levels of blocks and groups: a group nested N deep is one row with "
+    "its totals (0: one row per top-level entry)  [x>=0]",
     minimum=0,
 )
 WIDTH = Option(

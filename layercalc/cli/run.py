@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NamedTuple
 
 
 def load_all(specs, overrides: dict, input_shape, max_layers: int) -> list:
@@ -22,25 +23,6 @@ def exit_code(results) -> int:
 
 WIDTH_DEFAULT = 80  # columns when neither --width, $COLUMNS nor a terminal says
 WIDTH_MIN = 40
-_width_option = None  # --width N, set by the command that parsed it
-
-
-_full = False  # --full: every row, no head-and-tail cut
-
-
-def set_width(n):
-    global _width_option
-    _width_option = n
-
-
-def set_full(on: bool):
-    global _full
-    _full = bool(on)
-
-
-def row_limit(limit: int) -> int | None:
-    """The rows a table shows before it cuts to its head and tail (None: --full)."""
-    return None if _full else limit
 
 
 def use_color() -> bool:
@@ -48,10 +30,11 @@ def use_color() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
-def table_width() -> int:
-    """The width tables fit: --width N, else $COLUMNS, else the terminal's, else 80."""
-    if _width_option is not None:
-        return max(WIDTH_MIN, _width_option)
+def table_width(option: int | None = None) -> int:
+    """The width tables fit: --width N (``option``), else $COLUMNS, else the terminal's,
+    else 80."""
+    if option is not None:
+        return max(WIDTH_MIN, option)
     env = os.environ.get("COLUMNS", "")
     if env.isascii() and env.isdigit():
         return max(WIDTH_MIN, int(env))
@@ -61,6 +44,14 @@ def table_width() -> int:
         except OSError:
             pass
     return WIDTH_DEFAULT
+
+
+def output_options(values: dict, as_list: bool = False):
+    """The renderer options (layercalc.render.Options) of a command's parsed values."""
+    from ..render import Options
+
+    color = values.get("fmt", "table") == "table" and use_color()
+    return Options(table_width(values.get("width")), color, bool(values.get("full")), as_list)
 
 
 SNIPPET_WIDTH = 76  # characters of a source line shown around the column
@@ -73,7 +64,7 @@ def source_snippet(d, cache: dict) -> list[str]:
     line is shown as a window around the column. ``cache``: file -> its lines, for the
     last file only (diagnostics come file by file)."""
     from ..analyses.loading import read_source
-    from ..render import printable
+    from ..text import printable
 
     if d.file is None or d.file == "<stdin>" or not d.line:
         return []
@@ -103,7 +94,7 @@ def source_snippet(d, cache: dict) -> list[str]:
 def format_diagnostic(d) -> str:
     """``FILE:LINE:COL: severity[code]: message`` and an indented hint line; the file name,
     message and hint escaped (layercalc.render.printable), so a diagnostic stays one line."""
-    from ..render import printable
+    from ..text import printable
 
     line = f"{printable(d.location())}: {d.severity}[{d.code}]: {printable(d.message)}"
     if d.hint:
@@ -111,38 +102,76 @@ def format_diagnostic(d) -> str:
     return line
 
 
-def report(view: str, results, fmt: str, depth) -> tuple[str, list[str]]:
-    """`shape`/`params` output: (standard output text, lines for standard error).
+class Outcome(NamedTuple):
+    """What a command prints and how it ends: standard output, the lines of standard
+    error, the exit status."""
 
-    json reports invalid specs as error objects in the output itself; the other formats
-    send their diagnostics to standard error and render the valid networks.
-    """
+    out: str
+    err: list
+    code: int
+
+
+def _cost(net, v):
+    from ..analyses.cost import cost
+    from ..views import cost_table
+
+    return cost_table(net, cost(net, v.get("batch"), v.get("optimizer") or "sgd"), v["depth"])
+
+
+def _rf(net, v):
+    from ..analyses.receptive import receptive_fields
+    from ..views import rf_table
+
+    return rf_table(net, receptive_fields(net), v["depth"])
+
+
+def _network(view):
+    def table(net, v):
+        from ..views import network_table
+
+        return network_table(net, view, v["depth"])
+
+    return table
+
+
+# the per-layer views of a network, by command name
+VIEWS = {"shape": _network("shape"), "params": _network("params"), "cost": _cost, "rf": _rf}
+
+
+def execute(command: str, specs, values: dict) -> Outcome:
+    """Run a spec command whose arguments are parsed (``values``: sets, input_shape, fmt,
+    max_layers, width, depth, full and the command's own options), for click and for the
+    start-up path alike: load every spec, turn each valid network into its view, render
+    them in the chosen format. JSON reports an invalid spec as an error object in the
+    output itself; the other formats send diagnostics to standard error."""
     from ..graph import gc_paused
 
+    results = load_all(specs, values["sets"], values["input_shape"], values["max_layers"])
+    view = VIEWS[command]
     with gc_paused():  # rows and cells of 100,000 layers: see gc_paused
-        return _report(view, results, fmt, depth)
+        tables = [view(r.net, values) if r.net is not None else None for r in results]
+    return finish(results, tables, values)
 
 
-def _report(view, results, fmt, depth):
-    from .. import render
+def finish(results, tables, values: dict, ok: bool = True) -> Outcome:
+    """Render ``tables`` (one per result; None for an invalid spec) in values["fmt"]:
+    JSON gets an error object for each invalid spec, the other formats print the
+    diagnostics on standard error. Exit status 1 when any spec is invalid or not ``ok``."""
+    from ..render import render
+    from ..views import error_table
 
-    if fmt == "json":
-        from ..analyses.totals import error_json, network_json
+    fmt = values["fmt"]
+    shown = []
+    for r, t in zip(results, tables):
+        if t is None:
+            t = error_table(r.file, r.diagnostics)
+        shown.append(t)
+    err = [] if fmt == "json" else [format_diagnostic(d) for r in results for d in r.diagnostics]
+    if fmt != "json" and all(t.error for t in shown):
+        out = ""
+    else:
+        from ..graph import gc_paused
 
-        return render.render_json(
-            [
-                network_json(r.net) if r.net is not None else error_json(r.file, r.diagnostics)
-                for r in results
-            ]
-        ), []
-    errors = [format_diagnostic(d) for r in results for d in r.diagnostics]
-    good = [r.net for r in results if r.net is not None]
-    if not good:
-        return "", errors
-    if fmt == "table":
-        return render.render_table(
-            good, view, depth, table_width(), use_color(), row_limit(render.MAX_TABLE_ROWS)
-        ), errors
-    if fmt == "markdown":
-        return render.render_markdown(good, view, depth), errors
-    return render.render_csv(good, view, depth), errors
+        with gc_paused():
+            out = render(shown, fmt, output_options(values))
+    return Outcome(out, err, 0 if ok and exit_code(results) == 0 else 1)

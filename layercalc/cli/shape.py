@@ -2,60 +2,49 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from .common import click_option, spec_options
+from .common import click_option, emit, spec_options
 from .options import DEPTH
-from .run import exit_code, load_all, report, table_width
+from ..render import FORMATS, render
+from .run import execute, output_options
 
 _DEPTH = click_option(DEPTH)
-
-
-def _report(view, specs, sets, input_shape, fmt, max_layers, depth):
-    results = load_all(specs, sets, input_shape, max_layers)
-    out, errors = report(view, results, fmt, depth)
-    for line in errors:
-        click.echo(line, err=True)
-    if out:
-        click.echo(out, nl=False)
-    sys.exit(exit_code(results))
 
 
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @spec_options()
 @_DEPTH
-def shape(specs, sets, input_shape, fmt, max_layers, depth):
+def shape(specs, **values):
     """Every layer's output shape, PyTorch-exact.
 
     One row per layer: name (dotted, as named_modules()), type, the arguments that
     matter, the inputs of merge layers, input and output shapes; the network's output
     and totals under the table. SPEC may be `-` for standard input.
     """
-    _report("shape", specs, sets, input_shape, fmt, max_layers, depth)
+    return emit(execute("shape", specs, values))
 
 
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @spec_options()
 @_DEPTH
-def params(specs, sets, input_shape, fmt, max_layers, depth):
+def params(specs, **values):
     """Parameters (weights and bias), trainable, buffers and share per layer.
 
     Totals and parameter memory (parameters x dtype size, in binary units: MiB = 2**20
     bytes) under the table. Buffers (batch-norm running statistics) are not parameters,
     as in PyTorch.
     """
-    _report("params", specs, sets, input_shape, fmt, max_layers, depth)
+    return emit(execute("params", specs, values))
 
 
 @click.command()
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "markdown"]),
+    type=click.Choice(FORMATS),
     default="table",
     show_default=True,
 )
@@ -69,17 +58,19 @@ def params(specs, sets, input_shape, fmt, max_layers, depth):
 def layers(fmt, keys_only, names):
     """Every supported layer type with its arguments and PyTorch defaults, and the spec
     keys (name, from, repeat, when, share, block args/inputs/outputs...) with examples."""
-    from ..catalog import catalog, key_entries, render_catalog
+    from ..catalog import catalog, key_entries
+    from ..views import catalog_tables
 
     entries = [] if keys_only and not names else catalog(names)
     if isinstance(entries, str):
-        from ..render import printable
+        from ..text import printable
 
         raise click.BadParameter(printable(entries), param_hint="TYPE")
     keys = key_entries(names)
     if fmt == "json" and not names and not keys_only:
         keys = []  # `layers --format json` stays the list of types; --keys gives the keys
-    click.echo(render_catalog(entries, fmt, table_width(), keys), nl=False)
+    opts = output_options({"fmt": fmt, "full": True})
+    click.echo(render(catalog_tables(entries, keys), fmt, opts), nl=False)
 
 
 COMMANDS = (shape, params, layers)

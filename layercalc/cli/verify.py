@@ -7,12 +7,11 @@ import time
 
 import click
 
-from .common import Digits, click_option, echo_diagnostics, spec_options
+from .common import Digits, click_option, emit, spec_options
 from .options import DEPTH
-from .run import exit_code, format_diagnostic, load_all, row_limit, table_width, use_color
+from .run import finish, load_all
 
 PROGRESS_AFTER = 0.5  # seconds: quicker runs never show a progress bar
-MAX_ROWS = 400
 
 
 def _max_memory(ctx, param, value):
@@ -79,7 +78,7 @@ class _Progress:
             return
         from rich.markup import escape
 
-        from ..render import printable
+        from ..text import printable
 
         if self.bar is None:
             from rich.console import Console
@@ -117,120 +116,6 @@ class _Progress:
             self.bar.stop()
 
 
-def _shape(s):
-    return "—" if s is None else "[" + ", ".join(str(v) for v in s) + "]"
-
-
-def _count(expected, actual):
-    if actual is None or actual == expected:
-        return f"{expected:,}"
-    return f"{actual:,} ≠ {expected:,}"
-
-
-def _summary(v, net) -> str:
-    from ..analyses.totals import human_bytes
-
-    n = len(v.checks)
-    failed = v.failed
-    outs = ", ".join(_shape(s) for s in net.outputs.values())
-    totals = net.totals()
-    tail = (
-        f"({v.dtype}, seed {v.seed}, {v.seconds:.2f} s, estimated peak {human_bytes(v.estimate)})"
-    )
-    if not failed:
-        return (
-            f"✓ all {n} layers agree: output {outs}, {totals['params']:,} params, "
-            f"{totals['buffers']:,} buffers {tail}"
-        )
-    return f"✗ {len(failed)} of {n} layers disagree {tail}"
-
-
-def _collapsed(v, net, depth) -> list:
-    """The checks a table shows at ``depth``: a collapsed group is one row, ✓ when every
-    member agrees, its output the group's, its counts and time the members' sums."""
-    from dataclasses import replace
-
-    from ..analyses.totals import collapse
-
-    if depth is None or len(v.checks) != len(net.layers):
-        return list(v.checks)
-
-    def merge(g, span, last):
-        bad = next((c for c in span if not c.ok), None)
-        counts = [c.params_actual for c in span], [c.buffers_actual for c in span]
-        return replace(
-            last,
-            name=g.name,
-            type=f"{g.type} ({len(span)} layers)",
-            expected=tuple(g.output),
-            params=sum(c.params for c in span),
-            buffers=sum(c.buffers for c in span),
-            params_actual=None if None in counts[0] else sum(counts[0]),
-            buffers_actual=None if None in counts[1] else sum(counts[1]),
-            seconds=sum(c.seconds for c in span),
-            call=g.call,
-            error=None if bad is None else (bad.error or f"{bad.name} disagrees"),
-        )
-
-    return collapse(net, v.checks, depth, merge)
-
-
-def render_verification(v, net, width, color, depth=None) -> str:
-    from ..boxtable import BoxTable, fit_lines, render_lines
-    from ..render import printable
-
-    table = BoxTable(f"{printable(net.name)} — verify", printable(net.spec.file))
-    for header, numeric, wrap, priority in (
-        ("", False, False, 0),
-        ("Layer", False, False, 0),
-        ("Type", False, False, 2),
-        ("Calculated", False, False, 0),
-        ("Actual", False, True, 0),
-        ("Params", True, False, 3),
-        ("Buffers", True, False, 4),
-        ("ms", True, False, 5),
-    ):
-        table.add_column(
-            header,
-            numeric,
-            wrap,
-            priority,
-            shape=header in ("Calculated", "Actual"),
-            fold=header == "Layer",
-        )
-    checks = _collapsed(v, net, depth)
-    hidden = 0
-    limit = row_limit(MAX_ROWS)
-    if limit is not None and len(checks) > limit:  # every failure, then the head and tail
-        keep = set(range(limit // 2)) | set(range(len(checks) - limit // 2, len(checks)))
-        keep |= {i for i, c in enumerate(checks) if not c.ok}
-        hidden = len(checks) - len(keep)
-        checks = [c for i, c in enumerate(checks) if i in keep]
-    for c in checks:
-        mark, style = ("✓", "green") if c.ok else ("✗", "bold red")
-        actual = _shape(c.actual) if c.error is None else printable(c.error)
-        table.add_row(
-            [
-                mark,
-                printable(c.name),
-                printable(c.shown_type),
-                _shape(c.expected),
-                actual,
-                _count(c.params, c.params_actual),
-                _count(c.buffers, c.buffers_actual),
-                f"{c.seconds * 1000:.1f}" if c.ran else "",
-            ],
-            styles=[style, "", "", "", "" if c.ok else "red", "", "", ""],
-        )
-    lines = table.segments(width or 120)
-    if hidden:
-        lines.append(f"({hidden:,} passing rows not shown)")
-    for text in fit_lines([_summary(v, net)], width or 120):
-        lines.append([(text, "bold green" if v.ok else "bold red")])
-    lines.append("")
-    return render_lines(lines, color)
-
-
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option(
@@ -265,9 +150,11 @@ def render_verification(v, net, width, color, depth=None) -> str:
     metavar="SIZE",
     help="refuse runs whose estimated peak memory exceeds SIZE (512MiB, 2GiB)",
 )
-@spec_options(formats=("table", "json"))
+@spec_options()
 @click_option(DEPTH)
-def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_layers, depth):
+def verify(
+    specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_layers, width, full, depth
+):
     """Run the network for real in NumPy and check every calculated number.
 
     Every parameter and buffer gets a seeded random array of the exact shape PyTorch
@@ -344,31 +231,11 @@ def verify(specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_lay
             v.arrays = None
         runs.append((r, v))
 
-    if fmt == "json":
-        from ..render import render_json
-        from ..analyses.totals import error_json
+    from ..views import verify_table
 
-        payloads = []
-        for r, v in runs:
-            if v is None:
-                payloads.append(error_json(r.file, r.diagnostics))
-            else:
-                p = v.as_json()
-                errors = [d.as_json() for d in r.diagnostics if d.severity == "error"]
-                if errors:
-                    p["errors"] = errors
-                p["warnings"] = [d.as_json() for d in r.diagnostics if d.severity == "warning"]
-                payloads.append(p)
-        click.echo(render_json(payloads), nl=False)
-    else:
-        echo_diagnostics(results)
-        color = use_color()
-        for r, v in runs:
-            if v is not None:
-                click.echo(render_verification(v, r.net, table_width(), color, depth), nl=False)
-    ok = exit_code(results) == 0 and all(v is not None and v.ok for _, v in runs)
-    sys.exit(0 if ok else 1)
+    tables = [None if v is None else verify_table(r.net, v, depth, r.diagnostics) for r, v in runs]
+    values = {"fmt": fmt, "width": width, "full": full}
+    return emit(finish(results, tables, values, ok=all(v is not None and v.ok for _, v in runs)))
 
 
 COMMANDS = (verify,)
-__all__ = ["COMMANDS", "format_diagnostic"]

@@ -1,0 +1,805 @@
+"""Views: an analysis' numbers -> neutral tables (layercalc.table), one function per view.
+
+Views decide what is shown (columns, rows, totals, notes, the JSON payload, the CSV
+records) and nothing about how: layercalc.render draws any view in any format. Text
+from a spec or a file name is wrapped in :class:`~layercalc.table.Spec`, so each format
+escapes it as it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .analyses.totals import collapse, error_json, network_json, network_totals, output_json
+from .analyses.totals import rows as layer_rows
+from .table import Column, Row, Spec, Table
+from .units import human_bytes, num
+
+
+def shape_text(shape) -> str:
+    return "—" if shape is None else "[" + ", ".join(str(v) for v in shape) + "]"
+
+
+def _called(type_name: str, call: int) -> str:
+    """A type as a table shows it: another call of a shared module says which call."""
+    return type_name if call == 1 else f"{type_name} (call {call})"
+
+
+def error_table(file: str, diagnostics) -> Table:
+    """An invalid spec: rendered only as JSON (its diagnostics go to standard error)."""
+    return Table(payload=error_json(file, diagnostics), error=True)
+
+
+# -- shape and params -------------------------------------------------------------------
+
+
+def _sources(r, previous) -> str:
+    """The From cell: a layer's producers, unless it reads the row before."""
+    if r.kind != "layer" or r.sources == previous.get(r.ref):
+        return ""
+    return ", ".join(r.sources)
+
+
+def _flat(cell) -> str:
+    """A cell as one line of a CSV record: the tool's own line breaks (several inputs)
+    become spaces; spec text keeps its own, escaped (printable) by the renderer."""
+    if isinstance(cell, tuple):
+        return Spec("".join(_flat(p) for p in cell))
+    return cell if isinstance(cell, Spec) else cell.replace("\n", " ")
+
+
+def _output_cell(r):
+    if r.outputs is None:
+        return shape_text(r.output)
+    parts = []
+    for i, (n, s) in enumerate(r.outputs):
+        parts += (["\n"] if i else []) + [Spec(n), f": {shape_text(s)}"]
+    return tuple(parts)
+
+
+def summary(net, view: str) -> list:
+    """The lines under a shape or params table: output, totals, memory."""
+    t = network_totals(net)
+    out = output_json(net)
+    if isinstance(out, dict):
+        out_text = _joined([(Spec(k), f" {shape_text(v)}") for k, v in out.items()])
+    else:
+        out_text = (shape_text(out),)
+    if net.spec.inputs is None:
+        first = (f"Input {shape_text(net.input)} -> output ", *out_text)
+    else:
+        ins = _joined([(Spec(k), f" {shape_text(v)}") for k, v in net.spec.inputs.items()])
+        first = ("Inputs ", *ins, " -> output ", *out_text)
+    nontrain = t["params"] - t["trainable"]
+    lines = [
+        first,
+        f"Parameters: {num(t['params'])} (weights {num(t['weights'])}, bias "
+        f"{num(t['bias'])}; trainable {num(t['trainable'])}, non-trainable "
+        f"{num(nontrain)}); buffers: {num(t['buffers'])}",
+    ]
+    if view == "params":
+        lines.append(
+            f"Parameter memory: {human_bytes(t['param_bytes'])} "
+            f"({num(t['param_bytes'])} bytes as {net.spec.dtype}); buffers "
+            f"{human_bytes(t['buffer_bytes'])}"
+        )
+    lines.append(f"MACs: {num(t['macs'])} (FLOPs = 2 x MACs = {num(t['flops'])})")
+    return lines
+
+
+def _joined(items) -> tuple:
+    out: list = []
+    for i, parts in enumerate(items):
+        out += (["; "] if i else []) + list(parts)
+    return tuple(out)
+
+
+SHAPE_COLUMNS = (
+    Column("Layer", name=True),
+    Column("Type", priority=1),
+    Column("Arguments", priority=2, wrap=True),
+    Column("From", priority=3, wrap=True),
+    Column("Input", priority=4, shape=True),  # the row above's output, mostly
+    Column("Output", shape=True),
+)
+PARAMS_COLUMNS = (
+    Column("Layer", name=True),
+    Column("Type", priority=2),
+    Column("Weights", True, 4),
+    Column("Bias", True, 5),
+    Column("Params", True),
+    Column("Trainable", True, 6),
+    Column("Buffers", True, 3),
+    Column("Share", True, 7),
+)
+
+
+def network_table(net, view: str, depth: int | None = None) -> Table:
+    """`shape` or `params` (``view``): one row per layer, group headers, collapsed groups
+    at ``depth``; the JSON payload is SPEC.md section 7's network object."""
+    every = layer_rows(net, depth)
+    previous, last = {}, next(iter(net.spec.input_refs()))
+    for layer in net.layers:
+        previous[layer.ref] = [last]
+        last = layer.ref
+    total = net.totals()["params"]
+    file = Spec(net.spec.file)
+    rows, records = [], []
+    if view == "shape":
+        has_from = any(_sources(r, previous) for r in every)
+        columns = [c for c in SHAPE_COLUMNS if c.header != "From" or has_from]
+        for r in every:
+            cells = [Spec(r.name), Spec(r.type), Spec(r.args)]
+            if has_from:
+                cells.append(Spec(_sources(r, previous)))
+            inputs = "\n".join(shape_text(s) for s in r.inputs) if r.kind != "group" else ""
+            cells += [inputs, _output_cell(r)]
+            rows.append(Row(tuple(cells), r.level, r.kind))
+            records.append([file, r.kind, r.level] + [_flat(c) for c in cells])
+        footer = None
+    else:
+        columns = list(PARAMS_COLUMNS)
+        for r in every:
+            share = f"{100 * r.params / total:.1f}%" if r.params and total else ""
+            cells = (
+                Spec(r.name),
+                Spec(r.type),
+                num(r.weights) if r.weights else "",
+                num(r.bias) if r.bias else "",
+                num(r.params),
+                num(r.trainable),
+                num(r.buffers) if r.buffers else "",
+                share,
+            )
+            rows.append(Row(cells, r.level, r.kind))
+            records.append(
+                [
+                    file,
+                    r.kind,
+                    r.level,
+                    Spec(r.name),
+                    Spec(r.type),
+                    r.weights,
+                    r.bias,
+                    r.params,
+                    r.trainable,
+                    r.buffers,
+                    f"{r.params / max(1, total):.6f}",
+                    r.macs,
+                ]
+            )
+        t = network_totals(net)
+        footer = (
+            "Total",
+            "",
+            num(t["weights"]),
+            num(t["bias"]),
+            num(t["params"]),
+            num(t["trainable"]),
+            num(t["buffers"]),
+            "100%",
+        )
+    header = ["file", "kind", "depth"] + [c.header.lower() for c in columns]
+    if view == "params":
+        header.append("macs")
+    return Table(
+        title=Spec(net.name),
+        caption=file,
+        columns=columns,
+        rows=rows,
+        footer=footer,
+        notes=summary(net, view),
+        payload=network_json(net),
+        records=(header, records),
+        tree=True,
+    )
+
+
+# -- cost -------------------------------------------------------------------------------
+
+COST_COLUMNS = (
+    Column("Layer", name=True),
+    Column("Type", priority=2),
+    Column("Output", shape=True),
+    Column("MACs", True),
+    Column("FLOPs", True, 3),
+    Column("Activation", True, 1),
+)
+
+
+def cost_notes(c) -> list[str]:
+    from .analyses.cost import LEGEND
+
+    t = c.totals
+    batch = f"batch {c.batch}" + (
+        f" (spec: {c.spec_batch}, scaled by {c.batch}/{c.spec_batch})"
+        if c.batch != c.spec_batch
+        else ""
+    )
+    hb = human_bytes
+    return [
+        f"MACs: {num(t['macs'])}; FLOPs: {num(t['flops'])} ({batch})",
+        f"Memory as {c.dtype} ({c.dtype_bytes} bytes per element; KiB/MiB/GiB = 2**10/20/30 "
+        "bytes):",
+        f"  parameters {hb(t['param_bytes'])} ({num(t['params'])}), buffers "
+        f"{hb(t['buffer_bytes'])}, input {hb(t['input_bytes'])}",
+        f"  all activations {hb(t['activation_bytes'])} ({num(t['activation_elements'])} elements)",
+        f"  inference: peak activations {hb(t['inference_peak_activation_bytes'])}; with "
+        f"parameters and buffers {hb(t['inference_bytes'])}",
+        f"  training step: kept activations {hb(t['training_activation_bytes'])} + "
+        f"activation-gradient peak {hb(t['activation_gradient_peak_bytes'])} + parameter "
+        f"gradients {hb(t['gradient_bytes'])} + parameters and buffers"
+        + (
+            f" + {t['optimizer']} state {hb(t['optimizer_state_bytes'])}"
+            if t["optimizer_state_bytes"]
+            else ""
+        )
+        + f" = {hb(t['training_bytes'])}"
+        + (
+            f" (no optimizer state: --optimizer adam adds {hb(2 * t['gradient_bytes'])})"
+            if t["optimizer"] == "sgd"
+            else ""
+        ),
+        LEGEND,
+    ]
+
+
+def cost_table(net, c, depth: int | None = None) -> Table:
+    """`cost`: MACs, FLOPs and the activation per layer (a group collapsed at ``depth``
+    sums its members), the memory totals under the table."""
+    from .analyses.cost import LEGEND
+
+    def merge(g, span, last):
+        return replace(
+            last,
+            name=g.name,
+            type=f"{g.type} ({len(span)} layers)",
+            output=tuple(g.output),
+            macs=sum(x.macs for x in span),
+            flops=sum(x.flops for x in span),
+            activation_elements=sum(x.activation_elements for x in span),
+            activation_bytes=sum(x.activation_bytes for x in span),
+            params=sum(x.params for x in span),
+            call=g.call,
+        )
+
+    shown = collapse(net, c.layers, depth, merge)
+    file = Spec(net.spec.file)
+    t = c.totals
+    payload = {
+        "file": net.spec.file,
+        "name": net.name,
+        "dtype": c.dtype,
+        "dtype_bytes": c.dtype_bytes,
+        "batch": c.batch,
+        "spec_batch": c.spec_batch,
+        "legend": LEGEND,
+        "layers": [
+            {
+                "name": x.name,
+                "type": x.type,
+                "output": list(x.output),
+                "macs": x.macs,
+                "flops": x.flops,
+                "activation_elements": x.activation_elements,
+                "activation_bytes": x.activation_bytes,
+                "params": x.params,
+                **({"call": x.call} if x.call != 1 else {}),
+            }
+            for x in c.layers
+        ],
+        "totals": dict(t),
+    }
+    return Table(
+        title=Spec(net.name),
+        caption=file,
+        columns=list(COST_COLUMNS),
+        rows=[
+            Row(
+                (
+                    Spec(x.name),
+                    Spec(x.shown_type),
+                    shape_text(x.output),
+                    num(x.macs),
+                    num(x.flops),
+                    human_bytes(x.activation_bytes),
+                )
+            )
+            for x in shown
+        ],
+        footer=(
+            "Total",
+            "",
+            "",
+            num(t["macs"]),
+            num(t["flops"]),
+            human_bytes(t["activation_bytes"]),
+        ),
+        notes=cost_notes(c),
+        payload=payload,
+        records=(
+            [
+                "file",
+                "layer",
+                "type",
+                "output",
+                "macs",
+                "flops",
+                "activation_elements",
+                "activation_bytes",
+                "params",
+            ],
+            [
+                [
+                    file,
+                    Spec(x.name),
+                    Spec(x.shown_type),
+                    shape_text(x.output),
+                    x.macs,
+                    x.flops,
+                    x.activation_elements,
+                    x.activation_bytes,
+                    x.params,
+                ]
+                for x in shown
+            ],
+        ),
+    )
+
+
+# -- receptive fields -------------------------------------------------------------------
+
+RF_COLUMNS = (
+    Column("Layer", name=True),
+    Column("Type", priority=2),
+    Column("Output", shape=True),
+    Column("RF size", True),
+    Column("Jump", True, 1),
+    Column("Start", True, 2),
+    Column("Note", priority=3, wrap=True),
+)
+RF_NOTES = (
+    "RF size: input positions one output position depends on (span, per spatial "
+    "dim); jump: input pixels between neighbouring outputs; start: first input "
+    "position seen by output 0 (negative: in the padding). Araujo et al. 2019; "
+    "transposed convs: the largest span over output positions.",
+)
+
+
+def _per_dim(values) -> str:
+    values = [str(v) for v in values]
+    return values[0] if len(set(values)) == 1 else "×".join(values)
+
+
+def rf_table(net, fields, depth: int | None = None) -> Table:
+    """`rf`: size, jump and start per layer and spatial dim (a group collapsed at
+    ``depth`` shows the field of its output)."""
+    shown = collapse(
+        net,
+        fields,
+        depth,
+        lambda g, span, last: replace(
+            last,
+            name=g.name,
+            type=f"{g.type} ({len(span)} layers)",
+            output=tuple(g.output),
+            call=g.call,
+        ),
+    )
+    file = Spec(net.spec.file)
+    rows, records = [], []
+    for f in shown:
+        head = (Spec(f.name), Spec(f.shown_type), shape_text(f.output))
+        if f.fields is None:
+            rows.append(Row(head + ("", "", "", f.note)))
+        else:
+            rows.append(
+                Row(
+                    head
+                    + (
+                        _per_dim(x.size for x in f.fields),
+                        _per_dim(x.jump for x in f.fields),
+                        _per_dim(x.start for x in f.fields),
+                        f.note,
+                    )
+                )
+            )
+        for axis, x in enumerate(f.fields or [None]):
+            records.append(
+                [
+                    file,
+                    *head,
+                    "" if x is None else axis,
+                    "" if x is None else x.size,
+                    "" if x is None else str(x.jump),
+                    "" if x is None else x.start,
+                    f.note,
+                ]
+            )
+    payload = {
+        "file": net.spec.file,
+        "name": net.name,
+        "layers": [
+            {
+                "name": f.name,
+                "type": f.type,
+                "output": list(f.output),
+                "fields": None
+                if f.fields is None
+                else [{"size": x.size, "jump": str(x.jump), "start": x.start} for x in f.fields],
+                "note": f.note,
+                **({"call": f.call} if f.call != 1 else {}),
+            }
+            for f in fields
+        ],
+    }
+    return Table(
+        title=Spec(net.name),
+        caption=file,
+        columns=list(RF_COLUMNS),
+        rows=rows,
+        notes=list(RF_NOTES),
+        payload=payload,
+        records=(
+            ["file", "layer", "type", "output", "dim", "size", "jump", "start", "note"],
+            records,
+        ),
+    )
+
+
+# -- verify -----------------------------------------------------------------------------
+
+VERIFY_COLUMNS = (
+    Column(""),
+    Column("Layer", name=True),
+    Column("Type", priority=2),
+    Column("Calculated", shape=True),
+    Column("Actual", wrap=True, shape=True),
+    Column("Params", True, 3),
+    Column("Buffers", True, 4),
+    Column("ms", True, 5),
+)
+
+
+def _count(expected, actual) -> str:
+    if actual is None or actual == expected:
+        return f"{expected:,}"
+    return f"{actual:,} ≠ {expected:,}"
+
+
+def verify_summary(v, net) -> str:
+    n = len(v.checks)
+    outs = ", ".join(shape_text(s) for s in net.outputs.values())
+    totals = net.totals()
+    tail = (
+        f"({v.dtype}, seed {v.seed}, {v.seconds:.2f} s, estimated peak {human_bytes(v.estimate)})"
+    )
+    if not v.failed:
+        return (
+            f"✓ all {n} layers agree: output {outs}, {totals['params']:,} params, "
+            f"{totals['buffers']:,} buffers {tail}"
+        )
+    return f"✗ {len(v.failed)} of {n} layers disagree {tail}"
+
+
+def verify_table(net, v, depth: int | None = None, diagnostics=()) -> Table:
+    """`verify`: every check, ✓ or ✗, calculated against actual (a group collapsed at
+    ``depth`` is ✓ when every member agrees); failures survive the cut of a long table."""
+    checks = list(v.checks)
+    if depth is not None and len(v.checks) == len(net.layers):
+
+        def merge(g, span, last):
+            bad = next((c for c in span if not c.ok), None)
+            counts = [c.params_actual for c in span], [c.buffers_actual for c in span]
+            return replace(
+                last,
+                name=g.name,
+                type=f"{g.type} ({len(span)} layers)",
+                expected=tuple(g.output),
+                params=sum(c.params for c in span),
+                buffers=sum(c.buffers for c in span),
+                params_actual=None if None in counts[0] else sum(counts[0]),
+                buffers_actual=None if None in counts[1] else sum(counts[1]),
+                seconds=sum(c.seconds for c in span),
+                call=g.call,
+                error=None if bad is None else (bad.error or f"{bad.name} disagrees"),
+            )
+
+        checks = collapse(net, v.checks, depth, merge)
+    rows, records = [], []
+    file = Spec(net.spec.file)
+    for c in checks:
+        actual = shape_text(c.actual) if c.error is None else Spec(c.error)
+        ms = f"{c.seconds * 1000:.1f}" if c.ran else ""
+        rows.append(
+            Row(
+                (
+                    "✓" if c.ok else "✗",
+                    Spec(c.name),
+                    Spec(c.shown_type),
+                    shape_text(c.expected),
+                    actual,
+                    _count(c.params, c.params_actual),
+                    _count(c.buffers, c.buffers_actual),
+                    ms,
+                ),
+                kind="passed" if c.ok else "failed",
+                keep=not c.ok,
+            )
+        )
+        records.append(
+            [
+                file,
+                Spec(c.name),
+                Spec(c.shown_type),
+                c.ok,
+                shape_text(c.expected),
+                str(actual),
+                c.params,
+                c.params_actual,
+                c.buffers,
+                c.buffers_actual,
+                ms,
+            ]
+        )
+    payload = v.as_json()
+    errors = [d.as_json() for d in diagnostics if d.severity == "error"]
+    if errors:
+        payload["errors"] = errors
+    payload["warnings"] = [d.as_json() for d in diagnostics if d.severity == "warning"]
+    return Table(
+        title=Spec(net.name),
+        caption=file,
+        columns=list(VERIFY_COLUMNS),
+        rows=rows,
+        notes=[verify_summary(v, net)],
+        status="passed" if v.ok else "failed",
+        payload=payload,
+        records=(
+            [
+                "file",
+                "layer",
+                "type",
+                "ok",
+                "calculated",
+                "actual",
+                "params",
+                "params_actual",
+                "buffers",
+                "buffers_actual",
+                "ms",
+            ],
+            records,
+        ),
+    )
+
+
+# -- explain ----------------------------------------------------------------------------
+
+
+def explain_table(net, file: str, items) -> Table:
+    """`explain`: a document, one section per layer (its formulas with the numbers)."""
+    from .analyses.explain import lines
+
+    sections, records = [], []
+    for e in items:
+        # a section's first line sums it up; Markdown shows it as the heading
+        # (its lines name layers: spec text, escaped as a whole)
+        sections.append(((Spec(e.name), " (", Spec(e.shown_type), ")"), list(map(Spec, lines(e)))))
+        for section in ("shape", "params", "compare"):
+            for text in getattr(e, section):
+                records.append(
+                    [Spec(file), Spec(e.name), Spec(e.shown_type), section, text.strip()]
+                )
+    payload = {
+        "file": file,
+        "name": net.name,
+        "layers": [
+            {
+                "name": e.name,
+                "type": e.type,
+                "input": e.inputs,
+                "output": list(e.output),
+                "shape": e.shape,
+                "params": e.params,
+                "compare": e.compare,
+                "figures": e.figures,
+                "text": lines(e),
+                **({"call": e.call} if e.call != 1 else {}),
+            }
+            for e in items
+        ],
+    }
+    return Table(
+        title=Spec(net.name),
+        caption=Spec(file),
+        sections=sections,
+        payload=payload,
+        records=(["file", "layer", "type", "section", "text"], records),
+    )
+
+
+# -- solve ------------------------------------------------------------------------------
+
+SOLVE_COLUMNS = (
+    Column("#", True),
+    Column("k", True),
+    Column("s", True),
+    Column("p", True),
+    Column("d", True),
+    Column("op/ceil"),
+    Column("Check", wrap=True),
+    Column("PyTorch", priority=1, wrap=True),
+    Column("Note", priority=3, wrap=True),
+)
+
+
+def solve_table(n_in, n_out, kind, dims, found, limit) -> Table:
+    shown = found[:limit]
+    more = len(found) - len(shown)
+    notes = [
+        f"{len(found)} solutions" + (f"; {more} more with --limit" if more else "")
+        if found
+        else f"no {kind} with kernel <= 11, stride <= 4, dilation <= 3 maps {n_in} to {n_out}"
+    ]
+    rows = [
+        Row(
+            (
+                str(i + 1),
+                str(s.kernel),
+                str(s.stride),
+                str(s.padding),
+                str(s.dilation),
+                ("op=" + str(s.output_padding))
+                if s.output_padding
+                else ("ceil" if s.ceil_mode else ""),
+                s.formula(n_in),
+                s.torch(dims),
+                "; ".join(s.notes),
+            )
+        )
+        for i, s in enumerate(shown)
+    ]
+    payload = {
+        "in": n_in,
+        "out": n_out,
+        "type": kind,
+        "count": len(found),
+        "solutions": [
+            {
+                "kernel_size": s.kernel,
+                "stride": s.stride,
+                "padding": s.padding,
+                "dilation": s.dilation,
+                "output_padding": s.output_padding,
+                "ceil_mode": s.ceil_mode,
+                "out": s.out,
+                "check": s.formula(n_in),
+                "pytorch": s.torch(dims),
+                "notes": list(s.notes),
+            }
+            for s in shown
+        ],
+    }
+    records = [
+        [
+            i + 1,
+            s.kernel,
+            s.stride,
+            s.padding,
+            s.dilation,
+            s.output_padding,
+            s.ceil_mode,
+            s.out,
+            s.formula(n_in),
+            s.torch(dims),
+            "; ".join(s.notes),
+        ]
+        for i, s in enumerate(shown)
+    ]
+    return Table(
+        title=f"{kind}: {n_in} -> {n_out}",
+        columns=list(SOLVE_COLUMNS),
+        rows=rows,
+        notes=notes,
+        payload=payload,
+        records=(
+            [
+                "rank",
+                "kernel_size",
+                "stride",
+                "padding",
+                "dilation",
+                "output_padding",
+                "ceil_mode",
+                "out",
+                "check",
+                "pytorch",
+                "notes",
+            ],
+            records,
+        ),
+    )
+
+
+# -- the layer catalogue ----------------------------------------------------------------
+
+CATALOG_NOTE = (
+    "Names match case- and underscore-insensitively; a name without a dimension (conv, "
+    "batch_norm, max_pool...) picks the variant from the input rank."
+)
+
+
+def catalog_args(entry: dict) -> str:
+    """A type's arguments as one line: required ones bare, the others name=default."""
+    parts = []
+    for a in entry["args"]:
+        d = a["default"]
+        text = a["name"] if d == "required" else f"{a['name']}={d}"
+        if a["choices"] and a["kind"] == "choice":
+            text += " (" + "|".join(a["choices"]) + ")"
+        parts.append(text)
+    return ", ".join(parts) or "-"
+
+
+def catalog_tables(entries: list, keys: list) -> list[Table]:
+    """`layers`: the types with their arguments and PyTorch defaults, then (``keys``) the
+    spec keys with examples. JSON is one list of both, types first."""
+    tables = []
+    if entries:
+        tables.append(
+            Table(
+                title="layercalc layer types",
+                columns=[
+                    Column("Type"),
+                    Column("Arguments (defaults)", wrap=True),
+                    Column("PyTorch", priority=1, wrap=True),
+                ],
+                rows=[
+                    Row(
+                        (
+                            e["type"] + (f" ({', '.join(e['aliases'])})" if e["aliases"] else ""),
+                            catalog_args(e),
+                            e["pytorch"],
+                        )
+                    )
+                    for e in entries
+                ],
+                notes=[CATALOG_NOTE],
+                records=(
+                    ["type", "family", "aliases", "arguments", "pytorch"],
+                    [
+                        [
+                            e["type"],
+                            e["family"],
+                            " ".join(e["aliases"]),
+                            catalog_args(e),
+                            e["pytorch"],
+                        ]
+                        for e in entries
+                    ],
+                ),
+                limit=None,
+            )
+        )
+    if keys:
+        tables.append(
+            Table(
+                title="spec keys",
+                columns=[
+                    Column("Key"),
+                    Column("Where"),
+                    Column("What", wrap=True),
+                    Column("Example", wrap=True),
+                ],
+                rows=[Row((k["key"], k["where"], k["doc"], k["example"])) for k in keys],
+                records=(
+                    ["key", "where", "what", "example"],
+                    [[k["key"], k["where"], k["doc"], k["example"]] for k in keys],
+                ),
+                limit=None,
+            )
+        )
+    if tables:
+        tables[0].payload = list(entries) + list(keys)
+    return tables
