@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from ..arith import (
-    adaptive_window,
     conv_transpose_output_size,
     prod,
     taps_on_input,
@@ -20,10 +19,7 @@ from ..arith import (
     unread_count,
     unread_inputs,
 )
-from ..layers.conv import Conv, ConvTranspose
-from ..layers.linear import Linear
-from ..layers.pool import AdaptivePool, Pool
-from ..layers.reshape import Flatten
+from ..layers.base import dim_names
 
 # what a conv's padding holds, by padding_mode: only "zeros" adds nothing to the sum
 PADDING = {
@@ -32,7 +28,6 @@ PADDING = {
     "replicate": "the replicate padding (copies of the border values)",
     "circular": "the circular padding (the input wrapped around)",
 }
-DIM_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 UNIT = {"length": "position", "depth": "plane", "height": "row", "width": "column"}
 
 
@@ -80,10 +75,6 @@ def _ranges(values: list[int]) -> str:
             parts.append(str(start) if start == prev else f"{start}–{prev}")
         start = prev = v
     return ", ".join(parts)
-
-
-def _dims(n_dims: int):
-    return DIM_NAMES.get(n_dims, tuple(f"dim {i}" for i in range(n_dims)))
 
 
 def _unread_note(dim: str, n: int, k: int, s: int, left: int, d: int, out: int) -> str:
@@ -158,93 +149,55 @@ def _shape(layer) -> list[str]:
     own = lt.explain_shape(a, layer.input_shapes, layer.output)
     if own:
         return own
-    if isinstance(lt, Conv):
-        dims = _dims(lt.dims)
-        lefts = [p[0] for p in a["_pads"]]
-        rights = [p[1] for p in a["_pads"]]
-        lines = _window_lines(
-            dims,
-            shape[-lt.dims :],
-            layer.output[-lt.dims :],
-            a["_k"],
-            a["_s"],
-            lefts,
-            rights,
-            a["_d"],
-        )
-        if a["padding"] == "same":
-            lines.append(
-                "padding='same': total d·(k − 1) split left "
-                + ", ".join(f"{x}" for x in lefts)
-                + ", right "
-                + ", ".join(f"{x}" for x in rights)
-            )
-        lines.append(f"channels: {a['in_channels']} -> {a['out_channels']} (out_channels)")
-        return lines
-    if isinstance(lt, ConvTranspose):
-        dims = _dims(lt.dims)
+    g = lt.geometry(a)
+    if g is not None and g.transposed:
         lines = ["out = (n − 1)·s − 2·p + d·(k − 1) + output_padding + 1"]
-        for i, dim in enumerate(dims):
+        for i, dim in enumerate(dim_names(g.dims)):
             n, k, s, p, d, op = (
-                shape[-lt.dims :][i],
-                a["_k"][i],
-                a["_s"][i],
-                a["_p"][i],
-                a["_d"][i],
-                a["_op"][i],
+                shape[-g.dims :][i],
+                g.kernel[i],
+                g.stride[i],
+                g.lefts[i],
+                g.dilation[i],
+                g.output_padding[i],
             )
             o = conv_transpose_output_size(n, k, s, p, d, op)
             lines.append(f"  {dim}: ({n} − 1)·{s} − 2·{p} + {d}·({k} − 1) + {op} + 1 = {o}")
         lines.append(f"channels: {a['in_channels']} -> {a['out_channels']} (out_channels)")
         return lines
-    if isinstance(lt, Pool):
-        dims = _dims(lt.dims)
-        p = list(a["_p"])
+    if g is not None:
         lines = _window_lines(
-            dims,
-            shape[-lt.dims :],
-            layer.output[-lt.dims :],
-            a["_k"],
-            a["_s"],
-            p,
-            p,
-            a["_d"],
-            a["ceil_mode"],
+            dim_names(g.dims),
+            shape[-g.dims :],
+            layer.output[-g.dims :],
+            g.kernel,
+            g.stride,
+            g.lefts,
+            g.rights,
+            g.dilation,
+            g.ceil_mode,
         )
-        if a["stride"] is None:
-            lines.insert(0, "stride defaults to kernel_size")
-        lines.append("channels unchanged")
+        if not lt.linear_map:  # a pool
+            if a["stride"] is None:
+                lines.insert(0, "stride defaults to kernel_size")
+            lines.append("channels unchanged")
+            return lines
+        if a["padding"] == "same":
+            lines.append(
+                "padding='same': total d·(k − 1) split left "
+                + ", ".join(f"{x}" for x in g.lefts)
+                + ", right "
+                + ", ".join(f"{x}" for x in g.rights)
+            )
+        lines.append(f"channels: {a['in_channels']} -> {a['out_channels']} (out_channels)")
         return lines
-    if isinstance(lt, AdaptivePool):
-        dims = _dims(lt.dims)
-        lines = ["out = output_size; window i covers [⌊i·n/out⌋, ⌈(i + 1)·n/out⌉)"]
-        for i, dim in enumerate(dims):
-            n, o = shape[-lt.dims :][i], layer.output[-lt.dims :][i]
-            sizes = {b - a_ for a_, b in (adaptive_window(j, n, o) for j in range(o))}
-            w = "/".join(str(v) for v in sorted(sizes))
-            lines.append(f"  {dim}: {n} -> {o} (windows of {w})")
-        return lines
-    if isinstance(lt, Linear):
-        return [
-            f"last dim: in_features {a['in_features']} -> out_features "
-            f"{a['out_features']}; the other dims {list(shape[:-1])} stay"
-        ]
     ins = layer.input_shapes
     if len(ins) > 1:
-        if lt.name in ("concat",):  # equal shapes too: a Fire module's 64 + 64
-            dim = a["dim"] % len(ins[0])
-            parts = " + ".join(str(s[dim]) for s in ins)
-            return [f"concatenated along dim {a['dim']}: {parts} = {layer.output[dim]}"]
         if len(set(map(tuple, ins))) == 1:
             return [f"{len(ins)} inputs of shape {list(ins[0])} merged element-wise"]
         return [
             "broadcast " + " and ".join(str(list(s)) for s in ins) + f" -> {list(layer.output)}"
         ]
-    if isinstance(lt, Flatten):
-        r = len(shape)
-        s0, e0 = a["start_dim"] % r, a["end_dim"] % r
-        part = shape[s0 : e0 + 1]
-        return [f"flatten dims {s0}..{e0}: {'·'.join(map(str, part))} = {num(prod(part))}"]
     if tuple(shape) == tuple(layer.output):
         return ["shape unchanged"]
     if prod(shape) == prod(layer.output):
@@ -278,14 +231,15 @@ def _params(layer) -> list[str]:
                 parts.append(f"{key} {num(t.numel)}")
         text = " + ".join(parts)
         has_bias = any(t.key == "bias" for t in params)
-        if isinstance(layer.type, (Conv, ConvTranspose, Linear)) and not has_bias:
+        if layer.type.linear_map and not has_bias:
             text += ", no bias"
         if len(params) > 1:
             text += f"; total {num(layer.params)}"
-        if isinstance(layer.type, Conv) and layer.args["groups"] != 1:
+        window = layer.type.geometry(layer.args) if layer.type.linear_map else None
+        if window is not None and not window.transposed and layer.args["groups"] != 1:
             g = layer.args["groups"]
             text += f" (in_channels/groups = {layer.args['in_channels']}/{g})"
-        if isinstance(layer.type, ConvTranspose):
+        if window is not None and window.transposed:
             text += " (weight is (in, out/groups, *k))"
         lines.append(text)
     for key, target, shape in layer.ties:  # `tie:` one tensor under two keys (GPT-2's head)
@@ -318,23 +272,24 @@ def _compare(layer):
         prod(shape) for key, _, shape in layer.ties if key == "weight"
     )
     touch = "touch real data"
-    if isinstance(lt, (Conv, ConvTranspose)):
-        n = _batch(shape, lt.dims)
-        sp_in, sp_out = shape[-lt.dims :], layer.output[-lt.dims :]
+    w = lt.geometry(a) if lt.linear_map else None
+    if w is not None:  # a conv or transposed conv
+        n = _batch(shape, w.dims)
+        sp_in, sp_out = shape[-w.dims :], layer.output[-w.dims :]
         c_in, c_out, g = a["in_channels"], a["out_channels"], a["groups"]
         inputs = c_in * prod(sp_in)
         outputs = c_out * prod(sp_out)
         macs = layer.macs // n
-        if isinstance(lt, Conv):
-            fan_in = (c_in // g) * prod(a["_k"])
+        if not w.transposed:
+            fan_in = (c_in // g) * prod(w.kernel)
             real = (
                 c_out
                 * (c_in // g)
                 * prod(
                     taps_on_input(
-                        sp_in[i], a["_k"][i], a["_s"][i], a["_pads"][i][0], a["_d"][i], sp_out[i]
+                        sp_in[i], w.kernel[i], w.stride[i], w.lefts[i], w.dilation[i], sp_out[i]
                     )
-                    for i in range(lt.dims)
+                    for i in range(w.dims)
                 )
             )
             mode = a["padding_mode"]
@@ -348,13 +303,13 @@ def _compare(layer):
                 * (c_out // g)
                 * prod(
                     transposed_taps_on_output(
-                        sp_in[i], a["_k"][i], a["_s"][i], a["_p"][i], a["_d"][i], sp_out[i]
+                        sp_in[i], w.kernel[i], w.stride[i], w.lefts[i], w.dilation[i], sp_out[i]
                     )
-                    for i in range(lt.dims)
+                    for i in range(w.dims)
                 )
             )
             waste = "the cropped border (padding)"
-    elif isinstance(lt, Linear):
+    elif lt.dense:
         n = shape[0] if len(shape) >= 2 else 1
         inputs = prod(shape) // n
         outputs = prod(layer.output) // n

@@ -5,8 +5,9 @@ spec (shown in the README and run by the tests). Rules are warnings unless promo
 a spec configures them under a top-level ``lint:`` mapping of code -> off|warning|error,
 and the command line overrides that (``--disable CODE``, ``--error CODE``).
 
-Pure: takes a built network, returns located diagnostics. Rules dispatch on the layer
-classes of the registry, never on type-name substrings.
+Pure: takes a built network, returns located diagnostics. Rules dispatch on what the
+layer types declare (``geometry``, ``linear_map``, ``dense``, ``cancels_channel_bias``,
+``dropout_between_layers``: layercalc.layers.base), never on classes or type names.
 """
 
 from __future__ import annotations
@@ -16,11 +17,6 @@ from dataclasses import dataclass
 
 from ..arith import effective_kernel, prod, taps_reaching
 from ..errors import Diagnostic, cut_short, did_you_mean
-from ..layers.conv import Conv, ConvTranspose
-from ..layers.linear import Linear
-from ..layers.norm import BatchNorm, InstanceNorm
-from ..layers.pool import Pool
-from ..layers.recurrent import Recurrent
 from ..yamlnodes import Mapping, Node, Scalar
 
 LEVELS = ("off", "warning", "error")
@@ -78,23 +74,32 @@ def _first_arg(layer, *names) -> str | None:
 # -- stride-drops-input ------------------------------------------------------------------
 
 
-def _window_params(layer):
-    """Per spatial dim (kernel, stride, left padding, dilation) of a conv or pool."""
-    a = layer.args
-    if isinstance(layer.type, Conv):
-        return [(k, s, p[0], d) for k, s, p, d in zip(a["_k"], a["_s"], a["_pads"], a["_d"])]
-    return list(zip(a["_k"], a["_s"], a["_p"], a["_d"]))
+def _gathering(layer):
+    """The window of a conv or pool (one that gathers its inputs: not transposed)."""
+    w = layer.type.geometry(layer.args)
+    return w if w is not None and not w.transposed else None
+
+
+def _conv(layer):
+    """The window of a (not transposed) convolution: a window with weights per tap."""
+    return _gathering(layer) if layer.type.linear_map else None
+
+
+def _window_params(w) -> list:
+    """Per spatial dim (kernel, stride, left padding, dilation) of a window."""
+    return list(zip(w.kernel, w.stride, w.lefts, w.dilation))
 
 
 def check_stride(net) -> Iterator[Finding]:
     for layer in net.layers:
-        if not isinstance(layer.type, (Conv, Pool)):
+        w = _gathering(layer)
+        if w is None:
             continue
-        dims = layer.type.dims
+        dims = w.dims
         sizes = _spatial(layer.input_shapes[0], dims)
         outs = _spatial(layer.output, dims)
         parts = []
-        for i, ((k, s, pl, d), n, o) in enumerate(zip(_window_params(layer), sizes, outs)):
+        for i, ((k, s, pl, d), n, o) in enumerate(zip(_window_params(w), sizes, outs)):
             span = effective_kernel(k, d)
             if span < s:
                 continue  # windows skip inputs between them by design (e.g. 1x1, stride 2)
@@ -139,19 +144,18 @@ def check_bias_before_norm(net) -> Iterator[Finding]:
     consumers = _consumers(net)
     for layer in net.layers:
         t = layer.type
-        if not isinstance(t, (Conv, ConvTranspose, Linear)) or not layer.args.get("bias"):
+        if not t.linear_map or not layer.args.get("bias"):
             continue
-        # the bias must lie along the channel axis the norm normalises (dim 1, batched)
-        if isinstance(t, Linear):
-            if len(layer.output) != 2:
-                continue
-        elif len(layer.output) != t.dims + 2:
+        # the bias must lie along the channel axis the norm normalises (dim 1, batched):
+        # (N, C) for a linear, (N, C, *spatial) for a conv
+        w = t.geometry(layer.args)
+        if len(layer.output) != (w.dims if w is not None else 0) + 2:
             continue
         users = consumers.get(layer.ref, [])
         if (
             not users
             or layer.name in net.outputs
-            or not all(isinstance(u.type, (BatchNorm, InstanceNorm)) for u in users)
+            or not all(u.type.cancels_channel_bias for u in users)
         ):
             continue
         c = layer.output[1]
@@ -171,10 +175,10 @@ def check_bias_before_norm(net) -> Iterator[Finding]:
 
 def check_checkerboard(net) -> Iterator[Finding]:
     for layer in net.layers:
-        if not isinstance(layer.type, ConvTranspose):
+        w = layer.type.geometry(layer.args)
+        if w is None or not w.transposed:
             continue
-        a = layer.args
-        bad = [(k, s, d) for k, s, d in zip(a["_k"], a["_s"], a["_d"]) if s > 1 and k % s]
+        bad = [(k, s, d) for k, s, d in zip(w.kernel, w.stride, w.dilation) if s > 1 and k % s]
         if not bad:
             continue
         k, s, d = bad[0]
@@ -196,12 +200,13 @@ def check_checkerboard(net) -> Iterator[Finding]:
 
 def check_kernel_exceeds_input(net) -> Iterator[Finding]:
     for layer in net.layers:
-        if not isinstance(layer.type, Conv):
+        w = _conv(layer)
+        if w is None:
             continue
-        dims = layer.type.dims
+        dims = w.dims
         sizes = _spatial(layer.input_shapes[0], dims)
         outs = _spatial(layer.output, dims)
-        params = _window_params(layer)
+        params = _window_params(w)
         ks = tuple(p[0] for p in params)
         used = tuple(
             taps_reaching(n, o, k, s, d, pl) for (k, s, pl, d), n, o in zip(params, sizes, outs)
@@ -231,10 +236,10 @@ def check_kernel_exceeds_input(net) -> Iterator[Finding]:
 
 def check_asymmetric_same(net) -> Iterator[Finding]:
     for layer in net.layers:
-        if not isinstance(layer.type, Conv) or layer.args.get("padding") != "same":
+        w = _conv(layer)
+        if w is None or layer.args.get("padding") != "same":
             continue
-        a = layer.args
-        for i, ((left, right), k) in enumerate(zip(a["_pads"], a["_k"])):
+        for i, ((left, right), k) in enumerate(zip(w.padding, w.kernel)):
             if left != right:
                 yield Finding(
                     layer,
@@ -256,7 +261,7 @@ def check_dominant_linear(net) -> Iterator[Finding]:
         return
     total = sum(layer.params for layer in holders)
     for layer in holders:
-        if not isinstance(layer.type, Linear):
+        if not layer.type.dense:
             continue
         p = layer.params
         if p < DOMINANT_MIN or p <= DOMINANT_SHARE * total:
@@ -278,7 +283,7 @@ def check_dominant_linear(net) -> Iterator[Finding]:
 
 def check_dropout_single_layer(net) -> Iterator[Finding]:
     for layer in net.layers:
-        if not isinstance(layer.type, Recurrent):
+        if not layer.type.dropout_between_layers:
             continue
         a = layer.args
         if a["dropout"] > 0 and a["num_layers"] == 1:

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..layers.conv import ConvTranspose
+from ..layers.base import Window
 
 MAX_RF_WORK = 5_000_000  # (position, tap) steps the exact transposed-conv traces may take
 
@@ -71,9 +71,20 @@ def _conv_step(f: Field, k: int, s: int, p: int, d: int) -> Field:
     return Field(f.size + d * (k - 1) * f.jump, f.jump * s, f.start - p * f.jump)
 
 
-def _tconv_params(layer):
-    a = layer.args
-    return a["_k"], a["_s"], a["_p"], a["_d"]
+def _transposed(layer):
+    """The window of a transposed conv, or None."""
+    w = layer.type.geometry(layer.args)
+    return w if w is not None and w.transposed else None
+
+
+def _tracer_window(layer):
+    """What the tracer follows through ``layer``: its transposed-conv :class:`Window`,
+    else its ``window`` (per dim (kernel, stride, left padding, dilation); () keeps
+    positions; None undefined)."""
+    w = _transposed(layer)
+    if w is not None:
+        return w
+    return layer.type.window(layer.args, layer.input_shapes, layer.output)
 
 
 class _TooCostly(Exception):
@@ -88,7 +99,7 @@ class _Tracer:
 
     def __init__(self, net, windows, budget: int = MAX_RF_WORK):
         self.net = net
-        self.windows = windows  # layer index -> window tuple, () or "tconv"
+        self.windows = windows  # layer index -> window tuple, (), or a transposed Window
         self.index = {ref: i for i, layer in enumerate(net.layers) for ref, _ in layer.produced()}
         self.inputs = net.spec.input_refs()
         self.first = next(iter(self.inputs))
@@ -108,8 +119,8 @@ class _Tracer:
                 continue
             layer = self.net.layers[i]
             w = self.windows[i]
-            if w == "tconv":
-                k, s, p, d = (v[axis] for v in _tconv_params(layer))
+            if isinstance(w, Window):  # a transposed conv
+                k, s, p, d = w.kernel[axis], w.stride[axis], w.lefts[axis], w.dilation[axis]
                 self._spend(len(pos) * k)
                 src = {
                     (o + p - t * d) // s for o in pos for t in range(k) if (o + p - t * d) % s == 0
@@ -172,11 +183,11 @@ def receptive_fields(net) -> list[LayerField]:
         res: object
         if bad is not None:
             res = _Undefined(bad.note)
-        elif isinstance(layer.type, ConvTranspose):
-            windows[i] = "tconv"
-            res = _tconv_forward(layer, srcs[0], rank)
+        elif (tw := _transposed(layer)) is not None:
+            windows[i] = tw
+            res = _tconv_forward(layer, tw, srcs[0], rank)
             if not isinstance(res, _Undefined):
-                per = tuple(v * s for v, s in zip(per or (1,) * rank, layer.args["_s"]))
+                per = tuple(v * s for v, s in zip(per or (1,) * rank, tw.stride))
         else:
             w = layer.type.window(layer.args, layer.input_shapes, layer.output)
             windows[i] = w
@@ -240,9 +251,9 @@ def _forward(layer, w, srcs, rank):
     return tuple(_conv_step(f, *w[axis]) for axis, f in enumerate(srcs[0]))
 
 
-def _tconv_forward(layer, src, rank):
+def _tconv_forward(layer, w, src, rank):
     """Jump and a provisional field; size and start are replaced by the exact trace."""
-    k, s = layer.args["_k"], layer.args["_s"]
+    k, s = w.kernel, w.stride
     if len(k) != rank or len(layer.output) != len(layer.input_shapes[0]):
         return _Undefined(f"undefined after {layer.type.name}")
     return tuple(Field(f.size, Fraction(f.jump) / s[a], f.start) for a, f in enumerate(src))
@@ -272,12 +283,6 @@ def input_interval(net, layer: str, axis: int, lo: int, hi: int | None = None):
 
     This is the exact rule the receptive fields follow; tests compare it with autograd.
     """
-    windows = {}
-    for i, member in enumerate(net.layers):
-        windows[i] = (
-            "tconv"
-            if isinstance(member.type, ConvTranspose)
-            else member.type.window(member.args, member.input_shapes, member.output)
-        )
+    windows = {i: _tracer_window(member) for i, member in enumerate(net.layers)}
     index = {member.name: i for i, member in enumerate(net.layers)}
     return _Tracer(net, windows).interval(index[layer], axis, lo, lo if hi is None else hi)

@@ -182,13 +182,7 @@ class Verification:
 def _index_inputs(net) -> set:
     """The network inputs (refs) that hold integer indices: those feeding an embedding."""
     refs = net.spec.input_refs()
-    return {
-        r
-        for layer in net.layers
-        if layer.type.name == "embedding"
-        for r in layer.inputs
-        if r in refs
-    }
+    return {r for layer in net.layers if layer.type.index_input for r in layer.inputs if r in refs}
 
 
 def output_producers(net) -> dict:
@@ -223,11 +217,11 @@ def integer_input_diagnostic(net, file: str | None = None) -> Diagnostic | None:
     if not index:
         return None
     for layer in net.layers:
-        if layer.type.name == "embedding" or not index.intersection(layer.inputs):
+        if layer.type.index_input or not index.intersection(layer.inputs):
             continue
         ref = next(r for r in layer.inputs if r in index)
         feeds = next(
-            layer for layer in net.layers if layer.type.name == "embedding" and ref in layer.inputs
+            layer for layer in net.layers if layer.type.index_input and ref in layer.inputs
         )
         node = layer.node
         return Diagnostic(
@@ -420,9 +414,9 @@ def _mask_inputs(net) -> dict:
     refs = net.spec.input_refs()
     out = {}
     for layer in net.layers:
-        for ref, role in zip(layer.inputs, layer.args.get("_roles", ())):
+        for ref, role in zip(layer.inputs, layer.type.roles(layer.args)):
             if ref in refs and role.endswith("mask"):
-                out.setdefault(ref, getattr(layer.type, "mask_attend", True))
+                out.setdefault(ref, layer.type.mask_attend)
     return out
 
 
@@ -437,7 +431,7 @@ def _make_inputs(rng, np, dtype, net) -> dict:
         highs = [
             layer.args["num_embeddings"]
             for layer in net.layers
-            if layer.type.name == "embedding" and ref in layer.inputs
+            if layer.type.index_input and ref in layer.inputs
         ]
         if ref in masks:
             attend = masks[ref]

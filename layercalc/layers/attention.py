@@ -464,9 +464,12 @@ class MHAProjection(LayerType):
                 Tensor("v_proj_weight", (E, a["_vdim"])),
             ]
         if a["bias"]:
-            ts.append(Tensor("in_proj_bias", (3 * E,)))
+            ts.append(Tensor("in_proj_bias", (3 * E,), is_bias=True))
         if a["add_bias_kv"]:
-            ts += [Tensor("bias_k", (1, 1, E)), Tensor("bias_v", (1, 1, E))]
+            ts += [
+                Tensor("bias_k", (1, 1, E), is_bias=True),
+                Tensor("bias_v", (1, 1, E), is_bias=True),
+            ]
         return ts
 
     def macs(self, a, shapes, out):

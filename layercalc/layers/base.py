@@ -67,9 +67,14 @@ class Arg(
         return self.default is REQUIRED
 
 
-class Tensor(namedtuple("Tensor", "key shape buffer dtype", defaults=(False, "float"))):
+class Tensor(
+    namedtuple("Tensor", "key shape buffer dtype is_bias", defaults=(False, "float", False))
+):
     """A parameter or buffer as PyTorch creates it: state_dict suffix and shape; dtype
-    "float" follows the spec's dtype, "int64" is for counters."""
+    "float" follows the spec's dtype, "int64" is for counters. ``is_bias``: the layer
+    type declares it a bias (an additive offset: bias, bias_ih_l0, in_proj_bias,
+    bias_k, ...), which the weight/bias split of the totals counts; nothing guesses
+    it from the key."""
 
     __slots__ = ()
 
@@ -77,11 +82,37 @@ class Tensor(namedtuple("Tensor", "key shape buffer dtype", defaults=(False, "fl
     def numel(self) -> int:
         return prod(self.shape)
 
+
+class Window(
+    namedtuple(
+        "Window",
+        "kernel stride padding dilation output_padding ceil_mode transposed",
+        defaults=(False, False),
+    )
+):
+    """A sliding window's geometry (conv, transposed conv, pool), one entry per spatial
+    dim, as PyTorch applies it: ``kernel``, ``stride``, ``padding`` as (left, right)
+    pairs (unequal only for a conv's padding='same' with an even span), ``dilation``,
+    ``output_padding`` (a transposed conv's; zeros otherwise), ``ceil_mode`` (a pool's
+    rounding) and ``transposed`` (a transposed conv: the window maps an input position
+    to ``kernel`` output positions rather than gathering them)."""
+
+    __slots__ = ()
+
     @property
-    def is_bias(self) -> bool:
-        """A bias by its state_dict suffix: bias, bias_ih_l0, in_proj_bias, ..."""
-        k = self.key
-        return k == "bias" or k.startswith("bias_") or k.endswith("_bias")
+    def dims(self) -> int:
+        """The number of spatial dims the window slides over."""
+        return len(self.kernel)
+
+    @property
+    def lefts(self) -> tuple:
+        """The padding before each spatial dim."""
+        return tuple(p[0] for p in self.padding)
+
+    @property
+    def rights(self) -> tuple:
+        """The padding after each spatial dim."""
+        return tuple(p[1] for p in self.padding)
 
 
 class Member(namedtuple("Member", "name type args inputs blame", defaults=(None,))):
@@ -111,6 +142,26 @@ class LayerType:
     # order, "NAME?" for those only a mapping names; the builder stores ``a["_roles"]``
     input_roles: tuple = ()
     composite: bool = False  # a module with submodules: rows from ``members``
+    # What the analyses (explain, lint, receptive fields, verify) may know of a type,
+    # declared here so none of them tests for a class; every flag is False by default:
+    #   linear_map   its output is a learned linear map of its input (``weight``) plus
+    #                an optional bias along the channel/feature dim (``bias`` argument):
+    #                conv, transposed conv, linear. explain compares it with a dense
+    #                layer; lint looks at its bias. Convolutions also have a ``geometry``
+    #   dense        every input feature reaches every output feature along the last
+    #                dim (``in_features`` -> ``out_features``): linear
+    #   cancels_channel_bias  it subtracts each channel's mean (batch and instance
+    #                norms), so a per-channel bias right before it has no effect
+    #   dropout_between_layers  its ``dropout`` argument acts only between its
+    #                ``num_layers`` stacked layers (RNN, LSTM, GRU; not the cells)
+    #   mask_attend  (True by default) a boolean mask input is True where a position
+    #                takes part (scaled_dot_product_attention); False: True masks it out
+    #                (MultiheadAttention)
+    linear_map: bool = False
+    dense: bool = False
+    cancels_channel_bias: bool = False
+    dropout_between_layers: bool = False
+    mask_attend: bool = True
 
     def __init__(self):
         self.arg_map = {a.name: a for a in self.args}
@@ -158,7 +209,17 @@ class LayerType:
     def macs(self, a: dict, shapes: list[tuple], out: tuple) -> int:
         return 0
 
+    def roles(self, a: dict) -> tuple:
+        """The roles of its inputs by position (``input_roles`` as the builder matched
+        them to ``from``: "query", "key_padding_mask", ...); () for a type without."""
+        return a.get("_roles", ())
+
     # -- insight -------------------------------------------------------------------
+    def geometry(self, a: dict) -> Window | None:
+        """The sliding window (:class:`Window`) of a conv, transposed conv or pool, from
+        the arguments ``infer`` normalised; None (the default) for every other type."""
+        return None
+
     def window(self, a: dict, shapes: list[tuple], out: tuple):
         """Per spatial dim (kernel, stride, left padding, dilation) for receptive fields,
         () for layers that keep positions (activations, norms), None when undefined."""
@@ -295,6 +356,15 @@ def resize_workspace(shape, out, temps: int) -> int:
         peak = max(peak, prev + temps * size + INDEX_ELEMENTS * out[i])
         prev = size
     return max(0, peak - prod(cur))
+
+
+# the spatial dims' names, by how many there are (explanations, diagnostics)
+DIM_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
+def dim_names(n_dims: int) -> tuple:
+    """("height", "width") for 2 spatial dims; "dim i" beyond 3."""
+    return DIM_NAMES.get(n_dims, tuple(f"dim {i}" for i in range(n_dims)))
 
 
 def fmt_dims(values: tuple) -> str:

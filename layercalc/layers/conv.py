@@ -16,6 +16,7 @@ from .base import (
     Arg,
     LayerType,
     Tensor,
+    Window,
     check_inferred,
     fmt_dims,
     per_dim,
@@ -61,6 +62,7 @@ def _check_kernel_entries(name: str, a: dict, dims: int):
 
 class Conv(LayerType):
     family = "convolution"
+    linear_map = True
     inferred = ("in_channels",)
     args = _COMMON + (
         Arg(
@@ -162,7 +164,7 @@ class Conv(LayerType):
         g = a["groups"]
         ts = [Tensor("weight", (a["out_channels"], a["in_channels"] // g) + a["_k"])]
         if a["bias"]:
-            ts.append(Tensor("bias", (a["out_channels"],)))
+            ts.append(Tensor("bias", (a["out_channels"],), is_bias=True))
         return ts
 
     def macs(self, a, shapes, out):
@@ -206,6 +208,9 @@ class Conv(LayerType):
             cols = 2 * prod(out)  # depthwise, tap by tap
         return padded + cols
 
+    def geometry(self, a):
+        return Window(a["_k"], a["_s"], a["_pads"], a["_d"], (0,) * self.dims)
+
     def window(self, a, shapes, out):
         return tuple((k, s, p[0], d) for k, s, p, d in zip(a["_k"], a["_s"], a["_pads"], a["_d"]))
 
@@ -228,6 +233,7 @@ class Conv(LayerType):
 
 class ConvTranspose(LayerType):
     family = "convolution"
+    linear_map = True
     inferred = ("in_channels",)
     args = _COMMON + (
         Arg("padding", "size", 0, min=0),
@@ -288,7 +294,7 @@ class ConvTranspose(LayerType):
         g = a["groups"]
         ts = [Tensor("weight", (a["in_channels"], a["out_channels"] // g) + a["_k"])]
         if a["bias"]:
-            ts.append(Tensor("bias", (a["out_channels"],)))
+            ts.append(Tensor("bias", (a["out_channels"],), is_bias=True))
         return ts
 
     def macs(self, a, shapes, out):
@@ -322,6 +328,10 @@ class ConvTranspose(LayerType):
             )
         )
         return cols + n * a["out_channels"] * full
+
+    def geometry(self, a):
+        pads = tuple((p, p) for p in a["_p"])
+        return Window(a["_k"], a["_s"], pads, a["_d"], a["_op"], transposed=True)
 
     def window(self, a, shapes, out):
         return None  # see layercalc.analyses.receptive for the transposed-conv receptive-field rule

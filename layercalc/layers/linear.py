@@ -12,6 +12,8 @@ class Linear(LayerType):
     aliases = ("dense", "fc")
     family = "linear"
     doc = "torch.nn.Linear"
+    linear_map = True
+    dense = True
     inferred = ("in_features",)
     args = (
         Arg("out_features", "int", min=1),
@@ -29,7 +31,7 @@ class Linear(LayerType):
     def tensors(self, a, shapes, out):
         ts = [Tensor("weight", (a["out_features"], a["in_features"]))]
         if a["bias"]:
-            ts.append(Tensor("bias", (a["out_features"],)))
+            ts.append(Tensor("bias", (a["out_features"],), is_bias=True))
         return ts
 
     def macs(self, a, shapes, out):
@@ -58,6 +60,12 @@ class Linear(LayerType):
 
     def window(self, a, shapes, out):
         return None  # every output sees the whole input
+
+    def explain_shape(self, a, shapes, out):
+        return [
+            f"last dim: in_features {a['in_features']} -> out_features "
+            f"{a['out_features']}; the other dims {list(shapes[0][:-1])} stay"
+        ]
 
     def summary(self, a):
         return f"{a['in_features']}->{a['out_features']}" + ("" if a["bias"] else " bias=False")

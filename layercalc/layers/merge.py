@@ -191,6 +191,11 @@ class Concat(LayerType):
     def window(self, a, shapes, out):
         return ()
 
+    def explain_shape(self, a, shapes, out):
+        dim = a["dim"] % len(shapes[0])  # equal sizes too: a Fire module's 64 + 64
+        parts = " + ".join(str(s[dim]) for s in shapes)
+        return [f"concatenated along dim {a['dim']}: {parts} = {out[dim]}"]
+
     def summary(self, a):
         return f"dim={a['dim']}"
 

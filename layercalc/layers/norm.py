@@ -44,7 +44,7 @@ def _stats_workspace(stats: int) -> int:
 def _stats_tensors(c, affine, track):
     ts = []
     if affine:
-        ts += [Tensor("weight", (c,)), Tensor("bias", (c,))]
+        ts += [Tensor("weight", (c,)), Tensor("bias", (c,), is_bias=True)]
     if track:
         ts += [
             Tensor("running_mean", (c,), buffer=True),
@@ -56,6 +56,7 @@ def _stats_tensors(c, affine, track):
 
 class BatchNorm(LayerType):
     family = "normalization"
+    cancels_channel_bias = True
     inferred = ("num_features",)
     args = (
         Arg("eps", "float", 1e-5),
@@ -131,6 +132,7 @@ class BatchNorm(LayerType):
 
 class InstanceNorm(LayerType):
     family = "normalization"
+    cancels_channel_bias = True
     inferred = ("num_features",)
     args = (
         Arg("eps", "float", 1e-5),
@@ -278,7 +280,7 @@ class LayerNorm(LayerType):
             return []
         ts = [Tensor("weight", a["_ns"])]
         if a["bias"]:
-            ts.append(Tensor("bias", a["_ns"]))
+            ts.append(Tensor("bias", a["_ns"], is_bias=True))
         return ts
 
 
@@ -339,7 +341,7 @@ class GroupNorm(LayerType):
 
     def tensors(self, a, shapes, out):
         c = a["num_channels"]
-        return [Tensor("weight", (c,)), Tensor("bias", (c,))] if a["affine"] else []
+        return [Tensor("weight", (c,)), Tensor("bias", (c,), is_bias=True)] if a["affine"] else []
 
     def summary(self, a):
         return f"groups={a['num_groups']}"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from ..arith import effective_kernel, pool_output_size, prod
+from ..arith import adaptive_window, effective_kernel, pool_output_size, prod
 from ..errors import LayerError
 from .base import (
     INDEX_ELEMENTS,
     Arg,
     LayerType,
+    Window,
+    dim_names,
     fmt_dims,
     per_dim,
     rebuild,
@@ -147,6 +149,10 @@ class Pool(LayerType):
             scratch += prod(o) + INDEX_ELEMENTS * max(o)
         return scratch
 
+    def geometry(self, a):
+        pads = tuple((p, p) for p in a["_p"])
+        return Window(a["_k"], a["_s"], pads, a["_d"], (0,) * self.dims, a["ceil_mode"])
+
     def window(self, a, shapes, out):
         return tuple(zip(a["_k"], a["_s"], a["_p"], a["_d"]))
 
@@ -226,6 +232,15 @@ class AdaptivePool(LayerType):
                 return None  # uneven windows: no single kernel/stride describes it
             res.append((n // o, n // o, 0, 1))
         return tuple(res)
+
+    def explain_shape(self, a, shapes, out):
+        lines = ["out = output_size; window i covers [⌊i·n/out⌋, ⌈(i + 1)·n/out⌉)"]
+        sp_in, sp_out = shapes[0][-self.dims :], out[-self.dims :]
+        for dim, n, o in zip(dim_names(self.dims), sp_in, sp_out):
+            sizes = {end - start for start, end in (adaptive_window(j, n, o) for j in range(o))}
+            w = "/".join(str(v) for v in sorted(sizes))
+            lines.append(f"  {dim}: {n} -> {o} (windows of {w})")
+        return lines
 
     def summary(self, a):
         return "out=" + fmt_dims(a["_out"])

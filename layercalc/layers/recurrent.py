@@ -133,6 +133,7 @@ class Recurrent(LayerType):
 
     family = "recurrent"
     merge = True  # the initial states are optional further inputs
+    dropout_between_layers = True
     inferred = ("input_size",)
 
     def __init__(self, mode: str):
@@ -330,8 +331,8 @@ class Recurrent(LayerType):
                 ]
                 if a["bias"]:
                     ts += [
-                        Tensor(f"bias_ih_l{k}{sfx}", (G * H,)),
-                        Tensor(f"bias_hh_l{k}{sfx}", (G * H,)),
+                        Tensor(f"bias_ih_l{k}{sfx}", (G * H,), is_bias=True),
+                        Tensor(f"bias_hh_l{k}{sfx}", (G * H,), is_bias=True),
                     ]
                 if P:
                     ts.append(Tensor(f"weight_hr_l{k}{sfx}", (P, H)))
@@ -661,7 +662,10 @@ class RecurrentCell(LayerType):
         G, H = self.gates, a["hidden_size"]
         ts = [Tensor("weight_ih", (G * H, a["input_size"])), Tensor("weight_hh", (G * H, H))]
         if a["bias"]:
-            ts += [Tensor("bias_ih", (G * H,)), Tensor("bias_hh", (G * H,))]
+            ts += [
+                Tensor("bias_ih", (G * H,), is_bias=True),
+                Tensor("bias_hh", (G * H,), is_bias=True),
+            ]
         return ts
 
     def macs(self, a, shapes, out):

@@ -71,6 +71,13 @@ class Flatten(LayerType):
     def window(self, a, shapes, out):
         return None
 
+    def explain_shape(self, a, shapes, out):
+        shape = shapes[0]
+        r = len(shape)
+        s0, e0 = a["start_dim"] % r, a["end_dim"] % r
+        part = shape[s0 : e0 + 1]
+        return [f"flatten dims {s0}..{e0}: {'·'.join(map(str, part))} = {prod(part):,}"]
+
     def summary(self, a):
         return (
             ""
