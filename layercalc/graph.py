@@ -224,6 +224,20 @@ class Network:
         tensor it is."""
         return self.out_refs
 
+    def last_uses(self, keep=()) -> dict:
+        """Ref -> index of the last layer reading it; ``len(layers)`` for tensors kept to
+        the end (the network outputs and the refs in ``keep``). A ref no layer reads and
+        nothing keeps is absent. The one plan of lifetimes: verify frees each array after
+        this step, and the memory figures of verify and cost count it live until then."""
+        last = {}
+        for i, layer in enumerate(self.layers):
+            for src in layer.inputs:
+                last[src] = i
+        end = len(self.layers)
+        for ref in (*self.out_refs.values(), *keep):
+            last[ref] = end
+        return last
+
     def totals(self) -> dict:
         return {
             "params": sum(layer.params for layer in self.layers),

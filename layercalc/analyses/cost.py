@@ -93,21 +93,14 @@ def _tensor_bytes(tensors, dtype_bytes: int, buffer: bool) -> int:
     )
 
 
-def output_producers(net) -> list[str]:
-    """Leaf-layer names (or "input") whose tensors are the network's outputs."""
-    return list(net.output_refs().values())
-
-
 def _last_uses(net) -> dict:
-    end = len(net.layers)
+    """Network.last_uses, with a tensor no layer reads freed where it is made (an input
+    that feeds nothing at once: -1)."""
     last = dict.fromkeys(net.spec.input_refs(), -1)
     for i, layer in enumerate(net.layers):
         for ref, _ in layer.produced():
-            last.setdefault(ref, i)
-        for src in layer.inputs:
-            last[src] = i
-    for name in output_producers(net):
-        last[name] = end
+            last[ref] = i
+    last.update(net.last_uses())
     return last
 
 
@@ -157,7 +150,7 @@ def gradient_peak(net, req: set | None = None) -> int:
     inputs = net.spec.input_refs()
     if req is not None:
         inputs = {**inputs, **{r: None for r in nbytes if r not in req}}
-    live_set = set(output_producers(net)) - set(inputs)
+    live_set = set(net.output_refs().values()) - set(inputs)
     live = sum(nbytes[n] for n in live_set)
     peak = live
     for layer in reversed(net.layers):

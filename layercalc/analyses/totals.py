@@ -288,11 +288,3 @@ def default_sources(net: Network, layer_index: int) -> list[str]:
         if layer_index == 0
         else [net.layers[layer_index - 1].ref]
     )
-
-
-def human_bytes(n: int) -> str:
-    """Bytes in binary units, stated as such: 10,543,872 -> '10.06 MiB'."""
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:,.2f} {unit}"
-    return f"{n:,} B"

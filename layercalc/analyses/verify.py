@@ -9,7 +9,6 @@ shapes alone, before NumPy is imported, so an oversized run is refused, not kill
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 
@@ -33,59 +32,6 @@ ZIP_ENTRY = 512
 # chunk.tobytes(); nditer may also buffer a chunk of an array that is neither C- nor
 # F-contiguous. So saving needs up to twice the smaller of 16 MiB and the largest array.
 SAVE_CHUNK = 16 * 2**20
-
-# the units of expect's max_param_memory (layercalc.check.MEMORY_UNITS): a bare K, M, G
-# or T is refused in both places, as it could mean either power
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 10**3,
-    "mb": 10**6,
-    "gb": 10**9,
-    "tb": 10**12,
-    "kib": 2**10,
-    "mib": 2**20,
-    "gib": 2**30,
-    "tib": 2**40,
-}
-
-
-MAX_SIZE = 2**63 - 1  # bytes: no machine has more, and larger sizes are typos
-
-
-def parse_size(text: str) -> int:
-    """A memory size: bytes, or with KB/MB/GB (powers of 1000) or KiB/MiB/GiB (1024).
-    ASCII digits only, no sign, exponent, NaN or infinity; computed exactly (no float),
-    from one byte to MAX_SIZE; anything else is a ValueError.
-
-    >>> parse_size("512MiB"), parse_size("2GiB"), parse_size("1.5GB"), parse_size("1000")
-    (536870912, 2147483648, 1500000000, 1000)
-    """
-    from fractions import Fraction
-
-    shown = repr(str(text)) if len(str(text)) <= 40 else repr(str(text)[:37] + "...")
-    m = re.fullmatch(
-        r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([a-zA-Z]*)\s*", str(text), flags=re.ASCII
-    )
-    unit = m.group(2).lower() if m else None
-    if m is not None and unit in ("k", "m", "g", "t"):
-        raise ValueError(
-            f"'{m.group(2)}' is not a memory unit in {shown}; write "
-            f"{unit.upper()}B (powers of 1000) or {unit.upper()}iB (powers of "
-            "1024)"
-        )
-    if m is None or unit not in _UNITS:
-        raise ValueError(f"expected a size like 512MiB or 2GiB, got {shown}")
-    whole, _, frac = m.group(1).partition(".")
-    if len(whole.lstrip("0")) > 20:  # above MAX_SIZE in any unit; keeps the ints small
-        raise ValueError(f"the size must be at most {MAX_SIZE:,} bytes, got {shown}")
-    # 30 decimals are exact to the byte even in TiB; more would only slow int() down
-    value = int(Fraction(f"{whole or 0}.{frac[:30] or 0}") * _UNITS[unit])
-    if value < 1:
-        raise ValueError(f"the size must be at least one byte, got {shown}")
-    if value > MAX_SIZE:
-        raise ValueError(f"the size must be at most {MAX_SIZE:,} bytes, got {shown}")
-    return value
 
 
 @dataclass
@@ -185,27 +131,11 @@ def _index_inputs(net) -> set:
     return {r for layer in net.layers if layer.type.index_input for r in layer.inputs if r in refs}
 
 
-def output_producers(net) -> dict:
-    """Network output name -> the leaf layer whose array it is."""
-    return net.output_refs()
-
-
 def _last_uses(net, save: bool = False) -> dict:
-    """Producer name -> index of the last layer reading it (len(layers) for arrays kept
-    to the end: the network outputs, and the input when ``save`` keeps it for the file).
-    The one plan of lifetimes: :func:`run` drops each array right after this step and
-    :func:`estimate_memory` counts it live until then. A producer missing from the map
-    is never read: run drops it at once."""
-    last = {}
-    for i, layer in enumerate(net.layers):
-        for src in layer.inputs:
-            last[src] = i
-    for producer in output_producers(net).values():
-        last[producer] = len(net.layers)
-    if save:
-        for ref in net.spec.input_refs():
-            last[ref] = len(net.layers)
-    return last
+    """Network.last_uses: the input kept to the end too when ``save`` keeps it for the
+    file. :func:`run` drops each array right after its step (at once when it is absent)
+    and :func:`estimate_memory` counts it live until then."""
+    return net.last_uses(net.spec.input_refs() if save else ())
 
 
 def integer_input_diagnostic(net, file: str | None = None) -> Diagnostic | None:
@@ -291,7 +221,7 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
             largest = max([largest, *sizes_w])
     end = live + kept + records
     if save:
-        outs = output_producers(net)
+        outs = net.output_refs()
         for name, producer in outs.items():
             keys.append(len(name) + 7 if len(outs) > 1 else 6)
             largest = max(largest, sizes[producer])
@@ -300,7 +230,7 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
 
 
 def memory_diagnostic(net, estimate: int, limit: int, file: str | None = None) -> Diagnostic:
-    from .totals import human_bytes
+    from ..units import human_bytes
 
     node = net.spec.input_node
     return Diagnostic(
@@ -598,7 +528,7 @@ def run(
             if last.get(src) == i:
                 values.pop(src, None)
     if save and failed is None:
-        outs = output_producers(net)
+        outs = net.output_refs()
         if len(outs) == 1:
             arrays["output"] = values[next(iter(outs.values()))]
         else:
