@@ -22,6 +22,8 @@ LAZY_COMMANDS = {
     "explain": "insight",
     "solve": "insight",
     "help": "docs",
+    "export": "export",
+    "import": "imports",
 }
 
 
