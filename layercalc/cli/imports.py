@@ -5,6 +5,7 @@ layercalc.cli.import_onnx), imported only when it runs."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import click
 
