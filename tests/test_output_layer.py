@@ -172,3 +172,10 @@ def test_depth_collapses_every_per_layer_view_alike():
         full = run(command, RESNET, "--format", "csv").stdout
         one = run(command, RESNET, "--format", "csv", "--depth", "1").stdout
         assert len(one.splitlines()) < len(full.splitlines()), command
+
+
+@pytest.mark.parametrize("command", VIEW_COMMANDS)
+def test_piped_output_has_no_trailing_spaces(command):
+    for fmt in FORMATS:
+        out = run(command, RESNET, "--format", fmt, COLUMNS="80").stdout
+        assert not [line for line in out.splitlines() if line.endswith(" ")], (command, fmt)
