@@ -88,6 +88,7 @@ def _box_lines(t: Table, opts: Options) -> list:
     from .boxtable import BoxTable, fit_lines
 
     table = BoxTable(text_of(t.title) or None, text_of(t.caption) or None)
+    lead = [[(line, "bold")] for line in fit_lines([text_of(x) for x in t.lead], opts.width)]
     for c in t.columns:
         table.add_column(c.header, c.numeric, c.wrap, c.priority, c.shape, c.name)
     n = len(t.columns)
@@ -110,7 +111,7 @@ def _box_lines(t: Table, opts: Options) -> list:
     if t.footer is not None:
         table.add_section()
         table.add_row([text_of(c) for c in t.footer], style="bold")
-    lines = table.segments(opts.width)
+    lines = lead + (table.segments(opts.width) if t.columns and t.rows else [])
     style = {"passed": "bold green", "failed": "bold red"}.get(t.status, "")
     for note in fit_lines([text_of(x) for x in t.notes], opts.width):
         lines.append([(note, style)] if style else note)
@@ -170,6 +171,12 @@ def render_markdown(tables: list[Table], opts: Options) -> str:
         if t.sections is not None:
             out += _document_markdown(t) + [""]
             continue
+        out += [text_of(x, markdown_text) for x in t.lead] + ([""] if t.lead else [])
+        if t.details:
+            out += [f"<details><summary>{text_of(t.details, markdown_text)}</summary>", ""]
+        if not t.rows:
+            out += [f"- {text_of(x, markdown_text)}" for x in t.notes] + [""]
+            continue
         out.append("| " + " | ".join(c.header for c in t.columns) + " |")
         out.append("|" + "|".join("---:" if c.numeric else "---" for c in t.columns) + "|")
         for row in t.rows:
@@ -180,6 +187,8 @@ def render_markdown(tables: list[Table], opts: Options) -> str:
         if t.footer is not None:
             out.append("| " + " | ".join(_md_cell(c) for c in t.footer) + " |")
         out.append("")
+        if t.details:
+            out += ["</details>", ""]
         out += [f"- {text_of(x, markdown_text)}" for x in t.notes]
         out.append("")
     return "\n".join(out)
@@ -259,6 +268,22 @@ def _value(obj, pad: str) -> str:
     return "{\n" + ",\n".join(lines) + "\n" + pad + "}"
 
 
+def _gh(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def render_github(tables: list[Table], opts: Options) -> str:
+    """GitHub Actions workflow commands: a notice per annotation, at its file and line
+    (spec text escaped by printable before the command's own %-encoding)."""
+    out = []
+    for t in tables:
+        for file, line, message in t.annotations:
+            where = f"file={_gh(text_of(file), True)}" + (f",line={line}" if line else "")
+            out.append(f"::notice {where}::{_gh(text_of(message))}")
+    return "".join(line + "\n" for line in out)
+
+
 # the format names, in the order --help lists them; the only such list
 RENDERERS = {
     "table": render_table,
@@ -267,7 +292,9 @@ RENDERERS = {
     "csv": render_csv,
 }
 FORMATS = tuple(RENDERERS)
+# views that annotate lines of a file (diff) may also be rendered as workflow commands
+ANNOTATED = {**RENDERERS, "github": render_github}
 
 
 def render(tables: list[Table], fmt: str, opts: Options | None = None) -> str:
-    return RENDERERS[fmt](tables, opts or Options())
+    return ANNOTATED[fmt](tables, opts or Options())

@@ -72,3 +72,6 @@ class Table:
     tree: bool = False  # name cells are indented by their row's level
     limit: int | None = MAX_ROWS  # rows a terminal shows before it cuts
     error: bool = False  # an invalid spec: only its JSON payload is rendered
+    lead: list = field(default_factory=list)  # lines above the table (a summary)
+    details: object = None  # Markdown: the table folded under <details>, this its summary
+    annotations: list = field(default_factory=list)  # (file, line or None, message)

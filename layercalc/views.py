@@ -803,3 +803,258 @@ def catalog_tables(entries: list, keys: list) -> list[Table]:
     if tables:
         tables[0].payload = list(entries) + list(keys)
     return tables
+
+
+# -- diff -------------------------------------------------------------------------------
+
+DIFF_COLUMNS = (
+    Column(""),
+    Column("Layer", name=True),
+    Column("Type", priority=3),
+    Column("Output", shape=True, wrap=True),
+    Column("Params", True),
+    Column("MACs", True, 1),
+    Column("Memory", True, 2),
+)
+DIFF_MARKS = {"added": "+", "removed": "-", "changed": "~", "renamed": ">"}
+METRIC_NAMES = {
+    "params": "Parameters",
+    "trainable": "Trainable",
+    "buffers": "Buffers",
+    "macs": "MACs",
+    "param_memory": "Parameter memory",
+    "peak_memory": "Inference peak",
+    "layers": "Layers",
+}
+
+
+def _signed(n: int, unit: str) -> str:
+    if unit == "bytes":
+        return ("+" if n > 0 else "-" if n < 0 else "±") + human_bytes(abs(n))
+    return f"{n:+,}" if n else "±0"
+
+
+def _delta(old: int, new: int, unit: str = "count") -> str:
+    """'25,557,032 -> 26,757,032 (+1,200,000, +4.70%)'."""
+    from .analyses.diff import percent
+
+    show = human_bytes if unit == "bytes" else num
+    if old == new:
+        return f"{show(new)} (unchanged)"
+    p = percent(old, new)
+    return f"{show(old)} -> {show(new)} ({_signed(new - old, unit)}" + (
+        f", {p:+.2f}%)" if p is not None else ")"
+    )
+
+
+def _pair(old, new, show) -> str:
+    if old == new:
+        return show(new)
+    return f"{show(old)} -> {show(new)}"
+
+
+def diff_summary(d) -> tuple:
+    """One line for a pull request: the parameter change, the MACs, the output, and how
+    many layers changed."""
+    from .analyses.diff import percent
+
+    po, pn = d.totals["params"]
+    mo, mn = d.totals["macs"]
+    p, m = percent(po, pn), percent(mo, mn)
+    parts = [
+        f"params {_signed(pn - po, 'count')}"
+        + (f" ({p:+.2f}%)" if p is not None and pn != po else ""),
+        f"MACs {_signed(mn - mo, 'count')}"
+        + (f" ({m:+.2f}%)" if m is not None and mn != mo else ""),
+        ("output ", *_output_change(d)) if d.output_changed else "output unchanged",
+    ]
+    counts = [f"{d.count(s)} {s}" for s in ("changed", "added", "removed", "renamed") if d.count(s)]
+    n = sum(d.count(s) for s in ("changed", "added", "removed", "renamed"))
+    parts.append(
+        (f"{n} layers differ: " if n != 1 else "1 layer differs: ") + ", ".join(counts)
+        if n
+        else "no layer differs"
+    )
+    return _joined([p if isinstance(p, tuple) else (p,) for p in parts])
+
+
+def _json_shape(value) -> tuple:
+    """A network output as diff shows it: a shape, or each named output's (names are
+    spec text)."""
+    if value is None:
+        return ("none",)
+    if isinstance(value, dict):
+        return _joined([(Spec(k), f" {shape_text(v)}") for k, v in value.items()])
+    return (shape_text(value),)
+
+
+def _output_change(d) -> tuple:
+    if not d.output_changed:
+        return (*_json_shape(d.output[1]), " (unchanged)")
+    return (*_json_shape(d.output[0]), " -> ", *_json_shape(d.output[1]))
+
+
+def diff_table(d, old_file: str, new_file: str, old_name=None, new_name=None) -> Table:
+    """`diff`: the changed, added, removed and renamed layers (each run of unchanged
+    layers one row), the totals' deltas under the table, the JSON of every change."""
+    rows, records, annotations = [], [], []
+    same = 0
+    for c in d.changes + [None]:
+        if c is None or c.status != "same":
+            if same:
+                rows.append(
+                    Row(
+                        (
+                            "",
+                            f"({same:,} layer{'s' * (same != 1)} unchanged)",
+                            "",
+                            "",
+                            "",
+                            "",
+                            "",
+                        ),
+                        kind="cut",
+                    )
+                )
+                same = 0
+            if c is None:
+                break
+        else:
+            same += 1
+            continue
+        a, b = c.old, c.new
+        x = b or a
+        name = Spec(x.name) if c.status != "renamed" else (Spec(a.name), " -> ", Spec(b.name))
+        typ = (
+            Spec(x.type)
+            if not (a and b) or a.type == b.type
+            else (Spec(a.type), " -> ", Spec(b.type))
+        )
+        output = (
+            _pair(a.output if a else None, b.output if b else None, shape_text)
+            if a and b
+            else shape_text(x.output)
+        )
+        params = _pair(a.params, b.params, num) if a and b else num(x.params)
+        macs = _pair(a.macs, b.macs, num) if a and b else num(x.macs)
+        memory = (
+            _pair(a.activation_bytes, b.activation_bytes, human_bytes)
+            if a and b
+            else human_bytes(x.activation_bytes)
+        )
+        rows.append(
+            Row((DIFF_MARKS[c.status], name, typ, output, params, macs, memory), kind="layer")
+        )
+        records.append(
+            [
+                Spec(old_file),
+                Spec(new_file),
+                c.status,
+                Spec(a.name) if a else "",
+                Spec(b.name) if b else "",
+                Spec(x.type),
+                shape_text(a.output) if a else "",
+                shape_text(b.output) if b else "",
+                a.params if a else "",
+                b.params if b else "",
+                a.macs if a else "",
+                b.macs if b else "",
+            ]
+        )
+        what = ", ".join(c.what) if c.what else ""
+        if c.status == "added":
+            message = (
+                Spec(x.name),
+                f" added: {x.type}, output {shape_text(x.output)}, {num(x.params)} params",
+            )
+        elif c.status == "removed":
+            message = (Spec(x.name), f" removed ({num(x.params)} params)")
+        elif c.status == "renamed":
+            message = (Spec(a.name), " renamed to ", Spec(b.name))
+        else:
+            message = (
+                Spec(x.name),
+                f" changed ({what}): output {output}, params {params}, MACs {macs}",
+            )
+        annotations.append((Spec(new_file), b.line if b else None, message))
+    notes = [
+        f"{METRIC_NAMES[k]}: {_delta(o, n, unit)}" for k, unit in _units() for o, n in [d.totals[k]]
+    ]
+    notes.append(("Output: ", *_output_change(d)))
+    if d.failed:
+        notes.append("--fail-on: " + ", ".join(d.failed))
+    from .analyses.diff import percent
+
+    payload = {
+        "old": old_file,
+        "new": new_file,
+        "old_name": old_name,
+        "new_name": new_name,
+        "summary": "".join(map(str, diff_summary(d))),
+        "changes": [
+            {
+                "status": c.status,
+                "old": None if c.old is None else _item_json(c.old),
+                "new": None if c.new is None else _item_json(c.new),
+                "what": list(c.what),
+            }
+            for c in d.changes
+            if c.status != "same"
+        ],
+        "unchanged": d.count("same"),
+        "totals": {
+            k: {"old": o, "new": n, "delta": n - o, "percent": percent(o, n)}
+            for k, (o, n) in d.totals.items()
+        },
+        "output": {"old": d.output[0], "new": d.output[1], "changed": d.output_changed},
+        "failed": list(d.failed),
+    }
+    return Table(
+        title=Spec(new_name or old_name or new_file),  # the network under review
+        caption=(Spec(old_file), " -> ", Spec(new_file)),
+        columns=list(DIFF_COLUMNS),
+        rows=rows,
+        notes=notes,
+        status="failed" if d.failed else "",
+        payload=payload,
+        records=(
+            [
+                "old_file",
+                "new_file",
+                "status",
+                "old_name",
+                "new_name",
+                "type",
+                "old_output",
+                "new_output",
+                "old_params",
+                "new_params",
+                "old_macs",
+                "new_macs",
+            ],
+            records,
+        ),
+        lead=[diff_summary(d)],
+        details=f"{len(d.changes) - d.count('same'):,} of {len(d.changes):,} layers differ",
+        annotations=annotations,
+        limit=None,
+    )
+
+
+def _units():
+    from .analyses.diff import METRICS
+
+    return list(METRICS.items())
+
+
+def _item_json(x) -> dict:
+    return {
+        "name": x.name,
+        "type": x.type,
+        "args": x.args,
+        "output": list(x.output),
+        "params": x.params,
+        "macs": x.macs,
+        "activation_bytes": x.activation_bytes,
+        "line": x.line,
+    }

@@ -91,7 +91,7 @@ layers:
     "file-name": (FILE, BASE + LAYERS + "expect: {params: 1}\n"),
 }
 
-SPEC_COMMANDS = ("shape", "params", "cost", "rf", "explain", "verify", "check")
+SPEC_COMMANDS = ("shape", "params", "cost", "rf", "explain", "verify", "check", "diff")
 TYPE_COMMANDS = ("layers", "help")  # text from the command line: type names, topics
 NO_TEXT = {"schema": "prints the registry's schema", "solve": "takes and prints numbers"}
 
@@ -173,6 +173,10 @@ def test_hostile_text_is_printed_escaped(tmp_path, capsys, field, command, fmt):
         argv = [command, HOSTILE]
     elif command == "explain" and field == "from":
         argv = [command, str(path), HOSTILE]  # an unknown LAYER argument too
+    elif command == "diff":  # every layer of the spec added to a one-layer spec
+        old = tmp_path / "old.yaml"
+        old.write_text("input: [1, 3, 8, 8]\nlayers: [relu]\n")
+        argv = [command, str(old), str(path)]
     else:
         argv = [command, str(path)]
     if fmt is not None:
@@ -240,6 +244,13 @@ OWN_MARKDOWN = {
 }
 
 
+# diff's pull-request comment folds its table: <details><summary>N of M layers
+# differ</summary> (numbers only) and </details>
+OWN_HTML_BLOCK = re.compile(
+    r"(<details><summary>[0-9,]+ of [0-9,]+ layers? differs?</summary>|</details>)\n"
+)
+
+
 def markdown_texts(out: str) -> list[str]:
     """The text of each inline run (heading, cell, list item) as GitHub would show it,
     after asserting that the Markdown holds nothing but layercalc's own constructs: no
@@ -250,7 +261,11 @@ def markdown_texts(out: str) -> list[str]:
     for token in md.parse(out):
         children = token.children or []
         for t in [token, *children]:
-            assert t.type in OWN_MARKDOWN or (t.type == "html_inline" and t.content == "<br>"), (
+            assert (
+                t.type in OWN_MARKDOWN
+                or (t.type == "html_inline" and t.content == "<br>")
+                or (t.type == "html_block" and OWN_HTML_BLOCK.fullmatch(t.content))
+            ), (
                 t.type,
                 t.content,
                 token.content,

@@ -24,6 +24,7 @@ LAZY_COMMANDS = {
     "help": "docs",
     "export": "export",
     "import": "imports",
+    "diff": "diff",
 }
 
 
