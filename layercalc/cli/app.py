@@ -25,6 +25,7 @@ LAZY_COMMANDS = {
     "export": "export",
     "import": "imports",
     "diff": "diff",
+    "draw": "draw",
 }
 
 
