@@ -209,3 +209,9 @@ def test_git_revisions_in_a_repository(tmp_path, monkeypatch):
         ).stdout.count("\n")
         == 3
     )  # nothing written or checked out
+
+
+def test_fits_80_columns():
+    r = run("diff", SPECS / "resnet18.yaml", SPECS / "resnet50.yaml", "--depth", "1", COLUMNS="80")
+    assert r.exit_code == 0
+    assert max(len(line) for line in r.stdout.splitlines()) <= 80
