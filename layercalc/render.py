@@ -234,7 +234,8 @@ _encode = json.JSONEncoder().encode  # compact lines come from the C encoder
 def render_json_tables(tables: list[Table], opts: Options) -> str:
     """The tables' JSON payloads (a table without one, a part of a larger view, adds
     nothing)."""
-    return render_json([t.payload for t in tables if t.payload is not None], opts.as_list)
+    payloads = [t.payload() if callable(t.payload) else t.payload for t in tables]
+    return render_json([p for p in payloads if p is not None], opts.as_list)
 
 
 def render_json(payloads: list, as_list: bool = False) -> str:

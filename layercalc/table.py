@@ -66,7 +66,9 @@ class Table:
     footer: tuple | None = None  # the totals row
     notes: list = field(default_factory=list)  # lines under the table
     status: str = ""  # "passed" or "failed": the notes' colour
-    payload: object = None  # the JSON value (SPEC.md section 7 for shape and params)
+    # the JSON value (SPEC.md section 7 for shape and params), or a function making it:
+    # computed only when the JSON renderer asks
+    payload: object = None
     records: tuple | None = None  # CSV: (header, rows of plain values)
     sections: list | None = None  # a document instead of rows: (heading, lines) pairs
     tree: bool = False  # name cells are indented by their row's level

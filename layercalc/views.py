@@ -189,7 +189,7 @@ def network_table(net, view: str, depth: int | None = None) -> Table:
         rows=rows,
         footer=footer,
         notes=summary(net, view),
-        payload=network_json(net),
+        payload=lambda: network_json(net),
         records=(header, records),
         tree=True,
     )
@@ -266,30 +266,33 @@ def cost_table(net, c, depth: int | None = None) -> Table:
     shown = collapse(net, c.layers, depth, merge)
     file = Spec(net.spec.file)
     t = c.totals
-    payload = {
-        "file": net.spec.file,
-        "name": net.name,
-        "dtype": c.dtype,
-        "dtype_bytes": c.dtype_bytes,
-        "batch": c.batch,
-        "spec_batch": c.spec_batch,
-        "legend": LEGEND,
-        "layers": [
-            {
-                "name": x.name,
-                "type": x.type,
-                "output": list(x.output),
-                "macs": x.macs,
-                "flops": x.flops,
-                "activation_elements": x.activation_elements,
-                "activation_bytes": x.activation_bytes,
-                "params": x.params,
-                **({"call": x.call} if x.call != 1 else {}),
-            }
-            for x in c.layers
-        ],
-        "totals": dict(t),
-    }
+
+    def payload():
+        return {
+            "file": net.spec.file,
+            "name": net.name,
+            "dtype": c.dtype,
+            "dtype_bytes": c.dtype_bytes,
+            "batch": c.batch,
+            "spec_batch": c.spec_batch,
+            "legend": LEGEND,
+            "layers": [
+                {
+                    "name": x.name,
+                    "type": x.type,
+                    "output": list(x.output),
+                    "macs": x.macs,
+                    "flops": x.flops,
+                    "activation_elements": x.activation_elements,
+                    "activation_bytes": x.activation_bytes,
+                    "params": x.params,
+                    **({"call": x.call} if x.call != 1 else {}),
+                }
+                for x in c.layers
+            ],
+            "totals": dict(t),
+        }
+
     return Table(
         title=Spec(net.name),
         caption=file,
@@ -416,23 +419,28 @@ def rf_table(net, fields, depth: int | None = None) -> Table:
                     f.note,
                 ]
             )
-    payload = {
-        "file": net.spec.file,
-        "name": net.name,
-        "layers": [
-            {
-                "name": f.name,
-                "type": f.type,
-                "output": list(f.output),
-                "fields": None
-                if f.fields is None
-                else [{"size": x.size, "jump": str(x.jump), "start": x.start} for x in f.fields],
-                "note": f.note,
-                **({"call": f.call} if f.call != 1 else {}),
-            }
-            for f in fields
-        ],
-    }
+
+    def payload():
+        return {
+            "file": net.spec.file,
+            "name": net.name,
+            "layers": [
+                {
+                    "name": f.name,
+                    "type": f.type,
+                    "output": list(f.output),
+                    "fields": None
+                    if f.fields is None
+                    else [
+                        {"size": x.size, "jump": str(x.jump), "start": x.start} for x in f.fields
+                    ],
+                    "note": f.note,
+                    **({"call": f.call} if f.call != 1 else {}),
+                }
+                for f in fields
+            ],
+        }
+
     return Table(
         title=Spec(net.name),
         caption=file,
@@ -591,25 +599,28 @@ def explain_table(net, file: str, items) -> Table:
                 records.append(
                     [Spec(file), Spec(e.name), Spec(e.shown_type), section, text.strip()]
                 )
-    payload = {
-        "file": file,
-        "name": net.name,
-        "layers": [
-            {
-                "name": e.name,
-                "type": e.type,
-                "input": e.inputs,
-                "output": list(e.output),
-                "shape": e.shape,
-                "params": e.params,
-                "compare": e.compare,
-                "figures": e.figures,
-                "text": lines(e),
-                **({"call": e.call} if e.call != 1 else {}),
-            }
-            for e in items
-        ],
-    }
+
+    def payload():
+        return {
+            "file": file,
+            "name": net.name,
+            "layers": [
+                {
+                    "name": e.name,
+                    "type": e.type,
+                    "input": e.inputs,
+                    "output": list(e.output),
+                    "shape": e.shape,
+                    "params": e.params,
+                    "compare": e.compare,
+                    "figures": e.figures,
+                    "text": lines(e),
+                    **({"call": e.call} if e.call != 1 else {}),
+                }
+                for e in items
+            ],
+        }
+
     return Table(
         title=Spec(net.name),
         caption=Spec(file),
