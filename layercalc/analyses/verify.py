@@ -380,6 +380,29 @@ def _make_inputs(rng, np, dtype, net) -> dict:
     return out
 
 
+def _given(np, np_dtype, tensor, arr):
+    """A tensor's array from a weights file: int64 for counters, else the run's dtype
+    (float16 and bfloat16 widened); of the calculated shape (compare checked it)."""
+    arr = np.asarray(arr)
+    want = np.int64 if tensor.dtype == "int64" else np_dtype
+    return arr.astype(want, copy=arr.dtype != want).reshape(tuple(tensor.shape))
+
+
+def _given_inputs(np, np_dtype, net, inputs: dict) -> dict:
+    """The --input-file arrays by ref, in the spec's order: integer indices for an
+    embedding's input, booleans kept for masks, else the run's dtype."""
+    index = _index_inputs(net)
+    out = {}
+    for ref in net.spec.input_refs():
+        arr = np.asarray(inputs[ref])
+        if ref in index:
+            arr = arr.astype(np.int64)
+        elif arr.dtype != np.bool_:
+            arr = arr.astype(np_dtype)
+        out[ref] = arr
+    return out
+
+
 def _nonfinite(np, y) -> str | None:
     """What is not finite in ``y`` ("is all NaN", "contains NaN", "contains infinite
     values"), or None. Reductions only, no array allocated: a minimum and a maximum,
@@ -426,9 +449,15 @@ def run(
     progress=None,
     estimate: int | None = None,
     file: str | None = None,
+    weights: dict | None = None,
+    inputs: dict | None = None,
 ) -> Verification:
     """Run ``net`` forward in NumPy and check every layer. ``progress(i, n, name)`` is
-    called before layer i. With ``save`` the result keeps every array for save_npz."""
+    called before layer i. With ``save`` the result keeps every array for save_npz.
+    ``weights`` (state_dict key -> array, every tensor of the network, checked first
+    by layercalc.weights.compare) replaces the seeded parameters and buffers, and
+    ``inputs`` (ref -> array, of the spec's shapes) the seeded input; floating-point
+    arrays are converted to ``dtype``."""
     import numpy as np
 
     t0 = time.perf_counter()
@@ -442,7 +471,11 @@ def run(
         estimate if estimate is not None else estimate_memory(net, dtype, save),
     )
     last = _last_uses(net, save)  # the lifetimes estimate_memory counted
-    values = _make_inputs(rng, np, np_dtype, net)
+    values = (
+        _make_inputs(rng, np, np_dtype, net)
+        if inputs is None
+        else _given_inputs(np, np_dtype, net, inputs)
+    )
     arrays = dict(values) if save else None  # "input", or "input.NAME" for each
     for ref in list(values):
         if ref not in last:  # no layer reads it and it is not saved
@@ -472,7 +505,10 @@ def run(
         w, xs, ys = {}, None, ()
         held_params = held_buffers = 0
         for tensor in layer.tensors:
-            arr = _fill(rng, np, np_dtype, tensor, layer)
+            if weights is None:
+                arr = _fill(rng, np, np_dtype, tensor, layer)
+            else:
+                arr = _given(np, np_dtype, tensor, weights[layer.state_key(tensor.key)])
             w[tensor.key] = arr
             if tensor.buffer:
                 held_buffers += arr.size

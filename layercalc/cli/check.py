@@ -188,11 +188,30 @@ def _in_dir(d: str, base: str, errors: dict) -> list[str]:
     return [base] if _lexists(os.path.join(d, base), d, errors) else []
 
 
-def run_checks(paths, sets, input_shape, max_layers, levels) -> list[Checked]:
+def _weights_found(weights, strip, add):
+    """The tensors of --weights (key -> shape, prefixes applied), or the Diagnostic of a
+    file that cannot be read; None without --weights."""
+    if weights is None:
+        return None
+    from .. import weights as w
+
+    try:
+        return w.rename(w.shapes(weights), strip, add)
+    except w.WeightsError as exc:
+        return exc.diagnostic(weights)
+
+
+def run_checks(
+    paths, sets, input_shape, max_layers, levels, weights=None, strip=None, add=None
+) -> list[Checked]:
+    """Every file's verdict; with ``weights`` (a checkpoint's path) each valid network's
+    state_dict is compared with its tensors too (prefix ``strip`` removed, ``add`` put
+    in front)."""
     from ..analyses.expectations import check_network
     from ..errors import Diagnostic
 
     items = expand(paths)
+    found = _weights_found(weights, strip, add)
     results = load_all([f for f in items if isinstance(f, str)], sets, input_shape, max_layers)
     by_file = iter(results)
     checked = []
@@ -204,6 +223,12 @@ def run_checks(paths, sets, input_shape, max_layers, levels) -> list[Checked]:
         diags = list(r.diagnostics)
         if r.net is not None:
             diags += check_network(r.net, r.file, levels)
+            if isinstance(found, Diagnostic):
+                diags.append(found)
+            elif found is not None:
+                from ..weights import compare
+
+                diags += compare(r.net, found, weights, r.file)
         checked.append(Checked(r.file, r.net, diags))
     return checked
 
@@ -242,7 +267,8 @@ def render_human(checked, strict) -> str:
         for d in c.diagnostics:
             sev = style(f"{d.severity}[{d.code}]", fg=colour.get(d.severity), bold=True)
             lines.append(f"{printable(d.location())}: {sev}: {printable(d.message)}")
-            snippet = source_snippet(d, sources)
+            # a weights file's diagnostics stand at the file: no source line to show
+            snippet = [] if d.file and d.file != c.file else source_snippet(d, sources)
             lines += ["  " + style(x, dim=True) for x in snippet]
             if d.hint:
                 lines.append("  " + style(f"= hint: {printable(d.hint)}", dim=True))
@@ -355,7 +381,43 @@ def render_rules() -> str:
 )
 @click.option("--strict", is_flag=True, help="warnings fail the check too")
 @click.option("--list-rules", is_flag=True, help="list the lint rules and exit")
-def check(files, sets, input_shape, fmt, max_layers, width, disable, promote, strict, list_rules):
+@click.option(
+    "--weights",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="compare every state_dict key and shape with a checkpoint "
+    "(.safetensors, .npz; .pt/.pth/.bin with torch)",
+)
+@click.option(
+    "--strip-prefix",
+    "strip_prefix",
+    default=None,
+    metavar="P",
+    help="remove P from the front of the checkpoint's keys (module., model.)",
+)
+@click.option(
+    "--add-prefix",
+    "add_prefix",
+    default=None,
+    metavar="P",
+    help="put P in front of the checkpoint's keys",
+)
+def check(
+    files,
+    sets,
+    input_shape,
+    fmt,
+    max_layers,
+    width,
+    disable,
+    promote,
+    strict,
+    list_rules,
+    weights,
+    strip_prefix,
+    add_prefix,
+):
     """Check spec files for CI: validity, `expect:` assertions and lint rules.
 
     FILE may be a spec, a directory (searched recursively for *.yaml and *.yml) or `-`
@@ -367,6 +429,10 @@ def check(files, sets, input_shape, fmt, max_layers, width, disable, promote, st
     `warnings`). Lint rules are warnings unless promoted, here or in the spec's `lint:`
     mapping (`lint: {bias-before-norm: off, stride-drops-input: error}`); the command
     line wins.
+
+    --weights FILE compares the checkpoint's keys and shapes with each network's
+    state_dict: weights-missing and weights-shape at the layer's line,
+    weights-unexpected at the file.
 
     Exit codes: 0 every file passes, 1 any error (or warning, with --strict), 2 usage error.
     """
@@ -384,7 +450,13 @@ def check(files, sets, input_shape, fmt, max_layers, width, disable, promote, st
     levels = {**{c: "off" for c in off}, **{c: "error" for c in err}}
     if fmt is None:
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "human"
-    checked = run_checks(files, sets, input_shape, max_layers, levels)
+    if (strip_prefix or add_prefix) and weights is None:
+        raise click.UsageError(
+            "--strip-prefix and --add-prefix rename --weights keys: give --weights"
+        )
+    checked = run_checks(
+        files, sets, input_shape, max_layers, levels, weights, strip_prefix, add_prefix
+    )
     if fmt == "json":
         several = len(files) > 1 or any(os.path.isdir(f) for f in files if f != "-")
         text = render_json(checked, strict, several)

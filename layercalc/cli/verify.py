@@ -116,6 +116,37 @@ class _Progress:
             self.bar.stop()
 
 
+def _read(path, what: str, strip=None, add=None):
+    """The arrays of --weights (prefixes applied) or --input-file, the Diagnostic of a
+    file that cannot be read, or None when the option is not given."""
+    if path is None:
+        return None
+    from .. import weights as w
+
+    try:
+        if what == "input file":
+            return w.load_input(path)
+        return w.rename(w.load(path), strip, add)
+    except w.WeightsError as exc:
+        return exc.diagnostic(path, what)
+
+
+def _given(r, arrays, weights, given, input_file, core) -> list:
+    """The errors that keep a network from running on the given weights and input:
+    an unreadable file, a missing, unexpected or mis-shaped tensor, an input of
+    another shape. Empty when it may run."""
+    from .. import weights as w
+    from ..errors import Diagnostic
+
+    out = []
+    out += [found for found in (arrays, given) if isinstance(found, Diagnostic)]
+    if arrays is not None and not isinstance(arrays, Diagnostic):
+        out += w.compare(r.net, arrays, weights, r.file)
+    if given is not None and not isinstance(given, Diagnostic):
+        out += w.input_diagnostics(r.net, given, input_file, core._index_inputs(r.net), r.file)
+    return out
+
+
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option(
@@ -150,10 +181,55 @@ class _Progress:
     metavar="SIZE",
     help="refuse runs whose estimated peak memory exceeds SIZE (512MiB, 2GiB)",
 )
+@click.option(
+    "--weights",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="run on a checkpoint's tensors (.safetensors, .npz; .pt/.pth/.bin with "
+    "torch) instead of random ones",
+)
+@click.option(
+    "--strip-prefix",
+    "strip_prefix",
+    default=None,
+    metavar="P",
+    help="remove P from the front of the checkpoint's keys (module., model.)",
+)
+@click.option(
+    "--add-prefix",
+    "add_prefix",
+    default=None,
+    metavar="P",
+    help="put P in front of the checkpoint's keys",
+)
+@click.option(
+    "--input-file",
+    "input_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="X.npy",
+    help="feed this input (.npy, or .npz with 'input' or 'input.NAME') instead of a random one",
+)
 @spec_options()
 @click_option(DEPTH)
 def verify(
-    specs, seed, save, dtype, max_memory, sets, input_shape, fmt, max_layers, width, full, depth
+    specs,
+    seed,
+    save,
+    dtype,
+    max_memory,
+    weights,
+    strip_prefix,
+    add_prefix,
+    input_file,
+    sets,
+    input_shape,
+    fmt,
+    max_layers,
+    width,
+    full,
+    depth,
 ):
     """Run the network for real in NumPy and check every calculated number.
 
@@ -163,9 +239,17 @@ def verify(
     shape and its tensors hold the calculated parameter and buffer counts. The peak
     memory is estimated first, and a run above --max-memory is refused. Exit 0 when
     everything agrees, 1 otherwise.
+
+    --weights FILE runs on a checkpoint's tensors (compared first, as `check
+    --weights` does: nothing runs when one is missing, unexpected or mis-shaped) and
+    --input-file on a real input; --save then writes those, with the output they give.
     """
     if save is not None and len(specs) != 1:
         raise click.UsageError("--save writes one network's arrays: give exactly one SPEC")
+    if (strip_prefix or add_prefix) and weights is None:
+        raise click.UsageError(
+            "--strip-prefix and --add-prefix rename --weights keys: give --weights"
+        )
     from ..analyses import verify as core
     from ..errors import Diagnostic
     from ..outfile import OutputError, check_target
@@ -182,6 +266,10 @@ def verify(
 
     results = load_all(specs, sets, input_shape, max_layers)
     runs = []  # (result, verification or None)
+    arrays = given = None  # the --weights and --input-file arrays, read once
+    if any(r.net is not None for r in results):
+        arrays = _read(weights, "weights file", strip_prefix, add_prefix)
+        given = _read(input_file, "input file")
     for r in results:
         if r.net is None:
             runs.append((r, None))
@@ -193,6 +281,13 @@ def verify(
             r.diagnostics.append(refusal)
             runs.append((r, None))
             continue
+        from .. import weights as w
+
+        found = _given(r, arrays, weights, given, input_file, core)
+        if found:
+            r.diagnostics += found
+            runs.append((r, None))
+            continue
         if save is not None:
             try:
                 _, st = check_target(save)  # before the run: a bad --save costs no forward pass
@@ -201,14 +296,25 @@ def verify(
                 unwritable(r, exc)
                 runs.append((r, None))
                 continue
-        estimate = core.estimate_memory(r.net, dtype, save is not None)
+        # a checkpoint's tensors are all held from the start, as --save holds them
+        estimate = core.estimate_memory(r.net, dtype, save is not None or arrays is not None)
         if estimate > max_memory:
             r.diagnostics.append(core.memory_diagnostic(r.net, estimate, max_memory, r.file))
             runs.append((r, None))
             continue
         progress = _Progress(f"verify {r.file}", r.net)
         try:
-            v = core.run(r.net, seed, dtype, save is not None, progress, estimate, r.file)
+            v = core.run(
+                r.net,
+                seed,
+                dtype,
+                save is not None,
+                progress,
+                estimate,
+                r.file,
+                weights=arrays,
+                inputs=None if given is None else w.match_inputs(r.net, given),
+            )
         finally:
             progress.close()
         warning = core.nonfinite_diagnostic(r.net, v, r.file)
