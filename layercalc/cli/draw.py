@@ -1,0 +1,97 @@
+"""`layercalc draw SPEC`: the network as a picture (svg, html) or graph text (dot,
+mermaid); see layercalc.draw."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from ..draw import FORMATS, STYLES, SUFFIXES
+from .common import click_option, emit
+from .options import DEPTH, INPUT, MAX_LAYERS, SETS
+from .run import Outcome, format_diagnostic
+
+
+@click.command()
+@click.argument("spec", metavar="SPEC")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    metavar="FILE",
+    default=None,
+    help="write to FILE (replaced atomically) instead of standard output",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="svg (default), html (svg + shape table, zoom/pan), dot (Graphviz), mermaid; "
+    "with -o, taken from FILE's suffix when not given",
+)
+@click.option(
+    "--style",
+    type=click.Choice(STYLES),
+    default="graph",
+    show_default=True,
+    help="graph: one box per layer with edges; blocks: feature maps as 3-D boxes (CNNs)",
+)
+@click.option(
+    "--direction",
+    type=click.Choice(("TB", "LR")),
+    default="TB",
+    show_default=True,
+    help="graph flows top to bottom or left to right",
+)
+@click_option(DEPTH)
+@click_option(SETS)
+@click_option(INPUT)
+@click_option(MAX_LAYERS)
+def draw(spec, output, fmt, style, direction, depth, sets, input_shape, max_layers):
+    """Draw a network: SVG, HTML, Graphviz dot or Mermaid.
+
+    \b
+      layercalc draw specs/dcgan_discriminator.yaml -o dcgan.svg
+      layercalc draw specs/resnet50.yaml --depth 1 -o resnet50.html
+      layercalc draw specs/lenet5.yaml --style blocks -o lenet5.svg
+      layercalc draw specs/unet.yaml --format mermaid
+
+    graph: one node per layer (per collapsed group with --depth) with its name, type,
+    key arguments, output shape and parameters; an edge per `from`; groups as labelled
+    frames; colours by layer family; totals in the caption. blocks: each feature map a
+    box sized by its height, width and channels (log-scaled), for sequential CNNs.
+    The SVG is self-contained and the same spec always gives the same bytes.
+    """
+    from ..analyses.loading import analyse
+    from ..draw import draw as render
+    from ..errors import Diagnostic
+    from ..spec import Limits
+
+    if fmt is None:
+        suffix = os.path.splitext(output)[1].lower() if output else ""
+        fmt = SUFFIXES.get(suffix, "svg")
+    if style == "blocks" and fmt not in ("svg", "html"):
+        raise click.UsageError("--style blocks is a picture: use --format svg or html")
+    result = analyse(spec, sets, input_shape, Limits(max_layers=max_layers))
+    err = [format_diagnostic(d) for d in result.diagnostics]
+    if result.net is None:
+        return emit(Outcome("", err, 1))
+    text = render(result.net, fmt, depth, direction, style)
+    if output is None:
+        return emit(Outcome(text, err, 0))
+    from ..outfile import OutputError, write_atomic
+
+    data = text.encode("utf-8")
+    try:
+        write_atomic(output, lambda fh: fh.write(data))
+    except OutputError as exc:
+        d = Diagnostic(
+            "unwritable", f"cannot write {output}: {exc.reason}", file=spec, hint=exc.hint
+        )
+        return emit(Outcome("", [*err, format_diagnostic(d)], 1))
+    return emit(Outcome("", err, 0))
+
+
+COMMANDS = (draw,)

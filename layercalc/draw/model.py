@@ -1,0 +1,237 @@
+"""The diagram of a network at a depth, as plain data: nodes (one per non-group row of
+`layercalc shape --depth N`, plus one per network input), the edges between them (one
+per distinct producer -> consumer pair of `from` references), and the groups drawn as
+clusters (the group rows that stay open at that depth)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from ..analyses.totals import network_totals, rows
+from ..text import printable, shape_text
+
+CHAR_WIDTH = 7.2  # px per character cell of a monospace font at 12 px
+LINE_HEIGHT = 15  # px between baselines
+FONT_SIZE = 12
+MAX_LINE = 44  # characters per label line before wrapping
+
+
+def cells(text: str) -> int:
+    """Character cells ``text`` takes in a monospace font: East Asian wide and full-width
+    characters take two, combining marks none (printable() has already escaped controls
+    and invisible characters, which are then plain ASCII)."""
+    if text.isascii():
+        return len(text)
+    n = 0
+    for c in text:
+        if c.isascii():
+            n += 1
+        elif unicodedata.combining(c):
+            continue
+        else:
+            n += 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+    return n
+
+
+def text_width(text: str) -> float:
+    return cells(text) * CHAR_WIDTH
+
+
+def wrap(text: str, limit: int = MAX_LINE) -> list[str]:
+    """``text`` (already printable) in lines of at most ``limit`` cells: broken at spaces
+    where it can, inside a word where it must (a long hostile name)."""
+    if cells(text) <= limit:
+        return [text]
+    out: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        while cells(word) > limit:
+            room = limit - cells(line) - (1 if line else 0)
+            if room < 8:
+                if line:
+                    out.append(line)
+                line, room = "", limit
+            head, word = _cut(word, room)
+            out.append(f"{line} {head}" if line else head)
+            line = ""
+        if not line:
+            line = word
+        elif cells(line) + 1 + cells(word) <= limit:
+            line = f"{line} {word}"
+        else:
+            out.append(line)
+            line = word
+    if line or not out:
+        out.append(line)
+    return out
+
+
+def _cut(word: str, room: int) -> tuple[str, str]:
+    n = 0
+    for i, c in enumerate(word):
+        n += cells(c)
+        if n > room:
+            return word[:i] or word[:1], word[i:] or word[1:]
+    return word, ""
+
+
+def number(n: int) -> str:
+    return f"{n:,}"
+
+
+def si(n: int) -> str:
+    """A count shortly: 23.5M, 4.1G, 9,408."""
+    for div, unit in ((10**12, "T"), (10**9, "G"), (10**6, "M")):
+        if n >= div:
+            return f"{n / div:.1f}{unit}"
+    return number(n)
+
+
+class Node:
+    __slots__ = ("id", "kind", "name", "family", "lines", "output", "params", "macs", "index")
+
+    def __init__(self, id, kind, name, family, lines, output, params=0, macs=0, index=0):
+        self.id = id  # "n0", "n1", ... (inputs: "i0", ...)
+        self.kind = kind  # "layer", "collapsed" or "input"
+        self.name = name  # raw spec text
+        self.family = family
+        self.lines = lines  # label lines, printable (not yet escaped for a format)
+        self.output = output
+        self.params = params
+        self.macs = macs
+        self.index = index  # position among the drawn nodes (inputs first)
+
+
+class Cluster:
+    __slots__ = ("id", "name", "type", "parent", "members", "label")
+
+    def __init__(self, id, name, type, parent):
+        self.id = id
+        self.name = name
+        self.type = type
+        self.parent = parent  # index of the enclosing drawn cluster, or None
+        self.members: list[int] = []  # node indices, directly or nested
+        self.label = printable(f"{name} ({type})")
+
+
+class Diagram:
+    __slots__ = ("title", "nodes", "edges", "clusters", "paths", "rows", "caption", "unknown")
+
+    def __init__(self):
+        self.title = ""
+        self.nodes: list[Node] = []
+        self.edges: list[tuple[int, int]] = []
+        self.clusters: list[Cluster] = []
+        self.paths: list[tuple] = []  # per node: cluster indices, outermost first
+        self.rows: list = []  # the non-group rows, one per layer/collapsed node
+        self.caption: list[str] = []
+        self.unknown: list[str] = []  # refs no drawn node produces (should stay empty)
+
+
+def _label(row) -> list[str]:
+    lines = wrap(printable(row.name))
+    head = row.type if not row.args else f"{row.type} {row.args}"
+    if row.kind == "collapsed":
+        head = f"{row.type} · {row.args}"
+    lines += wrap(printable(head))
+    lines += wrap("→ " + shape_text(row.output))
+    if row.params:
+        lines.append(f"{number(row.params)} params")
+    return lines
+
+
+def diagram(net, depth: int | None = None) -> Diagram:
+    """The nodes, edges and clusters of ``net`` as `shape --depth depth` shows it (None:
+    every layer)."""
+    d = Diagram()
+    d.title = printable(net.name)
+    for ref, shape in net.spec.input_refs().items():
+        idx = len(d.nodes)
+        lines = wrap(printable(ref)) + wrap("→ " + shape_text(shape))
+        d.nodes.append(Node(f"i{idx}", "input", ref, "input", lines, tuple(shape), index=idx))
+        d.paths.append(())
+    producer: dict[str, int] = {n.name: n.index for n in d.nodes}
+    table = [r for r in rows(net, depth) if r.kind != "group"]
+    d.rows = table
+    # walk the layers as rows() does: which layers each node holds, which groups stay open
+    starts: dict[int, list[int]] = {}
+    for gi, g in enumerate(net.groups):
+        starts.setdefault(g.first, []).append(gi)
+    spans: list[range] = []
+    open_: list[tuple[int, int]] = []  # (group's last layer, cluster index)
+    gcluster: dict[int, int] = {}
+    layers = net.layers
+    i = 0
+    while i < len(layers):
+        while open_ and open_[-1][0] <= i:
+            open_.pop()
+        step = None
+        for gi in starts.get(i, ()):
+            g = net.groups[gi]
+            if depth is not None and g.depth >= depth:
+                step = range(g.first, g.last)
+                break
+            c = Cluster(f"c{len(d.clusters)}", g.name, g.type, open_[-1][1] if open_ else None)
+            gcluster[gi] = len(d.clusters)
+            d.clusters.append(c)
+            open_.append((g.last, gcluster[gi]))
+            while open_ and open_[-1][0] <= i:  # an empty group closes at once
+                open_.pop()
+        if step is None:
+            step = range(i, i + 1)
+        spans.append(step)
+        d.paths.append(tuple(c for _, c in open_))
+        i = max(step.stop, i + 1)
+    if len(spans) != len(table):  # cannot happen: the walk is rows()'s
+        raise AssertionError(f"{len(spans)} spans for {len(table)} rows")
+    for span, row in zip(spans, table):
+        idx = len(d.nodes)
+        members = [layers[k] for k in span]
+        if row.kind == "layer":
+            family = members[0].type.family
+        else:
+            family = "group"
+        d.nodes.append(
+            Node(
+                f"n{idx}",
+                row.kind,
+                row.name,
+                family,
+                _label(row),
+                row.output,
+                row.params,
+                row.macs,
+                idx,
+            )
+        )
+        for layer in members:
+            for ref, _ in layer.produced():
+                producer[ref] = idx
+    seen = set()
+    for span, node in zip(spans, d.nodes[len(d.nodes) - len(spans) :]):
+        for k in span:
+            for ref in layers[k].inputs:
+                p = producer.get(ref)
+                if p is None:
+                    d.unknown.append(ref)
+                    continue
+                if p != node.index and (p, node.index) not in seen:
+                    seen.add((p, node.index))
+                    d.edges.append((p, node.index))
+    for idx, path in enumerate(d.paths):
+        for c in path:
+            d.clusters[c].members.append(idx)
+    t = network_totals(net)
+    outs = net.outputs
+    out_text = ", ".join(shape_text(s) for s in outs.values())
+    d.caption = [
+        d.title,
+        f"{number(t['layers'])} layers · {number(t['params'])} params "
+        f"({number(t['trainable'])} trainable) · {number(t['buffers'])} buffers · "
+        f"{si(t['macs'])} MACs",
+        "input "
+        + ", ".join(shape_text(s) for s in net.spec.input_refs().values())
+        + " → output "
+        + out_text,
+    ]
+    return d
