@@ -91,7 +91,7 @@ layers:
     "file-name": (FILE, BASE + LAYERS + "expect: {params: 1}\n"),
 }
 
-SPEC_COMMANDS = ("shape", "params", "cost", "rf", "explain", "verify", "check", "diff")
+SPEC_COMMANDS = ("shape", "params", "cost", "rf", "explain", "verify", "check", "diff", "draw")
 TYPE_COMMANDS = ("layers", "help")  # text from the command line: type names, topics
 NO_TEXT = {"schema": "prints the registry's schema", "solve": "takes and prints numbers"}
 
