@@ -479,9 +479,14 @@ def verify_summary(v, net) -> str:
     n = len(v.checks)
     outs = ", ".join(shape_text(s) for s in net.outputs.values())
     totals = net.totals()
-    tail = (
-        f"({v.dtype}, seed {v.seed}, {v.seconds:.2f} s, estimated peak {human_bytes(v.estimate)})"
-    )
+    given = [what for what, on in (("weights", v.given_weights), ("input", v.given_input)) if on]
+    if not given:
+        source = f"seed {v.seed}"
+    elif len(given) == 2:
+        source = "given weights and input"
+    else:
+        source = f"given {given[0]}, seed {v.seed}"
+    tail = f"({v.dtype}, {source}, {v.seconds:.2f} s, estimated peak {human_bytes(v.estimate)})"
     if not v.failed:
         return (
             f"✓ all {n} layers agree: output {outs}, {totals['params']:,} params, "

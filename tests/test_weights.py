@@ -359,3 +359,17 @@ def test_a_flood_of_problems_is_cut_short(tmp_path):
     found = parsable(r)
     assert len(found) == 101 and found[-1][3] == "too-many-problems", found[-1]
     assert "60 more weights problems" in found[-1][4]  # 10 missing + 150 unexpected
+
+
+def test_the_summary_says_what_was_given(saved, tmp_path):
+    np.savez(tmp_path / "w.npz", **tensors(saved))
+    np.save(tmp_path / "x.npy", saved["input"])
+    r = run("verify", LENET, "--weights", tmp_path / "w.npz", "--seed", 5)
+    assert r.exit_code == 0 and "given weights, seed 5" in r.stdout
+    r = run("verify", LENET, "--weights", tmp_path / "w.npz", "--input-file", tmp_path / "x.npy")
+    assert "given weights and input" in r.stdout and "seed" not in r.stdout.splitlines()[-2]
+    data = json.loads(
+        run("verify", LENET, "--weights", tmp_path / "w.npz", "--format", "json").stdout
+    )
+    assert (data["weights"], data["input"]) == ("given", "random")
+    assert json.loads(run("verify", LENET, "--format", "json").stdout)["weights"] == "random"

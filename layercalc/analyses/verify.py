@@ -99,6 +99,8 @@ class Verification:
     seconds: float = 0.0
     arrays: dict | None = None  # state_dict-keyed arrays, input and output(s) when saving
     nonfinite: tuple | None = None  # (layer index, what) of the first NaN/inf output
+    given_weights: bool = False  # --weights: the checkpoint's tensors, not seeded ones
+    given_input: bool = False  # --input-file: a real input, not a seeded one
 
     @property
     def ok(self) -> bool:
@@ -115,6 +117,8 @@ class Verification:
             "ok": self.ok,
             "dtype": self.dtype,
             "seed": self.seed,
+            "weights": "given" if self.given_weights else "random",
+            "input": "given" if self.given_input else "random",
             "memory_estimate": self.estimate,
             "seconds": round(self.seconds, 6),
             "layers": [c.as_json() for c in self.checks],
@@ -469,6 +473,8 @@ def run(
         dtype,
         seed,
         estimate if estimate is not None else estimate_memory(net, dtype, save),
+        given_weights=weights is not None,
+        given_input=inputs is not None,
     )
     last = _last_uses(net, save)  # the lifetimes estimate_memory counted
     values = (
