@@ -59,6 +59,13 @@ CASES = [
     ["shape", "no/such/file.yaml"],
     ["shape", "no/such/file.yaml", D, "--format", "json"],
     ["shape", D, "--set", "undefined_var=1", "--format", "json"],
+    # check (issue 18: pre-commit runs it on every commit, so it skips click too)
+    ["check", D],
+    ["check", D, R, "specs/lenet5.yaml", "--format", "json"],
+    ["check", "specs", "--format", "parsable"],
+    ["check", D, "--format", "github", "--strict"],
+    ["check", "--strict", "no/such/file.yaml", D],
+    ["check", D, "--set", "ndf=3", "--format", "json"],
 ]
 
 
@@ -87,7 +94,12 @@ def test_fast_path_reads_stdin_and_reports_errors_like_click(fmt, capsys, monkey
         ["shape", "--help"],
         ["shape", D, "-h"],
         ["verify", D],
-        ["check", D],
+        ["check", D, "--disable", "bias-before-norm"],
+        ["check", D, "--weights", "w.npz"],
+        ["check", D, "--list-rules"],
+        ["check", D, "--strict=yes"],
+        ["check", D, "--format", "table"],
+        ["check"],
         ["layers"],
         ["shape", D, "--format", "xml"],
         ["shape", D, "--format", "JSON"],

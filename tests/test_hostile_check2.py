@@ -102,7 +102,7 @@ def test_a_symlinked_directory_named_on_the_command_line_is_entered(loop):
 def test_recursive_glob_still_matches_what_glob_matches(tmp_path, monkeypatch):
     import glob
 
-    from layercalc.cli.check import _glob
+    from layercalc.cli.checking import _glob
 
     monkeypatch.chdir(tmp_path)
     for f in (

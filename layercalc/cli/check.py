@@ -2,358 +2,21 @@
 
 from __future__ import annotations
 
-import fnmatch
-import glob
 import json
-import os
-from dataclasses import dataclass, field
 
 import click
 
-from .common import spec_options
-from .run import format_diagnostic, load_all
+from .checking import FORMATS, execute_check, parse_codes
+from .common import emit, spec_options
 
-YAML_SUFFIXES = (".yaml", ".yml")
 MAX_INDENT = 16  # `schema --indent 100000` wrote a gigabyte of spaces
 
 
-@dataclass
-class Checked:
-    """One file's verdict: its network (None when invalid) and every diagnostic."""
-
-    file: str
-    net: object = None
-    diagnostics: list = field(default_factory=list)
-
-    def errors(self):
-        return [d for d in self.diagnostics if d.severity == "error"]
-
-    def warnings(self):
-        return [d for d in self.diagnostics if d.severity == "warning"]
-
-    def failed(self, strict: bool) -> bool:
-        return bool(self.errors() or (strict and self.warnings()))
-
-
-def expand(paths) -> list:
-    """Arguments -> what to check, in order: spec paths (str), and Diagnostics standing for
-    an argument or a directory that yields none. Directories recurse into *.yaml / *.yml
-    (hidden ones skipped), quoted globs are expanded (`**`: any depth). Walking never enters
-    a symlinked directory (a link back up would loop forever); a symlinked file is checked,
-    and each real file once, under the first name it is found by. An unreadable directory
-    is an error of that directory; a directory or glob matching nothing is reported."""
-    from ..errors import Diagnostic
-
-    out: list = []
-    for p in paths:
-        if p != "-" and os.path.isdir(p):
-            found: list = []
-
-            def unreadable(exc, found=found):
-                found.append(_unreadable_dir(exc.filename or p, exc))
-
-            for root, dirs, files in os.walk(p, onerror=unreadable):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found += [
-                    os.path.join(root, f)
-                    for f in sorted(files)
-                    if f.lower().endswith(YAML_SUFFIXES) and not f.startswith(".")
-                ]
-            out += found or [
-                Diagnostic(
-                    "no-specs", f"no *.yaml or *.yml files under the directory '{p}'", file=p
-                )
-            ]
-        elif p != "-" and not os.path.lexists(p) and glob.has_magic(p):
-            errors: dict = {}
-            found = _glob(p, errors) + [_unreadable_dir(d, exc) for d, exc in errors.items()]
-            found.sort(key=lambda f: f if isinstance(f, str) else f.file)
-            out += found or [Diagnostic("no-specs", f"no file matches '{p}'", file=p)]
-        elif p != "-" and p.endswith(_SEPARATORS):  # meant as a directory: say why it is not
-            try:
-                os.stat(p)
-                out.append(p)  # it is there after all (replaced since): read it as a file
-            except (OSError, ValueError) as exc:
-                out.append(_unreadable_dir(p, exc, hint="check the path"))
-        else:
-            out.append(p)
-    return _once(out)
-
-
-_SEPARATORS = tuple({os.sep, os.altsep or os.sep})
-
-
-def _unreadable_dir(path: str, exc: OSError, hint=None):
-    from ..errors import Diagnostic
-
-    return Diagnostic(
-        "unreadable",
-        f"cannot read the directory: {exc.strerror or exc}",
-        file=os.fspath(path),
-        hint=hint,
-    )
-
-
-def _once(items: list) -> list:
-    """Each real file once (symlinks and hard links to it, the same file given twice), under
-    its first name; standard input, paths that cannot be looked up and diagnostics as they are."""
-    seen, out = set(), []
-    for item in items:
-        if isinstance(item, str) and item != "-":
-            try:
-                st = os.stat(item)
-                key = (st.st_dev, st.st_ino)
-            except (OSError, ValueError):
-                key = item
-            if key in seen:
-                continue
-            seen.add(key)
-        out.append(item)
-    return out
-
-
-def _glob(pattern: str, errors: dict) -> list[str]:
-    """glob.glob(pattern, recursive=True), except that `**` enters no symlinked directory
-    and that a directory it cannot list is recorded in ``errors`` (path -> OSError) instead
-    of skipped in silence."""
-    dirname, base = os.path.split(pattern)
-    if not glob.has_magic(pattern):
-        return [pattern] if _lexists(pattern, dirname, errors) else []
-    if not dirname:
-        return [name for name in _in_dir("", base, errors) if name]  # not "" for `**`
-    dirs = _glob(dirname, errors) if dirname != pattern and glob.has_magic(dirname) else [dirname]
-    return [os.path.join(d, name) for d in dirs for name in _in_dir(d, base, errors)]
-
-
-_MISSING = (FileNotFoundError, NotADirectoryError)
-
-
-def _lexists(path: str, parent: str, errors: dict) -> bool:
-    try:
-        os.lstat(path)
-        return True
-    except _MISSING:
-        return False
-    except OSError as exc:  # a parent that cannot be searched
-        errors.setdefault(parent or os.curdir, exc)
-        return False
-    except ValueError:  # an embedded NUL
-        return False
-
-
-def _names(d: str, errors: dict, hidden: bool = False) -> list[tuple[str, bool, bool]]:
-    """(name, is a directory, is a symlink to a directory) of the entries of d; hidden
-    ones left out unless ``hidden``."""
-    try:
-        with os.scandir(d or os.curdir) as it:
-            entries = list(it)
-    except _MISSING:
-        return []
-    except OSError as exc:
-        errors.setdefault(d or os.curdir, exc)
-        return []
-    except ValueError:
-        return []
-    out = []
-    for e in entries:
-        if e.name.startswith(".") and not hidden:
-            continue
-        try:
-            real_dir = e.is_dir(follow_symlinks=False)
-            linked_dir = not real_dir and e.is_symlink() and e.is_dir()
-        except OSError:
-            real_dir = linked_dir = False
-        out.append((e.name, real_dir, linked_dir))
-    return out
-
-
-def _in_dir(d: str, base: str, errors: dict) -> list[str]:
-    if base == "**":  # d itself and everything under it, without entering symlinked dirs
-        out, stack = [""], [""]
-        while stack:
-            rel = stack.pop()
-            for name, real_dir, linked_dir in _names(os.path.join(d, rel), errors):
-                if linked_dir:
-                    continue
-                path = os.path.join(rel, name)
-                out.append(path)
-                if real_dir:
-                    stack.append(path)
-        return out
-    if glob.has_magic(base):
-        names = [n for n, _, _ in _names(d, errors, hidden=base.startswith("."))]
-        return fnmatch.filter(names, base)
-    if not base:
-        return [base] if os.path.isdir(d) else []
-    return [base] if _lexists(os.path.join(d, base), d, errors) else []
-
-
-def _weights_found(weights, strip, add):
-    """The tensors of --weights (key -> shape, prefixes applied), or the Diagnostic of a
-    file that cannot be read; None without --weights."""
-    if weights is None:
-        return None
-    from .. import weights as w
-
-    try:
-        return w.rename(w.shapes(weights), strip, add)
-    except w.WeightsError as exc:
-        return exc.diagnostic(weights)
-
-
-def run_checks(
-    paths, sets, input_shape, max_layers, levels, weights=None, strip=None, add=None
-) -> list[Checked]:
-    """Every file's verdict; with ``weights`` (a checkpoint's path) each valid network's
-    state_dict is compared with its tensors too (prefix ``strip`` removed, ``add`` put
-    in front)."""
-    from ..analyses.expectations import check_network
-    from ..errors import Diagnostic
-
-    items = expand(paths)
-    found = _weights_found(weights, strip, add)
-    results = load_all([f for f in items if isinstance(f, str)], sets, input_shape, max_layers)
-    by_file = iter(results)
-    checked = []
-    for f in items:
-        if isinstance(f, Diagnostic):  # a directory or glob that gave no file to check
-            checked.append(Checked(f.file, None, [f]))
-            continue
-        r = next(by_file)
-        diags = list(r.diagnostics)
-        if r.net is not None:
-            diags += check_network(r.net, r.file, levels)
-            if isinstance(found, Diagnostic):
-                diags.append(found)
-            elif found is not None:
-                from ..weights import compare
-
-                diags += compare(r.net, found, weights, r.file)
-        checked.append(Checked(r.file, r.net, diags))
-    return checked
-
-
-# -- renderers: checked files -> text ----------------------------------------------------
-
-
-def _summary(checked, strict) -> tuple[str, bool]:
-    n = len(checked)
-    failed = sum(c.failed(strict) for c in checked)
-    errors = sum(len(c.errors()) for c in checked)
-    warnings = sum(len(c.warnings()) for c in checked)
-    counts = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
-    files = f"{n} file{'s' * (n != 1)}"
-    if failed:
-        why = " (--strict: warnings fail)" if strict and warnings and not errors else ""
-        return f"{failed} of {files} failed: {counts}{why}", False
-    return f"{files} checked, all passed" + (f" ({counts})" if warnings else ""), True
-
-
-def render_human(checked, strict) -> str:
-    """Per file an ok/FAIL line, then each diagnostic as `FILE:LINE:COL: severity[code]:
-    message` (terminals and editors jump to it), the source line with a caret under the
-    column, and the hint, as rustc and ruff print them."""
-    from ..text import printable
-    from .run import source_snippet
-
-    style = click.style
-    colour = {"error": "red", "warning": "yellow"}
-    lines = []
-    sources: dict = {}
-    for c in checked:
-        bad = c.failed(strict)
-        mark = style("FAIL", fg="red", bold=True) if bad else style("ok  ", fg="green")
-        lines.append(f"{mark} {style(printable(c.file), bold=True)}")
-        for d in c.diagnostics:
-            sev = style(f"{d.severity}[{d.code}]", fg=colour.get(d.severity), bold=True)
-            lines.append(f"{printable(d.location())}: {sev}: {printable(d.message)}")
-            # a weights file's diagnostics stand at the file: no source line to show
-            snippet = [] if d.file and d.file != c.file else source_snippet(d, sources)
-            lines += ["  " + style(x, dim=True) for x in snippet]
-            if d.hint:
-                lines.append("  " + style(f"= hint: {printable(d.hint)}", dim=True))
-    text, ok = _summary(checked, strict)
-    lines.append(style(text, fg="green" if ok else "red", bold=True))
-    return "\n".join(lines) + "\n"
-
-
-def render_parsable(checked, strict) -> str:
-    from ..text import printable
-
-    lines = []
-    for c in checked:
-        for d in c.diagnostics:
-            line = format_diagnostic(d._replace(hint=None))
-            if d.hint:
-                line += f" (hint: {printable(d.hint)})"
-            lines.append(line)
-    return "".join(line + "\n" for line in lines)
-
-
-def _gh_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _gh_prop(text: str) -> str:
-    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def render_github(checked, strict) -> str:
-    """Workflow commands; spec text is escaped (layercalc.render.printable) before the
-    command's own %-encoding, so only the hint's line break is a real one (%0A)."""
-    from ..text import printable
-
-    lines = []
-    for c in checked:
-        for d in c.diagnostics:
-            msg = f"{printable(d.message)} [{d.code}]" + (
-                f"\nhint: {printable(d.hint)}" if d.hint else ""
-            )
-            lines.append(
-                f"::{d.severity} file={_gh_prop(printable(d.file or c.file))},"
-                f"line={d.line},"
-                f"col={d.column}::{_gh_data(msg)}"
-            )
-    return "".join(line + "\n" for line in lines)
-
-
-def check_json(c: Checked, strict: bool) -> dict:
-    from ..analyses.totals import error_json, network_json
-
-    lists = error_json(c.file, c.diagnostics)
-    out = network_json(c.net) if c.net is not None else {"file": c.file}
-    out.update(lists)
-    out["passed"] = not c.failed(strict)
-    return out
-
-
-def render_json(checked, strict, as_list: bool) -> str:
-    from ..render import render_json
-
-    return render_json([check_json(c, strict) for c in checked], as_list)
-
-
-RENDERERS = {
-    "human": render_human,
-    "parsable": render_parsable,
-    "github": render_github,
-    "json": None,
-}
-FORMATS = tuple(RENDERERS)
-
-
 def _codes(values, option) -> list[str]:
-    from ..errors import did_you_mean
-    from ..analyses.lint import RULES
-
-    out = []
-    for v in values:
-        for code in filter(None, (c.strip() for c in v.split(","))):
-            if code not in RULES:
-                hint = did_you_mean(code, RULES) or "see `layercalc check --list-rules`"
-                raise click.BadParameter(f"unknown lint rule '{code}' ({hint})", param_hint=option)
-            out.append(code)
-    return out
+    try:
+        return parse_codes(values, option)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).split(": ", 1)[1], param_hint=option) from None
 
 
 def render_rules() -> str:
@@ -448,23 +111,22 @@ def check(
             f"'{both[0]}' is given to both --disable and --error", param_hint="--error"
         )
     levels = {**{c: "off" for c in off}, **{c: "error" for c in err}}
-    if fmt is None:
-        fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "human"
     if (strip_prefix or add_prefix) and weights is None:
         raise click.UsageError(
             "--strip-prefix and --add-prefix rename --weights keys: give --weights"
         )
-    checked = run_checks(
-        files, sets, input_shape, max_layers, levels, weights, strip_prefix, add_prefix
-    )
-    if fmt == "json":
-        several = len(files) > 1 or any(os.path.isdir(f) for f in files if f != "-")
-        text = render_json(checked, strict, several)
-    else:
-        text = RENDERERS[fmt](checked, strict)
-    colour = None if not os.environ.get("NO_COLOR") else False
-    click.echo(text, nl=False, color=colour)
-    return 1 if any(c.failed(strict) for c in checked) else 0
+    values = {
+        "sets": sets,
+        "input_shape": input_shape,
+        "fmt": fmt,
+        "max_layers": max_layers,
+        "strict": strict,
+        "levels": levels,
+        "weights": weights,
+        "strip_prefix": strip_prefix,
+        "add_prefix": add_prefix,
+    }
+    return emit(execute_check(files, values))
 
 
 def _indent(ctx, param, value):

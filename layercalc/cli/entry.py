@@ -1,8 +1,8 @@
 """The `layercalc` executable.
 
-`shape` and `params` runs whose arguments are plain (spec files and the options of
-layercalc.cli.options with well-formed values) are answered here without importing
-click, which costs about as much as everything else such a run does (issue 8: `shape
+`shape`, `params` and `check` runs whose arguments are plain (spec files and the
+options of layercalc.cli.options with well-formed values) are answered here without
+importing click, which costs about as much as everything else such a run does (issue 8: `shape
 --format json` within 0.7x of importing yaml, click and rich). Everything else (help,
 other commands, any argument this parser is unsure of) goes to the click group, which
 also produces every usage error. Both paths run the same code once the arguments are
@@ -14,10 +14,16 @@ from __future__ import annotations
 import os
 import sys
 
-from .options import CONVERT, DEPTH, FORMATS, SPEC_OPTIONS
+from .options import CHECK_OPTIONS, CONVERT, DEPTH, FORMATS, SPEC_OPTIONS
 
-FAST_COMMANDS = ("shape", "params")  # each is also the name of its report view
-_OPTIONS = {o.flag: o for o in (*SPEC_OPTIONS, DEPTH)}
+_VIEW_OPTIONS = {o.flag: o for o in (*SPEC_OPTIONS, DEPTH)}
+# the commands answered here, with the options each takes on this path (shape and
+# params are also the names of their views; check runs layercalc.cli.checking)
+FAST_COMMANDS = {
+    "shape": _VIEW_OPTIONS,
+    "params": _VIEW_OPTIONS,
+    "check": {o.flag: o for o in CHECK_OPTIONS},
+}
 _GLOB = frozenset("*?[")  # click expands wildcards itself on Windows; leave those to it
 _DECLINE = object()
 
@@ -28,7 +34,8 @@ def fast_args(argv: list[str]):
     interpret differently from click makes it step aside."""
     if not argv or argv[0] not in FAST_COMMANDS:
         return None
-    raw = {o.dest: [] for o in _OPTIONS.values()}
+    options = FAST_COMMANDS[argv[0]]
+    raw = {o.dest: [] for o in options.values()}
     specs = []
     rest = iter(argv[1:])
     for token in rest:
@@ -38,9 +45,14 @@ def fast_args(argv: list[str]):
             specs.append(token)
             continue
         flag, eq, value = token.partition("=")
-        option = _OPTIONS.get(flag)
+        option = options.get(flag)
         if option is None:  # --help, --, unknown options: click's to answer
             return None
+        if option.kind == "flag":
+            if eq:  # --strict=...: click's usage error
+                return None
+            raw[option.dest].append(True)
+            continue
         if not eq:
             value = next(rest, None)
             if value is None or (value.startswith("-") and value != "-"):
@@ -49,7 +61,7 @@ def fast_args(argv: list[str]):
     if not specs:
         return None
     values = {}
-    for option in _OPTIONS.values():
+    for option in options.values():
         given = raw[option.dest]
         if option.multiple:
             values[option.dest] = _convert(option, given)
@@ -57,7 +69,7 @@ def fast_args(argv: list[str]):
             values[option.dest] = _convert(option, given[-1] if given else option.default)
         if values[option.dest] is _DECLINE:
             return None
-    if values["fmt"] == "table" and os.name != "posix" and sys.stdout.isatty():
+    if values["fmt"] in ("table", "human", None) and os.name != "posix" and sys.stdout.isatty():
         return None  # colour on a Windows console: click's echo knows how to write it
     return argv[0], specs, values
 
@@ -67,6 +79,12 @@ def _convert(option, value):
     refuses: click then gives the usage error."""
     if option.kind == "format":
         return value if value in FORMATS else _DECLINE
+    if option.kind == "check-format":
+        from .checking import FORMATS as CHECK_FORMATS
+
+        return value if value is None or value in CHECK_FORMATS else _DECLINE
+    if option.kind == "flag":
+        return bool(value)
     try:
         return CONVERT[option.kind](value)
     except ValueError:
@@ -198,11 +216,16 @@ def _main(argv) -> int:
         # click exits by itself: the group turns a command's status into its exit
         return cli.main() if argv is None else cli.main(args=args)
     command, specs, values = fast
-    from .run import execute
-
     values["full"] = False  # --full makes the fast path decline: click answers it
     try:
-        outcome = execute(command, specs, values)
+        if command == "check":
+            from .checking import execute_check
+
+            outcome = execute_check(specs, values)
+        else:
+            from .run import execute
+
+            outcome = execute(command, specs, values)
     except KeyboardInterrupt:
         _write(sys.stderr, "Aborted!\n")
         return 1

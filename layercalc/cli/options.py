@@ -73,6 +73,17 @@ WIDTH = Option(
     minimum=40,
 )
 SPEC_OPTIONS = (SETS, INPUT, FORMAT, MAX_LAYERS, WIDTH)  # every spec command takes these
+# `check` on the start-up path: its own formats (human by default, github under GitHub
+# Actions) and --strict; its other options (--disable, --weights, ...) go to click
+STRICT = Option("--strict", "strict", "flag", False, None, "warnings fail the check too")
+CHECK_OPTIONS = (
+    SETS,
+    INPUT,
+    FORMAT._replace(kind="check-format", default=None),
+    MAX_LAYERS,
+    WIDTH,
+    STRICT,
+)
 
 
 def parse_sets(values) -> dict:
