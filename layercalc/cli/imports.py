@@ -9,7 +9,7 @@ import importlib.util
 
 import click
 
-SOURCES = {"torch": "import_torch", "onnx": "import_onnx"}
+SOURCES = {"torch": "import_torch", "onnx": "import_onnx", "hf": "import_hf"}
 
 
 class _Sources(click.Group):

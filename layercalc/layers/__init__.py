@@ -15,6 +15,7 @@ from .mathops import mathops
 from .merge import merges
 from .norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LayerNorm2d, RMSNorm
 from .pool import AdaptivePool, Pool
+from .positional import positional_types
 from .recurrent import recurrents
 from .reshape import Flatten, Pad, PixelShuffle, Reshape, Unflatten, Upsample
 from .freeparams import freeparams
@@ -85,6 +86,8 @@ def _build() -> Registry:
     for lt in recurrents():
         reg.add(lt)
     for lt in attention_types():
+        reg.add(lt)
+    for lt in positional_types():
         reg.add(lt)
     return reg
 
