@@ -279,12 +279,3 @@ def _sums(members) -> dict:
         "buffers": sum(layer.buffers for layer in members),
         "macs": sum(layer.macs for layer in members),
     }
-
-
-def default_sources(net: Network, layer_index: int) -> list[str]:
-    """The producer a layer would have without `from` (its predecessor)."""
-    return (
-        [next(iter(net.spec.input_refs()))]
-        if layer_index == 0
-        else [net.layers[layer_index - 1].ref]
-    )
