@@ -1,0 +1,88 @@
+"""`layercalc import onnx FILE.onnx [-o SPEC.yaml] [--input SIZES]`."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from .options import INPUT, parse_input
+
+
+def _input(ctx, param, value):
+    try:
+        return parse_input(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command("onnx")
+@click.argument("file", metavar="FILE.onnx")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    metavar="SPEC.yaml",
+    default=None,
+    help="write the spec to this file (atomically) instead of standard output",
+)
+@click.option(
+    INPUT.flag,
+    "input_shape",
+    multiple=True,
+    metavar=INPUT.metavar,
+    callback=_input,
+    help="the input shape, e.g. 1,3,224,224 (default: the file's, a dynamic batch as 1); "
+    "NAME=SIZES for one of several inputs (repeatable)",
+)
+def COMMAND(file, output, input_shape):
+    """Write a spec from an ONNX graph (needs: pip install 'layercalc[onnx]').
+
+    Conv, ConvTranspose, Gemm and MatMul (+ bias Add), pools, BatchNormalization and
+    the other normalizations, activations, Add, Mul, Sub, Div, Concat, Reshape,
+    Flatten, Transpose, Resize, Pad, Split, Slice, reductions and nn.MultiheadAttention
+    become spec layers; shape arithmetic is folded. Layers are named as the exporter
+    named their weights or modules (torch.onnx keeps `layer1.0.conv1.weight`: the layer
+    is `layer1.0.conv1`), so state_dict keys match. Nodes with no spec equivalent are
+    listed with the reason, and nothing is written (exit 1). The spec ends with
+    `expect:` (parameters and output shape from the graph), so `layercalc check`
+    confirms the import.
+
+    An eval-mode torch.onnx export folds batch norms into the convs; export with
+    training=TrainingMode.TRAINING or do_constant_folding=False to keep them.
+    """
+    from ..importers.onnx import ImportFailed, convert
+    from ..outfile import OutputError, check_target, write_atomic
+
+    if output is not None and output != "-":
+        try:
+            real, _ = check_target(output)  # a bad -o costs no conversion
+        except OutputError as exc:
+            click.echo(f"error: {exc} ({exc.hint})", err=True)
+            return 1
+        if os.path.exists(real) and os.path.exists(file) and os.path.samefile(real, file):
+            click.echo(f"error: -o {output} is the ONNX file itself; choose another name", err=True)
+            return 1
+    try:
+        text = convert(file, input_shape)
+    except ImportFailed as exc:
+        click.echo(f"error: {exc}", err=True)
+        for name, op, reason in exc.problems:
+            click.echo(f"  {name or '(unnamed)'} ({op}): {reason}", err=True)
+        if exc.problems:
+            click.echo("nothing was written", err=True)
+        return 1
+    from ..importers.onnx import self_check
+
+    for message in self_check(text, output or "<stdout>"):
+        click.echo(f"warning: the spec written disagrees with layercalc: {message}", err=True)
+    if output is None or output == "-":
+        click.echo(text, nl=False)
+        return 0
+    try:
+        write_atomic(output, lambda fh: fh.write(text.encode("utf-8")), suffix=".yaml")
+    except OutputError as exc:
+        click.echo(f"error: {exc} ({exc.hint})", err=True)
+        return 1
+    click.echo(f"wrote {output}", err=True)
+    return 0
