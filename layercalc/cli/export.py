@@ -1,0 +1,113 @@
+"""`layercalc export`: a spec written out as a standalone PyTorch module file."""
+
+from __future__ import annotations
+
+import click
+
+from .common import click_option, echo_diagnostics
+from .options import INPUT, MAX_LAYERS, SETS
+
+
+@click.command("export")
+@click.argument("spec", metavar="SPEC")
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["torch"]),
+    default="torch",
+    show_default=True,
+    help="the framework to write for",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    default=None,
+    metavar="FILE.py",
+    help="write here (all or nothing) instead of standard output",
+)
+@click_option(SETS)
+@click_option(INPUT)
+@click_option(MAX_LAYERS)
+def export_command(spec, target, output, sets, input_shape, max_layers):
+    """Write SPEC as a readable, standalone PyTorch module file.
+
+    Containers named as layercalc names the groups (so state_dict keys are layercalc's
+    names and `layercalc verify --save` arrays load with strict=True), a forward that
+    follows the spec's data flow with verify's inference semantics, and build() making
+    the network with the spec's vars and --set applied. A layer type that cannot be
+    exported is a located error (exit 1), never a different model. SPEC may be `-`.
+    """
+    from ..errors import Diagnostic
+    from ..export import ExportError, to_source
+    from ..outfile import OutputError, check_target, write_atomic
+    from .run import load_all
+
+    (r,) = load_all([spec], sets, input_shape, max_layers)
+    if r.net is None:
+        echo_diagnostics([r])
+        return 1
+    if output is not None:
+        try:
+            _, st = check_target(output)  # before the work: a bad -o costs nothing
+            _not_the_spec(output, st, spec)
+        except OutputError as exc:
+            r.diagnostics.append(
+                Diagnostic(
+                    "unwritable",
+                    f"cannot write -o {output}: {exc.reason}",
+                    file=r.file,
+                    hint=exc.hint,
+                )
+            )
+            echo_diagnostics([r])
+            return 1
+    try:
+        text = to_source(r.net, target, r.file)
+    except ExportError as exc:
+        r.diagnostics.append(exc.diagnostic)
+        echo_diagnostics([r])
+        return 1
+    errors = [d for d in r.diagnostics if d.severity == "error"]
+    if errors:
+        echo_diagnostics([r])
+        return 1
+    echo_diagnostics([r])  # warnings, if any
+    if output is None:
+        click.echo(text, nl=False)
+        return 0
+    try:
+        write_atomic(output, lambda fh: fh.write(text.encode("utf-8")), suffix=".py")
+    except OutputError as exc:
+        r.diagnostics.append(
+            Diagnostic(
+                "unwritable", f"cannot write -o {output}: {exc.reason}", file=r.file, hint=exc.hint
+            )
+        )
+        echo_diagnostics([r])
+        return 1
+    return 0
+
+
+def _not_the_spec(output, st, spec) -> None:
+    """Refuse an -o that is the SPEC being exported (the same file by device and inode):
+    export never modifies any file but its output."""
+    import os
+
+    from ..outfile import OutputError
+
+    if st is None or spec == "-":
+        return
+    try:
+        same = os.path.samestat(st, os.stat(spec))
+    except OSError:
+        return
+    if same:
+        raise OutputError(
+            output,
+            f"it is the spec '{spec}', which is being exported",
+            "give -o a new file name, e.g. model.py",
+        )
+
+
+COMMANDS = (export_command,)
