@@ -91,8 +91,20 @@ layers:
     "file-name": (FILE, BASE + LAYERS + "expect: {params: 1}\n"),
 }
 
-SPEC_COMMANDS = ("shape", "params", "cost", "rf", "explain", "verify", "check", "diff", "draw")
-TYPE_COMMANDS = ("layers", "help")  # text from the command line: type names, topics
+SPEC_COMMANDS = (
+    "shape",
+    "params",
+    "cost",
+    "rf",
+    "explain",
+    "verify",
+    "check",
+    "diff",
+    "draw",
+    "export",
+)
+# text from the command line: type names, topics, import sources
+TYPE_COMMANDS = ("layers", "help", "import")
 NO_TEXT = {"schema": "prints the registry's schema", "solve": "takes and prints numbers"}
 
 
@@ -463,3 +475,10 @@ def test_markdown_text_keeps_names_readable_and_breaks_autolinks():
     for text in ("https://evil.example/x", "www.evil.example", "me@evil.example"):
         shown = markdown_text(text)
         assert not re.search(r"\w://|www\.|\w@", shown), shown
+
+
+@pytest.mark.parametrize("argv", [[HOSTILE], ["import", HOSTILE], ["shape", "--format", HOSTILE]])
+def test_an_unknown_command_or_choice_is_escaped(argv, capsys):
+    code, out, err = run(argv, capsys)
+    assert code == 2
+    assert not raw_characters(out + err), sorted(map(repr, raw_characters(out + err)))

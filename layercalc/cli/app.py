@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .. import __version__
@@ -47,6 +49,30 @@ class Group(click.Group):
 
         mod = importlib.import_module(f"{__package__}.{module}")
         return next((c for c in mod.COMMANDS if c.name == name), None)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """click's main, with every usage error's text escaped before it is shown: click
+        quotes a bad value with repr(), which leaves characters drawn as nothing (and
+        bidi controls) raw, and the value comes from the command line."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            status = super().main(args, prog_name, complete_var, False, **extra)
+        except click.ClickException as exc:
+            from ..text import printable
+
+            exc.message = "\n".join(map(printable, str(exc.message).split("\n")))
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(status if isinstance(status, int) else 0)
+
+    def resolve_command(self, ctx, args):
+        from .common import resolve_known
+
+        return resolve_known(self, ctx, args)
 
     def invoke(self, ctx):
         """Run the command; the status it returns is the exit status (commands return it

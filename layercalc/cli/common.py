@@ -109,6 +109,20 @@ def spec_options(formats=FORMATS, default="table", rows=True):
     return decorate
 
 
+def resolve_known(group, ctx, args):
+    """click.Group.resolve_command, with an unknown command name escaped (it comes from
+    the command line: click's own message would print it raw) and a suggestion."""
+    from ..errors import did_you_mean
+    from ..text import printable
+
+    name = args[0] if args else ""
+    if name and not name.startswith("-") and group.get_command(ctx, name) is None:
+        known = group.list_commands(ctx)
+        hint = did_you_mean(name, known) or "commands: " + ", ".join(known)
+        raise click.UsageError(printable(f"no such command '{name}' ({hint})"), ctx)
+    return click.Group.resolve_command(group, ctx, args)
+
+
 def emit(outcome) -> int:
     """Print a command's Outcome (layercalc.cli.run): diagnostics on standard error, then
     its output; returns its exit status for the group to exit with."""

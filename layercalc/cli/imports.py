@@ -22,6 +22,11 @@ class _Sources(click.Group):
             return None
         return importlib.import_module(f"{__package__}.{module}").COMMAND
 
+    def resolve_command(self, ctx, args):
+        from .common import resolve_known
+
+        return resolve_known(self, ctx, args)
+
     def invoke(self, ctx):
         status = super().invoke(ctx)
         if isinstance(status, int) and not isinstance(status, bool):
