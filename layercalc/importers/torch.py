@@ -1,0 +1,221 @@
+"""``layercalc import torch MODULE:CALLABLE``: a spec from a PyTorch module.
+
+:func:`import_torch` imports MODULE, calls CALLABLE(**kwargs) for an ``nn.Module``,
+traces it (:mod:`.torch_trace`), writes the spec (:mod:`.specwriter`) and proves it:
+layercalc builds the written text, and every layer's tensors must be the module's
+``state_dict`` (names and shapes), the output shape and the parameter total torch's.
+Repeated module classes become blocks; when such a spec does not prove out, the flat
+one (a group per module, no blocks) is tried before giving up.
+
+Needs torch (the ``torch`` extra); this module imports it, so import it only when the
+command runs."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+
+import torch
+
+from . import specwriter
+from .specwriter import Unexpressible
+from .torch_trace import trace as trace_module
+
+
+class ImportFailure(Exception):
+    """The command cannot go on: ``message`` says why, ``problems`` lists (path, reason)
+    of every module or operation that cannot be expressed, ``hint`` what to do."""
+
+    def __init__(self, message: str, problems=(), hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.problems = list(problems)
+        self.hint = hint
+
+
+def load_callable(target: str):
+    if ":" not in target:
+        raise ImportFailure(
+            f"'{target}' is not MODULE:CALLABLE",
+            hint="for example torchvision.models:resnet50",
+        )
+    mod_name, _, attr = target.partition(":")
+    if not mod_name or not attr:
+        raise ImportFailure(
+            f"'{target}' is not MODULE:CALLABLE", hint="for example torchvision.models:resnet50"
+        )
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")  # a module in the current directory, as `python -m` finds it
+    try:
+        module = importlib.import_module(mod_name)
+    except ImportError as exc:
+        raise ImportFailure(
+            f"cannot import the module '{mod_name}': {exc}",
+            hint="check the name, and that it is installed in this Python environment",
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - the user's module failed while importing
+        raise ImportFailure(f"importing '{mod_name}' failed: {type(exc).__name__}: {exc}") from None
+    obj = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ImportFailure(f"the module '{mod_name}' has no attribute '{attr}'") from None
+    return obj
+
+
+def build_model(target: str, kwargs: dict | None):
+    fn = load_callable(target)
+    if isinstance(fn, torch.nn.Module):
+        model = fn
+    elif callable(fn):
+        try:
+            model = fn(**(kwargs or {}))
+        except Exception as exc:  # noqa: BLE001 - the user's constructor failed
+            raise ImportFailure(
+                f"calling {target}(**{json.dumps(kwargs or {})}) failed: {type(exc).__name__}: {exc}"
+            ) from None
+    else:
+        raise ImportFailure(f"{target} is neither callable nor an nn.Module")
+    if not isinstance(model, torch.nn.Module):
+        raise ImportFailure(f"{target}(...) returned {type(model).__name__}, not a torch.nn.Module")
+    return model.eval()
+
+
+def header_lines(target: str, kwargs: dict | None, input_shape) -> list:
+    call = f"{target}(**{json.dumps(kwargs, sort_keys=True)})" if kwargs else f"{target}()"
+    return [
+        f"Imported from {call} by `layercalc import torch`",
+        f"input {list(input_shape)}; names and state_dict keys are the module's own",
+    ]
+
+
+def import_torch(
+    target: str,
+    input_shape,
+    kwargs: dict | None = None,
+    blocks: bool = True,
+    model=None,
+) -> str:
+    """The spec text for ``target`` called with ``kwargs`` and fed a tensor of
+    ``input_shape``; ImportFailure when it cannot be written or does not prove out."""
+    if model is None:
+        model = build_model(target, kwargs)
+    else:
+        model = model.eval()
+    example = _example(model, input_shape)
+    with torch.no_grad():
+        try:
+            tr = trace_module(model, example)
+        except Exception as exc:  # noqa: BLE001 - the module rejects the input
+            raise ImportFailure(
+                f"the module fails on an input of shape {list(input_shape)}: "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                hint="give the input shape the module expects with --input (batch first)",
+            ) from None
+    result = tr.result
+    if not isinstance(result, torch.Tensor):
+        raise ImportFailure(
+            f"the module returns {type(result).__name__}, not one tensor",
+            [("(output)", "only a module returning one tensor can be imported")],
+        )
+    _never_called(model, tr)
+    params = sum(p.numel() for p in model.parameters())
+    expect = {"output": list(result.shape), "params": params}
+    name = target.rsplit(":", 1)[-1]
+    header = header_lines(target, kwargs, input_shape)
+    # merged blocks, then one block per structure, then no blocks: the first that proves
+    tries = ((True, True), (True, False), (False, False)) if blocks else ((False, False),)
+    errors = []
+    for extract, merge in tries:
+        try:
+            text = specwriter.write(
+                tr, header, input_shape, name, expect, extract_blocks=extract, merge=merge
+            )
+        except Unexpressible as exc:
+            raise ImportFailure(
+                f"{len(exc.problems)} part(s) of the module cannot be written as a spec",
+                exc.problems,
+            ) from None
+        problems = prove(text, model, result)
+        if not problems:
+            return text
+        errors = problems
+    raise ImportFailure(
+        "the written spec does not reproduce the module (an importer limitation)",
+        errors,
+        hint="please report it with the module; nothing was written",
+    )
+
+
+def _example(model, shape):
+    """A random input: token indices when the module embeds them, else floats."""
+    sizes = [m.num_embeddings for m in model.modules() if isinstance(m, torch.nn.Embedding)]
+    if sizes:
+        return torch.randint(0, min(sizes), tuple(shape))
+    return torch.randn(*shape)
+
+
+def _never_called(model, tr) -> None:
+    """Modules holding tensors that forward never reached (GoogLeNet's auxiliary heads
+    in eval mode): a spec has no place for them, so they are listed as unsupported."""
+    used = set(tr.leaves) | {op.path for op in tr.ops if op.type == "parameter"}
+    for path, m in model.named_modules():
+        own = [n for n, _ in m.named_parameters(recurse=False)]
+        own += [n for n, b in m.named_buffers(recurse=False) if b is not None]
+        if not own or path in used:
+            continue
+        if any((f"{path}.{n}" if path else n) in used for n in own):
+            continue
+        if path and any(u == path or u.startswith(path + ".") for u in tr.leaves):
+            continue  # a container of called modules
+        if any(path.startswith(u + ".") for u in tr.leaves):
+            continue  # inside a module layercalc writes as one layer (mha's out_proj)
+        tr.unsupported.append(
+            (
+                path or "(root)",
+                "holds tensors but forward never calls it (in eval mode, at this input), "
+                "so a spec has no place for them",
+            )
+        )
+
+
+def prove(text: str, model, result) -> list:
+    """What differs between the spec ``text`` as layercalc builds it and the module:
+    [] when the state_dict keys and shapes, output shape and parameter total agree."""
+    from ..analyses.loading import analyse_bytes
+
+    res = analyse_bytes(text.encode(), "<import>")
+    if not res.ok:
+        return [
+            (f"<spec line {d.line}>" if getattr(d, "line", None) else "<spec>", d.message)
+            for d in res.diagnostics
+        ]
+    net = res.net
+    found = {}
+    for layer in net.layers:
+        if layer.shares is not None:
+            continue
+        for t in layer.tensors:
+            found[layer.state_key(t.key)] = tuple(t.shape)
+        for key, _, shape in layer.ties:
+            found[layer.state_key(key)] = tuple(shape)
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    problems = []
+    for k in want:
+        if k not in found:
+            problems.append((k, "in the module's state_dict but not in the spec"))
+        elif found[k] != want[k]:
+            problems.append((k, f"shape {list(found[k])} in the spec, {list(want[k])} in torch"))
+    for k in found:
+        if k not in want:
+            problems.append((k, "in the spec but not in the module's state_dict"))
+    outs = list(net.outputs.values())
+    if len(outs) != 1 or tuple(outs[0]) != tuple(result.shape):
+        problems.append(("(output)", f"spec output {outs}, torch {list(result.shape)}"))
+    total = net.totals()["params"]
+    params = sum(p.numel() for p in model.parameters())
+    if total != params:
+        problems.append(("(params)", f"spec {total} parameters, torch {params}"))
+    return problems

@@ -1,0 +1,276 @@
+"""`layercalc import torch` (issue 16, part 2): specs from traced nn.Modules.
+
+Each imported torchvision network is built by layercalc from the written YAML and
+compared with torch: every state_dict key and shape, every leaf module's output shape
+(forward hooks, first call) and parameter count, the output shape and the totals."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from click.testing import CliRunner  # noqa: E402
+from torch import nn  # noqa: E402
+
+from layercalc.analyses.loading import analyse_bytes  # noqa: E402
+from layercalc.cli import main  # noqa: E402
+from layercalc.importers.torch import ImportFailure, import_torch  # noqa: E402
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def hooked(model, shape):
+    """Leaf module path -> (output shape of its first call, own parameter count)."""
+    seen = {}
+    handles = []
+    for path, m in model.named_modules():
+        if path and not list(m.children()) or isinstance(m, nn.MultiheadAttention):
+
+            def hook(mod, inp, out, path=path):
+                t = out if isinstance(out, torch.Tensor) else out[0]
+                if path not in seen:
+                    seen[path] = (tuple(t.shape), sum(p.numel() for p in mod.parameters()))
+
+            handles.append(m.register_forward_hook(hook))
+    with torch.no_grad():
+        out = model(torch.randn(*shape))
+    for h in handles:
+        h.remove()
+    return seen, tuple(out.shape)
+
+
+def assert_same(text, model, shape):
+    res = analyse_bytes(text.encode(), "<import>")
+    assert res.ok, [d.message for d in res.diagnostics]
+    net = res.net
+    keys = {}
+    rows = {}
+    for layer in net.layers:
+        if layer.shares is None:
+            for t in layer.tensors:
+                keys[layer.state_key(t.key)] = tuple(t.shape)
+            rows.setdefault(layer.name, (tuple(layer.output), layer.params))
+    assert keys == {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    seen, out = hooked(model, shape)
+    for path, (oshape, params) in seen.items():
+        if isinstance(model.get_submodule(path), nn.MultiheadAttention):
+            # layercalc's row holds in_proj_*; out_proj is its own row
+            params -= sum(p.numel() for p in model.get_submodule(path).out_proj.parameters())
+        assert path in rows, path
+        assert rows[path] == (oshape, params), path
+    assert list(net.outputs.values()) == [out]
+    assert net.totals()["params"] == sum(p.numel() for p in model.parameters())
+
+
+tv = pytest.importorskip("torchvision")
+
+MODELS = {
+    "resnet18": (1, 3, 224, 224),
+    "resnet50": (1, 3, 224, 224),
+    "mobilenet_v2": (1, 3, 224, 224),
+    "densenet121": (1, 3, 224, 224),
+    "vit_b_16": (1, 3, 224, 224),
+}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_torchvision_models(name):
+    shape = MODELS[name]
+    model = getattr(tv.models, name)().eval()
+    text = import_torch(f"torchvision.models:{name}", shape, model=model)
+    assert text.startswith(f"# Imported from torchvision.models:{name}()")
+    assert "expect: {output: " in text
+    assert_same(text, model, shape)
+    if name != "vit_b_16":
+        assert "\nblocks:\n" in text
+
+
+def test_flat_resnet18_also_proves():
+    model = tv.models.resnet18().eval()
+    text = import_torch("torchvision.models:resnet18", (1, 3, 64, 64), blocks=False, model=model)
+    assert "blocks:" not in text
+    assert_same(text, model, (1, 3, 64, 64))
+
+
+def test_resnet50_bottleneck_is_a_block():
+    text = import_torch("torchvision.models:resnet50", (1, 3, 224, 224))
+    assert "  bottleneck:" in text
+    assert "bottleneck_2" not in text  # one block: `downsample` is kept by a flag
+    assert "when: has_downsample" in text
+    body = text.split("\nlayers:\n", 1)[1]
+    assert "conv3" not in body  # no bottleneck written out at the top level
+    uses = body.count("bottleneck")
+    repeats = sum(int(x.split(",")[0].split("}")[0]) for x in body.split("repeat: ")[1:])
+    assert uses + repeats - body.count("repeat: ") == 16
+
+
+def test_cli_writes_and_check_passes(tmp_path):
+    out = tmp_path / "r18.yaml"
+    r = run(
+        "import", "torch", "torchvision.models:resnet18", "--input", "1,3,64,64",
+        "--kwargs", '{"num_classes": 10}', "-o", str(out),
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert text.startswith('# Imported from torchvision.models:resnet18(**{"num_classes": 10})')
+    assert "expect: {output: [1, 10], params: 11181642}" in text
+    assert run("check", str(out)).exit_code == 0
+
+
+def test_cli_stdout():
+    r = run("import", "torch", "torchvision.models:resnet18", "--input", "1,3,64,64")
+    assert r.exit_code == 0
+    assert "layers:" in r.stdout
+
+
+BAD = """
+import torch
+from torch import nn
+
+
+class Scale(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(c))
+
+    def forward(self, x):
+        return x * self.w.view(1, -1, 1, 1)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.body = nn.Sequential(nn.ReLU(), Scale(8))
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x):
+        x = self.body(self.conv(x))
+        x = torch.erf(x)
+        return self.fc(x.mean((2, 3)))
+
+
+class Unused(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(4, 2)
+        self.spare = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.a(x)
+
+
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(100, 16)
+        self.lstm = nn.LSTM(16, 32, batch_first=True, num_layers=2)
+        self.head = nn.Linear(32, 5)
+
+    def forward(self, tokens):
+        out, (h, c) = self.lstm(self.emb(tokens))
+        return self.head(out) + self.head(h[-1]).unsqueeze(1)
+
+
+class Chain(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(4, 8)
+        self.b = nn.ReLU()
+        self.c = nn.Linear(8, 2)
+
+    def forward(self, x):
+        if x.sum() > 0:  # data-dependent: fx cannot trace it
+            return self.c(self.b(self.a(x)))
+        return self.c(self.b(self.a(x)))
+"""
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    (tmp_path / "bad_models_for_import.py").write_text(textwrap.dedent(BAD))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "bad_models_for_import"
+
+
+def test_unsupported_is_refused_naming_paths(user_module, tmp_path):
+    out = tmp_path / "net.yaml"
+    r = run("import", "torch", f"{user_module}:Net", "--input", "1,3,16,16", "-o", str(out))
+    assert r.exit_code == 1
+    assert "body.1: bad_models_for_import.Scale has no layercalc type" in r.output
+    assert "erf" in r.output
+    assert "nothing was written" in r.output
+    assert not out.exists()
+
+
+def test_fx_failure_falls_back_to_hooks(user_module):
+    with pytest.raises(ImportFailure):
+        import_torch(f"{user_module}:Net", (1, 3, 16, 16))
+    text = import_torch(f"{user_module}:Chain", (2, 4))
+    res = analyse_bytes(text.encode(), "<import>")
+    assert res.ok
+    assert [layer.name for layer in res.net.layers] == ["a", "b", "c"]
+
+
+def test_bad_target_and_kwargs():
+    r = run("import", "torch", "no_such_module_xyz:f", "--input", "1,3")
+    assert r.exit_code == 1 and "cannot import the module 'no_such_module_xyz'" in r.output
+    r = run("import", "torch", "torchvision.models", "--input", "1,3")
+    assert r.exit_code == 1 and "MODULE:CALLABLE" in r.output
+    r = run("import", "torch", "torchvision.models:resnet18", "--input", "1,3", "--kwargs", "[1]")
+    assert r.exit_code == 2
+
+
+def test_without_torch_says_how_to_install(monkeypatch):
+    import layercalc.cli.import_torch as cmd
+
+    monkeypatch.setattr(cmd, "have_torch", lambda: False)
+    r = run("import", "torch", "torchvision.models:resnet18", "--input", "1,3,224,224")
+    assert r.exit_code == 1
+    assert "pip install 'layercalc[torch]'" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_module_never_called_is_refused(user_module):
+    with pytest.raises(ImportFailure) as exc:
+        import_torch(f"{user_module}:Unused", (2, 4))
+    assert [p for p, _ in exc.value.problems] == ["spare"]
+    assert "never calls it" in exc.value.problems[0][1]
+
+
+def test_unwritable_output_is_refused_before_importing(tmp_path):
+    r = run("import", "torch", "no_such_module_xyz:f", "--input", "1,3", "-o", str(tmp_path))
+    assert r.exit_code == 1
+    assert "directory" in r.output and "cannot import" not in r.output
+
+
+def test_vit_layers_are_one_templated_repeat():
+    text = import_torch("torchvision.models:vit_b_16", (1, 3, 224, 224))
+    assert 'encoder_block: {name: "encoder_layer_{i}", repeat: {times: 12, as: i}}' in text
+    assert "reshape: {name: reshape, shape: [-1, 768, 196]}" in text
+
+
+def test_without_torch_in_a_real_process():
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "sys.argv = ['layercalc', 'import', 'torch', 'torchvision.models:resnet18',"
+        " '--input', '1,3,224,224']\n"
+        "from layercalc.cli import main\nmain()\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1
+    assert "pip install 'layercalc[torch]'" in p.stderr
+    assert "Traceback" not in p.stderr and p.stdout == ""
+
+
+def test_embedding_lstm_and_a_shared_head(user_module):
+    text = import_torch(f"{user_module}:Tagger", (2, 7))
+    res = analyse_bytes(text.encode(), "<import>")
+    assert res.ok, [d.message for d in res.diagnostics]
+    assert list(res.net.outputs.values()) == [(2, 7, 5)]
+    assert "share: head" in text
