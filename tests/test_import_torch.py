@@ -274,3 +274,24 @@ def test_embedding_lstm_and_a_shared_head(user_module):
     assert res.ok, [d.message for d in res.diagnostics]
     assert list(res.net.outputs.values()) == [(2, 7, 5)]
     assert "share: head" in text
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2"])
+def test_import_then_export_gives_torchs_state_dict(name, tmp_path):
+    """torch -> spec (import) -> torch (export): the same state_dict keys and shapes as
+    the torchvision model the spec came from, and the same output on its weights."""
+    model = getattr(tv.models, name)().eval()
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(import_torch(f"torchvision.models:{name}", (1, 3, 64, 64), model=model))
+    code = tmp_path / f"{name}.py"
+    r = run("export", str(spec), "-o", str(code))
+    assert r.exit_code == 0, r.output
+    namespace = {"__name__": f"roundtrip_{name}"}
+    exec(compile(code.read_text(), str(code), "exec"), namespace)  # noqa: S102 - our output
+    built = namespace["build"]().eval()
+    theirs = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert {k: tuple(v.shape) for k, v in built.state_dict().items()} == theirs
+    built.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), model(x), rtol=1e-4, atol=1e-5)
