@@ -132,6 +132,9 @@ C = [
     ([1, 400_000], "rms_norm: {}"),
     ([1, 1000, 400], "rms_norm: {normalized_shape: [400], elementwise_affine: false}"),
     ([2, 100, 40, 50], "rms_norm: {normalized_shape: [40, 50], eps: 1e-6}"),
+    ([1, 1, 200_000, 2], "rope"),
+    ([1, 1, 2, 200_000], "rotary_embedding: {dim: 2}"),
+    ([4, 8, 64, 128], "rope: {dim: 32, theta: 500000.0, position_offset: 4096}"),
     ([1, 1, 400, 1000], "layer_norm2d: {}"),  # one channel: statistics as large as the map
     ([2, 200_000, 1, 1], "layer_norm2d: {eps: 1e-6}"),
     ([1, 64, 100, 60], "layer_norm2d: {normalized_shape: [60, 64], bias: false}"),

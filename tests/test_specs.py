@@ -264,6 +264,12 @@ def transformer_classifier():
     )  # the positional encoding's `pe` buffer
 
 
+def llama_tiny():
+    h, i, v, kv = 64, 172, 128, 2 * 16  # kv: 2 key/value heads of head_dim 16
+    layer = 2 * h + 2 * h * h + 2 * h * kv + 3 * h * i  # 2 RMSNorms, q/o, k/v, SwiGLU
+    return v * h + 2 * layer + h + v * h, 0  # embed_tokens, 2 layers, norm, lm_head (untied)
+
+
 # (file, input, output, params, buffers). Params of the torchvision models and of the
 # tutorials are the published numbers; the rest are the arithmetic above. A network with
 # several outputs gives its output as a mapping from name to shape.
@@ -305,6 +311,8 @@ CASES = [
     # (Hugging Face's meta-device count), the classifier's arithmetic above
     ("vit_b_16", [1, 3, 224, 224], [1, 1000], 86_567_656, 0),
     ("gpt2_small", [1, 64], [1, 64, 50257], 124_439_808, 0),
+    # issue 19: Hugging Face's LlamaForCausalLM at 2 layers, 64 wide (107,328)
+    ("llama_tiny", [2, 16], [2, 16, 128], *llama_tiny()),
     (
         "transformer_classifier",
         {"tokens": [128, 8], "padding": [8, 128]},

@@ -1125,6 +1125,122 @@ class TransformerClassifier(nn.Module):
         return self.classifier(x.mean(0))
 
 
+# -- specs/llama_tiny.yaml: Hugging Face's LlamaForCausalLM math in plain torch.nn, with
+#    its module names (modeling_llama.py: LlamaModel, LlamaDecoderLayer, LlamaAttention,
+#    LlamaMLP, LlamaRMSNorm, apply_rotary_pos_emb; grouped-query heads as repeat_kv) -------
+def _rotate_half(x):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2 :]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+class LlamaAttention(nn.Module):
+    def __init__(self, hidden, heads, kv_heads, theta):
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, hidden // heads
+        self.theta = theta
+        self.q_proj = nn.Linear(hidden, heads * self.head_dim, bias=False)
+        self.k_proj = nn.Linear(hidden, kv_heads * self.head_dim, bias=False)
+        self.v_proj = nn.Linear(hidden, kv_heads * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(heads * self.head_dim, hidden, bias=False)
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        d = self.head_dim
+        q = self.q_proj(x).view(b, t, -1, d).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, -1, d).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, -1, d).transpose(1, 2)
+        inv_freq = 1.0 / (self.theta ** (torch.arange(0, d, 2, dtype=torch.float) / d))
+        freqs = torch.arange(t, dtype=torch.float)[:, None] * inv_freq[None, :]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
+        q = q * cos + _rotate_half(q) * sin
+        k = k * cos + _rotate_half(k) * sin
+        rep = self.heads // self.kv_heads  # repeat_kv
+        k = k.repeat_interleave(rep, dim=1)
+        v = v.repeat_interleave(rep, dim=1)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.o_proj(y.transpose(1, 2).reshape(b, t, -1))
+
+
+class LlamaMLP(nn.Module):
+    def __init__(self, hidden, intermediate):
+        super().__init__()
+        self.gate_proj = nn.Linear(hidden, intermediate, bias=False)
+        self.up_proj = nn.Linear(hidden, intermediate, bias=False)
+        self.down_proj = nn.Linear(intermediate, hidden, bias=False)
+        self.act_fn = nn.SiLU()
+
+    def forward(self, x):
+        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+
+
+class LlamaDecoderLayer(nn.Module):
+    def __init__(self, hidden, heads, kv_heads, intermediate, eps, theta):
+        super().__init__()
+        self.input_layernorm = nn.RMSNorm(hidden, eps=eps)
+        self.self_attn = LlamaAttention(hidden, heads, kv_heads, theta)
+        self.post_attention_layernorm = nn.RMSNorm(hidden, eps=eps)
+        self.mlp = LlamaMLP(hidden, intermediate)
+
+    def forward(self, x):
+        x = x + self.self_attn(self.input_layernorm(x))
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class LlamaModel(nn.Module):
+    def __init__(self, vocab, hidden, layers, heads, kv_heads, intermediate, eps, theta):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(vocab, hidden)
+        self.layers = nn.ModuleList(
+            [
+                LlamaDecoderLayer(hidden, heads, kv_heads, intermediate, eps, theta)
+                for _ in range(layers)
+            ]
+        )
+        self.norm = nn.RMSNorm(hidden, eps=eps)
+
+    def forward(self, ids):
+        x = self.embed_tokens(ids)
+        for layer in self.layers:
+            x = layer(x)
+        return self.norm(x)
+
+
+class LlamaTiny(nn.Module):
+    def __init__(
+        self,
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=172,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        rms_norm_eps=1e-6,
+        rope_theta=10000.0,
+        tie_word_embeddings=False,
+    ):
+        super().__init__()
+        self.model = LlamaModel(
+            vocab_size,
+            hidden_size,
+            num_hidden_layers,
+            num_attention_heads,
+            num_key_value_heads,
+            intermediate_size,
+            rms_norm_eps,
+            rope_theta,
+        )
+        self.lm_head = nn.Linear(hidden_size, vocab_size, bias=False)
+        if tie_word_embeddings:
+            self.lm_head.weight = self.model.embed_tokens.weight
+
+    def forward(self, ids):
+        return self.lm_head(self.model(ids))
+
+
+# and in MODELS:  "llama_tiny": LlamaTiny,
+
+
 MODELS = {
     "dcgan_discriminator": dcgan_discriminator,
     "dcgan_generator": dcgan_generator,
@@ -1149,5 +1265,6 @@ MODELS = {
     "gru_encoder": EncoderRNN,
     "vit_b_16": VisionTransformerB16,
     "gpt2_small": GPT2Small,
+    "llama_tiny": LlamaTiny,
     "transformer_classifier": TransformerClassifier,
 }

@@ -1,0 +1,62 @@
+"""`layercalc import hf CONFIG.json [-o SPEC.yaml]`: a spec from a Hugging Face config."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+
+@click.command("hf")
+@click.argument("config", metavar="CONFIG.json")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    metavar="SPEC.yaml",
+    default=None,
+    help="write the spec to this file (atomically) instead of standard output",
+)
+def COMMAND(config, output):
+    """Write a spec from a Hugging Face config.json (no weights, no transformers).
+
+    \b
+    model_type llama, mistral, qwen2 -> *ForCausalLM (model.layers.N..., lm_head)
+    model_type gpt2                  -> GPT2LMHeadModel (transformer.h.N..., lm_head)
+    model_type bert                  -> BertModel (embeddings, encoder.layer.N, pooler)
+
+    The spec is written with blocks and repeat (never unrolled), its module names are
+    the checkpoint's keys and the config's values are its vars (--set works on it).
+    Other model types are refused, naming what is missing.
+    """
+    from ..importers.hf import ImportFailed, convert, load_config
+    from ..outfile import OutputError, check_target, write_atomic
+
+    if output is not None and output != "-":
+        try:
+            real, _ = check_target(output)  # a bad -o costs no conversion
+        except OutputError as exc:
+            click.echo(f"error: {exc} ({exc.hint})", err=True)
+            return 1
+        if os.path.exists(real) and os.path.exists(config) and os.path.samefile(real, config):
+            click.echo(
+                f"error: -o {output} is the config file itself; choose another name", err=True
+            )
+            return 1
+    try:
+        text, warnings = convert(load_config(config), os.path.basename(config))
+    except ImportFailed as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
+    if output is None or output == "-":
+        click.echo(text, nl=False)
+        return 0
+    try:
+        write_atomic(output, lambda fh: fh.write(text.encode("utf-8")), suffix=".yaml")
+    except OutputError as exc:
+        click.echo(f"error: {exc} ({exc.hint})", err=True)
+        return 1
+    click.echo(f"wrote {output}", err=True)
+    return 0

@@ -1,0 +1,397 @@
+"""Issue 19 without torch: the rotary_embedding layer, grouped-query attention as HF's
+repeat_kv, specs/llama_tiny.yaml and `layercalc import hf` (exact parameter counts of the
+published configs of Llama-3-8B, Mistral-7B-v0.1, Qwen2.5-0.5B, GPT-2 and BERT-base)."""
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import assert_located, cli_runner, net_of, one_layer
+
+from layercalc.analyses import verify
+from layercalc.analyses.loading import analyse, analyse_bytes
+from layercalc.cli import main
+from layercalc.importers.hf import ImportFailed, convert
+from layercalc.weights import expected
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+
+# -- rotary_embedding -----------------------------------------------------------------------
+
+
+def test_rope_shape_params_macs_and_alias():
+    layer = one_layer("rotary_embedding", [2, 4, 16, 64])
+    assert layer.output == (2, 4, 16, 64)
+    assert layer.tensors == [] or not layer.tensors
+    assert layer.macs == 2 * 2 * 4 * 16 * 64  # 2 MACs per rotated element
+    part = one_layer("rope: {dim: 32, theta: 500000.0}", [1, 2, 5, 64])
+    assert part.macs == 2 * 1 * 2 * 5 * 32
+    assert part.type.name == "rotary_embedding"
+
+
+def _run(text: str) -> dict:
+    v = verify.run(net_of(text), save=True)
+    assert v.ok, [c.error for c in v.failed]
+    return v.arrays
+
+
+def _rope_np(x, theta=10000.0, dim=None, offset=0):
+    """The rotation written independently, in float64: pair (i, i + dim/2) of position p
+    turns by p / theta^(2i/dim)."""
+    x = x.astype(np.float64)
+    T, D = x.shape[-2:]
+    dim = dim or D
+    h = dim // 2
+    p = np.arange(offset, offset + T, dtype=np.float64)[:, None]
+    ang = p / theta ** (2 * np.arange(h) / dim)
+    c, s = np.cos(ang), np.sin(ang)
+    y = x.copy()
+    x1, x2 = x[..., :h], x[..., h:dim]
+    y[..., :h] = x1 * c - x2 * s
+    y[..., h:dim] = x2 * c + x1 * s
+    return y
+
+
+@pytest.mark.parametrize(
+    "entry, shape, kw",
+    [
+        ("rope", [2, 4, 9, 16], {}),
+        ("rope: {theta: 500000.0, dim: 8}", [1, 3, 7, 24], {"theta": 500000.0, "dim": 8}),
+        ("rope: {position_offset: 100}", [1, 2, 5, 32], {"offset": 100}),
+        ("rope", [3, 6, 10], {}),
+    ],
+)
+def test_rope_forward_is_the_rotation(entry, shape, kw):
+    arrays = _run(f"input: {shape}\nlayers:\n  - {entry}\n")
+    want = _rope_np(arrays["input"], **kw)
+    np.testing.assert_allclose(arrays["output"], want, rtol=2e-4, atol=2e-4)
+
+
+def test_rope_offset_equals_the_later_positions():
+    whole = _run("input: [1, 2, 12, 16]\nlayers:\n  - rope\n")
+    x = whole["input"][:, :, 7:].tolist()
+    net = net_of("input: [1, 2, 5, 16]\nlayers:\n  - rope: {position_offset: 7}\n")
+    v = verify.run(net, save=True, inputs={"input": np.array(x, dtype=np.float32)})
+    np.testing.assert_allclose(v.arrays["output"], whole["output"][:, :, 7:], atol=1e-5)
+
+
+def test_rope_odd_dim_is_refused_at_dim():
+    d = assert_located(
+        "input: [1, 2, 4, 16]\nlayers:\n  - rope: {dim: 7}\n", "shape-mismatch", 3, "7"
+    )
+    assert "odd" in d.message and "must match the size of tensor b (8)" in d.message
+
+
+def test_rope_dim_larger_than_head_dim_is_refused():
+    d = assert_located(
+        "input: [1, 2, 4, 16]\nlayers:\n  - rope: {dim: 32}\n", "shape-mismatch", 3, "32"
+    )
+    assert "larger than the input's last dim 16" in d.message
+
+
+def test_rope_odd_head_dim_is_refused_at_the_entry():
+    d = assert_located("input: [1, 2, 4, 15]\nlayers:\n  - rope\n", "shape-mismatch", 3, "rope")
+    assert "dim 15 is odd" in d.message
+
+
+def test_rope_needs_two_dims():
+    d = assert_located("input: [16]\nlayers:\n  - rope\n", "bad-rank", 3, "rope")
+    assert "(..., T, D)" in d.message
+
+
+def test_rope_explain_states_the_convention():
+    r = cli_runner().invoke(
+        main, ["explain", str(SPECS / "llama_tiny.yaml"), "model.layers.0.self_attn.k_rot"]
+    )
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.stdout.split())
+    assert "2 per rotated element" in text and "rotate_half" in text
+    assert "non-persistent buffer" in text
+
+
+# -- grouped-query attention is HF's repeat_kv ----------------------------------------------
+
+
+def test_sdpa_enable_gqa_is_hf_repeat_kv():
+    """HF's repeat_kv: query head h reads key/value head h // n_rep (each kv head repeated
+    n_rep times in a row, expand + reshape), which enable_gqa does."""
+    arrays = _run(
+        """
+        input: {q: [2, 6, 5, 8], k: [2, 2, 5, 8], v: [2, 2, 5, 8]}
+        layers:
+          - sdpa: {from: [q, k, v], is_causal: true, enable_gqa: true}
+        """
+    )
+    q, k, v = (arrays[f"input.{n}"].astype(np.float64) for n in "qkv")
+    n_rep = 3
+    want = np.empty(q.shape)
+    mask = np.tril(np.ones((5, 5), bool))
+    for h in range(6):
+        s = q[:, h] @ np.swapaxes(k[:, h // n_rep], -1, -2) / math.sqrt(8)
+        s = np.where(mask, s, -np.inf)
+        p = np.exp(s - s.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        want[:, h] = p @ v[:, h // n_rep]
+    np.testing.assert_allclose(arrays["output"], want, rtol=1e-4, atol=1e-5)
+
+
+# -- specs/llama_tiny.yaml ------------------------------------------------------------------
+
+
+def test_llama_tiny_checks_and_verifies():
+    r = cli_runner().invoke(main, ["check", str(SPECS / "llama_tiny.yaml")])
+    assert r.exit_code == 0, r.output
+    r = cli_runner().invoke(main, ["verify", str(SPECS / "llama_tiny.yaml")])
+    assert r.exit_code == 0, r.output
+
+
+def test_llama_tiny_keys_are_hf_and_tying_counts_once():
+    untied = analyse(str(SPECS / "llama_tiny.yaml"), None, None).net
+    keys = set(expected(untied))
+    for k in (
+        "model.embed_tokens.weight",
+        "model.layers.0.input_layernorm.weight",
+        "model.layers.1.self_attn.q_proj.weight",
+        "model.layers.1.self_attn.k_proj.weight",
+        "model.layers.1.self_attn.v_proj.weight",
+        "model.layers.1.self_attn.o_proj.weight",
+        "model.layers.0.post_attention_layernorm.weight",
+        "model.layers.0.mlp.gate_proj.weight",
+        "model.layers.0.mlp.up_proj.weight",
+        "model.layers.0.mlp.down_proj.weight",
+        "model.norm.weight",
+        "lm_head.weight",
+    ):
+        assert k in keys
+    assert len(keys) == 2 + 2 * 9 + 1
+    assert expected(untied)["model.layers.0.self_attn.k_proj.weight"][0] == (32, 64)
+    tied = analyse(str(SPECS / "llama_tiny.yaml"), {"tie_word_embeddings": "1"}, None).net
+    assert set(expected(tied)) == keys
+    assert untied.totals()["params"] - tied.totals()["params"] == 128 * 64
+
+
+# -- layercalc import hf --------------------------------------------------------------------
+
+# the published config.json values (Hugging Face hub), trimmed of tokenizer ids
+CONFIGS = {
+    "Llama-3-8B": (
+        {
+            "architectures": ["LlamaForCausalLM"],
+            "attention_bias": False,
+            "hidden_act": "silu",
+            "hidden_size": 4096,
+            "intermediate_size": 14336,
+            "max_position_embeddings": 8192,
+            "model_type": "llama",
+            "num_attention_heads": 32,
+            "num_hidden_layers": 32,
+            "num_key_value_heads": 8,
+            "rms_norm_eps": 1e-05,
+            "rope_scaling": None,
+            "rope_theta": 500000.0,
+            "tie_word_embeddings": False,
+            "vocab_size": 128256,
+        },
+        8_030_261_248,
+    ),
+    "Mistral-7B-v0.1": (
+        {
+            "architectures": ["MistralForCausalLM"],
+            "hidden_act": "silu",
+            "hidden_size": 4096,
+            "intermediate_size": 14336,
+            "max_position_embeddings": 32768,
+            "model_type": "mistral",
+            "num_attention_heads": 32,
+            "num_hidden_layers": 32,
+            "num_key_value_heads": 8,
+            "rms_norm_eps": 1e-05,
+            "rope_theta": 10000.0,
+            "sliding_window": 4096,
+            "tie_word_embeddings": False,
+            "vocab_size": 32000,
+        },
+        7_241_732_096,
+    ),
+    "Qwen2.5-0.5B": (
+        {
+            "architectures": ["Qwen2ForCausalLM"],
+            "hidden_act": "silu",
+            "hidden_size": 896,
+            "intermediate_size": 4864,
+            "max_position_embeddings": 32768,
+            "max_window_layers": 24,
+            "model_type": "qwen2",
+            "num_attention_heads": 14,
+            "num_hidden_layers": 24,
+            "num_key_value_heads": 2,
+            "rms_norm_eps": 1e-06,
+            "rope_theta": 1000000.0,
+            "sliding_window": 32768,
+            "tie_word_embeddings": True,
+            "use_sliding_window": False,
+            "vocab_size": 151936,
+        },
+        494_032_768,
+    ),
+    "GPT-2": (
+        {
+            "activation_function": "gelu_new",
+            "architectures": ["GPT2LMHeadModel"],
+            "layer_norm_epsilon": 1e-05,
+            "model_type": "gpt2",
+            "n_ctx": 1024,
+            "n_embd": 768,
+            "n_head": 12,
+            "n_layer": 12,
+            "n_positions": 1024,
+            "vocab_size": 50257,
+        },
+        124_439_808,
+    ),
+    "BERT-base": (
+        {
+            "architectures": ["BertForMaskedLM"],
+            "hidden_act": "gelu",
+            "hidden_size": 768,
+            "intermediate_size": 3072,
+            "layer_norm_eps": 1e-12,
+            "max_position_embeddings": 512,
+            "model_type": "bert",
+            "num_attention_heads": 12,
+            "num_hidden_layers": 12,
+            "position_embedding_type": "absolute",
+            "type_vocab_size": 2,
+            "vocab_size": 30522,
+        },
+        109_482_240,
+    ),
+}
+
+
+def _import(tmp_path, cfg: dict, name="config.json", *extra):
+    path = tmp_path / name
+    path.write_text(json.dumps(cfg))
+    return cli_runner().invoke(main, ["import", "hf", str(path), *extra])
+
+
+@pytest.mark.parametrize("model", sorted(CONFIGS))
+def test_import_hf_exact_parameter_counts(tmp_path, model):
+    cfg, params = CONFIGS[model]
+    out = tmp_path / "spec.yaml"
+    r = _import(tmp_path, cfg, "config.json", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert "repeat: n" in text  # written with blocks and repeat, not unrolled
+    assert len(text.splitlines()) < 150
+    small = ["--set", "tokens=8"]
+    r = cli_runner().invoke(main, ["shape", "--format", "json", *small, str(out)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["totals"]["params"] == params
+    r = cli_runner().invoke(main, ["check", str(out)])
+    assert r.exit_code == 0, r.output
+    # sizing is fast: the whole analysis of the spec, 32 decoder layers included
+    t = time.perf_counter()
+    res = analyse(str(out), {"tokens": "8"}, None)
+    assert res.ok and res.net.totals()["params"] == params
+    assert time.perf_counter() - t < 0.3
+
+
+def test_import_hf_writes_stdout_and_keys(tmp_path):
+    cfg, _ = CONFIGS["Qwen2.5-0.5B"]
+    r = _import(tmp_path, cfg)
+    assert r.exit_code == 0, r.output
+    net = analyse_bytes(r.stdout.encode(), "q.yaml", {"num_hidden_layers": "2"}).net
+    keys = expected(net)
+    assert keys["model.layers.1.self_attn.q_proj.bias"][0] == (896,)
+    assert keys["model.layers.1.self_attn.k_proj.weight"][0] == (128, 896)
+    assert "model.layers.1.self_attn.o_proj.bias" not in keys
+    assert "lm_head.weight" in keys and "model.norm.weight" in keys
+    gpt2 = analyse_bytes(convert(CONFIGS["GPT-2"][0])[0].encode(), "g.yaml").net
+    assert "transformer.h.11.attn.c_attn.weight" in expected(gpt2)
+    bert = analyse_bytes(convert(CONFIGS["BERT-base"][0])[0].encode(), "b.yaml").net
+    assert "encoder.layer.11.attention.self.query.weight" in expected(bert)
+    assert "pooler.dense.weight" in expected(bert)
+
+
+def test_import_hf_tiny_llama_matches_the_hand_written_spec(tmp_path):
+    cfg = {
+        "model_type": "llama",
+        "vocab_size": 128,
+        "hidden_size": 64,
+        "intermediate_size": 172,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "rms_norm_eps": 1e-6,
+        "tie_word_embeddings": False,
+    }
+    text, warnings = convert(cfg)
+    assert warnings == []
+    imported = analyse_bytes(text.encode(), "i.yaml", {"batch": "2"}).net
+    hand = analyse(str(SPECS / "llama_tiny.yaml"), None, None).net
+    assert expected(imported).keys() == expected(hand).keys()
+    assert imported.totals()["params"] == hand.totals()["params"]
+    assert imported.totals()["macs"] == hand.totals()["macs"]
+
+
+@pytest.mark.parametrize(
+    "cfg, words",
+    [
+        ({"model_type": "falcon", "hidden_size": 8}, ["'falcon' is not supported", "llama"]),
+        ({"hidden_size": 8}, ["no 'model_type'"]),
+        ({"model_type": "llama", "hidden_size": 64}, ["'vocab_size'", "'intermediate_size'"]),
+        (
+            {
+                "model_type": "gpt2",
+                "vocab_size": 10,
+                "n_embd": 8,
+                "n_layer": 1,
+                "n_head": 2,
+                "activation_function": "quick_gelu",
+            },
+            ["'quick_gelu' has no layercalc equivalent"],
+        ),
+        (
+            {
+                "model_type": "bert",
+                "vocab_size": -3,
+                "hidden_size": 8,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 2,
+                "intermediate_size": 8,
+            },
+            ["vocab_size must be a positive"],
+        ),
+    ],
+)
+def test_import_hf_refusals_name_what_is_missing(tmp_path, cfg, words):
+    r = _import(tmp_path, cfg, "config.json", "-o", str(tmp_path / "out.yaml"))
+    assert r.exit_code == 1
+    for w in words:
+        assert w in r.stderr
+    assert not (tmp_path / "out.yaml").exists()
+    with pytest.raises(ImportFailed):
+        convert(cfg)
+
+
+def test_import_hf_unreadable_files(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    r = cli_runner().invoke(main, ["import", "hf", str(bad)])
+    assert r.exit_code == 1 and "not a JSON file" in r.stderr
+    r = cli_runner().invoke(main, ["import", "hf", str(tmp_path / "missing.json")])
+    assert r.exit_code == 1 and "cannot read" in r.stderr
+    r = _import(tmp_path, CONFIGS["GPT-2"][0], "c.json", "-o", str(tmp_path / "c.json"))
+    assert r.exit_code == 1 and "config file itself" in r.stderr
+
+
+def test_import_hf_rope_scaling_is_a_warning(tmp_path):
+    cfg = dict(CONFIGS["Llama-3-8B"][0])
+    cfg["rope_scaling"] = {"factor": 8.0, "rope_type": "llama3"}
+    r = _import(tmp_path, cfg)
+    assert r.exit_code == 0
+    assert "rope_scaling" in r.stderr and "not modelled" in r.stderr
