@@ -180,6 +180,24 @@ def _resolve(shown: str) -> str:
     )
 
 
+def refuse_input(output, st, source: str, verb: str, example: str) -> None:
+    """Refuse an output that is the file being read (``source``, the same file by device
+    and inode whatever the path; ``st`` is check_target's stat of the output): a command
+    never modifies its input. ``-`` (standard input) is never a file to compare."""
+    if st is None or source == "-":
+        return
+    try:
+        same = os.path.samestat(st, os.stat(source))
+    except (OSError, ValueError):
+        return
+    if same:
+        raise OutputError(
+            os.fspath(output),
+            f"it is the spec '{source}', which is being {verb}",
+            f"give -o a new file name, e.g. {example}; the spec is never overwritten",
+        )
+
+
 def check_target(path) -> tuple[str, os.stat_result | None]:
     """Where ``path`` really leads (symbolic links followed) and its stat (None for a file
     to create), or :class:`OutputError` when it cannot be a regular file we may write.

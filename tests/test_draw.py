@@ -435,3 +435,16 @@ def test_every_depth_of_nested_specs(name):
         assert len(nodes) == count + len(net.spec.input_refs())
         assert len([p for p in root.iter(f"{NS}path") if p.get("class") == "edge"]) == len(pairs)
         check_geometry(nodes)
+
+
+def test_the_spec_itself_is_never_the_output(tmp_path):
+    from conftest import cli_runner
+
+    from layercalc.cli import main
+
+    spec = tmp_path / "own.yaml"
+    spec.write_text((ROOT / "specs" / "lenet5.yaml").read_text())
+    before = spec.read_bytes()
+    r = cli_runner().invoke(main, ["draw", str(spec), "-o", str(spec)])
+    assert r.exit_code == 1 and "which is being drawn" in r.stderr
+    assert spec.read_bytes() == before

@@ -395,3 +395,21 @@ def test_import_hf_rope_scaling_is_a_warning(tmp_path):
     r = _import(tmp_path, cfg)
     assert r.exit_code == 0
     assert "rope_scaling" in r.stderr and "not modelled" in r.stderr
+
+
+def test_import_hf_proves_the_spec_before_writing_it(tmp_path):
+    """A config PyTorch would refuse (4 query heads over 3 key/value heads) writes
+    nothing and exits 1 with the located reason, as `import torch` does."""
+    cfg = {
+        "model_type": "llama",
+        "vocab_size": 128,
+        "hidden_size": 64,
+        "intermediate_size": 172,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 3,
+    }
+    out = tmp_path / "l.yaml"
+    r = _import(tmp_path, cfg, "config.json", "-o", str(out))
+    assert r.exit_code == 1 and not out.exists()
+    assert "error[shape-mismatch]" in r.stderr and "nothing was written" in r.stderr

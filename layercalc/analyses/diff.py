@@ -233,8 +233,8 @@ def parse_rule(text: str) -> Rule:
     m = _RULE.fullmatch(text)
     if m is None:
         raise ValueError(
-            f"expected METRIC>+N% or METRIC>+N (METRIC one of {', '.join(METRICS)}), or "
-            f"output-changed; got {text!r}"
+            f"expected METRIC>+N%, METRIC>+N, METRIC<-N% or METRIC<-N (METRIC one of "
+            f"{', '.join(METRICS)}), or output-changed; got {text!r}"
         )
     metric, op, sign, amount, pct = m.groups()
     if metric not in METRICS:

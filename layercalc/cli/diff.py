@@ -98,7 +98,7 @@ def _rules(ctx, param, values):
 
 
 @click.command()
-@click.argument("specs", nargs=-1, metavar="OLD NEW")
+@click.argument("specs", nargs=-1, metavar="OLD NEW | --git REV [PATHS...]")
 @click.option(
     "--git",
     "git_rev",
@@ -127,7 +127,7 @@ def _rules(ctx, param, values):
     multiple=True,
     callback=_rules,
     metavar="RULE",
-    help="exit 1 when a rule fires: params>+5%, macs>+10%, peak_memory>+40MiB, output-changed (repeatable, or comma-separated)",
+    help="exit 1 when a rule fires: params>+5%, macs>+10%, peak_memory>+40MiB, params<-1M (a drop), output-changed (repeatable, or comma-separated)",
 )
 def diff(
     specs, git_rev, sets, old_sets, new_sets, input_shape, fmt, max_layers, width, depth, rules

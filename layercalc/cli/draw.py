@@ -74,14 +74,24 @@ def draw(spec, output, fmt, style, direction, depth, sets, input_shape, max_laye
         fmt = SUFFIXES.get(suffix, "svg")
     if style == "blocks" and fmt not in ("svg", "html"):
         raise click.UsageError("--style blocks is a picture: use --format svg or html")
+    from ..outfile import OutputError, check_target, refuse_input, write_atomic
+
     result = analyse(spec, sets, input_shape, Limits(max_layers=max_layers))
     err = [format_diagnostic(d) for d in result.diagnostics]
     if result.net is None:
         return emit(Outcome("", err, 1))
+    if output is not None:
+        try:
+            _, st = check_target(output)  # before the drawing: a bad -o costs nothing
+            refuse_input(output, st, spec, "drawn", "net.svg")
+        except OutputError as exc:
+            d = Diagnostic(
+                "unwritable", f"cannot write {output}: {exc.reason}", file=spec, hint=exc.hint
+            )
+            return emit(Outcome("", [*err, format_diagnostic(d)], 1))
     text = render(result.net, fmt, depth, direction, style)
     if output is None:
         return emit(Outcome(text, err, 0))
-    from ..outfile import OutputError, write_atomic
 
     data = text.encode("utf-8")
     try:

@@ -40,7 +40,7 @@ def export_command(spec, target, output, sets, input_shape, max_layers):
     """
     from ..errors import Diagnostic
     from ..export import ExportError, to_source
-    from ..outfile import OutputError, check_target, write_atomic
+    from ..outfile import OutputError, check_target, refuse_input, write_atomic
     from .run import load_all
 
     (r,) = load_all([spec], sets, input_shape, max_layers)
@@ -50,7 +50,7 @@ def export_command(spec, target, output, sets, input_shape, max_layers):
     if output is not None:
         try:
             _, st = check_target(output)  # before the work: a bad -o costs nothing
-            _not_the_spec(output, st, spec)
+            refuse_input(output, st, spec, "exported", "model.py")
         except OutputError as exc:
             r.diagnostics.append(
                 Diagnostic(
@@ -87,27 +87,6 @@ def export_command(spec, target, output, sets, input_shape, max_layers):
         echo_diagnostics([r])
         return 1
     return 0
-
-
-def _not_the_spec(output, st, spec) -> None:
-    """Refuse an -o that is the SPEC being exported (the same file by device and inode):
-    export never modifies any file but its output."""
-    import os
-
-    from ..outfile import OutputError
-
-    if st is None or spec == "-":
-        return
-    try:
-        same = os.path.samestat(st, os.stat(spec))
-    except OSError:
-        return
-    if same:
-        raise OutputError(
-            output,
-            f"it is the spec '{spec}', which is being exported",
-            "give -o a new file name, e.g. model.py",
-        )
 
 
 COMMANDS = (export_command,)

@@ -50,6 +50,20 @@ def COMMAND(config, output):
         return 1
     for w in warnings:
         click.echo(f"warning: {w}", err=True)
+    # proved before it is written, as import torch does: a config whose numbers PyTorch
+    # would refuse (heads not a multiple of the key/value heads, ...) writes nothing
+    from ..analyses.loading import analyse_bytes
+    from .run import format_diagnostic
+
+    proof = analyse_bytes(text.encode("utf-8"), output if output not in (None, "-") else "<spec>")
+    if not proof.ok:
+        for d in proof.diagnostics:
+            click.echo(format_diagnostic(d), err=True)
+        click.echo(
+            f"error: the spec made from {config} does not hold (above); nothing was written",
+            err=True,
+        )
+        return 1
     if output is None or output == "-":
         click.echo(text, nl=False)
         return 0
