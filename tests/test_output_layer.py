@@ -80,6 +80,8 @@ def test_verify_rows_agree_across_formats():
 def test_layers_json_is_one_list_and_csv_two_blocks():
     data = json.loads(run("layers", "--format", "json").stdout)
     assert isinstance(data, list) and all("type" in e for e in data)
+    plain = list(csv.reader(io.StringIO(run("layers", "--format", "csv").stdout)))
+    assert plain[0][:2] == ["type", "family"] and all(len(row) == 5 for row in plain)
     text = run("layers", "conv2d", "from", "--format", "csv").stdout
     blocks = text.split("\n\n")
     assert blocks[0].startswith("type,family") and blocks[1].startswith("key,where")

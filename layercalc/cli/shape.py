@@ -67,8 +67,8 @@ def layers(fmt, keys_only, names):
 
         raise click.BadParameter(printable(entries), param_hint="TYPE")
     keys = key_entries(names)
-    if fmt == "json" and not names and not keys_only:
-        keys = []  # `layers --format json` stays the list of types; --keys gives the keys
+    if fmt in ("json", "csv") and not names and not keys_only:
+        keys = []  # machine formats of `layers` are the types, one table; --keys the keys
     opts = output_options({"fmt": fmt, "full": True})
     click.echo(render(catalog_tables(entries, keys), fmt, opts), nl=False)
 
