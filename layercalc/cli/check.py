@@ -7,7 +7,7 @@ import json
 import click
 
 from .checking import FORMATS, execute_check, parse_codes
-from .common import emit, spec_options
+from .common import emit, prefixes_need_weights, spec_options, weights_options
 
 MAX_INDENT = 16  # `schema --indent 100000` wrote a gigabyte of spaces
 
@@ -44,27 +44,9 @@ def render_rules() -> str:
 )
 @click.option("--strict", is_flag=True, help="warnings fail the check too")
 @click.option("--list-rules", is_flag=True, help="list the lint rules and exit")
-@click.option(
-    "--weights",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
-    help="compare every state_dict key and shape with a checkpoint "
-    "(.safetensors, .npz; .pt/.pth/.bin with torch)",
-)
-@click.option(
-    "--strip-prefix",
-    "strip_prefix",
-    default=None,
-    metavar="P",
-    help="remove P from the front of the checkpoint's keys (module., model.)",
-)
-@click.option(
-    "--add-prefix",
-    "add_prefix",
-    default=None,
-    metavar="P",
-    help="put P in front of the checkpoint's keys",
+@weights_options(
+    "compare every state_dict key and shape with a checkpoint "
+    "(.safetensors, .npz; .pt/.pth/.bin with torch)"
 )
 def check(
     files,
@@ -111,10 +93,7 @@ def check(
             f"'{both[0]}' is given to both --disable and --error", param_hint="--error"
         )
     levels = {**{c: "off" for c in off}, **{c: "error" for c in err}}
-    if (strip_prefix or add_prefix) and weights is None:
-        raise click.UsageError(
-            "--strip-prefix and --add-prefix rename --weights keys: give --weights"
-        )
+    prefixes_need_weights(weights, strip_prefix, add_prefix)
     values = {
         "sets": sets,
         "input_shape": input_shape,

@@ -109,6 +109,35 @@ def spec_options(formats=FORMATS, default="table", rows=True):
     return decorate
 
 
+def weights_options(purpose: str):
+    """--weights FILE (``purpose``: its help, what the command does with the checkpoint),
+    --strip-prefix and --add-prefix: `check` and `verify` read checkpoints alike
+    (layercalc.weights)."""
+
+    def decorate(f):
+        f = click.option(
+            "--add-prefix", "add_prefix", default=None, metavar="P",
+            help="put P in front of the checkpoint's keys",
+        )(f)  # fmt: skip
+        f = click.option(
+            "--strip-prefix", "strip_prefix", default=None, metavar="P",
+            help="remove P from the front of the checkpoint's keys (module., model.)",
+        )(f)  # fmt: skip
+        return click.option(
+            "--weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+            help=purpose,
+        )(f)  # fmt: skip
+
+    return decorate
+
+
+def prefixes_need_weights(weights, strip_prefix, add_prefix) -> None:
+    if (strip_prefix or add_prefix) and weights is None:
+        raise click.UsageError(
+            "--strip-prefix and --add-prefix rename --weights keys: give --weights"
+        )
+
+
 def resolve_known(group, ctx, args):
     """click.Group.resolve_command, with an unknown command name escaped (it comes from
     the command line: click's own message would print it raw) and a suggestion."""

@@ -7,7 +7,14 @@ import time
 
 import click
 
-from .common import Digits, click_option, emit, spec_options
+from .common import (
+    Digits,
+    click_option,
+    emit,
+    prefixes_need_weights,
+    spec_options,
+    weights_options,
+)
 from .options import DEPTH
 from .run import finish, load_all
 
@@ -181,27 +188,9 @@ def _given(r, arrays, weights, given, input_file, core) -> list:
     metavar="SIZE",
     help="refuse runs whose estimated peak memory exceeds SIZE (512MiB, 2GiB)",
 )
-@click.option(
-    "--weights",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
-    help="run on a checkpoint's tensors (.safetensors, .npz; .pt/.pth/.bin with "
-    "torch) instead of random ones",
-)
-@click.option(
-    "--strip-prefix",
-    "strip_prefix",
-    default=None,
-    metavar="P",
-    help="remove P from the front of the checkpoint's keys (module., model.)",
-)
-@click.option(
-    "--add-prefix",
-    "add_prefix",
-    default=None,
-    metavar="P",
-    help="put P in front of the checkpoint's keys",
+@weights_options(
+    "run on a checkpoint's tensors (.safetensors, .npz; .pt/.pth/.bin with "
+    "torch) instead of random ones"
 )
 @click.option(
     "--input-file",
@@ -246,10 +235,7 @@ def verify(
     """
     if save is not None and len(specs) != 1:
         raise click.UsageError("--save writes one network's arrays: give exactly one SPEC")
-    if (strip_prefix or add_prefix) and weights is None:
-        raise click.UsageError(
-            "--strip-prefix and --add-prefix rename --weights keys: give --weights"
-        )
+    prefixes_need_weights(weights, strip_prefix, add_prefix)
     from ..analyses import verify as core
     from ..errors import Diagnostic
     from ..outfile import OutputError, check_target
