@@ -30,7 +30,7 @@ def COMMAND(config, output):
     Other model types are refused, naming what is missing.
     """
     from ..importers.hf import ImportFailed, convert, load_config
-    from ..outfile import OutputError, check_target, write_atomic
+    from ..outfile import OutputError, check_target
 
     if output is not None and output != "-":
         try:
@@ -64,13 +64,6 @@ def COMMAND(config, output):
             err=True,
         )
         return 1
-    if output is None or output == "-":
-        click.echo(text, nl=False)
-        return 0
-    try:
-        write_atomic(output, lambda fh: fh.write(text.encode("utf-8")), suffix=".yaml")
-    except OutputError as exc:
-        click.echo(f"error: {exc} ({exc.hint})", err=True)
-        return 1
-    click.echo(f"wrote {output}", err=True)
-    return 0
+    from .imports import write_spec
+
+    return write_spec(output, text)

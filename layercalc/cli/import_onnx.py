@@ -52,7 +52,7 @@ def COMMAND(file, output, input_shape):
     training=TrainingMode.TRAINING or do_constant_folding=False to keep them.
     """
     from ..importers.onnx import ImportFailed, convert
-    from ..outfile import OutputError, check_target, write_atomic
+    from ..outfile import OutputError, check_target
 
     if output is not None and output != "-":
         try:
@@ -76,13 +76,6 @@ def COMMAND(file, output, input_shape):
 
     for message in self_check(text, output or "<stdout>"):
         click.echo(f"warning: the spec written disagrees with layercalc: {message}", err=True)
-    if output is None or output == "-":
-        click.echo(text, nl=False)
-        return 0
-    try:
-        write_atomic(output, lambda fh: fh.write(text.encode("utf-8")), suffix=".yaml")
-    except OutputError as exc:
-        click.echo(f"error: {exc} ({exc.hint})", err=True)
-        return 1
-    click.echo(f"wrote {output}", err=True)
-    return 0
+    from .imports import write_spec
+
+    return write_spec(output, text)

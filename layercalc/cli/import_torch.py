@@ -96,7 +96,7 @@ def COMMAND(target, input_shape, kwargs, output, flat):
             err=True,
         )
         return 1
-    from ..outfile import OutputError, check_target, write_atomic
+    from ..outfile import OutputError, check_target
 
     if output is not None and output != "-":
         try:
@@ -120,13 +120,6 @@ def COMMAND(target, input_shape, kwargs, output, flat):
         if exc.problems:
             click.echo("nothing was written", err=True)
         return 1
-    if output is None or output == "-":
-        click.echo(text, nl=False)
-        return 0
-    try:
-        write_atomic(output, lambda fh: fh.write(text.encode("utf-8")), suffix=".yaml")
-    except OutputError as exc:
-        click.echo(f"error: {exc}\n    hint: {exc.hint}", err=True)
-        return 1
-    click.echo(f"wrote {output}", err=True)
-    return 0
+    from .imports import write_spec
+
+    return write_spec(output, text)

@@ -34,6 +34,23 @@ class _Sources(click.Group):
         return status
 
 
+def write_spec(output, text: str) -> int:
+    """An imported spec to standard output (no -o, or -) or to ``output``, replaced
+    atomically; the exit status. Every import source ends here."""
+    from ..outfile import OutputError, write_atomic
+
+    if output is None or output == "-":
+        click.echo(text, nl=False)
+        return 0
+    try:
+        write_atomic(output, lambda fh: fh.write(text.encode("utf-8")), suffix=".yaml")
+    except OutputError as exc:
+        click.echo(f"error: {exc}\n    hint: {exc.hint}", err=True)
+        return 1
+    click.echo(f"wrote {output}", err=True)
+    return 0
+
+
 def _exists(module: str) -> bool:
     return importlib.util.find_spec(f"{__package__}.{module}") is not None
 
