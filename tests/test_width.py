@@ -198,7 +198,12 @@ def test_every_help_fits_80_columns():
     import click
 
     ctx = click.Context(main)
-    for args in [["--help"]] + [[name, "--help"] for name in main.list_commands(ctx)]:
+    commands = [[name] for name in main.list_commands(ctx)]
+    for name in main.list_commands(ctx):  # a group's subcommands too (import torch, ...)
+        group = main.get_command(ctx, name)
+        if isinstance(group, click.Group):
+            commands += [[name, sub] for sub in group.list_commands(ctx)]
+    for args in [["--help"]] + [[*c, "--help"] for c in commands]:
         r = run(*args, COLUMNS="80")
         assert r.exit_code == 0, r.output
         assert widest(r.stdout) <= 80, (args, [x for x in r.stdout.splitlines() if len(x) > 80])

@@ -21,9 +21,9 @@ def COMMAND(config, output):
     """Write a spec from a Hugging Face config.json (no weights, no transformers).
 
     \b
-    model_type llama, mistral, qwen2 -> *ForCausalLM (model.layers.N..., lm_head)
-    model_type gpt2                  -> GPT2LMHeadModel (transformer.h.N..., lm_head)
-    model_type bert                  -> BertModel (embeddings, encoder.layer.N, pooler)
+    llama, mistral, qwen2 -> *ForCausalLM (model.layers.N..., lm_head)
+    gpt2                  -> GPT2LMHeadModel (transformer.h.N..., lm_head)
+    bert                  -> BertModel (embeddings, encoder.layer.N, pooler)
 
     The spec is written with blocks and repeat (never unrolled), its module names are
     the checkpoint's keys and the config's values are its vars (--set works on it).

@@ -87,7 +87,8 @@ def COMMAND(target, input_shape, kwargs, output, flat):
 
     \b
       layercalc import torch torchvision.models:resnet50 --input 1,3,224,224
-      layercalc import torch mymodels:Net --kwargs '{"width": 32}' --input 8,784 -o net.yaml
+      layercalc import torch mymodels:Net --kwargs '{"width": 32}' \\
+          --input 8,784 -o net.yaml
     """
     if not have_torch():
         click.echo(
