@@ -166,6 +166,7 @@ class Group:
         "call",
         "value",
         "named_outputs",
+        "args",
     )
 
     def __init__(
@@ -184,6 +185,7 @@ class Group:
         self.ref = None  # the ref of its output
         self.value = None  # its output's value object
         self.named_outputs = None  # a composite module's outputs: ((name, _Value), ...)
+        self.args = None  # a block instance's arguments: name -> value, as declared
         self.call = 1
         self.name = name
         self.kind = kind
@@ -1326,6 +1328,7 @@ class Builder:
                 node=h.node,
                 output=h.output,
             )
+            c.args = h.args
             c.call = self._next_call(("group", h.name))
             gmap[gj] = len(self.net.groups)
             self.net.groups.append(c)
@@ -1792,6 +1795,9 @@ class Builder:
                     "(or raise the bound with --max-layers if you mean it)",
                 )
         gi = self._open_group(full, "block", bname, parent, depth, e.node)
+        declared = bnode.get("args")
+        if isinstance(declared, Mapping):
+            self.net.groups[gi].args = {k.value: scope[k.value] for k, _ in declared.items}
         src = self.net.groups[gi].inputs = _enter(src)
         self.block_stack.append(bname)
         self.expanding.append(e.node)
