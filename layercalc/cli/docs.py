@@ -18,6 +18,9 @@ TOPICS = {
     "verify": "the NumPy forward pass: what it checks, --save, --max-memory",
     "formats": "table, json, markdown, csv; --width, --depth, --full, NO_COLOR",
     "limits": "the bounds on input, and how spec text is printed safely",
+    "diff": "comparing two versions: matching, rows, formats, --fail-on gates",
+    "draw": "pictures: the graph and blocks styles, svg, html, dot, mermaid",
+    "import": "specs from torch modules, ONNX files and Hugging Face configs",
 }
 
 
