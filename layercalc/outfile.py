@@ -180,7 +180,7 @@ def _resolve(shown: str) -> str:
     )
 
 
-def refuse_input(output, st, source: str, verb: str, example: str) -> None:
+def refuse_input(output, st, source: str, verb: str, example: str, what: str = "spec") -> None:
     """Refuse an output that is the file being read (``source``, the same file by device
     and inode whatever the path; ``st`` is check_target's stat of the output): a command
     never modifies its input. ``-`` (standard input) is never a file to compare."""
@@ -193,8 +193,8 @@ def refuse_input(output, st, source: str, verb: str, example: str) -> None:
     if same:
         raise OutputError(
             os.fspath(output),
-            f"it is the spec '{source}', which is being {verb}",
-            f"give -o a new file name, e.g. {example}; the spec is never overwritten",
+            f"it is the {what} '{source}', which is being {verb}",
+            f"give -o a new file name, e.g. {example}; the {what} is never overwritten",
         )
 
 

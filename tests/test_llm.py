@@ -386,7 +386,7 @@ def test_import_hf_unreadable_files(tmp_path):
     r = cli_runner().invoke(main, ["import", "hf", str(tmp_path / "missing.json")])
     assert r.exit_code == 1 and "cannot read" in r.stderr
     r = _import(tmp_path, CONFIGS["GPT-2"][0], "c.json", "-o", str(tmp_path / "c.json"))
-    assert r.exit_code == 1 and "config file itself" in r.stderr
+    assert r.exit_code == 1 and "it is the config" in r.stderr and "never overwritten" in r.stderr
 
 
 def test_import_hf_rope_scaling_is_a_warning(tmp_path):

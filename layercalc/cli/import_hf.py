@@ -6,6 +6,8 @@ import os
 
 import click
 
+from ..text import printable
+
 
 @click.command("hf")
 @click.argument("config", metavar="CONFIG.json")
@@ -30,26 +32,16 @@ def COMMAND(config, output):
     Other model types are refused, naming what is missing.
     """
     from ..importers.hf import ImportFailed, convert, load_config
-    from ..outfile import OutputError, check_target
+    from .imports import check_output, fail, write_spec
 
-    if output is not None and output != "-":
-        try:
-            real, _ = check_target(output)  # a bad -o costs no conversion
-        except OutputError as exc:
-            click.echo(f"error: {exc} ({exc.hint})", err=True)
-            return 1
-        if os.path.exists(real) and os.path.exists(config) and os.path.samefile(real, config):
-            click.echo(
-                f"error: -o {output} is the config file itself; choose another name", err=True
-            )
-            return 1
+    if check_output(output, config, "config") is not None:  # a bad -o costs no conversion
+        return 1
     try:
         text, warnings = convert(load_config(config), os.path.basename(config))
     except ImportFailed as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 1
+        return fail(str(exc))
     for w in warnings:
-        click.echo(f"warning: {w}", err=True)
+        click.echo(f"warning: {printable(w)}", err=True)
     # proved before it is written, as import torch does: a config whose numbers PyTorch
     # would refuse (heads not a multiple of the key/value heads, ...) writes nothing
     from ..analyses.loading import analyse_bytes
@@ -59,11 +51,5 @@ def COMMAND(config, output):
     if not proof.ok:
         for d in proof.diagnostics:
             click.echo(format_diagnostic(d), err=True)
-        click.echo(
-            f"error: the spec made from {config} does not hold (above); nothing was written",
-            err=True,
-        )
-        return 1
-    from .imports import write_spec
-
+        return fail(f"the spec made from {config} does not hold (above); nothing was written")
     return write_spec(output, text)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import click
+
+from ..text import printable
 
 from .options import INPUT, parse_input
 
@@ -52,30 +52,19 @@ def COMMAND(file, output, input_shape):
     training=TrainingMode.TRAINING or do_constant_folding=False to keep them.
     """
     from ..importers.onnx import ImportFailed, convert
-    from ..outfile import OutputError, check_target
+    from .imports import check_output, fail, write_spec
 
-    if output is not None and output != "-":
-        try:
-            real, _ = check_target(output)  # a bad -o costs no conversion
-        except OutputError as exc:
-            click.echo(f"error: {exc} ({exc.hint})", err=True)
-            return 1
-        if os.path.exists(real) and os.path.exists(file) and os.path.samefile(real, file):
-            click.echo(f"error: -o {output} is the ONNX file itself; choose another name", err=True)
-            return 1
+    if check_output(output, file, "ONNX file") is not None:  # a bad -o costs no conversion
+        return 1
     try:
         text = convert(file, input_shape)
     except ImportFailed as exc:
-        click.echo(f"error: {exc}", err=True)
-        for name, op, reason in exc.problems:
-            click.echo(f"  {name or '(unnamed)'} ({op}): {reason}", err=True)
-        if exc.problems:
-            click.echo("nothing was written", err=True)
-        return 1
+        problems = [f"{name or '(unnamed)'} ({op}): {reason}" for name, op, reason in exc.problems]
+        return fail(str(exc), problems=problems)
     from ..importers.onnx import self_check
 
     for message in self_check(text, output or "<stdout>"):
-        click.echo(f"warning: the spec written disagrees with layercalc: {message}", err=True)
-    from .imports import write_spec
-
+        click.echo(
+            f"warning: the spec written disagrees with layercalc: {printable(message)}", err=True
+        )
     return write_spec(output, text)

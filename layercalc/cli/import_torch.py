@@ -90,37 +90,19 @@ def COMMAND(target, input_shape, kwargs, output, flat):
       layercalc import torch mymodels:Net --kwargs '{"width": 32}' \\
           --input 8,784 -o net.yaml
     """
-    if not have_torch():
-        click.echo(
-            f"error: `layercalc import torch` needs PyTorch, which is not installed\n"
-            f"    hint: {INSTALL}",
-            err=True,
-        )
-        return 1
-    from ..outfile import OutputError, check_target
+    from .imports import check_output, fail, write_spec
 
-    if output is not None and output != "-":
-        try:
-            check_target(output)  # a bad -o costs no import
-        except OutputError as exc:
-            click.echo(f"error: {exc}\n    hint: {exc.hint}", err=True)
-            return 1
+    if not have_torch():
+        return fail("`layercalc import torch` needs PyTorch, which is not installed", INSTALL)
+    if check_output(output) is not None:  # a bad -o costs no import
+        return 1
     try:
         from ..importers.torch import ImportFailure, import_torch
     except ImportError as exc:  # torch present but broken
-        click.echo(f"error: cannot import torch: {exc}\n    hint: {INSTALL}", err=True)
-        return 1
+        return fail(f"cannot import torch: {exc}", INSTALL)
     try:
         text = import_torch(target, input_shape, kwargs, blocks=not flat)
     except ImportFailure as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        for path, reason in exc.problems:
-            click.echo(f"  {path}: {reason}", err=True)
-        if exc.hint:
-            click.echo(f"    hint: {exc.hint}", err=True)
-        if exc.problems:
-            click.echo("nothing was written", err=True)
-        return 1
-    from .imports import write_spec
-
+        problems = [f"{path}: {reason}" for path, reason in exc.problems]
+        return fail(exc.message, exc.hint, problems)
     return write_spec(output, text)

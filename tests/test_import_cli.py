@@ -1,0 +1,44 @@
+"""The import sources' shared command-line behaviour (layercalc.cli.imports): one error
+form, escaped names, -o checked before any conversion and never the file imported."""
+
+import json
+
+from conftest import cli_runner
+
+from layercalc.cli import main
+
+
+def run(*args):
+    return cli_runner().invoke(main, list(args))
+
+
+def test_a_file_name_with_control_characters_is_printed_escaped(tmp_path):
+    bad = str(tmp_path / "no\x1b\nsuch.json")
+    r = run("import", "hf", bad)
+    assert r.exit_code == 1
+    assert "\x1b" not in r.stderr and "no\\x1b\\nsuch.json" in r.stderr
+    assert r.stderr.count("\n") == 1  # one line: the break in the name is shown, not made
+
+
+def test_a_callable_name_with_control_characters_is_printed_escaped():
+    r = run("import", "torch", "os:pa\x1bth\rx", "--input", "1,3")
+    assert r.exit_code == 1
+    assert "\x1b" not in r.stderr and "\r" not in r.stderr
+    # without torch the install hint comes first; with it, the name is reported escaped
+    assert "pa\\x1bth\\rx" in r.stderr or "needs PyTorch" in r.stderr
+
+
+def test_o_naming_the_config_itself_is_refused_and_the_config_kept(tmp_path):
+    config = tmp_path / "config.json"
+    text = json.dumps({"model_type": "gpt2", "n_layer": 1})
+    config.write_text(text)
+    r = run("import", "hf", str(config), "-o", str(config))
+    assert r.exit_code == 1
+    assert "it is the config" in r.stderr and "never overwritten" in r.stderr
+    assert config.read_text() == text
+
+
+def test_an_unwritable_target_is_refused_before_the_config_is_read(tmp_path):
+    r = run("import", "hf", str(tmp_path / "absent.json"), "-o", str(tmp_path / "no" / "x.yaml"))
+    assert r.exit_code == 1
+    assert "does not exist" in r.stderr and "cannot read" not in r.stderr
