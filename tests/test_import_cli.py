@@ -42,3 +42,17 @@ def test_an_unwritable_target_is_refused_before_the_config_is_read(tmp_path):
     r = run("import", "hf", str(tmp_path / "absent.json"), "-o", str(tmp_path / "no" / "x.yaml"))
     assert r.exit_code == 1
     assert "does not exist" in r.stderr and "cannot read" not in r.stderr
+
+
+def test_a_model_directory_is_read_through_its_config_json(tmp_path):
+    config = {"model_type": "gpt2", "n_layer": 2, "n_embd": 64, "n_head": 4}
+    config.update(vocab_size=100, n_positions=32)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    from_dir = run("import", "hf", str(tmp_path))
+    from_file = run("import", "hf", str(tmp_path / "config.json"))
+    assert from_dir.exit_code == 0 and from_dir.stdout == from_file.stdout
+    assert "transformer.h" in from_dir.stdout
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = run("import", "hf", str(empty))
+    assert r.exit_code == 1 and "config.json" in r.stderr

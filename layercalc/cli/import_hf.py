@@ -10,7 +10,7 @@ from ..text import printable
 
 
 @click.command("hf")
-@click.argument("config", metavar="CONFIG.json")
+@click.argument("config", metavar="CONFIG.json|DIR")
 @click.option(
     "-o",
     "--output",
@@ -29,11 +29,14 @@ def COMMAND(config, output):
 
     The spec is written with blocks and repeat (never unrolled), its module names are
     the checkpoint's keys and the config's values are its vars (--set works on it).
-    Other model types are refused, naming what is missing.
+    Other model types are refused, naming what is missing. A directory (a downloaded
+    model's) is read through its config.json.
     """
     from ..importers.hf import ImportFailed, convert, load_config
     from .imports import check_output, fail, write_spec
 
+    if os.path.isdir(config):  # a downloaded model's directory: its config.json
+        config = os.path.join(config, "config.json")
     if check_output(output, config, "config") is not None:  # a bad -o costs no conversion
         return 1
     try:
