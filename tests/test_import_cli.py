@@ -56,3 +56,27 @@ def test_a_model_directory_is_read_through_its_config_json(tmp_path):
     empty.mkdir()
     r = run("import", "hf", str(empty))
     assert r.exit_code == 1 and "config.json" in r.stderr
+
+
+# The configs shipped in specs/configs (the README's examples) against the totals
+# transformers gives on the meta device (FORMULAS.md; tests/test_llm.py has the configs)
+PUBLISHED = {
+    "llama-3-8b.json": 8_030_261_248,
+    "mistral-7b-v0.1.json": 7_241_732_096,
+    "qwen2.5-0.5b.json": 494_032_768,
+    "gpt2.json": 124_439_808,
+    "bert-base-uncased.json": 109_482_240,
+}
+
+
+def test_the_shipped_configs_import_to_the_published_totals(tmp_path):
+    from pathlib import Path
+
+    shipped = Path(__file__).parent.parent / "specs" / "configs"
+    assert sorted(p.name for p in shipped.glob("*.json")) == sorted(PUBLISHED)
+    for name, params in PUBLISHED.items():
+        out = tmp_path / (name + ".yaml")
+        assert run("import", "hf", str(shipped / name), "-o", str(out)).exit_code == 0
+        r = run("params", str(out), "--format", "json")
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["totals"]["params"] == params, name
