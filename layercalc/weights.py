@@ -10,6 +10,10 @@ Formats, by suffix:
 - ``.npz``: ``numpy.load(allow_pickle=False)``.
 - ``.pt``, ``.pth``, ``.bin``: ``torch.load(weights_only=True)``, only when torch is
   installed; without it nothing is unpickled and the error says how to install it.
+- ``.index.json``: a sharded checkpoint's index (Hugging Face's
+  ``model.safetensors.index.json``): its ``weight_map`` names, for every key, the shard
+  file beside it that holds it; each shard is read as above (headers only for
+  ``shapes``), and a key the index maps to a shard that does not hold it is an error.
 
 A state dict nested under a ``state_dict`` or ``model`` key (a training checkpoint) is
 unwrapped. :func:`compare` gives located diagnostics: a missing or mis-shaped tensor
@@ -27,7 +31,9 @@ from .errors import MAX_PROBLEMS, Diagnostic
 SAFETENSORS = (".safetensors",)
 NPZ = (".npz",)
 TORCH = (".pt", ".pth", ".bin")
-SUFFIXES = SAFETENSORS + NPZ + TORCH
+INDEX = (".index.json",)
+SUFFIXES = SAFETENSORS + NPZ + TORCH + INDEX
+MAX_INDEX = 64 * 2**20  # bytes of a sharded checkpoint's index
 MAX_HEADER = 100 * 2**20  # bytes of a safetensors JSON header (the package's own bound)
 MAX_RANK = 64
 NESTED = ("state_dict", "model")  # keys a training checkpoint keeps its state dict under
@@ -86,12 +92,18 @@ def _regular(path: str) -> None:
 
 def kind_of(path: str) -> str:
     low = os.fspath(path).lower()
-    for kind, suffixes in (("safetensors", SAFETENSORS), ("npz", NPZ), ("torch", TORCH)):
+    for kind, suffixes in (
+        ("index", INDEX),
+        ("safetensors", SAFETENSORS),
+        ("npz", NPZ),
+        ("torch", TORCH),
+    ):
         if low.endswith(suffixes):
             return kind
     raise WeightsError(
         "unknown format",
-        "give a .safetensors, .npz, .pt, .pth or .bin file",
+        "give a .safetensors, .npz, .pt, .pth or .bin file, or the .index.json of a "
+        "sharded checkpoint",
     )
 
 
@@ -99,6 +111,8 @@ def load(path: str) -> dict:
     """The tensors of the weights file ``path``: state_dict key -> NumPy array (bfloat16
     as float32). Raises WeightsError."""
     kind = kind_of(path)
+    if kind == "index":
+        return _sharded(path, load)
     try:
         _regular(path)  # a missing file is said plainly, whatever reads it
         if kind == "safetensors":
@@ -119,7 +133,10 @@ def load(path: str) -> dict:
 def shapes(path: str) -> dict:
     """key -> shape of the tensors of ``path``: a safetensors file's header alone (no
     data read), the other formats loaded. Raises WeightsError."""
-    if kind_of(path) != "safetensors":
+    kind = kind_of(path)
+    if kind == "index":
+        return _sharded(path, shapes)
+    if kind != "safetensors":
         return {k: tuple(v.shape) for k, v in load(path).items()}
     try:
         _regular(path)
@@ -128,6 +145,65 @@ def shapes(path: str) -> dict:
     except OSError as exc:
         raise WeightsError(exc.strerror or str(exc)) from None
     return {k: shape for k, (_, shape, _) in header.items()}
+
+
+def _shards(path: str) -> dict:
+    """A sharded checkpoint's index: shard file (beside the index) -> the keys the
+    index maps to it, in order. Raises WeightsError."""
+    try:
+        _regular(path)
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_INDEX + 1)
+    except OSError as exc:
+        raise WeightsError(exc.strerror or str(exc)) from None
+    if len(raw) > MAX_INDEX:
+        raise WeightsError(f"an index larger than {MAX_INDEX // 2**20} MiB")
+    try:
+        index = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise WeightsError(f"the index is not JSON ({exc})") from None
+    wmap = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(wmap, dict) or not wmap:
+        raise WeightsError(
+            "the index has no 'weight_map' of key -> shard file",
+            "give the .index.json a sharded Hugging Face checkpoint comes with",
+        )
+    here = os.path.dirname(os.fspath(path))
+    shards: dict = {}
+    for key, name in wmap.items():
+        if not isinstance(name, str) or os.path.basename(name) != name or name in ("", ".", ".."):
+            raise WeightsError(
+                f"the index maps '{key}' to {json.dumps(name)}, not a file name beside it"
+            )
+        if kind_of(name) == "index":
+            raise WeightsError(f"the index maps '{key}' to another index, '{name}'")
+        shards.setdefault(os.path.join(here, name), []).append(key)
+    return shards
+
+
+def _sharded(path: str, read) -> dict:
+    """Every shard of the index ``path`` read with ``read`` (load or shapes) into one
+    state dict: the keys the index maps to a shard must be in it, and no key may be in
+    two shards. Raises WeightsError naming the shard."""
+    out: dict = {}
+    for shard, keys in _shards(path).items():
+        name = os.path.basename(shard)
+        try:
+            got = read(shard)
+        except WeightsError as exc:
+            raise WeightsError(f"shard '{name}': {exc.message}", exc.hint) from None
+        absent = [k for k in keys if k not in got]
+        if absent:
+            more = f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""
+            raise WeightsError(
+                f"the index maps '{absent[0]}'{more} to shard '{name}', which does not hold it",
+                "the index and its shards are from different checkpoints?",
+            )
+        twice = next((k for k in got if k in out), None)
+        if twice is not None:
+            raise WeightsError(f"tensor '{twice}' is in two shards (one is '{name}')")
+        out.update(got)
+    return out
 
 
 def _safetensors_header(fh, size: int) -> tuple[dict, int]:

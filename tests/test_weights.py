@@ -373,3 +373,70 @@ def test_the_summary_says_what_was_given(saved, tmp_path):
     )
     assert (data["weights"], data["input"]) == ("given", "random")
     assert json.loads(run("verify", LENET, "--format", "json").stdout)["weights"] == "random"
+
+
+def _shard(saved, tmp_path, corrupt=None) -> Path:
+    """lenet5's tensors in two safetensors shards with Hugging Face's index beside them."""
+    t = tensors(saved)
+    keys = sorted(t)
+    halves = {
+        "model-00001-of-00002.safetensors": keys[:5],
+        "model-00002-of-00002.safetensors": keys[5:],
+    }
+    for name, ks in halves.items():
+        write_safetensors(tmp_path / name, {k: t[k] for k in ks})
+    wmap = {k: name for name, ks in halves.items() for k in ks}
+    if corrupt:
+        corrupt(wmap)
+    index = tmp_path / "model.safetensors.index.json"
+    index.write_text(json.dumps({"metadata": {"total_size": 0}, "weight_map": wmap}))
+    return index
+
+
+def test_a_sharded_checkpoint_is_checked_through_its_index(saved, tmp_path, no_package):
+    index = _shard(saved, tmp_path)
+    r = run("check", LENET, "--weights", index)
+    assert r.exit_code == 0, r.output
+    got = w.load(str(index))
+    assert set(got) == set(tensors(saved))
+    assert all(np.array_equal(got[k], v) for k, v in tensors(saved).items())
+    assert w.shapes(str(index)) == {k: v.shape for k, v in tensors(saved).items()}
+    # verify runs on the shards' tensors: the saved output comes back
+    out = tmp_path / "again.npz"
+    r = run(
+        "verify", LENET, "--weights", index, "--input-file", _input(saved, tmp_path), "--save", out
+    )
+    assert r.exit_code == 0, r.output
+    with np.load(out) as z:
+        assert np.allclose(z["output"], saved["output"], rtol=1e-5, atol=1e-6)
+
+
+def _input(saved, tmp_path) -> Path:
+    path = tmp_path / "x.npy"
+    np.save(path, saved["input"])
+    return path
+
+
+def test_a_shard_missing_a_key_its_index_names_is_refused(saved, tmp_path):
+    def misplace(wmap):
+        wmap[sorted(wmap)[0]] = "model-00002-of-00002.safetensors"
+
+    r = run("check", LENET, "--weights", _shard(saved, tmp_path, misplace))
+    assert r.exit_code == 1
+    assert "model-00002-of-00002.safetensors', which does not hold it" in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(
+    "target, says",
+    [
+        ("../elsewhere.safetensors", "not a file name beside it"),
+        ("absent.safetensors", "shard 'absent.safetensors'"),
+    ],
+)
+def test_an_index_naming_a_path_or_an_absent_shard_is_refused(saved, tmp_path, target, says):
+    def redirect(wmap):
+        wmap[sorted(wmap)[0]] = target
+
+    r = run("check", LENET, "--weights", _shard(saved, tmp_path, redirect))
+    assert r.exit_code == 1 and says in r.stdout + r.stderr
+    assert "Traceback" not in r.output
