@@ -37,7 +37,12 @@ def _write(tmp_path, text, name="net.yaml"):
     [
         (
             "resnet18",
-            ['self.layer1["0"].conv1 = nn.Conv2d(', 'self.layer2["0"].downsample = Group()'],
+            [
+                "class BasicDown(Group):",
+                'self.layer1.add_module("0", Basic(channels=64))',
+                'self.layer2.add_module("0", BasicDown(channels=128, in_channels=64))',
+                "self.downsample = nn.Sequential(",
+            ],
         ),
         ("mnist_mlp", ["self.fc1 = nn.Linear(in_features=784, out_features=512)"]),
         (
@@ -87,9 +92,12 @@ def test_shared_module_is_built_once_and_called_again():
     r = export(SPECS / "resnet152.yaml")
     assert r.exit_code == 0, r.output
     src = r.stdout
-    # torchvision's Bottleneck calls its one relu three times
-    assert src.count('self.layer1["0"].relu = nn.ReLU()') == 1
-    assert src.count('= self.layer1["0"].relu(') == 3
+    # torchvision's Bottleneck calls its one relu three times (class Bottleneck: every
+    # block of layer1 ... layer4 is one)
+    bottleneck = src.split("class Bottleneck(Group):")[1].split("\nclass ")[0]
+    assert bottleneck.count("self.relu = nn.ReLU()") == 1
+    assert bottleneck.count("= self.relu(") == 3
+    assert "relu_2 = self.relu(bn2)" in bottleneck
 
 
 def test_set_and_input_are_applied(tmp_path):

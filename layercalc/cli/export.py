@@ -32,11 +32,14 @@ from .options import INPUT, MAX_LAYERS, SETS
 def export_command(spec, target, output, sets, input_shape, max_layers):
     """Write SPEC as a readable, standalone PyTorch module file.
 
-    Containers named as layercalc names the groups (so state_dict keys are layercalc's
-    names and `layercalc verify --save` arrays load with strict=True), a forward that
-    follows the spec's data flow with verify's inference semantics, and build() making
-    the network with the spec's vars and --set applied. A layer type that cannot be
-    exported is a located error (exit 1), never a different model. SPEC may be `-`.
+    One nn.Module class per block of the spec (its arguments the __init__ parameters,
+    `when:` an if, a repeat a loop), one class for the network and build() making it
+    with the spec's vars and --set applied. Children are named as layercalc names them
+    (so state_dict keys are layercalc's names and `layercalc verify --save` arrays load
+    with strict=True); forward follows the spec's data flow with verify's inference
+    semantics. A block that cannot be written as a class is written as containers, with
+    a comment saying why. A layer type that cannot be exported is a located error
+    (exit 1), never a different model. SPEC may be `-`.
     """
     from ..errors import Diagnostic
     from ..export import ExportError, to_source

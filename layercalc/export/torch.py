@@ -2,13 +2,17 @@
 
 What the file holds, and why:
 
-- Containers mirror layercalc's group tree (blocks, sequentials, repeats and composite
-  modules), each a small ``Group`` module, so ``named_modules()`` and ``state_dict()``
-  names are exactly layercalc's (``layer1.0.conv1.weight``). The resolved graph keeps
-  every leaf with its full name, its inputs by ref and its groups, but not the spec's
-  block definitions with their arguments, so no class per block is written: the leaves
-  are built with their evaluated arguments, and the spec's vars are those this file
-  was exported with (listed in ``VARS``; export again with ``--set`` to change them).
+- One class per block of the spec (blocks.py compiles the YAML definition: arguments
+  as ``__init__`` parameters, ``when`` as ``if``, ``repeat`` as a loop), one class for the
+  network, and ``build()``. A block that does not compile, or whose class would not
+  build the same model as the flat form (trace.py runs both against a stand-in for
+  torch), is written flat, with a comment in the file saying why.
+- The flat form: containers mirror layercalc's group tree (blocks, sequentials,
+  repeats and composite modules), each a small ``Group`` module, so ``named_modules()``
+  and ``state_dict()`` names are exactly layercalc's (``layer1.0.conv1.weight``); the
+  leaves are built with their evaluated arguments, and the spec's vars are those this
+  file was exported with (listed in ``VARS``; export again with ``--set`` to change
+  them). Block classes keep the same names, so the keys are the same either way.
 - Leaves whose type is a torch.nn class (the type's ``doc`` names it) are modules,
   built with their non-default arguments (``inplace`` always off: the forward keeps
   tensors that later rows read again); parameter-free tensor operations (add, concat,
@@ -306,7 +310,9 @@ def _generic_module(layer, xs):
 
 def _unflatten(layer, xs):
     a = layer.args
-    return f"nn.Unflatten({a['dim']}, {_lit(tuple(a['_sizes']))})", f"{{m}}({xs[0]})", None
+    sizes = a["_sizes"]
+    sizes = tuple(sizes) if isinstance(sizes, list) else sizes
+    return f"nn.Unflatten({a['dim']}, {_lit(sizes)})", f"{{m}}({xs[0]})", None
 
 
 def _layer_norm2d(layer, xs):
@@ -401,6 +407,17 @@ def emitter(lt):
     return None
 
 
+# emitters whose rows are one module called on one input (what a chain may hold)
+MODULE_EMITTERS = (
+    _generic_module,
+    _unflatten,
+    _layer_norm2d,
+    _stochastic_depth,
+    _rotary,
+    _pool,
+)
+
+
 def supported(lt) -> bool:
     """Whether rows of layer type ``lt`` export (composites: through their rows)."""
     return lt.composite or lt.name in ("parameter",) or emitter(lt) is not None
@@ -428,8 +445,11 @@ def _access(path: str) -> str:
 
 
 class _Writer:
-    def __init__(self, net, file):
+    def __init__(self, net, file, opaque=None):
         self.net = net
+        # first row index -> (group index, constructor): a block instance built by its
+        # class, called whole
+        self.opaque = opaque or {}
         self.file = file or net.spec.file
         self.init: list[str] = []
         self.fwd: list[str] = []
@@ -654,13 +674,33 @@ class _Writer:
             target = (pattern or ", ".join(f"{{{i}}}" for i in range(len(names)))).format(*names)
         self.fwd.append(f"{target} = {call}")
 
+    def emit_instance(self, gi: int, ctor: str) -> int:
+        """A block instance whose class builds it: one child, one call. Returns the index
+        of the row after it."""
+        g = self.net.groups[gi]
+        first = self.net.layers[g.first]
+        self.module(first, g.name, ctor)
+        for k in range(g.first, g.last):
+            self.made.add(self.net.layers[k].name)
+            if self.net.layers[k].type.name in HELPERS:
+                self.helpers.add(self.net.layers[k].type.name)
+        xs = [self.value(first, v.ref) for v in g.inputs]
+        self.row = g.last - 1
+        out = self.var(g.ref, like=g.name)
+        self.fwd.append(f"{out} = {_access(g.name)}({', '.join(xs)})")
+        return g.last
+
     def run(self):
         net = self.net
         skip = set()
+        until = 0
         for i, layer in enumerate(net.layers):
-            if i in skip:
+            if i in skip or i < until:
                 continue
             self.row = i
+            if i in self.opaque:
+                until = self.emit_instance(*self.opaque[i])
+                continue
             if _is_mha_core(layer):
                 skip.add(self.emit_mha(i, layer))
                 continue
@@ -698,8 +738,155 @@ def _docline(text: str) -> str:
 
 
 def export_torch(net, file: str | None = None) -> str:
-    """The source of a standalone PyTorch module file for ``net``."""
-    w = _Writer(net, file)
+    """The source of a standalone PyTorch module file for ``net``: a class per block
+    where the block compiles and the compiled file provably builds the same model as
+    the flat one (see blocks.py), the flat form elsewhere."""
+    flat = _render(net, file)
+    if not getattr(net.spec, "blocks", None):
+        return flat
+    if len(net.layers) > MAX_COMPILED_ROWS:
+        note = (
+            f"the blocks are written as the flat export writes them: {len(net.layers):,} "
+            f"rows, above the {MAX_COMPILED_ROWS:,} up to which block classes are proved"
+        )
+        return _render(net, file, notes=[note])
+    from . import blocks, trace
+
+    cls = _class_name(net.name)
+    comp = blocks.Compiler(
+        net, _module_self(), {cls, "Group", "LayerNorm2d", "StochasticDepth", "RotaryEmbedding"}
+    )
+    for name in net.spec.blocks:
+        comp.block(name)
+    infos = {n: i for n, i in comp.done.items() if i is not None}
+    if not infos:
+        return _render(net, file, notes=_notes(comp, {}))
+    trace.set_defaults(_torch_defaults())
+    inputs = len(net.spec.input_refs())
+
+    failed = {}
+
+    def attempt(kept):
+        failed["why"] = "its class would not build the same model"
+        try:
+            opaque = _opaque(net, comp, kept)
+            text = _render(net, file, [comp.done[n] for n in kept], opaque, _notes(comp, kept))
+        except blocks.Fail as exc:
+            failed["why"] = f"{exc}: its instances are reached from outside"
+            return None
+        except Exception:  # noqa: BLE001 - any doubt: the flat form
+            return None
+        return text if trace.same(flat, text, inputs) else None
+
+    order = list(infos)  # children before the blocks using them
+    text = attempt(order)
+    if text is not None:
+        return text
+    kept: list = []
+    for name in order:
+        if not infos[name].deps <= set(kept):
+            comp.why.setdefault(name, "a block it uses is written flat")
+            continue
+        if attempt(kept + [name]) is not None:
+            kept.append(name)
+        else:
+            comp.why.setdefault(name, failed["why"])
+    final = attempt(kept) if kept else None
+    return final if final is not None else _render(net, file, notes=_notes(comp, {}))
+
+
+# block classes are kept only once traced against the flat form (trace.py), which costs
+# a few times the export itself: above this many rows the flat form is written
+MAX_COMPILED_ROWS = 20_000
+
+
+def _module_self():
+    import sys
+
+    return sys.modules[__name__]
+
+
+def _notes(comp, kept) -> list:
+    out = []
+    for name in comp.net.spec.blocks:
+        if name not in kept:
+            why = comp.why.get(name, "its class would not build the same model")
+            out.append(f"block {name!r} is written as the flat export writes it ({why})")
+    return out
+
+
+def _opaque(net, comp, kept) -> dict:
+    """first row -> (group, constructor) of the outermost instances of blocks ``kept``;
+    refuses (Fail) an instance whose insides other rows read or reach. Linear in the
+    rows: each row's inputs, shared module and tied tensors are looked up once."""
+    from .blocks import Fail
+
+    kept = set(kept)
+    outer = []
+    for gi, g in enumerate(net.groups):
+        if g.kind != "block" or g.type not in kept:
+            continue
+        p = g.parent
+        while p is not None and not (net.groups[p].kind == "block" and net.groups[p].type in kept):
+            p = net.groups[p].parent
+        if p is not None:
+            continue
+        if g.last <= g.first or len(g.inputs) != 1:
+            raise Fail("an instance")
+        outer.append(gi)
+    owner = [-1] * len(net.layers)  # row -> the outermost kept instance holding it
+    for gi in outer:
+        g = net.groups[gi]
+        for k in range(g.first, g.last):
+            owner[k] = gi
+    made_by = {}  # ref -> producing row
+    row_of = {}  # layer name -> its (first) row
+    for k, layer in enumerate(net.layers):
+        for r, _ in layer.produced():
+            made_by[r] = k
+        row_of.setdefault(layer.name, k)
+
+    def reached(k, p):
+        return p is not None and owner[p] != -1 and owner[p] != owner[k]
+
+    for k, layer in enumerate(net.layers):
+        for r in layer.inputs:
+            p = made_by.get(r)
+            if reached(k, p) and r != net.groups[owner[p]].ref:
+                raise Fail("a row reads inside an instance")
+        if layer.shares is not None and reached(k, layer.shares):
+            raise Fail("a module of an instance called again")
+        for _, target, _ in layer.ties:
+            p = row_of.get(target.rpartition(".")[0], row_of.get(target))
+            if p is not None and owner[p] != -1:
+                raise Fail("a tie into an instance")
+    for r in net.out_refs.values():
+        p = made_by.get(r)
+        if p is not None and owner[p] != -1 and r != net.groups[owner[p]].ref:
+            raise Fail("an output inside an instance")
+    return {net.groups[gi].first: (gi, comp.done[net.groups[gi].type].calls[gi]) for gi in outer}
+
+
+def _torch_defaults() -> dict:
+    from ..layers import REGISTRY
+
+    table: dict = {}
+    helpers = {"layer_norm2d": "LayerNorm2d", "rotary_embedding": "RotaryEmbedding"}
+    for lt in REGISTRY.canonical.values():
+        cls = helpers.get(lt.name) or (_torch_class(lt) if hasattr(lt, "doc") else None)
+        if cls is None:
+            continue
+        d = table.setdefault(cls, {})
+        for a in getattr(lt, "args", ()):
+            if not a.required and isinstance(a.default, (int, float, str, bool, tuple)):
+                d.setdefault(a.name, a.default)
+    return table
+
+
+def _render(net, file=None, classes=(), opaque=None, notes=()) -> str:
+    """The file: the flat export, with the instances of ``opaque`` built by
+    ``classes``."""
+    w = _Writer(net, file, opaque)
     refs = net.spec.input_refs()
     params = []
     for ref in refs:
@@ -718,15 +905,17 @@ def export_torch(net, file: str | None = None) -> str:
     lines = [
         f'"""{_docline(net.name)}: a PyTorch module exported by layercalc from {spec_file}.',
         "",
-        "Containers mirror layercalc's groups, so state_dict() keys are layercalc's names;",
-        "forward follows the spec's data flow row by row (inference semantics equal",
-        "`layercalc verify`). Modules are built with the evaluated arguments of the vars",
-        "in VARS; export again (`layercalc export --set NAME=VALUE`) to change them.",
-        "Needs only torch.",
+        "Each block of the spec is a class (its arguments the __init__ parameters, `when`",
+        "an if, a repeat a loop) unless a comment above the network's class says why not;",
+        "other containers mirror layercalc's groups, so state_dict() keys are layercalc's",
+        "names. forward follows the spec's data flow (inference semantics equal `layercalc",
+        "verify`). Values are those of the vars in VARS; export again (`layercalc export",
+        "--set NAME=VALUE`) to change them. Needs only torch.",
         '"""',
         "",
     ]
-    body = "\n".join(w.init + w.fwd)
+    blocks = "".join("\n\n" + c.source for c in classes)
+    body = "\n".join(w.init + w.fwd) + blocks
     helpers = "".join(HELPERS[h] for h in sorted(w.helpers))
     if "torch." in body or "torch." in helpers:
         lines.append("import torch")
@@ -751,6 +940,10 @@ def export_torch(net, file: str | None = None) -> str:
     lines.append(GROUP_CLASS)
     for h in sorted(w.helpers):
         lines += ["", HELPERS[h]]
+    for c in classes:
+        lines += ["", c.source]
+    if notes:
+        lines += [""] + [f"# {_docline(n)}" for n in notes]
     lines += ["", f"class {cls}(Group):"]
     lines.append(f'    """{_docline(net.name)} (layercalc export of {spec_file})."""')
     lines += ["", "    def __init__(self):", "        super().__init__()"]
