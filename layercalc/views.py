@@ -8,12 +8,19 @@ escapes it as it needs.
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 from .analyses.totals import collapse, error_json, network_json, network_totals, output_json
 from .analyses.totals import rows as layer_rows
 from .table import Column, Row, Spec, Table
 from .units import human_bytes, num
+
+
+def replace(record, **changes):
+    """dataclasses.replace, imported when a collapsed row needs it: dataclasses (and
+    inspect, ast) stay off the start-up path of `shape` (README, Performance)."""
+    from dataclasses import replace as dc_replace
+
+    return dc_replace(record, **changes)
 
 
 def shape_text(shape) -> str:
@@ -244,9 +251,11 @@ def cost_notes(c) -> list[str]:
     ]
 
 
-def cost_table(net, c, depth: int | None = None) -> Table:
+def cost_table(net, c, depth: int | None = None, gen=None) -> Table:
     """`cost`: MACs, FLOPs and the activation per layer (a group collapsed at ``depth``
-    sums its members), the memory totals under the table."""
+    sums its members), the memory totals under the table; with ``gen``
+    (analyses.generation.Generation, `--context`) the network is the prefill's and the
+    JSON payload holds a "generation" object (generation_table shows it)."""
     from .analyses.cost import LEGEND
 
     def merge(g, span, last):
@@ -291,11 +300,13 @@ def cost_table(net, c, depth: int | None = None) -> Table:
                 for x in c.layers
             ],
             "totals": dict(t),
+            **({"generation": generation_json(gen)} if gen is not None else {}),
         }
 
     return Table(
         title=Spec(net.name),
         caption=file,
+        lead=[] if gen is None else [_prefill_line(gen)],
         columns=list(COST_COLUMNS),
         rows=[
             Row(
@@ -347,6 +358,239 @@ def cost_table(net, c, depth: int | None = None) -> Table:
                 for x in shown
             ],
         ),
+    )
+
+
+# -- generation (cost --context) --------------------------------------------------------
+
+GENERATION_COLUMNS = (
+    Column("Quantity"),
+    Column("Exact", True),
+    Column("About", True, 2),
+    Column("How", priority=1, wrap=True),
+)
+
+
+def _si(n: int, unit: str = "") -> str:
+    """A large count in decimal units: 158,146,064,547,840 -> '158.15 T'."""
+    for prefix, size in (("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if n >= size:
+            return f"{n / size:,.2f} {prefix}{unit}"
+    return f"{n:,} {unit}".rstrip()
+
+
+def _prefill_line(g) -> str:
+    return (
+        f"Prefill: batch {g.batch:,}, {g.context:,} tokens (the context set through "
+        f"{g.token_dim}); per-layer figures below are the prefill's"
+    )
+
+
+def generation_json(g) -> dict:
+    """The "generation" object of `cost --context --format json`: exact integers,
+    stable keys (docs/cost.md)."""
+    from .analyses.generation import FORMAT_CONVENTIONS
+
+    f = g.figures
+    return {
+        "context": g.context,
+        "new_tokens": g.new_tokens,
+        "batch": g.batch,
+        "group_size": g.group_size,
+        "dtype": g.dtype,
+        "dtype_bytes": g.dtype_bytes,
+        "token_dim": g.token_dim,
+        "weights": [
+            {
+                "format": w["format"],
+                "bytes": w["bytes"],
+                "quantized_bytes": w["quantized_bytes"],
+                "other_bytes": w["other_bytes"],
+                "quantized_weights": w["quantized_weights"],
+                "quantized_tensors": w["quantized_tensors"],
+                "convention": w["convention"],
+            }
+            for w in g.weights
+        ],
+        "kv_cache": {
+            "bytes": f["kv_cache_bytes"],
+            "tokens": f["kv_cache_tokens"],
+            "final_tokens": f["kv_cache_final_tokens"],
+            "final_bytes": f["kv_cache_final_bytes"],
+            "elements_per_token": f["kv_elements_per_token"],
+            "attention_calls": f["attention_calls"],
+            "cross_attention_calls": f["cross_attention_calls"],
+            "cross_attention_bytes": f["cross_kv_cache_bytes"],
+            "causal": f["causal"],
+        },
+        "flops": {
+            "prefill": f["prefill_flops"],
+            "prefill_macs": f["prefill_macs"],
+            "per_token_at_context": f["flops_per_token_at_context"],
+            "per_token_linear": f["decode_linear_flops"],
+            "per_token_attention_per_key": f["decode_attention_flops_per_key"],
+            "decode_steps": f["decode_steps"],
+            "decode": f["decode_flops"],
+            "generation": f["generation_flops"],
+        },
+        "training_flops_per_token": {
+            "total": f["training_flops_per_token"],
+            "linear": f["training_linear_flops_per_token"],
+            "attention": f["training_attention_flops_per_token"],
+            "six_n": f["six_n"],
+            "params": f["params"],
+            "embedding_params": f["embedding_params"],
+            "kaplan": f["kaplan_flops_per_token"],
+        },
+        "conventions": {
+            "formats": dict(FORMAT_CONVENTIONS),
+            "kv_cache": "K and V of every self-attention call as the attention reads them, "
+            "per token, x tokens x batch x dtype bytes",
+            "flops": "FLOPs = 2 x MACs; dense attention (the causal mask does not halve it); "
+            "a decode step at position p attends p + 1 keys",
+            "training": "3 x forward at the context: 6 x linear + 6 x dense attention MACs "
+            "per token (PaLM: 6N + 12LHQT); kaplan: 6 x non-embedding parameters + "
+            "half the attention term (causal)",
+        },
+    }
+
+
+def generation_table(net, g) -> Table:
+    """`cost --context`: weights memory per format, KV cache, prefill and per-token FLOPs,
+    training FLOPs per token (its JSON lives in the cost table's payload)."""
+    f = g.figures
+    file = Spec(net.spec.file)
+    rows: list = []
+    records: list = []
+
+    def add(label: str, key: str, value: int, about: str, how: str):
+        rows.append(Row((label, num(value), about, how)))
+        records.append([file, key, value])
+
+    size = g.dtype_bytes
+    for w in g.weights:
+        fmt = w["format"]
+        if fmt == g.dtype:
+            how = f"all {num(f['params'])} parameters (and buffers) at {size} bytes"
+        else:
+            how = (
+                f"{num(w['quantized_weights'])} linear weights ({w['quantized_tensors']} "
+                f"tensors) {num(w['quantized_bytes'])} + the rest at {g.dtype} "
+                f"{num(w['other_bytes'])}"
+            )
+        add(f"Weights, {fmt}", f"weights_{fmt}_bytes", w["bytes"], human_bytes(w["bytes"]), how)
+    calls = f["attention_calls"]
+    per = f["kv_per_token_text"] or num(f["kv_elements_per_token"])
+    kv_how = (
+        f"{calls} attention calls · {per} (K+V per token) · {num(f['kv_cache_tokens'])} "
+        f"tokens · batch {g.batch} · {size} bytes"
+    )
+    if f["cross_attention_calls"]:
+        kv_how += f" + cross-attention {num(f['cross_kv_cache_bytes'])}"
+    add(
+        f"KV cache, {num(f['kv_cache_tokens'])} tokens",
+        "kv_cache_bytes",
+        f["kv_cache_bytes"],
+        human_bytes(f["kv_cache_bytes"]),
+        kv_how,
+    )
+    if g.new_tokens > 1:
+        add(
+            f"KV cache, {num(f['kv_cache_final_tokens'])} tokens",
+            "kv_cache_final_bytes",
+            f["kv_cache_final_bytes"],
+            human_bytes(f["kv_cache_final_bytes"]),
+            f"after {g.new_tokens} new tokens (the last one is not fed back)",
+        )
+    add(
+        "Prefill FLOPs",
+        "prefill_flops",
+        f["prefill_flops"],
+        _si(f["prefill_flops"]),
+        f"2 × {num(f['prefill_macs'])} MACs: the network at batch {g.batch}, "
+        f"{num(g.context)} tokens",
+    )
+    add(
+        f"FLOPs/token at {num(g.context)}",
+        "flops_per_token_at_context",
+        f["flops_per_token_at_context"],
+        _si(f["flops_per_token_at_context"]),
+        f"{num(f['decode_linear_flops'])} + {num(f['decode_attention_flops_per_key'])} · "
+        f"({num(g.context)} + 1) keys (batch {g.batch})",
+    )
+    add(
+        f"FLOPs, {num(g.new_tokens)} new token{'s' if g.new_tokens != 1 else ''}",
+        "generation_flops",
+        f["generation_flops"],
+        _si(f["generation_flops"]),
+        f"prefill + {num(f['decode_steps'])} decode steps at positions "
+        f"{num(g.context)}..{num(g.context + g.new_tokens - 2)}"
+        if f["decode_steps"]
+        else "the prefill (it yields the first new token)",
+    )
+    add(
+        "Training FLOPs/token",
+        "training_flops_per_token",
+        f["training_flops_per_token"],
+        _si(f["training_flops_per_token"]),
+        f"3 × forward: linear {num(f['training_linear_flops_per_token'])} + attention "
+        f"{num(f['training_attention_flops_per_token'])} (PaLM's 6N + 12·L·H·Q·T, "
+        f"T = {num(g.context)})",
+    )
+    add(
+        "  6N (all parameters)",
+        "six_n",
+        f["six_n"],
+        _si(f["six_n"]),
+        f"6 × {num(f['params'])} (attention ignored)",
+    )
+    add(
+        "  Kaplan et al. 2020",
+        "kaplan_flops_per_token",
+        f["kaplan_flops_per_token"],
+        _si(f["kaplan_flops_per_token"]),
+        f"6 × {num(f['params'] - f['embedding_params'])} non-embedding + "
+        "6·n_layer·n_ctx·d_attn (causal: half the dense attention)",
+    )
+    notes = [
+        f"KV cache = {kv_how} = {num(f['kv_cache_bytes'])} bytes.",
+        f"Per new token at position p (p tokens cached, p + 1 keys): "
+        f"{num(f['decode_linear_flops'])} + {num(f['decode_attention_flops_per_key'])} · "
+        f"(p + 1) FLOPs at batch {g.batch}.",
+        "Weights: only linear layers' weights are quantized, not the layers that make "
+        "the network's outputs (lm_head); embeddings, norms and biases stay at "
+        f"{g.dtype}. int8: LLM.int8() (1 byte + float32 scale per row); fp8: e4m3 + "
+        f"float32 scale per tensor; int4: AWQ/GPTQ groups of {g.group_size} inputs "
+        "(float16 scale + 4-bit zero each, --group-size); nf4: bitsandbytes blocks of "
+        "64 with double quantization (QLoRA, 4.127 bits per weight).",
+        "KV cache: K and V as each attention call reads them (2 · layers · kv_heads · "
+        "head_dim per token). FLOPs = 2 × MACs, attention dense (the causal mask does "
+        "not halve it); training = 3 × forward; About: K/M/G/T/P = powers of 1000.",
+    ]
+    if not f["causal"]:
+        notes.append(
+            "No attention call is causal (is_causal or a mask): this looks like an "
+            "encoder, which keeps no KV cache; the figures are those of decoding with it."
+        )
+    if f["cross_attention_calls"]:
+        notes.append(
+            f"{f['cross_attention_calls']} cross-attention calls (a key length that does "
+            "not follow the tokens): their K and V are cached once at their own length; "
+            "per-token figures still count the layers before them (an encoder) in every "
+            "step, an upper bound."
+        )
+    return Table(
+        title=(
+            "Generation: ",
+            Spec(net.name),
+            f" (context {num(g.context)}, batch {g.batch}, {num(g.new_tokens)} new)",
+        ),
+        caption=file,
+        columns=list(GENERATION_COLUMNS),
+        rows=rows,
+        notes=notes,
+        payload=None,  # in the cost table's payload
+        records=(["file", "quantity", "value"], records),
     )
 
 

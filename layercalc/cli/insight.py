@@ -12,6 +12,9 @@ from .common import Digits, click_option, emit, spec_options
 from .options import DEPTH, WIDTH
 from .run import Outcome, execute, finish, load_all
 
+MAX_CONTEXT = 2**31 - 1  # tokens, as the largest input dim: beyond, click refuses (exit 2)
+MAX_GROUP = 2**20
+
 
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
@@ -29,6 +32,28 @@ from .run import Outcome, execute, finish, load_all
     show_default=True,
     help="optimizer state in the training step: none, 1x or 2x the trainable parameters",
 )
+@click.option(
+    "--context",
+    type=Digits(1, MAX_CONTEXT),
+    default=None,
+    metavar="N",
+    help="generation: N tokens in the KV cache; adds weights memory per format, KV "
+    "cache, prefill and per-token FLOPs (the table is then the prefill's)",
+)
+@click.option(
+    "--new-tokens",
+    type=Digits(1, MAX_CONTEXT),
+    default=None,
+    metavar="T",
+    help="with --context: tokens generated after the prompt  [default: 1]",
+)
+@click.option(
+    "--group-size",
+    type=Digits(1, MAX_GROUP),
+    default=None,
+    metavar="G",
+    help="with --context: int4 weights share a scale and zero per G inputs  [default: 128]",
+)
 @click_option(DEPTH)
 def cost(specs, **values):
     """Compute (MACs, FLOPs) and memory per layer, with totals.
@@ -40,7 +65,21 @@ def cost(specs, **values):
     buffers, parameter gradients, every activation kept for backward, and the peak of
     activation gradients, and the optimizer state of --optimizer). No views or in-place ops are
     assumed, so these are upper bounds.
+
+    \b
+    With --context N (a decoder; `layercalc help cost`):
+      layercalc cost llama.yaml --context 8192 --batch 1 --new-tokens 256
+    the network is rebuilt at --batch and N tokens (the prefill), and a
+    second table gives the weights at the spec dtype, int8, fp8, int4 and
+    nf4, the KV cache (2 x layers x kv_heads x head_dim x tokens x batch x
+    bytes), prefill FLOPs, FLOPs per new token and training FLOPs per token
+    (6N + attention, PaLM's convention).
     """
+    for opt in ("new_tokens", "group_size"):
+        if values.get(opt) is not None and values.get("context") is None:
+            raise click.UsageError(
+                f"--{opt.replace('_', '-')} needs --context N (the tokens in the KV cache)"
+            )
     return emit(execute("cost", specs, values))
 
 

@@ -111,11 +111,49 @@ class Outcome(NamedTuple):
     code: int
 
 
+class Refused(Exception):
+    """A view cannot be made for a valid spec (``cost --context`` of a network without
+    attention): ``diagnostic`` says why; the spec is reported as invalid (exit 1)."""
+
+    def __init__(self, diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
 def _cost(net, v):
     from ..analyses.cost import cost
     from ..views import cost_table
 
-    return cost_table(net, cost(net, v.get("batch"), v.get("optimizer") or "sgd"), v["depth"])
+    optimizer = v.get("optimizer") or "sgd"
+    if not v.get("context"):
+        return cost_table(net, cost(net, v.get("batch"), optimizer), v["depth"])
+    from ..analyses.generation import GenerationError, generation
+    from ..errors import SpecError
+    from ..spec import Limits
+    from ..views import generation_table
+
+    try:
+        gen, prefill = generation(
+            net,
+            v["context"],
+            v.get("new_tokens") or 1,
+            v.get("batch"),
+            v.get("group_size") or 128,
+            v.get("sets"),
+            v.get("input_shape"),
+            Limits(max_layers=v.get("max_layers") or 100_000),
+        )
+    except GenerationError as exc:
+        d = exc.where
+        if d is None:  # located at the spec's input
+            d = SpecError(
+                exc.code, exc.message, node=net.spec.root.get("input"), hint=exc.hint
+            ).diagnostic(net.spec.file)
+        else:
+            d = d._replace(code=exc.code, message=exc.message, hint=exc.hint)
+        raise Refused(d) from None
+    table = cost_table(prefill, cost(prefill, None, optimizer), v["depth"], gen)
+    return [table, generation_table(prefill, gen)]
 
 
 def _rf(net, v):
@@ -148,13 +186,20 @@ def execute(command: str, specs, values: dict) -> Outcome:
 
     results = load_all(specs, values["sets"], values["input_shape"], values["max_layers"])
     view = VIEWS[command]
+    tables = []
     with gc_paused():  # rows and cells of 100,000 layers: see gc_paused
-        tables = [view(r.net, values) if r.net is not None else None for r in results]
+        for r in results:
+            try:
+                tables.append(view(r.net, values) if r.net is not None else None)
+            except Refused as exc:
+                r.diagnostics.append(exc.diagnostic)
+                tables.append(None)
     return finish(results, tables, values)
 
 
 def finish(results, tables, values: dict, ok: bool = True) -> Outcome:
-    """Render ``tables`` (one per result; None for an invalid spec) in values["fmt"]:
+    """Render ``tables`` (one per result, or a list of them; None for an invalid spec or
+    one a view refused) in values["fmt"]:
     JSON gets an error object for each invalid spec, the other formats print the
     diagnostics on standard error. Exit status 1 when any spec is invalid or not ``ok``."""
     from ..render import render
@@ -165,7 +210,7 @@ def finish(results, tables, values: dict, ok: bool = True) -> Outcome:
     for r, t in zip(results, tables):
         if t is None:
             t = error_table(r.file, r.diagnostics)
-        shown.append(t)
+        shown.extend(t if isinstance(t, list) else [t])
     err = [] if fmt == "json" else [format_diagnostic(d) for r in results for d in r.diagnostics]
     if fmt != "json" and all(t.error for t in shown):
         out = ""

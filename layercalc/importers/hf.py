@@ -7,7 +7,9 @@ modeling_bert.py), with blocks and ``repeat`` (never unrolled) and module names 
 the checkpoint's keys: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM
 (``model.layers.N...``, ``lm_head``), GPT2LMHeadModel (``transformer.h.N...``, ``lm_head``)
 and BertModel (``embeddings...``, ``encoder.layer.N...``, ``pooler.dense``). The config's
-values become ``vars``, so ``--set num_hidden_layers=4`` still works on the spec written.
+values become ``vars``, so ``--set num_hidden_layers=4`` still works on the spec written;
+its ``torch_dtype`` (transformers 4) or ``dtype`` (5), when float32, float16 or bfloat16,
+becomes the spec's ``dtype`` (memory figures, ``cost --context``'s KV cache).
 """
 
 from __future__ import annotations
@@ -68,6 +70,19 @@ def _num(value) -> str:
     return repr(float(value))
 
 
+# torch_dtype (transformers 4) or dtype (5) -> the spec's dtype, for memory figures
+_DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
+
+
+def _dtype(cfg) -> str:
+    """The spec's `dtype:` line for the checkpoint's dtype (none: float32, the default)."""
+    name = cfg.get("torch_dtype") or cfg.get("dtype")
+    if not isinstance(name, str):
+        return ""
+    name = name.removeprefix("torch.")
+    return f"dtype: {_DTYPES[name]}   # the checkpoint's dtype\n" if name in _DTYPES else ""
+
+
 def _act(cfg, key, default):
     name = cfg.get(key) or default
     if name not in _ACTS:
@@ -120,7 +135,7 @@ _LLAMA = """\
 # post_attention_layernorm, mlp (SwiGLU: down_proj(act_fn(gate_proj(x)) * up_proj(x))) and
 # a residual. Module names equal the checkpoint's keys.{notes}
 name: {name}
-vars: {{vocab_size: {vocab}, hidden_size: {hidden}, intermediate_size: {inter},
+{dtype}vars: {{vocab_size: {vocab}, hidden_size: {hidden}, intermediate_size: {inter},
        num_hidden_layers: {layers}, num_attention_heads: {heads},
        num_key_value_heads: {kv}, head_dim: {head_dim}, rotary_dim: {rot_dim},
        rms_norm_eps: {eps}, rope_theta: {theta}, qkv_bias: {qkv_bias}, o_bias: {o_bias},
@@ -232,6 +247,7 @@ def _llama(cfg: dict, source: str) -> tuple[str, list]:
         source=source,
         notes=note,
         name=json.dumps(cfg.get("_name_or_path") or f"{_CLASSES[mt]}ForCausalLM"),
+        dtype=_dtype(cfg),
         vocab=vocab,
         hidden=hidden,
         inter=inter,
@@ -260,7 +276,7 @@ _GPT2 = """\
 # checkpoint's keys; HF stores c_attn, c_fc and c_proj as Conv1D, whose weights are the
 # transposes of these linear layers' (same counts; transpose them to load).
 name: {name}
-vars: {{vocab_size: {vocab}, n_positions: {npos}, n_embd: {embd}, n_layer: {layers},
+{dtype}vars: {{vocab_size: {vocab}, n_positions: {npos}, n_embd: {embd}, n_layer: {layers},
        n_head: {heads}, n_inner: {inner}, layer_norm_epsilon: {eps},
        tie_word_embeddings: {tie}, batch: 1, tokens: 16}}
 input: [batch, tokens]   # input_ids (B, T), T <= n_positions
@@ -326,6 +342,7 @@ def _gpt2(cfg: dict, source: str) -> tuple[str, list]:
     text = _GPT2.format(
         source=source,
         name=json.dumps(cfg.get("_name_or_path") or "GPT2LMHeadModel"),
+        dtype=_dtype(cfg),
         vocab=vocab,
         npos=npos,
         embd=embd,
@@ -349,7 +366,7 @@ _BERT = """\
 # the BertModel checkpoint's keys (BertForPreTraining's add the prefix `bert.` and the
 # `cls.` heads). The outputs are last_hidden_state (encoder) and pooler_output (pooler).{notes}
 name: {name}
-vars: {{vocab_size: {vocab}, hidden_size: {hidden}, num_hidden_layers: {layers},
+{dtype}vars: {{vocab_size: {vocab}, hidden_size: {hidden}, num_hidden_layers: {layers},
        num_attention_heads: {heads}, intermediate_size: {inter},
        max_position_embeddings: {npos}, type_vocab_size: {types}, layer_norm_eps: {eps},
        batch: 1, tokens: 16}}
@@ -455,6 +472,7 @@ def _bert(cfg: dict, source: str) -> tuple[str, list]:
     text = _BERT.format(
         source=source,
         name=json.dumps(cfg.get("_name_or_path") or "BertModel"),
+        dtype=_dtype(cfg),
         vocab=vocab,
         hidden=hidden,
         layers=layers,

@@ -109,6 +109,18 @@ class ScaledDotProductAttention(LayerType):
         Arg("enable_gqa", "bool", False, doc="key/value heads shared by groups of query heads"),
     )
 
+    def attention_call(self, a: dict, shapes: list, macs: int) -> tuple:
+        roles = a["_roles"]
+        k = shapes[roles.index("key")]
+        v = shapes[roles.index("value")]
+        S = a["_S"]
+        if len(k) >= 3 and k[:-2] == v[:-2] and k[-1] == v[-1]:
+            text = f"2 · {k[-3]} · {k[-1]}"
+        else:
+            text = f"{(prod(k[1:]) + prod(v[1:])) // S:,}"
+        causal = bool(a["is_causal"]) or "attn_mask" in roles
+        return (S, S, a["_L"], (prod(k) + prod(v)) // S, macs, 0, causal, text)
+
     def infer(self, a, shapes):
         roles = a["_roles"]
         if len(roles) < 3 or roles[:3] != ("query", "key", "value"):
@@ -441,6 +453,13 @@ class MHAProjection(LayerType):
     mask_attend = False  # boolean masks are True where a key is ignored
     inferred = ("embed_dim",)
     args = MHA_ARGS
+
+    def attention_call(self, a: dict, shapes: list, macs: int) -> tuple:
+        E, n, S = a["embed_dim"], a["_N"] or 1, a["_S"]
+        core = 2 * n * a["_L"] * a["_S2"] * E
+        proj = n * S * E * (a["_kdim"] + a["_vdim"])
+        causal = bool(a["is_causal"]) or "attn_mask" in a["_roles"]
+        return (a["_S2"], S, a["_L"], 2 * n * E, core, proj, causal, f"2 · {E}")
 
     def infer(self, a, shapes):
         return _mha_check(a, shapes)

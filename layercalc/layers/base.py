@@ -215,6 +215,13 @@ class LayerType:
         return a.get("_roles", ())
 
     # -- insight -------------------------------------------------------------------
+    def attention_call(self, a: dict, shapes: list, macs: int) -> tuple | None:
+        """An attention core's figures for generation cost (analyses/generation.Call,
+        after its name): (keys attended, key rows of K and V, queries, K + V elements per
+        key row, Q·Kᵀ + A·V MACs, K/V projection MACs, causal, K + V per token as text);
+        None (the default) for a type that attends nothing."""
+        return None
+
     def geometry(self, a: dict) -> Window | None:
         """The sliding window (:class:`Window`) of a conv, transposed conv or pool, from
         the arguments ``infer`` normalised; None (the default) for every other type."""

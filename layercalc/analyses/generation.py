@@ -1,0 +1,449 @@
+"""Generation costs of a decoder (``cost --context N``): pure, data in and data out.
+
+Everything is derived from the network's own layers, never from a config:
+
+- **Attention calls** are the rows of ``scaled_dot_product_attention`` and of
+  ``multihead_attention`` (its own row: the in-projection and the attention; PyTorch's
+  transformer layers hold such rows). Attention written by hand with ``matmul`` and
+  ``softmax`` is not recognised.
+- **The token dimension** is found in the spec's input: a dim whose size is the key
+  length of an attention call (dims after the batch first, dim 0 last). The network
+  is rebuilt with that dim set to the context (through the var the input names there,
+  so every other use of the var follows, else through the input shape itself) and the
+  batch (dim 0, or its var) set to ``--batch``. A call whose key length follows the
+  tokens one for one is **self-attention**; one whose key length stays fixed (a memory
+  of another input) is **cross-attention**.
+- **KV cache**: every self-attention call keeps its K and V, as the attention layer
+  reads them (after rotary embedding; grouped-query K/V before they are shared: HF's
+  DynamicCache), for each token: elements per token = (K + V elements) / key length;
+  ``multihead_attention`` keeps the projected K and V, 2·E per token. Bytes = those
+  elements x tokens (the context; ``final``: context + new tokens - 1, the last token
+  is never fed back) x the spec dtype. For Llama-3-8B this is
+  2 · 32 layers · 8 kv heads · 128 · tokens · batch · bytes. Cross-attention calls keep
+  their K and V at their own (fixed) length, once, as HF's EncoderDecoderCache does.
+- **Prefill** = the network at batch B and N tokens: its own MACs (SPEC.md section 7:
+  dense attention, the causal mask does not halve Q·Kᵀ and A·V; the output head runs
+  on every position), FLOPs = 2 x MACs.
+- **A decode step** feeds one token at position p (p tokens cached) and attends p + 1
+  keys: MACs = linear part per token + Σ over self-attention calls of
+  (heads x (head_dim_k + head_dim_v)) x (p + 1), i.e. 2·h·(p+1)·hd for Q·Kᵀ and as much
+  for A·V per layer, in FLOPs. The linear part per token is the prefill's MACs minus
+  its attention terms, divided by N (exact for token-wise networks). Generating T new
+  tokens = the prefill (which yields the first) + T - 1 steps at p = N ... N + T - 2.
+- **Training FLOPs per token** = 3 x forward (backward = 2 x forward) at the context:
+  6 x (linear MACs per token) + 6 x (attention MACs per token), which is PaLM's
+  (Chowdhery et al. 2022, appendix B) 6N + 12·L·H·Q·T with N the weights a token
+  meets in a matmul (embedding lookups excluded, the output head included). Shown
+  beside 6N of all parameters and Kaplan et al. (2020)'s 6N_non-embedding +
+  6·n_layer·n_ctx·d_attn (their attention term is half the dense one: the causal mask).
+- **Weights memory** at the spec dtype and quantized: only the weights of ``linear``
+  layers are quantized, except the layers that produce a network output (transformers'
+  get_keys_to_not_convert keeps lm_head); embeddings, norms, biases, buffers and
+  everything else stay at the spec dtype (int64 counters at 8 bytes). Per weight of
+  shape (out, in), n = out·in (see FORMAT_CONVENTIONS).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+
+INT64_BYTES = 8
+NF4_BLOCK = 64  # bitsandbytes' default blocksize for 4-bit weights
+NF4_NESTED_BLOCK = 256  # double quantization: absmax quantized in blocks of 256
+NF4_TENSOR_CONSTANTS = 16 * 4 + 256 * 4 + 4  # quant_map, nested_quant_map, offset (fp32)
+MAX_CANDIDATES = 4  # token-dim guesses tried (each one rebuilds the network)
+
+FORMATS = ("int8", "fp8", "int4", "nf4")
+FORMAT_CONVENTIONS = {
+    "int8": "1 byte per weight + a float32 scale per output row (LLM.int8(), "
+    "bitsandbytes Int8Params: CB and SCB)",
+    "fp8": "1 byte per weight (float8_e4m3fn) + one float32 scale per tensor "
+    "(per-tensor weight_scale, as vLLM's and compressed-tensors' FP8)",
+    "int4": "4 bits per weight + per group of G inputs of a row a float16 scale and a "
+    "4-bit zero point (AWQ/GPTQ: qweight, scales, qzeros)",
+    "nf4": "4 bits per weight + a uint8 absmax per block of 64, a float32 absmax per "
+    "256 blocks and 1,092 bytes of tables per tensor (bitsandbytes NF4 with double "
+    "quantization, QLoRA: 4.127 bits per weight)",
+}
+
+
+class GenerationError(Exception):
+    """``cost --context`` cannot be answered for this spec; ``code``, ``hint`` and an
+    optional located diagnostic (``where``) say why."""
+
+    def __init__(self, code: str, message: str, hint: str | None = None, where=None):
+        super().__init__(message)
+        self.code, self.message, self.hint, self.where = code, message, hint, where
+
+
+@dataclass
+class Call:
+    """One attention call at the shapes it was built with (batch included)."""
+
+    name: str
+    keys: int  # keys attended (multihead_attention: + add_bias_kv / add_zero_attn keys)
+    cached: int  # key rows of its K and V (what a cache holds)
+    queries: int
+    kv_per_key: int  # K + V elements per key row
+    core: int  # Q·Kᵀ + A·V MACs
+    proj_kv: int  # MACs projecting K and V (multihead_attention only)
+    causal: bool
+    per_token: str  # K + V per token and sequence, as a product ("2 · 8 · 128")
+    kind: str = "self"
+
+
+def attention_calls(net) -> list[Call]:
+    calls = []
+    for layer in net.layers:
+        info = layer.type.attention_call(layer.args, layer.input_shapes, layer.macs)
+        if info is not None:
+            calls.append(Call(layer.name, *info))
+    return calls
+
+
+# -- the token dimension and the rebuilt network ------------------------------------------
+
+
+def _input_items(spec) -> list:
+    """[(name or None, shape, [the YAML node of each dim or None])] of the inputs."""
+    from ..yamlnodes import Mapping, Sequence
+
+    node = spec.root.get("input") if spec.root is not None else None
+    refs = spec.input_refs()
+    out = []
+    if spec.inputs is None:
+        items = node.items if isinstance(node, Sequence) else []
+        out.append((None, tuple(refs["input"]), items))
+    else:
+        for name, shape in spec.inputs.items():
+            v = node.get(name) if isinstance(node, Mapping) else None
+            out.append((name, tuple(shape), v.items if isinstance(v, Sequence) else []))
+    return out
+
+
+def _var_at(spec, nodes, d: int, size: int):
+    """The var that dim ``d`` of an input is written as (``[batch, tokens]``), if it
+    still has that size (not replaced by --input)."""
+    from ..yamlnodes import Scalar
+
+    if d >= len(nodes) or not isinstance(nodes[d], Scalar):
+        return None
+    name = nodes[d].value
+    if isinstance(name, str) and spec.vars.get(name) == size and not isinstance(size, bool):
+        return name
+    return None
+
+
+def _candidates(spec, keys: set, use_vars: bool = True) -> list:
+    """(var or None, dim, size, inputs) guesses of the token dim, most likely first: a
+    var the input names there (every use of it follows), else that dim of that input
+    alone, then of every input with that size there (token ids and their type ids).
+    ``use_vars`` false (--input replaced the shapes): the dims themselves."""
+    out, seen = [], set()
+    for name, shape, nodes in _input_items(spec):
+        for d in [*range(1, len(shape)), 0]:
+            if shape[d] not in keys:
+                continue
+            var = _var_at(spec, nodes, d, shape[d]) if use_vars else None
+            for cand in (
+                [(var, d, shape[d], None)]
+                if var
+                else [
+                    (None, d, shape[d], (name,)),
+                    (None, d, shape[d], "*"),
+                ]
+            ):
+                key = cand[0] or cand[1:]
+                if key not in seen:
+                    seen.add(key)
+                    out.append(cand)
+    return out[:MAX_CANDIDATES]
+
+
+def _rebuild(net, cand, context: int, batch, sets: dict, input_override, limits):
+    """The network at ``context`` tokens and batch ``batch`` (None: the spec's), and the
+    batch it has."""
+    from ..errors import SpecError, SpecErrors
+    from ..graph import build
+    from ..spec import Limits, _top_level
+
+    limits = limits or Limits()
+    spec = net.spec
+    var, d, size, which = cand
+    bdim = 0 if d != 0 else 1  # the batch: dim 0, or dim 1 of a sequence-first input
+    items = _input_items(spec)
+    over = dict(sets or {})
+    shapes = None
+    bvar = None
+    for _, shape, nodes in items:
+        if len(shape) >= 2:
+            found = _var_at(spec, nodes, 0, shape[0])
+            if found and found != var:
+                bvar = found
+                break
+    spec_batch = spec.vars.get(bvar) if bvar else None
+    try:
+        if var is not None:
+            over[var] = context
+            if bvar and batch is not None:
+                over[bvar] = batch
+            spec2 = _top_level(spec.root, spec.file, over, input_override, limits)
+            if batch is not None and bvar is None:
+                shapes = {
+                    name: tuple(batch if i == bdim else v for i, v in enumerate(shape))
+                    if len(shape) >= 2
+                    else shape
+                    for name, shape, _ in _input_items(spec2)
+                }
+        else:
+            shapes = {}
+            for name, shape, _ in items:
+                mine = which == "*" or name in which
+                new = [context if mine and i == d and s == size else s for i, s in enumerate(shape)]
+                if batch is not None and len(new) >= 2:
+                    new[bdim] = batch
+                shapes[name] = tuple(new)
+        if shapes is not None:
+            override = shapes[None] if None in shapes else shapes
+            spec2 = _top_level(spec.root, spec.file, over, override, limits)
+        net2 = build(spec2, limits)
+    except (SpecError, SpecErrors) as exc:
+        first = (
+            exc.diagnostics(spec.file)[0]
+            if isinstance(exc, SpecErrors)
+            else exc.diagnostic(spec.file)
+        )
+        raise GenerationError(
+            "context-fails",
+            f"at {context:,} tokens"
+            + (f" and batch {batch:,}" if batch is not None else "")
+            + f" the network cannot be built: {first.message}",
+            hint="a smaller --context or --batch, or the spec's limits (e.g. its "
+            "position embeddings)",
+            where=first,
+        ) from None
+    first_shape = next(iter(net2.spec.input_refs().values()))
+    if bvar:
+        used = net2.spec.vars.get(bvar)
+    elif len(first_shape) >= 2:
+        used = first_shape[bdim]
+    else:
+        used = 1
+    return net2, (used if isinstance(used, int) else spec_batch or 1)
+
+
+@dataclass
+class Generation:
+    context: int
+    new_tokens: int
+    batch: int
+    group_size: int
+    dtype: str
+    dtype_bytes: int
+    token_dim: str  # how the context was set: "var tokens" or "dim 1 of input"
+    calls: list
+    weights: list = field(default_factory=list)  # one dict per format
+    figures: dict = field(default_factory=dict)
+
+
+def _exact(x: Fraction):
+    """An exact figure as an int when it is one, else rounded (and said so)."""
+    return int(x) if x.denominator == 1 else round(x)
+
+
+def weight_memory(net, group_size: int) -> list:
+    """Bytes of the weights at the spec dtype and in every FORMATS, with the convention."""
+    size = net.dtype_bytes
+    outs = set(net.output_refs().values())
+    total = sum(
+        t.numel * (INT64_BYTES if t.dtype == "int64" else size)
+        for layer in net.layers
+        for t in layer.tensors
+    )
+    mats = [
+        t.shape
+        for layer in net.layers
+        if layer.type.name == "linear" and layer.ref not in outs
+        for t in layer.tensors
+        if t.key == "weight" and not t.buffer and len(t.shape) == 2
+    ]
+    n_q = sum(o * i for o, i in mats)
+    kept = total - n_q * size
+
+    def fmt_bytes(kind: str) -> int:
+        b = 0
+        for out, inp in mats:
+            n = out * inp
+            if kind == "int8":
+                b += n + 4 * out
+            elif kind == "fp8":
+                b += n + 4
+            elif kind == "int4":
+                groups = -(-inp // group_size)
+                b += -(-n // 2) + 2 * out * groups + -(-(out * groups) // 2)
+            else:  # nf4
+                blocks = -(-n // NF4_BLOCK)
+                b += -(-n // 2) + blocks + 4 * -(-blocks // NF4_NESTED_BLOCK) + NF4_TENSOR_CONSTANTS
+        return b
+
+    rows = [
+        {
+            "format": net.spec.dtype,
+            "quantized_bytes": n_q * size,
+            "other_bytes": kept,
+            "bytes": total,
+            "convention": f"every tensor at the spec dtype ({size} bytes; int64 counters 8)",
+        }
+    ]
+    for kind in FORMATS:
+        q = fmt_bytes(kind)
+        conv = FORMAT_CONVENTIONS[kind].replace("group of G", f"group of {group_size}")
+        rows.append(
+            {
+                "format": f"int4-g{group_size}" if kind == "int4" else kind,
+                "quantized_bytes": q,
+                "other_bytes": kept,
+                "bytes": q + kept,
+                "convention": conv,
+            }
+        )
+    for r in rows:
+        r["quantized_weights"] = n_q
+        r["quantized_tensors"] = len(mats)
+    return rows
+
+
+def generation(
+    net,
+    context: int,
+    new_tokens: int = 1,
+    batch: int | None = None,
+    group_size: int = 128,
+    sets: dict | None = None,
+    input_override=None,
+    limits=None,
+):
+    """(Generation, the network at the prefill's shapes) for ``net``; GenerationError
+    when the spec has no attention or no token dim."""
+    calls = attention_calls(net)
+    if not calls:
+        raise GenerationError(
+            "no-attention",
+            "--context needs attention layers (scaled_dot_product_attention or "
+            "multihead_attention): this network has none, so it keeps no KV cache",
+            hint="drop --context for the plain compute and memory figures",
+        )
+    keys = {c.cached for c in calls}
+    cands = _candidates(net.spec, keys, input_override is None)
+    if not cands:
+        raise GenerationError(
+            "no-token-dim",
+            "--context: no dim of the input is the attention's key length ("
+            + ", ".join(f"{k:,}" for k in sorted(keys))
+            + "), so layercalc cannot tell which dim holds the tokens (e.g. image "
+            "patches made inside the network)",
+            hint="write the input as [batch, tokens] token ids or (batch, tokens, features)",
+        )
+    last_error = None
+    for cand in cands:
+        try:
+            net2, used_batch = _rebuild(net, cand, context, batch, sets, input_override, limits)
+        except GenerationError as exc:
+            last_error = exc
+            continue
+        calls2 = attention_calls(net2)
+        if len(calls2) != len(calls):
+            continue
+        size = cand[2]
+        for c, c2 in zip(calls, calls2):
+            follows = (
+                c2.cached - c.cached == context - size if context != size else c2.cached >= context
+            )
+            c2.kind = "self" if follows and c2.cached >= context else "cross"
+        if any(c.kind == "self" for c in calls2):
+            var, d, _, which = cand
+            if var:
+                where = f"var {var}"
+            elif which == "*" or which == (None,):
+                where = f"dim {d} of the input" + ("s" if net.spec.inputs else "")
+            else:
+                where = f"dim {d} of input {which[0]}"
+            return _figures(net2, calls2, context, new_tokens, used_batch, group_size, where), net2
+    if last_error is not None:
+        raise last_error
+    raise GenerationError(
+        "no-token-dim",
+        "--context: changing the input dims of the attention's key length did not "
+        "change the key length of any attention call",
+        hint="write the input as [batch, tokens] token ids or (batch, tokens, features)",
+    )
+
+
+def _figures(net, calls, N: int, T: int, B: int, group_size: int, where: str) -> Generation:
+    size = net.dtype_bytes
+    selfs = [c for c in calls if c.kind == "self"]
+    cross = [c for c in calls if c.kind == "cross"]
+    macs = net.totals()["macs"]
+    core_self = sum(c.core for c in selfs)
+    core_cross = sum(c.core for c in cross)
+    linear = macs - core_self - core_cross  # batch B, N tokens
+    # per new token (batch B): the linear part, cross-attention over its memory (its K
+    # and V projected once), self-attention over p + 1 (+ appended) keys
+    step_fixed = Fraction(linear - sum(c.proj_kv for c in cross), N) + sum(
+        Fraction(c.core, c.queries) for c in cross
+    )
+    coef = [(Fraction(c.core, c.queries * c.keys), c.keys - c.cached) for c in selfs]
+
+    def step(p: int) -> Fraction:
+        return step_fixed + sum(k * (p + 1 + off) for k, off in coef)
+
+    steps = T - 1
+    # Σ over p = N .. N+T-2 of (p + 1 + off) = steps·(N + 1 + off) + steps·(steps - 1)/2
+    decode = steps * step_fixed + sum(
+        k * (steps * (N + 1 + off) + Fraction(steps * (steps - 1), 2)) for k, off in coef
+    )
+    kv_per_token = sum(c.kv_per_key for c in selfs)  # batch included
+    cross_kv = sum(c.kv_per_key * c.cached for c in cross)
+    offset = sum(c.kv_per_key * (c.cached - N) for c in selfs)
+    cache = kv_per_token * N + offset + cross_kv
+    final = kv_per_token * (N + T - 1) + offset + cross_kv
+    tokens = B * N
+    params = net.totals()["params"]
+    embedding = sum(
+        layer.params for layer in net.layers if layer.type.name in ("embedding", "parameter")
+    )
+    attn_token = Fraction(core_self, tokens)
+    lin_token = Fraction(linear + core_cross, tokens)
+    g = Generation(N, T, B, group_size, net.spec.dtype, size, where, calls)
+    g.weights = weight_memory(net, group_size)
+    uniform = len({c.per_token for c in selfs}) == 1
+    g.figures = {
+        "attention_calls": len(selfs),
+        "cross_attention_calls": len(cross),
+        "causal": any(c.causal for c in selfs),
+        "kv_elements_per_token": kv_per_token // B if kv_per_token % B == 0 else kv_per_token,
+        "kv_per_token_text": selfs[0].per_token if uniform else "",
+        "kv_cache_bytes": cache * size,
+        "kv_cache_tokens": N,
+        "kv_cache_final_tokens": N + T - 1,
+        "kv_cache_final_bytes": final * size,
+        "cross_kv_cache_bytes": cross_kv * size,
+        "prefill_macs": macs,
+        "prefill_flops": 2 * macs,
+        "decode_linear_flops": _exact(2 * step_fixed),
+        "decode_attention_flops_per_key": _exact(2 * sum(k for k, _ in coef)),
+        "flops_per_token_at_context": _exact(2 * step(N)),
+        "decode_steps": steps,
+        "decode_flops": _exact(2 * decode),
+        "generation_flops": _exact(2 * (macs + decode)),
+        "training_flops_per_token": _exact(6 * (lin_token + attn_token)),
+        "training_linear_flops_per_token": _exact(6 * lin_token),
+        "training_attention_flops_per_token": _exact(6 * attn_token),
+        "params": params,
+        "embedding_params": embedding,
+        "six_n": 6 * params,
+        "kaplan_flops_per_token": _exact(6 * (params - embedding) + 3 * attn_token),
+    }
+    return g
