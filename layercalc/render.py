@@ -8,7 +8,6 @@ to colour a terminal table; the JSON path needs nothing but the standard library
 
 from __future__ import annotations
 
-import json
 from typing import NamedTuple
 
 from .table import Spec, Table, plain
@@ -124,25 +123,34 @@ def _document_lines(t: Table, width: int) -> list[str]:
     with continuation lines indented two more than their line."""
     head = _fit_indented([f"{text_of(t.title)} ({text_of(t.caption)})"], width)
     out = head + [""]
+    wrapped: dict = {}  # layers repeat their formulas: each long line is wrapped once
     for i, (_, body) in enumerate(t.sections):
         if i:
             out.append("")
-        out += _fit_indented([text_of(x) for x in body], width)
+        out += _fit_indented([text_of(x) for x in body], width, wrapped)
     return out
 
 
-def _fit_indented(text_lines, width: int) -> list[str]:
+def _fit_indented(text_lines, width: int, wrapped: dict | None = None) -> list[str]:
+    """``text_lines`` fitted to ``width``: a longer line wrapped at spaces, its
+    continuation lines indented two more than it (``wrapped``: line -> its lines, a
+    cache over the calls of one width)."""
     import textwrap
 
+    if wrapped is None:
+        wrapped = {}
     out = []
     for line in text_lines:
         if len(line) <= width:
             out.append(line)
             continue
-        pad = " " * (len(line) - len(line.lstrip(" ")))
-        out += textwrap.wrap(line, width, subsequent_indent=pad + "  ", break_on_hyphens=False) or [
-            line
-        ]
+        lines = wrapped.get(line)
+        if lines is None:
+            pad = " " * (len(line) - len(line.lstrip(" ")))
+            lines = wrapped[line] = textwrap.wrap(
+                line, width, subsequent_indent=pad + "  ", break_on_hyphens=False
+            ) or [line]
+        out += lines
     return out
 
 
@@ -219,6 +227,8 @@ def render_csv(tables: list[Table], opts: Options) -> str:
     for t in tables:
         if t.error or t.records is None:
             continue
+        if callable(t.records):  # made only when CSV is asked for, as the JSON payload
+            t.records = t.records()
         if header != t.records[0]:  # another kind of table (layers --keys): its own block
             if header is not None:
                 buf.write("\n")
@@ -228,7 +238,16 @@ def render_csv(tables: list[Table], opts: Options) -> str:
     return buf.getvalue()
 
 
-_encode = json.JSONEncoder().encode  # compact lines come from the C encoder
+_ENCODE: list = []  # json's C encoder, made on first use (json is not imported before)
+
+
+def _encoder():
+    """Compact lines come from json's C encoder."""
+    if not _ENCODE:
+        import json
+
+        _ENCODE.append(json.JSONEncoder().encode)
+    return _ENCODE[0]
 
 
 def render_json_tables(tables: list[Table], opts: Options) -> str:
@@ -247,12 +266,13 @@ def render_json(payloads: list, as_list: bool = False) -> str:
     where ``indent=2`` (pure Python) took seconds. Non-ASCII is written as escapes, so
     nothing raw reaches a terminal.
     """
+    enc = _encoder()
     if len(payloads) == 1 and not as_list:
-        return _value(payloads[0], "") + "\n"
-    return "[\n" + ",\n".join("  " + _value(p, "  ") for p in payloads) + "\n]\n"
+        return _value(payloads[0], "", enc) + "\n"
+    return "[\n" + ",\n".join("  " + _value(p, "  ", enc) for p in payloads) + "\n]\n"
 
 
-def _value(obj, pad: str) -> str:
+def _value(obj, pad: str, _encode) -> str:
     if type(obj) is list and obj and all(type(v) is dict for v in obj):
         return "[\n" + ",\n".join(pad + "  " + _encode(v) for v in obj) + "\n" + pad + "]"
     if type(obj) is not dict:

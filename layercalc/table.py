@@ -13,7 +13,6 @@ spec or a file name, escaped by every renderer as its format needs) or a tuple o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 MAX_ROWS = 400  # beyond this a terminal table shows its head and tail (--full: all)
@@ -57,23 +56,86 @@ class Row(NamedTuple):
     keep: bool = False
 
 
-@dataclass
 class Table:
-    title: object = None
-    caption: object = None  # the file a table is about
-    columns: list = field(default_factory=list)
-    rows: list = field(default_factory=list)
-    footer: tuple | None = None  # the totals row
-    notes: list = field(default_factory=list)  # lines under the table
-    status: str = ""  # "passed" or "failed": the notes' colour
-    # the JSON value (SPEC.md section 7 for shape and params), or a function making it:
-    # computed only when the JSON renderer asks
-    payload: object = None
-    records: tuple | None = None  # CSV: (header, rows of plain values)
-    sections: list | None = None  # a document instead of rows: (heading, lines) pairs
-    tree: bool = False  # name cells are indented by their row's level
-    limit: int | None = MAX_ROWS  # rows a terminal shows before it cuts
-    error: bool = False  # an invalid spec: only its JSON payload is rendered
-    lead: list = field(default_factory=list)  # lines above the table (a summary)
-    details: object = None  # Markdown: the table folded under <details>, this its summary
-    annotations: list = field(default_factory=list)  # (file, line or None, message)
+    """A view's table. (A plain slotted class, not a dataclass: ``dataclasses`` imports
+    ``inspect`` and ``ast``, ~20 ms of every start-up.)
+
+    title, caption (the file a table is about), columns, rows, footer (the totals row),
+    notes (lines under the table), status ("passed" or "failed": the notes' colour),
+    payload (the JSON value, SPEC.md section 7 for shape and params, or a function
+    making it: computed only when the JSON renderer asks), records (CSV: header, rows of
+    plain values, or a function making them: called only when the CSV renderer asks),
+    sections (a document instead of rows: (heading, lines) pairs), tree
+    (name cells are indented by their row's level), limit (rows a terminal shows before
+    it cuts), error (an invalid spec: only its JSON payload is rendered), lead (lines
+    above the table, a summary), details (Markdown: the table folded under <details>,
+    this its summary), annotations ((file, line or None, message))."""
+
+    __slots__ = (
+        "title",
+        "caption",
+        "columns",
+        "rows",
+        "footer",
+        "notes",
+        "status",
+        "payload",
+        "records",
+        "sections",
+        "tree",
+        "limit",
+        "error",
+        "lead",
+        "details",
+        "annotations",
+    )
+
+    def __init__(
+        self,
+        title: object = None,
+        caption: object = None,
+        columns: list | None = None,
+        rows: list | None = None,
+        footer: tuple | None = None,
+        notes: list | None = None,
+        status: str = "",
+        payload: object = None,
+        records: tuple | None = None,
+        sections: list | None = None,
+        tree: bool = False,
+        limit: int | None = MAX_ROWS,
+        error: bool = False,
+        lead: list | None = None,
+        details: object = None,
+        annotations: list | None = None,
+    ):
+        self.title = title
+        self.caption = caption
+        self.columns = [] if columns is None else columns
+        self.rows = [] if rows is None else rows
+        self.footer = footer
+        self.notes = [] if notes is None else notes
+        self.status = status
+        self.payload = payload
+        self.records = records
+        self.sections = sections
+        self.tree = tree
+        self.limit = limit
+        self.error = error
+        self.lead = [] if lead is None else lead
+        self.details = details
+        self.annotations = [] if annotations is None else annotations
+
+    def _fields(self) -> tuple:
+        return tuple(getattr(self, k) for k in self.__slots__)
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None
+
+    def __repr__(self):
+        inner = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
+        return f"Table({inner})"

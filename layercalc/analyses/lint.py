@@ -13,7 +13,7 @@ layer types declare (``geometry``, ``linear_map``, ``dense``, ``cancels_channel_
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..arith import effective_kernel, prod, taps_reaching
 from ..errors import Diagnostic, cut_short, did_you_mean
@@ -24,8 +24,7 @@ DOMINANT_SHARE = 0.5  # a linear layer holding more than this share of all param
 DOMINANT_MIN = 1_000_000  # ...and at least this many is the fully-connected trap
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """A rule's verdict on one layer, before a severity and a file are attached."""
 
     layer: object  # layercalc.graph.Layer
@@ -38,8 +37,7 @@ class Finding:
         return at if at is not None else self.layer.node
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     code: str
     summary: str
     why: str

@@ -8,9 +8,8 @@ from __future__ import annotations
 import fnmatch
 import glob
 import os
-from dataclasses import dataclass, field
 
-from .run import Outcome, format_diagnostic, load_all
+from .run import Outcome, format_diagnostic
 
 YAML_SUFFIXES = (".yaml", ".yml")
 _ANSI = {"red": 31, "green": 32, "yellow": 33}
@@ -28,13 +27,15 @@ def _styler(color: bool):
     return style
 
 
-@dataclass
 class Checked:
     """One file's verdict: its network (None when invalid) and every diagnostic."""
 
-    file: str
-    net: object = None
-    diagnostics: list = field(default_factory=list)
+    __slots__ = ("file", "net", "diagnostics")
+
+    def __init__(self, file: str, net: object = None, diagnostics: list | None = None):
+        self.file = file
+        self.net = net
+        self.diagnostics = [] if diagnostics is None else diagnostics
 
     def errors(self):
         return [d for d in self.diagnostics if d.severity == "error"]
@@ -213,24 +214,31 @@ def _weights_found(weights, strip, add):
 
 
 def run_checks(
-    paths, sets, input_shape, max_layers, levels, weights=None, strip=None, add=None
+    paths,
+    sets,
+    input_shape,
+    max_layers,
+    levels,
+    weights=None,
+    strip=None,
+    add=None,
+    keep_nets: bool = True,
 ) -> list[Checked]:
     """Every file's verdict; with ``weights`` (a checkpoint's path) each valid network's
     state_dict is compared with its tensors too (prefix ``strip`` removed, ``add`` put
-    in front)."""
-    from ..analyses.expectations import check_network
-    from ..errors import Diagnostic
+    in front). Without ``keep_nets`` (the verdicts' networks are not needed: every
+    format but JSON) many files are checked by several processes at once."""
+    from ..analyses.loading import analyse
+    from ..spec import Limits
 
     items = expand(paths)
     found = _weights_found(weights, strip, add)
-    results = load_all([f for f in items if isinstance(f, str)], sets, input_shape, max_layers)
-    by_file = iter(results)
-    checked = []
-    for f in items:
-        if isinstance(f, Diagnostic):  # a directory or glob that gave no file to check
-            checked.append(Checked(f.file, None, [f]))
-            continue
-        r = next(by_file)
+    limits = Limits(max_layers=max_layers)
+
+    def verdict(f: str) -> Checked:
+        from ..analyses.expectations import check_network
+
+        r = analyse(f, sets, input_shape, limits)
         diags = list(r.diagnostics)
         if r.net is not None:
             diags += check_network(r.net, r.file, levels)
@@ -240,8 +248,83 @@ def run_checks(
                 from ..weights import compare
 
                 diags += compare(r.net, found, weights, r.file)
-        checked.append(Checked(r.file, r.net, diags))
+        return Checked(r.file, r.net if keep_nets else None, diags)
+
+    from ..errors import Diagnostic
+
+    files = [f for f in items if isinstance(f, str)]
+    jobs = 1 if keep_nets or "-" in files else _jobs(len(files))
+    verdicts = iter(_in_parallel(files, verdict, jobs) if jobs > 1 else map(verdict, files))
+    checked = []
+    for f in items:
+        if isinstance(f, Diagnostic):  # a directory or glob that gave no file to check
+            checked.append(Checked(f.file, None, [f]))
+        else:
+            checked.append(next(verdicts))
     return checked
+
+
+MIN_FILES_PER_JOB = 8  # fewer files are checked in this process alone
+MAX_JOBS = 8
+
+
+def _jobs(files: int) -> int:
+    """Processes to check ``files`` files with: one per CPU this process may use, each
+    with at least MIN_FILES_PER_JOB files; 1 where os.fork is missing (Windows)."""
+    if not hasattr(os, "fork"):
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_JOBS, files // MIN_FILES_PER_JOB))
+
+
+def _in_parallel(files: list, verdict, jobs: int) -> list:
+    """``verdict`` of every file, in order: files j, j + jobs, j + 2 jobs, ... by forked
+    child j (this process takes j = 0), each sending its verdicts back pickled through a
+    pipe. A child that fails in any way has its files checked here again, so the
+    verdicts are always the ones a single process gives."""
+    import pickle
+
+    children = []
+    for j in range(1, jobs):
+        read, write = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            continue  # this share is checked below, in this process
+        if pid == 0:  # the child: never returns
+            code = 70
+            try:
+                os.close(read)
+                data = pickle.dumps([verdict(f) for f in files[j::jobs]], pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(write, "wb") as fh:
+                    fh.write(data)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        children.append((j, pid, read))
+    out: list = [None] * len(files)
+    out[0::jobs] = [verdict(f) for f in files[0::jobs]]
+    done = {0}
+    for j, pid, read in children:
+        with os.fdopen(read, "rb") as fh:
+            data = fh.read()
+        _, status = os.waitpid(pid, 0)
+        if status == 0 and data:
+            try:
+                out[j::jobs] = pickle.loads(data)
+                done.add(j)
+            except Exception:  # noqa: BLE001 - a broken reply: checked again below
+                pass
+    for j in range(jobs):
+        if j not in done:
+            out[j::jobs] = [verdict(f) for f in files[j::jobs]]
+    return out
 
 
 # -- renderers: checked files -> text ----------------------------------------------------
@@ -387,6 +470,7 @@ def execute_check(files, values: dict) -> Outcome:
         values.get("weights"),
         values.get("strip_prefix"),
         values.get("add_prefix"),
+        keep_nets=fmt == "json",
     )
     if fmt == "json":
         several = len(files) > 1 or any(os.path.isdir(f) for f in files if f != "-")

@@ -24,6 +24,10 @@ FAST_COMMANDS = {
     "params": _VIEW_OPTIONS,
     "check": {o.flag: o for o in CHECK_OPTIONS},
 }
+# the commands that build networks (the executable freezes what their builds allocate)
+BUILDING = frozenset(
+    ("shape", "params", "check", "cost", "rf", "explain", "draw", "verify", "diff", "export")
+)
 _GLOB = frozenset("*?[")  # click expands wildcards itself on Windows; leave those to it
 _DECLINE = object()
 
@@ -209,6 +213,10 @@ def _silence_stdout():
 
 def _main(argv) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
+    if argv is None and args and args[0] in BUILDING:
+        from ..graph import freeze_after_pauses
+
+        freeze_after_pauses()
     fast = fast_args(args)
     if fast is None:
         from .app import main as cli

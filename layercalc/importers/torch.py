@@ -65,8 +65,9 @@ def load_callable(target: str):
     return obj
 
 
-def build_model(target: str, kwargs: dict | None):
-    fn = load_callable(target)
+def build_model(target: str, kwargs: dict | None, fn=None):
+    if fn is None:
+        fn = load_callable(target)
     if isinstance(fn, torch.nn.Module):
         model = fn
     elif callable(fn):
@@ -99,11 +100,44 @@ def import_torch(
     model=None,
 ) -> str:
     """The spec text for ``target`` called with ``kwargs`` and fed a tensor of
-    ``input_shape``; ImportFailure when it cannot be written or does not prove out."""
+    ``input_shape``; ImportFailure when it cannot be written or does not prove out.
+
+    The module is first built and traced on PyTorch's meta device (shapes without
+    data: no weight initialisation, no arithmetic; ResNet-50's real forward and init
+    took most of the command's time). Anything unusual there (a constructor or forward
+    that needs real data, an error, a part that cannot be written) runs the whole import
+    again on real tensors, so every message is the one a real run gives."""
     if model is None:
-        model = build_model(target, kwargs)
+        fn = load_callable(target)  # outside the meta device: module-level tensors stay real
+        if not isinstance(fn, torch.nn.Module):
+            text = _on_meta(fn, target, input_shape, kwargs, blocks)
+            if text is not None:
+                return text
+        model = build_model(target, kwargs, fn)
     else:
         model = model.eval()
+    return _import(model, target, input_shape, kwargs, blocks)
+
+
+def _on_meta(fn, target, input_shape, kwargs, blocks) -> str | None:
+    """The spec written from the module built and run on the meta device, or None when
+    that does not go through cleanly (the caller then imports on real tensors)."""
+    try:
+        with torch.device("meta"):
+            model = build_model(target, kwargs, fn)
+            if any(t.device.type != "meta" for t in _tensors(model)):
+                return None  # the constructor placed tensors itself
+            return _import(model, target, input_shape, kwargs, blocks)
+    except Exception:  # noqa: BLE001 - any failure: the real run decides and reports
+        return None
+
+
+def _tensors(model):
+    yield from model.parameters()
+    yield from (b for b in model.buffers() if b is not None)
+
+
+def _import(model, target, input_shape, kwargs, blocks) -> str:
     example = _example(model, input_shape)
     with torch.no_grad():
         try:
