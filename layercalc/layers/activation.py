@@ -57,6 +57,14 @@ def _mish(x, a):
     return y
 
 
+def _silu(x, a):
+    from . import npops
+
+    y = npops.sigmoid(x)
+    y *= x  # x * sigmoid(x), in place
+    return y
+
+
 def _np():
     import numpy as np
 
@@ -74,7 +82,7 @@ def _ops():
         "leaky_relu": lambda x, a: np.where(x >= 0, x, x * a["negative_slope"]),
         "elu": _elu,
         "gelu": _gelu,
-        "silu": lambda x, a: x * npops.sigmoid(x),
+        "silu": _silu,
         "mish": _mish,
         "sigmoid": lambda x, a: npops.sigmoid(x),
         "tanh": lambda x, a: np.tanh(x),

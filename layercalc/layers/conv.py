@@ -205,7 +205,18 @@ class Conv(LayerType):
             per_row = prod(out[len(out) - self.dims + 1 :]) * a["in_channels"] * k
             cols = max(IM2COL_ELEMENTS, per_row) + prod(out)
         if a["in_channels"] == a["groups"] and a["groups"] > 1 and 1 < k <= LOOP_TAPS:
-            cols = 2 * prod(out)  # depthwise, tap by tap
+            # depthwise: the most of npops.conv's ways (the grouped im2col above; tap by
+            # tap, an accumulator and a product, beside a channels-last or contiguous copy
+            # of the padded input; or over the stride's phases and their flat grid)
+            lead = prod(shape[: -self.dims])
+            sp = [v + left + r for v, (left, r) in zip(shape[-self.dims :], pads)]
+            q = [-(-v // st) for v, st in zip(sp, a["_s"])]
+            grid = lead * out[-self.dims] * prod(q[1:])
+            cols = max(
+                cols,
+                2 * prod(out) + lead * prod(sp),
+                lead * prod(a["_s"]) * prod(q) + 2 * grid,
+            )
         return padded + cols
 
     def geometry(self, a):

@@ -93,10 +93,15 @@ def offset_view(x, offset, s, d, out):
     return x[tuple(sl)]
 
 
+FLAT_MAP = 1024  # depthwise convs at stride 1 with at least this many outputs a map, and
+SMALL_MAP = 8  # those of maps at most this wide: tap by tap (npops.conv)
+
+
 def conv(x, weight, s, d, groups: int, max_cols: int, loop_taps: int):
     """Cross-correlation of an already padded x (N, C, *sp) with weight (O, C/g, *k);
     the im2col copy is made in slices of at most ``max_cols`` elements. Depthwise convs
-    of at most ``loop_taps`` taps go tap by tap instead."""
+    of at most ``loop_taps`` taps go tap by tap instead on large maps at stride 1 and on
+    small maps of many channels, and whenever a channel has several filters."""
     n, c = x.shape[:2]
     dims = x.ndim - 2
     o_ch = weight.shape[0]
@@ -109,8 +114,16 @@ def conv(x, weight, s, d, groups: int, max_cols: int, loop_taps: int):
     kk = 1
     for v in k:
         kk *= v
-    if cg == 1 and groups > 1 and 1 < kk <= loop_taps:
-        # depthwise: per-offset multiply-adds beat hundreds of tiny matrix products
+    if cg == 1 and groups > 1 and 1 < kk <= loop_taps and og == 1:
+        # depthwise, one filter a channel: whole-map multiply-adds tap by tap at stride 1
+        # on a large map, channels-last taps on a small map of many channels, else the
+        # grouped im2col products below (measured fastest there, issue 18)
+        if all(v == 1 for v in s) and p >= FLAT_MAP:
+            return _depthwise_flat(x, weight, s, d, out)
+        if out[-1] <= SMALL_MAP and c >= 64:
+            return _depthwise_channels_last(x, weight, s, d, out)
+    elif cg == 1 and groups > 1 and 1 < kk <= loop_taps:
+        # depthwise with several filters a channel: per-offset multiply-adds
         w = weight.reshape((groups, og) + tuple(k))
         y = np.zeros((n, groups, og) + out, dtype=np.result_type(x, weight))
         for off in itertools.product(*(range(v) for v in k)):
@@ -145,6 +158,95 @@ def conv(x, weight, s, d, groups: int, max_cols: int, loop_taps: int):
                 (b1 - b0, o_ch, r1 - r0) + out[1:]
             )
     return y
+
+
+def _depthwise_channels_last(x, weight, s, d, out):
+    """A depthwise conv (one filter per channel) of many channels on a small map, tap by
+    tap in channels-last layout: each tap's view then runs over (row, channels) with the
+    channels innermost and contiguous, where NCHW's inner loops are the few entries of
+    one map row. Besides the output: x in channels-last (x's size), the accumulator and
+    one product (the output's size each); x and the product are freed before the
+    accumulator is copied back to channels-first."""
+    n, c = x.shape[:2]
+    dims = x.ndim - 2
+    k = weight.shape[2:]
+    xc = np.ascontiguousarray(np.moveaxis(x, 1, -1))  # (N, *sp, C)
+    wt = weight.reshape(c, -1).T  # (K, C): tap t's weights, one per channel
+    y = np.empty((n,) + tuple(out) + (c,), dtype=np.result_type(x, weight))
+    tmp = np.empty_like(y)
+    for t, off in enumerate(itertools.product(*(range(v) for v in k))):
+        sl = tuple(
+            slice(off[i] * d[i], off[i] * d[i] + (out[i] - 1) * s[i] + 1, s[i]) for i in range(dims)
+        )
+        xv = xc[(slice(None),) + sl]
+        if t == 0:
+            np.multiply(xv, wt[0], out=y)
+        else:
+            np.multiply(xv, wt[t], out=tmp)
+            y += tmp
+    del tmp, xc, xv
+    return np.ascontiguousarray(np.moveaxis(y, -1, 1))
+
+
+def depthwise_grid(sp, k, s, d, out):
+    """The phase sizes Q (each spatial size rounded up to a multiple of the stride, over
+    the stride) and the flat output grid (out[0] rows of prod(Q[1:]) entries) of
+    :func:`_depthwise_flat`, for the memory estimate too."""
+    q = tuple(-(-sp[i] // s[i]) for i in range(len(sp)))
+    grid = out[0]
+    for v in q[1:]:
+        grid *= v
+    return q, grid
+
+
+def _depthwise_flat(x, weight, s, d, out):
+    """A depthwise conv (one filter per channel) of a large map, tap by tap over flat
+    maps: the stride's phases (x[..., r::s] per dim, a copy of x's size, none at stride
+    1) make every tap a stride-1 shift, and on a phase flattened to one axis a shift is
+    one contiguous slice, so each multiply-add runs over whole maps, not map rows. The
+    outputs land on the phase's grid, whose rows are Q[-1] wide (the entries past out[-1]
+    are thrown away), then are copied into place. Besides the output: the phases, the
+    accumulator and one product (the grid's size each)."""
+    n, c = x.shape[:2]
+    dims = x.ndim - 2
+    k = weight.shape[2:]
+    sp = x.shape[2:]
+    q, grid = depthwise_grid(sp, k, s, d, out)
+    if any(v != 1 for v in s):
+        parts = np.zeros((int(np.prod(s)), n, c) + q, dtype=x.dtype)
+        for j, r in enumerate(itertools.product(*(range(v) for v in s))):
+            src = x[
+                (slice(None), slice(None)) + tuple(slice(r[i], None, s[i]) for i in range(dims))
+            ]
+            parts[(j, slice(None), slice(None)) + tuple(slice(0, v) for v in src.shape[2:])] = src
+        flat = parts.reshape(parts.shape[0], n, c, -1)
+        del parts, src
+    else:
+        flat = np.ascontiguousarray(x).reshape(1, n, c, -1)
+    strides = [1] * dims  # of the phase grid, in entries
+    for i in range(dims - 2, -1, -1):
+        strides[i] = strides[i + 1] * q[i + 1]
+    length = sum((out[i] - 1) * strides[i] for i in range(dims - 1)) + out[-1]
+    wt = weight.reshape(c, -1)
+    acc = np.empty((n, c, grid), dtype=np.result_type(x, weight))
+    y = acc[:, :, :length]
+    tmp = np.empty_like(y)
+    for t, off in enumerate(itertools.product(*(range(v) for v in k))):
+        phase, shift = 0, 0
+        for i in range(dims):
+            a, r = divmod(off[i] * d[i], s[i])
+            phase = phase * s[i] + r
+            shift += a * strides[i]
+        xv = flat[phase, :, :, shift : shift + length]
+        w_t = wt[:, t : t + 1]  # (C, 1)
+        if t == 0:
+            np.multiply(xv, w_t, out=y)
+        else:
+            np.multiply(xv, w_t, out=tmp)
+            y += tmp
+    del tmp, flat, xv, y
+    view = acc.reshape((n, c, out[0]) + q[1:])
+    return np.ascontiguousarray(view[(slice(None),) * 3 + tuple(slice(0, v) for v in out[1:])])
 
 
 def _matmul(wm, cols):
@@ -335,8 +437,16 @@ def erf(x):
 
 
 def sigmoid(x):
+    """1 / (1 + exp(-x)) in place in one new array (the same arithmetic, no temporaries)."""
+    if not np.issubdtype(x.dtype, np.floating):
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(-x))
+    y = np.negative(x)
     with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-x))
+        np.exp(y, out=y)
+    y += 1.0
+    np.divide(1.0, y, out=y)
+    return y
 
 
 def softplus(x, beta=1.0, threshold=20.0):
