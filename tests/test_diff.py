@@ -215,3 +215,16 @@ def test_fits_80_columns():
     r = run("diff", SPECS / "resnet18.yaml", SPECS / "resnet50.yaml", "--depth", "1", COLUMNS="80")
     assert r.exit_code == 0
     assert max(len(line) for line in r.stdout.splitlines()) <= 80
+
+
+def test_a_revision_that_is_a_git_option_is_refused_and_nothing_is_written(tmp_path, monkeypatch):
+    # `git diff --output=FILE` and `git show --output=FILE` write files: a REV from the
+    # command line must never reach git as an option
+    monkeypatch.chdir(SPECS.parent)
+    target = tmp_path / "written"
+    r = run("diff", "--git", f"--output={target}")
+    assert r.exit_code == 2 and "is no revision" in r.stderr
+    side = f"--output={target}:specs/lenet5.yaml"
+    r = run("diff", "--", side, str(SPECS / "lenet5.yaml"))
+    assert r.exit_code == 1 and "is no revision" in r.output
+    assert not target.exists() and list(tmp_path.iterdir()) == []

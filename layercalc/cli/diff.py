@@ -41,6 +41,14 @@ def _git(args: list[str]) -> bytes:
     return proc.stdout
 
 
+def _revision(rev: str) -> str:
+    """``rev`` as git may be given it: never an option (`--output=FILE` would make git
+    write a file), never empty; OSError otherwise."""
+    if not rev or rev.startswith("-"):
+        raise OSError(f"'{rev}' is no revision (a revision may not be empty or start with '-')")
+    return rev
+
+
 def _is_revision(arg: str) -> bool:
     return ":" in arg and not os.path.exists(arg) and not arg.startswith(":")
 
@@ -59,6 +67,7 @@ def _load(arg: str, sets: dict, input_shape, max_layers: int, missing_ok: bool =
         return analyse(arg, sets, input_shape, limits)
     rev, path = arg.split(":", 1)
     try:
+        _revision(rev)
         if missing_ok:
             try:
                 _git(["cat-file", "-e", f"{rev}:{path}"])
@@ -82,7 +91,7 @@ def _load(arg: str, sets: dict, input_shape, max_layers: int, missing_ok: bool =
 
 
 def _changed(rev: str, paths) -> list[str]:
-    out = _git(["diff", "--name-only", "--no-renames", "--relative", rev, "--", *paths])
+    out = _git(["diff", "--name-only", "--no-renames", "--relative", _revision(rev), "--", *paths])
     return [
         p for p in out.decode("utf-8", "replace").splitlines() if p.lower().endswith(YAML_SUFFIXES)
     ]
