@@ -2,6 +2,9 @@
 form, escaped names, -o checked before any conversion and never the file imported."""
 
 import json
+import os
+
+import pytest
 
 from conftest import cli_runner
 
@@ -80,3 +83,22 @@ def test_the_shipped_configs_import_to_the_published_totals(tmp_path):
         r = run("params", str(out), "--format", "json")
         assert r.exit_code == 0, r.output
         assert json.loads(r.stdout)["totals"]["params"] == params, name
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_named_pipe_or_device_is_refused_without_reading(tmp_path):
+    fifo = tmp_path / "config.json"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    r = run("import", "hf", str(fifo))
+    assert r.exit_code == 1 and "not a regular file" in r.stderr
+    if os.path.exists("/dev/zero"):  # endless: json.load would fill the memory
+        r = run("import", "hf", "/dev/zero")
+        assert r.exit_code == 1 and "not a regular file" in r.stderr
+
+
+def test_a_deeply_nested_config_is_refused_not_a_traceback(tmp_path):
+    deep = tmp_path / "config.json"
+    deep.write_text("[" * 100_000)
+    r = run("import", "hf", str(deep))
+    assert r.exit_code == 1 and "not a JSON file" in r.stderr
+    assert "Traceback" not in r.output

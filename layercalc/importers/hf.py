@@ -36,12 +36,17 @@ class ImportFailed(ValueError):
 
 
 def load_config(path: str) -> dict:
+    from ..analyses.loading import MAX_FILE_BYTES, read_source
+
     try:
-        with open(path, encoding="utf-8") as fh:
-            cfg = json.load(fh)
+        data = read_source(path)  # a regular file (never a pipe or device), bounded
     except OSError as exc:
         raise ImportFailed(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    if len(data) > MAX_FILE_BYTES:
+        raise ImportFailed(f"{path} is larger than 16 MiB: no config.json is")
+    try:
+        cfg = json.loads(data.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ImportFailed(f"{path} is not a JSON file: {exc}") from None
     if not isinstance(cfg, dict):
         raise ImportFailed(f"{path} holds a JSON {type(cfg).__name__}, not a config object")

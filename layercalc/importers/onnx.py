@@ -1043,7 +1043,13 @@ def convert(path: str, input_override=None, source: str | None = None) -> str:
     """The spec text for the ONNX file at ``path``; ImportFailed when it cannot be."""
     onnx = require_onnx()
     try:
+        import stat
+
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe or device never ends
+            raise ImportFailed(f"cannot read {path}: not a regular file")
         model = onnx.load(path)
+    except ImportFailed:
+        raise
     except Exception as exc:
         raise ImportFailed(f"cannot read {path} as an ONNX model: {_first_line(exc)}") from None
     g = Graph(model, path, input_override)
