@@ -193,6 +193,25 @@ def test_tied_tensors_appear_under_both_keys_and_shared_modules_once(tmp_path):
     assert run("check", spec, "--weights", tmp_path / "t.npz").exit_code == 0
     r = run("verify", spec, "--weights", tmp_path / "t.npz", "--input-file", tmp_path / "t.npz")
     assert r.exit_code == 0, r.output
+    # a safetensors file holds a tied tensor once (save_pretrained drops lm_head.weight):
+    # the tie is satisfied by its source, and verify reads the source's array
+    with np.load(tmp_path / "t.npz") as z:
+        once = {k: z[k] for k in z.files if not w.reserved(k) and k != "lm_head.weight"}
+        out = z["output"]
+    write_safetensors(tmp_path / "once.safetensors", once)
+    assert run("check", spec, "--weights", tmp_path / "once.safetensors").exit_code == 0
+    r = run(
+        "verify", spec, "--weights", tmp_path / "once.safetensors",
+        "--input-file", tmp_path / "t.npz", "--save", tmp_path / "again.npz",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "again.npz") as z:
+        assert np.array_equal(z["output"], out)
+    # without its source the tied key is missing, as before
+    del once["wte.weight"]
+    write_safetensors(tmp_path / "none.safetensors", once)
+    r = run("check", spec, "--weights", tmp_path / "none.safetensors")
+    assert r.exit_code == 1 and "'wte.weight'" in r.stdout and "'lm_head.weight'" in r.stdout
 
 
 @pytest.mark.parametrize(
