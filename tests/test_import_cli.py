@@ -102,3 +102,19 @@ def test_a_deeply_nested_config_is_refused_not_a_traceback(tmp_path):
     r = run("import", "hf", str(deep))
     assert r.exit_code == 1 and "not a JSON file" in r.stderr
     assert "Traceback" not in r.output
+
+
+def test_a_file_name_cannot_inject_lines_into_the_spec(tmp_path):
+    config = {"model_type": "gpt2", "n_layer": 1, "n_embd": 64, "n_head": 4}
+    config.update(vocab_size=100, n_positions=32)
+    for name in ("a\ndescription: injected\n#.json", "b\x1b\u2028.json"):
+        path = tmp_path / name
+        path.write_text(json.dumps(config))
+        out = tmp_path / "out.yaml"
+        r = run("import", "hf", str(path), "-o", str(out))
+        assert r.exit_code == 0, r.output
+        text = out.read_text()
+        assert "injected" not in text.split("\n", 1)[1].split("\n", 1)[0]
+        assert not any(line.startswith("description") for line in text.splitlines())
+        assert "\x1b" not in text and "\u2028" not in text
+        assert run("check", str(out)).exit_code == 0

@@ -109,6 +109,11 @@ def _act_entry(cfg, key, default, name) -> str:
 
 def convert(cfg: dict, source: str = "config.json") -> tuple[str, list]:
     """The spec text for ``cfg`` and a list of warnings (what the spec does not model)."""
+    from ..text import printable
+
+    # the file name goes into the spec's first comment line: escaped, it can neither end
+    # the comment (a line break) nor break the YAML (a control character)
+    source = printable(source)
     mt = cfg.get("model_type")
     if mt is None:
         raise ImportFailed(
