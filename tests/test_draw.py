@@ -448,3 +448,20 @@ def test_the_spec_itself_is_never_the_output(tmp_path):
     r = cli_runner().invoke(main, ["draw", str(spec), "-o", str(spec)])
     assert r.exit_code == 1 and "which is being drawn" in r.stderr
     assert spec.read_bytes() == before
+
+
+def test_an_output_suffix_draw_cannot_write_is_refused_before_anything_is_written(tmp_path):
+    from conftest import cli_runner
+
+    from layercalc.cli import main
+
+    spec = str(ROOT / "specs" / "lenet5.yaml")
+    png = tmp_path / "net.png"
+    r = cli_runner().invoke(main, ["draw", spec, "-o", str(png)])
+    assert r.exit_code == 2 and "no '.png' file" in r.stderr and "--format" in r.stderr
+    assert not png.exists()
+    # --format says what to write whatever the name; no suffix means svg
+    r = cli_runner().invoke(main, ["draw", spec, "-o", str(png), "--format", "svg"])
+    assert r.exit_code == 0 and png.read_text().startswith("<svg")
+    r = cli_runner().invoke(main, ["draw", spec, "-o", str(tmp_path / "net")])
+    assert r.exit_code == 0 and (tmp_path / "net").read_text().startswith("<svg")

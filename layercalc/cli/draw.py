@@ -7,6 +7,8 @@ import os
 
 import click
 
+from ..text import printable
+
 from ..draw import FORMATS, STYLES, SUFFIXES
 from .common import click_option, emit
 from .options import DEPTH, INPUT, MAX_LAYERS, SETS
@@ -67,14 +69,8 @@ def draw(spec, output, fmt, style, direction, depth, sets, input_shape, max_laye
     from ..analyses.loading import analyse
     from ..draw import draw as render
     from ..errors import Diagnostic
-    from ..spec import Limits
-
-    if fmt is None:
-        suffix = os.path.splitext(output)[1].lower() if output else ""
-        fmt = SUFFIXES.get(suffix, "svg")
-    if style == "blocks" and fmt not in ("svg", "html"):
-        raise click.UsageError("--style blocks is a picture: use --format svg or html")
     from ..outfile import OutputError, check_target, refuse_input, write_atomic
+    from ..spec import Limits
 
     result = analyse(spec, sets, input_shape, Limits(max_layers=max_layers))
     err = [format_diagnostic(d) for d in result.diagnostics]
@@ -89,6 +85,19 @@ def draw(spec, output, fmt, style, direction, depth, sets, input_shape, max_laye
                 "unwritable", f"cannot write {output}: {exc.reason}", file=spec, hint=exc.hint
             )
             return emit(Outcome("", [*err, format_diagnostic(d)], 1))
+    if fmt is None:
+        suffix = os.path.splitext(output)[1].lower() if output else ""
+        if suffix and suffix not in SUFFIXES:  # x.png would get SVG text in it
+            raise click.UsageError(
+                printable(
+                    f"-o {output}: layercalc draws no '{suffix}' file; name it "
+                    f"{', '.join(sorted(SUFFIXES))}, or give --format (for a bitmap, "
+                    "convert the SVG, e.g. rsvg-convert -o net.png net.svg)"
+                )
+            )
+        fmt = SUFFIXES.get(suffix, "svg")
+    if style == "blocks" and fmt not in ("svg", "html"):
+        raise click.UsageError("--style blocks is a picture: use --format svg or html")
     text = render(result.net, fmt, depth, direction, style)
     if output is None:
         return emit(Outcome(text, err, 0))
