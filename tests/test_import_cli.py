@@ -118,3 +118,10 @@ def test_a_file_name_cannot_inject_lines_into_the_spec(tmp_path):
         assert not any(line.startswith("description") for line in text.splitlines())
         assert "\x1b" not in text and "\u2028" not in text
         assert run("check", str(out)).exit_code == 0
+
+
+def test_a_misspelt_callable_gets_a_suggestion():
+    pytest.importorskip("torch")
+    r = run("import", "torch", "collections:OrderedDic", "--input", "1,3")
+    assert r.exit_code == 1 and "has no attribute 'OrderedDic'" in r.stderr
+    assert "did you mean 'OrderedDict'" in r.stderr

@@ -61,7 +61,13 @@ def load_callable(target: str):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ImportFailure(f"the module '{mod_name}' has no attribute '{attr}'") from None
+            from ..errors import did_you_mean
+
+            names = [n for n in dir(obj) if not n.startswith("_")]
+            raise ImportFailure(
+                f"the module '{mod_name}' has no attribute '{attr}'",
+                hint=did_you_mean(part, names) or None,
+            ) from None
     return obj
 
 
