@@ -247,3 +247,11 @@ def test_rendering_sums_the_network_a_fixed_number_of_times(fmt, monkeypatch):
     for view in ("shape", "params"):
         finish(results, [network_table(results[0].net, view)], {"fmt": fmt})
     assert len(results[0].net.layers) > 50 and len(calls) <= 8
+
+
+@pytest.mark.parametrize("option", ["--set", "--new-set"])
+def test_a_set_without_a_value_is_a_usage_error(option):
+    spec = str(Path(__file__).resolve().parent.parent / "specs" / "lenet5.yaml")
+    args = ("diff", spec, spec) if option == "--new-set" else ("shape", spec)
+    r = run(*args, option, "width=")
+    assert r.exit_code == 2 and "width= gives no value (e.g. width=64)" in r.output

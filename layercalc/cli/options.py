@@ -96,6 +96,8 @@ def parse_sets(values) -> dict:
         name = name.strip()
         if not sep or not name.isidentifier():
             raise ValueError(f"expected NAME=VALUE, got {item!r}")
+        if not value.strip():
+            raise ValueError(f"{name}= gives no value (e.g. {name}=64)")
         out[name] = parse_set_value(value.strip())
     return out
 
