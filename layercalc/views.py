@@ -997,7 +997,7 @@ def catalog_args(entry: dict) -> str:
         d = a["default"]
         text = a["name"] if d == "required" else f"{a['name']}={d}"
         if a["choices"] and a["kind"] == "choice":
-            text += " (" + "|".join(a["choices"]) + ")"
+            text += " (" + " | ".join(a["choices"]) + ")"  # breakable at 80 columns
         parts.append(text)
     return ", ".join(parts) or "-"
 
@@ -1011,7 +1011,7 @@ def catalog_tables(entries: list, keys: list) -> list[Table]:
             Table(
                 title="layercalc layer types",
                 columns=[
-                    Column("Type"),
+                    Column("Type", wrap=True),
                     Column("Arguments (defaults)", wrap=True),
                     Column("PyTorch", priority=1, wrap=True),
                 ],
@@ -1048,7 +1048,7 @@ def catalog_tables(entries: list, keys: list) -> list[Table]:
                 title="spec keys",
                 columns=[
                     Column("Key"),
-                    Column("Where"),
+                    Column("Where", wrap=True),
                     Column("What", wrap=True),
                     Column("Example", wrap=True),
                 ],

@@ -207,3 +207,11 @@ def test_every_help_fits_80_columns():
         r = run(*args, COLUMNS="80")
         assert r.exit_code == 0, r.output
         assert widest(r.stdout) <= 80, (args, [x for x in r.stdout.splitlines() if len(x) > 80])
+
+
+def test_the_layer_catalogue_fits_80_columns():
+    # `layers` wraps its type and argument columns (the longest choice list breaks at
+    # its separators) and lets the PyTorch column give way, as every table does
+    r = run("layers", COLUMNS="80")
+    assert r.exit_code == 0 and widest(r.output) <= 80
+    assert "upsample" in r.output and "nearest |" in r.output

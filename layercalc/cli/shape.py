@@ -69,7 +69,7 @@ def layers(fmt, keys_only, names):
     keys = key_entries(names)
     if fmt in ("json", "csv") and not names and not keys_only:
         keys = []  # machine formats of `layers` are the types, one table; --keys the keys
-    opts = output_options({"fmt": fmt, "full": True})
+    opts = output_options({"fmt": fmt, "full": fmt != "table"})
     click.echo(render(catalog_tables(entries, keys), fmt, opts), nl=False)
 
 
