@@ -302,7 +302,11 @@ def _load_npz(path: str) -> dict:
     import numpy as np
 
     with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+        out = {k: z[k] for k in z.files}
+    for k, v in out.items():  # NumPy hands back a member that is no .npy as its bytes
+        if not isinstance(v, np.ndarray):
+            raise WeightsError(f"'{k}' is not a NumPy array (.npy) inside the archive")
+    return out
 
 
 def torch_available() -> bool:

@@ -459,3 +459,14 @@ def test_an_index_naming_a_path_or_an_absent_shard_is_refused(saved, tmp_path, t
     r = run("check", LENET, "--weights", _shard(saved, tmp_path, redirect))
     assert r.exit_code == 1 and says in r.stdout + r.stderr
     assert "Traceback" not in r.output
+
+
+def test_an_npz_member_that_is_no_array_is_refused_not_a_traceback(tmp_path):
+    import zipfile
+
+    bad = tmp_path / "bad.npz"
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("c1.weight.npy", b"hello")
+    r = run("check", LENET, "--weights", bad)
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "weights-unreadable" in r.stdout + r.stderr
