@@ -6,19 +6,14 @@ import os
 
 import click
 
+from .imports import SPEC_OUTPUT
+
 from ..text import printable
 
 
 @click.command("hf")
 @click.argument("config", metavar="CONFIG.json|DIR")
-@click.option(
-    "-o",
-    "--output",
-    "output",
-    metavar="SPEC.yaml",
-    default=None,
-    help="write the spec to this file (atomically) instead of standard output",
-)
+@SPEC_OUTPUT
 def COMMAND(config, output):
     """Write a spec from a Hugging Face config.json (no weights, no transformers).
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .imports import SPEC_OUTPUT
+
 from ..text import printable
 
 from .options import INPUT, parse_input
@@ -18,14 +20,7 @@ def _input(ctx, param, value):
 
 @click.command("onnx")
 @click.argument("file", metavar="FILE.onnx")
-@click.option(
-    "-o",
-    "--output",
-    "output",
-    metavar="SPEC.yaml",
-    default=None,
-    help="write the spec to this file (atomically) instead of standard output",
-)
+@SPEC_OUTPUT
 @click.option(
     INPUT.flag,
     "input_shape",

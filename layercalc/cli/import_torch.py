@@ -7,6 +7,8 @@ import json
 
 import click
 
+from .imports import SPEC_OUTPUT
+
 from .options import parse_input
 
 INSTALL = "pip install 'layercalc[torch]'"
@@ -59,14 +61,7 @@ def _kwargs(ctx, param, value):
     callback=_kwargs,
     help="keyword arguments for CALLABLE, a JSON object: '{\"num_classes\": 10}'",
 )
-@click.option(
-    "-o",
-    "--output",
-    "output",
-    metavar="SPEC.yaml",
-    default=None,
-    help="write the spec to this file (atomically) instead of standard output",
-)
+@SPEC_OUTPUT
 @click.option(
     "--flat",
     is_flag=True,

@@ -12,6 +12,16 @@ import click
 
 SOURCES = {"torch": "import_torch", "onnx": "import_onnx", "hf": "import_hf"}
 
+# every source's -o
+SPEC_OUTPUT = click.option(
+    "-o",
+    "--output",
+    "output",
+    metavar="SPEC.yaml",
+    default=None,
+    help="write the spec to this file (atomically) instead of standard output",
+)
+
 
 class _Sources(click.Group):
     def list_commands(self, ctx):
