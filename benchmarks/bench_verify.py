@@ -28,7 +28,7 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 import numpy as np
 from layercalc.analyses.loading import analyse
-from layercalc import verify
+from layercalc.analyses import verify
 imports = time.perf_counter() - t0
 
 t = time.perf_counter()
@@ -42,14 +42,14 @@ assert v.ok, [c.as_json() for c in v.failed][:3]
 rng = np.random.default_rng(0)
 x = verify._make_inputs(rng, np, np.float32, net)["input"]
 ws = [{t.key: verify._fill(rng, np, np.float32, t, l) for t in l.tensors} for l in net.layers]
-last = verify._last_uses(net)
+last = net.last_uses()
 best = 1e9
 for _ in range(3):
     t = time.perf_counter()
     values = {"input": x}
     for i, (l, w) in enumerate(zip(net.layers, ws)):
         y = l.type.forward(l.args, [values[s] for s in l.inputs], w)
-        values[l.name] = y
+        values[l.ref] = y
         for s in set(l.inputs):
             if last.get(s) == i:
                 values.pop(s, None)
@@ -63,7 +63,7 @@ print(json.dumps({"imports": imports, "job": job, "forward": best,
 LAYERCALC_PEAK = r"""
 import json, resource, sys
 from layercalc.analyses.loading import analyse
-from layercalc import verify
+from layercalc.analyses import verify
 v = verify.run(analyse(sys.argv[1]).net, seed=0)
 print(json.dumps({"peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                   "ok": v.ok}))
