@@ -50,7 +50,7 @@ def test_the_catalogue_documents_it():
     r = cli_runner(env={"COLUMNS": "200", "NO_COLOR": "1"}).invoke(
         main, ["layers"], catch_exceptions=False
     )
-    assert "stochastic_depth" in r.stdout and "p, mode (batch|row)" in r.stdout
+    assert "stochastic_depth" in r.stdout and "p, mode (batch | row)" in r.stdout
 
 
 REFUSALS = {
