@@ -96,6 +96,7 @@ class Layer:
         "srcs",
         "named_outputs",
         "ties",
+        "key_name",
     )
 
     def __init__(
@@ -139,11 +140,20 @@ class Layer:
         # tied tensors (`tie:`): ((key, the earlier tensor's state_dict key, shape), ...),
         # not in ``tensors``: PyTorch's parameters() holds them once
         self.ties = ()
+        # its module path in PyTorch where a `torch_name:` renames it or a group above
+        # it (a name the language reserves, BERT's `output`); None: ``name``
+        self.key_name = None
+
+    @property
+    def torch_path(self) -> str:
+        """Its dotted path in PyTorch's named_modules(): ``name`` unless renamed."""
+        return self.key_name or self.name
 
     def state_key(self, key: str) -> str:
-        """The state_dict key of its tensor ``key``: NAME.KEY, or NAME for a free
+        """The state_dict key of its tensor ``key``: PATH.KEY, or PATH for a free
         parameter's tensor (whose key is empty)."""
-        return f"{self.name}.{key}" if key else self.name
+        path = self.key_name or self.name
+        return f"{path}.{key}" if key else path
 
     def produced(self) -> list:
         """(ref, shape) of every tensor it outputs: its own (``ref``), then for a type
@@ -213,7 +223,7 @@ class Group:
 
 
 class Network:
-    __slots__ = ("spec", "layers", "groups", "outputs", "by_name", "out_refs")
+    __slots__ = ("spec", "layers", "groups", "outputs", "by_name", "out_refs", "torch_names")
 
     def __init__(self, spec: Spec):
         self.spec = spec
@@ -222,6 +232,19 @@ class Network:
         self.outputs: dict = {}  # name -> shape
         self.by_name: dict = {}  # full name -> ("layer"|"group", index)
         self.out_refs: dict = {}  # output name -> the ref of its tensor
+        self.torch_names: dict = {}  # full name -> its `torch_name` (PyTorch's name)
+
+    def torch_path(self, full: str) -> str:
+        """A layer's or group's dotted path in PyTorch's named_modules(): ``full`` with
+        every level a `torch_name` renames put in (BERT's ``attention.output``)."""
+        if not self.torch_names:
+            return full
+        segs = full.split(".")
+        for i in range(len(segs)):
+            t = self.torch_names.get(".".join(segs[: i + 1]))
+            if t is not None:
+                segs[i] = t
+        return ".".join(segs)
 
     @property
     def name(self):
@@ -320,6 +343,7 @@ def _entry_of(v: "LayerValue") -> "_Entry":
     e.name = e.template = None
     e.name_node = e.from_node = e.repeat_node = e.trainable_node = e.when_node = None
     e.outer = e.outer_scope = e.via = e.share_node = e.tie_node = e.extra = None
+    e.torch_name_node = None
     return e
 
 
@@ -341,6 +365,7 @@ class _Entry:
         "via",
         "share_node",
         "tie_node",
+        "torch_name_node",
         "extra",
     )
 
@@ -479,6 +504,7 @@ def _parse_entry(node: Node) -> _Entry:
     e.name = e.template = None  # no name: the entry's index among the kept entries
     e.name_node = e.from_node = e.repeat_node = e.trainable_node = e.when_node = None
     e.outer = e.outer_scope = e.via = e.share_node = e.tie_node = e.extra = None
+    e.torch_name_node = None
     if isinstance(node, Scalar):
         if not isinstance(node.value, str) or not node.value:
             raise SpecError(
@@ -543,6 +569,7 @@ _META_SLOTS = {
     "trainable": "trainable_node",
     "when": "when_node",
     "tie": "tie_node",
+    "torch_name": "torch_name_node",
 }
 
 
@@ -722,6 +749,8 @@ class Builder:
         self.errors: list = list(spec.pending)
         self._seen_errors: set = set()
         self.state_shapes: dict = {}  # state_dict key -> shape, of the tensors made so far
+        # full name -> (PyTorch's name of that level, its `torch_name` node)
+        self.torch_names: dict = {}
 
         def input_shape(*args):
             if len(args) != 1:
@@ -1147,6 +1176,7 @@ class Builder:
         if e.repeat_node is None:
             name = self._name(e, scope, lst)
             full = f"{prefix}.{name}" if prefix else name
+            self._torch_name(e, full)
             lst.keep(name, self.build_one(e, sources(), full, scope, parent, depth, trainable), e)
             return
         n, rnode, var, chain = self._repeat(e, scope)
@@ -1154,9 +1184,18 @@ class Builder:
             self._omit(lst, e, "its repeat count is 0")
             return
         grouped = e.name is not None and e.template is None
+        if e.torch_name_node is not None and not grouped:
+            raise SpecError(
+                "bad-name",
+                "`torch_name` renames one module: a repeat whose copies are spliced "
+                "into the list would give each copy that name",
+                node=e.torch_name_node,
+                hint="give the entry a plain `name` (its copies become NAME.0, NAME.1, ...)",
+            )
         if grouped:
             name = self._name(e, scope, lst)
             full = f"{prefix}.{name}" if prefix else name
+            self._torch_name(e, full)
             gi = self._open_group(full, "repeat", e.type_name, parent, depth, e.node)
         if n > 1 and var is None and e.type_name not in self.block_stack:
             # copies alike: bound them all before building one (a recursive use is
@@ -1246,6 +1285,68 @@ class Builder:
             lst.keep(name, value[0], e)
         elif chain is not None:
             lst.prev = value[0]  # the entry after the copies takes the last one's `chain`
+
+    def _torch_name(self, e: _Entry, full: str):
+        """Record ``e``'s `torch_name` (SPEC.md section 11, layercalc's addition): the
+        name PyTorch gives the module where the language reserves it (BERT's
+        ``attention.output``); state_dict keys below it use it."""
+        node = e.torch_name_node
+        if node is None:
+            return
+        v = node.value if isinstance(node, Scalar) else None
+        if isinstance(v, bool) or not isinstance(v, (str, int)):
+            raise SpecError("bad-name", "`torch_name` must be a plain name", node=node)
+        v = str(v)
+        if not v or "." in v or v.split(None, 1) != [v] or not v.isprintable():
+            raise SpecError(
+                "bad-name",
+                f"`torch_name` '{v}' is one level of a module path: no dots, spaces or "
+                "control characters",
+                node=node,
+            )
+        if "." not in full and v in RESERVED_NAMES:
+            raise SpecError(
+                "bad-name",
+                f"`torch_name` '{v}' at the top level would clash with verify's npz, which "
+                f"keeps the network's {v} under that key",
+                node=node,
+                hint="a nested module may be called so (BERT's attention.output); a "
+                "top-level one may not",
+            )
+        self.torch_names[full] = node
+        self.net.torch_names[full] = v
+
+    def _torch_path(self, full: str) -> str | None:
+        """``full``'s path in PyTorch when a `torch_name` renames a level of it, else None."""
+        if not self.torch_names:
+            return None
+        path = self.net.torch_path(full)
+        return path if path != full else None
+
+    def check_torch_names(self):
+        """No two modules share a path in PyTorch once `torch_name` renamed some."""
+        seen: dict = {}
+        for full in self.net.by_name:
+            path = self._torch_path(full) or full
+            other = seen.setdefault(path, full)
+            if other != full:
+                renamed, kept = (full, other) if self._torch_path(full) else (other, full)
+                raise SpecError(
+                    "bad-name",
+                    f"`torch_name` makes '{renamed}' the module '{path}' in PyTorch, "
+                    f"as '{kept}' is",
+                    node=self._renamer(renamed),
+                    hint="a module's name in PyTorch must be unique among its siblings",
+                )
+
+    def _renamer(self, full: str):
+        """The `torch_name` node of the innermost renamed level of ``full``."""
+        segs = full.split(".")
+        for i in range(len(segs), 0, -1):
+            node = self.torch_names.get(".".join(segs[:i]))
+            if node is not None:
+                return node
+        return None
 
     def _chained(self, copy: str, chain: Node) -> _Value:
         value = self._path_value(f"{copy}.{chain.value}")
@@ -1567,6 +1668,7 @@ class Builder:
                 depth=ldepth,
             )
             row.call = self._next_call(("layer", layer.name))
+            row.key_name = layer.key_name
             row.ref = f"{layer.name}@{row.call}"
             row.shares = orig
             row.srcs = ins
@@ -2240,6 +2342,7 @@ class Builder:
             depth=depth,
         )
         layer.srcs = src
+        layer.key_name = self._torch_path(full)
         if tie_entry is not None:
             layer.ties = self._tie(tie_entry, layer, tensors)
             layer.tensors = [t for t in tensors if t.key not in {k for k, _, _ in layer.ties}]
@@ -2394,6 +2497,8 @@ def build(spec: Spec, limits: Limits | None = None) -> Network:
         raise SpecErrors(b.errors) from None
     if b.errors:
         raise SpecErrors(b.errors)
+    if b.torch_names:
+        b.check_torch_names()
     net = b.net
     if spec.outputs:
         for name, node in spec.outputs:

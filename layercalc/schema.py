@@ -71,6 +71,11 @@ META = {
         "description": "keep the entry when this expression is non-zero",
     },
     "trainable": {"type": ["boolean", "string"], "description": "false: its parameters are frozen"},
+    "torch_name": {
+        "type": ["string", "integer"],
+        "description": "this module's name in PyTorch where the language reserves its "
+        "own (BERT's attention.output, written output_): state_dict keys below it use it",
+    },
     "tie": {
         "type": "object",
         "additionalProperties": {"type": "string"},

@@ -30,7 +30,7 @@ DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 
 MAX_DIM = 2**31 - 1
 BLOCK_KEYS = ("args", "layers", "description", "inputs", "outputs")
 # keys every layer entry may carry beside its arguments (SPEC.md section 3)
-META_KEYS = ("name", "from", "repeat", "trainable", "when", "tie")
+META_KEYS = ("name", "from", "repeat", "trainable", "when", "tie", "torch_name")
 
 
 class Limits:

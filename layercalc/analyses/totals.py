@@ -81,6 +81,8 @@ def _network_json(net: Network) -> dict:
         )
         if layer.call != 1:  # another call of a shared module (SPEC.md section 11)
             layers[-1]["call"] = layer.call
+        if layer.key_name is not None:  # renamed by `torch_name`: its path in PyTorch
+            layers[-1]["torch_path"] = layer.key_name
         if layer.ties:  # tied tensors: this layer's key -> the tensor it is (counted there)
             layers[-1]["tied"] = {k: target for k, target, _ in layer.ties}
         if layer.named_outputs is not None:  # a type with several outputs: each by name
