@@ -295,13 +295,14 @@ def _gh(text: str, prop: bool = False) -> str:
 
 
 def render_github(tables: list[Table], opts: Options) -> str:
-    """GitHub Actions workflow commands: a notice per annotation, at its file and line
-    (spec text escaped by printable before the command's own %-encoding)."""
+    """GitHub Actions workflow commands: a notice per annotation (an error where the
+    annotation says so: a --fail-on rule that fired), at its file and line (spec text
+    escaped by printable before the command's own %-encoding)."""
     out = []
     for t in tables:
-        for file, line, message in t.annotations:
+        for file, line, message, *level in t.annotations:
             where = f"file={_gh(text_of(file), True)}" + (f",line={line}" if line else "")
-            out.append(f"::notice {where}::{_gh(text_of(message))}")
+            out.append(f"::{level[0] if level else 'notice'} {where}::{_gh(text_of(message))}")
     return "".join(line + "\n" for line in out)
 
 

@@ -69,7 +69,8 @@ class Table:
     (name cells are indented by their row's level), limit (rows a terminal shows before
     it cuts), error (an invalid spec: only its JSON payload is rendered), lead (lines
     above the table, a summary), details (Markdown: the table folded under <details>,
-    this its summary), annotations ((file, line or None, message))."""
+    this its summary), annotations ((file, line or None, message[, level]), level
+    "error" or, by default, a notice)."""
 
     __slots__ = (
         "title",

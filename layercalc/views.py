@@ -1107,6 +1107,20 @@ def _delta(old: int, new: int, unit: str = "count") -> str:
     )
 
 
+def fired_text(d, rule) -> str:
+    """'--fail-on params>+5% fired: params 224 -> 448 (+224, +100.00%)'."""
+    import json
+
+    head = f"--fail-on {rule.text} fired: "
+    if rule.metric == "output-changed":
+        return (
+            head + "output " + " -> ".join("none" if o is None else json.dumps(o) for o in d.output)
+        )
+    old, new = d.totals[rule.metric]
+    unit = "bytes" if dict(_units()).get(rule.metric) == "bytes" else "count"
+    return head + f"{METRIC_NAMES[rule.metric]} {_delta(old, new, unit)}"
+
+
 def _pair(old, new, show) -> str:
     if old == new:
         return show(new)
@@ -1241,8 +1255,10 @@ def diff_table(d, old_file: str, new_file: str, old_name=None, new_name=None) ->
         f"{METRIC_NAMES[k]}: {_delta(o, n, unit)}" for k, unit in _units() for o, n in [d.totals[k]]
     ]
     notes.append(("Output: ", *_output_change(d)))
-    if d.failed:
-        notes.append("--fail-on: " + ", ".join(d.failed))
+    for rule in d.fired:  # what fired, with the values that made it fire
+        why = fired_text(d, rule)
+        notes.append(why)
+        annotations.append((Spec(new_file), None, why, "error"))
     from .analyses.diff import percent
 
     payload = {

@@ -130,7 +130,29 @@ def test_fail_on_rules_gate_the_exit_code(tmp_path, rule, fires):
     p = write(tmp_path, BASE)
     r = run("diff", p, p, "--new-set", "width=32", "--fail-on", rule)
     assert r.exit_code == (1 if fires else 0), r.output
-    assert ("--fail-on: " + rule in r.stdout) == fires
+    assert (f"--fail-on {rule} fired: " in r.stdout) == fires
+
+
+def test_a_fired_rule_names_the_values_in_every_format(tmp_path):
+    """The gate says what it measured against the limit: in the table's notes, as a
+    workflow error in github format, on stderr beside csv's rows."""
+    p = write(tmp_path, BASE)
+    args = ("diff", p, p, "--new-set", "width=32", "--fail-on", "params>+5%")
+    r = run(*args)
+    line = next(x for x in r.stdout.splitlines() if " fired: " in x)
+    assert line.startswith("--fail-on params>+5% fired: Parameters ") and "%)" in line
+    old, new = [
+        int(v.replace(",", "")) for v in line.split(": Parameters ")[1].split(" (")[0].split(" -> ")
+    ]
+    assert new > old * 1.05
+    r = run(*args, "--format", "github")
+    assert r.exit_code == 1
+    assert any(
+        x.startswith("::error file=") and "params>+5%25 fired" in x for x in r.stdout.splitlines()
+    )
+    r = run(*args, "--format", "csv")
+    assert r.exit_code == 1 and "--fail-on params>+5% fired: Parameters" in r.stderr
+    assert " fired: " not in r.stdout  # the csv stays rows of changes
 
 
 @pytest.mark.parametrize("bad", ["params>+x%", "weights>+5%", "params>-5%", "outputchanged"])

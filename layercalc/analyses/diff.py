@@ -58,7 +58,8 @@ class Diff:
     changes: list
     totals: dict  # metric -> (old, new)
     output: tuple  # (old, new) network outputs as JSON values
-    failed: list = field(default_factory=list)  # the --fail-on rules that fired
+    failed: list = field(default_factory=list)  # the --fail-on rules that fired (text)
+    fired: list = field(default_factory=list)  # the same, as Rule
 
     def count(self, status: str) -> int:
         return sum(c.status == status for c in self.changes)
@@ -183,7 +184,8 @@ def diff(old_net, new_net, depth: int | None = None, rules=()) -> Diff:
             None if new_net is None else output_json(new_net),
         ),
     )
-    d.failed = [r.text for r in rules if r.fires(d)]
+    d.fired = [r for r in rules if r.fires(d)]
+    d.failed = [r.text for r in d.fired]
     return d
 
 

@@ -188,6 +188,10 @@ def diff(
             continue
         d = compare(old and old.net, new and new.net, depth, rules)
         failed |= bool(d.failed)
+        if fmt == "csv":  # csv has rows of changes only: a fired rule is said on stderr
+            from ..views import fired_text
+
+            err += [fired_text(d, rule) for rule in d.fired]
         names = [None if r is None else r.net.name for r in (old, new)]
         tables.append(diff_table(d, old_arg, new_arg, *names))
     opts = output_options({"fmt": fmt, "width": width, "full": True}, as_list=git_rev is not None)
