@@ -692,7 +692,17 @@ def test_strict_turns_warnings_into_failures(files):
 def test_list_rules():
     r = run("--list-rules")
     assert r.exit_code == 0
-    assert [ln.split()[0] for ln in r.output.splitlines()] == list(RULES)
+    lines = r.output.splitlines()
+    assert [ln.split()[0] for ln in lines if not ln.startswith(" ")] == list(RULES)
+    assert max(map(len, lines)) <= 120  # the tests' $COLUMNS
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_list_rules_follows_the_terminal_width(columns):
+    r = cli_runner(env={"COLUMNS": str(columns)}).invoke(main, ["check", "--list-rules"])
+    lines = r.output.splitlines()
+    assert max(map(len, lines)) <= columns  # summaries wrap under themselves
+    assert (len(lines) == len(RULES)) == (columns == 200)
 
 
 def test_repository_specs_pass(monkeypatch):

@@ -22,8 +22,23 @@ def _codes(values, option) -> list[str]:
 def render_rules() -> str:
     from ..analyses.lint import RULES
 
+    import shutil
+    import textwrap
+
     width = max(map(len, RULES))
-    return "".join(f"{code:<{width}}  {rule.summary}\n" for code, rule in RULES.items())
+    # summaries wrap under themselves to the terminal ($COLUMNS; 80 when piped)
+    cols = max(shutil.get_terminal_size((80, 24)).columns, width + 32)
+    return "".join(
+        textwrap.fill(
+            rule.summary,
+            cols,
+            initial_indent=f"{code:<{width}}  ",
+            subsequent_indent=" " * (width + 2),
+            break_on_hyphens=False,
+        )
+        + "\n"
+        for code, rule in RULES.items()
+    )
 
 
 @click.command()
