@@ -732,3 +732,15 @@ def test_lint_stride_tail_agrees_with_walking_the_windows():
         end = (o - 1) * s - p + span
         tail = [i for i in range(n) if i not in read and i >= end]
         assert tail == list(range(max(end, 0), n))
+
+
+@pytest.mark.parametrize("command", ["check", "verify"])
+def test_weights_given_twice_is_a_usage_error(tmp_path, command):
+    """The last --weights used to win silently: a run meant for one checkpoint checked
+    the other."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("input: [1, 4]\nlayers:\n  - linear: {out_features: 2}\n")
+    args = [command, str(spec), "--weights", "a.npz", "--weights", "b.npz"]
+    r = cli_runner().invoke(main, args)
+    assert r.exit_code == 2
+    assert "'--weights': given 2 times: one checkpoint per run" in r.output

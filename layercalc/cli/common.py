@@ -124,11 +124,22 @@ def weights_options(purpose: str):
             help="remove P from the front of the checkpoint's keys (module., model.)",
         )(f)  # fmt: skip
         return click.option(
-            "--weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-            help=purpose,
+            "--weights", type=click.Path(dir_okay=False), multiple=True, metavar="FILE",
+            callback=_one_checkpoint, help=purpose,
         )(f)  # fmt: skip
 
     return decorate
+
+
+def _one_checkpoint(ctx, param, value):
+    """--weights given once or not at all: a second one is refused, not silently kept
+    in place of the first."""
+    if len(value) > 1:
+        raise click.BadParameter(
+            f"given {len(value)} times: one checkpoint per run (a sharded one through "
+            "its .index.json, which names every shard)"
+        )
+    return value[0] if value else None
 
 
 def prefixes_need_weights(weights, strip_prefix, add_prefix) -> None:
