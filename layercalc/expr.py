@@ -135,7 +135,15 @@ def parse(text: str) -> ast.AST:
         msg = getattr(exc, "msg", None) or str(exc)
         if text.strip().lstrip("+-").lower() in (".inf", ".nan"):
             raise ExprError(f"'{text.strip()}' is not a finite number") from None
-        raise ExprError(f"cannot parse expression '{text}': {msg}", hint="use " + ALLOWED) from None
+        hint = "use " + ALLOWED
+        if text.count("(") > text.count(")") or text.count("[") > text.count("]"):
+            # `{out_features: max(a, b)}`: YAML's flow mapping ends the value at the comma
+            hint = (
+                "close the bracket; if the expression has a comma and sits inside `{...}`, "
+                "YAML ended the value at the comma (`max(a, b)` reads as `max(a` and a "
+                "key `b)`): quote it, 'max(a, b)'"
+            )
+        raise ExprError(f"cannot parse expression '{text}': {msg}", hint=hint) from None
     for node in _walk(tree):
         if isinstance(
             node,

@@ -218,3 +218,20 @@ def test_every_torch_nn_module_is_supported_or_listed():
         and REGISTRY.normalize(n) != "sequential"
     )
     assert not missing, f"add to layercalc/hints.py: {missing}"
+
+
+@pytest.mark.parametrize(
+    "value, quoted_hint",
+    [("max(a, b)", True), ("'max(a, b)'", False), ("min(a, b) * 2", True)],
+)
+def test_a_comma_in_a_flow_mapping_gets_the_hint_to_quote(tmp_path, value, quoted_hint):
+    """`{out_features: max(a, b)}`: YAML cuts the value at the comma; the error says so."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        f"vars: {{a: 2, b: 3}}\ninput: [1, 4]\nlayers:\n  - linear: {{out_features: {value}}}\n"
+    )
+    r = cli_runner().invoke(main, ["shape", str(path)])
+    assert r.exit_code == (1 if quoted_hint else 0), r.output
+    assert ("quote it, 'max(a, b)'" in r.output) == quoted_hint
+    if quoted_hint:
+        assert "spec.yaml:4:28: error[bad-expression]" in r.output
