@@ -163,7 +163,7 @@ def _vars(root: Mapping, overrides: dict) -> tuple[dict, dict]:
         raise SpecError("bad-vars", "vars must be a mapping of names to values", node=node)
     else:
         items = node.items
-    for knode, vnode in items:
+    for i, (knode, vnode) in enumerate(items):
         key = knode.value
         if not isinstance(key, str) or not key.isidentifier():
             raise SpecError(
@@ -177,7 +177,10 @@ def _vars(root: Mapping, overrides: dict) -> tuple[dict, dict]:
         if key in overrides:
             names[key] = overrides[key]
             continue
-        names[key] = var_value(vnode, names, key)
+        try:
+            names[key] = var_value(vnode, names, key)
+        except SpecError as exc:
+            raise _defined_later(exc, items[i + 1 :], key) from None
     for key, value in overrides.items():
         if key not in names:
             hint = did_you_mean(key, list(names)) or "add it under `vars:` in the spec"
@@ -197,6 +200,23 @@ def _vars(root: Mapping, overrides: dict) -> tuple[dict, dict]:
                     exc.code, f"--set {key}={value}: {exc.message}", node=nodes[key], hint=exc.hint
                 ) from None
     return names, nodes
+
+
+def _defined_later(exc: SpecError, later: list, key: str) -> SpecError:
+    """``exc`` (from var ``key``'s value), said plainly when the unknown name it reports
+    is a var defined further down: vars are read top to bottom."""
+    if exc.code == "unknown-name":
+        for knode, _ in later:
+            if f"unknown name '{knode.value}'" in exc.message:
+                return SpecError(
+                    "unknown-name",
+                    f"var '{key}' reads '{knode.value}', which is defined later in vars "
+                    f"(line {knode.line}): vars are read top to bottom",
+                    hint=f"move '{knode.value}' above '{key}'",
+                    line=exc.line,
+                    column=exc.column,
+                )
+    return exc
 
 
 def var_value(vnode: Node, names: dict, what: str, words=()):

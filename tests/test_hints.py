@@ -235,3 +235,16 @@ def test_a_comma_in_a_flow_mapping_gets_the_hint_to_quote(tmp_path, value, quote
     assert ("quote it, 'max(a, b)'" in r.output) == quoted_hint
     if quoted_hint:
         assert "spec.yaml:4:28: error[bad-expression]" in r.output
+
+
+def test_a_var_read_before_its_definition_is_called_later_not_unknown(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        "vars:\n  a: b * 2\n  b: 3\ninput: [1, 4]\nlayers:\n  - linear: {out_features: a}\n"
+    )
+    r = cli_runner().invoke(main, ["shape", str(path)])
+    assert r.exit_code == 1
+    assert (
+        "spec.yaml:2:6: error[unknown-name]: var 'a' reads 'b', which is defined later" in r.output
+    )
+    assert "(line 3)" in r.output and "move 'b' above 'a'" in r.output
