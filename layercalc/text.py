@@ -4,6 +4,7 @@ JSON. Pure functions of strings; every renderer applies them to text it did not 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
@@ -112,3 +113,20 @@ def _json_escape(n: int) -> str:
 
 def shape_text(shape) -> str:
     return "[" + ", ".join(str(v) for v in shape) + "]"
+
+
+def cells(text: str) -> int:
+    """Character cells ``text`` takes in a monospace font: East Asian wide and full-width
+    characters take two, combining marks none (printable() has already escaped controls
+    and invisible characters, which are then plain ASCII)."""
+    if text.isascii():
+        return len(text)
+    n = 0
+    for c in text:
+        if c.isascii():
+            n += 1
+        elif unicodedata.combining(c):
+            continue
+        else:
+            n += 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+    return n

@@ -744,3 +744,13 @@ def test_weights_given_twice_is_a_usage_error(tmp_path, command):
     r = cli_runner().invoke(main, args)
     assert r.exit_code == 2
     assert "'--weights': given 2 times: one checkpoint per run" in r.output
+
+
+def test_the_caret_sits_under_the_column_after_full_width_characters(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("input: [1, 4]\nlayers:\n  - linear: {name: 層層層, out_features: x}\n")
+    r = cli_runner().invoke(main, ["check", str(spec)])
+    source, caret = [x for x in r.output.splitlines() if x.startswith(("  3 |", "    |"))]
+    # each full-width character takes two cells: the caret is under the x
+    at = source.index("x}")
+    assert len(caret) - 1 == at + 3 and caret.endswith("^")  # 3 cells more than chars

@@ -64,7 +64,7 @@ def source_snippet(d, cache: dict) -> list[str]:
     line is shown as a window around the column. ``cache``: file -> its lines, for the
     last file only (diagnostics come file by file)."""
     from ..analyses.loading import read_source
-    from ..text import printable
+    from ..text import cells, printable
 
     if d.file is None or d.file == "<stdin>" or not d.line:
         return []
@@ -87,7 +87,8 @@ def source_snippet(d, cache: dict) -> list[str]:
     tail = "..." if start + SNIPPET_WIDTH < len(text) else ""
     number = str(d.line)
     shown = printable(piece).rstrip()
-    caret = len(lead) + len(printable(piece[: max(0, col - start)]))
+    # cells, not characters: a full-width character before the column takes two
+    caret = len(lead) + cells(printable(piece[: max(0, col - start)]))
     return [f"{number} | {lead}{shown}{tail}", f"{' ' * len(number)} | {' ' * caret}^"]
 
 
