@@ -555,9 +555,12 @@ def _attention(g: Graph, ctx: Context) -> dict:
         heads = scores[1] if len(scores) == 4 else scores[0] // batch
         if heads < 1 or embed % heads or g.shapes.get(outs[0]) != shape:
             continue
+        # its weights: the float initializers it reads, not the scale and not the
+        # integer shapes of its reshapes (a dynamo export keeps them as initializers)
         params = sorted(
-            {v for n in nodes for v in n.input if v in g.initializers and v not in ext}
-            - {v for v in reads if ctx.const(v) is not None and ctx.const(v).size <= 1}
+            v
+            for v in {v for n in nodes for v in n.input if v in g.initializers and v not in ext}
+            if ctx.const(v) is None or (ctx.const(v).dtype.kind == "f" and ctx.const(v).size > 1)
         )
         args = {"num_heads": int(heads)}
         if key + ".in_proj_bias" not in reads:
@@ -565,6 +568,8 @@ def _attention(g: Graph, ctx: Context) -> dict:
         if batch_first:
             args["batch_first"] = True
         leaf = Leaf("multihead_attention", args, [ext[0]], [outs[0]], params, base="mha")
+        # in_proj and out_proj, weights and (with bias) biases, whatever the exporter kept
+        leaf.count = 4 * embed * embed + (4 * embed if args.get("bias", True) else 0)
         leaf.node = nodes[0]
         leaf.fixed = path
         for n in nodes:
@@ -1060,8 +1065,11 @@ def convert(path: str, input_override=None, source: str | None = None) -> str:
     if not leaves:
         raise ImportFailed("the graph computes nothing layercalc can show (no nodes)")
     assign_paths(leaves)
-    params = set()
+    params, counted = set(), 0
     for leaf in leaves:
-        params.update(leaf.params)
-    total = int(sum(int(np.prod(g.shapes[p])) if g.shapes.get(p) else 1 for p in params))
+        if leaf.count is not None:
+            counted += leaf.count
+        else:
+            params.update(leaf.params)
+    total = counted + int(sum(int(np.prod(g.shapes[p])) if g.shapes.get(p) else 1 for p in params))
     return Writer(g, leaves).text(total, source or path)

@@ -38,6 +38,9 @@ class Leaf:
     path: tuple = ()
     share: tuple | None = None
     pad_for: object = None
+    # its parameter count where the file cannot show it whole: an exporter folds away a
+    # bias that is still zero (MultiheadAttention's out_proj.bias, as initialized)
+    count: int | None = None
 
 
 def _dims(n: int) -> str:
