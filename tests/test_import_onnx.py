@@ -572,3 +572,21 @@ def test_multihead_attention_export(onnx, tmp_path, batch_first, bias, dynamo):
     assert attn.get("batch_first", False) is batch_first
     assert attn.get("bias", True) is bias
     assert spec["expect"]["params"] == sum(p.numel() for p in model.parameters())
+
+
+def test_resize_scales_concatenated_from_constants(onnx, tmp_path):
+    """An exporter writes the scales as Concat(Constant [1, 1], Constant [2, 2]): folded
+    like any constant arithmetic, not refused as network data."""
+    h = onnx.helper
+    t = onnx.numpy_helper.from_array
+    nodes = [
+        h.make_node("Constant", [], ["lo"], value=t(np.array([1.0, 1.0], np.float32))),
+        h.make_node("Constant", [], ["hi"], value=t(np.array([2.0, 3.0], np.float32))),
+        h.make_node("Concat", ["lo", "hi"], ["scales"], axis=0),
+        h.make_node("Resize", ["x", "", "scales"], ["y"], mode="nearest", name="/up/Resize"),
+    ]
+    model = _model(onnx, nodes, [("x", [1, 3, 4, 4])], ["y"])
+    text, spec = _import(_save(onnx, tmp_path, model), tmp_path=tmp_path)
+    (entry,) = spec["layers"]
+    assert list(entry) == ["upsample"] and entry["upsample"]["scale_factor"] == [2, 3]
+    assert spec["expect"]["output"] == [1, 3, 8, 12]

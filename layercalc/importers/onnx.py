@@ -329,10 +329,17 @@ class Graph:
                 n.folded = n.aliased = True
                 continue
             if n.op_type in _FOLDABLE and n.proto.domain in ("", "ai.onnx"):
-                if n.op_type not in _MOVES | {"Shape", "CastLike"} and not all(
-                    self.consts.get(v) is None or _integral(self.consts[v]) for v in n.input if v
+                ins = [v for v in n.input if v]
+                if (
+                    n.op_type not in _MOVES | {"Shape", "CastLike"}
+                    and not all(
+                        self.consts.get(v) is None or _integral(self.consts[v]) for v in ins
+                    )
+                    and not all(v in self.consts and v not in self.initializers for v in ins)
                 ):
-                    continue  # arithmetic on float data: a layer of the network
+                    # arithmetic on float data, or on a weight: a layer of the network (a
+                    # Concat of Constant nodes, Resize's scales, is folded)
+                    continue
                 try:
                     outs = _fold(
                         n.op_type,
