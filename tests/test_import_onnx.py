@@ -590,3 +590,20 @@ def test_resize_scales_concatenated_from_constants(onnx, tmp_path):
     (entry,) = spec["layers"]
     assert list(entry) == ["upsample"] and entry["upsample"]["scale_factor"] == [2, 3]
     assert spec["expect"]["output"] == [1, 3, 8, 12]
+
+
+def test_a_name_the_spec_language_changes_is_a_warning(onnx, tmp_path):
+    """`head.output.weight`: the layer is written `head.output_` (`output` is reserved),
+    and the import says so instead of renaming it silently."""
+    h = onnx.helper
+    nodes = [h.make_node("Gemm", ["x", "head.output.weight"], ["y"], transB=1)]
+    inits = [_init(onnx, "head.output.weight", [3, 5])]
+    model = _model(onnx, nodes, [("x", [2, 5])], ["y"], inits)
+    out = tmp_path / "out.yaml"
+    r = run("import", "onnx", _save(onnx, tmp_path, model), "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert (
+        "warning: the module name 'output' is written 'output_' (the spec language "
+        "reserves it): state_dict keys under it differ from the file's"
+    ) in r.stderr
+    assert "output_" in out.read_text()

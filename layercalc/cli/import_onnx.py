@@ -52,12 +52,14 @@ def COMMAND(file, output, input_shape):
     if check_output(output, file, "ONNX file") is not None:  # a bad -o costs no conversion
         return 1
     try:
-        text = convert(file, input_shape)
+        text, warnings = convert(file, input_shape)
     except ImportFailed as exc:
         problems = [f"{name or '(unnamed)'} ({op}): {reason}" for name, op, reason in exc.problems]
         return fail(str(exc), problems=problems)
     from ..importers.onnx import self_check
 
+    for message in warnings:  # already escaped
+        click.echo(f"warning: {message}", err=True)
     for message in self_check(text, output or "<stdout>"):
         click.echo(
             f"warning: the spec written disagrees with layercalc: {printable(message)}", err=True

@@ -670,9 +670,11 @@ def _scope(node) -> tuple | None:
     return None
 
 
-def assign_paths(leaves):
+def assign_paths(leaves) -> list:
     """Each leaf's dotted path (a tuple), unique, no leaf path a prefix of another;
-    repeated calls of one module become `share` entries."""
+    repeated calls of one module become `share` entries. Returns the (name, name
+    written) pairs the spec language made differ: a reserved name or other characters."""
+    renamed: dict = {}
     for leaf in leaves:
         leaf.scoped = False
         if getattr(leaf, "fixed", None):
@@ -691,6 +693,9 @@ def assign_paths(leaves):
             else:
                 path = (leaf.base,)
         leaf.path = tuple(_clean(p, leaf.base) for p in path)
+        for p, q in zip(path, leaf.path):
+            if p != q and p:
+                renamed.setdefault(p, q)
         leaf.module = leaf.scoped or leaf.weight is not None
     for leaf in leaves:  # the padding a conv needed goes by the conv's name
         if leaf.pad_for is not None:
@@ -728,6 +733,7 @@ def assign_paths(leaves):
         leaf.path = leaf.path[:-1] + (f"{leaf.path[-1]}_{k}",)
         taken.add(leaf.path)
         first[leaf.path] = leaf
+    return sorted(renamed.items())
 
 
 def _same(a: Leaf, b: Leaf) -> bool:
@@ -1051,8 +1057,9 @@ def self_check(text: str, source: str) -> list[str]:
     return [d.message for d in found]
 
 
-def convert(path: str, input_override=None, source: str | None = None) -> str:
-    """The spec text for the ONNX file at ``path``; ImportFailed when it cannot be."""
+def convert(path: str, input_override=None, source: str | None = None) -> tuple[str, list]:
+    """The spec text for the ONNX file at ``path`` and its warnings (names the spec
+    language made differ); ImportFailed when it cannot be."""
     onnx = require_onnx()
     try:
         import stat
@@ -1071,7 +1078,7 @@ def convert(path: str, input_override=None, source: str | None = None) -> str:
     leaves = map_nodes(g)
     if not leaves:
         raise ImportFailed("the graph computes nothing layercalc can show (no nodes)")
-    assign_paths(leaves)
+    renamed = assign_paths(leaves)
     params, counted = set(), 0
     for leaf in leaves:
         if leaf.count is not None:
@@ -1079,4 +1086,16 @@ def convert(path: str, input_override=None, source: str | None = None) -> str:
         else:
             params.update(leaf.params)
     total = counted + int(sum(int(np.prod(g.shapes[p])) if g.shapes.get(p) else 1 for p in params))
-    return Writer(g, leaves).text(total, source or path)
+    warnings = [
+        f"the module name {_shown(a)} is written {_shown(b)}"
+        + (" (the spec language reserves it)" if a in _RESERVED else "")
+        + ": state_dict keys under it differ from the file's"
+        for a, b in renamed
+    ]
+    return Writer(g, leaves).text(total, source or path), warnings
+
+
+def _shown(name: str) -> str:
+    from ..text import printable
+
+    return f"'{printable(name)}'"
