@@ -5,32 +5,13 @@ clusters (the group rows that stay open at that depth)."""
 
 from __future__ import annotations
 
-import unicodedata
-
 from ..analyses.totals import network_totals, rows
-from ..text import printable, shape_text
+from ..text import cells, printable, shape_text
 
 CHAR_WIDTH = 7.2  # px per character cell of a monospace font at 12 px
 LINE_HEIGHT = 15  # px between baselines
 FONT_SIZE = 12
 MAX_LINE = 44  # characters per label line before wrapping
-
-
-def cells(text: str) -> int:
-    """Character cells ``text`` takes in a monospace font: East Asian wide and full-width
-    characters take two, combining marks none (printable() has already escaped controls
-    and invisible characters, which are then plain ASCII)."""
-    if text.isascii():
-        return len(text)
-    n = 0
-    for c in text:
-        if c.isascii():
-            n += 1
-        elif unicodedata.combining(c):
-            continue
-        else:
-            n += 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
-    return n
 
 
 def text_width(text: str) -> float:
