@@ -28,7 +28,11 @@ def rope_tables(np, positions, dim: int, theta: float):
     (default rope_type) computes them before casting to the input's dtype."""
     f32 = np.float32
     exponents = np.arange(0, dim, 2, dtype=f32) / f32(dim)
-    inv_freq = (f32(1.0) / np.power(f32(theta), exponents)).astype(f32)
+    # torch's float32 pow is correctly rounded here, NumPy's is not on every CPU (its
+    # AVX-512 kernel misses by an ulp): the float64 power rounded once to float32 is
+    # torch's value
+    power = np.power(np.float64(f32(theta)), exponents.astype(np.float64)).astype(f32)
+    inv_freq = (f32(1.0) / power).astype(f32)
     freqs = np.asarray(positions, dtype=f32)[:, None] * inv_freq[None, :]
     emb = np.concatenate([freqs, freqs], axis=-1)
     return np.cos(emb), np.sin(emb)
