@@ -49,6 +49,9 @@ MODULE_ATTRIBUTES = frozenset(
     training type xpu zero_grad""".split()
 )
 
+# the classes HELPERS define (by layer type), written into a file that uses the type
+HELPER_CLASSES = ("LayerNorm2d", "StochasticDepth", "RotaryEmbedding", "Conv1D")
+
 # python names the generated file uses itself
 _TAKEN = frozenset(
     {"self", "torch", "nn", "F", "Group", "build", "VARS", "INPUTS", "_", "float", "getattr"}
@@ -88,6 +91,24 @@ class StochasticDepth(nn.Module):
         size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
         keep = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.p)
         return x * keep / (1.0 - self.p)
+''',
+    "transformers_conv1d": '''\
+class Conv1D(nn.Module):
+    """Hugging Face's transformers.pytorch_utils.Conv1D (GPT-2's c_attn, c_proj, c_fc),
+    so this file needs no transformers: a linear layer whose weight is stored (nx, nf),
+    in by out; the same parameters, state_dict keys and forward (reshape where
+    transformers views: the same values, for any input layout)."""
+
+    def __init__(self, nf, nx):
+        super().__init__()
+        self.nf, self.nx = nf, nx
+        self.weight = nn.Parameter(torch.empty(nx, nf).normal_(std=0.02))
+        self.bias = nn.Parameter(torch.zeros(nf))
+
+    def forward(self, x):
+        size_out = x.size()[:-1] + (self.nf,)
+        x = torch.addmm(self.bias, x.reshape(-1, x.size(-1)), self.weight)
+        return x.view(size_out)
 ''',
     "rotary_embedding": '''\
 class RotaryEmbedding(nn.Module):
@@ -334,6 +355,11 @@ def _rotary(layer, xs):
     return f"RotaryEmbedding({', '.join(kw)})", f"{{m}}({xs[0]})", None
 
 
+def _transformers_conv1d(layer, xs):
+    a = layer.args
+    return f"Conv1D({_lit(a['nf'])}, {_lit(a['nx'])})", f"{{m}}({xs[0]})", None
+
+
 def _pool(layer, xs):
     if layer.args.get("return_indices"):
         return None, None, None  # refused: the indices output has no row of its own
@@ -387,6 +413,7 @@ EMITTERS = {
     "layer_norm2d": _layer_norm2d,
     "stochastic_depth": _stochastic_depth,
     "rotary_embedding": _rotary,
+    "transformers_conv1d": _transformers_conv1d,
     **{n: _recurrent for n in ("rnn", "lstm", "gru", "rnn_cell", "lstm_cell", "gru_cell")},
 }
 for _d in (1, 2, 3):
@@ -414,6 +441,7 @@ MODULE_EMITTERS = (
     _layer_norm2d,
     _stochastic_depth,
     _rotary,
+    _transformers_conv1d,
     _pool,
 )
 
@@ -726,7 +754,8 @@ def _class_name(name: str) -> str:
     out = "".join(w[:1].upper() + w[1:] for w in words)
     if not out or not out[0].isalpha():
         out = "Network" + out
-    return out if out not in _TAKEN and out not in HELPERS else out + "Network"
+    taken = out in _TAKEN or out in HELPERS or out in HELPER_CLASSES
+    return out + "Network" if taken else out
 
 
 def _docline(text: str) -> str:
@@ -753,9 +782,7 @@ def export_torch(net, file: str | None = None) -> str:
     from . import blocks, trace
 
     cls = _class_name(net.name)
-    comp = blocks.Compiler(
-        net, _module_self(), {cls, "Group", "LayerNorm2d", "StochasticDepth", "RotaryEmbedding"}
-    )
+    comp = blocks.Compiler(net, _module_self(), {cls, "Group", *HELPER_CLASSES})
     for name in net.spec.blocks:
         comp.block(name)
     infos = {n: i for n, i in comp.done.items() if i is not None}

@@ -17,6 +17,8 @@ from __future__ import annotations
 import builtins
 import sys
 
+from .torch import HELPER_CLASSES
+
 # constructor keywords PyTorch accepts as an int or a tuple of that int repeated
 _TUPLE_ARGS = frozenset(
     {"kernel_size", "stride", "padding", "dilation", "output_padding", "output_size"}
@@ -29,7 +31,9 @@ _MULTI = {
     "LSTMCell": (0, 1),
     "MultiheadAttention": (0, 1),
 }
-_HELPERS = frozenset({"LayerNorm2d", "StochasticDepth", "RotaryEmbedding"})
+# the classes the exporter defines in the file (torch.py HELPERS: LayerNorm2d, Conv1D,
+# ...): leaves, recorded by their constructor call as torch.nn's own classes are
+_HELPERS = frozenset(HELPER_CLASSES)
 
 
 class TraceError(Exception):

@@ -279,6 +279,11 @@ def module_entry(m):
         return "layer_norm2d", a, ()
     if t.__name__ == "StochasticDepth" and t.__module__.startswith("torchvision"):
         return "stochastic_depth", {"p": m.p, "mode": m.mode}, ()
+    if t.__name__ == "Conv1D" and t.__module__.startswith("transformers"):
+        # Hugging Face's GPT-2 c_attn / c_proj / c_fc: weight (nx, nf); nx from the input
+        return "transformers_conv1d", {"nf": m.nf}, ()
+    if t.__name__ == "NewGELUActivation" and t.__module__.startswith("transformers"):
+        return "gelu", {"approximate": "tanh"}, ()  # GPT-2's gelu_new: the tanh form
     return None
 
 

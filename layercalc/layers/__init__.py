@@ -10,7 +10,7 @@ from .activation import activations
 from .attention import attention_types
 from .base import REQUIRED, Arg, LayerType, RankPicked, Registry, Tensor
 from .conv import Conv, ConvTranspose
-from .linear import Embedding, Linear
+from .linear import Embedding, Linear, TransformersConv1D
 from .mathops import mathops
 from .merge import merges
 from .norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LayerNorm2d, RMSNorm
@@ -36,6 +36,7 @@ def _batch_norm_dims(rank: int) -> int:
 def _build() -> Registry:
     reg = Registry()
     reg.add(Linear())
+    reg.add(TransformersConv1D())
     reg.add(Embedding())
 
     def family(name, make, pick=_spatial_dims, doc=""):

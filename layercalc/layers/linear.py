@@ -1,4 +1,4 @@
-"""Fully-connected layers and embeddings."""
+"""Fully-connected layers (nn.Linear, Hugging Face's Conv1D) and embeddings."""
 
 from __future__ import annotations
 
@@ -69,6 +69,71 @@ class Linear(LayerType):
 
     def summary(self, a):
         return f"{a['in_features']}->{a['out_features']}" + ("" if a["bias"] else " bias=False")
+
+
+class TransformersConv1D(LayerType):
+    """Hugging Face's ``transformers.pytorch_utils.Conv1D(nf, nx)`` (GPT-2's c_attn,
+    c_proj, c_fc): a linear layer whose ``weight`` is stored (nx, nf), in by out, the
+    transpose of nn.Linear's; ``bias`` (nf,) always; forward
+    ``addmm(bias, x.view(-1, nx), weight).view(*x.shape[:-1], nf)``."""
+
+    name = "transformers_conv1d"
+    family = "linear"
+    doc = "transformers.pytorch_utils.Conv1D (weight stored (nx, nf))"
+    linear_map = True
+    dense = True
+    inferred = ("nx",)
+    args = (
+        Arg("nf", "int", min=1, doc="output features"),
+        Arg("nx", "int", None, min=1, nullable=True, doc="inferred from the input"),
+    )
+
+    def infer(self, a, shapes):
+        shape = shapes[0]
+        if not shape:
+            raise LayerError(
+                "transformers_conv1d needs an input with at least one dim", code="bad-rank"
+            )
+        check_inferred(a, "nx", shape[-1], "features in its last dim")
+        # what a dense type states (explain, lint read in_features -> out_features)
+        a["in_features"], a["out_features"] = a["nx"], a["nf"]
+        return tuple(shape[:-1]) + (a["nf"],)
+
+    def tensors(self, a, shapes, out):
+        return [
+            Tensor("weight", (a["nx"], a["nf"])),
+            Tensor("bias", (a["nf"],), is_bias=True),
+        ]
+
+    def macs(self, a, shapes, out):
+        return prod(shapes[0][:-1]) * a["nx"] * a["nf"]
+
+    def forward(self, a, xs, w):
+        import numpy as np
+
+        x = xs[0]
+        weight = w["weight"]  # (nx, nf): x @ weight, no transpose
+        if x.ndim > 2 and x.flags.c_contiguous:
+            # one GEMM over every leading position, as Linear.forward (the reshape is a view)
+            y = np.dot(x.reshape(-1, x.shape[-1]), weight).reshape(x.shape[:-1] + (a["nf"],))
+        else:
+            y = np.matmul(x, weight)
+        y += w["bias"]
+        return y
+
+    def workspace(self, a, shapes, out):
+        return prod(out)
+
+    def window(self, a, shapes, out):
+        return None  # every output sees the whole input
+
+    def explain_shape(self, a, shapes, out):
+        return [
+            f"last dim: nx {a['nx']} -> nf {a['nf']}; the other dims {list(shapes[0][:-1])} stay"
+        ]
+
+    def summary(self, a):
+        return f"{a['nx']}->{a['nf']}"
 
 
 class Embedding(LayerType):
