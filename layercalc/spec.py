@@ -595,3 +595,10 @@ def _inputs(node: Node, names: dict, limits: Limits, override) -> tuple[dict, di
             )
         inputs[key] = tuple(shape)
     return inputs, nodes
+
+
+def respec(spec: Spec, overrides: dict | None, input_override, limits: Limits | None) -> Spec:
+    """``spec`` again from its parsed YAML with other var values (``--set``) and input
+    shapes (``--input``), without reading or composing the file again: `cost --context`
+    sets the token count this way."""
+    return _top_level(spec.root, spec.file, overrides, input_override, limits or Limits())

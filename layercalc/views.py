@@ -400,6 +400,8 @@ def generation_json(g) -> dict:
         "dtype": g.dtype,
         "dtype_bytes": g.dtype_bytes,
         "token_dim": g.token_dim,
+        "window_from": g.window_from or None,
+        "warnings": [message for message, _ in g.warnings],
         "weights": [
             {
                 "format": w["format"],
@@ -422,10 +424,14 @@ def generation_json(g) -> dict:
             "cross_attention_calls": f["cross_attention_calls"],
             "cross_attention_bytes": f["cross_kv_cache_bytes"],
             "causal": f["causal"],
+            "sliding_window": f["sliding_window"],
+            "windowed_attention_calls": f["windowed_attention_calls"],
+            "window_tokens": f["kv_cache_window_tokens"],
         },
         "flops": {
             "prefill": f["prefill_flops"],
             "prefill_macs": f["prefill_macs"],
+            "prefill_dense_macs": f["prefill_dense_macs"],
             "per_token_at_context": f["flops_per_token_at_context"],
             "per_token_linear": f["decode_linear_flops"],
             "per_token_attention_per_key": f["decode_attention_flops_per_key"],
@@ -448,6 +454,9 @@ def generation_json(g) -> dict:
             "per token, x tokens x batch x dtype bytes",
             "flops": "FLOPs = 2 x MACs; dense attention (the causal mask does not halve it); "
             "a decode step at position p attends p + 1 keys",
+            "sliding_window": "a windowed call caches min(tokens, W - 1) keys "
+            "(transformers' DynamicSlidingWindowLayer), a decode step attends "
+            "min(p + 1, W) keys, the prefill counts the pairs with key > query - W",
             "training": "3 x forward at the context: 6 x linear + 6 x dense attention MACs "
             "per token (PaLM: 6N + 12LHQT); kaplan: 6 x non-embedding parameters + "
             "half the attention term (causal)",
@@ -481,10 +490,25 @@ def generation_table(net, g) -> Table:
         add(f"Weights, {fmt}", f"weights_{fmt}_bytes", w["bytes"], human_bytes(w["bytes"]), how)
     calls = f["attention_calls"]
     per = f["kv_per_token_text"] or num(f["kv_elements_per_token"])
-    kv_how = (
-        f"{calls} attention calls · {per} (K+V per token) · {num(f['kv_cache_tokens'])} "
-        f"tokens · batch {g.batch} · {size} bytes"
-    )
+    win, wcalls = f["sliding_window"], f["windowed_attention_calls"]
+    if win and wcalls == calls:
+        kv_how = (
+            f"{calls} attention calls · {per} (K+V per token) · "
+            f"{num(f['kv_cache_window_tokens'])} tokens (window {num(win)}: the last "
+            f"{num(win - 1)} kept) · batch {g.batch} · {size} bytes"
+        )
+    elif win:
+        kv_how = (
+            f"{calls - wcalls} attention calls · {per} (K+V per token) · "
+            f"{num(f['kv_cache_tokens'])} tokens + {wcalls} windowed calls at "
+            f"{num(f['kv_cache_window_tokens'])} tokens (window {num(win)}) · "
+            f"batch {g.batch} · {size} bytes"
+        )
+    else:
+        kv_how = (
+            f"{calls} attention calls · {per} (K+V per token) · "
+            f"{num(f['kv_cache_tokens'])} tokens · batch {g.batch} · {size} bytes"
+        )
     if f["cross_attention_calls"]:
         kv_how += f" + cross-attention {num(f['cross_kv_cache_bytes'])}"
     add(
@@ -500,7 +524,8 @@ def generation_table(net, g) -> Table:
             "kv_cache_final_bytes",
             f["kv_cache_final_bytes"],
             human_bytes(f["kv_cache_final_bytes"]),
-            f"after {g.new_tokens} new tokens (the last one is not fed back)",
+            f"after {g.new_tokens} new tokens (the last one is not fed back)"
+            + (f"; windowed calls keep {num(win - 1)}" if win else ""),
         )
     add(
         "Prefill FLOPs",
@@ -508,7 +533,16 @@ def generation_table(net, g) -> Table:
         f["prefill_flops"],
         _si(f["prefill_flops"]),
         f"2 × {num(f['prefill_macs'])} MACs: the network at batch {g.batch}, "
-        f"{num(g.context)} tokens",
+        f"{num(g.context)} tokens"
+        + (
+            f" (windowed attention over its band, not the {num(f['prefill_dense_macs'])} "
+            "dense MACs of the table above)"
+            if f["prefill_macs"] != f["prefill_dense_macs"]
+            else ""
+        ),
+    )
+    keys_at = (
+        f"({num(g.context)} + 1) keys" if not win else f"min({num(g.context)} + 1, {num(win)}) keys"
     )
     add(
         f"FLOPs/token at {num(g.context)}",
@@ -516,7 +550,7 @@ def generation_table(net, g) -> Table:
         f["flops_per_token_at_context"],
         _si(f["flops_per_token_at_context"]),
         f"{num(f['decode_linear_flops'])} + {num(f['decode_attention_flops_per_key'])} · "
-        f"({num(g.context)} + 1) keys (batch {g.batch})",
+        f"{keys_at} (batch {g.batch})",
     )
     add(
         f"FLOPs, {num(g.new_tokens)} new token{'s' if g.new_tokens != 1 else ''}",
@@ -556,7 +590,11 @@ def generation_table(net, g) -> Table:
         f"KV cache = {kv_how} = {num(f['kv_cache_bytes'])} bytes.",
         f"Per new token at position p (p tokens cached, p + 1 keys): "
         f"{num(f['decode_linear_flops'])} + {num(f['decode_attention_flops_per_key'])} · "
-        f"(p + 1) FLOPs at batch {g.batch}.",
+        + (
+            f"(p + 1) FLOPs at batch {g.batch}."
+            if not win
+            else f"min(p + 1, {num(win)}) FLOPs at batch {g.batch}."
+        ),
         "Weights: only linear layers' weights are quantized, not the layers that make "
         "the network's outputs (lm_head); embeddings, norms and biases stay at "
         f"{g.dtype}. int8: LLM.int8() (1 byte + float32 scale per row); fp8: e4m3 + "
@@ -567,6 +605,16 @@ def generation_table(net, g) -> Table:
         "head_dim per token). FLOPs = 2 × MACs, attention dense (the causal mask does "
         "not halve it); training = 3 × forward; About: K/M/G/T/P = powers of 1000.",
     ]
+    if win:
+        notes.append(
+            f"Sliding window {num(win)} ({g.window_from}; --window W changes it, "
+            f"--window 0 removes it) on {wcalls} of {calls} attention calls: each keeps "
+            f"its last {num(win - 1)} tokens (transformers' DynamicSlidingWindowLayer), "
+            f"a new token at position p attends min(p + 1, {num(win)}) keys, and the "
+            "prefill counts the (query, key) pairs with key > query - W."
+        )
+    for message, _ in g.warnings:
+        notes.append(f"Warning: {message}.")
     if not f["causal"]:
         notes.append(
             "No attention call is causal (is_causal or a mask): this looks like an "

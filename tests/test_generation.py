@@ -286,6 +286,8 @@ KEYS = {
     "dtype",
     "dtype_bytes",
     "token_dim",
+    "window_from",
+    "warnings",
     "weights",
     "kv_cache",
     "flops",
@@ -309,10 +311,14 @@ def test_json_keys_are_stable_and_exact_integers(tmp_path):
         "cross_attention_calls",
         "cross_attention_bytes",
         "causal",
+        "sliding_window",
+        "windowed_attention_calls",
+        "window_tokens",
     }
     assert set(g["flops"]) == {
         "prefill",
         "prefill_macs",
+        "prefill_dense_macs",
         "per_token_at_context",
         "per_token_linear",
         "per_token_attention_per_key",
@@ -405,3 +411,125 @@ def test_sizing_llama3_8b_is_fast():
     t = time.perf_counter()
     generation(net, 8192, 128, 1)
     assert time.perf_counter() - t < 0.3
+
+
+# -- sliding windows (Mistral-7B-v0.1: 4096) -----------------------------------------------------
+
+MISTRAL = CONFIGS["Mistral-7B-v0.1"][0]
+
+
+def test_mistral_kv_cache_keeps_the_window(tmp_path):
+    """transformers' DynamicSlidingWindowLayer keeps the last W - 1 tokens of each layer
+    (tests/test_llm_torch.py checks a tiny Mistral against its cache)."""
+    path = _spec(tmp_path, MISTRAL)
+    g = _gen(path, "--context", "8192", "--new-tokens", "10")["generation"]
+    kv = 2 * 32 * 8 * 128 * g["dtype_bytes"]  # bytes per token
+    assert g["kv_cache"]["sliding_window"] == 4096 and g["window_from"] == "var sliding_window"
+    assert g["kv_cache"]["windowed_attention_calls"] == 32
+    assert g["kv_cache"]["bytes"] == kv * 4095
+    assert g["kv_cache"]["final_bytes"] == kv * 4095
+    short = _gen(path, "--context", "1000", "--new-tokens", "10")["generation"]
+    assert short["kv_cache"]["bytes"] == kv * 1000  # within the window: every token
+    assert short["kv_cache"]["final_bytes"] == kv * 1009
+    full = _gen(path, "--context", "8192", "--window", "0")["generation"]
+    assert full["kv_cache"]["bytes"] == kv * 8192 and full["window_from"] is None
+    assert full["kv_cache"]["sliding_window"] is None
+    other = _gen(path, "--context", "8192", "--window", "1024")["generation"]
+    assert other["kv_cache"]["bytes"] == kv * 1023 and other["window_from"] == "--window"
+
+
+def test_mistral_flops_within_the_window(tmp_path):
+    path = _spec(tmp_path, MISTRAL)
+    N, T, W = 8192, 5, 4096
+    g = _gen(path, "--context", str(N), "--new-tokens", str(T))["generation"]["flops"]
+    full = _gen(path, "--context", str(N), "--new-tokens", str(T), "--window", "0")
+    f = full["generation"]["flops"]
+    per_key = g["per_token_attention_per_key"]
+    assert per_key == 2 * 32 * 32 * (128 + 128)  # Q·Kᵀ and A·V of 32 layers x 32 heads
+    assert g["per_token_at_context"] == g["per_token_linear"] + per_key * W
+    assert f["per_token_at_context"] == g["per_token_linear"] + per_key * (N + 1)
+    # decode: positions N..N+T-2 attend min(p + 1, W) = W keys each
+    assert g["decode"] == (T - 1) * (g["per_token_linear"] + per_key * W)
+    # prefill: the dense count less the (query, key) pairs with key <= query - W
+    dropped = (N - W) * (N - W + 1) // 2
+    assert f["prefill"] - g["prefill"] == per_key * dropped
+    assert g["prefill_dense_macs"] == f["prefill_macs"] == f["prefill_dense_macs"]
+    assert g["generation"] == g["prefill"] + g["decode"]
+
+
+def test_qwen2_window_from_max_window_layers(tmp_path):
+    cfg = {**CONFIGS["Qwen2.5-0.5B"][0], "use_sliding_window": True, "sliding_window": 1024}
+    cfg["max_window_layers"] = 21  # layers 21..23 windowed
+    out = _gen(_spec(tmp_path, cfg), "--context", "4096")["generation"]
+    g = out["kv_cache"]
+    per = 2 * 2 * 64 * out["dtype_bytes"]  # K + V, 2 kv heads, head_dim 64
+    assert g["windowed_attention_calls"] == 3
+    assert g["bytes"] == per * (21 * 4096 + 3 * 1023)
+
+
+def test_window_table_fits_80_columns(tmp_path):
+    path = _spec(tmp_path, MISTRAL)
+    r = cli_runner(env={"COLUMNS": "80"}).invoke(
+        main, ["cost", path, "--context", "8192", "--new-tokens", "3", "--depth", "1"]
+    )
+    assert r.exit_code == 0, r.output
+    assert max(len(line) for line in r.stdout.splitlines()) <= 80
+    assert "Sliding window 4,096" in r.stdout and "min(p + 1, 4,096)" in r.stdout
+
+
+def test_window_needs_context():
+    r = cli_runner().invoke(main, ["cost", str(SPECS / "llama_tiny.yaml"), "--window", "8"])
+    assert r.exit_code == 2 and "--window needs --context" in r.stderr
+
+
+# -- positions beyond the model's ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "model, args, table",
+    [
+        ("GPT-2", ["--context", "1025"], "transformer.wpe holds 1,024"),
+        ("GPT-2", ["--context", "1000", "--new-tokens", "26"], "need position 1,024"),
+        ("BERT-base", ["--context", "513"], "bert.embeddings.position_embeddings holds 512"),
+    ],
+)
+def test_a_learned_position_table_bounds_the_context(tmp_path, model, args, table):
+    path = _spec(tmp_path, CONFIGS[model][0])
+    r = cli_runner().invoke(main, ["cost", path, *args])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "error[context-too-long]" in r.stderr and table in r.stderr
+    assert "out of range" in r.stderr
+    # the error is located at the table's line of the spec
+    line = next(
+        i + 1
+        for i, text in enumerate(Path(path).read_text().splitlines())
+        if "name: wpe" in text or "name: position_embeddings" in text
+    )
+    assert f"{path}:{line}:" in r.stderr
+    ok = [
+        a if a not in ("1025", "513", "26") else {"1025": "1024", "513": "512"}.get(a, "25")
+        for a in args
+    ]
+    assert cli_runner().invoke(main, ["cost", path, *ok]).exit_code == 0
+
+
+def test_rotary_models_past_their_positions_warn(tmp_path):
+    cfg = {**CONFIGS["Qwen2.5-0.5B"][0]}  # max_position_embeddings 32768
+    path = _spec(tmp_path, cfg)
+    r = cli_runner().invoke(main, ["cost", path, "--context", "32768", "--new-tokens", "2"])
+    assert r.exit_code == 0 and "warning[context-warning]" in r.stderr
+    assert "32,769 positions" in r.stderr and "max_position_embeddings 32,768" in r.stderr
+    r = cli_runner().invoke(main, ["cost", path, "--context", "32768", "--format", "json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["generation"]["warnings"] == []
+
+
+def test_context_builds_the_network_once_more_at_most(tmp_path, monkeypatch):
+    """The spec is parsed once; the network is built at the spec's shapes and at the
+    context (respec, the public way to set vars again)."""
+    import layercalc.graph as graph
+
+    calls = []
+    real = graph.build
+    monkeypatch.setattr(graph, "build", lambda *a, **k: calls.append(1) or real(*a, **k))
+    _gen(_spec(tmp_path, LLAMA3), "--context", "8192")
+    assert len(calls) == 1

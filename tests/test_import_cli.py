@@ -68,7 +68,7 @@ PUBLISHED = {
     "mistral-7b-v0.1.json": 7_241_732_096,
     "qwen2.5-0.5b.json": 494_032_768,
     "gpt2.json": 124_439_808,
-    "bert-base-uncased.json": 109_482_240,
+    "bert-base-uncased.json": 109_514_298,  # BertForMaskedLM, its architectures[0]
 }
 
 
@@ -125,3 +125,47 @@ def test_a_misspelt_callable_gets_a_suggestion():
     r = run("import", "torch", "collections:OrderedDic", "--input", "1,3")
     assert r.exit_code == 1 and "has no attribute 'OrderedDic'" in r.stderr
     assert "did you mean 'OrderedDict'" in r.stderr
+
+
+def _tiny_gpt2(tmp_path, **extra):
+    config = {"model_type": "gpt2", "n_layer": 1, "n_embd": 64, "n_head": 4}
+    config.update(vocab_size=100, n_positions=32, **extra)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config, indent=1))
+    return path
+
+
+def test_architecture_option_overrides_the_config(tmp_path):
+    path = _tiny_gpt2(tmp_path, architectures=["GPT2LMHeadModel"])
+    r = run("import", "hf", str(path), "--architecture", "GPT2ForSequenceClassification")
+    assert r.exit_code == 0, r.output
+    assert "name: score" in r.stdout and "name: lm_head" not in r.stdout
+    assert "num_labels: 2" in r.stdout
+    r = run("import", "hf", str(path), "--architecture", "BertModel")
+    assert r.exit_code == 1
+    assert "'BertModel'" in r.stderr and "GPT2Model" in r.stderr  # the supported ones
+    assert "Traceback" not in r.output
+
+
+def test_several_architectures_use_the_first_with_a_warning(tmp_path):
+    path = _tiny_gpt2(tmp_path, architectures=["GPT2Model", "GPT2LMHeadModel"])
+    r = run("import", "hf", str(path))
+    assert r.exit_code == 0
+    assert "warning: architectures lists 2 classes" in r.stderr
+    assert "name: lm_head" not in r.stdout and "name: transformer" not in r.stdout
+
+
+def test_refusals_are_located_at_the_config_key(tmp_path):
+    path = _tiny_gpt2(tmp_path, add_cross_attention=True)
+    line = 1 + path.read_text().splitlines().index(' "add_cross_attention": true')
+    r = run("import", "hf", str(path))
+    assert r.exit_code == 1
+    assert f"config.json:{line}:2: add_cross_attention is true" in r.stderr
+    assert "not modelled" in r.stderr and "<spec>" not in r.stderr
+
+
+def test_import_hf_help_fits_80_columns():
+    r = cli_runner().invoke(main, ["import", "hf", "--help"], env={"COLUMNS": "80"})
+    assert r.exit_code == 0 and "--architecture" in r.output
+    assert max(len(line) for line in r.output.splitlines()) <= 80
+    assert "BertForMaskedLM" in r.output

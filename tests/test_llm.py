@@ -267,7 +267,7 @@ CONFIGS = {
             "type_vocab_size": 2,
             "vocab_size": 30522,
         },
-        109_482_240,
+        109_514_298,  # BertForMaskedLM (its architectures): BertModel 109,482,240
     ),
 }
 
@@ -313,8 +313,15 @@ def test_import_hf_writes_stdout_and_keys(tmp_path):
     gpt2 = analyse_bytes(convert(CONFIGS["GPT-2"][0])[0].encode(), "g.yaml").net
     assert "transformer.h.11.attn.c_attn.weight" in expected(gpt2)
     bert = analyse_bytes(convert(CONFIGS["BERT-base"][0])[0].encode(), "b.yaml").net
-    assert "encoder.layer.11.attention.self.query.weight" in expected(bert)
-    assert "pooler.dense.weight" in expected(bert)
+    keys = expected(bert)  # BertForMaskedLM, the config's architectures[0]
+    assert "bert.encoder.layer.11.attention.self.query.weight" in keys
+    assert "bert.encoder.layer.11.attention.output.dense.weight" in keys  # torch_name
+    assert "bert.encoder.layer.11.output.LayerNorm.bias" in keys
+    assert keys["cls.predictions.decoder.weight"][0] == (30522, 768)  # tied
+    assert "cls.predictions.bias" in keys and "bert.pooler.dense.weight" not in keys
+    base = convert(CONFIGS["BERT-base"][0], arch="BertModel")[0]
+    keys = expected(analyse_bytes(base.encode(), "b.yaml").net)
+    assert "pooler.dense.weight" in keys and "encoder.layer.0.output.dense.bias" in keys
 
 
 def test_import_hf_tiny_llama_matches_the_hand_written_spec(tmp_path):
@@ -398,8 +405,9 @@ def test_import_hf_rope_scaling_is_a_warning(tmp_path):
 
 
 def test_import_hf_proves_the_spec_before_writing_it(tmp_path):
-    """A config PyTorch would refuse (4 query heads over 3 key/value heads) writes
-    nothing and exits 1 with the located reason, as `import torch` does."""
+    """A config PyTorch would refuse (a rotary dim of 5: head_dim 10 x
+    partial_rotary_factor 0.5) writes nothing and exits 1, the reason told at the config
+    key behind it (never at a line of the spec that was not written)."""
     cfg = {
         "model_type": "llama",
         "vocab_size": 128,
@@ -407,9 +415,142 @@ def test_import_hf_proves_the_spec_before_writing_it(tmp_path):
         "intermediate_size": 172,
         "num_hidden_layers": 2,
         "num_attention_heads": 4,
-        "num_key_value_heads": 3,
+        "head_dim": 10,
+        "partial_rotary_factor": 0.5,
     }
     out = tmp_path / "l.yaml"
-    r = _import(tmp_path, cfg, "config.json", "-o", str(out))
+    (tmp_path / "config.json").write_text(json.dumps(cfg, indent=2))
+    r = cli_runner().invoke(main, ["import", "hf", str(tmp_path / "config.json"), "-o", str(out)])
     assert r.exit_code == 1 and not out.exists()
     assert "error[shape-mismatch]" in r.stderr and "nothing was written" in r.stderr
+    line = 1 + json.dumps(cfg, indent=2).splitlines().index('  "partial_rotary_factor": 0.5')
+    assert f"config.json:{line}:3: error[shape-mismatch]" in r.stderr
+    assert "(config key partial_rotary_factor)" in r.stderr
+    assert "<spec>" not in r.stderr and r.stderr.count("error[shape-mismatch]") == 1
+
+
+# -- architectures, config defaults and what transformers refuses ---------------------------
+
+TINY_DECODER = {
+    "vocab_size": 96,
+    "hidden_size": 64,
+    "intermediate_size": 80,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+}
+TINY_GPT2 = {"model_type": "gpt2", "vocab_size": 100, "n_embd": 48, "n_layer": 2, "n_head": 4}
+TINY_BERT = {
+    "model_type": "bert",
+    "vocab_size": 100,
+    "hidden_size": 48,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 96,
+}
+
+
+def _keys(cfg: dict, arch=None) -> dict:
+    net = analyse_bytes(convert(cfg, arch=arch)[0].encode(), "a.yaml").net
+    return {k: v[0] for k, v in expected(net).items()}
+
+
+def test_architectures_pick_the_class_and_its_keys():
+    llama = {"model_type": "llama", **TINY_DECODER}
+    keys = _keys({**llama, "architectures": ["LlamaModel"]})
+    assert "embed_tokens.weight" in keys and "layers.1.mlp.up_proj.weight" in keys
+    assert not any(k.startswith(("model.", "lm_head")) for k in keys)
+    keys = _keys({**llama, "architectures": ["LlamaForSequenceClassification"]})
+    assert keys["score.weight"] == (2, 64) and "model.norm.weight" in keys
+    keys = _keys(
+        {**llama, "id2label": {"0": "a", "1": "b", "2": "c"}}, "LlamaForTokenClassification"
+    )
+    assert keys["score.weight"] == (3, 64) and keys["score.bias"] == (3,)
+    keys = _keys({**llama, "architectures": ["LlamaForQuestionAnswering"]})
+    assert keys["qa_outputs.weight"] == (2, 64) and "transformer.norm.weight" in keys
+    keys = _keys({**llama, "model_type": "mistral"}, "MistralForQuestionAnswering")
+    assert "model.norm.weight" in keys  # Mistral's QA keeps `model`
+    keys = _keys(TINY_GPT2, "GPT2Model")
+    assert {"wte.weight", "wpe.weight", "ln_f.bias", "h.1.attn.c_attn.weight"} <= set(keys)
+    keys = _keys({**TINY_GPT2, "num_labels": 5}, "GPT2ForSequenceClassification")
+    assert keys["score.weight"] == (5, 48) and "score.bias" not in keys
+    keys = _keys(TINY_BERT, "BertForSequenceClassification")
+    assert keys["classifier.weight"] == (2, 48) and "bert.pooler.dense.weight" in keys
+
+
+def test_sequence_classification_scores_every_token_then_keeps_the_last():
+    cfg = {"model_type": "qwen2", **TINY_DECODER, "num_labels": 3}
+    net = analyse_bytes(
+        convert(cfg, arch="Qwen2ForSequenceClassification")[0].encode(), "s.yaml"
+    ).net
+    score = net.layers[[x.name for x in net.layers].index("score")]
+    assert score.macs == 16 * 64 * 3  # all 16 tokens, as transformers' forward
+    assert tuple(net.layers[-1].output) == (1, 3)
+
+
+@pytest.mark.parametrize(
+    "cfg, arch, words",
+    [
+        ({**TINY_GPT2, "architectures": ["GPT2DoubleHeadsModel"]}, None, ["GPT2Model"]),
+        (TINY_GPT2, "LlamaModel", ["'LlamaModel'", "GPT2LMHeadModel"]),
+        ({**TINY_GPT2, "n_embd": 50}, None, ["n_embd 50 is not divisible by n_head 4"]),
+        ({**TINY_GPT2, "add_cross_attention": True}, None, ["add_cross_attention"]),
+        ({**TINY_BERT, "is_decoder": True}, None, ["is_decoder is true"]),
+        ({**TINY_BERT, "add_cross_attention": True}, None, ["add_cross_attention"]),
+        ({**TINY_BERT, "hidden_size": 50}, None, ["hidden_size 50 is not a multiple"]),
+        (
+            {"model_type": "llama", **TINY_DECODER, "hidden_size": 66},
+            None,
+            ["hidden_size 66 is not a multiple", "LlamaConfig"],
+        ),
+        (
+            {"model_type": "mistral", **TINY_DECODER, "num_key_value_heads": 3},
+            None,
+            ["num_attention_heads 4 is not a multiple of num_key_value_heads 3"],
+        ),
+        (  # Qwen2Config's default num_key_value_heads is 32, not num_attention_heads
+            {
+                "model_type": "qwen2",
+                **{k: v for k, v in TINY_DECODER.items() if k != "num_key_value_heads"},
+            },
+            None,
+            ["num_key_value_heads 32", "Qwen2Config's default"],
+        ),
+        ({**TINY_BERT, "num_labels": 3}, "BertForQuestionAnswering", ["num_labels 2"]),
+        ({**TINY_BERT, "num_labels": 3, "id2label": {"0": "a"}}, None, ["disagrees"]),
+    ],
+)
+def test_what_transformers_refuses_is_refused(cfg, arch, words):
+    # id2label and num_labels are read by the classes with a classifier
+    arch = arch or ("BertForSequenceClassification" if "id2label" in cfg else None)
+    with pytest.raises(ImportFailed) as exc:
+        convert(cfg, arch=arch)
+    for w in words:
+        assert w in str(exc.value)
+
+
+def test_missing_keys_take_the_config_classes_defaults():
+    decoder = {k: v for k, v in TINY_DECODER.items() if k != "num_key_value_heads"}
+    # tie_word_embeddings: False for LlamaConfig, MistralConfig and Qwen2Config
+    for mt in ("llama", "mistral", "qwen2"):
+        cfg = {"model_type": mt, **decoder, "num_key_value_heads": 2}
+        assert "tie_word_embeddings: 0" in convert(cfg)[0], mt
+    # GPT2Config and BertConfig (BertForMaskedLM's decoder) tie
+    assert "tie_word_embeddings: 1" in convert(TINY_GPT2)[0]
+    assert "tie_word_embeddings: 1" in convert(TINY_BERT, arch="BertForMaskedLM")[0]
+    # MistralConfig: 8 key/value heads and a 4096 window when the keys are absent
+    text = convert({"model_type": "mistral", **decoder, "num_attention_heads": 8})[0]
+    assert "num_key_value_heads: 8" in text and "sliding_window: 4096" in text
+    text = convert({"model_type": "mistral", **TINY_DECODER, "sliding_window": None})[0]
+    assert "sliding_window" not in text.split("vars:")[1].split("input:")[0]
+
+
+def test_qwen2_sliding_window_layers_become_vars():
+    cfg = {"model_type": "qwen2", **TINY_DECODER, "sliding_window": 8}
+    assert "max_window_layers" not in convert(cfg)[0]  # use_sliding_window false
+    cfg.update(use_sliding_window=True, max_window_layers=1)
+    text = convert(cfg)[0]
+    assert "sliding_window: 8" in text and "max_window_layers: 1" in text
+    cfg["layer_types"] = ["sliding_attention", "full_attention"]
+    with pytest.raises(ImportFailed, match="layer_types"):
+        convert(cfg)

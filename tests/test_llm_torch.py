@@ -213,12 +213,8 @@ def test_imported_gpt2_matches_transformers(tmp_path):
     }
     spec, arrays = _imported_arrays(tmp_path, cfg)
     model = tr.GPT2LMHeadModel(tr.GPT2Config(**cfg)).eval()
-    conv1d = ("c_attn.weight", "c_fc.weight", "c_proj.weight")  # HF's Conv1D: (in, out)
-    state = {
-        k: (v.T.copy() if k.endswith(conv1d) else v)
-        for k, v in arrays.items()
-        if k not in ("input", "output")
-    }
+    # c_attn, c_fc and c_proj are transformers_conv1d: (in, out), loaded as they are
+    state = {k: v for k, v in arrays.items() if k not in ("input", "output")}
     assert _load(model, state) == _params(spec)
     with torch.no_grad():
         logits = model(torch.from_numpy(arrays["input"])).logits
@@ -236,13 +232,10 @@ def test_imported_bert_matches_transformers(tmp_path):
         "intermediate_size": 96,
         "max_position_embeddings": 32,
     }
-    spec, arrays = _imported_arrays(tmp_path, cfg, "--set", "tokens=8")
+    spec, arrays = _imported_arrays(tmp_path, cfg, "--set", "tokens=8")  # BertModel
     model = tr.BertModel(tr.BertConfig(**cfg)).eval()
-    state = {
-        k.replace(".output_.", ".output."): v  # while the language reserves `output`
-        for k, v in arrays.items()
-        if not k.startswith(("input", "output"))
-    }
+    # BertAttention.output and BertLayer.output: `output_` with torch_name: output
+    state = {k: v for k, v in arrays.items() if not k.startswith(("input", "output"))}
     assert _load(model, state) == _params(spec)
     with torch.no_grad():
         got = model(
@@ -255,3 +248,174 @@ def test_imported_bert_matches_transformers(tmp_path):
     np.testing.assert_allclose(
         arrays["output.pooler"], got.pooler_output.numpy(), rtol=1e-4, atol=1e-4
     )
+
+
+# -- every architecture `import hf` writes, against transformers on the meta device ----------
+
+_ARCH_CONFIGS = {
+    "llama": {k: v for k, v in _decoder_config("llama").items() if k != "model_type"},
+    "mistral": {k: v for k, v in _decoder_config("mistral").items() if k != "model_type"},
+    "qwen2": {k: v for k, v in _decoder_config("qwen2").items() if k != "model_type"},
+    "gpt2": {"vocab_size": 100, "n_positions": 32, "n_embd": 48, "n_layer": 2, "n_head": 4},
+    "bert": {
+        "vocab_size": 100,
+        "hidden_size": 48,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 96,
+        "max_position_embeddings": 32,
+    },
+}
+
+
+def _spec_state(text: str) -> tuple[dict, int]:
+    from layercalc.analyses.loading import analyse_bytes
+    from layercalc.weights import expected
+
+    net = analyse_bytes(text.encode(), "a.yaml").net
+    assert net is not None
+    return {k: v[0] for k, v in expected(net).items()}, net.totals()["params"]
+
+
+def _meta_state(tr, mt: str, arch: str, cfg: dict) -> tuple[dict, int]:
+    hf = tr.AutoConfig.for_model(mt, **cfg)
+    with torch.device("meta"):
+        model = getattr(tr, arch)(hf)
+    state = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    return state, sum(p.numel() for p in model.parameters())
+
+
+def _all_architectures():
+    from layercalc.importers.hf import ARCHITECTURES
+
+    return [(mt, arch) for mt, archs in ARCHITECTURES.items() for arch in archs]
+
+
+@pytest.mark.parametrize("mt, arch", _all_architectures())
+def test_every_architecture_has_transformers_keys_shapes_and_count(mt, arch):
+    tr = pytest.importorskip("transformers")
+    from layercalc.importers.hf import convert
+
+    labels = {"id2label": {"0": "a", "1": "b"}} if arch.endswith("QuestionAnswering") else {}
+    labels = labels or {"id2label": {"0": "a", "1": "b", "2": "c"}}
+    cfg = {**_ARCH_CONFIGS[mt], **labels, "architectures": [arch]}
+    spec_state, spec_params = _spec_state(convert({"model_type": mt, **cfg})[0])
+    state, params = _meta_state(tr, mt, arch, cfg)
+    assert spec_state == state  # every key, with its shape
+    assert spec_params == params
+
+
+@pytest.mark.parametrize(
+    "mt, arch, tie",
+    [
+        ("bert", "BertForMaskedLM", False),  # transformers 5 then ties neither tensor
+        ("gpt2", "GPT2LMHeadModel", False),
+        ("llama", "LlamaForCausalLM", True),
+    ],
+)
+def test_tie_word_embeddings_either_way(mt, arch, tie):
+    tr = pytest.importorskip("transformers")
+    from layercalc.importers.hf import convert
+
+    cfg = {**_ARCH_CONFIGS[mt], "tie_word_embeddings": tie}
+    spec_state, spec_params = _spec_state(convert({"model_type": mt, **cfg}, arch=arch)[0])
+    state, params = _meta_state(tr, mt, arch, cfg)
+    assert spec_state == state
+    assert spec_params == params
+
+
+def test_the_shipped_configs_have_transformers_keys_and_counts():
+    tr = pytest.importorskip("transformers")
+    import json
+
+    from layercalc.importers.hf import convert
+
+    for path in sorted((SPEC.parent / "configs").glob("*.json")):
+        cfg = json.loads(path.read_text())
+        spec_state, spec_params = _spec_state(convert(cfg)[0])
+        rest = {k: v for k, v in cfg.items() if k != "model_type"}
+        state, params = _meta_state(tr, cfg["model_type"], cfg["architectures"][0], rest)
+        assert spec_state == state, path.name
+        assert spec_params == params, path.name
+
+
+def test_qwen2_without_tie_word_embeddings_is_untied_as_in_transformers():
+    tr = pytest.importorskip("transformers")
+    from layercalc.importers.hf import convert
+
+    cfg = {k: v for k, v in _ARCH_CONFIGS["qwen2"].items() if k != "tie_word_embeddings"}
+    spec_state, spec_params = _spec_state(convert({"model_type": "qwen2", **cfg})[0])
+    state, params = _meta_state(tr, "qwen2", "Qwen2ForCausalLM", cfg)
+    assert spec_params == params  # lm_head counted apart: Qwen2Config ties nothing
+    assert spec_state == state
+
+
+# -- the sliding window against transformers' DynamicCache --------------------------------------
+
+
+def _cache_bytes(cache) -> list:
+    return [(layer.keys.numel() + layer.values.numel()) * 4 for layer in cache.layers]
+
+
+@pytest.mark.parametrize(
+    "mt, extra",
+    [
+        ("mistral", {"sliding_window": 8}),
+        ("qwen2", {"use_sliding_window": True, "sliding_window": 8, "max_window_layers": 1}),
+    ],
+)
+def test_kv_cache_with_a_sliding_window_matches_transformers(tmp_path, mt, extra):
+    tr = pytest.importorskip("transformers")
+    import json
+
+    from layercalc.importers.hf import convert
+
+    cfg = {**_decoder_config(mt), **extra}
+    spec = tmp_path / "w.yaml"
+    spec.write_text(convert(cfg)[0])
+    context, new = 20, 5
+    r = cli_runner().invoke(
+        main,
+        ["cost", str(spec), "--context", str(context), "--new-tokens", str(new)]
+        + ["--format", "json"],
+    )
+    assert r.exit_code == 0, r.output
+    g = json.loads(r.stdout)["generation"]
+    model = tr.AutoModelForCausalLM.from_config(tr.AutoConfig.for_model(**cfg)).eval()
+    with torch.no_grad():
+        cache = model(torch.zeros(1, context, dtype=torch.long), use_cache=True).cache
+        assert g["kv_cache"]["bytes"] == sum(_cache_bytes(cache))
+        for _ in range(new - 1):  # every new token but the last is fed back
+            cache = model(torch.zeros(1, 1, dtype=torch.long), cache=cache).cache
+        assert g["kv_cache"]["final_bytes"] == sum(_cache_bytes(cache))
+    windowed = [getattr(layer, "sliding_window", None) for layer in cache.layers]
+    assert g["kv_cache"]["windowed_attention_calls"] == sum(w is not None for w in windowed)
+    assert g["kv_cache"]["sliding_window"] == 8
+
+
+@pytest.mark.parametrize(
+    "mt, arch",
+    [
+        ("gpt2", "GPT2LMHeadModel"),
+        ("gpt2", "GPT2Model"),
+        ("bert", "BertForMaskedLM"),
+        ("bert", "BertModel"),
+        ("qwen2", "Qwen2ForSequenceClassification"),
+    ],
+)
+def test_check_weights_accepts_the_transformers_checkpoint(tmp_path, mt, arch):
+    """`check --weights` on a checkpoint transformers saved (Conv1D weights (in, out),
+    BERT's `output` modules): every key and shape agrees."""
+    tr = pytest.importorskip("transformers")
+    st = pytest.importorskip("safetensors.torch")
+    from layercalc.importers.hf import convert
+
+    cfg = {**_ARCH_CONFIGS[mt], "architectures": [arch]}
+    model = getattr(tr, arch)(tr.AutoConfig.for_model(mt, **cfg))
+    weights = tmp_path / "model.safetensors"
+    st.save_file({k: v.contiguous().clone() for k, v in model.state_dict().items()}, weights)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(convert({"model_type": mt, **cfg})[0])
+    r = cli_runner().invoke(main, ["check", str(spec), "--weights", str(weights)])
+    assert r.exit_code == 0, r.output
+    assert "all passed" in r.output

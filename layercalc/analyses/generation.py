@@ -37,10 +37,20 @@ Everything is derived from the network's own layers, never from a config:
   beside 6N of all parameters and Kaplan et al. (2020)'s 6N_non-embedding +
   6·n_layer·n_ctx·d_attn (their attention term is half the dense one: the causal mask).
 - **Weights memory** at the spec dtype and quantized: only the weights of ``linear``
-  layers are quantized, except the layers that produce a network output (transformers'
-  get_keys_to_not_convert keeps lm_head); embeddings, norms, biases, buffers and
-  everything else stay at the spec dtype (int64 counters at 8 bytes). Per weight of
-  shape (out, in), n = out·in (see FORMAT_CONVENTIONS).
+  layers (and GPT-2's ``transformers_conv1d``) are quantized, except the layers that
+  produce a network output (transformers' get_keys_to_not_convert keeps lm_head);
+  embeddings, norms, biases, buffers and everything else stay at the spec dtype (int64
+  counters at 8 bytes). Per weight of shape (out, in), n = out·in (see
+  FORMAT_CONVENTIONS).
+- **Sliding windows**: the spec's var ``sliding_window`` W (``--window`` overrides it,
+  0 removes it) applies to the causal self-attention calls from the
+  ``max_window_layers``-th on. As transformers' DynamicSlidingWindowLayer, such a call
+  caches min(tokens, W - 1) keys, a decode step attends min(p + 1, W) keys, and its
+  prefill counts the (query, key) pairs with key > query - W (band_pairs).
+- **Positions**: an ``embedding`` fed by an ``arange`` that follows the tokens is a
+  learned position table: N + T - 1 positions beyond its num_embeddings are an error
+  (torch indexes out of range). A spec with ``rotary_embedding`` layers and a var
+  ``max_position_embeddings`` gets a warning beyond it (transformers still runs).
 """
 
 from __future__ import annotations
@@ -56,6 +66,9 @@ NF4_TENSOR_CONSTANTS = 16 * 4 + 256 * 4 + 4  # quant_map, nested_quant_map, offs
 MAX_CANDIDATES = 4  # token-dim guesses tried (each one rebuilds the network)
 
 FORMATS = ("int8", "fp8", "int4", "nf4")
+# the layers whose weights are quantized: linear (out, in) and transformers' Conv1D of
+# GPT-2 (in, out), which bitsandbytes and AWQ quantize as the linear layer it is
+QUANTIZED_TYPES = ("linear", "transformers_conv1d")
 FORMAT_CONVENTIONS = {
     "int8": "1 byte per weight + a float32 scale per output row (LLM.int8(), "
     "bitsandbytes Int8Params: CB and SCB)",
@@ -167,7 +180,7 @@ def _rebuild(net, cand, context: int, batch, sets: dict, input_override, limits)
     batch it has."""
     from ..errors import SpecError, SpecErrors
     from ..graph import build
-    from ..spec import Limits, _top_level
+    from ..spec import Limits, respec
 
     limits = limits or Limits()
     spec = net.spec
@@ -189,7 +202,7 @@ def _rebuild(net, cand, context: int, batch, sets: dict, input_override, limits)
             over[var] = context
             if bvar and batch is not None:
                 over[bvar] = batch
-            spec2 = _top_level(spec.root, spec.file, over, input_override, limits)
+            spec2 = respec(spec, over, input_override, limits)
             if batch is not None and bvar is None:
                 shapes = {
                     name: tuple(batch if i == bdim else v for i, v in enumerate(shape))
@@ -207,7 +220,7 @@ def _rebuild(net, cand, context: int, batch, sets: dict, input_override, limits)
                 shapes[name] = tuple(new)
         if shapes is not None:
             override = shapes[None] if None in shapes else shapes
-            spec2 = _top_level(spec.root, spec.file, over, override, limits)
+            spec2 = respec(spec, over, override, limits)
         net2 = build(spec2, limits)
     except (SpecError, SpecErrors) as exc:
         first = (
@@ -234,6 +247,66 @@ def _rebuild(net, cand, context: int, batch, sets: dict, input_override, limits)
     return net2, (used if isinstance(used, int) else spec_batch or 1)
 
 
+def _finish(net, calls, N, T, B, group_size, window, where):
+    """The figures of the network at the context, its position and window checks."""
+    _positions(net, N, T)
+    windows, window_from = _windows(net, calls, window)
+    g = _figures(net, calls, N, T, B, group_size, where, windows)
+    g.window = next((w for w in windows if w), None)
+    g.window_from = window_from if g.window else ""
+    g.warnings = _rotary_warnings(net, N, T)
+    return g, net
+
+
+def load_at_context(path: str, sets, input_override, limits, context: int, batch):
+    """Build the network once, at the context: (Result, (var, batch)) when the spec's one
+    input is written ``[batch_var, tokens_var, ...]`` and, with the token var set to
+    ``context`` (and the batch var to ``batch``), every attention call's key length is
+    the context (each one follows the tokens: there is no other source of keys); None
+    when that cannot be told from one build (several inputs, free parameters, a key
+    length that differs, --input): `cost` then builds at the spec's shapes first and
+    finds the token dim by comparing the two builds."""
+    from ..errors import SpecError, SpecErrors
+    from ..graph import build, gc_paused
+    from ..spec import Limits, load_spec, respec
+    from .loading import MAX_FILE_BYTES, Result, read_source
+
+    if path == "-" or input_override:
+        return None
+    limits = limits or Limits()
+    try:
+        data = read_source(path)
+        if len(data) > MAX_FILE_BYTES:
+            return None
+        with gc_paused():
+            spec = load_spec(data, path, sets, None, limits)
+            items = _input_items(spec)
+            if len(items) != 1 or len(items[0][1]) < 2 or spec.pending:
+                return None
+            _, shape, nodes = items[0]
+            var = _var_at(spec, nodes, 1, shape[1])
+            bvar = _var_at(spec, nodes, 0, shape[0])
+            if var is None or bvar == var:
+                return None
+            over = {**(sets or {}), var: context}
+            if bvar and batch is not None:
+                over[bvar] = batch
+            elif batch is not None:
+                return None  # a batch without a var: the usual path sets the shape
+            net = build(respec(spec, over, None, limits), limits)
+    except (OSError, SpecError, SpecErrors, RecursionError):
+        return None  # the usual path reports it
+    calls = attention_calls(net)
+    if (
+        not calls
+        or any(c.cached != context for c in calls)
+        or any(layer.type.name == "parameter" for layer in net.layers)
+    ):
+        return None
+    used = net.spec.vars.get(bvar) if bvar else next(iter(net.spec.input_refs().values()))[0]
+    return Result(path, net, []), (var, used if isinstance(used, int) else 1)
+
+
 @dataclass
 class Generation:
     context: int
@@ -246,6 +319,9 @@ class Generation:
     calls: list
     weights: list = field(default_factory=list)  # one dict per format
     figures: dict = field(default_factory=dict)
+    window: int | None = None  # the sliding window of the windowed calls (None: none)
+    window_from: str = ""  # where the window came from: "var sliding_window", "--window"
+    warnings: list = field(default_factory=list)  # (message, layer node or None)
 
 
 def _exact(x: Fraction):
@@ -263,9 +339,9 @@ def weight_memory(net, group_size: int) -> list:
         for t in layer.tensors
     )
     mats = [
-        t.shape
+        t.shape if layer.type.name == "linear" else t.shape[::-1]
         for layer in net.layers
-        if layer.type.name == "linear" and layer.ref not in outs
+        if layer.type.name in QUANTIZED_TYPES and layer.ref not in outs
         for t in layer.tensors
         if t.key == "weight" and not t.buffer and len(t.shape) == 2
     ]
@@ -324,9 +400,19 @@ def generation(
     sets: dict | None = None,
     input_override=None,
     limits=None,
+    window: int | None = None,
+    prebuilt: tuple | None = None,
 ):
-    """(Generation, the network at the prefill's shapes) for ``net``; GenerationError
-    when the spec has no attention or no token dim."""
+    """(Generation, the network at the prefill's shapes) for ``net`` (``prebuilt``: (var,
+    batch) when load_at_context built ``net`` at the context already); GenerationError
+    when the spec has no attention or no token dim, or when the context runs past a
+    learned position table. ``window``: --window (None: the spec's var sliding_window;
+    0: no window)."""
+    if prebuilt is not None:  # built at the context already (load_at_context)
+        var, used_batch = prebuilt
+        calls2 = attention_calls(net)
+        where = f"var {var}"
+        return _finish(net, calls2, context, new_tokens, used_batch, group_size, window, where)
     calls = attention_calls(net)
     if not calls:
         raise GenerationError(
@@ -370,7 +456,7 @@ def generation(
                 where = f"dim {d} of the input" + ("s" if net.spec.inputs else "")
             else:
                 where = f"dim {d} of input {which[0]}"
-            return _figures(net2, calls2, context, new_tokens, used_batch, group_size, where), net2
+            return _finish(net2, calls2, context, new_tokens, used_batch, group_size, window, where)
     if last_error is not None:
         raise last_error
     raise GenerationError(
@@ -381,63 +467,224 @@ def generation(
     )
 
 
-def _figures(net, calls, N: int, T: int, B: int, group_size: int, where: str) -> Generation:
+# -- sliding windows and position tables ----------------------------------------------------
+
+WINDOW_VAR = "sliding_window"  # the spec var a sliding window is read from
+WINDOW_FIRST_VAR = "max_window_layers"  # self-attention calls before it stay full
+POSITIONS_VAR = "max_position_embeddings"  # a rotary model's trained positions
+
+
+def _var_int(net, name: str, least: int):
+    value = net.spec.vars.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise GenerationError(
+            "bad-window",
+            f"var {name} must be an integer >= {least} for --context, got {value!r}",
+            hint=f"set it with --set {name}=N",
+        )
+    return value
+
+
+def _windows(net, calls, override) -> tuple[list, str]:
+    """The window of each call (0: none) and where it came from. The spec's var
+    sliding_window applies to its causal self-attention calls from the
+    max_window_layers-th on (0 when unset), in network order; --window W (``override``)
+    replaces the window (every causal self-attention call when the spec has none) and
+    --window 0 removes it."""
+    spec_w = _var_int(net, WINDOW_VAR, 1)
+    first = _var_int(net, WINDOW_FIRST_VAR, 0) or 0
+    if override is not None:
+        if override == 0:
+            return [0] * len(calls), ""
+        w, source = override, "--window"
+        if spec_w is None:
+            first = 0
+    elif spec_w is None:
+        return [0] * len(calls), ""
+    else:
+        w, source = spec_w, f"var {WINDOW_VAR}"
+    out, k = [], 0
+    for c in calls:
+        if c.kind == "self" and c.causal:
+            out.append(w if k >= first else 0)
+            k += 1
+        else:
+            out.append(0)
+    return out, source
+
+
+def _producer(net, ref: str):
+    found = net.by_name.get(ref)
+    if isinstance(found, tuple) and found[0] == "layer":
+        return net.layers[found[1]]
+    return None
+
+
+def _positions(net, N: int, T: int) -> None:
+    """A learned position table (an `embedding` fed by an `arange` that follows the
+    tokens) must hold every position: N + T - 1 (the prompt and the fed-back new
+    tokens); torch would index out of range, so that is an error at the table."""
+    from ..errors import SpecError
+
+    for layer in net.layers:
+        if layer.type.name != "embedding":
+            continue
+        for ref in layer.inputs:
+            src = _producer(net, ref)
+            if src is None or src.type.name != "arange" or len(src.output) != 1:
+                continue
+            a, n = src.args, src.output[0]
+            if n == 0:
+                continue
+            last = max(a["start"], a["start"] + a["step"] * (n - 1))
+            if n == N:  # the positions follow the tokens: decoding goes on from there
+                last += T - 1
+            size = layer.args["num_embeddings"]
+            if last >= size:
+                need = f"{N:,} tokens" + (f" + {T - 1:,} new" if T > 1 and n == N else "")
+                raise GenerationError(
+                    "context-too-long",
+                    f"{need} need position {last:,}, but {layer.name} holds "
+                    f"{size:,} positions (num_embeddings): torch would index out of "
+                    "range",
+                    hint=f"--context and --new-tokens within {size:,} positions "
+                    "(a learned position table cannot be extended)",
+                    where=SpecError("context-too-long", "", node=layer.node).diagnostic(
+                        net.spec.file
+                    ),
+                )
+
+
+def _rotary_warnings(net, N: int, T: int) -> list:
+    """A rotary model past the positions it was trained on (its var
+    max_position_embeddings): transformers runs it, quality is not promised."""
+    limit = net.spec.vars.get(POSITIONS_VAR)
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        return []
+    rotary = [layer for layer in net.layers if layer.type.name == "rotary_embedding"]
+    if not rotary or N + T - 1 <= limit:
+        return []
+    return [
+        (
+            f"{N + T - 1:,} positions ({N:,} tokens"
+            + (f" + {T - 1:,} new" if T > 1 else "")
+            + f") exceed max_position_embeddings {limit:,}: the rotary embedding "
+            "still runs, but the model was not trained that far",
+            rotary[0].node,
+        )
+    ]
+
+
+def _sum_min(a: int, b: int, w: int) -> int:
+    """Σ min(x, w) for x = a..b (0 when b < a)."""
+    if b < a:
+        return 0
+    lo = min(b, w - 1)  # x below w count themselves
+    head = (a + lo) * (lo - a + 1) // 2 if lo >= a else 0
+    return head + w * (b - max(a, w) + 1 if b >= max(a, w) else 0)
+
+
+def band_pairs(n: int, w: int) -> int:
+    """(query, key) pairs of an n-token prefill that a window of w keeps, counted dense
+    as the rest of layercalc counts attention (the causal mask does not halve it): the
+    pairs with key > query - w, n² less the keys the window drops.
+
+    >>> band_pairs(4, 2), band_pairs(4, 4), band_pairs(3, 8)
+    (13, 16, 9)
+    """
+    if not w or n <= w:
+        return n * n
+    return n * n - (n - w) * (n - w + 1) // 2
+
+
+def _figures(
+    net, calls, N: int, T: int, B: int, group_size: int, where: str, windows=None
+) -> Generation:
     size = net.dtype_bytes
-    selfs = [c for c in calls if c.kind == "self"]
+    windows = windows or [0] * len(calls)
+    selfs = [(c, w) for c, w in zip(calls, windows) if c.kind == "self"]
     cross = [c for c in calls if c.kind == "cross"]
     macs = net.totals()["macs"]
-    core_self = sum(c.core for c in selfs)
+    core_self = sum(c.core for c, _ in selfs)
     core_cross = sum(c.core for c in cross)
     linear = macs - core_self - core_cross  # batch B, N tokens
+    # a windowed call's prefill: the band of (query, key) pairs the window keeps
+    band_self = sum(
+        Fraction(c.core * band_pairs(c.queries, w), c.queries * c.keys) if w else c.core
+        for c, w in selfs
+    )
+    prefill = linear + core_cross + band_self
     # per new token (batch B): the linear part, cross-attention over its memory (its K
-    # and V projected once), self-attention over p + 1 (+ appended) keys
+    # and V projected once), self-attention over p + 1 keys (a window: min(p + 1, W))
+    # plus the keys it appends (add_bias_kv, add_zero_attn)
     step_fixed = Fraction(linear - sum(c.proj_kv for c in cross), N) + sum(
         Fraction(c.core, c.queries) for c in cross
     )
-    coef = [(Fraction(c.core, c.queries * c.keys), c.keys - c.cached) for c in selfs]
+    coef = [(Fraction(c.core, c.queries * c.keys), c.keys - c.cached, w) for c, w in selfs]
+
+    def keys(p: int, w: int) -> int:
+        return min(p + 1, w) if w else p + 1
 
     def step(p: int) -> Fraction:
-        return step_fixed + sum(k * (p + 1 + off) for k, off in coef)
+        return step_fixed + sum(k * (keys(p, w) + off) for k, off, w in coef)
 
     steps = T - 1
-    # Σ over p = N .. N+T-2 of (p + 1 + off) = steps·(N + 1 + off) + steps·(steps - 1)/2
+    # Σ over p = N .. N+T-2 of keys(p) + off
     decode = steps * step_fixed + sum(
-        k * (steps * (N + 1 + off) + Fraction(steps * (steps - 1), 2)) for k, off in coef
+        k
+        * (
+            (_sum_min(N + 1, N + T - 1, w) if w else _sum_min(N + 1, N + T - 1, N + T))
+            + steps * off
+        )
+        for k, off, w in coef
     )
-    kv_per_token = sum(c.kv_per_key for c in selfs)  # batch included
+
+    def held(n: int, w: int) -> int:  # DynamicSlidingWindowLayer keeps the last W - 1
+        return min(n, w - 1) if w else n
+
+    def kv(n: int) -> int:
+        return sum(c.kv_per_key * (held(n, w) + c.cached - N) for c, w in selfs)
+
+    kv_per_token = sum(c.kv_per_key for c, _ in selfs)  # batch included
     cross_kv = sum(c.kv_per_key * c.cached for c in cross)
-    offset = sum(c.kv_per_key * (c.cached - N) for c in selfs)
-    cache = kv_per_token * N + offset + cross_kv
-    final = kv_per_token * (N + T - 1) + offset + cross_kv
+    cache = kv(N) + cross_kv
+    final = kv(N + T - 1) + cross_kv
     tokens = B * N
     params = net.totals()["params"]
     embedding = sum(
         layer.params for layer in net.layers if layer.type.name in ("embedding", "parameter")
     )
-    attn_token = Fraction(core_self, tokens)
+    attn_token = Fraction(band_self, tokens)
     lin_token = Fraction(linear + core_cross, tokens)
     g = Generation(N, T, B, group_size, net.spec.dtype, size, where, calls)
     g.weights = weight_memory(net, group_size)
-    uniform = len({c.per_token for c in selfs}) == 1
+    uniform = len({c.per_token for c, _ in selfs}) == 1
+    windowed = [w for _, w in selfs if w]
     g.figures = {
         "attention_calls": len(selfs),
+        "windowed_attention_calls": len(windowed),
+        "sliding_window": windowed[0] if windowed else None,
         "cross_attention_calls": len(cross),
-        "causal": any(c.causal for c in selfs),
+        "causal": any(c.causal for c, _ in selfs),
         "kv_elements_per_token": kv_per_token // B if kv_per_token % B == 0 else kv_per_token,
-        "kv_per_token_text": selfs[0].per_token if uniform else "",
+        "kv_per_token_text": selfs[0][0].per_token if uniform else "",
         "kv_cache_bytes": cache * size,
         "kv_cache_tokens": N,
+        "kv_cache_window_tokens": held(N, windowed[0]) if windowed else N,
         "kv_cache_final_tokens": N + T - 1,
         "kv_cache_final_bytes": final * size,
         "cross_kv_cache_bytes": cross_kv * size,
-        "prefill_macs": macs,
-        "prefill_flops": 2 * macs,
+        "prefill_macs": _exact(prefill),
+        "prefill_flops": _exact(2 * prefill),
+        "prefill_dense_macs": macs,
         "decode_linear_flops": _exact(2 * step_fixed),
-        "decode_attention_flops_per_key": _exact(2 * sum(k for k, _ in coef)),
+        "decode_attention_flops_per_key": _exact(2 * sum(k for k, _, _ in coef)),
         "flops_per_token_at_context": _exact(2 * step(N)),
         "decode_steps": steps,
         "decode_flops": _exact(2 * decode),
-        "generation_flops": _exact(2 * (macs + decode)),
+        "generation_flops": _exact(2 * (prefill + decode)),
         "training_flops_per_token": _exact(6 * (lin_token + attn_token)),
         "training_linear_flops_per_token": _exact(6 * lin_token),
         "training_attention_flops_per_token": _exact(6 * attn_token),

@@ -54,6 +54,14 @@ MAX_GROUP = 2**20
     metavar="G",
     help="with --context: int4 weights share a scale and zero per G inputs  [default: 128]",
 )
+@click.option(
+    "--window",
+    type=Digits(0, MAX_CONTEXT),
+    default=None,
+    metavar="W",
+    help="with --context: a sliding window of W keys (the spec's var sliding_window "
+    "otherwise); 0: no window",
+)
 @click_option(DEPTH)
 def cost(specs, **values):
     """Compute (MACs, FLOPs) and memory per layer, with totals.
@@ -73,9 +81,13 @@ def cost(specs, **values):
     second table gives the weights at the spec dtype, int8, fp8, int4 and
     nf4, the KV cache (2 x layers x kv_heads x head_dim x tokens x batch x
     bytes), prefill FLOPs, FLOPs per new token and training FLOPs per token
-    (6N + attention, PaLM's convention).
+    (6N + attention, PaLM's convention). A spec var sliding_window W (an
+    imported Mistral's) keeps W - 1 tokens per windowed layer and attends
+    min(p + 1, W) keys, as transformers' cache does (--window W sets it,
+    --window 0 removes it); a learned position table shorter than the
+    context is an error.
     """
-    for opt in ("new_tokens", "group_size"):
+    for opt in ("new_tokens", "group_size", "window"):
         if values.get(opt) is not None and values.get("context") is None:
             raise click.UsageError(
                 f"--{opt.replace('_', '-')} needs --context N (the tokens in the KV cache)"

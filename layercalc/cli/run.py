@@ -143,6 +143,8 @@ def _cost(net, v):
             v.get("sets"),
             v.get("input_shape"),
             Limits(max_layers=v.get("max_layers") or 100_000),
+            v.get("window"),
+            v.get("prebuilt", {}).get(id(net)),
         )
     except GenerationError as exc:
         d = exc.where
@@ -154,7 +156,50 @@ def _cost(net, v):
             d = d._replace(code=exc.code, message=exc.message, hint=exc.hint)
         raise Refused(d) from None
     table = cost_table(prefill, cost(prefill, None, optimizer), v["depth"], gen)
-    return [table, generation_table(prefill, gen)]
+    warned = [
+        SpecError("context-warning", message, node=node)
+        .diagnostic(net.spec.file)
+        ._replace(severity="warning")
+        for message, node in gen.warnings
+    ]
+    return Viewed([table, generation_table(prefill, gen)], warned)
+
+
+def _load_at_context(specs, values: dict) -> list:
+    """`cost --context`: each spec built once, at the context, where one build tells the
+    token dim (analyses.generation.load_at_context); the others as every command loads
+    them (built at their own shapes, then again at the context)."""
+    from ..analyses.generation import load_at_context
+    from ..spec import Limits
+
+    limits = Limits(max_layers=values["max_layers"])
+    prebuilt = values.setdefault("prebuilt", {})
+    results = []
+    for path in specs:
+        found = load_at_context(
+            path,
+            values["sets"],
+            values["input_shape"],
+            limits,
+            values["context"],
+            values.get("batch"),
+        )
+        if found is None:
+            results.extend(
+                load_all([path], values["sets"], values["input_shape"], values["max_layers"])
+            )
+        else:
+            prebuilt[id(found[0].net)] = found[1]
+            results.append(found[0])
+    return results
+
+
+class Viewed(NamedTuple):
+    """A view's tables and the warnings it found (`cost --context` past a rotary
+    model's trained positions): shown on standard error, the exit status kept."""
+
+    tables: list
+    warnings: list
 
 
 def _rf(net, v):
@@ -185,13 +230,20 @@ def execute(command: str, specs, values: dict) -> Outcome:
     output itself; the other formats send diagnostics to standard error."""
     from ..graph import gc_paused
 
-    results = load_all(specs, values["sets"], values["input_shape"], values["max_layers"])
+    if command == "cost" and values.get("context"):
+        results = _load_at_context(specs, values)
+    else:
+        results = load_all(specs, values["sets"], values["input_shape"], values["max_layers"])
     view = VIEWS[command]
     tables = []
     with gc_paused():  # rows and cells of 100,000 layers: see gc_paused
         for r in results:
             try:
-                tables.append(view(r.net, values) if r.net is not None else None)
+                shown = view(r.net, values) if r.net is not None else None
+                if isinstance(shown, Viewed):
+                    r.diagnostics.extend(shown.warnings)
+                    shown = shown.tables
+                tables.append(shown)
             except Refused as exc:
                 r.diagnostics.append(exc.diagnostic)
                 tables.append(None)

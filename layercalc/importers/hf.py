@@ -4,12 +4,20 @@ weights, no transformers).
 Each supported ``model_type`` has a template written as transformers writes the model
 (modeling_llama.py, modeling_mistral.py, modeling_qwen2.py, modeling_gpt2.py,
 modeling_bert.py), with blocks and ``repeat`` (never unrolled) and module names equal to
-the checkpoint's keys: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM
-(``model.layers.N...``, ``lm_head``), GPT2LMHeadModel (``transformer.h.N...``, ``lm_head``)
-and BertModel (``embeddings...``, ``encoder.layer.N...``, ``pooler.dense``). The config's
-values become ``vars``, so ``--set num_hidden_layers=4`` still works on the spec written;
-its ``torch_dtype`` (transformers 4) or ``dtype`` (5), when float32, float16 or bfloat16,
-becomes the spec's ``dtype`` (memory figures, ``cost --context``'s KV cache).
+the checkpoint's keys. The class is the config's ``architectures[0]`` (or the
+``--architecture`` option), one of ARCHITECTURES; without one, the model type's default
+(``*ForCausalLM``, ``GPT2LMHeadModel``, ``BertModel``). A value the config leaves out
+takes its transformers config class's default (DEFAULTS: ``tie_word_embeddings``,
+``num_key_value_heads``, ``sliding_window``...), and what transformers refuses (or
+cannot run) is refused here, naming the config key. The config's values become ``vars``,
+so ``--set num_hidden_layers=4`` still works on the spec written; its ``torch_dtype``
+(transformers 4) or ``dtype`` (5), when float32, float16 or bfloat16, becomes the spec's
+``dtype`` (memory figures, ``cost --context``'s KV cache).
+
+Vars that ``cost --context`` reads (docs/cost.md): ``sliding_window`` (Mistral's, and
+Qwen2's with ``use_sliding_window``) with ``max_window_layers`` (the first attention
+calls that stay full), and ``max_position_embeddings`` of a rotary model (beyond it
+transformers still runs: a warning).
 """
 
 from __future__ import annotations
@@ -17,6 +25,67 @@ from __future__ import annotations
 import json
 
 SUPPORTED = ("llama", "mistral", "qwen2", "gpt2", "bert")
+
+# model_type -> {class name: head}; the first is the default when `architectures` is absent
+ARCHITECTURES = {
+    "llama": {
+        "LlamaForCausalLM": "causal_lm",
+        "LlamaModel": "base",
+        "LlamaForSequenceClassification": "seq_cls",
+        "LlamaForTokenClassification": "token_cls",
+        "LlamaForQuestionAnswering": "qa",
+    },
+    "mistral": {
+        "MistralForCausalLM": "causal_lm",
+        "MistralModel": "base",
+        "MistralForSequenceClassification": "seq_cls",
+        "MistralForTokenClassification": "token_cls",
+        "MistralForQuestionAnswering": "qa",
+    },
+    "qwen2": {
+        "Qwen2ForCausalLM": "causal_lm",
+        "Qwen2Model": "base",
+        "Qwen2ForSequenceClassification": "seq_cls",
+        "Qwen2ForTokenClassification": "token_cls",
+        "Qwen2ForQuestionAnswering": "qa",
+    },
+    "gpt2": {
+        "GPT2LMHeadModel": "causal_lm",
+        "GPT2Model": "base",
+        "GPT2ForSequenceClassification": "seq_cls",
+        "GPT2ForTokenClassification": "token_cls",
+        "GPT2ForQuestionAnswering": "qa",
+    },
+    "bert": {
+        "BertModel": "base",
+        "BertForMaskedLM": "masked_lm",
+        "BertForSequenceClassification": "seq_cls",
+        "BertForTokenClassification": "token_cls",
+        "BertForQuestionAnswering": "qa",
+    },
+}
+
+# the defaults of transformers 5's config classes (LlamaConfig, MistralConfig,
+# Qwen2Config, GPT2Config, BertConfig) for the keys a config.json may leave out
+DEFAULTS = {
+    "llama": {"tie_word_embeddings": False, "max_position_embeddings": 2048},
+    "mistral": {
+        "tie_word_embeddings": False,
+        "num_key_value_heads": 8,
+        "sliding_window": 4096,
+        "max_position_embeddings": 4096 * 32,
+    },
+    "qwen2": {
+        "tie_word_embeddings": False,
+        "num_key_value_heads": 32,
+        "use_sliding_window": False,
+        "sliding_window": 4096,
+        "max_window_layers": 28,
+        "max_position_embeddings": 32768,
+    },
+    "gpt2": {"tie_word_embeddings": True},
+    "bert": {"tie_word_embeddings": True},
+}
 
 # hidden_act / activation_function -> a spec layer entry
 _ACTS = {
@@ -32,7 +101,12 @@ _ACTS = {
 
 
 class ImportFailed(ValueError):
-    """The config cannot become a spec; the message names what is missing."""
+    """The config cannot become a spec; the message names what is missing. ``key``: the
+    config key responsible, when one is."""
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
 
 
 def load_config(path: str) -> dict:
@@ -59,14 +133,30 @@ def _need(cfg: dict, *keys):
         raise ImportFailed(
             f"config.json of model_type {cfg.get('model_type')!r} has no "
             + ", ".join(repr(k) for k in missing)
-            + " (needed to size the model)"
+            + " (needed to size the model)",
+            missing[0],
         )
     return [cfg[k] for k in keys]
 
 
 def _int(cfg, key, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ImportFailed(f"config.json: {key} must be a positive integer, got {value!r}")
+        raise ImportFailed(f"config.json: {key} must be a positive integer, got {value!r}", key)
+    return value
+
+
+def _default(cfg: dict, key: str):
+    """``cfg[key]``, or the transformers config class's default when absent or null."""
+    value = cfg.get(key)
+    return DEFAULTS[cfg["model_type"]].get(key) if value is None else value
+
+
+def _flag(cfg: dict, key: str, default: bool = False) -> bool:
+    value = cfg.get(key)
+    if value is None:
+        value = DEFAULTS[cfg["model_type"]].get(key, default)
+    if not isinstance(value, bool):
+        raise ImportFailed(f"config.json: {key} must be true or false, got {value!r}", key)
     return value
 
 
@@ -90,11 +180,12 @@ def _dtype(cfg) -> str:
 
 def _act(cfg, key, default):
     name = cfg.get(key) or default
-    if name not in _ACTS:
+    if not isinstance(name, str) or name not in _ACTS:
         raise ImportFailed(
             f"config.json: {key} {name!r} has no layercalc equivalent (known: "
             + ", ".join(sorted(_ACTS))
-            + ")"
+            + ")",
+            key,
         )
     return _ACTS[name]
 
@@ -107,8 +198,64 @@ def _act_entry(cfg, key, default, name) -> str:
     return f"{act}: {{name: {name}}}"
 
 
-def convert(cfg: dict, source: str = "config.json") -> tuple[str, list]:
-    """The spec text for ``cfg`` and a list of warnings (what the spec does not model)."""
+def architecture(cfg: dict, override: str | None = None) -> tuple[str, str, list]:
+    """(class name, head, warnings): ``override`` (--architecture), else the config's
+    ``architectures[0]``, else the model type's default; anything else is refused."""
+    mt = cfg["model_type"]
+    known = ARCHITECTURES[mt]
+    warnings = []
+    if override is not None:
+        name, where = override, "--architecture"
+    else:
+        archs = cfg.get("architectures")
+        if archs is None or archs == []:
+            name = next(iter(known))
+            return name, known[name], warnings
+        if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
+            raise ImportFailed(
+                f"config.json: architectures must be a list of class names, got {archs!r}",
+                "architectures",
+            )
+        name, where = archs[0], "config.json: architectures"
+        if len(archs) > 1:
+            warnings.append(
+                f"architectures lists {len(archs)} classes ({', '.join(archs)}): the first, "
+                f"{name}, is written (--architecture picks another)"
+            )
+    if name not in known:
+        raise ImportFailed(
+            f"{where} names {name!r}, which layercalc import hf does not write for "
+            f"model_type {mt!r} (supported: {', '.join(known)})",
+            "architectures" if override is None else None,
+        )
+    return name, known[name], warnings
+
+
+def num_labels(cfg: dict) -> int:
+    """The classifier's outputs as PretrainedConfig counts them: len(id2label), else
+    num_labels, else 2."""
+    id2label = cfg.get("id2label")
+    if id2label is not None:
+        if not isinstance(id2label, dict) or not id2label:
+            raise ImportFailed(
+                f"config.json: id2label must be a non-empty mapping, got {id2label!r}",
+                "id2label",
+            )
+        n = cfg.get("num_labels")
+        if n is not None and n != len(id2label):
+            raise ImportFailed(
+                f"config.json: num_labels {n!r} disagrees with id2label's {len(id2label)} "
+                "labels (transformers keeps id2label's)",
+                "num_labels",
+            )
+        return len(id2label)
+    n = cfg.get("num_labels")
+    return 2 if n is None else _int(cfg, "num_labels", n)
+
+
+def convert(cfg: dict, source: str = "config.json", arch: str | None = None) -> tuple[str, list]:
+    """The spec text for ``cfg`` and a list of warnings (what the spec does not model);
+    ``arch``: the class to write (None: the config's ``architectures[0]``)."""
     from ..text import printable
 
     # the file name goes into the spec's first comment line: escaped, it can neither end
@@ -118,38 +265,82 @@ def convert(cfg: dict, source: str = "config.json") -> tuple[str, list]:
     if mt is None:
         raise ImportFailed(
             "config.json has no 'model_type': layercalc import hf needs it to pick the "
-            "architecture (one of " + ", ".join(SUPPORTED) + ")"
+            "architecture (one of " + ", ".join(SUPPORTED) + ")",
+            "model_type",
         )
-    if mt not in SUPPORTED:
+    if not isinstance(mt, str) or mt not in SUPPORTED:
         raise ImportFailed(
             f"model_type {mt!r} is not supported: layercalc import hf has templates for "
             + ", ".join(SUPPORTED)
-            + f"; a {mt} template (its modeling_{mt}.py written as a spec) is missing"
+            + f"; a {mt} template (its modeling_{mt}.py written as a spec) is missing",
+            "model_type",
         )
-    if mt == "gpt2":
-        return _gpt2(cfg, source)
-    if mt == "bert":
-        return _bert(cfg, source)
-    return _llama(cfg, source)
+    name, head, warnings = architecture(cfg, arch)
+    build = {"gpt2": _gpt2, "bert": _bert}.get(mt, _llama)
+    text, more = build(cfg, source, name, head)
+    return text, warnings + more
+
+
+def _indent(lines: list, n: int) -> list:
+    return [" " * n + line if line else line for line in lines]
+
+
+def _group(name: str | None, lines: list) -> list:
+    """Entries under a group ``name`` (a `sequential`), or as they are (None)."""
+    if name is None:
+        return lines
+    return ["- sequential:", f"    name: {name}", "    layers:", *_indent(lines, 6)]
+
+
+def _heads(head: str, hidden: str, qa_prefix: bool = True) -> list:
+    """The classifier entries after the base model (its last hidden state)."""
+    if head == "seq_cls":  # transformers scores every token, then keeps the last one
+        return [
+            "- linear: {name: score, out_features: num_labels, bias: false}",
+            "- select: {name: pooled_logits, dim: 1, index: -1}   # the last token",
+        ]
+    if head == "qa":
+        return [
+            "- linear: {name: qa_outputs, out_features: 2}",
+            "- split: {name: logits, split_size: 1, dim: -1}",
+            "- squeeze: {name: start_logits, from: logits.0, dim: -1}",
+            "- squeeze: {name: end_logits, from: logits.1, dim: -1}",
+        ]
+    return []
+
+
+def _vars(pairs: list) -> str:
+    """``vars: {a: 1, b: 2, ...}`` wrapped under 90 columns."""
+    lines, line = [], "vars: {"
+    items = [f"{k}: {v}" for k, v in pairs]
+    for i, item in enumerate(items):
+        piece = item + ("}" if i == len(items) - 1 else ",")
+        if len(line) + 1 + len(piece) > 90 and not line.endswith("{"):
+            lines.append(line)
+            line = "       " + piece
+        else:
+            line += ("" if line.endswith("{") else " ") + piece
+    lines.append(line)
+    return "\n".join(lines)
 
 
 # -- LLaMA, Mistral, Qwen2 ----------------------------------------------------------------
 
 _CLASSES = {"llama": "Llama", "mistral": "Mistral", "qwen2": "Qwen2"}
 
+_HEAD_TEXT = {
+    "causal_lm": "and lm_head",
+    "base": "alone (no head: the output is the last hidden state)",
+    "seq_cls": "and score, a linear layer applied to every token, of which the last "
+    "token's logits are kept (as transformers does: the rightmost non-padding token)",
+    "token_cls": "and dropout and score per token",
+    "qa": "and qa_outputs (start and end logits)",
+}
+
 _LLAMA = """\
-# {cls}ForCausalLM from {source} (layercalc import hf), written as transformers'
-# models/{mt}/modeling_{mt}.py writes it: {cls}Model (embed_tokens, layers, norm) and
-# lm_head; each {cls}DecoderLayer is input_layernorm, self_attn (q/k/v/o_proj, rotary
-# embedding of q and k, causal attention with grouped-query heads), a residual,
-# post_attention_layernorm, mlp (SwiGLU: down_proj(act_fn(gate_proj(x)) * up_proj(x))) and
-# a residual. Module names equal the checkpoint's keys.{notes}
+{comment}{notes}
 name: {name}
-{dtype}vars: {{vocab_size: {vocab}, hidden_size: {hidden}, intermediate_size: {inter},
-       num_hidden_layers: {layers}, num_attention_heads: {heads},
-       num_key_value_heads: {kv}, head_dim: {head_dim}, rotary_dim: {rot_dim},
-       rms_norm_eps: {eps}, rope_theta: {theta}, qkv_bias: {qkv_bias}, o_bias: {o_bias},
-       mlp_bias: {mlp_bias}, tie_word_embeddings: {tie}, batch: 1, tokens: 16}}
+{dtype}{vars}
 input: [batch, tokens]   # input_ids (B, T)
 blocks:
   attention:   # {cls}Attention
@@ -190,47 +381,110 @@ blocks:
       - mlp: {{name: mlp}}
       - add: {{name: mlp_residual, from: [attn_residual, mlp]}}
 layers:
-  - sequential:
-      name: model
-      layers:
-        - embedding: {{name: embed_tokens, num_embeddings: vocab_size,
-                      embedding_dim: hidden_size}}
-        - sequential:
-            name: layers
-            layers: [decoder_layer: {{repeat: num_hidden_layers}}]
-        - rms_norm: {{name: norm, normalized_shape: [hidden_size], eps: rms_norm_eps}}
-  - linear: {{name: lm_head, out_features: vocab_size, bias: false,
-             when: tie_word_embeddings, tie: {{weight: model.embed_tokens.weight}}}}
-  - linear: {{name: lm_head, out_features: vocab_size, bias: false,
-             when: not tie_word_embeddings}}
+{layers}
 """
 
+_LLAMA_BODY = [
+    "- embedding: {name: embed_tokens, num_embeddings: vocab_size,",
+    "              embedding_dim: hidden_size}",
+    "- sequential:",
+    "    name: layers",
+    "    layers: [decoder_layer: {repeat: num_hidden_layers}]",
+    "- rms_norm: {name: norm, normalized_shape: [hidden_size], eps: rms_norm_eps}",
+]
 
-def _llama(cfg: dict, source: str) -> tuple[str, list]:
+
+def _llama_window(cfg: dict, layers: int) -> tuple[int | None, int, list]:
+    """(sliding window or None, the attention calls before the first windowed one, notes):
+    MistralConfig's sliding_window (default 4096) on every layer; Qwen2Config's only
+    with use_sliding_window, on the layers its layer_types (default: i >= max_window_layers)
+    call sliding_attention."""
     mt = cfg["model_type"]
-    vocab, hidden, inter, layers, heads = _need(
-        cfg,
+    if mt == "llama":
+        return None, 0, []
+    # an explicit null is no window (Mistral-7B-v0.2 on); an absent key is the default
+    window = cfg["sliding_window"] if "sliding_window" in cfg else _default(cfg, "sliding_window")
+    if mt == "qwen2" and not _flag(cfg, "use_sliding_window"):
+        return None, 0, []
+    if window is None:
+        return None, 0, []
+    _int(cfg, "sliding_window", window)
+    if mt == "mistral":
+        return window, 0, [f"sliding_window {window}: every layer attends its last {window} tokens"]
+    types = cfg.get("layer_types")
+    if types is None:
+        first = _default(cfg, "max_window_layers")
+        if isinstance(first, bool) or not isinstance(first, int) or first < 0:
+            raise ImportFailed(
+                f"config.json: max_window_layers must be an integer >= 0, got {first!r}",
+                "max_window_layers",
+            )
+        first = min(first, layers)
+    else:
+        if not isinstance(types, list) or len(types) != layers:
+            raise ImportFailed(
+                f"config.json: layer_types must list num_hidden_layers ({layers}) types",
+                "layer_types",
+            )
+        first = next((i for i, t in enumerate(types) if t == "sliding_attention"), layers)
+        if any(t != "full_attention" for t in types[:first]) or any(
+            t != "sliding_attention" for t in types[first:]
+        ):
+            raise ImportFailed(
+                "config.json: layer_types mixes full and sliding attention in an order "
+                "layercalc cannot carry (it writes full layers first, then sliding ones, "
+                "as max_window_layers does)",
+                "layer_types",
+            )
+    if first >= layers:
+        return None, 0, []
+    return (
+        window,
+        first,
+        [f"sliding_window {window} on layers {first}..{layers - 1} (max_window_layers {first})"],
+    )
+
+
+def _llama(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
+    mt = cfg["model_type"]
+    keys = (
         "vocab_size",
         "hidden_size",
         "intermediate_size",
         "num_hidden_layers",
         "num_attention_heads",
     )
-    for key, v in (
-        ("vocab_size", vocab),
-        ("hidden_size", hidden),
-        ("intermediate_size", inter),
-        ("num_hidden_layers", layers),
-        ("num_attention_heads", heads),
-    ):
+    vals = _need(cfg, *keys)
+    for key, v in zip(keys, vals):
         _int(cfg, key, v)
-    kv = _int(cfg, "num_key_value_heads", cfg.get("num_key_value_heads") or heads)
+    vocab, hidden, inter, layers, heads = vals
+    if mt == "llama" and hidden % heads:  # LlamaConfig.validate_architecture
+        raise ImportFailed(
+            f"config.json: hidden_size {hidden} is not a multiple of num_attention_heads "
+            f"{heads} (transformers' LlamaConfig refuses it)",
+            "hidden_size",
+        )
+    kv = cfg.get("num_key_value_heads")
+    kv = _int(cfg, "num_key_value_heads", heads if kv is None else kv)
+    if mt != "llama" and "num_key_value_heads" not in cfg:
+        kv = DEFAULTS[mt]["num_key_value_heads"]  # MistralConfig 8, Qwen2Config 32
+    if heads % kv:
+        raise ImportFailed(
+            f"config.json: num_attention_heads {heads} is not a multiple of "
+            f"num_key_value_heads {kv}"
+            + ("" if "num_key_value_heads" in cfg else f" ({_CLASSES[mt]}Config's default)")
+            + ": transformers' repeat_kv cannot share the key/value heads",
+            "num_key_value_heads",
+        )
     head_dim = cfg.get("head_dim") or hidden // heads
     _int(cfg, "head_dim", head_dim)
     rope = cfg.get("rope_parameters") or {}
+    if not isinstance(rope, dict):
+        raise ImportFailed("config.json: rope_parameters must be a mapping", "rope_parameters")
     theta = cfg.get("rope_theta", rope.get("rope_theta", 10000.0))
     factor = cfg.get("partial_rotary_factor", rope.get("partial_rotary_factor", 1.0)) or 1.0
     rot_dim = int(head_dim * factor)
+    npos = _int(cfg, "max_position_embeddings", _default(cfg, "max_position_embeddings"))
     warnings, notes = [], []
     scaling = cfg.get("rope_scaling") or (
         rope if rope.get("rope_type", "default") != "default" else None
@@ -240,39 +494,90 @@ def _llama(cfg: dict, source: str) -> tuple[str, list]:
             f"rope_scaling {json.dumps(scaling)} is not modelled: the spec's rotary "
             "embedding is the default one (shapes, parameters and MACs are unaffected)"
         )
-    if mt == "mistral" and cfg.get("sliding_window"):
+    window, first, wnotes = _llama_window(cfg, layers)
+    notes += wnotes
+    if window is not None:
         notes.append(
-            f"sliding_window {cfg['sliding_window']}: the causal mask equals Mistral's for "
-            f"sequences up to {cfg['sliding_window']} tokens"
+            "the spec's attention is plainly causal; `cost --context` reads the vars "
+            "sliding_window and max_window_layers (KV cache and FLOPs within the window)"
         )
-    if mt == "qwen2" and cfg.get("use_sliding_window"):
-        warnings.append("use_sliding_window is not modelled: attention is plainly causal")
     attention_bias = bool(cfg.get("attention_bias", False))
     qkv_bias = True if mt == "qwen2" else attention_bias
     o_bias = False if mt == "qwen2" else attention_bias
-    note = "".join(f"\n# {n}." for n in notes + [f"not modelled: {w}" for w in warnings])
+    tie = _flag(cfg, "tie_word_embeddings")
+    pairs = [
+        ("vocab_size", vocab),
+        ("hidden_size", hidden),
+        ("intermediate_size", inter),
+        ("num_hidden_layers", layers),
+        ("num_attention_heads", heads),
+        ("num_key_value_heads", kv),
+        ("head_dim", head_dim),
+        ("rotary_dim", rot_dim),
+        ("rms_norm_eps", _num(cfg.get("rms_norm_eps", 1e-6))),
+        ("rope_theta", _num(theta)),
+        ("max_position_embeddings", npos),
+        ("qkv_bias", str(qkv_bias).lower()),
+        ("o_bias", str(o_bias).lower()),
+        ("mlp_bias", str(bool(cfg.get("mlp_bias", False))).lower()),
+    ]
+    if window is not None:
+        pairs += [("sliding_window", window), ("max_window_layers", first)]
+    body = list(_LLAMA_BODY)
+    prefix = "model"
+    if head == "causal_lm":
+        pairs.append(("tie_word_embeddings", int(tie)))
+        tail = [
+            "- linear: {name: lm_head, out_features: vocab_size, bias: false,",
+            "           when: tie_word_embeddings, tie: {weight: model.embed_tokens.weight}}",
+            "- linear: {name: lm_head, out_features: vocab_size, bias: false,",
+            "           when: not tie_word_embeddings}",
+        ]
+    elif head == "base":
+        prefix, tail = None, []
+    elif head == "token_cls":
+        pairs.append(("num_labels", num_labels(cfg)))
+        bias = cfg.get("token_classification_bias", True)
+        tail = [
+            "- dropout: {name: dropout, p: 0.0}",
+            f"- linear: {{name: score, out_features: num_labels, bias: {str(bool(bias)).lower()}}}",
+        ]
+    else:
+        if head == "seq_cls":
+            pairs.append(("num_labels", num_labels(cfg)))
+            if cfg.get("pad_token_id") is None:
+                notes.append(
+                    "no pad_token_id: transformers refuses a batch above 1 for "
+                    "sequence classification"
+                )
+        if head == "qa" and mt != "mistral":
+            prefix = "transformer"  # LlamaForQuestionAnswering's and Qwen2's, for BC
+        tail = _heads(head, "hidden_size")
+    pairs += [("batch", 1), ("tokens", 16)]
+    lines = _group(prefix, body) + tail
+    outputs = "\noutputs: [start_logits, end_logits]" if head == "qa" else ""
+    note = "".join(
+        "\n" + _comment(n + ".") for n in notes + [f"not modelled: {w}" for w in warnings]
+    )
+    cls = _CLASSES[mt]
+    comment = (
+        f"{arch} from {source} (layercalc import hf), written as transformers' "
+        f"models/{mt}/modeling_{mt}.py writes it: {cls}Model (embed_tokens, layers, norm) "
+        f"{_HEAD_TEXT[head]}. Each {cls}DecoderLayer is input_layernorm, self_attn "
+        "(q/k/v/o_proj, rotary embedding of q and k, causal attention with grouped-query "
+        "heads), a residual, post_attention_layernorm, mlp (SwiGLU: "
+        "down_proj(act_fn(gate_proj(x)) * up_proj(x))) and a residual. Module names "
+        "equal the checkpoint's keys."
+    )
     text = _LLAMA.format(
-        cls=_CLASSES[mt],
-        mt=mt,
-        source=source,
+        comment=_comment(comment),
+        cls=cls,
         notes=note,
-        name=json.dumps(cfg.get("_name_or_path") or f"{_CLASSES[mt]}ForCausalLM"),
+        name=json.dumps(cfg.get("_name_or_path") or arch),
         dtype=_dtype(cfg),
-        vocab=vocab,
-        hidden=hidden,
-        inter=inter,
-        layers=layers,
-        heads=heads,
-        kv=kv,
-        head_dim=head_dim,
-        rot_dim=rot_dim,
-        eps=_num(cfg.get("rms_norm_eps", 1e-6)),
-        theta=_num(theta),
-        qkv_bias=str(qkv_bias).lower(),
-        o_bias=str(o_bias).lower(),
-        mlp_bias=str(bool(cfg.get("mlp_bias", False))).lower(),
-        tie=int(bool(cfg.get("tie_word_embeddings", mt != "llama" and mt != "mistral"))),
+        vars=_vars(pairs),
         act=_act_entry(cfg, "hidden_act", "silu", "act_fn"),
+        layers="\n".join(_indent(lines, 2)) + outputs,
     )
     return text, warnings
 
@@ -280,20 +585,14 @@ def _llama(cfg: dict, source: str) -> tuple[str, list]:
 # -- GPT-2 --------------------------------------------------------------------------------
 
 _GPT2 = """\
-# GPT2LMHeadModel from {source} (layercalc import hf), written as transformers'
-# models/gpt2/modeling_gpt2.py writes it: transformer (wte, wpe, h, ln_f) and lm_head,
-# tied to transformer.wte (parameters() counts it once). Module names equal the
-# checkpoint's keys; HF stores c_attn, c_fc and c_proj as Conv1D, whose weights are the
-# transposes of these linear layers' (same counts; transpose them to load).
+{comment}
 name: {name}
-{dtype}vars: {{vocab_size: {vocab}, n_positions: {npos}, n_embd: {embd}, n_layer: {layers},
-       n_head: {heads}, n_inner: {inner}, layer_norm_epsilon: {eps},
-       tie_word_embeddings: {tie}, batch: 1, tokens: 16}}
+{dtype}{vars}
 input: [batch, tokens]   # input_ids (B, T), T <= n_positions
 blocks:
   attention:   # GPT2Attention
     layers:
-      - linear: {{name: c_attn, out_features: 3 * n_embd}}
+      - {linear}: {{name: c_attn, {out}: 3 * n_embd}}
       - split: {{name: qkv, split_size: n_embd, dim: 2}}
       - unflatten: {{name: q_heads, from: qkv.0, dim: 2, sizes: [n_head, n_embd // n_head]}}
       - transpose: {{name: q, dim0: 1, dim1: 2}}
@@ -304,13 +603,13 @@ blocks:
       - scaled_dot_product_attention: {{name: attention, from: [q, k, v], is_causal: true}}
       - transpose: {{name: heads, dim0: 1, dim1: 2}}
       - flatten: {{name: merged, start_dim: 2}}
-      - linear: {{name: c_proj, out_features: n_embd}}
+      - {linear}: {{name: c_proj, {out}: n_embd}}
       - dropout: {{name: resid_dropout, p: 0.0}}
   mlp:   # GPT2MLP
     layers:
-      - linear: {{name: c_fc, out_features: n_inner}}
+      - {linear}: {{name: c_fc, {out}: n_inner}}
       - {act}
-      - linear: {{name: c_proj, out_features: n_embd}}
+      - {linear}: {{name: c_proj, {out}: n_embd}}
       - dropout: {{name: dropout, p: 0.0}}
   block:   # GPT2Block
     layers:
@@ -321,47 +620,126 @@ blocks:
       - mlp: {{name: mlp}}
       - add: {{name: mlp_residual, from: [attn_residual, mlp]}}
 layers:
-  - sequential:
-      name: transformer
-      layers:
-        - embedding: {{name: wte, num_embeddings: vocab_size, embedding_dim: n_embd}}
-        - arange: {{name: position_ids, end: input_shape(1)}}
-        - embedding: {{name: wpe, from: position_ids, num_embeddings: n_positions,
-                      embedding_dim: n_embd}}
-        - add: {{name: embedded, from: [wte, wpe]}}
-        - dropout: {{name: drop, p: 0.0}}
-        - sequential:
-            name: h
-            layers: [block: {{repeat: n_layer}}]
-        - layer_norm: {{name: ln_f, normalized_shape: [n_embd], eps: layer_norm_epsilon}}
-  - linear: {{name: lm_head, out_features: vocab_size, bias: false,
-             when: tie_word_embeddings, tie: {{weight: transformer.wte.weight}}}}
-  - linear: {{name: lm_head, out_features: vocab_size, bias: false,
-             when: not tie_word_embeddings}}
+{layers}
 """
 
+_GPT2_BODY = [
+    "- embedding: {name: wte, num_embeddings: vocab_size, embedding_dim: n_embd}",
+    "- arange: {name: position_ids, end: input_shape(1)}",
+    "- embedding: {name: wpe, from: position_ids, num_embeddings: n_positions,",
+    "              embedding_dim: n_embd}",
+    "- add: {name: embedded, from: [wte, wpe]}",
+    "- dropout: {name: drop, p: 0.0}",
+    "- sequential:",
+    "    name: h",
+    "    layers: [block: {repeat: n_layer}]",
+    "- layer_norm: {name: ln_f, normalized_shape: [n_embd], eps: layer_norm_epsilon}",
+]
 
-def _gpt2(cfg: dict, source: str) -> tuple[str, list]:
+
+def _comment(text: str) -> str:
+    import textwrap
+
+    return "\n".join("# " + line for line in textwrap.wrap(text, 86, break_on_hyphens=False))
+
+
+def _conv1d() -> bool:
+    """Whether the registry has transformers' Conv1D (weight (in, out), as HF stores it)."""
+    from ..layers import REGISTRY
+
+    return REGISTRY.get("transformers_conv1d") is not None
+
+
+def _gpt2(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
     vals = _need(cfg, "vocab_size", "n_embd", "n_layer", "n_head")
     for key, v in zip(("vocab_size", "n_embd", "n_layer", "n_head"), vals):
         _int(cfg, key, v)
     vocab, embd, layers, heads = vals
+    if embd % heads:  # GPT2Attention.__init__
+        raise ImportFailed(
+            f"config.json: n_embd {embd} is not divisible by n_head {heads} "
+            "(transformers' GPT2Attention refuses it)",
+            "n_embd",
+        )
+    if _flag(cfg, "add_cross_attention"):
+        raise ImportFailed(
+            "config.json: add_cross_attention is true: GPT-2's cross-attention "
+            "(crossattention, ln_cross_attn, fed by an encoder) is not modelled",
+            "add_cross_attention",
+        )
     npos = _int(cfg, "n_positions", cfg.get("n_positions") or cfg.get("n_ctx") or 1024)
-    inner = cfg.get("n_inner") or 4 * embd
+    inner = _int(cfg, "n_inner", cfg.get("n_inner") or 4 * embd)
     act = _act_entry(cfg, "activation_function", "gelu_new", "act")
+    tie = _flag(cfg, "tie_word_embeddings")
+    conv1d = _conv1d()
+    pairs = [
+        ("vocab_size", vocab),
+        ("n_positions", npos),
+        ("n_embd", embd),
+        ("n_layer", layers),
+        ("n_head", heads),
+        ("n_inner", inner),
+        ("layer_norm_epsilon", _num(cfg.get("layer_norm_epsilon", 1e-5))),
+    ]
+    prefix = "transformer"
+    what = {
+        "causal_lm": "transformer (wte, wpe, h, ln_f) and lm_head"
+        + (", tied to transformer.wte (parameters() counts it once)." if tie else "."),
+        "base": "wte, wpe, h and ln_f (no head: the output is the last hidden state).",
+        "seq_cls": "transformer and score, a linear layer applied to every token, of "
+        "which the last token's logits are kept (transformers: the rightmost "
+        "non-padding token).",
+        "token_cls": "transformer, dropout and classifier per token.",
+        "qa": "transformer and qa_outputs (start and end logits).",
+    }[head]
+    if head == "causal_lm":
+        pairs.append(("tie_word_embeddings", int(tie)))
+        tail = [
+            "- linear: {name: lm_head, out_features: vocab_size, bias: false,",
+            "           when: tie_word_embeddings, tie: {weight: transformer.wte.weight}}",
+            "- linear: {name: lm_head, out_features: vocab_size, bias: false,",
+            "           when: not tie_word_embeddings}",
+        ]
+    elif head == "base":
+        prefix, tail = None, []
+    elif head == "token_cls":
+        pairs.append(("num_labels", num_labels(cfg)))
+        tail = [
+            "- dropout: {name: dropout, p: 0.0}",
+            "- linear: {name: classifier, out_features: num_labels}",
+        ]
+    else:
+        if head == "seq_cls":
+            pairs.append(("num_labels", num_labels(cfg)))
+            if cfg.get("pad_token_id") is None:
+                what += (
+                    " With no pad_token_id, transformers refuses a batch above 1 for "
+                    "sequence classification."
+                )
+        tail = _heads(head, "n_embd")
+    pairs += [("batch", 1), ("tokens", 16)]
+    comment = (
+        f"{arch} from {source} (layercalc import hf), written as transformers' "
+        f"models/gpt2/modeling_gpt2.py writes it: {what} Module names equal the "
+        "checkpoint's keys"
+        + (
+            "; c_attn, c_fc and c_proj are transformers' Conv1D (weight (in, out))."
+            if conv1d
+            else "; HF stores c_attn, c_fc and c_proj as Conv1D, whose weights are the "
+            "transposes of these linear layers' (same counts; transpose them to load)."
+        )
+    )
+    lines = _group(prefix, _GPT2_BODY) + tail
+    outputs = "\noutputs: [start_logits, end_logits]" if head == "qa" else ""
     text = _GPT2.format(
-        source=source,
-        name=json.dumps(cfg.get("_name_or_path") or "GPT2LMHeadModel"),
+        comment=_comment(comment),
+        name=json.dumps(cfg.get("_name_or_path") or arch),
         dtype=_dtype(cfg),
-        vocab=vocab,
-        npos=npos,
-        embd=embd,
-        layers=layers,
-        heads=heads,
-        inner=inner,
-        eps=_num(cfg.get("layer_norm_epsilon", 1e-5)),
-        tie=int(bool(cfg.get("tie_word_embeddings", True))),
+        vars=_vars(pairs),
         act=act,
+        linear="transformers_conv1d" if conv1d else "linear",
+        out="nf" if conv1d else "out_features",
+        layers="\n".join(_indent(lines, 2)) + outputs,
     )
     return text, []
 
@@ -369,17 +747,9 @@ def _gpt2(cfg: dict, source: str) -> tuple[str, list]:
 # -- BERT ---------------------------------------------------------------------------------
 
 _BERT = """\
-# BertModel from {source} (layercalc import hf), written as transformers'
-# models/bert/modeling_bert.py writes it: embeddings (word, position and token type
-# embeddings, LayerNorm), encoder.layer (BertLayer: attention.self, attention.output,
-# intermediate, output) and pooler (dense + tanh of the first token). Module names equal
-# the BertModel checkpoint's keys (BertForPreTraining's add the prefix `bert.` and the
-# `cls.` heads). The outputs are last_hidden_state (encoder) and pooler_output (pooler).{notes}
+{comment}{notes}
 name: {name}
-{dtype}vars: {{vocab_size: {vocab}, hidden_size: {hidden}, num_hidden_layers: {layers},
-       num_attention_heads: {heads}, intermediate_size: {inter},
-       max_position_embeddings: {npos}, type_vocab_size: {types}, layer_norm_eps: {eps},
-       batch: 1, tokens: 16}}
+{dtype}{vars}
 input: {{input_ids: [batch, tokens], token_type_ids: [batch, tokens]}}
 blocks:
   self_attention:   # BertSelfAttention
@@ -420,37 +790,43 @@ blocks:
             - {act}
       - dense_add_norm: {{name: {out}, from: [intermediate, attention]}}
 layers:
-  - sequential:
-      name: embeddings
-      layers:
-        - embedding: {{name: word_embeddings, from: input_ids, num_embeddings: vocab_size,
-                      embedding_dim: hidden_size}}
-        - arange: {{name: position_ids, end: input_shape(1)}}
-        - embedding: {{name: position_embeddings, from: position_ids,
-                      num_embeddings: max_position_embeddings, embedding_dim: hidden_size}}
-        - embedding: {{name: token_type_embeddings, from: token_type_ids,
-                      num_embeddings: type_vocab_size, embedding_dim: hidden_size}}
-        - add: {{name: summed, from: [word_embeddings, token_type_embeddings,
-                                      position_embeddings]}}
-        - layer_norm: {{name: LayerNorm, normalized_shape: [hidden_size], eps: layer_norm_eps}}
-        - dropout: {{name: dropout, p: 0.0}}
-  - sequential:
-      name: encoder
-      layers:
-        - sequential:
-            name: layer
-            layers: [bert_layer: {{repeat: num_hidden_layers}}]
-  - sequential:
-      name: pooler
-      layers:
-        - select: {{name: first_token, dim: 1, index: 0}}
-        - linear: {{name: dense, out_features: hidden_size}}
-        - tanh: {{name: activation}}
-outputs: [encoder, pooler]
+{layers}
 """
 
+_BERT_BODY = [
+    "- sequential:",
+    "    name: embeddings",
+    "    layers:",
+    "      - embedding: {name: word_embeddings, from: input_ids, num_embeddings: vocab_size,",
+    "                    embedding_dim: hidden_size}",
+    "      - arange: {name: position_ids, end: input_shape(1)}",
+    "      - embedding: {name: position_embeddings, from: position_ids,",
+    "                    num_embeddings: max_position_embeddings, embedding_dim: hidden_size}",
+    "      - embedding: {name: token_type_embeddings, from: token_type_ids,",
+    "                    num_embeddings: type_vocab_size, embedding_dim: hidden_size}",
+    "      - add: {name: summed, from: [word_embeddings, token_type_embeddings,",
+    "                                    position_embeddings]}",
+    "      - layer_norm: {name: LayerNorm, normalized_shape: [hidden_size], eps: layer_norm_eps}",
+    "      - dropout: {name: dropout, p: 0.0}",
+    "- sequential:",
+    "    name: encoder",
+    "    layers:",
+    "      - sequential:",
+    "          name: layer",
+    "          layers: [bert_layer: {repeat: num_hidden_layers}]",
+]
 
-def _bert(cfg: dict, source: str) -> tuple[str, list]:
+_BERT_POOLER = [
+    "- sequential:",
+    "    name: pooler",
+    "    layers:",
+    "      - select: {name: first_token, dim: 1, index: 0}",
+    "      - linear: {name: dense, out_features: hidden_size}",
+    "      - tanh: {name: activation}",
+]
+
+
+def _bert(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
     keys = (
         "vocab_size",
         "hidden_size",
@@ -462,37 +838,159 @@ def _bert(cfg: dict, source: str) -> tuple[str, list]:
     for key, v in zip(keys, vals):
         _int(cfg, key, v)
     vocab, hidden, layers, heads, inter = vals
-    if cfg.get("position_embedding_type", "absolute") != "absolute":
+    if hidden % heads and cfg.get("embedding_size") is None:  # BertSelfAttention.__init__
         raise ImportFailed(
-            f"config.json: position_embedding_type {cfg['position_embedding_type']!r} is not "
-            "supported (only 'absolute': the relative key embeddings are missing)"
+            f"config.json: hidden_size {hidden} is not a multiple of num_attention_heads "
+            f"{heads} (transformers' BertSelfAttention refuses it)",
+            "hidden_size",
+        )
+    if hidden % heads:
+        raise ImportFailed(
+            f"config.json: hidden_size {hidden} is not a multiple of num_attention_heads "
+            f"{heads}: with embedding_size set transformers runs it, layercalc cannot "
+            "(the heads would not cover the hidden size)",
+            "hidden_size",
+        )
+    for key, why in (
+        ("is_decoder", "a causal BERT decoder (its mask and cache)"),
+        ("add_cross_attention", "BERT's cross-attention (crossattention, fed by an encoder)"),
+    ):
+        if _flag(cfg, key):
+            raise ImportFailed(f"config.json: {key} is true: {why} is not modelled", key)
+    pet = cfg.get("position_embedding_type", "absolute")
+    if pet not in (None, "absolute"):
+        raise ImportFailed(
+            f"config.json: position_embedding_type {pet!r} is not "
+            "supported (only 'absolute': the relative key embeddings are missing)",
+            "position_embedding_type",
         )
     act = _act_entry(cfg, "hidden_act", "gelu", "intermediate_act_fn")
     from ..graph import RESERVED_NAMES
 
+    prefix = None if head == "base" else "bert"
     out, warnings, notes = "output", [], ""
-    if out in RESERVED_NAMES:  # the language reserves `output` at every level
+    if out in RESERVED_NAMES and not _torch_name():  # the language reserves `output`
         out = "output_"
+        at = "" if prefix is None else prefix + "."
         warnings.append(
             "the spec language reserves the layer name 'output': BertAttention.output and "
-            "BertLayer.output are written `output_` (state_dict keys "
-            "encoder.layer.N.attention.output_.dense.weight ... differ from the checkpoint's)"
+            f"BertLayer.output are written `output_` (state_dict keys "
+            f"{at}encoder.layer.N.attention.output_.dense.weight ... differ from the "
+            "checkpoint's)"
         )
         notes = "\n# NOTE: `output_` stands for HF's `output` (a name the language reserves)."
+    elif out in RESERVED_NAMES:
+        out = "output_, torch_name: output"
+    pairs = [
+        ("vocab_size", vocab),
+        ("hidden_size", hidden),
+        ("num_hidden_layers", layers),
+        ("num_attention_heads", heads),
+        ("intermediate_size", inter),
+        (
+            "max_position_embeddings",
+            _int(cfg, "max_position_embeddings", cfg.get("max_position_embeddings", 512)),
+        ),
+        ("type_vocab_size", _int(cfg, "type_vocab_size", cfg.get("type_vocab_size", 2))),
+        ("layer_norm_eps", _num(cfg.get("layer_norm_eps", 1e-12))),
+    ]
+    body = list(_BERT_BODY)
+    outputs = ""
+    if head == "base":
+        body += _BERT_POOLER
+        outputs = "\noutputs: [encoder, pooler]"
+        tail = []
+        what = (
+            "embeddings (word, position and token type embeddings, LayerNorm), "
+            "encoder.layer (BertLayer: attention.self, attention.output, intermediate, "
+            "output) and pooler (dense + tanh of the first token). The outputs are "
+            "last_hidden_state (encoder) and pooler_output (pooler)."
+        )
+    elif head == "masked_lm":
+        tie = _flag(cfg, "tie_word_embeddings")
+        pairs.append(("tie_word_embeddings", int(tie)))
+        act2 = _act_entry(cfg, "hidden_act", "gelu", "transform_act_fn")
+        decoder = "- linear: {name: decoder, from: transform, out_features: vocab_size,"
+        tail = _group(
+            "cls",
+            _group(
+                "predictions",
+                [
+                    "- sequential:",
+                    "    name: transform",
+                    "    layers:",
+                    "      - linear: {name: dense, out_features: hidden_size}",
+                    f"      - {act2}",
+                    "      - layer_norm: {name: LayerNorm, normalized_shape: [hidden_size],",
+                    "                     eps: layer_norm_eps}",
+                    "- parameter: {name: bias, shape: [vocab_size]}",
+                    decoder,
+                    "           when: tie_word_embeddings,",
+                    "           tie: {weight: bert.embeddings.word_embeddings.weight,",
+                    "                 bias: cls.predictions.bias}}",
+                    decoder,  # untied, transformers 5 ties neither: the decoder's own bias
+                    "           when: not tie_word_embeddings}",
+                ],
+            ),
+        )
+        what = (
+            "bert (BertModel without its pooler) and cls.predictions (transform: dense, "
+            "activation, LayerNorm; decoder"
+            + (
+                " tied to the word embeddings, its bias to cls.predictions.bias)."
+                if tie
+                else ", untied: cls.predictions.bias is kept but unused)."
+            )
+        )
+    elif head == "seq_cls":
+        body += _BERT_POOLER
+        pairs.append(("num_labels", num_labels(cfg)))
+        tail = [
+            "- dropout: {name: dropout, p: 0.0}",
+            "- linear: {name: classifier, out_features: num_labels}",
+        ]
+        what = "bert (BertModel with its pooler), dropout and classifier on the pooled output."
+    elif head == "token_cls":
+        pairs.append(("num_labels", num_labels(cfg)))
+        tail = [
+            "- dropout: {name: dropout, p: 0.0}",
+            "- linear: {name: classifier, out_features: num_labels}",
+        ]
+        what = "bert (BertModel without its pooler), dropout and classifier per token."
+    else:
+        if num_labels(cfg) != 2:  # BertForQuestionAnswering: Linear(hidden, num_labels)
+            raise ImportFailed(
+                f"config.json: BertForQuestionAnswering with {num_labels(cfg)} labels: "
+                "transformers splits its qa_outputs into start and end logits, which "
+                "runs only with num_labels 2",
+                "id2label" if "id2label" in cfg else "num_labels",
+            )
+        tail = _heads(head, "hidden_size")
+        outputs = "\noutputs: [start_logits, end_logits]"
+        what = "bert (BertModel without its pooler) and qa_outputs (start and end logits)."
+    pairs += [("batch", 1), ("tokens", 16)]
+    comment = (
+        f"{arch} from {source} (layercalc import hf), written as transformers' "
+        f"models/bert/modeling_bert.py writes it: {what} Module names equal the "
+        "checkpoint's keys."
+    )
+    lines = _group(prefix, body) + tail
     text = _BERT.format(
-        source=source,
-        name=json.dumps(cfg.get("_name_or_path") or "BertModel"),
+        comment=_comment(comment),
+        name=json.dumps(cfg.get("_name_or_path") or arch),
         dtype=_dtype(cfg),
-        vocab=vocab,
-        hidden=hidden,
-        layers=layers,
-        heads=heads,
-        inter=inter,
-        npos=_int(cfg, "max_position_embeddings", cfg.get("max_position_embeddings", 512)),
-        types=_int(cfg, "type_vocab_size", cfg.get("type_vocab_size", 2)),
-        eps=_num(cfg.get("layer_norm_eps", 1e-12)),
+        vars=_vars(pairs),
         act=act,
         out=out,
         notes=notes,
+        layers="\n".join(_indent(lines, 2)) + outputs,
     )
     return text, warnings
+
+
+def _torch_name() -> bool:
+    """Whether the spec language has the meta key `torch_name` (a state_dict segment that
+    differs from the layer's name, for names the language reserves)."""
+    from .. import spec
+
+    return "torch_name" in getattr(spec, "META_KEYS", ()) or hasattr(spec, "TORCH_NAME")
