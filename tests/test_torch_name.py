@@ -121,3 +121,51 @@ def test_a_grouped_repeat_renames_its_group_and_every_copy(tmp_path):
     )
     keys = list(weights.expected(_net(text)))
     assert "enc.output.0.dense.weight" in keys and "enc.output.1.LayerNorm.bias" in keys
+
+
+BLOCKS = """\
+name: tn
+input: [1, 4, 8]
+blocks:
+  selfout:
+    layers:
+      - linear: {name: dense, out_features: 8}
+      - layer_norm: {name: LayerNorm, normalized_shape: [8]}
+  attn:
+    layers:
+      - linear: {name: self, out_features: 8}
+      - selfout: {name: output_, torch_name: output}
+layers:
+  - attn: {name: attention}
+  - attn: {name: attention2}
+  - sequential:
+      name: flat
+      layers: [linear: {name: output_, torch_name: output, out_features: 8}, relu]
+"""
+
+
+def test_export_names_the_modules_as_pytorch_does(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(BLOCKS)
+    out = tmp_path / "model.py"
+    r = cli_runner().invoke(main, ["export", str(spec), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert "class Attn(" in text  # the block class is kept, with PyTorch's attribute
+    assert "self.output = Selfout()" in text
+    assert "output_" not in text
+    torch = pytest.importorskip("torch")
+    npz = tmp_path / "w.npz"
+    assert cli_runner().invoke(main, ["verify", str(spec), "--save", str(npz)]).exit_code == 0
+    import importlib.util
+
+    mod_spec = importlib.util.spec_from_file_location("tn_model", out)
+    mod = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(mod)
+    model = mod.Tn().eval()
+    arrays = np.load(npz)
+    state = {k: torch.from_numpy(arrays[k]) for k in arrays.files if k not in ("input", "output")}
+    model.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        got = model(torch.from_numpy(arrays["input"])).numpy()
+    np.testing.assert_allclose(got, arrays["output"], rtol=1e-5, atol=1e-5)

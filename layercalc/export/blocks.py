@@ -851,10 +851,11 @@ class _ClassState:
             return f'{owner}.add_module(f"{name}", {ctor})'
         if e.repeat_node is not None:
             raise Fail("a grouped repeat")
-        self.children.add(e.name)
-        if owner == "self" and self.tx._plain(e.name):
-            return f"self.{e.name} = {ctor}"
-        return f"{owner}.add_module({self.tx._lit(e.name)}, {ctor})"
+        name = _torch_child(e, e.name)
+        self.children.add(name)
+        if owner == "self" and self.tx._plain(name):
+            return f"self.{name} = {ctor}"
+        return f"{owner}.add_module({self.tx._lit(name)}, {ctor})"
 
     def fresh(self, base, used=None):
         used = self.locals_used if used is None else used
@@ -910,7 +911,7 @@ class _ClassState:
                 raise Fail("a name template")
             base = e.name if e.name is not None else child
             var = self.fresh(_ident(base if not base[:1].isdigit() else f"x{base}"))
-            path = prefix + child
+            path = prefix + _torch_child(e, child)
             shared = e.share_node is not None
             before = []  # forward lines before the entry's own
             if shared:
@@ -1097,7 +1098,7 @@ class _ClassState:
             call = self.symbolic_call(e, layers, xs, emit) or call
         if not free:
             ctor, _ = self.child(e, its, set(self.local))
-            child = self.names_of(e, its)[0]
+            child = _torch_child(e, self.names_of(e, its)[0])
             call = call.format(m=self.tx._access(prefix + child))
         produced = layers[0].produced()
         return call, pattern, len(produced) if layers[0].named_outputs else 1, ctor
@@ -1263,3 +1264,10 @@ def _lit_of(tx, v):
         return (type(v).__name__ if not isinstance(v, bool) else "int", tx._lit(v))
     except Exception:  # noqa: BLE001
         return ("?", repr(v))
+
+
+def _torch_child(e, child: str) -> str:
+    """The module name PyTorch gives entry ``e`` (called ``child`` in the spec): its
+    `torch_name` where it has one (BERT's `output`)."""
+    node = e.torch_name_node
+    return child if node is None else str(node.value)

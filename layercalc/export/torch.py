@@ -563,6 +563,7 @@ class _Writer:
             self.init.append(f"{owner}.add_module({_lit(last)}, {ctor})")
 
     def module(self, layer, path: str, ctor: str):
+        path = self.net.torch_path(path)  # PyTorch's name where a `torch_name` gives one
         self.check_name(layer, path)
         parent = path.rpartition(".")[0]
         self.container(parent)
@@ -578,7 +579,7 @@ class _Writer:
     def tensor(self, layer):
         """A free `parameter` row: a Parameter (or buffer) of its container."""
         a = layer.args
-        path = layer.name
+        path = self.net.torch_path(layer.name)
         self.check_name(layer, path)
         parent, _, last = path.rpartition(".")
         self.container(parent)
@@ -639,7 +640,7 @@ class _Writer:
             if not a["_same"]:
                 kw += [f"kdim={a['_kdim']}", f"vdim={a['_vdim']}"]
             self.module(layer, layer.name, f"nn.MultiheadAttention({', '.join(kw)})")
-            self.made.add(f"{layer.name}.out_proj")
+            self.made.add(self.net.torch_path(f"{layer.name}.out_proj"))
         roles = dict(zip(a["_roles"], (self.value(layer, r) for r in layer.inputs)))
         q = roles["query"]
         k = roles.get("key", q)
@@ -662,7 +663,9 @@ class _Writer:
             args.append("average_attn_weights=False")
         out = self.var(out_proj.ref, like=layer.ref)  # named as the module
         weights = self.var(f"{layer.ref}.attn_weights") if a["need_weights"] else "_"
-        self.fwd.append(f"{out}, {weights} = {_access(layer.name)}({', '.join(args)})")
+        self.fwd.append(
+            f"{out}, {weights} = {_access(self.net.torch_path(layer.name))}({', '.join(args)})"
+        )
         return j
 
     def emit_row(self, layer):
@@ -671,7 +674,7 @@ class _Writer:
         if lt.name == "parameter":
             if layer.shares is None:
                 self.tensor(layer)
-            call = _access(layer.name)
+            call = _access(self.net.torch_path(layer.name))
             pattern = None
             ctor = None
         else:
@@ -691,7 +694,7 @@ class _Writer:
             if ctor is not None:
                 if layer.shares is None:
                     self.module(layer, layer.name, ctor)
-                call = call.format(m=_access(layer.name))
+                call = call.format(m=_access(self.net.torch_path(layer.name)))
         produced = layer.produced()
         if layer.named_outputs is None or len(produced) == 1:
             target = self.var(produced[0][0])
@@ -709,13 +712,13 @@ class _Writer:
         first = self.net.layers[g.first]
         self.module(first, g.name, ctor)
         for k in range(g.first, g.last):
-            self.made.add(self.net.layers[k].name)
+            self.made.add(self.net.torch_path(self.net.layers[k].name))
             if self.net.layers[k].type.name in HELPERS:
                 self.helpers.add(self.net.layers[k].type.name)
         xs = [self.value(first, v.ref) for v in g.inputs]
         self.row = g.last - 1
         out = self.var(g.ref, like=g.name)
-        self.fwd.append(f"{out} = {_access(g.name)}({', '.join(xs)})")
+        self.fwd.append(f"{out} = {_access(self.net.torch_path(g.name))}({', '.join(xs)})")
         return g.last
 
     def run(self):
