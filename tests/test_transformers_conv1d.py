@@ -419,3 +419,17 @@ def test_gpt2_state_dict_is_transformers_gpt2lmheadmodel(tmp_path):
     assert ours == {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert ours["transformer.h.0.attn.c_attn.weight"] == (768, 2304)
     assert ours["transformer.h.2.mlp.c_proj.weight"] == (3072, 768)
+
+
+def test_verify_scales_the_seeded_weight_by_nx_its_fan_in(tmp_path):
+    """The weight is stored (nx, nf): each output sums nx inputs, so verify draws it with
+    variance 1/nx (bound sqrt(3/nx)), not 1/nf as the trailing dims of an nn.Linear say."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("input: [2, 4]\nlayers:\n  - transformers_conv1d: {name: c, nf: 400}\n")
+    npz = tmp_path / "w.npz"
+    r = cli_runner().invoke(main, ["verify", str(spec), "--save", str(npz)])
+    assert r.exit_code == 0, r.output
+    w = np.load(npz)["c.weight"]
+    assert w.shape == (4, 400)
+    bound = (3.0 / 4) ** 0.5
+    assert 0.9 * bound < np.abs(w).max() <= bound

@@ -328,7 +328,7 @@ def _fill(rng, np, dtype, tensor, layer):
     if key == "running_mean":
         return uniform(-0.2, 0.2)
     if len(shape) >= 2 and layer.type.name != "embedding":
-        fan_in = prod(shape[1:]) or 1
+        fan_in = layer.type.fan_in(layer.args, key, shape)
         bound = (3.0 / fan_in) ** 0.5  # variance 1/fan_in
         return uniform(-bound, bound)
     if key == "weight" and layer.type.family == "normalization":

@@ -251,6 +251,12 @@ class LayerType:
         upper estimate, used to refuse verify runs that would not fit in memory)."""
         return prod(out)
 
+    def fan_in(self, a: dict, key: str, shape: tuple) -> int:
+        """The inputs each output of tensor ``key`` (of ``shape``) sums over, which scales
+        verify's seeded weights to variance 1/fan_in: PyTorch's convention, every dim
+        after the first (a weight stored in by out says otherwise)."""
+        return prod(shape[1:]) or 1
+
     def forward(self, a: dict, xs: list, w: dict):  # pragma: no cover - overridden
         """The layer's inference forward pass in NumPy: ``a`` the evaluated arguments
         (with the normalised values ``infer`` stored), ``xs`` the input arrays, ``w``

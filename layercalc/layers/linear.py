@@ -108,6 +108,9 @@ class TransformersConv1D(LayerType):
     def macs(self, a, shapes, out):
         return prod(shapes[0][:-1]) * a["nx"] * a["nf"]
 
+    def fan_in(self, a, key, shape):
+        return a["nx"]  # the weight is stored (nx, nf): in by out
+
     def forward(self, a, xs, w):
         import numpy as np
 
