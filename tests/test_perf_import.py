@@ -1,6 +1,7 @@
 """`layercalc import torch` builds and traces the module on the meta device first
 (issue 18, target 5): the spec is the one real tensors give, and a module that needs
-real data falls back to them."""
+real data falls back to them. The meta run's shortcuts (no normal random numbers
+drawn, a batch norm's output made directly: issue 18.5) keep the real run's errors."""
 
 import textwrap
 
@@ -35,6 +36,46 @@ class Unsupported(nn.Module):
 
     def forward(self, x):
         return torch.special.erf(self.a(x))
+
+
+class WrongNorm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.norm = nn.BatchNorm2d(8)  # 4 channels come in
+
+    def forward(self, x):
+        return self.norm(self.conv(x))
+
+
+class FlatNorm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(3, 4)
+        self.norm = nn.BatchNorm2d(4)  # a 2-d input
+
+    def forward(self, x):
+        return self.norm(self.a(x))
+
+
+class NegativeStd(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(3, 4)
+        nn.init.normal_(self.a.weight, std=-1.0)
+
+    def forward(self, x):
+        return self.a(x)
+
+
+class LeafDraw(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(3, 4)
+        self.a.weight.normal_()  # in place on a parameter, with grad on
+
+    def forward(self, x):
+        return self.a(x)
 """
 
 
@@ -61,11 +102,38 @@ def test_a_constructor_needing_data_runs_on_real_tensors(user_module, monkeypatc
     assert "in_features: 4" in text or "out_features: 8" in text
 
 
-def test_errors_are_the_real_runs(user_module, monkeypatch):
+@pytest.mark.parametrize(
+    "name, shape",
+    [
+        ("Unsupported", (2, 3)),
+        ("WrongNorm", (1, 3, 8, 8)),
+        ("FlatNorm", (2, 3)),
+        ("NegativeStd", (2, 3)),
+        ("LeafDraw", (2, 3)),
+    ],
+)
+def test_errors_are_the_real_runs(user_module, monkeypatch, name, shape):
     with pytest.raises(ImportFailure) as meta_first:
-        import_torch(f"{user_module}:Unsupported", (2, 3))
+        import_torch(f"{user_module}:{name}", shape)
     monkeypatch.setattr(importer, "_on_meta", lambda *a: None)
     with pytest.raises(ImportFailure) as real_only:
-        import_torch(f"{user_module}:Unsupported", (2, 3))
+        import_torch(f"{user_module}:{name}", shape)
     assert meta_first.value.message == real_only.value.message
     assert meta_first.value.problems == real_only.value.problems
+
+
+def test_meta_run_takes_its_shortcuts(monkeypatch):
+    """ResNet-18 on the meta device: no batch_norm runs, no normal_ draws (the two
+    Python decompositions that took most of ResNet-50's meta run)."""
+    ran = []
+    batch_norm = torch.nn.functional.batch_norm
+    monkeypatch.setattr(
+        torch.nn.functional, "batch_norm", lambda *a, **k: ran.append("bn") or batch_norm(*a, **k)
+    )
+    undrawn = importer._undrawn
+    skipped = []
+    monkeypatch.setattr(importer, "_undrawn", lambda *a: skipped.append(undrawn(*a)) or skipped[-1])
+    text = import_torch("torchvision.models:resnet18", (1, 3, 32, 32))
+    assert "batch_norm2d" in text
+    assert ran == []
+    assert skipped and all(t is not None and t.is_meta for t in skipped)

@@ -17,6 +17,7 @@ import json
 import sys
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from . import specwriter
 from .specwriter import Unexpressible
@@ -112,7 +113,18 @@ def import_torch(
     data: no weight initialisation, no arithmetic; ResNet-50's real forward and init
     took most of the command's time). Anything unusual there (a constructor or forward
     that needs real data, an error, a part that cannot be written) runs the whole import
-    again on real tensors, so every message is the one a real run gives."""
+    again on real tensors, so every message is the one a real run gives.
+
+    Python's cyclic collector is off meanwhile (:func:`layercalc.graph.gc_paused`):
+    each of its full passes walked the million objects importing torch made, 0.05-0.2 s
+    apiece, and several ran while ResNet-50 was imported."""
+    from ..graph import gc_paused
+
+    with gc_paused():
+        return _import_torch(target, input_shape, kwargs, blocks, model)
+
+
+def _import_torch(target, input_shape, kwargs, blocks, model) -> str:
     if model is None:
         fn = load_callable(target)  # outside the meta device: module-level tensors stay real
         if not isinstance(fn, torch.nn.Module):
@@ -130,12 +142,46 @@ def _on_meta(fn, target, input_shape, kwargs, blocks) -> str | None:
     that does not go through cleanly (the caller then imports on real tensors)."""
     try:
         with torch.device("meta"):
-            model = build_model(target, kwargs, fn)
+            with _NoDraws():
+                model = build_model(target, kwargs, fn)
             if any(t.device.type != "meta" for t in _tensors(model)):
                 return None  # the constructor placed tensors itself
             return _import(model, target, input_shape, kwargs, blocks)
     except Exception:  # noqa: BLE001 - any failure: the real run decides and reports
         return None
+
+
+class _NoDraws(TorchFunctionMode):
+    """Filling a meta tensor with normal random numbers does nothing (it has no values),
+    yet PyTorch's meta ``normal_`` is a Python decomposition (~0.5 ms a call: ResNet-50's
+    kaiming_normal_ initialisation was half of its construction). Such calls return the
+    tensor at once when the real call would go through; any other call runs as it is."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _NORMALS:
+            t = _undrawn(func, args, kwargs)
+            if t is not None:
+                return t
+        return func(*args, **kwargs)
+
+
+_NORMALS = (torch.Tensor.normal_, torch.nn.init.normal_)
+
+
+def _undrawn(func, args, kwargs):
+    """The meta tensor that ``func`` (``Tensor.normal_`` or ``nn.init.normal_``) would
+    fill, when the call would succeed on real tensors: floating point, numbers for mean
+    and std, std >= 0, no in-place change of a leaf that requires grad; else None."""
+    given = dict(zip(("tensor", "mean", "std"), args), **kwargs)
+    t, mean, std = given.get("tensor"), given.get("mean", 0.0), given.get("std", 1.0)
+    if not (isinstance(t, torch.Tensor) and t.is_meta and t.is_floating_point()):
+        return None
+    if not all(type(v) in (int, float) for v in (mean, std)) or not std >= 0:
+        return None
+    if func is torch.Tensor.normal_ and t.requires_grad and t.is_leaf and torch.is_grad_enabled():
+        return None
+    return t
 
 
 def _tensors(model):
