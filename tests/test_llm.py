@@ -389,7 +389,7 @@ def test_import_hf_unreadable_files(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     r = cli_runner().invoke(main, ["import", "hf", str(bad)])
-    assert r.exit_code == 1 and "not a JSON file" in r.stderr
+    assert r.exit_code == 1 and f"{bad}:1:2: not JSON" in r.stderr
     r = cli_runner().invoke(main, ["import", "hf", str(tmp_path / "missing.json")])
     assert r.exit_code == 1 and "cannot read" in r.stderr
     r = _import(tmp_path, CONFIGS["GPT-2"][0], "c.json", "-o", str(tmp_path / "c.json"))
@@ -405,9 +405,9 @@ def test_import_hf_rope_scaling_is_a_warning(tmp_path):
 
 
 def test_import_hf_proves_the_spec_before_writing_it(tmp_path):
-    """A config PyTorch would refuse (a rotary dim of 5: head_dim 10 x
-    partial_rotary_factor 0.5) writes nothing and exits 1, the reason told at the config
-    key behind it (never at a line of the spec that was not written)."""
+    """A config PyTorch would refuse (an odd head_dim of 9: rotate_half cannot pair its
+    features) writes nothing and exits 1, the reason told at the config key behind it
+    (never at a line of the spec that was not written)."""
     cfg = {
         "model_type": "llama",
         "vocab_size": 128,
@@ -415,18 +415,17 @@ def test_import_hf_proves_the_spec_before_writing_it(tmp_path):
         "intermediate_size": 172,
         "num_hidden_layers": 2,
         "num_attention_heads": 4,
-        "head_dim": 10,
-        "partial_rotary_factor": 0.5,
+        "head_dim": 9,
     }
     out = tmp_path / "l.yaml"
     (tmp_path / "config.json").write_text(json.dumps(cfg, indent=2))
     r = cli_runner().invoke(main, ["import", "hf", str(tmp_path / "config.json"), "-o", str(out)])
     assert r.exit_code == 1 and not out.exists()
     assert "error[shape-mismatch]" in r.stderr and "nothing was written" in r.stderr
-    line = 1 + json.dumps(cfg, indent=2).splitlines().index('  "partial_rotary_factor": 0.5')
-    assert f"config.json:{line}:3: error[shape-mismatch]" in r.stderr
-    assert "(config key partial_rotary_factor)" in r.stderr
-    assert "<spec>" not in r.stderr and r.stderr.count("error[shape-mismatch]") == 1
+    line = 1 + json.dumps(cfg, indent=2).splitlines().index('  "head_dim": 9')
+    assert f"config.json:{line}:3: error[" in r.stderr
+    assert "(config key head_dim)" in r.stderr
+    assert "<spec>" not in r.stderr
 
 
 # -- architectures, config defaults and what transformers refuses ---------------------------
@@ -554,3 +553,63 @@ def test_qwen2_sliding_window_layers_become_vars():
     cfg["layer_types"] = ["sliding_attention", "full_attention"]
     with pytest.raises(ImportFailed, match="layer_types"):
         convert(cfg)
+
+
+# -- what a new user's configs met (trial of issue 19) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("rope_theta", "abc", "rope_theta must be a positive number, got 'abc'"),
+        ("rope_theta", None, "rope_theta must be a positive number, got None"),
+        ("rms_norm_eps", [1], "rms_norm_eps must be a positive number, got [1]"),
+        ("rms_norm_eps", -1e-5, "rms_norm_eps must be a positive number"),
+        ("attention_bias", "no", "attention_bias must be true or false, got 'no'"),
+        ("mlp_bias", 1, "mlp_bias must be true or false, got 1"),
+    ],
+)
+def test_bad_config_values_are_located_errors(tmp_path, key, value, message):
+    cfg = dict(CONFIGS["Llama-3-8B"][0], **{key: value})
+    r = _import(tmp_path, cfg)
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert message in r.stderr and "config.json:1:" in r.stderr
+
+
+def test_a_config_that_is_no_json_is_located_where_the_parser_stopped(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{\n  "model_type": "llama",\n  bad\n}\n')
+    r = cli_runner().invoke(main, ["import", "hf", str(path)])
+    assert r.exit_code == 1
+    assert f"{path}:3:3: not JSON: Expecting property name" in r.stderr
+
+
+def test_partial_rotary_factor_is_ignored_as_transformers_ignores_it(tmp_path):
+    """transformers 5's Llama rotates the whole head_dim (compute_default_rope_parameters
+    never reads partial_rotary_factor): the spec does the same and says so."""
+    out = tmp_path / "s.yaml"
+    cfg = dict(CONFIGS["Llama-3-8B"][0], partial_rotary_factor=0.5)
+    r = _import(tmp_path, cfg, "config.json", "-o", str(out))
+    assert r.exit_code == 0
+    assert "partial_rotary_factor 0.5 is ignored" in r.stderr
+    assert "rotary_dim: 128" in out.read_text()
+
+
+def test_an_unknown_dtype_is_a_warning_and_float32(tmp_path):
+    out = tmp_path / "s.yaml"
+    r = _import(
+        tmp_path, dict(CONFIGS["Llama-3-8B"][0], torch_dtype="float8"), "c.json", "-o", str(out)
+    )
+    assert r.exit_code == 0 and "the config's dtype 'float8' is not one layercalc sizes" in r.stderr
+    assert "\ndtype:" not in out.read_text()
+
+
+def test_max_layers_reaches_the_proof(tmp_path):
+    cfg = dict(CONFIGS["Llama-3-8B"][0], num_hidden_layers=20_000)
+    r = _import(tmp_path, cfg)
+    assert r.exit_code == 1 and "error[too-many-layers]" in r.stderr
+    assert "is too large (above); nothing was written" in r.stderr
+    assert "transformers would refuse" not in r.stderr
+    out = tmp_path / "s.yaml"
+    r = _import(tmp_path, cfg, "config.json", "--max-layers", "500000", "-o", str(out))
+    assert r.exit_code == 0, r.output

@@ -201,15 +201,27 @@ def test_imported_decoders_match_transformers(tmp_path, mt):
     np.testing.assert_allclose(arrays["output"], logits.numpy(), rtol=1e-4, atol=1e-4)
 
 
-def test_imported_gpt2_matches_transformers(tmp_path):
+@pytest.mark.parametrize(
+    "scaling",
+    [
+        {},
+        {"scale_attn_weights": False},
+        {"scale_attn_by_inverse_layer_idx": True},
+        {"scale_attn_weights": False, "scale_attn_by_inverse_layer_idx": True},
+    ],
+)
+def test_imported_gpt2_matches_transformers(tmp_path, scaling):
+    """Also GPT2Attention's two scaling switches: no / sqrt(head_dim), and / (layer
+    index + 1) (the spec's repeat passes each block its index)."""
     tr = pytest.importorskip("transformers")
     cfg = {
         "model_type": "gpt2",
         "vocab_size": 100,
         "n_positions": 32,
         "n_embd": 48,
-        "n_layer": 2,
+        "n_layer": 3,
         "n_head": 4,
+        **scaling,
     }
     spec, arrays = _imported_arrays(tmp_path, cfg)
     model = tr.GPT2LMHeadModel(tr.GPT2Config(**cfg)).eval()

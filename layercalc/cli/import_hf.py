@@ -7,7 +7,9 @@ import re
 
 import click
 
+from .common import click_option
 from .imports import SPEC_OUTPUT
+from .options import MAX_LAYERS
 
 from ..text import printable
 
@@ -16,7 +18,7 @@ _KEY_OF = {
     "heads": "num_attention_heads",
     "kv_heads": "num_key_value_heads",
     "hidden": "hidden_size",
-    "rotary_dim": "partial_rotary_factor",
+    "rotary_dim": "head_dim",
     "qkv_bias": "attention_bias",
     "o_bias": "attention_bias",
 }
@@ -32,8 +34,9 @@ _KEY_OF = {
     help="the transformers class to write, instead of the config's architectures[0] "
     "(e.g. LlamaModel, BertForSequenceClassification)",
 )
+@click_option(MAX_LAYERS)
 @SPEC_OUTPUT
-def COMMAND(config, arch, output):
+def COMMAND(config, arch, max_layers, output):
     """Write a spec from a Hugging Face config.json (no weights, no transformers).
 
     \b
@@ -56,6 +59,7 @@ def COMMAND(config, arch, output):
     directory (a downloaded model's) is read through its config.json.
     """
     from ..importers.hf import ImportFailed, convert, load_config
+    from ..spec import Limits
     from .imports import check_output, fail, write_spec
 
     if os.path.isdir(config):  # a downloaded model's directory: its config.json
@@ -66,6 +70,8 @@ def COMMAND(config, arch, output):
         cfg = load_config(config)
         text, warnings = convert(cfg, os.path.basename(config), arch)
     except ImportFailed as exc:
+        if exc.at is not None:  # a position the file itself gives (JSON syntax)
+            return fail(f"{config}:{exc.at[0]}:{exc.at[1]}: {exc}")
         return fail(_at_key(config, getattr(exc, "key", None), str(exc)))
     for w in warnings:
         click.echo(f"warning: {printable(w)}", err=True)
@@ -73,7 +79,9 @@ def COMMAND(config, arch, output):
     # would refuse writes nothing, and each problem is told at the config's key
     from ..analyses.loading import analyse_bytes
 
-    proof = analyse_bytes(text.encode("utf-8"), "<spec>")
+    proof = analyse_bytes(
+        text.encode("utf-8"), "<spec>", limits=Limits(max_layers=max_layers or 100_000)
+    )
     if not proof.ok:
         lines, shown = text.split("\n"), set()
         for d in proof.diagnostics:
@@ -90,6 +98,8 @@ def COMMAND(config, arch, output):
             click.echo(printable(said), err=True)
             if d.hint:
                 click.echo(f"    hint: {printable(d.hint)}", err=True)
+        if all(d.code == "too-many-layers" for d in proof.diagnostics):
+            return fail(f"the spec made from {config} is too large (above); nothing was written")
         return fail(
             f"the spec made from {config} does not hold (above): transformers would refuse "
             "or fail on these values too; nothing was written"

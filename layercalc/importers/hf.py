@@ -104,9 +104,10 @@ class ImportFailed(ValueError):
     """The config cannot become a spec; the message names what is missing. ``key``: the
     config key responsible, when one is."""
 
-    def __init__(self, message: str, key: str | None = None):
+    def __init__(self, message: str, key: str | None = None, at: tuple | None = None):
         super().__init__(message)
         self.key = key
+        self.at = at  # (line, column) in the file, where the message says it
 
 
 def load_config(path: str) -> dict:
@@ -120,7 +121,9 @@ def load_config(path: str) -> dict:
         raise ImportFailed(f"{path} is larger than 16 MiB: no config.json is")
     try:
         cfg = json.loads(data.decode("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+    except json.JSONDecodeError as exc:
+        raise ImportFailed(f"not JSON: {exc.msg}", at=(exc.lineno, exc.colno)) from None
+    except (UnicodeDecodeError, RecursionError) as exc:
         raise ImportFailed(f"{path} is not a JSON file: {exc}") from None
     if not isinstance(cfg, dict):
         raise ImportFailed(f"{path} holds a JSON {type(cfg).__name__}, not a config object")
@@ -160,8 +163,14 @@ def _flag(cfg: dict, key: str, default: bool = False) -> bool:
     return value
 
 
-def _num(value) -> str:
-    """A float as YAML the spec reads back exactly (1e-05, 500000.0)."""
+def _num(key: str, value) -> str:
+    """A positive finite number as YAML the spec reads back exactly (1e-05, 500000.0);
+    anything else is refused at ``key``."""
+    import math
+
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value <= 0:
+        raise ImportFailed(f"config.json: {key} must be a positive number, got {value!r}", key)
     return repr(float(value))
 
 
@@ -170,12 +179,27 @@ _DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
 
 
 def _dtype(cfg) -> str:
-    """The spec's `dtype:` line for the checkpoint's dtype (none: float32, the default)."""
+    """The spec's `dtype:` line for the checkpoint's dtype (none: float32, the default,
+    also for a dtype layercalc has no size for: _dtype_warning says so)."""
+    short = _dtype_name(cfg)
+    return f"dtype: {_DTYPES[short]}   # the checkpoint's dtype\n" if short in _DTYPES else ""
+
+
+def _dtype_name(cfg):
     name = cfg.get("torch_dtype") or cfg.get("dtype")
-    if not isinstance(name, str):
-        return ""
-    name = name.removeprefix("torch.")
-    return f"dtype: {_DTYPES[name]}   # the checkpoint's dtype\n" if name in _DTYPES else ""
+    return name.removeprefix("torch.") if isinstance(name, str) else name
+
+
+def _dtype_warning(cfg) -> list:
+    short = _dtype_name(cfg)
+    if short is None or short == "auto" or short in _DTYPES:
+        return []
+    return [
+        f"the config's dtype {short!r} is not one layercalc sizes ("
+        + ", ".join(_DTYPES)
+        + "): the spec's memory figures are at float32 (its default); edit `dtype:` for "
+        "another"
+    ]
 
 
 def _act(cfg, key, default):
@@ -278,7 +302,7 @@ def convert(cfg: dict, source: str = "config.json", arch: str | None = None) -> 
     name, head, warnings = architecture(cfg, arch)
     build = {"gpt2": _gpt2, "bert": _bert}.get(mt, _llama)
     text, more = build(cfg, source, name, head)
-    return text, warnings + more
+    return text, warnings + more + _dtype_warning(cfg)
 
 
 def _indent(lines: list, n: int) -> list:
@@ -332,7 +356,8 @@ _HEAD_TEXT = {
     "causal_lm": "and lm_head",
     "base": "alone (no head: the output is the last hidden state)",
     "seq_cls": "and score, a linear layer applied to every token, of which the last "
-    "token's logits are kept (as transformers does: the rightmost non-padding token)",
+    "position's logits are kept (transformers keeps the rightmost non-padding token's: "
+    "the same for an input without padding, which is what verify feeds)",
     "token_cls": "and dropout and score per token",
     "qa": "and qa_outputs (start and end logits)",
 }
@@ -482,10 +507,18 @@ def _llama(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
     if not isinstance(rope, dict):
         raise ImportFailed("config.json: rope_parameters must be a mapping", "rope_parameters")
     theta = cfg.get("rope_theta", rope.get("rope_theta", 10000.0))
-    factor = cfg.get("partial_rotary_factor", rope.get("partial_rotary_factor", 1.0)) or 1.0
-    rot_dim = int(head_dim * factor)
+    factor = cfg.get("partial_rotary_factor", rope.get("partial_rotary_factor", 1.0))
+    # transformers 5's Llama, Mistral and Qwen2 rotate the whole head_dim: their default
+    # rope (compute_default_rope_parameters) never reads partial_rotary_factor
+    rot_dim = head_dim
     npos = _int(cfg, "max_position_embeddings", _default(cfg, "max_position_embeddings"))
     warnings, notes = [], []
+    if factor not in (None, 1, 1.0):
+        warnings.append(
+            f"partial_rotary_factor {factor!r} is ignored, as transformers 5's "
+            f"{_CLASSES[mt]} ignores it: the rotary embedding turns all {head_dim} "
+            "features of each head"
+        )
     scaling = cfg.get("rope_scaling") or (
         rope if rope.get("rope_type", "default") != "default" else None
     )
@@ -499,9 +532,11 @@ def _llama(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
     if window is not None:
         notes.append(
             "the spec's attention is plainly causal; `cost --context` reads the vars "
-            "sliding_window and max_window_layers (KV cache and FLOPs within the window)"
+            "sliding_window and max_window_layers (KV cache and FLOPs within the window); "
+            "verify and export compute full causal attention, which is transformers' "
+            "while tokens <= sliding_window"
         )
-    attention_bias = bool(cfg.get("attention_bias", False))
+    attention_bias = _flag(cfg, "attention_bias")
     qkv_bias = True if mt == "qwen2" else attention_bias
     o_bias = False if mt == "qwen2" else attention_bias
     tie = _flag(cfg, "tie_word_embeddings")
@@ -514,12 +549,12 @@ def _llama(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
         ("num_key_value_heads", kv),
         ("head_dim", head_dim),
         ("rotary_dim", rot_dim),
-        ("rms_norm_eps", _num(cfg.get("rms_norm_eps", 1e-6))),
-        ("rope_theta", _num(theta)),
+        ("rms_norm_eps", _num("rms_norm_eps", cfg.get("rms_norm_eps", 1e-6))),
+        ("rope_theta", _num("rope_theta", theta)),
         ("max_position_embeddings", npos),
         ("qkv_bias", str(qkv_bias).lower()),
         ("o_bias", str(o_bias).lower()),
-        ("mlp_bias", str(bool(cfg.get("mlp_bias", False))).lower()),
+        ("mlp_bias", str(_flag(cfg, "mlp_bias")).lower()),
     ]
     if window is not None:
         pairs += [("sliding_window", window), ("max_window_layers", first)]
@@ -679,7 +714,7 @@ def _gpt2(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
         ("n_layer", layers),
         ("n_head", heads),
         ("n_inner", inner),
-        ("layer_norm_epsilon", _num(cfg.get("layer_norm_epsilon", 1e-5))),
+        ("layer_norm_epsilon", _num("layer_norm_epsilon", cfg.get("layer_norm_epsilon", 1e-5))),
     ]
     prefix = "transformer"
     what = {
@@ -687,8 +722,8 @@ def _gpt2(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
         + (", tied to transformer.wte (parameters() counts it once)." if tie else "."),
         "base": "wte, wpe, h and ln_f (no head: the output is the last hidden state).",
         "seq_cls": "transformer and score, a linear layer applied to every token, of "
-        "which the last token's logits are kept (transformers: the rightmost "
-        "non-padding token).",
+        "which the last position's logits are kept (transformers keeps the rightmost "
+        "non-padding token's: the same for an input without padding).",
         "token_cls": "transformer, dropout and classifier per token.",
         "qa": "transformer and qa_outputs (start and end logits).",
     }[head]
@@ -729,7 +764,23 @@ def _gpt2(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
             "transposes of these linear layers' (same counts; transpose them to load)."
         )
     )
-    lines = _group(prefix, _GPT2_BODY) + tail
+    # GPT2Attention's scaling: / sqrt(head_dim) unless scale_attn_weights is false, and
+    # / (layer_idx + 1) with scale_attn_by_inverse_layer_idx
+    by_weights = _flag(cfg, "scale_attn_weights", True)
+    by_layer = _flag(cfg, "scale_attn_by_inverse_layer_idx")
+    body = _GPT2_BODY
+    if by_layer or not by_weights:
+        pairs += [
+            ("scale_attn_weights", int(by_weights)),
+            ("scale_attn_by_inverse_layer_idx", int(by_layer)),
+        ]
+        body = [
+            line.replace(
+                "block: {repeat: n_layer}", "block: {layer_idx: j, repeat: {times: n_layer, as: j}}"
+            )
+            for line in body
+        ]
+    lines = _group(prefix, body) + tail
     outputs = "\noutputs: [start_logits, end_logits]" if head == "qa" else ""
     text = _GPT2.format(
         comment=_comment(comment),
@@ -741,6 +792,29 @@ def _gpt2(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
         out="nf" if conv1d else "out_features",
         layers="\n".join(_indent(lines, 2)) + outputs,
     )
+    if by_layer or not by_weights:
+        text = (
+            text.replace(
+                "  attention:   # GPT2Attention\n    layers:",
+                "  attention:   # GPT2Attention\n    args: {layer_idx: 0}\n    layers:",
+            )
+            .replace(
+                "from: [q, k, v], is_causal: true}",
+                "from: [q, k, v], is_causal: true,\n"
+                "                                      scale: (1 / (n_embd // n_head) ** 0.5 "
+                "if scale_attn_weights else 1.0)\n"
+                "                                        / (layer_idx + 1 if "
+                "scale_attn_by_inverse_layer_idx else 1)}",
+            )
+            .replace(
+                "  block:   # GPT2Block\n    layers:",
+                "  block:   # GPT2Block\n    args: {layer_idx: 0}\n    layers:",
+            )
+            .replace(
+                "      - attention: {name: attn}",
+                "      - attention: {name: attn, layer_idx: layer_idx}",
+            )
+        )
     return text, []
 
 
@@ -892,7 +966,7 @@ def _bert(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
             _int(cfg, "max_position_embeddings", cfg.get("max_position_embeddings", 512)),
         ),
         ("type_vocab_size", _int(cfg, "type_vocab_size", cfg.get("type_vocab_size", 2))),
-        ("layer_norm_eps", _num(cfg.get("layer_norm_eps", 1e-12))),
+        ("layer_norm_eps", _num("layer_norm_eps", cfg.get("layer_norm_eps", 1e-12))),
     ]
     body = list(_BERT_BODY)
     outputs = ""
