@@ -533,3 +533,28 @@ def test_context_builds_the_network_once_more_at_most(tmp_path, monkeypatch):
     monkeypatch.setattr(graph, "build", lambda *a, **k: calls.append(1) or real(*a, **k))
     _gen(_spec(tmp_path, LLAMA3), "--context", "8192")
     assert len(calls) == 1
+
+
+def test_verify_warns_when_a_window_is_exceeded(tmp_path):
+    """The spec computes full causal attention; past the var sliding_window transformers
+    masks keys, so verify says the outputs part there (a warning: shapes still hold)."""
+    from layercalc.importers.hf import convert
+
+    cfg = {
+        "model_type": "mistral",
+        "vocab_size": 100,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "sliding_window": 8,
+    }
+    spec = tmp_path / "m.yaml"
+    spec.write_text(convert(cfg)[0])
+    r = cli_runner().invoke(main, ["verify", str(spec), "--set", "tokens=20"])
+    assert r.exit_code == 0, r.output
+    assert "warning[window-exceeded]" in r.stderr
+    assert "attends 20 keys, beyond the sliding window of 8" in r.stderr
+    r = cli_runner().invoke(main, ["verify", str(spec), "--set", "tokens=8"])
+    assert r.exit_code == 0 and "window-exceeded" not in r.output

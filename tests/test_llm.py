@@ -592,7 +592,7 @@ def test_partial_rotary_factor_is_ignored_as_transformers_ignores_it(tmp_path):
     r = _import(tmp_path, cfg, "config.json", "-o", str(out))
     assert r.exit_code == 0
     assert "partial_rotary_factor 0.5 is ignored" in r.stderr
-    assert "rotary_dim: 128" in out.read_text()
+    assert "rotary_dim" not in out.read_text()  # q_rot and k_rot turn the whole head_dim
 
 
 def test_an_unknown_dtype_is_a_warning_and_float32(tmp_path):

@@ -694,3 +694,36 @@ def _figures(
         "kaplan_flops_per_token": _exact(6 * (params - embedding) + 3 * attn_token),
     }
     return g
+
+
+def window_diagnostic(net, file: str | None = None):
+    """A warning for `verify` when a windowed attention call (the spec's var
+    sliding_window, as `cost --context` reads it) attends more keys than its window:
+    the spec computes full causal attention there, while transformers masks the keys
+    beyond the window, so their outputs part. None when no call goes past its window."""
+    from ..errors import Diagnostic
+
+    try:
+        calls = attention_calls(net)
+        windows, _ = _windows(net, calls, None)
+    except GenerationError:
+        return None
+    past = [(c, w) for c, w in zip(calls, windows) if w and c.keys > w]
+    if not past:
+        return None
+    call, w = past[0]
+    layer = net.layers[net.by_name[call.name][1]]
+    node = layer.node
+    return Diagnostic(
+        "window-exceeded",
+        f"'{call.name}' attends {call.keys:,} keys, beyond the sliding window of {w:,} "
+        f"(var {WINDOW_VAR}; {len(past)} call{'s' if len(past) != 1 else ''} past it): "
+        "the spec computes full causal attention, transformers masks the keys beyond the "
+        "window, so the outputs differ from here on",
+        line=getattr(node, "line", 1),
+        column=getattr(node, "col", 1),
+        severity="warning",
+        hint=f"verify with at most {w:,} tokens to compare with transformers "
+        "(shapes and counts hold either way)",
+        file=file or net.spec.file,
+    )

@@ -18,7 +18,6 @@ _KEY_OF = {
     "heads": "num_attention_heads",
     "kv_heads": "num_key_value_heads",
     "hidden": "hidden_size",
-    "rotary_dim": "head_dim",
     "qkv_bias": "attention_bias",
     "o_bias": "attention_bias",
 }

@@ -306,6 +306,11 @@ def verify(
         warning = core.nonfinite_diagnostic(r.net, v, r.file)
         if warning is not None:
             r.diagnostics.append(warning)
+        from ..analyses.generation import window_diagnostic
+
+        warning = window_diagnostic(r.net, r.file)
+        if warning is not None:
+            r.diagnostics.append(warning)
         if save is not None:
             if v.arrays is not None and any(k.startswith("output") for k in v.arrays):
                 try:

@@ -374,11 +374,11 @@ blocks:
       - linear: {{name: q_proj, out_features: heads * head_dim, bias: qkv_bias}}
       - unflatten: {{name: q_heads, dim: 2, sizes: [heads, head_dim]}}
       - transpose: {{name: q_t, dim0: 1, dim1: 2}}
-      - rotary_embedding: {{name: q_rot, theta: rope_theta, dim: rotary_dim}}
+      - rotary_embedding: {{name: q_rot, dim: head_dim, theta: rope_theta}}
       - linear: {{name: k_proj, from: input, out_features: kv_heads * head_dim, bias: qkv_bias}}
       - unflatten: {{name: k_heads, dim: 2, sizes: [kv_heads, head_dim]}}
       - transpose: {{name: k_t, dim0: 1, dim1: 2}}
-      - rotary_embedding: {{name: k_rot, theta: rope_theta, dim: rotary_dim}}
+      - rotary_embedding: {{name: k_rot, dim: head_dim, theta: rope_theta}}
       - linear: {{name: v_proj, from: input, out_features: kv_heads * head_dim, bias: qkv_bias}}
       - unflatten: {{name: v_heads, dim: 2, sizes: [kv_heads, head_dim]}}
       - transpose: {{name: v_t, dim0: 1, dim1: 2}}
@@ -510,7 +510,6 @@ def _llama(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
     factor = cfg.get("partial_rotary_factor", rope.get("partial_rotary_factor", 1.0))
     # transformers 5's Llama, Mistral and Qwen2 rotate the whole head_dim: their default
     # rope (compute_default_rope_parameters) never reads partial_rotary_factor
-    rot_dim = head_dim
     npos = _int(cfg, "max_position_embeddings", _default(cfg, "max_position_embeddings"))
     warnings, notes = [], []
     if factor not in (None, 1, 1.0):
@@ -548,7 +547,6 @@ def _llama(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
         ("num_attention_heads", heads),
         ("num_key_value_heads", kv),
         ("head_dim", head_dim),
-        ("rotary_dim", rot_dim),
         ("rms_norm_eps", _num("rms_norm_eps", cfg.get("rms_norm_eps", 1e-6))),
         ("rope_theta", _num("rope_theta", theta)),
         ("max_position_embeddings", npos),
