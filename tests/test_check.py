@@ -754,3 +754,25 @@ def test_the_caret_sits_under_the_column_after_full_width_characters(tmp_path):
     # each full-width character takes two cells: the caret is under the x
     at = source.index("x}")
     assert len(caret) - 1 == at + 3 and caret.endswith("^")  # 3 cells more than chars
+
+
+def test_weights_may_name_a_model_directory(tmp_path):
+    """`--weights DIR`: the checkpoint save_pretrained writes there (sharded index first,
+    then model.safetensors, then PyTorch's); a directory without one is a usage error."""
+    st = pytest.importorskip("safetensors.numpy")
+    import numpy as np
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("input: [1, 4]\nlayers:\n  - linear: {name: fc, out_features: 2}\n")
+    model = tmp_path / "model"
+    model.mkdir()
+    r = cli_runner().invoke(main, ["check", str(spec), "--weights", str(model)])
+    assert r.exit_code == 2 and "holds no model.safetensors.index.json" in r.output
+    arrays = {"fc.weight": np.zeros((2, 4), np.float32), "fc.bias": np.zeros(2, np.float32)}
+    st.save_file(arrays, str(model / "model.safetensors"))
+    r = cli_runner().invoke(main, ["check", str(spec), "--weights", str(model)])
+    assert r.exit_code == 0, r.output
+    arrays["fc.weight"] = np.zeros((3, 4), np.float32)
+    st.save_file(arrays, str(model / "model.safetensors"))
+    r = cli_runner().invoke(main, ["check", str(spec), "--weights", str(model)])
+    assert r.exit_code == 1 and "model.safetensors" in r.output

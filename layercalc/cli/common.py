@@ -3,6 +3,8 @@ language summary of --help, and diagnostics to stderr."""
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from ..render import FORMATS
@@ -124,7 +126,7 @@ def weights_options(purpose: str):
             help="remove P from the front of the checkpoint's keys (module., model.)",
         )(f)  # fmt: skip
         return click.option(
-            "--weights", type=click.Path(dir_okay=False), multiple=True, metavar="FILE",
+            "--weights", type=click.Path(), multiple=True, metavar="FILE|DIR",
             callback=_one_checkpoint, help=purpose,
         )(f)  # fmt: skip
 
@@ -139,7 +141,32 @@ def _one_checkpoint(ctx, param, value):
             f"given {len(value)} times: one checkpoint per run (a sharded one through "
             "its .index.json, which names every shard)"
         )
+    if value and os.path.isdir(value[0]):  # a downloaded model's directory
+        return _checkpoint_in(value[0])
     return value[0] if value else None
+
+
+# what a model directory's checkpoint is called, in the order it is looked for (Hugging
+# Face's save_pretrained: sharded, then single; safetensors, then PyTorch's pickle)
+CHECKPOINT_NAMES = (
+    "model.safetensors.index.json",
+    "model.safetensors",
+    "pytorch_model.bin.index.json",
+    "pytorch_model.bin",
+)
+
+
+def _checkpoint_in(directory: str) -> str:
+    for name in CHECKPOINT_NAMES:
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            return path
+    from ..text import printable
+
+    raise click.BadParameter(
+        f"the directory {printable(directory)} holds no {', '.join(CHECKPOINT_NAMES)}: "
+        "give the checkpoint file"
+    )
 
 
 def prefixes_need_weights(weights, strip_prefix, add_prefix) -> None:
