@@ -107,6 +107,11 @@ def num(n: int) -> str:
     return f"{n:,}"
 
 
+def counted(n: int, word: str) -> str:
+    """A count and its noun, plural unless one: '1 attention call', '32 attention calls'."""
+    return f"{num(n)} {word}" + ("" if n == 1 else "s")
+
+
 def human_bytes(n: int) -> str:
     """Bytes in binary units, stated as such: 10,543,872 -> '10.06 MiB'."""
     for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):

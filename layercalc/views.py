@@ -12,7 +12,7 @@ from __future__ import annotations
 from .analyses.totals import collapse, error_json, network_json, network_totals, output_json
 from .analyses.totals import rows as layer_rows
 from .table import Column, Row, Spec, Table
-from .units import human_bytes, num
+from .units import counted, human_bytes, num
 
 
 def replace(record, **changes):
@@ -493,20 +493,20 @@ def generation_table(net, g) -> Table:
     win, wcalls = f["sliding_window"], f["windowed_attention_calls"]
     if win and wcalls == calls:
         kv_how = (
-            f"{calls} attention calls · {per} (K+V per token) · "
+            f"{counted(calls, 'attention call')} · {per} (K+V per token) · "
             f"{num(f['kv_cache_window_tokens'])} tokens (window {num(win)}: the last "
             f"{num(win - 1)} kept) · batch {g.batch} · {size} bytes"
         )
     elif win:
         kv_how = (
-            f"{calls - wcalls} attention calls · {per} (K+V per token) · "
-            f"{num(f['kv_cache_tokens'])} tokens + {wcalls} windowed calls at "
+            f"{counted(calls - wcalls, 'attention call')} · {per} (K+V per token) · "
+            f"{num(f['kv_cache_tokens'])} tokens + {counted(wcalls, 'windowed call')} at "
             f"{num(f['kv_cache_window_tokens'])} tokens (window {num(win)}) · "
             f"batch {g.batch} · {size} bytes"
         )
     else:
         kv_how = (
-            f"{calls} attention calls · {per} (K+V per token) · "
+            f"{counted(calls, 'attention call')} · {per} (K+V per token) · "
             f"{num(f['kv_cache_tokens'])} tokens · batch {g.batch} · {size} bytes"
         )
     if f["cross_attention_calls"]:
@@ -596,7 +596,7 @@ def generation_table(net, g) -> Table:
             else f"min(p + 1, {num(win)}) FLOPs at batch {g.batch}."
         ),
         "Weights: only linear layers' weights are quantized, not the layers that make "
-        "the network's outputs (lm_head); embeddings, norms and biases stay at "
+        "the network's outputs (an LM head); embeddings, norms and biases stay at "
         f"{g.dtype}. int8: LLM.int8() (1 byte + float32 scale per row); fp8: e4m3 + "
         f"float32 scale per tensor; int4: AWQ/GPTQ groups of {g.group_size} inputs "
         "(float16 scale + 4-bit zero each, --group-size); nf4: bitsandbytes blocks of "
@@ -608,13 +608,13 @@ def generation_table(net, g) -> Table:
     if win:
         notes.append(
             f"Sliding window {num(win)} ({g.window_from}; --window W changes it, "
-            f"--window 0 removes it) on {wcalls} of {calls} attention calls: each keeps "
+            f"--window 0 removes it) on {wcalls} of {counted(calls, 'attention call')}: "
+            "each keeps "
             f"its last {num(win - 1)} tokens (transformers' DynamicSlidingWindowLayer), "
             f"a new token at position p attends min(p + 1, {num(win)}) keys, and the "
             "prefill counts the (query, key) pairs with key > query - W."
         )
-    for message, _ in g.warnings:
-        notes.append(f"Warning: {message}.")
+    # g.warnings reach standard error as located diagnostics (cli.run), not the notes
     if not f["causal"]:
         notes.append(
             "No attention call is causal (is_causal or a mask): this looks like an "
@@ -622,7 +622,8 @@ def generation_table(net, g) -> Table:
         )
     if f["cross_attention_calls"]:
         notes.append(
-            f"{f['cross_attention_calls']} cross-attention calls (a key length that does "
+            f"{counted(f['cross_attention_calls'], 'cross-attention call')} (a key length "
+            "that does "
             "not follow the tokens): their K and V are cached once at their own length; "
             "per-token figures still count the layers before them (an encoder) in every "
             "step, an upper bound."

@@ -558,3 +558,14 @@ def test_verify_warns_when_a_window_is_exceeded(tmp_path):
     assert "attends 20 keys, beyond the sliding window of 8" in r.stderr
     r = cli_runner().invoke(main, ["verify", str(spec), "--set", "tokens=8"])
     assert r.exit_code == 0 and "window-exceeded" not in r.output
+
+
+def test_a_window_of_one_is_refused_and_counts_are_worded():
+    spec = str(Path(__file__).parent.parent / "specs" / "llama_tiny.yaml")
+    r = cli_runner().invoke(main, ["cost", spec, "--context", "64", "--window", "1"])
+    assert r.exit_code == 2 and "0 (no window) or at least 2" in r.output
+    r = cli_runner(env={"COLUMNS": "200"}).invoke(
+        main, ["cost", spec, "--context", "64", "--set", "num_hidden_layers=1"]
+    )
+    assert r.exit_code == 0, r.output
+    assert "1 attention call ·" in r.output and "1 attention calls" not in r.output

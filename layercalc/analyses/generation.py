@@ -493,7 +493,7 @@ def _windows(net, calls, override) -> tuple[list, str]:
     max_window_layers-th on (0 when unset), in network order; --window W (``override``)
     replaces the window (every causal self-attention call when the spec has none) and
     --window 0 removes it."""
-    spec_w = _var_int(net, WINDOW_VAR, 1)
+    spec_w = _var_int(net, WINDOW_VAR, 2)  # 1 would keep W - 1 = 0 tokens
     first = _var_int(net, WINDOW_FIRST_VAR, 0) or 0
     if override is not None:
         if override == 0:

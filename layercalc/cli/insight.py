@@ -92,6 +92,11 @@ def cost(specs, **values):
             raise click.UsageError(
                 f"--{opt.replace('_', '-')} needs --context N (the tokens in the KV cache)"
             )
+    if values.get("window") == 1:  # transformers keeps W - 1 = 0 tokens: no attention
+        raise click.BadParameter(
+            "1 leaves no token to attend besides the new one: 0 (no window) or at least 2",
+            param_hint="--window",
+        )
     return emit(execute("cost", specs, values))
 
 
