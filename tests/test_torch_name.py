@@ -68,7 +68,8 @@ def test_json_and_verify_save_use_the_path_pytorch_has(tmp_path):
     npz = tmp_path / "w.npz"
     r = cli_runner().invoke(main, ["verify", str(spec), "--save", str(npz)])
     assert r.exit_code == 0, r.output
-    keys = set(np.load(npz).keys())
+    with np.load(npz) as data:
+        keys = set(data.files)
     assert "attention.output.dense.weight" in keys
     assert not any("output_" in k for k in keys)
     # the checkpoint it wrote is this spec's: check --weights finds every key
@@ -163,8 +164,9 @@ def test_export_names_the_modules_as_pytorch_does(tmp_path):
     mod = importlib.util.module_from_spec(mod_spec)
     mod_spec.loader.exec_module(mod)
     model = mod.Tn().eval()
-    arrays = np.load(npz)
-    state = {k: torch.from_numpy(arrays[k]) for k in arrays.files if k not in ("input", "output")}
+    with np.load(npz) as data:
+        arrays = {k: data[k] for k in data.files}
+    state = {k: torch.from_numpy(v) for k, v in arrays.items() if k not in ("input", "output")}
     model.load_state_dict(state, strict=True)
     with torch.no_grad():
         got = model(torch.from_numpy(arrays["input"])).numpy()

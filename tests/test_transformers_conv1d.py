@@ -429,7 +429,8 @@ def test_verify_scales_the_seeded_weight_by_nx_its_fan_in(tmp_path):
     npz = tmp_path / "w.npz"
     r = cli_runner().invoke(main, ["verify", str(spec), "--save", str(npz)])
     assert r.exit_code == 0, r.output
-    w = np.load(npz)["c.weight"]
+    with np.load(npz) as data:
+        w = data["c.weight"]
     assert w.shape == (4, 400)
     bound = (3.0 / 4) ** 0.5
     assert 0.9 * bound < np.abs(w).max() <= bound
