@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 from collections import ChainMap
 from contextlib import contextmanager
+from marshal import dumps as _marshal
 
 from .arith import prod
 from .errors import LayerError, SpecError, SpecErrors, did_you_mean
@@ -69,6 +70,36 @@ def _all_words() -> frozenset:
 MODE_WORDS = _all_words()
 
 
+class ArgNodes:
+    """Where a layer's arguments were written: ``get(arg)`` gives the value node of
+    ``arg`` (``"from"``: the `from` node), None for a default. It reads the entry's own
+    (key, value) node pairs in place, so 100,000 layers hold no dict of nodes each."""
+
+    __slots__ = ("items", "from_node")
+
+    def __init__(self, items=(), from_node: Node | None = None):
+        self.items = items  # (key Scalar, value node) pairs, as the entry wrote them
+        self.from_node = from_node
+
+    def get(self, arg, default=None):
+        if arg == "from":
+            return default if self.from_node is None else self.from_node
+        for k, v in self.items:
+            if k.value == arg:
+                return v
+        return default
+
+    def __contains__(self, arg) -> bool:
+        return self.get(arg) is not None
+
+    def __repr__(self):
+        keys = [k.value for k, _ in self.items] + ["from"] * (self.from_node is not None)
+        return f"ArgNodes({keys})"
+
+
+NO_ARG_NODES = ArgNodes()
+
+
 class Layer:
     """One resolved leaf layer. ``inputs`` names its producers (leaf layer names or
     "input"), ``group`` is the index of its innermost enclosing group, ``params`` and
@@ -111,7 +142,7 @@ class Layer:
         macs: int,
         trainable: bool,
         node: Node,
-        arg_nodes: dict,
+        arg_nodes: ArgNodes,
         group: int | None,
         depth: int,
     ):
@@ -301,6 +332,7 @@ def _enter(src: list) -> list:
     return [_Value(v.ref, v.shape, v) for v in src]
 
 
+MAX_SHARED = 4096  # records (args, shapes, tensors) the builder remembers to share
 MAX_ERRORS = 50  # independent errors per spec; at this many the rest is not checked
 # errors after which going on could cost what the bound prevents: they stop the build
 FATAL = frozenset({"too-many-layers", "too-deep", "too-large"})
@@ -556,9 +588,9 @@ def _parse_entry(node: Node) -> _Entry:
                 node=vnode,
                 hint=f"write `{knode.value}: {{arg: value, ...}}`",
             )
-    for k, v in items:
-        if not _set_meta(e, k.value, v):
-            e.args.append((k, v))
+    args = [(k, v) for k, v in items if not _set_meta(e, k.value, v)]
+    # no meta key among them: the mapping's own list of pairs (layers keep it, see ArgNodes)
+    e.args = items if len(args) == len(items) and type(items) is list else args
     return e
 
 
@@ -748,7 +780,11 @@ class Builder:
         # independent errors so far (SpecError), at most MAX_ERRORS; the top level's first
         self.errors: list = list(spec.pending)
         self._seen_errors: set = set()
-        self.state_shapes: dict = {}  # state_dict key -> shape, of the tensors made so far
+        # state_dict key -> shape, of the tensors of net.layers[:_stated]: filled in when
+        # a `tie` asks, so that a network without one keeps no key per tensor
+        self.state_shapes: dict = {}
+        self._stated = 0
+        self._shared: dict = {}  # a record (args, shapes, tensors) -> its one object
         # full name -> (PyTorch's name of that level, its `torch_name` node)
         self.torch_names: dict = {}
 
@@ -1498,6 +1534,10 @@ class Builder:
                 hint="write e.g. `tie: {weight: transformer.wte.weight}`",
             )
         own = {t.key: t for t in tensors}
+        for earlier in self.net.layers[self._stated :]:
+            for t in earlier.tensors:
+                self.state_shapes[earlier.state_key(t.key)] = tuple(t.shape)
+        self._stated = len(self.net.layers)
         out = []
         for k, v in node.items:
             key = k.value
@@ -2159,7 +2199,6 @@ class Builder:
         as a LayerValue), and the nodes they were written at; the `from` roles (a mapping
         form, or positional) as ``_roles`` for the types that name their inputs."""
         a = {}
-        arg_nodes = {}
         for k, v in e.args:
             arg = lt.arg_map.get(k.value)
             if arg is None:
@@ -2177,7 +2216,6 @@ class Builder:
             scope = e.scope_for(k, names)
             if arg.kind == "layer" and isinstance(v, Scalar) and v.value is None:
                 a[k.value] = None  # YAML null: PyTorch's None, as `none`
-                arg_nodes[k.value] = v
                 continue
             if arg.kind == "layer":
                 value = self._arg_value(v, scope, f"{lt.name}'s {k.value}")
@@ -2195,7 +2233,10 @@ class Builder:
                 a[k.value] = None if value.type_name is None else value
             else:
                 a[k.value] = convert(arg, v, scope)
-            arg_nodes[k.value] = v
+        # every pair of e.args names an argument (an unknown one was refused above)
+        arg_nodes = (
+            ArgNodes(e.args, e.from_node) if e.args or e.from_node is not None else NO_ARG_NODES
+        )
         for k, v in (e.extra or {}).items():  # what the module that holds it passes on
             if k not in lt.arg_map:
                 raise SpecError(
@@ -2205,8 +2246,6 @@ class Builder:
                     node=e.type_node,
                 )
             a[k] = v
-        if e.from_node is not None:
-            arg_nodes["from"] = e.from_node
         roles = getattr(src, "roles", None)
         if roles is not None and not lt.input_roles:
             raise SpecError(
@@ -2258,7 +2297,7 @@ class Builder:
         self,
         lt: LayerType,
         a: dict,
-        arg_nodes: dict,
+        arg_nodes: ArgNodes,
         src,
         full,
         node,
@@ -2286,6 +2325,58 @@ class Builder:
             raise _Cascade()
         self._index_input(lt, src, arg_nodes.get("from") or node)
         self._float_input(lt, src, arg_nodes.get("from") or node)
+        shared = self._shared
+        if len(shared) > MAX_SHARED:  # records all different: keep the table small
+            shared.clear()
+        try:  # the same type, arguments and inputs as an earlier row: its results
+            # (marshal's bytes tell apart what == does not: 1, 1.0, True; 0.0, -0.0)
+            memo = ("leaf", lt, _marshal(tuple(a.items())), *shapes)
+        except ValueError:  # a value marshal cannot write (a layer value)
+            memo = None
+        hit = shared.get(memo) if memo is not None else None
+        if hit is not None:
+            concrete, a, out, named, tensors, macs = hit
+            shapes = shared.get(("shapes", *shapes), shapes)
+        else:
+            concrete, a, out, named, tensors, macs, shapes = self._resolve(
+                lt, a, arg_nodes, shapes, node, type_node, located
+            )
+            if memo is not None:
+                shared[memo] = (concrete, a, out, named, tensors, macs)
+        layer = Layer(
+            name=full,
+            type=concrete,
+            args=a,
+            inputs=[v.ref for v in src],
+            input_shapes=shapes,
+            output=out,
+            tensors=tensors,
+            macs=macs,
+            trainable=trainable,
+            node=node,
+            arg_nodes=arg_nodes,
+            group=parent,
+            depth=depth,
+        )
+        layer.srcs = src
+        layer.key_name = self._torch_path(full)
+        if tie_entry is not None:
+            layer.ties = self._tie(tie_entry, layer, tensors)
+            layer.tensors = [t for t in tensors if t.key not in {k for k, _, _ in layer.ties}]
+            layer.params = sum(t.numel for t in layer.tensors if not t.buffer)
+            layer.buffers = sum(t.numel for t in layer.tensors if t.buffer)
+        if named is not None:
+            layer.named_outputs = tuple((str(n), tuple(s)) for n, s in named)
+        if concrete.integer(a):
+            self.int_refs.add(full)
+        self.net.by_name[full] = ("layer", len(self.net.layers))
+        self.net.layers.append(layer)
+        return _Value(full, layer.output)
+
+    def _resolve(self, lt, a, arg_nodes, shapes, node, type_node, located) -> tuple:
+        """A leaf's concrete type, completed arguments, output, named outputs, tensors,
+        MACs and input shapes, checked against the limits; equal records are one object
+        (100,000 layers repeat a few dozen)."""
         try:
             concrete = lt.pick(shapes)
             for arg in concrete.required_args:
@@ -2326,44 +2417,23 @@ class Builder:
                     f"{self.limits.max_elements:,}",
                     node=located or node,
                 )
-        layer = Layer(
-            name=full,
-            type=concrete,
-            args=a,
-            inputs=[v.ref for v in src],
-            input_shapes=shapes,
-            output=tuple(out),
-            tensors=tensors,
-            macs=macs,
-            trainable=trainable,
-            node=node,
-            arg_nodes=arg_nodes,
-            group=parent,
-            depth=depth,
-        )
-        layer.srcs = src
-        layer.key_name = self._torch_path(full)
-        if tie_entry is not None:
-            layer.ties = self._tie(tie_entry, layer, tensors)
-            layer.tensors = [t for t in tensors if t.key not in {k for k, _, _ in layer.ties}]
-            layer.params = sum(t.numel for t in layer.tensors if not t.buffer)
-            layer.buffers = sum(t.numel for t in layer.tensors if t.buffer)
-        for t in layer.tensors:
-            self.state_shapes[layer.state_key(t.key)] = tuple(t.shape)
-        if named is not None:
-            layer.named_outputs = tuple((str(n), tuple(s)) for n, s in named)
-        if concrete.integer(a):
-            self.int_refs.add(full)
-        self.net.by_name[full] = ("layer", len(self.net.layers))
-        self.net.layers.append(layer)
-        return _Value(full, layer.output)
+        shared = self._shared
+        try:
+            a = shared.setdefault((concrete, _marshal(tuple(a.items()))), a)
+        except ValueError:  # a value marshal cannot write (a layer value): its own
+            pass
+        out = tuple(out)
+        out = shared.setdefault(("out", out), out)
+        tensors = shared.setdefault(("tensors", *tensors), tensors)
+        shapes = shared.setdefault(("shapes", *shapes), shapes)
+        return concrete, a, out, named, tensors, macs, shapes
 
     def build_composite(
         self,
         lt: LayerType,
         e: _Entry,
         a: dict,
-        arg_nodes: dict,
+        arg_nodes: ArgNodes,
         src,
         full,
         parent,

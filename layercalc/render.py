@@ -35,6 +35,8 @@ class Options(NamedTuple):
 def text_of(text, escape=printable) -> str:
     """A cell, title or note as text: Spec parts escaped by ``escape``, the tool's own
     text by printable line by line (its line breaks are the cell's lines)."""
+    if type(text) is str and text.isascii() and text.isprintable():
+        return text  # the tool's own plain text, by far the most: printable(text) is text
     if isinstance(text, tuple):
         return "".join(_own(p, escape) for p in text)
     return _own(text, escape)
@@ -267,26 +269,49 @@ def render_json(payloads: list, as_list: bool = False) -> str:
     nothing raw reaches a terminal.
     """
     enc = _encoder()
+    # the pieces of the whole text, joined once: 100,000 layers make a text of 20 MB,
+    # and every concatenation of it would copy it again
+    out: list = []
     if len(payloads) == 1 and not as_list:
-        return _value(payloads[0], "", enc) + "\n"
-    return "[\n" + ",\n".join("  " + _value(p, "  ", enc) for p in payloads) + "\n]\n"
+        _value(payloads[0], "", enc, out)
+        out.append("\n")
+    else:
+        out.append("[\n")
+        for i, p in enumerate(payloads):
+            out.append(",\n  " if i else "  ")
+            _value(p, "  ", enc, out)
+        out.append("\n]\n")
+    return "".join(out)
 
 
-def _value(obj, pad: str, _encode) -> str:
+def _value(obj, pad: str, _encode, out: list) -> None:
+    """Append the pieces of ``obj``'s text to ``out``."""
     if type(obj) is list and obj and all(type(v) is dict for v in obj):
-        return "[\n" + ",\n".join(pad + "  " + _encode(v) for v in obj) + "\n" + pad + "]"
+        _rows(obj, pad, _encode, out)
+        return
     if type(obj) is not dict:
-        return _encode(obj)
+        out.append(_encode(obj))
+        return
     inner = pad + "  "
-    lines = []
-    for key, value in obj.items():
+    out.append("{\n")
+    for i, (key, value) in enumerate(obj.items()):
+        out.append(f",\n{inner}{_encode(key)}: " if i else f"{inner}{_encode(key)}: ")
         if isinstance(value, list) and value and all(type(v) is dict for v in value):
-            item = pad + "    "
-            text = "[\n" + ",\n".join(item + _encode(v) for v in value) + "\n" + inner + "]"
+            _rows(value, inner, _encode, out)
         else:
-            text = _encode(value)
-        lines.append(f"{inner}{_encode(key)}: {text}")
-    return "{\n" + ",\n".join(lines) + "\n" + pad + "}"
+            out.append(_encode(value))
+    out.append("\n" + pad + "}")
+
+
+def _rows(rows: list, pad: str, _encode, out: list) -> None:
+    """A list of objects: one object per line."""
+    item = ",\n" + pad + "  "
+    out.append("[\n" + pad + "  ")
+    for i, v in enumerate(rows):
+        if i:
+            out.append(item)
+        out.append(_encode(v))
+    out.append("\n" + pad + "]")
 
 
 def _gh(text: str, prop: bool = False) -> str:

@@ -17,6 +17,7 @@ import yaml
 from .errors import SpecError
 
 MAX_DEPTH = 100
+INDEX_FROM = 8  # keys of a mapping searched in order; more get a dict (Mapping)
 MAX_NODES = 1_000_000  # values in one file (spec.Limits scales it with --max-layers)
 _MAX_ABS = 2**63  # as layercalc.expr.MAX_ABS: larger integer literals stay text
 _INF = float("inf")
@@ -65,23 +66,43 @@ class Scalar(Node):
 
 
 class Mapping(Node):
+    """A mapping; ``items`` are its (key Scalar, value node) pairs in order. A mapping of
+    at most INDEX_FROM keys (a layer's arguments, nearly all of them) is searched in
+    order; a larger one keeps a dict as well: 100,000 layers' dicts held 10 MB."""
+
     __slots__ = ("items", "_index")
 
     def __init__(self, line, col):
-        super().__init__(line, col)
+        self.line = line
+        self.col = col
         self.items: list[tuple[Scalar, Node]] = []
-        self._index: dict = {}
+        self._index: dict | None = None
+
+    def _pair(self, key):
+        if self._index is not None:
+            return self._index.get(key)
+        for pair in self.items:
+            if pair[0].value == key:
+                return pair
+        return None
+
+    def _add(self, pair) -> None:
+        self.items.append(pair)
+        if self._index is not None:
+            self._index[pair[0].value] = pair
+        elif len(self.items) > INDEX_FROM:
+            self._index = {p[0].value: p for p in self.items}
 
     def get(self, key, default=None):
-        pair = self._index.get(key)
+        pair = self._pair(key)
         return pair[1] if pair else default
 
     def key_node(self, key):
-        pair = self._index.get(key)
+        pair = self._pair(key)
         return pair[0] if pair else None
 
     def __contains__(self, key):
-        return key in self._index
+        return self._pair(key) is not None
 
     def keys(self):
         return [k.value for k, _ in self.items]
@@ -147,9 +168,22 @@ def decode(data: bytes) -> str:
         ) from None
 
 
+_last_line = (-1, 0)  # the last 0-based line seen, and its 1-based int object
+
+
+def _line(line0: int) -> int:
+    """The 1-based line as an int object shared by the nodes of one line (past 256 each
+    int is an object of its own: 400,000 scalars held 12 MB of line numbers)."""
+    global _last_line
+    last = _last_line  # one tuple, replaced whole: safe if two threads compose
+    if last[0] != line0:
+        last = _last_line = (line0, line0 + 1)
+    return last[1]
+
+
 def _scalar(ev) -> Scalar:
     m = ev.start_mark
-    line, col = m.line + 1, m.column + 1
+    line, col = _line(m.line), m.column + 1
     tag = ev.tag
     if tag is not None and tag not in _STD_TAGS:
         raise SpecError(
@@ -448,7 +482,7 @@ def compose(
                         "`|` keeps line breaks)",
                     )
                 node = (Mapping if cls is E.MappingStartEvent else Sequence)(
-                    m.line + 1, m.column + 1
+                    _line(m.line), m.column + 1
                 )
                 if ev.anchor:
                     anchors[ev.anchor] = node
@@ -496,8 +530,9 @@ def compose(
                     hash(key)
                 except TypeError:  # pragma: no cover
                     key = str(key)
-                if key in parent._index:
-                    first = parent._index[key][0]
+                first = parent._pair(key)
+                if first is not None:
+                    first = first[0]
                     raise SpecError(
                         "duplicate-key",
                         f"duplicate key '{key}' (first at line {first.line})",
@@ -507,9 +542,7 @@ def compose(
                 pending_key[-1] = node
             else:
                 k = pending_key[-1]
-                pair = (k, node)  # one tuple for both: a million-value file stays small
-                parent.items.append(pair)
-                parent._index[k.value] = pair
+                parent._add((k, node))  # one tuple for both: a million values stay small
                 pending_key[-1] = None
     except yaml.YAMLError as exc:
         if _nesting_limit(exc):

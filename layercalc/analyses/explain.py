@@ -391,6 +391,9 @@ def explain(net, name: str | None = None) -> list[Explanation]:
             g = net.groups[i]
             layers = net.layers[g.first : g.last]
     out = []
+    # what the parts read, as a key: a network repeats a few dozen layer records (the
+    # builder shares equal arguments and tensors), and each is worked out once
+    memo: dict = {}
     for layer in layers:
         if layer.shares is not None:  # another call: the module's parameters, counted once
             first = net.layers[layer.shares]
@@ -403,16 +406,37 @@ def explain(net, name: str | None = None) -> list[Explanation]:
                 else "no parameters (another call of the same module)"
             ]
             compare, fig = [], {}
+            shape = _shape(layer)
         else:
-            params = _params(layer)
-            compare, fig = _compare(layer)
+            key = (
+                layer.type,
+                id(layer.args),
+                tuple(layer.input_shapes),
+                layer.output,
+                id(layer.tensors),
+                layer.ties,
+                layer.params,
+                layer.buffers,
+                layer.macs,
+            )
+            hit = memo.get(key)
+            if hit is None or hit[0] is not layer.args or hit[1] is not layer.tensors:
+                hit = memo[key] = (
+                    layer.args,
+                    layer.tensors,
+                    _params(layer),
+                    *_compare(layer),
+                    _shape(layer),
+                )
+            _, _, params, compare, fig, shape = hit
+            params, compare, fig, shape = list(params), list(compare), dict(fig), list(shape)
         out.append(
             Explanation(
                 layer.name,
                 layer.type.name,
                 [list(s) for s in layer.input_shapes],
                 tuple(layer.output),
-                _shape(layer),
+                shape,
                 params,
                 compare,
                 fig,

@@ -152,6 +152,10 @@ def layout(sizes, edges, paths, inputs=(), pads=None) -> Layout:
                     s += w
                     t += w * x[u]
                 want.append(t / s if s else x[v])
+            if len(layer) == 1:  # a rank of one node (a chain of layers): as _isotonic
+                o = 0.0 + seps[r][0]
+                x[layer[0]] = round(want[0] - o + o, 3)
+                continue
             for v, val in zip(layer, _isotonic(want, weights[r], seps[r])):
                 x[v] = val
     lo = min(
@@ -186,6 +190,17 @@ def _frames(n, paths, rank, out, sizes, pads):
             parent[c] = paths[v][k - 1] if k else None
     ext: dict[int, dict[int, list[float]]] = {}  # cluster -> rank -> [lo, hi] padded
     span: dict[int, tuple[int, int]] = {}
+    # each cluster's nodes and children, and the nodes of each rank, found once (a pass
+    # over every node and every cluster for each cluster is quadratic in blocks)
+    members: dict[int, set] = {}
+    by_rank: dict[int, list] = {}
+    for v in range(n):
+        for c in paths[v]:
+            members.setdefault(c, set()).add(v)
+        by_rank.setdefault(rank[v], []).append(v)
+    children: dict[int, list] = {}
+    for k, p in parent.items():
+        children.setdefault(p, []).append(k)
     for c in sorted(parent, reverse=True):
         e: dict[int, list[float]] = {}
         for v in direct.get(c, ()):
@@ -193,7 +208,7 @@ def _frames(n, paths, rank, out, sizes, pads):
             hi = out.across[v] + sizes[v][1] / 2 + pads[c][3]
             cur = e.setdefault(rank[v], [lo, hi])
             cur[0], cur[1] = min(cur[0], lo), max(cur[1], hi)
-        for k in [k for k, p in parent.items() if p == c]:
+        for k in children.get(c, ()):
             m_lo = max(6.0, pads[c][2] - pads[k][2])
             m_hi = max(6.0, pads[c][3] - pads[k][3])
             for r, (lo, hi) in ext[k].items():
@@ -205,13 +220,13 @@ def _frames(n, paths, rank, out, sizes, pads):
                 e[r] = list(e[r - 1])
         lo = min(v[0] for v in e.values())
         hi = max(v[1] for v in e.values())
-        inside = {v for v in range(n) if c in paths[v]}
+        inside = members.get(c, set())
         clear = all(
             v in inside
-            or not first <= rank[v] <= last
             or out.across[v] + sizes[v][1] / 2 <= lo
             or out.across[v] - sizes[v][1] / 2 >= hi
-            for v in range(n)
+            for r in range(first, last + 1)
+            for v in by_rank.get(r, ())
         )
         if clear:
             e = {r: [lo, hi] for r in e}
