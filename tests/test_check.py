@@ -776,3 +776,11 @@ def test_weights_may_name_a_model_directory(tmp_path):
     st.save_file(arrays, str(model / "model.safetensors"))
     r = cli_runner().invoke(main, ["check", str(spec), "--weights", str(model)])
     assert r.exit_code == 1 and "model.safetensors" in r.output
+
+
+def test_standard_input_twice_is_read_once():
+    """`check - -`: the second `-` is the same spec, not an empty file."""
+    text = "input: [1, 4]\nlayers:\n  - linear: {out_features: 2}\n"
+    r = cli_runner().invoke(main, ["check", "-", "-"], input=text)
+    assert r.exit_code == 0, r.output
+    assert r.output.count("ok   <stdin>") == 2

@@ -32,6 +32,9 @@ class Result:
         return self.net is not None and not any(d.severity == "error" for d in self.diagnostics)
 
 
+_STDIN: list = [None, None]  # standard input's bytes and the stream they came from
+
+
 def read_source(path: str) -> bytes:
     """The first MAX_FILE_BYTES + 1 bytes of a spec file (``-``: standard input). Anything
     but a regular file (a named pipe, a device, a socket) is refused before it is opened:
@@ -39,7 +42,9 @@ def read_source(path: str) -> bytes:
     if path == "-":
         if sys.stdin is None:  # `layercalc shape - <&-`
             raise OSError(errno.EBADF, "standard input is closed")
-        return sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        if _STDIN[0] is None or _STDIN[1] is not sys.stdin:  # read once: `check - -`
+            _STDIN[:] = [sys.stdin.buffer.read(MAX_FILE_BYTES + 1), sys.stdin]
+        return _STDIN[0]
     _refuse_special(os.stat(path).st_mode)
     # non-blocking: a file swapped for a named pipe after the stat cannot hang the open
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
