@@ -60,10 +60,6 @@ def _frac(x: Fraction) -> str:
     return f"{float(x):.{len(str(abs(int(x)))) + 4}g}"
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
 def _ranges(values: list[int]) -> str:
     parts = []
     start = prev = None
