@@ -393,20 +393,33 @@ def _shape(v) -> tuple:
 
 
 def _common_prefix_hint(found: list, want: list) -> str | None:
-    """A hint naming --strip-prefix or --add-prefix when one would make the keys meet."""
+    """A hint naming --strip-prefix or --add-prefix when one would make most keys meet
+    (a checkpoint of a model with a head, `model.` before its body's keys, checked
+    against a spec of the body alone, and the other way round)."""
     if not found or not want:
         return None
-    want_set = set(want)
-    firsts = {k.split(".", 1)[0] for k in found if "." in k}
-    if len(firsts) == 1 and all("." in k for k in found):
-        p = f"{next(iter(firsts))}."
-        if sum(k[len(p) :] in want_set for k in found) > len(found) // 2:
-            return f"the file's keys carry the prefix '{p}': give --strip-prefix {p}"
-    firsts = {k.split(".", 1)[0] for k in want if "." in k}
-    if len(firsts) == 1 and all("." in k for k in want):
-        p = f"{next(iter(firsts))}."
-        found_set = set(found)
-        if sum(k[len(p) :] in found_set for k in want) > len(want) // 2:
+    from collections import Counter
+
+    def prefix(keys):
+        firsts = Counter(k.split(".", 1)[0] for k in keys if "." in k)
+        return f"{firsts.most_common(1)[0][0]}." if firsts else None
+
+    want_set, found_set = set(want), set(found)
+    p = prefix(found)
+    if p is not None:
+        met = sum(k[len(p) :] in want_set for k in found if k.startswith(p))
+        if met > len(want) // 2:
+            rest = sum(not k.startswith(p) for k in found)
+            return f"the file's keys carry the prefix '{p}': give --strip-prefix {p}" + (
+                f" ({rest} other key{'s' if rest != 1 else ''} of the file, a head the "
+                "spec lacks, stay unexpected)"
+                if rest
+                else ""
+            )
+    p = prefix(want)
+    if p is not None:
+        met = sum(k[len(p) :] in found_set for k in want if k.startswith(p))
+        if met > len(found) // 2:
             return f"the spec's keys carry the prefix '{p}': give --add-prefix {p}"
     return None
 

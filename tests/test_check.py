@@ -784,3 +784,30 @@ def test_standard_input_twice_is_read_once():
     r = cli_runner().invoke(main, ["check", "-", "-"], input=text)
     assert r.exit_code == 0, r.output
     assert r.output.count("ok   <stdin>") == 2
+
+
+def test_a_checkpoint_with_a_head_and_a_prefix_gets_the_strip_hint(tmp_path):
+    """A *ForCausalLM checkpoint (`model.` + the body, and `lm_head`) against a spec of
+    the body: the hint names --strip-prefix and the head the spec lacks."""
+    import numpy as np
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "input: [1, 4]\nlayers:\n  - linear: {name: a, out_features: 4}\n"
+        "  - linear: {name: b, out_features: 4}\n"
+    )
+    arrays = {
+        f"model.{n}.{t}": np.zeros((4, 4) if t == "weight" else 4, np.float32)
+        for n in "ab"
+        for t in ("weight", "bias")
+    }
+    arrays["lm_head.weight"] = np.zeros((9, 4), np.float32)
+    npz = tmp_path / "w.npz"
+    np.savez(npz, **arrays)
+    r = cli_runner().invoke(main, ["check", str(spec), "--weights", str(npz)])
+    assert r.exit_code == 1
+    assert "give --strip-prefix model. (1 other key of the file" in r.output
+    r = cli_runner().invoke(
+        main, ["check", str(spec), "--weights", str(npz), "--strip-prefix", "model."]
+    )
+    assert r.exit_code == 1 and "tensor 'lm_head.weight' [9, 4] belongs to no layer" in r.output
