@@ -560,12 +560,7 @@ def _llama(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
     prefix = "model"
     if head == "causal_lm":
         pairs.append(("tie_word_embeddings", int(tie)))
-        tail = [
-            "- linear: {name: lm_head, out_features: vocab_size, bias: false,",
-            "           when: tie_word_embeddings, tie: {weight: model.embed_tokens.weight}}",
-            "- linear: {name: lm_head, out_features: vocab_size, bias: false,",
-            "           when: not tie_word_embeddings}",
-        ]
+        tail = _lm_head("model.embed_tokens.weight")
     elif head == "base":
         prefix, tail = None, []
     elif head == "token_cls":
@@ -670,6 +665,17 @@ _GPT2_BODY = [
 ]
 
 
+def _lm_head(tied_to: str) -> list:
+    """The causal-LM head: tied to the token embedding ``tied_to`` when the var
+    tie_word_embeddings is set (parameters() counts it once), its own weight otherwise."""
+    return [
+        "- linear: {name: lm_head, out_features: vocab_size, bias: false,",
+        f"           when: tie_word_embeddings, tie: {{weight: {tied_to}}}}}",
+        "- linear: {name: lm_head, out_features: vocab_size, bias: false,",
+        "           when: not tie_word_embeddings}",
+    ]
+
+
 def _comment(text: str) -> str:
     import textwrap
 
@@ -727,12 +733,7 @@ def _gpt2(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
     }[head]
     if head == "causal_lm":
         pairs.append(("tie_word_embeddings", int(tie)))
-        tail = [
-            "- linear: {name: lm_head, out_features: vocab_size, bias: false,",
-            "           when: tie_word_embeddings, tie: {weight: transformer.wte.weight}}",
-            "- linear: {name: lm_head, out_features: vocab_size, bias: false,",
-            "           when: not tie_word_embeddings}",
-        ]
+        tail = _lm_head("transformer.wte.weight")
     elif head == "base":
         prefix, tail = None, []
     elif head == "token_cls":

@@ -7,6 +7,18 @@ from ..errors import LayerError
 from .base import Arg, LayerType, Tensor, check_inferred
 
 
+def _times(x, weight):
+    """``x @ weight`` over x's last dim. A C-contiguous input of 3 or more dims is one
+    GEMM over every leading position (np.matmul would loop a GEMM per leading index:
+    (L, N, E) inputs ran twice as slow); the reshape is a view."""
+    import numpy as np
+
+    if x.ndim > 2 and x.flags.c_contiguous:
+        flat = np.dot(x.reshape(-1, x.shape[-1]), weight)
+        return flat.reshape(x.shape[:-1] + (weight.shape[1],))
+    return np.matmul(x, weight)
+
+
 class Linear(LayerType):
     name = "linear"
     aliases = ("dense", "fc")
@@ -41,16 +53,7 @@ class Linear(LayerType):
         return rows * a["in_features"] * a["out_features"]
 
     def forward(self, a, xs, w):
-        import numpy as np
-
-        x = xs[0]
-        wt = w["weight"].T
-        if x.ndim > 2 and x.flags.c_contiguous:
-            # one GEMM over every leading position: np.matmul would loop a GEMM per
-            # leading index ((L, N, E) inputs: twice as slow); the reshape is a view
-            y = np.dot(x.reshape(-1, x.shape[-1]), wt).reshape(x.shape[:-1] + (wt.shape[1],))
-        else:
-            y = np.matmul(x, wt)
+        y = _times(xs[0], w["weight"].T)
         if "bias" in w:
             y += w["bias"]
         return y
@@ -112,15 +115,7 @@ class TransformersConv1D(LayerType):
         return a["nx"]  # the weight is stored (nx, nf): in by out
 
     def forward(self, a, xs, w):
-        import numpy as np
-
-        x = xs[0]
-        weight = w["weight"]  # (nx, nf): x @ weight, no transpose
-        if x.ndim > 2 and x.flags.c_contiguous:
-            # one GEMM over every leading position, as Linear.forward (the reshape is a view)
-            y = np.dot(x.reshape(-1, x.shape[-1]), weight).reshape(x.shape[:-1] + (a["nf"],))
-        else:
-            y = np.matmul(x, weight)
+        y = _times(xs[0], w["weight"])  # (nx, nf): x @ weight, no transpose
         y += w["bias"]
         return y
 
