@@ -255,3 +255,13 @@ def test_a_set_without_a_value_is_a_usage_error(option):
     args = ("diff", spec, spec) if option == "--new-set" else ("shape", spec)
     r = run(*args, option, "width=")
     assert r.exit_code == 2 and "width= gives no value (e.g. width=64)" in r.output
+
+
+def test_help_lists_each_command_with_its_first_sentence_whole():
+    """click cut the summaries with "..." at 80 columns; they wrap instead."""
+    for args in (["--help"], ["import", "--help"]):
+        r = cli_runner(env={"COLUMNS": "80"}).invoke(main, args)
+        assert r.exit_code == 0
+        commands = r.output.split("Commands:", 1)[1].split("\n\n", 1)[0]
+        assert not [x for x in commands.splitlines() if x.rstrip().endswith("...")]
+        assert max(map(len, r.output.splitlines())) <= 80

@@ -7,7 +7,7 @@ import sys
 import click
 
 from .. import __version__
-from .common import LANGUAGE_HELP
+from .common import LANGUAGE_HELP, format_commands
 
 # command name -> module of layercalc.cli holding it (in its COMMANDS tuple). Only the
 # module of the command being run is imported, so a command never pays for numpy, rich
@@ -81,6 +81,9 @@ class Group(click.Group):
         if isinstance(status, int) and not isinstance(status, bool):
             ctx.exit(status)
         return status
+
+    def format_commands(self, ctx, formatter):
+        format_commands(self, ctx, formatter)
 
     def format_epilog(self, ctx, formatter):
         from click.formatting import wrap_text

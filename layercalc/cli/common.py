@@ -36,7 +36,9 @@ ceil round, comparisons, and/or/not, A if C else B. Meta keys on any entry: name
 (name or list; `input` is the list's input; dotted paths reach into groups), repeat (N
 times, or {times: N, as: j, chain: OUTPUT}; unnamed copies continue the list's
 numbering, named ones are NAME.0 ...), when (keep the entry when non-zero), trainable:
-false; names may hold {expressions}; in_shape(i) and input_shape(i) read shapes.
+false, tie: {weight: KEY} (one tensor under two state_dict keys), torch_name (the
+module's PyTorch name where the language reserves it: output); names may hold
+{expressions}; in_shape(i) and input_shape(i) read shapes.
 `- share: NAME` calls an earlier module again. Blocks take args (layer-valued too: act:
 relu, norm: none), inputs: [...], outputs: [...], and may use themselves under `when`.
 input: may map names to shapes. Merges: add, mul (broadcast, or one input and other:
@@ -204,3 +206,16 @@ def echo_diagnostics(results, err=True):
     for r in results:
         for d in r.diagnostics:
             click.echo(format_diagnostic(d), err=err)
+
+
+def format_commands(group, ctx, formatter) -> None:
+    """A group's commands, each with its first sentence whole and wrapped under itself
+    (click cuts it with "..." to fit one line)."""
+    rows = []
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        if cmd is not None and not cmd.hidden:
+            rows.append((name, cmd.get_short_help_str(limit=200)))
+    if rows:
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)

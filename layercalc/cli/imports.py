@@ -24,6 +24,11 @@ SPEC_OUTPUT = click.option(
 
 
 class _Sources(click.Group):
+    def format_commands(self, ctx, formatter):
+        from .common import format_commands
+
+        format_commands(self, ctx, formatter)
+
     def list_commands(self, ctx):
         return [n for n, m in SOURCES.items() if _exists(m)]
 
