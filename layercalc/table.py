@@ -60,7 +60,8 @@ class Table:
     """A view's table. (A plain slotted class, not a dataclass: ``dataclasses`` imports
     ``inspect`` and ``ast``, ~20 ms of every start-up.)
 
-    title, caption (the file a table is about), columns, rows, footer (the totals row),
+    title, caption (the file a table is about), columns and rows (each may be a function
+    making it: called only when a renderer reads it), footer (the totals row),
     notes (lines under the table), status ("passed" or "failed": the notes' colour),
     payload (the JSON value, SPEC.md section 7 for shape and params, or a function
     making it: computed only when the JSON renderer asks), records (CSV: header, rows of
@@ -72,11 +73,29 @@ class Table:
     this its summary), annotations ((file, line or None, message[, level]), level
     "error" or, by default, a notice)."""
 
-    __slots__ = (
+    FIELDS = (
         "title",
         "caption",
         "columns",
         "rows",
+        "footer",
+        "notes",
+        "status",
+        "payload",
+        "records",
+        "sections",
+        "tree",
+        "limit",
+        "error",
+        "lead",
+        "details",
+        "annotations",
+    )
+    __slots__ = (
+        "title",
+        "caption",
+        "_columns",
+        "_rows",
         "footer",
         "notes",
         "status",
@@ -112,8 +131,8 @@ class Table:
     ):
         self.title = title
         self.caption = caption
-        self.columns = [] if columns is None else columns
-        self.rows = [] if rows is None else rows
+        self._columns = [] if columns is None else columns
+        self._rows = [] if rows is None else rows
         self.footer = footer
         self.notes = [] if notes is None else notes
         self.status = status
@@ -127,8 +146,31 @@ class Table:
         self.details = details
         self.annotations = [] if annotations is None else annotations
 
+    @property
+    def columns(self) -> list:
+        """The columns; given as a function, made when a renderer first asks."""
+        if callable(self._columns):
+            self._columns = self._columns()
+        return self._columns
+
+    @columns.setter
+    def columns(self, value) -> None:
+        self._columns = value
+
+    @property
+    def rows(self) -> list:
+        """The rows; given as a function, made when a renderer first asks (JSON never
+        does: 100,000 layers' rows were 73 MB that `shape --format json` threw away)."""
+        if callable(self._rows):
+            self._rows = self._rows()
+        return self._rows
+
+    @rows.setter
+    def rows(self, value) -> None:
+        self._rows = value
+
     def _fields(self) -> tuple:
-        return tuple(getattr(self, k) for k in self.__slots__)
+        return tuple(getattr(self, k) for k in self.FIELDS)
 
     def __eq__(self, other):
         if other.__class__ is not self.__class__:
@@ -138,5 +180,5 @@ class Table:
     __hash__ = None
 
     def __repr__(self):
-        inner = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
+        inner = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.FIELDS)
         return f"Table({inner})"

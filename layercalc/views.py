@@ -123,7 +123,44 @@ PARAMS_COLUMNS = (
 
 def network_table(net, view: str, depth: int | None = None) -> Table:
     """`shape` or `params` (``view``): one row per layer, group headers, collapsed groups
-    at ``depth``; the JSON payload is SPEC.md section 7's network object."""
+    at ``depth``; the JSON payload is SPEC.md section 7's network object. Columns, rows
+    and records are made when a renderer asks (JSON reads none of them)."""
+    made: list = []
+
+    def part(i: int):
+        if not made:
+            made.extend(_network_rows(net, view, depth))
+        return made[i]
+
+    footer = None
+    if view == "params":
+        t = network_totals(net)
+        footer = (
+            "Total",
+            "",
+            num(t["weights"]),
+            num(t["bias"]),
+            num(t["params"]),
+            num(t["trainable"]),
+            num(t["buffers"]),
+            "100%",
+        )
+    file = Spec(net.spec.file)
+    return Table(
+        title=Spec(net.name),
+        caption=file,
+        columns=lambda: part(0),
+        rows=lambda: part(1),
+        footer=footer,
+        notes=summary(net, view),
+        payload=lambda: network_json(net),
+        records=lambda: part(2),
+        tree=True,
+    )
+
+
+def _network_rows(net, view: str, depth: int | None) -> tuple:
+    """network_table's columns, rows and CSV records (header, rows)."""
     every = layer_rows(net, depth)
     previous, last = {}, next(iter(net.spec.input_refs()))
     for layer in net.layers:
@@ -143,7 +180,6 @@ def network_table(net, view: str, depth: int | None = None) -> Table:
             cells += [inputs, _output_cell(r)]
             rows.append(Row(tuple(cells), r.level, r.kind))
             records.append([file, r.kind, r.level] + [_flat(c) for c in cells])
-        footer = None
     else:
         columns = list(PARAMS_COLUMNS)
         for r in every:
@@ -175,31 +211,10 @@ def network_table(net, view: str, depth: int | None = None) -> Table:
                     r.macs,
                 ]
             )
-        t = network_totals(net)
-        footer = (
-            "Total",
-            "",
-            num(t["weights"]),
-            num(t["bias"]),
-            num(t["params"]),
-            num(t["trainable"]),
-            num(t["buffers"]),
-            "100%",
-        )
     header = ["file", "kind", "depth"] + [c.header.lower() for c in columns]
     if view == "params":
         header.append("macs")
-    return Table(
-        title=Spec(net.name),
-        caption=file,
-        columns=columns,
-        rows=rows,
-        footer=footer,
-        notes=summary(net, view),
-        payload=lambda: network_json(net),
-        records=(header, records),
-        tree=True,
-    )
+    return columns, rows, (header, records)
 
 
 # -- cost -------------------------------------------------------------------------------
