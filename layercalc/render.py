@@ -8,6 +8,9 @@ to colour a terminal table; the JSON path needs nothing but the standard library
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import chain
+
 from typing import NamedTuple
 
 from .table import Spec, Table, plain
@@ -285,7 +288,9 @@ def render_json(payloads: list, as_list: bool = False) -> str:
 
 
 def _value(obj, pad: str, _encode, out: list) -> None:
-    """Append the pieces of ``obj``'s text to ``out``."""
+    """Append the pieces of ``obj``'s text to ``out``. An iterator (a streamed list of
+    objects, totals.network_json's ``layers``) is written as such a list, one object
+    made and written at a time."""
     if type(obj) is list and obj and all(type(v) is dict for v in obj):
         _rows(obj, pad, _encode, out)
         return
@@ -296,22 +301,33 @@ def _value(obj, pad: str, _encode, out: list) -> None:
     out.append("{\n")
     for i, (key, value) in enumerate(obj.items()):
         out.append(f",\n{inner}{_encode(key)}: " if i else f"{inner}{_encode(key)}: ")
-        if isinstance(value, list) and value and all(type(v) is dict for v in value):
+        if isinstance(value, Iterator):
+            first = next(value, None)
+            if first is None:
+                out.append("[]")
+            else:
+                _rows(chain((first,), value), inner, _encode, out)
+        elif isinstance(value, list) and value and all(type(v) is dict for v in value):
             _rows(value, inner, _encode, out)
         else:
             out.append(_encode(value))
     out.append("\n" + pad + "}")
 
 
-def _rows(rows: list, pad: str, _encode, out: list) -> None:
-    """A list of objects: one object per line."""
+def _rows(rows, pad: str, _encode, out: list) -> None:
+    """A list of objects: one object per line. Lines are joined 1,024 at a time, so a
+    list of 100,000 holds a hundred strings till the end rather than 200,000."""
     item = ",\n" + pad + "  "
-    out.append("[\n" + pad + "  ")
+    buf = ["[\n" + pad + "  "]
     for i, v in enumerate(rows):
         if i:
-            out.append(item)
-        out.append(_encode(v))
-    out.append("\n" + pad + "]")
+            buf.append(item)
+        buf.append(_encode(v))
+        if len(buf) >= 2048:
+            out.append("".join(buf))
+            buf.clear()
+    buf.append("\n" + pad + "]")
+    out.append("".join(buf))
 
 
 def _gh(text: str, prop: bool = False) -> str:

@@ -153,7 +153,7 @@ def network_table(net, view: str, depth: int | None = None) -> Table:
         rows=lambda: part(1),
         footer=footer,
         notes=summary(net, view),
-        payload=lambda: network_json(net),
+        payload=lambda: network_json(net, stream=True),
         records=lambda: part(2),
         tree=True,
     )

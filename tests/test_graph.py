@@ -234,3 +234,20 @@ def test_the_collector_is_left_as_it_was_found(enabled, text):
             assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_streamed_json_layers_write_the_same_text():
+    """`shape --format json` makes each layer's object as it writes it (100,000 layers'
+    objects are never held at once): the text is the list form's, byte for byte."""
+    from pathlib import Path
+
+    from layercalc.analyses.loading import analyse
+    from layercalc.analyses.totals import network_json
+    from layercalc.render import render_json
+
+    for spec in ("dcgan_generator.yaml", "resnet18.yaml"):
+        net = analyse(str(Path(__file__).parent.parent / "specs" / spec)).net
+        whole = render_json([network_json(net)])
+        assert render_json([network_json(net, stream=True)]) == whole
+        two = [network_json(net, stream=True), network_json(net, stream=True)]
+        assert render_json(two, True) == render_json([network_json(net)] * 2, True)

@@ -31,9 +31,15 @@ def output_json(net: Network):
     return {k: list(v) for k, v in net.outputs.items()}
 
 
-def network_json(net: Network) -> dict:
+def network_json(net: Network, stream: bool = False) -> dict:
+    """SPEC.md section 7's network object. ``stream``: its ``layers`` an iterator making
+    each layer's object as the renderer writes it (render.render_json takes either), so
+    100,000 layers' objects are never held at once."""
     with gc_paused():
-        return _network_json(net)
+        out = _network_json(net)
+    if not stream:
+        out["layers"] = list(out["layers"])
+    return out
 
 
 def network_totals(net: Network) -> dict:
@@ -60,7 +66,19 @@ def network_totals(net: Network) -> dict:
 
 
 def _network_json(net: Network) -> dict:
-    layers = []
+    return {
+        "file": net.spec.file,
+        "name": net.spec.name,
+        "dtype": net.spec.dtype,
+        "input": net.spec.input_json(),
+        "output": output_json(net),
+        "layers": _layer_objects(net),
+        "totals": network_totals(net),
+    }
+
+
+def _layer_objects(net: Network):
+    """Each layer's JSON object, in order."""
     # equal shapes and arguments are one object each in the payload, as in the layers
     # (graph.Builder shares them): 100,000 layers' own copies held 30 MB
     shapes: dict = {}
@@ -82,39 +100,29 @@ def _network_json(net: Network) -> dict:
                 layer.type,
                 layer.type.summary(layer.args),
             )
-        layers.append(
-            {
-                "name": layer.name,
-                "type": layer.type.name,
-                "input": input_json,
-                "output": out_json,
-                "params": layer.params,
-                "trainable": layer.trainable_params,
-                "buffers": layer.buffers,
-                "macs": layer.macs,
-                "from": list(layer.inputs),
-                "weights": w,
-                "bias": b,
-                "args": hit[2],
-            }
-        )
+        obj = {
+            "name": layer.name,
+            "type": layer.type.name,
+            "input": input_json,
+            "output": out_json,
+            "params": layer.params,
+            "trainable": layer.trainable_params,
+            "buffers": layer.buffers,
+            "macs": layer.macs,
+            "from": list(layer.inputs),
+            "weights": w,
+            "bias": b,
+            "args": hit[2],
+        }
         if layer.call != 1:  # another call of a shared module (SPEC.md section 11)
-            layers[-1]["call"] = layer.call
+            obj["call"] = layer.call
         if layer.key_name is not None:  # renamed by `torch_name`: its path in PyTorch
-            layers[-1]["torch_path"] = layer.key_name
+            obj["torch_path"] = layer.key_name
         if layer.ties:  # tied tensors: this layer's key -> the tensor it is (counted there)
-            layers[-1]["tied"] = {k: target for k, target, _ in layer.ties}
+            obj["tied"] = {k: target for k, target, _ in layer.ties}
         if layer.named_outputs is not None:  # a type with several outputs: each by name
-            layers[-1]["outputs"] = {n: list(s) for n, s in layer.named_outputs}
-    return {
-        "file": net.spec.file,
-        "name": net.spec.name,
-        "dtype": net.spec.dtype,
-        "input": net.spec.input_json(),
-        "output": output_json(net),
-        "layers": layers,
-        "totals": network_totals(net),
-    }
+            obj["outputs"] = {n: list(s) for n, s in layer.named_outputs}
+        yield obj
 
 
 def error_json(file: str, diagnostics) -> dict:
