@@ -91,24 +91,8 @@ class Table:
         "details",
         "annotations",
     )
-    __slots__ = (
-        "title",
-        "caption",
-        "_columns",
-        "_rows",
-        "footer",
-        "notes",
-        "status",
-        "payload",
-        "records",
-        "sections",
-        "tree",
-        "limit",
-        "error",
-        "lead",
-        "details",
-        "annotations",
-    )
+    # rows and columns may be functions (see the properties below): stored under _NAME
+    __slots__ = tuple(f"_{f}" if f in ("columns", "rows") else f for f in FIELDS)
 
     def __init__(
         self,

@@ -58,9 +58,6 @@ class Linear(LayerType):
             y += w["bias"]
         return y
 
-    def workspace(self, a, shapes, out):
-        return prod(out)
-
     def window(self, a, shapes, out):
         return None  # every output sees the whole input
 
@@ -118,9 +115,6 @@ class TransformersConv1D(LayerType):
         y = _times(xs[0], w["weight"])  # (nx, nf): x @ weight, no transpose
         y += w["bias"]
         return y
-
-    def workspace(self, a, shapes, out):
-        return prod(out)
 
     def window(self, a, shapes, out):
         return None  # every output sees the whole input
