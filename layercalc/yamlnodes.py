@@ -1,8 +1,10 @@
 """YAML text -> located nodes, safely: no code, no alias expansion, bounded depth.
 
 Composes from the libyaml event stream (fast) with our own loop (no recursion, so
-deep nesting cannot crash the process), keeps 1-based line:col on every node,
-rejects duplicate keys, and lets each anchor be used by at most one alias, so a
+deep nesting cannot crash the process) or, for the plain block and one-line flow YAML
+that big specs are written in, straight from the lines (four times faster; anything
+else goes to the event loop: see ``_compose_lines``). Keeps 1-based line:col on every
+node, rejects duplicate keys, and lets each anchor be used by at most one alias, so a
 "billion laughs" file is refused at its second alias instead of being expanded.
 Aliases count toward the depth limit where they are inserted, and an alias to a
 collection that contains it (a cycle) is refused. Integer literals beyond 2**63 and
@@ -11,6 +13,10 @@ reports them as a located error instead of computing with them.
 """
 
 from __future__ import annotations
+
+import functools
+import itertools
+import re
 
 import yaml
 
@@ -202,10 +208,8 @@ def _scalar(ev) -> Scalar:
     else:
         key = (tag, ev.value)
     value = _RESOLVED.get(key, _MISSING)
-    if value is _MISSING:  # specs repeat the same few scalars thousands of times
-        value = _resolve_value(tag, ev)
-        if len(_RESOLVED) < 20_000:
-            _RESOLVED[key] = value
+    if value is _MISSING:
+        value = _resolved(key, tag, ev.value)
     return Scalar(value, line, col, plain=ev.style is None)
 
 
@@ -213,9 +217,18 @@ _RESOLVED: dict = {}
 _MISSING = object()
 
 
-def _resolve_value(tag, ev):
+def _resolved(key, tag, text: str):
+    """The value of scalar ``text`` (``tag`` None: plain), remembered under ``key``: specs
+    repeat the same few scalars thousands of times."""
+    value = _resolve_value(tag, text)
+    if len(_RESOLVED) < 20_000:
+        _RESOLVED[key] = value
+    return value
+
+
+def _resolve_value(tag, text: str):
     """The Python value of a plain or standard-tagged scalar (YAML 1.1 core schema)."""
-    value = ev.value
+    value = text
     if tag is None:
         # fast paths, exactly as the resolver decides: no implicit resolver starts with
         # this character (names, words), or a decimal integer without a leading zero
@@ -231,17 +244,17 @@ def _resolve_value(tag, ev):
         tag = _resolver.resolve(yaml.ScalarNode, value, (True, False))
     if tag == "tag:yaml.org,2002:int":
         try:
-            value = _constructor.construct_yaml_int(yaml.ScalarNode(tag, ev.value))
+            value = _constructor.construct_yaml_int(yaml.ScalarNode(tag, text))
         except ValueError:  # beyond Python's 4300-digit conversion limit
-            value = ev.value
+            value = text
         if isinstance(value, int) and abs(value) > _MAX_ABS:
-            value = ev.value  # kept as text: a number context then reports it too large
+            value = text  # kept as text: a number context then reports it too large
     elif tag == "tag:yaml.org,2002:float":
-        value = _constructor.construct_yaml_float(yaml.ScalarNode(tag, ev.value))
+        value = _constructor.construct_yaml_float(yaml.ScalarNode(tag, text))
         if value != value or value in (_INF, -_INF):
-            value = ev.value  # .inf, .nan, 1e999: kept as text, never a number
+            value = text  # .inf, .nan, 1e999: kept as text, never a number
     elif tag == "tag:yaml.org,2002:bool":
-        value = _constructor.construct_yaml_bool(yaml.ScalarNode(tag, ev.value))
+        value = _constructor.construct_yaml_bool(yaml.ScalarNode(tag, text))
     elif tag == "tag:yaml.org,2002:null":
         value = None
     return value
@@ -364,6 +377,367 @@ def _over_budget(ev, max_nodes: int) -> SpecError:
     )
 
 
+# -- the fast path ---------------------------------------------------------------------
+#
+# Big specs are written in a small part of YAML: block mappings and sequences with plain
+# keys, and one-line flow collections of plain scalars. ``_compose_lines`` composes that
+# part straight from the lines, about four times faster than the libyaml event loop
+# (which spends most of its time making an event object per value). It is deliberately
+# narrow: on anything it is not certain about (quotes, anchors, tags, block scalars,
+# multi-line values, a trailing comma, a missing value, an error of any kind, a limit
+# reached) it gives up on the whole document and the event loop composes it, so the
+# event loop alone decides what is refused and where. tests/test_yamlnodes_fast.py
+# compares both on every spec and on generated near-misses.
+
+
+class _GiveUp(Exception):
+    """The text leaves the fast path's subset: compose it from libyaml's events."""
+
+
+# below this many characters libyaml is as fast: the lines rarely repeat, and a spec
+# that gives up would pay for the lines read before it did
+_LINES_FROM = 16_384
+_MAX_LINE = 1000  # libyaml refuses a simple key beyond 1,024 characters
+_KINDS_KEPT = 4096  # distinct lines remembered (memory stays small if all differ)
+_MAX_FLOW_DEPTH = 16  # nesting within one line's flow collection (recursion is bounded)
+_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\n"
+# a plain scalar's first character: none of YAML's indicators, and `-` only as a sign
+_PLAIN_START = re.compile(r"[A-Za-z0-9_.~/$+(]|-[A-Za-z0-9_.]")
+# a block key: a plain scalar without `:` followed by `:` and a space or the line's end
+_BLOCK_KEY = re.compile(r"((?:[A-Za-z0-9_.~/$+(]|-[A-Za-z0-9_.])[^:]*):(?: +|$)")
+_FLOW_TOKEN = re.compile(r" *(?:([\[\]{},]|:(?= ))|([^ ,\[\]{}:][^,\[\]{}:]*))")
+# the common flow collections, of plain scalars only, each matched whole by one pattern
+_FLOW_SCALAR = r"[^ ,\[\]{}:][^,\[\]{}:]*"
+_FLAT_MAP = re.compile(
+    rf"{{ *(?:{_FLOW_SCALAR}: +{_FLOW_SCALAR}(?:, *{_FLOW_SCALAR}: +{_FLOW_SCALAR})*)?}}"
+)
+_FLAT_SEQ = re.compile(rf"\[ *(?:{_FLOW_SCALAR}(?:, *{_FLOW_SCALAR})*)?\]")
+_FLAT_PAIR = re.compile(rf"({_FLOW_SCALAR}): +({_FLOW_SCALAR})")
+_FLAT_ITEM = re.compile(_FLOW_SCALAR)
+# template kinds: (_SCALAR, value, col), (_MAP, col, ((key template, template), ...)),
+# (_SEQ, col, (template, ...)), and the same of scalars alone, flat (the common case):
+# (_SCALAR_MAP, col, ((key, key col, value, col), ...)), (_SCALAR_SEQ, col, ((value,
+# col), ...))
+_SCALAR, _MAP, _SEQ, _SCALAR_MAP, _SCALAR_SEQ = range(5)
+_BLANK, _KEY, _ITEM, _ITEM_KEY = 0, 1, 2, 3  # line kinds
+
+
+@functools.cache
+def _plain_flag(loader) -> bool:
+    """The ``plain`` flag :func:`_scalar` gives a plain scalar read by ``loader``: PyYAML
+    reports a plain scalar's style as None, libyaml as ''."""
+    reader = loader("a")
+    try:
+        while True:
+            ev = reader.get_event()
+            if isinstance(ev, yaml.events.ScalarEvent):
+                return _scalar(ev).plain
+    finally:
+        getattr(reader, "dispose", lambda: None)()
+
+
+def _plain(text: str, col: int) -> tuple:
+    """The template of plain scalar ``text`` at 1-based ``col`` in block context."""
+    if not _PLAIN_START.match(text) or ": " in text or text.endswith(":"):
+        raise _GiveUp
+    value = _RESOLVED.get(text, _MISSING)
+    if value is _MISSING:
+        value = _resolved(text, None, text)
+    return (_SCALAR, value, col)
+
+
+def _flow(s: str, i: int) -> tuple:
+    """The template of the flow collection from ``s[i]`` to the line's end, its number
+    of values and its depth. Keys are plain scalars, each followed by `: ` and a value;
+    no trailing comma."""
+    stack: list = []  # open collections: [kind, col, children, expecting, key, keys]
+    count = depth = 0
+    while True:
+        m = _FLOW_TOKEN.match(s, i)
+        if m is None:
+            raise _GiveUp
+        i = m.end()
+        tok = m.group(1)
+        top = stack[-1] if stack else None
+        if tok is None or tok in "[{":  # a key or a value
+            if top is not None:
+                expecting = top[3]
+                if top[0] == _MAP and expecting in ("open", "key"):
+                    if tok is not None:
+                        raise _GiveUp  # a collection as a key
+                    key = _plain(m.group(2).rstrip(" "), m.start(2) + 1)
+                    if key[1] in top[5]:
+                        raise _GiveUp  # a duplicate key: the event loop reports it
+                    top[5].add(key[1])
+                    top[3], top[4] = ":", key
+                    count += 1
+                    continue
+                if expecting != "value" and not (top[0] == _SEQ and expecting == "open"):
+                    raise _GiveUp
+            count += 1
+            if tok is not None:
+                stack.append([_MAP if tok == "{" else _SEQ, i, [], "open", None, set()])
+                depth = max(depth, len(stack))
+                if depth > _MAX_FLOW_DEPTH:
+                    raise _GiveUp
+                continue
+            node = _plain(m.group(2).rstrip(" "), m.start(2) + 1)
+        elif tok == ":":
+            if top is None or top[3] != ":":
+                raise _GiveUp
+            top[3] = "value"
+            continue
+        elif tok == ",":
+            if top is None or top[3] != "next":
+                raise _GiveUp
+            top[3] = "key" if top[0] == _MAP else "value"
+            continue
+        else:  # a closing bracket
+            if top is None or tok != ("}" if top[0] == _MAP else "]"):
+                raise _GiveUp
+            if top[3] not in ("open", "next"):
+                raise _GiveUp  # a trailing comma, or a key without its value
+            stack.pop()
+            node = _collection(top[0], top[1], top[2])
+        # a finished value: into its collection, or the end of the line
+        if not stack:
+            if i != len(s):
+                raise _GiveUp
+            return node, count, depth
+        top = stack[-1]
+        top[2].append((top[4], node) if top[0] == _MAP else node)
+        top[3] = "next"
+
+
+def _collection(kind: int, col: int, children: list) -> tuple:
+    """The template of a flow collection of ``children`` templates."""
+    if kind == _MAP:
+        if all(v[0] == _SCALAR for _, v in children):
+            return (_SCALAR_MAP, col, tuple((k[1], k[2], v[1], v[2]) for k, v in children))
+    elif all(v[0] == _SCALAR for v in children):
+        return (_SCALAR_SEQ, col, tuple((v[1], v[2]) for v in children))
+    return (kind, col, tuple(children))
+
+
+def _flat(s: str, i: int):
+    """:func:`_flow` for a collection of plain scalars, or None: one pattern instead of
+    a token at a time, which was most of the cost of a line that does not repeat."""
+    if s[i] == "{":
+        if _FLAT_MAP.fullmatch(s, i) is None:
+            return None
+        pairs = []
+        for m in _FLAT_PAIR.finditer(s, i + 1):
+            key = _plain(m.group(1).rstrip(" "), m.start(1) + 1)
+            value = _plain(m.group(2).rstrip(" "), m.start(2) + 1)
+            pairs.append((key[1], key[2], value[1], value[2]))
+        if len({p[0] for p in pairs}) != len(pairs):
+            raise _GiveUp  # a duplicate key: the event loop reports it
+        return (_SCALAR_MAP, i + 1, tuple(pairs)), 1 + 2 * len(pairs), 1
+    if _FLAT_SEQ.fullmatch(s, i) is None:
+        return None
+    items = []
+    for m in _FLAT_ITEM.finditer(s, i + 1):
+        value = _plain(m.group().rstrip(" "), m.start() + 1)
+        items.append((value[1], value[2]))
+    return (_SCALAR_SEQ, i + 1, tuple(items)), 1 + len(items), 1
+
+
+def _value(s: str, i: int) -> tuple:
+    """The template of the value from ``s[i]`` to the line's end, its number of values
+    and its depth in collections."""
+    if s[i] in "[{":
+        return _flat(s, i) or _flow(s, i)
+    return _plain(s[i:], i + 1), 1, 0
+
+
+def _line_kind(s: str) -> tuple:
+    """What one line holds, as a tuple the composer reads (kind first)."""
+    if len(s) > _MAX_LINE:
+        raise _GiveUp
+    hash_at = s.find("#")
+    if hash_at >= 0:
+        if hash_at and s[hash_at - 1] != " ":
+            raise _GiveUp  # `#` inside a value
+        s = s[:hash_at]
+    s = s.rstrip(" ")
+    if not s:
+        return (_BLANK,)
+    at = len(s) - len(s.lstrip(" "))
+    if at == 0 and s.startswith(("---", "...")):
+        raise _GiveUp  # a document marker
+    kind = _KEY
+    if s[at] == "-" and (len(s) == at + 1 or s[at + 1] == " "):
+        i = len(s) - len(s[at + 1 :].lstrip(" "))
+        if i == len(s):
+            raise _GiveUp  # `-` alone: a nested block or an empty entry
+        key = _BLOCK_KEY.match(s, i)
+        if key is None:
+            return (_ITEM, at) + _value(s, i)
+        kind, start = _ITEM_KEY, i
+    else:
+        key = _BLOCK_KEY.match(s, at)
+        if key is None:
+            raise _GiveUp
+        start = at
+    text = key.group(1)
+    if text.endswith(" "):
+        raise _GiveUp
+    key_tpl = _plain(text, start + 1)
+    if key.end() == len(s):
+        value = None, 0, 0  # its value is the nested block below
+    else:
+        value = _value(s, key.end())
+    return (kind, at, start + 1, key_tpl[1]) + value
+
+
+def _build(tpl: tuple, line: int, plain: bool):
+    """A fresh node for template ``tpl`` on ``line`` (recursion bounded by
+    _MAX_FLOW_DEPTH)."""
+    kind = tpl[0]
+    if kind == _SCALAR_MAP:
+        node = Mapping(line, tpl[1])
+        node.items = items = [
+            (Scalar(k, line, kc, plain), Scalar(v, line, vc, plain)) for k, kc, v, vc in tpl[2]
+        ]
+    elif kind == _MAP:
+        node = Mapping(line, tpl[1])
+        node.items = items = [
+            (Scalar(k[1], line, k[2], plain), _build(v, line, plain)) for k, v in tpl[2]
+        ]
+    elif kind == _SCALAR:
+        return Scalar(tpl[1], line, tpl[2], plain)
+    elif kind == _SCALAR_SEQ:
+        node = Sequence(line, tpl[1])
+        node.items = [Scalar(v, line, vc, plain) for v, vc in tpl[2]]
+        return node
+    else:
+        node = Sequence(line, tpl[1])
+        node.items = [_build(t, line, plain) for t in tpl[2]]
+        return node
+    if len(items) > INDEX_FROM:
+        node._index = {p[0].value: p for p in items}
+    return node
+
+
+def _lines(text: str):
+    """The lines of ``text``, split a chunk at a time: a list of a million lines takes
+    60 MB."""
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find("\n", start + 65536)
+        if end < 0:
+            end = size
+        yield from text[start:end].split("\n")
+        start = end + 1
+
+
+def _compose_lines(text: str, max_depth: int, max_nodes: int, scalar_keys: tuple) -> Node:
+    """Compose ``text`` if it lies within the fast path's subset, else raise _GiveUp."""
+    if "\r" in text:
+        if text.count("\r") != text.count("\r\n"):
+            raise _GiveUp
+        text = text.replace("\r\n", "\n")  # libyaml counts CRLF as one line break
+    if not text.isascii() or text.encode("ascii").translate(None, _PRINTABLE):
+        raise _GiveUp  # tabs, control characters, non-ASCII text (columns, line breaks)
+    kinds: dict = {}  # line text -> what it holds: big specs repeat a few lines
+    lines = enumerate(_lines(text), 1)
+    for line, s in lines:  # the first line with content opens the root collection
+        got = kinds[s] = _line_kind(s)
+        if got[0] != _BLANK:
+            break
+    else:
+        raise _GiveUp  # no document
+    at = got[1]
+    root = (Mapping if got[0] == _KEY else Sequence)(line, at + 1)
+    stack: list = [root]  # open block collections
+    indents: list = [at]  # the column (0-based) of each one's keys or dashes
+    pending = None  # a key whose value is the block on the following lines
+    nodes = 1
+    plain = _plain_flag(_Loader)
+    for line, s in itertools.chain(((line, s),), lines):
+        got = kinds.get(s)
+        if got is None:
+            if len(kinds) >= _KINDS_KEPT:
+                kinds.clear()
+            got = kinds[s] = _line_kind(s)
+        kind = got[0]
+        if kind == _BLANK:
+            continue
+        at = got[1]
+        if pending is None:
+            if indents[-1] != at:  # the end of inner collections
+                while indents[-1] > at:
+                    stack.pop()
+                    indents.pop()
+                    if not indents:
+                        raise _GiveUp
+                if indents[-1] != at:
+                    raise _GiveUp
+            top = stack[-1]
+            if kind == _KEY and type(top) is Sequence:
+                # a list written at its key's indentation ends where the next key is
+                stack.pop()
+                indents.pop()
+                if not indents or indents[-1] != at:
+                    raise _GiveUp
+                top = stack[-1]
+        else:  # the first line of a key's value
+            if not (at > indents[-1] or (at == indents[-1] and kind != _KEY)):
+                raise _GiveUp  # an empty value
+            if len(stack) >= max_depth or (len(stack) == 1 and pending.value in scalar_keys):
+                raise _GiveUp
+            top = (Mapping if kind == _KEY else Sequence)(line, at + 1)
+            stack[-1]._add((pending, top))
+            pending = None
+            stack.append(top)
+            indents.append(at)
+            nodes += 1
+        if kind == _ITEM:
+            if type(top) is not Sequence:
+                raise _GiveUp
+            _, _, value, count, depth = got
+            nodes += count
+            if nodes > max_nodes or len(stack) + depth > max_depth:
+                raise _GiveUp
+            top.items.append(
+                Scalar(value[1], line, value[2], plain)
+                if value[0] == _SCALAR
+                else _build(value, line, plain)
+            )
+            continue
+        _, _, col, key, value, count, depth = got
+        if kind == _KEY:
+            if type(top) is not Mapping:
+                raise _GiveUp
+            if top._pair(key) is not None:
+                raise _GiveUp  # a duplicate key: the event loop reports it
+        else:  # `- key: ...`: the first key of a mapping in the list
+            if type(top) is not Sequence or len(stack) >= max_depth:
+                raise _GiveUp
+            parent = top
+            top = Mapping(line, col)
+            parent.items.append(top)
+            stack.append(top)
+            indents.append(col - 1)
+            nodes += 1
+        nodes += 1 + count
+        if nodes > max_nodes:
+            raise _GiveUp
+        if value is None:
+            pending = Scalar(key, line, col, plain)
+            continue
+        if depth and (len(stack) + depth > max_depth or (len(stack) == 1 and key in scalar_keys)):
+            raise _GiveUp
+        pair = (Scalar(key, line, col, plain), _build(value, line, plain))
+        if kind == _KEY:
+            top._add(pair)
+        else:  # the first of a new mapping
+            top.items.append(pair)
+    if pending is not None:
+        raise _GiveUp
+    return root
+
+
 def compose(
     text: str, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES, scalar_keys: tuple = ()
 ) -> Node:
@@ -374,6 +748,16 @@ def compose(
     whatever it holds. The top-level ``scalar_keys`` must hold a scalar; a collection
     there is refused where it starts, before it is read."""
     _check_directives(text)
+    if len(text) >= _LINES_FROM:
+        try:
+            return _compose_lines(text, max_depth, max_nodes, scalar_keys)
+        except _GiveUp:
+            pass
+    return _compose_events(text, max_depth, max_nodes, scalar_keys)
+
+
+def _compose_events(text: str, max_depth: int, max_nodes: int, scalar_keys: tuple) -> Node:
+    """:func:`compose` from libyaml's events: any YAML, and every refusal."""
     loader = _Loader(text)
     nodes = 0
     E = yaml.events
