@@ -145,6 +145,7 @@ class Layer:
         arg_nodes: ArgNodes,
         group: int | None,
         depth: int,
+        counts: tuple | None = None,
     ):
         self.name = name
         self.type = type
@@ -159,8 +160,8 @@ class Layer:
         self.arg_nodes = arg_nodes
         self.group = group
         self.depth = depth
-        self.params = sum(t.numel for t in tensors if not t.buffer)
-        self.buffers = sum(t.numel for t in tensors if t.buffer)
+        # (params, buffers): given by a row sharing an earlier one's tensors
+        self.params, self.buffers = counts or tensor_counts(tensors)
         # another call of an earlier module (`share:`) keeps its name; ``ref`` (what
         # ``inputs`` hold) is then NAME@CALL, and ``shares`` the original's index
         self.ref = name
@@ -199,6 +200,17 @@ class Layer:
     @property
     def trainable_params(self) -> int:
         return self.params if self.trainable else 0
+
+
+def tensor_counts(tensors) -> tuple:
+    """(parameter elements, buffer elements) of a list of tensors."""
+    params = buffers = 0
+    for t in tensors:
+        if t.buffer:
+            buffers += t.numel
+        else:
+            params += t.numel
+    return params, buffers
 
 
 class Group:
@@ -309,11 +321,18 @@ class Network:
         return last
 
     def totals(self) -> dict:
+        params = trainable = buffers = macs = 0
+        for layer in self.layers:  # one pass: 100,000 layers
+            params += layer.params
+            if layer.trainable:
+                trainable += layer.params
+            buffers += layer.buffers
+            macs += layer.macs
         return {
-            "params": sum(layer.params for layer in self.layers),
-            "trainable": sum(layer.trainable_params for layer in self.layers),
-            "buffers": sum(layer.buffers for layer in self.layers),
-            "macs": sum(layer.macs for layer in self.layers),
+            "params": params,
+            "trainable": trainable,
+            "buffers": buffers,
+            "macs": macs,
         }
 
 
@@ -375,8 +394,35 @@ def _entry_of(v: "LayerValue") -> "_Entry":
     e.name = e.template = None
     e.name_node = e.from_node = e.repeat_node = e.trainable_node = e.when_node = None
     e.outer = e.outer_scope = e.via = e.share_node = e.tie_node = e.extra = None
-    e.torch_name_node = None
+    e.torch_name_node = e.literal = e.arg_nodes = None
     return e
+
+
+def _literal(args) -> tuple | None:
+    """An entry's arguments as one key when every value is a literal number, bool or
+    null, or a bare name (``channels``): (the (key, value) pairs marshalled, which tells
+    1, 1.0 and True apart; the bare names, whose values in the names the entry is built
+    with complete the key). None otherwise. Equal keys are one object: 100,000 entries
+    write a few dozen."""
+    pairs = []
+    reads = []
+    for k, v in args:
+        if not isinstance(v, Scalar):
+            return None
+        if isinstance(v.value, str):
+            text = v.value.strip()
+            if not text.isidentifier():  # an expression: evaluated each time
+                return None
+            reads.append(text)
+        pairs.append((k.value, v.value))
+    key = (_marshal(pairs), tuple(reads))
+    if len(_KEYS) >= MAX_SHARED:
+        _KEYS.clear()
+    return _KEYS.setdefault(key, key)
+
+
+_KEYS: dict = {}  # each literal key (see _literal) -> its one object
+_NO_ARGS = _literal(())
 
 
 class _Entry:
@@ -399,6 +445,8 @@ class _Entry:
         "tie_node",
         "torch_name_node",
         "extra",
+        "literal",
+        "arg_nodes",
     )
 
     def scope_for(self, key: Node, scope):
@@ -412,6 +460,15 @@ class _Entry:
                 else self.outer_scope
             )
         return scope
+
+
+def _arg_nodes(e: _Entry) -> ArgNodes:
+    """Where ``e``'s arguments were written, made once per entry (a repeat's copies and
+    a block's uses share it)."""
+    e.arg_nodes = (
+        ArgNodes(e.args, e.from_node) if e.args or e.from_node is not None else NO_ARG_NODES
+    )
+    return e.arg_nodes
 
 
 class LayerValue:
@@ -536,7 +593,7 @@ def _parse_entry(node: Node) -> _Entry:
     e.name = e.template = None  # no name: the entry's index among the kept entries
     e.name_node = e.from_node = e.repeat_node = e.trainable_node = e.when_node = None
     e.outer = e.outer_scope = e.via = e.share_node = e.tie_node = e.extra = None
-    e.torch_name_node = None
+    e.torch_name_node = e.literal = e.arg_nodes = None
     if isinstance(node, Scalar):
         if not isinstance(node.value, str) or not node.value:
             raise SpecError(
@@ -546,6 +603,7 @@ def _parse_entry(node: Node) -> _Entry:
                 hint="write e.g. `- relu` or `- conv2d: {out_channels: 8, ...}`",
             )
         e.type_name, e.type_node = node.value, node
+        e.literal = _NO_ARGS
         return e
     if not isinstance(node, Mapping) or not node.items:
         raise SpecError(
@@ -554,9 +612,11 @@ def _parse_entry(node: Node) -> _Entry:
             node=node,
             hint="write e.g. `- relu` or `- conv2d: {out_channels: 8, ...}`",
         )
-    if "share" in node:
+    # the usual form, one key naming the type: no key lookups
+    usual = len(node.items) == 1 and node.items[0][0].value not in ("share", "type")
+    if not usual and "share" in node:
         return _parse_share(e, node)
-    if "type" in node:
+    if not usual and "type" in node:
         tnode = node.get("type")
         if not isinstance(tnode, Scalar) or not isinstance(tnode.value, str):
             raise SpecError("bad-entry", "`type` must be a layer type name", node=tnode)
@@ -588,9 +648,13 @@ def _parse_entry(node: Node) -> _Entry:
                 node=vnode,
                 hint=f"write `{knode.value}: {{arg: value, ...}}`",
             )
-    args = [(k, v) for k, v in items if not _set_meta(e, k.value, v)]
-    # no meta key among them: the mapping's own list of pairs (layers keep it, see ArgNodes)
-    e.args = items if len(args) == len(items) and type(items) is list else args
+    for k, _ in items:
+        if k.value in META_KEYS:
+            e.args = [(k, v) for k, v in items if not _set_meta(e, k.value, v)]
+            break
+    else:  # no meta key: the mapping's own list of pairs (layers keep it, see ArgNodes)
+        e.args = items if type(items) is list else list(items)
+    e.literal = _literal(e.args)
     return e
 
 
@@ -785,6 +849,7 @@ class Builder:
         self.state_shapes: dict = {}
         self._stated = 0
         self._shared: dict = {}  # a record (args, shapes, tensors) -> its one object
+        self._literals: dict = {}  # (type, literal arguments) -> evaluated (see _literal)
         # full name -> (PyTorch's name of that level, its `torch_name` node)
         self.torch_names: dict = {}
 
@@ -1212,7 +1277,8 @@ class Builder:
         if e.repeat_node is None:
             name = self._name(e, scope, lst)
             full = f"{prefix}.{name}" if prefix else name
-            self._torch_name(e, full)
+            if e.torch_name_node is not None:
+                self._torch_name(e, full)
             lst.keep(name, self.build_one(e, sources(), full, scope, parent, depth, trainable), e)
             return
         n, rnode, var, chain = self._repeat(e, scope)
@@ -1768,6 +1834,8 @@ class Builder:
         own = {k.value for k, _ in e.args}
         brought = [(k, x) for k, x in v.args if k.value not in own]
         n.args = brought + list(e.args)
+        n.literal = _literal(n.args)
+        n.arg_nodes = None
         if brought:
             n.outer = {id(k) for k, _ in brought}
             n.outer_scope = v.scope
@@ -1888,9 +1956,9 @@ class Builder:
             )
         if tname in self.spec.blocks:
             return self.build_block(e, src, full, names, parent, depth, trainable)
-        if REGISTRY.normalize(tname) == "sequential":
+        lt = REGISTRY.get(tname)  # "sequential" is no registry type
+        if lt is None and REGISTRY.normalize(tname) == "sequential":
             return self.build_sequential(e, src, full, names, parent, depth, trainable)
-        lt = REGISTRY.get(tname)
         if lt is None:
             from .hints import unknown_type
 
@@ -1999,11 +2067,7 @@ class Builder:
                     ),
                 )
             given[k.value] = self._known(v, e.scope_for(k, names), str(k.value), tolerant)
-        shape_readers = (
-            {k: v for k, v in names.maps[0].items() if k.endswith("()")}
-            if isinstance(names, ChainMap)
-            else {}
-        )
+        shape_readers = None  # made for the first default: most uses give every argument
         for k, v in declared_items:
             if k.value in given:
                 scope[k.value] = given[k.value]
@@ -2015,6 +2079,12 @@ class Builder:
                     hint=f"add `{k.value}: ...` to this entry",
                 )
             else:  # a default may read the use's input, as the use's own arguments do
+                if shape_readers is None:
+                    shape_readers = (
+                        {n: f for n, f in names.maps[0].items() if n.endswith("()")}
+                        if isinstance(names, ChainMap)
+                        else {}
+                    )
                 scope[k.value] = self._known(
                     v, ChainMap(shape_readers, scope), str(k.value), tolerant
                 )
@@ -2177,9 +2247,10 @@ class Builder:
                 node=e.from_node or e.node,
                 hint="merge them first with add, mul or concat",
             )
-        a, arg_nodes = self._leaf_args(lt, e, names, src)
         if lt.composite:
+            a, arg_nodes = self._leaf_args(lt, e, names, src)
             return self.build_composite(lt, e, a, arg_nodes, src, full, parent, depth, trainable)
+        a, a_key, arg_nodes = self._literal_args(lt, e, names, src)
         return self._leaf(
             lt,
             a,
@@ -2192,7 +2263,43 @@ class Builder:
             depth,
             trainable,
             e.tie_node and e,
+            a_key=a_key,
         )
+
+    def _literal_args(self, lt: LayerType, e: _Entry, names, src) -> tuple:
+        """_leaf_args's arguments and nodes, with the arguments' marshalled key (None:
+        _leaf makes it). An entry whose arguments are literals and bare names (see
+        _literal) has the same arguments wherever the names have the same values, so
+        they are evaluated once per type, literals, values of the names (and number of
+        inputs, which the input roles read): a repeat's copies, a block's uses and a
+        flat list's equal entries read them from the table."""
+        if (
+            e.literal is None
+            or e.extra is not None
+            or e.outer is not None  # arguments evaluated in another scope
+            or getattr(src, "roles", None) is not None
+        ):
+            a, arg_nodes = self._leaf_args(lt, e, names, src)
+            return a, None, arg_nodes
+        literal, reads = e.literal
+        key = (lt, literal, len(src)) if lt.input_roles else (lt, literal)
+        if reads:
+            try:  # each name: (1, its value), or 0 when it is none (a word, or a typo)
+                key += (_marshal([(1, names[t]) if t in names else 0 for t in reads]),)
+            except ValueError:  # a value marshal cannot write (a layer value)
+                a, arg_nodes = self._leaf_args(lt, e, names, src)
+                return a, None, arg_nodes
+        hit = self._literals.get(key)
+        if hit is None:
+            a, arg_nodes = self._leaf_args(lt, e, names, src)
+            try:
+                hit = (a, _marshal(tuple(a.items())))
+            except ValueError:  # a value marshal cannot write: evaluated each time
+                return a, None, arg_nodes
+            if len(self._literals) > MAX_SHARED:  # all different: keep the table small
+                self._literals.clear()
+            self._literals[key] = hit
+        return hit[0], hit[1], e.arg_nodes or _arg_nodes(e)
 
     def _leaf_args(self, lt: LayerType, e: _Entry, names, src) -> tuple:
         """An entry's arguments for ``lt``, evaluated (a module-valued one, kind "layer",
@@ -2213,7 +2320,7 @@ class Builder:
                         else f"{lt.name} takes no arguments"
                     ),
                 )
-            scope = e.scope_for(k, names)
+            scope = names if e.outer is None else e.scope_for(k, names)
             if arg.kind == "layer" and isinstance(v, Scalar) and v.value is None:
                 a[k.value] = None  # YAML null: PyTorch's None, as `none`
                 continue
@@ -2234,9 +2341,7 @@ class Builder:
             else:
                 a[k.value] = convert(arg, v, scope)
         # every pair of e.args names an argument (an unknown one was refused above)
-        arg_nodes = (
-            ArgNodes(e.args, e.from_node) if e.args or e.from_node is not None else NO_ARG_NODES
-        )
+        arg_nodes = e.arg_nodes or _arg_nodes(e)
         for k, v in (e.extra or {}).items():  # what the module that holds it passes on
             if k not in lt.arg_map:
                 raise SpecError(
@@ -2307,6 +2412,7 @@ class Builder:
         trainable,
         tie_entry=None,
         located=None,
+        a_key: bytes | None = None,
     ) -> _Value:
         """Resolve one leaf row: its type's variant for these inputs, defaults, shape,
         outputs, tensors and MACs; a LayerError is located at the argument it names (or
@@ -2320,54 +2426,66 @@ class Builder:
                 node=where,
                 hint="raise the bound with --max-layers if you mean it",
             )
-        shapes = [v.shape for v in src]
+        if len(src) == 1:  # most layers: no comprehensions
+            v = src[0]
+            shapes, inputs = [v.shape], [v.ref]
+        else:
+            shapes, inputs = [v.shape for v in src], [v.ref for v in src]
         if None in shapes:  # an input an earlier error left unknown
             raise _Cascade()
-        self._index_input(lt, src, arg_nodes.get("from") or node)
-        self._float_input(lt, src, arg_nodes.get("from") or node)
+        if lt.index_input or self.int_refs:  # else no input can be of the wrong kind
+            self._index_input(lt, src, arg_nodes.get("from") or node)
+            self._float_input(lt, src, arg_nodes.get("from") or node)
         shared = self._shared
         if len(shared) > MAX_SHARED:  # records all different: keep the table small
             shared.clear()
         try:  # the same type, arguments and inputs as an earlier row: its results
             # (marshal's bytes tell apart what == does not: 1, 1.0, True; 0.0, -0.0)
-            memo = ("leaf", lt, _marshal(tuple(a.items())), *shapes)
+            memo = ("leaf", lt, a_key or _marshal(tuple(a.items())), *shapes)
         except ValueError:  # a value marshal cannot write (a layer value)
             memo = None
         hit = shared.get(memo) if memo is not None else None
         if hit is not None:
-            concrete, a, out, named, tensors, macs = hit
-            shapes = shared.get(("shapes", *shapes), shapes)
+            concrete, a, out, named, tensors, macs, counts, shapes, integer = hit
         else:
             concrete, a, out, named, tensors, macs, shapes = self._resolve(
                 lt, a, arg_nodes, shapes, node, type_node, located
             )
+            counts = tensor_counts(tensors)
+            integer = concrete.integer(a)
+            if named is not None:
+                named = tuple((str(n), tuple(s)) for n, s in named)
             if memo is not None:
-                shared[memo] = (concrete, a, out, named, tensors, macs)
+                record = (concrete, a, out, named, tensors, macs, counts, shapes, integer)
+                shared[memo] = record
+        # positional: one call per layer (name, type, args, inputs, input_shapes,
+        # output, tensors, macs, trainable, node, arg_nodes, group, depth, counts)
         layer = Layer(
-            name=full,
-            type=concrete,
-            args=a,
-            inputs=[v.ref for v in src],
-            input_shapes=shapes,
-            output=out,
-            tensors=tensors,
-            macs=macs,
-            trainable=trainable,
-            node=node,
-            arg_nodes=arg_nodes,
-            group=parent,
-            depth=depth,
+            full,
+            concrete,
+            a,
+            inputs,
+            shapes,
+            out,
+            tensors,
+            macs,
+            trainable,
+            node,
+            arg_nodes,
+            parent,
+            depth,
+            counts,
         )
         layer.srcs = src
-        layer.key_name = self._torch_path(full)
+        if self.torch_names:
+            layer.key_name = self._torch_path(full)
         if tie_entry is not None:
             layer.ties = self._tie(tie_entry, layer, tensors)
             layer.tensors = [t for t in tensors if t.key not in {k for k, _, _ in layer.ties}]
             layer.params = sum(t.numel for t in layer.tensors if not t.buffer)
             layer.buffers = sum(t.numel for t in layer.tensors if t.buffer)
-        if named is not None:
-            layer.named_outputs = tuple((str(n), tuple(s)) for n, s in named)
-        if concrete.integer(a):
+        layer.named_outputs = named
+        if integer:
             self.int_refs.add(full)
         self.net.by_name[full] = ("layer", len(self.net.layers))
         self.net.layers.append(layer)

@@ -96,6 +96,8 @@ def _items(node, names, what):
 
 def convert(arg, node, names: dict):
     """Evaluate ``node`` as a value of ``arg`` (an layers.base.Arg)."""
+    if node.__class__ is Scalar and node.value.__class__ in _LITERALS and arg.kind != "shape":
+        return _checked(arg, node.value, node, arg.name, False)  # a literal: no names
     what = arg.name
     kind = arg.kind
     if isinstance(node, Mapping):
@@ -129,7 +131,32 @@ def convert(arg, node, names: dict):
         return tuple(_one(arg, x, node, f"{what} entry") for x in v)
     if kind == "shape" and v is not None:
         raise SpecError("bad-value", f"{what} must be a list", node=node)
+    if v.__class__ in _REMEMBERED:
+        return _checked(arg, v, node, what, raw.__class__ is str)
     return _one(arg, v, node, what)
+
+
+_LITERALS = frozenset({int, bool, type(None)})  # literal values convert() remembers
+_REMEMBERED = _LITERALS | {str}  # and evaluated ones
+_CHECKED: dict = {}  # (arg, type, value, computed) -> _one's result
+MAX_CHECKED = 4096
+
+
+def _checked(arg, v, node, what, computed: bool):
+    """_one's result for a value of ``arg``, remembered: 100,000 layers check a few
+    dozen values. It depends on the argument, the value and whether the value was
+    computed (see _one), so those are the key; floats are left out, as 0.0 == -0.0."""
+    key = (arg, v.__class__, v, computed)
+    try:
+        return _CHECKED[key]
+    except KeyError:
+        pass
+    except TypeError:  # an argument with an unhashable default: checked each time
+        return _one(arg, v, node, what)
+    out = _one(arg, v, node, what)
+    if len(_CHECKED) < MAX_CHECKED:
+        _CHECKED[key] = out
+    return out
 
 
 def _one(arg, v, node, what):

@@ -19,10 +19,24 @@ def tensor_bytes(net: Network, tensors, buffers: bool) -> int:
     )
 
 
+# id(a tensor list) -> (the list, its bias elements): 100,000 layers share a few dozen
+# lists (graph.Builder); holding the list keeps its id from being reused
+_BIAS: dict = {}
+MAX_BIAS = 4096
+
+
 def split_params(layer) -> tuple[int, int]:
     """(weights, bias) parameter counts of a layer; every non-bias parameter is a weight."""
-    bias = sum(t.numel for t in layer.tensors if not t.buffer and t.is_bias)
-    return layer.params - bias, bias
+    tensors = layer.tensors
+    hit = _BIAS.get(id(tensors))
+    if hit is None or hit[0] is not tensors:
+        if len(_BIAS) >= MAX_BIAS:
+            _BIAS.clear()
+        hit = _BIAS[id(tensors)] = (
+            tensors,
+            sum(t.numel for t in tensors if not t.buffer and t.is_bias),
+        )
+    return layer.params - hit[1], hit[1]
 
 
 def output_json(net: Network):
@@ -46,19 +60,28 @@ def network_totals(net: Network) -> dict:
     """SPEC.md's totals (params, trainable, buffers, macs) plus weights, bias, flops,
     parameter and buffer bytes, and the number of layers."""
     totals = net.totals()
-    weights = bias = 0
+    weights = bias = param_bytes = buffer_bytes = 0
+    sizes: dict = {}  # id(a tensor list) -> its bytes: equal lists are one (net holds them)
     for layer in net.layers:
         w, b = split_params(layer)
         weights += w
         bias += b
-    all_tensors = [t for layer in net.layers for t in layer.tensors]
+        tensors = layer.tensors
+        size = sizes.get(id(tensors))
+        if size is None:
+            size = sizes[id(tensors)] = (
+                tensor_bytes(net, tensors, False),
+                tensor_bytes(net, tensors, True),
+            )
+        param_bytes += size[0]
+        buffer_bytes += size[1]
     totals.update(
         {
             "weights": weights,
             "bias": bias,
             "flops": 2 * totals["macs"],
-            "param_bytes": tensor_bytes(net, all_tensors, False),
-            "buffer_bytes": tensor_bytes(net, all_tensors, True),
+            "param_bytes": param_bytes,
+            "buffer_bytes": buffer_bytes,
             "layers": len(net.layers),
         }
     )

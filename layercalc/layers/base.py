@@ -387,10 +387,16 @@ def fmt_dims(values: tuple) -> str:
     return "x".join(str(v) for v in values)
 
 
+MAX_FOUND = 4096  # spellings of type names Registry.get remembers
+
+
 class Registry:
     def __init__(self):
         self.types: dict = {}  # normalised name -> LayerType
         self.canonical: dict = {}  # canonical name -> LayerType
+        # a name as written -> its type: the builder looks each layer's type up a few
+        # times, and 100,000 layers write a handful of spellings
+        self._found: dict = {}
 
     @staticmethod
     def normalize(name: str) -> str:
@@ -403,7 +409,15 @@ class Registry:
             if key in self.types and self.types[key] is not lt:
                 raise RuntimeError(f"layer name clash: {n}")
             self.types[key] = lt
+        self._found.clear()
         return lt
 
     def get(self, name: str):
-        return self.types.get(self.normalize(name))
+        try:
+            return self._found[name]
+        except (KeyError, TypeError):  # TypeError: an unhashable name, looked up as text
+            pass
+        lt = self.types.get(self.normalize(name))
+        if lt is not None and isinstance(name, str) and len(self._found) < MAX_FOUND:
+            self._found[name] = lt
+        return lt
