@@ -13,7 +13,7 @@ from itertools import chain
 
 from typing import NamedTuple
 
-from .table import Spec, Table, plain
+from .table import LazyRows, Spec, Table, plain
 from .text import markdown_text, printable
 
 CUT_NOTE = "more rows (--full, --depth, or --format csv)"
@@ -61,6 +61,8 @@ def cut(rows: list, limit: int | None) -> list:
     if limit is None or len(rows) <= limit:
         return list(rows)
     half = limit // 2
+    if isinstance(rows, LazyRows):  # no keep rows: the head, the gap, the tail
+        return [*rows[:half], len(rows) - 2 * half, *rows[len(rows) - half :]]
     out, gap = [], 0
     for i, row in enumerate(rows):
         if i < half or i >= len(rows) - half or row.keep:
@@ -125,15 +127,25 @@ def _box_lines(t: Table, opts: Options) -> list:
 
 def _document_lines(t: Table, width: int) -> list[str]:
     """A document (explain): its title and file, then each section's lines, wrapped
-    with continuation lines indented two more than their line."""
+    with continuation lines indented two more than their line, as one string (without
+    its last line break, which render_lines adds): a body shared by sections (layers
+    of one explanation record) is fitted and joined once."""
     head = _fit_indented([f"{text_of(t.title)} ({text_of(t.caption)})"], width)
     out = head + [""]
     wrapped: dict = {}  # layers repeat their formulas: each long line is wrapped once
-    for i, (_, body) in enumerate(t.sections):
-        if i:
-            out.append("")
-        out += _fit_indented([text_of(x) for x in body], width, wrapped)
-    return out
+    drawn: dict = {}  # a body -> its fitted lines, each after a line break
+    for i, (_, first, body) in enumerate(t.sections):
+        text = drawn.get(body)
+        if text is None:
+            fitted = _fit_indented([text_of(x) for x in body], width, wrapped)
+            text = drawn[body] = "".join("\n" + line for line in fitted)
+        # a first line names its layer: unique, mostly plain ASCII (its own printable form)
+        if not (first.isascii() and first.isprintable()):
+            first = text_of(first)
+        if len(first) > width:
+            first = "\n".join(_fit_indented([first], width))
+        out.append(("\n" if i else "") + first + text)  # a blank line between sections
+    return ["\n".join(out)]
 
 
 def _fit_indented(text_lines, width: int, wrapped: dict | None = None) -> list[str]:
@@ -208,15 +220,21 @@ def render_markdown(tables: list[Table], opts: Options) -> str:
 
 
 def _document_markdown(t: Table) -> list[str]:
+    """Each section: its heading, then its body in a fenced block (made once per body
+    that sections share)."""
     import re
 
     out = []
-    for heading, body in t.sections:
+    blocks: dict = {}
+    for heading, _, body in t.sections:
         out.append(f"#### {text_of(heading, markdown_text)}\n")
-        lines = [text_of(x) for x in body[1:]]  # the first is the heading
-        longest = max((len(run) for run in re.findall("`+", "\n".join(lines))), default=0)
-        fence = "`" * max(3, longest + 1)  # no line in the body can close it
-        out += [fence, *lines, fence + "\n"]
+        block = blocks.get(body)
+        if block is None:
+            lines = [text_of(x) for x in body]
+            longest = max((len(run) for run in re.findall("`+", "\n".join(lines))), default=0)
+            fence = "`" * max(3, longest + 1)  # no line in the body can close it
+            block = blocks[body] = "\n".join([fence, *lines, fence + "\n"])
+        out.append(block)
     return out
 
 
@@ -228,18 +246,29 @@ def render_csv(tables: list[Table], opts: Options) -> str:
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
+    escaped: dict = {}  # a file name, a type, a formula: the same texts recur per layer
+
+    def shown(text: str) -> str:
+        out = escaped.get(text)
+        if out is None:
+            if len(escaped) >= 4096:  # unique names would fill it: keep it small
+                escaped.clear()
+            out = escaped[text] = printable(text)
+        return out
+
     header = None
     for t in tables:
         if t.error or t.records is None:
             continue
-        if callable(t.records):  # made only when CSV is asked for, as the JSON payload
-            t.records = t.records()
-        if header != t.records[0]:  # another kind of table (layers --keys): its own block
+        # made only when CSV is asked for, as the JSON payload (its rows may be an
+        # iterator, each record made as it is written: explain's 500,000 lines)
+        head, rows = t.records() if callable(t.records) else t.records
+        if header != head:  # another kind of table (layers --keys): its own block
             if header is not None:
                 buf.write("\n")
-            header = t.records[0]
+            header = head
             w.writerow(header)
-        w.writerows([printable(v) if isinstance(v, str) else v for v in r] for r in t.records[1])
+        w.writerows([shown(v) if isinstance(v, str) else v for v in r] for r in rows)
     return buf.getvalue()
 
 

@@ -13,6 +13,7 @@ spec or a file name, escaped by every renderer as its format needs) or a tuple o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 MAX_ROWS = 400  # beyond this a terminal table shows its head and tail (--full: all)
@@ -56,17 +57,39 @@ class Row(NamedTuple):
     keep: bool = False
 
 
+class LazyRows(Sequence):
+    """Rows made one at a time as a renderer reads them, from per-layer ``items`` by
+    ``make`` (none of them ``keep``): a terminal shows 400 rows of 100,000 layers
+    (layercalc.render.cut), and only those are made. Each read makes its row again."""
+
+    __slots__ = ("items", "make")
+
+    def __init__(self, items: list, make):
+        self.items = items
+        self.make = make
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self.make(x) for x in self.items[i]]
+        return self.make(self.items[i])
+
+
 class Table:
     """A view's table. (A plain slotted class, not a dataclass: ``dataclasses`` imports
     ``inspect`` and ``ast``, ~20 ms of every start-up.)
 
     title, caption (the file a table is about), columns and rows (each may be a function
-    making it: called only when a renderer reads it), footer (the totals row),
+    making it: called only when a renderer reads it; rows may be LazyRows), footer (the
+    totals row),
     notes (lines under the table), status ("passed" or "failed": the notes' colour),
     payload (the JSON value, SPEC.md section 7 for shape and params, or a function
     making it: computed only when the JSON renderer asks), records (CSV: header, rows of
     plain values, or a function making them: called only when the CSV renderer asks),
-    sections (a document instead of rows: (heading, lines) pairs), tree
+    sections (a document instead of rows: (heading, first line, body) triples, the
+    body a tuple of lines that sections may share, drawn once), tree
     (name cells are indented by their row's level), limit (rows a terminal shows before
     it cuts), error (an invalid spec: only its JSON payload is rendered), lead (lines
     above the table, a summary), details (Markdown: the table folded under <details>,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .analyses.totals import collapse, error_json, network_json, network_totals, output_json
 from .analyses.totals import rows as layer_rows
-from .table import Column, Row, Spec, Table
+from .table import Column, LazyRows, Row, Spec, Table
 from .units import counted, human_bytes, num
 
 
@@ -300,7 +300,7 @@ def cost_table(net, c, depth: int | None = None, gen=None) -> Table:
             "batch": c.batch,
             "spec_batch": c.spec_batch,
             "legend": LEGEND,
-            "layers": [
+            "layers": (  # streamed: each object made as it is written
                 {
                     "name": x.name,
                     "type": x.type,
@@ -313,40 +313,28 @@ def cost_table(net, c, depth: int | None = None, gen=None) -> Table:
                     **({"call": x.call} if x.call != 1 else {}),
                 }
                 for x in c.layers
-            ],
+            ),
             "totals": dict(t),
             **({"generation": generation_json(gen)} if gen is not None else {}),
         }
 
-    return Table(
-        title=Spec(net.name),
-        caption=file,
-        lead=[] if gen is None else [_prefill_line(gen)],
-        columns=list(COST_COLUMNS),
-        rows=[
-            Row(
-                (
-                    Spec(x.name),
-                    Spec(x.shown_type),
-                    shape_text(x.output),
-                    num(x.macs),
-                    num(x.flops),
-                    human_bytes(x.activation_bytes),
-                )
+    cells: dict = {}  # layers of one record repeat their figures: each set formatted once
+
+    def row(x) -> Row:
+        key = (x.output, x.macs, x.flops, x.activation_bytes)
+        made = cells.get(key)
+        if made is None:
+            made = cells[key] = (
+                shape_text(x.output),
+                num(x.macs),
+                num(x.flops),
+                human_bytes(x.activation_bytes),
             )
-            for x in shown
-        ],
-        footer=(
-            "Total",
-            "",
-            "",
-            num(t["macs"]),
-            num(t["flops"]),
-            human_bytes(t["activation_bytes"]),
-        ),
-        notes=cost_notes(c),
-        payload=payload,
-        records=(
+        return Row((Spec(x.name), Spec(x.shown_type), *made))
+
+    def records():
+        shapes: dict = {}
+        return (
             [
                 "file",
                 "layer",
@@ -363,7 +351,7 @@ def cost_table(net, c, depth: int | None = None, gen=None) -> Table:
                     file,
                     Spec(x.name),
                     Spec(x.shown_type),
-                    shape_text(x.output),
+                    shapes.get(x.output) or shapes.setdefault(x.output, shape_text(x.output)),
                     x.macs,
                     x.flops,
                     x.activation_elements,
@@ -372,7 +360,26 @@ def cost_table(net, c, depth: int | None = None, gen=None) -> Table:
                 ]
                 for x in shown
             ],
+        )
+
+    # rows and records are made when a renderer reads them (JSON reads neither)
+    return Table(
+        title=Spec(net.name),
+        caption=file,
+        lead=[] if gen is None else [_prefill_line(gen)],
+        columns=list(COST_COLUMNS),
+        rows=LazyRows(shown, row),
+        footer=(
+            "Total",
+            "",
+            "",
+            num(t["macs"]),
+            num(t["flops"]),
+            human_bytes(t["activation_bytes"]),
         ),
+        notes=cost_notes(c),
+        payload=payload,
+        records=records,
     )
 
 
@@ -698,41 +705,53 @@ def rf_table(net, fields, depth: int | None = None) -> Table:
         ),
     )
     file = Spec(net.spec.file)
-    rows, records = [], []
-    for f in shown:
-        head = (Spec(f.name), Spec(f.shown_type), shape_text(f.output))
+    shapes: dict = {}  # layers repeat their output shapes: each written once
+
+    def head(f) -> tuple:
+        text = shapes.get(f.output)
+        if text is None:
+            text = shapes[f.output] = shape_text(f.output)
+        return (Spec(f.name), Spec(f.shown_type), text)
+
+    def row(f) -> Row:
         if f.fields is None:
-            rows.append(Row(head + ("", "", "", f.note)))
-        else:
-            rows.append(
-                Row(
-                    head
-                    + (
-                        _per_dim(x.size for x in f.fields),
-                        _per_dim(x.jump for x in f.fields),
-                        _per_dim(x.start for x in f.fields),
+            return Row(head(f) + ("", "", "", f.note))
+        return Row(
+            head(f)
+            + (
+                _per_dim(x.size for x in f.fields),
+                _per_dim(x.jump for x in f.fields),
+                _per_dim(x.start for x in f.fields),
+                f.note,
+            )
+        )
+
+    def records():
+        out = []
+        for f in shown:
+            cells = head(f)
+            for axis, x in enumerate(f.fields or [None]):
+                out.append(
+                    [
+                        file,
+                        *cells,
+                        "" if x is None else axis,
+                        "" if x is None else x.size,
+                        "" if x is None else str(x.jump),
+                        "" if x is None else x.start,
                         f.note,
-                    )
+                    ]
                 )
-            )
-        for axis, x in enumerate(f.fields or [None]):
-            records.append(
-                [
-                    file,
-                    *head,
-                    "" if x is None else axis,
-                    "" if x is None else x.size,
-                    "" if x is None else str(x.jump),
-                    "" if x is None else x.start,
-                    f.note,
-                ]
-            )
+        return (
+            ["file", "layer", "type", "output", "dim", "size", "jump", "start", "note"],
+            out,
+        )
 
     def payload():
         return {
             "file": net.spec.file,
             "name": net.name,
-            "layers": [
+            "layers": (  # streamed: each object made as it is written
                 {
                     "name": f.name,
                     "type": f.type,
@@ -746,20 +765,17 @@ def rf_table(net, fields, depth: int | None = None) -> Table:
                     **({"call": f.call} if f.call != 1 else {}),
                 }
                 for f in fields
-            ],
+            ),
         }
 
     return Table(
         title=Spec(net.name),
         caption=file,
         columns=list(RF_COLUMNS),
-        rows=rows,
+        rows=LazyRows(shown, row),  # rows and records: made when a renderer reads them
         notes=list(RF_NOTES),
         payload=payload,
-        records=(
-            ["file", "layer", "type", "output", "dim", "size", "jump", "start", "note"],
-            records,
-        ),
+        records=records,
     )
 
 
@@ -803,6 +819,21 @@ def verify_summary(v, net) -> str:
     return f"✗ {len(v.failed)} of {n} layers disagree {tail}"
 
 
+VERIFY_RECORD = [
+    "file",
+    "layer",
+    "type",
+    "ok",
+    "calculated",
+    "actual",
+    "params",
+    "params_actual",
+    "buffers",
+    "buffers_actual",
+    "ms",
+]
+
+
 def verify_table(net, v, depth: int | None = None, diagnostics=()) -> Table:
     """`verify`: every check, ✓ or ✗, calculated against actual (a group collapsed at
     ``depth`` is ✓ when every member agrees); failures survive the cut of a long table."""
@@ -827,47 +858,59 @@ def verify_table(net, v, depth: int | None = None, diagnostics=()) -> Table:
             )
 
         checks = collapse(net, v.checks, depth, merge)
-    rows, records = [], []
     file = Spec(net.spec.file)
-    for c in checks:
-        actual = shape_text(c.actual) if c.error is None else Spec(c.error)
-        ms = f"{c.seconds * 1000:.1f}" if c.ran else ""
-        rows.append(
-            Row(
-                (
-                    "✓" if c.ok else "✗",
-                    Spec(c.name),
-                    Spec(c.shown_type),
-                    shape_text(c.expected),
-                    actual,
-                    _count(c.params, c.params_actual),
-                    _count(c.buffers, c.buffers_actual),
-                    ms,
-                ),
-                kind="passed" if c.ok else "failed",
-                keep=not c.ok,
-            )
+
+    def actual(c):
+        return shape_text(c.actual) if c.error is None else Spec(c.error)
+
+    def ms(c):
+        return f"{c.seconds * 1000:.1f}" if c.ran else ""
+
+    def row(c):
+        return Row(
+            (
+                "✓" if c.ok else "✗",
+                Spec(c.name),
+                Spec(c.shown_type),
+                shape_text(c.expected),
+                actual(c),
+                _count(c.params, c.params_actual),
+                _count(c.buffers, c.buffers_actual),
+                ms(c),
+            ),
+            kind="passed" if c.ok else "failed",
+            keep=not c.ok,
         )
-        records.append(
+
+    def records():
+        return VERIFY_RECORD, (
             [
                 file,
                 Spec(c.name),
                 Spec(c.shown_type),
                 c.ok,
                 shape_text(c.expected),
-                str(actual),
+                str(actual(c)),
                 c.params,
                 c.params_actual,
                 c.buffers,
                 c.buffers_actual,
-                ms,
+                ms(c),
             ]
+            for c in checks
         )
-    payload = v.as_json()
-    errors = [d.as_json() for d in diagnostics if d.severity == "error"]
-    if errors:
-        payload["errors"] = errors
-    payload["warnings"] = [d.as_json() for d in diagnostics if d.severity == "warning"]
+
+    def payload():
+        out = v.as_json()
+        errors = [d.as_json() for d in diagnostics if d.severity == "error"]
+        if errors:
+            out["errors"] = errors
+        out["warnings"] = [d.as_json() for d in diagnostics if d.severity == "warning"]
+        return out
+
+    # made only as a renderer reads them: a terminal shows 400 of 100,000 rows, and a
+    # failed check (a `keep` row, which survives the cut) makes the rows a plain list
+    rows = LazyRows(checks, row) if all(c.ok for c in checks) else [row(c) for c in checks]
     return Table(
         title=Spec(net.name),
         caption=file,
@@ -876,22 +919,7 @@ def verify_table(net, v, depth: int | None = None, diagnostics=()) -> Table:
         notes=[verify_summary(v, net)],
         status="passed" if v.ok else "failed",
         payload=payload,
-        records=(
-            [
-                "file",
-                "layer",
-                "type",
-                "ok",
-                "calculated",
-                "actual",
-                "params",
-                "params_actual",
-                "buffers",
-                "buffers_actual",
-                "ms",
-            ],
-            records,
-        ),
+        records=records,
     )
 
 
@@ -899,25 +927,57 @@ def verify_table(net, v, depth: int | None = None, diagnostics=()) -> Table:
 
 
 def explain_table(net, file: str, items) -> Table:
-    """`explain`: a document, one section per layer (its formulas with the numbers)."""
-    from .analyses.explain import lines
+    """`explain`: a document, one section per layer (its formulas with the numbers).
 
-    sections, records = [], []
+    A section is (heading, first line, body): the body's lines are one tuple for every
+    layer of an explanation record (analyses.explain shares a record's lists among its
+    layers), so 100,000 layers that repeat a few dozen records make a few dozen bodies
+    and the renderers draw each once; only the first line names the layer."""
+    from .analyses.explain import body_lines, shapes_text
+
+    # keyed by the id of a record's shape list (made once per record) and checked
+    # against its params and compare lists: a layer of its own misses, never collides
+    bodies: dict = {}  # id(shape) -> (explanation, body)
+    shapes: dict = {}  # id(inputs) -> (explanation, head_line's shapes)
+    types: dict = {}  # shown type -> its heading parts
+    sections = []
     for e in items:
+        body = bodies.get(id(e.shape))
+        if body is None or body[0].params is not e.params or body[0].compare is not e.compare:
+            body = bodies[id(e.shape)] = (e, tuple(map(Spec, body_lines(e))))
+        text = shapes.get(id(e.inputs))
+        if text is None or text[0].output is not e.output:
+            text = shapes[id(e.inputs)] = (e, shapes_text(e))
+        kind = e.shown_type
+        heading = types.get(kind)
+        if heading is None:
+            heading = types[kind] = (" (", Spec(kind), ")")
         # a section's first line sums it up; Markdown shows it as the heading
         # (its lines name layers: spec text, escaped as a whole)
-        sections.append(((Spec(e.name), " (", Spec(e.shown_type), ")"), list(map(Spec, lines(e)))))
-        for section in ("shape", "params", "compare"):
-            for text in getattr(e, section):
-                records.append(
-                    [Spec(file), Spec(e.name), Spec(e.shown_type), section, text.strip()]
-                )
+        sections.append(((Spec(e.name), *heading), Spec(f"{e.name} ({kind}): {text[1]}"), body[1]))
+
+    def records():
+        """CSV: one record per line under the first, made as the renderer writes it."""
+        where = Spec(file)
+        parts: dict = {}  # a body's (section, text) pairs, once per body
+        for e in items:
+            key = (id(e.shape), id(e.params), id(e.compare))
+            pairs = parts.get(key)
+            if pairs is None:
+                pairs = parts[key] = [
+                    (section, text.strip())
+                    for section in ("shape", "params", "compare")
+                    for text in getattr(e, section)
+                ]
+            layer, kind = Spec(e.name), Spec(e.shown_type)
+            for section, text in pairs:
+                yield [where, layer, kind, section, text]
 
     def payload():
         return {
             "file": file,
             "name": net.name,
-            "layers": [
+            "layers": (  # streamed: each object made as it is written
                 {
                     "name": e.name,
                     "type": e.type,
@@ -927,11 +987,11 @@ def explain_table(net, file: str, items) -> Table:
                     "params": e.params,
                     "compare": e.compare,
                     "figures": e.figures,
-                    "text": lines(e),
+                    "text": [first, *body],
                     **({"call": e.call} if e.call != 1 else {}),
                 }
-                for e in items
-            ],
+                for e, (_, first, body) in zip(items, sections)
+            ),
         }
 
     return Table(
@@ -939,7 +999,7 @@ def explain_table(net, file: str, items) -> Table:
         caption=Spec(file),
         sections=sections,
         payload=payload,
-        records=(["file", "layer", "type", "section", "text"], records),
+        records=lambda: (["file", "layer", "type", "section", "text"], records()),
     )
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from ..arith import prod
+from math import prod  # C: shapes of ints, as arith.prod multiplies them, per layer
 
 INT64_BYTES = 8
 LEGEND = "MACs = multiply-accumulates; FLOPs = 2 × MACs; transposed conv counted on input positions"
@@ -93,21 +93,34 @@ def _tensor_bytes(tensors, dtype_bytes: int, buffer: bool) -> int:
     )
 
 
-def _last_uses(net) -> dict:
+def _produced(net) -> list:
+    """Every layer's produced() (ref, shape) pairs, once for the passes that read them."""
+    return [layer.produced() for layer in net.layers]
+
+
+def _last_uses(net, produced: list) -> dict:
     """Network.last_uses, with a tensor no layer reads freed where it is made (an input
     that feeds nothing at once: -1)."""
     last = dict.fromkeys(net.spec.input_refs(), -1)
-    for i, layer in enumerate(net.layers):
-        for ref, _ in layer.produced():
+    for i, outs in enumerate(produced):
+        for ref, _ in outs:
             last[ref] = i
     last.update(net.last_uses())
     return last
 
 
-def inference_peak(net) -> int:
-    """Peak bytes of live activations (input included) during one forward pass."""
+def inference_peak(net, produced: list | None = None, saved: list | None = None) -> int:
+    """Peak bytes of live activations (input included) during one forward pass
+    (``produced``: _produced(net), ``saved``: each layer's type.saved(), when the caller
+    has them)."""
     size = net.dtype_bytes
-    last = _last_uses(net)
+    if produced is None:
+        produced = _produced(net)
+    if saved is None:
+        saved = [
+            layer.type.saved(layer.args, layer.input_shapes, layer.output) for layer in net.layers
+        ]
+    last = _last_uses(net, produced)
     by_step: dict[int, list[str]] = {}
     for name, i in last.items():
         by_step.setdefault(i, []).append(name)
@@ -117,49 +130,50 @@ def inference_peak(net) -> int:
     for ref in nbytes:
         if last[ref] == -1:  # an input that feeds nothing
             live -= nbytes[ref]
-    for i, layer in enumerate(net.layers):
-        for ref, shape in layer.produced():
+    for i, (outs, extra) in enumerate(zip(produced, saved)):
+        for ref, shape in outs:
             nbytes[ref] = prod(shape) * size
             live += nbytes[ref]
         # attention's q, k, v and weights exist while the layer runs
-        peak = max(
-            peak, live + layer.type.saved(layer.args, layer.input_shapes, layer.output) * size
-        )
+        peak = max(peak, live + extra * size)
         for name in by_step.get(i, ()):
             live -= nbytes[name]
     return peak
 
 
-def requires_grad(net) -> set:
+def requires_grad(net, produced: list | None = None) -> set:
     """The refs of the tensors a training step differentiates, as autograd does: a
     layer's outputs require a gradient when it has trainable parameters or reads a
     tensor that does; the network inputs do not. Everything before the first trainable
     layer of a frozen backbone has no gradient and keeps nothing for the backward."""
     req: set = set()
-    for layer in net.layers:
-        if layer.trainable_params or any(src in req for src in layer.inputs):
-            req.update(ref for ref, _ in layer.produced())
+    for layer, outs in zip(net.layers, produced or _produced(net)):
+        if layer.trainable_params or not req.isdisjoint(layer.inputs):
+            req.update([ref for ref, _ in outs])
     return req
 
 
-def gradient_peak(net, req: set | None = None) -> int:
+def gradient_peak(net, req: set | None = None, produced: list | None = None) -> int:
     """Peak bytes of live activation gradients during the backward pass (of the tensors
-    in ``req``, requires_grad's set, by default every layer output)."""
+    in ``req``, requires_grad's set, by default every layer output; ``produced``:
+    _produced(net), when the caller has it)."""
     size = net.dtype_bytes
-    nbytes = {ref: prod(shape) * size for layer in net.layers for ref, shape in layer.produced()}
+    if produced is None:
+        produced = _produced(net)
+    nbytes = {ref: prod(shape) * size for outs in produced for ref, shape in outs}
     inputs = net.spec.input_refs()
     if req is not None:
         inputs = {**inputs, **{r: None for r in nbytes if r not in req}}
     live_set = set(net.output_refs().values()) - set(inputs)
     live = sum(nbytes[n] for n in live_set)
     peak = live
-    for layer in reversed(net.layers):
+    for layer, outs in zip(reversed(net.layers), reversed(produced)):
         for src in layer.inputs:
             if src not in inputs and src not in live_set:
                 live_set.add(src)
                 live += nbytes[src]
         peak = max(peak, live)
-        for ref, _ in layer.produced():
+        for ref, _ in outs:
             if ref in live_set:
                 live_set.discard(ref)
                 live -= nbytes[ref]
@@ -177,63 +191,73 @@ def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
     size = net.dtype_bytes
     spec_batch = net.input[0] if net.input else 1
     scale = _scaler(batch, spec_batch)
-    layers = []
-    for layer in net.layers:
-        # its outputs, and what its backward needs beyond them (attention's q, k, v and
-        # probabilities: the L² term; every time step of a recurrent layer)
-        elements = scale(
-            sum(prod(s) for _, s in layer.produced())
-            + layer.type.saved(layer.args, layer.input_shapes, layer.output)
-        )
-        macs = scale(layer.macs)
-        layers.append(
-            LayerCost(
-                layer.name,
-                layer.type.name,
-                tuple(layer.output),
-                macs,
-                2 * macs,
-                elements,
-                elements * size,
-                layer.params,
-                call=layer.call,
-            )
-        )
-    tensors = [t for layer in net.layers for t in layer.tensors]
-    params = sum(layer.params for layer in net.layers)
-    trainable = sum(layer.trainable_params for layer in net.layers)
-    param_bytes = _tensor_bytes(tensors, size, False)
-    buffer_bytes = _tensor_bytes(tensors, size, True)
-    input_elements = scale(sum(prod(s) for s in net.spec.input_refs().values()))
-    activation_bytes = sum(x.activation_bytes for x in layers)
+    produced = _produced(net)
     # kept for the backward: what every differentiated layer saved (its outputs and
     # intermediates), and the input when a trainable layer reads it
-    req = requires_grad(net)
+    req = requires_grad(net, produced)
     refs = net.spec.input_refs()
     read = {src for layer in net.layers if layer.trainable_params for src in layer.inputs}
-    kept = 0
-    for x, layer in zip(layers, net.layers):
-        if layer.produced()[0][0] in req:  # its outputs and intermediates
+    # one pass for the per-layer figures and their sums (100,000 layers: each pass
+    # over them costs); a layer's saved intermediates also feed inference_peak
+    layers = []
+    saved = []
+    params = trainable = buffers = macs_sum = activation_elements = kept = 0
+    param_bytes = buffer_bytes = 0
+    counted: dict = {}  # layers of one record share their tensor list: counted once each
+    for layer, outs in zip(net.layers, produced):
+        # its outputs, and what its backward needs beyond them (attention's q, k, v and
+        # probabilities: the L² term; every time step of a recurrent layer)
+        extra = layer.type.saved(layer.args, layer.input_shapes, layer.output)
+        saved.append(extra)
+        elements = scale(sum(prod(s) for _, s in outs) + extra)
+        macs = scale(layer.macs)
+        x = LayerCost(
+            layer.name,
+            layer.type.name,
+            tuple(layer.output),
+            macs,
+            2 * macs,
+            elements,
+            elements * size,
+            layer.params,
+            call=layer.call,
+        )
+        layers.append(x)
+        params += layer.params
+        trainable += layer.trainable_params
+        buffers += layer.buffers
+        macs_sum += macs
+        activation_elements += elements
+        both = counted.get(id(layer.tensors))
+        if both is None:
+            both = counted[id(layer.tensors)] = (
+                _tensor_bytes(layer.tensors, size, False),
+                _tensor_bytes(layer.tensors, size, True),
+            )
+        param_bytes += both[0]
+        buffer_bytes += both[1]
+        if outs[0][0] in req:  # its outputs and intermediates
             kept += x.activation_bytes
         else:  # a frozen layer's outputs, where a trainable layer reads them
-            kept += scale(sum(prod(shape) for ref, shape in layer.produced() if ref in read)) * size
+            kept += scale(sum(prod(shape) for ref, shape in outs if ref in read)) * size
+    input_elements = scale(sum(prod(s) for s in net.spec.input_refs().values()))
+    activation_bytes = activation_elements * size
     kept += scale(sum(prod(shape) for ref, shape in refs.items() if ref in read)) * size
-    grad_peak = scale(gradient_peak(net, req))
+    grad_peak = scale(gradient_peak(net, req, produced))
     state = OPTIMIZER_STATE[optimizer] * trainable * size
-    peak = scale(inference_peak(net))
-    macs = sum(x.macs for x in layers)
+    peak = scale(inference_peak(net, produced, saved))
     totals = {
-        "macs": macs,
-        "flops": 2 * macs,
+        "macs": macs_sum,
+        "flops": 2 * macs_sum,
         "params": params,
         "trainable": trainable,
-        "buffers": sum(layer.buffers for layer in net.layers),
+        "buffers": buffers,
         "param_bytes": param_bytes,
         "buffer_bytes": buffer_bytes,
         "gradient_bytes": trainable * size,
         "input_elements": input_elements,
         "input_bytes": input_elements * size,
-        "activation_elements": sum(x.activation_elements for x in layers),
+        "activation_elements": activation_elements,
         "activation_bytes": activation_bytes,
         "training_activation_bytes": kept,
         "activation_gradient_peak_bytes": grad_peak,

@@ -388,9 +388,16 @@ def explain(net, name: str | None = None) -> list[Explanation]:
             layers = net.layers[g.first : g.last]
     out = []
     # what the parts read, as a key: a network repeats a few dozen layer records (the
-    # builder shares equal arguments and tensors), and each is worked out once
+    # builder shares equal arguments and tensors), and each is worked out once; layers
+    # of one record share its lists (nothing changes them), so a view can also render
+    # each record's text once (layercalc.views.explain_table)
     memo: dict = {}
+    shapes: dict = {}  # the input and output lists, shared the same way
     for layer in layers:
+        ins = tuple(layer.input_shapes)
+        io = shapes.get((ins, layer.output))
+        if io is None:
+            io = shapes[ins, layer.output] = ([list(s) for s in ins], tuple(layer.output))
         if layer.shares is not None:  # another call: the module's parameters, counted once
             first = net.layers[layer.shares]
             params = [
@@ -407,8 +414,7 @@ def explain(net, name: str | None = None) -> list[Explanation]:
             key = (
                 layer.type,
                 id(layer.args),
-                tuple(layer.input_shapes),
-                layer.output,
+                id(io),  # the input and output shapes (io lives in shapes till the end)
                 id(layer.tensors),
                 layer.ties,
                 layer.params,
@@ -425,13 +431,12 @@ def explain(net, name: str | None = None) -> list[Explanation]:
                     _shape(layer),
                 )
             _, _, params, compare, fig, shape = hit
-            params, compare, fig, shape = list(params), list(compare), dict(fig), list(shape)
         out.append(
             Explanation(
                 layer.name,
                 layer.type.name,
-                [list(s) for s in layer.input_shapes],
-                tuple(layer.output),
+                io[0],
+                io[1],
                 shape,
                 params,
                 compare,
@@ -442,14 +447,27 @@ def explain(net, name: str | None = None) -> list[Explanation]:
     return out
 
 
-def lines(e: Explanation) -> list[str]:
-    """An explanation as indented text lines."""
+def head_line(e: Explanation) -> str:
+    """An explanation's first line: the layer, its type, its input and output shapes."""
+    return f"{e.name} ({e.shown_type}): {shapes_text(e)}"
+
+
+def shapes_text(e: Explanation) -> str:
+    """``[1, 3, 8, 8] -> [1, 6, 8, 8]``: the end of head_line."""
     # several inputs are listed, not summed (a mul, a concat, attention's q, k, v); a
     # free parameter has none
     ins = ", ".join(str(s) for s in e.inputs)
-    head = f"{e.name} ({e.shown_type}): " + (f"{ins} -> " if ins else "")
-    out = [f"{head}{list(e.output)}"]
-    out += ["  shape: " + e.shape[0]] + ["  " + x for x in e.shape[1:]]
+    return (f"{ins} -> " if ins else "") + f"{list(e.output)}"
+
+
+def body_lines(e: Explanation) -> list[str]:
+    """The lines under head_line: the same for every layer of one record."""
+    out = ["  shape: " + e.shape[0]] + ["  " + x for x in e.shape[1:]]
     out += ["  params: " + e.params[0]] + ["  " + x for x in e.params[1:]]
     out += ["  " + x for x in e.compare]
     return out
+
+
+def lines(e: Explanation) -> list[str]:
+    """An explanation as indented text lines."""
+    return [head_line(e), *body_lines(e)]

@@ -24,15 +24,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from ..layers.base import Window
 
 MAX_RF_WORK = 5_000_000  # (position, tap) steps the exact transposed-conv traces may take
 
 
-@dataclass(frozen=True)
-class Field:
-    """Receptive field of one layer along one spatial dim, in input pixels."""
+class Field(NamedTuple):
+    """Receptive field of one layer along one spatial dim, in input pixels. (A named
+    tuple: made for every layer and dim, where a frozen dataclass costs 3x as much.)"""
 
     size: int
     jump: int | Fraction  # a Fraction only below a transposed conv
@@ -100,10 +101,20 @@ class _Tracer:
     def __init__(self, net, windows, budget: int = MAX_RF_WORK):
         self.net = net
         self.windows = windows  # layer index -> window tuple, (), or a transposed Window
-        self.index = {ref: i for i, layer in enumerate(net.layers) for ref, _ in layer.produced()}
+        self._index = None
         self.inputs = net.spec.input_refs()
         self.first = next(iter(self.inputs))
         self.budget = budget
+
+    @property
+    def index(self) -> dict:
+        """Ref -> index of the layer producing it; made on the first trace (a network
+        without transposed convs never traces)."""
+        if self._index is None:
+            self._index = {
+                ref: i for i, layer in enumerate(self.net.layers) for ref, _ in layer.produced()
+            }
+        return self._index
 
     def _spend(self, steps: int):
         self.budget -= steps
@@ -175,26 +186,46 @@ def receptive_fields(net) -> list[LayerField]:
     period: dict[str, tuple | None] = dict.fromkeys(refs)
     windows: dict[int, object] = {}
     tracer = _Tracer(net, windows)
+    # layers of one record (type, arguments, shapes) have one window: each found once
+    found: dict = {}
     for i, layer in enumerate(net.layers):
-        srcs = [state[n] for n in layer.inputs]
-        bad = next((s for s in srcs if isinstance(s, _Undefined)), None)
-        pers = [period[n] for n in layer.inputs if period[n] is not None]
+        srcs = []
+        bad = None
+        pers = []
+        for n in layer.inputs:
+            src = state[n]
+            if bad is None and isinstance(src, _Undefined):
+                bad = src
+            srcs.append(src)
+            if period[n] is not None:
+                pers.append(period[n])
         per = tuple(math.lcm(*(p[a] for p in pers)) for a in range(rank)) if pers else None
         res: object
         if bad is not None:
             res = _Undefined(bad.note)
-        elif (tw := _transposed(layer)) is not None:
-            windows[i] = tw
-            res = _tconv_forward(layer, tw, srcs[0], rank)
-            if not isinstance(res, _Undefined):
-                per = tuple(v * s for v, s in zip(per or (1,) * rank, tw.stride))
         else:
-            w = layer.type.window(layer.args, layer.input_shapes, layer.output)
-            windows[i] = w
-            res = _forward(layer, w, srcs, rank)
+            key = (layer.type, id(layer.args), tuple(layer.input_shapes), layer.output)
+            hit = found.get(key)
+            if hit is None or hit[0] is not layer.args:
+                tw = _transposed(layer)
+                w = (
+                    None
+                    if tw is not None
+                    else layer.type.window(layer.args, layer.input_shapes, layer.output)
+                )
+                hit = found[key] = (layer.args, tw, w)
+            _, tw, w = hit
+            if tw is not None:
+                windows[i] = tw
+                res = _tconv_forward(layer, tw, srcs[0], rank)
+                if not isinstance(res, _Undefined):
+                    per = tuple(v * s for v, s in zip(per or (1,) * rank, tw.stride))
+            else:
+                windows[i] = w
+                res = _forward(layer, w, srcs, rank)
         if not isinstance(res, _Undefined):
             if per is None:
-                res = tuple(Field(int(f.size), f.jump, int(f.start)) for f in res)
+                res = _whole(res)
             else:
                 try:
                     res = _exact(tracer, i, res, rank, per)
@@ -221,11 +252,21 @@ def receptive_fields(net) -> list[LayerField]:
     return out
 
 
+def _whole(fields: tuple) -> tuple:
+    """``fields`` with int sizes and starts (``fields`` itself when they are, as they
+    are without a transposed conv upstream: no new tuple per layer)."""
+    for f in fields:
+        if type(f.size) is not int or type(f.start) is not int:
+            return tuple(Field(int(f.size), f.jump, int(f.start)) for f in fields)
+    return fields
+
+
 def _forward(layer, w, srcs, rank):
     if w is None:
         return _Undefined(f"undefined after {layer.type.name}")
     shapes = layer.input_shapes
-    if any(len(s) != len(layer.output) for s in shapes) or len(layer.output) < rank:
+    n = len(layer.output)
+    if n < rank or not all(len(s) == n for s in shapes):
         return _Undefined(f"undefined after {layer.type.name}")
     if w == ():
         out_sp = tuple(layer.output[-rank:])
@@ -248,7 +289,7 @@ def _forward(layer, w, srcs, rank):
         return tuple(fields)
     if len(w) != rank:
         return _Undefined(f"undefined after {layer.type.name}")
-    return tuple(_conv_step(f, *w[axis]) for axis, f in enumerate(srcs[0]))
+    return tuple([_conv_step(f, *step) for f, step in zip(srcs[0], w)])
 
 
 def _tconv_forward(layer, w, src, rank):

@@ -130,6 +130,7 @@ def explain(spec, layer, **values):
     """
     from ..analyses.explain import explain as build_all
     from ..errors import did_you_mean
+    from ..graph import gc_paused
     from ..text import printable
     from ..views import explain_table
 
@@ -138,7 +139,9 @@ def explain(spec, layer, **values):
     if r.net is None:
         return emit(finish(results, [None], values))
     try:
-        items = build_all(r.net, layer)
+        with gc_paused():  # a record per layer: see gc_paused
+            items = build_all(r.net, layer)
+            table = explain_table(r.net, r.file, items)
     except KeyError:
         hint = did_you_mean(layer, list(r.net.by_name))
         raise click.BadParameter(
@@ -147,7 +150,7 @@ def explain(spec, layer, **values):
             ),
             param_hint="LAYER",
         ) from None
-    return emit(finish(results, [explain_table(r.net, r.file, items)], values))
+    return emit(finish(results, [table], values))
 
 
 @click.command()
