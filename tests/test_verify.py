@@ -140,13 +140,13 @@ def test_wrong_counts_fail(monkeypatch):
     from layercalc.analyses import verify
     from layercalc.graph import Layer
 
-    real = verify._fill
+    real = verify._Fill.__call__
 
-    def short(rng, np_, dtype, tensor, layer):
-        arr = real(rng, np_, dtype, tensor, layer)
+    def short(self, tensor, layer):
+        arr = real(self, tensor, layer)
         return arr[:-1] if tensor.key == "running_mean" else arr
 
-    monkeypatch.setattr(verify, "_fill", short)
+    monkeypatch.setattr(verify._Fill, "__call__", short)
     r = invoke(SPECS / "dcgan_discriminator.yaml", "--format", "json")
     assert r.exit_code == 1
     bad = [layer for layer in json.loads(r.output)["layers"] if not layer["ok"]]

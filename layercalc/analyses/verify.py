@@ -34,7 +34,7 @@ ZIP_ENTRY = 512
 SAVE_CHUNK = 16 * 2**20
 
 
-@dataclass
+@dataclass(slots=True)
 class LayerCheck:
     """The outcome of one layer: calculated numbers beside the ones the arrays hold."""
 
@@ -219,7 +219,7 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
         peak = max(peak, live + out_b + scratch + weights + kept + records + NUMPY_SCRATCH)
         if i in shared and not save:
             kept += weights  # held until its last call
-        if not save:  # tensors tied to later: held to the end
+        if tied and not save:  # tensors tied to later: held to the end
             kept += sum(t.numel * b for t in layer.tensors if layer.state_key(t.key) in tied)
         live += sum(n for ref, n in made if ref in last)
         for src in frees.get(i, ()):
@@ -314,36 +314,116 @@ def rank_diagnostic(net, file: str | None = None) -> Diagnostic | None:
 # -- values --------------------------------------------------------------------------------
 
 
-def _fill(rng, np, dtype, tensor, layer):
-    """Seeded values for one parameter or buffer, in ranges that keep activations sane."""
-    shape = tuple(tensor.shape)
+def _bounds(tensor, layer) -> tuple | None:
+    """The range (lo, hi) of a float tensor's seeded uniform values, in ranges that keep
+    activations sane; None for an int64 tensor (see :func:`_fill`)."""
     if tensor.dtype == "int64":
+        return None
+    key = tensor.key
+    shape = tensor.shape
+    if key == "running_var":
+        return 0.5, 1.5  # positive, as variances are
+    if key == "running_mean":
+        return -0.2, 0.2
+    if len(shape) >= 2 and layer.type.name != "embedding":
+        fan_in = layer.type.fan_in(layer.args, key, tuple(shape))
+        bound = (3.0 / fan_in) ** 0.5  # variance 1/fan_in
+        return -bound, bound
+    if key == "weight" and layer.type.family == "normalization":
+        return 0.5, 1.5
+    if key == "weight" and layer.type.name == "prelu":
+        return 0.0, 0.5
+    if tensor.is_bias:
+        return -0.1, 0.1
+    return -1.0, 1.0
+
+
+def _fill(rng, np, dtype, tensor, layer):
+    """Seeded values for one parameter or buffer, drawn on their own: a float tensor the
+    next values of ``rng.random``, scaled to its :func:`_bounds`; an int64 tensor one
+    ``rng.integers(0, 1000)``, or 0, 1, ... for ``init: arange``. :class:`_Fill` gives a
+    run's tensors the same values, drawing small ones a chunk at a time."""
+    shape = tuple(tensor.shape)
+    bounds = _bounds(tensor, layer)
+    if bounds is None:
         if layer.args.get("init") == "arange":  # a buffer of integer positions
             return np.arange(prod(shape), dtype=np.int64).reshape(shape)
         return np.asarray(rng.integers(0, 1000), dtype=np.int64).reshape(shape)
+    lo, hi = bounds
+    v = rng.random(shape, dtype=dtype)
+    v *= dtype(hi - lo)
+    v += dtype(lo)
+    return v
 
-    def uniform(lo, hi):
-        v = rng.random(shape, dtype=dtype)
-        v *= dtype(hi - lo)
-        v += dtype(lo)
-        return v
 
-    key = tensor.key
-    if key == "running_var":
-        return uniform(0.5, 1.5)  # positive, as variances are
-    if key == "running_mean":
-        return uniform(-0.2, 0.2)
-    if len(shape) >= 2 and layer.type.name != "embedding":
-        fan_in = layer.type.fan_in(layer.args, key, shape)
-        bound = (3.0 / fan_in) ** 0.5  # variance 1/fan_in
-        return uniform(-bound, bound)
-    if key == "weight" and layer.type.family == "normalization":
-        return uniform(0.5, 1.5)
-    if key == "weight" and layer.type.name == "prelu":
-        return uniform(0.0, 0.5)
-    if tensor.is_bias:
-        return uniform(-0.1, 0.1)
-    return uniform(-1.0, 1.0)
+DRAW_CHUNK = 4096  # elements: small tensors' uniform values are drawn this many at a time
+#                    (at most 32 KiB beside the tensors, within NUMPY_SCRATCH)
+
+
+class _Fill:
+    """Seeded values for every parameter and buffer, tensor by tensor in layer order:
+    those :func:`_fill` gives each in turn. The values of small tensors are drawn and
+    scaled a chunk of several tensors at a time, each tensor a view of its chunk: the
+    same numbers, since PCG64 makes float32 values from a buffered stream of 32-bit
+    words (float64 ones from 64-bit words), so one call of n1 + n2 values yields exactly
+    those of a call of n1 then one of n2 (tests/test_verify_fill.py checks it).
+    An integer draw reads the 64-bit stream past that buffer, so no chunk spans one, and
+    a large tensor is drawn alone. Scaling a chunk by its tensors' repeated factors
+    makes the same float operations, element by element, as scaling each tensor."""
+
+    def __init__(self, rng, np, dtype, net):
+        self.rng, self.np, self.dtype = rng, np, dtype
+        # the plan, in fill order: per tensor its size and bounds, None (drawn alone) for
+        # an int64 tensor and for one :func:`run` keeps past its layer (a module called
+        # again, a tensor tied to later), whose view would keep its whole chunk alive
+        shared = {layer.shares for layer in net.layers if layer.shares is not None}
+        tied = {target for layer in net.layers for _, target, _ in layer.ties}
+        self.plan = [
+            (
+                prod(t.shape),
+                None
+                if i in shared or (tied and layer.state_key(t.key) in tied)
+                else _bounds(t, layer),
+            )
+            for i, layer in enumerate(net.layers)
+            for t in layer.tensors
+        ]
+        self.next = 0  # the plan's entry of the next tensor asked for
+        self.chunk, self.offset, self.end = None, 0, 0  # the current chunk, its next value
+
+    def _draw(self, j: int):
+        """The chunk from the plan's entry j on: small float tensors, DRAW_CHUNK values
+        at most."""
+        np, dtype = self.np, self.dtype
+        sizes, scales, los = [], [], []
+        total = 0
+        plan = self.plan
+        while j < len(plan):
+            size, bounds = plan[j]
+            if bounds is None or total + size > DRAW_CHUNK:
+                break
+            j += 1
+            lo, hi = bounds
+            sizes.append(size)
+            scales.append(dtype(hi - lo))
+            los.append(dtype(lo))
+            total += size
+        v = self.rng.random(total, dtype=dtype)
+        v *= np.repeat(np.array(scales, dtype), sizes)
+        v += np.repeat(np.array(los, dtype), sizes)
+        self.chunk, self.offset, self.end = v, 0, total
+
+    def __call__(self, tensor, layer):
+        i = self.next
+        self.next += 1
+        size, bounds = self.plan[i]
+        if self.offset == self.end:  # no chunk pending (none ever spans what follows)
+            if bounds is None or size > DRAW_CHUNK:  # drawn alone (see __init__)
+                return _fill(self.rng, self.np, self.dtype, tensor, layer)
+            self._draw(i)
+        start = self.offset
+        self.offset += size
+        return self.chunk[start : self.offset].reshape(tuple(tensor.shape))
 
 
 def _mask_inputs(net) -> dict:
@@ -411,6 +491,17 @@ def _given_inputs(np, np_dtype, net, inputs: dict) -> dict:
             arr = arr.astype(np_dtype)
         out[ref] = arr
     return out
+
+
+def _finite(np, y) -> bool:
+    """True when ``y`` surely holds no NaN or infinity, from one reduction (a sum of
+    them is never finite); False may also be a sum of finite values that overflows, so
+    :func:`_nonfinite` decides then. Called where NumPy's floating-point errors are
+    ignored (the overflow warns otherwise)."""
+    if y.dtype.kind not in "fc":
+        return True
+    total = np.add.reduce(y, axis=None)
+    return bool(total - total == 0)  # NaN for NaN and inf alike; cheaper than np.isfinite
 
 
 def _nonfinite(np, y) -> str | None:
@@ -498,83 +589,94 @@ def run(
     kept_w = {}  # the arrays of modules called again later (`share:`)
     tied = {target for layer in net.layers for _, target, _ in layer.ties}
     kept_t = {}  # state_dict key -> the array of a tensor tied to later (`tie:`)
-    for i, layer in enumerate(net.layers):
-        check = LayerCheck(
-            layer.name,
-            layer.type.name,
-            tuple(layer.output),
-            params=layer.params,
-            buffers=layer.buffers,
-            call=layer.call,
-        )
-        res.checks.append(check)
-        if failed is not None:
-            check.error = f"not run: {failed} failed"
-            continue
-        if progress is not None:
-            progress(i, n, layer.name)
-        t = time.perf_counter()
-        w, xs, ys = {}, None, ()
-        held_params = held_buffers = 0
-        for tensor in layer.tensors:
-            if weights is None:
-                arr = _fill(rng, np, np_dtype, tensor, layer)
-            else:
-                arr = _given(np, np_dtype, tensor, weights[layer.state_key(tensor.key)])
-            w[tensor.key] = arr
-            if tensor.buffer:
-                held_buffers += arr.size
-            else:
-                held_params += arr.size
-            if save:
-                arrays[layer.state_key(tensor.key)] = arr
-            if layer.state_key(tensor.key) in tied:
-                kept_t[layer.state_key(tensor.key)] = arr
-        for key, target, _ in layer.ties:  # the same array, under both keys
-            w[key] = kept_t[target]
-            if save:
-                arrays[layer.state_key(key)] = kept_t[target]
-        check.params_actual, check.buffers_actual = held_params, held_buffers
-        if i in shared:
-            kept_w[i] = w
-        if layer.shares is not None:  # the same module again: its parameters, not new ones
-            w = kept_w[layer.shares]
-        try:
-            xs = [values[src] for src in layer.inputs]
-            with np.errstate(all="ignore"):  # NaN and inf are reported once, below
-                y = layer.type.forward(layer.args, xs, w)
+    fill = _Fill(rng, np, np_dtype, net) if weights is None else None
+    want = np.dtype(dtype)
+    ndarray = np.ndarray
+    # NaN and inf are reported once, by _nonfinite: one context for the whole run, not
+    # one per layer (entering one costs more than a small layer's forward)
+    with np.errstate(all="ignore"):
+        for i, layer in enumerate(net.layers):
+            check = LayerCheck(
+                layer.name,
+                layer.type.name,
+                tuple(layer.output),
+                params=layer.params,
+                buffers=layer.buffers,
+                call=layer.call,
+            )
+            res.checks.append(check)
+            if failed is not None:
+                check.error = f"not run: {failed} failed"
+                continue
+            if progress is not None:
+                progress(i, n, layer.name)
+            t = time.perf_counter()
+            w, xs, ys = {}, None, ()
+            held_params = held_buffers = 0
+            for tensor in layer.tensors:
+                key = layer.state_key(tensor.key)
+                if fill is not None:
+                    arr = fill(tensor, layer)
+                else:
+                    arr = _given(np, np_dtype, tensor, weights[key])
+                w[tensor.key] = arr
+                if tensor.buffer:
+                    held_buffers += arr.size
+                else:
+                    held_params += arr.size
+                if save:
+                    arrays[key] = arr
+                if key in tied:
+                    kept_t[key] = arr
+            for key, target, _ in layer.ties:  # the same array, under both keys
+                w[key] = kept_t[target]
+                if save:
+                    arrays[layer.state_key(key)] = kept_t[target]
+            check.params_actual, check.buffers_actual = held_params, held_buffers
+            if i in shared:
+                kept_w[i] = w
+            if layer.shares is not None:  # the same module again: its parameters
+                w = kept_w[layer.shares]
             produced = layer.produced()
-            ys = list(y) if layer.named_outputs is not None else [y]
-            if len(ys) != len(produced):
-                raise ValueError(f"the forward made {len(ys)} outputs, not {len(produced)}")
-            for k, v in enumerate(ys):
-                v = np.asarray(v)
-                if np.issubdtype(v.dtype, np.floating) and v.dtype != np_dtype:
-                    v = v.astype(np_dtype)
-                ys[k] = v
-                if k and tuple(v.shape) != tuple(produced[k][1]):
-                    check.error = (
-                        f"output {layer.named_outputs[k][0]} is {list(v.shape)}, "
-                        f"calculated {list(produced[k][1])}"
-                    )
-                if res.nonfinite is None and (what := _nonfinite(np, v)) is not None:
-                    res.nonfinite = (i, what)
-            y = ys[0]
-            check.actual = tuple(y.shape)
-        except Exception as exc:  # noqa: BLE001 - a forward that fails is a failed check
-            check.error = f"{type(exc).__name__}: {exc}"
-            failed = layer.name
-            y = None
-        check.seconds = time.perf_counter() - t
-        del xs, w
-        if y is not None:
-            for (ref, _), v in zip(layer.produced(), ys):
-                if ref in last:
-                    values[ref] = v
-        del y, ys
-        for src in set(layer.inputs):
-            if last.get(src) == i:
-                values.pop(src, None)
+            try:
+                xs = [values[src] for src in layer.inputs]
+                y = layer.type.forward(layer.args, xs, w)
+                ys = list(y) if layer.named_outputs is not None else [y]
+                if len(ys) != len(produced):
+                    raise ValueError(f"the forward made {len(ys)} outputs, not {len(produced)}")
+                for k, v in enumerate(ys):
+                    if type(v) is not ndarray:
+                        v = np.asarray(v)
+                    if v.dtype.kind == "f" and v.dtype != want:  # a floating type not the run's
+                        v = v.astype(np_dtype)
+                    ys[k] = v
+                    if k and tuple(v.shape) != tuple(produced[k][1]):
+                        check.error = (
+                            f"output {layer.named_outputs[k][0]} is {list(v.shape)}, "
+                            f"calculated {list(produced[k][1])}"
+                        )
+                    if (
+                        res.nonfinite is None
+                        and not _finite(np, v)
+                        and (what := _nonfinite(np, v)) is not None
+                    ):
+                        res.nonfinite = (i, what)
+                y = ys[0]
+                check.actual = tuple(y.shape)
+            except Exception as exc:  # noqa: BLE001 - a forward that fails is a failed check
+                check.error = f"{type(exc).__name__}: {exc}"
+                failed = layer.name
+                y = None
+            check.seconds = time.perf_counter() - t
+            del xs, w
+            if y is not None:
+                for (ref, _), v in zip(produced, ys):
+                    if ref in last:
+                        values[ref] = v
+            del y, ys
+            for src in set(layer.inputs):
+                if last.get(src) == i:
+                    values.pop(src, None)
     if save and failed is None:
         outs = net.output_refs()
         if len(outs) == 1:

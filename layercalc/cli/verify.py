@@ -65,14 +65,8 @@ class _Progress:
         self.start = time.perf_counter()
         self.bar = None
         self.task = None
-        self.done = None  # cumulative work after each layer
-        if net is not None:
-            from ..arith import prod
-
-            total, self.done = 0, []
-            for layer in net.layers:
-                total += layer.macs + prod(layer.output) + layer.params + 1
-                self.done.append(total)
+        self.net = net
+        self.done = None  # cumulative work after each layer, once the bar is shown
         try:  # sys.stderr is None when the process started with it closed (2>&-)
             self.enabled = sys.stderr is not None and sys.stderr.isatty()
         except (AttributeError, OSError, ValueError):
@@ -109,6 +103,7 @@ class _Progress:
                 transient=True,
             )
             self.bar.start()
+            self.done = self._work()
             total = self.done[-1] if self.done and len(self.done) == n else n
             self.task = self.bar.add_task(
                 escape(printable(self.label)), total=total, layer="", count=""
@@ -117,6 +112,19 @@ class _Progress:
         self.bar.update(
             self.task, completed=work, count=f"{i:,}/{n:,}", layer=escape(printable(name))
         )
+
+    def _work(self):
+        """The cumulative work after each layer (made only for a bar shown, so a run
+        that needs none never walks the layers for it), or None without a network."""
+        if self.net is None:
+            return None
+        from ..arith import prod
+
+        total, done = 0, []
+        for layer in self.net.layers:
+            total += layer.macs + prod(layer.output) + layer.params + 1
+            done.append(total)
+        return done
 
     def close(self):
         if self.bar is not None:
@@ -238,6 +246,7 @@ def verify(
     prefixes_need_weights(weights, strip_prefix, add_prefix)
     from ..analyses import verify as core
     from ..errors import Diagnostic
+    from ..graph import gc_paused
     from ..outfile import OutputError, check_target
 
     def unwritable(r, exc):
@@ -290,17 +299,18 @@ def verify(
             continue
         progress = _Progress(f"verify {r.file}", r.net)
         try:
-            v = core.run(
-                r.net,
-                seed,
-                dtype,
-                save is not None,
-                progress,
-                estimate,
-                r.file,
-                weights=arrays,
-                inputs=None if given is None else w.match_inputs(r.net, given),
-            )
+            with gc_paused():  # a check record a layer, kept to the end: see gc_paused
+                v = core.run(
+                    r.net,
+                    seed,
+                    dtype,
+                    save is not None,
+                    progress,
+                    estimate,
+                    r.file,
+                    weights=arrays,
+                    inputs=None if given is None else w.match_inputs(r.net, given),
+                )
         finally:
             progress.close()
         warning = core.nonfinite_diagnostic(r.net, v, r.file)
@@ -330,7 +340,10 @@ def verify(
 
     from ..views import verify_table
 
-    tables = [None if v is None else verify_table(r.net, v, depth, r.diagnostics) for r, v in runs]
+    with gc_paused():  # rows and cells of every layer: see gc_paused
+        tables = [
+            None if v is None else verify_table(r.net, v, depth, r.diagnostics) for r, v in runs
+        ]
     values = {"fmt": fmt, "width": width, "full": full}
     return emit(finish(results, tables, values, ok=all(v is not None and v.ok for _, v in runs)))
 
