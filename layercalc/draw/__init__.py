@@ -34,12 +34,19 @@ def draw(
 ) -> str:
     """The drawing of ``net`` as text in ``fmt``; raises ValueError for blocks as dot or
     mermaid (they are pictures only)."""
+    from ..graph import gc_paused
+
+    if style == "blocks" and fmt not in ("svg", "html"):
+        raise ValueError("--style blocks is a picture: use --format svg or html")
+    with gc_paused():  # the nodes, boxes and strings of 100,000 layers: see gc_paused
+        return _draw(net, fmt, depth, direction, style)
+
+
+def _draw(net, fmt: str, depth: int | None, direction: str, style: str) -> str:
     from .model import diagram
 
     d = diagram(net, depth)
     if style == "blocks":
-        if fmt not in ("svg", "html"):
-            raise ValueError("--style blocks is a picture: use --format svg or html")
         from .blocks import render_blocks
 
         svg = render_blocks(net, d, depth)
@@ -57,7 +64,6 @@ def draw(
         svg = render_svg(d, direction)
     if fmt == "svg":
         return svg
-    from ..analyses.totals import rows
     from .html import render_html
 
-    return render_html(svg, rows(net, depth), d.title, d.caption)
+    return render_html(svg, d.table, d.title, d.caption)

@@ -48,11 +48,13 @@ def box_size(shape) -> tuple[float, float, float]:
     return 8.0, 12 + 14 * _log(f), 4.0
 
 
-def blocks(net, depth: int | None = None) -> list[Block]:
+def blocks(net, depth: int | None = None, table=None) -> list[Block]:
+    """The feature maps of ``net`` at ``depth``; ``table``: its rows(net, depth) when
+    already made."""
     out = []
     for ref, shape in net.spec.input_refs().items():
         out.append(Block(shape, "input", [printable(ref)], ref))
-    for r in rows(net, depth):
+    for r in rows(net, depth) if table is None else table:
         if r.kind == "group":
             continue
         head = r.type if not r.args else f"{r.type} {r.args}"
@@ -79,7 +81,7 @@ def shape_label(shape) -> str:
 
 
 def render_blocks(net, d: Diagram, depth: int | None = None) -> str:
-    bs = blocks(net, depth)
+    bs = blocks(net, depth, d.table)
     sizes = [box_size(b.shape) for b in bs]
     reach = max((h / 2 + dz * 0.7071 for _, h, dz in sizes), default=0.0)
     below = max((h / 2 for _, h, _ in sizes), default=0.0)

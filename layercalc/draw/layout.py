@@ -30,6 +30,7 @@ for top-to-bottom or left-to-right drawing.
 from __future__ import annotations
 
 import bisect
+from array import array
 
 NODE_GAP = 24.0  # across, between neighbours
 RANK_GAP = 36.0  # along, between ranks
@@ -66,8 +67,11 @@ def layout(sizes, edges, paths, inputs=(), pads=None) -> Layout:
         succs[u].append(v)
     rank = [0] * n
     for v in range(n):
-        if preds[v]:
-            rank[v] = max(rank[u] for u in preds[v]) + 1
+        p = preds[v]
+        if len(p) == 1:
+            rank[v] = rank[p[0]] + 1
+        elif p:
+            rank[v] = max(rank[u] for u in p) + 1
     inputs = set(inputs)
     for v in range(n - 1, -1, -1):  # free tensors: just above their first consumer
         if not preds[v] and v not in inputs and succs[v]:
@@ -78,8 +82,10 @@ def layout(sizes, edges, paths, inputs=(), pads=None) -> Layout:
     chains: list[list[int]] = []
     g_preds = [list(p) for p in preds]
     g_succs = [list(s) for s in succs]
-    wts: dict[tuple[int, int], float] = {}
     for u, v in edges:
+        if rank[v] == rank[u] + 1:  # no rank between: no dummy
+            chains.append([])
+            continue
         chain = [u]
         common = _common(paths[u], paths[v])
         for r in range(rank[u] + 1, rank[v]):
@@ -96,8 +102,6 @@ def layout(sizes, edges, paths, inputs=(), pads=None) -> Layout:
             for a, b in zip(chain, chain[1:]):
                 g_succs[a].append(b)
                 g_preds[b].append(a)
-        for a, b in zip(chain, chain[1:]):
-            wts[(a, b)] = 8.0 if a < n and b < n else 2.0 if a < n or b < n else 1.0
         chains.append(chain[1:-1])
     allpaths = list(paths) + dpath
     nranks = max(rank, default=-1) + 1
@@ -106,13 +110,21 @@ def layout(sizes, edges, paths, inputs=(), pads=None) -> Layout:
         layers[rank[v]].append(v)
     layers = _order(layers, g_preds, g_succs, n, allpaths)
     # along: rank positions, with room for frames that open or close between ranks
-    thick = [max((sizes[v][0] for v in layer if v < n), default=0.0) for layer in layers]
+    thick = []
+    for layer in layers:
+        if len(layer) == 1:
+            v = layer[0]
+            thick.append(sizes[v][0] if v < n else 0.0)
+        else:
+            thick.append(max((sizes[v][0] for v in layer if v < n), default=0.0))
     first: dict[int, int] = {}
     last: dict[int, int] = {}
     for v in range(n):
-        for c in paths[v]:
-            first[c] = min(first.get(c, rank[v]), rank[v])
-            last[c] = max(last.get(c, rank[v]), rank[v])
+        if paths[v]:
+            r = rank[v]
+            for c in paths[v]:
+                first[c] = min(first.get(c, r), r)
+                last[c] = max(last.get(c, r), r)
     before = [0.0] * (nranks + 1)
     after = [0.0] * (nranks + 1)
     for c, r in first.items():
@@ -128,42 +140,102 @@ def layout(sizes, edges, paths, inputs=(), pads=None) -> Layout:
     # across
     width = [sizes[v][1] if v < n else DUMMY_SIZE for v in range(total)]
     x = [0.0] * total
+    seps = []
     for layer in layers:
+        sep = [0.0] + [
+            _sep(layer[j - 1], layer[j], width, allpaths, pads) for j in range(1, len(layer))
+        ]
+        seps.append(sep)
         cur = 0.0
         for j, v in enumerate(layer):
             if j:
-                cur += _sep(layer[j - 1], v, width, allpaths, pads)
+                cur += sep[j]
             x[v] = cur
-    seps = [
-        [0.0] + [_sep(layer[j - 1], layer[j], width, allpaths, pads) for j in range(1, len(layer))]
-        for layer in layers
-    ]
-    weights = [[4.0 if v < n else 1.0 for v in layer] for layer in layers]
+    # per direction and rank: (v, u) for a rank of one node v whose one neighbour is u
+    # (its weighted mean is x[u] exactly: the weights are powers of two), (v, -1) for one
+    # node without neighbours (it stays), (a, u, b, w) for two nodes of one neighbour
+    # each, None for the rest, done in full
+    plans = ([], [])
+    for layer in layers:
+        for plan, nbrs in zip(plans, (g_preds, g_succs)):
+            if len(layer) == 1 and len(nbrs[layer[0]]) < 2:
+                nb = nbrs[layer[0]]
+                plan.append((layer[0], nb[0] if nb else -1))
+            elif len(layer) == 2 and len(nbrs[layer[0]]) == len(nbrs[layer[1]]) == 1:
+                plan.append((layer[0], nbrs[layer[0]][0], layer[1], nbrs[layer[1]][0]))
+            else:
+                plan.append(None)
+    # edges between real nodes weigh 8, a real node to a dummy 2, between dummies 1
+    down_nb: list = [None] * total
+    up_nb: list = [None] * total
+    weights: list = [None] * nranks
+    for r, layer in enumerate(layers):
+        for plan, nbrs, nb in zip(plans, (g_preds, g_succs), (down_nb, up_nb)):
+            if plan[r] is None:
+                for v in layer:
+                    nb[v] = [
+                        (u, 8.0 if u < n and v < n else 2.0 if u < n or v < n else 1.0)
+                        for u in nbrs[v]
+                    ]
+        if len(layer) > 1:
+            weights[r] = [4.0 if v < n else 1.0 for v in layer]
+    # a sweep is a pure function of the positions and its direction, so once the
+    # positions after a sweep equal (bit for bit) those two sweeps before, the rest of
+    # the sweeps repeat the last two: a chain of layers settles after two, not eight
+    states = [array("d", x).tobytes()]
+    kept = [list(x)]
     for sweep in range(SWEEPS):
         down = sweep % 2 == 0
-        nbrs = g_preds if down else g_succs
+        nbrs = down_nb if down else up_nb
+        plan = plans[0] if down else plans[1]
         for r in range(nranks) if down else range(nranks - 1, -1, -1):
+            one = plan[r]
+            if one is not None:  # + 0.0: as the mean would, -0.0 becomes 0.0
+                if len(one) == 2:
+                    v, u = one
+                    x[v] = round(x[u if u >= 0 else v] + 0.0, 3)
+                else:
+                    a, u, b, w = one
+                    x[a], x[b] = _isotonic2((x[u] + 0.0, x[w] + 0.0), weights[r], seps[r])
+                continue
             layer = layers[r]
+            if len(layer) == 1:  # a rank of one node (a chain of layers): as _isotonic
+                v = layer[0]
+                s = t = 0.0
+                for u, w in nbrs[v]:
+                    s += w
+                    t += w * x[u]
+                o = 0.0 + seps[r][0]
+                x[v] = round(t / s - o + o, 3)
+                continue
             want = []
             for v in layer:
+                nb = nbrs[v]
+                if len(nb) == 1:  # the mean of one: exact, as above
+                    want.append(x[nb[0][0]] + 0.0)
+                    continue
                 s = t = 0.0
-                for u in nbrs[v]:
-                    w = wts[(u, v) if down else (v, u)]
+                for u, w in nb:
                     s += w
                     t += w * x[u]
                 want.append(t / s if s else x[v])
-            if len(layer) == 1:  # a rank of one node (a chain of layers): as _isotonic
-                o = 0.0 + seps[r][0]
-                x[layer[0]] = round(want[0] - o + o, 3)
+            if len(layer) == 2:  # a node beside a skip connection
+                x[layer[0]], x[layer[1]] = _isotonic2(want, weights[r], seps[r])
                 continue
             for v, val in zip(layer, _isotonic(want, weights[r], seps[r])):
                 x[v] = val
-    lo = min(
-        (x[v] - width[v] / 2 - _margin(allpaths[v], pads, 2) for v in range(total)), default=0.0
-    )
-    hi = max(
-        (x[v] + width[v] / 2 + _margin(allpaths[v], pads, 3) for v in range(total)), default=0.0
-    )
+        states.append(array("d", x).tobytes())
+        kept.append(list(x))
+        if len(states) >= 3 and states[-1] == states[-3]:
+            # states repeat with period two from here: the last sweep's state is the one
+            # of the same parity
+            left = SWEEPS - 1 - sweep
+            x = kept[-1] if left % 2 == 0 else kept[-2]
+            break
+        del kept[:-2], states[:-2]
+    margins = {path: (_margin(path, pads, 2), _margin(path, pads, 3)) for path in set(allpaths)}
+    lo = min((x[v] - width[v] / 2 - margins[allpaths[v]][0] for v in range(total)), default=0.0)
+    hi = max((x[v] + width[v] / 2 + margins[allpaths[v]][1] for v in range(total)), default=0.0)
     out = Layout()
     out.ranks = rank[:n]
     out.along = [pos[rank[v]] for v in range(n)]
@@ -305,9 +377,21 @@ def _isotonic(want, weight, seps):
     return [round(v + o, 3) for v, o in zip(out, off)]
 
 
+def _isotonic2(want, weight, seps) -> tuple[float, float]:
+    """_isotonic of two positions, the same floats without its blocks and lists."""
+    o1 = 0.0 + seps[0]
+    o2 = o1 + seps[1]
+    v1, v2 = want[0] - o1, want[1] - o2
+    if v1 > v2:
+        v1 = v2 = (v1 * weight[0] + v2 * weight[1]) / (weight[0] + weight[1])
+    return round(v1 + o1, 3), round(v2 + o2, 3)
+
+
 def _crossings(layers, succs) -> int:
     total = 0
     for upper, lower in zip(layers, layers[1:]):
+        if len(upper) < 2 or len(lower) < 2:  # edges from one node or to one never cross
+            continue
         at = {v: i for i, v in enumerate(lower)}
         ends = sorted((i, at[s]) for i, v in enumerate(upper) for s in succs[v] if s in at)
         seen: list[int] = []
@@ -320,6 +404,8 @@ def _crossings(layers, succs) -> int:
 def _contiguous(layer: list, paths, level: int = 0) -> list:
     """``layer`` reordered so that the members of each cluster sit side by side, each
     cluster (and each node outside one) where its members are on average, recursively."""
+    if len(layer) < 3:  # two nodes keep their order: parts in order, or one part of both
+        return list(layer)
     parts: dict = {}
     for i, v in enumerate(layer):
         key = paths[v][level] if len(paths[v]) > level else ("node", v)
@@ -335,11 +421,15 @@ def _contiguous(layer: list, paths, level: int = 0) -> list:
 def _order(layers, preds, succs, n, paths):
     best = [_contiguous(layer, paths) for layer in layers]
     best_c = _crossings(best, succs)
+    if best_c == 0:  # the sweeps keep an order only when it has fewer crossings
+        return best
     cur = [list(layer) for layer in best]
     for it in range(SWEEPS):
         down = it % 2 == 0
         seq = range(1, len(cur)) if down else range(len(cur) - 2, -1, -1)
         for r in seq:
+            if len(cur[r]) < 2:  # one node: its order cannot change
+                continue
             ref = cur[r - 1] if down else cur[r + 1]
             at = {v: i for i, v in enumerate(ref)}
             nb = preds if down else succs

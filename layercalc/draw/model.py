@@ -69,9 +69,23 @@ def si(n: int) -> str:
 
 
 class Node:
-    __slots__ = ("id", "kind", "name", "family", "lines", "output", "params", "macs", "index")
+    __slots__ = (
+        "id",
+        "kind",
+        "name",
+        "family",
+        "lines",
+        "output",
+        "params",
+        "macs",
+        "index",
+        "bold",
+        "cells",
+    )
 
-    def __init__(self, id, kind, name, family, lines, output, params=0, macs=0, index=0):
+    def __init__(
+        self, id, kind, name, family, lines, output, params=0, macs=0, index=0, bold=1, widest=0
+    ):
         self.id = id  # "n0", "n1", ... (inputs: "i0", ...)
         self.kind = kind  # "layer", "collapsed" or "input"
         self.name = name  # raw spec text
@@ -81,6 +95,8 @@ class Node:
         self.params = params
         self.macs = macs
         self.index = index  # position among the drawn nodes (inputs first)
+        self.bold = bold  # how many first lines hold the name (drawn bold)
+        self.cells = widest  # character cells of the widest line
 
 
 class Cluster:
@@ -96,7 +112,17 @@ class Cluster:
 
 
 class Diagram:
-    __slots__ = ("title", "nodes", "edges", "clusters", "paths", "rows", "caption", "unknown")
+    __slots__ = (
+        "title",
+        "nodes",
+        "edges",
+        "clusters",
+        "paths",
+        "rows",
+        "table",
+        "caption",
+        "unknown",
+    )
 
     def __init__(self):
         self.title = ""
@@ -105,20 +131,41 @@ class Diagram:
         self.clusters: list[Cluster] = []
         self.paths: list[tuple] = []  # per node: cluster indices, outermost first
         self.rows: list = []  # the non-group rows, one per layer/collapsed node
+        self.table: list = []  # every row, group headers too (html's table)
         self.caption: list[str] = []
         self.unknown: list[str] = []  # refs no drawn node produces (should stay empty)
 
 
-def _label(row) -> list[str]:
-    lines = wrap(printable(row.name))
-    head = row.type if not row.args else f"{row.type} {row.args}"
-    if row.kind == "collapsed":
-        head = f"{row.type} · {row.args}"
-    lines += wrap(printable(head))
-    lines += wrap("→ " + shape_text(row.output))
-    if row.params:
-        lines.append(f"{number(row.params)} params")
-    return lines
+class _Labels:
+    """Label lines of rows: the lines after the name (type and arguments, output shape,
+    parameters) made once per distinct row record, as the equal layers of a long network
+    share them."""
+
+    def __init__(self):
+        self.rest: dict = {}
+
+    def __call__(self, row) -> tuple[list[str], int, int]:
+        """(lines, how many hold the name, cells of the widest)."""
+        name = wrap(printable(row.name))
+        out = row.output
+        key = (row.kind, row.type, row.args, out if type(out) is tuple else shape_text(out))
+        key += (row.params,)
+        rest = self.rest.get(key)
+        if rest is None:
+            lines = self._rest(row)
+            rest = self.rest[key] = (lines, max(map(cells, lines)))
+        return name + rest[0], len(name), max(max(map(cells, name)), rest[1])
+
+    @staticmethod
+    def _rest(row) -> list[str]:
+        head = row.type if not row.args else f"{row.type} {row.args}"
+        if row.kind == "collapsed":
+            head = f"{row.type} · {row.args}"
+        lines = wrap(printable(head))
+        lines += wrap("→ " + shape_text(row.output))
+        if row.params:
+            lines.append(f"{number(row.params)} params")
+        return lines
 
 
 def diagram(net, depth: int | None = None) -> Diagram:
@@ -128,11 +175,18 @@ def diagram(net, depth: int | None = None) -> Diagram:
     d.title = printable(net.name)
     for ref, shape in net.spec.input_refs().items():
         idx = len(d.nodes)
-        lines = wrap(printable(ref)) + wrap("→ " + shape_text(shape))
-        d.nodes.append(Node(f"i{idx}", "input", ref, "input", lines, tuple(shape), index=idx))
+        name = wrap(printable(ref))
+        lines = name + wrap("→ " + shape_text(shape))
+        widest = max(map(cells, lines))
+        d.nodes.append(
+            Node(
+                f"i{idx}", "input", ref, "input", lines, tuple(shape), 0, 0, idx, len(name), widest
+            )
+        )
         d.paths.append(())
     producer: dict[str, int] = {n.name: n.index for n in d.nodes}
-    table = [r for r in rows(net, depth) if r.kind != "group"]
+    d.table = rows(net, depth)
+    table = [r for r in d.table if r.kind != "group"]
     d.rows = table
     # walk the layers as rows() does: which layers each node holds, which groups stay open
     starts: dict[int, list[int]] = {}
@@ -142,10 +196,12 @@ def diagram(net, depth: int | None = None) -> Diagram:
     open_: list[tuple[int, int]] = []  # (group's last layer, cluster index)
     gcluster: dict[int, int] = {}
     layers = net.layers
+    path: tuple = ()  # the open clusters' indices, remade only when they change
     i = 0
     while i < len(layers):
         while open_ and open_[-1][0] <= i:
             open_.pop()
+            path = ()
         step = None
         for gi in starts.get(i, ()):
             g = net.groups[gi]
@@ -158,47 +214,58 @@ def diagram(net, depth: int | None = None) -> Diagram:
             open_.append((g.last, gcluster[gi]))
             while open_ and open_[-1][0] <= i:  # an empty group closes at once
                 open_.pop()
+            path = ()
         if step is None:
             step = range(i, i + 1)
         spans.append(step)
-        d.paths.append(tuple(c for _, c in open_))
+        if len(path) != len(open_):
+            path = tuple(c for _, c in open_)
+        d.paths.append(path)
         i = max(step.stop, i + 1)
     if len(spans) != len(table):  # cannot happen: the walk is rows()'s
         raise AssertionError(f"{len(spans)} spans for {len(table)} rows")
+    label = _Labels()
     for span, row in zip(spans, table):
         idx = len(d.nodes)
-        members = [layers[k] for k in span]
         if row.kind == "layer":
-            family = members[0].type.family
+            family = layers[span.start].type.family
         else:
             family = "group"
+        lines, bold, widest = label(row)
         d.nodes.append(
             Node(
                 f"n{idx}",
                 row.kind,
                 row.name,
                 family,
-                _label(row),
+                lines,
                 row.output,
                 row.params,
                 row.macs,
                 idx,
+                bold,
+                widest,
             )
         )
-        for layer in members:
-            for ref, _ in layer.produced():
-                producer[ref] = idx
-    seen = set()
-    for span, node in zip(spans, d.nodes[len(d.nodes) - len(spans) :]):
+        for k in span:
+            layer = layers[k]
+            if layer.named_outputs is None:  # one output: produced() without its list
+                producer[layer.ref] = idx
+            else:
+                for ref, _ in layer.produced():
+                    producer[ref] = idx
+    first = len(d.nodes) - len(spans)
+    for idx, span in enumerate(spans, first):
+        seen = set()  # this consumer's producers (consumers come one at a time)
         for k in span:
             for ref in layers[k].inputs:
                 p = producer.get(ref)
                 if p is None:
                     d.unknown.append(ref)
                     continue
-                if p != node.index and (p, node.index) not in seen:
-                    seen.add((p, node.index))
-                    d.edges.append((p, node.index))
+                if p != idx and p not in seen:
+                    seen.add(p)
+                    d.edges.append((p, idx))
     for idx, path in enumerate(d.paths):
         for c in path:
             d.clusters[c].members.append(idx)

@@ -8,8 +8,7 @@ element a test reads has a class and its geometry in attributes: nodes
 from __future__ import annotations
 
 from .layout import layout
-from ..text import printable
-from .model import CHAR_WIDTH, FONT_SIZE, LINE_HEIGHT, Diagram, text_width, wrap
+from .model import CHAR_WIDTH, FONT_SIZE, LINE_HEIGHT, Diagram, text_width
 
 FONT = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 PAD_X = 10.0
@@ -56,13 +55,27 @@ def xml(text: str) -> str:
 
 def num(v: float) -> str:
     """A coordinate, the same text for the same float on every platform."""
-    s = f"{v:.1f}"
-    return s[:-2] if s.endswith(".0") else s
+    s = "%.1f" % v
+    return s[:-2] if s[-1] == "0" and s[-2] == "." else s
 
 
-def node_size(lines) -> tuple[float, float]:
-    w = max(text_width(t) for t in lines) + 2 * PAD_X
-    h = len(lines) * LINE_HEIGHT + 2 * PAD_Y
+class Numbers(dict):
+    """num() of each coordinate, memoised: the nodes of a long chain share their x and
+    their sizes, and an edge ends on its node's box. Zero is not kept (0.0 and -0.0 are
+    one key but two texts)."""
+
+    __slots__ = ()
+
+    def __missing__(self, v: float) -> str:
+        s = num(v)
+        if v:
+            self[v] = s
+        return s
+
+
+def node_size(node) -> tuple[float, float]:
+    w = node.cells * CHAR_WIDTH + 2 * PAD_X  # the widest line's text_width()
+    h = len(node.lines) * LINE_HEIGHT + 2 * PAD_Y
     return round(w, 1), float(h)
 
 
@@ -79,7 +92,7 @@ def geometry(d: Diagram, direction: str = "TB"):
     """Boxes (x, y, w, h) of the nodes, edge polylines, cluster frames, in SVG pixels
     from the top-left corner of the drawing area."""
     tb = direction == "TB"
-    sizes = [node_size(n.lines) for n in d.nodes]
+    sizes = list(map(node_size, d.nodes))
     heights = _heights(d)
     pads = []
     for h in heights:
@@ -99,13 +112,13 @@ def geometry(d: Diagram, direction: str = "TB"):
         cx, cy = (c, a) if tb else (a, c)
         boxes.append((round(cx - w / 2, 1), round(cy - h / 2, 1), w, h))
     # edges: ports spread along the side they leave or enter by
-    outs: dict[int, list[int]] = {}
-    ins: dict[int, list[int]] = {}
+    outs: list[list[int]] = [[] for _ in boxes]
+    ins: list[list[int]] = [[] for _ in boxes]
     for e, (u, v) in enumerate(d.edges):
-        outs.setdefault(u, []).append(e)
-        ins.setdefault(v, []).append(e)
-    start: dict[int, tuple] = {}
-    end: dict[int, tuple] = {}
+        outs[u].append(e)
+        ins[v].append(e)
+    start: list = [None] * len(d.edges)
+    end: list = [None] * len(d.edges)
 
     def first_across(e, at_end):
         pts = lay.edge_points[e]
@@ -114,18 +127,26 @@ def geometry(d: Diagram, direction: str = "TB"):
             return pts[-1 if at_end else 0][1]
         return lay.across[u if at_end else v]
 
-    for v, es in outs.items():
+    for v, es in enumerate(outs):
+        if len(es) == 1:
+            start[es[0]] = _port(boxes[v], 0, 1, tb, out=True)
+            continue
         es = sorted(es, key=lambda e: (first_across(e, False), e))
         for k, e in enumerate(es):
             start[e] = _port(boxes[v], k, len(es), tb, out=True)
-    for v, es in ins.items():
+    for v, es in enumerate(ins):
+        if len(es) == 1:
+            end[es[0]] = _port(boxes[v], 0, 1, tb, out=False)
+            continue
         es = sorted(es, key=lambda e: (first_across(e, True), e))
         for k, e in enumerate(es):
             end[e] = _port(boxes[v], k, len(es), tb, out=False)
     paths = []
-    for e in range(len(d.edges)):
-        mids = [(c, a) if tb else (a, c) for a, c in lay.edge_points[e]]
-        paths.append([start[e], *mids, end[e]])
+    for a, pts, b in zip(start, lay.edge_points, end):
+        if pts:
+            paths.append([a, *[(c, p) if tb else (p, c) for p, c in pts], b])
+        else:
+            paths.append([a, b])
     frames = []
     for outline, (a, c) in zip(lay.frames, lay.labels):
         pts = [(c, a) if tb else (a, c) for a, c in outline]
@@ -143,16 +164,26 @@ def _port(box, k, m, tb, out):
     return (x + w if out else x, y + h / 2 + off)
 
 
-def _curve(points, tb) -> str:
+def _curve(points, tb, nums=None) -> str:
+    nums = Numbers() if nums is None else nums
+    if len(points) == 2:  # most edges: one segment, its text made in one piece
+        (x0, y0), (x1, y1) = points
+        if tb:
+            m = nums[(y0 + y1) / 2]
+            x0, x1 = nums[x0], nums[x1]
+            return f"M{x0},{nums[y0]} C{x0},{m} {x1},{m} {x1},{nums[y1]}"
+        m = nums[(x0 + x1) / 2]
+        y0, y1 = nums[y0], nums[y1]
+        return f"M{nums[x0]},{y0} C{m},{y0} {m},{y1} {nums[x1]},{y1}"
     x0, y0 = points[0]
-    parts = [f"M{num(x0)},{num(y0)}"]
+    parts = [f"M{nums[x0]},{nums[y0]}"]
     for x1, y1 in points[1:]:
         if tb:
-            m = (y0 + y1) / 2
-            parts.append(f"C{num(x0)},{num(m)} {num(x1)},{num(m)} {num(x1)},{num(y1)}")
+            m = nums[(y0 + y1) / 2]
+            parts.append(f"C{nums[x0]},{m} {nums[x1]},{m} {nums[x1]},{nums[y1]}")
         else:
-            m = (x0 + x1) / 2
-            parts.append(f"C{num(m)},{num(y0)} {num(m)},{num(y1)} {num(x1)},{num(y1)}")
+            m = nums[(x0 + x1) / 2]
+            parts.append(f"C{m},{nums[y0]} {m},{nums[y1]} {nums[x1]},{nums[y1]}")
         x0, y0 = x1, y1
     return " ".join(parts)
 
@@ -235,26 +266,41 @@ def render_svg(d: Diagram, direction: str = "TB") -> str:
         )
     o.append("</g>")
     o.append('<g class="edges">')
+    nodes = d.nodes
+    nums = Numbers()  # shared: an edge ends where its node's box starts
     for (u, v), pts in zip(d.edges, paths):
         o.append(
-            f'<path class="edge" data-from="{d.nodes[u].id}" data-to="{d.nodes[v].id}" '
-            f'd="{_curve(pts, tb)}" marker-end="url(#arrow)"/>'
+            f'<path class="edge" data-from="{nodes[u].id}" data-to="{nodes[v].id}" '
+            f'd="{_curve(pts, tb, nums)}" marker-end="url(#arrow)"/>'
         )
     o.append("</g>")
     o.append('<g class="nodes">')
-    for n, (x, y, w, h) in zip(d.nodes, boxes):
-        fill, stroke, _ = colours(n.family)
-        dash = ' stroke-dasharray="4 2"' if n.kind == "collapsed" else ""
-        parts = [
-            f'<g class="node" id="{n.id}" data-kind="{n.kind}" data-family="{xml(n.family)}">',
-            f'<rect class="node-box" x="{num(x)}" y="{num(y)}" width="{num(w)}" '
-            f'height="{num(h)}" rx="4" fill="{fill}" stroke="{stroke}"{dash}/>',
-        ]
-        name_lines = _name_lines(n)
-        for k, line in enumerate(n.lines):
-            parts.append(
-                _text(x + PAD_X, y + PAD_Y + k * LINE_HEIGHT + ASCENT, line, bold=k < name_lines)
+    # per node kind and family, and per label line: their text, made once
+    heads: dict = {}
+    plain: dict = {}
+    bold: dict = {}
+    for n, (x, y, w, h) in zip(nodes, boxes):
+        head = heads.get((n.kind, n.family))
+        if head is None:
+            fill, stroke, _ = colours(n.family)
+            dash = ' stroke-dasharray="4 2"' if n.kind == "collapsed" else ""
+            head = heads[(n.kind, n.family)] = (
+                f'" data-kind="{n.kind}" data-family="{xml(n.family)}"><rect class="node-box" x="',
+                f'" rx="4" fill="{fill}" stroke="{stroke}"{dash}/>',
             )
+        parts = [
+            f'<g class="node" id="{n.id}{head[0]}{nums[x]}" y="{nums[y]}" width="{nums[w]}" '
+            f'height="{nums[h]}{head[1]}'
+        ]
+        tx = f'<text class="line" x="{nums[x + PAD_X]}" y="'
+        top = y + PAD_Y
+        for k, line in enumerate(n.lines):
+            texts = bold if k < n.bold else plain
+            text = texts.get(line)
+            if text is None:
+                extra = ' font-weight="bold"' if texts is bold else ""
+                text = texts[line] = f'"{extra}>{xml(line)}</text>'
+            parts.append(f"{tx}{num(top + k * LINE_HEIGHT + ASCENT)}{text}")
         parts.append("</g>")
         o.append("".join(parts))
     o.append("</g></g>")
@@ -265,11 +311,6 @@ def render_svg(d: Diagram, direction: str = "TB") -> str:
         )
     o.append("</svg>")
     return "\n".join(o) + "\n"
-
-
-def _name_lines(n) -> int:
-    """How many of a node's first label lines hold its name (drawn bold)."""
-    return len(wrap(printable(n.name)))
 
 
 __all__ = ["render_svg", "geometry", "xml", "CHAR_WIDTH"]

@@ -59,11 +59,14 @@ def render_dot(d: Diagram, direction: str = "TB") -> str:
 
 
 _SAFE = re.compile(r"[A-Za-z0-9 _.,:=/()\[\]+*×→·-]")
+_ALL_SAFE = re.compile(r"[A-Za-z0-9 _.,:=/()\[\]+*×→·-]*")
 
 
 def mermaid_text(text: str) -> str:
     """printable() text for inside a double-quoted mermaid label: every character but
     letters, digits, space and ``_.,:=/()[]+*-×→·`` as a decimal entity code ``#N;``."""
+    if _ALL_SAFE.fullmatch(text):  # most labels: nothing to write as a code
+        return text
     return "".join(c if _SAFE.fullmatch(c) else f"#{ord(c)};" for c in text)
 
 
