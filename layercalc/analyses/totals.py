@@ -222,6 +222,10 @@ def rows(net: Network, depth: int | None = None) -> list[Row]:
     for gi, g in enumerate(net.groups):
         starts.setdefault(g.first, []).append(gi)
     layers = net.layers
+    # id(an args dict) -> (its layer type, the summary): the builder shares one dict
+    # among the equal layers of a long network, and summaries (a convolution's most of
+    # all) cost more than the rest of a row; the layers hold the dicts, so ids stay put
+    summaries: dict = {}
     i = 0
     n = len(layers)
     while i < n:
@@ -255,12 +259,16 @@ def rows(net: Network, depth: int | None = None) -> list[Row]:
             continue
         layer = layers[i]
         w, b = split_params(layer)
+        lt, args = layer.type, layer.args
+        hit = summaries.get(id(args))
+        if hit is None or hit[0] is not lt:
+            hit = summaries[id(args)] = (lt, lt.summary(args))
         row = Row(
             "layer",
             layer.depth,
             layer.name,
-            _called(layer.type.name, layer.call),
-            layer.type.summary(layer.args),
+            _called(lt.name, layer.call),
+            hit[1],
             list(layer.input_shapes),
             list(layer.inputs),
             layer.output,

@@ -14,6 +14,8 @@ from .common import click_option, emit
 from .options import DEPTH, INPUT, MAX_LAYERS, SETS
 from .run import Outcome, format_diagnostic
 
+CHUNK = 1 << 20  # characters written at a time (see _pieces)
+
 
 @click.command()
 @click.argument("spec", metavar="SPEC")
@@ -100,17 +102,35 @@ def draw(spec, output, fmt, style, direction, depth, sets, input_shape, max_laye
         raise click.UsageError("--style blocks is a picture: use --format svg or html")
     text = render(result.net, fmt, depth, direction, style)
     if output is None:
-        return emit(Outcome(text, err, 0))
+        code = emit(Outcome("", err, 0))  # the diagnostics first, as emit() does
+        for piece in _pieces(text):
+            click.echo(piece, nl=False)
+        return code
 
-    data = text.encode("utf-8")
+    def write(fh):
+        for piece in _pieces(text):
+            fh.write(piece.encode("utf-8"))
+
     try:
-        write_atomic(output, lambda fh: fh.write(data))
+        write_atomic(output, write)
     except OutputError as exc:
         d = Diagnostic(
             "unwritable", f"cannot write {output}: {exc.reason}", file=spec, hint=exc.hint
         )
         return emit(Outcome("", [*err, format_diagnostic(d)], 1))
     return emit(Outcome("", err, 0))
+
+
+def _pieces(text: str):
+    """``text`` in pieces of about CHUNK characters, each ending a line (or the text):
+    the encoded bytes of a 100,000-layer drawing are never held beside its text, and
+    click.echo, which may strip terminal escapes, never gets one cut in two."""
+    at, n = 0, len(text)
+    while at < n:
+        end = text.find("\n", at + CHUNK)
+        end = n if end < 0 else end + 1
+        yield text[at:end]
+        at = end
 
 
 COMMANDS = (draw,)

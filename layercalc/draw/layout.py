@@ -142,6 +142,9 @@ def layout(sizes, edges, paths, inputs=(), pads=None) -> Layout:
     x = [0.0] * total
     seps = []
     for layer in layers:
+        if len(layer) == 1:  # a chain's ranks: nothing to separate, the node at 0.0
+            seps.append([0.0])
+            continue
         sep = [0.0] + [
             _sep(layer[j - 1], layer[j], width, allpaths, pads) for j in range(1, len(layer))
         ]
@@ -156,8 +159,8 @@ def layout(sizes, edges, paths, inputs=(), pads=None) -> Layout:
     # node without neighbours (it stays), (a, u, b, w) for two nodes of one neighbour
     # each, None for the rest, done in full
     plans = ([], [])
-    for layer in layers:
-        for plan, nbrs in zip(plans, (g_preds, g_succs)):
+    for plan, nbrs in zip(plans, (g_preds, g_succs)):  # a direction at a time: fewer tuples
+        for layer in layers:
             if len(layer) == 1 and len(nbrs[layer[0]]) < 2:
                 nb = nbrs[layer[0]]
                 plan.append((layer[0], nb[0] if nb else -1))
@@ -169,14 +172,15 @@ def layout(sizes, edges, paths, inputs=(), pads=None) -> Layout:
     down_nb: list = [None] * total
     up_nb: list = [None] * total
     weights: list = [None] * nranks
-    for r, layer in enumerate(layers):
-        for plan, nbrs, nb in zip(plans, (g_preds, g_succs), (down_nb, up_nb)):
+    for plan, nbrs, nb in zip(plans, (g_preds, g_succs), (down_nb, up_nb)):
+        for r, layer in enumerate(layers):
             if plan[r] is None:
                 for v in layer:
                     nb[v] = [
                         (u, 8.0 if u < n and v < n else 2.0 if u < n or v < n else 1.0)
                         for u in nbrs[v]
                     ]
+    for r, layer in enumerate(layers):
         if len(layer) > 1:
             weights[r] = [4.0 if v < n else 1.0 for v in layer]
     # a sweep is a pure function of the positions and its direction, so once the
@@ -271,6 +275,7 @@ def _frames(n, paths, rank, out, sizes, pads):
             members.setdefault(c, set()).add(v)
         by_rank.setdefault(rank[v], []).append(v)
     children: dict[int, list] = {}
+    rect: dict[int, tuple[float, float]] = {}  # the clear clusters' (lo, hi)
     for k, p in parent.items():
         children.setdefault(p, []).append(k)
     for c in sorted(parent, reverse=True):
@@ -302,6 +307,7 @@ def _frames(n, paths, rank, out, sizes, pads):
         )
         if clear:
             e = {r: [lo, hi] for r in e}
+            rect[c] = (lo, hi)
         ext[c], span[c] = e, (first, last)
     frames, labels = [], []
     bands = out.bands
@@ -311,29 +317,59 @@ def _frames(n, paths, rank, out, sizes, pads):
             labels.append((0.0, 0.0))
             continue
         first, last = span[c]
-        steps = []
-        for r in range(first, last + 1):
-            start = bands[r][0] - pads[c][0] if r == first else (bands[r - 1][1] + bands[r][0]) / 2
-            end = bands[r][1] + pads[c][1] if r == last else (bands[r][1] + bands[r + 1][0]) / 2
-            steps.append((start, end, *ext[c][r]))
-        pts = []
-        for start, end, _, hi in steps:
-            pts += [(start, hi), (end, hi)]
-        for start, end, lo, _ in reversed(steps):
-            pts += [(end, lo), (start, lo)]
-        clean: list = []
-        for p in pts:  # drop repeated corners and the middle of straight runs
-            if clean and clean[-1] == p:
+        box = rect.get(c)
+        if box is not None:  # the staircase of 14,285 blocks, point by point, costs
+            outline = _rectangle(bands, first, last, pads[c], *box)
+            if outline is not None:
+                frames.append(outline)
+                labels.append(outline[-1])
                 continue
-            if len(clean) >= 2 and (
-                clean[-2][0] == clean[-1][0] == p[0] or clean[-2][1] == clean[-1][1] == p[1]
-            ):
-                clean[-1] = p
-                continue
-            clean.append(p)
-        frames.append([(round(a, 1), round(b, 1)) for a, b in clean])
+        steps = _steps(bands, first, last, pads[c], ext[c])
+        frames.append(_outline(steps))
         labels.append((round(steps[0][0], 1), round(steps[0][2], 1)))
     return frames, labels
+
+
+def _steps(bands, first, last, pad, ext) -> list:
+    """A frame's staircase: per rank first..last, (start, end) along and (lo, hi) across."""
+    steps = []
+    for r in range(first, last + 1):
+        start = bands[r][0] - pad[0] if r == first else (bands[r - 1][1] + bands[r][0]) / 2
+        end = bands[r][1] + pad[1] if r == last else (bands[r][1] + bands[r + 1][0]) / 2
+        steps.append((start, end, *ext[r]))
+    return steps
+
+
+def _rectangle(bands, first, last, pad, lo, hi) -> list | None:
+    """_outline(_steps(...)) of a staircase whose every step spans lo..hi: of its top
+    run and its bottom run the clean-up keeps the ends, so four corners, the last the
+    label's anchor; None for a flat frame (the clean-up merges its corners)."""
+    start = bands[first][0] - pad[0]
+    end = bands[last][1] + pad[1]
+    if lo == hi or start == end:
+        return None
+    start, end, lo, hi = round(start, 1), round(end, 1), round(lo, 1), round(hi, 1)
+    return [(start, hi), (end, hi), (end, lo), (start, lo)]
+
+
+def _outline(steps) -> list:
+    """The outline of a staircase: its corners, rounded."""
+    pts = []
+    for start, end, _, hi in steps:
+        pts += [(start, hi), (end, hi)]
+    for start, end, lo, _ in reversed(steps):
+        pts += [(end, lo), (start, lo)]
+    clean: list = []
+    for p in pts:  # drop repeated corners and the middle of straight runs
+        if clean and clean[-1] == p:
+            continue
+        if len(clean) >= 2 and (
+            clean[-2][0] == clean[-1][0] == p[0] or clean[-2][1] == clean[-1][1] == p[1]
+        ):
+            clean[-1] = p
+            continue
+        clean.append(p)
+    return [(round(a, 1), round(b, 1)) for a, b in clean]
 
 
 def _common(a: tuple, b: tuple) -> tuple:

@@ -55,8 +55,7 @@ def xml(text: str) -> str:
 
 def num(v: float) -> str:
     """A coordinate, the same text for the same float on every platform."""
-    s = "%.1f" % v
-    return s[:-2] if s[-1] == "0" and s[-2] == "." else s
+    return ("%.1f" % v).removesuffix(".0")
 
 
 class Numbers(dict):
@@ -71,6 +70,24 @@ class Numbers(dict):
         if v:
             self[v] = s
         return s
+
+
+FIRST_LINE = PAD_Y + ASCENT  # a box's first baseline below its top
+assert FIRST_LINE.is_integer() and float(LINE_HEIGHT).is_integer()  # line_ys needs it
+
+
+def line_ys(y: float, count: int) -> list[str]:
+    """num() of the baselines of ``count`` label lines in a box whose top is ``y``.
+    The top is rounded to one decimal and the lines are whole pixels apart, so for a
+    top >= 0 each text is the top's with its integer part moved: integers added, not a
+    float formatted per line (the label lines are most of a drawing's numbers)."""
+    if y < 0:  # the sign would make the integer parts' arithmetic differ
+        top = y + PAD_Y
+        return [num(top + k * LINE_HEIGHT + ASCENT) for k in range(count)]
+    whole, tenth = divmod(round(y * 10), 10)
+    frac = f".{tenth}" if tenth else ""
+    first = whole + int(FIRST_LINE)
+    return [f"{first + k * LINE_HEIGHT}{frac}" for k in range(count)]
 
 
 def node_size(node) -> tuple[float, float]:
@@ -92,7 +109,15 @@ def geometry(d: Diagram, direction: str = "TB"):
     """Boxes (x, y, w, h) of the nodes, edge polylines, cluster frames, in SVG pixels
     from the top-left corner of the drawing area."""
     tb = direction == "TB"
-    sizes = list(map(node_size, d.nodes))
+    # per (widest line, lines): a long network's nodes have a few sizes
+    size_of: dict = {}
+    sizes = []
+    for n in d.nodes:
+        key = (n.cells, len(n.lines))
+        wh = size_of.get(key)
+        if wh is None:
+            wh = size_of[key] = node_size(n)
+        sizes.append(wh)
     heights = _heights(d)
     pads = []
     for h in heights:
@@ -128,15 +153,17 @@ def geometry(d: Diagram, direction: str = "TB"):
         return lay.across[u if at_end else v]
 
     for v, es in enumerate(outs):
-        if len(es) == 1:
-            start[es[0]] = _port(boxes[v], 0, 1, tb, out=True)
+        if len(es) == 1:  # _port(box, 0, 1, tb, out=True): the middle of the side
+            x, y, w, h = boxes[v]
+            start[es[0]] = (x + w / 2, y + h) if tb else (x + w, y + h / 2)
             continue
         es = sorted(es, key=lambda e: (first_across(e, False), e))
         for k, e in enumerate(es):
             start[e] = _port(boxes[v], k, len(es), tb, out=True)
     for v, es in enumerate(ins):
-        if len(es) == 1:
-            end[es[0]] = _port(boxes[v], 0, 1, tb, out=False)
+        if len(es) == 1:  # _port(box, 0, 1, tb, out=False)
+            x, y, w, h = boxes[v]
+            end[es[0]] = (x + w / 2, y) if tb else (x, y + h / 2)
             continue
         es = sorted(es, key=lambda e: (first_across(e, True), e))
         for k, e in enumerate(es):
@@ -253,12 +280,15 @@ def render_svg(d: Diagram, direction: str = "TB") -> str:
         f'<rect class="background" width="{num(total_w)}" height="{num(height)}" fill="#fff"/>'
     )
     o.append(f'<g class="graph" transform="translate({num(MARGIN)},{num(MARGIN)})">')
+    # shared: an edge ends where its node's box starts, frames of a row of blocks share
+    # their sides
+    nums = Numbers()
     o.append('<g class="clusters">')
     for c, f in zip(d.clusters, frames):
         if f is None:
             continue
         pts, (x0, y0) = f
-        d_attr = "M" + " L".join(f"{num(x)},{num(y)}" for x, y in pts) + " Z"
+        d_attr = "M" + " L".join([f"{nums[x]},{nums[y]}" for x, y in pts]) + " Z"
         o.append(
             f'<g class="cluster" id="{c.id}"><path class="cluster-box" d="{d_attr}"/>'
             + _text(x0 + 8, y0 + 15, c.label, cls="cluster-label")
@@ -267,11 +297,19 @@ def render_svg(d: Diagram, direction: str = "TB") -> str:
     o.append("</g>")
     o.append('<g class="edges">')
     nodes = d.nodes
-    nums = Numbers()  # shared: an edge ends where its node's box starts
+    ids = [n.id for n in nodes]
+    append = o.append
     for (u, v), pts in zip(d.edges, paths):
-        o.append(
-            f'<path class="edge" data-from="{nodes[u].id}" data-to="{nodes[v].id}" '
-            f'd="{_curve(pts, tb, nums)}" marker-end="url(#arrow)"/>'
+        if tb and len(pts) == 2:  # most edges: _curve's one segment, inlined (100,000s)
+            (x0, y0), (x1, y1) = pts
+            m = nums[(y0 + y1) / 2]
+            x0, x1 = nums[x0], nums[x1]
+            curve = f"M{x0},{nums[y0]} C{x0},{m} {x1},{m} {x1},{nums[y1]}"
+        else:
+            curve = _curve(pts, tb, nums)
+        append(
+            f'<path class="edge" data-from="{ids[u]}" data-to="{ids[v]}" '
+            f'd="{curve}" marker-end="url(#arrow)"/>'
         )
     o.append("</g>")
     o.append('<g class="nodes">')
@@ -293,16 +331,17 @@ def render_svg(d: Diagram, direction: str = "TB") -> str:
             f'height="{nums[h]}{head[1]}'
         ]
         tx = f'<text class="line" x="{nums[x + PAD_X]}" y="'
-        top = y + PAD_Y
-        for k, line in enumerate(n.lines):
-            texts = bold if k < n.bold else plain
+        nb = n.bold
+        lines = n.lines
+        for k, (line, ly) in enumerate(zip(lines, line_ys(y, len(lines)))):
+            texts = bold if k < nb else plain
             text = texts.get(line)
             if text is None:
                 extra = ' font-weight="bold"' if texts is bold else ""
                 text = texts[line] = f'"{extra}>{xml(line)}</text>'
-            parts.append(f"{tx}{num(top + k * LINE_HEIGHT + ASCENT)}{text}")
+            parts.append(f"{tx}{ly}{text}")
         parts.append("</g>")
-        o.append("".join(parts))
+        append("".join(parts))
     o.append("</g></g>")
     o += legend
     for k, line in enumerate(d.caption):
@@ -310,7 +349,8 @@ def render_svg(d: Diagram, direction: str = "TB") -> str:
             _text(MARGIN, cap_top + k * LINE_HEIGHT + ASCENT, line, cls="caption", bold=k == 0)
         )
     o.append("</svg>")
-    return "\n".join(o) + "\n"
+    o.append("")  # the final newline, without copying the whole text to add it
+    return "\n".join(o)
 
 
 __all__ = ["render_svg", "geometry", "xml", "CHAR_WIDTH"]
