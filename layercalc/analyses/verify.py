@@ -204,14 +204,33 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
     tied = {target for layer in net.layers for _, target, _ in layer.ties}
     largest = in_bytes  # the largest array saved
     keys = [len(ref) for ref in sizes]  # the lengths of the saved keys: inputs, tensors
+    # layers built from one entry share their records (type, args, shape and tensor
+    # lists): what depends on those alone is worked out once per distinct record
+    per_record = {}
     for i, layer in enumerate(net.layers):
-        made = [(ref, prod(shape) * b) for ref, shape in layer.produced()]
-        out_b = sum(n for _, n in made)
-        sizes.update(made)
-        sizes_w = [t.numel * (8 if t.dtype == "int64" else b) for t in layer.tensors]
-        weights = sum(sizes_w)
-        scratch = layer.type.workspace(layer.args, layer.input_shapes, layer.output) * b
-        records += LAYER_OVERHEAD + 16 * len(layer.output)
+        rec = (
+            id(layer.type),
+            id(layer.args),
+            id(layer.input_shapes),
+            id(layer.output),
+            id(layer.named_outputs),
+            id(layer.tensors),
+        )
+        got = per_record.get(rec)
+        if got is None:
+            outs = [prod(shape) * b for _, shape in layer.produced()]
+            own_w = [t.numel * (8 if t.dtype == "int64" else b) for t in layer.tensors]
+            scratch = layer.type.workspace(layer.args, layer.input_shapes, layer.output) * b
+            got = per_record[rec] = (
+                outs,
+                sum(outs),
+                own_w,
+                sum(own_w),
+                scratch,
+                LAYER_OVERHEAD + 16 * len(layer.output),
+            )
+        outs, out_b, sizes_w, weights, scratch, record = got
+        records += record
         if layer.shares is not None:
             weights = sum(
                 t.numel * (8 if t.dtype == "int64" else b) for t in net.layers[layer.shares].tensors
@@ -221,7 +240,16 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
             kept += weights  # held until its last call
         if tied and not save:  # tensors tied to later: held to the end
             kept += sum(t.numel * b for t in layer.tensors if layer.state_key(t.key) in tied)
-        live += sum(n for ref, n in made if ref in last)
+        # the sizes of the arrays freed later (the only ones looked up)
+        if layer.named_outputs is None:
+            if layer.ref in last:
+                live += outs[0]
+                sizes[layer.ref] = outs[0]
+        else:
+            for (ref, _), n in zip(layer.produced(), outs):
+                if ref in last:
+                    live += n
+                    sizes[ref] = n
         for src in frees.get(i, ()):
             live -= sizes[src]
         if save:
@@ -378,16 +406,25 @@ class _Fill:
         # again, a tensor tied to later), whose view would keep its whole chunk alive
         shared = {layer.shares for layer in net.layers if layer.shares is not None}
         tied = {target for layer in net.layers for _, target, _ in layer.ties}
-        self.plan = [
-            (
-                prod(t.shape),
-                None
-                if i in shared or (tied and layer.state_key(t.key) in tied)
-                else _bounds(t, layer),
-            )
-            for i, layer in enumerate(net.layers)
-            for t in layer.tensors
-        ]
+        self.plan = plan = []
+        # layers built from one entry share their tensor lists and args: each distinct
+        # one's sizes and bounds are worked out once
+        per_record = {}
+        for i, layer in enumerate(net.layers):
+            rec = (id(layer.type), id(layer.args), id(layer.tensors))
+            entries = per_record.get(rec)
+            if entries is None:
+                entries = per_record[rec] = [
+                    (prod(t.shape), _bounds(t, layer)) for t in layer.tensors
+                ]
+            if i in shared or tied:
+                entries = [
+                    (size, None)
+                    if i in shared or (tied and layer.state_key(t.key) in tied)
+                    else (size, bounds)
+                    for t, (size, bounds) in zip(layer.tensors, entries)
+                ]
+            plan += entries
         self.next = 0  # the plan's entry of the next tensor asked for
         self.chunk, self.offset, self.end = None, 0, 0  # the current chunk, its next value
 
@@ -589,6 +626,7 @@ def run(
     kept_w = {}  # the arrays of modules called again later (`share:`)
     tied = {target for layer in net.layers for _, target, _ in layer.ties}
     kept_t = {}  # state_dict key -> the array of a tensor tied to later (`tie:`)
+    keyed = save or bool(tied)  # arrays filed under their state_dict keys
     fill = _Fill(rng, np, np_dtype, net) if weights is None else None
     want = np.dtype(dtype)
     ndarray = np.ndarray
@@ -614,20 +652,21 @@ def run(
             w, xs, ys = {}, None, ()
             held_params = held_buffers = 0
             for tensor in layer.tensors:
-                key = layer.state_key(tensor.key)
                 if fill is not None:
                     arr = fill(tensor, layer)
                 else:
-                    arr = _given(np, np_dtype, tensor, weights[key])
+                    arr = _given(np, np_dtype, tensor, weights[layer.state_key(tensor.key)])
                 w[tensor.key] = arr
                 if tensor.buffer:
                     held_buffers += arr.size
                 else:
                     held_params += arr.size
-                if save:
-                    arrays[key] = arr
-                if key in tied:
-                    kept_t[key] = arr
+                if keyed:  # the state_dict key, made only where something files it
+                    key = layer.state_key(tensor.key)
+                    if save:
+                        arrays[key] = arr
+                    if key in tied:
+                        kept_t[key] = arr
             for key, target, _ in layer.ties:  # the same array, under both keys
                 w[key] = kept_t[target]
                 if save:
@@ -637,7 +676,10 @@ def run(
                 kept_w[i] = w
             if layer.shares is not None:  # the same module again: its parameters
                 w = kept_w[layer.shares]
-            produced = layer.produced()
+            # layer.produced(), without making the list for a layer of one output
+            produced = (
+                ((layer.ref, layer.output),) if layer.named_outputs is None else layer.produced()
+            )
             try:
                 xs = [values[src] for src in layer.inputs]
                 y = layer.type.forward(layer.args, xs, w)
@@ -674,7 +716,7 @@ def run(
                     if ref in last:
                         values[ref] = v
             del y, ys
-            for src in set(layer.inputs):
+            for src in layer.inputs:  # one read twice is popped once: pop's default
                 if last.get(src) == i:
                     values.pop(src, None)
     if save and failed is None:

@@ -60,6 +60,21 @@ def _check_kernel_entries(name: str, a: dict, dims: int):
         )
 
 
+_NPOPS = None
+
+
+def _npops():
+    """layers.npops, imported at the first forward (it loads NumPy, which shapes never
+    need) and then kept: ``from . import npops`` in every call costs about as much as a
+    small conv's padding."""
+    global _NPOPS
+    if _NPOPS is None:
+        from . import npops
+
+        _NPOPS = npops
+    return _NPOPS
+
+
 class Conv(LayerType):
     family = "convolution"
     linear_map = True
@@ -178,8 +193,7 @@ class Conv(LayerType):
         )
 
     def forward(self, a, xs, w):
-        from . import npops
-
+        npops = _npops()
         x, added = npops.batched(xs[0], self.dims)
         x = npops.pad_spatial(x, a["_pads"], a["padding_mode"])
         y = npops.conv(x, w["weight"], a["_s"], a["_d"], a["groups"], IM2COL_ELEMENTS, LOOP_TAPS)

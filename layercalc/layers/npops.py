@@ -45,12 +45,54 @@ def pad_spatial(x, pads, mode: str = "zeros", value: float = 0.0):
     crop: reflect [-2, 3] of 0 1 2 3 is 2 3 2 1 0), circular wraps what the crop
     leaves (crop, then pad); for constants the order does not matter."""
     np_mode = _NP_PAD_MODE[mode]
+    if (
+        np_mode == "constant"
+        and type(pads) is tuple
+        and type(value) in (int, float)
+        and value == 0
+        and math.copysign(1, value) > 0
+        and not x.flags.fnc
+    ):
+        # +0 padding (the zeros of convs and pools), by far the most common: what _pad
+        # makes, with its shapes and slices worked out once per input shape and pads
+        # (hashable as a tuple), since a small layer's forward is mostly such overhead
+        key = (x.shape, pads)
+        try:
+            plan = _ZERO_PLANS.get(key, False)
+        except TypeError:  # pairs given as lists: unhashable, so the general way
+            plan = None
+        if plan is False:
+            if len(_ZERO_PLANS) >= MAX_PLANS:
+                _ZERO_PLANS.clear()
+            plan = _ZERO_PLANS[key] = _zero_plan(x.shape, pads)
+        if plan is not None:
+            shape, where = plan
+            y = np.zeros(shape, x.dtype)
+            y[where] = x
+            return y
     crop = any(left < 0 or r < 0 for left, r in pads)
     if crop and np_mode in ("reflect", "edge"):
         return _crop(_pad(x, [(max(left, 0), max(r, 0)) for left, r in pads], np_mode, value), pads)
     if crop:
         x = _crop(x, pads)
     return _pad(x, [(max(left, 0), max(r, 0)) for left, r in pads], np_mode, value)
+
+
+MAX_PLANS = 256  # memoised plans of _ZERO_PLANS, at most (a network has few shapes)
+_ZERO_PLANS: dict = {}  # (input shape, pads) -> _zero_plan's answer
+
+
+def _zero_plan(shape: tuple, pads: tuple):
+    """(padded shape, the index where the input goes) of _pad's constant padding of an
+    input of ``shape`` by ``pads``, or None where pad_spatial takes its general way (a
+    crop, or no padding at all)."""
+    if any(left < 0 or r < 0 for left, r in pads) or not any(left or r for left, r in pads):
+        return None
+    lead = len(shape) - len(pads)
+    width = ((0, 0),) * lead + tuple(pads)
+    padded = tuple(v + left + r for v, (left, r) in zip(shape, width))
+    where = tuple(slice(left, left + v) for v, (left, _) in zip(shape, width))
+    return padded, where
 
 
 def _crop(x, pads):
@@ -119,6 +161,14 @@ def conv(x, weight, s, d, groups: int, max_cols: int, loop_taps: int):
     the im2col copy is made in slices of at most ``max_cols`` elements. Depthwise convs
     of at most ``loop_taps`` taps go tap by tap instead on large maps at stride 1 and on
     small maps of many channels, and whenever a channel has several filters."""
+    key = None
+    if type(s) is tuple and type(d) is tuple:  # hashable: a small map's plan may be kept
+        key = (x.shape, weight.shape, s, d, groups, max_cols, loop_taps)
+        small = _SMALL_CONVS.get(key)
+        if small is not None:  # what the gathered im2col way below makes, planned once
+            index, w_shape, cols_shape, y_shape = small
+            cols = x.reshape(cols_shape[0], -1).take(index, axis=1).reshape(cols_shape)
+            return _matmul(weight.reshape(w_shape), cols).reshape(y_shape)
     n, c = x.shape[:2]
     dims = x.ndim - 2
     o_ch = weight.shape[0]
@@ -155,13 +205,22 @@ def conv(x, weight, s, d, groups: int, max_cols: int, loop_taps: int):
     if kk == 1:
         cols = offset_view(x, (0,) * dims, s, d, out).reshape(n, groups, cg, p)
         return _matmul(wm, cols).reshape((n, o_ch) + out)
-    view = windows(x, k, s, d, out)  # (N, C, *k, *out)
     per_row = c * kk * (p // out[0])  # im2col elements of one sample's first-dim output row
     if n * out[0] * per_row <= max_cols:
-        cols = view.reshape(n, groups, cg * kk, p)  # the im2col copy
+        if c * kk * p <= GATHER_ELEMENTS:  # a small map: the same copy, gathered
+            index = _gather_index(x.shape[1:], k, s, d, out)
+            if key is not None:
+                if len(_SMALL_CONVS) >= MAX_GATHERS:
+                    _SMALL_CONVS.clear()
+                _SMALL_CONVS[key] = (index, wm.shape, (n, groups, cg * kk, p), (n, o_ch) + out)
+            cols = x.reshape(n, -1).take(index, axis=1)
+        else:
+            cols = windows(x, k, s, d, out)  # (N, C, *k, *out)
+        cols = cols.reshape(n, groups, cg * kk, p)  # the im2col copy
         return _matmul(wm, cols).reshape((n, o_ch) + out)
     # large maps: im2col a slice at a time (samples, then output rows), so the copy stays
     # within max_cols however large the input (a single row may exceed it)
+    view = windows(x, k, s, d, out)  # (N, C, *k, *out)
     rows = max(1, min(out[0], max_cols // per_row))
     batch = max(1, max_cols // (per_row * out[0])) if rows == out[0] else 1
     y = np.empty((n, o_ch) + out, dtype=np.result_type(x, weight))
@@ -175,6 +234,29 @@ def conv(x, weight, s, d, groups: int, max_cols: int, loop_taps: int):
                 (b1 - b0, o_ch, r1 - r0) + out[1:]
             )
     return y
+
+
+# Small maps' im2col copies (at most GATHER_ELEMENTS a sample) are gathered through a
+# flat index: one take, where reshaping the windows' 6-d strided view costs several times
+# more (measured: 1 against 7 microseconds for 4 channels of 4x4). A small conv's whole
+# plan is kept, its index included, for the next conv of the same arguments (layers
+# repeat): its shapes and branches otherwise cost more than its arithmetic. Few are kept,
+# MAX_GATHERS * GATHER_ELEMENTS * 8 bytes (128 KiB) of indices at most, which the
+# estimate's NUMPY_SCRATCH covers beside a small layer's ufunc buffers.
+GATHER_ELEMENTS = 1024
+MAX_GATHERS = 16
+# conv's arguments (shapes, stride, dilation, groups, limits) -> (index, the weight
+# matrix's shape, the columns', the output's)
+_SMALL_CONVS: dict = {}
+
+
+def _gather_index(sample: tuple, k: tuple, s, d, out: tuple):
+    """The flat positions, within one sample (C, *sp) of a conv's padded input, of the
+    entries of its im2col matrix (C, *k, *out) in C order: windows() of an arange."""
+    positions = np.arange(math.prod(sample), dtype=np.intp).reshape((1,) + sample)
+    index = windows(positions, k, s, d, out).reshape(-1)
+    index.flags.writeable = False
+    return index
 
 
 def _depthwise_channels_last(x, weight, s, d, out):
