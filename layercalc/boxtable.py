@@ -61,7 +61,9 @@ class BoxTable:
         # shape (cells hold shapes, written compactly when space is short), fold (a layer
         # name, folded at its dots last)
         self.columns: list[tuple] = []
-        self.rows: list = []  # (cells, styles) or None for a section line
+        # (cells, styles); None for a section line; a str for a note across every
+        # column (what a cut stands for), which no column's width depends on
+        self.rows: list = []
         self.hidden: list[str] = []  # the headers the last layout left out
         self.compact = False
 
@@ -84,11 +86,15 @@ class BoxTable:
     def add_section(self):
         self.rows.append(None)
 
+    def add_note(self, text: str):
+        """A row of one cell spanning the table (drawn dim), wrapped to its width."""
+        self.rows.append(str(text))
+
     # -- layout --------------------------------------------------------------------
     def _natural(self, shown: list[int]) -> dict:
         widths = {i: len(self.columns[i][0]) for i in shown}
         for row in self.rows:
-            if row is None:
+            if row is None or type(row) is str:
                 continue
             for i in shown:
                 for part in self._text(i, row[0][i]).split("\n"):
@@ -117,7 +123,7 @@ class BoxTable:
                     + [
                         len(w)
                         for row in self.rows
-                        if row is not None
+                        if row is not None and type(row) is not str
                         for w in self._text(i, row[0][i]).split()
                     ]
                 )  # never split a word
@@ -180,6 +186,11 @@ class BoxTable:
         for row in self.rows:
             if row is None:
                 out.append(rule("├", "┼", "┤", "─"))
+                continue
+            if type(row) is str:  # a note across the columns
+                inner = max(total - 4, 1)
+                for part in textwrap.wrap(row, inner, break_on_hyphens=False) or [""]:
+                    out.append([("│ ", ""), (part.ljust(inner), "dim"), (" │", "")])
                 continue
             cells, styles = row
             parts = {}

@@ -100,7 +100,7 @@ def _box_lines(t: Table, opts: Options) -> list:
     n = len(t.columns)
     for row in cut(t.rows, None if opts.full else t.limit):
         if isinstance(row, int):
-            table.add_row([f"... {row:,} {CUT_NOTE}"] + [""] * (n - 1), style="dim")
+            table.add_note(f"... {row:,} {CUT_NOTE}")
             continue
         texts = [text_of(c) for c in row.cells]
         head, rest = KIND_STYLES[row.kind]

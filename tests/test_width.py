@@ -215,3 +215,42 @@ def test_the_layer_catalogue_fits_80_columns():
     r = run("layers", COLUMNS="80")
     assert r.exit_code == 0 and widest(r.output) <= 80
     assert "upsample" in r.output and "nearest |" in r.output
+
+
+@pytest.mark.parametrize("command", ["shape", "params", "cost", "rf", "verify"])
+def test_the_cut_note_spans_the_table_and_widens_no_column(tmp_path, command):
+    """The "... N more rows" line of a long table is a note across the table: the
+    columns (verify's mark column first of all) keep the widths and the set they have
+    without it, and no column is left out for it."""
+    p = tmp_path / "long.yaml"
+    p.write_text(
+        "input: [1, 4, 4, 4]\nlayers:\n"
+        + "  - conv2d: {out_channels: 4, kernel_size: 3, padding: 1}\n  - relu\n" * 250
+    )
+    cut = run(command, str(p), "--width", "80").stdout
+    full = run(command, str(p), "--width", "80", "--full").stdout
+    header = next(line for line in cut.splitlines() if line.startswith("┃"))
+    assert header == next(line for line in full.splitlines() if line.startswith("┃"))
+    assert "not shown at 80" not in cut
+    notes = [line for line in cut.splitlines() if "more rows" in line]
+    assert len(notes) == 1 and notes[0].startswith("│ ... 100 more rows (--full")
+    assert notes[0].endswith(" │") and len(notes[0]) == len(header)
+    assert widest(cut) <= 80
+
+
+def test_a_cut_note_wraps_inside_a_narrow_table():
+    t = BoxTable()
+    t.add_column("Layer")
+    t.add_column("Type")
+    t.add_row(["a", "relu"])
+    t.add_note("... 12,345 more rows (--full, --depth, or --format csv)")
+    t.add_row(["b", "relu"])
+    lines = ["".join(text for text, _ in seg) for seg in t.segments(80)]
+    assert len({len(line) for line in lines}) == 1  # the note did not widen the box
+    first = next(k for k, x in enumerate(lines) if x.startswith("│ a "))
+    last = next(k for k, x in enumerate(lines) if x.startswith("│ b "))
+    note = lines[first + 1 : last]
+    assert len(note) > 1 and all(x.startswith("│ ") and x.endswith(" │") for x in note)
+    assert " ".join(x[2:-2].strip() for x in note) == (
+        "... 12,345 more rows (--full, --depth, or --format csv)"
+    )
