@@ -20,6 +20,16 @@ DEFAULT_MAX_MEMORY = 2 * 2**30
 INDEX_BYTES = 8  # int64 indices for embedding inputs
 NUMPY_SCRATCH = 256 * 2**10  # NumPy's own buffers during one layer (ufunc and reduction
 #                              buffers of 8192 elements per operand), beside workspace()
+# Outputs of at most SMALL_OUTPUT elements are checked for NaN and infinity together, a
+# batch of at most BATCH_ELEMENTS elements and BATCH_ARRAYS outputs at a time (see
+# _Finiteness: one reduction costs more than a small layer's forward); a batch is held
+# past its outputs' last uses and copied into one array to be summed: FINITE_BATCH bytes
+# per element size, and the batch list's objects
+SMALL_OUTPUT = 4096
+BATCH_ELEMENTS = 8192
+BATCH_ARRAYS = 256
+FINITE_BATCH = 2 * BATCH_ELEMENTS  # times the element size
+BATCH_OBJECTS = 256 * BATCH_ARRAYS
 # Python objects beside the array data, measured with tracemalloc and rounded up: each
 # layer's check record (LayerCheck, its shape tuples: 16 bytes a dimension), each array
 # kept for --save (ndarray object, state_dict key, dict slot; 4 bytes a key character),
@@ -203,6 +213,7 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
     shared = {layer.shares for layer in net.layers if layer.shares is not None}
     tied = {target for layer in net.layers for _, target, _ in layer.ties}
     largest = in_bytes  # the largest array saved
+    batch = FINITE_BATCH * b + BATCH_OBJECTS  # _Finiteness's held outputs and their copy
     keys = [len(ref) for ref in sizes]  # the lengths of the saved keys: inputs, tensors
     # layers built from one entry share their records (type, args, shape and tensor
     # lists): what depends on those alone is worked out once per distinct record
@@ -235,7 +246,7 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
             weights = sum(
                 t.numel * (8 if t.dtype == "int64" else b) for t in net.layers[layer.shares].tensors
             )
-        peak = max(peak, live + out_b + scratch + weights + kept + records + NUMPY_SCRATCH)
+        peak = max(peak, live + out_b + scratch + weights + kept + records + NUMPY_SCRATCH + batch)
         if i in shared and not save:
             kept += weights  # held until its last call
         if tied and not save:  # tensors tied to later: held to the end
@@ -541,6 +552,56 @@ def _finite(np, y) -> bool:
     return bool(total - total == 0)  # NaN for NaN and inf alike; cheaper than np.isfinite
 
 
+class _Finiteness:
+    """The first layer whose output holds NaN or infinity, as ``(layer index, what)``
+    in ``found``, whatever order the outputs are checked in: small outputs are held
+    (by reference) and summed together a batch at a time, a larger one checked at once
+    after the batch before it. A batch whose sum is not finite is searched output by
+    output, in layer order, exactly as :func:`_finite` then :func:`_nonfinite` would
+    have been called on each, so ``found`` is the one the per-output check gives."""
+
+    __slots__ = ("np", "dtype", "found", "held", "elements")
+
+    def __init__(self, np, dtype):
+        self.np = np
+        self.dtype = dtype  # the run's: only outputs of it are held (FINITE_BATCH)
+        self.found = None
+        self.held: list = []  # (layer index, output), in layer order
+        self.elements = 0
+
+    def __call__(self, i: int, v) -> None:
+        if self.found is not None or v.dtype.kind not in "fc":
+            return
+        size = v.size
+        if size > SMALL_OUTPUT or v.dtype != self.dtype:
+            self.flush()
+            if self.found is None and not _finite(self.np, v):
+                what = _nonfinite(self.np, v)
+                if what is not None:
+                    self.found = (i, what)
+            return
+        if self.elements + size > BATCH_ELEMENTS or len(self.held) == BATCH_ARRAYS:
+            self.flush()
+        self.held.append((i, v))
+        self.elements += size
+
+    def flush(self) -> None:
+        held, self.held, self.elements = self.held, [], 0
+        if self.found is not None or not held:
+            return
+        np = self.np
+        if len(held) > 1:
+            total = np.add.reduce(np.concatenate([v.reshape(-1) for _, v in held]))
+            if total - total == 0:  # NaN for NaN and inf alike: every output finite
+                return
+        for i, v in held:
+            if not _finite(np, v):
+                what = _nonfinite(np, v)
+                if what is not None:
+                    self.found = (i, what)
+                    return
+
+
 def _nonfinite(np, y) -> str | None:
     """What is not finite in ``y`` ("is all NaN", "contains NaN", "contains infinite
     values"), or None. Reductions only, no array allocated: a minimum and a maximum,
@@ -630,6 +691,7 @@ def run(
     fill = _Fill(rng, np, np_dtype, net) if weights is None else None
     want = np.dtype(dtype)
     ndarray = np.ndarray
+    finiteness = _Finiteness(np, want)  # NaN and infinity: the first layer holding them
     # NaN and inf are reported once, by _nonfinite: one context for the whole run, not
     # one per layer (entering one costs more than a small layer's forward)
     with np.errstate(all="ignore"):
@@ -697,12 +759,7 @@ def run(
                             f"output {layer.named_outputs[k][0]} is {list(v.shape)}, "
                             f"calculated {list(produced[k][1])}"
                         )
-                    if (
-                        res.nonfinite is None
-                        and not _finite(np, v)
-                        and (what := _nonfinite(np, v)) is not None
-                    ):
-                        res.nonfinite = (i, what)
+                    finiteness(i, v)
                 y = ys[0]
                 check.actual = tuple(y.shape)
             except Exception as exc:  # noqa: BLE001 - a forward that fails is a failed check
@@ -719,6 +776,8 @@ def run(
             for src in layer.inputs:  # one read twice is popped once: pop's default
                 if last.get(src) == i:
                     values.pop(src, None)
+        finiteness.flush()
+    res.nonfinite = finiteness.found
     if save and failed is None:
         outs = net.output_refs()
         if len(outs) == 1:
