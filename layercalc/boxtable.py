@@ -11,6 +11,8 @@ import io
 import re
 import textwrap
 
+from .text import cells
+
 
 # Fitting a table to the width (issue 15): first wrap the wrapping columns (Arguments,
 # From, notes) down to their longest word, then write shapes compactly ("1x64x56x56" for
@@ -29,21 +31,62 @@ def compact_shapes(text: str) -> str:
     return _SHAPE.sub(lambda m: m.group(1).replace(", ", "x") if m.group(1) else "[]", text)
 
 
+# Widths are character cells, as a terminal draws them (text.cells: East Asian wide
+# characters take two, combining marks none), so a border stays in its column whatever
+# the script of a name; ASCII text, nearly all of it, is measured by len().
+
+
+def _cells(text: str) -> int:
+    return len(text) if text.isascii() else cells(text)
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    """``text`` padded with spaces to ``width`` cells (on the left when ``right``)."""
+    gap = " " * (width - _cells(text))
+    return gap + text if right else text + gap
+
+
+def _split_cells(text: str, width: int) -> list[str]:
+    """``text`` cut into pieces of at most ``width`` cells (a wide character that does not
+    fit a width of one is a piece of its own)."""
+    if _cells(text) <= width:
+        return [text]
+    out, cur, n = [], "", 0
+    for c in text:
+        w = cells(c)
+        if cur and n + w > width:
+            out.append(cur)
+            cur, n = "", 0
+        cur += c
+        n += w
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _wrap(text: str, width: int, **kw) -> list[str]:
+    """textwrap.wrap (which counts characters), each line then cut to ``width`` cells."""
+    lines = textwrap.wrap(text, width, **kw)
+    if text.isascii():
+        return lines
+    return [p for line in lines for p in _split_cells(line, width)]
+
+
 def _fold_name(name: str, width: int) -> list[str]:
-    """A dotted layer name split after dots into lines of at most ``width`` (a part
+    """A dotted layer name split after dots into lines of at most ``width`` cells (a part
     longer than that is cut), indentation kept on the first line only."""
-    if len(name) <= width:
+    if _cells(name) <= width:
         return [name]
     parts = re.findall(r"[^.]*\.|[^.]+$", name)
     lines, cur = [], ""
     for part in parts:
-        while len(part) > width:
+        if _cells(part) > width:
             if cur:
                 lines.append(cur)
                 cur = ""
-            lines.append(part[:width])
-            part = part[width:]
-        if len(cur) + len(part) > width:
+            *whole, part = _split_cells(part, width)
+            lines += whole
+        if _cells(cur) + _cells(part) > width:
             lines.append(cur)
             cur = part
         else:
@@ -92,14 +135,15 @@ class BoxTable:
 
     # -- layout --------------------------------------------------------------------
     def _natural(self, shown: list[int]) -> dict:
-        widths = {i: len(self.columns[i][0]) for i in shown}
+        widths = {i: _cells(self.columns[i][0]) for i in shown}
         for row in self.rows:
             if row is None or type(row) is str:
                 continue
             for i in shown:
                 for part in self._text(i, row[0][i]).split("\n"):
-                    if len(part) > widths[i]:
-                        widths[i] = len(part)
+                    n = len(part) if part.isascii() else cells(part)
+                    if n > widths[i]:
+                        widths[i] = n
         return widths
 
     def _text(self, i: int, cell: str) -> str:
@@ -116,12 +160,12 @@ class BoxTable:
         floors = {}
         for i in cols:
             if self.columns[i][5]:  # a folded name: at least ``floor`` characters
-                floors[i] = max(floor, len(self.columns[i][0]))
+                floors[i] = max(floor, _cells(self.columns[i][0]))
             else:
                 floors[i] = max(
-                    [10, len(self.columns[i][0])]
+                    [10, _cells(self.columns[i][0])]
                     + [
-                        len(w)
+                        _cells(w)
                         for row in self.rows
                         if row is not None and type(row) is not str
                         for w in self._text(i, row[0][i]).split()
@@ -173,14 +217,16 @@ class BoxTable:
         def rule(left, mid, right, fill):
             return [(left + mid.join(fill * (widths[i] + 2) for i in shown) + right, "")]
 
-        if self.title:
-            out.append([(self.title.center(total).rstrip(), "bold")])
+        if self.title:  # centred over the table, wrapped to the width when longer
+            for part in fit_lines([self.title], max_width, indent=""):
+                gap = max(min(total, max_width) - _cells(part), 0)
+                out.append([((" " * (gap // 2) + part).rstrip(), "bold")])
         out.append(rule("┏", "┳", "┓", "━"))
         line = [("┃", "")]
         for i in shown:
             h, numeric = self.columns[i][0], self.columns[i][1]
             w = widths[i]
-            line += [(" ", ""), (h.rjust(w) if numeric else h.ljust(w), "bold"), (" ┃", "")]
+            line += [(" ", ""), (_pad(h, w, numeric), "bold"), (" ┃", "")]
         out.append(line)
         out.append(rule("┡", "╇", "┩", "━"))
         for row in self.rows:
@@ -189,21 +235,19 @@ class BoxTable:
                 continue
             if type(row) is str:  # a note across the columns
                 inner = max(total - 4, 1)
-                for part in textwrap.wrap(row, inner, break_on_hyphens=False) or [""]:
-                    out.append([("│ ", ""), (part.ljust(inner), "dim"), (" │", "")])
+                for part in _wrap(row, inner, break_on_hyphens=False) or [""]:
+                    out.append([("│ ", ""), (_pad(part, inner), "dim"), (" │", "")])
                 continue
-            cells, styles = row
+            texts, styles = row
             parts = {}
             for i in shown:
-                lines = self._text(i, cells[i]).split("\n")
+                lines = self._text(i, texts[i]).split("\n")
                 if self.columns[i][2]:
                     lines = [
                         p
                         for part in lines
                         for p in (
-                            textwrap.wrap(
-                                part, widths[i], break_on_hyphens=False, break_long_words=False
-                            )
+                            _wrap(part, widths[i], break_on_hyphens=False, break_long_words=False)
                             or [""]
                         )
                     ]
@@ -216,12 +260,12 @@ class BoxTable:
                 for i in shown:
                     p, w = parts[i], widths[i]
                     text = p[k] if k < len(p) else ""
-                    text = text.rjust(w) if self.columns[i][1] else text.ljust(w)
+                    text = _pad(text, w, self.columns[i][1])
                     line += [(" ", ""), (text, styles[i] if text.strip() else ""), (" │", "")]
                 out.append(line)
         out.append(rule("└", "┴", "┘", "─"))
         if self.caption:
-            out.append([(self.caption, "dim")])
+            out += [[(line, "dim")] for line in fit_lines([self.caption], max_width, indent="")]
         if self.hidden:
             note = (
                 f"(not shown at {max_width} columns: {', '.join(self.hidden)}; "
@@ -236,7 +280,7 @@ def _fold_indented(text: str, width: int) -> list[str]:
     first."""
     body = text.lstrip(" ")
     pad = text[: len(text) - len(body)]
-    if len(text) > width:  # deep nesting: keep half the width for the name itself
+    if _cells(text) > width:  # deep nesting: keep half the width for the name itself
         pad = pad[: width // 2]
     lines = _fold_name(body, max(1, width - len(pad)))
     return [pad + line for line in lines]
@@ -267,15 +311,15 @@ def render_lines(lines, color: bool) -> str:
     return buf.getvalue()
 
 
-def fit_lines(lines, width: int) -> list[str]:
-    """Text lines (the summaries under a table) wrapped to ``width``, continuation lines
-    indented by two spaces; a line that fits is kept as it is."""
+def fit_lines(lines, width: int, indent: str = "  ") -> list[str]:
+    """Text lines (the summaries under a table) wrapped to ``width`` cells, continuation
+    lines indented by ``indent``; a line that fits is kept as it is."""
     out = []
     for line in lines:
-        if len(line) <= width:
+        if _cells(line) <= width:
             out.append(line)
         else:
-            out += textwrap.wrap(
-                line, width, subsequent_indent="  ", break_on_hyphens=False, break_long_words=True
+            out += _wrap(
+                line, width, subsequent_indent=indent, break_on_hyphens=False, break_long_words=True
             )
     return out

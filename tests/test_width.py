@@ -254,3 +254,34 @@ def test_a_cut_note_wraps_inside_a_narrow_table():
     assert " ".join(x[2:-2].strip() for x in note) == (
         "... 12,345 more rows (--full, --depth, or --format csv)"
     )
+
+
+WIDE = """\
+name: "网络 wide names 🙂 and a title long enough that it has to wrap at forty columns"
+input: [1, 8]
+layers:
+  - linear: {out_features: 8, name: 线性层线性层线性层线性层线性层线性层线性层}
+  - relu: {name: "e\\u0301"}
+  - linear: {out_features: 4, name: "🙂🙂🙂"}
+"""
+
+
+@pytest.mark.parametrize("command", ["shape", "params", "cost", "rf", "verify"])
+@pytest.mark.parametrize("width", [80, 60, 40])
+def test_wide_and_combining_characters_keep_the_borders_in_line(tmp_path, command, width):
+    """Widths are terminal cells: a CJK or emoji name takes two a character, a
+    combining accent none, so every line of the box is as wide as the others and no
+    line of the output passes the width (the title wraps)."""
+    from layercalc.text import cells
+
+    p = tmp_path / "wide.yaml"
+    p.write_text(WIDE, encoding="utf-8")
+    r = run(command, str(p), "--width", str(width))
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    box = [line for line in lines if line and line[0] in "┏┃┡│└"]
+    assert box and len({cells(line) for line in box}) == 1, box
+    assert max(cells(line) for line in lines if line not in box) <= width
+    if width >= 60:  # at 40, verify's columns that are never left out need 42
+        assert cells(box[0]) <= width
+    assert "🙂🙂🙂" in r.stdout and "e\u0301" in r.stdout
