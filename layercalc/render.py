@@ -238,6 +238,15 @@ def _document_markdown(t: Table) -> list[str]:
     return out
 
 
+def _csv_value(v, shown):
+    """A CSV field: text escaped, a boolean as JSON writes it (true, false)."""
+    if isinstance(v, str):
+        return shown(v)
+    if v is True or v is False:
+        return "true" if v else "false"
+    return v
+
+
 def render_csv(tables: list[Table], opts: Options) -> str:
     """The tables' records (plain values: integers without separators, every dim of a
     receptive field on its own row), the header of the first; spec text escaped."""
@@ -268,7 +277,7 @@ def render_csv(tables: list[Table], opts: Options) -> str:
                 buf.write("\n")
             header = head
             w.writerow(header)
-        w.writerows([shown(v) if isinstance(v, str) else v for v in r] for r in rows)
+        w.writerows([_csv_value(v, shown) for v in r] for r in rows)
     return buf.getvalue()
 
 

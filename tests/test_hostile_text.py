@@ -360,9 +360,10 @@ def test_json_keeps_the_exact_text(tmp_path, capsys, command):
     assert not raw_characters(out)
 
 
-def test_both_entry_paths_escape_alike(tmp_path, capsys):
+def test_both_entry_paths_escape_alike(tmp_path, capsys, monkeypatch):
     from conftest import cli_runner
 
+    monkeypatch.setenv("COLUMNS", "120")  # cli_runner's width: titles wrap to it
     path = tmp_path / FILE
     for field in ("spec-name", "type"):
         path.write_text(FIELDS[field][1])

@@ -74,7 +74,7 @@ def test_verify_rows_agree_across_formats():
     rows = list(csv.DictReader(io.StringIO(run("verify", LENET, "--format", "csv").stdout)))
     data = json.loads(run("verify", LENET, "--format", "json").stdout)
     assert [r["layer"] for r in rows] == [c["name"] for c in data["layers"]]
-    assert all(r["ok"] == "True" for r in rows)
+    assert all(r["ok"] == "true" for r in rows)  # as JSON writes it
 
 
 def test_layers_json_is_one_list_and_csv_two_blocks():
@@ -181,3 +181,20 @@ def test_piped_output_has_no_trailing_spaces(command):
     for fmt in FORMATS:
         out = run(command, RESNET, "--format", fmt, COLUMNS="80").stdout
         assert not [line for line in out.splitlines() if line.endswith(" ")], (command, fmt)
+
+
+def test_csv_writes_booleans_as_json_does(tmp_path):
+    """verify's `ok` column (and any boolean field) is `true`/`false`, never Python's
+    `True`/`False`."""
+    import csv as csv_module
+
+    from click.testing import CliRunner
+
+    from layercalc.cli import main
+
+    spec = Path(__file__).resolve().parent.parent / "specs" / "lenet5.yaml"
+    r = CliRunner().invoke(main, ["verify", str(spec), "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    rows = list(csv_module.DictReader(r.output.splitlines()))
+    assert rows and {row["ok"] for row in rows} == {"true"}
+    assert "True" not in r.output

@@ -285,3 +285,14 @@ def test_wide_and_combining_characters_keep_the_borders_in_line(tmp_path, comman
     if width >= 60:  # at 40, verify's columns that are never left out need 42
         assert cells(box[0]) <= width
     assert "🙂🙂🙂" in r.stdout and "e\u0301" in r.stdout
+
+
+@pytest.mark.parametrize("width", [40, 100, 160])
+def test_layers_takes_the_width_its_note_offers(width):
+    """`layers` says "--width N or $COLUMNS shows more" when it leaves a column out, so
+    it takes --width as the spec commands do."""
+    narrow = run("layers", "--width", str(width))
+    assert narrow.exit_code == 0, narrow.output
+    assert widest(narrow.stdout) <= max(width, 68)  # its two kept columns need 68
+    wide = run("layers", "--width", "300")
+    assert "not shown at" not in wide.stdout and widest(wide.stdout) > 100

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .common import click_option, emit, spec_options
-from .options import DEPTH
+from .options import DEPTH, WIDTH
 from ..render import FORMATS, render
 from .run import execute, output_options
 
@@ -54,8 +54,9 @@ def params(specs, **values):
     is_flag=True,
     help="only the spec keys (name, from, repeat, when, share, ...) with examples",
 )
+@click_option(WIDTH)
 @click.argument("names", nargs=-1, metavar="[TYPE|KEY...]")
-def layers(fmt, keys_only, names):
+def layers(fmt, keys_only, width, names):
     """Every supported layer type with its arguments and PyTorch defaults, and the spec
     keys (name, from, repeat, when, share, block args/inputs/outputs...) with examples."""
     from ..catalog import catalog, key_entries
@@ -69,7 +70,7 @@ def layers(fmt, keys_only, names):
     keys = key_entries(names)
     if fmt in ("json", "csv") and not names and not keys_only:
         keys = []  # machine formats of `layers` are the types, one table; --keys the keys
-    opts = output_options({"fmt": fmt, "full": fmt != "table"})
+    opts = output_options({"fmt": fmt, "full": fmt != "table", "width": width})
     click.echo(render(catalog_tables(entries, keys), fmt, opts), nl=False)
 
 
