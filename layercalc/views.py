@@ -784,11 +784,11 @@ def rf_table(net, fields, depth: int | None = None) -> Table:
 VERIFY_COLUMNS = (
     Column(""),
     Column("Layer", name=True),
-    Column("Type", priority=2),
+    Column("Type", priority=4),  # the counts verify checks are kept before the type
     Column("Calculated", shape=True),
     Column("Actual", wrap=True, shape=True),
-    Column("Params", True, 3),
-    Column("Buffers", True, 4),
+    Column("Params", True, 2),
+    Column("Buffers", True, 3),
     Column("ms", True, 5),
 )
 

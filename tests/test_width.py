@@ -296,3 +296,13 @@ def test_layers_takes_the_width_its_note_offers(width):
     assert widest(narrow.stdout) <= max(width, 68)  # its two kept columns need 68
     wide = run("layers", "--width", "300")
     assert "not shown at" not in wide.stdout and widest(wide.stdout) > 100
+
+
+def test_verify_keeps_the_counts_it_checks_before_the_type():
+    """At 80 columns verify leaves out its timings and the type before the parameter
+    and buffer counts it checks (ResNet-18's relu (call 2) makes Type wide)."""
+    r = run("verify", str(SPECS[0].parent / "resnet18.yaml"), "--width", "80")
+    assert r.exit_code == 0, r.output
+    header = next(line for line in r.stdout.splitlines() if line.startswith("┃"))
+    assert "Params" in header and "Buffers" in header and "Type" not in header
+    assert "not shown at 80 columns: ms, Type;" in r.stdout
