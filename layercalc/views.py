@@ -1195,10 +1195,12 @@ DIFF_COLUMNS = (
     Column(""),
     Column("Layer", name=True),
     Column("Type", priority=3),
+    # what changed in a layer's arguments (with its type, when that changed too)
+    Column("Arguments", priority=1, wrap=True),
     Column("Output", shape=True, wrap=True),
     Column("Params", True),
-    Column("MACs", True, 1),
-    Column("Memory", True, 2),
+    Column("MACs", True, 2),
+    Column("Memory", True, 4),
 )
 DIFF_MARKS = {"added": "+", "removed": "-", "changed": "~", "renamed": ">"}
 METRIC_NAMES = {
@@ -1310,6 +1312,7 @@ def diff_table(d, old_file: str, new_file: str, old_name=None, new_name=None) ->
                             "",
                             "",
                             "",
+                            "",
                         ),
                         kind="cut",
                     )
@@ -1328,6 +1331,7 @@ def diff_table(d, old_file: str, new_file: str, old_name=None, new_name=None) ->
             if not (a and b) or a.type == b.type
             else (Spec(a.type), " -> ", Spec(b.type))
         )
+        args = _args_change(a, b) if a and b else Spec(x.args)
         output = (
             _pair(a.output if a else None, b.output if b else None, shape_text)
             if a and b
@@ -1341,7 +1345,7 @@ def diff_table(d, old_file: str, new_file: str, old_name=None, new_name=None) ->
             else human_bytes(x.activation_bytes)
         )
         rows.append(
-            Row((DIFF_MARKS[c.status], name, typ, output, params, macs, memory), kind="layer")
+            Row((DIFF_MARKS[c.status], name, typ, args, output, params, macs, memory), kind="layer")
         )
         records.append(
             [
@@ -1357,6 +1361,9 @@ def diff_table(d, old_file: str, new_file: str, old_name=None, new_name=None) ->
                 b.params if b else "",
                 a.macs if a else "",
                 b.macs if b else "",
+                Spec(a.type) if a else "",
+                Spec(a.args) if a else "",
+                Spec(b.args) if b else "",
             ]
         )
         what = ", ".join(c.what) if c.what else ""
@@ -1372,7 +1379,13 @@ def diff_table(d, old_file: str, new_file: str, old_name=None, new_name=None) ->
         else:
             message = (
                 Spec(x.name),
-                f" changed ({what}): output {output}, params {params}, MACs {macs}",
+                f" changed ({what}): ",
+                *(
+                    (*_args_change(a, b, types=True), "; ")
+                    if {"args", "type"} & set(c.what)
+                    else ()
+                ),
+                f"output {output}, params {params}, MACs {macs}",
             )
         annotations.append((Spec(new_file), b.line if b else None, message))
     notes = [
@@ -1431,6 +1444,9 @@ def diff_table(d, old_file: str, new_file: str, old_name=None, new_name=None) ->
                 "new_params",
                 "old_macs",
                 "new_macs",
+                "old_type",
+                "old_args",
+                "new_args",
             ],
             records,
         ),
@@ -1439,6 +1455,25 @@ def diff_table(d, old_file: str, new_file: str, old_name=None, new_name=None) ->
         annotations=annotations,
         limit=None,
     )
+
+
+def _args_change(a, b, types: bool = False) -> tuple:
+    """A changed layer's arguments: 'k=3 s=1 p=1 -> k=3 s=1 p=1 bias=False' ('(none)' for
+    no arguments, a side holding an arrow in parentheses: '(512->1000) -> (512->10)'),
+    with ``types`` the types too when they differ ('add -> relu'), or the arguments as
+    they are."""
+
+    def side(x, with_type: bool) -> tuple:
+        text = x.args or ("" if with_type else "(none)")
+        shown = (Spec(f"({text})") if "->" in text else Spec(text),) if text else ()
+        if with_type:
+            return (Spec(x.type), " ", *shown) if shown else (Spec(x.type),)
+        return shown
+
+    with_type = types and a.type != b.type
+    if with_type or a.args != b.args:
+        return (*side(a, with_type), " -> ", *side(b, with_type))
+    return (Spec(b.args),)
 
 
 def _units():

@@ -250,3 +250,46 @@ def test_a_revision_that_is_a_git_option_is_refused_and_nothing_is_written(tmp_p
     r = run("diff", "--", side, str(SPECS / "lenet5.yaml"))
     assert r.exit_code == 1 and "is no revision" in r.output
     assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_changed_argument_is_shown_old_to_new_in_every_format(tmp_path):
+    """A change of arguments alone (a dropout's p) says what changed: the table's
+    Arguments column, the CSV's old_args/new_args, the github notice."""
+    import csv as csv_module
+    import io
+
+    from click.testing import CliRunner
+
+    from layercalc.cli import main
+
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    body = "input: [1, 8]\nlayers:\n  - linear: {out_features: 8}\n  - dropout: {p: %s}\n"
+    old.write_text(body % "0.1")
+    new.write_text(body % "0.2")
+    run = CliRunner(env={"COLUMNS": "120", "NO_COLOR": "1"}).invoke
+    r = run(main, ["diff", str(old), str(new)])
+    assert r.exit_code == 0, r.output
+    assert "p=0.1 -> p=0.2" in r.stdout and "Arguments" in r.stdout
+    r = run(main, ["diff", str(old), str(new), "--format", "csv"])
+    [row] = list(csv_module.DictReader(io.StringIO(r.stdout)))
+    assert (row["status"], row["old_args"], row["new_args"]) == ("changed", "p=0.1", "p=0.2")
+    assert row["old_type"] == row["type"] == "dropout"
+    r = run(main, ["diff", str(old), str(new), "--format", "github"])
+    assert "changed (args): p=0.1 -> p=0.2; output" in r.stdout
+
+
+def test_a_changed_type_is_shown_with_its_arguments(tmp_path):
+    from click.testing import CliRunner
+
+    from layercalc.cli import main
+
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text("input: [1, 8]\nlayers:\n  - relu\n")
+    new.write_text("input: [1, 8]\nlayers:\n  - leaky_relu: {negative_slope: 0.2}\n")
+    r = CliRunner(env={"COLUMNS": "160", "NO_COLOR": "1"}).invoke(
+        main, ["diff", str(old), str(new)]
+    )
+    assert r.exit_code == 0, r.output
+    assert "│ relu -> leaky_relu │ (none) -> negative_slope=0.2 │" in r.stdout
+    r = CliRunner().invoke(main, ["diff", str(old), str(new), "--format", "github"])
+    assert "changed (type, args): relu -> leaky_relu negative_slope=0.2; output" in r.stdout
