@@ -370,3 +370,27 @@ def test_every_int_option_takes_ascii_digits_only(argv):
     result = cli_runner().invoke(main, argv)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
+
+
+def test_a_warning_repeated_in_a_file_is_summed_up_in_the_human_format(tmp_path):
+    """The human format shows the first three of a warning code in full and one line
+    for the rest of that file (their first lines listed); parsable lists every one."""
+    from click.testing import CliRunner
+
+    from layercalc.cli import main
+
+    p = tmp_path / "long.yaml"
+    p.write_text(
+        "input: [1, 4, 16]\nlayers:\n"
+        + "  - conv1d: {out_channels: 4, kernel_size: 3, padding: 1}\n  - batch_norm1d\n" * 40
+    )
+    r = CliRunner().invoke(main, ["check", str(p), "--format", "human"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.count("warning[bias-before-norm]: conv1d") == 3
+    assert (
+        f"{p}: warning[bias-before-norm]: 37 more like these (lines 9, 11, 13, 15, 17, 19, "
+        "21, 23, 25, 27, ...); --format parsable lists each"
+    ) in r.stdout
+    assert "(0 errors, 40 warnings)" in r.stdout
+    r = CliRunner().invoke(main, ["check", str(p), "--format", "parsable"])
+    assert r.stdout.count("bias-before-norm") == 40

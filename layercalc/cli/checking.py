@@ -343,10 +343,17 @@ def _summary(checked, strict) -> tuple[str, bool]:
     return f"{files} checked, all passed" + (f" ({counts})" if warnings else ""), True
 
 
+# human format: per file, the first WARNINGS_SHOWN warnings of a code in full, the rest
+# of that code one line naming their first LINES_LISTED lines (errors always in full)
+WARNINGS_SHOWN = 3
+LINES_LISTED = 10
+
+
 def render_human(checked, strict, color: bool = False) -> str:
     """Per file an ok/FAIL line, then each diagnostic as `FILE:LINE:COL: severity[code]:
     message` (terminals and editors jump to it), the source line with a caret under the
-    column, and the hint, as rustc and ruff print them."""
+    column, and the hint, as rustc and ruff print them; a warning repeated past
+    WARNINGS_SHOWN times in a file is summed up in one line."""
     from ..text import printable
     from .run import source_snippet
 
@@ -358,7 +365,14 @@ def render_human(checked, strict, color: bool = False) -> str:
         bad = c.failed(strict)
         mark = style("FAIL", fg="red", bold=True) if bad else style("ok  ", fg="green")
         lines.append(f"{mark} {style(printable(c.file), bold=True)}")
+        shown: dict = {}  # warning code -> how many were shown in full
+        more: dict = {}  # warning code -> the lines of the others
         for d in c.diagnostics:
+            if d.severity == "warning":
+                if shown.get(d.code, 0) >= WARNINGS_SHOWN:
+                    more.setdefault(d.code, []).append(d.line)
+                    continue
+                shown[d.code] = shown.get(d.code, 0) + 1
             sev = style(f"{d.severity}[{d.code}]", fg=colour.get(d.severity), bold=True)
             lines.append(f"{printable(d.location())}: {sev}: {printable(d.message)}")
             # a weights file's diagnostics stand at the file: no source line to show
@@ -366,6 +380,15 @@ def render_human(checked, strict, color: bool = False) -> str:
             lines += ["  " + style(x, dim=True) for x in snippet]
             if d.hint:
                 lines.append("  " + style(f"= hint: {printable(d.hint)}", dim=True))
+        for code, at in more.items():  # the same warning again and again: one line
+            where = [str(n) for n in at[:LINES_LISTED] if n]
+            where_text = f" (lines {', '.join(where)}{', ...' * (len(at) > LINES_LISTED)})"
+            sev = style(f"warning[{code}]", fg="yellow", bold=True)
+            lines.append(
+                f"{printable(c.file)}: {sev}: {len(at):,} more like these"
+                + (where_text if where else "")
+                + "; --format parsable lists each"
+            )
     text, ok = _summary(checked, strict)
     lines.append(style(text, fg="green" if ok else "red", bold=True))
     return "\n".join(lines) + "\n"
