@@ -84,7 +84,7 @@ def render_table(tables: list[Table], opts: Options) -> str:
         if t.error:
             continue
         if t.sections is not None:
-            lines += _document_lines(t, opts.width)
+            lines += _document_lines(t, opts.width, None if opts.full else t.limit)
         else:
             lines += _box_lines(t, opts)
     return render_lines(lines, opts.color)
@@ -125,16 +125,27 @@ def _box_lines(t: Table, opts: Options) -> list:
     return lines
 
 
-def _document_lines(t: Table, width: int) -> list[str]:
+def _document_lines(t: Table, width: int, limit: int | None = None) -> list[str]:
     """A document (explain): its title and file, then each section's lines, wrapped
     with continuation lines indented two more than their line, as one string (without
     its last line break, which render_lines adds): a body shared by sections (layers
-    of one explanation record) is fitted and joined once."""
+    of one explanation record) is fitted and joined once. Past ``limit`` sections, the
+    first and last limit/2 are drawn and a line says how many it hid, as tables do."""
     head = _fit_indented([f"{text_of(t.title)} ({text_of(t.caption)})"], width)
     out = head + [""]
     wrapped: dict = {}  # layers repeat their formulas: each long line is wrapped once
     drawn: dict = {}  # a body -> its fitted lines, each after a line break
-    for i, (_, first, body) in enumerate(t.sections):
+    sections = t.sections
+    hidden = 0
+    if limit is not None and len(sections) > limit:
+        half = limit // 2
+        hidden = len(sections) - 2 * half
+        sections = [*sections[:half], None, *sections[len(sections) - half :]]
+    for i, section in enumerate(sections):
+        if section is None:  # the cut: how many sections it stands for
+            out.append(f"\n... {hidden:,} more layers (--full, a LAYER argument, or --format csv)")
+            continue
+        _, first, body = section
         text = drawn.get(body)
         if text is None:
             fitted = _fit_indented([text_of(x) for x in body], width, wrapped)

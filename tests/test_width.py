@@ -306,3 +306,16 @@ def test_verify_keeps_the_counts_it_checks_before_the_type():
     header = next(line for line in r.stdout.splitlines() if line.startswith("┃"))
     assert "Params" in header and "Buffers" in header and "Type" not in header
     assert "not shown at 80 columns: ms, Type;" in r.stdout
+
+
+def test_explain_of_a_long_spec_is_cut_as_tables_are(tmp_path):
+    """A whole spec's explanation past 400 layers shows the first and last 200 with a
+    line saying how many it hid; --full shows every one."""
+    p = tmp_path / "long.yaml"
+    p.write_text("input: [1, 4]\nlayers:\n  - relu: {repeat: 450}\n")
+    cut = run("explain", str(p)).stdout
+    full = run("explain", str(p), "--full").stdout
+    assert "... 50 more layers (--full, a LAYER argument, or --format csv)" in cut
+    assert cut.count("(relu):") == 400 and full.count("(relu):") == 450
+    assert "more layers" not in full
+    assert "\n199 (relu)" in cut and "\n200 (relu)" not in cut and "\n250 (relu)" in cut
