@@ -676,6 +676,10 @@ RF_COLUMNS = (
     Column("Start", True, 2),
     Column("Note", priority=3, wrap=True),
 )
+RF_NONE = (
+    "no receptive fields: the input has no spatial dims (a receptive field is measured "
+    "over the H, W (or L, or D, H, W) of a convolutional input)"
+)
 RF_NOTES = (
     "RF size: input positions one output position depends on (span, per spatial "
     "dim); jump: input pixels between neighbouring outputs; start: first input "
@@ -773,6 +777,11 @@ def rf_table(net, fields, depth: int | None = None) -> Table:
         caption=file,
         columns=list(RF_COLUMNS),
         rows=LazyRows(shown, row),  # rows and records: made when a renderer reads them
+        # a network without spatial dims (a transformer over a sequence of features):
+        # said once above the table, whose RF columns stay empty
+        lead=[RF_NONE]
+        if fields and all(f.fields is None and f.note == "no spatial dims" for f in fields)
+        else [],
         notes=list(RF_NOTES),
         payload=payload,
         records=records,

@@ -319,3 +319,11 @@ def test_explain_of_a_long_spec_is_cut_as_tables_are(tmp_path):
     assert cut.count("(relu):") == 400 and full.count("(relu):") == 450
     assert "more layers" not in full
     assert "\n199 (relu)" in cut and "\n200 (relu)" not in cut and "\n250 (relu)" in cut
+
+
+def test_rf_of_a_network_without_spatial_dims_says_so_above_the_table():
+    r = run("rf", str(SPECS[0].parent / "gpt2_small.yaml"), "--width", "80")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("no receptive fields: the input has no spatial dims")
+    r = run("rf", str(SPECS[0].parent / "resnet18.yaml"), "--width", "80")
+    assert "no receptive fields" not in r.stdout
