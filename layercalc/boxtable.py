@@ -181,29 +181,49 @@ class BoxTable:
             total -= cut
         return widths
 
+    def _fit(self, shown: list[int], max_width: int) -> dict | None:
+        """Widths of the columns ``shown`` within ``max_width`` after wrapping the text
+        columns and folding names down to 20 characters, or None."""
+        widths = self._squeeze(self._natural(shown), max_width, lambda i: self.columns[i][2])
+        if self._total(widths) <= max_width:
+            return widths
+        folded = self._squeeze(dict(widths), max_width, lambda i: self.columns[i][5], floor=20)
+        return folded if self._total(folded) <= max_width else None
+
     def _widths(self, max_width: int) -> dict:
-        """Column index -> width for the columns shown, in the order of the steps above."""
+        """Column index -> width for the columns shown, in the order of the steps above;
+        a column left out that fits again once later ones are gone comes back (the
+        least droppable first)."""
         self.compact = False
         shown = list(range(len(self.columns)))
-        self.hidden = []
+        dropped: list[int] = []
         while True:
-            widths = self._natural(shown)
-            widths = self._squeeze(widths, max_width, lambda i: self.columns[i][2])
-            if self._total(widths) <= max_width:
-                return widths
+            widths = self._fit(shown, max_width)
+            if widths is not None:
+                break
             if not self.compact and any(self.columns[i][4] for i in shown):
                 self.compact = True
                 continue
-            # fold long names a little before giving up a column: at least 20 characters
-            folded = self._squeeze(dict(widths), max_width, lambda i: self.columns[i][5], floor=20)
-            if self._total(folded) <= max_width:
-                return folded
             droppable = [i for i in shown if self.columns[i][3] > 0]
             if not droppable:
-                return self._squeeze(widths, max_width, lambda i: self.columns[i][5])
+                widths = self._squeeze(
+                    self._squeeze(self._natural(shown), max_width, lambda i: self.columns[i][2]),
+                    max_width,
+                    lambda i: self.columns[i][5],
+                )
+                break
             worst = max(droppable, key=lambda i: (self.columns[i][3], i))
             shown.remove(worst)
-            self.hidden.append(self.columns[worst][0] or "mark")
+            dropped.append(worst)
+        if self._total(widths) <= max_width:
+            for i in reversed(dropped[:-1]):  # the last one left out made room: not it
+                again = self._fit(sorted(shown + [i]), max_width)
+                if again is not None:
+                    shown = sorted(shown + [i])
+                    widths = again
+                    dropped.remove(i)
+        self.hidden = [self.columns[i][0] or "mark" for i in dropped]
+        return widths
 
     def segments(self, max_width: int = 120) -> list[list[tuple[str, str]]]:
         """Lines of (text, style) segments, at most ``max_width`` characters wide when

@@ -299,13 +299,27 @@ def test_layers_takes_the_width_its_note_offers(width):
 
 
 def test_verify_keeps_the_counts_it_checks_before_the_type():
-    """At 80 columns verify leaves out its timings and the type before the parameter
-    and buffer counts it checks (ResNet-18's relu (call 2) makes Type wide)."""
+    """At 80 columns verify leaves out the type before the parameter and buffer counts
+    it checks (ResNet-18's relu (call 2) makes Type wide), and Actual first when every
+    layer agrees (it then repeats Calculated); ms, left out before Type, fits again."""
     r = run("verify", str(SPECS[0].parent / "resnet18.yaml"), "--width", "80")
     assert r.exit_code == 0, r.output
     header = next(line for line in r.stdout.splitlines() if line.startswith("┃"))
-    assert "Params" in header and "Buffers" in header and "Type" not in header
-    assert "not shown at 80 columns: ms, Type;" in r.stdout
+    assert "Params" in header and "Buffers" in header and "ms" in header
+    assert "Type" not in header and "Actual" not in header
+    assert "not shown at 80 columns: Actual, Type;" in r.stdout
+
+
+def test_a_column_left_out_comes_back_when_later_ones_make_room():
+    t = BoxTable()
+    t.add_column("Name")
+    t.add_column("Wide", priority=1)
+    t.add_column("X", priority=2)
+    t.add_row(["a" * 10, "w" * 40, "x" * 5])
+    lines = ["".join(text for text, _ in seg) for seg in t.segments(40)]
+    header = next(line for line in lines if line.startswith("┃"))
+    assert "X" in header and "Wide" not in header  # X went first, then came back
+    assert t.hidden == ["Wide"] and max(map(len, lines)) <= 40
 
 
 def test_explain_of_a_long_spec_is_cut_as_tables_are(tmp_path):
