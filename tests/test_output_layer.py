@@ -198,3 +198,16 @@ def test_csv_writes_booleans_as_json_does(tmp_path):
     rows = list(csv_module.DictReader(r.output.splitlines()))
     assert rows and {row["ok"] for row in rows} == {"true"}
     assert "True" not in r.output
+
+
+@pytest.mark.parametrize("command", ["export", "draw"])
+def test_dash_output_is_standard_output(tmp_path, monkeypatch, command):
+    """`-o -` writes to standard output, as `import ... -o -` does, never a file named
+    `-`."""
+    monkeypatch.chdir(tmp_path)
+    spec = Path(__file__).resolve().parent.parent / "specs" / "lenet5.yaml"
+    dash = cli_runner().invoke(main, [command, str(spec), "-o", "-"])
+    plain = cli_runner().invoke(main, [command, str(spec)])
+    assert dash.exit_code == plain.exit_code == 0, dash.output
+    assert dash.stdout == plain.stdout and dash.stdout
+    assert not (tmp_path / "-").exists()

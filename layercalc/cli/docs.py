@@ -20,6 +20,7 @@ TOPICS = {
     "limits": "the bounds on input, and how spec text is printed safely",
     "diff": "comparing two versions: matching, rows, formats, --fail-on gates",
     "draw": "pictures: the graph and blocks styles, svg, html, dot, mermaid",
+    "export": "a spec as a PyTorch module file: classes, build(), what is proven",
     "import": "specs from torch modules, ONNX files and Hugging Face configs",
 }
 

@@ -25,7 +25,7 @@ CHUNK = 1 << 20  # characters written at a time (see _pieces)
     "output",
     metavar="FILE",
     default=None,
-    help="write to FILE (replaced atomically) instead of standard output",
+    help="write to FILE (replaced atomically) instead of standard output (`-`: standard output)",
 )
 @click.option(
     "--format",
@@ -47,7 +47,7 @@ CHUNK = 1 << 20  # characters written at a time (see _pieces)
     type=click.Choice(("TB", "LR")),
     default="TB",
     show_default=True,
-    help="graph flows top to bottom or left to right",
+    help="the graph style flows top to bottom or left to right (blocks always run left to right)",
 )
 @click_option(DEPTH)
 @click_option(SETS)
@@ -68,6 +68,8 @@ def draw(spec, output, fmt, style, direction, depth, sets, input_shape, max_laye
     box sized by its height, width and channels (log-scaled), for sequential CNNs.
     The SVG is self-contained and the same spec always gives the same bytes.
     """
+    if output == "-":  # standard output, as import's -o - (and SPEC -) mean
+        output = None
     from ..analyses.loading import analyse
     from ..draw import draw as render
     from ..errors import Diagnostic

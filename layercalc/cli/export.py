@@ -24,7 +24,7 @@ from .options import INPUT, MAX_LAYERS, SETS
     "output",
     default=None,
     metavar="FILE.py",
-    help="write here (all or nothing) instead of standard output",
+    help="write here (all or nothing) instead of standard output (`-`: standard output)",
 )
 @click_option(SETS)
 @click_option(INPUT)
@@ -41,6 +41,8 @@ def export_command(spec, target, output, sets, input_shape, max_layers):
     a comment saying why. A layer type that cannot be exported is a located error
     (exit 1), never a different model. SPEC may be `-`.
     """
+    if output == "-":  # standard output, as import's -o - (and SPEC -) mean
+        output = None
     from ..errors import Diagnostic
     from ..export import ExportError, to_source
     from ..outfile import OutputError, check_target, refuse_input, write_atomic
