@@ -295,3 +295,80 @@ def test_import_then_export_gives_torchs_state_dict(name, tmp_path):
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(built(x), model(x), rtol=1e-4, atol=1e-5)
+
+
+class _EncoderLayerModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(16, 32)
+        self.layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True)
+        self.head = nn.Linear(32, 3)
+
+    def forward(self, x):
+        return self.head(self.layer(self.proj(x)))
+
+
+class _EncoderModel(nn.Module):
+    def __init__(self, norm_first=False):
+        super().__init__()
+        self.proj = nn.Linear(16, 32)
+        layer = nn.TransformerEncoderLayer(
+            32, 4, 64, dropout=0.2, activation="gelu", norm_first=norm_first, batch_first=True
+        )
+        self.enc = nn.TransformerEncoder(
+            layer, 3, norm=nn.LayerNorm(32, eps=1e-6), enable_nested_tensor=False
+        )
+        self.head = nn.Linear(32, 3)
+
+    def forward(self, x):
+        return self.head(self.enc(self.proj(x)))
+
+
+@pytest.mark.parametrize(
+    "make", [_EncoderLayerModel, _EncoderModel, lambda: _EncoderModel(norm_first=True)]
+)
+def test_torch_transformer_encoders_import_as_their_layer_types(make):
+    """nn.TransformerEncoderLayer and nn.TransformerEncoder become layercalc's types
+    (a user trial found them refused as having none): the same state_dict, and the
+    same output on verify's weights."""
+    import numpy as np
+
+    from layercalc.analyses import verify
+
+    model = make().eval()
+    text = import_torch("tests:model", (2, 10, 16), model=model)
+    assert (
+        "transformer_encoder:" if isinstance(model, _EncoderModel) else "transformer_encoder_layer:"
+    ) in text
+    res = analyse_bytes(text.encode(), "<import>")
+    assert res.ok, [d.message for d in res.diagnostics]
+    v = verify.run(res.net, save=True)
+    assert v.ok
+    state = {
+        k: torch.from_numpy(np.asarray(a))
+        for k, a in v.arrays.items()
+        if k not in ("input", "output")
+    }
+    model.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        y = model(torch.from_numpy(v.arrays["input"]))
+    torch.testing.assert_close(y, torch.from_numpy(v.arrays["output"]), rtol=1e-4, atol=1e-5)
+
+
+def test_a_torch_module_the_importer_does_not_read_names_the_entry_to_write():
+    """nn.Transformer has a layercalc type the importer does not read: the refusal says
+    which entry to write by hand, once, without listing its children as never called."""
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.t = nn.Transformer(32, 4, 1, 1, 64, batch_first=True)
+
+        def forward(self, x):
+            return self.t(x, x)
+
+    with pytest.raises(ImportFailure) as exc:
+        import_torch("tests:model", (2, 10, 32), model=Model().eval())
+    [(path, why)] = exc.value.problems
+    assert path == "t"
+    assert "write it as a `transformer` entry by hand (`layercalc layers transformer`)" in why

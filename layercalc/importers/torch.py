@@ -247,6 +247,7 @@ def _never_called(model, tr) -> None:
     """Modules holding tensors that forward never reached (GoogLeNet's auxiliary heads
     in eval mode): a spec has no place for them, so they are listed as unsupported."""
     used = set(tr.leaves) | {op.path for op in tr.ops if op.type == "parameter"}
+    refused = list(tr.unsupported)
     for path, m in model.named_modules():
         own = [n for n, _ in m.named_parameters(recurse=False)]
         own += [n for n, b in m.named_buffers(recurse=False) if b is not None]
@@ -258,6 +259,8 @@ def _never_called(model, tr) -> None:
             continue  # a container of called modules
         if any(path.startswith(u + ".") for u in tr.leaves):
             continue  # inside a module layercalc writes as one layer (mha's out_proj)
+        if any(path.startswith(p + ".") for p, _ in refused):
+            continue  # inside a module already refused: its reason covers it
         tr.unsupported.append(
             (
                 path or "(root)",

@@ -141,6 +141,40 @@ def _mha(m):
     return a
 
 
+def _encoder_layer(m):
+    """nn.TransformerEncoderLayer's constructor arguments, read off its submodules."""
+    a = {"nhead": m.self_attn.num_heads}
+    _put(a, "dim_feedforward", m.linear1.out_features, 2048)
+    _put(a, "dropout", float(m.dropout.p), 0.1)
+    act = m.activation
+    name = getattr(act, "__name__", None) or type(act).__name__.lower()
+    if name not in ("relu", "gelu"):
+        return None  # a custom activation callable: no layercalc form
+    _put(a, "activation", name, "relu")
+    _put(a, "layer_norm_eps", float(m.norm1.eps), 1e-5)
+    _put(a, "batch_first", bool(m.self_attn.batch_first), False)
+    _put(a, "norm_first", bool(m.norm_first), False)
+    _put(a, "bias", m.linear1.bias is not None, True)
+    return a
+
+
+def _encoder(m):
+    """nn.TransformerEncoder: its (deep-copied, equal) layers as one encoder_layer."""
+    if not len(m.layers) or any(type(x) is not nn.TransformerEncoderLayer for x in m.layers):
+        return None
+    layer = _encoder_layer(m.layers[0])
+    if layer is None or any(_encoder_layer(x) != layer for x in m.layers):
+        return None
+    a = {"encoder_layer": {"transformer_encoder_layer": layer}, "num_layers": len(m.layers)}
+    if m.norm is not None:
+        if type(m.norm) is not nn.LayerNorm:
+            return None
+        a["norm"] = {"layer_norm": _ln(m.norm)}
+    _put(a, "enable_nested_tensor", bool(m.enable_nested_tensor), True)
+    _put(a, "mask_check", bool(m.mask_check), True)
+    return a
+
+
 def _simple(type_, **attrs):
     """An activation or other module whose arguments are its attributes."""
 
@@ -255,6 +289,12 @@ def module_entry(m):
         return kind, _rnn(m, kind), ("h_n", "c_n") if kind == "lstm" else ("h_n",)
     if t is nn.MultiheadAttention:
         return "multihead_attention", _mha(m), ("attn_weights",)
+    if t is nn.TransformerEncoderLayer:
+        a = _encoder_layer(m)
+        return None if a is None else ("transformer_encoder_layer", a, ())
+    if t is nn.TransformerEncoder:
+        a = _encoder(m)
+        return None if a is None else ("transformer_encoder", a, ())
     pads = {
         "ZeroPad": "zero_pad",
         "ConstantPad": "constant_pad",

@@ -61,6 +61,23 @@ class Trace:
     result: object = None  # what the module returned
 
 
+def no_type(m) -> str:
+    """Why module ``m`` is refused: no layercalc type, or (a torch.nn class layercalc
+    does have a type for, in a configuration the importer does not read, e.g. a custom
+    activation) which entry to write by hand."""
+    from ..layers import REGISTRY
+
+    cls = type(m)
+    what = f"{cls.__module__}.{cls.__qualname__}"
+    lt = REGISTRY.get(cls.__name__) if cls.__module__.startswith("torch.nn") else None
+    if lt is None:
+        return f"{what} has no layercalc type"
+    return (
+        f"{what}: the importer does not read this module (in this configuration); "
+        f"write it as a `{lt.name}` entry by hand (`layercalc layers {lt.name}`)"
+    )
+
+
 class _Tracer(fx.Tracer):
     """Leaves: every module layercalc has a type for, and every module without
     submodules (decided before tracing: fx records attribute reads while it traces)."""
@@ -196,12 +213,7 @@ def _from_fx(graph, model, example, out: Trace) -> None:
             scope, local = _split(node.target)
             entry = module_entry(m)
             if entry is None:
-                out.unsupported.append(
-                    (
-                        node.target,
-                        f"{type(m).__module__}.{type(m).__qualname__} has no layercalc type",
-                    )
-                )
+                out.unsupported.append((node.target, no_type(m)))
                 values[node] = FAILED
                 continue
             type_, margs, outs = entry
@@ -450,9 +462,7 @@ def _hooks(model, example, out: Trace, reason: str) -> Trace:
             scope, local = _split(path)
             entry = module_entry(mod)
             if entry is None:
-                out.unsupported.append(
-                    (path, f"{type(mod).__module__}.{type(mod).__qualname__} has no layercalc type")
-                )
+                out.unsupported.append((path, no_type(mod)))
                 return
             tensors = [t for t in inputs if isinstance(t, torch.Tensor)]
             ins = [produced.get(id(t)) for t in tensors]
