@@ -197,6 +197,37 @@ def test_a_name_nn_module_uses_is_refused(tmp_path):
     assert "'forward'" in r.stderr
 
 
+def test_every_reserved_name_is_refused_in_one_run(tmp_path):
+    """A spec with several names nn.Module keeps for itself gets one error each, in one
+    run; a group's members and a repeat's copies are one error at their entry."""
+    path = _write(
+        tmp_path,
+        """\
+        input: [1, 8]
+        blocks:
+          b:
+            layers:
+              - linear: {name: to, out_features: 8}
+              - relu
+        layers:
+          - b: {name: blocks, repeat: 3}
+          - sequential:
+              name: forward
+              layers: [linear: {out_features: 8}, relu]
+          - relu: {name: training}
+        """,
+    )
+    r = export(path)
+    assert r.exit_code == 1 and r.stdout == ""
+    errors = [line for line in r.stderr.splitlines() if "error[export-unsupported]" in line]
+    assert [e.split(": error")[0] for e in errors] == [
+        f"{path}:5:9",
+        f"{path}:11:16",
+        f"{path}:12:5",
+    ]
+    assert "'to'" in errors[0] and "'forward'" in errors[1] and "'training'" in errors[2]
+
+
 def test_standard_input(tmp_path):
     r = export("-", input=(SPECS / "mnist_mlp.yaml").read_text())
     assert r.exit_code == 0, r.output

@@ -70,7 +70,7 @@ def export_command(spec, target, output, sets, input_shape, max_layers):
     try:
         text = to_source(r.net, target, r.file)
     except ExportError as exc:
-        r.diagnostics.append(exc.diagnostic)
+        r.diagnostics.extend(exc.diagnostics)
         echo_diagnostics([r])
         return 1
     errors = [d for d in r.diagnostics if d.severity == "error"]

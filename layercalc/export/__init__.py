@@ -13,11 +13,14 @@ TARGETS = ("torch",)
 
 
 class ExportError(Exception):
-    """A network the target cannot express; ``diagnostic`` says where and why."""
+    """A network the target cannot express; ``diagnostic`` says where and why, and
+    ``diagnostics`` holds it with the others found in the same pass (every reserved
+    name of a spec, not one per run)."""
 
-    def __init__(self, diagnostic: Diagnostic):
+    def __init__(self, diagnostic: Diagnostic, more=()):
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic
+        self.diagnostics = [diagnostic, *more]
 
 
 def to_source(net, to: str = "torch", file: str | None = None) -> str:

@@ -494,16 +494,9 @@ class _Writer:
 
     # names ---------------------------------------------------------------------------
     def check_name(self, layer, path: str):
-        for part in path.split("."):
-            if part.startswith("_") or part in MODULE_ATTRIBUTES:
-                raise _refuse(
-                    layer,
-                    f"the name '{path}' holds '{part}', which nn.Module keeps for itself "
-                    "(a method or attribute; export refuses every name starting with _), "
-                    "so no PyTorch module can have a child of that name",
-                    hint="rename the entry (export keeps layercalc's names as state_dict keys)",
-                    file=self.file,
-                )
+        refused = _reserved_name(layer, path, self.file)
+        if refused is not None:
+            raise refused
 
     def var(self, ref: str, like: str | None = None) -> str:
         """A short variable for ``ref``: its last name component ("norm2", "h_n"), with
@@ -769,10 +762,47 @@ def _docline(text: str) -> str:
     return "".join(c if c.isascii() and c.isprintable() else f"<U+{ord(c):04X}>" for c in text)
 
 
+def _reserved_name(layer, path: str, file) -> ExportError | None:
+    """The refusal of a PyTorch path holding a name nn.Module keeps for itself."""
+    for part in path.split("."):
+        if part.startswith("_") or part in MODULE_ATTRIBUTES:
+            return _refuse(
+                layer,
+                f"the name '{path}' holds '{part}', which nn.Module keeps for itself "
+                "(a method or attribute; export refuses every name starting with _), "
+                "so no PyTorch module can have a child of that name",
+                hint="rename the entry (export keeps layercalc's names as state_dict keys)",
+                file=file,
+            )
+    return None
+
+
+def _reserved_names(net, file) -> list:
+    """Every reserved name of the network at once, each at the first entry holding it
+    (a user renames that entry once, however many copies a repeat makes of it)."""
+    found: dict = {}
+    for layer in net.layers:
+        path = net.torch_path(layer.name)
+        refused = _reserved_name(layer, path, file)
+        if refused is not None:
+            # one error per reserved component, wherever it repeats: the members of a
+            # group of that name, the copies of a repeat (its numbers left out)
+            parts = path.split(".")
+            end = next(
+                i for i, p in enumerate(parts) if p.startswith("_") or p in MODULE_ATTRIBUTES
+            )
+            key = tuple(p for p in parts[: end + 1] if not p.isdigit())
+            found.setdefault(key, refused.diagnostic)
+    return list(found.values())
+
+
 def export_torch(net, file: str | None = None) -> str:
     """The source of a standalone PyTorch module file for ``net``: a class per block
     where the block compiles and the compiled file provably builds the same model as
     the flat one (see blocks.py), the flat form elsewhere."""
+    reserved = _reserved_names(net, file)
+    if reserved:
+        raise ExportError(reserved[0], reserved[1:])
     flat = _render(net, file)
     if not getattr(net.spec, "blocks", None):
         return flat
