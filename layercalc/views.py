@@ -696,6 +696,8 @@ def _per_dim(values) -> str:
 def rf_table(net, fields, depth: int | None = None) -> Table:
     """`rf`: size, jump and start per layer and spatial dim (a group collapsed at
     ``depth`` shows the field of its output)."""
+    from .analyses.receptive import NO_SPATIAL_DIMS
+
     shown = collapse(
         net,
         fields,
@@ -779,9 +781,7 @@ def rf_table(net, fields, depth: int | None = None) -> Table:
         rows=LazyRows(shown, row),  # rows and records: made when a renderer reads them
         # a network without spatial dims (a transformer over a sequence of features):
         # said once above the table, whose RF columns stay empty
-        lead=[RF_NONE]
-        if fields and all(f.fields is None and f.note == "no spatial dims" for f in fields)
-        else [],
+        lead=[RF_NONE] if fields and all(f.note == NO_SPATIAL_DIMS for f in fields) else [],
         notes=list(RF_NOTES),
         payload=payload,
         records=records,

@@ -157,6 +157,9 @@ class _Tracer:
         return (min(got), max(got)) if got else None
 
 
+NO_SPATIAL_DIMS = "no spatial dims"  # every layer's note when the input has none
+
+
 def receptive_fields(net) -> list[LayerField]:
     """Receptive field size, jump and start per layer and spatial dim (see module doc)."""
     rank = _spatial_rank(net)
@@ -168,7 +171,7 @@ def receptive_fields(net) -> list[LayerField]:
                 layer.type.name,
                 tuple(layer.output),
                 None,
-                "no spatial dims",
+                NO_SPATIAL_DIMS,
                 call=layer.call,
             )
             for layer in net.layers
