@@ -372,3 +372,20 @@ def test_a_torch_module_the_importer_does_not_read_names_the_entry_to_write():
     [(path, why)] = exc.value.problems
     assert path == "t"
     assert "write it as a `transformer` entry by hand (`layercalc layers transformer`)" in why
+
+
+def test_an_encoder_layer_with_the_tanh_gelu_is_refused_not_imported_as_gelu():
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l = nn.TransformerEncoderLayer(
+                32, 4, 64, activation=nn.GELU(approximate="tanh"), batch_first=True
+            )
+
+        def forward(self, x):
+            return self.l(x)
+
+    with pytest.raises(ImportFailure) as exc:
+        import_torch("tests:model", (2, 10, 32), model=Model().eval())
+    [(path, why)] = exc.value.problems
+    assert path == "l" and "transformer_encoder_layer" in why

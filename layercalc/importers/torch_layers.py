@@ -147,6 +147,8 @@ def _encoder_layer(m):
     _put(a, "dim_feedforward", m.linear1.out_features, 2048)
     _put(a, "dropout", float(m.dropout.p), 0.1)
     act = m.activation
+    if isinstance(act, nn.GELU) and act.approximate != "none":
+        return None  # the tanh GELU: transformer_encoder_layer takes relu or gelu
     name = getattr(act, "__name__", None) or type(act).__name__.lower()
     if name not in ("relu", "gelu"):
         return None  # a custom activation callable: no layercalc form
