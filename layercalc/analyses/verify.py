@@ -575,10 +575,8 @@ class _Finiteness:
         size = v.size
         if size > SMALL_OUTPUT or v.dtype != self.dtype:
             self.flush()
-            if self.found is None and not _finite(self.np, v):
-                what = _nonfinite(self.np, v)
-                if what is not None:
-                    self.found = (i, what)
+            if self.found is None:
+                self._check(i, v)
             return
         if self.elements + size > BATCH_ELEMENTS or len(self.held) == BATCH_ARRAYS:
             self.flush()
@@ -595,11 +593,18 @@ class _Finiteness:
             if total - total == 0:  # NaN for NaN and inf alike: every output finite
                 return
         for i, v in held:
-            if not _finite(np, v):
-                what = _nonfinite(np, v)
-                if what is not None:
-                    self.found = (i, what)
-                    return
+            if self._check(i, v):
+                return
+
+    def _check(self, i: int, v) -> bool:
+        """One output on its own, as run checked each before batches: True (``found``
+        set) when it holds NaN or infinity."""
+        if _finite(self.np, v):
+            return False
+        what = _nonfinite(self.np, v)
+        if what is not None:
+            self.found = (i, what)
+        return what is not None
 
 
 def _nonfinite(np, y) -> str | None:
