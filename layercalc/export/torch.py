@@ -762,19 +762,28 @@ def _docline(text: str) -> str:
     return "".join(c if c.isascii() and c.isprintable() else f"<U+{ord(c):04X}>" for c in text)
 
 
+def _reserved_part(parts: list) -> int | None:
+    """The index of the first component nn.Module keeps for itself, or None."""
+    for i, part in enumerate(parts):
+        if part.startswith("_") or part in MODULE_ATTRIBUTES:
+            return i
+    return None
+
+
 def _reserved_name(layer, path: str, file) -> ExportError | None:
     """The refusal of a PyTorch path holding a name nn.Module keeps for itself."""
-    for part in path.split("."):
-        if part.startswith("_") or part in MODULE_ATTRIBUTES:
-            return _refuse(
-                layer,
-                f"the name '{path}' holds '{part}', which nn.Module keeps for itself "
-                "(a method or attribute; export refuses every name starting with _), "
-                "so no PyTorch module can have a child of that name",
-                hint="rename the entry (export keeps layercalc's names as state_dict keys)",
-                file=file,
-            )
-    return None
+    parts = path.split(".")
+    i = _reserved_part(parts)
+    if i is None:
+        return None
+    return _refuse(
+        layer,
+        f"the name '{path}' holds '{parts[i]}', which nn.Module keeps for itself "
+        "(a method or attribute; export refuses every name starting with _), "
+        "so no PyTorch module can have a child of that name",
+        hint="rename the entry (export keeps layercalc's names as state_dict keys)",
+        file=file,
+    )
 
 
 def _reserved_names(net, file) -> list:
@@ -788,10 +797,7 @@ def _reserved_names(net, file) -> list:
             # one error per reserved component, wherever it repeats: the members of a
             # group of that name, the copies of a repeat (its numbers left out)
             parts = path.split(".")
-            end = next(
-                i for i, p in enumerate(parts) if p.startswith("_") or p in MODULE_ATTRIBUTES
-            )
-            key = tuple(p for p in parts[: end + 1] if not p.isdigit())
+            key = tuple(p for p in parts[: _reserved_part(parts) + 1] if not p.isdigit())
             found.setdefault(key, refused.diagnostic)
     return list(found.values())
 
