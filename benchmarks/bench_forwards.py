@@ -111,6 +111,11 @@ expect: {output: [1, 400], params: 33371472}
 
 LAYERCALC_SIDE = r"""
 import json, sys, time
+try:  # as `layercalc verify` does before numpy loads (a --base copy may not have it)
+    from layercalc.machine import let_blas_threads_sleep
+    let_blas_threads_sleep()
+except ImportError:
+    pass
 import numpy as np
 from layercalc.analyses.loading import analyse
 from layercalc.analyses import verify

@@ -62,3 +62,46 @@ def test_chunked_fill_matches_one_draw_a_tensor(tmp_path, dtype, source):
     assert len(got) == len(expected)
     for a, b in zip(got, expected):
         assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cpus", [2, 3, 8])
+# float32 values drawn before: an odd count leaves half a word for the next call
+@pytest.mark.parametrize("before", [0, 1, 2, 5])
+@pytest.mark.parametrize("n", [8, 9, 30, 31, 1000])
+def test_threaded_draw_is_one_call(monkeypatch, dtype, cpus, before, n):
+    """A large tensor drawn by several threads, each from a copy of the generator
+    advanced to its part, holds exactly one call's values, scaled, and leaves the
+    generator where one call leaves it (the next float32, float64 and integer draws)."""
+    monkeypatch.setattr(verify, "SPLIT_PART", 4)
+    monkeypatch.setattr(verify, "usable_cpus", lambda: cpus)
+    one, split = np.random.default_rng(11), np.random.default_rng(11)
+    for rng in (one, split):
+        rng.random(before, dtype=np.float32)
+    expected = one.random(n, dtype=dtype)
+    expected *= dtype(0.5)
+    expected += dtype(-0.25)
+    got = np.full(n, np.nan, dtype)
+    verify._uniform(split, np, dtype, got, dtype(0.5), dtype(-0.25))
+    assert got.tobytes() == expected.tobytes()
+    assert split.bit_generator.state == one.bit_generator.state
+    for draw in (
+        lambda r: r.random(3, dtype=np.float32),
+        lambda r: r.random(2),
+        lambda r: r.integers(0, 1000, 3),
+    ):
+        assert draw(split).tobytes() == draw(one).tobytes()
+
+
+def test_threaded_fill_of_a_network_matches_one_call_a_tensor(monkeypatch):
+    """verify's fill of a whole network with threads on tensors of 64 values and up:
+    the values of a draw per tensor without them."""
+    net = analyse(str(SPECS / "dcgan_discriminator.yaml")).net
+    monkeypatch.setattr(verify, "usable_cpus", lambda: 1)
+    expected = _one_by_one(np.random.default_rng(4), np.float32, net)
+    monkeypatch.setattr(verify, "SPLIT_PART", 32)
+    monkeypatch.setattr(verify, "usable_cpus", lambda: 4)
+    rng = np.random.default_rng(4)
+    fill = verify._Fill(rng, np, np.float32, net)
+    got = [fill(t, layer) for layer in net.layers for t in layer.tensors]
+    assert [a.tobytes() for a in got] == [b.tobytes() for b in expected]

@@ -9,11 +9,13 @@ shapes alone, before NumPy is imported, so an oversized run is refused, not kill
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
 from ..arith import prod
 from ..errors import Diagnostic
+from ..machine import usable_cpus
 
 DTYPES = {"float32": 4, "float64": 8}
 DEFAULT_MAX_MEMORY = 2 * 2**30
@@ -389,10 +391,68 @@ def _fill(rng, np, dtype, tensor, layer):
             return np.arange(prod(shape), dtype=np.int64).reshape(shape)
         return np.asarray(rng.integers(0, 1000), dtype=np.int64).reshape(shape)
     lo, hi = bounds
-    v = rng.random(shape, dtype=dtype)
-    v *= dtype(hi - lo)
-    v += dtype(lo)
+    v = np.empty(shape, dtype)
+    _uniform(rng, np, dtype, v.reshape(-1), dtype(hi - lo), dtype(lo))
     return v
+
+
+SPLIT_PART = 1 << 19  # values: a tensor of at least two such parts is drawn by threads
+MAX_THREADS = 8
+
+
+def _uniform(rng, np, dtype, out, scale, lo) -> None:
+    """Fill the flat array ``out`` with ``rng.random``'s next values times ``scale``
+    plus ``lo``: exactly the values of one call, and ``rng`` left where that call leaves
+    it. A large array is split into up to one part per usable CPU, each drawn and scaled
+    by a thread of its own from a copy of the generator advanced to the part's start
+    (NumPy releases the GIL while it fills an array). PCG64 makes a float64 value from
+    one 64-bit word and a float32 value from half of one (the low half first, the high
+    one kept for the next call): a float32 part starts on a whole word, after the half
+    word a previous call may have left. tests/test_verify_fill.py holds the parts to
+    one call's values and end state."""
+    n = out.size
+    bg = rng.bit_generator
+    parts = min(usable_cpus(), MAX_THREADS, n // SPLIT_PART)
+    if parts < 2 or not hasattr(bg, "advance"):
+        rng.random(out=out, dtype=dtype)
+        out *= scale
+        out += lo
+        return
+    state = bg.state
+    words = np.dtype(dtype).itemsize == 8  # one word per value, else half of one
+    half = 0 if words else state["has_uint32"]  # a value from the word begun before
+    starts, copies = [0], [rng]
+    for j in range(1, parts):
+        skip = (n * j // parts) if words else (n - half) * j // parts // 2  # whole words
+        copy = type(bg)(0)
+        copy.state = {**state, "has_uint32": 0, "uinteger": 0}
+        copy.advance(skip)
+        starts.append(skip if words else half + 2 * skip)
+        copies.append(type(rng)(copy))
+    starts.append(n)
+    failed = []
+
+    def draw(j):
+        part = out[starts[j] : starts[j + 1]]
+        try:
+            copies[j].random(out=part, dtype=dtype)
+            part *= scale
+            part += lo
+        except BaseException as exc:  # re-raised by the caller
+            failed.append(exc)
+
+    threads = [threading.Thread(target=draw, args=(j,)) for j in range(1, parts)]
+    for t in threads:
+        t.start()
+    draw(0)
+    for t in threads:
+        t.join()
+    if failed:
+        raise failed[0]
+    end = copies[-1].bit_generator.state
+    if words:  # float64 draws leave the half word where it was
+        end = {**end, "has_uint32": state["has_uint32"], "uinteger": state["uinteger"]}
+    bg.state = end
 
 
 DRAW_CHUNK = 4096  # elements: small tensors' uniform values are drawn this many at a time

@@ -9,6 +9,7 @@ import fnmatch
 import glob
 import os
 
+from ..machine import usable_cpus
 from .run import Outcome, format_diagnostic
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -273,11 +274,7 @@ def _jobs(files: int) -> int:
     with at least MIN_FILES_PER_JOB files; 1 where os.fork is missing (Windows)."""
     if not hasattr(os, "fork"):
         return 1
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_JOBS, files // MIN_FILES_PER_JOB))
+    return max(1, min(usable_cpus(), MAX_JOBS, files // MIN_FILES_PER_JOB))
 
 
 def _in_parallel(files: list, verdict, jobs: int) -> list:

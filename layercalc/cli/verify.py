@@ -244,6 +244,9 @@ def verify(
     if save is not None and len(specs) != 1:
         raise click.UsageError("--save writes one network's arrays: give exactly one SPEC")
     prefixes_need_weights(weights, strip_prefix, add_prefix)
+    from ..machine import let_blas_threads_sleep
+
+    let_blas_threads_sleep()  # before anything imports numpy
     from ..analyses import verify as core
     from ..errors import Diagnostic
     from ..graph import gc_paused
