@@ -1568,6 +1568,8 @@ class Builder:
             h = self.net.groups[gj]
             c.value = again(h.value, h.ref, h.output)
             c.ref, c.output = c.value.ref, c.value.shape
+            if h.named_outputs is not None:  # a module's outputs, this call's values
+                c.named_outputs = tuple((n, again(v, v.ref, v.shape)) for n, v in h.named_outputs)
             c.inputs = [feeds.get(id(v)) or self._fed.get(id(v)) or v for v in h.inputs]
         self._alias(e, prefix, g, first, gmap)
         return out

@@ -374,3 +374,40 @@ def test_layer_values_verify_save_round_trip(tmp_path):
     with torch.no_grad():
         y = m(_t(data["input"]))
     _close(y, data["output"])
+
+
+# -- (e) the outputs of another call of an attention module ----------------------------------
+
+SHARED_ATTENTION = """\
+input: [5, 2, 12]
+outputs: [second.attn_weights, last]
+layers:
+  - multihead_attention: {name: attn, num_heads: 3}
+  - {share: attn, name: second}
+  - relu: {name: last, from: second.attn_output}
+"""
+
+
+class SharedAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(12, 3)
+
+    def forward(self, x):
+        y, _ = self.attn(x, x, x)
+        y2, w2 = self.attn(y, y, y)
+        return w2, torch.relu(y2)
+
+
+def test_a_shared_attentions_outputs_are_its_own_calls(tmp_path):
+    """`second.attn_weights` and `second.attn_output` name the second call's outputs
+    (they were unknown names), with torch's values."""
+    net = _same_modules(SHARED_ATTENTION, SharedAttention())
+    assert net.outputs == {"second.attn_weights": (2, 5, 5), "last": (5, 2, 12)}
+    data = _verify_save(SHARED_ATTENTION, tmp_path)
+    m = SharedAttention().eval()
+    m.load_state_dict(_state(data), strict=True)
+    with torch.no_grad():
+        y = m(_t(data["input"]))
+    _close(y[0], data["output.second.attn_weights"])
+    _close(y[1], data["output.last"])
