@@ -18,7 +18,7 @@ from ..errors import Diagnostic
 from ..machine import usable_cpus
 
 DTYPES = {"float32": 4, "float64": 8}
-DEFAULT_MAX_MEMORY = 2 * 2**30
+DEFAULT_MAX_STEPS = 200_000  # Python-level steps (recurrent time steps): 4-12 s here
 INDEX_BYTES = 8  # int64 indices for embedding inputs
 NUMPY_SCRATCH = 256 * 2**10  # NumPy's own buffers during one layer (ufunc and reduction
 #                              buffers of 8192 elements per operand), beside workspace()
@@ -278,6 +278,35 @@ def estimate_memory(net, dtype: str = "float32", save: bool = False) -> int:
             largest = max(largest, sizes[producer])
         end += 2 * min(SAVE_CHUNK, largest) + sum(ZIP_ENTRY + 4 * n for n in keys)
     return max(peak, end)
+
+
+def python_steps(net) -> tuple:
+    """(the Python-level steps of the forward pass, the index of the layer with the
+    most, or None): each layer type's python_steps, summed; a recurrent layer runs its
+    time steps one at a time, about 20-60 us each whatever its size."""
+    total, most, where = 0, 0, None
+    for i, layer in enumerate(net.layers):
+        n = layer.type.python_steps(layer.args)
+        if n:
+            total += n
+            if n > most:
+                most, where = n, i
+    return total, where
+
+
+def steps_diagnostic(net, steps: int, where: int, limit: int, file=None) -> Diagnostic:
+    layer = net.layers[where]
+    node = layer.node
+    return Diagnostic(
+        "step-limit",
+        f"the verify forward pass runs {steps:,} recurrent time steps one at a time "
+        f"(about {steps * 30e-6:,.0f} s), above the limit of {limit:,}; "
+        f"'{layer.name}' runs {layer.type.python_steps(layer.args):,}",
+        line=getattr(node, "line", 1),
+        column=getattr(node, "col", 1),
+        hint="verify a shorter sequence (--input or --set), or raise --max-steps",
+        file=file or net.spec.file,
+    )
 
 
 def memory_diagnostic(net, estimate: int, limit: int, file: str | None = None) -> Diagnostic:

@@ -196,6 +196,15 @@ def _given(r, arrays, weights, given, input_file, core) -> list:
     metavar="SIZE",
     help="refuse runs whose estimated peak memory exceeds SIZE (512MiB, 2GiB)",
 )
+@click.option(
+    "--max-steps",
+    "max_steps",
+    default=200_000,  # analyses.verify.DEFAULT_MAX_STEPS
+    show_default=True,
+    type=Digits(1),
+    metavar="N",
+    help="refuse runs of more than N recurrent time steps (each layer and direction)",
+)
 @weights_options(
     "run on a checkpoint's tensors (.safetensors, .npz; .pt/.pth/.bin with "
     "torch) instead of random ones"
@@ -216,6 +225,7 @@ def verify(
     save,
     dtype,
     max_memory,
+    max_steps,
     weights,
     strip_prefix,
     add_prefix,
@@ -298,6 +308,11 @@ def verify(
         estimate = core.estimate_memory(r.net, dtype, save is not None or arrays is not None)
         if estimate > max_memory:
             r.diagnostics.append(core.memory_diagnostic(r.net, estimate, max_memory, r.file))
+            runs.append((r, None))
+            continue
+        steps, where = core.python_steps(r.net)
+        if steps > max_steps:
+            r.diagnostics.append(core.steps_diagnostic(r.net, steps, where, max_steps, r.file))
             runs.append((r, None))
             continue
         progress = _Progress(f"verify {r.file}", r.net)

@@ -251,6 +251,11 @@ class LayerType:
         upper estimate, used to refuse verify runs that would not fit in memory)."""
         return prod(out)
 
+    def python_steps(self, a: dict) -> int:
+        """Iterations of a Python loop the NumPy forward makes (verify's --max-steps
+        bounds their sum, since they cost time that MACs do not show): 0, vectorised."""
+        return 0
+
     def fan_in(self, a: dict, key: str, shape: tuple) -> int:
         """The inputs each output of tensor ``key`` (of ``shape``) sums over, which scales
         verify's seeded weights to variance 1/fan_in: PyTorch's convention, every dim

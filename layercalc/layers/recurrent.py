@@ -463,6 +463,12 @@ class Recurrent(LayerType):
         # + NumPy's buffer for adding the bias row to gx (8192 elements, measured)
         return (layer_out if L > 1 else 0) + gx + step + states + 8192 + 64
 
+    def python_steps(self, a):
+        """Each layer and direction: its time steps, plus 2 for its input products and
+        set-up (num_layers: 99,999 over 2 steps cost as much as 300,000 steps)."""
+        D = 2 if a["bidirectional"] else 1
+        return a["num_layers"] * D * (a["_steps"] + 2)
+
     def forward(self, a, xs, w):
         import numpy as np
 
