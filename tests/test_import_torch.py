@@ -389,3 +389,44 @@ def test_an_encoder_layer_with_the_tanh_gelu_is_refused_not_imported_as_gelu():
         import_torch("tests:model", (2, 10, 32), model=Model().eval())
     [(path, why)] = exc.value.problems
     assert path == "l" and "transformer_encoder_layer" in why
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: nn.Linear(16, 4),
+        lambda: nn.TransformerEncoderLayer(16, 4, 32, batch_first=True),
+        lambda: nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(16, 4, 32, batch_first=True), 2, enable_nested_tensor=False
+        ),
+        lambda: nn.Conv1d(5, 16, 3),
+    ],
+)
+def test_a_module_that_is_one_layer_imports_as_a_sequential_of_it(make):
+    """A callable returning nn.Linear or nn.TransformerEncoderLayer itself was refused
+    (every member "never called"): it is written as nn.Sequential(module) would be, the
+    header says so, and verify's arrays, '0.' stripped, load into the module itself
+    and give its output."""
+    import numpy as np
+
+    from layercalc.analyses import verify
+
+    model = make().eval()
+    shape = (2, 5, 16)
+    text = import_torch("tests:model", shape, model=model)
+    assert "state_dict keys gain the prefix '0.'" in text and "--add-prefix 0." in text
+    res = analyse_bytes(text.encode(), "<import>")
+    assert res.ok, [d.message for d in res.diagnostics]
+    assert [layer.name for layer in res.net.layers][0].startswith("0")
+    v = verify.run(res.net, save=True)
+    assert v.ok
+    state = {
+        k.removeprefix("0."): torch.from_numpy(np.asarray(a))
+        for k, a in v.arrays.items()
+        if k not in ("input", "output")
+    }
+    assert all(k.startswith("0.") for k in v.arrays if k not in ("input", "output"))
+    model.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        y = model(torch.from_numpy(v.arrays["input"]))
+    torch.testing.assert_close(y, torch.from_numpy(v.arrays["output"]), rtol=1e-4, atol=1e-5)

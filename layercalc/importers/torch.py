@@ -22,6 +22,7 @@ from torch.overrides import TorchFunctionMode
 from . import specwriter
 from .specwriter import Unexpressible
 from .torch_trace import trace as trace_module
+from .torch_layers import module_entry
 
 
 class ImportFailure(Exception):
@@ -190,6 +191,16 @@ def _tensors(model):
 
 
 def _import(model, target, input_shape, kwargs, blocks) -> str:
+    header = header_lines(target, kwargs, input_shape)
+    if module_entry(model) is not None:
+        # the module is itself one layer (nn.Linear, nn.TransformerEncoderLayer): a spec
+        # names its layers, so it is written as nn.Sequential(module) would be
+        model = torch.nn.Sequential(model)
+        header[1:] = [
+            f"input {list(input_shape)}; the module is one layer, written as",
+            "nn.Sequential(module) would be: its state_dict keys gain the prefix '0.'",
+            "(a checkpoint of the module itself: verify --weights FILE --add-prefix 0.)",
+        ]
     example = _example(model, input_shape)
     with torch.no_grad():
         try:
@@ -210,7 +221,6 @@ def _import(model, target, input_shape, kwargs, blocks) -> str:
     params = sum(p.numel() for p in model.parameters())
     expect = {"output": list(result.shape), "params": params}
     name = target.rsplit(":", 1)[-1]
-    header = header_lines(target, kwargs, input_shape)
     # merged blocks, then one block per structure, then no blocks: the first that proves
     tries = ((True, True), (True, False), (False, False)) if blocks else ((False, False),)
     errors = []
