@@ -238,6 +238,8 @@ def cost_notes(c) -> list[str]:
         if c.batch != c.spec_batch
         else ""
     )
+    if c.batch_dim:
+        batch += f", dim {c.batch_dim} of the input: sequence-first"
     hb = human_bytes
     return [
         f"MACs: {num(t['macs'])}; FLOPs: {num(t['flops'])} ({batch})",
@@ -299,6 +301,7 @@ def cost_table(net, c, depth: int | None = None, gen=None) -> Table:
             "dtype_bytes": c.dtype_bytes,
             "batch": c.batch,
             "spec_batch": c.spec_batch,
+            "batch_dim": c.batch_dim,
             "legend": LEGEND,
             "layers": (  # streamed: each object made as it is written
                 {

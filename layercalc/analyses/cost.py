@@ -26,9 +26,10 @@ training step keeps, and the inference peak. Memory accounting, exactly:
   + kept activations + activation-gradient peak (of the differentiated tensors only)
   + optimizer state (``optimizer``: SGD none, momentum 1x, Adam and AdamW 2x the
   trainable parameter memory);
-- ``batch``: every tensor is assumed to carry the batch in dim 0, so MACs and every
-  activation figure scale by N / B (B = dim 0 of the spec input); parameters, buffers
-  and parameter gradients do not.
+- ``batch``: MACs and every activation figure are linear in the batch (attention's
+  L² term too: it grows with the length, not the batch), so they scale by N / B, B the
+  batch of the spec input (:func:`batch_dim`: dim 0, or dim 1 of a sequence-first
+  network); parameters, buffers and parameter gradients do not.
 """
 
 from __future__ import annotations
@@ -68,9 +69,31 @@ class Cost:
     dtype: str
     dtype_bytes: int
     batch: int  # the batch the figures are for
-    spec_batch: int  # dim 0 of the spec input
+    spec_batch: int  # the batch of the spec input (its dim batch_dim)
     layers: list
     totals: dict = field(default_factory=dict)
+    batch_dim: int = 0
+
+
+def batch_dim(net) -> int:
+    """The dim of the network input that holds the batch: 0, or 1 when the network is
+    sequence-first, (L, N, ...) as PyTorch's recurrent, attention and transformer
+    layers take by default: the first layer that has a ``batch_first`` argument reads a
+    batched (3-D) input with batch_first false whose first two dims are the network
+    input's (a CNN front that permutes its features into (W, N, C) keeps dim 0)."""
+    first = net.input
+    if not first or len(first) < 2:
+        return 0
+    for layer in net.layers:
+        if "batch_first" not in layer.args or not layer.input_shapes:
+            continue
+        shape = layer.input_shapes[0]
+        if len(shape) != 3:  # unbatched: no batch to find here
+            continue
+        if layer.args["batch_first"] or tuple(shape[:2]) != tuple(first[:2]):
+            return 0
+        return 1
+    return 0
 
 
 def _scaler(batch: int | None, spec_batch: int):
@@ -186,10 +209,12 @@ OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
 
 
 def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
-    """Compute and memory of ``net``; ``batch`` rescales from the spec's batch (dim 0);
-    ``optimizer`` (OPTIMIZER_STATE) adds its state to the training step."""
+    """Compute and memory of ``net``; ``batch`` rescales from the spec's batch (dim
+    :func:`batch_dim` of its input); ``optimizer`` (OPTIMIZER_STATE) adds its state to
+    the training step."""
     size = net.dtype_bytes
-    spec_batch = net.input[0] if net.input else 1
+    bdim = batch_dim(net)
+    spec_batch = net.input[bdim] if net.input else 1
     scale = _scaler(batch, spec_batch)
     produced = _produced(net)
     # kept for the backward: what every differentiated layer saved (its outputs and
@@ -267,4 +292,4 @@ def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
         "inference_peak_activation_bytes": peak,
         "inference_bytes": param_bytes + buffer_bytes + peak,
     }
-    return Cost(net.spec.dtype, size, batch or spec_batch, spec_batch, layers, totals)
+    return Cost(net.spec.dtype, size, batch or spec_batch, spec_batch, layers, totals, bdim)

@@ -20,6 +20,7 @@ from ..arith import (
     unread_inputs,
 )
 from ..layers.base import dim_names
+from .cost import batch_dim
 
 # what a conv's padding holds, by padding_mode: only "zeros" adds nothing to the sum
 PADDING = {
@@ -257,8 +258,10 @@ def _batch(shape, dims) -> int:
     return shape[0] if len(shape) == dims + 2 else 1
 
 
-def _compare(layer):
-    """Dense-equivalent weights, real connections and weight sharing (per sample)."""
+def _compare(layer, bdim: int = 0):
+    """Dense-equivalent weights, real connections and weight sharing (per sample: the
+    batch is dim ``bdim`` of a 3-D or larger input, as :func:`cost.batch_dim` finds it
+    for the network)."""
     lt = layer.type
     a = layer.args
     if not layer.input_shapes:
@@ -306,7 +309,9 @@ def _compare(layer):
             )
             waste = "the cropped border (padding)"
     elif lt.dense:
-        n = shape[0] if len(shape) >= 2 else 1
+        n = 1  # a 1-D input is one sample
+        if len(shape) >= 2:
+            n = shape[1] if bdim and len(shape) >= 3 else shape[0]
         inputs = prod(shape) // n
         outputs = prod(layer.output) // n
         macs = layer.macs // n
@@ -387,6 +392,7 @@ def explain(net, name: str | None = None) -> list[Explanation]:
             g = net.groups[i]
             layers = net.layers[g.first : g.last]
     out = []
+    bdim = batch_dim(net)
     # what the parts read, as a key: a network repeats a few dozen layer records (the
     # builder shares equal arguments and tensors), and each is worked out once; layers
     # of one record share its lists (nothing changes them), so a view can also render
@@ -427,7 +433,7 @@ def explain(net, name: str | None = None) -> list[Explanation]:
                     layer.args,
                     layer.tensors,
                     _params(layer),
-                    *_compare(layer),
+                    *_compare(layer, bdim),
                     _shape(layer),
                 )
             _, _, params, compare, fig, shape = hit

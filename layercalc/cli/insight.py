@@ -23,7 +23,8 @@ MAX_GROUP = 2**20
     "--batch",
     type=Digits(1),
     default=None,
-    help="batch size N: scales MACs and activations by N / (the spec's dim 0)",
+    help="batch size N: scales MACs and activations by N / (the spec's batch: dim 0, "
+    "or dim 1 of a sequence-first network)",
 )
 @click.option(
     "--optimizer",
