@@ -229,6 +229,11 @@ def _embedding(m):
     a = {"num_embeddings": m.num_embeddings, "embedding_dim": m.embedding_dim}
     if m.padding_idx is not None:
         a["padding_idx"] = m.padding_idx
+    if m.max_norm is not None:
+        a["max_norm"] = float(m.max_norm)
+    _put(a, "norm_type", float(m.norm_type), 2.0)
+    _put(a, "scale_grad_by_freq", bool(m.scale_grad_by_freq), False)
+    _put(a, "sparse", bool(m.sparse), False)
     return a
 
 

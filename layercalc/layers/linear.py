@@ -128,6 +128,19 @@ class TransformersConv1D(LayerType):
         return f"{a['nx']}->{a['nf']}"
 
 
+def _renorm(np, weight, idx, max_norm: float, p: float) -> None:
+    """torch.embedding_renorm_: every row ``idx`` reads whose p-norm exceeds max_norm is
+    scaled by max_norm / (norm + 1e-7), in place, so a later reader of the weight (a
+    tied head) sees it scaled too, as in PyTorch."""
+    rows = np.unique(idx)
+    picked = weight[rows]
+    norms = np.linalg.norm(picked.astype(np.float64), ord=p, axis=1)
+    over = norms > max_norm
+    if over.any():
+        scale = (max_norm / (norms[over] + 1e-7)).astype(weight.dtype)
+        weight[rows[over]] = picked[over] * scale[:, None]
+
+
 class Embedding(LayerType):
     name = "embedding"
     family = "linear"
@@ -137,6 +150,17 @@ class Embedding(LayerType):
         Arg("num_embeddings", "int", min=1),
         Arg("embedding_dim", "int", min=1),
         Arg("padding_idx", "int", None, nullable=True),
+        Arg(
+            "max_norm",
+            "float",
+            None,
+            nullable=True,
+            doc="each row looked up whose norm_type-norm exceeds it is scaled down to it, "
+            "in the weight itself (as PyTorch's forward does)",
+        ),
+        Arg("norm_type", "float", 2.0, doc="p of max_norm's p-norm"),
+        Arg("scale_grad_by_freq", "bool", False, doc="training only: gradients"),
+        Arg("sparse", "bool", False, doc="training only: sparse gradients"),
     )
 
     def infer(self, a, shapes):
@@ -163,7 +187,10 @@ class Embedding(LayerType):
         n = a["num_embeddings"]
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise IndexError(f"embedding indices must lie in [0, {n})")
-        return w["weight"][idx]
+        weight = w["weight"]
+        if a["max_norm"] is not None:
+            _renorm(np, weight, idx, a["max_norm"], a["norm_type"])
+        return weight[idx]
 
     def window(self, a, shapes, out):
         return None
