@@ -474,6 +474,20 @@ def test_explain_gives_the_parameter_arithmetic_and_the_dense_comparison():
     assert "layer 0: 4·(20·10 + 20·5 + 2·20) + 5·20 = 1,460 × 2 directions = 2,920" in text
     assert "layer 1: 4·(20·10 + 20·5 + 2·20) + 5·20 = 1,460" in text
     assert "total 5,840" in text
+    # layers past the first read the same D·H_out: one line for them all (a user's
+    # num_layers: 99,999 printed 100,000 lines)
+    for layers, lines in ((3, 5), (99_999, 5)):
+        deep = net_of(
+            f"input: [5, 3, 10]\nlayers:\n  - gru: {{name: g, hidden_size: 4, "
+            f"num_layers: {layers}}}\n"
+        )
+        (d,) = explain(deep, "g")
+        assert len(d.params) == lines, d.params
+        assert f"layers 1-{layers - 1}, each: 3·(4·4 + 4·4 + 2·4) = 120 (I = D·H_out = 4)" in (
+            d.params
+        )
+        assert f"total {3 * (4 * 10 + 16 + 8) + 120 * (layers - 1):,}" in d.params
+        assert deep.layers[0].params == 3 * (4 * 10 + 16 + 8) + 120 * (layers - 1)
     assert "10 inputs and 10 outputs per step would hold 10·10 + 10 = 110 parameters" in text
     assert e.shape[-1] == "c_n: (D·num_layers, N, H) = (4, 3, 20)"
     net = net_of("input: [3, 10]\nlayers:\n  - gru_cell: {name: c, hidden_size: 20, bias: false}\n")

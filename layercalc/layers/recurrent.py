@@ -423,12 +423,17 @@ class Recurrent(LayerType):
             + (" + P·H" if P else "")
         ]
         total = 0
-        for k, i_k in enumerate(self._layer_inputs(a)):
+        inputs = self._layer_inputs(a)
+        L = len(inputs)
+        # layer 0 reads the input, every later one the same D·H_out: one line for them
+        for first, last in ((0, 0), (1, L - 1)) if L > 1 else ((0, 0),):
+            i_k = inputs[first]
             one = G * (H * i_k + H * h_out + b * H) + P * H
-            total += D * one
-            src = "input_size" if k == 0 else "D·H_out"
+            total += (last - first + 1) * D * one
+            src = "input_size" if first == 0 else "D·H_out"
+            label = f"layer {first}" if first == last else f"layers {first}-{last}, each"
             text = (
-                f"layer {k}: {G}·({H}·{i_k} + {H}·{h_out}"
+                f"{label}: {G}·({H}·{i_k} + {H}·{h_out}"
                 + (f" + 2·{H})" if b else ")")
                 + (f" + {P}·{H}" if P else "")
                 + f" = {one:,}"
