@@ -14,11 +14,14 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-BLAS_THREAD_TIMEOUT = "4"  # OpenBLAS's least: its idle threads spin 2**4 cycles, not 2**28
+# OpenBLAS's idle threads spin 2**18 cycles (~0.1 ms), not 2**28 (~0.1 s): long enough
+# to stay awake between an LSTM's time steps, short enough to sleep through a large
+# tensor's draw (with 4, its least, the LSTM was slower; 18 and 22 measured alike)
+BLAS_THREAD_TIMEOUT = "18"
 
 
 def let_blas_threads_sleep() -> None:
-    """Have OpenBLAS's threads sleep as soon as a matrix product ends, unless the user
+    """Have OpenBLAS's threads sleep soon after a matrix product ends, unless the user
     set OPENBLAS_THREAD_TIMEOUT: by default each spins about 0.1 s on its core after
     every product, and on a 2-core machine that is the core verify's other work needs
     (seeded values drawn by a thread per CPU, NumPy's single-threaded copies).
