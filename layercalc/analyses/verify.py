@@ -144,6 +144,19 @@ class Verification:
         }
 
 
+def _at(net, node, file, code: str, message: str, **kw) -> Diagnostic:
+    """A diagnostic at ``node``'s line and column (line 1 without one), in ``file`` or
+    the spec's own."""
+    return Diagnostic(
+        code,
+        message,
+        line=getattr(node, "line", 1),
+        column=getattr(node, "col", 1),
+        file=file or net.spec.file,
+        **kw,
+    )
+
+
 # -- planning (no NumPy) -----------------------------------------------------------------
 
 
@@ -176,17 +189,17 @@ def integer_input_diagnostic(net, file: str | None = None) -> Diagnostic | None:
             layer for layer in net.layers if layer.type.index_input and ref in layer.inputs
         )
         node = layer.node
-        return Diagnostic(
+        return _at(
+            net,
+            node,
+            file,
             "integer-input",
             f"layer '{layer.name}' ({layer.type.name}) reads the network "
             f"input, which holds integer indices (it feeds embedding '{feeds.name}'); "
             f"PyTorch's {layer.type.name} needs a floating-point tensor",
-            line=getattr(node, "line", 1),
-            column=getattr(node, "col", 1),
             hint=f"only embeddings take integer indices: feed '{layer.name}' from the "
             f"embedding's output (from: {feeds.name}) or from another layer; shape and "
             "params still answer",
-            file=file or net.spec.file,
         )
     return None
 
@@ -297,15 +310,15 @@ def python_steps(net) -> tuple:
 def steps_diagnostic(net, steps: int, where: int, limit: int, file=None) -> Diagnostic:
     layer = net.layers[where]
     node = layer.node
-    return Diagnostic(
+    return _at(
+        net,
+        node,
+        file,
         "step-limit",
         f"the verify forward pass runs {steps:,} recurrent time steps one at a time "
         f"(about {steps * 30e-6:,.0f} s), above the limit of {limit:,}; "
         f"'{layer.name}' runs {layer.type.python_steps(layer.args):,}",
-        line=getattr(node, "line", 1),
-        column=getattr(node, "col", 1),
         hint="verify a shorter sequence (--input or --set), or raise --max-steps",
-        file=file or net.spec.file,
     )
 
 
@@ -313,14 +326,14 @@ def memory_diagnostic(net, estimate: int, limit: int, file: str | None = None) -
     from ..units import human_bytes
 
     node = net.spec.input_node
-    return Diagnostic(
+    return _at(
+        net,
+        node,
+        file,
         "memory-limit",
         f"the verify forward pass needs an estimated {human_bytes(estimate)} "
         f"({estimate:,} bytes) at its peak, above the limit of {human_bytes(limit)}",
-        line=getattr(node, "line", 1),
-        column=getattr(node, "col", 1),
         hint="verify a smaller input (--input, e.g. batch 1), or raise --max-memory",
-        file=file or net.spec.file,
     )
 
 
@@ -352,14 +365,14 @@ def rank_diagnostic(net, file: str | None = None) -> Diagnostic | None:
         ref, shape = big[0]
         node = net.spec.input_nodes.get(ref[len("input.") :], net.spec.input_node)
         what = "the input" if ref == "input" else f"input '{ref[len('input.') :]}'"
-        return Diagnostic(
+        return _at(
+            net,
+            node,
+            file,
             "rank-limit",
             f"{what} has {len(shape)} dimensions, more than the "
             f"{limit} a NumPy array can have, so verify cannot run it",
-            line=getattr(node, "line", 1),
-            column=getattr(node, "col", 1),
             hint=hint,
-            file=file or net.spec.file,
         )
     for layer in net.layers:
         what = [(len(layer.output), "output")] + [
@@ -368,15 +381,15 @@ def rank_diagnostic(net, file: str | None = None) -> Diagnostic | None:
         rank, role = max(what, key=lambda x: x[0])
         if rank > limit:
             node = layer.node
-            return Diagnostic(
+            return _at(
+                net,
+                node,
+                file,
                 "rank-limit",
                 f"layer '{layer.name}' ({layer.type.name}): its {role} has "
                 f"{rank} dimensions, more than the {limit} a NumPy array can have, so "
                 "verify cannot run it",
-                line=getattr(node, "line", 1),
-                column=getattr(node, "col", 1),
                 hint=hint,
-                file=file or net.spec.file,
             )
     return None
 
@@ -718,16 +731,16 @@ def nonfinite_diagnostic(net, v, file: str | None = None) -> Diagnostic | None:
     i, what = v.nonfinite
     layer = net.layers[i]
     node = layer.node
-    return Diagnostic(
+    return _at(
+        net,
+        node,
+        file,
         "non-finite",
         f"layer '{layer.name}' ({layer.type.name}) is the first whose output "
         f"is not finite: it {what}",
-        line=getattr(node, "line", 1),
-        column=getattr(node, "col", 1),
         severity="warning",
         hint="the shapes and counts are still checked, but the values from here on mean "
         "nothing; check the constants and scales reaching this layer, or try --dtype float64",
-        file=file or net.spec.file,
     )
 
 
