@@ -309,15 +309,15 @@ def python_steps(net) -> tuple:
 
 def steps_diagnostic(net, steps: int, where: int, limit: int, file=None) -> Diagnostic:
     layer = net.layers[where]
-    node = layer.node
+    own = layer.type.python_steps(layer.args)
     return _at(
         net,
-        node,
+        layer.node,
         file,
         "step-limit",
         f"the verify forward pass runs {steps:,} recurrent time steps one at a time "
-        f"(about {steps * 30e-6:,.0f} s), above the limit of {limit:,}; "
-        f"'{layer.name}' runs {layer.type.python_steps(layer.args):,}",
+        f"(about {steps * 30e-6:,.0f} s), above the limit of {limit:,}"
+        + (f"; {layer.type.name} '{layer.name}' runs {own:,} of them" if own < steps else ""),
         hint="verify a shorter sequence (--input or --set), or raise --max-steps",
     )
 
