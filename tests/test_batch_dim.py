@@ -85,3 +85,20 @@ def test_explain_counts_a_sequence_first_linear_per_sample(tmp_path):
     text = r.stdout
     assert "32,768 inputs" in text and "each weight is used 128 times per sample" in text
     assert "2,048 inputs" not in text
+
+
+def test_a_sequence_first_decoder_at_a_context_says_its_batch(tmp_path):
+    """cost --context rebuilds the network at the context and batch; its note said
+    "batch 64" (the context, in dim 0) under "Prefill: batch 5"."""
+    p = tmp_path / "dec.yaml"
+    p.write_text(
+        "vars: {L: 100, B: 3}\ninput: [L, B]\nlayers:\n"
+        "  - embedding: {num_embeddings: 50, embedding_dim: 16}\n"
+        "  - multihead_attention: {name: attn, num_heads: 2, is_causal: true}\n"
+        "  - linear: {out_features: 50}\n"
+    )
+    at = _cost(p, "--context", 64, "--batch", 5)
+    assert (at["batch"], at["batch_dim"]) == (5, 1)
+    assert at["totals"]["macs"] == _cost(p, "--set", "L=64", "--set", "B=5")["totals"]["macs"]
+    r = cli_runner().invoke(main, ["cost", str(p), "--context", "64", "--batch", "5"])
+    assert "(batch 5, dim 1 of the input: sequence-first)" in r.stdout.replace("\n  ", " ")
