@@ -82,3 +82,69 @@ def test_zero_padding_is_np_pad(shape, pads, dtype):
     neg = npops.pad_spatial(x.astype(np.float64), pads, "constant", -0.0)  # -0.0 keeps its sign
     if any(left > 0 or r > 0 for left, r in pads):
         assert np.signbit(neg).any()
+
+
+FORWARD_CASES = [  # x shape, out channels, kernel, stride, dilation, groups, pads, mode
+    ((1, 4, 4, 4), 4, (3, 3), (1, 1), (1, 1), 1, ((1, 1), (1, 1)), "zeros"),
+    ((4, 4, 4), 4, (3, 3), (1, 1), (1, 1), 1, ((1, 1), (1, 1)), "zeros"),  # unbatched
+    ((3, 4, 5, 6), 6, (3, 3), (2, 1), (1, 1), 2, ((1, 1), (2, 0)), "zeros"),
+    ((1, 3, 5, 5), 2, (3, 3), (1, 1), (1, 1), 1, ((2, 2), (1, 1)), "reflect"),
+    ((2, 3, 5, 5), 2, (3, 2), (1, 2), (1, 1), 1, ((1, 1), (1, 1)), "replicate"),
+    ((3, 7), 2, (3,), (1,), (2,), 1, ((3, 1),), "circular"),  # unbatched, 1-d
+    ((1, 2, 2, 3, 2), 3, (2, 2, 2), (1, 1, 1), (1, 1, 1), 1, ((1, 1),) * 3, "zeros"),
+    ((1, 4, 5, 5), 4, (3, 3), (1, 1), (1, 1), 1, ((0, 0), (0, 0)), "zeros"),  # no padding
+    ((1, 6, 4, 4), 6, (3, 3), (1, 1), (1, 1), 6, ((1, 1), (1, 1)), "zeros"),  # depthwise
+]
+
+
+def _general_forward(x, w, b, pads, mode, s, d, g, dims):
+    """Conv's forward the general way: pad, npops.conv, the bias, unbatch."""
+    xb, added = npops.batched(x, dims)
+    y = npops.conv(npops.pad_spatial(xb, pads, mode), w, s, d, g, 2**20, 9)
+    if b is not None:
+        y += b.reshape((-1,) + (1,) * dims)
+    return npops.unbatch(y, added)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,o,k,s,d,g,pads,mode", FORWARD_CASES)
+def test_small_conv_forward_is_bytewise_the_general_way(
+    shape, o, k, s, d, g, pads, mode, dtype, bias
+):
+    rng = np.random.default_rng(2)
+    dims = len(k)
+    c = shape[-dims - 1]
+    x = rng.standard_normal(shape).astype(dtype)
+    x.reshape(-1)[::5] = -0.0  # signed zeros survive the gather
+    w = rng.standard_normal((o, c // g) + k).astype(dtype)
+    b = rng.standard_normal(o).astype(dtype) if bias else None
+    want = _general_forward(x, w, b, pads, mode, s, d, g, dims)
+    npops._SMALL_FORWARDS.clear()
+    for xin in (x, np.asfortranarray(x)):  # twice: the memoised plan too
+        got = npops.small_conv(xin, w, b, pads, mode, s, d, g, dims, (2**20, 9))
+        assert got is not None
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert got.tobytes() == want.tobytes()
+    assert len(npops._SMALL_FORWARDS) == 1
+
+
+def test_small_conv_leaves_other_ways_to_conv():
+    rng = np.random.default_rng(3)
+    f32 = np.float32
+    cases = [  # each one conv takes another way for
+        ((1, 64, 4, 4), (64, 1, 3, 3), 64),  # depthwise, many channels: channels-last taps
+        ((1, 4, 40, 40), (4, 4, 3, 3), 1),  # a large map: the windows' copy
+        ((1, 4, 4, 4), (4, 4, 1, 1), 1),  # pointwise: the input is the columns
+    ]
+    for shape, w_shape, g in cases:
+        x = rng.standard_normal(shape).astype(f32)
+        w = rng.standard_normal(w_shape).astype(f32)
+        pads = ((1, 1), (1, 1))
+        assert npops.small_conv(x, w, None, pads, "zeros", (1, 1), (1, 1), g, 2, (2**20, 9)) is None
+    x = np.ones((1, 2, 3, 3), f32)  # pads given as lists: unhashable, the general way
+    w = np.ones((2, 2, 3, 3), f32)
+    assert (
+        npops.small_conv(x, w, None, [[1, 1], [1, 1]], "zeros", (1, 1), (1, 1), 1, 2, (9, 9))
+        is None
+    )
