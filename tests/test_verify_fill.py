@@ -27,6 +27,14 @@ layers:
   - linear: {out_features: 3}
 """
 
+# 144 + 4 values a conv, 11 with a batch norm's 3 float tensors and its counter: many
+# chunks, each ended by the next one's size or by a counter drawn alone
+MANY = "name: many\ninput: [1, 4, 4, 4]\nlayers:\n" + "".join(
+    "  - conv2d: {out_channels: 4, kernel_size: 3, padding: 1}\n"
+    + ("  - batch_norm2d\n" if j % 7 == 3 else "")
+    for j in range(120)
+)
+
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("sizes", [(1, 1, 5), (3, 5, 2), (148, 4, 4097), (0, 7, 1)])
@@ -46,11 +54,11 @@ def _one_by_one(rng, dtype, net):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("source", ["mixed", "gpt2_small.yaml", "dcgan_discriminator.yaml"])
+@pytest.mark.parametrize("source", ["mixed", "many", "gpt2_small.yaml", "dcgan_discriminator.yaml"])
 def test_chunked_fill_matches_one_draw_a_tensor(tmp_path, dtype, source):
-    if source == "mixed":
-        path = tmp_path / "mixed.yaml"
-        path.write_text(MIXED)
+    if source in ("mixed", "many"):
+        path = tmp_path / f"{source}.yaml"
+        path.write_text(MIXED if source == "mixed" else MANY)
     else:
         path = SPECS / source
     net = analyse(str(path)).net

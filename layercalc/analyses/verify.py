@@ -538,29 +538,34 @@ class _Fill:
                     for t, (size, bounds) in zip(layer.tensors, entries)
                 ]
             plan += entries
+        # per entry, as arrays: the running total of the sizes before it, the next
+        # entry at or after it drawn alone, and its scale and low bound in the run's
+        # dtype (as dtype(hi - lo) and dtype(lo) round them), so that a chunk's bounds
+        # are slices, not a loop over its tensors
+        m = len(plan)
+        sizes = np.fromiter((size for size, _ in plan), np.int64, m)
+        self.starts = np.zeros(m + 1, np.int64)
+        np.cumsum(sizes, out=self.starts[1:])
+        self.sizes = sizes
+        alone = [j for j, (size, bounds) in enumerate(plan) if bounds is None or size > DRAW_CHUNK]
+        self.alone = np.array([*alone, m], np.int64)  # sorted, with m past the end
+        self.scales = np.array([1.0 if b is None else b[1] - b[0] for _, b in plan], dtype)
+        self.los = np.array([0.0 if b is None else b[0] for _, b in plan], dtype)
         self.next = 0  # the plan's entry of the next tensor asked for
         self.chunk, self.offset, self.end = None, 0, 0  # the current chunk, its next value
 
     def _draw(self, j: int):
         """The chunk from the plan's entry j on: small float tensors, DRAW_CHUNK values
-        at most."""
-        np, dtype = self.np, self.dtype
-        sizes, scales, los = [], [], []
-        total = 0
-        plan = self.plan
-        while j < len(plan):
-            size, bounds = plan[j]
-            if bounds is None or total + size > DRAW_CHUNK:
-                break
-            j += 1
-            lo, hi = bounds
-            sizes.append(size)
-            scales.append(dtype(hi - lo))
-            los.append(dtype(lo))
-            total += size
-        v = self.rng.random(total, dtype=dtype)
-        v *= np.repeat(np.array(scales, dtype), sizes)
-        v += np.repeat(np.array(los, dtype), sizes)
+        at most (j's own is one such, see __call__)."""
+        np, starts = self.np, self.starts
+        # up to the first entry that would pass DRAW_CHUNK or is drawn alone
+        end = int(np.searchsorted(starts, starts[j] + DRAW_CHUNK, side="right")) - 1
+        end = min(end, int(self.alone[np.searchsorted(self.alone, j)]))
+        sizes = self.sizes[j:end]
+        total = int(starts[end] - starts[j])
+        v = self.rng.random(total, dtype=self.dtype)
+        v *= np.repeat(self.scales[j:end], sizes)
+        v += np.repeat(self.los[j:end], sizes)
         self.chunk, self.offset, self.end = v, 0, total
 
     def __call__(self, tensor, layer):
