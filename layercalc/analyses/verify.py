@@ -160,10 +160,23 @@ def _at(net, node, file, code: str, message: str, **kw) -> Diagnostic:
 # -- planning (no NumPy) -----------------------------------------------------------------
 
 
+def _input_readers(net) -> list:
+    """The layers that read a network input, in order (one cheap test a layer: 100,000
+    layers may read one input)."""
+    refs = set(net.spec.input_refs())
+    return [layer for layer in net.layers if not refs.isdisjoint(layer.inputs)]
+
+
 def _index_inputs(net) -> set:
     """The network inputs (refs) that hold integer indices: those feeding an embedding."""
     refs = net.spec.input_refs()
-    return {r for layer in net.layers if layer.type.index_input for r in layer.inputs if r in refs}
+    return {
+        r
+        for layer in _input_readers(net)
+        if layer.type.index_input
+        for r in layer.inputs
+        if r in refs
+    }
 
 
 def _last_uses(net, save: bool = False) -> dict:
@@ -588,7 +601,7 @@ def _mask_inputs(net) -> dict:
     MultiheadAttention, whose True masks a key out)."""
     refs = net.spec.input_refs()
     out = {}
-    for layer in net.layers:
+    for layer in _input_readers(net):
         for ref, role in zip(layer.inputs, layer.type.roles(layer.args)):
             if ref in refs and role.endswith("mask"):
                 out.setdefault(ref, layer.type.mask_attend)
@@ -602,10 +615,11 @@ def _make_inputs(rng, np, dtype, net) -> dict:
     else standard normal values."""
     out = {}
     masks = _mask_inputs(net)
+    readers = _input_readers(net)
     for ref, shape in net.spec.input_refs().items():
         highs = [
             layer.args["num_embeddings"]
-            for layer in net.layers
+            for layer in readers
             if layer.type.index_input and ref in layer.inputs
         ]
         if ref in masks:
