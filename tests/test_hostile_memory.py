@@ -41,6 +41,13 @@ C = [
     # depthwise (tap by tap) and grouped, dilation, every padding mode
     ([1, 2000, 1], "conv1d: {out_channels: 1, kernel_size: 1}"),
     ([1, 1000, 64], "conv1d: {out_channels: 1, kernel_size: 1, stride: 3}"),
+    # few windows of a large map (a small im2col copy, gathered): no index the map's size
+    ([1, 2, 200000], "conv1d: {out_channels: 2, kernel_size: 2, stride: 20000, padding: 1}"),
+    ([1, 200000], "conv1d: {out_channels: 1, kernel_size: 3, stride: 9999}"),  # unbatched
+    (
+        [1, 1, 300, 300],
+        "conv2d: {out_channels: 1, kernel_size: 2, stride: 100, padding: 1, padding_mode: reflect}",
+    ),
     ([1, 1, 20000], "conv1d: {out_channels: 1, kernel_size: 500, padding: 250}"),
     ([2, 64, 3000], "conv1d: {out_channels: 64, kernel_size: 9, groups: 64, padding: 4}"),
     (

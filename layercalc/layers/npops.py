@@ -316,25 +316,31 @@ def small_conv(x, weight, bias, pads, mode: str, s, d, groups: int, dims: int, l
 
 def _small_conv_plan(shape, dtype, w_shape, pads, mode, s, d, groups, dims, limits):
     """small_conv's (index, the zero appended or None, the weight matrix's shape, the
-    columns', the product's, the output's), or None where conv would not gather."""
+    columns', the product's, the output's), or None where conv would not gather. Made
+    from the shapes first: index arrays are made only for a small map's gather, their
+    size that of its im2col copy and of its spatial dims."""
     batched = len(shape) == dims + 2
     n = shape[0] if batched else 1
-    sample = shape[1:] if batched else shape
-    size = math.prod(sample)
-    # each padded position holds the input position it reads; zeros read `size`
-    positions = np.arange(size, dtype=np.intp).reshape((1,) + tuple(sample))
-    padded = pad_spatial(positions, pads, mode, size)
+    sample = tuple(shape[1:] if batched else shape)
+    if max(sample[1:]) > GATHER_ELEMENTS:  # few windows of a long map: the maps below
+        return None  # would outgrow the padded copy the general way declares
+    padded = sample[:1] + tuple(v + left + r for v, (left, r) in zip(sample[1:], pads))
     k = w_shape[2:]
-    out = tuple((padded.shape[2 + i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(dims))
+    out = tuple((padded[1 + i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(dims))
     if min(out, default=1) < 1:
         return None
     max_cols, loop_taps = limits
-    if _way((n,) + padded.shape[1:], w_shape, s, groups, out, max_cols, loop_taps) != "gather":
+    if _way((n,) + padded, w_shape, s, groups, out, max_cols, loop_taps) != "gather":
         return None
-    index = padded.reshape(-1).take(_gather_index(padded.shape[1:], k, s, d, out))
-    index.flags.writeable = False
+    # per spatial dim, the input position each padded position reads (-1: a zero), as
+    # pad_spatial pads an arange: every padding mode pads each dim on its own
+    maps = [
+        pad_spatial(np.arange(v, dtype=np.intp).reshape(1, 1, v), (pair,), mode, -1).reshape(-1)
+        for v, pair in zip(sample[1:], pads)
+    ]
+    index = _gather_index(sample, k, s, d, out, maps)
     zero = None
-    if (index == size).any():
+    if (index == math.prod(sample)).any():
         zero = np.zeros(1, dtype)
         zero.flags.writeable = False
     o = w_shape[0]
@@ -345,11 +351,30 @@ def _small_conv_plan(shape, dtype, w_shape, pads, mode, s, d, groups, dims, limi
     return index, zero, (groups, o // groups, cols_shape[2]), cols_shape, acc_shape, y_shape
 
 
-def _gather_index(sample: tuple, k: tuple, s, d, out: tuple):
-    """The flat positions, within one sample (C, *sp) of a conv's padded input, of the
-    entries of its im2col matrix (C, *k, *out) in C order: windows() of an arange."""
-    positions = np.arange(math.prod(sample), dtype=np.intp).reshape((1,) + sample)
-    index = windows(positions, k, s, d, out).reshape(-1)
+def _gather_index(sample: tuple, k: tuple, s, d, out: tuple, maps=None):
+    """The flat positions, within one sample (C, *sp), of the entries of a conv's im2col
+    matrix (C, *k, *out) in C order: windows() of an arange, made dim by dim from
+    aranges (its size is the copy's, not the sample's). ``maps`` (per spatial dim, the
+    position each padded position reads, -1 for a zero) reads the padded input's
+    windows from the unpadded one: an entry that reads a zero gets C * prod(sp), one
+    past the sample."""
+    c, sp = sample[0], tuple(sample[1:])
+    dims = len(sp)
+    index = (np.arange(c, dtype=np.intp) * math.prod(sp)).reshape((c,) + (1,) * (2 * dims))
+    zeros = False  # where an entry reads a zero (maps only)
+    for i in range(dims):
+        at = (
+            np.arange(k[i], dtype=np.intp)[:, None] * d[i] + np.arange(out[i], dtype=np.intp) * s[i]
+        )
+        shape = [1] * (1 + 2 * dims)
+        shape[1 + i], shape[1 + dims + i] = k[i], out[i]
+        if maps is not None:
+            at = maps[i][at]
+            zeros = zeros | (at < 0).reshape(shape)
+        index = index + at.reshape(shape) * math.prod(sp[i + 1 :])
+    if maps is not None:
+        index = np.where(zeros, c * math.prod(sp), index)
+    index = np.ascontiguousarray(index).reshape(-1)
     index.flags.writeable = False
     return index
 
