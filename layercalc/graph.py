@@ -398,6 +398,21 @@ def _entry_of(v: "LayerValue") -> "_Entry":
     return e
 
 
+def _literal_key(lt, literal: tuple, names, src) -> tuple | None:
+    """The key of an entry's evaluated arguments (see _literal and
+    Builder._literal_args): type, literal arguments, the number of inputs where the
+    type's input roles read it, and the values of the bare names; None when a value is
+    one marshal cannot write (a layer value)."""
+    literal, reads = literal
+    key = (lt, literal, len(src)) if lt.input_roles else (lt, literal)
+    if reads:
+        try:  # each name: (1, its value), or 0 when it is none (a word, or a typo)
+            key += (_marshal([(1, names[t]) if t in names else 0 for t in reads]),)
+        except ValueError:
+            return None
+    return key
+
+
 def _literal(args) -> tuple | None:
     """An entry's arguments as one key when every value is a literal number, bool or
     null, or a bare name (``channels``): (the (key, value) pairs marshalled, which tells
@@ -1219,6 +1234,22 @@ class Builder:
     def build_entry(
         self, lst: _List, i: int, e: _Entry, prefix: str, names, parent, depth, trainable: bool
     ):
+        if (
+            e.literal is not None  # literal arguments, and no key but the type's
+            and e.name is None
+            and e.from_node is None
+            and e.repeat_node is None
+            and e.when_node is None
+            and e.share_node is None
+            and e.trainable_node is None
+            and e.tie_node is None
+            and e.torch_name_node is None
+            and e.extra is None
+            and e.outer is None
+            and e.type_name not in names
+            and self._plain_leaf(lst, e, prefix, names, parent, depth, trainable)
+        ):
+            return
         box: list = []
 
         def sources():
@@ -2283,14 +2314,10 @@ class Builder:
         ):
             a, arg_nodes = self._leaf_args(lt, e, names, src)
             return a, None, arg_nodes
-        literal, reads = e.literal
-        key = (lt, literal, len(src)) if lt.input_roles else (lt, literal)
-        if reads:
-            try:  # each name: (1, its value), or 0 when it is none (a word, or a typo)
-                key += (_marshal([(1, names[t]) if t in names else 0 for t in reads]),)
-            except ValueError:  # a value marshal cannot write (a layer value)
-                a, arg_nodes = self._leaf_args(lt, e, names, src)
-                return a, None, arg_nodes
+        key = _literal_key(lt, e.literal, names, src)
+        if key is None:  # a value marshal cannot write (a layer value)
+            a, arg_nodes = self._leaf_args(lt, e, names, src)
+            return a, None, arg_nodes
         hit = self._literals.get(key)
         if hit is None:
             a, arg_nodes = self._leaf_args(lt, e, names, src)
@@ -2302,6 +2329,41 @@ class Builder:
                 self._literals.clear()
             self._literals[key] = hit
         return hit[0], hit[1], e.arg_nodes or _arg_nodes(e)
+
+    def _plain_leaf(self, lst: _List, e: _Entry, prefix, names, parent, depth, trainable):
+        """build_entry's work for the most common entry, made in fewer steps: a layer
+        type with arguments evaluated before (literals and bare names, an earlier
+        entry's table hit, see _literal_args) and no key but its type (no name, from,
+        when, repeat, ...), the next of a flat list. The same calls, checks and errors
+        in the same order as the general way; False (nothing done) for anything else."""
+        lt = REGISTRY.get(e.type_name)
+        if lt is None or lt.composite or e.type_name in self.spec.blocks:
+            return False
+        src = [lst.prev] if lt.takes_input else []
+        key = _literal_key(lt, e.literal, names, src)
+        hit = None if key is None else self._literals.get(key)
+        if hit is None:
+            return False
+        self._use(e)
+        name = str(lst.count)
+        lst.claim(name, e)
+        full = f"{prefix}.{name}" if prefix else name
+        arg_nodes = e.arg_nodes or _arg_nodes(e)
+        value = self._leaf(
+            lt,
+            hit[0],
+            arg_nodes,
+            src,
+            full,
+            e.node,
+            e.type_node,
+            parent,
+            depth,
+            trainable,
+            a_key=hit[1],
+        )
+        lst.keep(name, value, e)
+        return True
 
     def _leaf_args(self, lt: LayerType, e: _Entry, names, src) -> tuple:
         """An entry's arguments for ``lt``, evaluated (a module-valued one, kind "layer",
