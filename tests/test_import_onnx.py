@@ -231,7 +231,10 @@ SINGLE = [
     ("Clip", [2, 5], {}, [("lo", 0.0, np.float32), ("hi", 6.0, np.float32)], "relu6"),
     ("Transpose", [2, 3, 4], {"perm": [0, 2, 1]}, [], "transpose"),
     ("Transpose", [2, 3, 4], {"perm": [2, 0, 1]}, [], "permute"),
-    ("Reshape", [2, 3, 4], {}, [("shape", [0, -1], np.int64)], "reshape"),
+    # a merge of dims is a flatten, a split an unflatten (both follow --input)
+    ("Reshape", [2, 3, 4], {}, [("shape", [0, -1], np.int64)], "flatten"),
+    ("Reshape", [2, 12], {}, [("shape", [0, 3, 4], np.int64)], "unflatten"),
+    ("Reshape", [2, 3, 4], {}, [("shape", [2, 4, 3], np.int64)], "reshape"),
     ("Flatten", [2, 3, 4, 5], {"axis": 1}, [], "flatten"),
     ("Flatten", [2, 3, 4, 5], {"axis": 2}, [], "reshape"),
     ("Unsqueeze", [2, 3], {}, [("axes", [1], np.int64)], "unsqueeze"),
@@ -370,7 +373,7 @@ def test_shape_arithmetic_is_folded(onnx, tmp_path):
     inits = [_const(onnx, "zero", 0), _const(onnx, "ax0", [0]), _const(onnx, "minus1", [-1])]
     model = _model(onnx, nodes, [("x", [3, 4, 5])], ["y"], inits)
     text, spec = _import(_save(onnx, tmp_path, model), tmp_path=tmp_path)
-    assert spec["layers"] == [{"reshape": {"name": "view", "shape": [3, 20]}}]
+    assert spec["layers"] == [{"flatten": {"name": "view", "start_dim": 1, "end_dim": 2}}]
 
 
 def test_scoped_names_group_and_share(onnx, tmp_path):

@@ -252,7 +252,8 @@ def test_unwritable_output_is_refused_before_importing(tmp_path):
 def test_vit_layers_are_one_templated_repeat():
     text = import_torch("torchvision.models:vit_b_16", (1, 3, 224, 224))
     assert 'encoder_block: {name: "encoder_layer_{i}", repeat: {times: 12, as: i}}' in text
-    assert "reshape: {name: reshape, shape: [-1, 768, 196]}" in text
+    # x.reshape(n, hidden_dim, n_h * n_w): a merge of the map's dims, any image size
+    assert "flatten: {name: flatten, end_dim: 3, start_dim: 2}" in text
 
 
 def test_without_torch_in_a_real_process():
@@ -426,6 +427,51 @@ def test_a_module_that_is_one_layer_imports_as_a_sequential_of_it(make):
         if k not in ("input", "output")
     }
     assert all(k.startswith("0.") for k in v.arrays if k not in ("input", "output"))
+    model.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        y = model(torch.from_numpy(v.arrays["input"]))
+    torch.testing.assert_close(y, torch.from_numpy(v.arrays["output"]), rtol=1e-4, atol=1e-5)
+
+
+class _Shuffle(nn.Module):
+    """Views whose sizes come from x.size(): a channel shuffle (a split of dim 1, then a
+    merge), a flatten of the map, a size-1 dim added and removed."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.head = nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = self.conv(x)
+        n, c, h, w = x.size()
+        x = x.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+        x = x.view(n, c, h * w).unsqueeze(1).view(n, 1, c, h * w).squeeze(1)
+        return self.head(x.mean(2))
+
+
+@pytest.mark.parametrize("other", [(4, 3, 14, 14), (3, 3, 7, 9)])
+def test_views_follow_another_input_size(other):
+    """A view to the traced sizes was written as a reshape of fixed dims: at another
+    input it failed, or, as for ShuffleNet's channel shuffle at batch 4 and 14x14 (4 *
+    8 * 14 * 14 = 2 * 4 * 28 * 28), merged the samples into one without an error. A
+    split of one dim is written as an unflatten, a merge as a flatten: torch's shapes at
+    any input, and verify's arrays reproduce torch's output there."""
+    import numpy as np
+
+    from layercalc.analyses import verify
+
+    model = _Shuffle().eval()
+    text = import_torch("tests:model", (1, 3, 28, 28), model=model)
+    assert "reshape" not in text and "unflatten" in text and "flatten" in text
+    res = analyse_bytes(text.encode(), "<import>", input_override=list(other))
+    assert res.ok, [d.message for d in res.diagnostics]
+    with torch.no_grad():
+        want = model(torch.randn(*other))
+    assert list(res.net.outputs.values()) == [tuple(want.shape)]
+    v = verify.run(res.net, save=True)
+    assert v.ok
+    state = {k: torch.from_numpy(np.asarray(a)) for k, a in v.arrays.items() if "put" not in k}
     model.load_state_dict(state, strict=True)
     with torch.no_grad():
         y = model(torch.from_numpy(v.arrays["input"]))

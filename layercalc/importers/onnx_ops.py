@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .views import view_entry
+
 
 class Refused(Exception):
     """A node with no spec equivalent; the message says why."""
@@ -577,16 +579,9 @@ def _literal_shape(ctx, node):
 
 
 def reshape(ctx, node, a):
-    return [
-        Leaf(
-            "reshape",
-            {"shape": _literal_shape(ctx, node)},
-            [node.input[0]],
-            [node.output[0]],
-            base="reshape",
-            node=node,
-        )
-    ]
+    entry = view_entry(ctx.need_shape(node.input[0]), _literal_shape(ctx, node))
+    kind, args = ("identity", {}) if entry is None else entry
+    return [Leaf(kind, args, [node.input[0]], [node.output[0]], base=kind, node=node)]
 
 
 def flatten(ctx, node, a):

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .views import view_entry
+
 
 def snake(name: str) -> str:
     s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
@@ -409,10 +411,8 @@ def _adaptive(type_):
 
 
 def _reshape(node, args, kwargs, res, val):
-    shape = list(res.shape)
-    if shape and args[0].dim() and shape[0] == args[0].shape[0] and res.numel():
-        shape[0] = -1  # the batch kept: the spec follows --input
-    return "reshape", {"shape": shape}, [val(node.args[0])]
+    entry = view_entry(tuple(args[0].shape), tuple(res.shape))
+    return None if entry is None else (*entry, [val(node.args[0])])
 
 
 def _dims(args, kwargs, key):
