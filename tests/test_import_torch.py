@@ -177,6 +177,22 @@ class Tagger(nn.Module):
         return self.head(out) + self.head(h[-1]).unsqueeze(1)
 
 
+class Pair(nn.Module):  # no layercalc type, and it returns a tuple
+    def forward(self, x):
+        return x, x * 2
+
+
+class UsesPair(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pair = Pair()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        a, b = self.pair(x)
+        return self.fc(a) + self.fc(b)
+
+
 class Chain(nn.Module):
     def __init__(self):
         super().__init__()
@@ -206,6 +222,31 @@ def test_unsupported_is_refused_naming_paths(user_module, tmp_path):
     assert "erf" in r.output
     assert "nothing was written" in r.output
     assert not out.exists()
+
+
+def test_an_unsupported_module_returning_a_tuple_is_refused_not_a_crash(user_module):
+    # its items were read as if a layer had made them: AttributeError, blamed on the
+    # module ("the module fails on an input ..."); MaxViT's window partitions do this
+    r = run("import", "torch", f"{user_module}:UsesPair", "--input", "3,4")
+    assert r.exit_code == 1
+    assert "pair: bad_models_for_import.Pair has no layercalc type" in r.output
+    assert "fails on an input" not in r.output and "AttributeError" not in r.output
+
+
+def test_a_tracer_failure_is_not_blamed_on_the_module(user_module, monkeypatch):
+    from layercalc.importers import torch as importer
+
+    def broken(model, example):
+        raise AttributeError("'NoneType' object has no attribute 'type'")
+
+    monkeypatch.setattr(importer, "trace_module", broken)
+    r = run("import", "torch", f"{user_module}:Chain", "--input", "3,4")
+    assert r.exit_code == 1
+    assert "importer failed on this module, which runs on an input of shape [3, 4]" in r.output
+    assert "layercalc bug" in r.output
+    r = run("import", "torch", f"{user_module}:Chain", "--input", "3,5")  # a wrong input
+    assert r.exit_code == 1
+    assert "the module fails on an input of shape [3, 5]" in r.output
 
 
 def test_fx_failure_falls_back_to_hooks(user_module):

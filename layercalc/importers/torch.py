@@ -100,6 +100,26 @@ def header_lines(target: str, kwargs: dict | None, input_shape) -> list:
     ]
 
 
+def _trace_failure(model, example, input_shape, exc) -> ImportFailure:
+    """Why tracing failed: the module itself rejects the input (it fails on it run
+    plainly too), or the importer failed on a module that runs (a layercalc bug, not
+    the user's: said so, with where to report it)."""
+    what = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    try:
+        model(example)
+    except Exception:  # noqa: BLE001 - the module's own failure
+        return ImportFailure(
+            f"the module fails on an input of shape {list(input_shape)}: {what}",
+            hint="give the input shape the module expects with --input (batch first)",
+        )
+    return ImportFailure(
+        f"layercalc's importer failed on this module, which runs on an input of shape "
+        f"{list(input_shape)}: {what}",
+        hint="this is a layercalc bug: please report it with the module; "
+        "`import onnx` of its ONNX export may work meanwhile",
+    )
+
+
 def import_torch(
     target: str,
     input_shape,
@@ -205,12 +225,8 @@ def _import(model, target, input_shape, kwargs, blocks) -> str:
     with torch.no_grad():
         try:
             tr = trace_module(model, example)
-        except Exception as exc:  # noqa: BLE001 - the module rejects the input
-            raise ImportFailure(
-                f"the module fails on an input of shape {list(input_shape)}: "
-                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                hint="give the input shape the module expects with --input (batch first)",
-            ) from None
+        except Exception as exc:  # noqa: BLE001 - the module rejects the input, or the tracer fails
+            raise _trace_failure(model, example, input_shape, exc) from None
     result = tr.result
     if not isinstance(result, torch.Tensor):
         raise ImportFailure(

@@ -373,6 +373,8 @@ def _getitem(node, args, val, res, out, labels):
     if isinstance(v, tuple):  # a tuple of Values: chunk, split, cat inputs
         return v[idx] if isinstance(idx, int) and -len(v) <= idx < len(v) else None
     if isinstance(v, Value) and isinstance(args[0], (tuple, list)):  # a module's tuple
+        if v.op is None:  # what an unsupported operation gave: reported already
+            return FAILED
         if not isinstance(idx, int):
             return None
         if idx == 0:
