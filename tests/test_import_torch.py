@@ -13,6 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from click.testing import CliRunner  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from layercalc.analyses.loading import analyse_bytes  # noqa: E402
@@ -517,3 +518,55 @@ def test_views_follow_another_input_size(other):
     with torch.no_grad():
         y = model(torch.from_numpy(v.arrays["input"]))
     torch.testing.assert_close(y, torch.from_numpy(v.arrays["output"]), rtol=1e-4, atol=1e-5)
+
+
+class _Functional(nn.Module):
+    """torch.nn.functional calls of layers layercalc has (Inception-v3's pools)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3)
+
+    def forward(self, x):
+        x = F.max_pool2d(self.conv(x), kernel_size=3, stride=2)
+        x = F.avg_pool2d(x, 3, 1, 1, False, False)
+        x = F.avg_pool2d(F.leaky_relu(x, 0.2), 2, ceil_mode=True, divisor_override=3)
+        x = F.elu(x, alpha=0.5) + F.softplus(x, beta=2.0, threshold=5.0)
+        x = torch.flip(F.hardtanh(x, -0.5, 0.75), dims=[3]).flip(2)
+        x = torch.clamp(x, -0.25, 0.5) + x.clamp(min=-1, max=2) + F.mish(x)
+        x = F.max_pool1d(x.flatten(2), 2) + F.avg_pool1d(x.flatten(2), 2, 2)
+        return x
+
+
+def test_functional_pools_and_activations_import_as_their_layers():
+    """F.max_pool2d, F.avg_pool2d, F.leaky_relu, ... were refused ("the operation has
+    no layercalc type") though their modules import: each is written as its module's
+    entry, and verify's arrays give torch's output."""
+    import numpy as np
+
+    from layercalc.analyses import verify
+
+    model = _Functional().eval()
+    text = import_torch("tests:model", (2, 3, 21, 23), model=model)
+    for kind in ("max_pool2d", "avg_pool2d", "leaky_relu", "elu", "softplus", "flip", "mish"):
+        assert f"- {kind}:" in text, kind
+    assert "divisor_override: 3" in text and "max_val: 0.5, min_val: -0.25}" in text  # clamp
+    res = analyse_bytes(text.encode(), "<import>")
+    assert res.ok, [d.message for d in res.diagnostics]
+    v = verify.run(res.net, save=True)
+    assert v.ok
+    state = {k: torch.from_numpy(np.asarray(a)) for k, a in v.arrays.items() if "put" not in k}
+    model.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        y = model(torch.from_numpy(v.arrays["input"]))
+    torch.testing.assert_close(y, torch.from_numpy(v.arrays["output"]), rtol=1e-4, atol=1e-5)
+
+
+def test_a_clamp_hardtanh_cannot_write_is_refused():
+    class Half(nn.Module):
+        def forward(self, x):
+            return torch.clamp(x, min=0.0)
+
+    with pytest.raises(ImportFailure) as exc:
+        import_torch("tests:model", (2, 3), model=Half())
+    assert "clamp without both bounds" in str(exc.value.problems)

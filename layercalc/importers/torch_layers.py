@@ -532,6 +532,50 @@ def _identity(node, args, kwargs, res, val):
     return None
 
 
+def _as_module(cls, names):
+    """A functional call written as the entry of the module it is the forward of
+    (F.max_pool2d(x, 3, 2) as nn.MaxPool2d(3, 2)'s): the module is built from the
+    call's arguments (``names``: the functional's, after the input, in order) and read
+    as an imported module is, so both write the same entry."""
+
+    def conv(node, args, kwargs, res, val):
+        kw = dict(zip(names, args[1:]))
+        kw.update(kwargs)
+        if kw.get("stride") in ((), []):
+            kw["stride"] = None  # the functional pools' stride=[]: the kernel size
+        try:
+            m = cls(**kw)
+        except (TypeError, ValueError) as exc:
+            raise Unsupported(f"{cls.__name__} from these arguments: {exc}") from None
+        entry = module_entry(m)
+        if entry is None:
+            raise Unsupported(f"{cls.__name__} in this configuration has no layercalc type")
+        type_, margs, _ = entry
+        return type_, margs, [val(node.args[0])]
+
+    return conv
+
+
+_MAX_POOL = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+_AVG_POOL = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")
+
+
+def _flip(node, args, kwargs, res, val):
+    dims = args[1] if len(args) > 1 else kwargs["dims"]
+    dims = [dims] if isinstance(dims, int) else list(dims)
+    return "flip", {"dims": dims}, [val(node.args[0])]
+
+
+def _clamp(node, args, kwargs, res, val):
+    """clamp(min, max) with both, min < max: hardtanh; anything else has no type."""
+    lo = args[1] if len(args) > 1 else kwargs.get("min")
+    hi = args[2] if len(args) > 2 else kwargs.get("max")
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi))
+    if not numbers or not lo < hi:
+        raise Unsupported("clamp without both bounds (min < max) has no layercalc type")
+    return "hardtanh", {"min_val": float(lo), "max_val": float(hi)}, [val(node.args[0])]
+
+
 def _pow(node, args, kwargs, res, val):
     if not isinstance(args[1], (int, float)):
         raise Unsupported("pow with a tensor exponent")
@@ -572,6 +616,19 @@ FUNCTIONS = {
     torch.softmax: _softmax("softmax"),
     F.log_softmax: _softmax("log_softmax"),
     F.dropout: _dropout,
+    F.max_pool1d: _as_module(nn.MaxPool1d, _MAX_POOL),
+    F.max_pool2d: _as_module(nn.MaxPool2d, _MAX_POOL),
+    F.max_pool3d: _as_module(nn.MaxPool3d, _MAX_POOL),
+    F.avg_pool1d: _as_module(nn.AvgPool1d, _AVG_POOL),
+    F.avg_pool2d: _as_module(nn.AvgPool2d, (*_AVG_POOL, "divisor_override")),
+    F.avg_pool3d: _as_module(nn.AvgPool3d, (*_AVG_POOL, "divisor_override")),
+    F.leaky_relu: _as_module(nn.LeakyReLU, ("negative_slope", "inplace")),
+    F.elu: _as_module(nn.ELU, ("alpha", "inplace")),
+    F.softplus: _as_module(nn.Softplus, ("beta", "threshold")),
+    F.hardtanh: _as_module(nn.Hardtanh, ("min_val", "max_val", "inplace")),
+    F.mish: _as_module(nn.Mish, ("inplace",)),
+    torch.flip: _flip,
+    torch.clamp: _clamp,
     F.adaptive_avg_pool2d: _adaptive("adaptive_avg_pool2d"),
     F.adaptive_avg_pool1d: _adaptive("adaptive_avg_pool1d"),
     F.interpolate: _interp,
@@ -625,4 +682,6 @@ METHODS = {
     "sqrt": _act("sqrt"),
     "abs": _act("abs"),
     "pow": _pow,
+    "flip": _flip,
+    "clamp": _clamp,
 }
