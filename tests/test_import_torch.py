@@ -570,3 +570,43 @@ def test_a_clamp_hardtanh_cannot_write_is_refused():
     with pytest.raises(ImportFailure) as exc:
         import_torch("tests:model", (2, 3), model=Half())
     assert "clamp without both bounds" in str(exc.value.problems)
+
+
+class _Conv3x3(nn.Conv2d):  # builds a conv its own way: torch's forward
+    def __init__(self, cin, cout):
+        super().__init__(cin, cout, 3, padding=1, bias=False)
+
+
+class _Standardized(nn.Conv2d):  # a forward of its own: not torch's conv
+    def forward(self, x):
+        w = self.weight - self.weight.mean()
+        return self._conv_forward(x, w, self.bias)
+
+
+class _Subclassed(nn.Module):
+    def __init__(self, own_forward=False):
+        super().__init__()
+        self.a = _Standardized(3, 4, 1) if own_forward else _Conv3x3(3, 4)
+        self.b = nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        return self.b(self.a(x))
+
+
+def test_a_subclass_that_only_builds_a_torch_layer_imports_as_it():
+    """torchvision's Conv3DSimple (an nn.Conv3d subclass with an __init__ of its own)
+    was refused, and also said to be 'never called'."""
+    model = _Subclassed().eval()
+    text = import_torch("tests:model", (1, 3, 8, 8), model=model)
+    assert "conv2d: {name: a, out_channels: 4, kernel_size: 3, padding: 1, bias: false}" in text
+    assert_same(text, model, (1, 3, 8, 8))
+    with pytest.raises(ImportFailure) as exc:
+        import_torch("tests:model", (1, 3, 8, 8), model=_Subclassed(own_forward=True))
+    reasons = [r for _, r in exc.value.problems]
+    assert len(reasons) == 1 and "_Standardized has no layercalc type" in reasons[0]
+
+
+def test_r3d_18_imports():
+    model = tv.models.video.r3d_18().eval()
+    text = import_torch("torchvision.models.video:r3d_18", (1, 3, 4, 32, 32), model=model)
+    assert_same(text, model, (1, 3, 4, 32, 32))

@@ -285,8 +285,8 @@ def _never_called(model, tr) -> None:
             continue  # a container of called modules
         if any(path.startswith(u + ".") for u in tr.leaves):
             continue  # inside a module layercalc writes as one layer (mha's out_proj)
-        if any(path.startswith(p + ".") for p, _ in refused):
-            continue  # inside a module already refused: its reason covers it
+        if any(path == p or path.startswith(p + ".") for p, _ in refused):
+            continue  # a module already refused, or inside one: its reason covers it
         tr.unsupported.append(
             (
                 path or "(root)",

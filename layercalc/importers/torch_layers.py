@@ -253,9 +253,29 @@ def _upsample(m):
     return a
 
 
+# what a subclass may redefine and still run its torch.nn base's forward
+_OWN = {"__init__", "__module__", "__qualname__", "__doc__", "__annotations__"}
+_OWN |= {"__dict__", "__weakref__", "__constants__", "extra_repr"}
+
+
+def _torch_class(t):
+    """The torch.nn class ``t`` is, where ``t`` only subclasses it to build it its own way
+    (torchvision's Conv3DSimple, a ``class MyConv(nn.Conv2d)``): no class between them
+    redefines anything the torch.nn class has but __init__ (new helpers are fine), so
+    forward and what it calls are torch's. Else ``t``."""
+    base = next((b for b in t.__mro__ if b.__module__.startswith("torch.nn")), None)
+    if base is None:
+        return t
+    for cls in t.__mro__[: t.__mro__.index(base)]:
+        if any(hasattr(base, k) for k in vars(cls) if k not in _OWN):
+            return t
+    return base
+
+
 def module_entry(m):
-    """``(type, args, further output names)`` for a module layercalc has a type for."""
-    t = type(m)
+    """``(type, args, further output names)`` for a module layercalc has a type for (or
+    a subclass of one that only builds it its own way, see _torch_class)."""
+    t = _torch_class(type(m))
     if t in _ACTS:
         type_, conv = _ACTS[t]
         return type_, conv(m), ()
