@@ -376,6 +376,37 @@ def test_shape_arithmetic_is_folded(onnx, tmp_path):
     assert spec["layers"] == [{"flatten": {"name": "view", "start_dim": 1, "end_dim": 2}}]
 
 
+def test_shape_arithmetic_is_folded_through_many_dependent_stages(onnx, tmp_path):
+    """Each view's shape comes from the previous view's output (ShuffleNet's 16 channel
+    shuffles exported with a dynamic batch): one round of inference and folding per
+    stage; after 8 rounds the rest was refused as of unknown shape."""
+    h = onnx.helper
+    nodes, x = [], "x"
+    for k in range(20):
+        rest = "split" if k % 2 == 0 else "minus1"
+        nodes += [
+            h.make_node("Shape", [x], [f"s{k}"]),
+            h.make_node("Gather", [f"s{k}", "zero"], [f"g{k}"], axis=0),
+            h.make_node("Div", [f"g{k}", "one"], [f"n{k}"]),  # what inference stops at
+            h.make_node("Unsqueeze", [f"n{k}", "ax0"], [f"u{k}"]),
+            h.make_node("Concat", [f"u{k}", rest], [f"shape{k}"], axis=0),
+            h.make_node("Reshape", [x, f"shape{k}"], [f"y{k}"], name=f"view{k}"),
+        ]
+        x = f"y{k}"
+    inits = [
+        _const(onnx, "zero", 0),
+        _const(onnx, "one", 1),
+        _const(onnx, "ax0", [0]),
+        _const(onnx, "minus1", [-1]),
+        _const(onnx, "split", [2, -1]),
+    ]
+    model = _model(onnx, nodes, [("x", [3, 24])], [x], inits)
+    text, spec = _import(_save(onnx, tmp_path, model), tmp_path=tmp_path)
+    kinds = [k for _, k, _ in _leaves(spec["layers"])]
+    assert kinds == ["unflatten", "flatten"] * 10
+    assert spec["expect"]["output"] == [3, 24]
+
+
 def test_scoped_names_group_and_share(onnx, tmp_path):
     """Legacy torch.onnx node names: '/block/conv/Conv'; a second call '/block/relu_1'."""
     h = onnx.helper

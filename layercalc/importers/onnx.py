@@ -26,6 +26,10 @@ import numpy as np
 from .onnx_ops import MAPPERS, Leaf, Refused
 
 INSTALL_HINT = "install it with: pip install 'layercalc[onnx]'"
+# shape inference and constant folding alternate until nothing more folds: one round per
+# stage of shapes computed from shapes (x.view(x.size(0), ...) after such a view), at
+# most this many (each a whole shape inference, so time stays bounded on any graph)
+MAX_FOLD_ROUNDS = 256
 
 
 class ImportFailed(Exception):
@@ -219,7 +223,7 @@ class Graph:
         # Shape arithmetic): infer, fold, put the folded values in, infer again
         self.shapes: dict = {}
         self.dtypes: dict = {}
-        for _ in range(8):
+        for _ in range(MAX_FOLD_ROUNDS):  # a round per dependent stage (ShuffleNet: 16)
             self.shapes.update(self._infer(shape_inference, fixed))
             for name, arr in self.consts.items():
                 self.shapes[name] = list(arr.shape)
