@@ -85,6 +85,24 @@ def char_escape(c: str) -> str:
     )
 
 
+def yaml_quoted(text: str) -> str:
+    r"""``text`` as a YAML double-quoted scalar (what the importers write for names from
+    a model): it reads back as exactly ``text``, and every character printable() would
+    escape is written as the YAML escape of the same spelling, so a spec file holds no
+    raw control, bidi or invisible character.
+
+    >>> print(yaml_quoted('a"b\\c'), yaml_quoted("x\x1b[31m\u202e\tcafé"))
+    "a\"b\\c" "x\x1b[31m\u202e\tcafé"
+    >>> import yaml
+    >>> yaml.safe_load(yaml_quoted("q\u2028\U000e0041\x85é")) == "q\u2028\U000e0041\x85é"
+    True
+    """
+    body = text.replace("\\", "\\\\").replace('"', '\\"')
+    if not _shown(body):
+        body = "".join(c if _raw(c) else char_escape(c) for c in body)
+    return f'"{body}"'
+
+
 def printable_json(text: str) -> str:
     r"""JSON text written with ``ensure_ascii=False`` (which leaves DEL, C1 controls, U+2028,
     format and invisible characters raw inside strings) with those written as ``\uXXXX``

@@ -610,3 +610,15 @@ def test_r3d_18_imports():
     model = tv.models.video.r3d_18().eval()
     text = import_torch("torchvision.models.video:r3d_18", (1, 3, 4, 32, 32), model=model)
     assert_same(text, model, (1, 3, 4, 32, 32))
+
+
+@pytest.mark.parametrize("name", ["b\u202e", "a\x1b[31mred", 'q"uo\\te', "café", "e\U0001f600"])
+def test_a_module_name_is_written_escaped_and_reads_back(name):
+    """A child named with ESC was written raw inside double quotes (invalid YAML: the
+    import's own proof refused it); one with U+202E was written raw into the file."""
+    model = nn.Sequential()
+    model.add_module(name, nn.Linear(4, 2))
+    text = import_torch("tests:model", (1, 4), model=model)
+    assert all(c == "\n" or c.isprintable() for c in text)
+    assert "\u202e" not in text and "\x1b" not in text
+    assert_same(text, model, (1, 4))  # the state_dict key, exactly

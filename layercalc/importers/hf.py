@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import json
 
+from ..text import yaml_quoted
+
 SUPPORTED = ("llama", "mistral", "qwen2", "gpt2", "bert")
 
 # model_type -> {class name: head}; the first is the default when `architectures` is absent
@@ -601,7 +603,7 @@ def _llama(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
         comment=_comment(comment),
         cls=cls,
         notes=note,
-        name=json.dumps(cfg.get("_name_or_path") or arch),
+        name=yaml_quoted(str(cfg.get("_name_or_path") or arch)),
         dtype=_dtype(cfg),
         vars=_vars(pairs),
         act=_act_entry(cfg, "hidden_act", "silu", "act_fn"),
@@ -783,7 +785,7 @@ def _gpt2(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
     outputs = "\noutputs: [start_logits, end_logits]" if head == "qa" else ""
     text = _GPT2.format(
         comment=_comment(comment),
-        name=json.dumps(cfg.get("_name_or_path") or arch),
+        name=yaml_quoted(str(cfg.get("_name_or_path") or arch)),
         dtype=_dtype(cfg),
         vars=_vars(pairs),
         act=act,
@@ -1050,7 +1052,7 @@ def _bert(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
     lines = _group(prefix, body) + tail
     text = _BERT.format(
         comment=_comment(comment),
-        name=json.dumps(cfg.get("_name_or_path") or arch),
+        name=yaml_quoted(str(cfg.get("_name_or_path") or arch)),
         dtype=_dtype(cfg),
         vars=_vars(pairs),
         act=act,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..text import yaml_quoted
 from .onnx_ops import MAPPERS, Leaf, Refused
 
 INSTALL_HINT = "install it with: pip install 'layercalc[onnx]'"
@@ -1034,7 +1035,7 @@ def _scalar(v) -> str:
     s = str(v)
     if _PLAIN.fullmatch(s) and s.lower() not in _WORDS:
         return s
-    return json.dumps(s)
+    return yaml_quoted(s)
 
 
 def _flow_list(values) -> str:

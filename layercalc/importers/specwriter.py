@@ -10,6 +10,7 @@ import inspect
 import math
 import re
 
+from ..text import yaml_quoted
 from .torch_trace import INPUT, Value
 
 CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
@@ -897,7 +898,7 @@ def scalar(v) -> str:
         return '"' + s + '"'
     if _PLAIN.match(s) and s.lower() not in _YAML_WORDS:
         return s
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return yaml_quoted(s)
 
 
 def _flow(e: Entry) -> str:
