@@ -284,13 +284,22 @@ def _yaml_error(exc: Exception, text: str) -> SpecError:
     else:
         line, col = 1, 1
     msg = f"YAML syntax error: {problem}"
-    if context:
-        msg += f" ({context})"
+    opened = getattr(exc, "context_mark", None) if context else None
     hint = None
+    if opened is not None and (opened.line + 1, opened.column + 1) < (line, col):
+        if mark is not None and not text[mark.index :].strip():
+            # the end of the file: what is never closed is where to look, not past it
+            line, col = opened.line + 1, opened.column + 1
+            msg += f" ({context} that is never closed)"
+            hint = "close the bracket or quote that starts here"
+        else:
+            msg += f" ({context} that starts at line {opened.line + 1}, column {opened.column + 1})"
+    elif context:
+        msg += f" ({context})"
     at = _char_at(text, line, col)
     if "\t" in problem or "'\\t'" in problem or (at == "\t" and "token" in problem):
         hint = "YAML indents with spaces; replace the tab characters"
-    elif mark is not None:
+    elif mark is not None and hint is None:
         hint = "check the indentation and the brackets on this line and the one above"
     return SpecError("yaml-syntax", " ".join(msg.split()), line=line, column=col, hint=hint)
 

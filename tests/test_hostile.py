@@ -583,11 +583,16 @@ def test_top_level_not_a_mapping(tmp_path, text, line):
 
 
 def pyyaml_mark(text: str) -> tuple[int, int]:
-    """Where the pure-Python PyYAML loader puts the error, 1-based."""
+    """Where the pure-Python PyYAML loader puts the error, 1-based: its problem, or,
+    when that is the end of the text, the start of what is never closed (a bracket or
+    quote: its context), not a line past the file's last."""
     try:
         yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
     except yaml.MarkedYAMLError as exc:
-        return exc.problem_mark.line + 1, exc.problem_mark.column + 1
+        mark = exc.problem_mark
+        if exc.context_mark is not None and not text[mark.index :].strip():
+            mark = exc.context_mark
+        return mark.line + 1, mark.column + 1
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         return line, exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
@@ -617,6 +622,22 @@ def test_yaml_syntax_errors_at_pyyaml_position(tmp_path, case):
     line, col = pyyaml_mark(text)
     msg = refused(tmp_path, text, "yaml-syntax", line, col)
     assert "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    "text, line, col",
+    [
+        ("name: x\ninput: [1, 4]\nlayers:\n  - linear: {out_features: 4\n  - relu\n", 4, 13),
+        ('name: x\ninput: "[1, 4]\nlayers:\n  - relu\n', 2, 8),
+        ("input: [1, 4]\nlayers: [relu\n\n\n", 2, 9),
+    ],
+)
+def test_what_is_never_closed_is_shown_where_it_opens(tmp_path, text, line, col):
+    """An unclosed bracket or quote was reported past the file's last line."""
+    msg = refused(tmp_path, text, "yaml-syntax", line, col)
+    assert "never closed" in msg
+    result = cli_runner().invoke(main, ["check", str(_write(tmp_path, text))])
+    assert "close the bracket or quote that starts here" in result.output
 
 
 def test_tab_gets_the_tab_hint(tmp_path):
