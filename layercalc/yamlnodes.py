@@ -14,6 +14,7 @@ reports them as a located error instead of computing with them.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import itertools
 import re
@@ -143,12 +144,45 @@ def plain_value(node: Node):
     return {k.value: plain_value(v) for k, v in node.items}
 
 
+# the byte-order marks of UTF-32 first: UTF-32-LE's starts with UTF-16-LE's
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def as_utf8(data: bytes) -> bytes:
+    """``data`` as UTF-8 where it is UTF-16 or UTF-32 text with a byte-order mark (what
+    cannot be decoded replaced), else as it is: the lines decode() reads, for showing a
+    diagnostic's source line."""
+    for bom, codec in _WIDE_BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(codec, "replace").encode("utf-8")
+    return data
+
+
 def decode(data: bytes) -> str:
     """Bytes -> text, refusing binary and non-UTF-8 files with a located error."""
     if not data.strip():
         raise SpecError(
             "empty-spec", "the file is empty", hint="a spec needs at least `input:` and `layers:`"
         )
+    for bom, codec in _WIDE_BOMS:  # UTF-16/32 with a byte-order mark: YAML allows them
+        if data.startswith(bom):  # (PowerShell's `>` writes UTF-16)
+            try:
+                text = data[len(bom) :].decode(codec)
+            except UnicodeDecodeError as exc:
+                raise SpecError(
+                    "not-utf8",
+                    f"the file starts as {codec.upper()} text but is not valid {codec.upper()} "
+                    f"(at byte {exc.start + len(bom)})",
+                    hint="save the spec as UTF-8",
+                ) from None
+            if "\x00" in text:
+                break  # a NUL character: binary, reported below
+            return decode(text.encode("utf-8"))
     nul = data.find(b"\x00", 0, 8192)
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1

@@ -548,9 +548,25 @@ def test_not_utf8(tmp_path):
     assert "0xe9" in refused(tmp_path, data, "not-utf8", 2, 10)
 
 
-def test_utf16_file(tmp_path):
-    data = "input: [1, 3]\nlayers: [relu]\n".encode("utf-16")
-    refused(tmp_path, data, "not-text", 1)
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32", "utf-32-be"])
+def test_utf16_and_utf32_with_a_byte_order_mark_are_read(tmp_path, codec):
+    """YAML allows them (PowerShell's `>` writes UTF-16); they were refused as binary. A
+    diagnostic shows the decoded line."""
+    text = "input: [1, 3]\nlayers:\n  - linear: {out_features: 3, bais: true}\n"
+    bom = {"utf-16-be": b"\xfe\xff", "utf-32-be": b"\x00\x00\xfe\xff"}.get(codec, b"")
+    path = _write(tmp_path, bom + text.encode(codec))
+    result = cli_runner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:3:31: error[unknown-argument]" in result.output
+    assert "3 |   - linear: {out_features: 3, bais: true}" in result.output
+    path.write_bytes(bom + text.replace("bais", "bias").encode(codec))
+    assert cli_runner().invoke(main, ["shape", str(path)]).exit_code == 0
+
+
+def test_utf16_without_a_byte_order_mark_or_broken_is_refused(tmp_path):
+    data = "input: [1, 3]\nlayers: [relu]\n".encode("utf-16-le")
+    refused(tmp_path, data, "not-text", 1)  # NUL bytes: binary
+    assert "UTF-16-LE" in refused(tmp_path, b"\xff\xfei\x00\x00\xd8", "not-utf8", 1)
 
 
 @pytest.mark.parametrize("data", [b"", b"   \n\n\t\n"])

@@ -65,13 +65,14 @@ def source_snippet(d, cache: dict) -> list[str]:
     last file only (diagnostics come file by file)."""
     from ..analyses.loading import read_source
     from ..text import cells, printable
+    from ..yamlnodes import as_utf8
 
     if d.file is None or d.file == "<stdin>" or not d.line:
         return []
     if d.file not in cache:
         cache.clear()  # one file's lines at a time: check may read thousands of files
         try:
-            cache[d.file] = read_source(d.file).split(b"\n")
+            cache[d.file] = as_utf8(read_source(d.file)).split(b"\n")
         except OSError:
             cache[d.file] = None
     lines = cache[d.file]
