@@ -467,6 +467,9 @@ def test_bad_file_and_bad_target(onnx, tmp_path):
     bad.write_bytes(b"not a model")
     r = run("import", "onnx", str(bad))
     assert r.exit_code == 1 and "cannot read" in r.stderr and "Traceback" not in r.output
+    bad.write_bytes(b"")  # read as an empty model: was "the graph has no input"
+    r = run("import", "onnx", str(bad))
+    assert r.exit_code == 1 and "holds no ONNX graph" in r.stderr
     path = _save(onnx, tmp_path, _chain(onnx))
     r = run("import", "onnx", path, "-o", str(tmp_path))
     assert r.exit_code == 1 and "directory" in r.stderr

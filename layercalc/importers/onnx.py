@@ -1076,6 +1076,9 @@ def convert(path: str, input_override=None, source: str | None = None) -> tuple[
         raise
     except Exception as exc:
         raise ImportFailed(f"cannot read {path} as an ONNX model: {_first_line(exc)}") from None
+    if not model.graph.node and not model.graph.input and not model.graph.output:
+        # protobuf reads an empty file (or other bytes) as an empty model
+        raise ImportFailed(f"{path} holds no ONNX graph: is it an ONNX model? (an empty file?)")
     g = Graph(model, path, input_override)
     g.name = model.graph.name if _PLAIN.fullmatch(model.graph.name or "") else ""
     if g.name in ("main_graph", "torch_jit", "torch-jit-export", "main"):
