@@ -622,3 +622,57 @@ def test_a_module_name_is_written_escaped_and_reads_back(name):
     assert all(c == "\n" or c.isprintable() for c in text)
     assert "\u202e" not in text and "\x1b" not in text
     assert_same(text, model, (1, 4))  # the state_dict key, exactly
+
+
+class _TiedHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(8, 8)
+        self.b = nn.Linear(8, 8)
+        self.b.weight = self.a.weight
+
+    def forward(self, x):
+        return self.b(torch.relu(self.a(x)))
+
+
+class _TiedLM(nn.Module):  # the head registered before the embedding it reuses
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Linear(16, 50, bias=False)
+        self.emb = nn.Embedding(50, 16)
+        self.body = nn.Linear(16, 16)
+        self.emb.weight = self.head.weight
+
+    def forward(self, t):
+        return self.head(torch.relu(self.body(self.emb(t))))
+
+
+@pytest.mark.parametrize(
+    "make, shape, tie",
+    [
+        (_TiedHeads, (2, 8), 'b, out_features: 8, tie: {weight: "a.weight"}'),
+        (_TiedLM, (2, 5), 'head, out_features: 50, bias: false, tie: {weight: "emb.weight"}'),
+    ],
+)
+def test_a_parameter_two_modules_share_is_a_tie(make, shape, tie):
+    """It was refused ("spec 144 parameters, torch 80"): the module called later ties
+    to the one called first, whichever registered it, and verify's arrays, both keys,
+    load into the module and give its output."""
+    import numpy as np
+
+    from layercalc.analyses import verify
+
+    model = make().eval()
+    text = import_torch("tests:model", shape, model=model)
+    assert tie in text
+    res = analyse_bytes(text.encode(), "<import>")
+    assert res.ok, [d.message for d in res.diagnostics]
+    assert res.net.totals()["params"] == sum(p.numel() for p in model.parameters())
+    v = verify.run(res.net, save=True)
+    assert v.ok
+    state = {k: torch.from_numpy(np.asarray(a)) for k, a in v.arrays.items() if "put" not in k}
+    assert set(state) == set(model.state_dict())
+    model.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        y = model(torch.from_numpy(v.arrays["input"]))
+    torch.testing.assert_close(y, torch.from_numpy(v.arrays["output"]), rtol=1e-4, atol=1e-5)

@@ -234,6 +234,7 @@ def _import(model, target, input_shape, kwargs, blocks) -> str:
             [("(output)", "only a module returning one tensor can be imported")],
         )
     _never_called(model, tr)
+    _tie(model, tr)
     params = sum(p.numel() for p in model.parameters())
     expect = {"output": list(result.shape), "params": params}
     name = target.rsplit(":", 1)[-1]
@@ -267,6 +268,37 @@ def _example(model, shape):
     if sizes:
         return torch.randint(0, min(sizes), tuple(shape))
     return torch.randn(*shape)
+
+
+def _tie(model, tr) -> None:
+    """A tensor two leaf modules share (``head.weight = emb.weight``) becomes a `tie` of
+    the module called later to the key of the one called first, as PyTorch counts it
+    once (SPEC.md section 11); the proof then holds both keys to torch's state_dict."""
+    first = {}  # module path -> index of its first call
+    for i, op in enumerate(tr.ops):
+        if op.named and op.type != "parameter":
+            first.setdefault(op.path, i)
+    holders: dict = {}  # id(tensor) -> its state_dict keys
+    for key, t in [
+        *model.named_parameters(remove_duplicate=False),
+        *model.named_buffers(remove_duplicate=False),
+    ]:
+        holders.setdefault(id(t), []).append(key)
+    ties: dict = {}
+    for keys in holders.values():
+        owners = sorted(
+            (first[path], path, name)
+            for path, _, name in (k.rpartition(".") for k in keys)
+            if path in first
+        )
+        if len(owners) < 2 or len({path for _, path, _ in owners}) < len(owners):
+            continue  # not two called modules (a free tensor, one module's two names)
+        target = f"{owners[0][1]}.{owners[0][2]}"
+        for _, path, name in owners[1:]:
+            ties.setdefault(path, {})[name] = target
+    for op in tr.ops:
+        if op.path in ties and not op.share and op.named:
+            op.args = {**op.args, "tie": ties[op.path]}
 
 
 def _never_called(model, tr) -> None:
