@@ -68,6 +68,26 @@ def assert_same(text, model, shape):
     assert net.totals()["params"] == sum(p.numel() for p in model.parameters())
 
 
+def reproduces(net, model, strip: str = "") -> None:
+    """verify's seeded arrays, keyed as torch's state_dict (``strip`` removed from every
+    key), load strictly into ``model`` and give verify's output."""
+    import numpy as np
+
+    from layercalc.analyses import verify
+
+    v = verify.run(net, save=True)
+    assert v.ok
+    keys = [k for k in v.arrays if k not in ("input", "output")]
+    assert all(k.startswith(strip) for k in keys)
+    model.load_state_dict(
+        {k.removeprefix(strip): torch.from_numpy(np.asarray(v.arrays[k])) for k in keys},
+        strict=True,
+    )
+    with torch.no_grad():
+        y = model(torch.from_numpy(v.arrays["input"]))
+    torch.testing.assert_close(y, torch.from_numpy(v.arrays["output"]), rtol=1e-4, atol=1e-5)
+
+
 tv = pytest.importorskip("torchvision")
 
 MODELS = {
@@ -374,9 +394,6 @@ def test_torch_transformer_encoders_import_as_their_layer_types(make):
     """nn.TransformerEncoderLayer and nn.TransformerEncoder become layercalc's types
     (a user trial found them refused as having none): the same state_dict, and the
     same output on verify's weights."""
-    import numpy as np
-
-    from layercalc.analyses import verify
 
     model = make().eval()
     text = import_torch("tests:model", (2, 10, 16), model=model)
@@ -385,17 +402,7 @@ def test_torch_transformer_encoders_import_as_their_layer_types(make):
     ) in text
     res = analyse_bytes(text.encode(), "<import>")
     assert res.ok, [d.message for d in res.diagnostics]
-    v = verify.run(res.net, save=True)
-    assert v.ok
-    state = {
-        k: torch.from_numpy(np.asarray(a))
-        for k, a in v.arrays.items()
-        if k not in ("input", "output")
-    }
-    model.load_state_dict(state, strict=True)
-    with torch.no_grad():
-        y = model(torch.from_numpy(v.arrays["input"]))
-    torch.testing.assert_close(y, torch.from_numpy(v.arrays["output"]), rtol=1e-4, atol=1e-5)
+    reproduces(res.net, model)
 
 
 def test_a_torch_module_the_importer_does_not_read_names_the_entry_to_write():
@@ -450,9 +457,6 @@ def test_a_module_that_is_one_layer_imports_as_a_sequential_of_it(make):
     (every member "never called"): it is written as nn.Sequential(module) would be, the
     header says so, and verify's arrays, '0.' stripped, load into the module itself
     and give its output."""
-    import numpy as np
-
-    from layercalc.analyses import verify
 
     model = make().eval()
     shape = (2, 5, 16)
@@ -461,18 +465,7 @@ def test_a_module_that_is_one_layer_imports_as_a_sequential_of_it(make):
     res = analyse_bytes(text.encode(), "<import>")
     assert res.ok, [d.message for d in res.diagnostics]
     assert [layer.name for layer in res.net.layers][0].startswith("0")
-    v = verify.run(res.net, save=True)
-    assert v.ok
-    state = {
-        k.removeprefix("0."): torch.from_numpy(np.asarray(a))
-        for k, a in v.arrays.items()
-        if k not in ("input", "output")
-    }
-    assert all(k.startswith("0.") for k in v.arrays if k not in ("input", "output"))
-    model.load_state_dict(state, strict=True)
-    with torch.no_grad():
-        y = model(torch.from_numpy(v.arrays["input"]))
-    torch.testing.assert_close(y, torch.from_numpy(v.arrays["output"]), rtol=1e-4, atol=1e-5)
+    reproduces(res.net, model, strip="0.")
 
 
 class _Shuffle(nn.Module):
@@ -499,9 +492,6 @@ def test_views_follow_another_input_size(other):
     8 * 14 * 14 = 2 * 4 * 28 * 28), merged the samples into one without an error. A
     split of one dim is written as an unflatten, a merge as a flatten: torch's shapes at
     any input, and verify's arrays reproduce torch's output there."""
-    import numpy as np
-
-    from layercalc.analyses import verify
 
     model = _Shuffle().eval()
     text = import_torch("tests:model", (1, 3, 28, 28), model=model)
@@ -511,13 +501,7 @@ def test_views_follow_another_input_size(other):
     with torch.no_grad():
         want = model(torch.randn(*other))
     assert list(res.net.outputs.values()) == [tuple(want.shape)]
-    v = verify.run(res.net, save=True)
-    assert v.ok
-    state = {k: torch.from_numpy(np.asarray(a)) for k, a in v.arrays.items() if "put" not in k}
-    model.load_state_dict(state, strict=True)
-    with torch.no_grad():
-        y = model(torch.from_numpy(v.arrays["input"]))
-    torch.testing.assert_close(y, torch.from_numpy(v.arrays["output"]), rtol=1e-4, atol=1e-5)
+    reproduces(res.net, model)
 
 
 class _Functional(nn.Module):
@@ -542,9 +526,6 @@ def test_functional_pools_and_activations_import_as_their_layers():
     """F.max_pool2d, F.avg_pool2d, F.leaky_relu, ... were refused ("the operation has
     no layercalc type") though their modules import: each is written as its module's
     entry, and verify's arrays give torch's output."""
-    import numpy as np
-
-    from layercalc.analyses import verify
 
     model = _Functional().eval()
     text = import_torch("tests:model", (2, 3, 21, 23), model=model)
@@ -553,13 +534,7 @@ def test_functional_pools_and_activations_import_as_their_layers():
     assert "divisor_override: 3" in text and "max_val: 0.5, min_val: -0.25}" in text  # clamp
     res = analyse_bytes(text.encode(), "<import>")
     assert res.ok, [d.message for d in res.diagnostics]
-    v = verify.run(res.net, save=True)
-    assert v.ok
-    state = {k: torch.from_numpy(np.asarray(a)) for k, a in v.arrays.items() if "put" not in k}
-    model.load_state_dict(state, strict=True)
-    with torch.no_grad():
-        y = model(torch.from_numpy(v.arrays["input"]))
-    torch.testing.assert_close(y, torch.from_numpy(v.arrays["output"]), rtol=1e-4, atol=1e-5)
+    reproduces(res.net, model)
 
 
 def test_a_clamp_hardtanh_cannot_write_is_refused():
@@ -658,9 +633,6 @@ def test_a_parameter_two_modules_share_is_a_tie(make, shape, tie):
     """It was refused ("spec 144 parameters, torch 80"): the module called later ties
     to the one called first, whichever registered it, and verify's arrays, both keys,
     load into the module and give its output."""
-    import numpy as np
-
-    from layercalc.analyses import verify
 
     model = make().eval()
     text = import_torch("tests:model", shape, model=model)
@@ -668,11 +640,4 @@ def test_a_parameter_two_modules_share_is_a_tie(make, shape, tie):
     res = analyse_bytes(text.encode(), "<import>")
     assert res.ok, [d.message for d in res.diagnostics]
     assert res.net.totals()["params"] == sum(p.numel() for p in model.parameters())
-    v = verify.run(res.net, save=True)
-    assert v.ok
-    state = {k: torch.from_numpy(np.asarray(a)) for k, a in v.arrays.items() if "put" not in k}
-    assert set(state) == set(model.state_dict())
-    model.load_state_dict(state, strict=True)
-    with torch.no_grad():
-        y = model(torch.from_numpy(v.arrays["input"]))
-    torch.testing.assert_close(y, torch.from_numpy(v.arrays["output"]), rtol=1e-4, atol=1e-5)
+    reproduces(res.net, model)  # strictly: both keys of the tied tensor
