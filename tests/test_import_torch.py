@@ -641,3 +641,12 @@ def test_a_parameter_two_modules_share_is_a_tie(make, shape, tie):
     assert res.ok, [d.message for d in res.diagnostics]
     assert res.net.totals()["params"] == sum(p.numel() for p in model.parameters())
     reproduces(res.net, model)  # strictly: both keys of the tied tensor
+
+
+def test_a_quantization_ready_model_imports_with_its_stubs_as_identities():
+    """torchvision.models.quantization's networks before convert(): QuantStub and
+    DeQuantStub return their input; they were refused as having no type."""
+    model = tv.models.quantization.resnet18().eval()
+    text = import_torch("torchvision.models.quantization:resnet18", (1, 3, 64, 64), model=model)
+    assert "identity: {name: quant}" in text and "identity: {name: dequant}" in text
+    assert_same(text, model, (1, 3, 64, 64))

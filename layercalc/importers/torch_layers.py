@@ -337,6 +337,8 @@ def module_entry(m):
             if type_ == "constant_pad":
                 a["value"] = m.value
             return f"{type_}{t.__name__[-2:]}", a, ()
+    if t.__name__ in ("QuantStub", "DeQuantStub") and t.__module__.startswith("torch.ao."):
+        return "identity", {}, ()  # before torch.ao.quantization.convert: forward is x
     if t.__name__ == "Permute" and t.__module__.startswith("torchvision"):
         return "permute", {"dims": list(m.dims)}, ()
     if t.__name__ == "LayerNorm2d" and t.__module__.startswith("torchvision"):
