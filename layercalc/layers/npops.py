@@ -261,10 +261,11 @@ def conv(x, weight, s, d, groups: int, max_cols: int, loop_taps: int):
 # more (measured: 1 against 7 microseconds for 4 channels of 4x4). A small conv's whole
 # plan is kept, its index included, for the next conv of the same arguments (layers
 # repeat): its shapes and branches otherwise cost more than its arithmetic. Few are kept,
-# MAX_GATHERS * GATHER_ELEMENTS * 8 bytes (128 KiB) of indices at most, which the
-# estimate's NUMPY_SCRATCH covers beside a small layer's ufunc buffers.
+# MAX_GATHERS plans of this table and of small_conv's each, 2 * MAX_GATHERS *
+# GATHER_ELEMENTS * 8 bytes (128 KiB) of indices at most, which the estimate's
+# NUMPY_SCRATCH covers beside a small layer's ufunc buffers.
 GATHER_ELEMENTS = 1024
-MAX_GATHERS = 16
+MAX_GATHERS = 8
 # conv's arguments (shapes, stride, dilation, groups, limits) -> (index, the weight
 # matrix's shape, the columns', the output's)
 _SMALL_CONVS: dict = {}
@@ -272,9 +273,10 @@ _SMALL_CONVS: dict = {}
 
 # A small conv's whole forward (padding, gather, product, bias) is planned once per
 # input shape and arguments too: the gather reads the unpadded input, whose padding
-# positions point at a zero appended to it (zeros padding) or at the input position
-# they copy (reflect, replicate, circular), so no padded copy is made. 10 against 19
-# microseconds a conv of 4 channels on 4x4 (issue 18, target 3). Few are kept, as above.
+# positions point at a zero appended to a flat copy of it (zeros padding) or at the
+# input position they copy (reflect, replicate, circular), so no padded copy is made.
+# 10 against 19 microseconds a conv of 4 channels on 4x4 (issue 18, target 3). Few are
+# kept, as above.
 _SMALL_FORWARDS: dict = {}
 
 
