@@ -2020,6 +2020,25 @@ class Builder:
                 hint="flatten the block structure",
             )
         inputs = self.spec.block_inputs.get(bname, ["input"])
+        roles = getattr(src, "roles", None)
+        if roles is not None:  # `from: {x: img, m: mask}`: by the block's input names
+            for r in roles:
+                if r not in inputs:
+                    raise SpecError(
+                        "bad-from",
+                        f"block '{bname}' has no input '{r}' (its inputs: {', '.join(inputs)})",
+                        node=e.from_node or e.node,
+                        hint=did_you_mean(r, inputs) or f"name them {', '.join(inputs)}",
+                    )
+            missing = [n for n in inputs if n not in roles]
+            if missing:
+                raise SpecError(
+                    "bad-from",
+                    f"block '{bname}' needs its input '{missing[0]}', which `from` does not name",
+                    node=e.from_node or e.node,
+                    hint=f"add `{missing[0]}: NAME` to `from`",
+                )
+            src = [src[roles.index(n)] for n in inputs]
         if len(src) != len(inputs):
             raise SpecError(
                 "bad-from",

@@ -1752,3 +1752,39 @@ def test_more_misuses_are_located(text, code, line, marker):
     (d,) = _analyse(text.encode(), "t.yaml").diagnostics
     col = text.splitlines()[line - 1].index(marker) + 1
     assert (d.code, d.line, d.column) == (code, line, col), d
+
+
+BLOCK_BY_KEY = """\
+input: {x: [2, 3], y: [2, 3]}
+blocks:
+  minus:
+    inputs: [a, b]
+    layers:
+      - sub: {from: [a, b]}
+layers:
+  - minus: {name: m, from: FROM}
+"""
+
+
+def test_a_block_use_binds_a_from_mapping_by_the_block_input_names():
+    """`from: {b: y, a: x}` was bound in the mapping's order (a = y, b = x), keys
+    ignored: a network wired otherwise than written, with no error where shapes fit."""
+    from layercalc.analyses import verify
+
+    for written in ("{b: y, a: x}", "{a: x, b: y}", "[x, y]"):
+        net = net_of(BLOCK_BY_KEY.replace("FROM", written))
+        v = verify.run(net, save=True)
+        want = v.arrays["input.x"] - v.arrays["input.y"]
+        assert np.array_equal(v.arrays["output"], want), written
+
+
+@pytest.mark.parametrize(
+    "written, message",
+    [
+        ("{a: x, c: y}", "block 'minus' has no input 'c' (its inputs: a, b)"),
+        ("{a: x}", "block 'minus' needs its input 'b', which `from` does not name"),
+    ],
+)
+def test_a_block_from_mapping_names_only_the_block_inputs(written, message):
+    d = diag_of(BLOCK_BY_KEY.replace("FROM", written))
+    assert (d.code, d.line, d.message) == ("bad-from", 8, message)
