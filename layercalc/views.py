@@ -33,8 +33,18 @@ def _called(type_name: str, call: int) -> str:
 
 
 def error_table(file: str, diagnostics) -> Table:
-    """An invalid spec: rendered only as JSON (its diagnostics go to standard error)."""
-    return Table(payload=error_json(file, diagnostics), error=True)
+    """An invalid spec: rendered as JSON, and as workflow annotations at its lines (diff
+    --format github); elsewhere its diagnostics go to standard error only."""
+    notes = [
+        (
+            d.file or file,
+            d.line,
+            f"{d.message} [{d.code}]" + (f"\nhint: {d.hint}" if d.hint else ""),
+            d.severity,
+        )
+        for d in diagnostics
+    ]
+    return Table(payload=error_json(file, diagnostics), error=True, annotations=notes)
 
 
 # -- shape and params -------------------------------------------------------------------

@@ -181,6 +181,21 @@ def test_markdown_is_a_pull_request_comment_and_github_annotates_new(tmp_path):
     assert {r["status"] for r in rows} == {"changed"} and rows[0]["new_params"] == "896"
 
 
+def test_github_annotates_an_invalid_spec_at_its_line(tmp_path):
+    """It printed nothing on standard output (the error went to stderr in the human
+    format only), so a workflow showed no annotation for a broken file."""
+    good = write(tmp_path, BASE)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        Path(good).read_text().replace("\nlayers:\n", "\nlayers:\n  - relu: {inplac: true}\n", 1)
+    )
+    r = run("diff", good, bad, "--format", "github")
+    assert r.exit_code == 1
+    line = next(n for n, t in enumerate(bad.read_text().splitlines(), 1) if "inplac" in t)
+    assert r.stdout.startswith(f"::error file={bad},line={line}::relu has no argument 'inplac'")
+    assert "[unknown-argument]%0Ahint: did you mean 'inplace'?" in r.stdout
+
+
 def test_two_resnets_differ_as_torchvision_says():
     old, new = SPECS / "resnet18.yaml", SPECS / "resnet50.yaml"
     code, d = data("diff", old, new)

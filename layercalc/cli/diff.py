@@ -195,7 +195,7 @@ def diff(
         names = [None if r is None else r.net.name for r in (old, new)]
         tables.append(diff_table(d, old_arg, new_arg, *names))
     opts = output_options({"fmt": fmt, "width": width, "full": True}, as_list=git_rev is not None)
-    shown = fmt == "json" or any(not t.error for t in tables)
+    shown = fmt in ("json", "github") or any(not t.error for t in tables)
     text = render(tables, fmt, opts) if shown else ""
     return emit(Outcome(text, err, 1 if failed else 0))
 
