@@ -836,6 +836,7 @@ class Builder:
         self.limits = limits
         self.net = Network(spec)
         self.block_stack: list[str] = []
+        self.block_uses: list[Node] = []  # the entries using them, innermost last
         self.calls: dict = {}  # ("layer"|"group", name) -> calls so far
         self._parsed: dict = {}  # id(list node) -> its parsed entries
         self._dry: dict = {}  # (block, arguments) -> at least this many leaves
@@ -936,6 +937,10 @@ class Builder:
         if key in self._seen_errors:
             return
         self._seen_errors.add(key)
+        if self.block_uses and self.block_uses[-1].line != exc.line:
+            # in a block's body: which use (of several, with other arguments) raised it
+            note = f"in block '{self.block_stack[-1]}' as used at line {self.block_uses[-1].line}"
+            exc.hint = f"{exc.hint} ({note})" if exc.hint else note
         self.errors.append(exc)
         if len(self.errors) >= MAX_ERRORS:  # bounded time: a file of 400,000 bad keys
             raise SpecErrors(self.errors, unchecked=True)
@@ -2076,6 +2081,7 @@ class Builder:
             self.net.groups[gi].args = {k.value: scope[k.value] for k, _ in declared.items}
         src = self.net.groups[gi].inputs = _enter(src)
         self.block_stack.append(bname)
+        self.block_uses.append(e.node)
         self.expanding.append(e.node)
         try:
             named = {n: v for n, v in zip(inputs, src) if n != "input"}
@@ -2092,6 +2098,7 @@ class Builder:
             )
         finally:
             self.block_stack.pop()
+            self.block_uses.pop()
             self.expanding.pop()
         self._close_group(gi, out)
         return out

@@ -1788,3 +1788,23 @@ def test_a_block_use_binds_a_from_mapping_by_the_block_input_names():
 def test_a_block_from_mapping_names_only_the_block_inputs(written, message):
     d = diag_of(BLOCK_BY_KEY.replace("FROM", written))
     assert (d.code, d.line, d.message) == ("bad-from", 8, message)
+
+
+def test_an_error_in_a_block_body_says_which_use_raised_it():
+    """Located in the body (the argument to blame there), it did not say which of four
+    uses with different arguments it came from."""
+    text = """\
+    input: [1, 6, 8, 8]
+    blocks:
+      b:
+        args: {g: 1}
+        layers: [conv2d: {out_channels: 6, kernel_size: 1, groups: g}]
+    layers:
+      - b: {g: 2}
+      - b: {g: 3}
+      - b: {g: 4}
+      - b: {g: 6}
+    """
+    d = diag_of(text)
+    assert (d.code, d.line) == ("invalid-layer", 5)
+    assert d.hint.endswith("(in block 'b' as used at line 9)")
