@@ -1628,7 +1628,9 @@ class Builder:
     def _tie(self, e: _Entry, layer: Layer, tensors: list) -> tuple:
         """`tie: {weight: wte.weight}`: each tensor named on the left is the earlier
         tensor whose state_dict key is on the right (same shape), as GPT-2's head is
-        its token embedding. PyTorch's parameters() then holds it once."""
+        its token embedding. PyTorch's parameters() then holds it once. A key that is
+        none as written is looked up within the modules holding the layer, innermost
+        first, so a block's entry may tie to a tensor of the same use."""
         node = e.tie_node
         if not isinstance(node, Mapping) or not node.items:
             raise SpecError(
@@ -1654,6 +1656,15 @@ class Builder:
                     or ("its tensors: " + ", ".join(own) if own else "it holds no tensors"),
                 )
             target = v.value if isinstance(v, Scalar) else None
+            if isinstance(target, str) and target not in self.state_shapes:
+                # as written, else within the modules holding this layer, innermost
+                # first: a block ties its own tensors (`enc.weight` in each use of it)
+                path = (layer.key_name or layer.name).split(".")[:-1]
+                for n in range(len(path), 0, -1):
+                    within = ".".join(path[:n]) + "." + target
+                    if within in self.state_shapes:
+                        target = within
+                        break
             if not isinstance(target, str) or target not in self.state_shapes:
                 raise SpecError(
                     "bad-tie",

@@ -5,7 +5,7 @@ with one array, as GPT-2's tied head does."""
 import json
 
 import pytest
-from conftest import cli_runner
+from conftest import cli_runner, net_of
 
 from layercalc.analyses.loading import analyse_bytes
 from layercalc.cli import main
@@ -102,3 +102,41 @@ def test_verify_round_trip_through_torch(tmp_path):
         assert np.allclose(y.numpy(), z["output"], rtol=1e-4, atol=1e-5)
     counted = analyse_bytes(SPEC.encode(), "t.yaml").net.totals()["params"]
     assert sum(p.numel() for p in m.parameters()) == counted
+
+
+TIED_BLOCK = """\
+input: [1, 4]
+blocks:
+  ae:
+    layers:
+      - linear: {name: enc, out_features: 4, bias: false}
+      - linear: {name: dec, out_features: 4, bias: false, tie: {weight: enc.weight}}
+layers:
+  - ENC
+  - ae: {name: "m{j}", repeat: {times: 2, as: j}}
+"""
+
+
+def test_a_block_ties_its_own_tensors_in_each_use():
+    """`tie: {weight: enc.weight}` inside a block was refused ('no earlier tensor's
+    state_dict key'; the hint named m0's, wrong for m1): a key none as written is
+    looked up within the modules holding the layer, innermost first."""
+    from layercalc.analyses import verify
+
+    net = net_of(TIED_BLOCK.replace("  - ENC\n", ""))
+    assert [(layer.name, layer.ties) for layer in net.layers if layer.ties] == [
+        ("m0.dec", (("weight", "m0.enc.weight", (4, 4)),)),
+        ("m1.dec", (("weight", "m1.enc.weight", (4, 4)),)),
+    ]
+    assert net.totals()["params"] == 32
+    arrays = verify.run(net, save=True).arrays
+    assert (arrays["m1.dec.weight"] == arrays["m1.enc.weight"]).all()
+    assert not (arrays["m1.dec.weight"] == arrays["m0.enc.weight"]).all()
+
+
+def test_a_key_as_written_comes_before_one_within_the_block():
+    text = TIED_BLOCK.replace(
+        "  - ENC\n", "  - linear: {name: enc, out_features: 4, bias: false}\n"
+    )
+    net = net_of(text)
+    assert {layer.ties[0][1] for layer in net.layers if layer.ties} == {"enc.weight"}
