@@ -1321,6 +1321,16 @@ class Builder:
         if n == 0:
             self._omit(lst, e, "its repeat count is 0")
             return
+        inputs = self.spec.block_inputs.get(e.type_name, ["input"])
+        if n > 1 and len(inputs) > 1 and e.type_name in self.spec.blocks:
+            raise SpecError(
+                "bad-from",
+                f"repeat feeds each copy after the first the previous copy's output, one "
+                f"input, but block '{e.type_name}' takes {len(inputs)} ({', '.join(inputs)})",
+                node=rnode,
+                hint="write the uses out one by one, each with its `from`, or give the "
+                "block one input",
+            )
         grouped = e.name is not None and e.template is None
         if e.torch_name_node is not None and not grouped:
             raise SpecError(

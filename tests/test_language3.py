@@ -1808,3 +1808,16 @@ def test_an_error_in_a_block_body_says_which_use_raised_it():
     d = diag_of(text)
     assert (d.code, d.line) == ("invalid-layer", 5)
     assert d.hint.endswith("(in block 'b' as used at line 9)")
+
+
+def test_a_repeat_of_a_block_of_several_inputs_says_why_it_cannot_chain():
+    """It said "block 'b' takes 2 inputs (p, q), got 1" at a `from` naming two."""
+    d = diag_of(
+        """\
+        input: {x: [1, 4], y: [1, 4]}
+        blocks: {b: {inputs: [p, q], layers: [add: {from: [p, q]}, linear: {out_features: 4}]}}
+        layers: [b: {name: g, from: [x, y], repeat: 3}]
+        """
+    )
+    assert (d.code, d.line, d.column) == ("bad-from", 3, 45)
+    assert "each copy after the first the previous copy's output" in d.message
