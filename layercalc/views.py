@@ -1246,6 +1246,13 @@ def _signed(n: int, unit: str) -> str:
     return f"{n:+,}" if n else "±0"
 
 
+def _percent(p: float) -> str:
+    """'+4.70%'; a change too small for two decimals '+<0.01%', never '+0.00%'."""
+    if p and abs(p) < 0.005:
+        return ("+" if p > 0 else "-") + "<0.01%"
+    return f"{p:+.2f}%"
+
+
 def _delta(old: int, new: int, unit: str = "count") -> str:
     """'25,557,032 -> 26,757,032 (+1,200,000, +4.70%)'."""
     from .analyses.diff import percent
@@ -1255,7 +1262,7 @@ def _delta(old: int, new: int, unit: str = "count") -> str:
         return f"{show(new)} (unchanged)"
     p = percent(old, new)
     return f"{show(old)} -> {show(new)} ({_signed(new - old, unit)}" + (
-        f", {p:+.2f}%)" if p is not None else ")"
+        f", {_percent(p)})" if p is not None else ")"
     )
 
 
@@ -1289,9 +1296,9 @@ def diff_summary(d) -> tuple:
     p, m = percent(po, pn), percent(mo, mn)
     parts = [
         f"params {_signed(pn - po, 'count')}"
-        + (f" ({p:+.2f}%)" if p is not None and pn != po else ""),
+        + (f" ({_percent(p)})" if p is not None and pn != po else ""),
         f"MACs {_signed(mn - mo, 'count')}"
-        + (f" ({m:+.2f}%)" if m is not None and mn != mo else ""),
+        + (f" ({_percent(m)})" if m is not None and mn != mo else ""),
         ("output ", *_output_change(d)) if d.output_changed else "output unchanged",
     ]
     counts = [f"{d.count(s)} {s}" for s in ("changed", "added", "removed", "renamed") if d.count(s)]

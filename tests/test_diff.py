@@ -308,3 +308,12 @@ def test_a_changed_type_is_shown_with_its_arguments(tmp_path):
     assert "│ relu -> leaky_relu │ (none) -> negative_slope=0.2 │" in r.stdout
     r = CliRunner().invoke(main, ["diff", str(old), str(new), "--format", "github"])
     assert "changed (type, args): relu -> leaky_relu negative_slope=0.2; output" in r.stdout
+
+
+def test_a_change_too_small_for_two_decimals_is_not_shown_as_zero(tmp_path):
+    """+513 parameters of 14 million read '+0.00%'."""
+    big = BASE.replace("width: 16, blocks: 2", "width: 512, blocks: 6")
+    old = write(tmp_path, big)
+    new = write(tmp_path, big.replace("out_features: 10", "out_features: 11"), "new.yaml")
+    out = run("diff", old, new).stdout
+    assert "params +513 (+<0.01%)" in out and "+0.00%" not in out
