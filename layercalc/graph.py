@@ -549,7 +549,15 @@ def _template(text: str, node: Node) -> list:
         c = text[i]
         if c == "{":
             j = text.find("}", i + 1)
-            if j < 0 or "{" in text[i + 1 : j]:
+            if j >= 0 and "{" in text[i + 1 : j]:
+                raise SpecError(
+                    "bad-name",
+                    f"name template '{text}' has a '{{' inside a placeholder: placeholders "
+                    "do not nest, and a name holds no braces ({{ is no escape)",
+                    node=node,
+                    hint='one pair a placeholder: write e.g. "x{j}"',
+                )
+            if j < 0:
                 raise SpecError(
                     "bad-name",
                     f"name template '{text}' has a '{{' without its '}}'",

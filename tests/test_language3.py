@@ -1821,3 +1821,16 @@ def test_a_repeat_of_a_block_of_several_inputs_says_why_it_cannot_chain():
     )
     assert (d.code, d.line, d.column) == ("bad-from", 3, 45)
     assert "each copy after the first the previous copy's output" in d.message
+
+
+def test_a_doubled_brace_in_a_name_template_is_said_to_be_no_escape():
+    """It was reported as "has a '{' without its '}'" though both are there."""
+    d = diag_of(
+        """\
+        input: [1, 4]
+        layers:
+          - relu: {name: "x{{j}}", repeat: {times: 2, as: j}}
+        """
+    )
+    assert (d.code, d.line) == ("bad-name", 3)
+    assert "placeholders do not nest" in d.message and "({{ is no escape)" in d.message
