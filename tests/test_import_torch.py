@@ -303,6 +303,7 @@ def test_module_never_called_is_refused(user_module):
         import_torch(f"{user_module}:Unused", (2, 4))
     assert [p for p, _ in exc.value.problems] == ["spare"]
     assert "never calls it" in exc.value.problems[0][1]
+    assert "--kwargs" in exc.value.hint  # an auxiliary head is a constructor's option
 
 
 def test_unwritable_output_is_refused_before_importing(tmp_path):

@@ -247,9 +247,11 @@ def _import(model, target, input_shape, kwargs, blocks) -> str:
                 tr, header, input_shape, name, expect, extract_blocks=extract, merge=merge
             )
         except Unexpressible as exc:
+            never = any(reason == NEVER_CALLED for _, reason in exc.problems)
             raise ImportFailure(
                 f"{len(exc.problems)} part(s) of the module cannot be written as a spec",
                 exc.problems,
+                hint=NEVER_CALLED_HINT if never else None,
             ) from None
         problems = prove(text, model, result)
         if not problems:
@@ -301,6 +303,17 @@ def _tie(model, tr) -> None:
             op.args = {**op.args, "tie": ties[op.path]}
 
 
+NEVER_CALLED = (
+    "holds tensors but forward never calls it (in eval mode, at this input), "
+    "so a spec has no place for them"
+)
+# what to do about them: auxiliary heads are a constructor's option
+NEVER_CALLED_HINT = (
+    "where the constructor can leave these modules out, pass that with --kwargs "
+    """(GoogLeNet, Inception-v3: --kwargs '{"aux_logits": false}')"""
+)
+
+
 def _never_called(model, tr) -> None:
     """Modules holding tensors that forward never reached (GoogLeNet's auxiliary heads
     in eval mode): a spec has no place for them, so they are listed as unsupported."""
@@ -319,13 +332,7 @@ def _never_called(model, tr) -> None:
             continue  # inside a module layercalc writes as one layer (mha's out_proj)
         if any(path == p or path.startswith(p + ".") for p, _ in refused):
             continue  # a module already refused, or inside one: its reason covers it
-        tr.unsupported.append(
-            (
-                path or "(root)",
-                "holds tensors but forward never calls it (in eval mode, at this input), "
-                "so a spec has no place for them",
-            )
-        )
+        tr.unsupported.append((path or "(root)", NEVER_CALLED))
 
 
 def prove(text: str, model, result) -> list:
