@@ -36,9 +36,8 @@ class Diagnostic(
             "code": self.code,
             "severity": self.severity,
             "message": self.message,
+            "hint": self.hint or None,  # always present: null when there is none
         }
-        if self.hint:
-            out["hint"] = self.hint
         return out
 
 

@@ -172,6 +172,11 @@ def test_json_several_files(files):
     assert len(good["layers"]) == 2
     assert broken["passed"] is False and "layers" not in broken
     assert [(e["line"], e["code"]) for e in broken["errors"]] == [(2, "bad-layers")]
+    # every diagnostic has the same keys, hint null where there is none (help json)
+    keys = {"file", "line", "column", "code", "severity", "message", "hint"}
+    diags = [d for f in (bad, broken) for d in f["errors"] + f["warnings"]]
+    assert all(set(d) == keys for d in diags), diags
+    assert any(d["hint"] is None for d in diags) and any(d["hint"] for d in diags)
 
 
 def test_json_one_file_is_an_object(files):

@@ -297,7 +297,7 @@ def _check_output(fmt, out, shown, tmp_path, capsys, argv):
         _, json_out, _ = run([*argv[:-2], "--format", "json"], capsys)
         data = json.loads(json_out)
         diags = data["errors"] + data["warnings"]
-        hints = sum("hint" in d for d in diags)
+        hints = sum(d["hint"] is not None for d in diags)
         # the source line and its caret under each diagnostic (escaped like the rest)
         snippet = [
             line
