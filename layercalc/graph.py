@@ -387,14 +387,21 @@ class _Keyed(list):
 def _entry_of(v: "LayerValue") -> "_Entry":
     """The entry a module-valued argument holds (``encoder_layer``), to build it as a
     member of the composite that took it."""
-    e = _Entry()
-    e.node = v.node
+    e = _blank_entry(v.node)
     e.args = list(v.args)
     e.type_name, e.type_node = v.type_name, v.type_node
-    e.name = e.template = None
+    return e
+
+
+def _blank_entry(node: Node) -> "_Entry":
+    """An entry of ``node`` with no type, arguments or keys yet."""
+    e = _Entry()
+    e.node = node
+    e.args = []
+    e.name = e.template = e.type_name = e.type_node = None
     e.name_node = e.from_node = e.repeat_node = e.trainable_node = e.when_node = None
     e.outer = e.outer_scope = e.via = e.share_node = e.tie_node = e.extra = None
-    e.torch_name_node = e.literal = e.arg_nodes = None
+    e.torch_name_node = e.literal = e.arg_nodes = e.failed = None
     return e
 
 
@@ -462,6 +469,7 @@ class _Entry:
         "extra",
         "literal",
         "arg_nodes",
+        "failed",
     )
 
     def scope_for(self, key: Node, scope):
@@ -609,14 +617,22 @@ def _check_name(name: str, node: Node, template: str | None = None):
         raise SpecError("bad-name", f"layer name '{name}'{made} {why}", node=node)
 
 
+def _parse_or_failed(node: Node) -> _Entry:
+    """_parse_entry's entry, or for an entry it refuses (a bad name, a bad key) one that
+    raises that error where it is built: the list's other entries are still built and
+    their errors reported (one bad name hid every later error of the file)."""
+    try:
+        return _parse_entry(node)
+    except SpecError as exc:
+        if exc.code in FATAL or isinstance(exc, SpecErrors):
+            raise
+        e = _blank_entry(node)
+        e.failed = exc
+        return e
+
+
 def _parse_entry(node: Node) -> _Entry:
-    e = _Entry()
-    e.node = node
-    e.args = []
-    e.name = e.template = None  # no name: the entry's index among the kept entries
-    e.name_node = e.from_node = e.repeat_node = e.trainable_node = e.when_node = None
-    e.outer = e.outer_scope = e.via = e.share_node = e.tie_node = e.extra = None
-    e.torch_name_node = e.literal = e.arg_nodes = None
+    e = _blank_entry(node)  # no name: the entry's index among the kept entries
     if isinstance(node, Scalar):
         if not isinstance(node.value, str) or not node.value:
             raise SpecError(
@@ -892,7 +908,7 @@ class Builder:
         if hit is None:
             if not isinstance(seq, Sequence) or not seq.items:
                 raise SpecError("bad-layers", "layers must be a non-empty list", node=seq)
-            hit = self._parsed[id(seq)] = [_parse_entry(n) for n in seq.items]
+            hit = self._parsed[id(seq)] = [_parse_or_failed(n) for n in seq.items]
         return hit
 
     def build_list(
@@ -1247,6 +1263,8 @@ class Builder:
     def build_entry(
         self, lst: _List, i: int, e: _Entry, prefix: str, names, parent, depth, trainable: bool
     ):
+        if e.failed is not None:  # refused when parsed: its error, where it stands
+            raise e.failed
         if (
             e.literal is not None  # literal arguments, and no key but the type's
             and e.name is None
@@ -2252,6 +2270,8 @@ class Builder:
         return leaves, uses
 
     def _dry_entry(self, e: _Entry, scope, depth: int) -> tuple:
+        if e.failed is not None:
+            return 0, 0
         if e.type_name is not None and e.type_name in scope:
             e = self._substitute(e, scope)
             if e is None:

@@ -182,3 +182,45 @@ def test_unknown_top_level_keys_come_with_the_other_errors(tmp_path):
         "unknown-key",
         "missing-key",
     ]
+
+
+def test_an_entry_refused_as_written_hides_no_other_error(tmp_path):
+    # a bad name, a reserved name or an entry that is no entry is refused when the list
+    # is read: the other entries are still built (one such entry hid them all)
+    got = errors(
+        tmp_path,
+        """\
+        input: [1, 3, 8, 8]
+        blocks:
+          b:
+            layers:
+              - relu: {name: "x y"}
+              - conv2d: {out_channels: 4, kernel_size: 3, bogus: 1}
+        layers:
+          - conv2d: {name: "a b", out_channels: 4, kernel_size: 3}
+          - relux
+          - relu: {name: input}
+          - 5
+          - b: {repeat: 2}
+          - conv2d: {name: x, out_channels: 4, kernel_size: 3, stride: 0}
+        """,
+    )
+    assert got == [
+        (8, 20, "bad-name"),
+        (9, 5, "unknown-layer"),
+        (10, 18, "bad-name"),
+        (11, 5, "bad-entry"),
+        (5, 22, "bad-name"),  # the block's body, where it is used
+        (6, 51, "unknown-argument"),
+        (13, 64, "bad-value"),
+    ]
+
+
+def test_check_reports_expect_typos_of_a_spec_that_does_not_build(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("input: [1, 3, 8, 8]\nlayers:\n  - relux\nexpect: {prams: 3, output: [1]}\n")
+    r = cli_runner().invoke(main, ["check", "--format", "parsable", str(p)])
+    assert r.exit_code == 1
+    codes = [line.split("error[")[1].split("]")[0] for line in r.output.splitlines()]
+    assert codes == ["unknown-layer", "unknown-expect"], r.output
+    assert ":4:10: error[unknown-expect]: unknown expectation 'prams'" in r.output

@@ -235,18 +235,35 @@ def check_expectations(net, file: str | None = None) -> list[Diagnostic]:
                     human_bytes,
                 )
             else:
-                found.append(
-                    _error(
-                        "unknown-expect",
-                        f"unknown expectation '{key}'",
-                        knode,
-                        file,
-                        did_you_mean(str(key), EXPECT_KEYS)
-                        or "expect takes " + ", ".join(EXPECT_KEYS),
-                    )
-                )
+                found.append(_unknown_key(knode, file))
         except SpecError as exc:
             found.append(exc.diagnostic(file))
+    return found
+
+
+def _unknown_key(knode: Node, file) -> Diagnostic:
+    key = str(knode.value)
+    return _error(
+        "unknown-expect",
+        f"unknown expectation '{key}'",
+        knode,
+        file,
+        did_you_mean(key, EXPECT_KEYS) or "expect takes " + ", ".join(EXPECT_KEYS),
+    )
+
+
+def unknown_expectations(spec, file: str | None = None) -> list[Diagnostic]:
+    """The `expect` keys of ``spec`` that name no expectation: what check reports of
+    them when the network cannot be built (their values need the network)."""
+    node = spec.expect
+    if not isinstance(node, Mapping):
+        return []
+    found: list[Diagnostic] = []
+    for knode, _ in node.items:
+        if cut_short(found, knode, file, "expect"):
+            break
+        if knode.value not in EXPECT_KEYS:
+            found.append(_unknown_key(knode, file))
     return found
 
 

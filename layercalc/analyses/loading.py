@@ -18,14 +18,18 @@ MAX_FILE_BYTES = 16 * 2**20
 
 
 class Result:
-    """One file's outcome: the network (None when it is invalid) and its diagnostics."""
+    """One file's outcome: the network (None when it is invalid) and its diagnostics;
+    ``spec``, the spec read when the network could not be built from it (None else)."""
 
-    __slots__ = ("file", "net", "diagnostics")
+    __slots__ = ("file", "net", "diagnostics", "spec")
 
-    def __init__(self, file: str, net: Network | None = None, diagnostics: list | None = None):
+    def __init__(
+        self, file: str, net: Network | None = None, diagnostics: list | None = None, spec=None
+    ):
         self.file = file
         self.net = net
         self.diagnostics = [] if diagnostics is None else diagnostics
+        self.spec = spec
 
     @property
     def ok(self) -> bool:
@@ -96,14 +100,15 @@ def analyse(
 def analyse_bytes(
     data: bytes, file: str, overrides=None, input_override=None, limits=None
 ) -> Result:
+    spec = None
     try:
         with gc_paused():
             spec = load_spec(data, file, overrides, input_override, limits)
             net = build(spec, limits)
     except SpecErrors as exc:  # every independent error of the file
-        return Result(file, None, exc.diagnostics(file))
+        return Result(file, None, exc.diagnostics(file), spec)
     except SpecError as exc:
-        return Result(file, None, [exc.diagnostic(file)])
+        return Result(file, None, [exc.diagnostic(file)], spec)
     except RecursionError:
         return Result(file, None, [Diagnostic("too-deep", "the spec nests too deeply", file=file)])
     return Result(file, net, [])

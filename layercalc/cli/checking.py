@@ -237,10 +237,13 @@ def run_checks(
     limits = Limits(max_layers=max_layers)
 
     def verdict(f: str) -> Checked:
-        from ..analyses.expectations import check_network
+        from ..analyses.expectations import check_network, unknown_expectations
 
         r = analyse(f, sets, input_shape, limits)
         diags = list(r.diagnostics)
+        if r.spec is not None:  # not built: its expect keys are still checked
+            diags += unknown_expectations(r.spec, r.file)
+            diags.sort(key=lambda d: (d.line, d.column))
         if r.net is not None:
             diags += check_network(r.net, r.file, levels)
             if isinstance(found, Diagnostic):
