@@ -297,6 +297,19 @@ layers:
 """
 
 
+# norms whose normalized_shape is left to its default (every dim but the batch): torch
+# needs it written out
+MIXED["mix_default_norms"] = """\
+input: [2, 3, 4]
+layers:
+  - layer_norm
+  - rms_norm: {eps: 1e-6}
+  - layer_norm: {elementwise_affine: false}
+  - linear: {out_features: 5}
+  - rms_norm
+"""
+
+
 @pytest.mark.parametrize("name", sorted(MIXED))
 def test_more_layer_types_match_verify(name, tmp_path):
     if name == "mix_rotary" and REGISTRY.get("rotary_embedding") is None:

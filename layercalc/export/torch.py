@@ -336,6 +336,18 @@ def _unflatten(layer, xs):
     return f"nn.Unflatten({a['dim']}, {_lit(sizes)})", f"{{m}}({xs[0]})", None
 
 
+def _normalized(layer, xs):
+    """nn.LayerNorm / nn.RMSNorm: a normalized_shape left out of the spec (every dim
+    but the batch, SPEC.md section 4) is the one the input gave, which torch needs."""
+    a = layer.args
+    ctor = _module(_torch_class(layer.type), layer)
+    if a.get("normalized_shape") is None:
+        rest = _kwargs(layer)
+        shape = f"normalized_shape={_lit(tuple(a['_ns']))}"
+        ctor = f"nn.{_torch_class(layer.type)}({shape}{', ' + rest if rest else ''})"
+    return ctor, f"{{m}}({xs[0]})", None
+
+
 def _layer_norm2d(layer, xs):
     return f"LayerNorm2d({_kwargs(layer)})", f"{{m}}({xs[0]})", None
 
@@ -411,6 +423,8 @@ EMITTERS = {
     "scaled_dot_product_attention": _sdpa,
     "unflatten": _unflatten,
     "layer_norm2d": _layer_norm2d,
+    "layer_norm": _normalized,
+    "rms_norm": _normalized,
     "stochastic_depth": _stochastic_depth,
     "rotary_embedding": _rotary,
     "transformers_conv1d": _transformers_conv1d,
@@ -438,6 +452,7 @@ def emitter(lt):
 MODULE_EMITTERS = (
     _generic_module,
     _unflatten,
+    _normalized,
     _layer_norm2d,
     _stochastic_depth,
     _rotary,
