@@ -20,7 +20,7 @@ def recheck(s, n):
         return conv_transpose_output_size(
             n, s.kernel, s.stride, s.padding, s.dilation, s.output_padding
         )
-    assert s.padding <= effective_kernel(s.kernel, s.dilation) // 2  # PyTorch's pool rule
+    assert s.padding <= s.kernel // 2  # PyTorch's pool rule: of the kernel, not its span
     return pool_output_size(n, s.kernel, s.stride, s.padding, s.dilation, s.ceil_mode)
 
 
@@ -114,7 +114,7 @@ def _every_setting(kind, n, target):
                 else:
                     out |= {
                         (k, s, p, d, 0, c)
-                        for p in range(big_k // 2 + 1)
+                        for p in range(k // 2 + 1)
                         for c in (False, True)
                         if pool_output_size(n, k, s, p, d, c) == target
                     }
@@ -139,6 +139,23 @@ def test_bisected_paddings_find_what_exhaustion_finds(kind):
         every = _every_setting(kind, n, target)
         want = {c for c in every if not (c[5] and (*c[:5], False) in every)}
         assert got == want, (kind, n, target)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("n,target", [(7, 3), (9, 5), (12, 4), (5, 3)])
+def test_every_pool_answer_is_one_torch_accepts(n, target):
+    """max_pool with dilation: torch refuses padding above kernel_size // 2 (the kernel
+    as given, not its dilated span), so no answer may have it."""
+    torch = pytest.importorskip("torch")
+    for kind in ("max_pool", "avg_pool"):
+        for s in solve(n, target, kind, max_kernel=6):
+            args = dict(kernel_size=s.kernel, stride=s.stride, padding=s.padding)
+            args["ceil_mode"] = s.ceil_mode
+            if kind == "max_pool":
+                pool = torch.nn.MaxPool1d(dilation=s.dilation, **args)
+            else:
+                pool = torch.nn.AvgPool1d(**args)
+            assert pool(torch.zeros(1, 1, n)).shape[-1] == target, (kind, s)
 
 
 def test_a_fixed_kernel_of_a_billion_is_solved_by_bisection():

@@ -160,7 +160,9 @@ def _candidates(kind, n, target, kernel, stride, max_kernel, max_stride, max_dil
                         def out(p, ceil=ceil):
                             return pool_output_size(n, k, s, p, d, ceil)
 
-                        for p in _fitting(out, big_k // 2, target, target, centre):
+                        # PyTorch's pool check is padding <= kernel_size // 2, of
+                        # the kernel as given (not its dilated span)
+                        for p in _fitting(out, k // 2, target, target, min(centre, k // 2)):
                             yield Solution(kind, k, s, p, d, ceil_mode=ceil)
 
 
