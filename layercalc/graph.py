@@ -2482,7 +2482,8 @@ class Builder:
         # every pair of e.args names an argument (an unknown one was refused above)
         arg_nodes = e.arg_nodes or _arg_nodes(e)
         for k, v in (e.extra or {}).items():  # what the module that holds it passes on
-            if k not in lt.arg_map:
+            # (a private key, `_nested`, is the holding type's own note to the member)
+            if k not in lt.arg_map and not k.startswith("_"):
                 raise SpecError(
                     "bad-value",
                     f"{lt.name} takes no '{k}', which the module "

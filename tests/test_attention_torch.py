@@ -21,6 +21,7 @@ pytestmark = [
     pytest.mark.torch,
     # torch's fast-path notice (enable_nested_tensor without batch_first)
     pytest.mark.filterwarnings("ignore:enable_nested_tensor is True"),
+    pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors"),
 ]
 
 
@@ -258,7 +259,6 @@ def test_transformer_encoder_matches_torch(tmp_path, seed):
         nn.TransformerEncoderLayer(**_torch_layer_kw(kw, d)),
         layers,
         norm=nn.LayerNorm(d) if norm else None,
-        enable_nested_tensor=False,
     ).eval()
     m.load_state_dict(_state(data, "enc."), strict=True)
     assert net.totals()["params"] == sum(p.numel() for p in m.parameters())
@@ -269,6 +269,76 @@ def test_transformer_encoder_matches_torch(tmp_path, seed):
     with torch.no_grad():
         y = m(_t(data["input.x"]), **extra)
     _close(y, data["output"])
+
+
+def _nested_case(tmp_path, pad, layer=None, **stack):
+    """A batch-first encoder (2 layers, a final norm) run by `verify` on a given key
+    padding mask, and torch's nn.TransformerEncoder of the same settings, under
+    no_grad (where torch takes its nested-tensor fast path): the outputs."""
+    N, L, d = pad.shape[0], pad.shape[1], 8
+    kw = {"nhead": 2, "dim_feedforward": 16, "batch_first": True, **(layer or {})}
+    spec = {
+        "name": "nested",
+        "input": {"x": [N, L, d], "m": [N, L]},
+        "layers": [
+            {
+                "transformer_encoder": {
+                    "name": "enc",
+                    "encoder_layer": {"transformer_encoder_layer": kw},
+                    "num_layers": 2,
+                    "norm": {"layer_norm": {"normalized_shape": [d]}},
+                    "from": {"src": "x", "src_key_padding_mask": "m"},
+                    **stack,
+                }
+            }
+        ],
+    }
+    path, given, out = tmp_path / "s.yaml", tmp_path / "in.npz", tmp_path / "s.npz"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    x = np.random.default_rng(0).standard_normal((N, L, d)).astype(np.float32)
+    np.savez(given, **{"input.x": x, "input.m": pad})
+    r = cli_runner().invoke(
+        main, ["verify", str(path), "--input-file", str(given), "--save", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    with np.load(out) as z:
+        data = {k: z[k] for k in z.files}
+    tkw = {k: v for k, v in kw.items() if k != "nhead"}
+    if isinstance(kw.get("activation"), dict):  # a module: nn.GELU(), nn.SiLU()
+        tkw["activation"] = {"gelu": nn.GELU, "silu": nn.SiLU}[next(iter(kw["activation"]))]()
+    m = nn.TransformerEncoder(
+        nn.TransformerEncoderLayer(d, kw["nhead"], **tkw), 2, norm=nn.LayerNorm(d), **stack
+    ).eval()
+    m.load_state_dict(_state(data, "enc."), strict=True)
+    with torch.no_grad():
+        y = m(_t(x), src_key_padding_mask=_t(pad))
+    return data["output"], y.numpy()
+
+
+LEFT = np.array([[0, 0, 0, 1, 1], [0, 0, 0, 0, 0], [0, 1, 1, 1, 1]], dtype=bool)
+RAGGED = np.array([[0, 1, 0, 0, 1], [0, 0, 0, 1, 1], [0, 0, 0, 0, 0]], dtype=bool)
+
+
+@pytest.mark.parametrize(
+    "pad,stack,layer",
+    [
+        (LEFT, {}, {}),  # the fast path: padded positions are zeros before the norm
+        (RAGGED, {}, {}),  # mask_check: not left-aligned, so the padded tensor as it is
+        (RAGGED, {"mask_check": False}, {}),  # each sequence's first n tokens
+        (LEFT, {"enable_nested_tensor": False}, {}),
+        (LEFT, {}, {"norm_first": True}),  # layers that rule the fast path out
+        (LEFT, {}, {"nhead": 1}),
+        (LEFT, {}, {"activation": {"gelu": {"approximate": "none"}}}),
+        (LEFT, {}, {"activation": {"silu": {}}}),
+        (np.array([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]], dtype=bool), {}, {}),  # no token
+        (np.where(LEFT, -np.inf, 0.0).astype(np.float32), {}, {}),  # an additive mask
+    ],
+)
+def test_transformer_encoder_nested_fast_path_matches_torch(tmp_path, pad, stack, layer):
+    """nn.TransformerEncoder under no_grad with batch_first and a padding mask runs its
+    layers on a nested tensor and pads it back with zeros: verify gives its numbers."""
+    ours, theirs = _nested_case(tmp_path, pad, layer, **stack)
+    np.testing.assert_allclose(ours, theirs, rtol=2e-4, atol=2e-5)
 
 
 @pytest.mark.parametrize("seed", range(6))

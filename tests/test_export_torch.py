@@ -297,6 +297,26 @@ layers:
 """
 
 
+# TransformerEncoder's nested-tensor fast path (batch_first and a padding mask): the
+# exported layers attend with the mask it stands for and pad back with zeros
+MIXED["mix_nested_encoder"] = """\
+input: {x: [3, 5, 8], m: [3, 5]}
+layers:
+  - transformer_encoder:
+      from: {src: x, src_key_padding_mask: m}
+      encoder_layer: {transformer_encoder_layer: {nhead: 2, dim_feedforward: 16, batch_first: true}}
+      num_layers: 2
+      mask_check: false
+  - transformer:
+      from: {src: x, tgt: x, src_key_padding_mask: m}
+      d_model: 8
+      nhead: 2
+      num_encoder_layers: 1
+      num_decoder_layers: 1
+      dim_feedforward: 16
+      batch_first: true
+"""
+
 # norms whose normalized_shape is left to its default (every dim but the batch): torch
 # needs it written out
 MIXED["mix_default_norms"] = """\

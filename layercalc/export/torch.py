@@ -50,7 +50,7 @@ MODULE_ATTRIBUTES = frozenset(
 )
 
 # the classes HELPERS define (by layer type), written into a file that uses the type
-HELPER_CLASSES = ("LayerNorm2d", "StochasticDepth", "RotaryEmbedding", "Conv1D")
+HELPER_CLASSES = ("LayerNorm2d", "StochasticDepth", "RotaryEmbedding", "Conv1D", "NestedPadding")
 
 # python names the generated file uses itself
 _TAKEN = frozenset(
@@ -109,6 +109,43 @@ class Conv1D(nn.Module):
         size_out = x.size()[:-1] + (self.nf,)
         x = torch.addmm(self.bias, x.reshape(-1, x.size(-1)), self.weight)
         return x.view(size_out)
+''',
+    "to_padded_tensor": '''\
+class NestedPadding(nn.Module):
+    """nn.TransformerEncoder's nested-tensor fast path (eval mode without autograd,
+    batch_first, a src_key_padding_mask and no mask): its layers attend within each
+    sequence's first n unpadded tokens, and the output is padded back with zeros; all
+    unchanged where torch keeps the padded tensor (mask_check, and a mask with padding
+    before a token). Written out so that this file gives those numbers as it is."""
+
+    def __init__(self, mask_check=True):
+        super().__init__()
+        self.mask_check = mask_check
+
+    @staticmethod
+    def lengths(pad, mask_check):
+        valid = ~pad if pad.dtype == torch.bool else pad == 0
+        counts = valid.sum(-1)
+        left = torch.arange(valid.shape[-1], device=pad.device) < counts[:, None]
+        if mask_check and not torch.equal(valid, left):
+            return None
+        return counts
+
+    @staticmethod
+    def mask(pad, mask_check):
+        counts = NestedPadding.lengths(pad, mask_check)
+        if counts is None:
+            return pad
+        mask = torch.arange(pad.shape[-1], device=pad.device)[None, :] >= counts[:, None]
+        mask[counts == 0] = False  # no token: attends all (zeroed after the last layer)
+        return mask
+
+    def forward(self, x, pad):
+        counts = self.lengths(pad, self.mask_check)
+        if counts is None:
+            return x
+        past = torch.arange(x.shape[1], device=x.device)[None, :] >= counts[:, None]
+        return x.masked_fill(past[..., None], 0.0)
 ''',
     "rotary_embedding": '''\
 class RotaryEmbedding(nn.Module):
@@ -372,6 +409,10 @@ def _transformers_conv1d(layer, xs):
     return f"Conv1D({_lit(a['nf'])}, {_lit(a['nx'])})", f"{{m}}({xs[0]})", None
 
 
+def _to_padded(layer, xs):
+    return f"NestedPadding({_lit(layer.args['mask_check'])})", f"{{m}}({xs[0]}, {xs[1]})", None
+
+
 def _pool(layer, xs):
     if layer.args.get("return_indices"):
         return None, None, None  # refused: the indices output has no row of its own
@@ -427,6 +468,7 @@ EMITTERS = {
     "rms_norm": _normalized,
     "stochastic_depth": _stochastic_depth,
     "rotary_embedding": _rotary,
+    "to_padded_tensor": _to_padded,
     "transformers_conv1d": _transformers_conv1d,
     **{n: _recurrent for n in ("rnn", "lstm", "gru", "rnn_cell", "lstm_cell", "gru_cell")},
 }
@@ -656,7 +698,12 @@ class _Writer:
         args = [q, k, v]
         for key in ("key_padding_mask", "attn_mask"):
             if key in roles:
-                args.append(f"{key}={roles[key]}")
+                value = roles[key]
+                if key == "key_padding_mask" and a.get("_nested") is not None:
+                    # TransformerEncoder's fast path: the mask its nested tensor stands for
+                    self.helpers.add("to_padded_tensor")
+                    value = f"NestedPadding.mask({value}, {_lit(a['_nested'])})"
+                args.append(f"{key}={value}")
         if a["is_causal"]:
             if "attn_mask" not in roles:
                 L, S = a["_L"], a["_S"]

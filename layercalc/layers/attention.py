@@ -49,6 +49,18 @@ def _check_module(a, key, want):
         )
 
 
+def _is_encoder_layer(layer) -> bool:
+    """Whether a stack's layer (a LayerValue, or (type, args) from nn.Transformer) is a
+    transformer_encoder_layer: a block of the spec is not (TransformerEncoder's fast
+    path needs the torch class)."""
+    from . import REGISTRY
+
+    if isinstance(layer, tuple):
+        return layer[0].name == "transformer_encoder_layer"
+    lt = REGISTRY.get(getattr(layer, "type_name", None) or "")
+    return lt is not None and lt.name == "transformer_encoder_layer"
+
+
 def _check_stack(a, key):
     n = a[key]
     if n < 1:
@@ -608,6 +620,10 @@ class MHAProjection(LayerType):
         elif a["is_causal"]:
             mask = np.where(np.triu(np.ones((L, S), dtype=bool), 1), -np.inf, 0.0).astype(dt)[None]
         kpm = get.get("key_padding_mask")
+        if a.get("_nested") is not None and kpm is not None and batched:
+            counts = nested_lengths(np, kpm, a["_nested"])  # TransformerEncoder's fast path
+            if counts is not None:
+                kpm = nested_mask(np, counts, kpm.shape[-1])
         # PyTorch's own path: with is_causal, no key_padding_mask and need_weights false it
         # drops the mask and lets scaled_dot_product_attention make the causal one over
         # every key, appended ones (bias_k, zero attention) included, which it then hides
@@ -699,6 +715,82 @@ class MultiheadAttention(LayerType):
         if a["need_weights"]:
             out.append(("attn_weights", ".attn_weights"))
         return out
+
+
+# -- TransformerEncoder's nested-tensor fast path -------------------------------------------
+# In eval mode without autograd (torch.no_grad, inference_mode: verify's semantics),
+# nn.TransformerEncoder turns src into a nested tensor of each sequence's unpadded
+# tokens when its layers allow it (enable_nested_tensor, TransformerEncoderLayer with
+# norm_first false, batch_first, bias, relu or gelu, an even nhead), src is batched, a
+# src_key_padding_mask is given and no mask, and (mask_check) every row of the mask is
+# left-aligned: padding only at the end. Each layer then attends within a sequence's
+# first n tokens (n: its unpadded count; with mask_check false, the first n whatever the
+# mask says), and the output is padded back with zeros before the final norm. The
+# layers' rows are computed with that mask and the zeros are a row of their own
+# (`to_padded`, after the last layer's norm2), so the numbers are torch's.
+
+
+def nested_lengths(np, pad, mask_check: bool):
+    """Each sequence's unpadded count from a key padding mask (N, S) (bool: True is
+    padding; float: non-zero is), or None where TransformerEncoder keeps the padded
+    tensor (mask_check and a row that is not left-aligned)."""
+    valid = ~pad if pad.dtype == bool else pad == 0
+    counts = valid.sum(axis=-1)
+    if mask_check and not (valid == (np.arange(valid.shape[-1]) < counts[:, None])).all():
+        return None
+    return counts
+
+
+def nested_mask(np, counts, length: int):
+    """The key padding mask (bool) equivalent to the nested tensor: every key past a
+    sequence's count. A sequence of none holds no token in torch; here it attends all of
+    them (finite values, zeroed by to_padded) rather than none (NaN)."""
+    mask = np.arange(length)[None, :] >= counts[:, None]
+    mask[counts == 0] = False
+    return mask
+
+
+class ToPaddedTensor(LayerType):
+    """TransformerEncoder's ``output.to_padded_tensor(0.0, src.size())``: the positions
+    past each sequence's unpadded count become zeros (the nested-tensor fast path; the
+    input unchanged where torch does not take it). Inputs: the last layer's output and
+    the src_key_padding_mask. A member of transformer_encoder, not a spec type."""
+
+    name = "to_padded_tensor"
+    family = "tensor"
+    doc = "TransformerEncoder's nested tensor padded back with zeros"
+    merge = True
+    args = (Arg("mask_check", "bool", True, doc="torch's check that the mask is left-aligned"),)
+
+    def infer(self, a, shapes):
+        return tuple(shapes[0])
+
+    def explain_shape(self, a, shapes, out):
+        when = (
+            "when every row of the mask is left-aligned (padding only at the end; "
+            "mask_check), else unchanged"
+            if a["mask_check"]
+            else "(mask_check false: each sequence is its first n tokens, n unpadded)"
+        )
+        return [
+            f"TransformerEncoder's nested-tensor fast path (eval, no autograd): {list(out)} "
+            "unchanged in shape, the positions past each sequence's unpadded count "
+            f"(src_key_padding_mask {list(shapes[1])}) zeros, {when}"
+        ]
+
+    def forward(self, a, xs, w):
+        import numpy as np
+
+        x, pad = xs
+        counts = nested_lengths(np, pad, a["mask_check"])
+        if counts is None:
+            return x
+        y = x.copy()
+        y[np.arange(x.shape[1])[None, :] >= counts[:, None]] = 0
+        return y
+
+
+TO_PADDED = ToPaddedTensor()
 
 
 # -- the Transformer layers ---------------------------------------------------------------
@@ -805,9 +897,10 @@ def _feed_forward(a, x: str, last_dropout: str) -> list:
     ]
 
 
-def _attend(name, a, roles, query, kv, masks, causal):
+def _attend(name, a, roles, query, kv, masks, causal, nested=None):
     """A self- or cross-attention member: ``query`` (and ``kv``) member refs or input
-    indices, the composite's mask roles mapped to MultiheadAttention's."""
+    indices, the composite's mask roles mapped to MultiheadAttention's; ``nested``: the
+    mask_check of TransformerEncoder's fast path, when it applies (None: it does not)."""
     ins, mroles = [query], ["query"]
     if kv is not None:
         ins += [kv, kv]
@@ -818,6 +911,8 @@ def _attend(name, a, roles, query, kv, masks, causal):
             mroles.append(theirs)
     args = _mha_args(a, causal)
     args["_roles"] = tuple(mroles)
+    if nested is not None:
+        args["_nested"] = nested
     return Member(name, "multihead_attention", args, ins)
 
 
@@ -839,13 +934,45 @@ class TransformerEncoderLayer(LayerType):
         x = _check_layer(a, shapes, a["_roles"], "src")
         return x
 
+    @staticmethod
+    def nested(a) -> bool | None:
+        """The mask_check of TransformerEncoder's nested-tensor fast path where it applies
+        to this layer of a stack (the stack passes ``_nested``; the layer's own settings
+        must allow it, as TransformerEncoder.__init__ checks), else None. A layer with
+        is_causal keeps layercalc's causal mask (torch would raise without one)."""
+        from . import REGISTRY
+
+        check = a.get("_nested")
+        roles = a["_roles"]
+        if (
+            check is None
+            or a["norm_first"]
+            or not a["batch_first"]
+            or not a["bias"]
+            or a["is_causal"]
+            or a["nhead"] % 2
+            or "src_key_padding_mask" not in roles
+            or "src_mask" in roles
+        ):
+            return None
+        act = _activation(a)
+        if not isinstance(act, str):  # a module: nn.ReLU or nn.GELU (any approximate)
+            lt = REGISTRY.get(act.type_name)
+            act = lt.name if lt is not None else act.type_name
+        return check if act in ("relu", "gelu") else None
+
     def members(self, a, shapes):
         roles = a["_roles"]
         masks = (("src_mask", "attn_mask"), ("src_key_padding_mask", "key_padding_mask"))
+        nested = self.nested(a)
         if not a["norm_first"]:
+            padded = []
+            if nested is not None and a.get("_to_padded"):
+                pad = roles.index("src_key_padding_mask")
+                padded = [Member("to_padded", TO_PADDED, {"mask_check": nested}, ["norm2", pad])]
             return (
                 [
-                    _attend("self_attn", a, roles, 0, None, masks, a["is_causal"]),
+                    _attend("self_attn", a, roles, 0, None, masks, a["is_causal"], nested),
                     Member("dropout1", "dropout", {"p": a["dropout"]}, ["self_attn"]),
                     Member("residual1", "add", {}, [0, "dropout1"]),
                     Member("norm1", "layer_norm", _ln(a), ["residual1"]),
@@ -855,6 +982,7 @@ class TransformerEncoderLayer(LayerType):
                     Member("residual2", "add", {}, ["norm1", "dropout2"]),
                     Member("norm2", "layer_norm", _ln(a), ["residual2"]),
                 ]
+                + padded
             )
         return (
             [
@@ -869,6 +997,8 @@ class TransformerEncoderLayer(LayerType):
         )
 
     def results(self, a):
+        if self.nested(a) is not None and a.get("_to_padded"):
+            return [("output", "to_padded")]
         return [("output", "norm2" if not a["norm_first"] else "residual2")]
 
 
@@ -991,8 +1121,13 @@ class _Stack(LayerType):
         ]
         if enc:
             args += [
-                Arg("enable_nested_tensor", "bool", True, doc="a fast path; no effect on shapes"),
-                Arg("mask_check", "bool", True, doc="no effect on shapes"),
+                Arg(
+                    "enable_nested_tensor",
+                    "bool",
+                    True,
+                    doc="the nested-tensor fast path: zeros at padded positions (help layers)",
+                ),
+                Arg("mask_check", "bool", True, doc="the fast path needs a left-aligned mask"),
                 Arg("is_causal", "bool", False, doc="a causal mask on src"),
             ]
         else:
@@ -1025,6 +1160,14 @@ class _Stack(LayerType):
                 ("src_key_padding_mask", "src_key_padding_mask"),
             ]
             flags = {"is_causal": a["is_causal"]} if a["is_causal"] else {}
+            if (
+                a["enable_nested_tensor"]
+                and "src_key_padding_mask" in roles
+                and "mask" not in roles
+                and len(shapes[0]) == 3
+                and _is_encoder_layer(layer)
+            ):  # the fast path's conditions of the stack; the layer checks its own
+                flags["_nested"] = a["mask_check"]
         else:
             mapped = [(r.rstrip("?"), r.rstrip("?")) for r in self.input_roles]
             flags = {k: a[k] for k in ("tgt_is_causal", "memory_is_causal") if a[k]}
@@ -1036,12 +1179,14 @@ class _Stack(LayerType):
                 if ours in roles:
                     ins.append(prev if ours in ("src", "tgt") else roles.index(ours))
                     lroles.append(theirs)
+            last = {"_to_padded": True} if "_nested" in flags and i == a["num_layers"] - 1 else {}
             if isinstance(layer, tuple):  # a layer type and its arguments (transformer)
                 lt, args = layer
-                args = {**args, **flags, "_roles": tuple(lroles)}
+                args = {**args, **flags, **last, "_roles": tuple(lroles)}
                 out.append(Member(f"layers.{i}", lt, args, ins))
             else:
-                out.append(Member(f"layers.{i}", layer, {**flags, "_roles": tuple(lroles)}, ins))
+                args = {**flags, **last, "_roles": tuple(lroles)}
+                out.append(Member(f"layers.{i}", layer, args, ins))
             prev = f"layers.{i}"
         if a["norm"] is not None:
             norm = a["norm"]
