@@ -881,6 +881,7 @@ class Builder:
         }
         self.input_refs = set(spec.input_refs())
         self.int_refs: set = set()  # refs of integer tensors a layer made (arange)
+        self.int_ranges: dict = {}  # ref -> (least, greatest) where the spec fixes them
         # independent errors so far (SpecError), at most MAX_ERRORS; the top level's first
         self.errors: list = list(spec.pending)
         self._seen_errors: set = set()
@@ -1740,6 +1741,30 @@ class Builder:
                     hint="feed it a network input, which holds the indices, or an arange",
                 )
 
+    def _index_range(self, lt: LayerType, a: dict, src: list, arg_nodes, node: Node):
+        """Indices the spec fixes (an arange) outside what ``lt`` accepts (an embedding's
+        rows): PyTorch's forward refuses them (GPT-2's 1,024 positions and a longer
+        sequence), so the spec is refused at the bound."""
+        bound = lt.index_bound(a)
+        if bound is None:
+            return
+        for v in src:
+            known = self.int_ranges.get(v.ref)
+            if known is None or (known[0] >= 0 and known[1] < bound):
+                continue
+            lo, hi = known
+            bad = lo if lo < 0 else hi
+            raise SpecError(
+                "index-range",
+                f"{lt.name} has {bound:,} rows (indices 0 to {bound - 1:,}), but "
+                f"'{v.ref}' holds {lo:,} to {hi:,}: index {bad:,} is out of range "
+                "(PyTorch refuses it: IndexError: index out of range in self)",
+                node=arg_nodes.get("num_embeddings") or arg_nodes.get("from") or node,
+                hint=f"give it at least {hi + 1:,} rows, or shorten the positions"
+                if lo >= 0
+                else "indices start at 0",
+            )
+
     def _float_input(self, lt: LayerType, src: list, node: Node):
         """An integer tensor (arange, an arange buffer) fed to a layer that computes in
         floating point (linear, conv, norms, activations, pools, attention, recurrence):
@@ -1792,6 +1817,8 @@ class Builder:
             shapes = [v.shape for v in ins]
             lt = layer.type
             self._index_input(lt, ins, node)
+            if lt.index_input and self.int_ranges:
+                self._index_range(lt, layer.args, ins, NO_ARG_NODES, node)
             where = f"'{layer.name}' ({lt.name})"
             try:
                 if len(shapes) != len(layer.input_shapes) and not lt.merge:
@@ -2576,6 +2603,8 @@ class Builder:
         if lt.index_input or self.int_refs:  # else no input can be of the wrong kind
             self._index_input(lt, src, arg_nodes.get("from") or node)
             self._float_input(lt, src, arg_nodes.get("from") or node)
+            if lt.index_input and self.int_ranges:
+                self._index_range(lt, a, src, arg_nodes, node)
         shared = self._shared
         if len(shared) > MAX_SHARED:  # records all different: keep the table small
             shared.clear()
@@ -2627,6 +2656,9 @@ class Builder:
         layer.named_outputs = named
         if integer:
             self.int_refs.add(full)
+            known = concrete.int_range(a)
+            if known is not None:
+                self.int_ranges[full] = known
         self.net.by_name[full] = ("layer", len(self.net.layers))
         self.net.layers.append(layer)
         return _Value(full, layer.output)

@@ -48,3 +48,42 @@ def test_embeddings_of_network_inputs_are_fine():
     r = analyse_bytes(text.encode(), "t.yaml")
     assert r.ok, r.diagnostics
     assert r.net.layers[1].inputs == ["input.pos"]
+
+
+@pytest.mark.parametrize(
+    "arange,rows,ok",
+    [
+        ("{end: 5}", 5, True),
+        ("{end: 6}", 5, False),  # index 5 of 5 rows
+        ("{start: 2, end: 7, step: 2}", 7, True),  # 2, 4, 6
+        ("{start: 9, end: -1, step: -3}", 10, True),  # 9, 6, 3, 0
+        ("{start: -1, end: 3}", 10, False),  # -1: torch refuses negative indices too
+        ("{start: 4, end: 8}", 8, True),
+    ],
+)
+def test_an_arange_of_positions_past_the_table_is_refused(arange, rows, ok):
+    """PyTorch's embedding forward refuses an index outside 0 .. num_embeddings - 1
+    (GPT-2's 1,024 positions read by a longer sequence): an arange's indices are known
+    when the spec is read, so the spec is refused at num_embeddings."""
+    text = (
+        "input: [2, 5]\nlayers:\n"
+        f"  - arange: {{name: p, {arange[1:-1]}}}\n"
+        f"  - embedding: {{from: p, num_embeddings: {rows}, embedding_dim: 3}}\n"
+    )
+    r = analyse_bytes(text.encode(), "t.yaml")
+    if ok:
+        assert r.ok, r.diagnostics
+        return
+    (d,) = r.diagnostics
+    assert (d.code, d.line) == ("index-range", 4)
+    assert d.column == text.splitlines()[3].index(f"num_embeddings: {rows}") + 17
+    assert "index out of range" in d.message
+
+
+def test_a_shared_embedding_called_on_positions_past_its_table_is_refused():
+    text = (
+        "input: [2, 5]\nlayers:\n  - embedding: {name: e, num_embeddings: 8, embedding_dim: 3}\n"
+        "  - arange: {name: p, end: 9}\n  - share: e\n    from: p\n"
+    )
+    r = analyse_bytes(text.encode(), "t.yaml")
+    assert [d.code for d in r.diagnostics] == ["index-range"], r.diagnostics

@@ -188,6 +188,16 @@ class LayerType:
         read it."""
         return False
 
+    def int_range(self, a: dict) -> tuple | None:
+        """(least, greatest) of the integers its output holds where the spec fixes them
+        (an arange's), else None."""
+        return None
+
+    def index_bound(self, a: dict) -> int | None:
+        """For a type reading indices (``index_input``): the indices it accepts are
+        0 ... this - 1 (an embedding's num_embeddings); None: unbounded."""
+        return None
+
     def members(self, a: dict, shapes: list[tuple]) -> list:
         """A composite's rows in forward order (:class:`Member`), after ``infer`` checked
         and completed ``a``."""

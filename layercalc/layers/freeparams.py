@@ -107,6 +107,11 @@ class Arange(LayerType):
     def integer(self, a):
         return True
 
+    def int_range(self, a):
+        start, step = a["start"], a["step"]
+        last = start + (-(-(a["end"] - start) // step) - 1) * step
+        return (min(start, last), max(start, last))
+
     def window(self, a, shapes, out):
         return None
 

@@ -163,6 +163,9 @@ class Embedding(LayerType):
         Arg("sparse", "bool", False, doc="training only: sparse gradients"),
     )
 
+    def index_bound(self, a):
+        return a["num_embeddings"]
+
     def infer(self, a, shapes):
         p = a["padding_idx"]
         n = a["num_embeddings"]
