@@ -409,12 +409,17 @@ def _check_directives(text: str) -> None:
 
 def _over_budget(ev, max_nodes: int) -> SpecError:
     m = ev.start_mark
+    return _too_many(m.line + 1, m.column + 1, max_nodes)
+
+
+def _too_many(line: int, column: int, max_nodes: int) -> SpecError:
+    """The refusal of the first value past the budget, at its 1-based line and column."""
     return SpecError(
         "too-large",
         f"the file holds more than {max_nodes:,} YAML values, far "
         "beyond what a spec within the layer limit needs",
-        line=m.line + 1,
-        column=m.column + 1,
+        line=line,
+        column=column,
         hint="use blocks and `repeat` instead of long lists, or raise "
         "--max-layers for a larger network",
     )
@@ -429,8 +434,11 @@ def _over_budget(ev, max_nodes: int) -> SpecError:
 # narrow: on anything it is not certain about (quotes, anchors, tags, block scalars,
 # multi-line values, a trailing comma, a missing value, an error of any kind, a limit
 # reached) it gives up on the whole document and the event loop composes it, so the
-# event loop alone decides what is refused and where. tests/test_yamlnodes_fast.py
-# compares both on every spec and on generated near-misses.
+# event loop alone decides what is refused and where. One exception: past the value
+# budget it refuses the file itself, at the value the event loop would name (composing
+# a 13 MB file of a million values twice took seconds); where it cannot be sure of that
+# value it gives up as before. tests/test_yamlnodes_fast.py compares both on every spec,
+# on generated near-misses and on every budget through a document.
 
 
 class _GiveUp(Exception):
@@ -462,6 +470,10 @@ _FLAT_ITEM = re.compile(_FLOW_SCALAR)
 # (_SCALAR_MAP, col, ((key, key col, value, col), ...)), (_SCALAR_SEQ, col, ((value,
 # col), ...))
 _SCALAR, _MAP, _SEQ, _SCALAR_MAP, _SCALAR_SEQ = range(5)
+# a flow list of plain scalars on a line past _MAX_LINE: (_LONG_SEQ, col, line text,
+# index of its `[`); never built (the event loop composes such a line), only counted,
+# so that a file past the value budget is refused without composing it twice
+_LONG_SEQ = 5
 _BLANK, _KEY, _ITEM, _ITEM_KEY = 0, 1, 2, 3  # line kinds
 
 
@@ -593,10 +605,100 @@ def _value(s: str, i: int) -> tuple:
     return _plain(s[i:], i + 1), 1, 0
 
 
+def _long_line(s: str) -> tuple:
+    """_line_kind of a line past _MAX_LINE: only `- [a, b, ...]` or `key: [a, b, ...]` of
+    plain scalars (a hostile file of millions of values on one line), its value a
+    _LONG_SEQ counted from its commas; anything else gives up."""
+    if "#" in s:
+        raise _GiveUp
+    s = s.rstrip(" ")
+    at = len(s) - len(s.lstrip(" "))
+    if s[at : at + 2] == "- ":
+        i = len(s) - len(s[at + 1 :].lstrip(" "))
+        head: tuple = (_ITEM, at)
+    else:
+        key = _BLOCK_KEY.match(s, at)
+        if key is None or key.group(1).endswith(" ") or len(key.group(1)) > _MAX_LINE:
+            raise _GiveUp
+        i = key.end()
+        head = (_KEY, at, at + 1, _plain(key.group(1), at + 1)[1])
+    if i >= len(s) or s[i] != "[":
+        raise _GiveUp
+    # as many items as commas and one: exact for a flat list; _marks checks the items
+    # up to the first one past the budget (what lies after it the event loop never
+    # reads), and a line found to be anything else gives up there
+    return head + ((_LONG_SEQ, i + 1, s, i), 2 + s.count(",", i), 1)
+
+
+def _marks(tpl: tuple):
+    """The 1-based columns of a one-line value's nodes in libyaml's event order (a
+    collection before its items, a key before its value); gives up on nested ones."""
+    kind = tpl[0]
+    if kind == _SCALAR:
+        yield tpl[2]
+    elif kind == _SCALAR_SEQ:
+        yield tpl[1]
+        for _, col in tpl[2]:
+            yield col
+    elif kind == _SCALAR_MAP:
+        yield tpl[1]
+        for _, kc, _, vc in tpl[2]:
+            yield kc
+            yield vc
+    else:
+        raise _GiveUp
+
+
+def _budget_error(line: int, before: int, max_nodes: int, heads: list, value) -> SpecError:
+    """The event loop's refusal of the first value past ``max_nodes``, which lies on
+    this line: ``before`` values came before the line, ``heads`` are the columns of the
+    collections and key it opens ahead of ``value``'s nodes."""
+    j = max_nodes + 1 - before  # the line's j-th node is the first too many
+    if value is not None and value[0] == _LONG_SEQ and j > len(heads):
+        k = j - len(heads) - 1  # 0: the list itself, at its `[`
+        return _too_many(line, value[1] if k == 0 else _long_item(value, k), max_nodes)
+    for col in itertools.chain(heads, () if value is None else _marks(value)):
+        j -= 1
+        if j == 0:
+            return _too_many(line, col, max_nodes)
+    raise _GiveUp  # not on this line after all: let the event loop say where
+
+
+_FLOW_SPECIAL = re.compile(r"[\[\]{}:]")
+# `[` or `,` not followed by a plain scalar's start
+_BAD_START = re.compile(r"[\[,](?! *(?:[A-Za-z0-9_.~/$+(]|-[A-Za-z0-9_.]))")
+
+
+def _long_item(tpl: tuple, k: int) -> int:
+    """The 1-based column of item k (1-based) of a _LONG_SEQ, where the items up to it
+    are plain scalars separated by commas (checked in a few passes of C, not per item);
+    gives up where they are not, or where the list has fewer."""
+    text, at = tpl[2], tpl[3]
+    start = at + 1
+    if k > 1:
+        last = None
+        for last in itertools.islice(re.finditer(",", text[at:]), k - 1):
+            pass
+        if last is None or text.count(",", at, at + last.end()) != k - 1:
+            raise _GiveUp
+        start = at + last.end()
+    end = len(text)
+    for stop in (text.find(",", start), text.find("]", start)):
+        if stop >= 0:
+            end = min(end, stop)
+    if _FLOW_SPECIAL.search(text, at + 1, end) or _BAD_START.search(text, at, end):
+        raise _GiveUp  # something other than plain scalars: the event loop's to say
+    while start < end and text[start] == " ":
+        start += 1
+    if start >= end:
+        raise _GiveUp
+    return start + 1
+
+
 def _line_kind(s: str) -> tuple:
     """What one line holds, as a tuple the composer reads (kind first)."""
     if len(s) > _MAX_LINE:
-        raise _GiveUp
+        return _long_line(s)
     hash_at = s.find("#")
     if hash_at >= 0:
         if hash_at and s[hash_at - 1] != " ":
@@ -637,6 +739,8 @@ def _build(tpl: tuple, line: int, plain: bool):
     """A fresh node for template ``tpl`` on ``line`` (recursion bounded by
     _MAX_FLOW_DEPTH)."""
     kind = tpl[0]
+    if kind == _LONG_SEQ:
+        raise _GiveUp  # within the budget: the event loop composes the long line
     if kind == _SCALAR_MAP:
         node = Mapping(line, tpl[1])
         node.items = items = [
@@ -707,6 +811,8 @@ def _compose_lines(text: str, max_depth: int, max_nodes: int, scalar_keys: tuple
         if kind == _BLANK:
             continue
         at = got[1]
+        before = nodes  # values before this line (for the budget's refusal)
+        opened = ()  # the column of the block collection this line opens, if any
         if pending is None:
             if indents[-1] != at:  # the end of inner collections
                 while indents[-1] > at:
@@ -735,13 +841,16 @@ def _compose_lines(text: str, max_depth: int, max_nodes: int, scalar_keys: tuple
             stack.append(top)
             indents.append(at)
             nodes += 1
+            opened = (at + 1,)
         if kind == _ITEM:
             if type(top) is not Sequence:
                 raise _GiveUp
             _, _, value, count, depth = got
             nodes += count
-            if nodes > max_nodes or len(stack) + depth > max_depth:
+            if len(stack) + depth > max_depth:
                 raise _GiveUp
+            if nodes > max_nodes:
+                raise _budget_error(line, before, max_nodes, list(opened), value)
             top.items.append(
                 Scalar(value[1], line, value[2], plain)
                 if value[0] == _SCALAR
@@ -765,7 +874,14 @@ def _compose_lines(text: str, max_depth: int, max_nodes: int, scalar_keys: tuple
             nodes += 1
         nodes += 1 + count
         if nodes > max_nodes:
-            raise _GiveUp
+            if (
+                value is not None
+                and depth
+                and (len(stack) + depth > max_depth or (len(stack) == 1 and key in scalar_keys))
+            ):
+                raise _GiveUp  # which the event loop meets first is its to say
+            heads = list(opened) + ([col, col] if kind == _ITEM_KEY else [col])
+            raise _budget_error(line, before, max_nodes, heads, value)
         if value is None:
             pending = Scalar(key, line, col, plain)
             continue

@@ -60,14 +60,21 @@ def compare(text: str, max_depth=MAX_DEPTH, max_nodes=MAX_NODES, scalar_keys=())
         fast = yamlnodes._compose_lines(text, *limits)
     except yamlnodes._GiveUp:
         fast = None
+    except SpecError as err:  # the value budget, refused where the event loop would
+        fast = err
+        assert err.code == "too-large", err
     try:
         slow = yamlnodes._compose_events(text, *limits)
     except SpecError as err:
+        if isinstance(fast, SpecError):
+            assert error_fields(fast) == error_fields(err), text
+            fast = None
         assert fast is None, f"fast path composed what the event loop refuses: {err}"
         with pytest.raises(SpecError) as got:  # compose reports exactly that error
             yamlnodes.compose(text, *limits)
         assert error_fields(got.value) == error_fields(err)
         return False
+    assert not isinstance(fast, SpecError), f"fast path refused what composes: {fast}"
     if fast is not None:
         assert fields(fast) == fields(slow), text
     assert fields(yamlnodes.compose(text, *limits)) == fields(slow)
@@ -249,6 +256,40 @@ def test_limits_are_left_to_the_event_loop():
     assert not compare(flow, max_depth=4)
     for depth in range(1, 8):
         compare("- a: {b: [c]}\n- d:\n    - e: [f]\n", max_depth=depth)
+
+
+def test_the_value_budget_is_refused_where_the_event_loop_refuses_it():
+    """Past the value budget the fast path refuses the file itself (composing it again
+    through the events took seconds for a 13 MB file), at the value the event loop
+    would name: every budget through a document of every line kind, and a flow list
+    too long for a line of the fast path's own (a hostile one-line million values)."""
+    long_list = "[" + ", ".join(f"v{i}" for i in range(400)) + "]"
+    text = (
+        "a: [1, 2, {x: 3}]\nb:\n  - c\n  - {d: 4, e: 5}\n  - f: 6\n    g: [7, 8]\n"
+        "  - h: {i: 9}\nj:\n  k: l\n  m:\n    - n\n"
+        f"long: {long_list}\nitems:\n  - {long_list}\n  - -x\n"
+    )
+    assert len(text.splitlines()[-4]) > yamlnodes._MAX_LINE  # the long lines' path
+    decided = 0
+    for budget in range(1, 900):
+        compare(text, max_nodes=budget)
+        try:
+            yamlnodes._compose_lines(text, MAX_DEPTH, budget, ())
+        except SpecError:
+            decided += 1  # refused by the fast path itself (compare: at the same value)
+        except yamlnodes._GiveUp:
+            pass
+    # every budget the first long line overflows, but those ending on a nested flow
+    # collection (past it, a long line within the budget is the event loop's to compose)
+    assert decided > 420
+    items = f"items:\n  - x\n  - {long_list}\n"  # a long list as a list's item
+    for budget in range(1, 405):  # 405 values in all
+        compare(items, max_nodes=budget)
+        with pytest.raises(SpecError):  # each refused by the fast path itself
+            yamlnodes._compose_lines(items, MAX_DEPTH, budget, ())
+    odd = "a: [" + ", ".join(["b"] * 300) + ", 'c', " + ", ".join(["d"] * 300) + "]\n"
+    for budget in (100, 301, 302, 303, 400):  # a quote in the list: the event loop's
+        compare(odd, max_nodes=budget)
 
 
 # -- fuzz ---------------------------------------------------------------------------------
