@@ -1741,7 +1741,7 @@ class Builder:
                     hint="feed it a network input, which holds the indices, or an arange",
                 )
 
-    def _index_range(self, lt: LayerType, a: dict, src: list, arg_nodes, node: Node):
+    def _index_range(self, lt: LayerType, a: dict, src: list, arg_nodes, node: Node, name: str):
         """Indices the spec fixes (an arange) outside what ``lt`` accepts (an embedding's
         rows): PyTorch's forward refuses them (GPT-2's 1,024 positions and a longer
         sequence), so the spec is refused at the bound."""
@@ -1756,9 +1756,10 @@ class Builder:
             bad = lo if lo < 0 else hi
             raise SpecError(
                 "index-range",
-                f"{lt.name} has {bound:,} rows (indices 0 to {bound - 1:,}), but "
-                f"'{v.ref}' holds {lo:,} to {hi:,}: index {bad:,} is out of range "
-                "(PyTorch refuses it: IndexError: index out of range in self)",
+                f"'{v.ref}' holds indices {lo:,} to {hi:,}, but {name} holds "
+                f"{bound:,} rows (an {lt.name}; indices 0 to {bound - 1:,}): index "
+                f"{bad:,} is out of range (PyTorch refuses it: IndexError: index out of "
+                "range in self)",
                 node=arg_nodes.get("num_embeddings") or arg_nodes.get("from") or node,
                 hint=f"give it at least {hi + 1:,} rows, or shorten the positions"
                 if lo >= 0
@@ -1818,7 +1819,7 @@ class Builder:
             lt = layer.type
             self._index_input(lt, ins, node)
             if lt.index_input and self.int_ranges:
-                self._index_range(lt, layer.args, ins, NO_ARG_NODES, node)
+                self._index_range(lt, layer.args, ins, NO_ARG_NODES, node, layer.name)
             where = f"'{layer.name}' ({lt.name})"
             try:
                 if len(shapes) != len(layer.input_shapes) and not lt.merge:
@@ -2604,7 +2605,7 @@ class Builder:
             self._index_input(lt, src, arg_nodes.get("from") or node)
             self._float_input(lt, src, arg_nodes.get("from") or node)
             if lt.index_input and self.int_ranges:
-                self._index_range(lt, a, src, arg_nodes, node)
+                self._index_range(lt, a, src, arg_nodes, node, full)
         shared = self._shared
         if len(shared) > MAX_SHARED:  # records all different: keep the table small
             shared.clear()

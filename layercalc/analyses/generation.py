@@ -228,6 +228,13 @@ def _rebuild(net, cand, context: int, batch, sets: dict, input_override, limits)
             if isinstance(exc, SpecErrors)
             else exc.diagnostic(spec.file)
         )
+        if first.code == "index-range":  # a learned position table too short (_positions)
+            raise GenerationError(
+                "context-too-long",
+                f"at {context:,} tokens: {first.message}",
+                hint=POSITIONS_HINT,
+                where=first,
+            ) from None
         raise GenerationError(
             "context-fails",
             f"at {context:,} tokens"
@@ -522,6 +529,9 @@ def _producer(net, ref: str):
     return None
 
 
+POSITIONS_HINT = "a learned position table cannot be extended"
+
+
 def _positions(net, N: int, T: int) -> None:
     """A learned position table (an `embedding` fed by an `arange` that follows the
     tokens) must hold every position: N + T - 1 (the prompt and the fed-back new
@@ -549,8 +559,7 @@ def _positions(net, N: int, T: int) -> None:
                     f"{need} need position {last:,}, but {layer.name} holds "
                     f"{size:,} positions (num_embeddings): torch would index out of "
                     "range",
-                    hint=f"--context and --new-tokens within {size:,} positions "
-                    "(a learned position table cannot be extended)",
+                    hint=f"--context and --new-tokens within {size:,} positions; " + POSITIONS_HINT,
                     where=SpecError("context-too-long", "", node=layer.node).diagnostic(
                         net.spec.file
                     ),
