@@ -115,10 +115,19 @@ def closest(word: str, choices, normalize=None) -> str | None:
         table = {}
         for c in choices:
             table.setdefault(normalize(c), c)
-        hits = difflib.get_close_matches(normalize(word), list(table), n=1, cutoff=0.6)
+        key = normalize(word)
+        hits = difflib.get_close_matches(key, _same_start(key, table), n=1, cutoff=0.6)
         return table[hits[0]] if hits else None
-    hits = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    hits = difflib.get_close_matches(word, _same_start(word, choices), n=1, cutoff=0.6)
     return hits[0] if hits else None
+
+
+def _same_start(word: str, choices) -> list:
+    """The choices that begin as ``word`` does (its first letter, ignoring case and
+    underscores): a typo rarely changes it, and an unrelated word of similar letters
+    (`activation` -> `dilation`, `stride` -> `tie`) misleads more than no suggestion."""
+    head = word.lstrip("_")[:1].lower()
+    return [c for c in choices if str(c).lstrip("_")[:1].lower() == head] if head else list(choices)
 
 
 def did_you_mean(word: str, choices, normalize=None) -> str | None:

@@ -143,6 +143,9 @@ def parse(text: str) -> ast.AST:
                 "YAML ended the value at the comma (`max(a, b)` reads as `max(a` and a "
                 "key `b)`): quote it, 'max(a, b)'"
             )
+            if text.strip().startswith("(") and text.strip()[1:].strip().isdigit():
+                # `kernel_size: (3, 3)`, a Python tuple: YAML's is a list
+                hint = "a tuple is written as a YAML list: `kernel_size: [3, 3]`, not (3, 3)"
         raise ExprError(f"cannot parse expression '{text}': {msg}", hint=hint) from None
     for node in _walk(tree):
         if isinstance(
@@ -187,9 +190,12 @@ def parse(text: str) -> ast.AST:
             if node.keywords or not node.args or any(isinstance(a, ast.Starred) for a in node.args):
                 raise ExprError(f"{node.func.id}() takes plain positional arguments in '{text}'")
             continue
+        inner = text.strip()
         raise ExprError(
             f"{_describe(node)} not allowed in expression '{text}'",
-            hint="expressions hold " + ALLOWED,
+            hint=f"a tuple is written as a YAML list: [{inner[1:-1].strip()}]"
+            if isinstance(node, ast.Tuple) and inner.startswith("(") and inner.endswith(")")
+            else "expressions hold " + ALLOWED,
         )
     return tree.body
 

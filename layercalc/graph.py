@@ -617,6 +617,19 @@ def _check_name(name: str, node: Node, template: str | None = None):
         raise SpecError("bad-name", f"layer name '{name}'{made} {why}", node=node)
 
 
+def _unknown_argument(lt: LayerType, k: Node) -> SpecError:
+    from .hints import argument_hint  # only for an error: not on the start-up path
+
+    return SpecError(
+        "unknown-argument",
+        f"{lt.name} has no argument '{k.value}'",
+        node=k,
+        hint=argument_hint(lt, str(k.value))
+        or did_you_mean(str(k.value), list(lt.arg_map) + list(META_KEYS))
+        or ("it takes " + ", ".join(lt.arg_map) if lt.arg_map else f"{lt.name} takes no arguments"),
+    )
+
+
 def _parse_or_failed(node: Node) -> _Entry:
     """_parse_entry's entry, or for an entry it refuses (a bad name, a bad key) one that
     raises that error where it is built: the list's other entries are still built and
@@ -2473,20 +2486,12 @@ class Builder:
         as a LayerValue), and the nodes they were written at; the `from` roles (a mapping
         form, or positional) as ``_roles`` for the types that name their inputs."""
         a = {}
+        unknown = []  # each its own error, all of them in one run (after the loop)
         for k, v in e.args:
             arg = lt.arg_map.get(k.value)
             if arg is None:
-                raise SpecError(
-                    "unknown-argument",
-                    f"{lt.name} has no argument '{k.value}'",
-                    node=k,
-                    hint=did_you_mean(str(k.value), list(lt.arg_map) + list(META_KEYS))
-                    or (
-                        "it takes " + ", ".join(lt.arg_map)
-                        if lt.arg_map
-                        else f"{lt.name} takes no arguments"
-                    ),
-                )
+                unknown.append(k)
+                continue
             scope = names if e.outer is None else e.scope_for(k, names)
             if arg.kind == "layer" and isinstance(v, Scalar) and v.value is None:
                 a[k.value] = None  # YAML null: PyTorch's None, as `none`
@@ -2507,6 +2512,10 @@ class Builder:
                 a[k.value] = None if value.type_name is None else value
             else:
                 a[k.value] = convert(arg, v, scope)
+        if unknown:
+            for k in unknown[:-1]:
+                self._record(_unknown_argument(lt, k))
+            raise _unknown_argument(lt, unknown[-1])
         # every pair of e.args names an argument (an unknown one was refused above)
         arg_nodes = e.arg_nodes or _arg_nodes(e)
         for k, v in (e.extra or {}).items():  # what the module that holds it passes on

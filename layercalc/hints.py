@@ -285,6 +285,30 @@ def _message(name: str, u: Unsupported) -> str:
     return f"'{name}' is {u.what}, {u.status}"
 
 
+# argument names of Keras, TensorFlow and others -> PyTorch's
+_FOREIGN_ARGS = {  # those "did you mean" cannot find (kernel, strides: it does)
+    "filters": "out_channels",
+    "num_filters": "out_channels",
+    "channels": "out_channels",
+    "units": "out_features",
+    "pool_size": "kernel_size",
+    "use_bias": "bias",
+    "rate": "p",
+}
+
+
+def argument_hint(lt, word: str) -> str | None:
+    """What to write instead of an argument ``lt`` does not take, where the word is
+    another framework's name for one it does (``filters``), or an activation, which
+    PyTorch writes as a layer of its own; None: no such advice."""
+    target = _FOREIGN_ARGS.get(word.lower())
+    if target is not None and target in lt.arg_map:
+        return f"PyTorch calls it {target}: `{target}: ...`"
+    if word.lower() == "activation" and "activation" not in lt.arg_map:
+        return f"{lt.name} has no activation in PyTorch: add one as the next entry (`- relu`)"
+    return None
+
+
 def unknown_type(name: str, blocks) -> tuple[str, str]:
     """(message, hint) for a layer type name that is not in the registry, not one of the
     spec's ``blocks`` and not ``sequential``.

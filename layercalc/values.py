@@ -6,6 +6,8 @@ arguments; words that name a mode (``same``, ``nearest``) are literals.
 
 from __future__ import annotations
 
+import math
+
 from .errors import SpecError
 from .expr import ExprError, evaluate
 from .yamlnodes import Mapping, Scalar, Sequence
@@ -65,7 +67,11 @@ def as_int(v, node, what: str, minimum=None) -> int:
                 "not-integer",
                 f"{what} must be an integer, got {v}",
                 node=node,
-                hint="use // for integer division, or round()/floor()/ceil()",
+                hint="use // for integer division, or round()/floor()/ceil()"
+                if _computed(node)
+                else f"write a whole number ({math.floor(v)} or {math.ceil(v)})"
+                if math.isfinite(v)
+                else None,
             )
         v = int(v)
     if minimum is not None and v < minimum:

@@ -811,7 +811,7 @@ VERIFY_COLUMNS = (
     Column("Actual", wrap=True, shape=True),
     Column("Params", True, 2),
     Column("Buffers", True, 3),
-    Column("ms", True, 5),
+    Column("ms", True, 7),  # the least of them: dropped first
 )
 
 
@@ -1220,12 +1220,12 @@ def catalog_tables(entries: list, keys: list) -> list[Table]:
 DIFF_COLUMNS = (
     Column(""),
     Column("Layer", name=True),
-    Column("Type", priority=3),
+    Column("Type", priority=2),  # a changed type is a change: kept before MACs
     # what changed in a layer's arguments (with its type, when that changed too)
     Column("Arguments", priority=1, wrap=True),
     Column("Output", shape=True, wrap=True),
     Column("Params", True),
-    Column("MACs", True, 2),
+    Column("MACs", True, 3),
     Column("Memory", True, 4),
 )
 DIFF_MARKS = {"added": "+", "removed": "-", "changed": "~", "renamed": ">"}

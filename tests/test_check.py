@@ -579,7 +579,7 @@ def test_messages_say_the_numbers():
     (d,) = lint(net_of(RULES["kernel-exceeds-input"].bad))
     assert "only its centre" in d.message and "1,048,576 of its 1,179,648 weights" in d.message
     (d,) = lint(net_of(RULES["dominant-linear"].bad))
-    assert "30,000 inputs x 100 outputs" in d.message and "100%" in d.message
+    assert "30,000 inputs x 100 outputs" in d.message and "99.97%" in d.message  # not 100%
 
 
 def test_stride_rule_ignores_padding_and_skipping_windows():
@@ -816,3 +816,30 @@ def test_a_checkpoint_with_a_head_and_a_prefix_gets_the_strip_hint(tmp_path):
         main, ["check", str(spec), "--weights", str(npz), "--strip-prefix", "model."]
     )
     assert r.exit_code == 1 and "tensor 'lm_head.weight' [9, 4] belongs to no layer" in r.output
+
+
+def test_a_dilation_sharing_the_strides_factor_reads_or_writes_every_other_position():
+    """Every tap of a window lands on one residue mod gcd(stride, dilation): a conv
+    never reads the other positions, a transposed conv never writes them (the student
+    who followed the checkerboard hint to kernel 4 got a 77% zero output)."""
+    (d,) = lint(
+        net_of(
+            "input: [1, 4, 7, 7]\nlayers:\n  - conv2d: {out_channels: 4, "
+            "kernel_size: 2, stride: 2, dilation: 2}\n"
+        )
+    )
+    assert d.code == "stride-drops-input" and "3 of 7 are never read" in d.message
+    (d,) = lint(
+        net_of(
+            "input: [1, 16, 14, 14]\nlayers:\n  - conv_transpose2d: "
+            "{out_channels: 1, kernel_size: 4, stride: 2, padding: 1, dilation: 2}\n"
+        )
+    )
+    assert d.code == "transpose-checkerboard" and "every second output" in d.message
+    for good in (  # coprime: every position reached
+        "input: [1, 4, 9, 9]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 3, "
+        "stride: 2, dilation: 3, padding: 3}\n",
+        "input: [1, 4, 8, 8]\nlayers:\n  - conv_transpose2d: {out_channels: 4, "
+        "kernel_size: 4, stride: 2, padding: 1, dilation: 3}\n",
+    ):
+        assert lint(net_of(good)) == [], good

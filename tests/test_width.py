@@ -299,15 +299,15 @@ def test_layers_takes_the_width_its_note_offers(width):
 
 
 def test_verify_keeps_the_counts_it_checks_before_the_type():
-    """At 80 columns verify leaves out the type before the parameter and buffer counts
-    it checks (ResNet-18's relu (call 2) makes Type wide), and Actual first when every
-    layer agrees (it then repeats Calculated); ms, left out before Type, fits again."""
+    """At 80 columns verify leaves out the milliseconds first, then the type, before
+    the shapes and counts it checks (ResNet-18's relu (call 2) makes Type wide): Actual
+    beside Calculated is what a learner reads the run for."""
     r = run("verify", str(SPECS[0].parent / "resnet18.yaml"), "--width", "80")
     assert r.exit_code == 0, r.output
     header = next(line for line in r.stdout.splitlines() if line.startswith("┃"))
-    assert "Params" in header and "Buffers" in header and "ms" in header
-    assert "Type" not in header and "Actual" not in header
-    assert "not shown at 80 columns: Actual, Type;" in r.stdout
+    assert "Params" in header and "Buffers" in header and "Actual" in header
+    assert "Type" not in header and "┃ ms" not in header and " ms ┃" not in header
+    assert "not shown at 80 columns: ms, Type;" in r.stdout
 
 
 def test_a_column_left_out_comes_back_when_later_ones_make_room():

@@ -8,6 +8,7 @@ every printed result is the layer's real output size.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -134,6 +135,13 @@ def _window_lines(dims, sp_in, sp_out, k, s, lefts, rights, d, ceil_mode=False):
                 note = _unread_note(dim, n, k[i], s[i], lefts[i], d[i], o)
                 if note:
                     lines.append(note + f" (stride {s[i]} > kernel span {d[i] * (k[i] - 1) + 1})")
+            elif k[i] > 1 and math.gcd(s[i], d[i]) > 1:
+                note = _unread_note(dim, n, k[i], s[i], lefts[i], d[i], o)
+                if note:
+                    g = math.gcd(s[i], d[i])
+                    lines.append(
+                        note + f" (stride {s[i]} and dilation {d[i]} share the factor {g})"
+                    )
     return lines
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
-from ..arith import effective_kernel, prod, taps_reaching
+import math
+
+from ..arith import effective_kernel, prod, taps_reaching, unread_count
 from ..errors import Diagnostic, cut_short, did_you_mean
 from ..yamlnodes import Mapping, Node, Scalar
 
@@ -97,14 +99,35 @@ def check_stride(net) -> Iterator[Finding]:
         sizes = _spatial(layer.input_shapes[0], dims)
         outs = _spatial(layer.output, dims)
         parts = []
+        holes = []
         for i, ((k, s, pl, d), n, o) in enumerate(zip(_window_params(w), sizes, outs)):
             span = effective_kernel(k, d)
+            g = math.gcd(s, d)
+            if g > 1 and k > 1:  # every tap lands on one residue mod g: the others unread
+                missing = unread_count(n, k, s, pl, d, o)
+                if missing:
+                    holes.append((i, n, k, s, d, g, missing))
+                continue
             if span < s:
                 continue  # windows skip inputs between them by design (e.g. 1x1, stride 2)
             end = (o - 1) * s - pl + span  # one past the last input index a window reaches
             unused = n - end
             if unused > 0:
                 parts.append((i, n, k, s, pl, unused, end))
+        if holes:
+            i, n, k, s, d, g, missing = holes[0]
+            yield Finding(
+                layer,
+                _first_arg(layer, "dilation", "stride"),
+                f"{_label(layer)}: stride {s} and dilation {d} share the factor {g}, so "
+                f"the windows read only every {_ordinal(g)} input "
+                f"{_unit(dims, i, 1)}: {missing:,} of {n:,} are never read",
+                "use a dilation with no factor in common with the stride (dilation 1, "
+                f"or an odd one with stride {s})"
+                if s % 2 == 0
+                else "use a dilation with no factor in common with the stride (dilation 1)",
+            )
+            continue
         if not parts:
             continue
         i, n, k, s, pl, unused, end = parts[0]
@@ -171,10 +194,28 @@ def check_bias_before_norm(net) -> Iterator[Finding]:
 # -- transpose-checkerboard --------------------------------------------------------------
 
 
+def _ordinal(n: int) -> str:
+    return {2: "second", 3: "third"}.get(n, f"{n}th")
+
+
 def check_checkerboard(net) -> Iterator[Finding]:
     for layer in net.layers:
         w = layer.type.geometry(layer.args)
         if w is None or not w.transposed:
+            continue
+        gaps = [(k, s, d) for k, s, d in zip(w.kernel, w.stride, w.dilation) if math.gcd(s, d) > 1]
+        if gaps:  # a tap lands on every g-th output position only: the others get none
+            k, s, d = gaps[0]
+            g = math.gcd(s, d)
+            yield Finding(
+                layer,
+                _first_arg(layer, "dilation", "stride"),
+                f"{_label(layer)}: stride {s} and dilation {d} share the factor {g}, so "
+                f"only every {_ordinal(g)} output position receives kernel taps; the "
+                "others hold the bias alone",
+                "use dilation 1 (or one with no factor in common with the stride), or "
+                "upsample followed by a stride-1 conv",
+            )
             continue
         bad = [(k, s, d) for k, s, d in zip(w.kernel, w.stride, w.dilation) if s > 1 and k % s]
         if not bad:
@@ -268,12 +309,24 @@ def check_dominant_linear(net) -> Iterator[Finding]:
         yield Finding(
             layer,
             None,
-            f"{_label(layer)} holds {p / total:.0%} of the network's parameters "
+            f"{_label(layer)} holds {_share(p, total)} of the network's parameters "
             f"({p:,} of {total:,}): {a['in_features']:,} inputs x "
             f"{a['out_features']:,} outputs",
             "shrink its input first (more downsampling, fewer channels, or global "
             "average pooling before flatten), or use fewer units",
         )
+
+
+def _share(part: int, total: int) -> str:
+    """'73%'; within a percent of all of it, with the decimals that tell it apart from
+    100% ('99.97%', never a rounded '100%' for a part)."""
+    if part >= total or part / total < 0.99:
+        return f"{part / total:.0%}"
+    for places in range(2, 12):
+        text = f"{100 * part / total:.{places}f}"
+        if float(text) < 100:
+            return text + "%"
+    return ">99.99%"
 
 
 # -- dropout-single-layer ----------------------------------------------------------------
@@ -303,9 +356,10 @@ RULES: dict[str, Rule] = {
     for r in (
         Rule(
             "stride-drops-input",
-            "a conv or pool stride leaves the last input rows or columns unread",
+            "a conv or pool stride leaves input rows or columns unread",
             "The output size floors (size + 2p - kernel) / stride, so when that is not a "
-            "multiple of the stride the input's last rows or columns never reach a window.",
+            "multiple of the stride the input's last rows or columns never reach a window; "
+            "and a stride sharing a factor with the dilation reads every g-th position only.",
             "input: [1, 8, 7, 7]\nlayers:\n  - max_pool2d: {kernel_size: 2}   # 7 -> 3: row "
             "and column 6 are never read\n",
             "input: [1, 8, 7, 7]\nlayers:\n  - max_pool2d: {kernel_size: 2, ceil_mode: true}"
@@ -327,7 +381,8 @@ RULES: dict[str, Rule] = {
             "transpose-checkerboard",
             "a transposed conv whose kernel size is not divisible by its stride",
             "Output pixels then receive unequal numbers of kernel taps, which shows as "
-            "checkerboard artefacts (Odena, Dumoulin & Olah, Distill 2016).",
+            "checkerboard artefacts (Odena, Dumoulin & Olah, Distill 2016); with a "
+            "dilation sharing a factor with the stride, some receive none.",
             "input: [1, 64, 8, 8]\nlayers:\n  - conv_transpose2d: {out_channels: 32, "
             "kernel_size: 3, stride: 2, padding: 1, output_padding: 1}   # 8 -> 16\n",
             "input: [1, 64, 8, 8]\nlayers:\n  - conv_transpose2d: {out_channels: 32, "

@@ -31,18 +31,28 @@ _COMMON = (
 )
 
 
+def _groups_hint(c_in: int, c_out: int) -> str:
+    """Which groups fit: the divisors of both channel counts."""
+    import math
+
+    common = math.gcd(c_in, c_out)
+    fits = [v for v in range(1, min(common, 10**6) + 1) if common % v == 0][:8]
+    listed = ", ".join(map(str, fits)) + (", ..." if len(fits) == 8 else "")
+    return f"groups must divide both in_channels {c_in} and out_channels {c_out}: {listed}"
+
+
 def _check_groups(c_in: int, c_out: int, g: int):
     if c_in % g:
         raise LayerError(
             f"in_channels {c_in} is not divisible by groups {g}",
             arg="groups",
-            hint=f"choose groups dividing {c_in}",
+            hint=_groups_hint(c_in, c_out),
         )
     if c_out % g:
         raise LayerError(
             f"out_channels {c_out} is not divisible by groups {g}",
             arg="groups",
-            hint=f"choose groups dividing {c_out}",
+            hint=_groups_hint(c_in, c_out),
         )
 
 

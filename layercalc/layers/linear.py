@@ -37,6 +37,21 @@ class Linear(LayerType):
         shape = shapes[0]
         if not shape:
             raise LayerError("linear needs an input with at least one dim", code="bad-rank")
+        given = a.get("in_features")
+        if (
+            given is not None
+            and given != shape[-1]
+            and len(shape) >= 3
+            and given == prod(shape[1:])
+        ):
+            raise LayerError(  # the flattened size: the flatten was forgotten
+                f"in_features is {given} but the input {list(shape)} has {shape[-1]} "
+                f"features in its last dim, which is all nn.Linear reads; {given} is the "
+                "size of each sample flattened",
+                arg="in_features",
+                code="shape-mismatch",
+                hint=f"add `- flatten` before it (the input becomes {[shape[0], given]})",
+            )
         check_inferred(a, "in_features", shape[-1], "features in its last dim")
         return tuple(shape[:-1]) + (a["out_features"],)
 

@@ -173,11 +173,23 @@ class Concat(LayerType):
             for i in range(rank):
                 if i != d and s[i] != shapes[0][i]:
                     got = " and ".join(str(list(x)) for x in shapes)
+                    small, big = sorted((s[i], shapes[0][i]))
+                    if i >= 2 and big - small <= max(2, big // 8):
+                        # a spatial size off by a little: a U-Net skip after an odd size
+                        hint = (
+                            f"sizes {big} and {small}: a stride-2 pool or conv floors an odd "
+                            "size (65 -> 32, upsampled back to 64); use an input size "
+                            "divisible by 2**k for k downsamplings, or pad or slice one "
+                            "input to the other's size"
+                        )
+                    else:
+                        hint = f"concatenate along dim {i}, or make dim {i} equal"
                     raise LayerError(
                         f"concat along dim {a['dim']} needs every other dim equal, "
                         f"but dim {i} differs: {got}",
                         arg="from",
                         code="shape-mismatch",
+                        hint=hint,
                     )
         out = list(shapes[0])
         out[d] = sum(s[d] for s in shapes)

@@ -1,0 +1,106 @@
+"""What a learner's usual mistakes are told (a fresh-eyes trial, 2026-12-01): the hint
+says what to change, with the numbers, and is not a fuzzy match to an unrelated word."""
+
+import pytest
+from conftest import cli_runner
+
+from layercalc.analyses.loading import analyse_bytes
+from layercalc.analyses.solve import solve
+from layercalc.cli import main
+
+
+def diags(text: str):
+    r = analyse_bytes(text.encode(), "t.yaml")
+    assert not r.ok
+    return r.diagnostics
+
+
+def test_a_forgotten_flatten_is_named():
+    (d,) = diags(
+        "input: [1, 1, 28, 28]\nlayers:\n  - conv2d: {out_channels: 6, kernel_size: 5}\n"
+        "  - linear: {in_features: 3456, out_features: 10}\n"
+    )
+    assert d.code == "shape-mismatch" and "flattened" in d.message
+    assert d.hint == "add `- flatten` before it (the input becomes [1, 3456])"
+    # any other mismatch keeps the plain advice
+    (d,) = diags("input: [1, 8]\nlayers:\n  - linear: {in_features: 9, out_features: 2}\n")
+    assert d.hint.startswith("set in_features: 8")
+
+
+def test_groups_must_divide_both_channel_counts():
+    (d,) = diags(
+        "input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 3, groups: 3}\n"
+    )
+    assert d.hint == "groups must divide both in_channels 3 and out_channels 4: 1"
+    (d,) = diags(
+        "input: [1, 12, 8, 8]\nlayers:\n  - conv2d: {out_channels: 18, kernel_size: 3, groups: 4}\n"
+    )
+    assert d.hint.endswith(": 1, 2, 3, 6")
+
+
+@pytest.mark.parametrize(
+    "value,hint",
+    [
+        ("2.5", "write a whole number (2 or 3)"),
+        ("7 / 2", "use // for integer division, or round()/floor()/ceil()"),
+        ('"(3, 3)"', "a tuple is written as a YAML list: [3, 3]"),
+        ("(3, 3)", "a tuple is written as a YAML list: `kernel_size: [3, 3]`, not (3, 3)"),
+    ],
+)
+def test_a_kernel_written_the_python_way(value, hint):
+    (d,) = diags(
+        f"input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {{out_channels: 4, kernel_size: {value}}}\n"
+    )
+    assert d.hint == hint, d
+
+
+def test_every_unknown_argument_of_an_entry_in_one_run():
+    ds = diags(
+        "input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 3, "
+        "activation: relu, filters: 3, strides: 2, paddng: 1}\n"
+    )
+    got = [(d.code, d.message.split("'")[1], d.hint) for d in ds]
+    assert got == [
+        (
+            "unknown-argument",
+            "activation",
+            "conv2d has no activation in PyTorch: add one as the next entry (`- relu`)",
+        ),
+        ("unknown-argument", "filters", "PyTorch calls it out_channels: `out_channels: ...`"),
+        ("unknown-argument", "strides", "did you mean 'stride'?"),
+        ("unknown-argument", "paddng", "did you mean 'padding'?"),
+    ]
+
+
+def test_no_suggestion_of_an_unrelated_word():
+    # `stride` to a block that takes none is not `tie`; `activation` is not `dilation`
+    ds = diags(
+        "input: [1, 3, 8, 8]\nblocks:\n  b:\n    args: {c: null}\n    layers: [relu]\n"
+        "layers:\n  - b: {c: 1, stride: 2}\n"
+    )
+    assert "tie" not in (ds[0].hint or ""), ds
+
+
+def test_a_unet_skip_of_an_odd_size_says_why():
+    (d,) = diags(
+        "input: [1, 3, 65, 65]\nlayers:\n  - conv2d: {name: a, out_channels: 16, "
+        "kernel_size: 3, padding: 1}\n  - max_pool2d: {kernel_size: 2}\n"
+        "  - upsample: {scale_factor: 2}\n  - concat: {from: [a, 2]}\n"
+    )
+    assert "sizes 65 and 64" in d.hint and "divisible by 2**k" in d.hint
+
+
+@pytest.mark.parametrize("n,first", [(3, (3, 1, 0)), (4, (4, 1, 0)), (7, (7, 1, 0))])
+def test_solve_to_one_position_puts_the_plain_kernel_first(n, first):
+    best = solve(n, 1, "conv")[0]
+    assert (best.kernel, best.stride, best.padding) == first
+
+
+def test_diff_at_80_columns_keeps_a_changed_type(tmp_path):
+    old = tmp_path / "a.yaml"
+    new = tmp_path / "b.yaml"
+    body = "input: [1, 1, 28, 28]\nlayers:\n  - conv2d: {out_channels: 6, kernel_size: 5}\n"
+    old.write_text(body + "  - relu\n")
+    new.write_text(body + "  - tanh\n")
+    r = cli_runner(env={"COLUMNS": "80"}).invoke(main, ["diff", str(old), str(new)])
+    assert "relu -> tanh" in r.stdout, r.stdout
