@@ -1027,11 +1027,25 @@ class Builder:
             elif head in lst.omitted:
                 ref = head
                 other, why = lst.omitted[ref]
+                hint = "give this entry the same `when`, or name an entry that is kept"
+                same = (
+                    e.when_node is not None
+                    and other.when_node is not None
+                    and getattr(e.when_node, "value", None) == other.when_node.value
+                )
+                if same and "shape(" in str(e.when_node.value):
+                    # the same text, another value: in_shape() reads each entry's own input
+                    hint = (
+                        "this entry has the same `when`, but in_shape()/input_shape() read "
+                        "each entry's own input, which differ here: compute the condition "
+                        "once, as a block argument given at the use (`proj: in_shape(1) != "
+                        "c`, read there from the block's input) and used by both"
+                    )
                 raise SpecError(
                     "omitted-entry",
                     f"`from` names '{ref}', which is omitted: {why} (line {other.node.line})",
                     node=item,
-                    hint="give this entry the same `when`, or name an entry that is kept",
+                    hint=hint,
                 )
             elif head in lst.static and lst.static[head] >= i:
                 ref = head

@@ -104,3 +104,15 @@ def test_diff_at_80_columns_keeps_a_changed_type(tmp_path):
     new.write_text(body + "  - tanh\n")
     r = cli_runner(env={"COLUMNS": "80"}).invoke(main, ["diff", str(old), str(new)])
     assert "relu -> tanh" in r.stdout, r.stdout
+
+
+def test_the_same_when_over_in_shape_is_explained():
+    (d,) = diags(
+        "input: [1, 16, 8, 8]\nblocks:\n  b:\n    args: {c: null}\n    layers:\n"
+        "      - conv2d: {name: conv, out_channels: c, kernel_size: 1}\n"
+        "      - conv2d: {name: proj, from: input, out_channels: c, kernel_size: 1, "
+        "when: in_shape(1) != c}\n"
+        "      - add: {from: [conv, proj], when: in_shape(1) != c}\n"
+        "layers:\n  - b: {name: l1, c: 16}\n"
+    )
+    assert d.code == "omitted-entry" and "read each entry's own input" in d.hint

@@ -362,6 +362,21 @@ def test_qwen2_without_tie_word_embeddings_is_untied_as_in_transformers():
     assert spec_state == state
 
 
+@pytest.mark.parametrize("mt", ["llama", "mistral", "qwen2"])
+@pytest.mark.parametrize("attention_bias, mlp_bias", [(True, False), (False, True), (True, True)])
+def test_bias_keys_as_each_model_type_reads_them(mt, attention_bias, mlp_bias):
+    """Llama reads attention_bias and mlp_bias; Mistral and Qwen2 build their linears
+    with bias=False (Qwen2's q/k/v with bias=True) whatever the config says."""
+    tr = pytest.importorskip("transformers")
+    from layercalc.importers.hf import convert
+
+    cfg = {**_ARCH_CONFIGS[mt], "attention_bias": attention_bias, "mlp_bias": mlp_bias}
+    spec_state, spec_params = _spec_state(convert({"model_type": mt, **cfg})[0])
+    state, params = _meta_state(tr, mt, f"{mt.capitalize()}ForCausalLM", cfg)
+    assert spec_state == state
+    assert spec_params == params
+
+
 # -- the sliding window against transformers' DynamicCache --------------------------------------
 
 

@@ -537,9 +537,19 @@ def _llama(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
             "verify and export compute full causal attention, which is transformers' "
             "while tokens <= sliding_window"
         )
+    # the biases as each transformers class makes them: Llama's from attention_bias and
+    # mlp_bias; Qwen2's q/k/v always and o never; Mistral's none (both hard-code
+    # bias=False where Llama reads the keys, so a config's keys are ignored there)
     attention_bias = _flag(cfg, "attention_bias")
-    qkv_bias = True if mt == "qwen2" else attention_bias
-    o_bias = False if mt == "qwen2" else attention_bias
+    mlp_bias = _flag(cfg, "mlp_bias") if mt == "llama" else False
+    qkv_bias = True if mt == "qwen2" else attention_bias if mt == "llama" else False
+    o_bias = attention_bias if mt == "llama" else False
+    for key, used in (("attention_bias", mt == "llama"), ("mlp_bias", mt == "llama")):
+        if not used and _flag(cfg, key):
+            notes.append(
+                f"{key}: true is ignored, as transformers' {mt} modules are built "
+                "with bias=False whatever the config says"
+            )
     tie = _flag(cfg, "tie_word_embeddings")
     pairs = [
         ("vocab_size", vocab),
@@ -554,7 +564,7 @@ def _llama(cfg: dict, source: str, arch: str, head: str) -> tuple[str, list]:
         ("max_position_embeddings", npos),
         ("qkv_bias", str(qkv_bias).lower()),
         ("o_bias", str(o_bias).lower()),
-        ("mlp_bias", str(_flag(cfg, "mlp_bias")).lower()),
+        ("mlp_bias", str(mlp_bias).lower()),
     ]
     if window is not None:
         pairs += [("sliding_window", window), ("max_window_layers", first)]
