@@ -538,6 +538,58 @@ def test_functional_pools_and_activations_import_as_their_layers():
     reproduces(res.net, model)
 
 
+class _MoreFunctional(nn.Module):
+    """F.pad, F.pixel_shuffle, F.adaptive_max_pool2d, F.layer_norm without weights,
+    torch.log, and torch.cat of a chunk's tuple (which crashed the importer)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, 1)
+
+    def forward(self, x):
+        y = F.pad(self.conv(x), (1, 1, 1, 1), mode="reflect")
+        y = torch.cat(torch.chunk(F.pixel_shuffle(y, 2), 2, dim=3), 1)
+        y = F.layer_norm(y, (8,), eps=1e-6)  # before the pool: no row of equal values
+        y = F.adaptive_max_pool2d(y, 3)
+        y = F.pad(y, (0, 1), value=0.5)
+        return torch.log(y.abs() + 1) + torch.cat(torch.split(y, 2, 1), 1)
+
+
+def test_more_functionals_import_as_their_layers():
+    model = _MoreFunctional().eval()
+    text = import_torch("tests:model", (2, 4, 6, 6), model=model)
+    for kind in (
+        "reflection_pad2d",
+        "pixel_shuffle",
+        "adaptive_max_pool2d",
+        "layer_norm",
+        "constant_pad2d",
+        "log",
+        "concat",
+    ):
+        assert f"- {kind}:" in text or f"- {kind}\n" in text, kind
+    res = analyse_bytes(text.encode(), "<import>")
+    assert res.ok, [d.message for d in res.diagnostics]
+    reproduces(res.net, model)
+
+
+def test_a_non_persistent_buffer_is_refused_with_its_reason():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.register_buffer("b", torch.ones(4), persistent=False)
+
+        def forward(self, x):
+            return self.fc(x) + self.b
+
+    with pytest.raises(ImportFailure) as exc:
+        import_torch("tests:model", (2, 4), model=Net().eval())
+    reasons = dict(exc.value.problems)
+    assert "non-persistent buffer" in reasons["b"]
+    assert "(root)" not in reasons  # not "never called" too
+
+
 def test_a_clamp_hardtanh_cannot_write_is_refused():
     class Half(nn.Module):
         def forward(self, x):

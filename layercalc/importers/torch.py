@@ -321,7 +321,10 @@ def _never_called(model, tr) -> None:
     refused = list(tr.unsupported)
     for path, m in model.named_modules():
         own = [n for n, _ in m.named_parameters(recurse=False)]
-        own += [n for n, b in m.named_buffers(recurse=False) if b is not None]
+        transient = getattr(m, "_non_persistent_buffers_set", ())  # not in a state_dict
+        own += [
+            n for n, b in m.named_buffers(recurse=False) if b is not None and n not in transient
+        ]
         if not own or path in used:
             continue
         if any((f"{path}.{n}" if path else n) in used for n in own):

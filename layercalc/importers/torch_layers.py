@@ -392,6 +392,8 @@ def _binary(type_):
 def _cat(node, args, kwargs, res, val):
     items = node.args[0] if node.args else node.kwargs["tensors"]
     dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+    if not isinstance(items, (list, tuple)):
+        items = [items]  # torch.cat(torch.chunk(x, 3)): the pieces' tuple itself
     ins = []
     for it in items:
         v = val(it)
@@ -399,6 +401,8 @@ def _cat(node, args, kwargs, res, val):
             ins.extend(v)
         else:
             ins.append(v)
+    if any(v is None for v in ins):
+        raise Unsupported("torch.cat of tensors layercalc does not follow (a slice of pieces)")
     if len(ins) == 1:
         return ins[0]
     return "concat", {"dim": dim}, ins
@@ -582,6 +586,53 @@ _MAX_POOL = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "retur
 _AVG_POOL = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")
 
 
+_PADS = {
+    "constant": (nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d),
+    "reflect": (nn.ReflectionPad1d, nn.ReflectionPad2d, nn.ReflectionPad3d),
+    "replicate": (nn.ReplicationPad1d, nn.ReplicationPad2d, nn.ReplicationPad3d),
+    "circular": (nn.CircularPad1d, nn.CircularPad2d, nn.CircularPad3d),
+}
+
+
+def _pad(node, args, kwargs, res, val):
+    """F.pad(x, pad, mode, value) as the padding module of its mode and dims (2, 4 or 6
+    sizes: the last 1, 2 or 3 dims), read as that module is."""
+    pad = args[1] if len(args) > 1 else kwargs["pad"]
+    mode = args[2] if len(args) > 2 else kwargs.get("mode", "constant")
+    value = args[3] if len(args) > 3 else kwargs.get("value")
+    dims = min(3, max(1, args[0].ndim - 2))  # the padding module of the input's rank
+    if (
+        mode not in _PADS
+        or len(pad) % 2
+        or not 2 <= len(pad) <= 2 * dims
+        or any(p < 0 for p in pad)
+    ):
+        raise Unsupported(f"pad of mode {mode!r} with {len(pad)} sizes (or a crop)")
+    pad = tuple(pad) + (0,) * (2 * dims - len(pad))  # F.pad pads the last dims first
+    cls = _PADS[mode][dims - 1]
+    m = cls(pad, value or 0.0) if mode == "constant" else cls(pad)
+    entry = module_entry(m)
+    if entry is None:
+        raise Unsupported(f"{cls.__name__} in this configuration has no layercalc type")
+    type_, margs, _ = entry
+    return type_, margs, [val(node.args[0])]
+
+
+def _layer_norm_fn(node, args, kwargs, res, val):
+    """F.layer_norm without weight and bias: nn.LayerNorm(elementwise_affine=False);
+    tensors passed in are the module's (write nn.LayerNorm) and have no entry here."""
+    shape = args[1] if len(args) > 1 else kwargs["normalized_shape"]
+    weight = args[2] if len(args) > 2 else kwargs.get("weight")
+    bias = args[3] if len(args) > 3 else kwargs.get("bias")
+    eps = args[4] if len(args) > 4 else kwargs.get("eps", 1e-5)
+    if weight is not None or bias is not None:
+        raise Unsupported(
+            "F.layer_norm with a weight or bias tensor (nn.LayerNorm holds them: use it)"
+        )
+    type_, margs, _ = module_entry(nn.LayerNorm(tuple(shape), eps=eps, elementwise_affine=False))
+    return type_, margs, [val(node.args[0])]
+
+
 def _flip(node, args, kwargs, res, val):
     dims = args[1] if len(args) > 1 else kwargs["dims"]
     dims = [dims] if isinstance(dims, int) else list(dims)
@@ -653,6 +704,16 @@ FUNCTIONS = {
     torch.clamp: _clamp,
     F.adaptive_avg_pool2d: _adaptive("adaptive_avg_pool2d"),
     F.adaptive_avg_pool1d: _adaptive("adaptive_avg_pool1d"),
+    F.adaptive_avg_pool3d: _adaptive("adaptive_avg_pool3d"),
+    F.adaptive_max_pool1d: _as_module(nn.AdaptiveMaxPool1d, ("output_size", "return_indices")),
+    F.adaptive_max_pool2d: _as_module(nn.AdaptiveMaxPool2d, ("output_size", "return_indices")),
+    F.adaptive_max_pool3d: _as_module(nn.AdaptiveMaxPool3d, ("output_size", "return_indices")),
+    F.pixel_shuffle: _as_module(nn.PixelShuffle, ("upscale_factor",)),
+    F.pixel_unshuffle: _as_module(nn.PixelUnshuffle, ("downscale_factor",)),
+    torch.pixel_shuffle: _as_module(nn.PixelShuffle, ("upscale_factor",)),
+    torch.pixel_unshuffle: _as_module(nn.PixelUnshuffle, ("downscale_factor",)),
+    F.pad: _pad,
+    F.layer_norm: _layer_norm_fn,
     F.interpolate: _interp,
     torch.mean: _reduce("mean"),
     torch.sum: _reduce("sum"),
@@ -663,6 +724,7 @@ FUNCTIONS = {
     torch.split: _split_fn,
     F.scaled_dot_product_attention: _sdpa,
     torch.exp: _act("exp"),
+    torch.log: _act("log"),
     torch.sqrt: _act("sqrt"),
     torch.abs: _act("abs"),
     operator.neg: _act("neg"),
@@ -686,6 +748,7 @@ METHODS = {
     "expand": _expand,
     "relu": _act("relu"),
     "relu_": _act("relu"),
+    "log": _act("log"),
     "sigmoid": _act("sigmoid"),
     "tanh": _act("tanh"),
     "softmax": _softmax("softmax"),

@@ -141,6 +141,15 @@ def _scope_of(node) -> str:
     return list(stack.values())[-1][0]
 
 
+def _non_persistent(model, owner: str, local: str) -> bool:
+    """Whether buffer ``local`` of module ``owner`` was registered persistent=False."""
+    try:
+        m = model.get_submodule(owner) if owner else model
+    except AttributeError:
+        return False
+    return local in getattr(m, "_non_persistent_buffers_set", ())
+
+
 def _split(path: str) -> tuple[str, str]:
     return tuple(path.rsplit(".", 1)) if "." in path else ("", path)
 
@@ -197,6 +206,17 @@ def _from_fx(graph, model, example, out: Trace) -> None:
                     values[node] = None
                     continue
                 buffer = not isinstance(t, nn.Parameter)
+                if buffer and _non_persistent(model, owner, local):
+                    out.unsupported.append(
+                        (
+                            node.target,
+                            "a non-persistent buffer (register_buffer(..., persistent=False)): "
+                            "not in the state_dict, where a spec's buffers are, so it has no "
+                            "spec equivalent",
+                        )
+                    )
+                    values[node] = None
+                    continue
                 a = {"shape": list(t.shape)}
                 if buffer:
                     a["buffer"] = True
