@@ -703,3 +703,20 @@ def test_a_quantization_ready_model_imports_with_its_stubs_as_identities():
     text = import_torch("torchvision.models.quantization:resnet18", (1, 3, 64, 64), model=model)
     assert "identity: {name: quant}" in text and "identity: {name: dequant}" in text
     assert_same(text, model, (1, 3, 64, 64))
+
+
+def test_a_module_list_called_with_work_between_says_so():
+    class C(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.Linear(8, 8), nn.Linear(8, 8)])
+
+        def forward(self, c):
+            for m in self.layers:
+                c = m(c) + c
+            return c
+
+    with pytest.raises(ImportFailure) as exc:
+        import_torch("tests:model", (2, 8), model=C().eval())
+    (reason,) = [r for p, r in exc.value.problems if p == "layers"]
+    assert "ModuleList" in reason and "make the loop's body a module" in reason

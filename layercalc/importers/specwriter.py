@@ -64,11 +64,17 @@ def build_tree(trace) -> Group:
                     groups[path] = child
                     g.children.append(child)
                 elif not g.children or g.children[-1] is not child:
+                    kind = type(child.module).__name__ if child.module is not None else ""
                     problems.append(
                         (
                             path,
-                            "this module is called again after other work (a second call of a "
-                            "module with submodules cannot be imported yet)",
+                            f"the modules of this {kind} are called with other work between "
+                            "them (`x = m(x) + x` in a loop), which a spec's group cannot "
+                            "interleave with its parent's entries yet: make the loop's body a "
+                            "module of its own (one holding the layer, whose forward adds x)"
+                            if kind in ("ModuleList", "ModuleDict")
+                            else "this module is called again after other work (a second call "
+                            "of a module with submodules cannot be imported yet)",
                         )
                     )
                 g = child
