@@ -644,3 +644,36 @@ def test_a_name_the_spec_language_changes_is_a_warning(onnx, tmp_path):
         "reserves it): state_dict keys under it differ from the file's"
     ) in r.stderr
     assert "output_" in out.read_text()
+
+
+def test_one_initializer_across_module_scopes_is_refused_saying_why(onnx, tmp_path):
+    """An exporter merges equal weights: nn.TransformerEncoder's layers are copies until
+    trained, so both layers read one initializer, and no order of the module scopes
+    works. The refusal says so (it said "the graph has a cycle" of a valid graph)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    nn = torch.nn
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layer = nn.TransformerEncoderLayer(16, 4, 32, batch_first=True, dropout=0.0)
+            self.enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+
+        def forward(self, x):
+            return self.enc(x)
+
+    path = str(tmp_path / "enc.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(
+                M().eval(), (torch.randn(2, 5, 16),), path, opset_version=18, dynamo=True
+            )
+        except Exception as exc:  # pragma: no cover - depends on the torch build
+            pytest.skip(f"torch.onnx.export failed: {exc}")
+    r = run("import", "onnx", path, "-o", str(tmp_path / "out.yaml"))
+    if r.exit_code == 0:
+        pytest.skip("this exporter kept the copies apart")
+    assert "share one initializer across module scopes" in r.output, r.output
+    assert "import torch" in r.output and "cycle" not in r.output

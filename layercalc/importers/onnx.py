@@ -866,6 +866,20 @@ class Writer:
         if order is None:
             groups = [n for n in pending if isinstance(group.children[n], _Group)]
             if not groups:
+                across = sorted(
+                    ".".join(leaf.path)
+                    for leaf in self.leaves
+                    if leaf.share is not None and leaf.share[:-1] != leaf.path[:-1]
+                )
+                if across:  # one initializer read in several module scopes
+                    raise ImportFailed(
+                        "the graph's modules cannot be put in an order: some share one "
+                        f"initializer across module scopes ({', '.join(across[:3])}"
+                        + (", ..." if len(across) > 3 else "")
+                        + "); an exporter merges equal weights (an nn.TransformerEncoder's "
+                        "layers before training are copies): export the model with distinct "
+                        "weights, or use `layercalc import torch`"
+                    )
                 raise ImportFailed("the graph has a cycle")
             return group, groups
         group.order = order
