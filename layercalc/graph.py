@@ -2867,9 +2867,21 @@ class Builder:
 
 
 def build(spec: Spec, limits: Limits | None = None) -> Network:
-    """Resolve every layer of ``spec``: names, inputs, shapes, tensors, MACs."""
-    limits = limits or Limits()
-    b = Builder(spec, limits)
+    """Resolve every layer of ``spec``: names, inputs, shapes, tensors, MACs. A refusal
+    carries ``trail``: (name, type, output, line) of every layer built, the shapes that
+    led to it."""
+    b = Builder(spec, limits or Limits())
+    try:
+        return _build(spec, b)
+    except SpecError as exc:
+        layers = b.net.layers
+        exc.trail = tuple(
+            (x.name, x.type.name, x.output, getattr(x.node, "line", 0)) for x in layers
+        )
+        raise
+
+
+def _build(spec: Spec, b) -> Network:
     try:
         with gc_paused():
             refs = spec.input_refs()

@@ -219,9 +219,16 @@ def test_hostile_text_is_printed_escaped(tmp_path, capsys, field, command, fmt):
     if command == "check":
         _check_output(fmt, out, shown, tmp_path, capsys, argv)
         return
+    trail = False  # a refused build's trail of shapes: its line and continuations
     for line in err.splitlines():  # every other command: diagnostics on stderr
         if line.startswith("    hint: "):
+            trail = False
             continue
+        if line.startswith("  built before it: ") or (trail and line.startswith("    ")):
+            trail = True
+            assert "\x1b" not in line and "\r" not in line, line
+            continue
+        trail = False
         assert is_diagnostic(line, shown), line
 
 

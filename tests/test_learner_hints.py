@@ -116,3 +116,28 @@ def test_the_same_when_over_in_shape_is_explained():
         "layers:\n  - b: {name: l1, c: 16}\n"
     )
     assert d.code == "omitted-entry" and "read each entry's own input" in d.hint
+
+
+def test_a_refused_build_shows_the_shapes_that_led_to_it(tmp_path):
+    """28 -> 26 -> 13 -> 11 -> 5 -> 3 -> 1, then a kernel of 3: the error alone did not
+    show the chain a learner debugs. The table format's stderr gets the last layers
+    built before the error's line; JSON and the other formats keep the errors alone."""
+    p = tmp_path / "s.yaml"
+    p.write_text(
+        "input: [1, 3, 28, 28]\nlayers:\n"
+        + "  - conv2d: {out_channels: 8, kernel_size: 3}\n  - max_pool2d: {kernel_size: 2}\n" * 3
+        + "  - conv2d: {out_channels: 8, kernel_size: 3}\n"
+    )
+    r = cli_runner().invoke(main, ["shape", str(p), "--width", "200"])
+    assert r.exit_code == 1
+    trail = [line for line in r.stderr.splitlines() if "built before it" in line]
+    assert trail == [
+        "  built before it: 0 conv2d [1, 8, 26, 26] -> 1 max_pool2d [1, 8, 13, 13] -> "
+        "2 conv2d [1, 8, 11, 11] -> 3 max_pool2d [1, 8, 5, 5] -> 4 conv2d [1, 8, 3, 3] "
+        "-> 5 max_pool2d [1, 8, 1, 1]"
+    ], r.stderr
+    narrow = cli_runner(env={"COLUMNS": "80"}).invoke(main, ["shape", str(p)])
+    assert max(len(line) for line in narrow.stderr.splitlines()[2:]) <= 80
+    for fmt in ("json", "markdown", "csv"):
+        r = cli_runner().invoke(main, ["shape", str(p), "--format", fmt])
+        assert "built before it" not in r.output, fmt

@@ -21,7 +21,7 @@ class Result:
     """One file's outcome: the network (None when it is invalid) and its diagnostics;
     ``spec``, the spec read when the network could not be built from it (None else)."""
 
-    __slots__ = ("file", "net", "diagnostics", "spec")
+    __slots__ = ("file", "net", "diagnostics", "spec", "trail")
 
     def __init__(
         self, file: str, net: Network | None = None, diagnostics: list | None = None, spec=None
@@ -30,6 +30,7 @@ class Result:
         self.net = net
         self.diagnostics = [] if diagnostics is None else diagnostics
         self.spec = spec
+        self.trail = ()  # a failed build's layers: (name, type, output, line) each
 
     @property
     def ok(self) -> bool:
@@ -106,9 +107,13 @@ def analyse_bytes(
             spec = load_spec(data, file, overrides, input_override, limits)
             net = build(spec, limits)
     except SpecErrors as exc:  # every independent error of the file
-        return Result(file, None, exc.diagnostics(file), spec)
+        r = Result(file, None, exc.diagnostics(file), spec)
+        r.trail = getattr(exc, "trail", ())
+        return r
     except SpecError as exc:
-        return Result(file, None, [exc.diagnostic(file)], spec)
+        r = Result(file, None, [exc.diagnostic(file)], spec)
+        r.trail = getattr(exc, "trail", ())
+        return r
     except RecursionError:
         return Result(file, None, [Diagnostic("too-deep", "the spec nests too deeply", file=file)])
     return Result(file, net, [])

@@ -251,6 +251,29 @@ def execute(command: str, specs, values: dict) -> Outcome:
     return finish(results, tables, values)
 
 
+TRAIL = 8  # layers shown before a build's error
+
+
+def trail_lines(r, width: int) -> list[str]:
+    """For a spec refused with one error: the shapes of the last layers built before its
+    line (28 -> 26 -> 13 -> ... -> 1), what a learner needs to see why; [] else."""
+    from ..boxtable import fit_lines
+    from ..text import printable, shape_text
+
+    errors = [d for d in r.diagnostics if d.severity == "error"]
+    trail = getattr(r, "trail", ())
+    if len(errors) != 1 or not trail:
+        return []
+    line = errors[0].line or 0
+    before = [t for t in trail if t[3] < line and t[2] is not None]
+    if not before:
+        return []
+    steps = [f"{printable(name)} {kind} {shape_text(out)}" for name, kind, out, _ in before]
+    more = len(steps) - TRAIL
+    text = ("… " if more > 0 else "") + " -> ".join(steps[-TRAIL:])
+    return fit_lines([f"  built before it: {text}"], width, indent="    ")
+
+
 def finish(results, tables, values: dict, ok: bool = True) -> Outcome:
     """Render ``tables`` (one per result, or a list of them; None for an invalid spec or
     one a view refused) in values["fmt"]:
@@ -265,7 +288,12 @@ def finish(results, tables, values: dict, ok: bool = True) -> Outcome:
         if t is None:
             t = error_table(r.file, r.diagnostics)
         shown.extend(t if isinstance(t, list) else [t])
-    err = [] if fmt == "json" else [format_diagnostic(d) for r in results for d in r.diagnostics]
+    err = []
+    if fmt != "json":
+        for r in results:
+            err += [format_diagnostic(d) for d in r.diagnostics]
+            if fmt == "table":
+                err += trail_lines(r, table_width(values.get("width")))
     if fmt != "json" and all(t.error for t in shown):
         out = ""
     else:
