@@ -124,10 +124,19 @@ def closest(word: str, choices, normalize=None) -> str | None:
 
 def _same_start(word: str, choices) -> list:
     """The choices that begin as ``word`` does (its first letter, ignoring case and
-    underscores): a typo rarely changes it, and an unrelated word of similar letters
-    (`activation` -> `dilation`, `stride` -> `tie`) misleads more than no suggestion."""
-    head = word.lstrip("_")[:1].lower()
-    return [c for c in choices if str(c).lstrip("_")[:1].lower() == head] if head else list(choices)
+    underscores), or that hold it or are held in it (a dropped first letter,
+    `ut_channels`; a prefix, `deconv2d`): a typo rarely changes the first letter, and
+    an unrelated word of similar letters (`activation` -> `dilation`, `stride` ->
+    `tie`) misleads more than no suggestion."""
+    w = word.lstrip("_").lower()
+    if not w:
+        return list(choices)
+    out = []
+    for c in choices:
+        t = str(c).lstrip("_").lower()
+        if t[:1] == w[:1] or (len(w) >= 3 and w in t) or (len(t) >= 4 and t in w):
+            out.append(c)
+    return out
 
 
 def did_you_mean(word: str, choices, normalize=None) -> str | None:

@@ -305,7 +305,8 @@ def _nested_case(tmp_path, pad, layer=None, **stack):
         data = {k: z[k] for k in z.files}
     tkw = {k: v for k, v in kw.items() if k != "nhead"}
     if isinstance(kw.get("activation"), dict):  # a module: nn.GELU(), nn.SiLU()
-        tkw["activation"] = {"gelu": nn.GELU, "silu": nn.SiLU}[next(iter(kw["activation"]))]()
+        name, margs = next(iter(kw["activation"].items()))
+        tkw["activation"] = {"gelu": nn.GELU, "silu": nn.SiLU}[name](**margs)
     m = nn.TransformerEncoder(
         nn.TransformerEncoderLayer(d, kw["nhead"], **tkw), 2, norm=nn.LayerNorm(d), **stack
     ).eval()
@@ -332,6 +333,10 @@ RAGGED = np.array([[0, 1, 0, 0, 1], [0, 0, 0, 1, 1], [0, 0, 0, 0, 0]], dtype=boo
         (LEFT, {}, {"activation": {"silu": {}}}),
         (np.array([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]], dtype=bool), {}, {}),  # no token
         (np.where(LEFT, -np.inf, 0.0).astype(np.float32), {}, {}),  # an additive mask
+        # the layers' own fast path: exact GELU for any nn.GELU, and masks read as booleans
+        (LEFT, {}, {"activation": {"gelu": {"approximate": "tanh"}}}),
+        (np.where(RAGGED, -2.0, 0.0).astype(np.float32), {}, {}),
+        (np.where(RAGGED, -2.0, 0.0).astype(np.float32), {}, {"norm_first": True}),
     ],
 )
 def test_transformer_encoder_nested_fast_path_matches_torch(tmp_path, pad, stack, layer):

@@ -299,6 +299,18 @@ layers:
 
 # TransformerEncoder's nested-tensor fast path (batch_first and a padding mask): the
 # exported layers attend with the mask it stands for and pad back with zeros
+MIXED["mix_fast_layer"] = """\
+input: {x: [3, 5, 8], m: [3, 5]}
+layers:
+  - transformer_encoder_layer:
+      from: {src: x, src_key_padding_mask: m}
+      nhead: 2
+      dim_feedforward: 16
+      batch_first: true
+      activation: {gelu: {approximate: tanh}}
+      is_causal: true
+"""
+
 MIXED["mix_nested_encoder"] = """\
 input: {x: [3, 5, 8], m: [3, 5]}
 layers:

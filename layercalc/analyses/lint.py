@@ -203,7 +203,11 @@ def check_checkerboard(net) -> Iterator[Finding]:
         w = layer.type.geometry(layer.args)
         if w is None or not w.transposed:
             continue
-        gaps = [(k, s, d) for k, s, d in zip(w.kernel, w.stride, w.dilation) if math.gcd(s, d) > 1]
+        gaps = [
+            (k, s, d)
+            for k, s, d in zip(w.kernel, w.stride, w.dilation)
+            if k > 1 and math.gcd(s, d) > 1  # a 1-tap kernel: dilation does nothing
+        ]
         if gaps:  # a tap lands on every g-th output position only: the others get none
             k, s, d = gaps[0]
             g = math.gcd(s, d)

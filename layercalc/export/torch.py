@@ -54,7 +54,20 @@ HELPER_CLASSES = ("LayerNorm2d", "StochasticDepth", "RotaryEmbedding", "Conv1D",
 
 # python names the generated file uses itself
 _TAKEN = frozenset(
-    {"self", "torch", "nn", "F", "Group", "build", "VARS", "INPUTS", "_", "float", "getattr"}
+    {
+        "self",
+        "torch",
+        "nn",
+        "F",
+        "Group",
+        "build",
+        "VARS",
+        "INPUTS",
+        "_",
+        "float",
+        "getattr",
+        "_fast_mask",
+    }
 )
 
 GROUP_CLASS = '''\
@@ -146,6 +159,13 @@ class NestedPadding(nn.Module):
             return x
         past = torch.arange(x.shape[1], device=x.device)[None, :] >= counts[:, None]
         return x.masked_fill(past[..., None], 0.0)
+''',
+    "fast_mask": '''\
+def _fast_mask(mask):
+    """A mask as nn.TransformerEncoderLayer's fast path (eval mode without autograd)
+    reads it: a boolean, True wherever a float mask is not 0 (-2.0 masks a key out, as
+    -inf does), so this file gives the numbers nn.TransformerEncoder gives."""
+    return mask != 0 if mask.is_floating_point() else mask
 ''',
     "rotary_embedding": '''\
 class RotaryEmbedding(nn.Module):
@@ -703,11 +723,18 @@ class _Writer:
                     # TransformerEncoder's fast path: the mask its nested tensor stands for
                     self.helpers.add("to_padded_tensor")
                     value = f"NestedPadding.mask({value}, {_lit(a['_nested'])})"
+                if a.get("_fast"):  # TransformerEncoderLayer's fast path reads masks as booleans
+                    value = f"_fast_mask({value})"
+                    self.helpers.add("fast_mask")
                 args.append(f"{key}={value}")
         if a["is_causal"]:
             if "attn_mask" not in roles:
                 L, S = a["_L"], a["_S"]
-                args.append(f"attn_mask=nn.Transformer.generate_square_subsequent_mask({L})")
+                causal = f"nn.Transformer.generate_square_subsequent_mask({L})"
+                if a.get("_fast"):
+                    causal = f"_fast_mask({causal})"
+                    self.helpers.add("fast_mask")
+                args.append(f"attn_mask={causal}")
                 if L != S:  # cannot happen: layercalc refuses a non-square causal mask
                     raise _refuse(
                         layer, "a causal mask needs as many queries as keys", file=self.file

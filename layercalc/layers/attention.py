@@ -632,6 +632,17 @@ class MHAProjection(LayerType):
         )
         if kpm is not None:
             kpm = _additive(np, kpm if batched else kpm[None], dt, False)  # (N, S)
+        if a.get("_fast") and batched and (mask is not None or kpm is not None):
+            # TransformerEncoderLayer's fast path (eval, no autograd) merges the masks and
+            # reads them as booleans: a key is out wherever their sum is not 0
+            merged = np.zeros((N, 1, L, S), dtype=dt)
+            if mask is not None:
+                merged = merged + mask.reshape((-1, 1, L, S) if mask.shape[0] > 1 else (1, 1, L, S))
+            if kpm is not None:
+                merged = merged + kpm[:, None, None, :]
+            merged = np.where(merged != 0, -np.inf, 0.0).astype(dt)
+            mask = np.broadcast_to(merged, (N, H, L, S)).reshape(N * H, L, S)
+            kpm = None
         if a["add_bias_kv"]:
             k = np.concatenate([k, np.broadcast_to(w["bias_k"], (1, N, E))], axis=0)
             v = np.concatenate([v, np.broadcast_to(w["bias_v"], (1, N, E))], axis=0)
@@ -880,9 +891,11 @@ def _ln(a):
     return {"normalized_shape": (a["d_model"],), "eps": a["layer_norm_eps"], "bias": a["bias"]}
 
 
-def _feed_forward(a, x: str, last_dropout: str) -> list:
+def _feed_forward(a, x: str, last_dropout: str, fast: bool = False) -> list:
     d, ff = a["d_model"], a["dim_feedforward"]
     act = _activation(a)
+    if fast and not isinstance(act, str) and _module_word(act) == "gelu":
+        act = "gelu"  # the fast path's kernel runs exact GELU for any nn.GELU (tanh too)
     return [
         Member("linear1", "linear", {"in_features": d, "out_features": ff, "bias": a["bias"]}, [x]),
         Member("activation", act if isinstance(act, str) else act, {}, ["linear1"]),
@@ -897,7 +910,15 @@ def _feed_forward(a, x: str, last_dropout: str) -> list:
     ]
 
 
-def _attend(name, a, roles, query, kv, masks, causal, nested=None):
+def _module_word(act) -> str:
+    """The registry name of a module-valued activation (nn.ReLU: relu, nn.GELU: gelu)."""
+    from . import REGISTRY
+
+    lt = REGISTRY.get(act.type_name)
+    return lt.name if lt is not None else act.type_name
+
+
+def _attend(name, a, roles, query, kv, masks, causal, nested=None, fast=False):
     """A self- or cross-attention member: ``query`` (and ``kv``) member refs or input
     indices, the composite's mask roles mapped to MultiheadAttention's; ``nested``: the
     mask_check of TransformerEncoder's fast path, when it applies (None: it does not)."""
@@ -913,6 +934,8 @@ def _attend(name, a, roles, query, kv, masks, causal, nested=None):
     args["_roles"] = tuple(mroles)
     if nested is not None:
         args["_nested"] = nested
+    if fast:
+        args["_fast"] = True
     return Member(name, "multihead_attention", args, ins)
 
 
@@ -961,10 +984,22 @@ class TransformerEncoderLayer(LayerType):
             act = lt.name if lt is not None else act.type_name
         return check if act in ("relu", "gelu") else None
 
+    @staticmethod
+    def fast(a, shapes) -> bool:
+        """Whether PyTorch runs this layer through torch._transformer_encoder_layer_fwd in
+        eval mode without autograd (TransformerEncoderLayer.forward's checks): a batched
+        batch-first input, biases, relu or gelu (string or module), an even nhead. That
+        kernel reads the masks as booleans and runs exact GELU for any nn.GELU."""
+        if len(shapes[0]) != 3 or not a["batch_first"] or not a["bias"] or a["nhead"] % 2:
+            return False
+        act = _activation(a)
+        return (act if isinstance(act, str) else _module_word(act)) in ("relu", "gelu")
+
     def members(self, a, shapes):
         roles = a["_roles"]
         masks = (("src_mask", "attn_mask"), ("src_key_padding_mask", "key_padding_mask"))
         nested = self.nested(a)
+        fast = self.fast(a, shapes)
         if not a["norm_first"]:
             padded = []
             if nested is not None and a.get("_to_padded"):
@@ -972,12 +1007,12 @@ class TransformerEncoderLayer(LayerType):
                 padded = [Member("to_padded", TO_PADDED, {"mask_check": nested}, ["norm2", pad])]
             return (
                 [
-                    _attend("self_attn", a, roles, 0, None, masks, a["is_causal"], nested),
+                    _attend("self_attn", a, roles, 0, None, masks, a["is_causal"], nested, fast),
                     Member("dropout1", "dropout", {"p": a["dropout"]}, ["self_attn"]),
                     Member("residual1", "add", {}, [0, "dropout1"]),
                     Member("norm1", "layer_norm", _ln(a), ["residual1"]),
                 ]
-                + _feed_forward(a, "norm1", "dropout2")
+                + _feed_forward(a, "norm1", "dropout2", fast)
                 + [
                     Member("residual2", "add", {}, ["norm1", "dropout2"]),
                     Member("norm2", "layer_norm", _ln(a), ["residual2"]),
@@ -987,12 +1022,12 @@ class TransformerEncoderLayer(LayerType):
         return (
             [
                 Member("norm1", "layer_norm", _ln(a), [0]),
-                _attend("self_attn", a, roles, "norm1", None, masks, a["is_causal"]),
+                _attend("self_attn", a, roles, "norm1", None, masks, a["is_causal"], fast=fast),
                 Member("dropout1", "dropout", {"p": a["dropout"]}, ["self_attn"]),
                 Member("residual1", "add", {}, [0, "dropout1"]),
                 Member("norm2", "layer_norm", _ln(a), ["residual1"]),
             ]
-            + _feed_forward(a, "norm2", "dropout2")
+            + _feed_forward(a, "norm2", "dropout2", fast)
             + [Member("residual2", "add", {}, ["residual1", "dropout2"])]
         )
 
