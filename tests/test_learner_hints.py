@@ -141,3 +141,32 @@ def test_a_refused_build_shows_the_shapes_that_led_to_it(tmp_path):
     for fmt in ("json", "markdown", "csv"):
         r = cli_runner().invoke(main, ["shape", str(p), "--format", fmt])
         assert "built before it" not in r.output, fmt
+
+
+@pytest.mark.parametrize(
+    "entry,hint",
+    [
+        ("conv2d: {ut_channels: 4, kernel_size: 2}", "did you mean 'out_channels'?"),
+        ("conv2d: {out_channels: 4, ernel_size: 2}", "did you mean 'kernel_size'?"),
+        ("conv2d: {out_channels: 4, kernel_size: 2, ias: false}", "did you mean 'bias'?"),
+        ("deconv2d", "did you mean 'conv2d'?"),
+        ("globalavgpool2d", "did you mean 'avg_pool2d'?"),
+    ],
+)
+def test_a_dropped_first_letter_or_a_prefix_still_gets_its_suggestion(entry, hint):
+    (d,) = diags(f"input: [1, 4, 8, 8]\nlayers:\n  - {entry}\n")
+    assert d.hint == hint, d
+
+
+def test_a_one_tap_transposed_conv_is_told_about_its_kernel_not_its_dilation():
+    from conftest import net_of
+
+    from layercalc.analyses.lint import lint
+
+    (d,) = lint(
+        net_of(
+            "input: [1, 3, 16, 16]\nlayers:\n  - conv_transpose2d: "
+            "{out_channels: 8, kernel_size: 1, stride: 2, dilation: 2}\n"
+        )
+    )
+    assert "kernel 1 is not divisible by stride 2" in d.message, d.message
