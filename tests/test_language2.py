@@ -754,7 +754,9 @@ def test_refusals_of_the_layer_bound_are_fast():
     ):
         start = time.perf_counter()
         d = diag_of(text)
-        assert time.perf_counter() - start < 0.5, text
+        # refused before expanding (10**30 copies would never end); a loose bound, not
+        # a speed target (those are benchmarks/), so a loaded machine does not fail it
+        assert time.perf_counter() - start < 5, text
         assert d.code in ("too-many-layers", "too-large"), d
 
 

@@ -4,7 +4,6 @@ published configs of Llama-3-8B, Mistral-7B-v0.1, Qwen2.5-0.5B, GPT-2 and BERT-b
 
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -293,11 +292,10 @@ def test_import_hf_exact_parameter_counts(tmp_path, model):
     assert json.loads(r.stdout)["totals"]["params"] == params
     r = cli_runner().invoke(main, ["check", str(out)])
     assert r.exit_code == 0, r.output
-    # sizing is fast: the whole analysis of the spec, 32 decoder layers included
-    t = time.perf_counter()
+    # the whole analysis of the spec, 32 decoder layers included (its time:
+    # benchmarks/bench_llm.py, not a timed test)
     res = analyse(str(out), {"tokens": "8"}, None)
     assert res.ok and res.net.totals()["params"] == params
-    assert time.perf_counter() - t < 0.3
 
 
 def test_import_hf_writes_stdout_and_keys(tmp_path):
