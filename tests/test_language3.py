@@ -336,7 +336,7 @@ def test_a_recursion_as_deep_as_the_nesting_bound_is_refused_quickly():
         7,
         "chain:",
     )
-    assert time.perf_counter() - start < 1
+    assert time.perf_counter() - start < 5  # unbounded work never ends; not a speed target
 
 
 TREE = """\
@@ -358,7 +358,7 @@ layers:
 def test_an_exploding_recursion_is_refused_up_front_at_the_recursive_use(uses):
     start = time.perf_counter()
     d = assert_located(TREE + "\n".join(uses) + "\n", "too-many-layers", 7, "tree:")
-    assert time.perf_counter() - start < 1
+    assert time.perf_counter() - start < 5  # unbounded work never ends; not a speed target
     assert "uses itself" in d.message
 
 
@@ -407,7 +407,7 @@ def test_a_recursion_through_a_repeat_count_is_bounded_too():
         7,
         "tree:",
     )
-    assert time.perf_counter() - start < 1
+    assert time.perf_counter() - start < 5  # unbounded work never ends; not a speed target
 
 
 # -- share: another call of a module ---------------------------------------------------------
@@ -1544,7 +1544,7 @@ def test_misuse_is_refused_at_its_node(name):
     col = _col(text, line, marker)
     start = time.perf_counter()
     r = analyse_bytes(text.encode(), "t.yaml", limits=limits)
-    assert time.perf_counter() - start < 1
+    assert time.perf_counter() - start < 5  # unbounded work never ends; not a speed target
     assert r.net is None, "expected an error"
     (d,) = r.diagnostics
     assert (d.code, d.line, d.column) == (code, line, col), d
@@ -1671,7 +1671,7 @@ layers:
 def test_shares_count_towards_the_layer_bound(text, limit):
     start = time.perf_counter()
     r = analyse_bytes(text.encode(), "t.yaml", limits=Limits(max_layers=limit) if limit else None)
-    assert time.perf_counter() - start < 1
+    assert time.perf_counter() - start < 5  # unbounded work never ends; not a speed target
     assert r.net is None and [d.code for d in r.diagnostics] == ["too-many-layers"]
 
 
@@ -1691,7 +1691,7 @@ def test_a_share_inside_a_block_repeated_60000_times_is_refused_fast(tmp_path):
     )
     start = time.perf_counter()
     r = invoke("shape", p, "--max-layers", "1000")
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < 5  # unbounded work never ends; not a speed target
     assert r.exit_code == 1 and "big.yaml:8:17: error[too-many-layers]" in r.stderr
 
 
@@ -1700,7 +1700,7 @@ def test_the_recursion_example_is_refused_through_the_cli(tmp_path):
     p.write_text(TREE + "  - tree: {d: 40}\n")
     start = time.perf_counter()
     r = invoke("shape", p)
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < 5  # unbounded work never ends; not a speed target
     assert r.exit_code == 1 and "rec.yaml:7:9: error[too-many-layers]" in r.stderr
 
 
