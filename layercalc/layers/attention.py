@@ -918,6 +918,16 @@ def _module_word(act) -> str:
     return lt.name if lt is not None else act.type_name
 
 
+def _fast_settings(a) -> bool:
+    """The settings of an encoder layer PyTorch's fast paths need (TransformerEncoder's
+    and TransformerEncoderLayer's checks alike): batch-first, biases, an even nhead,
+    relu or gelu (the string, or an nn.ReLU / nn.GELU module of any approximate)."""
+    if not a["batch_first"] or not a["bias"] or a["nhead"] % 2:
+        return False
+    act = _activation(a)
+    return (act if isinstance(act, str) else _module_word(act)) in ("relu", "gelu")
+
+
 def _attend(name, a, roles, query, kv, masks, causal, nested=None, fast=False):
     """A self- or cross-attention member: ``query`` (and ``kv``) member refs or input
     indices, the composite's mask roles mapped to MultiheadAttention's; ``nested``: the
@@ -963,26 +973,18 @@ class TransformerEncoderLayer(LayerType):
         to this layer of a stack (the stack passes ``_nested``; the layer's own settings
         must allow it, as TransformerEncoder.__init__ checks), else None. A layer with
         is_causal keeps layercalc's causal mask (torch would raise without one)."""
-        from . import REGISTRY
-
         check = a.get("_nested")
         roles = a["_roles"]
         if (
             check is None
             or a["norm_first"]
-            or not a["batch_first"]
-            or not a["bias"]
             or a["is_causal"]
-            or a["nhead"] % 2
             or "src_key_padding_mask" not in roles
             or "src_mask" in roles
+            or not _fast_settings(a)
         ):
             return None
-        act = _activation(a)
-        if not isinstance(act, str):  # a module: nn.ReLU or nn.GELU (any approximate)
-            lt = REGISTRY.get(act.type_name)
-            act = lt.name if lt is not None else act.type_name
-        return check if act in ("relu", "gelu") else None
+        return check
 
     @staticmethod
     def fast(a, shapes) -> bool:
@@ -990,10 +992,7 @@ class TransformerEncoderLayer(LayerType):
         eval mode without autograd (TransformerEncoderLayer.forward's checks): a batched
         batch-first input, biases, relu or gelu (string or module), an even nhead. That
         kernel reads the masks as booleans and runs exact GELU for any nn.GELU."""
-        if len(shapes[0]) != 3 or not a["batch_first"] or not a["bias"] or a["nhead"] % 2:
-            return False
-        act = _activation(a)
-        return (act if isinstance(act, str) else _module_word(act)) in ("relu", "gelu")
+        return len(shapes[0]) == 3 and _fast_settings(a)
 
     def members(self, a, shapes):
         roles = a["_roles"]
