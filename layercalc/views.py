@@ -77,11 +77,10 @@ def _output_cell(r):
 def summary(net, view: str) -> list:
     """The lines under a shape or params table: output, totals, memory."""
     t = network_totals(net)
-    out = output_json(net)
-    if isinstance(out, dict):
-        out_text = _joined([(Spec(k), f" {shape_text(v)}") for k, v in out.items()])
+    if net.spec.outputs:  # named outputs keep their names here, even one
+        out_text = _joined([(Spec(k), f" {shape_text(v)}") for k, v in net.outputs.items()])
     else:
-        out_text = (shape_text(out),)
+        out_text = (shape_text(output_json(net)),)
     if net.spec.inputs is None:
         first = (f"Input {shape_text(net.input)} -> output ", *out_text)
     else:

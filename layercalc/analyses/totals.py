@@ -40,7 +40,9 @@ def split_params(layer) -> tuple[int, int]:
 
 
 def output_json(net: Network):
-    if len(net.outputs) == 1 and not net.spec.outputs:
+    """SPEC.md section 7: a list of ints, a mapping name -> shape with several outputs
+    (one name in `outputs:` is still one output)."""
+    if len(net.outputs) == 1:
         return list(next(iter(net.outputs.values())))
     return {k: list(v) for k, v in net.outputs.items()}
 
