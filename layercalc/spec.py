@@ -11,7 +11,7 @@ import math
 
 from .errors import SpecError, SpecErrors, did_you_mean
 from .expr import ExprError
-from .values import as_int, resolve_scalar
+from .values import MODE_NAMES, as_int, mode_name_error, resolve_scalar
 from .yamlnodes import Mapping, Node, Scalar, Sequence, compose, decode
 
 TOP_KEYS = (
@@ -173,6 +173,8 @@ def _vars(root: Mapping, overrides: dict) -> tuple[dict, dict]:
             )
         if key in ("input", "output"):
             raise SpecError("bad-vars", f"'{key}' is reserved and cannot be a var", node=knode)
+        if key in MODE_NAMES:
+            raise mode_name_error(key, knode, "var")
         nodes[key] = vnode
         if key in overrides:
             names[key] = overrides[key]
@@ -258,6 +260,8 @@ def _block_arg_name(anode: Scalar, block: str) -> None:
             node=anode,
             hint=f"rename the argument (e.g. '{a}_')",
         )
+    if a in MODE_NAMES:
+        raise mode_name_error(a, anode, "block argument")
     if a in ("input", "output"):
         raise SpecError(
             "bad-block",

@@ -13,6 +13,25 @@ from .expr import ExprError, evaluate
 from .yamlnodes import Mapping, Scalar, Sequence
 
 MAX_LIST = 1000  # entries in one list value (shapes, per-dim sizes)
+# SPEC.md section 2: words that name a mode are literals, never var names. These are the
+# padding and interpolation modes (`padding: same`, `padding_mode: zeros`, `mode:
+# bilinear`); words of other choices (`batch`, `linear`, `relu`, `floor`...) are common
+# var, layer and function names, so they stay literal only where their argument takes them.
+MODE_NAMES = frozenset(
+    ("same", "valid", "zeros", "reflect", "replicate", "circular")
+    + ("nearest", "bilinear", "bicubic", "trilinear", "area")
+)
+
+
+def mode_name_error(name: str, node, what: str) -> SpecError:
+    """The error of a var or block argument named as a mode (SPEC.md section 2)."""
+    return SpecError(
+        "bad-vars" if what == "var" else "bad-block",
+        f"'{name}' names a mode (padding='same', mode='bilinear', ...), so it is a "
+        f"literal and never a {what} name",
+        node=node,
+        hint=f"rename the {what} (e.g. '{name}_')",
+    )
 
 
 def _name_error(exc: ExprError, node) -> SpecError:
@@ -122,6 +141,15 @@ def convert(arg, node, names: dict):
                     )
         return tuple(_one(arg, v, n, f"{what} entry") for v, n in pairs)
     raw = node.value
+    if isinstance(raw, str) and raw.strip() in MODE_NAMES and raw.strip() not in arg.words:
+        text = raw.strip()
+        takes = f": it takes {arg.doc}" if arg.doc else ""
+        raise SpecError(
+            "bad-value",
+            f"{what} does not take the mode '{text}'{takes} (PyTorch refuses it)",
+            node=node,
+            hint=f"'{text}' is a literal mode word here, never a var",
+        )
     if (
         arg.words
         and isinstance(raw, str)

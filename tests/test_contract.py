@@ -1,0 +1,142 @@
+"""Statements of SPEC.md held word for word: JSON `output` (section 7) and mode words as
+literals (section 2)."""
+
+import json
+import textwrap
+
+import pytest
+from conftest import cli_runner
+
+from layercalc.cli import main
+
+
+def run(tmp_path, text: str, *args):
+    path = tmp_path / "spec.yaml"
+    path.write_text(textwrap.dedent(text))
+    r = cli_runner(env={"NO_COLOR": "1", "GITHUB_ACTIONS": None, "COLUMNS": "100"}).invoke(
+        main, [*args, str(path)], catch_exceptions=False
+    )
+    return r, str(path)
+
+
+TWO_LINEARS = textwrap.dedent(
+    """\
+    input: [2, 3]
+    layers:
+      - linear: {name: a, out_features: 4}
+      - linear: {name: b, out_features: 5}
+    """
+)
+
+
+@pytest.mark.parametrize("outputs", ["outputs: [b]", "outputs: b"])
+@pytest.mark.parametrize("command", ["shape", "params", "check"])
+def test_one_named_output_is_a_list_in_json(tmp_path, outputs, command):
+    """SPEC.md section 7: "`output` is a list of ints; with several `outputs` it is a
+    mapping from name to shape" - one name is not several."""
+    r, _ = run(tmp_path, TWO_LINEARS + outputs + "\n", command, "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["output"] == [2, 5]
+
+
+def test_several_named_outputs_are_a_mapping(tmp_path):
+    r, _ = run(tmp_path, TWO_LINEARS + "outputs: [a, b]\n", "shape", "--format", "json")
+    assert json.loads(r.stdout)["output"] == {"a": [2, 4], "b": [2, 5]}
+
+
+def test_one_named_output_keeps_its_name_in_the_table(tmp_path):
+    r, _ = run(tmp_path, TWO_LINEARS + "outputs: [b]\n", "shape")
+    assert "-> output b [2, 5]" in r.stdout
+
+
+@pytest.mark.parametrize("want", ["[2, 5]", "{b: [2, 5]}"])
+def test_one_named_output_meets_a_plain_or_named_expectation(tmp_path, want):
+    r, _ = run(tmp_path, TWO_LINEARS + f"outputs: [b]\nexpect: {{output: {want}}}\n", "check")
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize(
+    "defines, line, col, what",
+    [
+        ("vars: {same: 1}", 1, 8, "var"),
+        ("vars: {k: 3, bilinear: 2}", 1, 14, "var"),
+        ("blocks: {b: {args: {zeros: 1}, layers: [relu]}}", 1, 21, "block argument"),
+    ],
+)
+def test_a_mode_word_is_never_a_var_name(tmp_path, defines, line, col, what):
+    """SPEC.md section 2: "Words that name a mode (`same`, `valid`, `nearest`,
+    `bilinear`, `zeros`, ...) are literals, never var names"."""
+    r, path = run(
+        tmp_path,
+        f"""\
+        {defines}
+        input: [1, 2, 8, 8]
+        layers: [relu]
+        """,
+        "shape",
+    )
+    assert r.exit_code == 1
+    assert f"{path}:{line}:{col}: error" in r.stderr, r.stderr
+    assert f"never a {what} name" in r.stderr and "rename the" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        "conv_transpose2d: {out_channels: 2, kernel_size: 3, padding: same}",
+        "max_pool2d: {kernel_size: 3, padding: same}",
+        "avg_pool2d: {kernel_size: 3, padding: valid}",
+    ],
+)
+def test_a_mode_word_an_argument_does_not_take_is_refused_as_such(tmp_path, layer):
+    """PyTorch refuses padding='same' on these (a TypeError: padding must be ints); the
+    word is a literal, so the error is not an unknown var to define."""
+    r, path = run(
+        tmp_path,
+        f"""\
+        input: [1, 2, 8, 8]
+        layers:
+          - {layer}
+        """,
+        "shape",
+    )
+    assert r.exit_code == 1
+    assert f"{path}:3:" in r.stderr and "padding does not take the mode" in r.stderr
+    assert "vars" not in r.stderr and "unknown name" not in r.stderr
+
+
+def test_words_of_other_choices_stay_var_names(tmp_path):
+    """`batch` is a mode of stochastic_depth, `linear` of upsample: both are common var
+    and layer names, literal only where their argument takes them."""
+    r, _ = run(
+        tmp_path,
+        """\
+        vars: {batch: 4, linear: 8}
+        input: [batch, 3]
+        layers:
+          - linear: {out_features: linear}
+          - stochastic_depth: {p: 0.1, mode: batch}
+          - unflatten: {dim: 1, sizes: [1, linear]}
+          - upsample: {scale_factor: 2, mode: linear}
+        """,
+        "shape",
+        "--format",
+        "json",
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["output"] == [4, 1, 16]
+
+
+def test_conv2d_same_padding_still_reads_the_word(tmp_path):
+    r, _ = run(
+        tmp_path,
+        """\
+        input: [1, 2, 8, 8]
+        layers:
+          - conv2d: {out_channels: 2, kernel_size: 3, padding: same}
+        """,
+        "shape",
+        "--format",
+        "json",
+    )
+    assert json.loads(r.stdout)["output"] == [1, 2, 8, 8]
