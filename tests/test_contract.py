@@ -140,3 +140,34 @@ def test_conv2d_same_padding_still_reads_the_word(tmp_path):
         "json",
     )
     assert json.loads(r.stdout)["output"] == [1, 2, 8, 8]
+
+
+TRANSFORMER = """\
+input: {{s: [7, 2, 16], t: [5, 2, {t}]}}
+layers:
+  - transformer: {{nhead: 4, num_encoder_layers: 1, num_decoder_layers: 1,
+                  dim_feedforward: 32, from: [s, t]{extra}}}
+"""
+
+
+def test_transformer_infers_d_model_from_its_input(tmp_path):
+    """SPEC.md section 12: "Arguments the input fixes are inferred as in section 3
+    (`input_size`, `embed_dim`, `d_model`, ...)" - nn.Transformer's too."""
+    r, _ = run(tmp_path, TRANSFORMER.format(t=16, extra=""), "params", "--format", "json")
+    assert r.exit_code == 0, r.output
+    inferred = json.loads(r.stdout)
+    r, _ = run(
+        tmp_path, TRANSFORMER.format(t=16, extra=", d_model: 16"), "params", "--format", "json"
+    )
+    given = json.loads(r.stdout)
+    assert inferred["totals"] == given["totals"] and inferred["layers"] == given["layers"]
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Transformer(16, 4, 1, 1, 32, batch_first=True)  # (no warning)
+    assert inferred["totals"]["params"] == sum(p.numel() for p in model.parameters())
+
+
+def test_transformer_refuses_tgt_features_unlike_src(tmp_path):
+    r, path = run(tmp_path, TRANSFORMER.format(t=8, extra=""), "shape")
+    assert r.exit_code == 1
+    assert f"{path}:3:5: error" in r.stderr
+    assert "src [7, 2, 16] and tgt [5, 2, 8] with d_model 16" in r.stderr

@@ -1243,6 +1243,7 @@ class Transformer(LayerType):
     doc = "torch.nn.Transformer: encoder and decoder stacks"
     merge = True
     composite = True
+    inferred = ("d_model",)
     input_roles = (
         "src",
         "tgt",
@@ -1254,7 +1255,7 @@ class Transformer(LayerType):
         "memory_key_padding_mask?",
     )
     args = (
-        Arg("d_model", "int", 512, doc="features"),
+        Arg("d_model", "int", None, nullable=True, doc="inferred from src's last dim"),
         Arg("nhead", "int", 8, doc="attention heads"),
         Arg("num_encoder_layers", "int", 6, doc="encoder layers"),
         Arg("num_decoder_layers", "int", 6, doc="decoder layers"),
@@ -1306,6 +1307,8 @@ class Transformer(LayerType):
         _check_stack(a, "num_decoder_layers")
         _check_module(a, "custom_encoder", "transformer_encoder")
         _check_module(a, "custom_decoder", "transformer_decoder")
+        if a["d_model"] is None:
+            a["d_model"] = src[-1]  # SPEC.md section 12: the input fixes it
         if src[-1] != a["d_model"] or tgt[-1] != a["d_model"]:
             raise LayerError(
                 "the feature number of src and tgt must be equal to d_model "
