@@ -247,7 +247,9 @@ def cost_notes(c) -> list[str]:
         if c.batch != c.spec_batch
         else ""
     )
-    if c.batch_dim:
+    if c.batch_dim is None:
+        batch += ": the input is unbatched"
+    elif c.batch_dim:
         batch += f", dim {c.batch_dim} of the input: sequence-first"
     hb = human_bytes
     return [

@@ -42,7 +42,7 @@ LAYER = "  - transformer_encoder_layer: {nhead: 3, dim_feedforward: 24%s}\n"
     [
         ("[5, 2, 12]", "", 1),  # (L, N, E): PyTorch's default layout
         ("[2, 5, 12]", ", batch_first: true", 0),
-        ("[5, 12]", "", 0),  # unbatched: nothing says otherwise
+        ("[5, 12]", "", None),  # unbatched: no batch at all
     ],
 )
 def test_batch_dim_follows_the_first_layer_that_says(tmp_path, shape, extra, dim):
@@ -102,3 +102,51 @@ def test_a_sequence_first_decoder_at_a_context_says_its_batch(tmp_path):
     assert at["totals"]["macs"] == _cost(p, "--set", "L=64", "--set", "B=5")["totals"]["macs"]
     r = cli_runner().invoke(main, ["cost", str(p), "--context", "64", "--batch", "5"])
     assert "(batch 5, dim 1 of the input: sequence-first)" in r.stdout.replace("\n  ", " ")
+
+
+UNBATCHED = [
+    (
+        "[5, 10]",
+        "lstm: {hidden_size: 20}",
+        "[3, 5, 10]",
+        "lstm: {hidden_size: 20, batch_first: true}",
+    ),
+    (
+        "[10, 64]",
+        "multihead_attention: {num_heads: 4}",
+        "[10, 3, 64]",
+        "multihead_attention: {num_heads: 4}",
+    ),
+    (
+        "[16, 50]",
+        "conv1d: {out_channels: 8, kernel_size: 5}",
+        "[3, 16, 50]",
+        "conv1d: {out_channels: 8, kernel_size: 5}",
+    ),
+]
+
+
+@pytest.mark.parametrize("shape, layer, batched, twin", UNBATCHED)
+def test_an_unbatched_input_is_one_sample_and_scales_from_one(
+    tmp_path, shape, layer, batched, twin
+):
+    """PyTorch's unbatched forms (L, H_in), (L, E), (C, L) have no batch: dim 0 is the
+    sequence or the channels. `cost` says batch 1, and `--batch 3` is the batched twin
+    at 3 (it took dim 0 as the batch: `(batch 5)`, and scaled by 3/5)."""
+    p, q = tmp_path / "u.yaml", tmp_path / "b.yaml"
+    p.write_text(f"input: {shape}\nlayers:\n  - {layer}\n")
+    q.write_text(f"input: {batched}\nlayers:\n  - {twin}\n")
+    base = _cost(p)
+    assert (base["batch"], base["spec_batch"], base["batch_dim"]) == (1, 1, None)
+    assert _cost(p, "--batch", 3)["totals"]["macs"] == _cost(q)["totals"]["macs"]
+    assert base["totals"]["macs"] * 3 == _cost(q)["totals"]["macs"]
+    r = cli_runner().invoke(main, ["cost", str(p), "--width", "200"])
+    assert "(batch 1: the input is unbatched)" in r.stdout
+
+
+def test_explain_counts_an_unbatched_linear_once_per_sample(tmp_path):
+    p = tmp_path / "u.yaml"
+    p.write_text("input: [10, 64]\nlayers:\n  - multihead_attention: {name: attn, num_heads: 4}\n")
+    r = cli_runner().invoke(main, ["explain", str(p), "attn.out_proj", "--width", "200"])
+    assert r.exit_code == 0, r.output
+    assert "each weight is used 10 times per sample" in r.stdout

@@ -542,3 +542,56 @@ def test_cli_spec_errors_exit_1(cmd, fmt, spec_file):
     assert r.exit_code == 1
     if fmt == "json":
         assert _json.loads(r.output)["errors"][0]["line"] == 3
+
+
+def _autograd_field(model, x):
+    """(size, jump, start) of outputs 0 and 1 along the last dim, by autograd."""
+    y = model(x)
+    seen = []
+    for pos in (0, 1):
+        (g,) = torch.autograd.grad(y[..., pos].sum(), x, retain_graph=True)
+        nz = torch.nonzero(g.abs().reshape(-1, g.shape[-1]).sum(0)).flatten().tolist()
+        seen.append((nz[0], nz[-1]))
+    (a0, b0), (a1, _) = seen
+    return b0 - a0 + 1, a1 - a0, a0
+
+
+def test_fields_through_channel_moves_and_crops_match_autograd():
+    """slice/roll/flip of the channels keep every position, a spatial slice is a crop
+    (start + i·step)."""
+    nn = torch.nn
+    torch.manual_seed(0)
+    c1, c2 = nn.Conv1d(16, 32, 5, padding=2), nn.Conv1d(28, 8, 3, stride=2)
+    net = net_of("""\
+        input: [1, 16, 50]
+        layers:
+          - conv1d: {out_channels: 32, kernel_size: 5, padding: 2}
+          - slice: {dim: 1, start: 4}
+          - roll: {shifts: 1, dims: 1}
+          - flip: {dims: 1}
+          - slice: {dim: 2, start: 3, end: 40, step: 2}
+          - conv1d: {out_channels: 8, kernel_size: 3, stride: 2}
+        """)
+    (f,) = receptive_fields(net)[-1].fields
+    x = torch.randn(1, 16, 50, requires_grad=True)
+    want = _autograd_field(lambda x: c2(c1(x)[:, 4:].roll(1, 1).flip(1)[:, :, 3:40:2]), x)
+    assert (f.size, f.jump, f.start) == want == (9, 4, 1)
+
+
+def test_an_unbatched_input_has_one_spatial_dim_fewer_leads():
+    """(C, L) is PyTorch's unbatched conv1d input: its field is L's (it said "no spatial
+    dims"); a tensor move, which numbers dims as a batched input does, is left undefined."""
+    nn = torch.nn
+    c1, c2 = nn.Conv1d(16, 8, 5, stride=2), nn.Conv1d(8, 8, 3)
+    net = net_of("""\
+        input: [16, 50]
+        layers:
+          - conv1d: {out_channels: 8, kernel_size: 5, stride: 2}
+          - conv1d: {out_channels: 8, kernel_size: 3}
+          - flip: {dims: 0}
+        """)
+    fields = receptive_fields(net)
+    (f,) = fields[1].fields
+    x = torch.randn(16, 50, requires_grad=True)
+    assert (f.size, f.jump, f.start) == _autograd_field(lambda x: c2(c1(x)), x) == (9, 2, 0)
+    assert fields[2].fields is None and "unbatched" in fields[2].note

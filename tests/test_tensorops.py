@@ -645,14 +645,34 @@ def test_receptive_fields_are_undefined_after_them():
           - conv2d: {out_channels: 8, kernel_size: 3, padding: 1}
           - permute: {dims: [0, 1, 3, 2]}
           - relu
-          - roll: {shifts: 1, dims: 1, from: 0}
-          - slice: {dim: 3, start: 1, from: 0}
+          - roll: {shifts: 1, dims: 2, from: 0}
+          - flip: {dims: [1, 3], from: 0}
+          - roll: {shifts: 1, from: 0}
         """)
     rf = receptive_fields(net)
     assert [x.size for x in rf[0].fields] == [3, 3]
-    assert [f.fields for f in rf[1:]] == [None] * 4
+    assert [f.fields for f in rf[1:]] == [None] * 5
     assert rf[1].note == rf[2].note == "undefined after permute"
-    assert rf[3].note == "undefined after roll" and rf[4].note == "undefined after slice"
+    assert rf[3].note == rf[5].note == "undefined after roll"
+    assert rf[4].note == "undefined after flip"
+
+
+def test_receptive_fields_through_channel_moves_and_spatial_crops():
+    """Moving the channels (slice, roll, flip on dim 1) keeps every position; a slice of
+    a spatial dim is a crop: output i is input start + i·step (PyTorch's autograd
+    agrees: tests/test_insight.py)."""
+    net = net_of("""\
+        input: [1, 16, 50]
+        layers:
+          - conv1d: {out_channels: 32, kernel_size: 5, padding: 2}
+          - slice: {dim: 1, start: 4}
+          - roll: {shifts: 1, dims: 1}
+          - flip: {dims: 1}
+          - slice: {dim: 2, start: -47, end: 40, step: 2}
+          - conv1d: {out_channels: 8, kernel_size: 3}
+        """)
+    rf = [x.fields[0] for x in receptive_fields(net)]
+    assert [(f.size, f.jump, f.start) for f in rf] == [(5, 1, -2)] * 4 + [(5, 2, 1), (9, 2, 1)]
 
 
 def test_rf_command_says_undefined_after_a_permute(tmp_path):
@@ -692,6 +712,7 @@ def test_every_type_is_registered_parameter_free_with_no_window():
     for name in TYPES:
         lt = REGISTRY.get(name)
         assert lt is not None and lt.name == name
-        assert lt.window({}, [(1,)], (1,)) is None
+        if name not in ("roll", "slice", "flip"):  # these keep channel moves
+            assert lt.window({}, [(1,)], (1,)) is None
     assert REGISTRY.get("swapdims") is REGISTRY.get("transpose")
     assert REGISTRY.get("matmul").merge

@@ -72,27 +72,43 @@ class Cost:
     spec_batch: int  # the batch of the spec input (its dim batch_dim)
     layers: list
     totals: dict = field(default_factory=dict)
-    batch_dim: int = 0
+    batch_dim: int | None = 0  # None: the input is unbatched
 
 
-def batch_dim(net) -> int:
+def _batched(layer) -> bool | None:
+    """Whether ``layer`` reads its input batched; None for a type that cannot tell (a
+    linear or an activation takes any leading dims). Convs and pools take rank dims + 2
+    batched, dims + 1 unbatched; recurrent, attention and transformer layers 3-D
+    batched, 2-D unbatched."""
+    if not layer.input_shapes:
+        return None
+    rank = len(layer.input_shapes[0])
+    if "batch_first" in layer.args:
+        return rank == 3
+    w = layer.type.geometry(layer.args)
+    return None if w is None else rank == w.dims + 2
+
+
+def batch_dim(net) -> int | None:
     """The dim of the network input that holds the batch: 0, or 1 when the network is
     sequence-first, (L, N, ...) as PyTorch's recurrent, attention and transformer
-    layers take by default: the first layer that has a ``batch_first`` argument reads a
-    batched (3-D) input with batch_first false whose first two dims are the network
-    input's (a CNN front that permutes its features into (W, N, C) keeps dim 0)."""
+    layers take by default; None when the input is unbatched. The first layer that
+    tells batched from unbatched (:func:`_batched`) decides: unbatched, there is no
+    batch; a conv or pool reads it at dim 0; a sequence layer with batch_first false
+    whose 3-D input begins with the network input's first two dims, at dim 1 (a CNN
+    front that permutes its features into (W, N, C) keeps dim 0)."""
     first = net.input
-    if not first or len(first) < 2:
+    if not first:
         return 0
     for layer in net.layers:
-        if "batch_first" not in layer.args or not layer.input_shapes:
+        batched = _batched(layer)
+        if batched is None:
             continue
-        shape = layer.input_shapes[0]
-        if len(shape) != 3:  # unbatched: no batch to find here
-            continue
-        if layer.args["batch_first"] or tuple(shape[:2]) != tuple(first[:2]):
+        if not batched:
+            return None
+        if "batch_first" not in layer.args or layer.args["batch_first"]:
             return 0
-        return 1
+        return 1 if len(first) >= 2 and tuple(layer.input_shapes[0][:2]) == tuple(first[:2]) else 0
     return 0
 
 
@@ -214,7 +230,7 @@ def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
     the training step."""
     size = net.dtype_bytes
     bdim = batch_dim(net)
-    spec_batch = net.input[bdim] if net.input else 1
+    spec_batch = net.input[bdim] if net.input and bdim is not None else 1
     scale = _scaler(batch, spec_batch)
     produced = _produced(net)
     # kept for the backward: what every differentiated layer saved (its outputs and

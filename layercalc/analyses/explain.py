@@ -266,10 +266,10 @@ def _batch(shape, dims) -> int:
     return shape[0] if len(shape) == dims + 2 else 1
 
 
-def _compare(layer, bdim: int = 0):
+def _compare(layer, bdim: int | None = 0):
     """Dense-equivalent weights, real connections and weight sharing (per sample: the
     batch is dim ``bdim`` of a 3-D or larger input, as :func:`cost.batch_dim` finds it
-    for the network)."""
+    for the network; None: an unbatched network, one sample)."""
     lt = layer.type
     a = layer.args
     if not layer.input_shapes:
@@ -317,8 +317,8 @@ def _compare(layer, bdim: int = 0):
             )
             waste = "the cropped border (padding)"
     elif lt.dense:
-        n = 1  # a 1-D input is one sample
-        if len(shape) >= 2:
+        n = 1  # a 1-D input is one sample, and so is an unbatched network's
+        if len(shape) >= 2 and bdim is not None:
             n = shape[1] if bdim and len(shape) >= 3 else shape[0]
         inputs = prod(shape) // n
         outputs = prod(layer.output) // n

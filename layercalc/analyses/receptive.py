@@ -65,7 +65,11 @@ class _Undefined:
 
 
 def _spatial_rank(net) -> int:
-    return max(0, len(net.input) - 2)
+    """The input's spatial dims: all but (N, C), or but C when it is unbatched."""
+    from .cost import batch_dim
+
+    lead = 1 if net.input and batch_dim(net) is None else 2
+    return max(0, len(net.input) - lead)
 
 
 def _conv_step(f: Field, k: int, s: int, p: int, d: int) -> Field:
@@ -163,6 +167,7 @@ NO_SPATIAL_DIMS = "no spatial dims"  # every layer's note when the input has non
 def receptive_fields(net) -> list[LayerField]:
     """Receptive field size, jump and start per layer and spatial dim (see module doc)."""
     rank = _spatial_rank(net)
+    unbatched = bool(net.input) and len(net.input) - rank == 1
     out: list[LayerField] = []
     if rank == 0:
         return [
@@ -206,6 +211,8 @@ def receptive_fields(net) -> list[LayerField]:
         res: object
         if bad is not None:
             res = _Undefined(bad.note)
+        elif unbatched and layer.type.batched_window:
+            res = _Undefined(f"undefined after {layer.type.name} of an unbatched input")
         else:
             key = (layer.type, id(layer.args), tuple(layer.input_shapes), layer.output)
             hit = found.get(key)

@@ -237,6 +237,11 @@ class LayerType:
         the arguments ``infer`` normalised; None (the default) for every other type."""
         return None
 
+    # whether window() tells the channels (dim 1) from the spatial dims (2...) by the dim
+    # it acts on, as in a batched (N, C, *spatial) input: receptive fields of an
+    # unbatched network leave such a layer undefined
+    batched_window = False
+
     def window(self, a: dict, shapes: list[tuple], out: tuple):
         """Per spatial dim (kernel, stride, left padding, dilation) for receptive fields,
         () for layers that keep positions (activations, norms), None when undefined."""

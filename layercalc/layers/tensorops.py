@@ -307,6 +307,7 @@ class Roll(_DataMovement):
     """``torch.roll``: ``shifts`` along ``dims`` (one shift per dim; a dim twice rolls
     twice); without ``dims``, one shift of the flattened input."""
 
+    batched_window = True  # see window()
     name = "roll"
     doc = "torch.roll"
     args = (
@@ -358,6 +359,11 @@ class Roll(_DataMovement):
             )
         a["_dims"] = tuple(wrap_dim(d, len(shape), "dims", shape, what="dims entry") for d in dims)
         return shape
+
+    def window(self, a, shapes, out):
+        # rolling the batch or the channels keeps every position (a flattened roll does not)
+        dims = a["_dims"]
+        return () if dims is not None and all(d < 2 for d in dims) else None
 
     def forward(self, a, xs, w):
         import numpy as np
@@ -445,6 +451,7 @@ class Slice(_DataMovement):
     """``x[..., start:end:step]`` on ``dim`` (``torch.ops.aten.slice``): Python's slicing,
     negative positions from the end, out-of-range ones clamped; ``step`` > 0."""
 
+    batched_window = True  # see window()
     name = "slice"
     doc = "x[..., start:end:step] (torch.ops.aten.slice)"
     args = (
@@ -504,10 +511,22 @@ class Slice(_DataMovement):
         text = ":".join("" if v is None else str(v) for v in (a["start"], a["end"]))
         return f"dim={a['dim']} {text}" + ("" if a["step"] == 1 else f":{a['step']}")
 
+    def window(self, a, shapes, out):
+        # of the batch or the channels: every position kept; of a spatial dim, a crop:
+        # output i is input start + i·step, a window of kernel 1, stride step and left
+        # padding -start (spatial dims: those of a batched (N, C, *spatial) input)
+        d, s = a["_at"]
+        if d < 2:
+            return ()
+        shape = shapes[0]
+        start = s.indices(shape[d])[0]
+        return tuple((1, s.step, -start, 1) if k == d else (1, 1, 0, 1) for k in range(2, len(shape)))
+
 
 class Flip(_DataMovement):
     """``torch.flip``: reverses the order along each of ``dims``."""
 
+    batched_window = True  # see window()
     name = "flip"
     doc = "torch.flip"
     args = (Arg("dims", "ints", doc="int or list (batch = 0)"),)
@@ -520,6 +539,10 @@ class Flip(_DataMovement):
         _distinct(dims, a["dims"], "dims")
         a["_dims"] = dims
         return shape
+
+    def window(self, a, shapes, out):
+        # reversing the batch or the channels keeps every position
+        return () if all(d < 2 for d in a["_dims"]) else None
 
     def forward(self, a, xs, w):
         import numpy as np
