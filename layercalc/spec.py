@@ -33,15 +33,31 @@ BLOCK_KEYS = ("args", "layers", "description", "inputs", "outputs")
 META_KEYS = ("name", "from", "repeat", "trainable", "when", "tie", "torch_name")
 
 
+# SPEC.md section 8's YAML bounds, as --max-yaml-depth and --max-alias-uses set them for
+# this run (layercalc.cli.common.yaml_limit_options); Limits() starts from them
+YAML_DEFAULTS = {"max_depth": 100, "max_alias_uses": 1}
+YAML_LIMITS = dict(YAML_DEFAULTS)
+
+
 class Limits:
-    """The bounds of SPEC.md section 8: leaf layers, YAML depth, elements in one tensor."""
+    """The bounds of SPEC.md section 8: leaf layers, YAML depth, aliases to one anchor,
+    elements in one tensor."""
 
-    __slots__ = ("max_depth", "max_elements", "max_layers")
+    __slots__ = ("max_alias_uses", "max_depth", "max_elements", "max_layers")
 
-    def __init__(self, max_layers: int = 100_000, max_depth: int = 100, max_elements: int = 2**48):
+    def __init__(
+        self,
+        max_layers: int = 100_000,
+        max_depth: int | None = None,
+        max_elements: int = 2**48,
+        max_alias_uses: int | None = None,
+    ):
         self.max_layers = max_layers
-        self.max_depth = max_depth
+        self.max_depth = YAML_LIMITS["max_depth"] if max_depth is None else max_depth
         self.max_elements = max_elements
+        self.max_alias_uses = (
+            YAML_LIMITS["max_alias_uses"] if max_alias_uses is None else max_alias_uses
+        )
 
     @property
     def max_nodes(self) -> int:
@@ -305,7 +321,9 @@ def load_spec(
 ) -> Spec:
     limits = limits or Limits()
     text = decode(data)
-    root = compose(text, limits.max_depth, limits.max_nodes, ("name", "description"))
+    root = compose(
+        text, limits.max_depth, limits.max_nodes, ("name", "description"), limits.max_alias_uses
+    )
     if not isinstance(root, Mapping):
         raise SpecError(
             "not-a-mapping",

@@ -898,24 +898,32 @@ def _compose_lines(text: str, max_depth: int, max_nodes: int, scalar_keys: tuple
 
 
 def compose(
-    text: str, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES, scalar_keys: tuple = ()
+    text: str,
+    max_depth: int = MAX_DEPTH,
+    max_nodes: int = MAX_NODES,
+    scalar_keys: tuple = (),
+    max_alias_uses: int = 1,
 ) -> Node:
     """Compose one YAML document into located nodes.
 
     At most ``max_nodes`` values (scalars, collections, aliases) are composed: a file is
     refused at the first value past the budget, so its time and memory stay bounded
-    whatever it holds. The top-level ``scalar_keys`` must hold a scalar; a collection
-    there is refused where it starts, before it is read."""
+    whatever it holds; an alias counts the values it stands for, so an anchor used
+    ``max_alias_uses`` times (1 by default) can never multiply the file past it. The
+    top-level ``scalar_keys`` must hold a scalar; a collection there is refused where it
+    starts, before it is read."""
     _check_directives(text)
     if len(text) >= _LINES_FROM:
         try:
             return _compose_lines(text, max_depth, max_nodes, scalar_keys)
         except _GiveUp:
             pass
-    return _compose_events(text, max_depth, max_nodes, scalar_keys)
+    return _compose_events(text, max_depth, max_nodes, scalar_keys, max_alias_uses)
 
 
-def _compose_events(text: str, max_depth: int, max_nodes: int, scalar_keys: tuple) -> Node:
+def _compose_events(
+    text: str, max_depth: int, max_nodes: int, scalar_keys: tuple, max_alias_uses: int = 1
+) -> Node:
     """:func:`compose` from libyaml's events: any YAML, and every refusal."""
     loader = _Loader(text)
     nodes = 0
@@ -924,7 +932,11 @@ def _compose_events(text: str, max_depth: int, max_nodes: int, scalar_keys: tupl
     stack: list = []  # open collections; mappings carry a pending key
     pending_key: list = []
     anchors: dict[str, Node] = {}
-    used: set[str] = set()
+    used: dict[str, int] = {}  # anchor -> the aliases to it so far
+    # the values an anchor stands for, its aliases' expansions included (each alias
+    # adds them to the budget): per open collection, the count where it started
+    starts: list = []
+    anchor_size: dict[str, int] = {}
     # nesting is bounded through aliases too: every finished collection knows its
     # height, an alias counts its target's height where it is inserted, and an alias to a
     # collection still open (a cycle) is refused
@@ -949,6 +961,7 @@ def _compose_events(text: str, max_depth: int, max_nodes: int, scalar_keys: tupl
                 if ev.anchor:
                     anchors[ev.anchor] = node
                     anchor_height[ev.anchor] = 0
+                    anchor_size[ev.anchor] = 1
             elif cls is E.AliasEvent:
                 nodes += 1
                 if nodes > max_nodes:
@@ -961,14 +974,16 @@ def _compose_events(text: str, max_depth: int, max_nodes: int, scalar_keys: tupl
                         line=m.line + 1,
                         column=m.column + 1,
                     )
-                if ev.anchor in used:
+                if used.get(ev.anchor, 0) >= max_alias_uses:
+                    times = "once" if max_alias_uses == 1 else f"{max_alias_uses:,} times"
                     raise SpecError(
                         "alias-limit",
-                        f"alias *{ev.anchor} is used more than once; layercalc expands "
-                        "each anchor at most once",
+                        f"alias *{ev.anchor} is used more than {times}; layercalc expands "
+                        f"each anchor at most {times}",
                         line=m.line + 1,
                         column=m.column + 1,
-                        hint="use a var or a block to share values or layers",
+                        hint="use a var or a block to share values or layers (or raise "
+                        "--max-alias-uses)",
                     )
                 h = anchor_height.get(ev.anchor)
                 if h is None:
@@ -987,7 +1002,10 @@ def _compose_events(text: str, max_depth: int, max_nodes: int, scalar_keys: tupl
                         column=m.column + 1,
                         hint="flatten the structure (use blocks)",
                     )
-                used.add(ev.anchor)
+                used[ev.anchor] = used.get(ev.anchor, 0) + 1
+                nodes += anchor_size.get(ev.anchor, 1)  # the values it stands for
+                if nodes > max_nodes:
+                    raise _over_budget(ev, max_nodes)
                 node = anchors[ev.anchor]
             elif cls is E.MappingStartEvent or cls is E.SequenceStartEvent:
                 nodes += 1
@@ -1034,14 +1052,17 @@ def _compose_events(text: str, max_depth: int, max_nodes: int, scalar_keys: tupl
                 pending_key.append(None)
                 heights.append(0)
                 open_anchor.append(ev.anchor)
+                starts.append(nodes)
                 continue
             elif cls is E.MappingEndEvent or cls is E.SequenceEndEvent:
                 node = stack.pop()
                 pending_key.pop()
                 h = heights.pop() + 1
                 anchor = open_anchor.pop()
+                start = starts.pop()
                 if anchor and anchors.get(anchor) is node:
                     anchor_height[anchor] = h
+                    anchor_size[anchor] = nodes - start + 1
             elif cls is E.DocumentStartEvent:
                 docs += 1
                 if docs > 1:

@@ -93,12 +93,45 @@ def click_option(o: Option, formats=FORMATS, default=None):
     return click.option(o.flag, o.dest, **kw)
 
 
+def yaml_limit_options(f):
+    """--max-yaml-depth and --max-alias-uses (SPEC.md section 8: "each changeable by an
+    option"): they set this run's layercalc.spec.YAML_LIMITS, which every Limits() starts
+    from. Click only: the start-up path declines an option it does not know."""
+
+    def setter(key):
+        def store(ctx, param, value):  # called for every run: None resets the default
+            from ..spec import YAML_DEFAULTS, YAML_LIMITS
+
+            YAML_LIMITS[key] = YAML_DEFAULTS[key] if value is None else value
+
+        return store
+
+    f = click.option(
+        "--max-alias-uses",
+        type=click.IntRange(1, 1000),
+        default=None,
+        expose_value=False,
+        callback=setter("max_alias_uses"),
+        help="let each YAML anchor be used by up to N aliases (each counts the values it "
+        "stands for against the file's value budget)  [default: 1]",
+    )(f)
+    return click.option(
+        "--max-yaml-depth",
+        type=click.IntRange(1, 10_000),
+        default=None,
+        expose_value=False,
+        callback=setter("max_depth"),
+        help="refuse YAML nested deeper than N levels  [default: 100]",
+    )(f)
+
+
 def spec_options(formats=FORMATS, default="table", rows=True):
     """--set, --input, --format, --max-layers and --width, shared by the spec commands,
     and --full for those with per-layer ``rows``; --set and --input arrive converted (a
     dict of overrides, a shape or None)."""
 
     def decorate(f):
+        f = yaml_limit_options(f)
         for o in reversed(SPEC_OPTIONS):
             f = click_option(o, formats, default)(f)
         if not rows:  # a command printing no table rows (check) has nothing to cut

@@ -9,7 +9,7 @@ import subprocess
 import click
 
 from ..render import ANNOTATED
-from .common import click_option, emit
+from .common import click_option, emit, yaml_limit_options
 from .options import DEPTH, INPUT, MAX_LAYERS, SETS, WIDTH, Option
 from .run import Outcome, format_diagnostic
 
@@ -128,6 +128,7 @@ def _rules(ctx, param, values):
     help="output format (github: workflow annotations at NEW's lines)",
 )
 @click_option(MAX_LAYERS)
+@yaml_limit_options
 @click_option(WIDTH)
 @click_option(DEPTH)
 @click.option(

@@ -10,7 +10,7 @@ import click
 from ..text import printable
 
 from ..draw import FORMATS, STYLES, SUFFIXES
-from .common import click_option, emit
+from .common import click_option, emit, yaml_limit_options
 from .options import DEPTH, INPUT, MAX_LAYERS, SETS
 from .run import Outcome, format_diagnostic
 
@@ -53,6 +53,7 @@ CHUNK = 1 << 20  # characters written at a time (see _pieces)
 @click_option(SETS)
 @click_option(INPUT)
 @click_option(MAX_LAYERS)
+@yaml_limit_options
 def draw(spec, output, fmt, style, direction, depth, sets, input_shape, max_layers):
     """Draw a network: SVG, HTML, Graphviz dot or Mermaid.
 

@@ -225,6 +225,9 @@ def _main(argv) -> int:
         return cli.main() if argv is None else cli.main(args=args)
     command, specs, values = fast
     values["full"] = False  # --full makes the fast path decline: click answers it
+    loaded = sys.modules.get("layercalc.spec")
+    if loaded is not None:  # an earlier run in this process set its own YAML bounds
+        loaded.YAML_LIMITS.update(loaded.YAML_DEFAULTS)
     try:
         if command == "check":
             from .checking import execute_check

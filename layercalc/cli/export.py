@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import click_option, echo_diagnostics
+from .common import click_option, echo_diagnostics, yaml_limit_options
 from .options import INPUT, MAX_LAYERS, SETS
 
 
@@ -29,6 +29,7 @@ from .options import INPUT, MAX_LAYERS, SETS
 @click_option(SETS)
 @click_option(INPUT)
 @click_option(MAX_LAYERS)
+@yaml_limit_options
 def export_command(spec, target, output, sets, input_shape, max_layers):
     """Write SPEC as a readable, standalone PyTorch module file.
 
