@@ -113,13 +113,34 @@ def load(path: str) -> dict:
     kind = kind_of(path)
     if kind == "index":
         return _sharded(path, load)
+    read = {"safetensors": _load_safetensors, "npz": _load_npz}.get(kind, _load_torch)
+    return _real(_guarded(path, read))
+
+
+def shapes(path: str) -> dict:
+    """key -> shape of the tensors of ``path``: a safetensors file's header alone (no
+    data read), the other formats loaded. Raises WeightsError."""
+    kind = kind_of(path)
+    if kind == "index":
+        return _sharded(path, shapes)
+    if kind == "npz":  # each member's .npy header: nothing decompressed beyond it
+        return _guarded(path, _npz_shapes)
+    if kind != "safetensors":
+        return {k: tuple(v.shape) for k, v in load(path).items()}
+    try:
+        _regular(path)
+        with open(path, "rb") as fh:
+            header, _ = _safetensors_header(fh, os.fstat(fh.fileno()).st_size)
+    except OSError as exc:
+        raise WeightsError(exc.strerror or str(exc)) from None
+    return {k: shape for k, (_, shape, _) in header.items()}
+
+
+def _guarded(path: str, read) -> dict:
+    """``read(path)``, any failure of a damaged file a WeightsError."""
     try:
         _regular(path)  # a missing file is said plainly, whatever reads it
-        if kind == "safetensors":
-            return _load_safetensors(path)
-        if kind == "npz":
-            return _load_npz(path)
-        return _load_torch(path)
+        return read(path)
     except WeightsError:
         raise
     except OSError as exc:
@@ -130,21 +151,39 @@ def load(path: str) -> dict:
         raise WeightsError(f"{type(exc).__name__}: {exc}") from None
 
 
-def shapes(path: str) -> dict:
-    """key -> shape of the tensors of ``path``: a safetensors file's header alone (no
-    data read), the other formats loaded. Raises WeightsError."""
-    kind = kind_of(path)
-    if kind == "index":
-        return _sharded(path, shapes)
-    if kind != "safetensors":
-        return {k: tuple(v.shape) for k, v in load(path).items()}
-    try:
-        _regular(path)
-        with open(path, "rb") as fh:
-            header, _ = _safetensors_header(fh, os.fstat(fh.fileno()).st_size)
-    except OSError as exc:
-        raise WeightsError(exc.strerror or str(exc)) from None
-    return {k: shape for k, (_, shape, _) in header.items()}
+def _npz_shapes(path: str) -> dict:
+    """key -> shape of an .npz's arrays from their .npy headers, as np.load names them
+    (a member's name without .npy): a 4 MB archive of compressed zeros is not inflated
+    to gigabytes to learn a shape."""
+    import zipfile
+
+    import numpy as np
+
+    fmt = np.lib.format
+    out = {}
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            key = info.filename.removesuffix(".npy")
+            with z.open(info) as fh:
+                try:
+                    version = fmt.read_magic(fh)
+                except ValueError:
+                    raise WeightsError(
+                        f"'{key}' is not a NumPy array (.npy) inside the archive"
+                    ) from None
+                if version == (1, 0):
+                    shape, _, dtype = fmt.read_array_header_1_0(fh)
+                elif version == (2, 0):
+                    shape, _, dtype = fmt.read_array_header_2_0(fh)
+                else:
+                    shape, _, dtype = fmt._read_array_header(fh, version)
+            if dtype.hasobject:
+                raise WeightsError(
+                    f"'{key}' holds Python objects, which layercalc never unpickles",
+                    "save plain numeric arrays",
+                )
+            out[key] = tuple(int(d) for d in shape)
+    return out
 
 
 def _shards(path: str) -> dict:
@@ -327,13 +366,17 @@ def _load_torch(path: str) -> dict:
             "it otherwise",
             f"{TORCH_HINT}, or save the weights as .safetensors or .npz",
         ) from None
+    import warnings
+
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's own (pickle protocol, sparse tensors)
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - UnpicklingError, RuntimeError, zip errors
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeightsError(
-            f"torch.load(weights_only=True) refused it: {first}",
-            "only tensors and plain containers are loaded; save model.state_dict()",
+            f"torch.load(weights_only=True) refused it: {_torch_refusal(exc)}",
+            "layercalc loads only tensors and plain containers, never running a pickle's "
+            "code: save model.state_dict() (torch.save, or as .safetensors)",
         ) from None
     obj = _unwrap(obj)
     out = {}
@@ -342,8 +385,63 @@ def _load_torch(path: str) -> dict:
             v = v.detach().cpu()
             if v.dtype == torch.bfloat16:
                 v = v.float()
-            out[str(k)] = v.numpy()
-    return out
+            try:
+                out[str(k)] = v.numpy()
+            except (TypeError, RuntimeError):  # float8, quantized, sparse layouts...
+                raise WeightsError(
+                    f"tensor '{k}' is {v.dtype}"
+                    + ("" if v.layout == torch.strided else f" ({v.layout})")
+                    + ", which NumPy cannot hold",
+                    "save it as a dense float32, float16 or bfloat16 tensor",
+                ) from None
+        elif isinstance(v, (int, float)) and "." in str(k):  # a state_dict key, no tensor
+            raise WeightsError(
+                f"'{k}' is a Python {type(v).__name__}, not a tensor (PyTorch's "
+                "load_state_dict refuses it too: expected torch.Tensor)",
+                f"save it as a tensor: torch.tensor({v!r})",
+            )
+    return _real(out)
+
+
+def _real(arrays: dict) -> dict:
+    """``arrays``, or a WeightsError for a complex one: layercalc runs real networks (a
+    complex input or weight meets PyTorch's "Input type (c10::complex<float>) and bias
+    type (float) should be the same"; NumPy would silently drop the imaginary part)."""
+    for k, v in arrays.items():
+        if getattr(v, "dtype", None) is not None and v.dtype.kind == "c":
+            raise WeightsError(
+                f"'{k}' is complex ({v.dtype}); the network is real (PyTorch refuses a "
+                "complex tensor beside real weights)",
+                "save the real part, or the real and imaginary parts as two channels",
+            )
+    return arrays
+
+
+def _torch_refusal(exc: Exception) -> str:
+    """What torch.load's refusal says of the file, without its advice to load with
+    weights_only=False (layercalc never does) or its terminal escapes."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    said = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    blocked = re.search(r"unsupported GLOBAL (\S+) whose module \S+ is blocked", text)
+    if said:
+        line = said.group(1).strip()
+        found = re.match(r"Unsupported global: GLOBAL (\S+) was not an allowed global", line)
+        if found:
+            return (
+                f"it pickles a {found.group(1)} object, not only tensors (a whole model "
+                "saved with torch.save(model)?)"
+            )
+        if line.startswith("Unsupported operand"):
+            return f"it is no PyTorch checkpoint ({line.lower()} in its pickle)"
+        return line
+    if blocked:
+        return f"it pickles {blocked.group(1)}, which is never loaded"
+    if isinstance(exc, OSError) or "PytorchStreamReader" in text or "zip archive" in text:
+        return "the file is damaged or truncated"
+    lines = [x for x in text.strip().splitlines() if x.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def _unwrap(obj):
@@ -361,12 +459,24 @@ def rename(arrays: dict, strip: str | None = None, add: str | None = None) -> di
     """Keys with the prefix ``strip`` removed (keys without it are kept) and ``add``
     put in front, as a wrapper's `module.` or `model.` asks."""
     out = {}
+    was: dict = {}  # renamed key -> the file's key
     for k, v in arrays.items():
-        if strip and k.startswith(strip):
-            k = k[len(strip) :]
+        new = k
+        if strip and new.startswith(strip):
+            new = new[len(strip) :]
         if add:
-            k = add + k
-        out[k] = v
+            new = add + new
+        if new in was:  # one tensor would silently replace the other
+            flags = " ".join(
+                f"{flag} {p}" for flag, p in (("--strip-prefix", strip), ("--add-prefix", add)) if p
+            )
+            raise WeightsError(
+                f"{flags}: '{was[new]}' and '{k}' both become '{new}'",
+                "the file holds the tensor with and without the prefix: remove one of "
+                "them, or give a prefix that tells them apart",
+            )
+        was[new] = k
+        out[new] = v
     return out
 
 
@@ -509,6 +619,37 @@ def compare(net, found: dict, weights_path: str, spec_file: str | None = None) -
     return out
 
 
+def tied_differences(net, arrays: dict, weights_path: str, spec_file: str | None = None) -> list:
+    """``weights-tied`` errors, at the tying layer, for each tied key the file holds
+    with values other than its source's: the spec runs one tensor where the checkpoint
+    has two (PyTorch's load_state_dict would copy both into the one parameter, the
+    later module's last), so the run could not be the checkpoint's."""
+    import numpy as np
+
+    out = []
+    for layer in net.layers:
+        for key, src, _ in layer.ties:
+            full = layer.state_key(key)
+            a, b = arrays.get(full), arrays.get(src)
+            if a is None or b is None or np.array_equal(a, b):
+                continue
+            node = layer.node
+            out.append(
+                Diagnostic(
+                    "weights-tied",
+                    f"layer '{layer.name}' ({layer.type.name}) ties '{full}' to '{src}', "
+                    f"but {weights_path} holds the two with different values",
+                    getattr(node, "line", 1),
+                    getattr(node, "col", 1),
+                    "error",
+                    "the checkpoint is of an untied model: remove the `tie:` (or set the "
+                    "var that ties them to 0)",
+                    spec_file or net.spec.file,
+                )
+            )
+    return out
+
+
 # -- inputs ----------------------------------------------------------------------------------
 
 
@@ -521,10 +662,10 @@ def load_input(path: str) -> dict:
     try:
         _regular(path)
         if low.endswith(".npy"):
-            return {"input": np.load(path, allow_pickle=False)}
+            return _real({"input": np.load(path, allow_pickle=False)})
         if low.endswith(".npz"):
             with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files if k == "input" or k.startswith("input.")}
+                return _real({k: z[k] for k in z.files if k == "input" or k.startswith("input.")})
     except WeightsError:
         raise
     except OSError as exc:
@@ -580,7 +721,7 @@ def input_diagnostics(net, given: dict, path: str, index_refs=(), spec_file=None
                     col,
                     "error",
                     f"give --input {','.join(map(str, arr.shape))} to run at the file's shape"
-                    if name is None
+                    if name is None and arr.shape
                     else None,
                     spec_file,
                 )

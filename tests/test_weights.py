@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import os
 import struct
 from pathlib import Path
 
@@ -32,7 +33,9 @@ def parsable(r) -> list[tuple]:
     for line in r.stdout.splitlines():
         loc, sev, msg = line.split(": ", 2)
         file, ln, col = loc.rsplit(":", 2)
-        out.append((file, int(ln), int(col), sev[len("error[") : -1], msg))
+        msg, code = msg.rsplit(" [", 1)  # FILE:LINE:COL: error: MESSAGE [CODE]
+        assert sev == "error" and code.endswith("]"), line
+        out.append((file, int(ln), int(col), code[:-1], msg))
     return out
 
 
@@ -136,7 +139,7 @@ def test_missing_unexpected_and_misshaped_tensors_are_located(saved, tmp_path):
     assert "'c9.weight' [2, 2]" in unexpected[4]
     # the human format names them too, with the spec line under a located one
     r = run("check", LENET, "--weights", path)
-    assert "lenet5.yaml:18:5: error[weights-shape]" in r.stdout
+    assert "lenet5.yaml:18:5: error: " in r.stdout and "[weights-shape]" in r.stdout
     assert "name: c1, out_channels: 6" in r.stdout
 
 
@@ -207,6 +210,16 @@ def test_tied_tensors_appear_under_both_keys_and_shared_modules_once(tmp_path):
     assert r.exit_code == 0, r.output
     with np.load(tmp_path / "again.npz") as z:
         assert np.array_equal(z["output"], out)
+    # a file of an untied model (lm_head.weight its own values) is refused: the spec
+    # would run the embedding where the checkpoint has another tensor
+    with np.load(tmp_path / "t.npz") as z:
+        untied = {k: z[k] for k in z.files if not w.reserved(k)}
+    untied["lm_head.weight"] = untied["lm_head.weight"] + 1
+    np.savez(tmp_path / "untied.npz", **untied)
+    r = run("verify", spec, "--weights", tmp_path / "untied.npz")
+    assert r.exit_code == 1, r.output
+    assert f"{spec}:6:5: error: layer 'lm_head' (linear) ties 'lm_head.weight' to " in r.output
+    assert "different values [weights-tied]" in r.output and "untied model" in r.output
     # without its source the tied key is missing, as before
     del once["wte.weight"]
     write_safetensors(tmp_path / "none.safetensors", once)
@@ -241,9 +254,7 @@ def test_a_damaged_safetensors_file_is_refused_naming_it(saved, tmp_path, damage
     lines = r.stdout.splitlines()
     assert len(lines) == 2, lines  # every file checked, each told
     for line in lines:
-        assert line.startswith(
-            f"{bad}:1:1: error[weights-unreadable]: cannot read the weights file"
-        )
+        assert line.startswith(f"{bad}:1:1: error: cannot read the weights file")
         assert says in line, line
     r = run("verify", LENET, "--weights", bad)
     assert r.exit_code == 1 and "weights-unreadable" in r.stderr and says in r.stderr
@@ -329,9 +340,14 @@ def test_verify_refuses_missing_tensors_and_runs_nothing(saved, tmp_path):
     out = tmp_path / "out.npz"
     r = run("verify", LENET, "--weights", tmp_path / "bad.npz", "--save", out)
     assert r.exit_code == 1
-    assert f"lenet5.yaml:{LENET_LINES['c3']}:5: error[weights-shape]" in r.stderr
+    assert (
+        f"lenet5.yaml:{LENET_LINES['c3']}:5: error: " in r.stderr and "[weights-shape]" in r.stderr
+    )
     assert "[8, 6, 5, 5]" in r.stderr and "[16, 6, 5, 5]" in r.stderr
-    assert f"lenet5.yaml:{LENET_LINES['f7']}:5: error[weights-missing]" in r.stderr
+    assert (
+        f"lenet5.yaml:{LENET_LINES['f7']}:5: error: " in r.stderr
+        and "[weights-missing]" in r.stderr
+    )
     assert not out.exists()
 
 
@@ -339,14 +355,30 @@ def test_an_input_of_another_shape_is_a_located_error(saved, tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((1, 1, 28, 28), np.float32))
     r = run("verify", LENET, "--input-file", tmp_path / "x.npy")
     assert r.exit_code == 1
-    assert "lenet5.yaml:15:8: error[input-file]" in r.stderr
+    assert "lenet5.yaml:15:8: error: " in r.stderr and "[input-file]" in r.stderr
     assert "[1, 1, 32, 32]" in r.stderr and "[1, 1, 28, 28]" in r.stderr
     np.savez(tmp_path / "none.npz", other=np.zeros(3))
     r = run("verify", LENET, "--input-file", tmp_path / "none.npz")
-    assert r.exit_code == 1 and "error[input-file]" in r.stderr and "'input'" in r.stderr
+    assert (
+        r.exit_code == 1
+        and "error: " in r.stderr
+        and "[input-file]" in r.stderr
+        and "'input'" in r.stderr
+    )
     # --input makes the spec take the file's shape
     r = run("verify", LENET, "--input", "1,1,28,28", "--input-file", tmp_path / "x.npy")
-    assert "error[input-file]" not in r.output
+    assert "[input-file]" not in r.output
+    # a 0-d array: no `--input ` hint with nothing after it
+    np.save(tmp_path / "scalar.npy", np.float32(1))
+    r = run("verify", LENET, "--input-file", tmp_path / "scalar.npy")
+    assert r.exit_code == 1 and "[1, 1, 32, 32] in the spec, []" in r.stderr
+    assert "--input " not in r.stderr
+    # a complex input: refused, not silently made real (PyTorch refuses it beside
+    # real weights)
+    np.save(tmp_path / "c.npy", np.zeros((1, 1, 32, 32), np.complex64))
+    r = run("verify", LENET, "--input-file", tmp_path / "c.npy")
+    assert r.exit_code == 1 and "'input' is complex (complex64)" in r.stderr, r.output
+    assert "ComplexWarning" not in r.output
 
 
 def test_named_inputs_come_from_an_npz(tmp_path):
@@ -470,3 +502,65 @@ def test_an_npz_member_that_is_no_array_is_refused_not_a_traceback(tmp_path):
     r = run("check", LENET, "--weights", bad)
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert "weights-unreadable" in r.stdout + r.stderr
+
+
+def test_a_prefix_that_makes_two_keys_one_is_refused(saved, tmp_path):
+    """`module.fc.bias` and a stray `fc.bias` both became `fc.bias` under --strip-prefix
+    module., and one silently replaced the other (the run passed, 100 off)."""
+    wrapped = {f"module.{k}": v for k, v in tensors(saved).items()}
+    wrapped["f7.bias"] = np.full(10, 100, np.float32)
+    path = tmp_path / "collide.npz"
+    np.savez(path, **wrapped)
+    for command in ("check", "verify"):
+        r = run(command, LENET, "--weights", path, "--strip-prefix", "module.")
+        assert r.exit_code == 1, r.output
+        assert "'module.f7.bias' and 'f7.bias' both become 'f7.bias'" in r.output, r.output
+        assert "[weights-unreadable]" in r.output
+
+
+def test_an_npz_is_compared_from_its_headers_before_it_is_inflated(saved, tmp_path):
+    """A 1 MB archive whose f7.bias member inflates to 1 GiB of zeros: refused as
+    mis-shaped from the .npy header, in bounded memory (it took 4.2 GB and 37 s)."""
+    import io
+    import subprocess
+    import sys
+    import zipfile
+
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for k, v in tensors(saved).items():
+            if k != "f7.bias":
+                buf = io.BytesIO()
+                np.save(buf, v)
+                z.writestr(k + ".npy", buf.getvalue())
+                continue
+            with z.open(k + ".npy", "w", force_zip64=True) as fh:  # streamed: no 1 GiB here
+                header = {"descr": "<f4", "fortran_order": False, "shape": (2**28,)}
+                np.lib.format.write_array_header_1_0(fh, header)
+                zeros = bytes(1 << 24)
+                for _ in range(2**30 // len(zeros)):
+                    fh.write(zeros)
+    assert path.stat().st_size < 4 << 20
+    # an intermediate interpreter: RUSAGE_CHILDREN is then the command's process alone
+    probe = (
+        "import resource, subprocess, sys\n"
+        "p = subprocess.run([sys.executable, '-m', 'layercalc', *sys.argv[1:]],\n"
+        "                   capture_output=True, text=True, timeout=120)\n"
+        "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "print(p.stdout + p.stderr)\n"
+    )
+    for command in ("check", "verify"):
+        out = subprocess.run(
+            [sys.executable, "-c", probe, command, LENET, "--weights", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=150,
+            env=dict(
+                os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
+            ),
+        )
+        status, peak = out.stdout.splitlines()[0].split()
+        assert status == "1" and "[weights-shape]" in out.stdout, out.stdout + out.stderr
+        assert "[268435456]" in out.stdout
+        scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS
+        assert int(peak) * scale < 400 << 20, peak  # a 1 GiB array was never made

@@ -51,8 +51,12 @@ def test_one_channel_changed_is_named_at_its_line(resnet50_weights, tmp_path):
     assert r.exit_code == 1
     found = [x for x in r.stdout.splitlines() if "[weights-" in x]
     first = found[0]
-    assert "error[expect-params]" in r.stdout  # the expectations still speak too
-    assert first.startswith(f"{spec}:{line}:") and "error[weights-shape]" in first, first
+    assert (
+        "error: " in r.stdout and "[expect-params]" in r.stdout
+    )  # the expectations still speak too
+    assert (
+        first.startswith(f"{spec}:{line}:") and "error: " in first and "[weights-shape]" in first
+    ), first
     assert "'conv1.weight' is [64, 3, 7, 7]" in first and "gives [32, 3, 7, 7]" in first
     assert "'bn1.running_mean' is [64]" in r.stdout  # the layers it feeds follow
     assert "weights-missing" not in r.stdout and "weights-unexpected" not in r.stdout
@@ -123,3 +127,53 @@ def test_a_bfloat16_checkpoint_through_torch(tmp_path):
     with np.load(out) as z:
         for k, v in sd.items():
             assert np.array_equal(z[k], v.float().numpy()), k
+
+
+class _Evil:  # pickled by reference: loading it would call os.system
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo pwned",))
+
+
+SMALL = "input: [1, 4]\nlayers:\n  - linear: {name: fc, out_features: 3}\n"
+
+
+@pytest.mark.parametrize(
+    "make, says",
+    [
+        (lambda p: torch.save({"fc.weight": _Evil()}, p), "it pickles posix.system"),
+        (lambda p: p.write_bytes(b"\x80\x02n" + bytes(64)), "it is no PyTorch checkpoint"),
+        (lambda p: torch.save(torch.nn.Linear(4, 3), p), "it pickles a torch.nn.modules"),
+        (
+            lambda p: (torch.save({"fc.weight": torch.zeros(3, 4)}, p), _truncate(p)),
+            "the file is damaged or truncated",
+        ),
+        (
+            lambda p: torch.save({"fc.weight": torch.zeros(3, 4, dtype=torch.float8_e4m3fn)}, p),
+            "'fc.weight' is torch.float8_e4m3fn, which NumPy cannot hold",
+        ),
+        (
+            lambda p: torch.save({"fc.weight": torch.zeros(3, 4), "fc.bias": 0}, p),
+            "'fc.bias' is a Python int, not a tensor",
+        ),
+        (
+            lambda p: torch.save({"fc.weight": torch.zeros(3, 4, dtype=torch.complex64)}, p),
+            "'fc.weight' is complex (complex64)",
+        ),
+    ],
+)
+def test_a_checkpoint_torch_refuses_says_what_it_holds_not_torchs_advice(tmp_path, make, says):
+    """torch.load's refusal passed on its advice to load with weights_only=False (which
+    layercalc never does) and its terminal escapes; now what the file holds is said."""
+    spec, path = tmp_path / "s.yaml", tmp_path / "w.pt"
+    spec.write_text(SMALL)
+    make(path)
+    r = run("verify", spec, "--weights", path)
+    assert r.exit_code == 1 and says in r.output, r.output
+    assert "[weights-unreadable]" in r.output and "weights_only` set to `False`" not in r.output
+    assert "\x1b" not in r.output and "\\x1b" not in r.output and "pwned" not in r.output
+
+
+def _truncate(p):
+    p.write_bytes(p.read_bytes()[:100])

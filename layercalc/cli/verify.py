@@ -30,26 +30,44 @@ def _max_memory(ctx, param, value):
         raise click.BadParameter(str(exc)) from None
 
 
-def _not_a_spec(save, st, specs) -> None:
-    """Refuse a --save target that is one of the SPEC files being read (the same file,
-    by device and inode, whatever the path; ``-`` is standard input)."""
+def _not_an_input(save, st, specs, weights=None, input_file=None) -> None:
+    """Refuse a --save target that is a file being read: one of the SPEC files, the
+    --input-file, the --weights file or a file of a --weights directory (the same file,
+    by device and inode, whatever the path; ``-`` is standard input). A user's
+    checkpoint replaced by an npz would be lost."""
     import os
 
     from ..outfile import OutputError
 
     if st is None:
         return
-    for spec in specs:
+
+    def same(path) -> bool:
         try:
-            spec_st = os.fstat(0) if spec == "-" else os.stat(spec)
+            return os.path.samestat(st, os.fstat(0) if path == "-" else os.stat(path))
         except (OSError, ValueError):
-            continue
-        if os.path.samestat(st, spec_st):
+            return False
+
+    for spec in specs:
+        if same(spec):
             what = "standard input" if spec == "-" else f"the spec '{spec}'"
             raise OutputError(
                 save,
                 f"it is {what}, which is being verified",
                 "give --save a new file name, e.g. weights.npz; the spec is never overwritten",
+            )
+    read = [("--input-file", input_file), ("--weights file", weights)]
+    if weights is not None and os.path.isdir(weights):
+        with os.scandir(weights) as entries:  # a sharded checkpoint's files
+            for _, entry in zip(range(10_000), entries):
+                read.append(("--weights file", entry.path))
+    for what, path in read:
+        if path is not None and same(path):
+            raise OutputError(
+                save,
+                f"it is the {what} '{path}', which is being read",
+                "give --save a new file name, e.g. run.npz; what layercalc reads is never "
+                "overwritten",
             )
 
 
@@ -131,9 +149,10 @@ class _Progress:
             self.bar.stop()
 
 
-def _read(path, what: str, strip=None, add=None):
+def _read(path, what: str, strip=None, add=None, data: bool = False):
     """The arrays of --weights (prefixes applied) or --input-file, the Diagnostic of a
-    file that cannot be read, or None when the option is not given."""
+    file that cannot be read, or None when the option is not given. A weights file with
+    headers (.npz, .safetensors, an index) gives its shapes unless ``data``."""
     if path is None:
         return None
     from .. import weights as w
@@ -141,6 +160,10 @@ def _read(path, what: str, strip=None, add=None):
     try:
         if what == "input file":
             return w.load_input(path)
+        if not data and what == "weights file" and w.kind_of(path) != "torch":
+            # their shapes first, from the headers: an archive of compressed zeros is
+            # compared before it is inflated, and loaded (_arrays) only to run
+            return w.rename(w.shapes(path), strip, add)
         return w.rename(w.load(path), strip, add)
     except w.WeightsError as exc:
         return exc.diagnostic(path, what)
@@ -299,7 +322,7 @@ def verify(
         if save is not None:
             try:
                 _, st = check_target(save)  # before the run: a bad --save costs no forward pass
-                _not_a_spec(save, st, specs)
+                _not_an_input(save, st, specs, weights, input_file)
             except OutputError as exc:
                 unwritable(r, exc)
                 runs.append((r, None))
@@ -310,6 +333,19 @@ def verify(
             r.diagnostics.append(core.memory_diagnostic(r.net, estimate, max_memory, r.file))
             runs.append((r, None))
             continue
+        if arrays is not None and any(isinstance(v, tuple) for v in arrays.values()):
+            # the shapes agree: now the arrays
+            arrays = _read(weights, "weights file", strip_prefix, add_prefix, data=True)
+            if isinstance(arrays, Diagnostic):
+                r.diagnostics.append(arrays)
+                runs.append((r, None))
+                continue
+        if arrays is not None:
+            found = w.tied_differences(r.net, arrays, weights, r.file)
+            if found:
+                r.diagnostics += found
+                runs.append((r, None))
+                continue
         steps, where = core.python_steps(r.net)
         if steps > max_steps:
             r.diagnostics.append(core.steps_diagnostic(r.net, steps, where, max_steps, r.file))
