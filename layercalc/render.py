@@ -103,6 +103,9 @@ def _box_lines(t: Table, opts: Options) -> list:
             table.add_note(f"... {row:,} {CUT_NOTE}")
             continue
         texts = [text_of(c) for c in row.cells]
+        if row.kind == "cut":  # a run of rows said in one line (diff's unchanged layers)
+            table.add_note(" ".join(x for x in texts if x))
+            continue
         head, rest = KIND_STYLES[row.kind]
         styles = []
         for i, c in enumerate(t.columns):

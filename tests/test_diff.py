@@ -60,6 +60,12 @@ def test_the_same_spec_has_no_change(tmp_path):
     assert code == 0 and d["changes"] == [] and d["unchanged"] == 10
     assert d["totals"]["params"]["delta"] == 0 and not d["output"]["changed"]
     assert "no layer differs" in d["summary"]
+    # the run of unchanged layers is one line across the table, never folded into the
+    # Layer column ("(10 layers unchanged" and ")" on the next line at 80 columns)
+    for width in ("80", "60"):
+        r = run("diff", p, p, "--width", width)
+        row = next(line for line in r.stdout.splitlines() if "unchanged)" in line)
+        assert "(10 layers unchanged)" in row and len(row) <= int(width), r.stdout
 
 
 def test_a_var_sweep_on_one_side(tmp_path):

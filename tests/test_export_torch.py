@@ -15,7 +15,7 @@ import pytest
 from conftest import cli_runner
 
 from layercalc.analyses import verify
-from layercalc.analyses.loading import analyse
+from layercalc.analyses.loading import analyse, analyse_bytes
 from layercalc.cli import main
 from layercalc.layers import REGISTRY
 
@@ -377,3 +377,35 @@ def test_built_model_runs(tmp_path):
     with torch.no_grad():
         y = model(torch.randn(*namespace["INPUTS"]["input"]))
     assert tuple(y.shape) == tuple(next(iter(_net(spec).outputs.values())))
+
+
+def test_trainable_false_is_frozen_in_the_export_and_read_back_by_import(tmp_path):
+    """`trainable: false` (a layer, a free parameter, a group) was lost: the exported
+    module trained every parameter (18 of 18 where the spec says 0 of 18)."""
+    spec = tmp_path / "frozen.yaml"
+    spec.write_text(
+        "input: [1, 4]\n"
+        "layers:\n"
+        "  - linear: {out_features: 3, trainable: false}\n"
+        "  - parameter: {name: p, shape: [1, 3], trainable: false}\n"
+        "  - add: {from: [0, p]}\n"
+        "  - sequential:\n"
+        "      name: g\n"
+        "      trainable: false\n"
+        "      layers: [{linear: {name: a, out_features: 3}}, batch_norm1d]\n"
+        "  - linear: {name: head, out_features: 2}\n"
+    )
+    net = _net(spec)
+    totals = net.totals()
+    _, namespace = _exported(spec, tmp_path)
+    model = namespace["build"]()
+    params = list(model.named_parameters())
+    assert sum(p.numel() for _, p in params) == totals["params"] == 44
+    trainable = {n for n, p in params if p.requires_grad}
+    assert trainable == {"head.weight", "head.bias"} and totals["trainable"] == 8
+    from layercalc.importers.torch import import_torch
+
+    text = import_torch("exported:build", (1, 4), model=model)
+    back = analyse_bytes(text.encode(), "<import>")
+    assert back.ok, back.diagnostics
+    assert back.net.totals()["trainable"] == 8

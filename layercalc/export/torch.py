@@ -832,6 +832,16 @@ class _Writer:
                 else:
                     line = f"setattr({dst}, {_lit(attr)}, {src})"
                 self.init.append(line + "  # tied: one Parameter, two state_dict keys")
+        for layer in net.layers:  # `trainable: false`: its parameters frozen
+            if layer.trainable or layer.shares is not None:
+                continue
+            for t in layer.tensors:
+                if t.buffer:
+                    continue
+                owner, _, attr = layer.state_key(t.key).rpartition(".")
+                dst = _access(owner) if owner else "self"
+                dst = f"{dst}.{attr}" if _plain(attr) else f"getattr({dst}, {_lit(attr)})"
+                self.init.append(f"{dst}.requires_grad_(False)  # trainable: false")
 
 
 def _class_name(name: str) -> str:

@@ -274,7 +274,19 @@ def _torch_class(t):
 
 def module_entry(m):
     """``(type, args, further output names)`` for a module layercalc has a type for (or
-    a subclass of one that only builds it its own way, see _torch_class)."""
+    a subclass of one that only builds it its own way, see _torch_class); a module whose
+    parameters are all frozen (``requires_grad_(False)``) gets ``trainable: false``."""
+    entry = _module_entry(m)
+    if entry is None:
+        return None
+    params = list(m.parameters())
+    if params and not any(p.requires_grad for p in params):
+        type_, args, outs = entry
+        return type_, {**args, "trainable": False}, outs
+    return entry
+
+
+def _module_entry(m):
     t = _torch_class(type(m))
     if t in _ACTS:
         type_, conv = _ACTS[t]

@@ -220,6 +220,8 @@ def _from_fx(graph, model, example, out: Trace) -> None:
                 a = {"shape": list(t.shape)}
                 if buffer:
                     a["buffer"] = True
+                elif not t.requires_grad:  # a frozen parameter
+                    a["trainable"] = False
                 op = Op(node.target, owner, local, "parameter", a, [], tuple(t.shape))
                 out.ops.append(op)
                 values[node] = Value(op)
