@@ -182,13 +182,14 @@ def _network_rows(net, view: str, depth: int | None) -> tuple:
         has_from = any(_sources(r, previous) for r in every)
         columns = [c for c in SHAPE_COLUMNS if c.header != "From" or has_from]
         for r in every:
-            cells = [Spec(r.name), Spec(r.type), Spec(r.args)]
-            if has_from:
-                cells.append(Spec(_sources(r, previous)))
+            sources = Spec(_sources(r, previous))
             inputs = "\n".join(shape_text(s) for s in r.inputs) if r.kind != "group" else ""
-            cells += [inputs, _output_cell(r)]
-            rows.append(Row(tuple(cells), r.level, r.kind))
+            cells = [Spec(r.name), Spec(r.type), Spec(r.args), sources, inputs, _output_cell(r)]
+            # the CSV keeps every column, so the files of one run are one table
             records.append([file, r.kind, r.level] + [_flat(c) for c in cells])
+            if not has_from:
+                del cells[3]
+            rows.append(Row(tuple(cells), r.level, r.kind))
     else:
         columns = list(PARAMS_COLUMNS)
         for r in every:
@@ -220,7 +221,8 @@ def _network_rows(net, view: str, depth: int | None) -> tuple:
                     r.macs,
                 ]
             )
-    header = ["file", "kind", "depth"] + [c.header.lower() for c in columns]
+    every_column = SHAPE_COLUMNS if view == "shape" else columns
+    header = ["file", "kind", "depth"] + [c.header.lower() for c in every_column]
     if view == "params":
         header.append("macs")
     return columns, rows, (header, records)

@@ -171,3 +171,90 @@ def test_transformer_refuses_tgt_features_unlike_src(tmp_path):
     assert r.exit_code == 1
     assert f"{path}:3:5: error" in r.stderr
     assert "src [7, 2, 16] and tgt [5, 2, 8] with d_model 16" in r.stderr
+
+
+def test_csv_of_several_files_is_one_table(tmp_path):
+    """README: "CSV is one table for all files (a `file` column first)": a file whose
+    layers name `from` and one whose do not share one header (the `from` column was
+    dropped for the second, which then started a second table)."""
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(
+        "input: [2, 4]\nlayers:\n  - linear: {name: x, out_features: 3}\n"
+        "  - linear: {from: input, out_features: 3}\n"
+    )
+    b.write_text("input: [2, 4]\nlayers: [{linear: {out_features: 3}}]\n")
+    for files in ((a, b), (b, a)):
+        r = cli_runner().invoke(main, ["shape", *map(str, files), "--format", "csv"])
+        lines = r.stdout.splitlines()
+        assert lines[0] == "file,kind,depth,layer,type,arguments,from,input,output"
+        assert len(lines) == 4 and "" not in lines, r.stdout
+
+
+CHECKED = {
+    "ok.yaml": "input: [1, 4]\nlayers: [{linear: {out_features: 2}}]\n",
+    "bad.yaml": "input: [1, 4]\nlayers:\n  - linear: {out_featurs: 2}\n",
+}
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "csv"])
+def test_check_takes_every_format_of_section_9(tmp_path, fmt):
+    """SPEC.md section 9: "Options shared by all: ... `--format table|json|markdown|csv`"
+    - `check` refused all but json."""
+    for name, text in CHECKED.items():
+        (tmp_path / name).write_text(text)
+    files = [str(tmp_path / n) for n in CHECKED]
+    r = cli_runner(env={"NO_COLOR": "1", "GITHUB_ACTIONS": None}).invoke(
+        main, ["check", *files, "--format", fmt]
+    )
+    assert r.exit_code == 1, r.output
+    bad = f"{tmp_path / 'bad.yaml'}"
+    if fmt == "table":
+        assert (
+            f"{bad}:3:14: error: linear has no argument 'out_featurs' [unknown-argument]"
+            in r.stdout
+        )
+    elif fmt == "csv":
+        lines = r.stdout.splitlines()
+        assert lines[0] == "file,passed,line,column,severity,code,message,hint"
+        assert lines[1] == f"{tmp_path / 'ok.yaml'},yes,,,,,,"
+        assert lines[2].startswith(f"{bad},no,3,14,error,unknown-argument,linear has no")
+    else:
+        assert r.stdout.startswith("| File | Passed | Line | Column | Severity | Code |")
+        assert "| no | 3 | 14 | error | unknown-argument |" in r.stdout
+        assert r.stdout.rstrip().endswith("1 of 2 files failed: 1 error, 0 warnings")
+
+
+def test_the_yaml_bounds_are_changeable_by_an_option(tmp_path):
+    """SPEC.md section 8: "Defaults, each changeable by an option: ... YAML nesting at
+    most 100 deep, no alias expanded more than once into the spec"."""
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("input: [1, 4]\nlayers: [relu]\nexpect: " + "[" * 120 + "]" * 120 + "\n")
+    alias = tmp_path / "alias.yaml"
+    alias.write_text("vars: {a: &k 3}\ninput: [1, *k]\nlayers:\n  - linear: {out_features: *k}\n")
+    runner = cli_runner(env={"NO_COLOR": "1"})
+    r = runner.invoke(main, ["shape", str(deep)])
+    assert r.exit_code == 1 and "[too-deep]" in r.stderr
+    r = runner.invoke(main, ["shape", str(deep), "--max-yaml-depth", "200"])
+    assert "[too-deep]" not in r.output  # past the YAML: expect's own check speaks
+    r = runner.invoke(main, ["shape", str(alias)])
+    assert r.exit_code == 1 and "[alias-limit]" in r.stderr and "--max-alias-uses" in r.stderr
+    for command in ("shape", "check", "draw"):
+        r = runner.invoke(main, [command, str(alias), "--max-alias-uses", "2"])
+        assert r.exit_code == 0, r.output
+    # the bound is this run's: the next run without the option has the default again
+    r = runner.invoke(main, ["shape", str(alias)])
+    assert r.exit_code == 1 and "[alias-limit]" in r.stderr
+
+
+def test_more_alias_uses_stay_within_the_value_budget(tmp_path):
+    """Each alias counts the values it stands for: 30 levels of ten aliases to the level
+    below (10**30 values expanded) are refused at the budget, in bounded time."""
+    lines = ["vars:", "  l0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    for i in range(1, 30):
+        lines.append(f"  l{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    laugh = tmp_path / "laugh.yaml"
+    laugh.write_text("\n".join(lines + ["input: [1, 4]", "layers: [relu]"]) + "\n")
+    r = cli_runner(env={"NO_COLOR": "1"}).invoke(
+        main, ["shape", str(laugh), "--max-alias-uses", "1000"]
+    )
+    assert r.exit_code == 1 and "[too-large]" in r.stderr, r.output

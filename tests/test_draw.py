@@ -362,7 +362,7 @@ def test_cli_refusals(tmp_path):
     r = _cli(spec, "--style", "blocks", "--format", "dot")
     assert r.returncode == 2 and b"--style blocks" in r.stderr
     r = _cli(tmp_path / "missing.yaml")
-    assert r.returncode == 1 and b"error[unreadable]" in r.stderr
+    assert r.returncode == 1 and b"error: " in r.stderr and b"[unreadable]" in r.stderr
     r = _cli(spec, "-o", tmp_path)
     assert r.returncode == 1 and b"cannot write" in r.stderr
     assert sorted(os.listdir(tmp_path)) == []

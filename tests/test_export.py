@@ -161,7 +161,7 @@ def test_unsupported_type_is_refused_with_its_location(tmp_path, monkeypatch):
     r = export(path, "-o", out)
     assert r.exit_code == 1
     assert f"{path}:4:" in r.stderr
-    assert "error[export-unsupported]" in r.stderr
+    assert "error: " in r.stderr and "[export-unsupported]" in r.stderr
     assert "'mish'" in r.stderr and "'act'" in r.stderr
     assert not out.exists()
     r = export(path)
@@ -219,7 +219,11 @@ def test_every_reserved_name_is_refused_in_one_run(tmp_path):
     )
     r = export(path)
     assert r.exit_code == 1 and r.stdout == ""
-    errors = [line for line in r.stderr.splitlines() if "error[export-unsupported]" in line]
+    errors = [
+        line
+        for line in r.stderr.splitlines()
+        if "error: " in line and "[export-unsupported]" in line
+    ]
     assert [e.split(": error")[0] for e in errors] == [
         f"{path}:5:9",
         f"{path}:11:16",

@@ -9,6 +9,8 @@ strategies for longer with fresh randomness.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -29,7 +31,7 @@ from layercalc.layers import REGISTRY
 REPO = Path(__file__).resolve().parents[1]
 SCALE = float(os.environ.get("FUZZ_EXAMPLES_SCALE", "1"))
 
-TEXT_DIAG = re.compile(r"^\S.*?:\d+:\d+: (error|warning)\[[^\]]+\]: ")
+TEXT_DIAG = re.compile(r"^\S.*?:\d+:\d+: (error|warning): .* \[[a-z0-9-]+\]$")
 GITHUB_DIAG = re.compile(r"^::(error|warning) file=[^\n]*,line=\d+,col=\d+::")
 
 
@@ -67,7 +69,7 @@ def run_spec(data: bytes, command: str, fmt: str | None):
     for stream in (result.stdout, result.stderr):  # nothing from the spec reaches raw
         raw = {c for c in stream if not c.isprintable() and c != "\n"}
         assert not raw, (command, fmt, raw, stream, data)
-    errors = _located_errors(result, fmt)
+    errors = _located_errors(result, fmt, command)
     if result.exit_code == 1:
         assert errors, (command, fmt, result.output, data)
     if fast_args(args) is not None:  # the executable answers this one without click
@@ -87,8 +89,19 @@ def _via_entry(args, data: bytes):
         return out.getvalue().decode(), err.getvalue().decode(), code
 
 
-def _located_errors(result, fmt) -> list:
+def _located_errors(result, fmt, command=None) -> list:
     """The error diagnostics in the output; asserts that each carries a line."""
+    if command == "check" and fmt == "csv":  # file,passed,line,column,severity,...
+        rows = list(csv.reader(io.StringIO(result.stdout)))
+        assert rows[0][:5] == ["file", "passed", "line", "column", "severity"], rows[0]
+        errors = [r for r in rows[1:] if r[4] == "error"]
+        assert all(int(r[2]) >= 1 and int(r[3]) >= 1 for r in errors), errors
+        return errors
+    if command == "check" and fmt == "markdown":  # | File | Passed | Line | Column | ...
+        cells = [line.split(" | ") for line in result.stdout.splitlines()[2:]]
+        errors = [c for c in cells if len(c) > 4 and c[4] == "error"]
+        assert all(int(c[2]) >= 1 and int(c[3]) >= 1 for c in errors), errors
+        return errors
     if fmt == "json":
         payload = json.loads(result.stdout)
         payloads = payload if isinstance(payload, list) else [payload]
@@ -106,7 +119,7 @@ def _located_errors(result, fmt) -> list:
             if line.startswith("::error") or line.startswith("::warning"):
                 assert GITHUB_DIAG.match(line), line
                 errors += [line] if line.startswith("::error") else []
-        elif "error[" in line and not line.startswith(" ") and " | " not in line[:12]:
+        elif ": error: " in line and not line.startswith(" ") and " | " not in line[:12]:
             # every format but json and github (check's human one too): FILE:LINE:COL: ...
             # lines, then (human) the source line "N | ..." and an indented hint
             assert TEXT_DIAG.match(line), line
@@ -187,7 +200,7 @@ HOSTILE_TEXT = [
     "a\bb",
     "\x00",
     "\x7f",
-    "a\nb.yaml:1:1: error[x]: forged",
+    "a\nb.yaml:1:1: error: forged",
     "\r::error::x",
     "\x85",
     "\x9b31m",

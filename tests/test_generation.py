@@ -353,7 +353,7 @@ def test_every_format_and_80_columns(tmp_path, fmt):
 def test_a_network_without_attention_is_refused_cleanly():
     r = cli_runner().invoke(main, ["cost", str(SPECS / "resnet18.yaml"), "--context", "128"])
     assert r.exit_code == 1 and "Traceback" not in r.output
-    assert "error[no-attention]" in r.stderr and "no KV cache" in r.stderr
+    assert "error: " in r.stderr and "[no-attention]" in r.stderr and "no KV cache" in r.stderr
     r = cli_runner().invoke(
         main, ["cost", str(SPECS / "resnet18.yaml"), "--context", "128", "--format", "json"]
     )
@@ -373,7 +373,7 @@ def test_no_token_dim_is_refused():
     with pytest.raises(GenerationError, match="key length"):
         generation(net, 100)
     r = cli_runner().invoke(main, ["cost", str(SPECS / "vit_b_16.yaml"), "--context", "100"])
-    assert r.exit_code == 1 and "error[no-token-dim]" in r.stderr
+    assert r.exit_code == 1 and "error: " in r.stderr and "[no-token-dim]" in r.stderr
 
 
 @pytest.mark.parametrize(
@@ -499,7 +499,7 @@ def test_a_learned_position_table_bounds_the_context(tmp_path, model, args, tabl
     path = _spec(tmp_path, CONFIGS[model][0])
     r = cli_runner().invoke(main, ["cost", path, *args])
     assert r.exit_code == 1 and "Traceback" not in r.output
-    assert "error[context-too-long]" in r.stderr and table in r.stderr
+    assert "error: " in r.stderr and "[context-too-long]" in r.stderr and table in r.stderr
     assert "out of range" in r.stderr
     # the error is located at the table's entry in the spec (its num_embeddings where
     # the build refuses the positions, the entry where only decoding would reach them)
@@ -522,7 +522,7 @@ def test_rotary_models_past_their_positions_warn(tmp_path):
     cfg = {**CONFIGS["Qwen2.5-0.5B"][0]}  # max_position_embeddings 32768
     path = _spec(tmp_path, cfg)
     r = cli_runner().invoke(main, ["cost", path, "--context", "32768", "--new-tokens", "2"])
-    assert r.exit_code == 0 and "warning[context-warning]" in r.stderr
+    assert r.exit_code == 0 and "warning: " in r.stderr and "[context-warning]" in r.stderr
     assert "32,769 positions" in r.stderr and "max_position_embeddings 32,768" in r.stderr
     r = cli_runner().invoke(main, ["cost", path, "--context", "32768", "--format", "json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["generation"]["warnings"] == []
@@ -559,7 +559,7 @@ def test_verify_warns_when_a_window_is_exceeded(tmp_path):
     spec.write_text(convert(cfg)[0])
     r = cli_runner().invoke(main, ["verify", str(spec), "--set", "tokens=20"])
     assert r.exit_code == 0, r.output
-    assert "warning[window-exceeded]" in r.stderr
+    assert "warning: " in r.stderr and "[window-exceeded]" in r.stderr
     assert "attends 20 keys, beyond the sliding window of 8" in r.stderr
     r = cli_runner().invoke(main, ["verify", str(spec), "--set", "tokens=8"])
     assert r.exit_code == 0 and "window-exceeded" not in r.output

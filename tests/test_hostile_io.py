@@ -162,7 +162,7 @@ def test_closed_stdout_on_the_click_path(click_spec):
     assert (p.returncode, p.stderr) == (1, b"layercalc: error: standard output is closed\n")
 
 
-STDIN_ERROR = "<stdin>:1:1: error[unreadable]: cannot read the file: standard input is closed"
+STDIN_ERROR = "<stdin>:1:1: error: cannot read the file: standard input is closed [unreadable]"
 
 
 @posix
@@ -261,8 +261,8 @@ def test_a_special_file_is_refused_without_waiting(tmp_path, command):
         assert p.returncode == 1
         lines = p.stderr.decode().splitlines()
         assert lines[0] == (
-            f"{tmp_path / name}:1:1: error[unreadable]: cannot read the "
-            f"file: it is {kind}, not a regular file"
+            f"{tmp_path / name}:1:1: error: cannot read the file: it is {kind}, not a regular "
+            "file [unreadable]"
         )
         assert lines[1].startswith("    hint: ")
 
@@ -302,9 +302,9 @@ def test_devices_given_directly(tmp_path):
         p = layercalc("check", "--format", "parsable", device, SPEC)
         assert p.returncode == 1
         assert p.stdout.decode().splitlines() == [
-            f"{device}:1:1: error[unreadable]: cannot read the file: it is a character "
+            f"{device}:1:1: error: cannot read the file: it is a character "
             "device, not a regular file (hint: to read a stream, give `-` and pipe it to "
-            "standard input)"
+            "standard input) [unreadable]"
         ]
 
 

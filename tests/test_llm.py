@@ -419,9 +419,13 @@ def test_import_hf_proves_the_spec_before_writing_it(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(cfg, indent=2))
     r = cli_runner().invoke(main, ["import", "hf", str(tmp_path / "config.json"), "-o", str(out)])
     assert r.exit_code == 1 and not out.exists()
-    assert "error[shape-mismatch]" in r.stderr and "nothing was written" in r.stderr
+    assert (
+        "error: " in r.stderr
+        and "[shape-mismatch]" in r.stderr
+        and "nothing was written" in r.stderr
+    )
     line = 1 + json.dumps(cfg, indent=2).splitlines().index('  "head_dim": 9')
-    assert f"config.json:{line}:3: error[" in r.stderr
+    assert f"config.json:{line}:3: error: " in r.stderr
     assert "(config key head_dim)" in r.stderr
     assert "<spec>" not in r.stderr
 
@@ -605,7 +609,7 @@ def test_an_unknown_dtype_is_a_warning_and_float32(tmp_path):
 def test_max_layers_reaches_the_proof(tmp_path):
     cfg = dict(CONFIGS["Llama-3-8B"][0], num_hidden_layers=20_000)
     r = _import(tmp_path, cfg)
-    assert r.exit_code == 1 and "error[too-many-layers]" in r.stderr
+    assert r.exit_code == 1 and "error: " in r.stderr and "[too-many-layers]" in r.stderr
     assert "is too large (above); nothing was written" in r.stderr
     assert "transformers would refuse" not in r.stderr
     out = tmp_path / "s.yaml"

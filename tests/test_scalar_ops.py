@@ -180,7 +180,7 @@ REFUSED = {
         17,
     ),
     "sub-one-input": ("input: [2, 3]\nlayers:\n  - sub\n", "bad-merge", 3, 5),
-    "other-a-word": ("input: [2, 3]\nlayers:\n  - add: {other: same}\n", "unknown-name", 3, 18),
+    "other-a-word": ("input: [2, 3]\nlayers:\n  - add: {other: same}\n", "bad-value", 3, 18),
     "other-a-list": ("input: [2, 3]\nlayers:\n  - add: {other: [1, 2]}\n", "bad-value", 3, 18),
     "pow-needs-exponent": ("input: [2, 3]\nlayers:\n  - pow\n", "missing-argument", 3, 5),
     "pow-exponent-a-word": (

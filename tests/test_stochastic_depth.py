@@ -136,8 +136,8 @@ def test_a_located_refusal_through_the_cli(tmp_path):
     r = cli_runner().invoke(main, ["shape", str(path)], catch_exceptions=False)
     assert r.exit_code == 1
     assert (
-        f"{path}:3:27: error[invalid-layer]: drop probability has to be between 0 and 1, "
-        "but got 2 (torchvision rejects it)\n    hint: use a p in [0, 1]"
+        f"{path}:3:27: error: drop probability has to be between 0 and 1, "
+        "but got 2 (torchvision rejects it) [invalid-layer]\n    hint: use a p in [0, 1]"
     ) in r.stderr
 
 

@@ -110,7 +110,7 @@ def test_bad_torch_names_are_located_errors(tmp_path, entry, message):
     spec.write_text(SPEC + f"  - self_output: {entry}\n")
     r = cli_runner().invoke(main, ["shape", str(spec)])
     assert r.exit_code == 1, r.output
-    assert "error[bad-name]" in r.output and message in r.output
+    assert "error: " in r.output and "[bad-name]" in r.output and message in r.output
     assert f"s.yaml:{SPEC.count(chr(10)) + 1}:" in r.output
     assert "Traceback" not in r.output
 

@@ -147,7 +147,7 @@ def test_a_wrong_nx_is_refused_at_its_line(tmp_path):
     spec = _write(tmp_path, text)
     r = run("shape", spec)
     assert r.exit_code == 1
-    assert f"{spec}:3:" in r.output and "error[shape-mismatch]" in r.output
+    assert f"{spec}:3:" in r.output and "error: " in r.output and "[shape-mismatch]" in r.output
 
 
 def test_a_given_nx_that_agrees_is_kept():

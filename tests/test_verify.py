@@ -121,7 +121,7 @@ def test_spec_error_exit_1_and_other_files_still_run(tmp_path):
     bad = write(tmp_path, "input: [1, 3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4}\n")
     r = invoke(bad, SPECS / "dcgan_discriminator.yaml")
     assert r.exit_code == 1
-    assert "error[missing-argument]" in r.output
+    assert "error: " in r.output and "[missing-argument]" in r.output
     assert "✓ all 13 layers agree" in r.output
 
 
@@ -193,7 +193,7 @@ def test_memory_refusal_is_located_and_fast(tmp_path):
     )
     r = invoke(p, "--max-memory", "512MiB")
     assert r.exit_code == 1
-    assert f"{p}:3:3: error[memory-limit]" in r.output
+    assert f"{p}:3:3: error: " in r.output and "[memory-limit]" in r.output
     assert "GiB" in r.output and "512.00 MiB" in r.output
     # the default limit, 2 GiB, refuses it too, and before importing numpy
     code = (

@@ -30,7 +30,7 @@ def test_a_long_recurrence_is_refused_at_its_line_at_once(tmp_path):
     r = invoke(p)
     assert time.perf_counter() - t < 10
     assert r.exit_code == 1, r.output
-    assert f"{p}:5:5: error[step-limit]" in r.output
+    assert f"{p}:5:5: error: " in r.output and "[step-limit]" in r.output
     assert "20,000,002 recurrent time steps" in r.output
     assert "above the limit of 200,000" in r.output
     assert "--max-steps" in r.output

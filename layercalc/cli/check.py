@@ -83,10 +83,11 @@ def check(
     FILE may be a spec, a directory (searched recursively for *.yaml and *.yml) or `-`
     for standard input. Every file is checked even when an earlier one fails.
 
-    Formats: human (default: each diagnostic as FILE:LINE:COL: severity[code]: message
-    with its source line and hint), parsable (one a line), github (workflow annotations;
-    the default when GITHUB_ACTIONS=true), json (SPEC section 7 with `errors` and
-    `warnings`). Lint rules are warnings unless promoted, here or in the spec's `lint:`
+    Formats: human (default, or table: each diagnostic as FILE:LINE:COL: severity:
+    message [code] with its source line and hint), parsable (one a line), github
+    (workflow annotations; the default when GITHUB_ACTIONS=true), json (SPEC section 7
+    with `errors` and `warnings`), markdown (a table of the diagnostics, for a pull
+    request comment), csv (a row per diagnostic, a row per file without any). Lint rules are warnings unless promoted, here or in the spec's `lint:`
     mapping (`lint: {bias-before-norm: off, stride-drops-input: error}`); the command
     line wins.
 

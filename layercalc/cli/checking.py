@@ -10,7 +10,7 @@ import glob
 import os
 
 from ..machine import usable_cpus
-from .run import Outcome, format_diagnostic
+from .run import Outcome
 
 YAML_SUFFIXES = (".yaml", ".yml")
 _ANSI = {"red": 31, "green": 32, "yellow": 33}
@@ -373,8 +373,9 @@ def render_human(checked, strict, color: bool = False) -> str:
                     more.setdefault(d.code, []).append(d.line)
                     continue
                 shown[d.code] = shown.get(d.code, 0) + 1
-            sev = style(f"{d.severity}[{d.code}]", fg=colour.get(d.severity), bold=True)
-            lines.append(f"{printable(d.location())}: {sev}: {printable(d.message)}")
+            sev = style(d.severity, fg=colour.get(d.severity), bold=True)
+            code = style(f"[{d.code}]", dim=True)
+            lines.append(f"{printable(d.location())}: {sev}: {printable(d.message)} {code}")
             # a weights file's diagnostics stand at the file: no source line to show
             snippet = [] if d.file and d.file != c.file else source_snippet(d, sources)
             lines += ["  " + style(x, dim=True) for x in snippet]
@@ -383,11 +384,11 @@ def render_human(checked, strict, color: bool = False) -> str:
         for code, at in more.items():  # the same warning again and again: one line
             where = [str(n) for n in at[:LINES_LISTED] if n]
             where_text = f" (lines {', '.join(where)}{', ...' * (len(at) > LINES_LISTED)})"
-            sev = style(f"warning[{code}]", fg="yellow", bold=True)
+            sev = style("warning", fg="yellow", bold=True)
             lines.append(
                 f"{printable(c.file)}: {sev}: {len(at):,} more like these"
                 + (where_text if where else "")
-                + "; --format parsable lists each"
+                + f" [{code}]; --format parsable lists each"
             )
     text, ok = _summary(checked, strict)
     lines.append(style(text, fg="green" if ok else "red", bold=True))
@@ -399,11 +400,11 @@ def render_parsable(checked, strict, color: bool = False) -> str:
 
     lines = []
     for c in checked:
-        for d in c.diagnostics:
-            line = format_diagnostic(d._replace(hint=None))
-            if d.hint:
-                line += f" (hint: {printable(d.hint)})"
-            lines.append(line)
+        for d in c.diagnostics:  # format_diagnostic's line, the hint before the code
+            hint = f" (hint: {printable(d.hint)})" if d.hint else ""
+            lines.append(
+                f"{printable(d.location())}: {d.severity}: {printable(d.message)}{hint} [{d.code}]"
+            )
     return "".join(line + "\n" for line in lines)
 
 
@@ -450,11 +451,59 @@ def render_json(checked, strict, as_list: bool) -> str:
     return render_json([check_json(c, strict) for c in checked], as_list)
 
 
+def _diagnostic_rows(checked, strict) -> list:
+    """(file, passed, line, column, severity, code, message, hint) per diagnostic, and
+    one row with only the file and its result for a file without any."""
+    rows = []
+    for c in checked:
+        passed = "no" if c.failed(strict) else "yes"
+        if not c.diagnostics:
+            rows.append((c.file, passed, "", "", "", "", "", ""))
+        for d in c.diagnostics:
+            where = d.file or c.file
+            rows.append(
+                (where, passed, d.line, d.column, d.severity, d.code, d.message, d.hint or "")
+            )
+    return rows
+
+
+def render_csv(checked, strict, color: bool = False) -> str:
+    """One table for every file (SPEC.md section 9's csv): a row per diagnostic, a row
+    for a file that has none; spec text escaped."""
+    import csv
+    import io
+
+    from ..text import printable
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["file", "passed", "line", "column", "severity", "code", "message", "hint"])
+    for row in _diagnostic_rows(checked, strict):
+        w.writerow([printable(v) if isinstance(v, str) else v for v in row])
+    return buf.getvalue()
+
+
+def render_markdown(checked, strict, color: bool = False) -> str:
+    """The diagnostics as a Markdown table (a pull request comment), the summary under it."""
+    from ..text import markdown_text as md_cell
+
+    lines = ["| File | Passed | Line | Column | Severity | Code | Message |", "|" + "---|" * 7]
+    for file, passed, line, col, sev, code, msg, hint in _diagnostic_rows(checked, strict):
+        msg = f"{msg} (hint: {hint})" if hint else msg
+        cells = [md_cell(file), passed, line, col, sev, md_cell(code), md_cell(msg)]
+        lines.append("| " + " | ".join(str(x) for x in cells) + " |")
+    text, _ = _summary(checked, strict)
+    return "\n".join(lines) + f"\n\n{text}\n"
+
+
 RENDERERS = {
     "human": render_human,
+    "table": render_human,  # SPEC.md section 9: every command takes table|json|markdown|csv
     "parsable": render_parsable,
     "github": render_github,
     "json": None,
+    "markdown": render_markdown,
+    "csv": render_csv,
 }
 FORMATS = tuple(RENDERERS)
 

@@ -89,7 +89,7 @@ def COMMAND(config, arch, max_layers, output):
             said = _at_key(
                 config,
                 keys[0] if keys else None,
-                f"error[{d.code}]: {d.message}" + (where if keys else ""),
+                f"error: {d.message}" + (where if keys else "") + f" [{d.code}]",
             )
             if said in shown:  # one value behind several layers (q_rot and k_rot)
                 continue

@@ -94,11 +94,12 @@ def source_snippet(d, cache: dict) -> list[str]:
 
 
 def format_diagnostic(d) -> str:
-    """``FILE:LINE:COL: severity[code]: message`` and an indented hint line; the file name,
+    """``FILE:LINE:COL: severity: message [code]`` (SPEC.md section 6's form, the code
+    last as compilers put a warning's flag) and an indented hint line; the file name,
     message and hint escaped (layercalc.render.printable), so a diagnostic stays one line."""
     from ..text import printable
 
-    line = f"{printable(d.location())}: {d.severity}[{d.code}]: {printable(d.message)}"
+    line = f"{printable(d.location())}: {d.severity}: {printable(d.message)} [{d.code}]"
     if d.hint:
         line += f"\n    hint: {printable(d.hint)}"
     return line

@@ -520,7 +520,9 @@ class Slice(_DataMovement):
             return ()
         shape = shapes[0]
         start = s.indices(shape[d])[0]
-        return tuple((1, s.step, -start, 1) if k == d else (1, 1, 0, 1) for k in range(2, len(shape)))
+        return tuple(
+            (1, s.step, -start, 1) if k == d else (1, 1, 0, 1) for k in range(2, len(shape))
+        )
 
 
 class Flip(_DataMovement):
