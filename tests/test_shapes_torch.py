@@ -170,3 +170,53 @@ def test_norms_and_reshapes_match_torch():
             assert layer.params == counts(module)[0]
             continue
         assert check(entry, lambda: module, shape), entry
+
+
+@pytest.mark.parametrize("kind", ["zero", "constant", "reflection", "replication", "circular"])
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_random_pads_of_any_rank_and_length(kind, dims):
+    """ZeroPad/ConstantPad are F.pad(..., "constant"): any input rank, and a padding list
+    of any even length pads that many trailing dims (ZeroPad2d on [5, 6], ConstantPad2d
+    with [1, 2]); the other modes keep their ranks. Refused exactly where torch refuses,
+    and the same values (verify's forward against the module's)."""
+    from layercalc.analyses import verify
+
+    rng = random.Random(dims * 10 + len(kind))
+    cls = getattr(
+        torch.nn,
+        {"zero": "ZeroPad", "constant": "ConstantPad"}.get(kind, kind.title() + "Pad") + f"{dims}d",
+    )
+    for _ in range(40):
+        rank = rng.randint(1, 5)
+        shape = [rng.randint(1, 5) for _ in range(rank)]
+        # circular crops that leave nothing to wrap are refused on purpose (torch reads
+        # memory it never wrote): test_circular_crop_of_everything_is_refused
+        low = 0 if kind == "circular" else -1
+        padding = rng.choice(
+            [
+                rng.randint(0, 2),
+                [rng.randint(low, 2) for _ in range(rng.choice([2, 4, 6, 2 * dims, 3]))],
+            ]
+        )
+        kw = {"padding": padding} | ({"value": 0.5} if kind == "constant" else {})
+        entry = f"{kind}_pad{dims}d: {args_text(kw)}"
+        factory = (lambda: cls(padding, 0.5)) if kind == "constant" else (lambda: cls(padding))
+        if not check(entry, factory, shape):
+            continue
+        r = analyse_bytes(f"input: {shape}\nlayers:\n  - {entry}\n".encode(), "t.yaml")
+        v = verify.run(r.net, seed=1, save=True)
+        x = torch.from_numpy(v.arrays["input"])
+        want = factory()(x).numpy()
+        assert (v.arrays["output"] == want).all(), entry
+
+
+def test_circular_crop_of_everything_is_refused():
+    """CircularPad2d([-1, 0, -1, 1]) of a [.., 1, 2] map crops the one row and wraps 1
+    around nothing: torch returns a map filled from memory it never wrote; layercalc
+    refuses it, saying so."""
+    r = analyse_bytes(
+        b"input: [3, 3, 1, 2]\nlayers:\n  - circular_pad2d: {padding: [-1, 0, -1, 1]}\n", "t.yaml"
+    )
+    assert r.net is None
+    (d,) = r.diagnostics
+    assert d.code == "output-too-small" and "leaves nothing to wrap" in d.message

@@ -394,7 +394,9 @@ class Pad(LayerType):
                 "padding",
                 "ints",
                 doc=f"int, or {2 * dims} values: last dim first, "
-                "(left, right, top, bottom, front, back)",
+                "(left, right, top, bottom, front, back); any even number pads that many "
+                "trailing dims, as F.pad"
+                + (" (any input rank)" if kind in ("zero", "constant") else ""),
             )
         ]
         if kind == "constant":
@@ -405,18 +407,54 @@ class Pad(LayerType):
     def infer(self, a, shapes):
         shape = shapes[0]
         dims = self.dims
-        if len(shape) not in (dims + 1, dims + 2):
-            raise LayerError(
-                f"{self.name} needs a {dims + 2}-d input (or {dims + 1}-d "
-                f"unbatched), got {len(shape)}-d {list(shape)}",
-                code="bad-rank",
-            )
         p = a["padding"]
         p = tuple(p) if isinstance(p, (list, tuple)) else (p,) * (2 * dims)
-        if len(p) != 2 * dims:
-            raise LayerError(f"padding needs 1 or {2 * dims} values, got {len(p)}", arg="padding")
+        if self.kind in ("zero", "constant"):
+            # F.pad(x, padding, "constant"): the module keeps a list as given
+            # (_quadruple([1, 2]) is (1, 2)), and pads the last len // 2 dims of any rank
+            if len(p) % 2:
+                raise LayerError(
+                    f"padding has {len(p)} values (PyTorch: Padding length must be "
+                    "divisible by 2)",
+                    arg="padding",
+                )
+            if len(p) // 2 > len(shape):
+                raise LayerError(
+                    f"padding has {len(p)} values for the {len(shape)}-d input "
+                    f"{list(shape)} (PyTorch: Padding length should be less than or equal "
+                    "to two times the input dimension)",
+                    arg="padding",
+                    code="bad-rank",
+                )
+        else:
+            # F.pad's other modes pad the last k = len // 2 dims of a (k+1)-d or (k+2)-d
+            # input; CircularPadNd checks its own rank first
+            if self.kind == "circular" and len(shape) not in (dims + 1, dims + 2):
+                raise LayerError(
+                    f"{self.name} needs a {dims + 2}-d input (or {dims + 1}-d "
+                    f"unbatched), got {len(shape)}-d {list(shape)} (PyTorch: expected "
+                    f"{dims + 1}D or {dims + 2}D input)",
+                    code="bad-rank",
+                )
+            if len(p) % 2:
+                raise LayerError(
+                    f"padding has {len(p)} values (PyTorch: Padding length must be "
+                    "divisible by 2)",
+                    arg="padding",
+                )
+            k = len(p) // 2
+            if len(shape) not in (k + 1, k + 2):
+                raise LayerError(
+                    f"{len(p)} padding values pad {k} dim{'s' * (k != 1)} of a {k + 1}-d "
+                    f"or {k + 2}-d input, got {len(shape)}-d {list(shape)} (PyTorch: "
+                    f"Padding size {len(p)} is not supported for {len(shape)}D input tensor)",
+                    code="bad-rank",
+                    hint=f"give {2 * dims} padding values for a {dims + 2}-d input"
+                    if len(shape) == dims + 2
+                    else None,
+                )
         out = list(shape)
-        for i in range(dims):
+        for i in range(len(p) // 2):
             left, right = p[2 * i], p[2 * i + 1]
             j = len(shape) - 1 - i
             n = shape[j]
@@ -453,15 +491,18 @@ class Pad(LayerType):
         from . import npops
 
         p = a["_p"]
-        pads = [(p[2 * i], p[2 * i + 1]) for i in reversed(range(self.dims))]
+        pads = [(p[2 * i], p[2 * i + 1]) for i in reversed(range(len(p) // 2))]
         y = npops.pad_spatial(xs[0], pads, self.kind, a.get("value", 0.0))
         if y.size < xs[0].size and y.base is not None:
             y = y.copy()  # a cropping view would keep the whole input alive
         return y
 
     def window(self, a, shapes, out):
-        # pads of the last dims first: per spatial dim (first to last) k=1, s=1, left pad
+        # pads of the last dims first: per spatial dim (first to last) k=1, s=1, left
+        # pad; a constant pad of other dims than the layer's (any rank) is undefined
         p = a["_p"]
+        if len(p) != 2 * self.dims or len(shapes[0]) != self.dims + 2:
+            return None
         return tuple((1, 1, p[2 * i], 1) for i in reversed(range(self.dims)))
 
     def summary(self, a):
