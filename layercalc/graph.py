@@ -266,10 +266,22 @@ class Group:
 
 
 class Network:
-    __slots__ = ("spec", "layers", "groups", "outputs", "by_name", "out_refs", "torch_names")
+    __slots__ = (
+        "spec",
+        "layers",
+        "groups",
+        "outputs",
+        "by_name",
+        "out_refs",
+        "torch_names",
+        "int_refs",
+    )
 
     def __init__(self, spec: Spec):
         self.spec = spec
+        # refs of the int64 tensors layers make (an arange, an arange-filled buffer, and
+        # what data movement makes of them alone): the builder's
+        self.int_refs: set = set()
         self.layers: list[Layer] = []
         self.groups: list[Group] = []
         self.outputs: dict = {}  # name -> shape
@@ -358,6 +370,9 @@ FATAL = frozenset({"too-many-layers", "too-deep", "too-large"})
 
 
 # the families whose layers PyTorch runs on floating-point tensors only
+# the families of the parameter-free ops that move elements (permute, reshape, slice,
+# chunk...): an integer tensor stays one through them, as in PyTorch
+MOVE_FAMILIES = frozenset({"tensor", "reshape"})
 FLOAT_FAMILIES = frozenset(
     {
         "linear",
@@ -900,7 +915,7 @@ class Builder:
             name: _Value(ref, shape) for name, (ref, shape) in spec.named_inputs().items()
         }
         self.input_refs = set(spec.input_refs())
-        self.int_refs: set = set()  # refs of integer tensors a layer made (arange)
+        self.int_refs: set = self.net.int_refs  # refs of integer tensors layers made
         self.int_ranges: dict = {}  # ref -> (least, greatest) where the spec fixes them
         # independent errors so far (SpecError), at most MAX_ERRORS; the top level's first
         self.errors: list = list(spec.pending)
@@ -2693,6 +2708,24 @@ class Builder:
             self.int_refs.add(full)
             known = concrete.int_range(a)
             if known is not None:
+                self.int_ranges[full] = known
+        elif (
+            self.int_refs
+            and concrete.family in MOVE_FAMILIES
+            and not tensors
+            and not macs
+            and inputs
+            and all(r in self.int_refs for r in inputs)
+        ):  # an arange unsqueezed, reshaped, sliced: still int64 (torch.arange(t)[None])
+            for ref, _ in layer.produced():
+                self.int_refs.add(ref)
+            known = self.int_ranges.get(inputs[0])
+            if (
+                known is not None
+                and named is None
+                and len(inputs) == 1
+                and prod(out) >= prod(shapes[0])
+            ):  # every value kept (a reshape, a permute; not a slice that drops some)
                 self.int_ranges[full] = known
         self.net.by_name[full] = ("layer", len(self.net.layers))
         self.net.layers.append(layer)

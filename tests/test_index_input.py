@@ -87,3 +87,53 @@ def test_a_shared_embedding_called_on_positions_past_its_table_is_refused():
     )
     r = analyse_bytes(text.encode(), "t.yaml")
     assert [d.code for d in r.diagnostics] == ["index-range"], r.diagnostics
+
+
+POSITIONS = """\
+vars: {{t: {t}}}
+input: [2, t]
+dtype: {dtype}
+layers:
+  - embedding: {{name: tok, num_embeddings: 50, embedding_dim: 4}}
+  - arange: {{name: pos, end: t}}
+  - unsqueeze: {{name: pos2, dim: 0}}
+  - {move}
+  - embedding: {{name: wpe, num_embeddings: 16, embedding_dim: 4}}
+outputs: [tok, wpe]
+"""
+
+
+@pytest.mark.parametrize(
+    "move", ["expand: {size: [2, -1]}", "reshape: {shape: [1, -1]}", "slice: {dim: 1, end: 4}"]
+)
+def test_an_arange_moved_by_data_movement_stays_integer(move):
+    """GPT-2's `pos = torch.arange(t).unsqueeze(0)`: an unsqueezed, reshaped or sliced
+    arange is still int64 in PyTorch, and an embedding reads it (it was refused as a
+    floating-point tensor); its index range follows it where every value is kept."""
+    r = analyse_bytes(POSITIONS.format(t=8, dtype="float32", move=move).encode(), "t.yaml")
+    assert r.ok, r.diagnostics
+    too_long = analyse_bytes(POSITIONS.format(t=20, dtype="float32", move=move).encode(), "t.yaml")
+    codes = [d.code for d in too_long.diagnostics]
+    if move.startswith("slice"):  # a slice may drop values: no range is claimed
+        assert too_long.ok
+    else:
+        assert codes == ["index-range"], too_long.diagnostics
+    from layercalc.analyses import verify
+
+    v = verify.run(r.net)
+    assert all(c.error is None for c in v.checks), [c.error for c in v.checks]
+
+
+def test_int64_tensors_are_counted_at_eight_bytes_whatever_the_dtype():
+    """Token ids, an arange and what moves it are int64 in PyTorch: `cost` counted them
+    at the spec's dtype (4 bytes, 2 with float16), and one int64 buffer two ways."""
+    from layercalc.analyses.cost import cost
+
+    for dtype, size in (("float32", 4), ("float16", 2)):
+        text = POSITIONS.format(t=8, dtype=dtype, move="reshape: {shape: [1, -1]}")
+        net = analyse_bytes(text.encode(), "t.yaml").net
+        c = cost(net)
+        rows = {x.name: x for x in c.layers}
+        assert c.totals["input_bytes"] == 2 * 8 * 8  # ids
+        assert rows["pos"].activation_bytes == rows["pos2"].activation_bytes == 8 * 8
+        assert rows["tok"].activation_bytes == 2 * 8 * 4 * size  # floats stay the dtype's

@@ -148,11 +148,38 @@ def _last_uses(net, produced: list) -> dict:
     return last
 
 
-def inference_peak(net, produced: list | None = None, saved: list | None = None) -> int:
+def integer_refs(net) -> set:
+    """The tensors (refs) PyTorch holds as int64: those the builder found (an arange, an
+    arange-filled buffer, what data movement makes of them alone: net.int_refs), and the
+    indices an embedding reads with what data movement made them from (token ids)."""
+    from ..graph import MOVE_FAMILIES
+
+    producer = {}
+    for layer in net.layers:
+        for ref, _ in layer.produced():
+            producer[ref] = layer
+    out: set = set(net.int_refs)
+    todo = [r for layer in net.layers if layer.type.index_input for r in layer.inputs[:1]]
+    while todo:  # back from the indices an embedding reads, through data movement
+        ref = todo.pop()
+        if ref in out:
+            continue
+        out.add(ref)
+        layer = producer.get(ref)
+        if layer is not None and layer.type.family in MOVE_FAMILIES and not layer.tensors:
+            todo += layer.inputs
+    return out
+
+
+def inference_peak(
+    net, produced: list | None = None, saved: list | None = None, ints: set | None = None
+) -> int:
     """Peak bytes of live activations (input included) during one forward pass
-    (``produced``: _produced(net), ``saved``: each layer's type.saved(), when the caller
-    has them)."""
+    (``produced``: _produced(net), ``saved``: each layer's type.saved(), ``ints``:
+    integer_refs(net), when the caller has them); int64 tensors at 8 bytes."""
     size = net.dtype_bytes
+    if ints is None:
+        ints = integer_refs(net)
     if produced is None:
         produced = _produced(net)
     if saved is None:
@@ -163,7 +190,10 @@ def inference_peak(net, produced: list | None = None, saved: list | None = None)
     by_step: dict[int, list[str]] = {}
     for name, i in last.items():
         by_step.setdefault(i, []).append(name)
-    nbytes = {ref: prod(shape) * size for ref, shape in net.spec.input_refs().items()}
+    nbytes = {
+        ref: prod(shape) * (INT64_BYTES if ref in ints else size)
+        for ref, shape in net.spec.input_refs().items()
+    }
     live = sum(nbytes.values())
     peak = live
     for ref in nbytes:
@@ -171,7 +201,7 @@ def inference_peak(net, produced: list | None = None, saved: list | None = None)
             live -= nbytes[ref]
     for i, (outs, extra) in enumerate(zip(produced, saved)):
         for ref, shape in outs:
-            nbytes[ref] = prod(shape) * size
+            nbytes[ref] = prod(shape) * (INT64_BYTES if ref in ints else size)
             live += nbytes[ref]
         # attention's q, k, v and weights exist while the layer runs
         peak = max(peak, live + extra * size)
@@ -242,7 +272,8 @@ def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
     # over them costs); a layer's saved intermediates also feed inference_peak
     layers = []
     saved = []
-    params = trainable = buffers = macs_sum = activation_elements = kept = 0
+    params = trainable = buffers = macs_sum = activation_elements = activation_bytes = kept = 0
+    ints = integer_refs(net)  # int64 tensors: 8 bytes an element whatever the dtype
     param_bytes = buffer_bytes = 0
     counted: dict = {}  # layers of one record share their tensor list: counted once each
     for layer, outs in zip(net.layers, produced):
@@ -251,6 +282,7 @@ def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
         extra = layer.type.saved(layer.args, layer.input_shapes, layer.output)
         saved.append(extra)
         elements = scale(sum(prod(s) for _, s in outs) + extra)
+        whole = scale(sum(prod(s) for r, s in outs if r in ints)) if ints else 0
         macs = scale(layer.macs)
         x = LayerCost(
             layer.name,
@@ -259,7 +291,7 @@ def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
             macs,
             2 * macs,
             elements,
-            elements * size,
+            (elements - whole) * size + whole * INT64_BYTES,
             layer.params,
             call=layer.call,
         )
@@ -269,6 +301,7 @@ def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
         buffers += layer.buffers
         macs_sum += macs
         activation_elements += elements
+        activation_bytes += x.activation_bytes
         both = counted.get(id(layer.tensors))
         if both is None:
             both = counted[id(layer.tensors)] = (
@@ -280,13 +313,23 @@ def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
         if outs[0][0] in req:  # its outputs and intermediates
             kept += x.activation_bytes
         else:  # a frozen layer's outputs, where a trainable layer reads them
-            kept += scale(sum(prod(shape) for ref, shape in outs if ref in read)) * size
+            kept += sum(
+                scale(prod(shape)) * (INT64_BYTES if ref in ints else size)
+                for ref, shape in outs
+                if ref in read
+            )
     input_elements = scale(sum(prod(s) for s in net.spec.input_refs().values()))
-    activation_bytes = activation_elements * size
-    kept += scale(sum(prod(shape) for ref, shape in refs.items() if ref in read)) * size
+    input_bytes = sum(
+        scale(prod(s)) * (INT64_BYTES if r in ints else size) for r, s in refs.items()
+    )
+    kept += sum(
+        scale(prod(shape)) * (INT64_BYTES if ref in ints else size)
+        for ref, shape in refs.items()
+        if ref in read
+    )
     grad_peak = scale(gradient_peak(net, req, produced))
     state = OPTIMIZER_STATE[optimizer] * trainable * size
-    peak = scale(inference_peak(net, produced, saved))
+    peak = scale(inference_peak(net, produced, saved, ints))
     totals = {
         "macs": macs_sum,
         "flops": 2 * macs_sum,
@@ -297,7 +340,7 @@ def cost(net, batch: int | None = None, optimizer: str = "sgd") -> Cost:
         "buffer_bytes": buffer_bytes,
         "gradient_bytes": trainable * size,
         "input_elements": input_elements,
-        "input_bytes": input_elements * size,
+        "input_bytes": input_bytes,
         "activation_elements": activation_elements,
         "activation_bytes": activation_bytes,
         "training_activation_bytes": kept,

@@ -414,8 +414,7 @@ class Pad(LayerType):
             # (_quadruple([1, 2]) is (1, 2)), and pads the last len // 2 dims of any rank
             if len(p) % 2:
                 raise LayerError(
-                    f"padding has {len(p)} values (PyTorch: Padding length must be "
-                    "divisible by 2)",
+                    f"padding has {len(p)} values (PyTorch: Padding length must be divisible by 2)",
                     arg="padding",
                 )
             if len(p) // 2 > len(shape):
@@ -438,8 +437,7 @@ class Pad(LayerType):
                 )
             if len(p) % 2:
                 raise LayerError(
-                    f"padding has {len(p)} values (PyTorch: Padding length must be "
-                    "divisible by 2)",
+                    f"padding has {len(p)} values (PyTorch: Padding length must be divisible by 2)",
                     arg="padding",
                 )
             k = len(p) // 2
