@@ -80,17 +80,18 @@ def expected(net, depth):
         if not keys or keys[-1] != o:
             keys.append(o)
     pos = {key: len(inputs) + i for i, key in enumerate(keys)}
-    producer = {ref: i for i, ref in enumerate(inputs)}
+    producer = {ref: (i, "") for i, ref in enumerate(inputs)}
     for k, layer in enumerate(net.layers):
-        for ref, _ in layer.produced():
-            producer[ref] = pos[owner[k]]
+        names = [n for n, _ in layer.named_outputs or ()] or [""]
+        for name, (ref, _) in zip(names, layer.produced()):
+            producer[ref] = (pos[owner[k]], str(name))  # several outputs: which one
     pairs = set()
     for k, layer in enumerate(net.layers):
         c = pos[owner[k]]
         for ref in layer.inputs:
-            p = producer[ref]
+            p, output = producer[ref]
             if p != c:
-                pairs.add((p, c))
+                pairs.add((p, c, output))
     return len(keys), pairs
 
 
@@ -141,7 +142,7 @@ def test_svg_every_spec(path):
     assert count == len(table)
     index = {n[0]: i for i, n in enumerate(nodes)}
     edges = [
-        (index[p.get("data-from")], index[p.get("data-to")])
+        (index[p.get("data-from")], index[p.get("data-to")], p.get("data-output", ""))
         for p in root.iter(f"{NS}path")
         if p.get("class") == "edge"
     ]
@@ -194,7 +195,7 @@ def check_dot(text: str, n_edges: int):
     lines = text.splitlines()
     assert re.fullmatch(r"digraph " + _QUOTED + r" \{", lines[0])
     assert lines[-1] == "}"
-    edge = re.compile(r"  ([A-Za-z_]\w*) -> ([A-Za-z_]\w*);")
+    edge = re.compile(r"  ([A-Za-z_]\w*) -> ([A-Za-z_]\w*)( \[label=" + _QUOTED + r"\])?;")
     assert sum(1 for line in lines if edge.fullmatch(line)) == n_edges
     node = re.compile(r"\s*[a-z]\d+ \[label=" + _QUOTED + r"(, \w+=" + _QUOTED + r")*\];")
     stmt = re.compile(
@@ -225,7 +226,7 @@ def check_mermaid(text: str):
         elif re.fullmatch(r"\s*end", line):
             depth -= 1
             assert depth >= 0
-        elif m := re.fullmatch(rf"    ({ident}) --> ({ident})", line):
+        elif m := re.fullmatch(rf'    ({ident}) -->(?:\|"{_LABEL[1:-1]}"\|)? ({ident})', line):
             edges.append((m.group(1), m.group(2)))
         elif re.fullmatch(
             r"    classDef f_\w+ fill:#[0-9a-f]{6},stroke:#[0-9a-f]{6},color:#[0-9a-f]{6}", line
@@ -465,3 +466,39 @@ def test_an_output_suffix_draw_cannot_write_is_refused_before_anything_is_writte
     assert r.exit_code == 0 and png.read_text().startswith("<svg")
     r = cli_runner().invoke(main, ["draw", spec, "-o", str(tmp_path / "net")])
     assert r.exit_code == 0 and (tmp_path / "net").read_text().startswith("<svg")
+
+
+def test_an_edge_per_output_read_and_named_outputs_in_the_caption():
+    """`mul: {from: [c, c.1]}` reads two outputs of one chunk: two edges, each saying
+    which output (it was one edge, as for `from: [c, c]`); an LSTM's output and h_n
+    likewise; the caption names several named outputs."""
+    from conftest import net_of as net_of_text
+
+    net = net_of_text(
+        """\
+        input: [1, 4, 6]
+        layers:
+          - chunk: {name: c, chunks: 2, dim: 1}
+          - mul: {from: [c, c.1]}
+          - lstm: {name: l, hidden_size: 6, batch_first: true, from: 1}
+          - add: {from: [l, l.h_n]}
+        outputs: [l.c_n, 3]
+        """
+    )
+    dot = draw(net, "dot")
+    assert '  n1 -> n2 [label="0"];' in dot and '  n1 -> n2 [label="1"];' in dot
+    assert '  n3 -> n4 [label="output"];' in dot and '  n3 -> n4 [label="h_n"];' in dot
+    assert "  i0 -> n1;" in dot  # one output: no label
+    mmd = draw(net, "mermaid")
+    assert '    n1 -->|"1"| n2' in mmd and '    n3 -->|"h_n"| n4' in mmd
+    root = ET.fromstring(draw(net, "svg"))
+    outs = [
+        (p.get("data-from"), p.get("data-to"), p.get("data-output"))
+        for p in root.iter(f"{NS}path")
+        if p.get("class") == "edge"
+    ]
+    assert ("n1", "n2", "0") in outs and ("n1", "n2", "1") in outs and ("n2", "n3", None) in outs
+    labels = [t.text for t in root.iter(f"{NS}text") if t.get("class") == "edge-label"]
+    assert sorted(labels) == ["0", "1", "h_n", "output"]
+    caption = [t.text for t in root.iter(f"{NS}text") if t.get("class") == "caption"]
+    assert caption[-1] == "input [1, 4, 6] → output l.c_n [1, 1, 6], 3 [1, 2, 6]"

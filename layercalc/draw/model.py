@@ -116,6 +116,7 @@ class Diagram:
         "title",
         "nodes",
         "edges",
+        "edge_labels",
         "clusters",
         "paths",
         "rows",
@@ -128,6 +129,9 @@ class Diagram:
         self.title = ""
         self.nodes: list[Node] = []
         self.edges: list[tuple[int, int]] = []
+        # per edge: the producer's output it carries (chunk's "1", an LSTM's "h_n"),
+        # printable, where the producer has several; else ""
+        self.edge_labels: list[str] = []
         self.clusters: list[Cluster] = []
         self.paths: list[tuple] = []  # per node: cluster indices, outermost first
         self.rows: list = []  # the non-group rows, one per layer/collapsed node
@@ -185,6 +189,7 @@ def diagram(net, depth: int | None = None) -> Diagram:
         )
         d.paths.append(())
     producer: dict[str, int] = {n.name: n.index for n in d.nodes}
+    output_of: dict[str, str] = {}  # ref -> its output's name, for several outputs
     d.table = rows(net, depth)
     table = [r for r in d.table if r.kind != "group"]
     d.rows = table
@@ -252,26 +257,32 @@ def diagram(net, depth: int | None = None) -> Diagram:
             if layer.named_outputs is None:  # one output: produced() without its list
                 producer[layer.ref] = idx
             else:
-                for ref, _ in layer.produced():
+                for (name, _), (ref, _) in zip(layer.named_outputs, layer.produced()):
                     producer[ref] = idx
+                    output_of[ref] = printable(str(name))
     first = len(d.nodes) - len(spans)
     for idx, span in enumerate(spans, first):
-        seen = set()  # this consumer's producers (consumers come one at a time)
+        seen = set()  # this consumer's (producer, output) pairs (consumers come in turn)
         for k in span:
             for ref in layers[k].inputs:
                 p = producer.get(ref)
                 if p is None:
                     d.unknown.append(ref)
                     continue
-                if p != idx and p not in seen:
-                    seen.add(p)
+                label = output_of.get(ref, "")
+                if p != idx and (p, label) not in seen:  # `from: [c, c.1]`: two edges
+                    seen.add((p, label))
                     d.edges.append((p, idx))
+                    d.edge_labels.append(label)
     for idx, path in enumerate(d.paths):
         for c in path:
             d.clusters[c].members.append(idx)
     t = network_totals(net)
     outs = net.outputs
-    out_text = ", ".join(shape_text(s) for s in outs.values())
+    named = bool(net.spec.outputs)
+    out_text = ", ".join(
+        (f"{printable(n)} " if named else "") + shape_text(s) for n, s in outs.items()
+    )
     d.caption = [
         d.title,
         f"{number(t['layers'])} layers · {number(t['params'])} params "

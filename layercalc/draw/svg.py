@@ -269,7 +269,9 @@ def render_svg(d: Diagram, direction: str = "TB") -> str:
         "<style>.edge{fill:none;stroke:#475569;stroke-width:1.3}"
         ".cluster-box{fill:#f8fafc;stroke:#94a3b8;stroke-dasharray:5 3}"
         ".cluster-label{fill:#334155;font-style:italic}.line{fill:#0f172a}"
-        ".legend-label{fill:#334155}.caption{fill:#0f172a}</style>"
+        ".legend-label{fill:#334155}.caption{fill:#0f172a}"
+        + (".edge-label{fill:#475569}" if any(d.edge_labels) else "")
+        + "</style>"
     )
     o.append(
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
@@ -299,7 +301,7 @@ def render_svg(d: Diagram, direction: str = "TB") -> str:
     nodes = d.nodes
     ids = [n.id for n in nodes]
     append = o.append
-    for (u, v), pts in zip(d.edges, paths):
+    for (u, v), pts, label in zip(d.edges, paths, d.edge_labels):
         if tb and len(pts) == 2:  # most edges: _curve's one segment, inlined (100,000s)
             (x0, y0), (x1, y1) = pts
             m = nums[(y0 + y1) / 2]
@@ -307,6 +309,15 @@ def render_svg(d: Diagram, direction: str = "TB") -> str:
             curve = f"M{x0},{nums[y0]} C{x0},{m} {x1},{m} {x1},{nums[y1]}"
         else:
             curve = _curve(pts, tb, nums)
+        if label:  # which output of the producer: at the edge's start, beside it
+            (sx, sy) = pts[0]
+            at = (sx + 4, sy + 12) if tb else (sx + 4, sy - 4)
+            append(
+                f'<path class="edge" data-from="{ids[u]}" data-to="{ids[v]}" '
+                f'data-output="{xml(label)}" d="{curve}" marker-end="url(#arrow)"/>'
+                + _text(*at, label, cls="edge-label", size=10)
+            )
+            continue
         append(
             f'<path class="edge" data-from="{ids[u]}" data-to="{ids[v]}" '
             f'd="{curve}" marker-end="url(#arrow)"/>'

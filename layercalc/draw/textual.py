@@ -52,8 +52,9 @@ def render_dot(d: Diagram, direction: str = "TB") -> str:
             o.append(f"{pad}}}")
 
     emit(None, 1)
-    for u, v in d.edges:
-        o.append(f"  {d.nodes[u].id} -> {d.nodes[v].id};")
+    for (u, v), label in zip(d.edges, d.edge_labels):
+        extra = f" [label={dot_quote(label)}]" if label else ""
+        o.append(f"  {d.nodes[u].id} -> {d.nodes[v].id}{extra};")
     o.append("}")
     return "\n".join(o) + "\n"
 
@@ -92,8 +93,9 @@ def render_mermaid(d: Diagram, direction: str = "TB") -> str:
             o.append(f"{pad}end")
 
     emit(None, 1)
-    for u, v in d.edges:
-        o.append(f"    {d.nodes[u].id} --> {d.nodes[v].id}")
+    for (u, v), label in zip(d.edges, d.edge_labels):
+        extra = f'|"{mermaid_text(label)}"|' if label else ""
+        o.append(f"    {d.nodes[u].id} -->{extra} {d.nodes[v].id}")
     used: dict = {}
     for n in d.nodes:
         used.setdefault(n.family, []).append(n.id)
