@@ -263,7 +263,7 @@ def test_stdin(files):
 def test_usage_errors_exit_2(files):
     assert run().exit_code == 2
     files(**{"good.yaml": GOOD})
-    assert run("good.yaml", "--format", "table").exit_code == 2
+    assert run("good.yaml", "--format", "xml").exit_code == 2
     r = run("good.yaml", "--disable", "bias-befor-norm")
     assert r.exit_code == 2 and "did you mean 'bias-before-norm'?" in r.output
     assert (

@@ -98,7 +98,7 @@ def test_fast_path_reads_stdin_and_reports_errors_like_click(fmt, capsys, monkey
         ["check", D, "--weights", "w.npz"],
         ["check", D, "--list-rules"],
         ["check", D, "--strict=yes"],
-        ["check", D, "--format", "table"],
+        ["check", D, "--format", "xml"],
         ["check"],
         ["layers"],
         ["shape", D, "--format", "xml"],

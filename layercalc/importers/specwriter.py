@@ -26,10 +26,21 @@ class Unexpressible(Exception):
 
 
 class Group:
-    __slots__ = ("path", "local", "parent", "children", "inputs", "ops", "module", "body")
+    __slots__ = (
+        "path",
+        "local",
+        "parent",
+        "children",
+        "inputs",
+        "ops",
+        "module",
+        "body",
+        "torch_name",
+    )
 
-    def __init__(self, path, parent, module):
+    def __init__(self, path, parent, module, torch_name=None):
         self.path = path
+        self.torch_name = torch_name  # PyTorch's name where the language reserves it
         self.local = path.rsplit(".", 1)[-1]
         self.parent = parent
         self.children = []  # Op or Group, in order
@@ -48,7 +59,104 @@ def _snake(name: str) -> str:
 # -- the tree of groups ------------------------------------------------------------------
 
 
+_RESERVED_LOCAL = ("input", "output")  # names the spec language keeps for itself
+
+
+def _rename_reserved(trace) -> dict:
+    """Module names the spec language reserves (BERT's ``attention.output``) become
+    ``output_`` with ``torch_name: output`` (SPEC.md section 11), in the trace's scopes,
+    local names and classes; the spec path -> PyTorch name map, made once per trace (the
+    writer runs several times on it)."""
+    if trace.torch_names is not None:
+        return trace.torch_names
+    top = sorted(
+        {op.path for op in trace.ops if not op.scope and op.local in _RESERVED_LOCAL}
+        | {p for p in trace.classes if p in _RESERVED_LOCAL}
+    )
+    if top:  # `input.weight`, `output.weight`: verify's npz keeps the network's there
+        raise Unexpressible(
+            [
+                (
+                    p,
+                    f"a top-level module named '{p}': its state_dict keys ({p}.weight...) "
+                    f"would clash with the npz of `verify --save`, which keeps the network's "
+                    f"{p} under '{p}' (nested deeper, `{p}_` with `torch_name: {p}` is written)",
+                )
+                for p in top
+            ]
+        )
+
+    def renamed(path: str) -> str:
+        return ".".join(p + "_" if p in _RESERVED_LOCAL else p for p in path.split("."))
+
+    names: dict = {}
+    for path in list(trace.classes):
+        if path and any(p in _RESERVED_LOCAL for p in path.split(".")):
+            new = renamed(path)
+            trace.classes[new] = trace.classes.pop(path)
+            names[new] = (
+                path.rsplit(".", 1)[-1] if path.rsplit(".", 1)[-1] in _RESERVED_LOCAL else None
+            )
+    for op in trace.ops:
+        if op.scope:
+            op.scope = renamed(op.scope)
+        if op.local in _RESERVED_LOCAL:
+            op.args = {**op.args, "torch_name": op.local}
+            op.local += "_"
+    trace.torch_names = {k: v for k, v in names.items() if v}
+    return trace.torch_names
+
+
+def _common_scope(a: str, b: str) -> str:
+    pa, pb = a.split(".") if a else [], b.split(".") if b else []
+    n = 0
+    while n < min(len(pa), len(pb)) and pa[n] == pb[n]:
+        n += 1
+    return ".".join(pa[:n])
+
+
+def _gather_interleaved(trace) -> None:
+    """Functional ops (an add, a relu: no module, no parameters) written by a forward
+    between two modules of one container it calls by attribute (layercalc export's
+    flat form: ``self.g.a``, ``+``, ``self.g["2"]``; a ModuleList looped over with work
+    between its modules) join that container's list: a spec's group is a list of
+    entries in order, its data flow explicit in `from`, so the state_dict keys and the
+    output stay the module's; else the container would open twice."""
+    ops = trace.ops
+    i = 0
+    while i < len(ops):
+        if ops[i].named or ops[i].share or i == 0:
+            i += 1
+            continue
+        j = i
+        while j < len(ops) and not ops[j].named and not ops[j].share:
+            j += 1  # ops[i:j] a run of functional ops
+        if j == len(ops):
+            break
+        scope = ops[i].scope
+        inside = _common_scope(ops[i - 1].scope, ops[j].scope)
+        if (
+            inside
+            and inside != scope
+            and (not scope or inside.startswith(scope + "."))
+            and all(op.scope == scope for op in ops[i:j])
+        ):
+            taken = set(trace.children.get(inside, ())) | {
+                op.local for op in ops if op.scope == inside
+            }
+            for op in ops[i:j]:
+                name, k = op.local, 0
+                while name in taken or name in _RESERVED_LOCAL:
+                    k += 1
+                    name = f"{op.local}_{k}"
+                taken.add(name)
+                op.scope, op.local, op.path = inside, name, f"{inside}.{name}"
+        i = j
+
+
 def build_tree(trace) -> Group:
+    torch_names = _rename_reserved(trace)
+    _gather_interleaved(trace)
     root = Group("", None, trace.classes.get(""))
     groups = {"": root}
     problems = []
@@ -60,7 +168,7 @@ def build_tree(trace) -> Group:
                 path = ".".join(parts[:k])
                 child = groups.get(path)
                 if child is None:
-                    child = Group(path, g, trace.classes.get(path))
+                    child = Group(path, g, trace.classes.get(path), torch_names.get(path))
                     groups[path] = child
                     g.children.append(child)
                 elif not g.children or g.children[-1] is not child:
@@ -272,7 +380,8 @@ class Writer:
     def group_entry(self, g: Group, from_) -> Entry:
         layers = self.body(g)
         g.body = layers
-        return Entry("sequential", {}, g.local, from_, layers, g)
+        args = {"torch_name": g.torch_name} if g.torch_name else {}
+        return Entry("sequential", args, g.local, from_, layers, g)
 
     # blocks ---------------------------------------------------------------------------
 
@@ -469,7 +578,18 @@ def strip_defaults(entries, blocks):
             strip_defaults(e.layers, blocks)
 
 
-_RESERVED = {"input", "output", "name", "from", "repeat", "when", "trainable", "share", "tie"}
+_RESERVED = {
+    "input",
+    "output",
+    "name",
+    "from",
+    "repeat",
+    "when",
+    "trainable",
+    "share",
+    "tie",
+    "torch_name",
+}
 
 
 # -- merging the structures of one class ------------------------------------------------
@@ -946,6 +1066,8 @@ def entry_lines(e: Entry, indent: int) -> list:
             lines.append(f"{pad}    from: {scalar(e.from_)}")
         if e.when is not None:
             lines.append(f"{pad}    when: {scalar(Expr(e.when))}")
+        if e.args.get("torch_name"):
+            lines.append(f"{pad}    torch_name: {scalar(e.args['torch_name'])}")
         lines.append(f"{pad}    layers:")
         for c in e.layers:
             lines += entry_lines(c, indent + 6)

@@ -205,6 +205,26 @@ def _undrawn(func, args, kwargs):
     return t
 
 
+def _one_input(model) -> None:
+    """ImportFailure for a forward that needs more than one argument: the import feeds
+    one tensor (it passed None for the rest, and the module failed on it somewhere)."""
+    import inspect
+
+    try:
+        params = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C forward: nothing to read
+        return
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    needed = [p.name for p in params if p.kind in kinds and p.default is inspect.Parameter.empty]
+    if len(needed) > 1:
+        raise ImportFailure(
+            f"its forward takes {len(needed)} inputs ({', '.join(needed)}); `import torch` "
+            "feeds one tensor, so it imports modules of one input",
+            hint="wrap the module in one whose forward takes one tensor (building the "
+            "others from it), or write the spec's `input:` mapping of named inputs by hand",
+        )
+
+
 def _tensors(model):
     yield from model.parameters()
     yield from (b for b in model.buffers() if b is not None)
@@ -221,6 +241,7 @@ def _import(model, target, input_shape, kwargs, blocks) -> str:
             "nn.Sequential(module) would be: its state_dict keys gain the prefix '0.'",
             "(a checkpoint of the module itself: verify --weights FILE --add-prefix 0.)",
         ]
+    _one_input(model)
     example = _example(model, input_shape)
     with torch.no_grad():
         try:

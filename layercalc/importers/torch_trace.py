@@ -59,6 +59,9 @@ class Trace:
     classes: dict = field(default_factory=dict)  # module path -> module
     leaves: set = field(default_factory=set)
     result: object = None  # what the module returned
+    # the spec's path of a module the language's reserved names renamed -> its PyTorch
+    # name (`attention.output_` -> output: specwriter._rename_reserved, once)
+    torch_names: dict | None = None
 
 
 def no_type(m) -> str:
