@@ -117,7 +117,7 @@ def yaml_limit_options(f):
     )(f)
     return click.option(
         "--max-yaml-depth",
-        type=click.IntRange(1, 10_000),
+        type=click.IntRange(1, 1000),  # libyaml stops flow nesting at 1,000 itself
         default=None,
         expose_value=False,
         callback=setter("max_depth"),
