@@ -154,12 +154,13 @@ def integer_refs(net) -> set:
     indices an embedding reads with what data movement made them from (token ids)."""
     from ..graph import MOVE_FAMILIES
 
-    producer = {}
-    for layer in net.layers:
-        for ref, _ in layer.produced():
-            producer[ref] = layer
     out: set = set(net.int_refs)
     todo = [r for layer in net.layers if layer.type.index_input for r in layer.inputs[:1]]
+    producer = {}  # made only where an embedding reads something
+    if todo:
+        for layer in net.layers:
+            for ref, _ in layer.produced():
+                producer[ref] = layer
     while todo:  # back from the indices an embedding reads, through data movement
         ref = todo.pop()
         if ref in out:
