@@ -923,6 +923,7 @@ class Builder:
         # state_dict key -> shape, of the tensors of net.layers[:_stated]: filled in when
         # a `tie` asks, so that a network without one keeps no key per tensor
         self.state_shapes: dict = {}
+        self.state_trainable: set = set()  # the keys of those that are trainable
         self._stated = 0
         self._shared: dict = {}  # a record (args, shapes, tensors) -> its one object
         self._literals: dict = {}  # (type, literal arguments) -> evaluated (see _literal)
@@ -1733,6 +1734,8 @@ class Builder:
         for earlier in self.net.layers[self._stated :]:
             for t in earlier.tensors:
                 self.state_shapes[earlier.state_key(t.key)] = tuple(t.shape)
+                if earlier.trainable:
+                    self.state_trainable.add(earlier.state_key(t.key))
         self._stated = len(self.net.layers)
         out = []
         for k, v in node.items:
@@ -1774,6 +1777,17 @@ class Builder:
                 )
             if own[key].buffer:
                 raise SpecError("bad-tie", f"'{key}' is a buffer; tie ties parameters", node=k)
+            if not layer.trainable and target in self.state_trainable:
+                raise SpecError(
+                    "bad-tie",
+                    f"'{layer.name}' is trainable: false, but its '{key}' is '{target}', "
+                    "which is trainable: one Parameter cannot be both (in PyTorch, freezing "
+                    f"this module freezes '{target}' too, and its module only in part, which "
+                    "a spec cannot write)",
+                    node=v,
+                    hint=f"put trainable: false on the layer holding '{target}' too, or "
+                    "leave this one trainable",
+                )
             out.append((key, target, shape))
         return tuple(out)
 

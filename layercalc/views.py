@@ -249,8 +249,12 @@ def cost_notes(c) -> list[str]:
         if c.batch != c.spec_batch
         else ""
     )
-    if c.batch_dim is None:
-        batch += ": the input is unbatched"
+    if c.batch_dim is None:  # one sample: --batch N counts N of them
+        batch = (
+            "batch 1: the input is unbatched"
+            if c.batch == 1
+            else f"batch {c.batch}: the unbatched input's one sample, scaled by {c.batch}"
+        )
     elif c.batch_dim:
         batch += f", dim {c.batch_dim} of the input: sequence-first"
     hb = human_bytes

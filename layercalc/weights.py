@@ -220,6 +220,33 @@ def _shards(path: str) -> dict:
     return shards
 
 
+def files_read(path: str) -> list:
+    """The files reading the checkpoint ``path`` opens: itself, and an index's shards
+    (an index that cannot be read names none: reading it is refused anyway)."""
+    if kind_of_or_none(path) != "index":
+        return [path]
+    try:
+        return [path, *_shards(path)]
+    except WeightsError:
+        return [path]
+
+
+def headers_only(path: str) -> bool:
+    """Whether :func:`shapes` reads ``path`` without loading its tensors: .safetensors
+    and .npz have headers; a torch pickle (or an index of them) is loaded whole."""
+    kind = kind_of_or_none(path)
+    if kind == "index":
+        return all(kind_of_or_none(f) in ("safetensors", "npz") for f in files_read(path)[1:])
+    return kind in ("safetensors", "npz")
+
+
+def kind_of_or_none(path: str) -> str | None:
+    try:
+        return kind_of(path)
+    except WeightsError:
+        return None
+
+
 def _sharded(path: str, read) -> dict:
     """Every shard of the index ``path`` read with ``read`` (load or shapes) into one
     state dict: the keys the index maps to a shard must be in it, and no key may be in
@@ -631,7 +658,8 @@ def tied_differences(net, arrays: dict, weights_path: str, spec_file: str | None
         for key, src, _ in layer.ties:
             full = layer.state_key(key)
             a, b = arrays.get(full), arrays.get(src)
-            if a is None or b is None or np.array_equal(a, b):
+            nan = a is not None and a.dtype.kind in "fc"  # NaN where it is NaN is equal
+            if a is None or b is None or np.array_equal(a, b, equal_nan=nan):
                 continue
             node = layer.node
             out.append(

@@ -4,8 +4,10 @@ Composes from the libyaml event stream (fast) with our own loop (no recursion, s
 deep nesting cannot crash the process) or, for the plain block and one-line flow YAML
 that big specs are written in, straight from the lines (four times faster; anything
 else goes to the event loop: see ``_compose_lines``). Keeps 1-based line:col on every
-node, rejects duplicate keys, and lets each anchor be used by at most one alias, so a
-"billion laughs" file is refused at its second alias instead of being expanded.
+node, rejects duplicate keys, and lets each anchor be used by at most one alias
+(``max_alias_uses``, --max-alias-uses, allows more, each alias counting the values it
+stands for against the value budget), so a "billion laughs" file is refused at its
+second alias, or at the budget, instead of being expanded.
 Aliases count toward the depth limit where they are inserted, and an alias to a
 collection that contains it (a cycle) is refused. Integer literals beyond 2**63 and
 non-finite floats (``.inf``, ``.nan``, ``1.0e999``) stay text, so a number context

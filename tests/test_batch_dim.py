@@ -142,6 +142,8 @@ def test_an_unbatched_input_is_one_sample_and_scales_from_one(
     assert base["totals"]["macs"] * 3 == _cost(q)["totals"]["macs"]
     r = cli_runner().invoke(main, ["cost", str(p), "--width", "200"])
     assert "(batch 1: the input is unbatched)" in r.stdout
+    r = cli_runner().invoke(main, ["cost", str(p), "--width", "200", "--batch", "3"])
+    assert "(batch 3: the unbatched input's one sample, scaled by 3)" in r.stdout
 
 
 def test_explain_counts_an_unbatched_linear_once_per_sample(tmp_path):
@@ -150,3 +152,20 @@ def test_explain_counts_an_unbatched_linear_once_per_sample(tmp_path):
     r = cli_runner().invoke(main, ["explain", str(p), "attn.out_proj", "--width", "200"])
     assert r.exit_code == 0, r.output
     assert "each weight is used 10 times per sample" in r.stdout
+
+
+def test_a_sequence_first_input_permuted_into_a_conv_keeps_dim_1(tmp_path):
+    """(L, N, E) permuted to (N, E, L) for a conv1d, then back for attention: the batch
+    is still dim 1 (the conv, reading it batched at its own dim 0, says nothing of the
+    network input's: the batch was taken as L = 10)."""
+    p = tmp_path / "sf.yaml"
+    p.write_text(
+        "input: [10, 2, 16]\nlayers:\n  - permute: {dims: [1, 2, 0]}\n"
+        "  - conv1d: {out_channels: 16, kernel_size: 3, padding: 1}\n"
+        "  - permute: {dims: [2, 0, 1]}\n  - multihead_attention: {num_heads: 4}\n"
+    )
+    q = tmp_path / "sf4.yaml"
+    q.write_text(p.read_text().replace("[10, 2, 16]", "[10, 4, 16]"))
+    base = _cost(p)
+    assert (base["batch"], base["batch_dim"]) == (2, 1)
+    assert _cost(p, "--batch", 4)["totals"]["macs"] == _cost(q)["totals"]["macs"]

@@ -638,7 +638,7 @@ def test_nonfinite_classifies(values, expected):
     assert _nonfinite(np, np.zeros((0, 3), dtype=np.float32)) is None
 
 
-@pytest.mark.parametrize("role", ["weights", "input", "shard"])
+@pytest.mark.parametrize("role", ["weights", "input", "shard", "indexed"])
 def test_save_never_replaces_what_it_reads(tmp_path, role):
     """`--save victim.pt --weights victim.pt` replaced the user's checkpoint by an npz
     (and `--input-file x.npy --save x.npy` the input): refused as unwritable, the file
@@ -673,6 +673,10 @@ def test_save_never_replaces_what_it_reads(tmp_path, role):
             victim = folder / "w.npz"
             np.savez(victim, **tensors)
         args = ["--weights", folder if role == "shard" else victim]
+        if role == "indexed":  # an index naming the shard: the shard is read too
+            index = folder / "w.index.json"
+            index.write_text(json.dumps({"weight_map": dict.fromkeys(tensors, "w.npz")}))
+            args = ["--weights", index]
     before = victim.read_bytes()
     r = invoke(spec, *args, "--save", victim)
     assert r.exit_code == 1 and "[unwritable]" in r.output, r.output

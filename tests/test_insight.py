@@ -544,16 +544,17 @@ def test_cli_spec_errors_exit_1(cmd, fmt, spec_file):
         assert _json.loads(r.output)["errors"][0]["line"] == 3
 
 
-def _autograd_field(model, x):
-    """(size, jump, start) of outputs 0 and 1 along the last dim, by autograd."""
+def _autograd_field(model, x, at: int = 0):
+    """(size, jump, start) along the last dim, by autograd, from outputs ``at`` and
+    ``at + 1`` (away from the padding, whose positions autograd cannot see)."""
     y = model(x)
     seen = []
-    for pos in (0, 1):
+    for pos in (at, at + 1):
         (g,) = torch.autograd.grad(y[..., pos].sum(), x, retain_graph=True)
         nz = torch.nonzero(g.abs().reshape(-1, g.shape[-1]).sum(0)).flatten().tolist()
         seen.append((nz[0], nz[-1]))
     (a0, b0), (a1, _) = seen
-    return b0 - a0 + 1, a1 - a0, a0
+    return b0 - a0 + 1, a1 - a0, a0 - at * (a1 - a0)
 
 
 def test_fields_through_channel_moves_and_crops_match_autograd():
@@ -589,9 +590,17 @@ def test_an_unbatched_input_has_one_spatial_dim_fewer_leads():
           - conv1d: {out_channels: 8, kernel_size: 5, stride: 2}
           - conv1d: {out_channels: 8, kernel_size: 3}
           - flip: {dims: 0}
+          - zero_pad1d: {padding: 2, from: 1}
+          - conv1d: {out_channels: 8, kernel_size: 3}
         """)
     fields = receptive_fields(net)
     (f,) = fields[1].fields
     x = torch.randn(16, 50, requires_grad=True)
     assert (f.size, f.jump, f.start) == _autograd_field(lambda x: c2(c1(x)), x) == (9, 2, 0)
     assert fields[2].fields is None and "unbatched" in fields[2].note
+    # a pad of the unbatched map's spatial dim is a window too (it was undefined)
+    (f,) = fields[4].fields
+    x = torch.randn(16, 50, requires_grad=True)
+    c3 = nn.Conv1d(8, 8, 3)
+    want = _autograd_field(lambda x: c3(torch.nn.functional.pad(c2(c1(x)), (2, 2))), x, at=5)
+    assert (f.size, f.jump, f.start) == want

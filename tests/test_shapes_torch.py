@@ -195,7 +195,7 @@ def test_random_pads_of_any_rank_and_length(kind, dims):
         padding = rng.choice(
             [
                 rng.randint(0, 2),
-                [rng.randint(low, 2) for _ in range(rng.choice([2, 4, 6, 2 * dims, 3]))],
+                [rng.randint(low, 2) for _ in range(rng.choice([2, 4, 6, 8, 2 * dims, 3]))],
             ]
         )
         kw = {"padding": padding} | ({"value": 0.5} if kind == "constant" else {})

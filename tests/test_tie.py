@@ -140,3 +140,22 @@ def test_a_key_as_written_comes_before_one_within_the_block():
     )
     net = net_of(text)
     assert {layer.ties[0][1] for layer in net.layers if layer.ties} == {"enc.weight"}
+
+
+def test_a_frozen_layer_tied_to_a_trainable_tensor_is_refused():
+    """`trainable: false` on b tied to a trainable a.weight: in PyTorch one Parameter,
+    which freezing b freezes for a too (trainable 4, not the 20 counted), leaving a only
+    in part frozen, which a spec cannot write: refused, saying so; both frozen is fine."""
+    from conftest import diag_of, net_of
+
+    d = diag_of(
+        "input: [2, 4]\nlayers:\n  - linear: {name: a, out_features: 4}\n"
+        "  - linear: {name: b, out_features: 4, trainable: false, tie: {weight: a.weight}}\n"
+    )
+    assert d.code == "bad-tie" and (d.line, d.column) == (4, 72)
+    assert "one Parameter cannot be both" in d.message and "trainable: false" in d.hint
+    net = net_of(
+        "input: [2, 4]\nlayers:\n  - linear: {name: a, out_features: 4, trainable: false}\n"
+        "  - linear: {name: b, out_features: 4, trainable: false, tie: {weight: a.weight}}\n"
+    )
+    assert (net.totals()["params"], net.totals()["trainable"]) == (24, 0)

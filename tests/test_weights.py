@@ -220,6 +220,14 @@ def test_tied_tensors_appear_under_both_keys_and_shared_modules_once(tmp_path):
     assert r.exit_code == 1, r.output
     assert f"{spec}:6:5: error: layer 'lm_head' (linear) ties 'lm_head.weight' to " in r.output
     assert "different values [weights-tied]" in r.output and "untied model" in r.output
+    # the same values under both keys, NaN included, are one tensor: no refusal
+    with np.load(tmp_path / "t.npz") as z:
+        nan = {k: z[k] for k in z.files if not w.reserved(k)}
+    nan["wte.weight"][0, 0] = np.nan
+    nan["lm_head.weight"] = nan["wte.weight"].copy()
+    np.savez(tmp_path / "nan.npz", **nan)
+    r = run("verify", spec, "--weights", tmp_path / "nan.npz")
+    assert "[weights-tied]" not in r.output
     # without its source the tied key is missing, as before
     del once["wte.weight"]
     write_safetensors(tmp_path / "none.safetensors", once)

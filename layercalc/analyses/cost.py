@@ -94,9 +94,10 @@ def batch_dim(net) -> int | None:
     sequence-first, (L, N, ...) as PyTorch's recurrent, attention and transformer
     layers take by default; None when the input is unbatched. The first layer that
     tells batched from unbatched (:func:`_batched`) decides: unbatched, there is no
-    batch; a conv or pool reads it at dim 0; a sequence layer with batch_first false
-    whose 3-D input begins with the network input's first two dims, at dim 1 (a CNN
-    front that permutes its features into (W, N, C) keeps dim 0)."""
+    batch; a sequence layer with batch_first false whose 3-D input begins with the
+    network input's first two dims holds it at dim 1 (a CNN front that permutes its
+    features into (W, N, C) keeps dim 0); a batched conv or pool tells nothing of
+    where the network input's batch is (a sequence-first input permuted into one)."""
     first = net.input
     if not first:
         return 0
@@ -106,7 +107,9 @@ def batch_dim(net) -> int | None:
             continue
         if not batched:
             return None
-        if "batch_first" not in layer.args or layer.args["batch_first"]:
+        if "batch_first" not in layer.args:
+            continue  # a batched conv or pool: its dim 0 may be a permuted input's any dim
+        if layer.args["batch_first"]:
             return 0
         return 1 if len(first) >= 2 and tuple(layer.input_shapes[0][:2]) == tuple(first[:2]) else 0
     return 0

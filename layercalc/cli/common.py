@@ -103,6 +103,9 @@ def yaml_limit_options(f):
             from ..spec import YAML_DEFAULTS, YAML_LIMITS
 
             YAML_LIMITS[key] = YAML_DEFAULTS[key] if value is None else value
+            # and the defaults again when the command ends: nothing later in this
+            # process (a test, a library caller) reads this run's bound
+            ctx.call_on_close(lambda: YAML_LIMITS.update(YAML_DEFAULTS))
 
         return store
 

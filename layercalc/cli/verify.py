@@ -32,9 +32,9 @@ def _max_memory(ctx, param, value):
 
 def _not_an_input(save, st, specs, weights=None, input_file=None) -> None:
     """Refuse a --save target that is a file being read: one of the SPEC files, the
-    --input-file, the --weights file or a file of a --weights directory (the same file,
-    by device and inode, whatever the path; ``-`` is standard input). A user's
-    checkpoint replaced by an npz would be lost."""
+    --input-file, the --weights file or a shard its index names (the same file, by
+    device and inode, whatever the path; ``-`` is standard input). A user's checkpoint
+    replaced by an npz would be lost."""
     import os
 
     from ..outfile import OutputError
@@ -56,11 +56,11 @@ def _not_an_input(save, st, specs, weights=None, input_file=None) -> None:
                 f"it is {what}, which is being verified",
                 "give --save a new file name, e.g. weights.npz; the spec is never overwritten",
             )
-    read = [("--input-file", input_file), ("--weights file", weights)]
-    if weights is not None and os.path.isdir(weights):
-        with os.scandir(weights) as entries:  # a sharded checkpoint's files
-            for _, entry in zip(range(10_000), entries):
-                read.append(("--weights file", entry.path))
+    from ..weights import files_read
+
+    read = [("--input-file", input_file)]
+    if weights is not None:  # the file, or an index and each of its shards
+        read += [("--weights file", f) for f in files_read(weights)]
     for what, path in read:
         if path is not None and same(path):
             raise OutputError(
@@ -160,7 +160,7 @@ def _read(path, what: str, strip=None, add=None, data: bool = False):
     try:
         if what == "input file":
             return w.load_input(path)
-        if not data and what == "weights file" and w.kind_of(path) != "torch":
+        if not data and what == "weights file" and w.headers_only(path):
             # their shapes first, from the headers: an archive of compressed zeros is
             # compared before it is inflated, and loaded (_arrays) only to run
             return w.rename(w.shapes(path), strip, add)

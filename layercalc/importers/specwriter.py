@@ -123,6 +123,9 @@ def _gather_interleaved(trace) -> None:
     entries in order, its data flow explicit in `from`, so the state_dict keys and the
     output stay the module's; else the container would open twice."""
     ops = trace.ops
+    locals_in: dict = {}  # scope -> the local names in it (kept as ops move)
+    for op in ops:
+        locals_in.setdefault(op.scope, set()).add(op.local)
     i = 0
     while i < len(ops):
         if ops[i].named or ops[i].share or i == 0:
@@ -141,15 +144,15 @@ def _gather_interleaved(trace) -> None:
             and (not scope or inside.startswith(scope + "."))
             and all(op.scope == scope for op in ops[i:j])
         ):
-            taken = set(trace.children.get(inside, ())) | {
-                op.local for op in ops if op.scope == inside
-            }
+            taken = locals_in.setdefault(inside, set())
+            taken |= set(trace.children.get(inside, ()))
             for op in ops[i:j]:
                 name, k = op.local, 0
                 while name in taken or name in _RESERVED_LOCAL:
                     k += 1
                     name = f"{op.local}_{k}"
                 taken.add(name)
+                locals_in.get(op.scope, set()).discard(op.local)
                 op.scope, op.local, op.path = inside, name, f"{inside}.{name}"
         i = j
 

@@ -441,11 +441,16 @@ class Pad(LayerType):
                     arg="padding",
                 )
             k = len(p) // 2
-            if len(shape) not in (k + 1, k + 2):
+            if k > 3 or len(shape) not in (k + 1, k + 2):  # ATen pads 1 to 3 dims so
+                what = (
+                    f"{self.kind} padding pads 1 to 3 dims, not {k}"
+                    if k > 3
+                    else f"{len(p)} padding values pad {k} dim{'s' * (k != 1)} of a "
+                    f"{k + 1}-d or {k + 2}-d input, got {len(shape)}-d {list(shape)}"
+                )
                 raise LayerError(
-                    f"{len(p)} padding values pad {k} dim{'s' * (k != 1)} of a {k + 1}-d "
-                    f"or {k + 2}-d input, got {len(shape)}-d {list(shape)} (PyTorch: "
-                    f"Padding size {len(p)} is not supported for {len(shape)}D input tensor)",
+                    f"{what} (PyTorch: Padding size {len(p)} is not supported for "
+                    f"{len(shape)}D input tensor)",
                     code="bad-rank",
                     hint=f"give {2 * dims} padding values for a {dims + 2}-d input"
                     if len(shape) == dims + 2
@@ -499,8 +504,8 @@ class Pad(LayerType):
         # pads of the last dims first: per spatial dim (first to last) k=1, s=1, left
         # pad; a constant pad of other dims than the layer's (any rank) is undefined
         p = a["_p"]
-        if len(p) != 2 * self.dims or len(shapes[0]) != self.dims + 2:
-            return None
+        if len(p) != 2 * self.dims or len(shapes[0]) not in (self.dims + 1, self.dims + 2):
+            return None  # (an unbatched map's spatial dims are its last ones too)
         return tuple((1, 1, p[2 * i], 1) for i in reversed(range(self.dims)))
 
     def summary(self, a):
