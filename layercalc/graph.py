@@ -1002,6 +1002,7 @@ class Builder:
         if key in self._seen_errors:
             return
         self._seen_errors.add(key)
+        exc.built = len(self.net.layers)  # the layers before it: its trail (build)
         if self.block_uses and self.block_uses[-1].line != exc.line:
             # in a block's body: which use (of several, with other arguments) raised it
             note = f"in block '{self.block_stack[-1]}' as used at line {self.block_uses[-1].line}"
@@ -2921,7 +2922,9 @@ def build(spec: Spec, limits: Limits | None = None) -> Network:
     try:
         return _build(spec, b)
     except SpecError as exc:
-        layers = b.net.layers
+        first = exc.errors[0] if isinstance(exc, SpecErrors) and exc.errors else exc
+        built = getattr(first, "built", None)  # the builder went on past a recorded one
+        layers = b.net.layers if built is None else b.net.layers[:built]
         exc.trail = tuple(
             (x.name, x.type.name, x.output, getattr(x.node, "line", 0)) for x in layers
         )

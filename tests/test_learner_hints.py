@@ -143,6 +143,22 @@ def test_a_refused_build_shows_the_shapes_that_led_to_it(tmp_path):
         assert "built before it" not in r.output, fmt
 
 
+def test_the_trail_stops_at_the_error_though_the_builder_goes_on(tmp_path):
+    """The builder records an error and builds the rest of the file (every independent
+    error in one run): the trail listed the later layers too (`-> frozen.c`)."""
+    p = tmp_path / "s.yaml"
+    p.write_text(
+        "input: [2, 6, 8, 8]\nlayers:\n"
+        "  - conv2d: {name: a, out_channels: 6, kernel_size: 3, padding: 1}\n"
+        "  - share: a\n    repeat: 2\n"
+        "  - conv2d: {name: later, out_channels: 6, kernel_size: 3, padding: 1}\n"
+    )
+    r = cli_runner().invoke(main, ["shape", str(p), "--width", "200"])
+    assert r.exit_code == 1 and "[bad-share]" in r.stderr, r.stderr
+    (trail,) = [line for line in r.stderr.splitlines() if "built before it" in line]
+    assert trail == "  built before it: a conv2d [2, 6, 8, 8]", r.stderr
+
+
 @pytest.mark.parametrize(
     "entry,hint",
     [
