@@ -2050,7 +2050,7 @@ class Builder:
                 )
             if inner.type_name in names and isinstance(names[inner.type_name], LayerValue):
                 outer = names[inner.type_name]  # {act: {inplace: true}} where act is a layer
-                if outer.type_name is None:
+                if outer.type_name is None or not inner.args:  # `{act: {}}` adds nothing
                     return outer
                 own = {k.value for k, _ in inner.args}
                 if any(k.value not in own for k, _ in outer.args):

@@ -94,6 +94,21 @@ def test_layer_valued_arguments_become_the_entries_that_name_them():
     assert all(layer.output == (1, 16, 8, 8) for layer in net.layers)
 
 
+def test_a_layer_argument_passed_on_with_no_arguments_is_itself():
+    """`inner: {act: {act: {}}}` passes the layer argument on adding nothing: it was
+    refused as adding arguments to a layer argument that has its own."""
+    net = net_of("""\
+    input: [2, 4]
+    blocks:
+      inner: {args: {act: null}, layers: [linear: {out_features: 4}, act]}
+      outer: {args: {act: relu}, layers: [inner: {act: {act: {}}}]}
+    layers:
+      - outer: {act: {leaky_relu: {negative_slope: 2}}}
+    """)
+    assert types(net) == ["linear", "leaky_relu"]
+    assert net.layers[1].args["negative_slope"] == 2
+
+
 def test_the_entry_adds_its_own_arguments_and_they_win():
     net = net_of("""\
     input: [1, 4]
