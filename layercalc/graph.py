@@ -716,11 +716,15 @@ def _parse_entry(node: Node) -> _Entry:
         elif isinstance(vnode, Mapping):
             items = vnode.items
         else:
+            hint = f"write `{knode.value}: {{arg: value, ...}}`"
+            if isinstance(vnode, Sequence):  # `add: [a, b]`: the inputs, as a list
+                listed = ", ".join(str(getattr(n, "value", "...")) for n in vnode.items[:4])
+                hint = f"a list names inputs, which go in `from`: `{knode.value}: {{from: [{listed}]}}`"
             raise SpecError(
                 "bad-entry",
                 f"the arguments of '{knode.value}' must be a mapping",
                 node=vnode,
-                hint=f"write `{knode.value}: {{arg: value, ...}}`",
+                hint=hint,
             )
     for k, _ in items:
         if k.value in META_KEYS:

@@ -39,6 +39,24 @@ YAML_DEFAULTS = {"max_depth": 100, "max_alias_uses": 1}
 YAML_LIMITS = dict(YAML_DEFAULTS)
 
 
+# what people call the dtypes elsewhere (PyTorch's aliases, NumPy's and others' names)
+DTYPE_NICKNAMES = {
+    "fp32": "float32",
+    "f32": "float32",
+    "float": "float32",
+    "single": "float32",
+    "fp16": "float16",
+    "f16": "float16",
+    "half": "float16",
+    "bf16": "bfloat16",
+    "fp64": "float64",
+    "f64": "float64",
+    "double": "float64",
+    "i8": "int8",
+    "qint8": "int8",
+}
+
+
 class Limits:
     """The bounds of SPEC.md section 8: leaf layers, YAML depth, aliases to one anchor,
     elements in one tensor."""
@@ -383,11 +401,12 @@ def _top_level(root: Mapping, file: str, overrides, input_override, limits) -> S
     if dtype_node is not None:
         dtype = str(dtype_node.value) if isinstance(dtype_node, Scalar) else None
         if dtype not in DTYPE_BYTES:
+            short = DTYPE_NICKNAMES.get(str(dtype).lower().removeprefix("torch."))
             raise SpecError(
                 "bad-value",
                 f"dtype must be one of {', '.join(DTYPE_BYTES)}",
                 node=dtype_node,
-                hint=did_you_mean(str(dtype), DTYPE_BYTES),
+                hint=f"did you mean '{short}'?" if short else did_you_mean(str(dtype), DTYPE_BYTES),
             )
     layers = root.get("layers")
     if layers is None:

@@ -371,7 +371,7 @@ def _too_deep(exc: Exception, text: str, max_depth: int) -> SpecError:
         f"YAML nesting deeper than {max_depth} levels",
         line=line,
         column=col,
-        hint="flatten the structure (use blocks)",
+        hint="flatten the structure (use blocks), or raise --max-yaml-depth",
     )
 
 
@@ -1002,7 +1002,7 @@ def _compose_events(
                         f"alias *{ev.anchor} nests the YAML deeper than {max_depth} levels",
                         line=m.line + 1,
                         column=m.column + 1,
-                        hint="flatten the structure (use blocks)",
+                        hint="flatten the structure (use blocks), or raise --max-yaml-depth",
                     )
                 used[ev.anchor] = used.get(ev.anchor, 0) + 1
                 nodes += anchor_size.get(ev.anchor, 1)  # the values it stands for
@@ -1020,7 +1020,7 @@ def _compose_events(
                         f"YAML nesting deeper than {max_depth} levels",
                         line=m.line + 1,
                         column=m.column + 1,
-                        hint="flatten the structure (use blocks)",
+                        hint="flatten the structure (use blocks), or raise --max-yaml-depth",
                     )
                 if ev.tag is not None and ev.tag not in _STD_TAGS:
                     raise SpecError(

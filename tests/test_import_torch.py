@@ -726,6 +726,39 @@ def test_a_module_list_called_with_work_between_imports():
     assert "name: layers" in text and "add" in text
 
 
+def test_a_module_list_of_modules_doing_their_own_work_imports():
+    """The same loop over modules whose own forward computes (`lin(x) * 2`): the
+    module's mul and the loop's add were one run of functional ops across two scopes,
+    and it was refused asking for the change already made."""
+
+    class Blk(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(8, 8)
+
+        def forward(self, x):
+            return self.lin(x) * 2
+
+    class C(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList([Blk() for _ in range(3)])
+
+        def forward(self, x):
+            for m in self.layers:
+                x = m(x) + x
+            return x
+
+    model = C().eval()
+    assert_same(import_torch("tests:model", (2, 8), model=model), model, (2, 8))
+
+
+def test_a_file_path_for_the_module_says_to_give_a_dotted_name():
+    r = run("import", "torch", "mods/net4.py:make", "--input", "2,8")
+    assert r.exit_code == 1
+    assert "give a dotted module name, not a file path: mods.net4:make" in r.output
+
+
 def test_a_module_called_again_after_other_work_imports_as_a_share():
     class D(nn.Module):
         def __init__(self):

@@ -2,7 +2,7 @@
 says what to change, with the numbers, and is not a fuzzy match to an unrelated word."""
 
 import pytest
-from conftest import cli_runner
+from conftest import cli_runner, diag_of
 
 from layercalc.analyses.loading import analyse_bytes
 from layercalc.analyses.solve import solve
@@ -186,3 +186,20 @@ def test_a_one_tap_transposed_conv_is_told_about_its_kernel_not_its_dilation():
         )
     )
     assert "kernel 1 is not divisible by stride 2" in d.message, d.message
+
+
+def test_a_merge_given_a_list_is_told_the_list_goes_in_from():
+    d = diag_of(
+        "input: [2, 4]\nlayers:\n  - linear: {name: a, out_features: 4}\n  - add: [a, input]\n"
+    )
+    assert d.code == "bad-entry" and d.hint == (
+        "a list names inputs, which go in `from`: `add: {from: [a, input]}`"
+    )
+
+
+@pytest.mark.parametrize(
+    "given, want", [("fp16", "float16"), ("bf16", "bfloat16"), ("double", "float64")]
+)
+def test_a_dtype_by_another_name_is_named(given, want):
+    d = diag_of(f"input: [2, 4]\ndtype: {given}\nlayers: [relu]\n")
+    assert d.code == "bad-value" and d.hint == f"did you mean '{want}'?"

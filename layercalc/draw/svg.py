@@ -309,9 +309,13 @@ def render_svg(d: Diagram, direction: str = "TB") -> str:
             curve = f"M{x0},{nums[y0]} C{x0},{m} {x1},{m} {x1},{nums[y1]}"
         else:
             curve = _curve(pts, tb, nums)
-        if label:  # which output of the producer: at the edge's start, beside it
-            (sx, sy) = pts[0]
-            at = (sx + 4, sy + 12) if tb else (sx + 4, sy - 4)
+        if label:  # which output of the producer: beside the edge's middle
+            if len(pts) == 2:
+                (ax, ay), (bx, by) = pts
+                mx, my = (ax + bx) / 2, (ay + by) / 2
+            else:
+                mx, my = pts[len(pts) // 2]
+            at = (mx + 4, my + 4) if tb else (mx - 4, my - 4)
             append(
                 f'<path class="edge" data-from="{ids[u]}" data-to="{ids[v]}" '
                 f'data-output="{xml(label)}" d="{curve}" marker-end="url(#arrow)"/>'

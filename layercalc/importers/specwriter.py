@@ -131,19 +131,14 @@ def _gather_interleaved(trace) -> None:
         if ops[i].named or ops[i].share or i == 0:
             i += 1
             continue
+        scope = ops[i].scope
         j = i
-        while j < len(ops) and not ops[j].named and not ops[j].share:
-            j += 1  # ops[i:j] a run of functional ops
+        while j < len(ops) and not ops[j].named and not ops[j].share and ops[j].scope == scope:
+            j += 1  # ops[i:j] a run of functional ops of one scope
         if j == len(ops):
             break
-        scope = ops[i].scope
         inside = _common_scope(ops[i - 1].scope, ops[j].scope)
-        if (
-            inside
-            and inside != scope
-            and (not scope or inside.startswith(scope + "."))
-            and all(op.scope == scope for op in ops[i:j])
-        ):
+        if inside and inside != scope and (not scope or inside.startswith(scope + ".")):
             taken = locals_in.setdefault(inside, set())
             taken |= set(trace.children.get(inside, ()))
             for op in ops[i:j]:

@@ -52,10 +52,14 @@ def load_callable(target: str):
     try:
         module = importlib.import_module(mod_name)
     except ImportError as exc:
-        raise ImportFailure(
-            f"cannot import the module '{mod_name}': {exc}",
-            hint="check the name, and that it is installed in this Python environment",
-        ) from None
+        hint = "check the name, and that it is installed in this Python environment"
+        if "/" in mod_name or "\\" in mod_name or mod_name.endswith(".py"):  # a file path
+            dotted = mod_name.removesuffix(".py").replace("\\", "/").strip("/").replace("/", ".")
+            hint = (
+                f"give a dotted module name, not a file path: {dotted}:{attr} (run from the "
+                "directory that holds it: the current directory is on the path)"
+            )
+        raise ImportFailure(f"cannot import the module '{mod_name}': {exc}", hint=hint) from None
     except Exception as exc:  # noqa: BLE001 - the user's module failed while importing
         raise ImportFailure(f"importing '{mod_name}' failed: {type(exc).__name__}: {exc}") from None
     obj = module
