@@ -371,8 +371,9 @@ FATAL = frozenset({"too-many-layers", "too-deep", "too-large"})
 
 # the families whose layers PyTorch runs on floating-point tensors only
 # the families of the parameter-free ops that move elements (permute, reshape, slice,
-# chunk...): an integer tensor stays one through them, as in PyTorch
-MOVE_FAMILIES = frozenset({"tensor", "reshape"})
+# chunk...) and concatenation: an integer range stays one through them (a pad adds its
+# value); which types keep integers at all is LayerType.keeps_integers
+MOVE_FAMILIES = frozenset({"tensor", "reshape", "merge"})
 FLOAT_FAMILIES = frozenset(
     {
         "linear",
@@ -2730,22 +2731,21 @@ class Builder:
                 self.int_ranges[full] = known
         elif (
             self.int_refs
-            and concrete.family in MOVE_FAMILIES
+            and concrete.keeps_integers
             and not tensors
-            and not macs
             and inputs
             and all(r in self.int_refs for r in inputs)
-        ):  # an arange unsqueezed, reshaped, sliced: still int64 (torch.arange(t)[None])
+        ):  # an arange unsqueezed, sliced, concatenated: still int64 (torch.arange(t)[None])
             for ref, _ in layer.produced():
                 self.int_refs.add(ref)
-            known = self.int_ranges.get(inputs[0])
+            known = [self.int_ranges.get(r) for r in inputs]
             if (
-                known is not None
+                None not in known
                 and named is None
-                and len(inputs) == 1
-                and prod(out) >= prod(shapes[0])
-            ):  # every value kept (a reshape, a permute; not a slice that drops some)
-                self.int_ranges[full] = known
+                and concrete.family in MOVE_FAMILIES  # a pad adds its value: no range
+                and (len(inputs) > 1 or prod(out) >= prod(shapes[0]))
+            ):  # every value kept (a reshape, a permute, a concat; not a slice that drops)
+                self.int_ranges[full] = (min(k[0] for k in known), max(k[1] for k in known))
         self.net.by_name[full] = ("layer", len(self.net.layers))
         self.net.layers.append(layer)
         return _Value(full, layer.output)

@@ -137,3 +137,27 @@ def test_int64_tensors_are_counted_at_eight_bytes_whatever_the_dtype():
         assert c.totals["input_bytes"] == 2 * 8 * 8  # ids
         assert rows["pos"].activation_bytes == rows["pos2"].activation_bytes == 8 * 8
         assert rows["tok"].activation_bytes == 2 * 8 * 4 * size  # floats stay the dtype's
+
+
+@pytest.mark.parametrize(
+    "extra, ok",
+    [
+        ("  - concat: {name: j, from: [a, b], dim: 0}\n", True),  # torch.cat keeps int64
+        ("  - zero_pad1d: {name: j, padding: 1, from: a}\n", True),  # so does F.pad
+        ("  - concat: {name: j, from: [a, c], dim: 0}\n", False),  # c holds 0..1,999
+    ],
+)
+def test_concatenated_and_padded_aranges_stay_integer(extra, ok):
+    """torch.cat and F.pad of int64 tensors are int64: an embedding reads them (they
+    were refused as floating point); a concatenation's index range is its parts'."""
+    text = (
+        "input: [2, 4]\nlayers:\n  - arange: {name: a, end: 8}\n  - arange: {name: b, end: 4}\n"
+        "  - arange: {name: c, end: 2000}\n"
+        + extra
+        + "  - unsqueeze: {dim: 0, from: j}\n  - embedding: {num_embeddings: 1024, embedding_dim: 3}\n"
+    )
+    r = analyse_bytes(text.encode(), "t.yaml")
+    if ok:
+        assert r.ok, r.diagnostics
+    else:
+        assert [d.code for d in r.diagnostics] == ["index-range"], r.diagnostics

@@ -155,8 +155,6 @@ def integer_refs(net) -> set:
     """The tensors (refs) PyTorch holds as int64: those the builder found (an arange, an
     arange-filled buffer, what data movement makes of them alone: net.int_refs), and the
     indices an embedding reads with what data movement made them from (token ids)."""
-    from ..graph import MOVE_FAMILIES
-
     out: set = set(net.int_refs)
     todo = [r for layer in net.layers if layer.type.index_input for r in layer.inputs[:1]]
     producer = {}  # made only where an embedding reads something
@@ -170,7 +168,7 @@ def integer_refs(net) -> set:
             continue
         out.add(ref)
         layer = producer.get(ref)
-        if layer is not None and layer.type.family in MOVE_FAMILIES and not layer.tensors:
+        if layer is not None and layer.type.keeps_integers and not layer.tensors:
             todo += layer.inputs
     return out
 

@@ -237,6 +237,9 @@ class LayerType:
         the arguments ``infer`` normalised; None (the default) for every other type."""
         return None
 
+    # an integer (int64) input makes an integer output, as PyTorch keeps the dtype: data
+    # movement (permute, reshape, slice, chunk...), concatenation and padding
+    keeps_integers = False
     # whether window() tells the channels (dim 1) from the spatial dims (2...) by the dim
     # it acts on, as in a batched (N, C, *spatial) input: receptive fields of an
     # unbatched network leave such a layer undefined

@@ -151,6 +151,7 @@ class Elementwise(LayerType):
 
 
 class Concat(LayerType):
+    keeps_integers = True
     name = "concat"
     aliases = ("cat",)
     family = "merge"

@@ -44,6 +44,7 @@ def _fill_minus_one(sizes, total: int, arg: str, where: str) -> tuple:
 
 
 class Flatten(LayerType):
+    keeps_integers = True
     name = "flatten"
     family = "reshape"
     doc = "torch.nn.Flatten"
@@ -87,6 +88,7 @@ class Flatten(LayerType):
 
 
 class Unflatten(LayerType):
+    keeps_integers = True
     name = "unflatten"
     family = "reshape"
     doc = "torch.nn.Unflatten"
@@ -126,6 +128,7 @@ class Unflatten(LayerType):
 
 
 class Reshape(LayerType):
+    keeps_integers = True
     name = "reshape"
     aliases = ("view",)
     family = "reshape"
@@ -375,6 +378,7 @@ def _check_circular(left: int, right: int, n: int, j: int):
 
 
 class Pad(LayerType):
+    keeps_integers = True
     family = "padding"
 
     def __init__(self, kind: str, dims: int):

@@ -33,6 +33,7 @@ class Splitting(LayerType):
 
     family = "tensor"
     doc = ""
+    keeps_integers = True
     batched_window = True  # pieces of dim 0 or 1 keep every position
 
     def sizes(self, a: dict, n: int) -> list[int]:  # pragma: no cover - overridden

@@ -78,6 +78,7 @@ class _DataMovement(LayerType):
     """Base of the parameter-free ops that move elements: 0 MACs, positions undefined."""
 
     family = "tensor"
+    keeps_integers = True
 
     def window(self, a, shapes, out):
         return None
